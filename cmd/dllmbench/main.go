@@ -1,0 +1,177 @@
+// Command dllmbench benchmarks masked-diffusion language models (LLaDA)
+// against autoregressive ones (LLaMA) on its own inference engine.
+//
+// Each subcommand lives in its own file; all logic is in the library
+// packages. Only this package logs and chooses exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand: its flags are set up by setup, which returns the
+// function that runs it once the flags are parsed.
+type command struct {
+	name     string
+	summary  string
+	usage    string // the synopsis after "dllmbench NAME"
+	examples string
+	setup    func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// usageError marks a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exitError carries a chosen exit status without a message of its own.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				printCommandHelp(stdout, c, newFlagSet(c, stdout))
+				return 0
+			}
+		}
+		printMainHelp(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "-v" || args[0] == "--version" {
+		args = []string{"version"}
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "dllmbench: unknown command %q; run 'dllmbench --help' for the list\n", args[0])
+		return 2
+	}
+	fs := newFlagSet(c, stderr)
+	runFn := c.setup(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandHelp(stdout, c, fs)
+			return 0
+		}
+		fmt.Fprintf(stderr, "dllmbench %s: %v (see 'dllmbench %s --help')\n", c.name, err, c.name)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := runFn(ctx, fs.Args())
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "dllmbench %s: %v (see 'dllmbench %s --help')\n", c.name, err, c.name)
+		return 2
+	}
+	fmt.Fprintf(stderr, "dllmbench %s: %v\n", c.name, oneLine(err.Error()))
+	return 1
+}
+
+// oneLine keeps an error message on one line, as users' logs expect.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+func newFlagSet(c *command, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed once, by run
+	fs.Usage = func() {}
+	_ = out
+	return fs
+}
+
+func printMainHelp(w io.Writer) {
+	fmt.Fprint(w, `dllmbench benchmarks masked-diffusion language models (LLaDA) against
+autoregressive ones (LLaMA-3) on its own inference engine: latency, throughput,
+memory, energy and quality versus compute.
+
+Usage:
+  dllmbench COMMAND [FLAGS] [ARGS]
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, `
+Run 'dllmbench COMMAND --help' for a command's flags and examples.
+`)
+}
+
+func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "dllmbench %s: %s\n\nUsage:\n  dllmbench %s %s\n", c.name, c.summary, c.name, c.usage)
+	// Flags, with aliases folded onto one line.
+	type entry struct {
+		names []string
+		usage string
+		def   string
+	}
+	byUsage := map[string]*entry{}
+	var order []*entry
+	fs.VisitAll(func(f *flag.Flag) {
+		key := f.Usage
+		if e, ok := byUsage[key]; ok {
+			e.names = append(e.names, f.Name)
+			return
+		}
+		e := &entry{names: []string{f.Name}, usage: f.Usage, def: f.DefValue}
+		byUsage[key] = e
+		order = append(order, e)
+	})
+	if len(order) > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		sort.Slice(order, func(i, j int) bool { return order[i].names[0] < order[j].names[0] })
+		for _, e := range order {
+			var ns []string
+			for _, n := range e.names {
+				ns = append(ns, "--"+n)
+			}
+			line := "  " + strings.Join(ns, ", ")
+			fmt.Fprintf(w, "%s\n      %s", line, e.usage)
+			if e.def != "" && e.def != "false" && e.def != "[]" {
+				fmt.Fprintf(w, " (default %s)", e.def)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if c.examples != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s", c.examples)
+	}
+}

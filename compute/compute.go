@@ -1,0 +1,136 @@
+// Package compute defines the few tensor operations a transformer forward
+// pass needs and the Backend interface that runs them on a device.
+//
+// Every tensor is a row-major matrix of Rows × Cols elements: weights are
+// (out, in), activations (tokens, features), caches (rows × slots, features),
+// index vectors (n, 1). Heads are column ranges of a row. Keeping one shape
+// keeps every op, kernel and test simple.
+//
+// Operations are issued in order and may run asynchronously (a GPU queues
+// them); Read and Sync wait for them. Variable per-step data (token ids,
+// positions, attention spans) always lives in I32 tensors rather than Go
+// arguments, so that a device can record a step once and replay it.
+//
+// Every backend must be row-independent: row i of an op's output depends only
+// on row i of its row-wise inputs, computed by the same sequence of floating
+// point operations whatever the number of rows. That is what makes a batch
+// give bit-identical results to each of its rows run alone.
+package compute
+
+import "fmt"
+
+// Tensor is a handle to a Rows × Cols matrix owned by a backend. It is a small
+// value: copying it copies the handle, not the data.
+type Tensor struct {
+	dtype      DType
+	rows, cols int
+	off        int // element offset of row 0 in buf
+	buf        any // backend storage, opaque outside the backend
+}
+
+// NewTensor is for backends: it wraps storage buf, whose element off is row 0.
+func NewTensor(dt DType, rows, cols int, buf any, off int) Tensor {
+	if rows < 0 || cols < 0 || off < 0 {
+		panic(fmt.Sprintf("compute: invalid tensor %d×%d at offset %d", rows, cols, off))
+	}
+	return Tensor{dtype: dt, rows: rows, cols: cols, off: off, buf: buf}
+}
+
+func (t Tensor) DType() DType { return t.dtype }
+func (t Tensor) Rows() int    { return t.rows }
+func (t Tensor) Cols() int    { return t.cols }
+func (t Tensor) Len() int     { return t.rows * t.cols }
+
+// Buf and Offset are for backends: the storage and the element offset of row 0.
+func (t Tensor) Buf() any    { return t.buf }
+func (t Tensor) Offset() int { return t.off }
+
+// Nil reports whether t refers to no storage.
+func (t Tensor) Nil() bool { return t.buf == nil }
+
+// Bytes is the size of the tensor's elements in bytes.
+func (t Tensor) Bytes() int64 { return int64(t.rows) * int64(t.cols) * int64(t.dtype.Size()) }
+
+// Slice returns rows [lo, hi) of t, sharing its storage.
+func (t Tensor) Slice(lo, hi int) Tensor {
+	if lo < 0 || hi < lo || hi > t.rows {
+		panic(fmt.Sprintf("compute: row slice [%d:%d] of a %d-row tensor", lo, hi, t.rows))
+	}
+	return Tensor{dtype: t.dtype, rows: hi - lo, cols: t.cols, off: t.off + lo*t.cols, buf: t.buf}
+}
+
+// Reshape views t with another number of columns; the element count must stay.
+func (t Tensor) Reshape(rows, cols int) Tensor {
+	if rows*cols != t.rows*t.cols {
+		panic(fmt.Sprintf("compute: reshape %d×%d to %d×%d", t.rows, t.cols, rows, cols))
+	}
+	return Tensor{dtype: t.dtype, rows: rows, cols: cols, off: t.off, buf: t.buf}
+}
+
+func (t Tensor) String() string { return fmt.Sprintf("%v[%d×%d]", t.dtype, t.rows, t.cols) }
+
+// Backend allocates tensors and runs the operations on them.
+//
+// Misuse (mismatched shapes or types) panics with a message naming the op; a
+// failure of the device is returned by Sync or Read.
+type Backend interface {
+	// Name is the backend's short name as records show it: "cpu", "cuda".
+	Name() string
+
+	// Alloc returns a new rows × cols tensor of dt with unspecified contents.
+	Alloc(dt DType, rows, cols int) Tensor
+	// Load returns a tensor holding data, the little-endian bytes of a
+	// rows × cols matrix of dt. A host backend may keep a reference to data
+	// (memory-mapped weights stay mapped, never copied); a device copies it.
+	Load(dt DType, rows, cols int, data []byte) (Tensor, error)
+	// Free releases a tensor from Alloc or Load. Freeing is optional on
+	// garbage-collected backends and must not be done twice.
+	Free(t Tensor)
+
+	// Write copies host values into dst: []float32 for F32, []uint16 for
+	// F16 and BF16 (raw bits), []int32 for I32; the length must be dst.Len().
+	Write(dst Tensor, src any)
+	// Read waits for queued work and copies src into dst, typed as for Write;
+	// it returns the first error the device reported.
+	Read(dst any, src Tensor) error
+	// Sync waits for queued work and returns the first error reported.
+	Sync() error
+
+	// Gather copies rows: dst[i] = src[idx[i]], converting to dst's dtype.
+	// It is the embedding lookup and the selection of rows for the LM head.
+	Gather(dst, src, idx Tensor)
+	// Scatter copies rows: dst[idx[i]] = src[i], converting to dst's dtype.
+	// It writes new keys and values into a cache.
+	Scatter(dst, src, idx Tensor)
+	// RMSNorm computes dst[i] = src[i] / sqrt(mean(src[i]²) + eps) ⊙ w[0]
+	// in float32; w is 1 × cols.
+	RMSNorm(dst, src, w Tensor, eps float32)
+	// MatMul computes dst = x · wᵀ, with x n × k, w m × k (a weight stored
+	// as (out, in)) and dst n × m, accumulating in float32.
+	MatMul(dst, x, w Tensor)
+	// Add computes dst = a + b elementwise; dst may be a or b.
+	Add(dst, a, b Tensor)
+	// SiLUMul computes dst = silu(gate) ⊙ up with silu(z) = z / (1 + e^-z);
+	// dst may be gate or up.
+	SiLUMul(dst, gate, up Tensor)
+	// RoPE rotates x in place, each head of headDim columns in the
+	// rotate-half layout: with h = headDim/2, p = pos[i], c = cos[p], s = sin[p],
+	// x[j] ← x[j]·c[j] − x[j+h]·s[j] and x[j+h] ← x[j+h]·c[j] + x[j]·s[j]
+	// for j < h. cos and sin are tables of maxPos × h.
+	RoPE(x, cos, sin, pos Tensor, headDim int)
+	// Attention computes scaled dot-product attention of the queries q over
+	// a cache. The batch has B = span.Len()/2 rows; q holds B × n query rows
+	// (n per batch row) of nHeads × headDim columns; kc and vc hold B × T
+	// cache rows of nKVHeads × headDim columns, batch row b owning rows
+	// [b·T, (b+1)·T). Query r of batch row b = r / n sees the cache slots j
+	// with span[2b] ≤ j < span[2b+1], and if causal also j ≤ qpos[r]. Query
+	// head h uses cache head h / (nHeads/nKVHeads). Scores are scaled by
+	// 1/sqrt(headDim); a query that sees no slot gets a zero output.
+	Attention(dst, q, kc, vc, qpos, span Tensor, nHeads, nKVHeads int, causal bool)
+}
+
+// Panicf panics with a message naming op. Backends call it only after a
+// failed check, so that a check on the hot path costs no allocation.
+func Panicf(op string, format string, args ...any) {
+	panic("compute: " + op + ": " + fmt.Sprintf(format, args...))
+}

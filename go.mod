@@ -1,0 +1,3 @@
+module dllmbench
+
+go 1.26.0
