@@ -1,0 +1,284 @@
+package computetest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dllmbench/compute"
+	"dllmbench/compute/cpu"
+)
+
+// Tolerance bounds the norm-wise relative error of a backend against the
+// CPU backend: F32 when all operands are float32, Half when a weight or a
+// stored activation is bfloat16 or half.
+type Tolerance struct {
+	F32, Half float64
+}
+
+// Default is the bound the project holds every backend to.
+var Default = Tolerance{F32: 1e-5, Half: 1e-2}
+
+// Run checks every op of b against the CPU backend on random inputs.
+func Run(t *testing.T, b compute.Backend, tol Tolerance) {
+	s := &suite{b: b, ref: cpu.New(1), tol: tol, rng: rand.New(rand.NewPCG(1, 2))}
+	t.Run("MatMul", s.matMul)
+	t.Run("RMSNorm", s.rmsNorm)
+	t.Run("AddSiLUMul", s.elementwise)
+	t.Run("RoPE", s.rope)
+	t.Run("GatherScatter", s.gatherScatter)
+	t.Run("Attention", s.attention)
+}
+
+type suite struct {
+	b, ref compute.Backend
+	tol    Tolerance
+	rng    *rand.Rand
+}
+
+// Random returns n normal values, scaled.
+func Random(rng *rand.Rand, n int, scale float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() * scale)
+	}
+	return v
+}
+
+// Upload makes a rows×cols tensor of dt on b holding vals (rounded to dt).
+func Upload(b compute.Backend, dt compute.DType, rows, cols int, vals []float32) compute.Tensor {
+	t := b.Alloc(dt, rows, cols)
+	switch dt {
+	case compute.F32:
+		b.Write(t, vals)
+	case compute.BF16, compute.F16:
+		h := make([]uint16, len(vals))
+		for i, v := range vals {
+			if dt == compute.BF16 {
+				h[i] = compute.F32ToBF16(v)
+			} else {
+				h[i] = compute.F32ToF16(v)
+			}
+		}
+		b.Write(t, h)
+	default:
+		panic(fmt.Sprintf("computetest: Upload of %v", dt))
+	}
+	return t
+}
+
+// UploadI32 makes an n×1 I32 tensor.
+func UploadI32(b compute.Backend, vals []int32) compute.Tensor {
+	t := b.Alloc(compute.I32, len(vals), 1)
+	b.Write(t, vals)
+	return t
+}
+
+// Download reads any float tensor as float32.
+func Download(tb testing.TB, b compute.Backend, t compute.Tensor) []float32 {
+	tb.Helper()
+	out := make([]float32, t.Len())
+	switch t.DType() {
+	case compute.F32:
+		if err := b.Read(out, t); err != nil {
+			tb.Fatalf("Read: %v", err)
+		}
+	case compute.BF16, compute.F16:
+		h := make([]uint16, t.Len())
+		if err := b.Read(h, t); err != nil {
+			tb.Fatalf("Read: %v", err)
+		}
+		for i, v := range h {
+			if t.DType() == compute.BF16 {
+				out[i] = compute.BF16ToF32(v)
+			} else {
+				out[i] = compute.F16ToF32(v)
+			}
+		}
+	default:
+		tb.Fatalf("Download of %v", t.DType())
+	}
+	return out
+}
+
+// Poison fills a float tensor with NaN so unwritten elements show.
+func Poison(b compute.Backend, t compute.Tensor) {
+	nan := float32(math.NaN())
+	v := make([]float32, t.Len())
+	for i := range v {
+		v[i] = nan
+	}
+	switch t.DType() {
+	case compute.F32:
+		b.Write(t, v)
+	case compute.BF16, compute.F16:
+		h := make([]uint16, t.Len())
+		for i := range h {
+			h[i] = 0x7fc0 // a NaN in both bf16 and half
+		}
+		b.Write(t, h)
+	}
+}
+
+func widen(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// pair holds the same tensor on the backend under test and on the reference.
+type pair struct{ got, want compute.Tensor }
+
+func (s *suite) upload(dt compute.DType, rows, cols int, vals []float32) pair {
+	return pair{Upload(s.b, dt, rows, cols, vals), Upload(s.ref, dt, rows, cols, vals)}
+}
+
+func (s *suite) uploadI32(vals []int32) pair {
+	return pair{UploadI32(s.b, vals), UploadI32(s.ref, vals)}
+}
+
+func (s *suite) output(dt compute.DType, rows, cols int) pair {
+	p := pair{s.b.Alloc(dt, rows, cols), s.ref.Alloc(dt, rows, cols)}
+	Poison(s.b, p.got)
+	return p
+}
+
+// compare checks got against want within tol and reports the error.
+func (s *suite) compare(t *testing.T, name string, out pair, tol float64) {
+	t.Helper()
+	got, want := Download(t, s.b, out.got), Download(t, s.ref, out.want)
+	rel, maxAbs := RelErr(got, widen(want))
+	if !(rel <= tol) {
+		t.Errorf("%s: relative error %.3g (max abs %.3g) exceeds %.1g", name, rel, maxAbs, tol)
+	}
+}
+
+func (s *suite) tolFor(dts ...compute.DType) float64 {
+	for _, d := range dts {
+		if d != compute.F32 {
+			return s.tol.Half
+		}
+	}
+	return s.tol.F32
+}
+
+func (s *suite) matMul(t *testing.T) {
+	for _, dt := range []compute.DType{compute.F32, compute.BF16, compute.F16} {
+		for _, sh := range []struct{ n, k, m int }{
+			{1, 64, 32},   // one token, as in decoding
+			{3, 100, 17},  // odd sizes that leave kernel tails
+			{8, 256, 130}, // a small batch over several column blocks
+			{33, 72, 5},   // many rows, few outputs
+		} {
+			x := s.upload(compute.F32, sh.n, sh.k, Random(s.rng, sh.n*sh.k, 1))
+			w := s.upload(dt, sh.m, sh.k, Random(s.rng, sh.m*sh.k, 0.1))
+			out := s.output(compute.F32, sh.n, sh.m)
+			s.b.MatMul(out.got, x.got, w.got)
+			s.ref.MatMul(out.want, x.want, w.want)
+			s.compare(t, fmt.Sprintf("%v %d×%d·(%d×%d)ᵀ", dt, sh.n, sh.k, sh.m, sh.k), out, s.tolFor(dt))
+		}
+	}
+}
+
+func (s *suite) rmsNorm(t *testing.T) {
+	for _, sh := range []struct{ rows, cols int }{{1, 64}, {5, 100}, {17, 512}} {
+		x := s.upload(compute.F32, sh.rows, sh.cols, Random(s.rng, sh.rows*sh.cols, 3))
+		w := s.upload(compute.F32, 1, sh.cols, Random(s.rng, sh.cols, 1))
+		out := s.output(compute.F32, sh.rows, sh.cols)
+		s.b.RMSNorm(out.got, x.got, w.got, 1e-5)
+		s.ref.RMSNorm(out.want, x.want, w.want, 1e-5)
+		s.compare(t, fmt.Sprintf("%d×%d", sh.rows, sh.cols), out, s.tol.F32)
+	}
+}
+
+func (s *suite) elementwise(t *testing.T) {
+	for _, n := range []int{1, 7, 1000, 70000} {
+		a := s.upload(compute.F32, 1, n, Random(s.rng, n, 2))
+		c := s.upload(compute.F32, 1, n, Random(s.rng, n, 2))
+		sum := s.output(compute.F32, 1, n)
+		s.b.Add(sum.got, a.got, c.got)
+		s.ref.Add(sum.want, a.want, c.want)
+		s.compare(t, fmt.Sprintf("Add %d", n), sum, s.tol.F32)
+		prod := s.output(compute.F32, 1, n)
+		s.b.SiLUMul(prod.got, a.got, c.got)
+		s.ref.SiLUMul(prod.want, a.want, c.want)
+		s.compare(t, fmt.Sprintf("SiLUMul %d", n), prod, s.tol.F32)
+	}
+}
+
+func (s *suite) rope(t *testing.T) {
+	const rows, heads, hd, maxPos = 7, 3, 16, 50
+	cos, sin := make([]float32, maxPos*hd/2), make([]float32, maxPos*hd/2)
+	for i := range cos {
+		a := s.rng.Float64() * 2 * math.Pi
+		cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+	}
+	pos := make([]int32, rows)
+	for i := range pos {
+		pos[i] = int32(s.rng.IntN(maxPos))
+	}
+	c, sn, p := s.upload(compute.F32, maxPos, hd/2, cos), s.upload(compute.F32, maxPos, hd/2, sin), s.uploadI32(pos)
+	x := s.upload(compute.F32, rows, heads*hd, Random(s.rng, rows*heads*hd, 1))
+	s.b.RoPE(x.got, c.got, sn.got, p.got, hd)
+	s.ref.RoPE(x.want, c.want, sn.want, p.want, hd)
+	s.compare(t, "RoPE", x, s.tol.F32)
+}
+
+func (s *suite) gatherScatter(t *testing.T) {
+	for _, c := range []struct{ src, dst compute.DType }{
+		{compute.BF16, compute.F32}, // embedding lookup from bf16 weights
+		{compute.F32, compute.F32},
+		{compute.F32, compute.BF16}, // keys into a bf16 cache
+		{compute.F16, compute.F32},
+	} {
+		const rows, cols, n = 20, 24, 6
+		src := s.upload(c.src, rows, cols, Random(s.rng, rows*cols, 1))
+		idx := s.uploadI32([]int32{3, 0, 19, 3, 7, 11})
+		g := s.output(c.dst, n, cols)
+		s.b.Gather(g.got, src.got, idx.got)
+		s.ref.Gather(g.want, src.want, idx.want)
+		s.compare(t, fmt.Sprintf("Gather %v→%v", c.src, c.dst), g, 0)
+
+		small := s.upload(c.src, n, cols, Random(s.rng, n*cols, 1))
+		dst := s.upload(c.dst, rows, cols, Random(s.rng, rows*cols, 1))
+		sidx := s.uploadI32([]int32{5, 1, 19, 0, 8, 2})
+		s.b.Scatter(dst.got, small.got, sidx.got)
+		s.ref.Scatter(dst.want, small.want, sidx.want)
+		s.compare(t, fmt.Sprintf("Scatter %v→%v", c.src, c.dst), dst, 0)
+	}
+}
+
+func (s *suite) attention(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		nb, n, slots       int
+		heads, kvHeads, hd int
+		causal             bool
+		span               []int32
+	}{
+		{"decode one row", 1, 1, 9, 4, 2, 16, true, []int32{0, 9}},
+		{"causal batch with left padding", 2, 4, 10, 4, 2, 16, true, []int32{3, 10, 0, 10}},
+		{"bidirectional full heads", 2, 5, 8, 3, 3, 8, false, []int32{0, 8, 2, 8}},
+		{"a row that sees nothing", 2, 2, 6, 2, 1, 8, false, []int32{0, 6, 4, 4}},
+		{"prefix of the cache only", 1, 3, 12, 2, 2, 32, false, []int32{0, 7}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows := c.nb * c.n
+			qpos := make([]int32, rows)
+			for r := range qpos {
+				qpos[r] = int32(c.slots - c.n + r%c.n) // queries are the last n slots
+			}
+			q := s.upload(compute.F32, rows, c.heads*c.hd, Random(s.rng, rows*c.heads*c.hd, 1))
+			k := s.upload(compute.F32, c.nb*c.slots, c.kvHeads*c.hd, Random(s.rng, c.nb*c.slots*c.kvHeads*c.hd, 1))
+			v := s.upload(compute.F32, c.nb*c.slots, c.kvHeads*c.hd, Random(s.rng, c.nb*c.slots*c.kvHeads*c.hd, 1))
+			qp, sp := s.uploadI32(qpos), s.uploadI32(c.span)
+			out := s.output(compute.F32, rows, c.heads*c.hd)
+			s.b.Attention(out.got, q.got, k.got, v.got, qp.got, sp.got, c.heads, c.kvHeads, c.causal)
+			s.ref.Attention(out.want, q.want, k.want, v.want, qp.want, sp.want, c.heads, c.kvHeads, c.causal)
+			s.compare(t, c.name, out, s.tol.F32)
+		})
+	}
+}
