@@ -1,0 +1,356 @@
+package decode_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/compute/cpu"
+	"dllmbench/decode"
+	"dllmbench/internal/testmodel"
+	"dllmbench/model"
+)
+
+func load(t *testing.T, spec testmodel.Spec) *model.Model {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New(2)
+	t.Cleanup(b.Close)
+	m, err := model.Load(dir, b, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// get_num_transfer_tokens: 32 masks over 5 steps is [7 7 6 6 6]
+// (/work/shared/notes/llada.md §1).
+func TestNumTransfer(t *testing.T) {
+	for _, tc := range []struct {
+		n, steps int
+		want     []int
+	}{
+		{32, 5, []int{7, 7, 6, 6, 6}}, // the example in the notes
+		{32, 32, nil},                 // one token per step
+		{3, 5, []int{1, 1, 1, 0, 0}},  // more steps than tokens
+		{0, 2, []int{0, 0}},           // nothing masked
+	} {
+		want := tc.want
+		if want == nil {
+			want = make([]int, tc.steps)
+			for i := range want {
+				want[i] = 1
+			}
+		}
+		if d := cmp.Diff(want, decode.NumTransfer(tc.n, tc.steps)); d != "" {
+			t.Errorf("NumTransfer(%d, %d) (-want +got):\n%s", tc.n, tc.steps, d)
+		}
+	}
+}
+
+// A batch of prompts of different lengths gives each row exactly what it
+// gives alone: padding is masked out and positions start at each row's
+// first token.
+func TestARBatchEqualsAlone(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.Llama))
+	prompts := [][]int{{1, 5, 9, 13, 2, 7}, {3}, {8, 8, 40, 2}}
+	const gen = 12
+	alone := make([][]int, len(prompts))
+	for i, p := range prompts {
+		s := decode.ARState(m, 1, len(p), gen, 0)
+		res, err := decode.Generate(m, s, [][]int{p}, decode.AROptions{MaxNew: gen, IgnoreEOS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[i] = res.IDs[0]
+	}
+	for _, chunk := range []int{0, 2} {
+		s := decode.ARState(m, len(prompts), 6, gen, chunk)
+		res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: gen, IgnoreEOS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(alone, res.IDs); d != "" {
+			t.Errorf("prefill chunk %d: batch differs from rows alone (-alone +batch):\n%s", chunk, d)
+		}
+	}
+}
+
+// Each row stops at its own EOS; the stopping EOS is part of the output.
+func TestARStopsPerRow(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.Llama))
+	prompts := [][]int{{1, 5, 9}, {3, 4}}
+	s := decode.ARState(m, 2, 3, 20, 0)
+	free, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: 20, IgnoreEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make the 4th token of row 0 an EOS and check that row stops there.
+	m.Config.EOS = []int{free.IDs[0][3]}
+	defer func() { m.Config.EOS = nil }()
+	res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstEOS := func(ids []int) int {
+		for i, id := range ids {
+			if id == m.Config.EOS[0] {
+				return i
+			}
+		}
+		return len(ids) - 1
+	}
+	for r := range prompts {
+		want := free.IDs[r][:firstEOS(free.IDs[r])+1]
+		if d := cmp.Diff(want, res.IDs[r]); d != "" {
+			t.Errorf("row %d (-want +got):\n%s", r, d)
+		}
+	}
+}
+
+var decoders = []struct {
+	name string
+	o    decode.DiffusionOptions
+}{
+	{"reference", decode.DiffusionOptions{Steps: 8, Cache: decode.CacheNone}},
+	{"reference with guidance", decode.DiffusionOptions{Steps: 8, Cache: decode.CacheNone, CFGScale: 1.5}},
+	{"prefix cache", decode.DiffusionOptions{Steps: 8, Cache: decode.CachePrefix}},
+	{"dual cache", decode.DiffusionOptions{Steps: 8, Cache: decode.CacheDual}},
+	{"threshold", decode.DiffusionOptions{Cache: decode.CacheNone, Threshold: 0.05}},
+	{"dual cache with threshold", decode.DiffusionOptions{Cache: decode.CacheDual, Threshold: 0.05}},
+	{"prefix cache with factor", decode.DiffusionOptions{Cache: decode.CachePrefix, Factor: 1.0}},
+}
+
+// The LLaDA decoders on a batch with padding give each row exactly what it
+// gets alone: tokens, NFE and tokens per step.
+func TestDiffusionBatchEqualsAlone(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.LLaDA))
+	prompts := [][]int{{1, 5, 9, 13, 2, 7}, {3}, {8, 8, 40, 2}}
+	for _, dc := range decoders {
+		t.Run(dc.name, func(t *testing.T) {
+			o := dc.o
+			o.GenLength, o.BlockLength, o.Remasking = 8, 4, decode.LowConfidence
+			var alone []*decode.DiffusionResult
+			for _, p := range prompts {
+				s := decode.DiffusionState(m, 1, len(p), o)
+				res, err := decode.Diffuse(m, s, [][]int{p}, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				alone = append(alone, res)
+			}
+			s := decode.DiffusionState(m, len(prompts), 6, o)
+			res, err := decode.Diffuse(m, s, prompts, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range prompts {
+				if d := cmp.Diff(alone[r].IDs[0], res.IDs[r]); d != "" {
+					t.Errorf("row %d tokens (-alone +batch):\n%s", r, d)
+				}
+				if alone[r].NFE[0] != res.NFE[r] {
+					t.Errorf("row %d NFE %d in the batch, %d alone", r, res.NFE[r], alone[r].NFE[0])
+				}
+				if d := cmp.Diff(alone[r].TokensPerStep[0], res.TokensPerStep[r]); d != "" {
+					t.Errorf("row %d tokens per step (-alone +batch):\n%s", r, d)
+				}
+				if len(res.IDs[r]) != o.GenLength {
+					t.Errorf("row %d: %d ids, want the whole canvas of %d", r, len(res.IDs[r]), o.GenLength)
+				}
+				for _, id := range res.IDs[r] {
+					if id == m.Config.MaskID {
+						t.Errorf("row %d: a mask token survived: %v", r, res.IDs[r])
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+// Fixed steps commit the front-loaded counts; threshold and factor commit at
+// least one token per call.
+func TestDiffusionSchedule(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.LLaDA))
+	p := [][]int{{1, 2, 3}}
+	o := decode.DiffusionOptions{GenLength: 10, BlockLength: 5, Steps: 6, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
+	res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, 3, o), p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 masks over 3 steps per block: [2 2 1], twice.
+	if d := cmp.Diff([]int{2, 2, 1, 2, 2, 1}, res.TokensPerStep[0]); d != "" {
+		t.Errorf("tokens per step (-want +got):\n%s", d)
+	}
+	if res.NFE[0] != 6 || res.Calls != 6 {
+		t.Errorf("NFE %d, calls %d, want 6", res.NFE[0], res.Calls)
+	}
+	for _, dc := range decoders[4:] {
+		o := dc.o
+		o.GenLength, o.BlockLength, o.Remasking = 10, 5, decode.LowConfidence
+		res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, 3, o), p, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0
+		for _, k := range res.TokensPerStep[0] {
+			if k < 1 {
+				t.Errorf("%s: a call committed %d tokens", dc.name, k)
+			}
+			sum += k
+		}
+		if sum != 10 || len(res.TokensPerStep[0]) != res.NFE[0] {
+			t.Errorf("%s: committed %d tokens in %d calls (NFE %d)", dc.name, sum, len(res.TokensPerStep[0]), res.NFE[0])
+		}
+	}
+}
+
+func TestDiffusionBadInput(t *testing.T) {
+	llada := load(t, testmodel.Tiny(model.LLaDA))
+	llama := load(t, testmodel.Tiny(model.Llama))
+	ok := decode.DiffusionOptions{GenLength: 8, BlockLength: 4, Steps: 8, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
+	with := func(f func(*decode.DiffusionOptions)) decode.DiffusionOptions { o := ok; f(&o); return o }
+	for _, tc := range []struct {
+		name string
+		m    *model.Model
+		o    decode.DiffusionOptions
+		want string
+	}{
+		{"gen length not a multiple of the block", llada, with(func(o *decode.DiffusionOptions) { o.BlockLength = 3 }), "not a multiple of block-length 3"},
+		{"steps not a multiple of the blocks", llada, with(func(o *decode.DiffusionOptions) { o.Steps = 3 }), "steps 3 is not a positive multiple of the 2 blocks"},
+		{"threshold above one", llada, with(func(o *decode.DiffusionOptions) { o.Threshold = 1.5 }), "threshold 1.5 outside (0, 1]"},
+		{"threshold and factor", llada, with(func(o *decode.DiffusionOptions) { o.Threshold, o.Factor = 0.9, 1 }), "exclude each other"},
+		{"threshold with random remasking", llada, with(func(o *decode.DiffusionOptions) { o.Threshold, o.Remasking = 0.9, decode.RandomRemask }), "need --remasking low_confidence"},
+		{"beyond the context", llada, with(func(o *decode.DiffusionOptions) { o.GenLength, o.BlockLength, o.Steps = 256, 256, 256 }), "exceeds the model's context of 256"},
+		{"a causal model", llama, ok, "needs a masked-diffusion model"},
+		{"unknown cache", llada, with(func(o *decode.DiffusionOptions) { o.Cache = "full" }), `cache "full"`},
+	} {
+		err := decode.CheckDiffusion(tc.m, [][]int{{1, 2}}, tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// chiSquare returns Pearson's statistic of observed counts against
+// probabilities p.
+func chiSquare(counts []int, p []float64, n int) float64 {
+	var x float64
+	for i, c := range counts {
+		e := p[i] * float64(n)
+		x += (float64(c) - e) * (float64(c) - e) / e
+	}
+	return x
+}
+
+// Sampling draws from softmax(logits/T) restricted by top-k and top-p: a
+// chi-square test against the intended distribution. With 4 degrees of
+// freedom the 0.999 quantile is 18.47 (a fixed seed makes this
+// deterministic, so the bound is not flaky).
+func TestSamplerDistribution(t *testing.T) {
+	logits := []float32{2, 1, 0.5, 0, -1, -3}
+	for _, tc := range []struct {
+		name string
+		s    *decode.Sampler
+		want []float64
+	}{
+		{"temperature 1", decode.NewSampler(1, 0, 0, 1), softmax(logits, 1, 6)},
+		{"temperature 0.7, top-k 3", decode.NewSampler(0.7, 3, 0, 2), softmax(logits, 0.7, 3)},
+		{"top-p 0.8 keeps the 3 most likely", decode.NewSampler(1, 0, 0.8, 3), softmax(logits, 1, 3)},
+	} {
+		const n = 40000
+		counts := make([]int, len(logits))
+		for range n {
+			counts[tc.s.Sample(logits)]++
+		}
+		var used []int
+		var p []float64
+		for i, q := range tc.want {
+			if q == 0 {
+				if counts[i] != 0 {
+					t.Errorf("%s: token %d drawn %d times, want never", tc.name, i, counts[i])
+				}
+				continue
+			}
+			used, p = append(used, counts[i]), append(p, q)
+		}
+		// Merge the rarest categories so every expected count exceeds 5.
+		if x := chiSquare(used, p, n); x > chi2q999[len(used)-1] {
+			t.Errorf("%s: chi-square %.1f with %d degrees of freedom; counts %v, want p %v", tc.name, x, len(used)-1, counts, tc.want)
+		}
+	}
+}
+
+// Quantiles of the chi-square distribution at 0.999 by degrees of freedom.
+var chi2q999 = map[int]float64{1: 10.83, 2: 13.82, 3: 16.27, 4: 18.47, 5: 20.52}
+
+// softmax(l/T) over the k largest logits (l is sorted descending here).
+func softmax(l []float32, T float64, k int) []float64 {
+	p := make([]float64, len(l))
+	var s float64
+	for i := range k {
+		p[i] = math.Exp(float64(l[i]) / T)
+		s += p[i]
+	}
+	for i := range k {
+		p[i] /= s
+	}
+	return p
+}
+
+// Gumbel-max at temperature T samples softmax(l/T): the diffusion decoder's
+// sampling rule.
+func TestGumbelArgmaxDistribution(t *testing.T) {
+	logits := []float32{1.5, 1, 0, -0.5}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, T := range []float64{1, 0.5} {
+		const n = 40000
+		counts := make([]int, len(logits))
+		for range n {
+			counts[decode.GumbelArgmax(logits, T, -1, rng)]++
+		}
+		p := softmax(logits, T, len(logits))
+		if x := chiSquare(counts, p, n); x > chi2q999[3] {
+			t.Errorf("T=%g: chi-square %.1f; counts %v, want p %v", T, x, counts, p)
+		}
+	}
+	if got := decode.GumbelArgmax(logits, 0, -1, rng); got != 0 {
+		t.Errorf("temperature 0 picked %d, want the argmax 0", got)
+	}
+	if got := decode.GumbelArgmax(logits, 0, 0, rng); got != 1 {
+		t.Errorf("temperature 0 excluding 0 picked %d, want 1", got)
+	}
+}
+
+// Random remasking commits uniformly random positions: the first position
+// committed in a block of 4 is uniform (chi-square, 3 degrees of freedom).
+func TestRandomRemaskingUniform(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.LLaDA))
+	o := decode.DiffusionOptions{GenLength: 4, BlockLength: 4, Steps: 4, Remasking: decode.RandomRemask, Cache: decode.CacheNone}
+	counts := make([]int, 4)
+	const runs = 800
+	s := decode.DiffusionState(m, 1, 2, o)
+	for seed := range runs {
+		o.Seed = uint64(seed)
+		first := -1
+		o.OnCommit = func(row int, pos []int) {
+			if first < 0 {
+				first = pos[0]
+			}
+		}
+		if _, err := decode.Diffuse(m, s, [][]int{{1, 2}}, o); err != nil {
+			t.Fatal(err)
+		}
+		counts[first]++
+	}
+	if x := chiSquare(counts, []float64{0.25, 0.25, 0.25, 0.25}, runs); x > chi2q999[3] {
+		t.Errorf("first committed positions %v: chi-square %.1f", counts, x)
+	}
+}

@@ -1,0 +1,410 @@
+package decode
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"dllmbench/model"
+)
+
+// Cache is a Fast-dLLM key/value caching mode for diffusion decoding.
+type Cache string
+
+const (
+	// CacheNone recomputes the whole sequence every step (LLaDA's reference).
+	CacheNone Cache = "none"
+	// CachePrefix refreshes all keys and values at each block start, then
+	// runs the block and everything after it against the cached prefix.
+	CachePrefix Cache = "prefix"
+	// CacheDual refreshes at each block start, then runs only the block,
+	// reusing the cached prefix and suffix and overwriting the block's own
+	// entries in place.
+	CacheDual Cache = "dual"
+)
+
+// Remasking is how a step ranks the masked positions it may commit.
+type Remasking string
+
+const (
+	// LowConfidence ranks by the probability of the predicted token.
+	LowConfidence Remasking = "low_confidence"
+	// RandomRemask ranks at random.
+	RandomRemask Remasking = "random"
+)
+
+// DiffusionOptions configure LLaDA's diffusion decoding. With Threshold and
+// Factor zero, each block commits a fixed number of tokens per step,
+// front-loaded as LLaDA's get_num_transfer_tokens does.
+type DiffusionOptions struct {
+	GenLength   int
+	Steps       int // over the whole generation; split evenly over blocks
+	BlockLength int
+	Remasking   Remasking
+	Temperature float64 // Gumbel-max sampling in float64; 0 is greedy
+	CFGScale    float64 // classifier-free guidance; 0 is off
+	Cache       Cache
+	// Threshold, when > 0, commits every masked token of the block whose
+	// confidence reaches it, and always the most confident one (Fast-dLLM).
+	Threshold float64
+	// Factor, when > 0, commits the longest prefix of the sorted confidences
+	// c₁ ≥ c₂ ≥ … with cₙ ≥ 1 − Factor/(n+1), the first always (Fast-dLLM's
+	// get_transfer_index_dynamic, quirks included).
+	Factor float64
+	Seed   uint64
+	// OnStep, when set, is called after each forward call's commits.
+	OnStep func(call int)
+	// OnCommit, when set, is called for each row after each forward call
+	// with the positions (offsets into the generation) it committed, in
+	// decreasing confidence; the slice is reused.
+	OnCommit func(row int, positions []int)
+}
+
+// DiffusionResult is the outcome of diffusion decoding for a batch.
+type DiffusionResult struct {
+	IDs [][]int // per row, the GenLength ids of the canvas after the prompt
+	// NFE counts, per row, the forward calls made while the row still had
+	// masked tokens in the current block; a row of a batch gets what it
+	// would get alone.
+	NFE []int
+	// TokensPerStep holds, per row, the tokens committed by each of those
+	// calls.
+	TokensPerStep [][]int
+	Calls         int             // forward calls of the whole batch
+	StepEnd       []time.Duration // per forward call, from the start
+}
+
+// CheckDiffusion validates a request before any compute.
+func CheckDiffusion(m *model.Model, prompts [][]int, o DiffusionOptions) error {
+	c := &m.Config
+	if c.Family != model.LLaDA {
+		return fmt.Errorf("decode: diffusion decoding needs a masked-diffusion model; %s is %s", c.Arch, c.Family)
+	}
+	switch {
+	case o.GenLength < 1:
+		return fmt.Errorf("decode: gen-length %d: want at least 1", o.GenLength)
+	case o.BlockLength < 1 || o.GenLength%o.BlockLength != 0:
+		return fmt.Errorf("decode: gen-length %d is not a multiple of block-length %d", o.GenLength, o.BlockLength)
+	case o.Threshold != 0 && o.Factor != 0:
+		return fmt.Errorf("decode: --threshold and --factor exclude each other")
+	case o.Threshold != 0 && !(o.Threshold > 0 && o.Threshold <= 1):
+		return fmt.Errorf("decode: threshold %g outside (0, 1]", o.Threshold)
+	case o.Factor < 0 || math.IsNaN(o.Factor):
+		return fmt.Errorf("decode: factor %g: want a positive number", o.Factor)
+	case o.Remasking != LowConfidence && o.Remasking != RandomRemask:
+		return fmt.Errorf("decode: remasking %q: want low_confidence or random", o.Remasking)
+	case (o.Threshold != 0 || o.Factor != 0) && o.Remasking != LowConfidence:
+		return fmt.Errorf("decode: --threshold and --factor need --remasking low_confidence")
+	case o.Cache != CacheNone && o.Cache != CachePrefix && o.Cache != CacheDual:
+		return fmt.Errorf("decode: cache %q: want none, prefix or dual", o.Cache)
+	case o.CFGScale < 0 || math.IsNaN(o.CFGScale):
+		return fmt.Errorf("decode: cfg-scale %g: want ≥ 0", o.CFGScale)
+	case o.CFGScale > 0 && o.Cache != CacheNone:
+		return fmt.Errorf("decode: cfg-scale needs --cache none")
+	case o.Temperature < 0 || math.IsNaN(o.Temperature):
+		return fmt.Errorf("decode: temperature %g: want ≥ 0", o.Temperature)
+	}
+	if o.Threshold == 0 && o.Factor == 0 {
+		blocks := o.GenLength / o.BlockLength
+		if o.Steps < 1 || o.Steps%blocks != 0 {
+			return fmt.Errorf("decode: steps %d is not a positive multiple of the %d blocks (gen-length %d / block-length %d)",
+				o.Steps, blocks, o.GenLength, o.BlockLength)
+		}
+	}
+	longest := 0
+	for i, p := range prompts {
+		for _, id := range p {
+			if id < 0 || id >= c.VocabSize {
+				return fmt.Errorf("decode: prompt %d: token id %d outside the vocabulary of %d", i, id, c.VocabSize)
+			}
+			if id == c.MaskID {
+				return fmt.Errorf("decode: prompt %d contains the mask token %d", i, id)
+			}
+		}
+		longest = max(longest, len(p))
+	}
+	if longest+o.GenLength > c.MaxSeqLen {
+		return fmt.Errorf("decode: prompt of %d tokens plus %d generated exceeds the model's context of %d", longest, o.GenLength, c.MaxSeqLen)
+	}
+	return nil
+}
+
+// DiffusionState returns a run state for the batch and options.
+func DiffusionState(m *model.Model, rows, promptLen int, o DiffusionOptions) *model.State {
+	if o.CFGScale > 0 {
+		rows *= 2
+	}
+	L := promptLen + o.GenLength
+	return m.NewState(rows, L, L, rows*o.BlockLength)
+}
+
+// NumTransfer splits n masked tokens over steps as LLaDA's
+// get_num_transfer_tokens does: n/steps each, the first n%steps one more.
+func NumTransfer(n, steps int) []int {
+	out := make([]int, steps)
+	for i := range out {
+		out[i] = n / steps
+		if i < n%steps {
+			out[i]++
+		}
+	}
+	return out
+}
+
+// Diffuse decodes a batch of prompts with LLaDA's masked diffusion. Rows are
+// left-padded to the longest prompt; padding is never attended to and
+// positions count from each row's first real token.
+func Diffuse(m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) (*DiffusionResult, error) {
+	if err := CheckDiffusion(m, prompts, o); err != nil {
+		return nil, err
+	}
+	d := newDiffuser(m, s, prompts, o)
+	return d.run()
+}
+
+type diffuser struct {
+	m         *model.Model
+	s         *model.State
+	o         DiffusionOptions
+	B, P, L   int     // batch rows, padded prompt length, canvas length
+	pad       []int   // padding slots per row
+	x         [][]int // canvas per row, L slots
+	rng       []*rand.Rand
+	res       *DiffusionResult
+	start     time.Time
+	conf      []float64 // scratch: confidence per block position
+	x0        []int     // scratch: predicted token per block position
+	order     []int     // scratch
+	committed []int     // scratch: positions committed by a call
+	cfg       []float32 // scratch: guided logits of one position
+}
+
+func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) *diffuser {
+	B := len(prompts)
+	P := 0
+	for _, p := range prompts {
+		P = max(P, len(p))
+	}
+	L := P + o.GenLength
+	rows := B
+	if o.CFGScale > 0 {
+		rows = 2 * B
+	}
+	if s.B != rows || s.N < L || s.T < L || s.M < rows*o.BlockLength {
+		panic(fmt.Sprintf("decode: state B=%d N=%d T=%d M=%d for %d rows of %d tokens, block %d", s.B, s.N, s.T, s.M, rows, L, o.BlockLength))
+	}
+	d := &diffuser{m: m, s: s, o: o, B: B, P: P, L: L, pad: make([]int, B), x: make([][]int, B),
+		res:  &DiffusionResult{IDs: make([][]int, B), NFE: make([]int, B), TokensPerStep: make([][]int, B)},
+		conf: make([]float64, o.BlockLength), x0: make([]int, o.BlockLength), order: make([]int, o.BlockLength), committed: make([]int, o.BlockLength),
+		cfg: make([]float32, m.Config.VocabSize)}
+	for b, p := range prompts {
+		d.pad[b] = P - len(p)
+		d.x[b] = make([]int, L)
+		copy(d.x[b][d.pad[b]:], p)
+		for j := P; j < L; j++ {
+			d.x[b][j] = m.Config.MaskID
+		}
+		d.rng = append(d.rng, rand.New(rand.NewPCG(o.Seed, uint64(b))))
+	}
+	return d
+}
+
+func (d *diffuser) run() (*DiffusionResult, error) {
+	o := d.o
+	nBlocks := o.GenLength / o.BlockLength
+	perBlock := 0
+	if o.Threshold == 0 && o.Factor == 0 {
+		perBlock = o.Steps / nBlocks
+	}
+	d.start = time.Now()
+	for blk := range nBlocks {
+		start := d.P + blk*o.BlockLength
+		end := start + o.BlockLength
+		var sched [][]int
+		if perBlock > 0 {
+			sched = make([][]int, d.B)
+			for b := range d.B {
+				sched[b] = NumTransfer(d.masked(b, start, end), perBlock)
+			}
+		}
+		for i := 0; d.anyMasked(start, end); i++ {
+			// The first call of a block, and every call without a cache, runs
+			// the whole canvas; cached calls run the block (dual) or the block
+			// and what follows it (prefix).
+			from, to := 0, d.L
+			if i > 0 && o.Cache == CachePrefix {
+				from = start
+			} else if i > 0 && o.Cache == CacheDual {
+				from, to = start, end
+			}
+			if err := d.forward(from, to, start, end); err != nil {
+				return nil, err
+			}
+			if err := d.commit(start, end, sched, i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for b := range d.B {
+		d.res.IDs[b] = append([]int(nil), d.x[b][d.P:]...)
+	}
+	return d.res, nil
+}
+
+func (d *diffuser) masked(b, start, end int) int {
+	n := 0
+	for _, t := range d.x[b][start:end] {
+		if t == d.m.Config.MaskID {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *diffuser) anyMasked(start, end int) bool {
+	for b := range d.B {
+		if d.masked(b, start, end) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// forward runs canvas slots [from, to) of every row (and of the
+// unconditional copies under guidance) and asks for the logits of the block
+// [start, end).
+func (d *diffuser) forward(from, to, start, end int) error {
+	s, n, bl := d.s, to-from, end-start
+	mask := int32(d.m.Config.MaskID)
+	for r := range s.B {
+		b := r % d.B
+		uncond := r >= d.B
+		for i := range n {
+			slot := from + i
+			k := r*n + i
+			s.Slots[k] = int32(slot)
+			switch {
+			case slot < d.pad[b]:
+				s.Tokens[k], s.Pos[k] = 0, 0 // padding: computed, never seen
+			case uncond && slot < d.P:
+				s.Tokens[k], s.Pos[k] = mask, int32(slot-d.pad[b]) // the prompt masked out
+			default:
+				s.Tokens[k], s.Pos[k] = int32(d.x[b][slot]), int32(slot-d.pad[b])
+			}
+		}
+		s.Span[2*r], s.Span[2*r+1] = int32(d.pad[b]), int32(d.L)
+		for j := range bl {
+			s.Out[r*bl+j] = int32(r*n + start - from + j)
+		}
+	}
+	d.m.Forward(s, n, s.B*bl)
+	d.res.Calls++
+	return nil
+}
+
+// commit chooses and writes the tokens of one step for every row.
+func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
+	o, c := &d.o, &d.m.Config
+	bl := end - start
+	V := c.VocabSize
+	logits, err := d.m.Logits(d.s, d.s.B*bl)
+	if err != nil {
+		return err
+	}
+	for b := range d.B {
+		left := d.masked(b, start, end)
+		if left == 0 {
+			continue // done with this block while others are not
+		}
+		cands := 0
+		for j := range bl {
+			d.conf[j] = math.Inf(-1)
+			if d.x[b][start+j] != c.MaskID {
+				continue
+			}
+			lg := logits[(b*bl+j)*V : (b*bl+j+1)*V]
+			if o.CFGScale > 0 {
+				un := logits[((b+d.B)*bl+j)*V : ((b+d.B)*bl+j+1)*V]
+				scale := float32(o.CFGScale + 1)
+				for v := range d.cfg {
+					d.cfg[v] = un[v] + scale*(lg[v]-un[v])
+				}
+				lg = d.cfg
+			}
+			d.x0[j] = GumbelArgmax(lg, o.Temperature, c.MaskID, d.rng[b])
+			if o.Remasking == LowConfidence {
+				d.conf[j] = Prob(lg, d.x0[j])
+			} else {
+				d.conf[j] = d.rng[b].Float64()
+			}
+			cands++
+		}
+		sortByConfidence(d.order, d.conf)
+		k := 0
+		switch {
+		case o.Threshold > 0:
+			k = 1
+			for k < cands && d.conf[d.order[k]] >= o.Threshold {
+				k++
+			}
+		case o.Factor > 0:
+			k = factorCount(d.conf, d.order[:cands], o.Factor)
+		default:
+			k = sched[b][step]
+		}
+		k = min(k, cands)
+		for i, j := range d.order[:k] {
+			d.x[b][start+j] = d.x0[j]
+			d.committed[i] = start + j - d.P
+		}
+		if o.OnCommit != nil {
+			o.OnCommit(b, d.committed[:k])
+		}
+		d.res.NFE[b]++
+		d.res.TokensPerStep[b] = append(d.res.TokensPerStep[b], k)
+	}
+	d.res.StepEnd = append(d.res.StepEnd, time.Since(d.start))
+	if o.OnStep != nil {
+		o.OnStep(d.res.Calls - 1)
+	}
+	return nil
+}
+
+// sortByConfidence orders block positions by decreasing confidence, the
+// lower position first on ties.
+func sortByConfidence(order []int, conf []float64) {
+	for i := range order {
+		order[i] = i
+	}
+	// Insertion sort: blocks are short and this allocates nothing.
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0; j-- {
+			a, b := order[j-1], order[j]
+			if conf[b] > conf[a] || (conf[b] == conf[a] && b < a) {
+				order[j-1], order[j] = b, a
+			} else {
+				break
+			}
+		}
+	}
+}
+
+// factorCount applies Fast-dLLM's factor rule to the candidates, given in
+// decreasing confidence: the count is the index of the first confidence
+// below 1 − factor/(i+2) (i from 0, the first never failing), except that a
+// failure at the last candidate, or none at all, commits every candidate.
+func factorCount(conf []float64, order []int, factor float64) int {
+	n := len(order)
+	top := n - 1
+	for i := 1; i < n; i++ {
+		if conf[order[i]] < 1-factor/float64(i+2) {
+			top = i
+			break
+		}
+	}
+	if top == 0 || top == n-1 {
+		top++
+	}
+	return top
+}

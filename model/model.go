@@ -1,0 +1,186 @@
+package model
+
+import (
+	"fmt"
+
+	"dllmbench/compute"
+	"dllmbench/safetensors"
+)
+
+// Model is a loaded network on a backend.
+type Model struct {
+	Config  Config
+	Weights *Weights
+	b       compute.Backend
+	ck      *safetensors.Checkpoint // kept open: the CPU backend reads weights from its mapping
+	ropeCos compute.Tensor          // (MaxSeqLen, HeadDim/2)
+	ropeSin compute.Tensor          // (MaxSeqLen, HeadDim/2)
+}
+
+// Load reads dir/config.json and the safetensors checkpoint in dir onto b.
+func Load(dir string, b compute.Backend, opt LoadOptions) (*Model, error) {
+	c, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	w, ck, err := loadWeights(dir, c, b, opt)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: *c, Weights: w, b: b, ck: ck}
+	cos, sin := c.RopeTables(c.MaxSeqLen)
+	m.ropeCos = b.Alloc(compute.F32, c.MaxSeqLen, c.HeadDim/2)
+	m.ropeSin = b.Alloc(compute.F32, c.MaxSeqLen, c.HeadDim/2)
+	b.Write(m.ropeCos, cos)
+	b.Write(m.ropeSin, sin)
+	return m, nil
+}
+
+// Backend is the backend the model runs on.
+func (m *Model) Backend() compute.Backend { return m.b }
+
+// Close releases the weights and unmaps the checkpoint.
+func (m *Model) Close() error {
+	if m.ck == nil {
+		return nil
+	}
+	err := m.ck.Close()
+	m.ck = nil
+	return err
+}
+
+// State is the memory of one run: activations for up to B×N tokens per
+// forward call (N per batch row), a key/value cache of T slots per batch
+// row, and logits for up to M rows. It is allocated once; Forward allocates
+// nothing.
+type State struct {
+	B, N, T, M int
+
+	// Inputs, written by the caller before each Forward call: for the first
+	// B×n entries (n tokens per row, row-major by batch row) the token ids,
+	// their RoPE positions and their cache slots; per batch row the range of
+	// cache slots [Span[2b], Span[2b+1]) the queries may see; and the rows
+	// (indices into the B×n tokens) whose logits to compute.
+	Tokens, Pos, Slots []int32 // B·N
+	Span               []int32 // 2·B
+	Out                []int32 // M
+
+	x, xb    compute.Tensor   // (B·N, Dim) residual stream, normed input
+	q, att   compute.Tensor   // (B·N, QDim)
+	k, v     compute.Tensor   // (B·N, KVDim)
+	h, h2    compute.Tensor   // (B·N, HiddenDim)
+	kc, vc   []compute.Tensor // per layer (B·T, KVDim)
+	xo       compute.Tensor   // (M, Dim) the rows selected for the head
+	logits   compute.Tensor   // (M, VocabSize)
+	ids, pos compute.Tensor   // (B·N, 1) I32
+	rows     compute.Tensor   // (B·N, 1) I32 cache row b·T + slot
+	slots    compute.Tensor   // (B·N, 1) I32 the slots again, as query positions for the causal mask
+	span     compute.Tensor   // (2·B, 1) I32
+	out      compute.Tensor   // (M, 1) I32
+	cacheRow []int32          // host copy of rows
+	host     []float32        // (M·VocabSize) logits read back
+}
+
+// NewState allocates a run state for batches of B rows, at most N tokens
+// per row per call, T cache slots per row and M logit rows per call.
+func (m *Model) NewState(B, N, T, M int) *State {
+	c, b := &m.Config, m.b
+	if B <= 0 || N <= 0 || T <= 0 || M <= 0 || N > T {
+		panic(fmt.Sprintf("model: NewState(B=%d, N=%d, T=%d, M=%d)", B, N, T, M))
+	}
+	s := &State{B: B, N: N, T: T, M: M,
+		Tokens: make([]int32, B*N), Pos: make([]int32, B*N), Slots: make([]int32, B*N),
+		Span: make([]int32, 2*B), Out: make([]int32, M), cacheRow: make([]int32, B*N),
+		host: make([]float32, M*c.VocabSize)}
+	s.x, s.xb = b.Alloc(compute.F32, B*N, c.Dim), b.Alloc(compute.F32, B*N, c.Dim)
+	s.q, s.att = b.Alloc(compute.F32, B*N, c.QDim()), b.Alloc(compute.F32, B*N, c.QDim())
+	s.k, s.v = b.Alloc(compute.F32, B*N, c.KVDim()), b.Alloc(compute.F32, B*N, c.KVDim())
+	s.h, s.h2 = b.Alloc(compute.F32, B*N, c.HiddenDim), b.Alloc(compute.F32, B*N, c.HiddenDim)
+	for range c.NLayers {
+		s.kc = append(s.kc, b.Alloc(compute.F32, B*T, c.KVDim()))
+		s.vc = append(s.vc, b.Alloc(compute.F32, B*T, c.KVDim()))
+	}
+	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
+	s.ids, s.pos = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)
+	s.rows, s.slots = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)
+	s.span, s.out = b.Alloc(compute.I32, 2*B, 1), b.Alloc(compute.I32, M, 1)
+	return s
+}
+
+// Forward runs the network on n tokens per batch row, taken from the
+// State's inputs, writing their keys and values into the cache at their
+// slots, and computes the logits of the first nOut rows listed in Out. The
+// logits stay on the backend until Logits reads them.
+func (m *Model) Forward(s *State, n, nOut int) {
+	c, b := &m.Config, m.b
+	if n <= 0 || n > s.N || nOut < 0 || nOut > s.M {
+		panic(fmt.Sprintf("model: Forward of %d tokens per row and %d outputs on a state of N=%d, M=%d", n, nOut, s.N, s.M))
+	}
+	rows := s.B * n
+	for i := range rows {
+		slot := s.Slots[i]
+		if slot < 0 || int(slot) >= s.T || s.Pos[i] < 0 || int(s.Pos[i]) >= c.MaxSeqLen {
+			panic(fmt.Sprintf("model: token %d at slot %d, position %d: outside %d slots or %d positions", i, slot, s.Pos[i], s.T, c.MaxSeqLen))
+		}
+		s.cacheRow[i] = int32(i/n*s.T) + slot
+	}
+	for i := range nOut {
+		if s.Out[i] < 0 || int(s.Out[i]) >= rows {
+			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
+		}
+	}
+	ids, pos, crow, qpos := s.ids.Slice(0, rows), s.pos.Slice(0, rows), s.rows.Slice(0, rows), s.slots.Slice(0, rows)
+	b.Write(ids, s.Tokens[:rows])
+	b.Write(pos, s.Pos[:rows])
+	b.Write(crow, s.cacheRow[:rows])
+	b.Write(qpos, s.Slots[:rows])
+	b.Write(s.span, s.Span)
+
+	x, xb := s.x.Slice(0, rows), s.xb.Slice(0, rows)
+	q, att := s.q.Slice(0, rows), s.att.Slice(0, rows)
+	k, v := s.k.Slice(0, rows), s.v.Slice(0, rows)
+	h, h2 := s.h.Slice(0, rows), s.h2.Slice(0, rows)
+	w := m.Weights
+
+	b.Gather(x, w.TokEmb, ids)
+	for l := range w.Layers {
+		L := &w.Layers[l]
+		// Attention: x += Wo · attend(RoPE(Wq·xb), cache ← RoPE(Wk·xb), Wv·xb).
+		b.RMSNorm(xb, x, L.AttnNorm, c.NormEps)
+		b.MatMul(q, xb, L.WQ)
+		b.MatMul(k, xb, L.WK)
+		b.MatMul(v, xb, L.WV)
+		b.RoPE(q, m.ropeCos, m.ropeSin, pos, c.HeadDim)
+		b.RoPE(k, m.ropeCos, m.ropeSin, pos, c.HeadDim)
+		b.Scatter(s.kc[l], k, crow)
+		b.Scatter(s.vc[l], v, crow)
+		b.Attention(att, q, s.kc[l], s.vc[l], qpos, s.span, c.NHeads, c.NKVHeads, c.Family.Causal())
+		b.MatMul(xb, att, L.WO)
+		b.Add(x, x, xb)
+		// Feed-forward: x += Wdown · (silu(Wgate·xb) ⊙ Wup·xb).
+		b.RMSNorm(xb, x, L.FFNNorm, c.NormEps)
+		b.MatMul(h, xb, L.WGate)
+		b.MatMul(h2, xb, L.WUp)
+		b.SiLUMul(h, h, h2)
+		b.MatMul(xb, h, L.WDown)
+		b.Add(x, x, xb)
+	}
+	if nOut == 0 {
+		return
+	}
+	out, xo := s.out.Slice(0, nOut), s.xo.Slice(0, nOut)
+	b.Write(out, s.Out[:nOut])
+	b.Gather(xo, x, out)
+	b.RMSNorm(xo, xo, w.Norm, c.NormEps)
+	b.MatMul(s.logits.Slice(0, nOut), xo, w.Head)
+}
+
+// Logits waits for the last Forward and returns its nOut × VocabSize logits
+// as a host slice owned by the State (overwritten by the next call).
+func (m *Model) Logits(s *State, nOut int) ([]float32, error) {
+	dst := s.host[:nOut*m.Config.VocabSize]
+	if err := m.b.Read(dst, s.logits.Slice(0, nOut)); err != nil {
+		return nil, fmt.Errorf("model: reading logits: %w", err)
+	}
+	return dst, nil
+}
