@@ -1,0 +1,193 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeCache lays files out under dir: "path -> target" makes a symlink,
+// "path: contents" a file.
+func writeCache(t *testing.T, dir string, entries ...string) {
+	t.Helper()
+	for _, e := range entries {
+		var err error
+		if name, target, ok := strings.Cut(e, " -> "); ok {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err = os.MkdirAll(filepath.Dir(p), 0o777); err == nil {
+				err = os.Symlink(target, p)
+			}
+		} else {
+			name, data, _ := strings.Cut(e, ": ")
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err = os.MkdirAll(filepath.Dir(p), 0o777); err == nil {
+				err = os.WriteFile(p, []byte(data), 0o666)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pythonCache is a cache as huggingface_hub leaves it after downloading
+// main, refs/pr/1 and a dataset.
+func pythonCache(t *testing.T) string {
+	cache := t.TempDir()
+	writeCache(t, cache,
+		"models--GSAI-ML--LLaDA-8B-Instruct/refs/main: "+commitA,
+		"models--GSAI-ML--LLaDA-8B-Instruct/refs/refs/pr/1: "+commitB,
+		"models--GSAI-ML--LLaDA-8B-Instruct/refs/nl: "+commitA+"\n",
+		"models--GSAI-ML--LLaDA-8B-Instruct/refs/gone: 1111111111111111111111111111111111111111",
+		"models--GSAI-ML--LLaDA-8B-Instruct/refs/junk: not a hash",
+		"models--GSAI-ML--LLaDA-8B-Instruct/blobs/aaaa: {}",
+		"models--GSAI-ML--LLaDA-8B-Instruct/snapshots/"+commitA+"/config.json -> ../../blobs/aaaa",
+		"models--GSAI-ML--LLaDA-8B-Instruct/snapshots/"+commitB+"/config.json -> ../../blobs/aaaa",
+		"datasets--Salesforce--wikitext/refs/main: "+commitB,
+		"datasets--Salesforce--wikitext/snapshots/"+commitB+"/README.md -> ../../blobs/bbbb",
+	)
+	return cache
+}
+
+func TestSnapshot(t *testing.T) {
+	cache := pythonCache(t)
+	llada := filepath.Join(cache, "models--GSAI-ML--LLaDA-8B-Instruct", "snapshots")
+	for _, tc := range []struct {
+		name    string
+		kind    Kind
+		id, rev string
+		want    string // under cache, or the error with ~ for the cache
+	}{
+		{name: "default is main", id: "GSAI-ML/LLaDA-8B-Instruct", want: filepath.Join(llada, commitA)},
+		{name: "branch", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "main", want: filepath.Join(llada, commitA)},
+		{name: "ref with a slash", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "refs/pr/1", want: filepath.Join(llada, commitB)},
+		{name: "ref ending in a newline", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "nl", want: filepath.Join(llada, commitA)},
+		{name: "commit hash, no ref needed", id: "GSAI-ML/LLaDA-8B-Instruct", rev: commitB, want: filepath.Join(llada, commitB)},
+		{name: "dataset", kind: Dataset, id: "Salesforce/wikitext", want: filepath.Join(cache, "datasets--Salesforce--wikitext", "snapshots", commitB)},
+		{
+			name: "unknown branch", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "dev",
+			want: "hub: GSAI-ML/LLaDA-8B-Instruct: revision dev not in the cache ~",
+		}, {
+			name: "unknown commit", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "2222222222222222222222222222222222222222",
+			want: "hub: GSAI-ML/LLaDA-8B-Instruct: commit 2222222222222222222222222222222222222222 not in the cache ~",
+		}, {
+			// A ref whose snapshot was deleted (by `hf cache delete`, say).
+			name: "ref to a missing snapshot", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "gone",
+			want: "hub: GSAI-ML/LLaDA-8B-Instruct: revision gone (commit 1111111111111111111111111111111111111111) not in the cache ~",
+		}, {
+			name: "model not cached", id: "meta-llama/Meta-Llama-3-8B",
+			want: "hub: meta-llama/Meta-Llama-3-8B: revision main not in the cache ~",
+		}, {
+			// Same ID, other kind: datasets-- is another folder.
+			name: "model ID asked as a dataset", kind: Dataset, id: "GSAI-ML/LLaDA-8B-Instruct",
+			want: "hub: datasets/GSAI-ML/LLaDA-8B-Instruct: revision main not in the cache ~",
+		}, {
+			name: "ref holding junk", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "junk",
+			want: `hub: GSAI-ML/LLaDA-8B-Instruct: refs/junk holds "not a hash", not a commit hash`,
+		}, {
+			name: "revision leaving refs/", id: "GSAI-ML/LLaDA-8B-Instruct", rev: "../../../etc/passwd",
+			want: `hub: GSAI-ML/LLaDA-8B-Instruct: revision "../../../etc/passwd" is not a relative path`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Client{Cache: cache}
+			dir, err := c.Snapshot(tc.kind, tc.id, tc.rev)
+			got := dir
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), cache, "~")
+			}
+			if got != tc.want {
+				t.Errorf("Snapshot(%v, %q, %q):\n got %s\nwant %s", tc.kind, tc.id, tc.rev, got, tc.want)
+			}
+			if notCached := strings.Contains(tc.want, "not in the cache"); errors.Is(err, ErrNotCached) != notCached {
+				t.Errorf("errors.Is(%v, ErrNotCached) = %v, want %v", err, !notCached, notCached)
+			}
+		})
+	}
+}
+
+func TestResolveModel(t *testing.T) {
+	cache := pythonCache(t)
+	local := t.TempDir()
+	file := filepath.Join(local, "config.json")
+	writeCache(t, local, "config.json: {}")
+	t.Chdir(local)
+
+	for _, tc := range []struct {
+		name string
+		arg  string
+		want string // the directory, or the error with ~ for the cache
+	}{
+		{name: "local directory as is", arg: local, want: local},
+		{name: "relative local directory", arg: ".", want: "."},
+		{name: "ID in the cache", arg: "GSAI-ML/LLaDA-8B-Instruct",
+			want: filepath.Join(cache, "models--GSAI-ML--LLaDA-8B-Instruct", "snapshots", commitA)},
+		{
+			name: "ID not in the cache", arg: "meta-llama/Meta-Llama-3-8B",
+			want: "hub: model meta-llama/Meta-Llama-3-8B is no local directory and not in the cache ~;" +
+				" download it with 'dllmbench fetch --model meta-llama/Meta-Llama-3-8B'",
+		}, {
+			name: "path to nothing", arg: "../weights/llada",
+			want: "hub: model ../weights/llada: no such directory, and not a Hugging Face ID (org/name)",
+		}, {
+			name: "a file", arg: file,
+			want: "hub: model " + file + " is a file; give its directory or a Hugging Face ID",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Client{Cache: cache}
+			dir, err := c.ResolveModel(tc.arg)
+			got := dir
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), cache, "~")
+			}
+			if got != tc.want {
+				t.Errorf("ResolveModel(%q):\n got %s\nwant %s", tc.arg, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRepositoryID(t *testing.T) {
+	for _, tc := range []struct {
+		id     string
+		folder string // or the reason it is refused
+	}{
+		{"GSAI-ML/LLaDA-8B-Instruct", "models--GSAI-ML--LLaDA-8B-Instruct"},
+		{"gpt2", "models--gpt2"}, // an old ID without an owner
+		{"Org_1/na.me-2", "models--Org_1--na.me-2"},
+		{"org/" + strings.Repeat("n", 96), "models--org--" + strings.Repeat("n", 96)},
+		{"", "a part is empty or longer than 96 characters"},
+		{"org/", "a part is empty or longer than 96 characters"},
+		{"org/" + strings.Repeat("n", 97), "a part is empty or longer than 96 characters"},
+		{"a/b/c", "more than one '/'"},
+		{"org/a--b", `it contains "--" or ".."`}, // would make folder names ambiguous
+		{"org/a..b", `it contains "--" or ".."`},
+		{"org/x.git", `it ends in ".git"`},
+		{"org/.x", "a part starts or ends with '-' or '.'"},
+		{"-org/x", "a part starts or ends with '-' or '.'"},
+		{"org/ná", `'á' is not a letter, digit, '_', '-' or '.'`},
+		{`org\x`, `'\\' is not a letter, digit, '_', '-' or '.'`},
+	} {
+		r, err := newRepository(Model, tc.id)
+		got := r.folder()
+		if err != nil {
+			got = strings.TrimPrefix(err.Error(), fmt.Sprintf("hub: %q is not a Hugging Face model ID (org/name): ", tc.id))
+		}
+		if got != tc.folder {
+			t.Errorf("newRepository(%q): got %s, want %s", tc.id, got, tc.folder)
+		}
+	}
+}
+
+func TestKindPanics(t *testing.T) {
+	defer func() {
+		if got, want := recover(), "hub: unknown Kind 7"; got != want {
+			t.Errorf("panic %v, want %q", got, want)
+		}
+	}()
+	(&Client{}).Snapshot(Kind(7), "org/name", "")
+}

@@ -1,0 +1,165 @@
+package hub
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Report is what Verify found wrong with a snapshot.
+type Report struct {
+	Dir     string   // the snapshot directory
+	Missing []string // expected files that are absent, or whose blob is gone; sorted
+	Corrupt []string // files whose blob does not hash to its name; sorted
+}
+
+// OK reports whether nothing is missing or corrupt.
+func (r Report) OK() bool { return len(r.Missing) == 0 && len(r.Corrupt) == 0 }
+
+// Verify checks the cached snapshot of a repository at revision ("" means
+// main) without touching the network. It expects the files in want and every
+// shard named by a *.safetensors.index.json in the snapshot, and re-hashes
+// every file whose blob is named by a sha256 (an LFS file). The error is for
+// a snapshot that is not there (wrapping ErrNotCached) or cannot be read;
+// what is wrong inside it goes to the Report.
+func (c *Client) Verify(k Kind, repoID, revision string, want []string) (Report, error) {
+	r, err := newRepository(k, repoID)
+	if err != nil {
+		return Report{}, err
+	}
+	dir, err := c.snapshot(r, revision)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Dir: dir}
+	fail := func(err error) (Report, error) { return Report{}, fmt.Errorf("hub: %s: verify: %w", r, err) }
+
+	var have []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		have = append(have, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+
+	expect := slices.Clone(want)
+	for _, f := range have {
+		if !strings.HasSuffix(f, ".safetensors.index.json") {
+			continue
+		}
+		shards, err := indexShards(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", f, err))
+		}
+		for _, s := range shards {
+			expect = append(expect, path.Join(path.Dir(f), s))
+		}
+	}
+	for _, f := range expect {
+		if err := checkPath(f); err != nil {
+			return fail(err)
+		}
+		if !slices.Contains(have, f) {
+			rep.Missing = append(rep.Missing, f)
+		}
+	}
+
+	for _, f := range have {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			rep.Missing = append(rep.Missing, f) // a link to a removed blob
+			continue
+		}
+		// Only a link says which blob a file is; copies (HF_HUB_DISABLE_SYMLINKS)
+		// cannot be checked.
+		target, err := os.Readlink(p)
+		if err != nil || !isSHA256(filepath.Base(target)) {
+			continue
+		}
+		ok, err := c.hasSHA256(p, f, filepath.Base(target))
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			rep.Corrupt = append(rep.Corrupt, f)
+		}
+	}
+	slices.Sort(rep.Missing)
+	rep.Missing = slices.Compact(rep.Missing)
+	slices.Sort(rep.Corrupt)
+	return rep, nil
+}
+
+// hasSHA256 reports whether the file at p, the repository's file, has the
+// given sha256.
+func (c *Client) hasSHA256(p, file, sum string) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	h := sha256.New()
+	pr := &progressReader{r: f, report: func(n int64) { c.report(file, n, fi.Size()) }}
+	if _, err := io.CopyBuffer(h, pr, make([]byte, 1<<20)); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum, nil
+}
+
+// progressReader calls report after every read.
+type progressReader struct {
+	r      io.Reader
+	n      int64
+	report func(n int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if n > 0 {
+		p.report(p.n)
+	}
+	return n, err
+}
+
+// indexShards returns the files a safetensors index maps tensors to, as
+// {"weight_map": {"tensor name": "model-00001-of-00004.safetensors", ...}}.
+func indexShards(p string) ([]string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, err
+	}
+	var shards []string
+	for _, s := range idx.WeightMap {
+		if err := checkPath(s); err != nil {
+			return nil, fmt.Errorf("weight_map names %v", err)
+		}
+		shards = append(shards, s)
+	}
+	slices.Sort(shards)
+	return slices.Compact(shards), nil
+}
