@@ -134,3 +134,27 @@ type Backend interface {
 func Panicf(op string, format string, args ...any) {
 	panic("compute: " + op + ": " + fmt.Sprintf(format, args...))
 }
+
+// Graph is a recorded sequence of ops that replays on the same tensors.
+type Graph interface {
+	// Launch replays the ops; like any op it may run asynchronously.
+	Launch() error
+	// Close releases the graph.
+	Close()
+}
+
+// Recorder is implemented by backends that can record ops once and replay
+// them cheaply (CUDA graphs: a decode step is hundreds of small launches).
+// While record runs, ops are captured, not executed; Write, Read and Sync
+// must not be called.
+type Recorder interface {
+	Record(record func()) (Graph, error)
+}
+
+// MemoryStats is implemented by backends that account for device memory.
+type MemoryStats interface {
+	// Memory reports bytes currently allocated through Alloc and Load, their
+	// peak since the backend started, and the backend's own workspace
+	// (library handles, scratch), all in bytes.
+	Memory() (allocated, peak, workspace int64)
+}

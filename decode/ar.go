@@ -125,7 +125,9 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 		if c0+n == P {
 			nOut = B
 		}
-		m.Forward(s, n, nOut)
+		if err := m.Forward(s, n, nOut); err != nil {
+			return nil, err
+		}
 		res.NFE++
 	}
 	last := make([]int, B)
@@ -137,7 +139,9 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 				s.Span[2*b], s.Span[2*b+1] = int32(pad[b]), int32(slot+1)
 				s.Out[b] = int32(b)
 			}
-			m.Forward(s, 1, B)
+			if err := m.Forward(s, 1, B); err != nil {
+				return nil, err
+			}
 			res.NFE++
 		}
 		logits, err := m.Logits(s, B)

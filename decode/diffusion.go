@@ -298,7 +298,9 @@ func (d *diffuser) forward(from, to, start, end int) error {
 			s.Out[r*bl+j] = int32(r*n + start - from + j)
 		}
 	}
-	d.m.Forward(s, n, s.B*bl)
+	if err := d.m.Forward(s, n, s.B*bl); err != nil {
+		return err
+	}
 	d.res.Calls++
 	return nil
 }

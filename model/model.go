@@ -79,6 +79,11 @@ type State struct {
 	out      compute.Tensor   // (M, 1) I32
 	cacheRow []int32          // host copy of rows
 	host     []float32        // (M·VocabSize) logits read back
+
+	// NoGraphs turns off recording on backends that support it (for
+	// comparing the two paths).
+	NoGraphs bool
+	graphs   map[[2]int]compute.Graph
 }
 
 // NewState allocates a run state for batches of B rows, at most N tokens
@@ -110,8 +115,10 @@ func (m *Model) NewState(B, N, T, M int) *State {
 // Forward runs the network on n tokens per batch row, taken from the
 // State's inputs, writing their keys and values into the cache at their
 // slots, and computes the logits of the first nOut rows listed in Out. The
-// logits stay on the backend until Logits reads them.
-func (m *Model) Forward(s *State, n, nOut int) {
+// logits stay on the backend until Logits reads them. On a backend that
+// records graphs, the ops of each (n, nOut) shape are recorded on first use
+// and replayed after.
+func (m *Model) Forward(s *State, n, nOut int) error {
 	c, b := &m.Config, m.b
 	if n <= 0 || n > s.N || nOut < 0 || nOut > s.M {
 		panic(fmt.Sprintf("model: Forward of %d tokens per row and %d outputs on a state of N=%d, M=%d", n, nOut, s.N, s.M))
@@ -129,13 +136,42 @@ func (m *Model) Forward(s *State, n, nOut int) {
 			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
 		}
 	}
-	ids, pos, crow, qpos := s.ids.Slice(0, rows), s.pos.Slice(0, rows), s.rows.Slice(0, rows), s.slots.Slice(0, rows)
-	b.Write(ids, s.Tokens[:rows])
-	b.Write(pos, s.Pos[:rows])
-	b.Write(crow, s.cacheRow[:rows])
-	b.Write(qpos, s.Slots[:rows])
+	b.Write(s.ids.Slice(0, rows), s.Tokens[:rows])
+	b.Write(s.pos.Slice(0, rows), s.Pos[:rows])
+	b.Write(s.rows.Slice(0, rows), s.cacheRow[:rows])
+	b.Write(s.slots.Slice(0, rows), s.Slots[:rows])
 	b.Write(s.span, s.Span)
+	if nOut > 0 {
+		b.Write(s.out.Slice(0, nOut), s.Out[:nOut])
+	}
+	rec, ok := b.(compute.Recorder)
+	if !ok || s.NoGraphs {
+		m.ops(s, n, nOut)
+		return nil
+	}
+	key := [2]int{n, nOut}
+	g := s.graphs[key]
+	if g == nil {
+		var err error
+		if g, err = rec.Record(func() { m.ops(s, n, nOut) }); err != nil {
+			return fmt.Errorf("model: recording a step of %d tokens: %w", n, err)
+		}
+		if s.graphs == nil {
+			s.graphs = map[[2]int]compute.Graph{}
+		}
+		s.graphs[key] = g
+	}
+	if err := g.Launch(); err != nil {
+		return fmt.Errorf("model: replaying a step of %d tokens: %w", n, err)
+	}
+	return nil
+}
 
+// ops issues the forward pass of a step whose inputs are on the backend.
+func (m *Model) ops(s *State, n, nOut int) {
+	c, b := &m.Config, m.b
+	rows := s.B * n
+	ids, pos, crow, qpos := s.ids.Slice(0, rows), s.pos.Slice(0, rows), s.rows.Slice(0, rows), s.slots.Slice(0, rows)
 	x, xb := s.x.Slice(0, rows), s.xb.Slice(0, rows)
 	q, att := s.q.Slice(0, rows), s.att.Slice(0, rows)
 	k, v := s.k.Slice(0, rows), s.v.Slice(0, rows)
@@ -169,10 +205,45 @@ func (m *Model) Forward(s *State, n, nOut int) {
 		return
 	}
 	out, xo := s.out.Slice(0, nOut), s.xo.Slice(0, nOut)
-	b.Write(out, s.Out[:nOut])
 	b.Gather(xo, x, out)
 	b.RMSNorm(xo, xo, w.Norm, c.NormEps)
 	b.MatMul(s.logits.Slice(0, nOut), xo, w.Head)
+}
+
+// Close releases the state's recorded graphs.
+func (s *State) Close() {
+	for _, g := range s.graphs {
+		g.Close()
+	}
+	s.graphs = nil
+}
+
+// Memory reports the bytes the state holds on the backend: the key/value
+// cache and the activations (logits and inputs included).
+func (s *State) Memory() (cache, activations int64) {
+	for i := range s.kc {
+		cache += s.kc[i].Bytes() + s.vc[i].Bytes()
+	}
+	for _, t := range []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits,
+		s.ids, s.pos, s.rows, s.slots, s.span, s.out} {
+		activations += t.Bytes()
+	}
+	return cache, activations
+}
+
+// WeightBytes is the size of the model's weights on the backend.
+func (m *Model) WeightBytes() int64 {
+	w := m.Weights
+	n := w.TokEmb.Bytes() + w.Norm.Bytes()
+	if !m.Config.Tied {
+		n += w.Head.Bytes()
+	}
+	for _, L := range w.Layers {
+		for _, t := range []compute.Tensor{L.AttnNorm, L.WQ, L.WK, L.WV, L.WO, L.FFNNorm, L.WGate, L.WUp, L.WDown} {
+			n += t.Bytes()
+		}
+	}
+	return n
 }
 
 // Logits waits for the last Forward and returns its nOut × VocabSize logits
