@@ -83,18 +83,14 @@ func Compile(expr string) (*Regexp, error) {
 }
 
 // Literal returns a pattern matching exactly s, as tokenizers does for a
-// Split pattern given as {"String": s}.
-func Literal(s string) *Regexp {
+// Split pattern given as {"String": s}. It fails only for a literal too
+// long to compile.
+func Literal(s string) (*Regexp, error) {
 	n := &node{kind: nConcat}
 	for _, r := range s {
 		n.subs = append(n.subs, &node{kind: nChar, r: r})
 	}
-	re, err := build(s, n)
-	if err != nil {
-		// Only a literal longer than maxProg characters can get here.
-		panic("pattern: Literal: " + err.Error())
-	}
-	return re
+	return build(s, n)
 }
 
 // MustCompile is Compile for patterns fixed in the program; it panics on error.

@@ -334,8 +334,15 @@ func TestLiteral(t *testing.T) {
 		// Empty: every character boundary, as Oniguruma's empty regex.
 		{"", "ab", [][2]int{{0, 0}, {1, 1}, {2, 2}}},
 	}
+	if _, err := Literal(strings.Repeat("x", maxProg+1)); err == nil {
+		t.Error("Literal of more than maxProg characters compiled")
+	}
 	for _, tc := range tests {
-		got := Literal(tc.lit).FindAll(nil, tc.text)
+		re, err := Literal(tc.lit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := re.FindAll(nil, tc.text)
 		if d := cmp.Diff(tc.want, got); d != "" {
 			t.Errorf("Literal(%q) on %q (-want +got):\n%s", tc.lit, tc.text, d)
 		}
