@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"dllmbench/compute/device"
+	"dllmbench/decode"
+	"dllmbench/model"
+	"dllmbench/tokenizer"
+)
+
+func init() {
+	register(&command{
+		name:    "generate",
+		summary: "generate text with a LLaMA (autoregressive) or LLaDA (diffusion) model",
+		usage:   "--model DIR (--prompt TEXT | --prompt-ids 1,2,3)... [flags]",
+		examples: `  # greedy continuation with a causal model
+  dllmbench generate --model ~/models/Meta-Llama-3-8B --prompt "The capital of France is" --gen-length 32
+
+  # LLaDA's reference decoder: 128 tokens, 128 steps, blocks of 32
+  dllmbench generate --model GSAI-ML/LLaDA-8B-Base --prompt "Once upon a time" --steps 128 --block-length 32
+
+  # Fast-dLLM: dual cache and confidence-threshold parallel decoding, JSON out
+  dllmbench generate --model GSAI-ML/LLaDA-8B-Base --prompt "Q: 2+2?" --block-length 32 \
+      --cache dual --threshold 0.9 --format json
+
+  # a batch of two prompts given as token ids, sampled
+  dllmbench generate --model ./tiny --prompt-ids 1,5,9 --prompt-ids 1,7 --temperature 0.8 --top-p 0.9 --seed 3
+`,
+		setup: setupGenerate,
+	})
+}
+
+type generateFlags struct {
+	model       string
+	prompts     stringList
+	promptIDs   idList
+	genLength   int
+	steps       int
+	blockLength int
+	remasking   string
+	cfgScale    float64
+	temperature float64
+	topK        int
+	topP        float64
+	seed        uint64
+	ignoreEOS   bool
+	cache       string
+	threshold   float64
+	factor      float64
+	format      string
+	be          backendFlags
+}
+
+func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
+	var f generateFlags
+	fs.StringVar(&f.model, "model", "", "model directory or Hugging Face id")
+	fs.Var(&f.prompts, "prompt", "prompt text, encoded like HF tokenizer(text) (repeat for a batch)")
+	fs.Var(&f.promptIDs, "prompt-ids", "prompt as comma-separated token ids, used verbatim (repeat for a batch)")
+	fs.IntVar(&f.genLength, "gen-length", 128, "tokens to generate")
+	fs.IntVar(&f.steps, "steps", 0, "diffusion: sampling steps over the whole generation (default: gen-length)")
+	fs.IntVar(&f.blockLength, "block-length", 0, "diffusion: block length (default: gen-length)")
+	fs.StringVar(&f.remasking, "remasking", "low_confidence", "diffusion: low_confidence or random")
+	fs.Float64Var(&f.cfgScale, "cfg-scale", 0, "diffusion: classifier-free guidance scale")
+	fs.Float64Var(&f.temperature, "temperature", 0, "sampling temperature (0: greedy)")
+	fs.IntVar(&f.topK, "top-k", 0, "autoregressive: sample from the k most likely tokens (0: all)")
+	fs.Float64Var(&f.topP, "top-p", 1, "autoregressive: nucleus sampling mass")
+	fs.Uint64Var(&f.seed, "seed", 0, "random seed")
+	fs.BoolVar(&f.ignoreEOS, "ignore-eos", false, "autoregressive: generate gen-length tokens even after EOS")
+	fs.StringVar(&f.cache, "cache", "none", "diffusion: Fast-dLLM cache: none, prefix or dual")
+	fs.Float64Var(&f.threshold, "threshold", 0, "diffusion: commit every token whose confidence reaches this (Fast-dLLM)")
+	fs.Float64Var(&f.factor, "factor", 0, "diffusion: Fast-dLLM's factor rule for parallel decoding")
+	fs.StringVar(&f.format, "format", "text", "output: text or json (one object per prompt per line)")
+	f.be.register(fs)
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		return runGenerate(&f, setFlags(fs))
+	}
+}
+
+var (
+	diffusionOnly = []string{"steps", "block-length", "remasking", "cfg-scale", "cache", "threshold", "factor"}
+	causalOnly    = []string{"top-k", "top-p", "ignore-eos"}
+)
+
+// generation is one prompt's result as --format json prints it.
+type generation struct {
+	Prompt        int       `json:"prompt_index"`
+	PromptIDs     []int     `json:"prompt_ids"`
+	OutputIDs     []int     `json:"output_ids"`
+	Text          *string   `json:"text,omitempty"`
+	NFE           int       `json:"nfe"`
+	TokensPerStep []int     `json:"tokens_per_step,omitempty"`
+	Timings       genTiming `json:"timings"`
+	Backend       string    `json:"backend"`
+}
+
+type genTiming struct {
+	LoadMS     float64 `json:"load_ms"`
+	TTFTMS     float64 `json:"ttft_ms,omitempty"`
+	TotalMS    float64 `json:"total_ms"`
+	TokensPerS float64 `json:"tokens_per_s"`
+}
+
+func runGenerate(f *generateFlags, set map[string]bool) error {
+	if f.format != "text" && f.format != "json" {
+		return usagef("--format %q: want text or json", f.format)
+	}
+	if len(f.prompts) > 0 && len(f.promptIDs) > 0 {
+		return usagef("give prompts either as --prompt or as --prompt-ids, not both")
+	}
+	if len(f.prompts) == 0 && len(f.promptIDs) == 0 {
+		return usagef("no prompt: give --prompt TEXT or --prompt-ids 1,2,3")
+	}
+	if f.genLength < 1 {
+		return usagef("--gen-length %d: want at least 1", f.genLength)
+	}
+	dir, err := resolveModel(f.model)
+	if err != nil {
+		return err
+	}
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	wrong := causalOnly
+	if cfg.Family == model.Llama {
+		wrong = diffusionOnly
+	}
+	for _, name := range wrong {
+		if set[name] {
+			return usagef("--%s does not apply to %s, a %s model", name, cfg.Arch, cfg.Family)
+		}
+	}
+	tok, err := loadTokenizer(dir)
+	if err != nil {
+		return err
+	}
+	prompts := [][]int(f.promptIDs)
+	if len(f.prompts) > 0 {
+		if tok == nil {
+			return fmt.Errorf("%s has no tokenizer.json: give the prompt as --prompt-ids", dir)
+		}
+		for _, p := range f.prompts {
+			prompts = append(prompts, tok.Encode(p, true))
+		}
+	}
+	lopt, err := f.be.loadOptions()
+	if err != nil {
+		return err
+	}
+	// Validate the decoding request before loading weights.
+	dopt := decode.DiffusionOptions{GenLength: f.genLength, Steps: f.steps, BlockLength: f.blockLength,
+		Remasking: decode.Remasking(f.remasking), Temperature: f.temperature, CFGScale: f.cfgScale,
+		Cache: decode.Cache(f.cache), Threshold: f.threshold, Factor: f.factor, Seed: f.seed}
+	if dopt.Steps == 0 {
+		dopt.Steps = f.genLength
+	}
+	if dopt.BlockLength == 0 {
+		dopt.BlockLength = f.genLength
+	}
+	if f.temperature < 0 || f.topK < 0 || f.topP <= 0 || f.topP > 1 {
+		return usagef("--temperature must be ≥ 0, --top-k ≥ 0 and --top-p in (0, 1]")
+	}
+	b, info, err := f.be.open()
+	if err != nil {
+		return err
+	}
+	defer device.Close(b)
+	t0 := time.Now()
+	m, err := model.Load(dir, b, lopt)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	load := time.Since(t0)
+	promptLen := 0
+	for _, p := range prompts {
+		promptLen = max(promptLen, len(p))
+	}
+	var gens []generation
+	if cfg.Family == model.LLaDA {
+		if err := decode.CheckDiffusion(m, prompts, dopt); err != nil {
+			return err
+		}
+		s := decode.DiffusionState(m, len(prompts), promptLen, dopt)
+		defer s.Close()
+		t1 := time.Now()
+		res, err := decode.Diffuse(m, s, prompts, dopt)
+		if err != nil {
+			return err
+		}
+		total := time.Since(t1)
+		for i, p := range prompts {
+			gens = append(gens, generation{Prompt: i, PromptIDs: p, OutputIDs: res.IDs[i], NFE: res.NFE[i],
+				TokensPerStep: res.TokensPerStep[i], Timings: genTiming{TotalMS: ms(total),
+					TokensPerS: float64(f.genLength*len(prompts)) / total.Seconds()}})
+		}
+	} else {
+		if err := decode.CheckAR(m, prompts, f.genLength); err != nil {
+			return err
+		}
+		s := decode.ARState(m, len(prompts), promptLen, f.genLength, 0)
+		defer s.Close()
+		t1 := time.Now()
+		res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: f.genLength, IgnoreEOS: f.ignoreEOS,
+			Sampler: decode.NewSampler(f.temperature, f.topK, f.topP, f.seed)})
+		if err != nil {
+			return err
+		}
+		total := time.Since(t1)
+		n := 0
+		for _, ids := range res.IDs {
+			n += len(ids)
+		}
+		for i, p := range prompts {
+			gens = append(gens, generation{Prompt: i, PromptIDs: p, OutputIDs: res.IDs[i], NFE: res.NFE,
+				Timings: genTiming{TTFTMS: ms(res.Prefill), TotalMS: ms(total), TokensPerS: float64(n) / total.Seconds()}})
+		}
+	}
+	out := json.NewEncoder(os.Stdout)
+	for i := range gens {
+		g := &gens[i]
+		g.Timings.LoadMS, g.Backend = ms(load), info.Backend
+		if tok != nil {
+			text := decodeText(tok, &m.Config, g.OutputIDs)
+			g.Text = &text
+		}
+		if f.format == "json" {
+			if err := out.Encode(g); err != nil {
+				return err
+			}
+			continue
+		}
+		if i > 0 {
+			fmt.Println()
+		}
+		if g.Text != nil {
+			fmt.Println(*g.Text)
+		} else {
+			fmt.Println(jsonInts(g.OutputIDs))
+		}
+	}
+	return nil
+}
+
+// decodeText is the text a user reads: the generated ids up to the first
+// end-of-sequence token (LLaDA pads its canvas with EOS), special tokens
+// left out.
+func decodeText(tok *tokenizer.Tokenizer, c *model.Config, ids []int) string {
+	if i := slices.IndexFunc(ids, c.IsEOS); i >= 0 {
+		ids = ids[:i]
+	}
+	return tok.Decode(ids, true)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func jsonInts(v []int) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// binary builds dllmbench once for the tests that run it as users do.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dllmbench-cmd")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "dllmbench")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func dllmbench(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// Every command has help with examples, and help exits 0.
+func TestHelp(t *testing.T) {
+	r := dllmbench(t, "", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "Commands:") {
+		t.Fatalf("--help: code %d, output %q", r.code, r.stdout)
+	}
+	for name := range commands {
+		r := dllmbench(t, "", name, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "dllmbench "+name) {
+			t.Errorf("%s --help: code %d, output %q", name, r.code, r.stdout)
+		}
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	r := dllmbench(t, "", "version", "--json")
+	var v map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v["go_version"] == "" || v["version"] == "" {
+		t.Errorf("version --json: %q (%v)", r.stdout, err)
+	}
+}
+
+// Mistakes a user can make: one line on stderr, a non-zero exit, no panic.
+func TestUserErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"generate", "--modle", "x"}, 2, "flag provided but not defined: -modle"},
+		{"no prompt", []string{"generate", "--model", "../../testdata/stories260K"}, 2, "no prompt"},
+		{"diffusion flag on a causal model", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--steps", "8"}, 2,
+			"--steps does not apply to LlamaForCausalLM"},
+		{"text prompt without a tokenizer", []string{"generate", "--model", "../../testdata/stories260K", "--prompt", "hi"}, 1, "has no tokenizer.json"},
+		{"token id outside the vocabulary", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1,99999", "--backend", "cpu"}, 1,
+			"token id 99999 outside the vocabulary of 512"},
+		{"a model that is not there", []string{"generate", "--model", "/nonexistent/model", "--prompt-ids", "1"}, 1, "/nonexistent/model"},
+		{"bad id list", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1,x"}, 2, `"x" is not an integer`},
+		{"generation beyond the context", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--gen-length", "600", "--backend", "cpu"}, 1,
+			"exceeds the model's context of 512"},
+		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 1, `unknown backend "tpu"`},
+		{"LLaDA flag for a causal score", []string{"score", "--model", "../../testdata/stories260K", "--ids", "5", "--mc-samples", "4"}, 2,
+			"--mc-samples applies to LLaDA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dllmbench(t, "", tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("code %d, stderr %q; want code %d and %q", r.code, r.stderr, tc.code, tc.want)
+			}
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "dllmbench") || strings.Contains(r.stderr, "goroutine") {
+				t.Errorf("stderr is not one clean error line: %q", r.stderr)
+			}
+		})
+	}
+}
+
+// The published stories260K greedy sample, through the command line.
+func TestGenerateJSON(t *testing.T) {
+	r := dllmbench(t, "", "generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--prompt-ids", "1,403,407",
+		"--gen-length", "10", "--format", "json", "--backend", "cpu")
+	if r.code != 0 {
+		t.Fatalf("code %d: %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want one per prompt: %q", len(lines), r.stdout)
+	}
+	var g generation
+	if err := json.Unmarshal([]byte(lines[0]), &g); err != nil {
+		t.Fatal(err)
+	}
+	// testdata/stories260K/greedy_reference.json starts 403, 407, 261, …
+	want := []int{403, 407, 261, 378, 432, 383, 286, 261, 376, 298}
+	if jsonInts(g.OutputIDs) != jsonInts(want) || g.NFE != 10 || g.Backend != "cpu" {
+		t.Errorf("first prompt: %+v", g)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.Prompt != 1 || jsonInts(g.OutputIDs[:2]) != jsonInts(want[2:4]) {
+		t.Errorf("second prompt (continuing the sample): %+v", g)
+	}
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"dllmbench/tokenizer"
+)
+
+func init() {
+	register(&command{
+		name:    "tokenize",
+		summary: "encode stdin to token ids, or decode ids to text",
+		usage:   "--tokenizer FILE_OR_DIR [--add-special] [--decode] < input",
+		examples: `  printf 'Hello world' | dllmbench tokenize --tokenizer ~/models/Meta-Llama-3-8B
+  printf 'Hello world' | dllmbench tokenize --tokenizer tokenizer.json --add-special
+  echo '[9906, 1917]' | dllmbench tokenize --tokenizer ~/models/Meta-Llama-3-8B --decode
+`,
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			path := fs.String("tokenizer", "", "tokenizer.json, or a model directory holding it")
+			addSpecial := fs.Bool("add-special", false, "add the post-processor's special tokens (BOS) as HF tokenizer(text) does")
+			decodeIDs := fs.Bool("decode", false, "read a JSON array of ids and print the text")
+			skip := fs.Bool("skip-special", false, "with --decode: leave special tokens out of the text")
+			return func(_ context.Context, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q (the text comes on stdin)", args[0])
+				}
+				if *path == "" {
+					return usagef("--tokenizer is required")
+				}
+				tok, err := tokenizer.Load(*path)
+				if err != nil {
+					return err
+				}
+				in, err := io.ReadAll(os.Stdin)
+				if err != nil {
+					return fmt.Errorf("reading stdin: %w", err)
+				}
+				if *decodeIDs {
+					var ids []int
+					if err := json.Unmarshal(in, &ids); err != nil {
+						return fmt.Errorf("stdin is not a JSON array of token ids: %v", err)
+					}
+					for _, id := range ids {
+						if _, ok := tok.Token(id); !ok {
+							return fmt.Errorf("token id %d is not in the vocabulary of %d", id, tok.VocabSize())
+						}
+					}
+					_, err := io.WriteString(os.Stdout, tok.Decode(ids, *skip))
+					return err
+				}
+				ids := tok.Encode(string(in), *addSpecial)
+				if ids == nil {
+					ids = []int{}
+				}
+				fmt.Println(jsonInts(ids))
+				return nil
+			}
+		},
+	})
+}

@@ -1,0 +1,159 @@
+package model_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"dllmbench/compute/computetest"
+	"dllmbench/compute/cpu"
+	"dllmbench/decode"
+	"dllmbench/model"
+	"dllmbench/safetensors"
+)
+
+// goldenDir holds the reference outputs made by scripts/golden/engine_goldens.py
+// with PyTorch in float32 (TF32 off): see testdata/golden/README.md.
+const goldenDir = "../testdata/golden/engine"
+
+func goldenModel(t *testing.T, name string) (*model.Model, string) {
+	t.Helper()
+	dir := filepath.Join(goldenDir, name)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("golden %s missing: %v (regenerate with scripts/golden/engine_goldens.py)", name, err)
+	}
+	b := cpu.New(2)
+	t.Cleanup(b.Close)
+	m, err := model.Load(dir, b, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, dir
+}
+
+// readLogits returns the F32 tensors of a golden logits file.
+func readLogits(t *testing.T, path string) map[string][]float64 {
+	t.Helper()
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]float64{}
+	for _, n := range f.Names() {
+		tn, _ := f.Tensor(n)
+		v := make([]float64, tn.Len())
+		for i := range v {
+			v[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(tn.Data[4*i:])))
+		}
+		out[n] = v
+	}
+	return out
+}
+
+// logitsOf runs the whole sequence through the model and returns every
+// position's logits.
+func logitsOf(t *testing.T, m *model.Model, ids []int) []float32 {
+	t.Helper()
+	n := len(ids)
+	s := m.NewState(1, n, n, n)
+	for i, id := range ids {
+		s.Tokens[i], s.Pos[i], s.Slots[i], s.Out[i] = int32(id), int32(i), int32(i), int32(i)
+	}
+	s.Span[0], s.Span[1] = 0, int32(n)
+	if err := m.Forward(s, n, n); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.Logits(s, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), lg...)
+}
+
+type llamaGolden struct {
+	Prompts [][]int `json:"prompts"`
+	Greedy  []struct {
+		Prompt    []int   `json:"prompt"`
+		Generated []int   `json:"generated"`
+		MinGap    float64 `json:"min_top2_gap"`
+	} `json:"greedy"`
+}
+
+// Tiny random LlamaForCausalLM models saved by transformers: grouped-query
+// heads with an untied head, tied embeddings, and LLaMA-3.1's llama3 RoPE
+// scaling with head_dim ≠ hidden/heads. Logits within 1e-5 (norm-wise) of
+// transformers' float32 forward; greedy continuations equal.
+func TestLlamaGoldens(t *testing.T) {
+	for _, name := range []string{"llama-gqa", "llama-tied", "llama31-scaled"} {
+		t.Run(name, func(t *testing.T) {
+			m, dir := goldenModel(t, name)
+			var g llamaGolden
+			raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &g); err != nil {
+				t.Fatal(err)
+			}
+			want := readLogits(t, filepath.Join(dir, "logits.safetensors"))
+			for i, p := range g.Prompts {
+				rel, maxAbs := computetest.RelErr(logitsOf(t, m, p), want[fmt.Sprintf("prompt%d", i)])
+				t.Logf("prompt %d (%d tokens): relative error %.2e, max abs %.2e", i, len(p), rel, maxAbs)
+				if !(rel <= 1e-5) {
+					t.Errorf("prompt %d: logits relative error %.3g exceeds 1e-5", i, rel)
+				}
+			}
+			for i, gr := range g.Greedy {
+				if gr.MinGap < 1e-3 {
+					t.Logf("greedy %d: reference top-2 gap %.1e is below 1e-3; not compared", i, gr.MinGap)
+					continue
+				}
+				s := decode.ARState(m, 1, len(gr.Prompt), len(gr.Generated), 0)
+				res, err := decode.Generate(m, s, [][]int{gr.Prompt}, decode.AROptions{MaxNew: len(gr.Generated), IgnoreEOS: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(res.IDs[0]) != fmt.Sprint(gr.Generated) {
+					t.Errorf("greedy %d:\n got %v\nwant %v", i, res.IDs[0], gr.Generated)
+				}
+			}
+		})
+	}
+}
+
+// LLaDAGolden is the reference data of the tiny trained LLaDA.
+type LLaDAGolden struct {
+	MaskID      int     `json:"mask_id"`
+	LogitInputs [][]int `json:"logit_inputs"`
+}
+
+// The tiny LLaDA built with the official modeling code and trained on tiny
+// Shakespeare: logits of partly masked inputs within 1e-5.
+func TestLLaDALogitsGolden(t *testing.T) {
+	m, dir := goldenModel(t, "llada-tiny")
+	var g LLaDAGolden
+	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.MaskID != m.Config.MaskID {
+		t.Fatalf("golden mask id %d, config %d", g.MaskID, m.Config.MaskID)
+	}
+	want := readLogits(t, filepath.Join(dir, "logits.safetensors"))
+	for i, in := range g.LogitInputs {
+		rel, maxAbs := computetest.RelErr(logitsOf(t, m, in), want[fmt.Sprintf("input%d", i)])
+		t.Logf("input %d (%d tokens): relative error %.2e, max abs %.2e", i, len(in), rel, maxAbs)
+		if !(rel <= 1e-5) {
+			t.Errorf("input %d: logits relative error %.3g exceeds 1e-5", i, rel)
+		}
+	}
+}
