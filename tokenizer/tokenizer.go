@@ -15,6 +15,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -78,7 +79,9 @@ func (t *Tokenizer) scratch() *scratch {
 
 // Encode returns the ids of text. With addSpecial the post-processor adds
 // its special tokens, as transformers' tokenizer(text) does; without, the
-// result is tokenizers' encode(text, add_special_tokens=False).
+// result is tokenizers' encode(text, add_special_tokens=False). Invalid
+// UTF-8, which tokenizers never receives, is split as if each bad byte were
+// U+FFFD and encoded byte by byte, so Decode gives U+FFFD back.
 func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 	return t.AppendEncode(nil, text, addSpecial)
 }
@@ -108,7 +111,8 @@ func (t *Tokenizer) AppendEncode(dst []int, text string, addSpecial bool) []int 
 			continue
 		}
 		n := len(dst) - start
-		dst = append(dst, make([]int, before+after)...)
+		dst = slices.Grow(dst, before+after)
+		dst = dst[:len(dst)+before+after]
 		copy(dst[start+before:], dst[start:start+n])
 		i, j := start, start+before+n
 		seen = false
@@ -161,7 +165,18 @@ func (t *Tokenizer) encode(dst []int, text string) []int {
 			dst = t.model.encode(dst, p, sc)
 		}
 	}
+	sc.release()
 	return dst
+}
+
+// release drops the scratch's references into the caller's text, so that a
+// pooled scratch does not keep a large input alive.
+func (sc *scratch) release() {
+	clear(sc.segs)
+	clear(sc.segs2)
+	clear(sc.pieces)
+	clear(sc.next)
+	clear(sc.out)
 }
 
 // PreTokenize returns the pre-tokens of text in order, added tokens
@@ -184,12 +199,14 @@ func (t *Tokenizer) PreTokenize(text string) []string {
 			out = pretokenize(out, s2.text, t.steps, sc)
 		}
 	}
+	sc.release()
 	return out
 }
 
 // Decode turns ids back into text as tokenizers' decode does: unknown ids
 // are dropped, special tokens too when skipSpecial is set, and bytes that
-// do not form valid UTF-8 become U+FFFD.
+// do not form valid UTF-8 become U+FFFD. transformers' optional clean-up of
+// spaces before punctuation (clean_up_tokenization_spaces) is not applied.
 func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
 	var buf []byte
 	var words []string

@@ -119,8 +119,8 @@ func (re *Regexp) String() string { return re.expr }
 
 // Find returns the leftmost match that starts at or after byte offset from,
 // choosing among matches at that start as a backtracking engine does (the
-// first in priority order, not the longest). Text before from is still seen
-// by ^, \b and lookahead-free context checks.
+// first in priority order, not the longest). Text before from still counts
+// for ^ and \b.
 func (re *Regexp) Find(s string, from int) (start, end int, ok bool) {
 	if from < 0 || from > len(s) {
 		panic(fmt.Sprintf("pattern: Find from %d outside text of length %d", from, len(s)))
