@@ -165,9 +165,18 @@ func BenchmarkMatMul(b *testing.B) {
 		dt      compute.DType
 		n, k, m int
 	}{
+		// One LLaMA-3-8B-sized projection slice (k = dim) at the batch sizes
+		// of decoding (1), small batches (4, 16) and prefill or diffusion
+		// steps (64, 256).
 		{compute.BF16, 1, 4096, 1024},
+		{compute.BF16, 4, 4096, 1024},
 		{compute.BF16, 16, 4096, 1024},
+		{compute.BF16, 64, 4096, 1024},
+		{compute.BF16, 256, 4096, 1024},
+		{compute.F16, 1, 4096, 1024},
+		{compute.F16, 64, 4096, 1024},
 		{compute.F32, 1, 4096, 1024},
+		{compute.F32, 64, 4096, 1024},
 	} {
 		b.Run(fmt.Sprintf("%v/n=%d/k=%d/m=%d", c.dt, c.n, c.k, c.m), func(b *testing.B) {
 			be := cpu.New(0)

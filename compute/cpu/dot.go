@@ -10,6 +10,13 @@ import (
 // elements l, l+8, l+16, …) and sum the lanes in a fixed tree. Every caller
 // gets the same rounding for the same inputs, which is what makes the
 // backend row-independent. This is the hot spot of the CPU backend.
+//
+// These pure-Go kernels are the portable MatMul and the reference for the
+// assembly ones (dot_amd64.s), which keep the same lanes but differ in two
+// ways: each lane adds x·w with one rounding (fused multiply-add), and the
+// tail of k mod 8 elements goes in as one more fused chunk, zero-padded
+// (fma8). The tiles of MatMul's fast path are built so that every output
+// still sees exactly that sequence whatever tile computes it.
 
 // dotF32 returns Σ x[i]·w[i].
 func dotF32(x, w []float32) float32 {
@@ -92,5 +99,10 @@ func dotF16(x []float32, w []uint16) float32 {
 	for i := range x {
 		s[i&7] += x[i] * compute.F16ToF32(w[i])
 	}
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
+// sum8 adds the lanes in the tree that ends every dot kernel.
+func sum8(s *[8]float32) float32 {
 	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
