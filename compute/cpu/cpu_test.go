@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
 
 	"dllmbench/compute"
@@ -193,4 +195,38 @@ func BenchmarkMatMul(b *testing.B) {
 			b.ReportMetric(float64(w.Bytes())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s(weights)")
 		})
 	}
+}
+
+// BenchmarkMemoryBandwidth reads a 1 GiB buffer with one goroutine per
+// CPU: the ceiling of weight-streaming decode on this machine (decode reads
+// weights; it writes almost nothing).
+func BenchmarkMemoryBandwidth(b *testing.B) {
+	const n = 1 << 30
+	buf := make([]uint64, n/8)
+	for i := range buf {
+		buf[i] = uint64(i)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	sums := make([]uint64, workers)
+	for b.Loop() {
+		var wg sync.WaitGroup
+		chunk := len(buf) / workers
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s0, s1, s2, s3 uint64
+				part := buf[w*chunk : (w+1)*chunk]
+				for i := 0; i+4 <= len(part); i += 4 {
+					s0 += part[i]
+					s1 += part[i+1]
+					s2 += part[i+2]
+					s3 += part[i+3]
+				}
+				sums[w] = s0 + s1 + s2 + s3
+			}()
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s(read)")
 }
