@@ -21,14 +21,15 @@ type Options struct {
 
 // Info describes the backend that was opened.
 type Info struct {
-	Backend string `json:"backend"` // "cpu" or "cuda"
-	Name    string `json:"device"`  // the CPU model or the GPU name
-	Notice  string `json:"-"`       // why auto chose what it chose, for a log line
+	Backend string  `json:"backend"` // "cpu" or "cuda"
+	Name    string  `json:"device"`  // the CPU model or the GPU name
+	GPU     *GPU    `json:"gpu,omitempty"`
+	Monitor Monitor `json:"-"` // energy and memory counters
+	Notice  string  `json:"-"` // why auto chose what it chose, for a log line
 }
 
-// openCUDA is set by the CUDA backend's registration (cuda.go) when the
-// binary is built with it.
-var openCUDA func(device int) (compute.Backend, string, error)
+// openCUDA opens the CUDA backend on a device; cuda.go sets it.
+var openCUDA func(device int) (compute.Backend, Info, error)
 
 // Open returns the backend of o. With "auto" it takes CUDA when it loads
 // and the CPU otherwise, except that GPUs allocated to this process (by
@@ -38,9 +39,10 @@ func Open(o Options) (compute.Backend, Info, error) {
 	switch strings.ToLower(o.Backend) {
 	case "", "auto":
 		if openCUDA != nil {
-			b, name, err := openCUDA(o.Device)
+			b, info, err := openCUDA(o.Device)
 			if err == nil {
-				return b, Info{Backend: "cuda", Name: name, Notice: "using CUDA device " + name}, nil
+				info.Notice = "using CUDA device " + info.Name
+				return b, info, nil
 			}
 			if why := allocatedGPUs(); why != "" {
 				return nil, Info{}, fmt.Errorf("device: %s but CUDA does not load: %w", why, err)
@@ -62,18 +64,18 @@ func Open(o Options) (compute.Backend, Info, error) {
 		if openCUDA == nil {
 			return nil, Info{}, fmt.Errorf("device: this binary has no CUDA backend")
 		}
-		b, name, err := openCUDA(o.Device)
+		b, info, err := openCUDA(o.Device)
 		if err != nil {
 			return nil, Info{}, fmt.Errorf("device: --backend cuda: %w", err)
 		}
-		return b, Info{Backend: "cuda", Name: name}, nil
+		return b, info, nil
 	}
 	return nil, Info{}, fmt.Errorf("device: unknown backend %q (want auto, cpu or cuda)", o.Backend)
 }
 
 func openCPU(threads int) (compute.Backend, Info) {
 	b := cpu.New(threads)
-	return b, Info{Backend: "cpu", Name: fmt.Sprintf("%s, %d threads", CPUModel(), b.Threads())}
+	return b, Info{Backend: "cpu", Name: fmt.Sprintf("%s, %d threads", CPUModel(), b.Threads()), Monitor: NewCPUMonitor()}
 }
 
 // allocatedGPUs names the environment that gave this process GPUs, or "".

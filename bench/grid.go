@@ -1,0 +1,270 @@
+// Package bench runs experiment grids: it expands a grid into cells,
+// measures each cell fairly (same prompts for every model, warm-up first,
+// synchronised timing, repetitions), and writes one record per cell to an
+// append-only JSONL stream that reports are built from and that a killed run
+// resumes from.
+package bench
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Grid is an experiment definition, as config/*.yaml writes it.
+type Grid struct {
+	Name   string      `yaml:"name" json:"name"`
+	Models []ModelSpec `yaml:"models" json:"models"`
+	// Precision of the weights: bf16 (default), fp16 or fp32.
+	Precision string `yaml:"precision" json:"precision"`
+	// Backend: auto (default), cpu or cuda.
+	Backend string     `yaml:"backend" json:"backend"`
+	Prompts PromptSpec `yaml:"prompts" json:"prompts"`
+
+	BatchSizes    []int `yaml:"batch_size" json:"batch_size"`
+	PromptLengths []int `yaml:"prompt_length" json:"prompt_length"`
+	GenLengths    []int `yaml:"gen_length" json:"gen_length"`
+
+	Diffusion      DiffusionAxes `yaml:"diffusion" json:"diffusion"`
+	Autoregressive ARSettings    `yaml:"autoregressive" json:"autoregressive"`
+
+	Repetitions int    `yaml:"repetitions" json:"repetitions"`
+	Warmup      int    `yaml:"warmup" json:"warmup"`
+	Seed        uint64 `yaml:"seed" json:"seed"`
+	// HardwareNotes is free text copied into every record.
+	HardwareNotes string      `yaml:"hardware_notes" json:"hardware_notes,omitempty"`
+	Quality       QualitySpec `yaml:"quality" json:"quality"`
+}
+
+// ModelSpec names a model: a Hugging Face id resolved in the hub cache, or
+// a local directory; "builtin:demo-llama" and "builtin:demo-llada" are the
+// demo pair shipped in the binary.
+type ModelSpec struct {
+	ID       string `yaml:"id" json:"id"`
+	Name     string `yaml:"name" json:"name,omitempty"`         // short label for tables; default: last path element
+	Revision string `yaml:"revision" json:"revision,omitempty"` // hub revision; default main
+}
+
+// Label is the name tables show.
+func (m ModelSpec) Label() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	for i := len(m.ID) - 1; i >= 0; i-- {
+		if m.ID[i] == '/' || m.ID[i] == ':' {
+			return m.ID[i+1:]
+		}
+	}
+	return m.ID
+}
+
+// PromptSpec says where prompts come from.
+type PromptSpec struct {
+	// Source: "wikitext" (WikiText-103 validation: a local file in Path, the
+	// HF hub cache, or the subset shipped in the binary), "file" (Path: plain
+	// text, one prompt per line, or JSONL with prompt and reference) or
+	// "builtin" (the held-out WikiText prompts of the demo pair).
+	Source     string `yaml:"source" json:"source"`
+	Path       string `yaml:"path" json:"path,omitempty"`
+	MaxPrompts int    `yaml:"max_prompts" json:"max_prompts"`
+	// Seed picks which prompts of the source are used.
+	Seed uint64 `yaml:"seed" json:"seed"`
+}
+
+// DiffusionAxes are the LLaDA decoder settings to sweep; they multiply
+// only the diffusion cells. Threshold and factor cells take their step
+// count from the data, so they do not multiply by Steps.
+type DiffusionAxes struct {
+	Steps       []int     `yaml:"steps" json:"steps"`               // empty (and no threshold or factor): the generation length
+	BlockLength []int     `yaml:"block_length" json:"block_length"` // empty: the generation length
+	Remasking   []string  `yaml:"remasking" json:"remasking"`
+	Cache       []string  `yaml:"cache" json:"cache"`
+	Threshold   []float64 `yaml:"threshold" json:"threshold"` // 0: off
+	Factor      []float64 `yaml:"factor" json:"factor"`       // 0: off
+	Temperature float64   `yaml:"temperature" json:"temperature"`
+	CFGScale    float64   `yaml:"cfg_scale" json:"cfg_scale"`
+}
+
+// ARSettings configure autoregressive cells: a fixed generation length
+// (EOS ignored) with greedy or sampled tokens.
+type ARSettings struct {
+	Temperature float64 `yaml:"temperature" json:"temperature"`
+	TopK        int     `yaml:"top_k" json:"top_k"`
+	TopP        float64 `yaml:"top_p" json:"top_p"`
+}
+
+// QualitySpec configures the quality metrics computed after generation.
+type QualitySpec struct {
+	Judge     string `yaml:"judge" json:"judge,omitempty"` // causal model for generative perplexity; default: the grid's first causal model
+	BERTScore bool   `yaml:"bertscore" json:"bertscore"`
+	Encoder   string `yaml:"bertscore_model" json:"bertscore_model,omitempty"`
+	Task      string `yaml:"task" json:"task,omitempty"` // a JSONL task file for accuracy
+	Shots     int    `yaml:"shots" json:"shots,omitempty"`
+}
+
+// Cell is one measured configuration: a model and one value of every axis
+// that applies to its family. Fields of the other family stay zero.
+type Cell struct {
+	Model     string `json:"model"`    // label
+	ModelID   string `json:"model_id"` // as the grid names it
+	Family    string `json:"family"`   // llama or llada
+	Batch     int    `json:"batch_size"`
+	PromptLen int    `json:"prompt_length"`
+	GenLen    int    `json:"gen_length"`
+
+	Steps       int     `json:"steps,omitempty"`
+	BlockLen    int     `json:"block_length,omitempty"`
+	Remasking   string  `json:"remasking,omitempty"`
+	Cache       string  `json:"cache,omitempty"`
+	Threshold   float64 `json:"threshold,omitempty"`
+	Factor      float64 `json:"factor,omitempty"`
+	CFGScale    float64 `json:"cfg_scale,omitempty"`
+	Temperature float64 `json:"temperature"`
+	TopK        int     `json:"top_k,omitempty"`
+	TopP        float64 `json:"top_p,omitempty"`
+
+	Precision string `json:"precision"`
+	Backend   string `json:"backend"` // as requested (auto, cpu, cuda)
+}
+
+// Diffusion reports whether the cell decodes with LLaDA's diffusion.
+func (c Cell) Diffusion() bool { return c.Family == "llada" }
+
+// Name is a short readable identifier of the cell for logs and tables.
+func (c Cell) Name() string {
+	s := fmt.Sprintf("%s b%d p%d g%d", c.Model, c.Batch, c.PromptLen, c.GenLen)
+	if c.Diffusion() {
+		switch {
+		case c.Threshold > 0:
+			s += " thr" + strconv.FormatFloat(c.Threshold, 'g', -1, 64)
+		case c.Factor > 0:
+			s += " fac" + strconv.FormatFloat(c.Factor, 'g', -1, 64)
+		default:
+			s += fmt.Sprintf(" s%d", c.Steps)
+		}
+		s += fmt.Sprintf(" blk%d %s", c.BlockLen, c.Cache)
+		if c.Remasking != "low_confidence" {
+			s += " " + c.Remasking
+		}
+	}
+	return s
+}
+
+// Key identifies a cell's measurement: its parameters together with what
+// else decides the result (model revision, prompt set, repetitions). A
+// record is reused on resume only under the same key.
+func Key(c Cell, modelRevision, promptSet string, repetitions, warmup int) string {
+	b, err := json.Marshal(struct {
+		Cell        Cell   `json:"cell"`
+		Revision    string `json:"revision"`
+		Prompts     string `json:"prompts"`
+		Repetitions int    `json:"repetitions"`
+		Warmup      int    `json:"warmup"`
+	}{c, modelRevision, promptSet, repetitions, warmup})
+	if err != nil {
+		panic(err)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:12])
+}
+
+// Skipped is a combination of axes that cannot run, with the reason; grids
+// report them rather than drop them silently.
+type Skipped struct {
+	Cell   Cell   `json:"cell"`
+	Reason string `json:"reason"`
+}
+
+// Expand lists the cells of a grid for models whose families are given
+// (in the order of g.Models), and the combinations that are invalid.
+// Diffusion axes multiply only LLaDA cells.
+func Expand(g *Grid, families []string) (cells []Cell, skipped []Skipped) {
+	d := g.Diffusion
+	for mi, m := range g.Models {
+		fam := families[mi]
+		for _, gen := range g.GenLengths {
+			for _, pl := range g.PromptLengths {
+				for _, bs := range g.BatchSizes {
+					base := Cell{Model: m.Label(), ModelID: m.ID, Family: fam, Batch: bs, PromptLen: pl, GenLen: gen,
+						Precision: g.Precision, Backend: g.Backend}
+					if fam != "llada" {
+						base.Temperature, base.TopK, base.TopP = g.Autoregressive.Temperature, g.Autoregressive.TopK, g.Autoregressive.TopP
+						cells = append(cells, base)
+						continue
+					}
+					base.Temperature, base.CFGScale = d.Temperature, d.CFGScale
+					blocks := d.BlockLength
+					if len(blocks) == 0 {
+						blocks = []int{gen}
+					}
+					remask := orDefault(d.Remasking, "low_confidence")
+					caches := orDefault(d.Cache, "none")
+					var rules []Cell // the step rule: fixed steps, or a threshold, or a factor
+					for _, s := range d.Steps {
+						rules = append(rules, Cell{Steps: s})
+					}
+					if len(d.Steps) == 0 && len(d.Threshold) == 0 && len(d.Factor) == 0 {
+						rules = append(rules, Cell{Steps: gen}) // LLaDA's default: one token per step
+					}
+					for _, t := range d.Threshold {
+						if t != 0 {
+							rules = append(rules, Cell{Threshold: t})
+						}
+					}
+					for _, f := range d.Factor {
+						if f != 0 {
+							rules = append(rules, Cell{Factor: f})
+						}
+					}
+					for _, blk := range blocks {
+						for _, rm := range remask {
+							for _, cache := range caches {
+								for _, r := range rules {
+									c := base
+									c.BlockLen, c.Remasking, c.Cache = blk, rm, cache
+									c.Steps, c.Threshold, c.Factor = r.Steps, r.Threshold, r.Factor
+									if why := invalidDiffusion(c); why != "" {
+										skipped = append(skipped, Skipped{c, why})
+										continue
+									}
+									if !slices.Contains(cells, c) {
+										cells = append(cells, c)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return cells, skipped
+}
+
+func orDefault(v []string, def string) []string {
+	if len(v) == 0 {
+		return []string{def}
+	}
+	return v
+}
+
+// invalidDiffusion explains why a diffusion cell cannot run, or returns "".
+func invalidDiffusion(c Cell) string {
+	switch {
+	case c.BlockLen <= 0 || c.GenLen%c.BlockLen != 0:
+		return fmt.Sprintf("gen_length %d is not a multiple of block_length %d", c.GenLen, c.BlockLen)
+	case (c.Threshold > 0 || c.Factor > 0) && c.Remasking != "low_confidence":
+		return "threshold and factor need remasking low_confidence"
+	case c.CFGScale > 0 && c.Cache != "none":
+		return "cfg_scale needs cache none"
+	case c.Threshold == 0 && c.Factor == 0:
+		blocks := c.GenLen / c.BlockLen
+		if c.Steps <= 0 || c.Steps%blocks != 0 {
+			return fmt.Sprintf("steps %d is not a positive multiple of the %d blocks", c.Steps, blocks)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,264 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of Record; readers refuse newer ones.
+const SchemaVersion = 1
+
+// Record is one measured cell: one line of a records/*.jsonl file.
+type Record struct {
+	Schema   int       `json:"schema_version"`
+	Key      string    `json:"key"`
+	Grid     string    `json:"grid"`
+	Cell     Cell      `json:"cell"`
+	Status   string    `json:"status"` // "ok" or "failed"
+	Error    string    `json:"error,omitempty"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"duration_s"` // the whole cell, loading excluded
+
+	Env   Env       `json:"env"`
+	Model ModelInfo `json:"model"`
+
+	// Prompts of the cell, each with this model's token ids, and the
+	// generations of the last repetition (ids and text), so quality can be
+	// computed later without generating again.
+	Prompts []PromptRecord `json:"prompts"`
+	Outputs [][]int        `json:"outputs"`
+	Texts   []string       `json:"texts,omitempty"`
+
+	Reps  []Rep           `json:"repetitions"`
+	Stats map[string]Stat `json:"stats"`
+
+	Memory   Memory   `json:"memory"`
+	Roofline Roofline `json:"roofline"`
+}
+
+// PromptRecord is one prompt as a model saw it.
+type PromptRecord struct {
+	Text      string `json:"text"`
+	Reference string `json:"reference,omitempty"`
+	IDs       []int  `json:"ids"`
+}
+
+// ModelInfo identifies the model a record measured.
+type ModelInfo struct {
+	ID        string `json:"id"`
+	Dir       string `json:"dir"`
+	Revision  string `json:"revision,omitempty"` // hub snapshot commit, when resolved from the hub
+	Arch      string `json:"arch"`
+	Params    int64  `json:"params"`
+	WeightDT  string `json:"weight_dtype"`
+	ConfigSHA string `json:"config_sha256"`
+	TokSHA    string `json:"tokenizer_sha256,omitempty"`
+}
+
+// Rep is one repetition: every prompt of the cell, in batches.
+type Rep struct {
+	Batches []BatchMeasure `json:"batches"`
+	TotalS  float64        `json:"total_s"`
+	// Tokens generated per second (prompt tokens never count), and the
+	// tokens up to each sequence's first EOS per second.
+	TokensPerS       float64  `json:"tokens_per_s"`
+	UsefulTokensPerS float64  `json:"useful_tokens_per_s"`
+	EnergyJ          *float64 `json:"energy_j,omitempty"`
+	EnergySource     string   `json:"energy_source,omitempty"`
+}
+
+// BatchMeasure is the timing of one batch of prompts.
+type BatchMeasure struct {
+	Rows     int     `json:"rows"`
+	LatencyS float64 `json:"latency_s"`
+	// Autoregressive: time to first token and when each later token was
+	// known, from the start.
+	TTFTS       float64   `json:"ttft_s,omitempty"`
+	TokenTimesS []float64 `json:"token_times_s,omitempty"`
+	// Diffusion: when each forward call ended, from the start; tokens each
+	// call committed summed over rows.
+	StepTimesS    []float64 `json:"step_times_s,omitempty"`
+	TokensPerStep []int     `json:"tokens_per_step,omitempty"`
+	NFE           int       `json:"nfe"`
+	Generated     int       `json:"generated"` // generated tokens, all rows
+	Useful        int       `json:"useful"`    // tokens before each row's first EOS
+}
+
+// Stat summarises a metric over repetitions.
+type Stat struct {
+	Mean   float64 `json:"mean"`
+	Std    float64 `json:"std"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	N      int     `json:"n"`
+}
+
+// Memory is what the cell held, in bytes.
+type Memory struct {
+	Weights     int64 `json:"weights"`
+	Cache       int64 `json:"cache"`
+	Activations int64 `json:"activations"`
+	Workspace   int64 `json:"workspace"`
+	DevicePeak  int64 `json:"device_peak,omitempty"` // backend allocator peak (GPU)
+	ProcessRSS  int64 `json:"process_rss"`
+	ProcessPeak int64 `json:"process_peak_rss"`
+	NVMLProcess int64 `json:"nvml_process,omitempty"`
+	NVMLDevice  int64 `json:"nvml_device,omitempty"`
+}
+
+// Roofline is the work of one repetition and the rates achieved.
+type Roofline struct {
+	Bytes   float64 `json:"bytes"` // weight and cache bytes read
+	FLOPs   float64 `json:"flops"` // multiply-adds × 2
+	GBPerS  float64 `json:"gb_per_s"`
+	TFLOPS  float64 `json:"tflop_per_s"`
+	Comment string  `json:"comment,omitempty"`
+}
+
+// Writer appends records to one JSONL file, syncing each line to disk
+// before the next cell starts: a killed run loses at most the cell in
+// flight.
+type Writer struct {
+	f    *os.File
+	path string
+}
+
+// NewWriter creates dir/records/<name>.jsonl for appending.
+func NewWriter(dir, name string) (*Writer, error) {
+	rd := filepath.Join(dir, "records")
+	if err := os.MkdirAll(rd, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	p := filepath.Join(rd, name+".jsonl")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return &Writer{f: f, path: p}, nil
+}
+
+// Path is the file written to.
+func (w *Writer) Path() string { return w.path }
+
+// Write appends r and syncs.
+func (w *Writer) Write(r *Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("bench: encoding record %s: %w", r.Key, err)
+	}
+	b = append(b, '\n')
+	if _, err := w.f.Write(b); err != nil {
+		return fmt.Errorf("bench: writing %s: %w", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("bench: syncing %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (w *Writer) Close() error { return w.f.Close() }
+
+// ReadRecords reads JSONL record files (or directories of them: their
+// records/*.jsonl, or *.jsonl). A torn last line, as a killed writer leaves
+// it, is skipped; a malformed line elsewhere is an error naming it.
+func ReadRecords(paths ...string) ([]Record, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		m, _ := filepath.Glob(filepath.Join(p, "records", "*.jsonl"))
+		if len(m) == 0 {
+			m, _ = filepath.Glob(filepath.Join(p, "*.jsonl"))
+		}
+		sort.Strings(m)
+		files = append(files, m...)
+	}
+	var out []Record
+	for _, f := range files {
+		rs, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func readFile(path string) ([]Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	var out []Record
+	r := bufio.NewReader(bytes.NewReader(data))
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		complete := err == nil
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("bench: %s: %w", path, err)
+		}
+		if s := strings.TrimSpace(string(b)); s != "" {
+			var rec Record
+			if jerr := json.Unmarshal([]byte(s), &rec); jerr != nil {
+				if !complete {
+					break // a torn final line: the writer was killed mid-write
+				}
+				return nil, fmt.Errorf("bench: %s:%d: not a record: %v", path, line, jerr)
+			}
+			if rec.Schema > SchemaVersion {
+				return nil, fmt.Errorf("bench: %s:%d: schema version %d is newer than this dllmbench (%d)", path, line, rec.Schema, SchemaVersion)
+			}
+			out = append(out, rec)
+		}
+		if !complete {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Latest keeps one record per key, preferring a successful one, then the
+// latest; records from several runs or jobs merge without duplicates.
+func Latest(recs []Record) []Record {
+	best := map[string]int{}
+	var order []string
+	for i, r := range recs {
+		j, ok := best[r.Key]
+		if !ok {
+			best[r.Key] = i
+			order = append(order, r.Key)
+			continue
+		}
+		old := recs[j]
+		if (r.Status == "ok") != (old.Status == "ok") {
+			if r.Status == "ok" {
+				best[r.Key] = i
+			}
+			continue
+		}
+		if !r.Started.Before(old.Started) {
+			best[r.Key] = i
+		}
+	}
+	out := make([]Record, 0, len(order))
+	for _, k := range order {
+		out = append(out, recs[best[k]])
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package device
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// GPU describes the card a CUDA backend runs on.
+type GPU struct {
+	Name        string  `json:"name"`
+	UUID        string  `json:"uuid"`
+	Driver      string  `json:"driver"`
+	CUDA        string  `json:"cuda"`
+	CC          string  `json:"compute_capability"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	SMClockMHz  int     `json:"sm_clock_mhz,omitempty"`
+	MemClockMHz int     `json:"mem_clock_mhz,omitempty"`
+	PowerLimitW float64 `json:"power_limit_w,omitempty"`
+}
+
+// Monitor reads counters of the device a backend runs on. Each reading
+// reports whether it is available.
+type Monitor interface {
+	// Energy is a cumulative energy counter in joules (NVML's total energy
+	// on a GPU, RAPL's package energy on a CPU).
+	Energy() (joules float64, ok bool)
+	// EnergySource names the counter ("nvml", "rapl").
+	EnergySource() string
+	// ProcessMemory is the device memory this process uses (NVML), and the
+	// memory used on the whole device.
+	ProcessMemory() (process, device int64, ok bool)
+}
+
+// raplMonitor reads the CPU package energy counters of Linux's powercap
+// interface where they are readable (often root only).
+type raplMonitor struct {
+	files []string // energy_uj of each package domain
+	max   []float64
+}
+
+// NewCPUMonitor returns a monitor of the CPU's RAPL counters; Energy reports
+// unavailable where none is readable.
+func NewCPUMonitor() Monitor {
+	m := &raplMonitor{}
+	dirs, _ := filepath.Glob("/sys/class/powercap/intel-rapl:*")
+	for _, d := range dirs {
+		if strings.Count(filepath.Base(d), ":") != 1 { // packages only, not their sub-domains
+			continue
+		}
+		f := filepath.Join(d, "energy_uj")
+		if _, ok := readFloat(f); !ok {
+			continue
+		}
+		mx, _ := readFloat(filepath.Join(d, "max_energy_range_uj"))
+		m.files, m.max = append(m.files, f), append(m.max, mx)
+	}
+	return m
+}
+
+func readFloat(path string) (float64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	return v, err == nil
+}
+
+func (m *raplMonitor) Energy() (float64, bool) {
+	if len(m.files) == 0 {
+		return 0, false
+	}
+	var sum float64
+	for _, f := range m.files {
+		v, ok := readFloat(f)
+		if !ok {
+			return 0, false
+		}
+		sum += v
+	}
+	return sum / 1e6, true
+}
+
+func (m *raplMonitor) EnergySource() string { return "rapl" }
+
+func (m *raplMonitor) ProcessMemory() (int64, int64, bool) { return 0, 0, false }
+
+// EnergyDelta returns the energy spent between two readings of a counter,
+// or false when the counter went backwards (a wrap or a reset).
+func EnergyDelta(before, after float64) (float64, bool) {
+	if after < before {
+		return 0, false
+	}
+	return after - before, true
+}
