@@ -126,6 +126,21 @@ func isWord(r rune) bool {
 	return isAlpha(r) || unicode.Is(unicode.M, r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r)
 }
 
+// isWordChar is Oniguruma's word test for a single character
+// (ONIGENC_IS_MBC_WORD), which \b, \B and a \w or \W outside brackets use.
+// Below U+0100 Oniguruma reads its Latin-1 ctype table instead of the Word
+// ranges, and that table marks the superscript digits and vulgar fractions
+// ¹ ² ³ ¼ ½ ¾ (category No) as word characters. [\w], [^\w] and \p{Word}
+// are built from the ranges, where they are not: "½" matches \w and
+// [^\w\s] alike. Everywhere else the two agree.
+func isWordChar(r rune) bool {
+	switch r {
+	case '¹', '²', '³', '¼', '½', '¾':
+		return true
+	}
+	return isWord(r)
+}
+
 // isAlpha is the Alphabetic property: L, Nl and Other_Alphabetic.
 func isAlpha(r rune) bool {
 	return unicode.IsLetter(r) || unicode.Is(unicode.Nl, r) || unicode.Is(unicode.Other_Alphabetic, r)

@@ -246,11 +246,11 @@ func assert(k assertKind, s string, pos int) bool {
 		before, after := false, false
 		if pos > 0 {
 			r, _ := utf8.DecodeLastRuneInString(s[:pos])
-			before = isWord(r)
+			before = isWordChar(r)
 		}
 		if pos < len(s) {
 			r, _ := decode(s, pos)
-			after = isWord(r)
+			after = isWordChar(r)
 		}
 		return (before != after) == (k == aWord)
 	}

@@ -455,7 +455,7 @@ func (p *parser) escape(f flags) (*node, error) {
 	case '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		return nil, p.unsupported(start, p.src[start:start+2], "backreference")
 	}
-	if s, ok, err := p.classEscape(f); err != nil {
+	if s, ok, err := p.classEscape(f, false); err != nil {
 		return nil, err
 	} else if ok {
 		return &node{kind: nSet, set: s}, nil
@@ -467,8 +467,10 @@ func (p *parser) escape(f flags) (*node, error) {
 	return &node{kind: nChar, r: r, fold: f.fold}, nil
 }
 
-// classEscape parses \s \S \d \D \w \W \h \H \p \P at p.pos.
-func (p *parser) classEscape(f flags) (*set, bool, error) {
+// classEscape parses \s \S \d \D \w \W \h \H \p \P at p.pos; inClass
+// says whether it stands inside [...], which changes what \w and \W mean
+// for six Latin-1 characters (see isWordChar).
+func (p *parser) classEscape(f flags, inClass bool) (*set, bool, error) {
 	start := p.pos
 	c := p.src[p.pos+1]
 	var s *set
@@ -479,6 +481,9 @@ func (p *parser) classEscape(f flags) (*set, bool, error) {
 		s = &set{props: []prop{{fn: isDigit}}}
 	case 'w', 'W':
 		s = &set{props: []prop{{fn: isWord}}}
+		if !inClass {
+			s = &set{props: []prop{{fn: isWordChar}}}
+		}
 	case 'h', 'H':
 		s = &set{ranges: []rune{'0', '9', 'A', 'F', 'a', 'f'}}
 	case 'p', 'P':
@@ -703,7 +708,7 @@ func (p *parser) classAtom(f flags, s *set) (r rune, isChar bool, err error) {
 		return 0, false, p.errorf(p.pos, "end pattern at escape")
 	}
 	at := p.pos
-	sub, ok, err := p.classEscape(f)
+	sub, ok, err := p.classEscape(f, true)
 	if err != nil {
 		return 0, false, err
 	}

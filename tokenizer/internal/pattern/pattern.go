@@ -19,7 +19,8 @@
 //   - (?m) makes '.' match '\n' (Ruby meaning); ^ and $ always work on lines
 //     ('\n' only), \A \z \Z are the text anchors, \b \B word boundaries;
 //   - \s is Unicode White_Space, \d is Nd, \w is Alphabetic|M|Nd|Pc, \h is
-//     [0-9A-Fa-f]; \p{..} \P{..} \p{^..} \pL take general categories (short
+//     [0-9A-Fa-f]; outside brackets \w, \W, \b and \B also count ¹ ² ³ ¼
+//     ½ ¾ as word characters, as Oniguruma's Latin-1 table does; \p{..} \P{..} \p{^..} \pL take general categories (short
 //     or long names, including C and Cn which cover unassigned code points),
 //     scripts, and Any, Assigned, ASCII, Alpha, Alphabetic, Word, Space,
 //     White_Space, Digit, Alnum;

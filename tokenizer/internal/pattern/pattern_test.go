@@ -106,6 +106,17 @@ func TestConstructs(t *testing.T) {
 		{`\d+`, "12٣4x½", []string{"12٣4"}},
 		{`\w+`, "héllo_wörld a1 e\u0301 !", []string{"héllo_wörld", "a1", "e\u0301"}},
 		{`\W+`, "a, b", []string{", "}},
+		// Outside brackets \w, \W and \b read Oniguruma's Latin-1 table, where
+		// ¹ ² ³ ¼ ½ ¾ are word characters; [\w] and \p{Word} use the Word
+		// ranges, where they are not (edge_anchors and edge_classes in
+		// testdata/tokenizer/golden/patterns.json).
+		{`\w+`, "59½1 x²", []string{"59½1", "x²"}},
+		{`\W`, "½ ×", []string{" ", "×"}},
+		{`[\w]+`, "59½1", []string{"59", "1"}},
+		{`[^\w\s]`, "a½b", []string{"½"}},
+		{`\p{Word}+`, "a¾b", []string{"a", "b"}},
+		{`\b.`, " ½", []string{"½"}},
+		{`\B.`, "a½", []string{"½"}},
 		{`\h+`, "0fG", []string{"0f"}},
 		{`\D+`, "a1b", []string{"a", "b"}},
 		// '.' skips only '\n'; (?m) makes it take '\n' too.
