@@ -19,13 +19,23 @@ import (
 // holding one.
 //
 // A file alone behaves as the tokenizers library's Tokenizer.from_file. A
-// directory behaves as transformers' AutoTokenizer.from_pretrained: its
+// directory behaves as transformers 5's AutoTokenizer.from_pretrained: its
 // tokenizer_config.json (and special_tokens_map.json, which may be
 // malformed, as LLaDA's is, and is then ignored) name the BOS, EOS and pad
-// tokens, special tokens they name that tokenizer.json lacks are added, and
-// when the config sets add_bos_token or add_eos_token, or tokenizer.json has
-// no post-processor, the template becomes [BOS] text [EOS] as those flags
-// say, as transformers does.
+// tokens, and special tokens they name that tokenizer.json lacks are added.
+//
+// The special tokens Encode(text, true) adds are always tokenizer.json's
+// post-processor's, whatever the config's add_bos_token and add_eos_token
+// say: transformers 5 drops both flags from the config whenever
+// tokenizer.json is present (PreTrainedTokenizerBase._from_pretrained), so
+// TokenizersBackend keeps the file's post-processor, and where the file has
+// none it installs a template of the bare text. So a BOS template survives
+// "add_bos_token": false, and "add_bos_token": true adds nothing to a file
+// without a template; the llada and gpt2 goldens in
+// testdata/tokenizer/golden (transformers 5.17.0) show both. For LLaDA-8B,
+// whose config says false, BOS thus depends on its tokenizer.json alone.
+// Flags passed to from_pretrained as arguments, which rebuild the template,
+// have no counterpart here.
 func Load(path string) (*Tokenizer, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -152,7 +162,7 @@ func parse(data []byte, file string, cfg *config) (*Tokenizer, error) {
 		return nil, err
 	}
 	if cfg != nil {
-		l.applyConfig(cfg, isNull(f.PostProcessor))
+		l.applyConfig(cfg)
 	}
 	l.finish()
 	return l.t, nil
@@ -554,12 +564,9 @@ func (l *loader) finish() {
 
 // config is what transformers reads besides tokenizer.json.
 type config struct {
-	named      map[string]*addedToken // bos_token, eos_token, ... -> token
-	decoder    []*addedToken          // added_tokens_decoder, by id
-	extra      []*addedToken          // additional/extra special tokens
-	addBOS     *bool
-	addEOS     *bool
-	hasAddFlag bool
+	named   map[string]*addedToken // bos_token, eos_token, ... -> token
+	decoder []*addedToken          // added_tokens_decoder, by id
+	extra   []*addedToken          // additional/extra special tokens
 }
 
 var namedTokens = []string{"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}
@@ -602,22 +609,8 @@ func readConfig(dir string) (*config, error) {
 			}
 		}
 	}
-	for _, k := range []string{"add_bos_token", "add_eos_token"} {
-		raw, ok := m[k]
-		if !ok {
-			continue
-		}
-		cfg.hasAddFlag = true
-		var v bool
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("tokenizer: %s: %s: %v", file, k, err)
-		}
-		if k == "add_bos_token" {
-			cfg.addBOS = &v
-		} else {
-			cfg.addEOS = &v
-		}
-	}
+	// add_bos_token and add_eos_token are not read: transformers drops
+	// them when tokenizer.json exists, which Load requires (see Load).
 	if raw, ok := m["added_tokens_decoder"]; ok {
 		var dec map[string]addedJSON
 		if err := json.Unmarshal(raw, &dec); err != nil {
@@ -676,8 +669,8 @@ func tokenValue(raw json.RawMessage, special bool) *addedToken {
 }
 
 // applyConfig does what transformers' TokenizersBackend.__init__ does with
-// tokenizer_config.json.
-func (l *loader) applyConfig(cfg *config, noPost bool) {
+// tokenizer_config.json. It leaves the post-processor alone (see Load).
+func (l *loader) applyConfig(cfg *config) {
 	t := l.t
 	// Config entries that differ from tokenizer.json's added tokens, then
 	// named and extra special tokens not yet known, are added.
@@ -716,15 +709,4 @@ func (l *loader) applyConfig(cfg *config, noPost bool) {
 		return -1
 	}
 	t.bos, t.eos, t.pad = id("bos_token"), id("eos_token"), id("pad_token")
-	if cfg.hasAddFlag || noPost {
-		tm := template{}
-		if cfg.addBOS != nil && *cfg.addBOS && t.bos >= 0 {
-			tm = append(tm, tmplPiece{ids: []int{t.bos}})
-		}
-		tm = append(tm, tmplPiece{seq: true})
-		if cfg.addEOS != nil && *cfg.addEOS && t.eos >= 0 {
-			tm = append(tm, tmplPiece{ids: []int{t.eos}})
-		}
-		t.templates = []template{tm}
-	}
 }
