@@ -208,7 +208,8 @@ def train_part(out, data_dir):
 
     # LLaDA style: its likely pattern, possessive quantifiers, no ignore_merges,
     # a BOS template in tokenizer.json but add_bos_token false in the config
-    # (as LLaDA-8B ships), so transformers adds no BOS.
+    # (as LLaDA-8B ships). transformers 5.17 ignores the flag when
+    # tokenizer.json is present: the template's BOS stays (see the goldens).
     extra = ["<|startoftext|>", "<|endoftext|>", "<role>", "</role>", "<|number_start|>", "<|number_end|>", "<|number"]
     tok = train("llada", split_then_bytes(PATTERNS["llada"]), False, 1200, extra)
     tok.post_processor = bos_template(tok, "<|startoftext|>")
@@ -219,7 +220,8 @@ def train_part(out, data_dir):
     })
 
     # GPT-2 style: ByteLevel with its own regex, ByteLevel post-processor; the
-    # config asks for BOS and EOS, so transformers builds a template.
+    # config asks for BOS and EOS, which transformers 5.17 ignores when
+    # tokenizer.json is present: no special tokens are added.
     tok = train("gpt2", pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True), False, 1000)
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     save("gpt2", tok, {
