@@ -137,3 +137,62 @@ func TestGenerateJSON(t *testing.T) {
 		t.Errorf("second prompt (continuing the sample): %+v", g)
 	}
 }
+
+// tokenize: stdin verbatim to ids and back.
+func TestTokenizeRoundTrip(t *testing.T) {
+	const tok = "../../testdata/golden/engine/llada-tiny"
+	text := "  To be, or not to be:\n\tthat is the question.  "
+	r := dllmbench(t, text, "tokenize", "--tokenizer", tok)
+	if r.code != 0 {
+		t.Fatalf("encode: %s", r.stderr)
+	}
+	var ids []int
+	if err := json.Unmarshal([]byte(r.stdout), &ids); err != nil || len(ids) == 0 {
+		t.Fatalf("encode output %q: %v", r.stdout, err)
+	}
+	back := dllmbench(t, r.stdout, "tokenize", "--tokenizer", tok, "--decode")
+	if back.code != 0 || back.stdout != text {
+		t.Errorf("decode: %q (code %d, %s), want %q", back.stdout, back.code, back.stderr, text)
+	}
+	bad := dllmbench(t, "[1, 99999]", "tokenize", "--tokenizer", tok, "--decode")
+	if bad.code == 0 || !strings.Contains(bad.stderr, "token id 99999") {
+		t.Errorf("unknown id: code %d, %q", bad.code, bad.stderr)
+	}
+}
+
+// A LLaDA model through the command line: the whole canvas comes back, with
+// NFE and tokens per step; Fast-dLLM flags combine with caches.
+func TestGenerateDiffusion(t *testing.T) {
+	const m = "../../testdata/golden/engine/llada-tiny"
+	r := dllmbench(t, "", "generate", "--model", m, "--prompt", "ROMEO:", "--gen-length", "16", "--block-length", "8",
+		"--cache", "dual", "--threshold", "0.7", "--format", "json", "--backend", "cpu")
+	if r.code != 0 {
+		t.Fatalf("code %d: %s", r.code, r.stderr)
+	}
+	var g generation
+	if err := json.Unmarshal([]byte(r.stdout), &g); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, k := range g.TokensPerStep {
+		sum += k
+	}
+	if len(g.OutputIDs) != 16 || sum != 16 || len(g.TokensPerStep) != g.NFE || g.Text == nil {
+		t.Errorf("diffusion output: %+v", g)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--block-length", "5"}, "not a multiple of block-length 5"},
+		{[]string{"--threshold", "0.9", "--factor", "1"}, "exclude each other"},
+		{[]string{"--threshold", "1.5"}, "threshold 1.5 outside (0, 1]"},
+		{[]string{"--top-k", "3"}, "--top-k does not apply"},
+	} {
+		args := append([]string{"generate", "--model", m, "--prompt-ids", "5,6", "--gen-length", "16", "--backend", "cpu"}, tc.args...)
+		r := dllmbench(t, "", args...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: code %d, %q; want %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
