@@ -50,13 +50,18 @@ var (
 // nvrtcDeps preloads the builtins library NVRTC opens by name when it
 // compiles, from the folder of a libnvrtc found by path.
 func nvrtcDeps(dir string) []string {
-	m, _ := filepath.Glob(filepath.Join(dir, "libnvrtc-builtins.so.1[23].*"))
+	m, _ := filepath.Glob(filepath.Join(dir, "libnvrtc-builtins.so.1[123].*"))
 	return m
 }
 
+// nvrtcNames are NVRTC's sonames, newest first. CUDA 11's (11.2 names every
+// 11.x release) is a last resort: from 11.8 on it compiles for sm_90 too,
+// and Debian packages it.
+var nvrtcNames = []string{"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"}
+
 func loadNVRTC() *library {
 	nvrtcOnce.Do(func() {
-		nvrtcLib = load("nvrtc", []string{"libnvrtc.so.13", "libnvrtc.so.12"}, toolkitDirs(osEnv()), nvrtcDeps, nvrtcFns)
+		nvrtcLib = load("nvrtc", nvrtcNames, toolkitDirs(osEnv()), nvrtcDeps, nvrtcFns)
 		if nvrtcLib.info.Err == nil {
 			var major, minor int32
 			if nvrtcVersion(&major, &minor) == 0 {

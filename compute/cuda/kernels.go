@@ -1,0 +1,170 @@
+package cuda
+
+import (
+	"embed"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"dllmbench/compute"
+	"dllmbench/internal/cuda"
+)
+
+//go:embed kernels/*.cu
+var kernelFS embed.FS
+
+// kernelFiles are compiled as one program in this order: common.cu holds
+// what the others use, since nothing may be #included.
+var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu"}
+
+// source is the program NVRTC compiles, with #line marks so that its
+// messages name the embedded files.
+func source() string {
+	var b strings.Builder
+	for _, f := range kernelFiles {
+		text, err := kernelFS.ReadFile("kernels/" + f)
+		if err != nil {
+			panic("cuda: embedded kernel " + f + " missing")
+		}
+		fmt.Fprintf(&b, "#line 1 \"%s\"\n%s\n", f, text)
+	}
+	return b.String()
+}
+
+// compileOptions are NVRTC's options for a device of compute capability
+// major.minor: no fast math, so that expf, division and square roots are
+// the accurate ones the float32 parity tests expect. No -lineinfo either:
+// NVRTC 11.8 overflows its stack compiling any function template with it.
+func compileOptions(major, minor int) []string {
+	return []string{fmt.Sprintf("--gpu-architecture=sm_%d%d", major, minor), "-default-device", "--std=c++17"}
+}
+
+// The cubins compiled in this process, by architecture: NVRTC runs once.
+var cubins struct {
+	sync.Mutex
+	m map[string][]byte
+}
+
+func cubinFor(major, minor int) ([]byte, error) {
+	cubins.Lock()
+	defer cubins.Unlock()
+	key := fmt.Sprintf("sm_%d%d", major, minor)
+	if c, ok := cubins.m[key]; ok {
+		return c, nil
+	}
+	c, _, err := cuda.Compile(source(), "dllmbench_kernels.cu", compileOptions(major, minor))
+	if err != nil {
+		return nil, fmt.Errorf("cuda: compiling the kernels for %s: %w", key, err)
+	}
+	if cubins.m == nil {
+		cubins.m = map[string][]byte{}
+	}
+	cubins.m[key] = c
+	return c, nil
+}
+
+// kernel is a function of the loaded module.
+type kernel struct {
+	fn   cuda.Function
+	name string
+}
+
+// kernels are the backend's functions; table names each one as the source
+// does.
+type kernels struct {
+	add, siluMul, rmsNorm, rope, attention kernel
+	gemv                                   [3]kernel    // by weight type: F32, BF16, F16
+	cast                                   [3]kernel    // F32 to [BF16] and [F16]
+	copyRows                               [3][3]kernel // [src][dst] types
+}
+
+// slot numbers the float dtypes for the kernel arrays.
+func slot(dt compute.DType) int {
+	switch dt {
+	case compute.F32:
+		return 0
+	case compute.BF16:
+		return 1
+	case compute.F16:
+		return 2
+	}
+	return -1
+}
+
+var slotNames = [3]string{"f32", "bf16", "f16"}
+
+func (k *kernels) table() []*kernel {
+	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
+	k.rope.name, k.attention.name = "rope_f32", "attention_f32"
+	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention}
+	for i, s := range slotNames {
+		k.gemv[i].name = "gemv_" + s
+		all = append(all, &k.gemv[i])
+		if i > 0 {
+			k.cast[i].name = "cast_f32_" + s
+			all = append(all, &k.cast[i])
+		}
+		for j, d := range slotNames {
+			k.copyRows[i][j].name = "copy_rows_" + s + "_" + d
+			all = append(all, &k.copyRows[i][j])
+		}
+	}
+	return all
+}
+
+func (k *kernels) load(m cuda.Module) error {
+	for _, kn := range k.table() {
+		f, err := m.Function(kn.name)
+		if err != nil {
+			return err
+		}
+		kn.fn = f
+	}
+	return nil
+}
+
+// maxParams bounds a kernel's parameters.
+const maxParams = 16
+
+// params is the void*[] that cuLaunchKernel reads: ptrs[i] points at
+// vals[i], which holds the parameter in its low bytes (little-endian), so
+// that 4- and 8-byte parameters both fit. It is one object, pinned for each
+// launch.
+type params struct {
+	vals [maxParams]uint64
+	ptrs [maxParams]unsafe.Pointer
+}
+
+// Kernel parameter values.
+func i32(v int) uint64         { return uint64(uint32(int32(v))) }
+func i64(v int64) uint64       { return uint64(v) }
+func f32(v float32) uint64     { return uint64(math.Float32bits(v)) }
+func dev(p cuda.DevPtr) uint64 { return uint64(p) }
+
+// launch queues kernel k on the stream. The caller holds the OS thread
+// with the context current (enter).
+func (b *Backend) launch(k *kernel, grid, block [3]uint32, shared int, args ...uint64) {
+	if len(args) > maxParams {
+		panic(fmt.Sprintf("cuda: %s takes %d parameters, more than %d", k.name, len(args), maxParams))
+	}
+	p := b.params
+	for i, a := range args {
+		p.vals[i] = a
+		p.ptrs[i] = unsafe.Pointer(&p.vals[i])
+	}
+	b.pin.Pin(p)
+	err := k.fn.Launch(grid, block, uint32(shared), b.stream, unsafe.Pointer(&p.ptrs[0]))
+	b.pin.Unpin()
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: launching %s (grid %v, block %v, %d B shared): %w", k.name, grid, block, shared, err))
+	}
+}
+
+// blocks1D is the grid for n elements in blocks of 256 threads, capped:
+// the kernels stride over the rest.
+func blocks1D(n int64) [3]uint32 {
+	g := (n + 255) / 256
+	return [3]uint32{uint32(max(1, min(g, 1<<20))), 1, 1}
+}

@@ -1,0 +1,87 @@
+// Helpers shared by every kernel file. The Go side compiles all the files as
+// one NVRTC program, this one first (see kernelFiles in kernels.go).
+//
+// Nothing is included: machines that run the binary may have the NVRTC
+// library without any CUDA headers. So bfloat16 and half are handled as raw
+// 16-bit patterns, converted by hand, and vector loads use our own aligned
+// structs. What NVRTC declares by itself is used freely: threadIdx and
+// friends, __syncthreads, __shfl_*_sync, expf, sqrt, __uint_as_float.
+
+typedef unsigned short u16;
+typedef unsigned int u32;
+
+// The storage types of the three float dtypes. A tensor of bf16_t or f16_t
+// holds the raw bits as safetensors stores them.
+struct bf16_t { u16 bits; };
+struct f16_t { u16 bits; };
+
+// 16-byte vectors for 128-bit loads; the address must be 16-byte aligned.
+struct __attribute__((aligned(16))) u32x4 { u32 x, y, z, w; };
+struct __attribute__((aligned(16))) f32x4 { float x, y, z, w; };
+
+#define FULL_MASK 0xffffffffu
+#define NEG_INF __uint_as_float(0xff800000u)
+
+// bf16 → f32 is exact: the bf16 bits are the upper half of the float.
+__device__ __forceinline__ float bf16_to_f32(u16 h) { return __uint_as_float(((u32)h) << 16); }
+
+// f32 → bf16 rounds to nearest, ties to even; NaN stays a quiet NaN. The
+// same as compute.F32ToBF16.
+__device__ __forceinline__ u16 f32_to_bf16(float f) {
+    u32 u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 0x40u);
+    return (u16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// Half conversions by the hardware's own instructions: exact widening, and
+// narrowing with round to nearest even (subnormals kept, overflow to inf).
+__device__ __forceinline__ float f16_to_f32(u16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+__device__ __forceinline__ u16 f32_to_f16(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ float to_f32(float x) { return x; }
+__device__ __forceinline__ float to_f32(bf16_t x) { return bf16_to_f32(x.bits); }
+__device__ __forceinline__ float to_f32(f16_t x) { return f16_to_f32(x.bits); }
+
+template <typename T> struct From;
+template <> struct From<float> { static __device__ __forceinline__ float f32(float f) { return f; } };
+template <> struct From<bf16_t> {
+    static __device__ __forceinline__ bf16_t f32(float f) { bf16_t r; r.bits = f32_to_bf16(f); return r; }
+};
+template <> struct From<f16_t> {
+    static __device__ __forceinline__ f16_t f32(float f) { f16_t r; r.bits = f32_to_f16(f); return r; }
+};
+
+// Convert<D, S>::run converts one element; a same-type copy keeps the bits.
+template <typename D, typename S> struct Convert {
+    static __device__ __forceinline__ D run(S s) { return From<D>::f32(to_f32(s)); }
+};
+template <typename T> struct Convert<T, T> {
+    static __device__ __forceinline__ T run(T s) { return s; }
+};
+
+// Warp reductions over all 32 lanes, in a fixed order: every lane ends with
+// the same value.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    return v;
+}
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+// grid_stride walks i over [0, n) across the whole grid.
+#define grid_stride(i, n) \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)

@@ -1,0 +1,108 @@
+// Row-wise and elementwise ops. Each output element is computed by one
+// thread from its own row only, so results do not depend on the number of
+// rows (the backend's row-independence). Outputs may alias inputs where the
+// Go side allows it, so no pointer here is __restrict__.
+
+// dst = a + b over n elements.
+extern "C" __global__ void add_f32(float *dst, const float *a, const float *b, long long n) {
+    grid_stride(i, n) dst[i] = a[i] + b[i];
+}
+
+// dst = silu(g) ⊙ u with silu(z) = z / (1 + e^-z), over n elements.
+extern "C" __global__ void silu_mul_f32(float *dst, const float *g, const float *u, long long n) {
+    grid_stride(i, n) {
+        float z = g[i];
+        dst[i] = z / (1.0f + expf(-z)) * u[i];
+    }
+}
+
+// The sum of v over the block, the same in every thread. blockDim.x is a
+// multiple of 32, at most 1024.
+__device__ double block_sum(double v) {
+    __shared__ double part[32];
+    v = warp_sum(v);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    double t = 0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += part[w];
+    return t;
+}
+
+// One block per row: dst = src / sqrt(mean(src²) + eps) ⊙ w. The sum of
+// squares is in double and the scale is formed as the CPU backend forms it
+// (mean rounded to float, plus eps in float, reciprocal square root in
+// double), so both agree to the last bit far more often than not.
+extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) {
+    const float *x = src + (long long)blockIdx.x * cols;
+    float *d = dst + (long long)blockIdx.x * cols;
+    double ss = 0;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        double v = x[c];
+        ss += v * v;
+    }
+    ss = block_sum(ss);
+    float mean = (float)(ss / cols);
+    float inv = (float)(1.0 / sqrt((double)(mean + eps)));
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = w[c] * (x[c] * inv);
+}
+
+// Rotates each head of each row of x in place (rotate-half layout), one
+// thread per pair (j, j + h). The products and sums are rounded one by one
+// (no fused multiply-add), as the CPU backend computes them. A position
+// outside the tables leaves the row as it is.
+extern "C" __global__ void rope_f32(float *x, const float *cos_t, const float *sin_t, const int *pos,
+                                    int rows, int cols, int head_dim, int max_pos) {
+    const int h = head_dim / 2;
+    const long long pairs = cols / 2;
+    grid_stride(i, (long long)rows * pairs) {
+        long long r = i / pairs;
+        int k = (int)(i - r * pairs);
+        int head = k / h, j = k - head * h;
+        int p = pos[r];
+        if (p < 0 || p >= max_pos) continue;
+        float *row = x + r * cols + (long long)head * head_dim;
+        float c = cos_t[(long long)p * h + j], s = sin_t[(long long)p * h + j];
+        float a = row[j], b = row[j + h];
+        row[j] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+        row[j + h] = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
+    }
+}
+
+// One block per index: gather copies dst[i] = src[idx[i]], scatter copies
+// dst[idx[i]] = src[i], converting each element to dst's type. An index
+// outside [0, limit) (src rows for gather, dst rows for scatter) copies
+// nothing: the Go side cannot see device-side indices to check them.
+template <typename D, typename S>
+__device__ __forceinline__ void copy_rows(D *dst, const S *src, const int *idx, int cols, int limit, int gather) {
+    int i = blockIdx.x;
+    int r = idx[i];
+    if (r < 0 || r >= limit) return;
+    long long di = gather ? i : r, si = gather ? r : i;
+    D *d = dst + di * cols;
+    const S *s = src + si * cols;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = Convert<D, S>::run(s[c]);
+}
+
+#define COPY_ROWS(NAME, D, S)                                                                    \
+    extern "C" __global__ void NAME(D *dst, const S *src, const int *idx, int cols, int limit, int gather) { \
+        copy_rows<D, S>(dst, src, idx, cols, limit, gather);                                     \
+    }
+// Named copy_rows_<src>_<dst>.
+COPY_ROWS(copy_rows_f32_f32, float, float)
+COPY_ROWS(copy_rows_f32_bf16, bf16_t, float)
+COPY_ROWS(copy_rows_f32_f16, f16_t, float)
+COPY_ROWS(copy_rows_bf16_f32, float, bf16_t)
+COPY_ROWS(copy_rows_bf16_bf16, bf16_t, bf16_t)
+COPY_ROWS(copy_rows_bf16_f16, f16_t, bf16_t)
+COPY_ROWS(copy_rows_f16_f32, float, f16_t)
+COPY_ROWS(copy_rows_f16_bf16, bf16_t, f16_t)
+COPY_ROWS(copy_rows_f16_f16, f16_t, f16_t)
+
+// Narrows n floats to bf16 or half: the activations cuBLAS multiplies by
+// 16-bit weights.
+extern "C" __global__ void cast_f32_bf16(bf16_t *dst, const float *src, long long n) {
+    grid_stride(i, n) dst[i] = From<bf16_t>::f32(src[i]);
+}
+extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long n) {
+    grid_stride(i, n) dst[i] = From<f16_t>::f32(src[i]);
+}

@@ -1,0 +1,218 @@
+package cuda
+
+// Tests that need no GPU: the kernel sources, argument checking, error
+// handling. TestKernelsCompile needs only an NVRTC library.
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"dllmbench/compute"
+	"dllmbench/internal/cuda"
+)
+
+func TestKernelSourcesIncludeNothing(t *testing.T) {
+	files, err := fs.Glob(kernelFS, "kernels/*.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimPrefix(f, "kernels/"))
+		text, _ := kernelFS.ReadFile(f)
+		for i, line := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#include") {
+				t.Errorf("%s:%d includes a header: %s", f, i+1, line)
+			}
+		}
+	}
+	slices.Sort(names)
+	want := slices.Clone(kernelFiles)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("embedded kernel files %v, compiled list %v", names, kernelFiles)
+	}
+	if strings.Contains(source(), "#include") {
+		t.Error("the compiled source includes a header")
+	}
+}
+
+// Every kernel the backend looks up is defined in the source by its plain
+// name (an extern "C" function, or the name given to a macro that makes one).
+func TestKernelNamesInSource(t *testing.T) {
+	src := source()
+	var k kernels
+	for _, kn := range k.table() {
+		if !regexp.MustCompile(`(?m)(^|[\s(])` + kn.name + `\s*[(,]`).MatchString(src) {
+			t.Errorf("kernel %s is not defined in the source", kn.name)
+		}
+	}
+	if n := strings.Count(src, `extern "C"`); n < 5 {
+		t.Errorf("only %d extern \"C\" definitions", n)
+	}
+}
+
+// requireNVRTC skips without an NVRTC library, unless a GPU is required.
+func requireNVRTC(t *testing.T) {
+	t.Helper()
+	if err := cuda.LoadNVRTC(); err != nil {
+		if os.Getenv("DLLMBENCH_REQUIRE_GPU") == "1" {
+			t.Fatalf("DLLMBENCH_REQUIRE_GPU=1 but NVRTC is unusable: %v", err)
+		}
+		t.Skipf("no NVRTC library: %v", err)
+	}
+}
+
+// The kernels compile, without warnings, for the architectures the
+// project runs on (A100, H100/H200).
+func TestKernelsCompile(t *testing.T) {
+	requireNVRTC(t)
+	major, minor, _ := cuda.NVRTCVersion()
+	for _, cc := range [][2]int{{8, 0}, {9, 0}} {
+		cubin, log, err := cuda.Compile(source(), "dllmbench_kernels.cu", compileOptions(cc[0], cc[1]))
+		if err != nil {
+			t.Fatalf("NVRTC %d.%d, sm_%d%d: %v", major, minor, cc[0], cc[1], err)
+		}
+		if strings.TrimSpace(log) != "" {
+			t.Errorf("NVRTC %d.%d, sm_%d%d warns:\n%s", major, minor, cc[0], cc[1], log)
+		}
+		t.Logf("NVRTC %d.%d: sm_%d%d cubin of %d bytes", major, minor, cc[0], cc[1], len(cubin))
+	}
+}
+
+// fakeTensor is a tensor of b that no op may reach the device with: the
+// backend here has no device.
+func fakeTensor(b *Backend, dt compute.DType, rows, cols int) compute.Tensor {
+	return compute.NewTensor(dt, rows, cols, &buffer{b: b, ptr: 0x1000, bytes: int64(rows * cols * dt.Size())}, 0)
+}
+
+func mustPanic(t *testing.T, name, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Errorf("%s: no panic, want one with %q", name, want)
+			return
+		}
+		if msg, _ := r.(string); !strings.Contains(msg, want) {
+			t.Errorf("%s: panic %v, want one with %q", name, r, want)
+		}
+	}()
+	f()
+}
+
+func TestArgumentChecks(t *testing.T) {
+	b := &Backend{} // no device: every case must panic before reaching one
+	other := &Backend{}
+	f32t := func(r, c int) compute.Tensor { return fakeTensor(b, compute.F32, r, c) }
+	bf := fakeTensor(b, compute.BF16, 4, 8)
+	idx := fakeTensor(b, compute.I32, 3, 1)
+	x, w, out := f32t(2, 8), f32t(5, 8), f32t(2, 5)
+	for _, c := range []struct {
+		name, want string
+		f          func()
+	}{
+		{"MatMul k mismatch", "compute: MatMul: dst F32[2×5] = x F32[2×8] · wᵀ F32[5×9]", func() { b.MatMul(out, x, f32t(5, 9)) }},
+		{"MatMul x not F32", "compute: MatMul:", func() { b.MatMul(f32t(4, 4), bf, f32t(4, 8)) }},
+		{"MatMul I32 weights", "compute: MatMul:", func() { b.MatMul(f32t(2, 3), x, fakeTensor(b, compute.I32, 3, 8)) }},
+		{"RMSNorm weight length", "compute: RMSNorm:", func() { b.RMSNorm(x, x, f32t(1, 7), 1e-5) }},
+		{"Add lengths", "compute: Add:", func() { b.Add(x, x, w) }},
+		{"SiLUMul dtype", "compute: SiLUMul:", func() { b.SiLUMul(bf, bf, bf) }},
+		{"RoPE odd head", "compute: RoPE:", func() { b.RoPE(x, f32t(10, 2), f32t(10, 2), fakeTensor(b, compute.I32, 2, 1), 5) }},
+		{"Gather index dtype", "compute: Gather:", func() { b.Gather(x, w, f32t(2, 1)) }},
+		{"Scatter index count", "compute: Scatter:", func() { b.Scatter(w, x, idx) }},
+		{"Attention head dim above 256", "head dim 512 above the kernel's 256", func() {
+			b.Attention(f32t(1, 512), f32t(1, 512), f32t(4, 512), f32t(4, 512), fakeTensor(b, compute.I32, 1, 1),
+				fakeTensor(b, compute.I32, 2, 1), 1, 1, true)
+		}},
+		{"Attention heads", "compute: Attention:", func() {
+			b.Attention(x, x, x, x, fakeTensor(b, compute.I32, 2, 1), fakeTensor(b, compute.I32, 2, 1), 3, 2, true)
+		}},
+		{"another backend's tensor", "is not a tensor of this cuda backend", func() { b.Add(x, x, fakeTensor(other, compute.F32, 2, 8)) }},
+		{"a CPU tensor", "is not a tensor of this cuda backend", func() {
+			b.Add(x, x, compute.NewTensor(compute.F32, 2, 8, make([]float32, 16), 0))
+		}},
+		{"a failed allocation", "comes from an Alloc that failed", func() {
+			b.Add(x, x, compute.NewTensor(compute.F32, 2, 8, &buffer{b: b, bytes: 64}, 0))
+		}},
+		{"a freed tensor", "was freed", func() {
+			b.Add(x, x, compute.NewTensor(compute.F32, 2, 8, &buffer{b: b, ptr: 0x1000, bytes: 64, freed: true}, 0))
+		}},
+		{"Write host type", "host []float32 for a BF16", func() { b.Write(bf, make([]float32, 32)) }},
+		{"Write length", "host slice has 3 elements, tensor F32[2×8] has 16", func() { b.Write(x, make([]float32, 3)) }},
+		{"Write of []float64", "unsupported host type []float64", func() { b.Write(x, make([]float64, 16)) }},
+		{"Read length", "host slice has 4 elements", func() { b.Read(make([]int32, 4), idx) }},
+		{"Alloc dtype", "compute: Alloc: DType(9)", func() { b.Alloc(compute.DType(9), 1, 1) }},
+		{"Alloc negative", "compute: Alloc:", func() { b.Alloc(compute.F32, -1, 1) }},
+	} {
+		mustPanic(t, c.name, c.want, c.f)
+	}
+
+	b.recording = true
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"Write", func() { b.Write(x, make([]float32, 16)) }},
+		{"Read", func() { b.Read(make([]float32, 16), x) }},
+		{"Sync", func() { b.Sync() }},
+		{"Free", func() { b.Free(x) }},
+		{"Load", func() { b.Load(compute.F32, 1, 1, make([]byte, 4)) }},
+		{"Record", func() { b.Record(func() {}) }},
+	} {
+		mustPanic(t, c.name+" while recording", "Record", c.f)
+	}
+}
+
+// An error waits for the next Sync or Read, which returns it once; ops are
+// skipped meanwhile.
+func TestPendingError(t *testing.T) {
+	b := &Backend{}
+	x := fakeTensor(b, compute.F32, 2, 8)
+	boom := errors.New("boom")
+	b.fail(boom)
+	b.fail(errors.New("second"))
+	b.Add(x, x, x) // skipped: would need a device
+	b.Write(x, make([]float32, 16))
+	if err := b.Read(make([]float32, 16), x); err != boom {
+		t.Errorf("Read returned %v, want the first error", err)
+	}
+	if b.err != nil {
+		t.Errorf("the error stays after Read: %v", b.err)
+	}
+	b.fail(boom)
+	if err := b.Sync(); err != boom {
+		t.Errorf("Sync returned %v", err)
+	}
+	b.fail(boom)
+	if _, err := b.Record(func() { t.Error("Record ran its function with an error pending") }); err != boom {
+		t.Errorf("Record returned %v", err)
+	}
+}
+
+func TestAttentionSharedMemory(t *testing.T) {
+	// Heads of 128 (LLaMA-3, LLaDA) fit the 48 KiB every device gives; 256
+	// needs the opt-in that New sets up.
+	if got := attnSharedBytes(128); got > 48<<10 {
+		t.Errorf("heads of 128 need %d bytes", got)
+	}
+	if got := attnSharedBytes(256); got <= 48<<10 || got > 99<<10 {
+		t.Errorf("heads of 256 need %d bytes; want between 48 KiB and the 99 KiB of sm_86", got)
+	}
+}
+
+func TestUnavailableError(t *testing.T) {
+	r := cuda.Report{Err: errors.New("cuda: no usable library among libcuda.so.1"),
+		Libraries: []cuda.Library{{Name: "cuda", Err: errors.New("cuda: no usable library among libcuda.so.1"),
+			Attempts: []cuda.Attempt{{Path: "libcuda.so.1", Err: "not found"}}}}}
+	var err error = &Unavailable{r}
+	if !strings.Contains(err.Error(), "tried libcuda.so.1: not found") || !errors.Is(err, r.Err) {
+		t.Errorf("error %q does not carry the report", err)
+	}
+}
