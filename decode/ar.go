@@ -29,6 +29,9 @@ type ARResult struct {
 	// known, measured from the start of the call on the monotonic clock.
 	StepEnd []time.Duration
 	Prefill time.Duration // until the first token
+	// Processed counts the token positions run through the network, all
+	// calls and rows (prefill padding included).
+	Processed int
 }
 
 // ErrEmptyPrompt is returned for a prompt with no tokens.
@@ -129,6 +132,7 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 			return nil, err
 		}
 		res.NFE++
+		res.Processed += n * B
 	}
 	last := make([]int, B)
 	for step := 0; step < opt.MaxNew; step++ {
@@ -143,6 +147,7 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 				return nil, err
 			}
 			res.NFE++
+			res.Processed += B
 		}
 		logits, err := m.Logits(s, B)
 		if err != nil {

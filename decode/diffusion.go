@@ -73,6 +73,11 @@ type DiffusionResult struct {
 	TokensPerStep [][]int
 	Calls         int             // forward calls of the whole batch
 	StepEnd       []time.Duration // per forward call, from the start
+	// CallTokens holds the tokens each forward call committed, all rows.
+	CallTokens []int
+	// Processed counts the token positions run through the network, all
+	// calls and rows (the unconditional copies of guidance included).
+	Processed int
 }
 
 // CheckDiffusion validates a request before any compute.
@@ -302,6 +307,7 @@ func (d *diffuser) forward(from, to, start, end int) error {
 		return err
 	}
 	d.res.Calls++
+	d.res.Processed += n * s.B
 	return nil
 }
 
@@ -314,6 +320,7 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 	if err != nil {
 		return err
 	}
+	callTokens := 0
 	for b := range d.B {
 		left := d.masked(b, start, end)
 		if left == 0 {
@@ -365,7 +372,9 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 		}
 		d.res.NFE[b]++
 		d.res.TokensPerStep[b] = append(d.res.TokensPerStep[b], k)
+		callTokens += k
 	}
+	d.res.CallTokens = append(d.res.CallTokens, callTokens)
 	d.res.StepEnd = append(d.res.StepEnd, time.Since(d.start))
 	if o.OnStep != nil {
 		o.OnStep(d.res.Calls - 1)
