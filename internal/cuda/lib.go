@@ -139,6 +139,7 @@ func toolkitDirs(e searchEnv) []string {
 		}
 	}
 	sites = append(sites, e.glob("/opt/*/.venv/lib/python3*/site-packages")...)
+	sites = append(sites, e.glob("/opt/*/lib/python3*/site-packages")...) // conda at /opt/conda
 	for _, s := range sites {
 		dirs = append(dirs, e.glob(filepath.Join(s, "nvidia", "*", "lib"))...)
 	}

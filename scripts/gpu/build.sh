@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Cross-builds, on the development machine, what scripts/gpu/test.sh runs on
+# the GPU machine (which has no Go): the test binaries of the CUDA packages
+# and dllmbench itself, static (CGO_ENABLED=0) into .gpu/bin (git-ignored;
+# carry .gpu to the GPU machine).
+#
+#   scripts/gpu/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
+mkdir -p .gpu/bin
+# One binary per package, named after its path: both packages are "cuda".
+for pkg in internal/cuda compute/cuda; do
+	go test -c -o ".gpu/bin/${pkg//\//-}.test" "./$pkg"
+done
+go build -o .gpu/bin/dllmbench ./cmd/dllmbench
+ls -l .gpu/bin

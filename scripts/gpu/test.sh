@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs, on the GPU machine, the binaries scripts/gpu/build.sh made: every
+# test with a GPU required (DLLMBENCH_REQUIRE_GPU=1, so that a missing GPU
+# or library fails instead of skipping), then the benchmarks, then the
+# conformance tests under compute-sanitizer's memcheck when it is there.
+# Logs go to $OUT when set (else .gpu/logs); summary.txt lists each step's
+# exit status. Exits non-zero if any test step failed.
+#
+#   scripts/gpu/test.sh            # from the repository root or anywhere
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bin=.gpu/bin
+out=${OUT:-.gpu/logs}
+mkdir -p "$out"
+summary="$out/summary.txt"
+: >"$summary"
+status=0
+
+step() { # step NAME LOG CMD...: runs CMD, logging to $out/LOG, and records its status
+	local name=$1 log=$2
+	shift 2
+	echo "== $name: $*" | tee -a "$summary"
+	local t0=$SECONDS
+	"$@" >"$out/$log" 2>&1
+	local rc=$?
+	echo "   exit $rc in $((SECONDS - t0)) s, log $log" | tee -a "$summary"
+	tail -n 5 "$out/$log" | sed 's/^/   | /'
+	return $rc
+}
+
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "host: $(uname -a)"
+	echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+	echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}"
+	command -v nvidia-smi >/dev/null && nvidia-smi
+	ls -d /usr/local/cuda* 2>/dev/null
+} >"$out/machine.txt" 2>&1
+
+export DLLMBENCH_REQUIRE_GPU=1
+for t in internal-cuda compute-cuda; do
+	step "$t tests" "$t.test.log" "$bin/$t.test" -test.v -test.count=1 -test.timeout=6m || status=1
+done
+for t in internal-cuda compute-cuda; do
+	step "$t benchmarks" "$t.bench.log" "$bin/$t.test" -test.run='^$' -test.bench=. -test.benchtime=1s -test.timeout=6m || status=1
+done
+
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
+if [ -n "$sanitizer" ]; then
+	step "memcheck" "memcheck.log" timeout 300 "$sanitizer" --tool memcheck --error-exitcode 9 \
+		"$bin/compute-cuda.test" -test.v -test.count=1 \
+		-test.run='^(TestConformance|TestAttentionShapes|TestGatherScatterConversions|TestGraph|TestWriteReadViews)$' || status=1
+else
+	echo "== memcheck: compute-sanitizer not found, skipped" | tee -a "$summary"
+fi
+
+if [ -x "$bin/dllmbench" ]; then
+	step "dllmbench version" "dllmbench-version.log" "$bin/dllmbench" version || true
+fi
+echo "== overall: $([ $status = 0 ] && echo PASS || echo FAIL)" | tee -a "$summary"
+exit $status
