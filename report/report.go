@@ -1,0 +1,189 @@
+// Package report rebuilds a benchmark's outputs from its records: a raw
+// CSV and a JSON summary per cell for analysis, a Go benchmark file for
+// benchstat, and a llama-bench-style Markdown table. Every writer takes
+// records as bench.ReadRecords returns them, merged from any number of runs
+// or jobs; it keeps one record per cell (bench.Latest) and orders cells the
+// same way (see sortRecords).
+//
+// Records come from measurements, and a measurement can be NaN or ±Inf (a
+// zero-length timing, an energy counter that went backwards). No writer
+// fails on one: CSV and bench.txt write or skip it, JSON writes null.
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"dllmbench/bench"
+)
+
+// metrics is the order of bench's metric names in tables and CSV columns;
+// metrics a record holds beyond these follow them in name order.
+var metrics = []string{
+	bench.MLatency,
+	bench.MTTFT,
+	bench.MTPOT,
+	bench.MITL50,
+	bench.MITL90,
+	bench.MITL99,
+	bench.MStepTime,
+	bench.MNFE,
+	bench.MTokensPerStep,
+	bench.MTokensPerS,
+	bench.MUsefulPerS,
+	bench.MEnergyPerTok,
+}
+
+// metricNames lists metrics, then any other metric of recs in name order,
+// so that a column is never lost and the order does not depend on the
+// order of the records.
+func metricNames(recs []bench.Record) []string {
+	known := map[string]bool{}
+	for _, m := range metrics {
+		known[m] = true
+	}
+	var extra []string
+	for _, r := range recs {
+		for m := range r.Stats {
+			if !known[m] {
+				known[m] = true
+				extra = append(extra, m)
+			}
+		}
+	}
+	sort.Strings(extra)
+	return append(slices.Clone(metrics), extra...)
+}
+
+// Write writes the files of a report into dir:
+//
+//	raw_data/raw_metrics.csv       one row per cell, every metric's mean and std
+//	raw_data/records_summary.json  one object per cell, no prompts or outputs
+//	bench.txt                      Go benchmark format, one line per repetition
+//
+// Files are replaced whole, so a report can be rebuilt in place.
+func Write(dir string, recs []bench.Record) error {
+	recs = sortRecords(recs)
+	files := []struct {
+		path  string
+		write func([]bench.Record) ([]byte, error)
+	}{
+		{filepath.Join("raw_data", "raw_metrics.csv"), csvBytes},
+		{filepath.Join("raw_data", "records_summary.json"), summaryBytes},
+		{"bench.txt", benchBytes},
+	}
+	for _, f := range files {
+		b, err := f.write(recs)
+		if err != nil {
+			return fmt.Errorf("report: %s: %w", f.path, err)
+		}
+		if err := writeFile(filepath.Join(dir, f.path), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile replaces path with b through a temporary file and a rename, so
+// that a reader never sees half a file.
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	_, werr := tmp.Write(b)
+	cerr := tmp.Close()
+	if err := cmp.Or(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// sortRecords keeps one record per cell key (bench.Latest) and orders them
+// by model, batch, prompt length, generation length and decoder, so that
+// every output lists cells in the same order whatever order the records
+// were merged in.
+func sortRecords(recs []bench.Record) []bench.Record {
+	out := bench.Latest(recs)
+	slices.SortStableFunc(out, func(a, b bench.Record) int {
+		return cmp.Or(compareCells(a.Cell, b.Cell), cmp.Compare(a.Key, b.Key))
+	})
+	return out
+}
+
+// cacheRank orders Fast-dLLM's cache modes from none to the most reuse.
+var cacheRank = map[string]int{"none": 0, "prefix": 1, "dual": 2}
+
+// compareCells orders cells by model, batch, prompt, generation length and
+// then decoder: autoregressive before diffusion; fixed step counts (by
+// count), then thresholds, then factors; then block length, cache mode and
+// the remaining settings.
+func compareCells(a, b bench.Cell) int {
+	rule := func(c bench.Cell) int { // 0 fixed steps, 1 threshold, 2 factor
+		switch {
+		case c.Threshold > 0:
+			return 1
+		case c.Factor > 0:
+			return 2
+		}
+		return 0
+	}
+	rank := func(cache string) int {
+		if r, ok := cacheRank[cache]; ok {
+			return r
+		}
+		return len(cacheRank)
+	}
+	return cmp.Or(
+		cmp.Compare(a.Model, b.Model),
+		cmp.Compare(a.ModelID, b.ModelID),
+		cmp.Compare(a.Batch, b.Batch),
+		cmp.Compare(a.PromptLen, b.PromptLen),
+		cmp.Compare(a.GenLen, b.GenLen),
+		cmp.Compare(boolInt(a.Diffusion()), boolInt(b.Diffusion())),
+		cmp.Compare(rule(a), rule(b)),
+		cmp.Compare(a.Steps, b.Steps),
+		cmp.Compare(a.Threshold, b.Threshold),
+		cmp.Compare(a.Factor, b.Factor),
+		cmp.Compare(a.BlockLen, b.BlockLen),
+		cmp.Compare(rank(a.Cache), rank(b.Cache)),
+		cmp.Compare(a.Cache, b.Cache),
+		cmp.Compare(a.Remasking, b.Remasking),
+		cmp.Compare(a.CFGScale, b.CFGScale),
+		cmp.Compare(a.Temperature, b.Temperature),
+		cmp.Compare(a.TopK, b.TopK),
+		cmp.Compare(a.TopP, b.TopP),
+		cmp.Compare(a.Precision, b.Precision),
+		cmp.Compare(a.Backend, b.Backend),
+	)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// finite reports whether x is neither NaN nor ±Inf.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// ok reports whether a record holds a measurement.
+func ok(r bench.Record) bool { return r.Status == "ok" }

@@ -1,0 +1,372 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/bench"
+	"dllmbench/compute/device"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestWrite writes the fixture's report into a temporary directory and
+// checks each file's shape and a few cells.
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	if err := Write(dir, fixture()); err != nil {
+		t.Fatal(err)
+	}
+
+	// raw_metrics.csv: a header and one row per cell (the older attempt of
+	// the failed cell is gone), in report order.
+	f, err := os.Open(filepath.Join(dir, "raw_data", "raw_metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 5 {
+		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
+	}
+	head := rows[0]
+	// 21 cell columns, 12 known metrics and one more ×2, 9 memory columns,
+	// 2 rates and 2 energy columns.
+	if len(head) != 21+13*2+9+4 {
+		t.Errorf("got %d columns: %v", len(head), head)
+	}
+	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
+		"batch_size", "prompt_length", "gen_length", "steps", "block_length", "remasking", "cache",
+		"threshold", "factor", "temperature", "precision", "repetitions", "latency_s_mean", "latency_s_std"}
+	if diff := cmp.Diff(wantStart, head[:len(wantStart)]); diff != "" {
+		t.Errorf("header (-want +got):\n%s", diff)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[h] = i
+	}
+	byKey := map[string][]string{}
+	var order []string
+	for _, r := range rows[1:] {
+		if len(r) != len(head) {
+			t.Errorf("row %s has %d cells, header %d", r[0], len(r), len(head))
+		}
+		byKey[r[0]] = r
+		order = append(order, r[0])
+	}
+	// llada before llama; within llada batch 1 before 64, fixed steps before
+	// a threshold.
+	if diff := cmp.Diff([]string{"diff1", "thr1", "fail1", "ar1"}, order); diff != "" {
+		t.Errorf("row order (-want +got):\n%s", diff)
+	}
+	cells := []struct {
+		name, key, column, want string
+	}{
+		{"the backend used, not the one asked for", "ar1", "backend", "cuda"},
+		{"AR cells have no steps", "ar1", "steps", ""},
+		{"AR cells have no step time", "ar1", "step_time_s_mean", ""},
+		{"mean tok/s", "ar1", "tokens_per_s_mean", "72"},
+		{"TTFT in seconds", "ar1", "ttft_s_mean", "0.02"},
+		{"repetitions", "ar1", "repetitions", "2"},
+		{"weights in bytes", "ar1", "mem_weights_bytes", "16060522496"},
+		{"energy: mean joules per repetition", "ar1", "energy_j", "2.5"},
+		{"energy source", "ar1", "energy_source", "nvml"},
+		{"diffusion cells have no TTFT", "diff1", "ttft_s_mean", ""},
+		{"steps", "diff1", "steps", "64"},
+		{"threshold off", "diff1", "threshold", ""},
+		{"tokens per step", "diff1", "tokens_per_step_mean", "2"},
+		{"threshold", "thr1", "threshold", "0.9"},
+		{"infinite mean", "thr1", "tokens_per_s_mean", "+Inf"},
+		{"NaN std", "thr1", "tokens_per_s_std", "NaN"},
+		{"an unknown metric gets columns", "thr1", "quality_ppl_mean", "NaN"},
+		{"NaN rate", "thr1", "gb_per_s", "NaN"},
+		{"NaN energy", "thr1", "energy_j", "NaN"},
+		{"failed status", "fail1", "status", "failed"},
+		{"the whole error", "fail1", "error", "cuda: out of memory | allocating 2.0 GiB\nat decode.Diffuse"},
+		{"failed cells have no metrics", "fail1", "latency_s_mean", ""},
+		{"failed cells ran no repetition", "fail1", "repetitions", "0"},
+	}
+	for _, c := range cells {
+		i, found := col[c.column]
+		if !found {
+			t.Errorf("%s: no column %s", c.name, c.column)
+			continue
+		}
+		if got := byKey[c.key][i]; got != c.want {
+			t.Errorf("%s: %s[%s] = %q, want %q", c.name, c.key, c.column, got, c.want)
+		}
+	}
+
+	// records_summary.json: one object per cell, without prompts and
+	// outputs, null for non-finite numbers.
+	b, err := os.ReadFile(filepath.Join(dir, "raw_data", "records_summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum []map[string]any
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatalf("records_summary.json: %v", err)
+	}
+	if len(sum) != 4 {
+		t.Fatalf("got %d summaries, want 4", len(sum))
+	}
+	for _, s := range sum {
+		for _, k := range []string{"prompts", "outputs", "texts", "repetitions_detail"} {
+			if _, has := s[k]; has {
+				t.Errorf("summary %v has %s", s["key"], k)
+			}
+		}
+		for _, k := range []string{"cell", "key", "status", "stats", "memory", "roofline", "env"} {
+			if _, has := s[k]; !has {
+				t.Errorf("summary %v lacks %s", s["key"], k)
+			}
+		}
+	}
+	thr := sum[1]
+	if thr["key"] != "thr1" {
+		t.Fatalf("second summary is %v, want thr1", thr["key"])
+	}
+	tps := thr["stats"].(map[string]any)[bench.MTokensPerS].(map[string]any)
+	if tps["mean"] != nil || tps["std"] != nil || tps["n"] != 2.0 {
+		t.Errorf("tokens_per_s of thr1 = %v, want null mean and std, n 2", tps)
+	}
+	if roof := thr["roofline"].(map[string]any); roof["gb_per_s"] != nil || roof["tflop_per_s"] != nil {
+		t.Errorf("roofline of thr1 = %v, want nulls", roof)
+	}
+	if sum[2]["error"] != failedRecord().Error {
+		t.Errorf("failed summary error = %v", sum[2]["error"])
+	}
+	if strings.Contains(string(b), "secret prompt") {
+		t.Error("records_summary.json holds a prompt")
+	}
+
+	// bench.txt: parsed in TestBenchTxt; here only that it is there.
+	if b, err := os.ReadFile(filepath.Join(dir, "bench.txt")); err != nil || !bytes.HasPrefix(b, []byte("goos: linux\n")) {
+		t.Errorf("bench.txt: %v\n%s", err, b)
+	}
+
+	// Rebuilding in place replaces the files and leaves no temporaries.
+	if err := Write(dir, fixture()[:1]); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*", ".*"))
+	left2, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left)+len(left2) > 0 {
+		t.Errorf("temporary files left: %v %v", left, left2)
+	}
+}
+
+// TestWriteNothing: no records still make valid, empty files.
+func TestWriteNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := Write(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "raw_data", "records_summary.json"))
+	if strings.TrimSpace(string(b)) != "[]" {
+		t.Errorf("summary of no records = %q, want []", b)
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, nil); err != nil || strings.Count(md.String(), "\n") != 2 {
+		t.Errorf("Markdown of no records: %v\n%s", err, md.String())
+	}
+}
+
+// TestMarshalFinite checks that marshalFinite writes what encoding/json
+// writes wherever encoding/json can, and null where it cannot.
+func TestMarshalFinite(t *testing.T) {
+	type inner struct {
+		X float64 `json:"x"`
+	}
+	type embedded struct {
+		E int `json:"e"`
+	}
+	type sample struct {
+		embedded
+		F     float64            `json:"f"`
+		F32   float32            `json:"f32"`
+		Omit  float64            `json:"omit,omitempty"`
+		P     *float64           `json:"p"`
+		Nil   *inner             `json:"nil"`
+		S     []float64          `json:"s"`
+		NilS  []int              `json:"nil_s"`
+		M     map[string]inner   `json:"m"`
+		IntM  map[int]string     `json:"int_m"`
+		Bytes []byte             `json:"bytes"`
+		Time  time.Time          `json:"time"`
+		Any   any                `json:"any"`
+		Skip  string             `json:"-"`
+		Plain string             // no tag: the field name
+		Arr   [2]float64         `json:"arr"`
+		Deep  map[string][]inner `json:"deep,omitempty"`
+		priv  int
+	}
+	full := sample{embedded: embedded{3}, F: 1.5, F32: 0.1, P: ptr(2.0), S: []float64{1, 2},
+		M: map[string]inner{"b": {1}, "a": {2}}, IntM: map[int]string{2: "two"}, Bytes: []byte("hi"),
+		Time: t0, Any: inner{4}, Skip: "x", Plain: "p<&>", Arr: [2]float64{1, 2}, priv: 1}
+	nan, inf := math.NaN(), math.Inf(-1)
+	tests := []struct {
+		name string
+		v    any
+		want string // "" : as encoding/json writes it
+	}{
+		{"every kind a record uses, finite", full, ""},
+		{"zero values", sample{}, ""},
+		{"the fixture's finite records", []bench.Record{arRecord(), diffRecord(), failedRecord()}, ""},
+		{"an environment with a GPU", gpuEnv, ""},
+		{"NaN and -Inf become null", inner{nan}, `{"x":null}`},
+		{"in slices, maps and pointers", sample{S: []float64{nan, 1}, M: map[string]inner{"a": {inf}}, P: ptr(nan), Any: nan},
+			`{"e":0,"f":0,"f32":0,"omit":null,"p":null,"nil":null,"s":[null,1],"nil_s":null,"m":{"a":{"x":null}},` +
+				`"int_m":null,"bytes":null,"time":"0001-01-01T00:00:00Z","any":null,"Plain":"","arr":[0,0]}`},
+		{"a NaN stat", map[string]bench.Stat{"m": {Mean: nan, N: 1}}, `{"m":{"mean":null,"std":0,"median":0,"min":0,"max":0,"n":1}}`},
+		{"a NaN power limit", device.GPU{PowerLimitW: nan}, `{"name":"","uuid":"","driver":"","cuda":"","compute_capability":"","memory_bytes":0,"power_limit_w":null}`},
+	}
+	// The NaN case of "in slices, …" has omit: NaN is not empty.
+	tests[5].v = func() sample { s := tests[5].v.(sample); s.Omit = nan; return s }()
+	for _, tt := range tests {
+		got, err := marshalFinite(tt.v)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		want := tt.want
+		if want == "" {
+			b, err := json.Marshal(tt.v)
+			if err != nil {
+				t.Fatalf("%s: encoding/json: %v", tt.name, err)
+			}
+			want = string(b)
+		}
+		if string(got) != want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, got, want)
+		}
+	}
+}
+
+// TestMarkdown compares the table of the fixture with
+// testdata/markdown.golden; go test ./report -update rewrites it.
+func TestMarkdown(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Markdown(&buf, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "markdown.golden")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+		t.Errorf("Markdown (-golden +got):\n%s", diff)
+	}
+	// Every row has as many columns as the header, whatever its content.
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for _, l := range lines {
+		if n := strings.Count(strings.ReplaceAll(l, `\|`, ""), "|"); n != len(mdColumns)+1 {
+			t.Errorf("row with %d separators: %s", n, l)
+		}
+	}
+}
+
+func TestDecoder(t *testing.T) {
+	tests := []struct {
+		name string
+		cell bench.Cell
+		want string
+	}{
+		{"greedy AR", bench.Cell{Family: "llama"}, "AR greedy"},
+		{"sampled AR", bench.Cell{Family: "llama", Temperature: 0.7, TopK: 40, TopP: 0.9}, "AR T=0.7 / top-k 40 / top-p 0.9"},
+		{"fixed steps", bench.Cell{Family: "llada", Steps: 64, BlockLen: 32, Cache: "dual", Remasking: "low_confidence"},
+			"steps 64 / blk 32 / dual"},
+		{"threshold", bench.Cell{Family: "llada", Threshold: 0.9, BlockLen: 32, Cache: "none", Remasking: "low_confidence"},
+			"thr 0.9 / blk 32 / none"},
+		{"factor", bench.Cell{Family: "llada", Factor: 1, BlockLen: 32, Cache: "prefix"}, "fac 1 / blk 32 / prefix"},
+		// Settings away from LLaDA's defaults are shown; no cache is "none".
+		{"random remasking, CFG, temperature", bench.Cell{Family: "llada", Steps: 128, BlockLen: 128, Remasking: "random",
+			CFGScale: 1, Temperature: 0.5}, "steps 128 / blk 128 / none / random / cfg 1 / T=0.5"},
+	}
+	for _, tt := range tests {
+		if got := decoder(tt.cell); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestNumbers(t *testing.T) {
+	stats := map[string]bench.Stat{
+		"big":   {Mean: 2368.8, Std: 93.24, N: 5},
+		"mid":   {Mean: 185.93, Std: 0.42, N: 5},
+		"small": {Mean: 0.012345, Std: 0.0001, N: 5},
+		"one":   {Mean: 38.51, N: 1},
+		"count": {Mean: 64, N: 3},
+		"neg0":  {Mean: -0.00001, N: 2},
+		"nan":   {Mean: math.NaN(), Std: math.Inf(1), N: 2},
+	}
+	tests := []struct {
+		name, got, want string
+	}{
+		// Four significant digits; the std takes the mean's decimals.
+		{"large mean", meanStd(stats, "big"), "2369 ± 93"},
+		{"three-digit mean", meanStd(stats, "mid"), "185.9 ± 0.4"},
+		{"small mean", meanStd(stats, "small"), "0.01235 ± 0.00010"},
+		{"one repetition has no std", meanStd(stats, "one"), "38.51"},
+		{"missing metric", meanStd(stats, "absent"), "-"},
+		{"non-finite", meanStd(stats, "nan"), "NaN ± +Inf"},
+		{"scaled to ms", mean(stats, "small", 1e3), "12.35"},
+		{"whole counts without decimals", count(stats, "count"), "64"},
+		{"other counts with one", count(stats, "mid"), "185.9"},
+		{"tokens per step: two decimals", fixed(stats, "count", 2), "64.00"},
+		{"no negative zero", round(-0.00001, 2), "0.00"},
+		{"at most six decimals", mean(stats, "neg0", 1), "-0.000010"},
+		{"GiB", iec(17 << 30), "17.0 GiB"},
+		{"MiB", iec(512 << 20), "512 MiB"},
+		{"KiB", iec(1536), "1.50 KiB"},
+		{"bytes", iec(100), "100 B"},
+		{"none", iec(0), "-"},
+		{"first line of an error", firstLine("a\nb", 10), "a…"},
+		{"long error", firstLine("abcdefghij", 5), "abcd…"},
+		{"short error", firstLine(" oom ", 5), "oom"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// TestPeakMemory: the allocator's peak where there is one, else NVML's,
+// else the process's peak resident memory, else the sum of allocations.
+func TestPeakMemory(t *testing.T) {
+	tests := []struct {
+		name string
+		m    bench.Memory
+		want int64
+	}{
+		{"GPU allocator", bench.Memory{DevicePeak: 3, NVMLProcess: 4, ProcessPeak: 5}, 3},
+		{"NVML only", bench.Memory{NVMLProcess: 4, ProcessPeak: 5}, 4},
+		{"CPU", bench.Memory{ProcessPeak: 5, Weights: 1}, 5},
+		{"allocations only", bench.Memory{Weights: 1, Cache: 2, Activations: 3, Workspace: 4}, 10},
+	}
+	for _, tt := range tests {
+		if got := peakMemory(tt.m); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
