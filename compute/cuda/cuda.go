@@ -539,12 +539,14 @@ func (g *graph) Launch() error {
 	return nil
 }
 
-// Close waits for queued work and destroys the graph.
+// Close waits for queued work and destroys the graph. After the backend's
+// Close it only forgets the graph, which went with the context.
 func (g *graph) Close() {
-	if g.exec == 0 {
+	b := g.b
+	if g.exec == 0 || b.closed {
+		g.exec = 0
 		return
 	}
-	b := g.b
 	b.enter()
 	defer b.exit()
 	if err := b.stream.Synchronize(); err != nil {

@@ -181,6 +181,12 @@ func TestAttentionShapes(t *testing.T) {
 			span: []int32{5, 10}, qpos: []int32{2, 7}},
 		{name: "NaN outside the spans is never read", nb: 2, n: 3, T: 20, heads: 4, kvHeads: 2, hd: 64, causal: true,
 			span: []int32{4, 20, 0, 12}, qpos: []int32{17, 18, 19, 9, 10, 11}, hide: true},
+		{name: "decode over 640 of 4096 slots: 32 splits, most of them empty", nb: 1, n: 1, T: 4096, heads: 8, kvHeads: 2,
+			hd: 128, causal: true, span: []int32{0, 640}, qpos: []int32{639}},
+		{name: "decode batch, spans of different lengths, 5 splits", nb: 3, n: 2, T: 600, heads: 4, kvHeads: 1, hd: 64,
+			causal: true, span: []int32{10, 600, 0, 100, 300, 301}, qpos: []int32{598, 599, 98, 99, 299, 300}, hide: true},
+		{name: "splits with a query that sees nothing", nb: 1, n: 2, T: 300, heads: 2, kvHeads: 1, hd: 32, causal: true,
+			span: []int32{150, 300}, qpos: []int32{20, 200}},
 	} {
 		rows := s.nb * s.n
 		qpos := s.qpos
@@ -216,6 +222,38 @@ func TestAttentionShapes(t *testing.T) {
 			s.name, s.nb, s.n, s.T, s.heads, s.kvHeads, s.hd, s.causal)
 		compare(t, name, run(b), run(c), 1e-5)
 	}
+}
+
+// With a small scratch, attention's partial states are merged a few batch
+// rows at a time and cuBLAS's narrowed x is cut in slices: same results.
+func TestSmallScratch(t *testing.T) {
+	b, c := newBackend(t), newCPU(t)
+	b.scratch.bytes = 40 << 10
+	rng := rand.New(rand.NewPCG(13, 14))
+	const nb, T, heads, hd = 5, 1000, 8, 64
+	span := []int32{0, 1000, 100, 900, 0, 10, 500, 1000, 999, 1000}
+	qpos := []int32{999, 899, 9, 999, 999}
+	qv := computetest.Random(rng, nb*heads*hd, 1)
+	kv, vv := computetest.Random(rng, nb*T*2*hd, 1), computetest.Random(rng, nb*T*2*hd, 1)
+	run := func(be compute.Backend) []float32 {
+		out := be.Alloc(compute.F32, nb, heads*hd)
+		computetest.Poison(be, out)
+		be.Attention(out, computetest.Upload(be, compute.F32, nb, heads*hd, qv),
+			computetest.Upload(be, compute.F32, nb*T, 2*hd, kv), computetest.Upload(be, compute.F32, nb*T, 2*hd, vv),
+			computetest.UploadI32(be, qpos), computetest.UploadI32(be, span), heads, 2, true)
+		return read(t, be, out)
+	}
+	compare(t, "Attention, 5 decode rows merged 2 at a time", run(b), run(c), 1e-5)
+
+	const n, k, m = 100, 512, 70
+	xv, wv := computetest.Random(rng, n*k, 1), computetest.Random(rng, m*k, 0.1)
+	mm := func(be compute.Backend) []float32 {
+		out := be.Alloc(compute.F32, n, m)
+		computetest.Poison(be, out)
+		be.MatMul(out, computetest.Upload(be, compute.F32, n, k, xv), computetest.Upload(be, compute.BF16, m, k, wv))
+		return read(t, be, out)
+	}
+	compare(t, "MatMul BF16 100×512 in slices of 40 rows", mm(b), mm(c), 1e-2)
 }
 
 // Every conversion of Gather and Scatter is exact, special values included.

@@ -74,10 +74,10 @@ type kernel struct {
 // kernels are the backend's functions; table names each one as the source
 // does.
 type kernels struct {
-	add, siluMul, rmsNorm, rope, attention kernel
-	gemv                                   [3]kernel    // by weight type: F32, BF16, F16
-	cast                                   [3]kernel    // F32 to [BF16] and [F16]
-	copyRows                               [3][3]kernel // [src][dst] types
+	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
+	gemv                                                [3]kernel    // by weight type: F32, BF16, F16
+	cast                                                [3]kernel    // F32 to [BF16] and [F16]
+	copyRows                                            [3][3]kernel // [src][dst] types
 }
 
 // slot numbers the float dtypes for the kernel arrays.
@@ -97,8 +97,8 @@ var slotNames = [3]string{"f32", "bf16", "f16"}
 
 func (k *kernels) table() []*kernel {
 	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
-	k.rope.name, k.attention.name = "rope_f32", "attention_f32"
-	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention}
+	k.rope.name, k.attention.name, k.attnCombine.name = "rope_f32", "attention_f32", "attention_combine_f32"
+	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine}
 	for i, s := range slotNames {
 		k.gemv[i].name = "gemv_" + s
 		all = append(all, &k.gemv[i])

@@ -203,7 +203,8 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 	b.done(op)
 }
 
-// Attention is one kernel for every shape (see kernels/attention.cu).
+// Attention is one kernel for every shape (see kernels/attention.cu), its
+// slots split over several blocks when a batch row has few queries.
 // Spans are device data: they are clamped to the cache rather than checked.
 func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
 	nb := span.Len() / 2
@@ -237,10 +238,43 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	d, qp, kp, vp := b.ptr(op, dst), b.ptr(op, q), b.ptr(op, kc), b.ptr(op, vc)
 	pp, sp := b.ptr(op, qpos), b.ptr(op, span)
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	splits := attnSplits(n, T)
 	b.enter()
 	defer b.exit()
-	b.launch(&b.k.attention, [3]uint32{uint32((n + 7) / 8), uint32(nHeads), uint32(nb)}, threads256, shared,
-		dev(d), dev(qp), dev(kp), dev(vp), dev(pp), dev(sp),
-		i32(n), i32(T), i32(nHeads), i32(nHeads/nKVHeads), i32(hd), i32(boolInt(causal)), f32(scale))
+	grid := [3]uint32{uint32((n + 7) / 8 * splits), uint32(nHeads), uint32(nb)}
+	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
+		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*4)
+		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
+			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nHeads), i32(nHeads / nKVHeads), i32(hd),
+			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
+	}
+	if splits == 1 {
+		b.launch(&b.k.attention, grid, threads256, shared, args(0)...)
+		b.done("Attention")
+		return
+	}
+	// The partial states of a group of batch rows fill the scratch at most;
+	// each group is merged before the next one reuses it.
+	perRow := int64(n) * int64(nHeads) * int64(splits) * int64(hd+2) * 4
+	group := int(max(1, min(int64(nb), b.scratch.bytes/perRow)))
+	for b0 := 0; b0 < nb; b0 += group {
+		rows := min(group, nb-b0)
+		grid[2] = uint32(rows)
+		b.launch(&b.k.attention, grid, threads256, shared, args(b0)...)
+		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nHeads), 1, 1}, [3]uint32{128, 1, 1}, 0,
+			dev(d+cuda.DevPtr(b0*n*q.Cols()*4)), dev(b.scratch.ptr), i32(nHeads), i32(hd), i32(splits))
+	}
 	b.done("Attention")
+}
+
+// attnSplits is how many blocks share the slots of a query: with at least
+// 8 queries per batch row there are blocks enough, and one takes them all;
+// with fewer (decoding) the cache of T slots per row is cut in up to 32
+// chunks of at least 128 slots. It depends on the shape of a batch row
+// only, never on the number of rows: row-independence.
+func attnSplits(n, T int) int {
+	if n >= 8 {
+		return 1
+	}
+	return max(1, min(32, (T+127)/128))
 }

@@ -7,9 +7,16 @@
 // whole block stages a tile of keys and values in shared memory, then each
 // warp scores the tile against its query (one lane per slot) and folds it
 // into a running softmax in float32 (max m, sum l, and the weighted values
-// acc, rescaled when m grows). Tiles start at the batch row's span start,
-// whatever the other queries of the block, so a query's result depends only
-// on its own row: the same for a batch row alone or in a batch.
+// acc, rescaled when m grows).
+//
+// With few queries (decoding) there are too few blocks to keep the memory
+// busy, so the slots are also split over `splits` blocks (flash-decoding):
+// each writes its partial (m, l, acc) to part, and attention_combine_f32
+// merges them. The chunk of slots a block takes depends only on its batch
+// row's span and on splits (which the Go side derives from the cache
+// length and the number of queries per row, never from the batch size), and
+// tiles start at the chunk's start whatever the other queries of the block:
+// a query's result depends only on its own row, alone or in a batch.
 //
 // Shared memory (dynamic): Q [ATT_QT][hd], K [ATT_TS][hd+1] (padded so that
 // the lanes of a warp read distinct banks), V [ATT_TS][hd], and the last
@@ -22,7 +29,8 @@
 extern "C" __global__ void __launch_bounds__(256)
 attention_f32(float *__restrict__ out, const float *__restrict__ q, const float *__restrict__ kc,
               const float *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span,
-              int n, int T, int nh, int group, int hd, int causal, float scale) {
+              int n, int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part,
+              int splits) {
     extern __shared__ float smem[];
     float *Qs = smem;
     float *Ks = Qs + ATT_QT * hd;
@@ -31,15 +39,19 @@ attention_f32(float *__restrict__ out, const float *__restrict__ q, const float 
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
-    const int qi = blockIdx.x * ATT_QT + warp; // this warp's query within batch row b
+    const int split = blockIdx.x % splits;
+    const int qi = (blockIdx.x / splits) * ATT_QT + warp; // this warp's query within batch row b
     const bool active = qi < n;
     const long long r = (long long)b * n + qi; // its row of q and out
     const int qc = nh * hd, kvc = (nh / group) * hd;
-    // This query sees the slots [s, e). The Go side cannot check the spans
-    // (they are device data): clamping them to [0, T] keeps a bad one from
-    // reading another row's slots or past the cache.
-    const int s = max(span[2 * b], 0);
-    int e = min(span[2 * b + 1], T);
+    // The row's span, clamped to [0, T]: the Go side cannot check it (it is
+    // device data), and a bad one must not reach another row's slots.
+    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
+    // This block's chunk of it, a whole number of tiles, and the slots
+    // [s, e) of the chunk this warp's query sees.
+    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + ATT_TS - 1) / ATT_TS * ATT_TS;
+    const int s = s0 + split * chunk;
+    int e = min(s + chunk, e0);
     if (active && causal) e = min(e, qpos[r] + 1);
     if (!active) e = s;
 
@@ -98,11 +110,49 @@ attention_f32(float *__restrict__ out, const float *__restrict__ q, const float 
         __syncthreads();
     }
     if (!active) return;
+    if (splits > 1) { // the partial state, merged by attention_combine_f32
+        float *p = part + ((r * nh + h) * splits + split) * (hd + 2);
+        if (lane == 0) {
+            p[0] = m; // -inf when the chunk shows this query nothing
+            p[1] = l;
+        }
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++) {
+            const int d = lane + 32 * i;
+            if (d < hd) p[2 + d] = acc[i];
+        }
+        return;
+    }
     const bool any = e > s;
     const float inv = any ? 1.0f / l : 0.0f;
 #pragma unroll
     for (int i = 0; i < ATT_MAXD; i++) {
         const int d = lane + 32 * i;
         if (d < hd) out[r * qc + (long long)h * hd + d] = any ? acc[i] * inv : 0.0f;
+    }
+}
+
+// Merges the splits partial states of each (query row, head), one block
+// each: out = Σ acc·e^(m−M) / Σ l·e^(m−M) over the chunks that saw
+// something, M their largest m; a query that saw nothing gets zeros.
+extern "C" __global__ void attention_combine_f32(float *__restrict__ out, const float *__restrict__ part,
+                                                 int nh, int hd, int splits) {
+    const long long rh = blockIdx.x; // row · nh + head
+    const float *p = part + rh * splits * (hd + 2);
+    float M = NEG_INF;
+    for (int x = 0; x < splits; x++) M = fmaxf(M, p[x * (hd + 2)]);
+    float L = 0.0f;
+    for (int x = 0; x < splits; x++) {
+        const float m = p[x * (hd + 2)];
+        if (m != NEG_INF) L += p[x * (hd + 2) + 1] * expf(m - M);
+    }
+    float *o = out + (rh / nh) * nh * hd + (rh % nh) * hd;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float a = 0.0f;
+        for (int x = 0; x < splits; x++) {
+            const float m = p[x * (hd + 2)];
+            if (m != NEG_INF) a += p[x * (hd + 2) + 2 + d] * expf(m - M);
+        }
+        o[d] = L > 0.0f ? a * (1.0f / L) : 0.0f;
     }
 }
