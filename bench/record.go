@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"dllmbench/prompts"
 )
 
 // SchemaVersion is the version of Record; readers refuse newer ones.
@@ -33,9 +35,10 @@ type Record struct {
 	// Prompts of the cell, each with this model's token ids, and the
 	// generations of the last repetition (ids and text), so quality can be
 	// computed later without generating again.
-	Prompts []PromptRecord `json:"prompts"`
-	Outputs [][]int        `json:"outputs"`
-	Texts   []string       `json:"texts,omitempty"`
+	Prompts      []PromptRecord  `json:"prompts"`
+	PromptSource *prompts.Origin `json:"prompt_source,omitempty"`
+	Outputs      [][]int         `json:"outputs"`
+	Texts        []string        `json:"texts,omitempty"`
 
 	Reps  []Rep           `json:"repetitions"`
 	Stats map[string]Stat `json:"stats"`
@@ -88,6 +91,7 @@ type BatchMeasure struct {
 	StepTimesS    []float64 `json:"step_times_s,omitempty"`
 	TokensPerStep []int     `json:"tokens_per_step,omitempty"`
 	NFE           int       `json:"nfe"`
+	Processed     int       `json:"processed"` // token positions run through the network
 	Generated     int       `json:"generated"` // generated tokens, all rows
 	Useful        int       `json:"useful"`    // tokens before each row's first EOS
 }

@@ -1,0 +1,285 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"dllmbench/compute"
+	"dllmbench/compute/device"
+	"dllmbench/decode"
+	"dllmbench/model"
+)
+
+// cellRun is what measuring one cell needs.
+type cellRun struct {
+	cell    Cell
+	m       *model.Model
+	rm      *resolved
+	ps      *promptSet
+	ids     [][]int // each prompt under this model's tokenizer
+	reps    int
+	warmup  int
+	seed    uint64
+	monitor device.Monitor
+}
+
+// measure runs the cell's warm-up and repetitions and fills the record's
+// measurements. Each repetition runs every prompt, in batches of the
+// cell's size; a last batch short of prompts is filled with the first ones
+// again, so every batch has the same shape.
+func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
+	c := cr.cell
+	n := len(cr.ids)
+	nb := (n + c.Batch - 1) / c.Batch
+	batch := func(i int) [][]int {
+		rows := make([][]int, c.Batch)
+		for j := range rows {
+			rows[j] = cr.ids[(i*c.Batch+j)%n]
+		}
+		return rows
+	}
+	longest := 0
+	for _, p := range cr.ids {
+		longest = max(longest, len(p))
+	}
+	run, s, err := cr.runner(longest)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for range cr.warmup {
+		if _, _, err := run(batch(0), 0); err != nil {
+			return err
+		}
+	}
+	outputs := make([][]int, n)
+	for rep := range cr.reps {
+		var r Rep
+		e0, eok := cr.energy()
+		t0 := time.Now()
+		for i := range nb {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rows := batch(i)
+			bm, outs, err := run(rows, uint64(rep*nb+i))
+			if err != nil {
+				return err
+			}
+			r.Batches = append(r.Batches, bm)
+			if rep == cr.reps-1 {
+				for j := range rows {
+					if k := i*c.Batch + j; k < n {
+						outputs[k] = outs[j]
+					}
+				}
+			}
+		}
+		r.TotalS = time.Since(t0).Seconds()
+		if e1, ok := cr.energy(); ok && eok {
+			if d, ok := device.EnergyDelta(e0, e1); ok {
+				r.EnergyJ, r.EnergySource = &d, cr.monitor.EnergySource()
+			}
+		}
+		gen, useful := 0, 0
+		for _, b := range r.Batches {
+			gen += b.Generated
+			useful += b.Useful
+		}
+		r.TokensPerS = float64(gen) / r.TotalS
+		r.UsefulTokensPerS = float64(useful) / r.TotalS
+		rec.Reps = append(rec.Reps, r)
+	}
+	rec.Outputs = outputs
+	rec.Stats = summarize(rec.Reps, c.Diffusion())
+	cache, act := s.Memory()
+	rec.Memory.Weights, rec.Memory.Cache, rec.Memory.Activations = cr.m.WeightBytes(), cache, act
+	if ms, ok := cr.m.Backend().(compute.MemoryStats); ok {
+		_, peak, ws := ms.Memory()
+		rec.Memory.DevicePeak, rec.Memory.Workspace = peak, ws
+	}
+	rec.Memory.ProcessRSS, rec.Memory.ProcessPeak = processRSS()
+	if cr.monitor != nil {
+		if p, d, ok := cr.monitor.ProcessMemory(); ok {
+			rec.Memory.NVMLProcess, rec.Memory.NVMLDevice = p, d
+		}
+	}
+	rec.Roofline = cr.roofline(rec.Reps)
+	return nil
+}
+
+func (cr *cellRun) energy() (float64, bool) {
+	if cr.monitor == nil {
+		return 0, false
+	}
+	return cr.monitor.Energy()
+}
+
+// runFunc runs one batch: its measurement and each row's generated ids.
+type runFunc func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error)
+
+// runner returns the function that runs a batch of the cell, and its state.
+func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
+	c, m := cr.cell, cr.m
+	useful := func(ids []int) int {
+		if i := slices.IndexFunc(ids, m.Config.IsEOS); i >= 0 {
+			return i
+		}
+		return len(ids)
+	}
+	if !c.Diffusion() {
+		s := decode.ARState(m, c.Batch, promptLen, c.GenLen, 0)
+		return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
+			t0 := time.Now()
+			res, err := decode.Generate(m, s, rows, decode.AROptions{MaxNew: c.GenLen, IgnoreEOS: true,
+				Sampler: decode.NewSampler(c.Temperature, c.TopK, c.TopP, cr.seed^seed)})
+			if err != nil {
+				return BatchMeasure{}, nil, err
+			}
+			bm := BatchMeasure{Rows: len(rows), LatencyS: time.Since(t0).Seconds(), TTFTS: res.Prefill.Seconds(), NFE: res.NFE}
+			for _, d := range res.StepEnd {
+				bm.TokenTimesS = append(bm.TokenTimesS, d.Seconds())
+			}
+			for _, ids := range res.IDs {
+				bm.Generated += len(ids)
+				bm.Useful += useful(ids)
+			}
+			bm.Processed = res.Processed
+			return bm, res.IDs, nil
+		}, s, nil
+	}
+	o := decode.DiffusionOptions{GenLength: c.GenLen, Steps: c.Steps, BlockLength: c.BlockLen,
+		Remasking: decode.Remasking(c.Remasking), Temperature: c.Temperature, CFGScale: c.CFGScale,
+		Cache: decode.Cache(c.Cache), Threshold: c.Threshold, Factor: c.Factor}
+	if err := decode.CheckDiffusion(m, [][]int{make([]int, promptLen)}, o); err != nil {
+		return nil, nil, err
+	}
+	s := decode.DiffusionState(m, c.Batch, promptLen, o)
+	return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
+		o := o
+		o.Seed = cr.seed ^ seed
+		t0 := time.Now()
+		res, err := decode.Diffuse(m, s, rows, o)
+		if err != nil {
+			return BatchMeasure{}, nil, err
+		}
+		bm := BatchMeasure{Rows: len(rows), LatencyS: time.Since(t0).Seconds(), NFE: res.Calls,
+			TokensPerStep: res.CallTokens, Processed: res.Processed}
+		for _, d := range res.StepEnd {
+			bm.StepTimesS = append(bm.StepTimesS, d.Seconds())
+		}
+		for _, ids := range res.IDs {
+			bm.Generated += len(ids)
+			bm.Useful += useful(ids)
+		}
+		return bm, res.IDs, nil
+	}, s, nil
+}
+
+// summarize computes each metric per repetition, then its statistics.
+func summarize(reps []Rep, diffusion bool) map[string]Stat {
+	per := map[string][]float64{}
+	add := func(k string, v float64) {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			per[k] = append(per[k], v)
+		}
+	}
+	for _, r := range reps {
+		var lat, ttft, tpot, stepT, nfe, tps float64
+		var itl []float64
+		var gen int
+		calls, committed := 0, 0
+		for _, b := range r.Batches {
+			lat += b.LatencyS
+			nfe += float64(b.NFE)
+			gen += b.Generated
+			if diffusion {
+				prev := 0.0
+				for _, t := range b.StepTimesS {
+					stepT += t - prev
+					prev = t
+				}
+				calls += len(b.StepTimesS)
+				for _, k := range b.TokensPerStep {
+					committed += k
+				}
+				continue
+			}
+			ttft += b.TTFTS
+			if n := len(b.TokenTimesS); n > 1 {
+				tpot += (b.LatencyS - b.TTFTS) / float64(n-1)
+			}
+			for i := 1; i < len(b.TokenTimesS); i++ {
+				itl = append(itl, b.TokenTimesS[i]-b.TokenTimesS[i-1])
+			}
+		}
+		nb := float64(len(r.Batches))
+		add(MLatency, lat/nb)
+		add(MNFE, nfe/nb)
+		add(MTokensPerS, r.TokensPerS)
+		add(MUsefulPerS, r.UsefulTokensPerS)
+		if diffusion {
+			add(MStepTime, stepT/float64(calls))
+			rows := 0
+			for _, b := range r.Batches {
+				rows = b.Rows
+			}
+			tps = float64(committed) / float64(calls) / float64(max(rows, 1))
+			add(MTokensPerStep, tps)
+		} else {
+			add(MTTFT, ttft/nb)
+			add(MTPOT, tpot/nb)
+			if len(itl) > 0 {
+				add(MITL50, Percentile(itl, 50))
+				add(MITL90, Percentile(itl, 90))
+				add(MITL99, Percentile(itl, 99))
+			}
+		}
+		if r.EnergyJ != nil && gen > 0 {
+			add(MEnergyPerTok, *r.EnergyJ/float64(gen))
+		}
+	}
+	out := map[string]Stat{}
+	for k, v := range per {
+		out[k] = Summarize(v)
+	}
+	return out
+}
+
+// roofline estimates the bytes and FLOPs of one repetition from the model
+// shapes and the token positions processed: every forward call reads every
+// weight once; each processed position costs 2 FLOPs per body weight, each
+// logit row 2 per head weight, and attention 4·layers·QDim per visible key.
+func (cr *cellRun) roofline(reps []Rep) Roofline {
+	if len(reps) == 0 {
+		return Roofline{}
+	}
+	c := &cr.m.Config
+	r := reps[len(reps)-1]
+	head := int64(c.VocabSize) * int64(c.Dim)
+	body := c.Params() - head
+	if !c.Tied {
+		body -= head // the embedding is a lookup, not a product
+	}
+	var calls, processed, outRows float64
+	for _, b := range r.Batches {
+		calls += float64(b.NFE)
+		processed += float64(b.Processed)
+		if cr.cell.Diffusion() {
+			outRows += float64(b.NFE * b.Rows * cr.cell.BlockLen)
+		} else {
+			outRows += float64(b.Rows * (cr.cell.GenLen))
+		}
+	}
+	ctxLen := float64(cr.cell.PromptLen + cr.cell.GenLen)
+	if !cr.cell.Diffusion() {
+		ctxLen = float64(cr.cell.PromptLen) + float64(cr.cell.GenLen)/2
+	}
+	flops := 2*float64(body)*processed + 2*float64(head)*outRows + 4*float64(c.NLayers*c.QDim())*processed*ctxLen
+	bytes := calls * float64(cr.m.WeightBytes())
+	return Roofline{Bytes: bytes, FLOPs: flops, GBPerS: bytes / r.TotalS / 1e9, TFLOPS: flops / r.TotalS / 1e12,
+		Comment: fmt.Sprintf("last repetition; weights read once per forward call (%d calls), attention over ~%.0f keys", int(calls), ctxLen)}
+}

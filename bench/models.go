@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"dllmbench/hub"
+	"dllmbench/internal/demo"
+	"dllmbench/model"
+	"dllmbench/tokenizer"
+)
+
+// resolved is a grid model found on disk, with what identifies its version.
+type resolved struct {
+	spec ModelSpec
+	dir  string
+	cfg  *model.Config
+	tok  *tokenizer.Tokenizer // nil when the directory has no tokenizer.json
+	info ModelInfo
+}
+
+// resolveModels finds every model of the grid and reads its config and
+// tokenizer (weights are loaded later, one model at a time).
+func resolveModels(g *Grid, hc *hub.Client) ([]*resolved, error) {
+	var out []*resolved
+	for _, spec := range g.Models {
+		dir, rev, err := locate(spec, hc)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := model.LoadConfig(dir)
+		if err != nil {
+			return nil, err
+		}
+		r := &resolved{spec: spec, dir: dir, cfg: cfg}
+		if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
+			if r.tok, err = tokenizer.Load(dir); err != nil {
+				return nil, err
+			}
+		}
+		r.info = ModelInfo{ID: spec.ID, Dir: dir, Revision: rev, Arch: cfg.Arch, Params: cfg.Params()}
+		r.info.ConfigSHA = fileSHA(filepath.Join(dir, "config.json"))
+		r.info.TokSHA = fileSHA(filepath.Join(dir, "tokenizer.json"))
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// locate returns a model's directory and, for hub models, the snapshot
+// commit it resolved to.
+func locate(spec ModelSpec, hc *hub.Client) (dir, revision string, err error) {
+	switch {
+	case demo.IsBuiltin(spec.ID):
+		dir, err = demo.Dir(spec.ID)
+		return dir, "builtin", err
+	case isDir(spec.ID):
+		return spec.ID, "", nil
+	}
+	if hc == nil {
+		if hc, err = hub.New(hub.Options{}); err != nil {
+			return "", "", err
+		}
+	}
+	rev := spec.Revision
+	if rev == "" {
+		rev = "main"
+	}
+	dir, err = hc.Snapshot(hub.Model, spec.ID, rev)
+	if err != nil {
+		return "", "", fmt.Errorf("bench: model %s: %w (pre-fetch it with: dllmbench fetch --model %s)", spec.ID, err, spec.ID)
+	}
+	return dir, filepath.Base(dir), nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// fileSHA is the sha256 of a file, or "" when it cannot be read.
+func fileSHA(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// revisionKey identifies a model's version for cell keys: the hub snapshot,
+// the config and the tokenizer, and the sizes of its weight files.
+func (r *resolved) revisionKey() string {
+	var sizes []string
+	files, _ := filepath.Glob(filepath.Join(r.dir, "*.safetensors"))
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			sizes = append(sizes, fmt.Sprintf("%s:%d", filepath.Base(f), st.Size()))
+		}
+	}
+	return strings.Join(append([]string{r.info.Revision, r.info.ConfigSHA, r.info.TokSHA}, sizes...), "|")
+}

@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestApply(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bert bool // quality.bertscore in the file
+		o    Overrides
+		want func(g *Grid) // changes from defaults() with bert; nil when Apply fails
+		err  string
+	}{
+		// No flags: nothing changes.
+		{"none", false, Overrides{}, func(g *Grid) {}, ""},
+		// The scaffold's "--steps 64 --batch_size 4 --max_prompts 16
+		// --compute_bertscore", by value (Set nil).
+		{"scaffold flags", false, Overrides{Steps: []int{64}, BatchSizes: []int{4}, MaxPrompts: 16, BERTScore: true}, func(g *Grid) {
+			g.Diffusion.Steps, g.BatchSizes, g.Prompts.MaxPrompts, g.Quality.BERTScore = []int{64}, []int{4}, 16, true
+		}, ""},
+		// --prompt_file switches the source to that file.
+		{"prompt file", false, Overrides{PromptFile: "my.jsonl"}, func(g *Grid) {
+			g.Prompts.Source, g.Prompts.Path = "file", "my.jsonl"
+		}, ""},
+		// With Set, a flag not named does not apply even when its field is set.
+		{"set filters", false, Overrides{Steps: []int{8}, MaxPrompts: 4, Set: map[string]bool{"max_prompts": true, "output_dir": true}}, func(g *Grid) {
+			g.Prompts.MaxPrompts = 4
+		}, ""},
+		// With Set, --compute_bertscore=false turns BERTScore off.
+		{"bertscore off", true, Overrides{Set: map[string]bool{"compute_bertscore": true}}, func(g *Grid) {
+			g.Quality.BERTScore = false
+		}, ""},
+		// With Set, zero values given on the command line are errors, each
+		// naming its flag; the grid stays as it was.
+		{"zeros given", false, Overrides{Set: map[string]bool{"steps": true, "batch_size": true, "max_prompts": true, "prompt_file": true}}, nil,
+			"--steps: no values: give at least one\n--batch_size: no values: give at least one\n--max_prompts: 0 is out of range (want ≥ 1)\n--prompt_file: empty path"},
+		// Out-of-range and repeated values.
+		{"bad values", false, Overrides{Steps: []int{16, 0, 16}, BatchSizes: []int{-1}, MaxPrompts: -2}, nil,
+			"--steps: 0 is out of range (want ≥ 1)\n--steps: 16 is listed twice\n--batch_size: -1 is out of range (want ≥ 1)\n--max_prompts: -2 is out of range (want ≥ 1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := defaults()
+			g.Quality.BERTScore = tc.bert
+			err := g.Apply(tc.o)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("error %q, want %q", got, tc.err)
+			}
+			want := defaults()
+			want.Quality.BERTScore = tc.bert
+			if tc.want != nil {
+				tc.want(want)
+			}
+			if d := cmp.Diff(want, g); d != "" {
+				t.Errorf("grid (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestApplyCopies checks that the grid does not share the caller's slices.
+func TestApplyCopies(t *testing.T) {
+	g, o := defaults(), Overrides{Steps: []int{8}, BatchSizes: []int{2}}
+	if err := g.Apply(o); err != nil {
+		t.Fatal(err)
+	}
+	o.Steps[0], o.BatchSizes[0] = 1, 1
+	if g.Diffusion.Steps[0] != 8 || g.BatchSizes[0] != 2 {
+		t.Errorf("the grid follows the caller's slices: steps %v, batch %v", g.Diffusion.Steps, g.BatchSizes)
+	}
+}

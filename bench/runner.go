@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"dllmbench/compute"
+	"dllmbench/compute/device"
+	"dllmbench/hub"
+	"dllmbench/model"
+	"dllmbench/prompts"
+	"dllmbench/tokenizer"
+)
+
+// Options configure a run.
+type Options struct {
+	OutputDir string
+	// RecordsName names this process's records file (records/NAME.jsonl);
+	// default: host-pid-time.
+	RecordsName string
+	// Progress receives progress: a bar redrawn in place when Terminal,
+	// else one line per cell (SLURM logs).
+	Progress io.Writer
+	Terminal bool
+	// Notice receives one-line notices (invalid combinations, reused cells).
+	Notice func(string)
+	// Select keeps a subset of the cells (shards of a job array); nil: all.
+	Select func([]Cell) []Cell
+	Device device.Options
+	Hub    *hub.Client
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Cells    int       // cells of the grid (after Select)
+	Measured int       // measured now
+	Reused   int       // already recorded under the same key
+	Failed   int       // measured now and failed
+	Skipped  []Skipped // invalid combinations
+	Records  string    // this process's records file
+	Env      Env
+}
+
+// Run measures every cell of g that the output directory has no record
+// for, appending one record per cell. A cell that fails is recorded as
+// failed and the sweep goes on. When ctx is cancelled, the cell in flight
+// is abandoned (it stays missing) and Run returns ctx.Err().
+func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
+	notice := o.Notice
+	if notice == nil {
+		notice = func(string) {}
+	}
+	models, err := resolveModels(g, o.Hub)
+	if err != nil {
+		return nil, err
+	}
+	families := make([]string, len(models))
+	for i, m := range models {
+		families[i] = m.cfg.Family.String()
+	}
+	cells, skipped := Expand(g, families)
+	for _, s := range skipped {
+		notice(fmt.Sprintf("skipping %s: %s", s.Cell.Name(), s.Reason))
+	}
+	if o.Select != nil {
+		cells = o.Select(cells)
+	}
+	sum := &Summary{Cells: len(cells), Skipped: skipped}
+	tok0 := models[0].tok
+	if tok0 == nil {
+		return nil, fmt.Errorf("bench: %s has no tokenizer.json: prompts are cut under the first model's tokenizer", models[0].spec.ID)
+	}
+	docs, origin, err := prompts.Load(prompts.Options{Source: g.Prompts.Source, Path: g.Prompts.Path, Seed: g.Prompts.Seed})
+	if err != nil {
+		return nil, err
+	}
+	notice("prompts: " + origin.String())
+	sets := map[[2]int]*promptSet{}
+	for _, c := range cells {
+		k := [2]int{c.PromptLen, c.GenLen}
+		if sets[k] == nil {
+			if sets[k], err = cutPrompts(docs, tok0, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); err != nil {
+				return nil, err
+			}
+		}
+	}
+	done := map[string]bool{}
+	if old, err := ReadRecords(o.OutputDir); err == nil {
+		for _, r := range old {
+			done[r.Key] = true
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b, info, err := device.Open(o.Device)
+	if err != nil {
+		return nil, err
+	}
+	defer device.Close(b)
+	if info.Notice != "" {
+		notice(info.Notice)
+	}
+	sum.Env = CaptureEnv(info, g.HardwareNotes)
+	name := o.RecordsName
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), time.Now().UTC().Format("20060102T150405"))
+	}
+	w, err := NewWriter(o.OutputDir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	sum.Records = w.Path()
+
+	// Group cells by model so that each model is loaded once.
+	order := make([]int, len(cells))
+	for i := range order {
+		order[i] = i
+	}
+	modelIndex := func(c Cell) int {
+		for i, m := range models {
+			if m.spec.Label() == c.Model {
+				return i
+			}
+		}
+		return -1
+	}
+	sort.SliceStable(order, func(a, b int) bool { return modelIndex(cells[order[a]]) < modelIndex(cells[order[b]]) })
+
+	p := newProgress(o.Progress, o.Terminal, len(cells))
+	var loaded *model.Model
+	var loadedIdx = -1
+	defer func() {
+		if loaded != nil {
+			loaded.Close()
+		}
+	}()
+	for _, ci := range order {
+		c := cells[ci]
+		mi := modelIndex(c)
+		rm := models[mi]
+		ps := sets[[2]int{c.PromptLen, c.GenLen}]
+		key := Key(c, rm.revisionKey(), ps.Hash, g.Repetitions, g.Warmup)
+		if done[key] {
+			sum.Reused++
+			p.cell(c, "recorded before")
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		if loadedIdx != mi {
+			if loaded != nil {
+				loaded.Close()
+				loaded = nil
+			}
+			loadedIdx = mi
+			loaded, err = loadModel(rm, b, c.Precision)
+		}
+		rec := &Record{Schema: SchemaVersion, Key: key, Grid: g.Name, Cell: c, Started: time.Now().UTC(),
+			Env: sum.Env, Model: rm.info, PromptSource: &origin}
+		if loaded == nil {
+			rec.Status, rec.Error = "failed", oneLine(err)
+		} else {
+			rec.Model.WeightDT = loaded.Weights.Layers[0].WQ.DType().String()
+			cr := &cellRun{cell: c, m: loaded, rm: rm, ps: ps, reps: g.Repetitions, warmup: g.Warmup, seed: g.Seed,
+				monitor: info.Monitor}
+			rec.Prompts, cr.ids, err = promptRecords(ps, rm.tok, tok0)
+			if err == nil {
+				err = measureSafely(ctx, cr, rec)
+			}
+			if ctx.Err() != nil {
+				return sum, ctx.Err() // abandoned: the cell stays missing
+			}
+			rec.Duration = time.Since(rec.Started).Seconds()
+			if err != nil {
+				rec.Status, rec.Error = "failed", oneLine(err)
+			} else {
+				rec.Status = "ok"
+				for _, ids := range rec.Outputs {
+					rec.Texts = append(rec.Texts, textOf(rm.tok, &loaded.Config, ids))
+				}
+			}
+		}
+		if err := w.Write(rec); err != nil {
+			return sum, err
+		}
+		sum.Measured++
+		if rec.Status != "ok" {
+			sum.Failed++
+			p.cell(c, "FAILED: "+rec.Error)
+		} else {
+			p.cell(c, fmt.Sprintf("%.1f tok/s", rec.Stats[MTokensPerS].Mean))
+		}
+	}
+	p.finish()
+	return sum, nil
+}
+
+// loadModel loads a model at a grid precision; an error is the cell's.
+func loadModel(rm *resolved, b compute.Backend, precision string) (*model.Model, error) {
+	var opt model.LoadOptions
+	if precision != "" {
+		dt, err := compute.ParseDType(precision)
+		if err != nil {
+			return nil, err
+		}
+		opt.DType = dt
+	}
+	return model.Load(rm.dir, b, opt)
+}
+
+// measureSafely measures a cell, turning a panic (a bug, or an allocation
+// the device refused) into the cell's error so that the sweep goes on.
+func measureSafely(ctx context.Context, cr *cellRun, rec *Record) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v [%s]", p, firstFrames(debug.Stack()))
+		}
+	}()
+	return cr.measure(ctx, rec)
+}
+
+func firstFrames(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "\t/") && !strings.Contains(l, "runtime/") {
+			out = append(out, strings.TrimSpace(l))
+			if len(out) == 3 {
+				break
+			}
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// promptRecords encodes the cell's prompts with the model's tokenizer (or
+// the first model's when it has none).
+func promptRecords(ps *promptSet, tok, tok0 *tokenizer.Tokenizer) ([]PromptRecord, [][]int, error) {
+	if tok == nil {
+		tok = tok0
+	}
+	recs := make([]PromptRecord, len(ps.Texts))
+	ids := make([][]int, len(ps.Texts))
+	for i, t := range ps.Texts {
+		ids[i] = tok.Encode(t, true)
+		if len(ids[i]) == 0 {
+			return nil, nil, fmt.Errorf("bench: prompt %d encodes to no tokens", i)
+		}
+		recs[i] = PromptRecord{Text: t, Reference: ps.Refs[i], IDs: ids[i]}
+	}
+	return recs, ids, nil
+}
+
+// textOf decodes generated ids up to the first EOS, special tokens left out.
+func textOf(tok *tokenizer.Tokenizer, c *model.Config, ids []int) string {
+	if tok == nil {
+		return ""
+	}
+	for i, id := range ids {
+		if c.IsEOS(id) {
+			ids = ids[:i]
+			break
+		}
+	}
+	return tok.Decode(ids, true)
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

@@ -1,0 +1,205 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dllmbench/compute/device"
+)
+
+// demoGrid is a small grid on the built-in demo pair.
+func demoGrid() *Grid {
+	return &Grid{
+		Name:          "test",
+		Models:        []ModelSpec{{ID: "builtin:demo-llama"}, {ID: "builtin:demo-llada"}},
+		Precision:     "",
+		Backend:       "cpu",
+		Prompts:       PromptSpec{Source: "builtin", MaxPrompts: 3},
+		BatchSizes:    []int{1, 2},
+		PromptLengths: []int{16},
+		GenLengths:    []int{8},
+		Diffusion: DiffusionAxes{Steps: []int{4, 8}, BlockLength: []int{8}, Cache: []string{"none", "dual"},
+			Threshold: []float64{0.9}},
+		Repetitions: 2,
+		Warmup:      1,
+	}
+}
+
+func runOpts(dir string) Options {
+	return Options{OutputDir: dir, Device: device.Options{Backend: "cpu", Threads: 2}}
+}
+
+// A run measures every cell once; a second run over the same directory
+// measures nothing; records keep what quality needs.
+func TestRunRecordsAndResumes(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	g := demoGrid()
+	var progress bytes.Buffer
+	o := runOpts(dir)
+	o.Progress = &progress
+	sum, err := Run(context.Background(), g, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 AR cells (batch 1, 2) + 2 batch sizes × 2 caches × 3 rules
+	// (steps 4, steps 8, threshold 0.9) = 14 LLaDA cells.
+	if sum.Cells != 14 || sum.Measured != 14 || sum.Failed != 0 || sum.Reused != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	recs, err := ReadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 14 {
+		t.Fatalf("%d records", len(recs))
+	}
+	keys := map[string]bool{}
+	for _, r := range recs {
+		if keys[r.Key] {
+			t.Errorf("key %s recorded twice", r.Key)
+		}
+		keys[r.Key] = true
+		if r.Status != "ok" {
+			t.Errorf("%s: %s", r.Cell.Name(), r.Error)
+			continue
+		}
+		if len(r.Prompts) != 3 || len(r.Outputs) != 3 || len(r.Reps) != 2 {
+			t.Errorf("%s: %d prompts, %d outputs, %d repetitions", r.Cell.Name(), len(r.Prompts), len(r.Outputs), len(r.Reps))
+		}
+		for i, out := range r.Outputs {
+			if len(out) != 8 {
+				t.Errorf("%s: output %d has %d ids, want 8", r.Cell.Name(), i, len(out))
+			}
+		}
+		for _, p := range r.Prompts {
+			if p.Reference == "" || len(p.IDs) == 0 {
+				t.Errorf("%s: prompt without reference or ids: %+v", r.Cell.Name(), p)
+			}
+		}
+		st := r.Stats[MTokensPerS]
+		if st.N != 2 || !(st.Mean > 0) {
+			t.Errorf("%s: tokens/s %+v", r.Cell.Name(), st)
+		}
+		if r.Cell.Diffusion() {
+			if _, ok := r.Stats[MStepTime]; !ok {
+				t.Errorf("%s: no step time", r.Cell.Name())
+			}
+			// Fixed steps: NFE per batch is the step count.
+			if r.Cell.Steps > 0 && r.Stats[MNFE].Mean != float64(r.Cell.Steps) {
+				t.Errorf("%s: NFE %v", r.Cell.Name(), r.Stats[MNFE].Mean)
+			}
+		} else if r.Stats[MTTFT].Mean <= 0 || r.Stats[MTPOT].Mean <= 0 {
+			t.Errorf("%s: TTFT %v, TPOT %v", r.Cell.Name(), r.Stats[MTTFT], r.Stats[MTPOT])
+		}
+		if r.Memory.Weights <= 0 || r.Memory.Cache <= 0 || r.Env.Backend != "cpu" || r.Model.ConfigSHA == "" {
+			t.Errorf("%s: memory %+v, env backend %q", r.Cell.Name(), r.Memory, r.Env.Backend)
+		}
+	}
+	// Both models saw the same prompt texts.
+	texts := map[string]bool{}
+	for _, r := range recs {
+		texts[r.Prompts[0].Text] = true
+	}
+	if len(texts) != 1 {
+		t.Errorf("models saw different prompts: %v", texts)
+	}
+	if !strings.Contains(progress.String(), "[14/14") {
+		t.Errorf("progress lines: %q", progress.String())
+	}
+
+	again, err := Run(context.Background(), g, runOpts(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Measured != 0 || again.Reused != 14 {
+		t.Errorf("second run: %+v", again)
+	}
+	// A different definition (more repetitions) is not reused.
+	g.Repetitions = 1
+	g.Models = g.Models[:1]
+	third, err := Run(context.Background(), g, runOpts(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Measured != 2 || third.Reused != 0 {
+		t.Errorf("changed repetitions: %+v", third)
+	}
+}
+
+// A run killed mid-write leaves a torn last line: the next run ignores it
+// and measures that cell again; a cell that cannot run is recorded as
+// failed and the sweep goes on.
+func TestRunTornLineAndFailedCell(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	g := demoGrid()
+	g.Models = g.Models[1:] // LLaDA only
+	g.Diffusion = DiffusionAxes{} // steps and blocks default to the generation length
+	g.BatchSizes = []int{1}
+	g.GenLengths = []int{8, 600} // 600 exceeds the demo model's context of 512
+	sum, err := Run(context.Background(), g, runOpts(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Measured != 2 || sum.Failed != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	recs, _ := ReadRecords(dir)
+	var failed *Record
+	for i := range recs {
+		if recs[i].Status == "failed" {
+			failed = &recs[i]
+		}
+	}
+	if failed == nil || !strings.Contains(failed.Error, "exceeds the model's context of 512") {
+		t.Fatalf("failed record: %+v", failed)
+	}
+	// Tear the last line as a kill -9 during the write would.
+	f := sum.Records
+	data, _ := os.ReadFile(f)
+	lines := bytes.SplitAfter(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	torn := append(bytes.Join(lines[:len(lines)-1], nil), lines[len(lines)-1][:40]...)
+	if err := os.WriteFile(f, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = ReadRecords(dir)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("after tearing: %d records, %v", len(recs), err)
+	}
+	again, err := Run(context.Background(), g, runOpts(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Measured != 1 || again.Reused != 1 {
+		t.Errorf("rerun after a torn line: %+v", again)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "records", "*.jsonl"))
+	if len(files) != 2 {
+		t.Errorf("%d record files, want one per process", len(files))
+	}
+	all, _ := ReadRecords(dir)
+	if n := len(Latest(all)); n != 2 {
+		t.Errorf("%d distinct cells after merging, want 2", n)
+	}
+}
+
+// Cancelling abandons the cell in flight: nothing half-measured is written.
+func TestRunCancelled(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, demoGrid(), runOpts(dir))
+	if err == nil {
+		t.Fatal("a cancelled run returned no error")
+	}
+	recs, _ := ReadRecords(dir)
+	if len(recs) != 0 {
+		t.Errorf("%d records after cancelling before the first cell", len(recs))
+	}
+}
