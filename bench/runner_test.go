@@ -138,7 +138,7 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	dir := t.TempDir()
 	g := demoGrid()
-	g.Models = g.Models[1:] // LLaDA only
+	g.Models = g.Models[1:]       // LLaDA only
 	g.Diffusion = DiffusionAxes{} // steps and blocks default to the generation length
 	g.BatchSizes = []int{1}
 	g.GenLengths = []int{8, 600} // 600 exceeds the demo model's context of 512
