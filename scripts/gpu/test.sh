@@ -24,7 +24,11 @@ step() { # step NAME LOG CMD...: runs CMD, logging to $out/LOG, and records its 
 	"$@" >"$out/$log" 2>&1
 	local rc=$?
 	echo "   exit $rc in $((SECONDS - t0)) s, log $log" | tee -a "$summary"
-	tail -n 5 "$out/$log" | sed 's/^/   | /'
+	# What a reader needs first: failures and their messages, benchmark
+	# results, then the end of the log.
+	grep -E -e '--- FAIL|panic:|_test\.go:[0-9]+: .*(error|exceeds|want|got|unusable|failed)|^Benchmark|========= ' "$out/$log" |
+		head -n 60 | sed 's/^/   | /'
+	tail -n 3 "$out/$log" | sed 's/^/   | /'
 	return $rc
 }
 
