@@ -60,7 +60,8 @@ type Backend struct {
 	closed    bool
 
 	allocated, peak int64
-	blasWS, scratch buffer // workspace, not tensors
+	live            map[*buffer]struct{} // tensors allocated and not freed, freed by Close
+	blasWS, scratch buffer               // workspace, not tensors
 
 	pin    runtime.Pinner // for each call that hands Go memory to C; always unpinned before returning
 	params *params
@@ -102,7 +103,7 @@ func New(device int) (*Backend, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0},
-		debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1"}
+		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1"}
 	if err := b.open(device); err != nil {
 		b.Close()
 		return nil, err
@@ -176,9 +177,8 @@ func (b *Backend) alloc(bytes int64) (buffer, error) {
 	return buffer{b: b, ptr: p, bytes: bytes}, nil
 }
 
-// Close waits for queued work and releases the stream, cuBLAS, the kernels
-// and the context. Tensors not freed go with the context when no other
-// backend holds it.
+// Close waits for queued work, frees the tensors not yet freed, and
+// releases the stream, cuBLAS, the kernels and the context.
 func (b *Backend) Close() error {
 	if b.closed {
 		return nil
@@ -205,6 +205,12 @@ func (b *Backend) Close() error {
 	if b.blas != 0 {
 		add(b.blas.Destroy())
 	}
+	for buf := range b.live {
+		add(cuda.MemFree(buf.ptr))
+		buf.ptr, buf.freed = 0, true
+		b.allocated -= buf.bytes
+	}
+	clear(b.live)
 	for _, w := range []buffer{b.blasWS, b.scratch} {
 		if w.ptr != 0 {
 			add(cuda.MemFree(w.ptr))
@@ -317,6 +323,7 @@ func (b *Backend) Alloc(dt compute.DType, rows, cols int) compute.Tensor {
 			b.fail(fmt.Errorf("cuda: Alloc %v[%d×%d] (%d bytes, %d allocated): %w", dt, rows, cols, bytes, b.allocated, err))
 		} else {
 			buf.ptr = p
+			b.live[buf] = struct{}{}
 			b.allocated += bytes
 			b.peak = max(b.peak, b.allocated)
 		}
@@ -368,6 +375,7 @@ func (b *Backend) Free(t compute.Tensor) {
 	if err := cuda.MemFree(buf.ptr); err != nil {
 		b.fail(fmt.Errorf("cuda: Free %v: %w", t, err))
 	}
+	delete(b.live, buf)
 	buf.ptr = 0
 	b.allocated -= buf.bytes
 }
