@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"testing"
 
 	"dllmbench/compute"
@@ -480,6 +481,67 @@ func TestMemoryAccounting(t *testing.T) {
 	free, total, err := cuda.MemGetInfo()
 	b.exit()
 	t.Logf("device memory: %d MiB free of %d MiB (%v); backend workspace %d MiB", free>>20, total>>20, err, ws>>20)
+}
+
+// Close frees what is still allocated; the tensors then refuse any use.
+func TestCloseFrees(t *testing.T) {
+	requireGPU(t)
+	b, err := New(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := b.Alloc(compute.F32, 1000, 1000)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a, _, _ := b.Memory(); a != 0 {
+		t.Errorf("%d bytes still allocated after Close", a)
+	}
+	mustPanic(t, "a tensor after Close", "was freed", func() { b.Add(x, x, x) })
+}
+
+// Ops issued from goroutines that move between OS threads, on two backends
+// at once, find their context: each call makes it current on its thread.
+func TestGoroutines(t *testing.T) {
+	requireGPU(t)
+	errs := make(chan error, 2)
+	for g := range 2 {
+		go func() {
+			b, err := New(0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer b.Close()
+			x := computetest.Upload(b, compute.F32, 1, 3, []float32{1, 2, float32(g)})
+			got := make([]float32, 3)
+			for i := range 200 {
+				b.Add(x, x, x)
+				runtime.Gosched()
+				if i%20 == 0 {
+					if err := b.Read(got, x); err != nil {
+						errs <- fmt.Errorf("goroutine %d, step %d: %w", g, i, err)
+						return
+					}
+					_ = make([]byte, 1<<20) // some garbage, for the scheduler to move us
+				}
+			}
+			if err := b.Read(got, x); err != nil {
+				errs <- err
+				return
+			}
+			if got[0] != float32(math.Pow(2, 200)) && !math.IsInf(float64(got[0]), 1) {
+				errs <- fmt.Errorf("goroutine %d: x[0] = %v after 200 doublings", g, got[0])
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // Running out of memory is reported by Sync and leaves the backend usable.
