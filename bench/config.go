@@ -60,39 +60,52 @@ func LoadGrid(path string) (*Grid, error) {
 // Lists accept a single scalar as a one-element list (batch_size: 1).
 // diffusion.steps stays empty when absent: Expand then takes one step per
 // generated token.
-func ParseGrid(data []byte, file string) (g *Grid, err error) {
-	// The YAML library is third-party code: a panic in it on some odd input
-	// becomes an error rather than taking the run down.
-	defer func() {
-		if r := recover(); r != nil {
-			g, err = nil, fmt.Errorf("%s: YAML parser failure: %v", file, r)
-		}
-	}()
+func ParseGrid(data []byte, file string) (*Grid, error) {
 	p := &gridParser{file: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s:1: empty grid file: want a mapping with at least a models list", file)
-		}
+	doc, extra, err := decodeYAML(data)
+	switch {
+	case err != nil:
 		return nil, p.yamlError(err)
+	case doc == nil:
+		return nil, fmt.Errorf("%s:1: empty grid file: want a mapping with at least a models list", file)
+	case extra != nil:
+		p.errorf(extra, "a second YAML document: a grid file holds one")
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		p.errorf(&extra, "a second YAML document: a grid file holds one")
-	} else if !errors.Is(err, io.EOF) {
-		return nil, p.yamlError(err)
-	}
-	root := &doc
+	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	g = &Grid{}
+	g := &Grid{}
 	p.grid(root, g)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// decodeYAML returns the first document's node tree (nil for none) and the
+// second document, if there is one.
+func decodeYAML(data []byte) (doc, extra *yaml.Node, err error) {
+	// The YAML library is third-party code: a panic in it on some odd input
+	// becomes an error rather than taking the run down.
+	defer func() {
+		if r := recover(); r != nil {
+			doc, extra, err = nil, nil, fmt.Errorf("yaml: parser failure: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	doc, extra = &yaml.Node{}, &yaml.Node{}
+	if err := dec.Decode(doc); errors.Is(err, io.EOF) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if err := dec.Decode(extra); errors.Is(err, io.EOF) {
+		return doc, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return doc, extra, nil
 }
 
 // gridParser walks the node tree of a grid file, collecting problems.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"dllmbench/config"
 )
 
 // defaults is the grid ParseGrid makes of "models: [a]".
@@ -272,6 +274,10 @@ func FuzzParseGrid(f *testing.F) {
 		"!%0A", // a tag that decodes to a newline once split an error line
 	} {
 		f.Add([]byte(s))
+	}
+	for _, name := range config.Names() {
+		data, _ := config.File(name)
+		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := ParseGrid(data, "f.yaml")
