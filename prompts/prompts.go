@@ -1,0 +1,134 @@
+// Package prompts loads the documents that benchmark prompts are cut from:
+// paragraphs of WikiText-103's validation split, the lines of a user's file,
+// or the held-out prompts of the built-in demo pair. It says what it read
+// (Origin) so that records can name their prompt set.
+//
+// Tokenizing, and cutting a document into prompt and reference
+// continuation, is the benchmark's job: a tokenizer decides where a prompt of
+// N tokens ends.
+package prompts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+)
+
+// Doc is one benchmark document.
+type Doc struct {
+	Text      string // the prompt, or a whole paragraph to be cut into prompt and reference
+	Reference string // the expected continuation; empty when the source has none
+}
+
+// Options say which documents to load.
+type Options struct {
+	// Source is "wikitext" (the default when empty), "file" or "builtin".
+	Source string
+	// Path: for wikitext, a raw text or parquet file to read instead of
+	// the hub cache; for file, the file (required); builtin takes none.
+	Path string
+	// Max is how many documents to keep after the shuffle; ≤ 0 keeps all.
+	Max int
+	// Seed drives the shuffle; the same options give the same documents in
+	// the same order.
+	Seed uint64
+	// HubCache is the Hugging Face hub cache to look in for WikiText
+	// (datasets--Salesforce--wikitext), instead of where huggingface_hub's
+	// variables put it: HF_HUB_CACHE, else HF_HOME/hub, else
+	// ~/.cache/huggingface/hub. Without the dataset there, the wikitext
+	// source reads the subset embedded in the binary.
+	HubCache string
+}
+
+// Origin says what Load read, for records.
+type Origin struct {
+	Source   string `json:"source"`             // wikitext, file or builtin
+	From     string `json:"from"`               // "file", "hub" or "embedded"
+	Path     string `json:"path"`               // the file read; for "embedded", its name in the source tree
+	Revision string `json:"revision,omitempty"` // the hub snapshot's commit, for "hub"
+	Licence  string `json:"licence,omitempty"`  // the text's licence, where known
+	Total    int    `json:"total"`              // documents in the source, before selection
+	Docs     int    `json:"docs"`               // documents selected
+	SHA256   string `json:"sha256"`             // Hash of the selected documents, in order
+}
+
+// String describes the origin on one line.
+func (o Origin) String() string {
+	where := o.From + " " + o.Path
+	if o.Revision != "" {
+		where += " @ " + o.Revision
+	}
+	return fmt.Sprintf("%s: %s: %d of %d documents, sha256 %s", o.Source, where, o.Docs, o.Total, o.SHA256)
+}
+
+// wikiLicence is the licence of WikiText and of everything cut from it.
+const wikiLicence = "CC BY-SA 3.0 (WikiText-103, Merity et al. 2016, arXiv:1609.07843)"
+
+// Load reads the documents o names, shuffles them with o.Seed and keeps the
+// first o.Max. Since the shuffle does not depend on Max, a smaller Max gives
+// a prefix of a larger one's documents. Every error is one line.
+func Load(o Options) ([]Doc, Origin, error) {
+	var (
+		docs []Doc
+		org  Origin
+		err  error
+	)
+	switch o.Source {
+	case "wikitext", "":
+		docs, org, err = loadWikiText(o)
+	case "file":
+		if o.Path == "" {
+			return nil, Origin{}, fmt.Errorf("prompts: source file needs a path")
+		}
+		docs, err = readFile(o.Path)
+		org = Origin{Source: "file", From: "file", Path: o.Path}
+	case "builtin":
+		if o.Path != "" {
+			return nil, Origin{}, fmt.Errorf("prompts: source builtin reads no path, got %s", o.Path)
+		}
+		docs, err = parseFile(demoPromptsName, demoPrompts)
+		org = Origin{Source: "builtin", From: "embedded", Path: demoPromptsName, Licence: wikiLicence}
+	default:
+		return nil, Origin{}, fmt.Errorf("prompts: unknown source %q (want wikitext, file or builtin)", o.Source)
+	}
+	if err != nil {
+		return nil, Origin{}, err
+	}
+	org.Total = len(docs)
+	docs = choose(docs, o.Max, o.Seed)
+	org.Docs, org.SHA256 = len(docs), Hash(docs)
+	return docs, org, nil
+}
+
+// choose shuffles docs in place with a PCG seeded by (seed, 0) and returns
+// the first max of them (all when max ≤ 0). Records key on the result, so
+// TestSelectionPinned pins it against changes of the algorithm.
+func choose(docs []Doc, max int, seed uint64) []Doc {
+	r := rand.New(rand.NewPCG(seed, 0))
+	r.Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
+	if max > 0 && max < len(docs) {
+		docs = docs[:max:max]
+	}
+	return docs
+}
+
+// Hash is the hex sha256 of docs in order, each written as two netstrings
+// (byte length, ':', bytes, ','): its Text, then its Reference. In Python,
+// with docs as (text, reference) pairs of UTF-8 bytes:
+// sha256(b"".join(b"%d:%s," % (len(x), x) for d in docs for x in d)).
+func Hash(docs []Doc) string {
+	h := sha256.New()
+	var buf []byte
+	for _, d := range docs {
+		for _, s := range []string{d.Text, d.Reference} {
+			buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
+			buf = append(buf, ':')
+			buf = append(buf, s...)
+			buf = append(buf, ',')
+			h.Write(buf)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
