@@ -111,7 +111,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	name := o.RecordsName
 	if name == "" {
 		host, _ := os.Hostname()
-		name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), time.Now().UTC().Format("20060102T150405"))
+		name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), time.Now().UTC().Format("20060102T150405.000000"))
 	}
 	w, err := NewWriter(o.OutputDir, name)
 	if err != nil {

@@ -3,6 +3,7 @@
 package device
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -101,7 +102,12 @@ func CPUModel() string {
 	return runtime.GOARCH
 }
 
+// firstLine is the short reason of an error: the cause a wrapper names
+// first, on one line.
 func firstLine(err error) string {
+	if u := errors.Unwrap(err); u != nil {
+		err = u
+	}
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }

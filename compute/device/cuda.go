@@ -1,0 +1,64 @@
+package device
+
+import (
+	"fmt"
+	"os"
+
+	"dllmbench/compute"
+	"dllmbench/compute/cuda"
+	icuda "dllmbench/internal/cuda"
+)
+
+func init() { openCUDA = openCUDABackend }
+
+// openCUDABackend opens the CUDA backend on a device and describes the card
+// through NVML where it loads (the backend runs without it).
+func openCUDABackend(dev int) (compute.Backend, Info, error) {
+	b, err := cuda.New(dev)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	d := b.Device()
+	info := Info{Backend: "cuda", Name: d.Name, GPU: &GPU{Name: d.Name, UUID: d.UUID,
+		CC: fmt.Sprintf("%d.%d", d.Major, d.Minor), MemoryBytes: d.Memory}}
+	if icuda.NVMLInit() == nil {
+		if v, err := icuda.NVMLDriverVersion(); err == nil {
+			info.GPU.Driver = v
+		}
+		if v, err := icuda.NVMLCUDADriverVersion(); err == nil {
+			info.GPU.CUDA = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+		}
+		if nd, err := icuda.NVMLDeviceByUUID(d.UUID); err == nil {
+			if v, err := nd.Clock(icuda.ClockSM); err == nil {
+				info.GPU.SMClockMHz = v
+			}
+			if v, err := nd.Clock(icuda.ClockMem); err == nil {
+				info.GPU.MemClockMHz = v
+			}
+			if v, err := nd.EnforcedPowerLimit(); err == nil {
+				info.GPU.PowerLimitW = float64(v) / 1000
+			}
+			info.Monitor = nvmlMonitor{nd}
+		}
+	}
+	return b, info, nil
+}
+
+// nvmlMonitor reads a GPU's energy counter and memory through NVML.
+type nvmlMonitor struct{ d icuda.NVMLDevice }
+
+func (m nvmlMonitor) Energy() (float64, bool) {
+	mj, err := m.d.TotalEnergy()
+	return float64(mj) / 1000, err == nil
+}
+
+func (m nvmlMonitor) EnergySource() string { return "nvml" }
+
+func (m nvmlMonitor) ProcessMemory() (int64, int64, bool) {
+	_, _, used, err := m.d.Memory()
+	if err != nil {
+		return 0, 0, false
+	}
+	p, _, err := m.d.ProcessMemory(os.Getpid())
+	return p, used, err == nil
+}
