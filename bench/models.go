@@ -51,6 +51,13 @@ func resolveModels(g *Grid, hc *hub.Client) ([]*resolved, error) {
 	return out, nil
 }
 
+// Locate returns the directory of a grid model without loading anything
+// (built-in models are written to the cache; hub models must be there).
+func Locate(spec ModelSpec) (string, error) {
+	dir, _, err := locate(spec, nil)
+	return dir, err
+}
+
 // locate returns a model's directory and, for hub models, the snapshot
 // commit it resolved to.
 func locate(spec ModelSpec, hc *hub.Client) (dir, revision string, err error) {
