@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"dllmbench/compute/cpu"
 	"dllmbench/decode"
+	"dllmbench/internal/testbackend"
 	"dllmbench/model"
 )
 
@@ -65,8 +65,7 @@ func lladaGoldens(t *testing.T) (*model.Model, *lladaGolden) {
 	if err := json.Unmarshal(raw, &g); err != nil {
 		t.Fatal(err)
 	}
-	b := cpu.New(2)
-	t.Cleanup(b.Close)
+	b := testbackend.Open(t)
 	m, err := model.Load(dir, b, model.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"dllmbench/compute/computetest"
-	"dllmbench/compute/cpu"
 	"dllmbench/decode"
+	"dllmbench/internal/testbackend"
 	"dllmbench/model"
 	"dllmbench/safetensors"
 )
@@ -26,8 +26,7 @@ func goldenModel(t *testing.T, name string) (*model.Model, string) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("golden %s missing: %v (regenerate with scripts/golden/engine_goldens.py)", name, err)
 	}
-	b := cpu.New(2)
-	t.Cleanup(b.Close)
+	b := testbackend.Open(t)
 	m, err := model.Load(dir, b, model.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)

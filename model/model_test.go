@@ -9,6 +9,7 @@ import (
 
 	"dllmbench/compute/cpu"
 	"dllmbench/decode"
+	"dllmbench/internal/testbackend"
 	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 	"dllmbench/safetensors"
@@ -30,8 +31,7 @@ func TestStories260KGreedy(t *testing.T) {
 	if err := json.Unmarshal(raw, &ref); err != nil {
 		t.Fatal(err)
 	}
-	b := cpu.New(2)
-	defer b.Close()
+	b := testbackend.Open(t)
 	m, err := model.Load("../testdata/stories260K", b, model.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -58,8 +58,19 @@ else
 	echo "== memcheck: compute-sanitizer not found, skipped" | tee -a "$summary"
 fi
 
+# Whole models on the GPU against the PyTorch goldens (testdata/golden),
+# run from each package's folder for its relative testdata paths.
+for p in model decode; do
+	step "$p goldens on cuda" "$p-cuda.log" env DLLMBENCH_TEST_BACKEND=cuda \
+		bash -c "cd $p && ../$bin/$p.test -test.v -test.count=1 -test.run 'Golden|Stories260K' -test.timeout=5m" || status=1
+done
 if [ -x "$bin/dllmbench" ]; then
-	step "dllmbench version" "dllmbench-version.log" "$bin/dllmbench" version || true
+	step "dllmbench env" "dllmbench-env.log" "$bin/dllmbench" env || status=1
+	step "generate on cuda" "generate-cuda.log" "$bin/dllmbench" generate --backend cuda --model testdata/stories260K \
+		--prompt-ids 1 --gen-length 40 --format json || status=1
+	step "default grid on cuda" "run-cuda.log" timeout 240 "$bin/dllmbench" run --backend cuda \
+		--output_dir /tmp/dllmbench-results || status=1
+	cp /tmp/dllmbench-results/records/*.jsonl "$out/default-grid-records.jsonl" 2>/dev/null
 fi
 echo "== overall: $([ $status = 0 ] && echo PASS || echo FAIL)" | tee -a "$summary"
 exit $status
