@@ -158,3 +158,35 @@ type MemoryStats interface {
 	// (library handles, scratch), all in bytes.
 	Memory() (allocated, peak, workspace int64)
 }
+
+// The optional interfaces below are fusions: a backend implements them
+// when a fused kernel pays, and callers fall back to the composed ops,
+// which are their specification.
+
+// Selector picks tokens on the device, so that only ids and probabilities
+// cross to the host instead of whole rows of logits.
+type Selector interface {
+	// ArgmaxProb writes, for each row r of logits (n × V), the column of
+	// its largest value into ids[r] (the first on ties; never the column
+	// exclude, −1 for none), and into probs[r] the softmax probability of
+	// that column over the whole row. ids is n × 1 I32, probs n × 1 F32.
+	ArgmaxProb(ids, probs, logits Tensor, exclude int)
+}
+
+// MatMulAdder fuses a projection with the residual add:
+// MatMulAdd(dst, x, w) is MatMul(t, x, w) then Add(dst, dst, t).
+type MatMulAdder interface {
+	MatMulAdd(dst, x, w Tensor)
+}
+
+// SwiGLUer fuses the gated feed-forward input: MatMulSwiGLU(dst, x, gate,
+// up) is MatMul(g, x, gate), MatMul(u, x, up), then SiLUMul(dst, g, u).
+type SwiGLUer interface {
+	MatMulSwiGLU(dst, x, gate, up Tensor)
+}
+
+// MatMul3er fuses three projections of the same input (queries, keys and
+// values): MatMul3(d1, d2, d3, x, w1, w2, w3) is MatMul(di, x, wi) for each i.
+type MatMul3er interface {
+	MatMul3(d1, d2, d3, x, w1, w2, w3 Tensor)
+}

@@ -149,16 +149,26 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 			res.NFE++
 			res.Processed += B
 		}
-		logits, err := m.Logits(s, B)
-		if err != nil {
-			return nil, err
+		pick := func(b int) int { return 0 }
+		if sampler.Greedy() {
+			ids, _, err := m.SelectTokens(s, B, -1)
+			if err != nil {
+				return nil, err
+			}
+			pick = func(b int) int { return int(ids[b]) }
+		} else {
+			logits, err := m.Logits(s, B)
+			if err != nil {
+				return nil, err
+			}
+			pick = func(b int) int { return sampler.Sample(logits[b*V : (b+1)*V]) }
 		}
 		alive := false
 		for b := range B {
 			if done[b] {
 				continue
 			}
-			id := sampler.Sample(logits[b*V : (b+1)*V])
+			id := pick(b)
 			last[b] = id
 			res.IDs[b] = append(res.IDs[b], id)
 			if !opt.IgnoreEOS && m.Config.IsEOS(id) {

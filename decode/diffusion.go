@@ -316,7 +316,17 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 	o, c := &d.o, &d.m.Config
 	bl := end - start
 	V := c.VocabSize
-	logits, err := d.m.Logits(d.s, d.s.B*bl)
+	// Greedy steps without guidance pick tokens on the device; the others
+	// need the logits on the host.
+	var logits []float32
+	var ids []int32
+	var probs []float32
+	var err error
+	if o.Temperature == 0 && o.CFGScale == 0 {
+		ids, probs, err = d.m.SelectTokens(d.s, d.s.B*bl, c.MaskID)
+	} else {
+		logits, err = d.m.Logits(d.s, d.s.B*bl)
+	}
 	if err != nil {
 		return err
 	}
@@ -330,6 +340,16 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 		for j := range bl {
 			d.conf[j] = math.Inf(-1)
 			if d.x[b][start+j] != c.MaskID {
+				continue
+			}
+			cands++
+			if ids != nil {
+				d.x0[j] = int(ids[b*bl+j])
+				if o.Remasking == LowConfidence {
+					d.conf[j] = float64(probs[b*bl+j])
+				} else {
+					d.conf[j] = d.rng[b].Float64()
+				}
 				continue
 			}
 			lg := logits[(b*bl+j)*V : (b*bl+j+1)*V]
@@ -347,7 +367,6 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 			} else {
 				d.conf[j] = d.rng[b].Float64()
 			}
-			cands++
 		}
 		sortByConfidence(d.order, d.conf)
 		k := 0

@@ -79,6 +79,10 @@ type State struct {
 	out      compute.Tensor   // (M, 1) I32
 	cacheRow []int32          // host copy of rows
 	host     []float32        // (M·VocabSize) logits read back
+	selIDt   compute.Tensor   // (M, 1) I32 selected tokens
+	selPt    compute.Tensor   // (M, 1) F32 their probabilities
+	selIDs   []int32          // host copies
+	selProbs []float32
 
 	// NoGraphs turns off recording on backends that support it (for
 	// comparing the two paths).
@@ -109,6 +113,8 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	s.ids, s.pos = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)
 	s.rows, s.slots = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)
 	s.span, s.out = b.Alloc(compute.I32, 2*B, 1), b.Alloc(compute.I32, M, 1)
+	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
+	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
 	return s
 }
 
@@ -179,27 +185,46 @@ func (m *Model) ops(s *State, n, nOut int) {
 	w := m.Weights
 
 	b.Gather(x, w.TokEmb, ids)
+	qkv, _ := b.(compute.MatMul3er)
+	addMM, _ := b.(compute.MatMulAdder)
+	swiglu, _ := b.(compute.SwiGLUer)
 	for l := range w.Layers {
 		L := &w.Layers[l]
 		// Attention: x += Wo · attend(RoPE(Wq·xb), cache ← RoPE(Wk·xb), Wv·xb).
 		b.RMSNorm(xb, x, L.AttnNorm, c.NormEps)
-		b.MatMul(q, xb, L.WQ)
-		b.MatMul(k, xb, L.WK)
-		b.MatMul(v, xb, L.WV)
+		if qkv != nil {
+			qkv.MatMul3(q, k, v, xb, L.WQ, L.WK, L.WV)
+		} else {
+			b.MatMul(q, xb, L.WQ)
+			b.MatMul(k, xb, L.WK)
+			b.MatMul(v, xb, L.WV)
+		}
 		b.RoPE(q, m.ropeCos, m.ropeSin, pos, c.HeadDim)
 		b.RoPE(k, m.ropeCos, m.ropeSin, pos, c.HeadDim)
 		b.Scatter(s.kc[l], k, crow)
 		b.Scatter(s.vc[l], v, crow)
 		b.Attention(att, q, s.kc[l], s.vc[l], qpos, s.span, c.NHeads, c.NKVHeads, c.Family.Causal())
-		b.MatMul(xb, att, L.WO)
-		b.Add(x, x, xb)
+		if addMM != nil {
+			addMM.MatMulAdd(x, att, L.WO)
+		} else {
+			b.MatMul(xb, att, L.WO)
+			b.Add(x, x, xb)
+		}
 		// Feed-forward: x += Wdown · (silu(Wgate·xb) ⊙ Wup·xb).
 		b.RMSNorm(xb, x, L.FFNNorm, c.NormEps)
-		b.MatMul(h, xb, L.WGate)
-		b.MatMul(h2, xb, L.WUp)
-		b.SiLUMul(h, h, h2)
-		b.MatMul(xb, h, L.WDown)
-		b.Add(x, x, xb)
+		if swiglu != nil {
+			swiglu.MatMulSwiGLU(h, xb, L.WGate, L.WUp)
+		} else {
+			b.MatMul(h, xb, L.WGate)
+			b.MatMul(h2, xb, L.WUp)
+			b.SiLUMul(h, h, h2)
+		}
+		if addMM != nil {
+			addMM.MatMulAdd(x, h, L.WDown)
+		} else {
+			b.MatMul(xb, h, L.WDown)
+			b.Add(x, x, xb)
+		}
 	}
 	if nOut == 0 {
 		return
@@ -244,6 +269,28 @@ func (m *Model) WeightBytes() int64 {
 		}
 	}
 	return n
+}
+
+// SelectTokens returns, for each of the first nOut logit rows of the last
+// Forward, its most likely token (never exclude; −1 for none) and that
+// token's softmax probability. On a backend that selects on the device only
+// these cross to the host; elsewhere they are computed from the logits, the
+// definition of compute.Selector. The slices are the State's, overwritten
+// by the next call.
+func (m *Model) SelectTokens(s *State, nOut, exclude int) ([]int32, []float32, error) {
+	ids, probs := s.selIDs[:nOut], s.selProbs[:nOut]
+	sel, ok := m.b.(compute.Selector)
+	if !ok {
+		sel = hostSelector{m: m, s: s}
+	}
+	sel.ArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), exclude)
+	if err := m.b.Read(ids, s.selIDt.Slice(0, nOut)); err != nil {
+		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
+	}
+	if err := m.b.Read(probs, s.selPt.Slice(0, nOut)); err != nil {
+		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
+	}
+	return ids, probs, nil
 }
 
 // Logits waits for the last Forward and returns its nOut × VocabSize logits

@@ -29,6 +29,8 @@ func Run(t *testing.T, b compute.Backend, tol Tolerance) {
 	t.Run("RoPE", s.rope)
 	t.Run("GatherScatter", s.gatherScatter)
 	t.Run("Attention", s.attention)
+	t.Run("ArgmaxProb", s.argmaxProb)
+	t.Run("Fusions", s.fusions)
 }
 
 type suite struct {
@@ -280,5 +282,98 @@ func (s *suite) attention(t *testing.T) {
 			s.ref.Attention(out.want, q.want, k.want, v.want, qp.want, sp.want, c.heads, c.kvHeads, c.causal)
 			s.compare(t, c.name, out, s.tol.F32)
 		})
+	}
+}
+
+// argmaxProb checks the Selector fusion against its definition computed on
+// the host in float64.
+func (s *suite) argmaxProb(t *testing.T) {
+	sel, ok := s.b.(compute.Selector)
+	if !ok {
+		t.Skip("the backend picks tokens on the host")
+	}
+	for _, c := range []struct {
+		rows, cols, exclude int
+	}{
+		{1, 10, -1},     // one row
+		{5, 1000, -1},   // several rows, a vocabulary-sized row
+		{3, 4099, 7},    // an excluded column
+		{33, 126464, 2}, // LLaDA's vocabulary, a block of rows
+	} {
+		vals := Random(s.rng, c.rows*c.cols, 3)
+		// Make the excluded column the largest of row 0, and put a tie in
+		// row 1, so both rules are exercised.
+		if c.exclude >= 0 {
+			vals[c.exclude] = 100
+		}
+		if c.rows > 1 {
+			vals[c.cols+1], vals[c.cols+c.cols/2] = 50, 50
+		}
+		lg := Upload(s.b, compute.F32, c.rows, c.cols, vals)
+		ids, probs := s.b.Alloc(compute.I32, c.rows, 1), s.b.Alloc(compute.F32, c.rows, 1)
+		Poison(s.b, probs)
+		sel.ArgmaxProb(ids, probs, lg, c.exclude)
+		gotIDs, gotP := make([]int32, c.rows), Download(t, s.b, probs)
+		if err := s.b.Read(gotIDs, ids); err != nil {
+			t.Fatal(err)
+		}
+		for r := range c.rows {
+			row := vals[r*c.cols : (r+1)*c.cols]
+			best, m := -1, math.Inf(-1)
+			for i, v := range row {
+				m = max(m, float64(v))
+				if i != c.exclude && (best < 0 || v > row[best]) {
+					best = i
+				}
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v) - m)
+			}
+			want := math.Exp(float64(row[best])-m) / sum
+			if int(gotIDs[r]) != best || !(math.Abs(float64(gotP[r])-want) <= 1e-6*math.Max(want, 1e-30)+1e-12) {
+				t.Errorf("%d×%d exclude %d, row %d: got id %d p %.9g, want id %d p %.9g", c.rows, c.cols, c.exclude, r, gotIDs[r], gotP[r], best, want)
+			}
+		}
+	}
+}
+
+// fusions checks each fused op a backend implements against the composed
+// ops on the reference backend.
+func (s *suite) fusions(t *testing.T) {
+	const n, k, m = 3, 200, 70
+	for _, dt := range []compute.DType{compute.F32, compute.BF16} {
+		x := s.upload(compute.F32, n, k, Random(s.rng, n*k, 1))
+		w1 := s.upload(dt, m, k, Random(s.rng, m*k, 0.1))
+		w2 := s.upload(dt, m, k, Random(s.rng, m*k, 0.1))
+		w3 := s.upload(dt, 2*m, k, Random(s.rng, 2*m*k, 0.1))
+		if f, ok := s.b.(compute.MatMulAdder); ok {
+			acc := Random(s.rng, n*m, 1)
+			out := s.upload(compute.F32, n, m, acc)
+			f.MatMulAdd(out.got, x.got, w1.got)
+			tmp := s.ref.Alloc(compute.F32, n, m)
+			s.ref.MatMul(tmp, x.want, w1.want)
+			s.ref.Add(out.want, out.want, tmp)
+			s.compare(t, fmt.Sprintf("MatMulAdd %v", dt), out, s.tolFor(dt))
+		}
+		if f, ok := s.b.(compute.SwiGLUer); ok {
+			out := s.output(compute.F32, n, m)
+			f.MatMulSwiGLU(out.got, x.got, w1.got, w2.got)
+			g, u := s.ref.Alloc(compute.F32, n, m), s.ref.Alloc(compute.F32, n, m)
+			s.ref.MatMul(g, x.want, w1.want)
+			s.ref.MatMul(u, x.want, w2.want)
+			s.ref.SiLUMul(out.want, g, u)
+			s.compare(t, fmt.Sprintf("MatMulSwiGLU %v", dt), out, s.tolFor(dt))
+		}
+		if f, ok := s.b.(compute.MatMul3er); ok {
+			d1, d2, d3 := s.output(compute.F32, n, m), s.output(compute.F32, n, m), s.output(compute.F32, n, 2*m)
+			f.MatMul3(d1.got, d2.got, d3.got, x.got, w1.got, w2.got, w3.got)
+			s.ref.MatMul(d1.want, x.want, w1.want)
+			s.ref.MatMul(d2.want, x.want, w2.want)
+			s.ref.MatMul(d3.want, x.want, w3.want)
+			for i, d := range []pair{d1, d2, d3} {
+				s.compare(t, fmt.Sprintf("MatMul3 %v output %d", dt, i+1), d, s.tolFor(dt))
+			}
+		}
 	}
 }

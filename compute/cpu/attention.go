@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"sync/atomic"
 
 	"dllmbench/compute"
 )
@@ -25,27 +26,46 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 			compute.Panicf("Attention", "span [%d, %d) of batch row %d outside [0, %d]", sp[2*i], sp[2*i+1], i, T)
 		}
 	}
+	// Set the fields one by one: the scratch stays from call to call, and
+	// grows only when a longer cache arrives.
 	t := &b.attn
-	*t = attnTask{dst: d, q: qs, k: ks, v: vs, qpos: qp, span: sp, n: q.Rows() / nb, T: T,
-		nh: nHeads, group: nHeads / nKVHeads, hd: hd, causal: causal, scale: float32(1 / math.Sqrt(float64(hd)))}
+	t.dst, t.q, t.k, t.v, t.qpos, t.span = d, qs, ks, vs, qp, sp
+	t.n, t.T, t.nh, t.group, t.hd, t.kc = q.Rows()/nb, T, nHeads, nHeads/nKVHeads, hd, kc.Cols()
+	t.causal, t.scale = causal, float32(1/math.Sqrt(float64(hd)))
+	if len(t.scratch) != b.pool.workers {
+		t.scratch = make([][]float32, b.pool.workers)
+	}
+	for i, s := range t.scratch {
+		if len(s) < T {
+			t.scratch[i] = make([]float32, T)
+		}
+	}
+	t.next.Store(0)
 	b.pool.For(q.Rows()*nHeads, max(1, (1<<15)/max(1, T*hd)), t)
 }
 
-// attnTask computes one (query row, head) output per index, in two passes
-// over the visible slots: the maximum score, then the normalised sum. It
-// recomputes the scores rather than storing them, so it needs no scratch.
+// attnTask computes one (query row, head) output per index: the scores of
+// the visible slots into scratch, their maximum, the exponentials and their
+// sum, and the weighted sum of the value rows, divided by the sum at the
+// end. Every step is a fixed sequence of operations over the slots of the
+// query's span, so an output does not depend on the batch or the split.
 type attnTask struct {
 	dst, q, k, v []float32
 	qpos, span   []int32
 	n, T         int // queries per batch row, cache slots per batch row
 	nh, group    int // query heads, query heads per cache head
-	hd           int
+	hd, kc       int // head size, cache columns
 	causal       bool
 	scale        float32
+
+	// One score row of T floats per worker; each call of run takes the next.
+	scratch [][]float32
+	next    atomic.Int32
 }
 
 func (t *attnTask) run(lo, hi int) {
-	hd, qc, kc := t.hd, t.nh*t.hd, t.nh/t.group*t.hd
+	sc := t.scratch[t.next.Add(1)-1]
+	hd, qc := t.hd, t.nh*t.hd
 	for idx := lo; idx < hi; idx++ {
 		r, h := idx/t.nh, idx%t.nh
 		row := r / t.n
@@ -53,31 +73,97 @@ func (t *attnTask) run(lo, hi int) {
 		if t.causal {
 			e = min(e, int(t.qpos[r])+1)
 		}
-		qv := t.q[r*qc+h*hd : r*qc+(h+1)*hd]
 		out := t.dst[r*qc+h*hd : r*qc+(h+1)*hd]
-		clear(out)
-		if s >= e {
+		if s >= e || hd == 0 {
+			clear(out)
 			continue
 		}
-		base, kh := row*t.T, (h/t.group)*hd
-		m := float32(math.Inf(-1))
-		for j := s; j < e; j++ {
-			kr := (base + j) * kc
-			m = max(m, dotF32(qv, t.k[kr+kh:kr+kh+hd])*t.scale)
+		// off is the element of slot s's head in the key and value caches.
+		off := (row*t.T+s)*t.kc + (h/t.group)*hd
+		p := sc[:e-s]
+		m := t.scores(p, t.q[r*qc+h*hd:r*qc+(h+1)*hd], off)
+		inv := 1 / expSum(p, m)
+		// out is cleared only now: dst may be q, each head reading its own.
+		clear(out)
+		if useAVX2 {
+			axpyRowsF32(&out[0], &p[0], &t.v[off], 4*t.kc, len(p), hd, inv)
+		} else {
+			axpyRowsGo(out, p, t.v[off:], t.kc, inv)
 		}
-		var l float32
-		for j := s; j < e; j++ {
-			kr := (base + j) * kc
-			p := float32(math.Exp(float64(dotF32(qv, t.k[kr+kh:kr+kh+hd])*t.scale - m)))
-			l += p
-			vr := t.v[kr+kh : kr+kh+hd]
-			for c := range out {
-				out[c] += p * vr[c]
+	}
+}
+
+// scores computes p[j] = (q · k_j)·scale for the key rows k_j of hd
+// elements from element off + j·kc of the key cache, and returns the
+// largest: with the assembly kernels, the dot of MatMul's kernels (8 fused
+// lanes, a zero-padded fused tail, the tree of sum8), else dotF32.
+func (t *attnTask) scores(p, q []float32, off int) float32 {
+	hd, kc := t.hd, t.kc
+	switch {
+	case !useAVX2:
+		for j := range p {
+			p[j] = dotF32(q, t.k[off+j*kc:off+j*kc+hd]) * t.scale
+		}
+	case hd%8 == 0:
+		return scoresF32(&p[0], &q[0], &t.k[off], 4*kc, len(p), hd/8, t.scale)
+	default:
+		h8 := hd &^ 7
+		var xt, wt [8]float32
+		copy(xt[:], q[h8:])
+		for j := range p {
+			var lanes [8]float32
+			kr := off + j*kc
+			if h8 > 0 {
+				dot1F32(&lanes[0], &q[0], &t.k[kr], h8/8)
 			}
+			copy(wt[:], t.k[kr+h8:kr+hd])
+			fma8(&lanes, &xt, &wt)
+			p[j] = sum8(&lanes) * t.scale
 		}
-		inv := 1 / l
+	}
+	m := float32(math.Inf(-1))
+	for _, v := range p {
+		m = max(m, v)
+	}
+	return m
+}
+
+// expSum replaces p[j] by e^(p[j]−m) and returns their sum, in eight lanes
+// (lane l takes the elements l, l+8, …) added in the tree of sum8.
+func expSum(p []float32, m float32) float32 {
+	var s [8]float32
+	n8 := 0
+	if useAVX2 {
+		n8 = len(p) &^ 7
+		if n8 > 0 {
+			expSumF32(&p[0], m, n8/8, &s)
+		}
+	}
+	expSumGo(p[n8:], m, &s)
+	return sum8(&s)
+}
+
+// expSumGo computes x[i] = e^(x[i]−m) and adds it to sum[i mod 8]: the
+// portable softmax exponentials, and the reference of expSumF32.
+func expSumGo(x []float32, m float32, sum *[8]float32) {
+	for i, v := range x {
+		e := expF32(v - m)
+		x[i] = e
+		sum[i&7] += e
+	}
+}
+
+// axpyRowsGo computes out[c] += p[j]·v[j·vs+c] for j = 0, 1, … in order,
+// then out[c]·scale: the portable value accumulation, and the reference of
+// axpyRowsF32.
+func axpyRowsGo(out, p, v []float32, vs int, scale float32) {
+	for j, pj := range p {
+		vr := v[j*vs : j*vs+len(out)]
 		for c := range out {
-			out[c] *= inv
+			out[c] += pj * vr[c]
 		}
+	}
+	for c := range out {
+		out[c] *= scale
 	}
 }

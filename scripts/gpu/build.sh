@@ -10,8 +10,8 @@ cd "$(dirname "$0")/../.."
 export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 mkdir -p .gpu/bin
 # One binary per package, named after its path: both packages are "cuda".
-for pkg in internal/cuda compute/cuda model decode bench; do
-	go test -c -o ".gpu/bin/${pkg//\//-}.test" "./$pkg"
+for pkg in internal/cuda compute/cuda model decode; do
+	go test -c -trimpath -ldflags="-s -w" -o ".gpu/bin/${pkg//\//-}.test" "./$pkg"
 done
-go build -o .gpu/bin/dllmbench ./cmd/dllmbench
+go build -trimpath -ldflags="-s -w" -o .gpu/bin/dllmbench ./cmd/dllmbench
 ls -l .gpu/bin
