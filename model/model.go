@@ -39,14 +39,33 @@ func Load(dir string, b compute.Backend, opt LoadOptions) (*Model, error) {
 // Backend is the backend the model runs on.
 func (m *Model) Backend() compute.Backend { return m.b }
 
-// Close releases the weights and unmaps the checkpoint.
+// Close frees the weights on the backend and unmaps the checkpoint; the
+// model must not be used after.
 func (m *Model) Close() error {
 	if m.ck == nil {
 		return nil
 	}
+	for _, t := range m.tensors() {
+		m.b.Free(t)
+	}
+	m.b.Free(m.ropeCos)
+	m.b.Free(m.ropeSin)
 	err := m.ck.Close()
 	m.ck = nil
 	return err
+}
+
+// tensors lists every weight once (a tied head is the embedding).
+func (m *Model) tensors() []compute.Tensor {
+	w := m.Weights
+	ts := []compute.Tensor{w.TokEmb, w.Norm}
+	if !m.Config.Tied {
+		ts = append(ts, w.Head)
+	}
+	for _, L := range w.Layers {
+		ts = append(ts, L.AttnNorm, L.WQ, L.WK, L.WV, L.WO, L.FFNNorm, L.WGate, L.WUp, L.WDown)
+	}
+	return ts
 }
 
 // State is the memory of one run: activations for up to B×N tokens per
@@ -88,6 +107,7 @@ type State struct {
 	// comparing the two paths).
 	NoGraphs bool
 	graphs   map[[2]int]compute.Graph
+	b        compute.Backend // nil once closed
 }
 
 // NewState allocates a run state for batches of B rows, at most N tokens
@@ -97,7 +117,7 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	if B <= 0 || N <= 0 || T <= 0 || M <= 0 || N > T {
 		panic(fmt.Sprintf("model: NewState(B=%d, N=%d, T=%d, M=%d)", B, N, T, M))
 	}
-	s := &State{B: B, N: N, T: T, M: M,
+	s := &State{B: B, N: N, T: T, M: M, b: b,
 		Tokens: make([]int32, B*N), Pos: make([]int32, B*N), Slots: make([]int32, B*N),
 		Span: make([]int32, 2*B), Out: make([]int32, M), cacheRow: make([]int32, B*N),
 		host: make([]float32, M*c.VocabSize)}
@@ -235,12 +255,26 @@ func (m *Model) ops(s *State, n, nOut int) {
 	b.MatMul(s.logits.Slice(0, nOut), xo, w.Head)
 }
 
-// Close releases the state's recorded graphs.
+// Close releases the state's recorded graphs and frees its tensors; the
+// state must not be used after.
 func (s *State) Close() {
 	for _, g := range s.graphs {
 		g.Close()
 	}
 	s.graphs = nil
+	if s.b == nil {
+		return
+	}
+	for _, t := range s.tensors() {
+		s.b.Free(t)
+	}
+	s.b = nil
+}
+
+func (s *State) tensors() []compute.Tensor {
+	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits,
+		s.ids, s.pos, s.rows, s.slots, s.span, s.out, s.selIDt, s.selPt}
+	return append(append(ts, s.kc...), s.vc...)
 }
 
 // Memory reports the bytes the state holds on the backend: the key/value
@@ -249,24 +283,17 @@ func (s *State) Memory() (cache, activations int64) {
 	for i := range s.kc {
 		cache += s.kc[i].Bytes() + s.vc[i].Bytes()
 	}
-	for _, t := range []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits,
-		s.ids, s.pos, s.rows, s.slots, s.span, s.out} {
+	for _, t := range s.tensors() {
 		activations += t.Bytes()
 	}
-	return cache, activations
+	return cache, activations - cache
 }
 
 // WeightBytes is the size of the model's weights on the backend.
 func (m *Model) WeightBytes() int64 {
-	w := m.Weights
-	n := w.TokEmb.Bytes() + w.Norm.Bytes()
-	if !m.Config.Tied {
-		n += w.Head.Bytes()
-	}
-	for _, L := range w.Layers {
-		for _, t := range []compute.Tensor{L.AttnNorm, L.WQ, L.WK, L.WV, L.WO, L.FFNNorm, L.WGate, L.WUp, L.WDown} {
-			n += t.Bytes()
-		}
+	var n int64
+	for _, t := range m.tensors() {
+		n += t.Bytes()
 	}
 	return n
 }
