@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"dllmbench/bench"
+)
+
+// killGrid is small enough to finish in seconds and big enough to be killed
+// in the middle: 2 AR cells and 6 LLaDA cells on the demo pair.
+const killGrid = `name: kill-test
+models:
+  - id: builtin:demo-llama
+  - id: builtin:demo-llada
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 2
+batch_size: [1, 2]
+prompt_length: [16]
+gen_length: [8]
+diffusion:
+  steps: [2, 4, 8]
+  block_length: [8]
+repetitions: 1
+warmup: 0
+`
+
+// A run killed with SIGKILL while it measures, started again on the same
+// folder, measures only the missing cells and never records a cell twice.
+func TestRunKilledAndResumed(t *testing.T) {
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	if err := os.WriteFile(grid, []byte(killGrid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "results")
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+
+	cmd := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report")
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it as soon as it reports its third cell.
+	sc := bufio.NewScanner(stderr)
+	cells := 0
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "[") {
+			cells++
+			if cells == 3 {
+				cmd.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+	}
+	cmd.Wait()
+	before, err := bench.ReadRecords(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) < 3 || len(before) >= 8 {
+		t.Fatalf("%d records after the kill, want 3 to 7", len(before))
+	}
+
+	again := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report")
+	again.Env = env
+	var errb bytes.Buffer
+	again.Stderr = &errb
+	if err := again.Run(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "recorded before") {
+		t.Errorf("the rerun reused no cell:\n%s", errb.String())
+	}
+	all, err := bench.ReadRecords(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range all {
+		seen[r.Key]++
+		if r.Status != "ok" {
+			t.Errorf("%s: %s", r.Cell.Name(), r.Error)
+		}
+	}
+	if len(seen) != 8 {
+		t.Errorf("%d distinct cells recorded, want 8", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("cell %s recorded %d times", k, n)
+		}
+	}
+}
+
+// --dry-run lists the cells with estimates and measures nothing; a bad grid
+// is one error naming the file and line.
+func TestRunDryRunAndGridErrors(t *testing.T) {
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	os.WriteFile(grid, []byte(killGrid), 0o644)
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	cmd := exec.Command(binary, "run", "--config", grid, "--output_dir", filepath.Join(dir, "out"), "--dry-run")
+	cmd.Env = env
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, outb)
+	}
+	if !strings.Contains(string(outb), "8 cells") || !strings.Contains(string(outb), "demo-llada b2 p16 g8 s8") {
+		t.Errorf("dry run output:\n%s", outb)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "records")); err == nil {
+		t.Error("a dry run wrote records")
+	}
+
+	bad := strings.Replace(killGrid, "  steps: [2, 4, 8]", "  stepz: [2, 4, 8]", 1)
+	os.WriteFile(grid, []byte(bad), 0o644)
+	r := dllmbench(t, "", "run", "--config", grid, "--output_dir", filepath.Join(dir, "out"))
+	if r.code == 0 || !strings.Contains(r.stderr, "grid.yaml:13") || !strings.Contains(r.stderr, "stepz") {
+		t.Errorf("unknown key: code %d, %q", r.code, r.stderr)
+	}
+	os.WriteFile(grid, []byte(killGrid), 0o644)
+	r = dllmbench(t, "", "run", "--config", grid, "--batch_size", "0")
+	if r.code != 2 || !strings.Contains(r.stderr, "--batch_size") {
+		t.Errorf("bad override: code %d, %q", r.code, r.stderr)
+	}
+}
