@@ -190,3 +190,21 @@ type SwiGLUer interface {
 type MatMul3er interface {
 	MatMul3(d1, d2, d3, x, w1, w2, w3 Tensor)
 }
+
+// EncoderOps are the ops of a post-LayerNorm encoder with biases (BERT,
+// RoBERTa), which the decoder families never use. Their specification is
+// literal: there is no composed fallback, and a model that needs them
+// refuses a backend without them (the CUDA backend lacks them for now, so
+// encoders run on the CPU backend).
+type EncoderOps interface {
+	// LayerNorm computes dst[i] = (src[i] − μ) / sqrt(σ² + eps) ⊙ w[0] + b[0]
+	// with μ and σ² the mean and the biased variance of row i, rounded to
+	// float32; w and b are 1 × cols. dst may be src.
+	LayerNorm(dst, src, w, b Tensor, eps float32)
+	// GELU computes dst = x·Φ(x) = x/2·(1 + erf(x/√2)) elementwise: the exact
+	// form (transformers' "gelu"), not the tanh approximation. dst may be src.
+	GELU(dst, src Tensor)
+	// AddRow computes dst[i] = src[i] + bias[0] for every row i: a 1 × cols
+	// bias broadcast over the rows. dst may be src.
+	AddRow(dst, src, bias Tensor)
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, b compute.Backend, tol Tolerance) {
 	t.Run("Attention", s.attention)
 	t.Run("ArgmaxProb", s.argmaxProb)
 	t.Run("Fusions", s.fusions)
+	t.Run("EncoderOps", s.encoder)
 }
 
 type suite struct {
