@@ -488,6 +488,9 @@ func (l *loader) postProcessor(raw json.RawMessage) error {
 		SpecialTokens map[string]struct {
 			IDs []int64 `json:"ids"`
 		} `json:"special_tokens"`
+		// RobertaProcessing's tokens, each [content, id].
+		Sep []json.RawMessage `json:"sep"`
+		Cls []json.RawMessage `json:"cls"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return l.errorf("post_processor: %v", jsonError(err))
@@ -528,12 +531,38 @@ func (l *loader) postProcessor(raw json.RawMessage) error {
 			}
 		}
 		l.t.templates = append(l.t.templates, tm)
+	case "RobertaProcessing":
+		// <s> A </s> for one sequence. trim_offsets and add_prefix_space
+		// only move offsets, which Encode does not return.
+		cls, err := l.robertaToken("cls", p.Cls)
+		if err != nil {
+			return err
+		}
+		sep, err := l.robertaToken("sep", p.Sep)
+		if err != nil {
+			return err
+		}
+		l.t.templates = append(l.t.templates, template{{ids: []int{cls}}, {seq: true}, {ids: []int{sep}}})
 	case "":
 		return l.errorf("post_processor: type missing")
 	default:
-		return l.errorf("post_processor %s: unsupported (only TemplateProcessing, ByteLevel and Sequence are)", p.Type)
+		return l.errorf("post_processor %s: unsupported (only TemplateProcessing, RobertaProcessing, ByteLevel and Sequence are)", p.Type)
 	}
 	return nil
+}
+
+// robertaToken reads RobertaProcessing's cls or sep, a [content, id] pair.
+// The id is used as given, as tokenizers does, whatever the vocabulary says.
+func (l *loader) robertaToken(name string, raw []json.RawMessage) (int, error) {
+	var content string
+	var id int64
+	if len(raw) != 2 || json.Unmarshal(raw[0], &content) != nil || json.Unmarshal(raw[1], &id) != nil {
+		return 0, l.errorf("post_processor RobertaProcessing: %s: want [\"token\", id]", name)
+	}
+	if id < 0 || id > math.MaxUint32 {
+		return 0, l.errorf("post_processor RobertaProcessing: %s %q: id %d out of range", name, content, id)
+	}
+	return int(id), nil
 }
 
 // finish builds the matchers and fills in what the template implies.

@@ -66,7 +66,7 @@ func TestLoadErrors(t *testing.T) {
 		{"decoder", `{"decoder": {"type": "WordPiece"}, ` + model + `}`,
 			`tokenizer: tokenizer.json: decoder WordPiece: unsupported (only ByteLevel is)`},
 		{"post processor", `{"post_processor": {"type": "BertProcessing"}, ` + model + `}`,
-			`tokenizer: tokenizer.json: post_processor BertProcessing: unsupported (only TemplateProcessing, ByteLevel and Sequence are)`},
+			`tokenizer: tokenizer.json: post_processor BertProcessing: unsupported (only TemplateProcessing, RobertaProcessing, ByteLevel and Sequence are)`},
 		{"template without its token", `{"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {}}, ` + model + `}`,
 			`tokenizer: tokenizer.json: post_processor TemplateProcessing: single[0]: special token "<s>" missing from special_tokens`},
 		{"template with B", `{"post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "B", "type_id": 0}}], "special_tokens": {}}, ` + model + `}`,

@@ -6,7 +6,8 @@
 // text first (leftmost-longest, honouring single_word, lstrip and rstrip),
 // the remaining runs go through the pre-tokenizer (Split with Oniguruma
 // patterns, ByteLevel, Digits), each pre-token through BPE, and the
-// post-processor template adds BOS/EOS when asked. Decode maps byte-level
+// post-processor (TemplateProcessing, or RoBERTa's RobertaProcessing:
+// <s> A </s>) adds its special tokens when asked. Decode maps byte-level
 // characters back to bytes and repairs invalid UTF-8 as Rust does.
 //
 // Truncation and padding settings in tokenizer.json are ignored: Encode
