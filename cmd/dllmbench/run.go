@@ -14,6 +14,7 @@ import (
 	"dllmbench/compute/device"
 	"dllmbench/config"
 	"dllmbench/model"
+	"dllmbench/quality"
 	"dllmbench/report"
 )
 
@@ -49,6 +50,7 @@ type runFlags struct {
 	dryRun      bool
 	recordsName string
 	noReport    bool
+	noQuality   bool
 	be          backendFlags
 }
 
@@ -77,6 +79,9 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	})
 	fs.StringVar(&f.recordsName, "records-name", "", "name of this process's records file (default: host-pid-time)")
 	fs.BoolVar(&f.noReport, "no-report", false, "do not rebuild the reports at the end")
+	alias(fs, "no-quality", "no_quality")(func(n string) {
+		fs.BoolVar(&f.noQuality, n, false, "do not compute the quality metrics at the end (see 'dllmbench quality')")
+	})
 	f.be.register(fs)
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -153,6 +158,15 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if !f.noReport {
 		if err := buildReports(f.outputDir, nil); err != nil {
 			return err
+		}
+	}
+	if !f.noQuality {
+		// Quality is a step after the measurements: its failure is reported
+		// and 'dllmbench quality' can redo it, but the run stands.
+		err := computeQuality(f.outputDir, quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task,
+			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}})
+		if err != nil {
+			slog.Warn("quality metrics failed; the measurements stand (retry with 'dllmbench quality')", "err", oneLine(err.Error()))
 		}
 	}
 	if sum.Failed > 0 {

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"dllmbench/bench"
+	"dllmbench/compute/device"
+	"dllmbench/quality"
+)
+
+func init() {
+	register(&command{
+		name:    "quality",
+		summary: "score the generations of recorded cells: judge perplexity, entropy, diversity, BLEU, ROUGE-L",
+		usage:   "[--output_dir DIR] [--judge ID] [--task FILE] [--backend …]",
+		examples: `  # score the records of the last 'dllmbench run' (run does this itself at the end)
+  dllmbench quality
+
+  # the study, judged by LLaMA-3-8B on the GPU
+  dllmbench quality --output_dir results/study --judge meta-llama/Meta-Llama-3-8B --backend cuda
+
+  # a built-in judge for a grid without a causal model; GSM8K accuracy too
+  dllmbench quality --output_dir results/llada --judge builtin:demo-llama --task gsm8k_test.jsonl
+
+  # model-free metrics only (no judge is loaded)
+  dllmbench quality --judge none
+`,
+		setup: setupQuality,
+	})
+}
+
+type qualityFlags struct {
+	outputDir string
+	judge     string
+	task      string
+	resamples int
+	seed      uint64
+	be        backendFlags
+}
+
+func setupQuality(fs *flag.FlagSet) func(context.Context, []string) error {
+	var f qualityFlags
+	alias(fs, "output_dir", "output-dir")(func(n string) {
+		fs.StringVar(&f.outputDir, n, "results", "results folder: its records are read, raw_data/quality_metrics.json written")
+	})
+	fs.StringVar(&f.judge, "judge", "", "causal model of generative perplexity: a model directory, hub id or builtin:NAME; none for no judge (default: the records' first causal model)")
+	fs.StringVar(&f.task, "task", "", "JSONL task file ({\"question\", \"answer\"}): accuracy of cells whose prompts are its questions")
+	fs.IntVar(&f.resamples, "resamples", 1000, "bootstrap resamples of the 95% intervals")
+	fs.Uint64Var(&f.seed, "seed", 0, "bootstrap seed")
+	f.be.register(fs)
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		if f.resamples < 1 {
+			return usagef("--resamples %d: want at least 1", f.resamples)
+		}
+		lopt, err := f.be.loadOptions()
+		if err != nil {
+			return err
+		}
+		return computeQuality(f.outputDir, quality.Options{Judge: f.judge, JudgeLoad: lopt, Task: f.task,
+			Device:    device.Options{Backend: f.be.backend, Device: f.be.device, Threads: f.be.threads},
+			Bootstrap: quality.Bootstrap{Resamples: f.resamples, Seed: f.seed}})
+	}
+}
+
+// computeQuality scores dir's records, writes dir/raw_data/quality_metrics.json
+// and prints the table.
+func computeQuality(dir string, o quality.Options) error {
+	recs, err := bench.ReadRecords(dir)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no records in %s", dir)
+	}
+	o.Notice = func(s string) { slog.Info(s) }
+	m, err := quality.Compute(bench.Latest(recs), o)
+	if err != nil {
+		return err
+	}
+	path, err := quality.WriteMetrics(dir, m)
+	if err != nil {
+		return err
+	}
+	printQuality(os.Stdout, m)
+	slog.Info("quality metrics written", "path", path, "cells", len(m.Cells), "judge", judgeName(m))
+	return nil
+}
+
+func judgeName(m *quality.Metrics) string {
+	if m.Judge == nil {
+		return "none"
+	}
+	return m.Judge.ID
+}
+
+// printQuality prints one row per cell: quality next to throughput.
+func printQuality(w io.Writer, m *quality.Metrics) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\tbatch\tdecoder\tjudge PPL [95%%]\tentropy\tBLEU\tROUGE-L\ttok/s\t\n")
+	for _, c := range m.Cells {
+		ppl := "-"
+		if p := c.Perplexity; p != nil {
+			ppl = fmt.Sprintf("%s [%s, %s]", num(p.PPL.Value, 4), num(p.PPL.Lo, 4), num(p.PPL.Hi, 4))
+			if p.Empty > 0 {
+				ppl += fmt.Sprintf(" (%d empty)", p.Empty)
+			}
+		}
+		metric := func(name string) string {
+			if iv, ok := c.Metrics[name]; ok {
+				return num(iv.Value, 3)
+			}
+			return "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Cell.Model, c.Cell.Batch, decoderLabel(c.Cell), ppl,
+			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL), num(float64(c.Cost.TokensPerS), 4))
+	}
+	tw.Flush()
+	if m.Judge != nil {
+		fmt.Fprintf(w, "judge: %s (config sha256 %.12s); entropy in bits over generated ids up to EOS\n", m.Judge.ID, m.Judge.ConfigSHA)
+	}
+}
+
+// decoderLabel describes how a cell decodes, without the model and shapes.
+func decoderLabel(c bench.Cell) string {
+	if !c.Diffusion() {
+		s := "autoregressive"
+		if c.Temperature > 0 {
+			s += " T=" + strconv.FormatFloat(c.Temperature, 'g', -1, 64)
+		} else {
+			s += " greedy"
+		}
+		return s
+	}
+	var s string
+	switch {
+	case c.Threshold > 0:
+		s = "threshold " + strconv.FormatFloat(c.Threshold, 'g', -1, 64)
+	case c.Factor > 0:
+		s = "factor " + strconv.FormatFloat(c.Factor, 'g', -1, 64)
+	default:
+		s = fmt.Sprintf("steps %d", c.Steps)
+	}
+	s += fmt.Sprintf(" blk %d cache %s", c.BlockLen, c.Cache)
+	if c.Remasking != "" && c.Remasking != "low_confidence" {
+		s += " " + c.Remasking
+	}
+	return s
+}
+
+// num prints v with sig significant digits, "-" when it has no value.
+func num(v float64, sig int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	if math.Abs(v) >= math.Pow10(sig) {
+		return strconv.FormatFloat(v, 'f', 0, 64) // no exponent for a large perplexity
+	}
+	return strconv.FormatFloat(v, 'g', sig, 64)
+}

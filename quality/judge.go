@@ -1,0 +1,221 @@
+package quality
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	"dllmbench/bench"
+	"dllmbench/compute"
+	"dllmbench/decode"
+	"dllmbench/model"
+	"dllmbench/tokenizer"
+)
+
+// SeqNLL is one generation scored by a judge: the negative log-likelihood
+// in nats of its tokens and how many tokens were scored. Tokens = 0 marks
+// an empty generation, which is counted but not scored.
+type SeqNLL struct {
+	NLL    float64
+	Tokens int
+}
+
+// Perplexity is the generative perplexity of a cell under a judge model.
+type Perplexity struct {
+	// PPL = exp(Σ NLL / Σ tokens) over the cell's generations, with its
+	// bootstrap interval over prompts (empty generations resampled too,
+	// adding nothing to either sum).
+	PPL       Interval `json:"ppl"`
+	NLL       Number   `json:"nll"`       // Σ NLL in nats
+	Tokens    int      `json:"tokens"`    // Σ tokens scored (the judge's tokens)
+	Sequences int      `json:"sequences"` // generations scored
+	Empty     int      `json:"empty"`     // generations with no token (EOS at once): not scored
+	// Truncated counts generations whose prompt (from the left) or
+	// continuation was cut to fit the judge's context window.
+	Truncated int `json:"truncated,omitempty"`
+}
+
+// GenPerplexity aggregates per-generation scores into the cell's
+// perplexity, exp(Σ NLL / Σ tokens): a token-weighted mean of the
+// log-likelihood, so long generations count for more (MDLM's gen-PPL, not
+// SEDD's mean of per-sequence perplexities). The interval resamples
+// generations with b and recomputes the ratio; a resample of empty
+// generations only has no value and is left out.
+func GenPerplexity(seqs []SeqNLL, b Bootstrap) Perplexity {
+	var p Perplexity
+	for _, s := range seqs {
+		if s.Tokens == 0 {
+			p.Empty++
+			continue
+		}
+		p.NLL += Number(s.NLL)
+		p.Tokens += s.Tokens
+		p.Sequences++
+	}
+	p.PPL = b.Interval(len(seqs), func(idx []int) float64 {
+		var nll float64
+		var tok int
+		for _, i := range idx {
+			nll += seqs[i].NLL
+			tok += seqs[i].Tokens
+		}
+		if tok == 0 {
+			return math.NaN()
+		}
+		return math.Exp(nll / float64(tok))
+	})
+	return p
+}
+
+// JudgeInfo identifies the judge model in quality_metrics.json.
+type JudgeInfo struct {
+	ID        string `json:"id"`
+	Revision  string `json:"revision,omitempty"` // hub snapshot commit, when taken from the records
+	Dir       string `json:"dir"`
+	Arch      string `json:"arch"`
+	WeightDT  string `json:"weight_dtype"`
+	ConfigSHA string `json:"config_sha256"`
+	TokSHA    string `json:"tokenizer_sha256"`
+	Backend   string `json:"backend"`
+}
+
+// Judge is a causal model that scores generated text (generative
+// perplexity). Text from any generating model is re-tokenized with the
+// judge's own tokenizer, so models with different vocabularies are judged
+// alike. A Judge is not safe for concurrent use.
+type Judge struct {
+	Info JudgeInfo
+	m    *model.Model
+	tok  *tokenizer.Tokenizer
+	s    *model.State // B=1, grown to the longest sequence scored so far
+	n    int          // tokens s holds
+}
+
+// LoadJudge loads the causal model id (a model directory, a Hugging Face id
+// in the hub cache, or a built-in demo model) onto b.
+func LoadJudge(id string, b compute.Backend, opt model.LoadOptions) (*Judge, error) {
+	return loadJudge(bench.ModelSpec{ID: id}, b, opt)
+}
+
+// loadJudge loads a judge at a hub revision (a records' snapshot commit).
+func loadJudge(spec bench.ModelSpec, b compute.Backend, opt model.LoadOptions) (*Judge, error) {
+	id := spec.ID
+	dir, err := bench.Locate(spec)
+	if err != nil {
+		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
+	}
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
+	}
+	if !cfg.Family.Causal() {
+		return nil, fmt.Errorf("quality: judge %s is %s (%s): generative perplexity needs a causal model", id, cfg.Arch, cfg.Family)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return nil, fmt.Errorf("quality: judge %s has no tokenizer.json to re-tokenize generations with", id)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
+	}
+	m, err := model.Load(dir, b, opt)
+	if err != nil {
+		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
+	}
+	info := JudgeInfo{ID: id, Revision: spec.Revision, Dir: dir, Arch: cfg.Arch, WeightDT: m.Weights.Layers[0].WQ.DType().String(),
+		ConfigSHA: fileSHA(filepath.Join(dir, "config.json")), TokSHA: fileSHA(filepath.Join(dir, "tokenizer.json"))}
+	return &Judge{Info: info, m: m, tok: tok}, nil
+}
+
+// Close frees the judge's weights and state.
+func (j *Judge) Close() error {
+	if j.s != nil {
+		j.s.Close()
+		j.s = nil
+	}
+	return j.m.Close()
+}
+
+// Score returns the NLL of continuation given prompt under the judge: the
+// prompt encoded with the tokenizer's special tokens (BOS), the
+// continuation without, and every continuation token scored. An empty
+// continuation scores {0, 0}. When the two do not fit the judge's context,
+// the prompt is cut from the left (its BOS kept) and then the continuation
+// from the right; truncated says so.
+func (j *Judge) Score(prompt, continuation string) (s SeqNLL, truncated bool, err error) {
+	text := j.tok.Encode(continuation, false)
+	if len(text) == 0 {
+		return SeqNLL{}, false, nil
+	}
+	ctx := j.tok.Encode(prompt, true)
+	limit := j.m.Config.MaxSeqLen
+	if len(ctx)+len(text) > limit {
+		truncated = true
+		keep := max(limit-len(text), min(len(ctx), 1))
+		if keep < len(ctx) {
+			cut := append([]int(nil), ctx[:min(keep, 1)]...) // BOS or the first token
+			ctx = append(cut, ctx[len(ctx)-(keep-len(cut)):]...)
+		}
+		if len(ctx)+len(text) > limit {
+			text = text[:limit-len(ctx)]
+		}
+	}
+	n := len(ctx) + len(text)
+	if j.s == nil || j.n < n {
+		if j.s != nil {
+			j.s.Close()
+		}
+		j.n = min(max(n, 2*j.n), limit)
+		j.s = decode.ScoreState(j.m, 1, j.n, 0)
+	}
+	lp, err := decode.CausalScore(j.m, j.s, ctx, text)
+	if err != nil {
+		return SeqNLL{}, truncated, err
+	}
+	for _, v := range lp {
+		s.NLL -= v
+	}
+	s.Tokens = len(lp)
+	return s, truncated, nil
+}
+
+// Perplexity scores the continuations of a cell given their prompts and
+// aggregates them with [GenPerplexity].
+func (j *Judge) Perplexity(prompts, continuations []string, b Bootstrap) (Perplexity, error) {
+	if len(prompts) != len(continuations) {
+		panic(fmt.Sprintf("quality: %d prompts for %d continuations", len(prompts), len(continuations)))
+	}
+	seqs := make([]SeqNLL, len(prompts))
+	truncated := 0
+	for i := range prompts {
+		s, cut, err := j.Score(prompts[i], continuations[i])
+		if err != nil {
+			return Perplexity{}, fmt.Errorf("quality: judge %s, generation %d: %w", j.Info.ID, i, err)
+		}
+		seqs[i] = s
+		if cut {
+			truncated++
+		}
+	}
+	p := GenPerplexity(seqs, b)
+	p.Truncated = truncated
+	return p, nil
+}
+
+// fileSHA is the sha256 of a file, or "" when it cannot be read.
+func fileSHA(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

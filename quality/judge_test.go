@@ -1,0 +1,164 @@
+package quality
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dllmbench/bench"
+	"dllmbench/compute/cpu"
+	"dllmbench/decode"
+	"dllmbench/model"
+)
+
+func TestGenPerplexity(t *testing.T) {
+	e := math.Exp
+	tests := []struct {
+		name                  string
+		seqs                  []SeqNLL
+		want, lo, hi          float64
+		sequences, tok, empty int
+	}{
+		// Every sequence at 2 nats a token: every resample is e², whatever it draws.
+		{"equal rates", []SeqNLL{{2, 1}, {4, 2}, {6, 3}}, e(2), e(2), e(2), 3, 6, 0},
+		// Token-weighted: (1+9)/(1+3) = 2.5 nats, not the mean of the rates 1
+		// and 3. Of two items a resample draws both copies of one item with
+		// probability 1/4 each, so the 2.5% and 97.5% quantiles are the
+		// extremes e¹ and e³.
+		{"ratio of sums", []SeqNLL{{1, 1}, {9, 3}}, e(2.5), e(1), e(3), 2, 4, 0},
+		// An empty generation is counted, not scored; resamples of it alone
+		// have no value and are left out.
+		{"empty", []SeqNLL{{1, 1}, {0, 0}}, e(1), e(1), e(1), 1, 1, 1},
+		// Nothing to score: no value, no interval.
+		{"all empty", []SeqNLL{{0, 0}, {0, 0}}, math.NaN(), math.NaN(), math.NaN(), 0, 0, 2},
+	}
+	same := func(a, b float64) bool { return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) <= 1e-12*math.Abs(b) }
+	for _, tt := range tests {
+		p := GenPerplexity(tt.seqs, Bootstrap{Seed: 7})
+		if !same(p.PPL.Value, tt.want) || !same(p.PPL.Lo, tt.lo) || !same(p.PPL.Hi, tt.hi) {
+			t.Errorf("%s: PPL %v [%v, %v], want %v [%v, %v]", tt.name, p.PPL.Value, p.PPL.Lo, p.PPL.Hi, tt.want, tt.lo, tt.hi)
+		}
+		if p.Sequences != tt.sequences || p.Tokens != tt.tok || p.Empty != tt.empty {
+			t.Errorf("%s: %d sequences, %d tokens, %d empty; want %d, %d, %d", tt.name, p.Sequences, p.Tokens, p.Empty,
+				tt.sequences, tt.tok, tt.empty)
+		}
+	}
+}
+
+// The bootstrap of the ratio agrees with the interval a direct resampling
+// loop gives for the same draws: the statistic sees whole sequences.
+func TestGenPerplexityInterval(t *testing.T) {
+	seqs := make([]SeqNLL, 40)
+	for i := range seqs {
+		seqs[i] = SeqNLL{NLL: float64(i%7) + 0.5*float64(i%3), Tokens: 1 + i%5}
+	}
+	b := Bootstrap{Seed: 3}
+	p := GenPerplexity(seqs, b)
+	want := b.Interval(len(seqs), func(idx []int) float64 {
+		var n, k float64
+		for _, i := range idx {
+			n += seqs[i].NLL
+			k += float64(seqs[i].Tokens)
+		}
+		return math.Exp(n / k)
+	})
+	if p.PPL != want {
+		t.Errorf("PPL %+v, want %+v", p.PPL, want)
+	}
+	if !(p.PPL.Lo < p.PPL.Value && p.PPL.Value < p.PPL.Hi) {
+		t.Errorf("interval %+v does not hold its value", p.PPL)
+	}
+}
+
+func demoJudge(t *testing.T) *Judge {
+	t.Helper()
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	j, err := LoadJudge("builtin:demo-llama", cpu.New(2), model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+// Score is CausalScore of the re-tokenized continuation after the prompt
+// with its BOS.
+func TestJudgeScore(t *testing.T) {
+	j := demoJudge(t)
+	if j.Info.ConfigSHA == "" || j.Info.TokSHA == "" || j.Info.Arch != "LlamaForCausalLM" {
+		t.Errorf("judge info %+v", j.Info)
+	}
+	prompt, cont := "The film was directed by", " Thomas J. Wright , who"
+	ctx, text := j.tok.Encode(prompt, true), j.tok.Encode(cont, false)
+	if bos, ok := j.tok.BOS(); !ok || ctx[0] != bos {
+		t.Fatalf("context %v does not start with BOS", ctx)
+	}
+	lp, err := decode.CausalScore(j.m, decode.ScoreState(j.m, 1, len(ctx)+len(text), 0), ctx, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for _, v := range lp {
+		want -= v
+	}
+	got, cut, err := j.Score(prompt, cont)
+	if err != nil || cut {
+		t.Fatalf("Score: %v, truncated %v", err, cut)
+	}
+	if got.Tokens != len(text) || math.Abs(got.NLL-want) > 1e-9*want {
+		t.Errorf("Score = %+v, want {%v %d}", got, want, len(text))
+	}
+	if s, _, err := j.Score(prompt, ""); err != nil || s != (SeqNLL{}) {
+		t.Errorf("empty continuation: %+v, %v; want {0 0}", s, err)
+	}
+}
+
+// A prompt too long for the judge's window is cut from the left, BOS kept,
+// and every continuation token is still scored.
+func TestJudgeScoreTruncates(t *testing.T) {
+	j := demoJudge(t)
+	cont := " the second season of the series"
+	long := strings.Repeat("The song was released as a single . ", 80)
+	n := len(j.tok.Encode(long, true))
+	if n <= j.m.Config.MaxSeqLen {
+		t.Fatalf("prompt of %d tokens fits the window of %d: make it longer", n, j.m.Config.MaxSeqLen)
+	}
+	s, cut, err := j.Score(long, cont)
+	if err != nil || !cut {
+		t.Fatalf("Score: %v, truncated %v", err, cut)
+	}
+	if want := len(j.tok.Encode(cont, false)); s.Tokens != want || !(s.NLL > 0) {
+		t.Errorf("Score = %+v, want %d tokens scored", s, want)
+	}
+	p, err := j.Perplexity([]string{long, "A"}, []string{cont, ""}, Bootstrap{})
+	if err != nil || p.Truncated != 1 || p.Empty != 1 || p.Sequences != 1 {
+		t.Errorf("Perplexity = %+v, %v", p, err)
+	}
+}
+
+// The judge must be causal and have a tokenizer.
+func TestLoadJudgeRefuses(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	_, err := LoadJudge("builtin:demo-llada", cpu.New(1), model.LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "causal") {
+		t.Errorf("LLaDA as judge: %v", err)
+	}
+	// A causal config without tokenizer.json: nothing to re-tokenize with.
+	dir, err := bench.Locate(bench.ModelSpec{ID: "builtin:demo-llama"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bare, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadJudge(bare, cpu.New(1), model.LoadOptions{}); err == nil || !strings.Contains(err.Error(), "tokenizer.json") {
+		t.Errorf("judge without a tokenizer: %v", err)
+	}
+}
