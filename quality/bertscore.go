@@ -1,0 +1,542 @@
+package quality
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"dllmbench/bench"
+	"dllmbench/compute/cpu"
+	"dllmbench/hub"
+	"dllmbench/model"
+	"dllmbench/tokenizer"
+)
+
+// DefaultEncoder is bert_score's encoder for English.
+const DefaultEncoder = "roberta-large"
+
+// ErrNoEncoder is wrapped by the errors of FindEncoder and OpenBERTScorer
+// when the encoder's files are not on this machine: the caller skips
+// BERTScore and says so.
+var ErrNoEncoder = errors.New("BERTScore encoder not found")
+
+// bertScoreLayers are bert_score's default layers (model2layers in
+// bert_score/utils.py) of the encoders this engine runs.
+var bertScoreLayers = map[string]int{
+	"roberta-base": 10, "roberta-large": 17, "roberta-large-mnli": 19, "distilroberta-base": 5,
+}
+
+// encoderAliases maps the legacy hub names bert_score uses to the
+// repositories the hub keeps them under now.
+var encoderAliases = map[string]string{
+	"roberta-base":       "FacebookAI/roberta-base",
+	"roberta-large":      "FacebookAI/roberta-large",
+	"roberta-large-mnli": "FacebookAI/roberta-large-mnli",
+	"distilroberta-base": "distilbert/distilroberta-base",
+}
+
+// DefaultLayer is bert_score's layer for an encoder named by its hub id
+// (legacy or current: roberta-large or FacebookAI/roberta-large).
+func DefaultLayer(id string) (int, bool) {
+	name := id
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		if a, ok := encoderAliases[id[i+1:]]; !ok || a != id {
+			return 0, false
+		}
+		name = id[i+1:]
+	}
+	l, ok := bertScoreLayers[name]
+	return l, ok
+}
+
+// Baseline is bert_score's rescaling baseline of an encoder and layer: the
+// mean P, R and F1 of unrelated sentence pairs. bert_score ships them in
+// rescale_baseline/<lang>/<model>.tsv.
+type Baseline struct {
+	P float64 `json:"p"`
+	R float64 `json:"r"`
+	F float64 `json:"f"`
+}
+
+// RobertaLarge17 is roberta-large's English baseline at layer 17, row 17
+// of bert_score's rescale_baseline/en/roberta-large.tsv.
+var RobertaLarge17 = Baseline{P: 0.83150584, R: 0.8314941, F: 0.83122575}
+
+// PRF is the BERTScore of one hypothesis against its reference.
+type PRF struct {
+	P float64 `json:"precision"`
+	R float64 `json:"recall"`
+	F float64 `json:"f1"`
+}
+
+// FindEncoder returns the directory of an encoder (a directory, or a hub id
+// resolved in the Hugging Face cache; the legacy names bert_score uses,
+// such as roberta-large, are also looked up under their current
+// repository). It needs config.json, tokenizer.json and safetensors
+// weights; when they are missing the error wraps ErrNoEncoder. It never
+// touches the network.
+func FindEncoder(id string) (string, error) {
+	if id == "" {
+		id = DefaultEncoder
+	}
+	cands := []string{id}
+	if a, ok := encoderAliases[id]; ok {
+		cands = []string{a, id}
+	}
+	hc, err := hub.New(hub.Options{})
+	if err != nil {
+		return "", fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
+	}
+	var why []string
+	for _, c := range cands {
+		dir, err := hc.ResolveModel(c)
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		if missing := missingEncoderFiles(dir); len(missing) > 0 {
+			why = append(why, fmt.Sprintf("%s lacks %s", dir, strings.Join(missing, ", ")))
+			continue
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("quality: %w: %s (%s); download %s into the Hugging Face cache (config.json, tokenizer.json, model.safetensors)",
+		ErrNoEncoder, id, strings.Join(why, "; "), cands[0])
+}
+
+func missingEncoderFiles(dir string) []string {
+	var missing []string
+	for _, f := range []string{"config.json", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			missing = append(missing, f)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors")); len(m) == 0 {
+		missing = append(missing, "safetensors weights")
+	}
+	return missing
+}
+
+// BERTScorer scores hypotheses against references with an encoder.
+type BERTScorer struct {
+	Enc   *model.Encoder
+	Tok   *tokenizer.Tokenizer
+	Layer int // hidden_states[Layer]: 0 is the embeddings, Enc.Config.NLayers the last layer
+	// Baseline, when set, rescales P, R and F as bert_score's
+	// rescale_with_baseline does.
+	Baseline *Baseline
+	// BatchTokens bounds the padded tokens of one encoder call; 0 means 8192.
+	BatchTokens int
+
+	dir   string       // the encoder's directory, when OpenBERTScorer found it
+	close func() error // set by OpenBERTScorer
+}
+
+// BERTScore returns the BERTScore of each hypothesis against its reference
+// with the hidden states after layer of enc, without rescaling: BERTScore (Zhang et al., "BERTScore: Evaluating Text Generation with
+// BERT", ICLR 2020) as the bert_score package (Tiiiger/bert_score,
+// score() with its defaults for lang="en") computes it:
+//
+//   - the encoder is roberta-large and the embeddings are the hidden states
+//     after its layer 17 (transformers' hidden_states[17]);
+//   - a sentence is stripped of surrounding whitespace (Python's str.strip)
+//     and encoded with a space in front (the slow RoBERTa tokenizer's
+//     add_prefix_space=True that bert_score passes) between <s> and </s>,
+//     truncated to the model's 512 tokens; an empty sentence is <s></s>;
+//   - no idf: every token weighs 1, except the tokens of the template (<s>
+//     and </s>), whose weight is 0. They are still matched against: a
+//     hypothesis token's best match may be the reference's <s>;
+//   - similarities are cosines of the embeddings; precision is the weighted
+//     mean over hypothesis tokens of their best similarity to a reference
+//     token, recall the converse, F1 = 2PR/(P+R) (0 where undefined);
+//   - a pair with an empty hypothesis or reference scores P = R = F = 0;
+//   - no baseline rescaling unless asked for, and then each of P, R and F
+//     becomes (s − b)/(1 − b) with its own baseline value b.
+//
+// One difference is deliberate: bert_score matches a batch of pairs at once
+// and pads the shorter sentences with zero similarities, so a token whose
+// similarities are all negative gets 0 instead of its best one when its
+// partner is shorter than the longest sentence of its batch of 64. With
+// real encoders (roberta-large's cosines are all far above 0) this never
+// happens; here every pair is matched alone.
+func BERTScore(enc *model.Encoder, tok *tokenizer.Tokenizer, hyps, refs []string, layer int) ([]PRF, error) {
+	s := &BERTScorer{Enc: enc, Tok: tok, Layer: layer}
+	return s.Score(hyps, refs)
+}
+
+// BERTScoreOptions configure OpenBERTScorer and WriteBERTScores.
+type BERTScoreOptions struct {
+	Encoder  string    // directory or hub id; "" means DefaultEncoder
+	Layer    int       // 0 means bert_score's layer for Encoder (DefaultLayer)
+	Baseline *Baseline // nil: no rescaling
+	// Threads of the CPU backend the encoder runs on (the CUDA backend
+	// lacks compute.EncoderOps); 0 means one per CPU.
+	Threads   int
+	Bootstrap Bootstrap
+	Notice    func(string) // one-line notices; nil drops them
+}
+
+// OpenBERTScorer finds and loads an encoder and its tokenizer onto a CPU
+// backend of its own. Close releases both.
+func OpenBERTScorer(o BERTScoreOptions) (*BERTScorer, error) {
+	id := o.Encoder
+	if id == "" {
+		id = DefaultEncoder
+	}
+	layer := o.Layer
+	if layer == 0 {
+		var ok bool
+		if layer, ok = DefaultLayer(id); !ok {
+			return nil, fmt.Errorf("quality: BERTScore encoder %s: bert_score has no default layer for it; name one", id)
+		}
+	}
+	dir, err := FindEncoder(id)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
+	}
+	if pre, suf := tok.Template(); len(pre) == 0 || len(suf) == 0 {
+		return nil, fmt.Errorf("quality: BERTScore encoder %s: its tokenizer adds no <s> … </s> around a sentence", id)
+	}
+	b := cpu.New(o.Threads)
+	enc, err := model.LoadEncoder(dir, b)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
+	}
+	if layer < 0 || layer > enc.Config.NLayers {
+		enc.Close()
+		b.Close()
+		return nil, fmt.Errorf("quality: BERTScore encoder %s: layer %d outside [0, %d]", id, layer, enc.Config.NLayers)
+	}
+	return &BERTScorer{Enc: enc, Tok: tok, Layer: layer, Baseline: o.Baseline, dir: dir, close: func() error {
+		err := enc.Close()
+		b.Close()
+		return err
+	}}, nil
+}
+
+// Close releases what OpenBERTScorer loaded; it does nothing for a scorer
+// built by hand.
+func (s *BERTScorer) Close() error {
+	if s.close == nil {
+		return nil
+	}
+	err := s.close()
+	s.close = nil
+	return err
+}
+
+// Encode returns the token ids of a sentence as bert_score's sent_encode
+// gives them for RoBERTa: stripped, a space in front, <s> … </s>, at most
+// the encoder's positions.
+func (s *BERTScorer) Encode(text string) []int {
+	text = strings.TrimFunc(text, pySpace) // as in bleu.go: Python's str.isspace
+	if text != "" {
+		text = " " + text
+	}
+	ids := s.Tok.Encode(text, true)
+	if n := s.Enc.Config.MaxTokens(); len(ids) > n {
+		// Truncation keeps the template: <s>, the first tokens, </s>.
+		_, suf := s.Tok.Template()
+		ids = append(ids[:n-len(suf)], suf...)
+	}
+	return ids
+}
+
+// sentence is one encoded sentence: unit-length embeddings and weights.
+type sentence struct {
+	emb [][]float64 // (tokens, Dim), each row of norm 1
+	w   []float64   // 1, or 0 for the template's tokens
+}
+
+// pairChunk is how many pairs are encoded together: it bounds the
+// embeddings kept at once.
+const pairChunk = 64
+
+// Score returns the BERTScore of each hypothesis against its reference.
+func (s *BERTScorer) Score(hyps, refs []string) ([]PRF, error) {
+	if len(hyps) != len(refs) {
+		return nil, fmt.Errorf("quality: BERTScore of %d hypotheses against %d references", len(hyps), len(refs))
+	}
+	out := make([]PRF, len(hyps))
+	for lo := 0; lo < len(hyps); lo += pairChunk {
+		hi := min(lo+pairChunk, len(hyps))
+		// Each distinct sentence is encoded once.
+		index := map[string]int{}
+		var texts []string
+		for _, t := range slices.Concat(hyps[lo:hi], refs[lo:hi]) {
+			if _, ok := index[t]; !ok {
+				index[t] = len(texts)
+				texts = append(texts, t)
+			}
+		}
+		sents, err := s.embed(texts)
+		if err != nil {
+			return nil, err
+		}
+		for i := lo; i < hi; i++ {
+			out[i] = s.rescale(greedyMatch(sents[index[hyps[i]]], sents[index[refs[i]]]))
+		}
+	}
+	return out, nil
+}
+
+// embed encodes texts in batches of similar lengths.
+func (s *BERTScorer) embed(texts []string) ([]sentence, error) {
+	ids := make([][]int, len(texts))
+	order := make([]int, len(texts))
+	for i, t := range texts {
+		ids[i], order[i] = s.Encode(t), i
+	}
+	// Longest first, so a batch pads little.
+	slices.SortStableFunc(order, func(a, b int) int { return len(ids[b]) - len(ids[a]) })
+	pre, suf := s.Tok.Template()
+	special := append(slices.Clone(pre), suf...)
+	budget := s.BatchTokens
+	if budget <= 0 {
+		budget = 8192
+	}
+	out := make([]sentence, len(texts))
+	for lo := 0; lo < len(order); {
+		L := len(ids[order[lo]])
+		hi := lo + 1
+		for hi < len(order) && (hi-lo+1)*L <= budget {
+			hi++
+		}
+		batch := make([][]int, hi-lo)
+		for k := range batch {
+			batch[k] = ids[order[lo+k]]
+		}
+		states, err := s.Enc.Hidden(batch, s.Layer)
+		if err != nil {
+			return nil, fmt.Errorf("quality: BERTScore: %w", err)
+		}
+		for k, st := range states {
+			sent := sentence{emb: make([][]float64, len(st)), w: make([]float64, len(st))}
+			for j, v := range st {
+				var n2 float64
+				for _, x := range v {
+					n2 += float64(x) * float64(x)
+				}
+				inv := 1 / math.Sqrt(n2)
+				e := make([]float64, len(v))
+				for c, x := range v {
+					e[c] = float64(x) * inv
+				}
+				sent.emb[j] = e
+				if !slices.Contains(special, batch[k][j]) {
+					sent.w[j] = 1
+				}
+			}
+			out[order[lo+k]] = sent
+		}
+		lo = hi
+	}
+	return out, nil
+}
+
+// greedyMatch is bert_score's greedy_cos_idf for one pair.
+func greedyMatch(hyp, ref sentence) PRF {
+	sim := make([][]float64, len(hyp.emb))
+	for i, h := range hyp.emb {
+		sim[i] = make([]float64, len(ref.emb))
+		for j, r := range ref.emb {
+			var d float64
+			for c := range h {
+				d += h[c] * r[c]
+			}
+			sim[i][j] = d
+		}
+	}
+	var p, wp, r, wr float64
+	for i := range hyp.emb {
+		best := math.Inf(-1)
+		for j := range ref.emb {
+			best = max(best, sim[i][j])
+		}
+		p += hyp.w[i] * best
+		wp += hyp.w[i]
+	}
+	for j := range ref.emb {
+		best := math.Inf(-1)
+		for i := range hyp.emb {
+			best = max(best, sim[i][j])
+		}
+		r += ref.w[j] * best
+		wr += ref.w[j]
+	}
+	// A sentence of special tokens only (the empty one) scores 0, as
+	// bert_score sets it.
+	if wp == 0 || wr == 0 {
+		return PRF{}
+	}
+	p, r = p/wp, r/wr
+	f := 2 * p * r / (p + r)
+	if math.IsNaN(f) {
+		f = 0
+	}
+	return PRF{P: p, R: r, F: f}
+}
+
+func (s *BERTScorer) rescale(v PRF) PRF {
+	if s.Baseline == nil {
+		return v
+	}
+	b := s.Baseline
+	return PRF{P: (v.P - b.P) / (1 - b.P), R: (v.R - b.R) / (1 - b.R), F: (v.F - b.F) / (1 - b.F)}
+}
+
+// CellBERTScore is a cell's BERTScore: the means over its prompts of P, R
+// and F1, each with its bootstrap interval (the same resamples for all
+// three).
+type CellBERTScore struct {
+	Pairs     int      `json:"pairs"`
+	Precision Interval `json:"precision"`
+	Recall    Interval `json:"recall"`
+	F1        Interval `json:"f1"`
+}
+
+// BERTScoreCell scores a cell's generations against their references and
+// summarises them with b.
+func BERTScoreCell(s *BERTScorer, hyps, refs []string, b Bootstrap) (CellBERTScore, error) {
+	prf, err := s.Score(hyps, refs)
+	if err != nil {
+		return CellBERTScore{}, err
+	}
+	p, r, f := make([]float64, len(prf)), make([]float64, len(prf)), make([]float64, len(prf))
+	for i, v := range prf {
+		p[i], r[i], f[i] = v.P, v.R, v.F
+	}
+	return CellBERTScore{Pairs: len(prf), Precision: b.Mean(p), Recall: b.Mean(r), F1: b.Mean(f)}, nil
+}
+
+// BERTScoreFile is where WriteBERTScores puts its results under a results
+// directory, beside quality_metrics.json.
+const BERTScoreFile = "raw_data/bertscore.json"
+
+// BERTScores is the BERTScore of every successful cell of a set of
+// records: bertscore.json.
+type BERTScores struct {
+	Schema    int                 `json:"schema_version"`
+	Encoder   BERTScoreEncoder    `json:"encoder"`
+	Bootstrap BootstrapInfo       `json:"bootstrap"`
+	Cells     []CellBERTScoreNote `json:"cells"`
+}
+
+// BERTScoreEncoder identifies the encoder and the settings of the scores.
+type BERTScoreEncoder struct {
+	ID       string    `json:"id"`
+	Dir      string    `json:"dir"`
+	Arch     string    `json:"arch"`
+	Layer    int       `json:"layer"`
+	Backend  string    `json:"backend"`
+	IDF      bool      `json:"idf"`      // always false: bert_score's default
+	Baseline *Baseline `json:"baseline"` // null: not rescaled
+}
+
+// CellBERTScoreNote is one cell's BERTScore, or why it has none.
+type CellBERTScoreNote struct {
+	Key       string         `json:"key"`
+	Grid      string         `json:"grid"`
+	Name      string         `json:"name"`
+	BERTScore *CellBERTScore `json:"bertscore"`
+	Note      string         `json:"note,omitempty"`
+}
+
+// ComputeBERTScores scores the generations of every successful record
+// against its prompts' references. Without the encoder's files it returns
+// an error wrapping ErrNoEncoder.
+func ComputeBERTScores(recs []bench.Record, o BERTScoreOptions) (*BERTScores, error) {
+	if err := o.Bootstrap.Validate(); err != nil {
+		return nil, fmt.Errorf("quality: %w", err)
+	}
+	s, err := OpenBERTScorer(o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	id := o.Encoder
+	if id == "" {
+		id = DefaultEncoder
+	}
+	bi := BootstrapInfo{Resamples: o.Bootstrap.Resamples, Level: o.Bootstrap.Level, Seed: o.Bootstrap.Seed}
+	if bi.Resamples == 0 {
+		bi.Resamples = 1000
+	}
+	if bi.Level == 0 {
+		bi.Level = 0.95
+	}
+	out := &BERTScores{Schema: 1, Bootstrap: bi, Cells: []CellBERTScoreNote{},
+		Encoder: BERTScoreEncoder{ID: id, Dir: s.dir, Arch: s.Enc.Config.Arch, Layer: s.Layer,
+			Backend: s.Enc.Backend().Name(), Baseline: o.Baseline}}
+	for _, r := range recs {
+		if r.Status != "ok" {
+			continue
+		}
+		c := CellBERTScoreNote{Key: r.Key, Grid: r.Grid, Name: r.Cell.Name()}
+		refs := make([]string, len(r.Prompts))
+		haveRefs := true
+		for i, p := range r.Prompts {
+			refs[i] = p.Reference
+			haveRefs = haveRefs && p.Reference != ""
+		}
+		switch {
+		case len(r.Texts) != len(r.Prompts):
+			c.Note = "no decoded texts (the model has no tokenizer.json): no BERTScore"
+		case !haveRefs:
+			c.Note = "prompts without reference continuations: no BERTScore"
+		default:
+			cb, err := BERTScoreCell(s, r.Texts, refs, o.Bootstrap)
+			if err != nil {
+				return nil, fmt.Errorf("%w (record %s, %s)", err, r.Key, c.Name)
+			}
+			c.BERTScore = &cb
+		}
+		out.Cells = append(out.Cells, c)
+	}
+	return out, nil
+}
+
+// WriteBERTScores computes the BERTScore of dir's records (their latest
+// per cell) and writes dir/raw_data/bertscore.json through a temporary
+// file and a rename. It returns the path written; without the encoder's
+// files the error wraps ErrNoEncoder and nothing is written.
+func WriteBERTScores(dir string, o BERTScoreOptions) (string, error) {
+	recs, err := bench.ReadRecords(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(recs) == 0 {
+		return "", fmt.Errorf("quality: no records in %s", dir)
+	}
+	m, err := ComputeBERTScores(bench.Latest(recs), o)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("quality: encoding BERTScores: %w", err)
+	}
+	path := filepath.Join(dir, BERTScoreFile)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("quality: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("quality: writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("quality: writing %s: %w", path, err)
+	}
+	return path, nil
+}

@@ -1,0 +1,448 @@
+package quality
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dllmbench/bench"
+	"dllmbench/compute/cpu"
+	"dllmbench/model"
+	"dllmbench/safetensors"
+	"dllmbench/tokenizer"
+)
+
+// byteLevel is GPT-2's bytes_to_unicode: the printable bytes map to
+// themselves, the others to U+0100 onwards in byte order.
+func byteLevel() []string {
+	out := make([]string, 256)
+	n := 0
+	for b := range 256 {
+		if b >= '!' && b <= '~' || b >= 0xa1 && b <= 0xac || b >= 0xae {
+			out[b] = string(rune(b))
+		} else {
+			out[b] = string(rune(256 + n))
+			n++
+		}
+	}
+	return out
+}
+
+// writeTinyBERTScoreModel writes a RoBERTa-shaped checkpoint with random
+// weights and a byte-level tokenizer whose vocabulary covers every byte:
+// specials 0-3 (<s>, <pad>, </s>, <unk>), the 256 bytes, a few merges.
+func writeTinyBERTScoreModel(t *testing.T, seed uint64) string {
+	t.Helper()
+	dir := t.TempDir()
+	vocab := map[string]int{"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+	for _, s := range byteLevel() {
+		vocab[s] = len(vocab)
+	}
+	merges := []string{"Ġ t", "h e", "Ġt he", "Ġ c", "a t", "Ġc at", "Ġ s", "Ġs at"}
+	for _, m := range merges {
+		vocab[strings.ReplaceAll(m, " ", "")] = len(vocab)
+	}
+	added := []map[string]any{}
+	for _, s := range []string{"<s>", "<pad>", "</s>", "<unk>"} {
+		added = append(added, map[string]any{"id": vocab[s], "content": s, "single_word": false, "lstrip": false,
+			"rstrip": false, "normalized": true, "special": true})
+	}
+	tj := map[string]any{
+		"version": "1.0", "added_tokens": added, "normalizer": nil,
+		"pre_tokenizer":  map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+		"post_processor": map[string]any{"type": "RobertaProcessing", "sep": []any{"</s>", 2}, "cls": []any{"<s>", 0}, "trim_offsets": true, "add_prefix_space": false},
+		"decoder":        map[string]any{"type": "ByteLevel"},
+		"model":          map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "vocab": vocab, "merges": merges},
+	}
+	const dim, ffn, layers, heads, maxPos = 16, 24, 3, 2, 40
+	cfg := map[string]any{"architectures": []string{"RobertaModel"}, "model_type": "roberta", "hidden_size": dim,
+		"intermediate_size": ffn, "num_hidden_layers": layers, "num_attention_heads": heads, "vocab_size": len(vocab),
+		"max_position_embeddings": maxPos, "type_vocab_size": 1, "pad_token_id": 1, "layer_norm_eps": 1e-5, "hidden_act": "gelu"}
+	for name, v := range map[string]any{"tokenizer.json": tj, "config.json": cfg} {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var w safetensors.Writer
+	add := func(name string, shape []int, std, mean float64) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		b := make([]byte, 4*n)
+		for i := range n {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(mean+std*rng.NormFloat64())))
+		}
+		w.Add(name, safetensors.F32, shape, b)
+	}
+	add("embeddings.word_embeddings.weight", []int{len(vocab), dim}, 1, 0)
+	add("embeddings.position_embeddings.weight", []int{maxPos, dim}, 1, 0)
+	add("embeddings.token_type_embeddings.weight", []int{1, dim}, 1, 0)
+	norm := func(p string) {
+		add(p+".weight", []int{dim}, 0.1, 1)
+		add(p+".bias", []int{dim}, 0.1, 0)
+	}
+	norm("embeddings.LayerNorm")
+	for l := range layers {
+		p := fmt.Sprintf("encoder.layer.%d.", l)
+		for _, m := range []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"} {
+			add(p+m+".weight", []int{dim, dim}, 0.25, 0)
+			add(p+m+".bias", []int{dim}, 0.1, 0)
+		}
+		add(p+"intermediate.dense.weight", []int{ffn, dim}, 0.25, 0)
+		add(p+"intermediate.dense.bias", []int{ffn}, 0.1, 0)
+		add(p+"output.dense.weight", []int{dim, ffn}, 0.2, 0)
+		add(p+"output.dense.bias", []int{dim}, 0.1, 0)
+		norm(p + "attention.output.LayerNorm")
+		norm(p + "output.LayerNorm")
+	}
+	if err := w.WriteFile(filepath.Join(dir, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func openTinyScorer(t *testing.T, dir string, layer int) *BERTScorer {
+	t.Helper()
+	b := cpu.New(2)
+	t.Cleanup(b.Close)
+	enc, err := model.LoadEncoder(dir, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enc.Close() })
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &BERTScorer{Enc: enc, Tok: tok, Layer: layer}
+}
+
+// refBERTScore is bert_score's definition written out for one pair, each
+// sentence encoded alone: cosines, best matches, weights 0 for <s> and </s>.
+func refBERTScore(t *testing.T, s *BERTScorer, hyp, ref string) PRF {
+	t.Helper()
+	emb := func(text string) ([][]float64, []float64) {
+		ids := s.Encode(text)
+		h, err := s.Enc.Hidden([][]int{ids}, s.Layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]float64
+		var w []float64
+		for j, v := range h[0] {
+			var n float64
+			for _, x := range v {
+				n += float64(x) * float64(x)
+			}
+			e := make([]float64, len(v))
+			for c, x := range v {
+				e[c] = float64(x) / math.Sqrt(n)
+			}
+			out = append(out, e)
+			w = append(w, map[bool]float64{true: 0, false: 1}[ids[j] == 0 || ids[j] == 2])
+		}
+		return out, w
+	}
+	he, hw := emb(hyp)
+	re, rw := emb(ref)
+	cos := func(a, b []float64) float64 {
+		var d float64
+		for i := range a {
+			d += a[i] * b[i]
+		}
+		return d
+	}
+	side := func(a [][]float64, w []float64, b [][]float64) float64 {
+		var s, ws float64
+		for i, x := range a {
+			best := math.Inf(-1)
+			for _, y := range b {
+				best = max(best, cos(x, y))
+			}
+			s += w[i] * best
+			ws += w[i]
+		}
+		return s / ws
+	}
+	p, r := side(he, hw, re), side(re, rw, he)
+	return PRF{p, r, 2 * p * r / (p + r)}
+}
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestBERTScoreAgainstDefinition(t *testing.T) {
+	s := openTinyScorer(t, writeTinyBERTScoreModel(t, 1), 3)
+	hyps := []string{"the cat sat", "the cat", "a dog barked at the cat", "  the cat sat\n", "cat"}
+	refs := []string{"the cat sat", "the cat sat on the mat", "the cat", "the cat sat", "the hat"}
+	got, err := s.Score(hyps, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hyps {
+		want := refBERTScore(t, s, hyps[i], refs[i])
+		if !near(got[i].P, want.P, 1e-12) || !near(got[i].R, want.R, 1e-12) || !near(got[i].F, want.F, 1e-12) {
+			t.Errorf("pair %d (%q, %q): got %+v, want %+v", i, hyps[i], refs[i], got[i], want)
+		}
+	}
+	t.Logf("scores: %+v", got)
+	// A sentence against itself: every token's best match is itself.
+	for _, i := range []int{0, 3} {
+		if !near(got[i].P, 1, 1e-6) || !near(got[i].R, 1, 1e-6) || !near(got[i].F, 1, 1e-6) {
+			t.Errorf("pair %d, identical after stripping: %+v, want 1, 1, 1", i, got[i])
+		}
+	}
+	// Precision one way is recall the other way.
+	back, err := s.Score(refs, hyps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hyps {
+		if back[i].P != got[i].R || back[i].R != got[i].P {
+			t.Errorf("pair %d: P, R = %v, %v one way and R, P = %v, %v the other", i, got[i].P, got[i].R, back[i].R, back[i].P)
+		}
+	}
+	// Batching does not change a bit: one sentence per encoder call.
+	s.BatchTokens = 1
+	small, err := s.Score(hyps, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if small[i] != got[i] {
+			t.Errorf("pair %d: %+v in batches, %+v one by one", i, got[i], small[i])
+		}
+	}
+}
+
+// The special tokens weigh nothing but can still be the best match.
+func TestGreedyMatch(t *testing.T) {
+	u := func(v ...float64) []float64 { return v }
+	// Hypothesis: <s>, a, </s>; reference: <s>, b, </s>. a is closest to
+	// the reference's <s> (cos 0.8) and to b at 0.6; b is closest to a.
+	hyp := sentence{emb: [][]float64{u(1, 0, 0), u(0.8, 0.6, 0), u(0, 0, 1)}, w: []float64{0, 1, 0}}
+	ref := sentence{emb: [][]float64{u(1, 0, 0), u(0, 1, 0), u(0, 0, 1)}, w: []float64{0, 1, 0}}
+	got := greedyMatch(hyp, ref)
+	// P: a's best is max(0.8, 0.6, 0) = 0.8. R: b's best is max(0, 0.6, 0) = 0.6.
+	want := PRF{0.8, 0.6, 2 * 0.8 * 0.6 / 1.4}
+	if !near(got.P, want.P, 1e-15) || !near(got.R, want.R, 1e-15) || !near(got.F, want.F, 1e-15) {
+		t.Errorf("greedyMatch = %+v, want %+v", got, want)
+	}
+	// An empty sentence (<s></s>) scores 0 on both sides, as bert_score sets it.
+	empty := sentence{emb: [][]float64{u(1, 0, 0), u(0, 0, 1)}, w: []float64{0, 0}}
+	if got := greedyMatch(empty, ref); got != (PRF{}) {
+		t.Errorf("empty hypothesis: %+v, want zeros", got)
+	}
+	if got := greedyMatch(hyp, empty); got != (PRF{}) {
+		t.Errorf("empty reference: %+v, want zeros", got)
+	}
+	// Orthogonal tokens: P = R = 0 leaves F undefined, which is 0.
+	x := sentence{emb: [][]float64{u(1, 0, 0)}, w: []float64{1}}
+	y := sentence{emb: [][]float64{u(0, 1, 0)}, w: []float64{1}}
+	if got := greedyMatch(x, y); got != (PRF{}) {
+		t.Errorf("orthogonal tokens: %+v, want zeros", got)
+	}
+}
+
+func TestBERTScoreEncode(t *testing.T) {
+	s := openTinyScorer(t, writeTinyBERTScoreModel(t, 2), 1)
+	tid := func(tok string) int {
+		id, ok := s.Tok.TokenID(tok)
+		if !ok {
+			t.Fatalf("no token %q", tok)
+		}
+		return id
+	}
+	tests := []struct {
+		text string
+		want []int
+	}{
+		// Stripped, then a space in front: " the cat" is Ġthe Ġcat.
+		{"\t the cat \x1f\n", []int{0, tid("Ġthe"), tid("Ġcat"), 2}},
+		{"the cat", []int{0, tid("Ġthe"), tid("Ġcat"), 2}},
+		// Nothing left: <s></s>.
+		{" \n ", []int{0, 2}},
+	}
+	for _, tc := range tests {
+		if got := s.Encode(tc.text); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Encode(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+	// Truncated to the positions (40 − pad − 1 = 38), keeping </s>.
+	long := s.Encode(strings.Repeat("the ", 100))
+	if len(long) != s.Enc.Config.MaxTokens() || long[0] != 0 || long[len(long)-1] != 2 || long[len(long)-2] != tid("Ġthe") {
+		t.Errorf("long sentence: %d tokens %v, want %d ending in Ġthe </s>", len(long), long, s.Enc.Config.MaxTokens())
+	}
+	if _, err := s.Score([]string{strings.Repeat("the cat ", 100)}, []string{"the cat"}); err != nil {
+		t.Errorf("a sentence longer than the positions: %v", err)
+	}
+}
+
+func TestBERTScoreEmptyAndBaseline(t *testing.T) {
+	s := openTinyScorer(t, writeTinyBERTScoreModel(t, 3), 2)
+	raw, err := s.Score([]string{"", "the cat", "the cat sat"}, []string{"the cat", "   ", "the cat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw[0] != (PRF{}) || raw[1] != (PRF{}) {
+		t.Errorf("empty hypothesis or reference: %+v, %+v, want zeros", raw[0], raw[1])
+	}
+	s.Baseline = &RobertaLarge17
+	scaled, err := s.Score([]string{"", "the cat sat"}, []string{"the cat", "the cat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := RobertaLarge17
+	want := []PRF{{-b.P / (1 - b.P), -b.R / (1 - b.R), -b.F / (1 - b.F)},
+		{(raw[2].P - b.P) / (1 - b.P), (raw[2].R - b.R) / (1 - b.R), (raw[2].F - b.F) / (1 - b.F)}}
+	for i := range want {
+		if !near(scaled[i].P, want[i].P, 1e-12) || !near(scaled[i].R, want[i].R, 1e-12) || !near(scaled[i].F, want[i].F, 1e-12) {
+			t.Errorf("rescaled pair %d: %+v, want %+v", i, scaled[i], want[i])
+		}
+	}
+	if _, err := s.Score([]string{"a"}, nil); err == nil {
+		t.Error("Score accepted 1 hypothesis for 0 references")
+	}
+}
+
+func TestBERTScoreCell(t *testing.T) {
+	s := openTinyScorer(t, writeTinyBERTScoreModel(t, 4), 3)
+	hyps := []string{"the cat sat", "a cat", "the dog", "sat"}
+	refs := []string{"the cat sat", "the cat", "the cat sat", "the cat sat"}
+	prf, err := s.Score(hyps, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := BERTScoreCell(s, hyps, refs, Bootstrap{Resamples: 200, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mp, mr, mf float64
+	for _, v := range prf {
+		mp, mr, mf = mp+v.P/4, mr+v.R/4, mf+v.F/4
+	}
+	if c.Pairs != 4 || !near(c.Precision.Value, mp, 1e-12) || !near(c.Recall.Value, mr, 1e-12) || !near(c.F1.Value, mf, 1e-12) {
+		t.Errorf("cell %+v, want 4 pairs and means %v %v %v", c, mp, mr, mf)
+	}
+	if !(c.F1.Lo <= c.F1.Value && c.F1.Value <= c.F1.Hi && c.F1.Lo < c.F1.Hi) {
+		t.Errorf("F1 interval [%v, %v] around %v", c.F1.Lo, c.F1.Hi, c.F1.Value)
+	}
+}
+
+func TestDefaultLayer(t *testing.T) {
+	for _, c := range []struct {
+		id    string
+		layer int
+		ok    bool
+	}{
+		{"roberta-large", 17, true}, // bert_score's default for English
+		{"FacebookAI/roberta-large", 17, true},
+		{"roberta-base", 10, true},
+		{"someone/roberta-large", 0, false}, // a different repository of the same name
+		{"/models/my-encoder", 0, false},
+	} {
+		if l, ok := DefaultLayer(c.id); l != c.layer || ok != c.ok {
+			t.Errorf("DefaultLayer(%q) = %d, %v; want %d, %v", c.id, l, ok, c.layer, c.ok)
+		}
+	}
+}
+
+// FindEncoder looks in the Hugging Face cache, under the current name of a
+// legacy one, and says what is missing.
+func TestFindEncoder(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	if _, err := FindEncoder(""); !errors.Is(err, ErrNoEncoder) || !strings.Contains(err.Error(), "FacebookAI/roberta-large") {
+		t.Fatalf("empty cache: %v, want ErrNoEncoder naming FacebookAI/roberta-large", err)
+	}
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	repo := filepath.Join(cache, "models--FacebookAI--roberta-large")
+	snap := filepath.Join(repo, "snapshots", commit)
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(repo, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "tokenizer.json"} {
+		if err := os.WriteFile(filepath.Join(snap, f), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Python's cache often holds only pytorch_model.bin.
+	if _, err := FindEncoder("roberta-large"); !errors.Is(err, ErrNoEncoder) || !strings.Contains(err.Error(), "lacks safetensors weights") {
+		t.Fatalf("no weights: %v, want ErrNoEncoder saying the weights are missing", err)
+	}
+	if err := os.WriteFile(filepath.Join(snap, "model.safetensors"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := FindEncoder("roberta-large")
+	if err != nil || dir != snap {
+		t.Fatalf("FindEncoder = %q, %v; want %s", dir, err, snap)
+	}
+	// A directory is taken as it is.
+	if dir, err := FindEncoder(snap); err != nil || dir != snap {
+		t.Errorf("FindEncoder(dir) = %q, %v", dir, err)
+	}
+}
+
+func TestComputeBERTScores(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	dir := writeTinyBERTScoreModel(t, 5)
+	rec := func(key, status string, texts []string, refs ...string) bench.Record {
+		r := bench.Record{Key: key, Grid: "g", Status: status, Texts: texts, Cell: bench.Cell{Model: "m"}}
+		for _, ref := range refs {
+			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
+		}
+		return r
+	}
+	recs := []bench.Record{
+		rec("a", "ok", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
+		rec("b", "ok", nil, "the cat"),                 // no texts
+		rec("c", "ok", []string{"the cat"}, ""),        // no reference
+		rec("d", "failed", []string{"x"}, "the cat"),   // left out
+		rec("e", "ok", []string{"sat"}, "the cat sat"), // another cell
+	}
+	m, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir, Layer: 2, Threads: 1, Bootstrap: Bootstrap{Resamples: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Cells) != 4 || m.Encoder.Layer != 2 || m.Encoder.Dir != dir || m.Encoder.Backend != "cpu" {
+		t.Fatalf("BERTScores %+v", m)
+	}
+	if m.Cells[0].BERTScore == nil || m.Cells[0].BERTScore.Pairs != 2 || m.Cells[3].BERTScore == nil {
+		t.Errorf("scored cells: %+v, %+v", m.Cells[0], m.Cells[3])
+	}
+	if m.Cells[1].BERTScore != nil || !strings.Contains(m.Cells[1].Note, "no decoded texts") ||
+		m.Cells[2].BERTScore != nil || !strings.Contains(m.Cells[2].Note, "without reference") {
+		t.Errorf("unscored cells: %+v, %+v", m.Cells[1], m.Cells[2])
+	}
+	if _, err := json.Marshal(m); err != nil {
+		t.Errorf("encoding: %v", err)
+	}
+
+	// Without the encoder: ErrNoEncoder, so the caller can skip.
+	if _, err := ComputeBERTScores(recs, BERTScoreOptions{}); !errors.Is(err, ErrNoEncoder) {
+		t.Errorf("no encoder: %v, want ErrNoEncoder", err)
+	}
+	// A local encoder has no default layer.
+	if _, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir}); err == nil || !strings.Contains(err.Error(), "no default layer") {
+		t.Errorf("no layer: %v", err)
+	}
+}
