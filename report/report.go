@@ -11,6 +11,7 @@
 package report
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -65,8 +66,12 @@ func metricNames(recs []bench.Record) []string {
 //	raw_data/raw_metrics.csv       one row per cell, every metric's mean and std
 //	raw_data/records_summary.json  one object per cell, no prompts or outputs
 //	bench.txt                      Go benchmark format, one line per repetition
+//	figures/NAME.svg, NAME.png     the figures of MakeFigures
+//	report.html                    everything in one self-contained page (HTML)
 //
-// Files are replaced whole, so a report can be rebuilt in place.
+// Figures and report.html use dir's raw_data/quality_metrics.json where the
+// quality step wrote one. Files are replaced whole, so a report can be
+// rebuilt in place.
 func Write(dir string, recs []bench.Record) error {
 	recs = sortRecords(recs)
 	files := []struct {
@@ -86,7 +91,19 @@ func Write(dir string, recs []bench.Record) error {
 			return err
 		}
 	}
-	return nil
+	qm, err := ReadQuality(dir)
+	if err != nil {
+		return err
+	}
+	figs := MakeFigures(recs, qm)
+	if err := writeFigures(dir, figs); err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := HTML(&page, recs, qm, figs); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "report.html"), page.Bytes())
 }
 
 // writeFile replaces path with b through a temporary file and a rename, so

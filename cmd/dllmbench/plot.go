@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"dllmbench/bench"
+	"dllmbench/report"
+)
+
+func init() {
+	register(&command{
+		name:    "plot",
+		summary: "draw the figures (PNG and SVG) from records, without the other report files",
+		usage:   "[--output_dir DIR] [RECORDS.jsonl | DIR]...",
+		examples: `  # draw results/figures/*.{png,svg} from results/records/*.jsonl
+  dllmbench plot
+
+  # the figures of several jobs' records, merged, with results/merged's quality metrics
+  dllmbench plot --output_dir results/merged results/job-*/records/*.jsonl
+`,
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			var dir string
+			alias(fs, "output_dir", "output-dir")(func(n string) {
+				fs.StringVar(&dir, n, "results", "results folder: figures go to DIR/figures, quality metrics come from DIR/raw_data/quality_metrics.json")
+			})
+			return func(_ context.Context, args []string) error {
+				return plotFigures(dir, args)
+			}
+		},
+	})
+}
+
+// plotFigures draws the figures of dir's records (or of the given record
+// files) into dir/figures and lists what it drew and what it skipped.
+func plotFigures(dir string, files []string) error {
+	src := files
+	if len(src) == 0 {
+		src = []string{dir}
+	}
+	recs, err := bench.ReadRecords(src...)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no records in %s", strings.Join(src, ", "))
+	}
+	figs, err := report.WriteFigures(dir, bench.Latest(recs))
+	if err != nil {
+		return err
+	}
+	for _, f := range figs.Drawn {
+		p := filepath.Join(dir, "figures", f.Name)
+		fmt.Fprintf(os.Stdout, "%s.svg  %s.png  %s\n", p, p, f.Title)
+	}
+	for _, s := range figs.Skipped {
+		fmt.Fprintf(os.Stdout, "skipped %s: %s\n", s.Name, s.Reason)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/bench"
+)
+
+// allFigures is the order MakeFigures draws in.
+var allFigures = []string{FigThroughput, FigMemory, FigStepTime, FigQualityPPL, FigQualityBLEU, FigQualityROUGE,
+	FigParetoSpeed, FigParetoEnergy}
+
+func names(figs Figures) (drawn, skipped []string) {
+	for _, f := range figs.Drawn {
+		drawn = append(drawn, f.Name)
+	}
+	for _, s := range figs.Skipped {
+		skipped = append(skipped, s.Name)
+	}
+	return drawn, skipped
+}
+
+// TestFiguresStudy draws the study's figures and checks each SVG: well
+// formed, titled, captioned with the grid and the GPU, with the series the
+// study has in its legend; and each PNG's size.
+func TestFiguresStudy(t *testing.T) {
+	recs, qm := readStudy(t)
+	figs := MakeFigures(recs, qm)
+	drawn, skipped := names(figs)
+	if diff := cmp.Diff(allFigures, drawn); diff != "" || len(skipped) != 0 {
+		t.Fatalf("drawn (-want +got):\n%s\nskipped: %v", diff, figs.Skipped)
+	}
+	// Labels the legend of each figure must have: the study has two
+	// generation lengths (so they are named) and one batch-size axis.
+	legends := map[string][]string{
+		FigThroughput:   {"llama3-8b · AR greedy · p128 g128", "llada-8b · thr 0.9 / blk 32 / dual · p128 g256"},
+		FigMemory:       {"llada-8b · diffusion, cache dual · b16", "llama3-8b · autoregressive, KV cache · b1"},
+		FigStepTime:     {"llada-8b · blk 32 / none · b4 · p128 g256"},
+		FigQualityPPL:   {"llada-8b · blk 32 / none · p128 g128", "llada-8b · threshold · blk 32 / dual · p128 g256", "llama3-8b · AR greedy · p128 g128 (reference)"},
+		FigParetoSpeed:  {"llada-8b · p128 g128 · all settings", "llama3-8b · p128 g256 · Pareto frontier"},
+		FigParetoEnergy: {"llada-8b · p128 g256 · Pareto frontier"},
+	}
+	for _, f := range figs.Drawn {
+		texts := svgTexts(t, f.SVG)
+		all := strings.Join(texts, "\n")
+		want := append([]string{f.Title, "grid study-h100 on NVIDIA H100 80GB HBM3 (cuda);"}, legends[f.Name]...)
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: no text %q in\n%s", f.Name, w, all)
+			}
+		}
+		if !strings.Contains(string(f.SVG), "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;") {
+			t.Errorf("%s: no font fallbacks", f.Name)
+		}
+		if f.Name == FigThroughput || f.Name == FigQualityPPL { // two panels, the others one
+			w, _ := f.spec.size()
+			if w != 2*panelW+2*margin {
+				t.Errorf("%s: %v pt wide, want two panels", f.Name, w)
+			}
+		}
+	}
+	// A PNG is the SVG's size at pngDPI (points are 1/72 inch).
+	f := figs.Drawn[0]
+	b, err := f.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := f.spec.size()
+	if want := int(float64(w)*pngDPI/72 + 0.5); cfg.Width != want {
+		t.Errorf("PNG %dx%d, want width %d (height %.0f)", cfg.Width, cfg.Height, want, float64(h)*pngDPI/72)
+	}
+}
+
+// svgTexts parses an SVG and returns its <text> contents, unescaped.
+func svgTexts(t *testing.T, svg []byte) []string {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(svg))
+	var texts []string
+	in := false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			in = e.Name.Local == "text"
+		case xml.EndElement:
+			in = false
+		case xml.CharData:
+			if in {
+				texts = append(texts, string(e))
+			}
+		}
+	}
+	return texts
+}
+
+// TestFiguresDeterministic: the same records, in any order and merged with
+// duplicates, give the same bytes.
+func TestFiguresDeterministic(t *testing.T) {
+	recs, qm := readStudy(t)
+	a := MakeFigures(recs, qm)
+	shuffled := slices.Clone(recs)
+	slices.Reverse(shuffled)
+	shuffled = append(shuffled, recs[3], recs[7]) // a job's records merged twice
+	b := MakeFigures(shuffled, qm)
+	for i := range a.Drawn {
+		if !bytes.Equal(a.Drawn[i].SVG, b.Drawn[i].SVG) {
+			t.Errorf("%s: SVG differs between orders", a.Drawn[i].Name)
+		}
+	}
+	p1, err1 := a.Drawn[0].PNG()
+	p2, err2 := b.Drawn[0].PNG()
+	if err1 != nil || err2 != nil || !bytes.Equal(p1, p2) {
+		t.Errorf("PNG differs between orders (%v, %v)", err1, err2)
+	}
+}
+
+// TestFiguresSkipped checks which figures are skipped, and why, when data
+// is missing.
+func TestFiguresSkipped(t *testing.T) {
+	recs, qm := readStudy(t)
+	noEnergy := slices.Clone(recs)
+	for i := range noEnergy {
+		st := map[string]bench.Stat{}
+		for k, v := range noEnergy[i].Stats {
+			if k != bench.MEnergyPerTok {
+				st[k] = v
+			}
+		}
+		noEnergy[i].Stats = st
+	}
+	qmNoEnergy := &QualityMetrics{}
+	for _, q := range qm.Cells {
+		cost := map[string]float64{}
+		for k, v := range q.Cost {
+			if k != bench.MEnergyPerTok {
+				cost[k] = v
+			}
+		}
+		q.Cost = cost
+		qmNoEnergy.Cells = append(qmNoEnergy.Cells, q)
+	}
+	var arOnly []bench.Record
+	for _, r := range recs {
+		if !r.Cell.Diffusion() {
+			arOnly = append(arOnly, r)
+		}
+	}
+	noQuality := "no quality metrics (raw_data/quality_metrics.json is absent or empty)"
+	tests := []struct {
+		name string
+		recs []bench.Record
+		qm   *QualityMetrics
+		want []Skipped
+	}{
+		{"nothing", nil, nil, []Skipped{
+			{FigThroughput, "no successful cell with a finite tokens/s or latency"},
+			{FigMemory, "no successful cell with a memory measurement"},
+			{FigStepTime, "no LLaDA cell with a fixed step count and a step time"},
+			{FigQualityPPL, noQuality}, {FigQualityBLEU, noQuality}, {FigQualityROUGE, noQuality},
+			{FigParetoSpeed, noQuality}, {FigParetoEnergy, noQuality},
+		}},
+		{"no quality step", recs, nil, []Skipped{
+			{FigQualityPPL, noQuality}, {FigQualityBLEU, noQuality}, {FigQualityROUGE, noQuality},
+			{FigParetoSpeed, noQuality}, {FigParetoEnergy, noQuality},
+		}},
+		{"no energy counter", noEnergy, qmNoEnergy, []Skipped{
+			{FigParetoEnergy, "no cell with both judge perplexity and a measured energy per token"},
+		}},
+		{"autoregressive only", arOnly, qm, []Skipped{
+			{FigStepTime, "no LLaDA cell with a fixed step count and a step time"},
+			{FigQualityPPL, "no LLaDA cell with judge perplexity"},
+			{FigQualityBLEU, "no LLaDA cell with BLEU"},
+			{FigQualityROUGE, "no LLaDA cell with ROUGE-L"},
+		}},
+		// The hand-made fixture: NaN and ±Inf measurements, a failed
+		// cell; what is finite is drawn.
+		{"broken measurements", fixture(), nil, []Skipped{
+			{FigQualityPPL, noQuality}, {FigQualityBLEU, noQuality}, {FigQualityROUGE, noQuality},
+			{FigParetoSpeed, noQuality}, {FigParetoEnergy, noQuality},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := MakeFigures(tt.recs, tt.qm)
+			if diff := cmp.Diff(tt.want, got.Skipped); diff != "" {
+				t.Errorf("skipped (-want +got):\n%s", diff)
+			}
+			if len(got.Drawn)+len(got.Skipped) != len(allFigures) {
+				t.Errorf("%d drawn and %d skipped of %d", len(got.Drawn), len(got.Skipped), len(allFigures))
+			}
+		})
+	}
+}
+
+// TestWriteFigures writes the files, and removes a figure's files when a
+// rebuild skips it.
+func TestWriteFigures(t *testing.T) {
+	dir := copyStudy(t)
+	recs, err := bench.ReadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteFigures(dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "figures", "*"))
+		var out []string
+		for _, p := range m {
+			out = append(out, filepath.Base(p))
+		}
+		return out
+	}
+	var want []string
+	for _, n := range allFigures {
+		want = append(want, n+".png", n+".svg")
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, list()); diff != "" {
+		t.Fatalf("files (-want +got):\n%s", diff)
+	}
+	if err := os.Remove(filepath.Join(dir, QualityFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteFigures(dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"memory.png", "memory.svg", "step_time.png", "step_time.svg", "throughput_latency.png", "throughput_latency.svg"}
+	if diff := cmp.Diff(want, list()); diff != "" {
+		t.Errorf("files without quality (-want +got):\n%s", diff)
+	}
+}
+
+func TestFrontier(t *testing.T) {
+	p := func(x, y float64) pt { return pt{x: x, y: y} }
+	tests := []struct {
+		name    string
+		pts     []pt
+		higherX bool
+		want    []pt
+	}{
+		// Throughput: (300, 12) is fastest; (100, 10) is slower but better;
+		// (200, 13) is beaten by (300, 12) in both.
+		{"throughput", []pt{p(100, 10), p(200, 13), p(300, 12)}, true, []pt{p(100, 10), p(300, 12)}},
+		// Energy, lower is better: (1, 14) is cheapest, (2, 11) better.
+		{"energy", []pt{p(2, 11), p(1, 14), p(3, 11.5)}, false, []pt{p(1, 14), p(2, 11)}},
+		// Equal x: only the lower y; equal y at a worse x: dominated.
+		{"ties", []pt{p(5, 3), p(5, 2), p(4, 2)}, true, []pt{p(5, 2)}},
+		{"one", []pt{p(1, 1)}, true, []pt{p(1, 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := frontier(tt.pts, tt.higherX)
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b pt) bool { return a.x == b.x && a.y == b.y })); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range (logTicks{}).Ticks(30, 700) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+		if tk.Value < 30 || tk.Value > 700 {
+			t.Errorf("tick %v outside [30, 700]", tk.Value)
+		}
+	}
+	if diff := cmp.Diff([]string{"50", "100", "200", "500"}, labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	if !useLog([]float64{1, 20}) || useLog([]float64{1, 19}) || useLog([]float64{0, 100}) || useLog(nil) || useLog([]float64{math.Inf(1)}) {
+		t.Error("useLog: log axes for positive data spanning 20× or more")
+	}
+}

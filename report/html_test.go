@@ -1,0 +1,233 @@
+package report
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/bench"
+)
+
+// tableRows counts the body rows of the table with the given id.
+func tableRows(t *testing.T, page, id string) int {
+	t.Helper()
+	i := strings.Index(page, `<table id="`+id+`">`)
+	if i < 0 {
+		return -1
+	}
+	rest := page[i:]
+	body := rest[strings.Index(rest, "<tbody>"):strings.Index(rest, "</tbody>")]
+	return strings.Count(body, "<tr")
+}
+
+// TestHTMLStudy writes the study's report and checks report.html: self-
+// contained, with the environment, both tables, the Pareto summary and
+// every figure.
+func TestHTMLStudy(t *testing.T) {
+	dir := copyStudy(t)
+	recs, err := bench.ReadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	// Nothing to run, nothing to fetch: no script, no link, no URL.
+	for _, bad := range []string{"<script", "src=", "href=", "url(", "@import", "http:", "https:", "<link", "<iframe", "<img"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("report.html contains %q", bad)
+		}
+	}
+	if n := tableRows(t, page, "main-table"); n != studyCells {
+		t.Errorf("main table: %d rows, want %d", n, studyCells)
+	}
+	if n := tableRows(t, page, "quality-table"); n != studyCells-studyFailed {
+		t.Errorf("quality table: %d rows, want %d", n, studyCells-studyFailed)
+	}
+	if n := strings.Count(page, `<svg class="figure"`); n != len(allFigures) {
+		t.Errorf("%d inline figures, want %d", n, len(allFigures))
+	}
+	want := []string{
+		// studyEnv's version, GPU, driver, clocks and power limit.
+		"<td>v0.3.0, commit 6184149a0c1f, built 2026-11-27T06:47:00Z, go1.26.0</td>",
+		"<td>NVIDIA H100 80GB HBM3, 79.6 GiB, compute capability 9.0</td>",
+		"<td>560.35.03, CUDA 12.6</td>", "<td>SM 1980 MHz, memory 2619 MHz</td>", "<td>700 W</td>",
+		"<title>dllmbench report: study-h100</title>",
+		// The failed cell's error across the measurement columns.
+		`<td colspan="8" class="error">FAILED: cuda: out of memory allocating 9.6 GiB`,
+		// A quality cell: studyRecords' LLaMA at g128 has judge PPL
+		// 9.8 + 128/256 = 10.3 with bounds −7% and +7.7%.
+		`<td class="num">10.30 [9.58, 11.09]</td>`,
+		"Judge perplexity under meta-llama/Meta-Llama-3-8B. Intervals in brackets: 95% bootstrap confidence over prompts.",
+		// LLaDA's threshold cell at batch 16 is the fastest within the
+		// best one's interval (fixed steps = gen length, 11.7 [10.88,
+		// 12.60]); its own PPL is 11.2 + 0.5 + 0.5.
+		"p128 g128: at equal quality, the fastest setting of llada-8b is thr 0.9 / blk 32 / dual (batch 16) at ",
+		" tok/s (judge PPL 12.20 [11.35, 13.14]).",
+		"p128 g128: at equal quality, the fastest setting of llama3-8b is AR greedy (batch 16) at ",
+		"Between the families (p128 g256): llada-8b&#39;s fastest equal-quality setting reaches ",
+		"the intervals do not overlap: llada-8b generates worse text.",
+	}
+	for _, w := range want {
+		if !strings.Contains(page, w) {
+			t.Errorf("report.html lacks %q", w)
+		}
+	}
+}
+
+// TestHTMLEscapes: strings from records and the quality file are text,
+// never markup, in tables, sentences and figures alike.
+func TestHTMLEscapes(t *testing.T) {
+	const evil = `<script>alert("x")</script>`
+	ar, diff := arRecord(), diffRecord()
+	ar.Cell.Model, ar.Grid = evil, `"><b>grid`
+	ar.Env.HardwareNotes = `<img src=x onerror=alert(1)>`
+	failed := failedRecord()
+	failed.Error = `<iframe src="javascript:alert(1)">`
+	recs := []bench.Record{ar, diff, failed}
+	qm := &QualityMetrics{Judge: evil, Cells: []Quality{
+		{Key: ar.Key, Cell: ar.Cell, Metrics: map[string]Interval{QJudgePPL: {10, 9, 11}, "<b>odd</b>": {1, 0, 2}}},
+		{Key: diff.Key, Cell: diff.Cell, Metrics: map[string]Interval{QJudgePPL: {12, 11, 13}}},
+	}}
+	var buf bytes.Buffer
+	if err := HTML(&buf, recs, qm, MakeFigures(recs, qm)); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, bad := range []string{"<script", "<img", "<iframe", "<b>"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("report.html contains %q", bad)
+		}
+	}
+	for _, w := range []string{
+		"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;",             // html/template in tables
+		"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; · AR greedy", // vgsvg in the legends
+		"&lt;img src=x onerror=alert(1)&gt;",
+		"&lt;b&gt;odd&lt;/b&gt;",
+	} {
+		if !strings.Contains(page, w) {
+			t.Errorf("report.html lacks %q", w)
+		}
+	}
+}
+
+// TestHTMLWithoutQuality: the hand-made fixture, with no quality step,
+// says what is missing instead of showing empty tables.
+func TestHTMLWithoutQuality(t *testing.T) {
+	recs := fixture()
+	var buf bytes.Buffer
+	if err := HTML(&buf, recs, nil, MakeFigures(recs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if n := tableRows(t, page, "main-table"); n != 4 {
+		t.Errorf("main table: %d rows, want 4 (the older attempt of fail1 merged away)", n)
+	}
+	for _, w := range []string{
+		"No quality metrics: raw_data/quality_metrics.json is absent.",
+		"No cell has both a judge perplexity and a throughput.",
+		"<li>pareto_energy: no quality metrics (raw_data/quality_metrics.json is absent or empty)</li>",
+		// The CPU run and the GPU run are two environments.
+		"<caption class=\"note\">1 cells measured here</caption>",
+		"<td>Neoverse-V2, 72 logical CPUs</td>",
+	} {
+		if !strings.Contains(page, w) {
+			t.Errorf("report.html lacks %q", w)
+		}
+	}
+	if strings.Contains(page, `id="quality-table"`) {
+		t.Error("a quality table without quality")
+	}
+	// Markdown's cells: +Inf ± NaN as the table writes it ('+' escaped).
+	if !strings.Contains(page, `<td class="num">&#43;Inf ± NaN</td>`) {
+		t.Error("thr1's tok/s is not +Inf ± NaN")
+	}
+}
+
+// TestEqualQuality checks the definition of equal quality on small cases.
+func TestEqualQuality(t *testing.T) {
+	nan := math.NaN()
+	type setting struct {
+		steps int
+		tps   float64
+		ppl   Interval
+	}
+	tests := []struct {
+		name     string
+		settings []setting
+		want     int // steps of the pick
+	}{
+		// The best is 64 steps (10 [9, 11]); 16 steps' interval [10, 12]
+		// overlaps it and is faster.
+		{"overlap", []setting{{64, 100, Interval{10, 9, 11}}, {16, 300, Interval{11, 10, 12}}}, 16},
+		// 16 steps' interval starts above the best one's: not equal.
+		{"apart", []setting{{64, 100, Interval{10, 9, 11}}, {16, 300, Interval{13, 11.5, 14}}}, 64},
+		// Without intervals, equal means the same value.
+		{"points equal", []setting{{64, 100, Interval{10, nan, nan}}, {16, 300, Interval{10, nan, nan}}}, 16},
+		{"points apart", []setting{{64, 100, Interval{10, nan, nan}}, {16, 300, Interval{10.01, nan, nan}}}, 64},
+		// A setting without perplexity takes no part.
+		{"no perplexity", []setting{{64, 100, Interval{10, 9, 11}}, {16, 300, Interval{nan, nan, nan}}}, 64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var recs []bench.Record
+			qm := &QualityMetrics{}
+			for _, s := range tt.settings {
+				r := diffRecord()
+				r.Cell.Steps = s.steps
+				r.Key = strings.Repeat("k", s.steps)
+				r.Stats = map[string]bench.Stat{bench.MTokensPerS: {Mean: s.tps, N: 1}}
+				recs = append(recs, r)
+				qm.Cells = append(qm.Cells, Quality{Key: r.Key, Metrics: map[string]Interval{QJudgePPL: s.ppl}})
+			}
+			picks := equalQuality(recs, indexQuality(qm))
+			if len(picks) != 1 || picks[0].r.Cell.Steps != tt.want {
+				t.Errorf("picked %+v, want the setting of %d steps", picks, tt.want)
+			}
+		})
+	}
+}
+
+// TestFamilyComparison checks the sentence between the families: the ratio
+// of throughputs and whether the perplexity intervals overlap.
+func TestFamilyComparison(t *testing.T) {
+	tests := []struct {
+		name    string
+		ar, dif Interval
+		want    string
+	}{
+		{"overlap", Interval{10, 9, 11}, Interval{10.5, 10, 12}, "the perplexity intervals overlap, so the quality is equal at this confidence."},
+		{"worse", Interval{10, 9, 11}, Interval{13, 12, 14}, "the intervals do not overlap: llada generates worse text."},
+		{"better", Interval{13, 12, 14}, Interval{10, 9, 11}, "the intervals do not overlap: llada generates better text."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ar, dif := arRecord(), diffRecord()
+			dif.Cell.GenLen = ar.Cell.GenLen // one group: the same lengths
+			qm := &QualityMetrics{Cells: []Quality{
+				{Key: ar.Key, Metrics: map[string]Interval{QJudgePPL: tt.ar}},
+				{Key: dif.Key, Metrics: map[string]Interval{QJudgePPL: tt.dif}},
+			}}
+			got := paretoSentences([]bench.Record{ar, dif}, indexQuality(qm))
+			// arRecord: 72 tok/s, diffRecord: 80 tok/s, so 1.11×.
+			if len(got) != 3 || !strings.HasPrefix(got[2], "Between the families: llada's fastest equal-quality setting reaches 1.11× the throughput of llama's (80.00 against 72.00 tok/s)") ||
+				!strings.HasSuffix(got[2], tt.want) {
+				t.Errorf("got %q", got)
+			}
+			want := "At equal quality, the fastest setting of llama is AR greedy (batch 1) at 72.00 tok/s (judge PPL "
+			if diff := cmp.Diff(want, got[1][:len(want)]); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
