@@ -178,7 +178,6 @@ type BERTScoreOptions struct {
 	// lacks compute.EncoderOps); 0 means one per CPU.
 	Threads   int
 	Bootstrap Bootstrap
-	Notice    func(string) // one-line notices; nil drops them
 }
 
 // OpenBERTScorer finds and loads an encoder and its tokenizer onto a CPU

@@ -136,9 +136,6 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	if g.Quality.BERTScore {
-		return errors.New("BERTScore is not available yet (--compute_bertscore)")
-	}
 	if f.dryRun {
 		return dryRun(g)
 	}
@@ -167,6 +164,20 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}})
 		if err != nil {
 			slog.Warn("quality metrics failed; the measurements stand (retry with 'dllmbench quality')", "err", oneLine(err.Error()))
+		}
+		if g.Quality.BERTScore {
+			// The encoder runs on the CPU backend (the CUDA backend lacks
+			// compute.EncoderOps); without its weights BERTScore is skipped.
+			path, err := quality.WriteBERTScores(f.outputDir,
+				quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Threads: f.be.threads})
+			switch {
+			case errors.Is(err, quality.ErrNoEncoder):
+				slog.Warn("BERTScore skipped: " + oneLine(err.Error()))
+			case err != nil:
+				slog.Warn("BERTScore failed; the measurements stand", "err", oneLine(err.Error()))
+			default:
+				slog.Info("BERTScore written", "path", path)
+			}
 		}
 	}
 	if sum.Failed > 0 {
