@@ -1,4 +1,4 @@
-# dllmbench: `make test` is everything CI runs.
+# dllmbench: `make test` is everything CI runs (.ci/run calls it).
 GO        ?= go
 PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -9,24 +9,44 @@ LDFLAGS   := -s -w -X dllmbench/internal/buildinfo.version=$(VERSION) \
              -X dllmbench/internal/buildinfo.date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: all build test vet fmt-check unit clean
+.PHONY: all build test setup vet fmt-check unit dist gpu clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/dllmbench ./cmd/dllmbench
 
+# What the tests need beyond Go, installed when missing (root, Debian):
+# Chromium for the HTML report's browser test, and the SLURM and munge
+# packages for the cluster test, which starts its own single-node cluster on
+# loopback and stops exactly the daemons it started. Each script says why it
+# cannot install; the tests that need them skip with that reason, and fail
+# instead under CI=true.
+setup:
+	scripts/test/chromium.sh
+	scripts/test/slurm-setup.sh || [ "$${CI:-}" != true ]
+
 vet:
 	$(GO) vet $(PKGS)
 
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^vendor/')); \
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# The cluster test runs when it can (root and the packages); CI=true makes a
+# missing prerequisite a failure.
 unit:
-	$(GO) test -count=1 $(PKGS)
+	SLURM_LOCAL_TESTS=1 $(GO) test -count=1 -timeout 45m $(PKGS)
 
-test: build vet fmt-check unit
+test: setup build vet fmt-check unit
+
+# Static release binaries for linux/amd64 and linux/arm64 with SHA256SUMS.
+dist:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) DATE=$(DATE) scripts/dist.sh
+
+# Cross-built binaries and test binaries for the GPU machine (.gpu/bin).
+gpu:
+	scripts/gpu/build.sh
 
 clean:
 	rm -rf bin dist
