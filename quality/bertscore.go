@@ -43,6 +43,13 @@ var encoderAliases = map[string]string{
 // DefaultLayer is bert_score's layer for an encoder named by its hub id
 // (legacy or current: roberta-large or FacebookAI/roberta-large).
 func DefaultLayer(id string) (int, bool) {
+	// A snapshot directory of the cache names its repository:
+	// …/models--FacebookAI--roberta-large/snapshots/<commit>.
+	if dir, _, ok := strings.Cut(filepath.ToSlash(id), "/snapshots/"); ok {
+		if _, repo, ok := strings.Cut(filepath.Base(dir), "models--"); ok {
+			id = strings.ReplaceAll(repo, "--", "/")
+		}
+	}
 	name := id
 	if i := strings.LastIndexByte(id, '/'); i >= 0 {
 		if a, ok := encoderAliases[id[i+1:]]; !ok || a != id {
@@ -92,9 +99,13 @@ func FindEncoder(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
 	}
-	var why []string
+	var why, uncached []string
 	for _, c := range cands {
 		dir, err := hc.ResolveModel(c)
+		if errors.Is(err, hub.ErrNotCached) {
+			uncached = append(uncached, c)
+			continue
+		}
 		if err != nil {
 			why = append(why, err.Error())
 			continue
@@ -105,8 +116,11 @@ func FindEncoder(id string) (string, error) {
 		}
 		return dir, nil
 	}
-	return "", fmt.Errorf("quality: %w: %s (%s); download %s into the Hugging Face cache (config.json, tokenizer.json, model.safetensors)",
-		ErrNoEncoder, id, strings.Join(why, "; "), cands[0])
+	if len(uncached) > 0 {
+		why = append(why, fmt.Sprintf("%s not in the Hugging Face cache %s", strings.Join(uncached, " nor "), hc.Cache))
+	}
+	return "", fmt.Errorf("quality: %w: %s; fetch %s (config.json, tokenizer.json, model.safetensors), e.g. with 'dllmbench fetch --model %s'",
+		ErrNoEncoder, strings.Join(why, "; "), cands[0], cands[0])
 }
 
 func missingEncoderFiles(dir string) []string {
@@ -135,6 +149,11 @@ type BERTScorer struct {
 
 	dir   string       // the encoder's directory, when OpenBERTScorer found it
 	close func() error // set by OpenBERTScorer
+
+	// Embeddings of references already seen, at cacheLayer (see keep).
+	cache      map[string]sentence
+	cached     int // tokens in cache
+	cacheLayer int
 }
 
 // BERTScore returns the BERTScore of each hypothesis against its reference
@@ -269,24 +288,57 @@ func (s *BERTScorer) Score(hyps, refs []string) ([]PRF, error) {
 	out := make([]PRF, len(hyps))
 	for lo := 0; lo < len(hyps); lo += pairChunk {
 		hi := min(lo+pairChunk, len(hyps))
-		// Each distinct sentence is encoded once.
-		index := map[string]int{}
+		// Each distinct sentence is encoded once, and the references, which
+		// every cell of a grid shares, are kept for the next calls.
+		sents := map[string]sentence{}
 		var texts []string
 		for _, t := range slices.Concat(hyps[lo:hi], refs[lo:hi]) {
-			if _, ok := index[t]; !ok {
-				index[t] = len(texts)
-				texts = append(texts, t)
+			if _, ok := sents[t]; ok {
+				continue
 			}
+			if c, ok := s.cache[t]; ok && s.cacheLayer == s.Layer {
+				sents[t] = c
+				continue
+			}
+			sents[t] = sentence{}
+			texts = append(texts, t)
 		}
-		sents, err := s.embed(texts)
+		embs, err := s.embed(texts)
 		if err != nil {
 			return nil, err
 		}
+		for k, t := range texts {
+			sents[t] = embs[k]
+		}
+		for _, t := range refs[lo:hi] {
+			s.keep(t, sents[t])
+		}
 		for i := lo; i < hi; i++ {
-			out[i] = s.rescale(greedyMatch(sents[index[hyps[i]]], sents[index[refs[i]]]))
+			out[i] = s.rescale(greedyMatch(sents[hyps[i]], sents[refs[i]]))
 		}
 	}
 	return out, nil
+}
+
+// cacheTokens bounds the tokens whose embeddings a BERTScorer keeps:
+// 16384 tokens of roberta-large are 128 MiB.
+const cacheTokens = 1 << 14
+
+// keep caches a reference's embeddings while the cache has room. Hidden
+// states do not depend on the batch, so a cached sentence scores exactly
+// as a new one.
+func (s *BERTScorer) keep(text string, sent sentence) {
+	if s.cacheLayer != s.Layer {
+		s.cache, s.cached, s.cacheLayer = nil, 0, s.Layer
+	}
+	if _, ok := s.cache[text]; ok || s.cached+len(sent.emb) > cacheTokens {
+		return
+	}
+	if s.cache == nil {
+		s.cache = map[string]sentence{}
+	}
+	s.cache[text] = sent
+	s.cached += len(sent.emb)
 }
 
 // embed encodes texts in batches of similar lengths.

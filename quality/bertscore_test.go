@@ -214,15 +214,34 @@ func TestBERTScoreAgainstDefinition(t *testing.T) {
 			t.Errorf("pair %d: P, R = %v, %v one way and R, P = %v, %v the other", i, got[i].P, got[i].R, back[i].R, back[i].P)
 		}
 	}
-	// Batching does not change a bit: one sentence per encoder call.
-	s.BatchTokens = 1
-	small, err := s.Score(hyps, refs)
+	// Batching does not change a bit: one sentence per encoder call, and
+	// no cached references.
+	small, err := (&BERTScorer{Enc: s.Enc, Tok: s.Tok, Layer: s.Layer, BatchTokens: 1}).Score(hyps, refs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range got {
 		if small[i] != got[i] {
 			t.Errorf("pair %d: %+v in batches, %+v one by one", i, got[i], small[i])
+		}
+	}
+	// The references were kept; at another layer they are not reused.
+	if len(s.cache) == 0 || s.cached == 0 {
+		t.Errorf("no reference kept: %d sentences, %d tokens", len(s.cache), s.cached)
+	}
+	s.Layer = 1
+	l1, err := s.Score(hyps, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := (&BERTScorer{Enc: s.Enc, Tok: s.Tok, Layer: 1}).Score(hyps, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range l1 {
+		// Pairs 0 and 3 are identical sentences, 1 at every layer.
+		if l1[i] != fresh[i] || i != 0 && i != 3 && l1[i] == got[i] {
+			t.Errorf("pair %d at layer 1: %+v, a fresh scorer %+v, layer 3 %+v", i, l1[i], fresh[i], got[i])
 		}
 	}
 }
@@ -352,6 +371,9 @@ func TestDefaultLayer(t *testing.T) {
 		{"roberta-base", 10, true},
 		{"someone/roberta-large", 0, false}, // a different repository of the same name
 		{"/models/my-encoder", 0, false},
+		// A snapshot of the cache is known by its repository.
+		{"/hf/hub/models--FacebookAI--roberta-large/snapshots/0123abcd", 17, true},
+		{"/hf/hub/models--roberta-base/snapshots/0123abcd", 10, true},
 	} {
 		if l, ok := DefaultLayer(c.id); l != c.layer || ok != c.ok {
 			t.Errorf("DefaultLayer(%q) = %d, %v; want %d, %v", c.id, l, ok, c.layer, c.ok)
@@ -365,8 +387,9 @@ func TestFindEncoder(t *testing.T) {
 	cache := t.TempDir()
 	t.Setenv("HF_HUB_CACHE", cache)
 	t.Setenv("HF_HUB_OFFLINE", "1")
-	if _, err := FindEncoder(""); !errors.Is(err, ErrNoEncoder) || !strings.Contains(err.Error(), "FacebookAI/roberta-large") {
-		t.Fatalf("empty cache: %v, want ErrNoEncoder naming FacebookAI/roberta-large", err)
+	if _, err := FindEncoder(""); !errors.Is(err, ErrNoEncoder) ||
+		!strings.Contains(err.Error(), "FacebookAI/roberta-large nor roberta-large not in the Hugging Face cache "+cache) {
+		t.Fatalf("empty cache: %v, want ErrNoEncoder naming FacebookAI/roberta-large and the cache", err)
 	}
 	const commit = "0123456789abcdef0123456789abcdef01234567"
 	repo := filepath.Join(cache, "models--FacebookAI--roberta-large")
