@@ -3,6 +3,7 @@ package quality
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -34,12 +35,14 @@ type Metrics struct {
 	Grids  []string `json:"grids"` // the records' grid names, sorted
 	// Judge is the causal model of generative perplexity; nil when there
 	// was none, and JudgeNote says why.
-	Judge     *JudgeInfo    `json:"judge"`
-	JudgeNote string        `json:"judge_note,omitempty"`
-	Bootstrap BootstrapInfo `json:"bootstrap"`
-	Task      string        `json:"task,omitempty"` // the task file of the accuracies
-	Failed    int           `json:"failed_cells"`   // records not ok, left out
-	Cells     []CellMetrics `json:"cells"`
+	Judge     *JudgeInfo `json:"judge"`
+	JudgeNote string     `json:"judge_note,omitempty"`
+	// BERTScoreNote says why BERTScore was asked for and skipped.
+	BERTScoreNote string        `json:"bertscore_note,omitempty"`
+	Bootstrap     BootstrapInfo `json:"bootstrap"`
+	Task          string        `json:"task,omitempty"` // the task file of the accuracies
+	Failed        int           `json:"failed_cells"`   // records not ok, left out
+	Cells         []CellMetrics `json:"cells"`
 }
 
 // BootstrapInfo is the bootstrap every interval of the file used.
@@ -74,6 +77,9 @@ type CellMetrics struct {
 // The names of CellMetrics.Metrics, as the report reads them.
 const (
 	MJudgePPL     = "judge_ppl"     // generative perplexity under the judge
+	MBERTScoreP   = "bertscore_p"   // BERTScore precision against the reference
+	MBERTScoreR   = "bertscore_r"   // BERTScore recall
+	MBERTScoreF1  = "bertscore_f1"  // BERTScore F1
 	MEntropy      = "entropy"       // mean unigram entropy of the generated ids, bits
 	MDistinct     = "distinct_"     // + n, n = 1..MaxN: distinct-n pooled over the cell
 	MRepetition   = "repetition"    // mean seq-rep-4
@@ -106,6 +112,10 @@ type Options struct {
 	// are its questions get accuracies. "" skips accuracy.
 	Task      string
 	Bootstrap Bootstrap
+	// BERTScore, when set, also scores every cell's generations against
+	// its references with BERTScore (Metrics bertscore_p, _r, _f1); without
+	// the encoder's weights it is skipped with a note.
+	BERTScore *BERTScoreOptions
 	// Notice receives one-line notices; nil drops them.
 	Notice func(string)
 }
@@ -162,11 +172,37 @@ func Compute(recs []bench.Record, o Options) (*Metrics, error) {
 		out.JudgeNote = note
 		notice(note)
 	}
+	var scorer *BERTScorer
+	if o.BERTScore != nil {
+		bo := *o.BERTScore
+		bo.Bootstrap = o.Bootstrap
+		switch scorer, err = OpenBERTScorer(bo); {
+		case errors.Is(err, ErrNoEncoder):
+			out.BERTScoreNote = "BERTScore skipped: " + err.Error()
+			notice(out.BERTScoreNote)
+			scorer = nil
+		case err != nil:
+			return nil, err
+		default:
+			defer scorer.Close()
+		}
+	}
 	eos := eosTable{}
 	for _, r := range ok {
 		cm, err := scoreCell(r, judge, problems, eos, o)
 		if err != nil {
 			return nil, err
+		}
+		if scorer != nil && len(r.Texts) == len(r.Prompts) {
+			refs := make([]string, len(r.Prompts))
+			for i, p := range r.Prompts {
+				refs[i] = p.Reference
+			}
+			bs, err := BERTScoreCell(scorer, r.Texts, refs, o.Bootstrap)
+			if err != nil {
+				return nil, err
+			}
+			cm.Metrics[MBERTScoreP], cm.Metrics[MBERTScoreR], cm.Metrics[MBERTScoreF1] = bs.Precision, bs.Recall, bs.F1
 		}
 		out.Cells = append(out.Cells, cm)
 	}
