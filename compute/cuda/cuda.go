@@ -1,7 +1,8 @@
 // Package cuda is the CUDA backend: compute.Backend on one NVIDIA GPU,
 // driven from pure Go through the bindings of dllmbench/internal/cuda. It
-// also records graphs (compute.Recorder) and accounts for its memory
-// (compute.MemoryStats).
+// also records graphs (compute.Recorder), accounts for its memory
+// (compute.MemoryStats), picks tokens on the device (compute.Selector) and
+// implements the projection fusions (MatMulAdder, SwiGLUer, MatMul3er).
 //
 // Every op is queued on one stream; Sync and Read wait for it and return
 // the first error since the last Sync or Read. Kernels are CUDA C++ under
@@ -51,9 +52,10 @@ type Backend struct {
 	mod    cuda.Module
 	k      kernels
 
-	retained   bool // the primary context is retained
-	attnShared int  // dynamic shared memory the attention kernel may use
-	debug      bool // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
+	retained    bool    // the primary context is retained
+	attnShared  int     // dynamic shared memory the attention kernel may use
+	attnTiledOK [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
+	debug       bool    // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
 
 	err       error // the first failure since the last Sync or Read; ops are skipped meanwhile
 	recording bool
@@ -65,7 +67,7 @@ type Backend struct {
 
 	pin    runtime.Pinner // for each call that hands Go memory to C; always unpinned before returning
 	params *params
-	scal   *[2]float32 // cuBLAS's alpha = 1 and beta = 0
+	scal   *[2]float32 // cuBLAS's alpha = 1 (also beta for an accumulating product) and beta = 0
 }
 
 var (
@@ -165,6 +167,33 @@ func (b *Backend) open(device int) error {
 			return err
 		}
 		b.attnShared = lim
+	}
+	optin, err := b.dev.Attribute(cuda.AttrMaxSharedMemoryPerBlockOptin)
+	if err != nil {
+		optin = 48 << 10
+	}
+	for i, hd := range attnTiledHeads {
+		need := attnTiledSharedBytes(hd)
+		if need > optin {
+			continue // e.g. heads of 128 on a card with 99 KiB per block: the one-warp kernel takes them
+		}
+		fn := b.k.attnTiled[i].fn
+		if err := fn.SetAttribute(cuda.FuncMaxDynamicSharedSizeBytes, need); err != nil {
+			return err
+		}
+		// A hint, for two blocks per SM: shared memory over L1.
+		fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 100)
+		b.attnTiledOK[i] = true
+	}
+	// A hint: the GEMV kernels use no shared memory, and at n > 1 they keep
+	// x in the L1 cache.
+	for i := range b.k.gemv {
+		for n := range gemvMaxRows {
+			b.k.gemv[i][n].fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 0)
+			if i > 0 {
+				b.k.gemvSwiGLU[i][n].fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 0)
+			}
+		}
 	}
 	return nil
 }

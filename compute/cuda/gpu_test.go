@@ -188,6 +188,19 @@ func TestAttentionShapes(t *testing.T) {
 			causal: true, span: []int32{10, 600, 0, 100, 300, 301}, qpos: []int32{598, 599, 98, 99, 299, 300}, hide: true},
 		{name: "splits with a query that sees nothing", nb: 1, n: 2, T: 300, heads: 2, kvHeads: 1, hd: 32, causal: true,
 			span: []int32{150, 300}, qpos: []int32{20, 200}},
+		// The tiled kernel: heads of 64 or 128, at least 64 queries per row.
+		{name: "tiled: a LLaDA step, 256 queries over 256 slots, 2 splits", nb: 1, n: 256, T: 256, heads: 4, kvHeads: 1, hd: 128,
+			causal: false, span: []int32{0, 256}},
+		{name: "tiled: causal prefill, heads of 64, a partial query tile", nb: 2, n: 100, T: 130, heads: 2, kvHeads: 2, hd: 64,
+			causal: true, span: []int32{0, 130, 30, 130}},
+		{name: "tiled: NaN outside the spans is never read", nb: 2, n: 64, T: 200, heads: 2, kvHeads: 1, hd: 128, causal: true,
+			span: []int32{10, 150, 0, 200}, hide: true},
+		{name: "tiled: bidirectional, NaN outside, partial last tile", nb: 2, n: 70, T: 150, heads: 2, kvHeads: 2, hd: 128,
+			causal: false, span: []int32{7, 140, 0, 1}, hide: true},
+		{name: "tiled: queries before the span see nothing, 2 splits", nb: 1, n: 64, T: 200, heads: 2, kvHeads: 1, hd: 128,
+			causal: true, span: []int32{100, 200}, qpos: seq(50, 64)},
+		{name: "tiled: one split, 256 blocks", nb: 1, n: 1024, T: 300, heads: 16, kvHeads: 4, hd: 64, causal: false,
+			span: []int32{0, 300}},
 	} {
 		rows := s.nb * s.n
 		qpos := s.qpos
@@ -603,7 +616,11 @@ func BenchmarkMatMul(b *testing.B) {
 		n, k, m int
 	}{
 		{compute.BF16, 1, 4096, 14336},   // a LLaMA-3-8B up projection at decode: GEMV
-		{compute.BF16, 8, 4096, 14336},   // the same at batch 8
+		{compute.BF16, 2, 4096, 14336},   // the same at batch 2, 4 and 8: should cost about what batch 1 does
+		{compute.BF16, 4, 4096, 14336},   //
+		{compute.BF16, 8, 4096, 14336},   //
+		{compute.BF16, 1, 14336, 4096},   // the down projection at decode (x of 56 KiB per row)
+		{compute.BF16, 8, 14336, 4096},   //
 		{compute.BF16, 1, 4096, 128256},  // the LM head (1.05 GB)
 		{compute.BF16, 2048, 4096, 4096}, // a prefill or diffusion step: cuBLAS
 		{compute.BF16, 64, 4096, 14336},  // a small batch on cuBLAS
@@ -635,7 +652,11 @@ func BenchmarkAttention(b *testing.B) {
 	}{
 		{"decode/T=4096", 1, 1, 4096, 32, 8, 128, true},
 		{"decode/B=8/T=2048", 8, 1, 2048, 32, 8, 128, true},
-		{"diffusion/n=1024/T=1024", 1, 1024, 1024, 32, 8, 128, false},
+		{"diffusion/n=1024/T=1024", 1, 1024, 1024, 32, 8, 128, false},      // the tiled kernel
+		{"diffusion/MHA/n=1024/T=1024", 1, 1024, 1024, 32, 32, 128, false}, // LLaDA-8B's heads
+		{"diffusion/MHA/n=256/T=256", 1, 256, 256, 32, 32, 128, false},     // a LLaDA step without cache: 2 splits
+		{"block/MHA/n=32/T=1024", 1, 32, 1024, 32, 32, 128, false},         // a dual-cache block: the one-warp kernel
+		{"prefill/n=128/T=128", 1, 128, 128, 32, 8, 128, true},             // LLaMA-3's prompt: tiled, causal
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			be := newBackend(b)
@@ -660,7 +681,117 @@ func BenchmarkAttention(b *testing.B) {
 			b.ReportMetric(sec*1e6, "µs/op(gpu)")
 			b.ReportMetric(float64(kc.Bytes()+vc.Bytes())/sec/1e9, "GB/s(cache)")
 			flops := 4 * float64(rows) * float64(c.T) * float64(c.heads*c.hd)
+			if c.causal && c.n > 1 { // the last n slots: query i sees T−n+i+1 of them
+				flops = 4 * float64(c.nb) * float64(c.heads*c.hd) * (float64(c.n)*float64(c.T-c.n) + float64(c.n)*float64(c.n+1)/2)
+			}
 			b.ReportMetric(flops/sec/1e12, "TFLOP/s")
+		})
+	}
+}
+
+// BenchmarkFusions times each fusion against its composed ops on LLaMA-3-8B
+// shapes: GB/s counts the weights read once.
+func BenchmarkFusions(b *testing.B) {
+	const dim, hidden, kvDim = 4096, 14336, 1024
+	for _, n := range []int{1, 4, 8, 256} {
+		for _, c := range []struct {
+			name  string
+			k     int
+			ms    []int // rows of each weight
+			fused func(be *Backend, x compute.Tensor, d, w []compute.Tensor)
+			comp  func(be *Backend, x compute.Tensor, d, w []compute.Tensor)
+		}{
+			{"MatMul3/qkv", dim, []int{dim, kvDim, kvDim},
+				func(be *Backend, x compute.Tensor, d, w []compute.Tensor) {
+					be.MatMul3(d[0], d[1], d[2], x, w[0], w[1], w[2])
+				},
+				func(be *Backend, x compute.Tensor, d, w []compute.Tensor) {
+					be.MatMul(d[0], x, w[0])
+					be.MatMul(d[1], x, w[1])
+					be.MatMul(d[2], x, w[2])
+				}},
+			{"MatMulAdd/down", hidden, []int{dim},
+				func(be *Backend, x compute.Tensor, d, w []compute.Tensor) { be.MatMulAdd(d[0], x, w[0]) },
+				func(be *Backend, x compute.Tensor, d, w []compute.Tensor) {
+					be.MatMul(d[1], x, w[0]) // d[1] is the scratch output
+					be.Add(d[0], d[0], d[1])
+				}},
+			{"MatMulSwiGLU/gate-up", dim, []int{hidden, hidden},
+				func(be *Backend, x compute.Tensor, d, w []compute.Tensor) { be.MatMulSwiGLU(d[0], x, w[0], w[1]) },
+				func(be *Backend, x compute.Tensor, d, w []compute.Tensor) {
+					be.MatMul(d[0], x, w[0])
+					be.MatMul(d[1], x, w[1])
+					be.SiLUMul(d[0], d[0], d[1])
+				}},
+		} {
+			for _, fused := range []bool{true, false} {
+				kind := "composed"
+				if fused {
+					kind = "fused"
+				}
+				b.Run(fmt.Sprintf("%s/n=%d/%s", c.name, n, kind), func(b *testing.B) {
+					be := newBackend(b)
+					x := be.Alloc(compute.F32, n, c.k)
+					var ws, ds []compute.Tensor
+					var bytes int64
+					for _, m := range c.ms {
+						w := be.Alloc(compute.BF16, m, c.k)
+						ws = append(ws, w)
+						ds = append(ds, be.Alloc(compute.F32, n, m))
+						bytes += w.Bytes()
+					}
+					if len(ds) == 1 {
+						ds = append(ds, be.Alloc(compute.F32, n, c.ms[0]))
+					}
+					be.enter()
+					cuda.MemsetD32Async(be.ptr("bench", x), math.Float32bits(0.01), int64(x.Len()), be.stream)
+					for _, w := range ws {
+						cuda.MemsetD32Async(be.ptr("bench", w), 0x3c003c00, w.Bytes()/4, be.stream)
+					}
+					for _, d := range ds {
+						cuda.MemsetD32Async(be.ptr("bench", d), 0, int64(d.Len()), be.stream)
+					}
+					be.exit()
+					op := c.comp
+					if fused {
+						op = c.fused
+					}
+					// Replayed from a graph, as a decode step is, so that the
+					// composed ops' extra launches cost what they cost there.
+					g, err := be.Record(func() { op(be, x, ds, ws) })
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer g.Close()
+					sec := gpuTime(b, be, func() {
+						if err := g.Launch(); err != nil {
+							b.Fatal(err)
+						}
+					})
+					b.ReportMetric(sec*1e6, "µs/op(gpu)")
+					b.ReportMetric(float64(bytes)/sec/1e9, "GB/s(weights)")
+					b.ReportMetric(2*float64(n)*float64(bytes/2)/sec/1e12, "TFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkArgmaxProb picks tokens from rows of LLaDA's 126,464 logits:
+// one row (a decode step), a block of 32, a canvas of 128.
+func BenchmarkArgmaxProb(b *testing.B) {
+	const vocab = 126464
+	for _, rows := range []int{1, 32, 128} {
+		b.Run(fmt.Sprintf("rows=%d/V=%d", rows, vocab), func(b *testing.B) {
+			be := newBackend(b)
+			lg := be.Alloc(compute.F32, rows, vocab)
+			be.enter()
+			cuda.MemsetD32Async(be.ptr("bench", lg), math.Float32bits(0.5), int64(lg.Len()), be.stream)
+			be.exit()
+			ids, probs := be.Alloc(compute.I32, rows, 1), be.Alloc(compute.F32, rows, 1)
+			sec := gpuTime(b, be, func() { be.ArgmaxProb(ids, probs, lg, 126336) })
+			b.ReportMetric(sec*1e6, "µs/op(gpu)")
+			b.ReportMetric(float64(lg.Bytes())/sec/1e9, "GB/s(logits)")
 		})
 	}
 }

@@ -17,7 +17,7 @@ var kernelFS embed.FS
 
 // kernelFiles are compiled as one program in this order: common.cu holds
 // what the others use, since nothing may be #included.
-var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu"}
+var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu"}
 
 // source is the program NVRTC compiles, with #line marks so that its
 // messages name the embedded files.
@@ -75,9 +75,12 @@ type kernel struct {
 // does.
 type kernels struct {
 	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
-	gemv                                                [3]kernel    // by weight type: F32, BF16, F16
-	cast                                                [3]kernel    // F32 to [BF16] and [F16]
-	copyRows                                            [3][3]kernel // [src][dst] types
+	attnTiled                                           [2]kernel // heads of 64 and 128 (attnTiledHeads)
+	argmaxProb                                          kernel
+	gemv                                                [3][gemvMaxRows]kernel // [weight type: F32, BF16, F16][rows of x − 1]
+	gemvSwiGLU                                          [3][gemvMaxRows]kernel // [BF16] and [F16] only
+	cast                                                [3]kernel              // F32 to [BF16] and [F16]
+	copyRows                                            [3][3]kernel           // [src][dst] types
 }
 
 // slot numbers the float dtypes for the kernel arrays.
@@ -98,10 +101,21 @@ var slotNames = [3]string{"f32", "bf16", "f16"}
 func (k *kernels) table() []*kernel {
 	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
 	k.rope.name, k.attention.name, k.attnCombine.name = "rope_f32", "attention_f32", "attention_combine_f32"
-	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine}
+	k.argmaxProb.name = "argmax_prob_f32"
+	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine, &k.argmaxProb}
+	for i, hd := range attnTiledHeads {
+		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
+		all = append(all, &k.attnTiled[i])
+	}
 	for i, s := range slotNames {
-		k.gemv[i].name = "gemv_" + s
-		all = append(all, &k.gemv[i])
+		for n := range gemvMaxRows {
+			k.gemv[i][n].name = fmt.Sprintf("gemv_%s_n%d", s, n+1)
+			all = append(all, &k.gemv[i][n])
+			if i > 0 {
+				k.gemvSwiGLU[i][n].name = fmt.Sprintf("gemv_swiglu_%s_n%d", s, n+1)
+				all = append(all, &k.gemvSwiGLU[i][n])
+			}
+		}
 		if i > 0 {
 			k.cast[i].name = "cast_f32_" + s
 			all = append(all, &k.cast[i])

@@ -29,54 +29,133 @@ func isF32(ts ...compute.Tensor) bool {
 // the weights' type (float32 accumulation), and float32 weights with
 // CUBLAS_COMPUTE_32F_PEDANTIC, which rules out TF32.
 func (b *Backend) MatMul(dst, x, w compute.Tensor) {
+	b.checkMatMul("MatMul", dst, x, w)
+	b.matMul("MatMul", x, []proj{{dst, w}}, false)
+}
+
+// proj is one product of a fused launch: d = x · wᵀ.
+type proj struct{ d, w compute.Tensor }
+
+func (b *Backend) checkMatMul(op string, dst, x, w compute.Tensor) {
 	n, k, m := x.Rows(), x.Cols(), w.Rows()
-	ws := slot(w.DType())
-	if !isF32(dst, x) || ws < 0 || w.Cols() != k || dst.Rows() != n || dst.Cols() != m {
-		compute.Panicf("MatMul", "dst %v = x %v · wᵀ %v", dst, x, w)
+	if !isF32(dst, x) || slot(w.DType()) < 0 || w.Cols() != k || dst.Rows() != n || dst.Cols() != m {
+		compute.Panicf(op, "dst %v = x %v · wᵀ %v", dst, x, w)
 	}
-	if n == 0 || m == 0 {
+}
+
+// overlap panics when dst shares bytes with x: the kernels read x while
+// they write dst.
+func overlap(op string, dst, x compute.Tensor) {
+	if dst.Buf() != x.Buf() || dst.Len() == 0 || x.Len() == 0 {
 		return
 	}
-	if b.err != nil {
+	size := int64(dst.DType().Size())
+	d0, x0 := int64(dst.Offset())*size, int64(x.Offset())*int64(x.DType().Size())
+	if d0 < x0+x.Bytes() && x0 < d0+dst.Bytes() {
+		compute.Panicf(op, "dst %v overlaps x %v", dst, x)
+	}
+}
+
+// matMul computes each ps[i].d = x · ps[i].wᵀ (+ ps[i].d if add), in one
+// GEMV launch for up to gemvMaxRows rows when the weights share a dtype,
+// and on cuBLAS (x narrowed once for all of them) beyond. The caller has
+// checked the shapes.
+func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
+	n, k := x.Rows(), x.Cols()
+	if n == 0 || b.err != nil {
 		return
 	}
-	dp, xp, wp := b.ptr("MatMul", dst), b.ptr("MatMul", x), b.ptr("MatMul", w)
+	wdt := ps[0].w.DType()
+	for _, p := range ps[1:] {
+		if p.w.DType() != wdt { // mixed weights: one launch each
+			for _, p := range ps {
+				b.matMul(op, x, []proj{p}, add)
+			}
+			return
+		}
+	}
+	xp := b.ptr(op, x)
+	outs := make([]gemmOut, 0, 3)
+	for _, p := range ps {
+		if p.w.Rows() > 0 {
+			outs = append(outs, gemmOut{d: b.ptr(op, p.d), w: b.ptr(op, p.w), m: p.w.Rows(), add: add})
+		}
+	}
+	if len(outs) == 0 {
+		return
+	}
 	b.enter()
 	defer b.exit()
 	switch {
 	case k == 0:
-		if err := cuda.MemsetD32Async(dp, 0, int64(n)*int64(m), b.stream); err != nil {
-			b.fail(fmt.Errorf("cuda: MatMul: %w", err))
+		if add {
+			break // dst += 0
+		}
+		for _, o := range outs {
+			if err := cuda.MemsetD32Async(o.d, 0, int64(n)*int64(o.m), b.stream); err != nil {
+				b.fail(fmt.Errorf("cuda: %s: %w", op, err))
+			}
 		}
 	case n <= gemvMaxRows:
-		chunk := 8 // elements in 16 bytes
-		if w.DType() == compute.F32 {
-			chunk = 4
+		ws := slot(wdt)
+		vec := gemvVec(wdt, k, xp)
+		var segs [3]gemmOut
+		for i, o := range outs {
+			segs[i] = o
+			vec = vec && o.w%16 == 0
 		}
-		vec := k%chunk == 0 && xp%16 == 0 && wp%16 == 0
-		b.launch(&b.k.gemv[ws], [3]uint32{uint32((m + 7) / 8), 1, 1}, threads256, 0,
-			dev(dp), dev(xp), dev(wp), i32(n), i32(k), i32(m), i32(boolInt(vec)))
-	case w.DType() == compute.F32:
-		b.gemmEx(wp, cuda.R32F, xp, dp, n, k, m, cuda.Compute32FPedantic)
+		blocks := 0
+		for _, o := range outs {
+			blocks += gemvBlocks(gemvCols(n), o.m)
+		}
+		b.launch(&b.k.gemv[ws][n-1], [3]uint32{uint32(blocks), 1, 1}, threads256, 0,
+			dev(segs[0].d), dev(segs[1].d), dev(segs[2].d), dev(xp), dev(segs[0].w), dev(segs[1].w), dev(segs[2].w),
+			i32(segs[0].m), i32(segs[1].m), i32(segs[2].m), i32(k), i32(boolInt(add)), i32(boolInt(vec)))
 	default:
-		typ := cuda.R16BF
-		if w.DType() == compute.F16 {
-			typ = cuda.R16F
-		}
-		rows := int(min(int64(n), b.scratch.bytes/(2*int64(k))))
-		if rows == 0 {
-			b.fail(fmt.Errorf("cuda: MatMul: a row of %d columns does not fit the %d-byte scratch", k, b.scratch.bytes))
-			return
-		}
-		for r0 := 0; r0 < n; r0 += rows {
-			c := min(rows, n-r0)
-			cnt := int64(c) * int64(k)
-			b.launch(&b.k.cast[ws], blocks1D(cnt), threads256, 0,
-				dev(b.scratch.ptr), dev(xp+cuda.DevPtr(int64(r0)*int64(k)*4)), i64(cnt))
-			b.gemmEx(wp, typ, b.scratch.ptr, dp+cuda.DevPtr(int64(r0)*int64(m)*4), c, k, m, cuda.Compute32F)
-		}
+		b.gemm(op, xp, n, k, wdt, outs, nil)
 	}
-	b.done("MatMul")
+	b.done(op)
+}
+
+// gemvCols mirrors GEMV_COLS in kernels/gemv.cu: the output columns a warp
+// of the GEMV kernel computes for n rows of x. Keep the two the same.
+func gemvCols(n int) int {
+	switch n {
+	case 1:
+		return 1
+	case 2:
+		return 2
+	}
+	return 4
+}
+
+// gemvWarps is GEMV_WARPS: warps per block of the GEMV kernel.
+const gemvWarps = 8
+
+// gemvSwiGLUCols mirrors SWIGLU_COLS in kernels/gemv.cu: the columns of
+// gate and up a warp of the SwiGLU kernel computes.
+func gemvSwiGLUCols(n int) int {
+	if n <= 2 {
+		return 1
+	}
+	return 2
+}
+
+// gemvBlocks is the number of GEMV blocks for m columns at cols per warp.
+func gemvBlocks(cols, m int) int {
+	per := gemvWarps * cols
+	return (m + per - 1) / per
+}
+
+// gemvVec reports whether the GEMV kernel may load x and 16-byte chunks of
+// weights of dtype dt whole: k a multiple of the chunk and x aligned (the
+// caller also checks each weight's address).
+func gemvVec(dt compute.DType, k int, x cuda.DevPtr) bool {
+	chunk := 8 // elements in 16 bytes
+	if dt == compute.F32 {
+		chunk = 4
+	}
+	return k%chunk == 0 && x%16 == 0
 }
 
 func boolInt(v bool) int {
@@ -86,14 +165,90 @@ func boolInt(v bool) int {
 	return 0
 }
 
-// gemmEx computes the n × m float32 d = x · wᵀ with x and w of type typ.
-// In cuBLAS's column-major terms, w (m × k row-major) is a k × m matrix
-// used transposed with lda = k, x is k × n with ldb = k, and d is m × n
-// with ldc = m.
-func (b *Backend) gemmEx(w cuda.DevPtr, typ cuda.DataType, x, d cuda.DevPtr, n, k, m int, ct cuda.ComputeType) {
+// gemmOut is one product of a cuBLAS call: d = x · wᵀ with w m × k, or
+// d += x · wᵀ with add. With inSlice, d is not an output tensor but
+// scratch that gemm places for each slice of rows (the caller's after
+// function reads it).
+type gemmOut struct {
+	d, w    cuda.DevPtr
+	m       int
+	add     bool
+	inSlice bool
+}
+
+// gemm computes the products outs on cuBLAS in slices of rows of x: for
+// 16-bit weights x is narrowed once per slice into the scratch, followed by
+// the inSlice outputs; after(r0, rows, outs) runs after each slice's GEMMs
+// with the inSlice outputs' d pointing at their scratch. The caller holds
+// the thread (enter).
+func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, outs []gemmOut, after func(r0, rows int, outs []gemmOut)) {
+	ws := slot(wdt)
+	typ, ct := cuda.R16BF, cuda.Compute32F
+	switch wdt {
+	case compute.F16:
+		typ = cuda.R16F
+	case compute.F32:
+		typ, ct = cuda.R32F, cuda.Compute32FPedantic
+	}
+	narrow := wdt != compute.F32
+	var perRow, slack int64
+	if narrow {
+		perRow = 2 * int64(k)
+	}
+	for _, o := range outs {
+		if o.inSlice {
+			perRow += 4 * int64(o.m)
+			slack = 256 // each scratch output starts 256-byte aligned
+		}
+	}
+	rows := n
+	if perRow > 0 {
+		rows = int(min(int64(n), (b.scratch.bytes-slack*int64(len(outs)))/perRow))
+	}
+	if rows <= 0 {
+		b.fail(fmt.Errorf("cuda: %s: a row of %d columns does not fit the %d-byte scratch", op, k, b.scratch.bytes))
+		return
+	}
+	slice := make([]gemmOut, len(outs))
+	for r0 := 0; r0 < n; r0 += rows {
+		c := min(rows, n-r0)
+		xin := x + cuda.DevPtr(int64(r0)*int64(k)*4)
+		next := b.scratch.ptr
+		if narrow {
+			cnt := int64(c) * int64(k)
+			b.launch(&b.k.cast[ws], blocks1D(cnt), threads256, 0, dev(next), dev(xin), i64(cnt))
+			xin = next
+			next += cuda.DevPtr(2 * cnt)
+		}
+		for i, o := range outs {
+			slice[i] = o
+			if o.inSlice {
+				next = (next + 255) &^ 255
+				slice[i].d = next
+				next += cuda.DevPtr(int64(c) * int64(o.m) * 4)
+			} else {
+				slice[i].d = o.d + cuda.DevPtr(int64(r0)*int64(o.m)*4)
+			}
+			b.gemmEx(o.w, typ, xin, slice[i].d, c, k, o.m, ct, o.add)
+		}
+		if after != nil {
+			after(r0, c, slice)
+		}
+	}
+}
+
+// gemmEx computes the n × m float32 d = x · wᵀ (d += x · wᵀ with add) with
+// x and w of type typ. In cuBLAS's column-major terms, w (m × k row-major)
+// is a k × m matrix used transposed with lda = k, x is k × n with ldb = k,
+// and d is m × n with ldc = m.
+func (b *Backend) gemmEx(w cuda.DevPtr, typ cuda.DataType, x, d cuda.DevPtr, n, k, m int, ct cuda.ComputeType, add bool) {
+	beta := &b.scal[1] // 0
+	if add {
+		beta = &b.scal[0] // 1
+	}
 	b.pin.Pin(b.scal)
 	err := b.blas.GemmEx(cuda.OpT, cuda.OpN, m, n, k, unsafe.Pointer(&b.scal[0]), w, typ, k, x, typ, k,
-		unsafe.Pointer(&b.scal[1]), d, cuda.R32F, m, ct, cuda.GemmDefault)
+		unsafe.Pointer(beta), d, cuda.R32F, m, ct, cuda.GemmDefault)
 	b.pin.Unpin()
 	if err != nil {
 		b.fail(fmt.Errorf("cuda: MatMul %d×%d·(%d×%d)ᵀ: %w", n, k, m, k, err))
@@ -203,9 +358,11 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 	b.done(op)
 }
 
-// Attention is one kernel for every shape (see kernels/attention.cu), its
-// slots split over several blocks when a batch row has few queries.
-// Spans are device data: they are clamped to the cache rather than checked.
+// Attention runs the tiled kernel (kernels/attention_tiled.cu) for heads of
+// 64 or 128 and at least attnTiledMinQueries queries per batch row, and the
+// one-warp-per-query kernel (kernels/attention.cu) otherwise; either splits
+// a row's slots over several blocks when there are few blocks. Spans are
+// device data: they are clamped to the cache rather than checked.
 func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
 	nb := span.Len() / 2
 	if !isF32(dst, q, kc, vc) || qpos.DType() != compute.I32 || span.DType() != compute.I32 ||
@@ -226,6 +383,12 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		return
 	}
 	if b.err != nil {
+		return
+	}
+	if t := attnTiledIndex(hd); t >= 0 && b.attnTiledOK[t] && n >= attnTiledMinQueries && T > 0 &&
+		b.ptr("Attention", dst)%16 == 0 && b.ptr("Attention", q)%16 == 0 &&
+		b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0 {
+		b.attentionTiled(&b.k.attnTiled[t], dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
 		return
 	}
 	shared := attnSharedBytes(hd)
@@ -277,4 +440,78 @@ func attnSplits(n, T int) int {
 		return 1
 	}
 	return max(1, min(32, (T+127)/128))
+}
+
+// attnTiledHeads are the head sizes of the tiled attention kernel, in the
+// order of kernels.attnTiled.
+var attnTiledHeads = [2]int{64, 128}
+
+// attnTiledMinQueries is the fewest queries per batch row that take the
+// tiled kernel: its blocks take 64 queries, and below about that the
+// one-warp-per-query kernel keeps more of the GPU busy.
+const attnTiledMinQueries = 64
+
+func attnTiledIndex(hd int) int {
+	for i, h := range attnTiledHeads {
+		if h == hd {
+			return i
+		}
+	}
+	return -1
+}
+
+// attnTiledSharedBytes is the tiled kernel's dynamic shared memory: Q, K and
+// V tiles of 64 rows of hd floats, P (64 × 64 floats) and 64 ends.
+func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
+
+// attnTiledSplits is how many blocks share the slots of a query in the
+// tiled kernel: enough for about 256 blocks per batch row (two per SM of an
+// H100 or H200), each chunk at least 128 slots, at most 32. Like
+// attnSplits it depends on the shape of a batch row only.
+func attnTiledSplits(n, T, nHeads int) int {
+	blocks := (n + 63) / 64 * nHeads
+	return max(1, min(32, (T+127)/128, (256+blocks-1)/blocks))
+}
+
+// attentionTiled runs the tiled kernel (kernels/attention_tiled.cu) and,
+// when the slots are split, the combine kernel, as Attention does with the
+// one-warp kernel. The caller has checked the arguments.
+func (b *Backend) attentionTiled(k *kernel, dst, q, kc, vc, qpos, span compute.Tensor, nb, n, T, nHeads, nKVHeads, hd int, causal bool) {
+	op := "Attention"
+	d, qp, kp, vp := b.ptr(op, dst), b.ptr(op, q), b.ptr(op, kc), b.ptr(op, vc)
+	pp, sp := b.ptr(op, qpos), b.ptr(op, span)
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	splits := attnTiledSplits(n, T, nHeads)
+	shared := attnTiledSharedBytes(hd)
+	b.enter()
+	defer b.exit()
+	grid := [3]uint32{uint32((n + 63) / 64 * splits), uint32(nHeads), uint32(nb)}
+	block := [3]uint32{128, 1, 1}
+	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
+		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*4)
+		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
+			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nHeads), i32(nHeads / nKVHeads), i32(hd),
+			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
+	}
+	if splits == 1 {
+		b.launch(k, grid, block, shared, args(0)...)
+		b.done(op)
+		return
+	}
+	perRow := int64(n) * int64(nHeads) * int64(splits) * int64(hd+2) * 4
+	if perRow > b.scratch.bytes {
+		// Fewer splits would make a row's results depend on the scratch
+		// size; one batch row must fit.
+		b.fail(fmt.Errorf("cuda: Attention: the partial states of a batch row (%d bytes) exceed the %d-byte scratch", perRow, b.scratch.bytes))
+		return
+	}
+	group := int(max(1, min(int64(nb), b.scratch.bytes/perRow)))
+	for b0 := 0; b0 < nb; b0 += group {
+		rows := min(group, nb-b0)
+		grid[2] = uint32(rows)
+		b.launch(k, grid, block, shared, args(b0)...)
+		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nHeads), 1, 1}, [3]uint32{128, 1, 1}, 0,
+			dev(d+cuda.DevPtr(b0*n*q.Cols()*4)), dev(b.scratch.ptr), i32(nHeads), i32(hd), i32(splits))
+	}
+	b.done(op)
 }

@@ -133,6 +133,17 @@ func TestArgumentChecks(t *testing.T) {
 		{"Attention heads", "compute: Attention:", func() {
 			b.Attention(x, x, x, x, fakeTensor(b, compute.I32, 2, 1), fakeTensor(b, compute.I32, 2, 1), 3, 2, true)
 		}},
+		{"MatMulAdd k mismatch", "compute: MatMulAdd:", func() { b.MatMulAdd(out, x, f32t(5, 9)) }},
+		{"MatMulAdd into its own input", "dst F32[2×8] overlaps x F32[2×8]", func() { b.MatMulAdd(x, x, f32t(8, 8)) }},
+		{"MatMulSwiGLU gate and up differ", "compute: MatMulSwiGLU: gate", func() { b.MatMulSwiGLU(out, x, w, f32t(6, 8)) }},
+		{"MatMul3 third output", "compute: MatMul3:", func() { b.MatMul3(out, out, f32t(2, 4), x, w, w, w) }},
+		{"MatMul3 output overlaps x", "overlaps x", func() {
+			xs := f32t(2, 8)
+			d3 := xs.Reshape(4, 4).Slice(1, 2) // inside row 0 of xs
+			b.MatMul3(f32t(1, 5), f32t(1, 5), d3, xs.Slice(0, 1), f32t(5, 8), f32t(5, 8), f32t(4, 8))
+		}},
+		{"ArgmaxProb ids dtype", "compute: ArgmaxProb:", func() { b.ArgmaxProb(f32t(2, 1), f32t(2, 1), x, -1) }},
+		{"ArgmaxProb probs count", "compute: ArgmaxProb:", func() { b.ArgmaxProb(fakeTensor(b, compute.I32, 2, 1), f32t(3, 1), x, -1) }},
 		{"another backend's tensor", "is not a tensor of this cuda backend", func() { b.Add(x, x, fakeTensor(other, compute.F32, 2, 8)) }},
 		{"a CPU tensor", "is not a tensor of this cuda backend", func() {
 			b.Add(x, x, compute.NewTensor(compute.F32, 2, 8, make([]float32, 16), 0))
@@ -203,6 +214,50 @@ func TestAttentionSharedMemory(t *testing.T) {
 	}
 	if got := attnSharedBytes(256); got <= 48<<10 || got > 99<<10 {
 		t.Errorf("heads of 256 need %d bytes; want between 48 KiB and the 99 KiB of sm_86", got)
+	}
+}
+
+// The Go side's launch geometry mirrors the kernels' tables (GEMV_COLS,
+// SWIGLU_COLS in kernels/gemv.cu): check the source says what Go assumes.
+func TestGEMVTables(t *testing.T) {
+	src := source()
+	for _, want := range []string{
+		"#define GEMV_COLS(n) ((n) == 1 ? 1 : (n) == 2 ? 2 : 4)",
+		"#define SWIGLU_COLS(n) ((n) <= 2 ? 1 : 2)",
+		"#define GEMV_WARPS 8",
+		"#define SEL_THREADS 1024",
+		"#define ATT2_Q 64",
+		"#define ATT2_K 64",
+		"#define ATT2_THREADS 128",
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attentionTiled)", want)
+		}
+	}
+	for n, want := range []int{1, 2, 4, 4, 4, 4, 4, 4} {
+		if got := gemvCols(n + 1); got != want {
+			t.Errorf("gemvCols(%d) = %d, want %d", n+1, got, want)
+		}
+	}
+	for _, c := range []struct{ cols, m, want int }{{1, 14336, 1792}, {4, 14336, 448}, {4, 33, 2}, {2, 16, 1}} {
+		if got := gemvBlocks(c.cols, c.m); got != c.want {
+			t.Errorf("gemvBlocks(%d, %d) = %d, want %d", c.cols, c.m, got, c.want)
+		}
+	}
+	// Heads of 128 fit two blocks per SM of an H100/H200 (228 KiB, 1 KiB
+	// reserved per block).
+	if got := attnTiledSharedBytes(128); 2*(got+1024) > 228<<10 {
+		t.Errorf("the tiled kernel takes %d bytes of shared memory at heads of 128: one block per SM", got)
+	}
+	for _, c := range []struct{ n, T, heads, want int }{
+		{1024, 1024, 32, 1}, // 512 blocks: no split
+		{256, 256, 32, 2},   // LLaDA without cache: 128 blocks, two chunks of 128 slots
+		{64, 1000, 2, 8},    // few blocks: chunks of at least 128 slots
+		{64, 100000, 1, 32}, // at most 32
+	} {
+		if got := attnTiledSplits(c.n, c.T, c.heads); got != c.want {
+			t.Errorf("attnTiledSplits(%d, %d, %d) = %d, want %d", c.n, c.T, c.heads, got, c.want)
+		}
 	}
 }
 

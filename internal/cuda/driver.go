@@ -36,7 +36,14 @@ const (
 // FuncAttribute is a CUfunction_attribute.
 type FuncAttribute int32
 
-const FuncMaxDynamicSharedSizeBytes FuncAttribute = 8
+const (
+	FuncMaxDynamicSharedSizeBytes FuncAttribute = 8 // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+	// FuncPreferredSharedCarveout is CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+	// the share of the SM's L1/shared storage, in percent, to give shared
+	// memory while the kernel runs (a hint): 0 favours the L1 cache, 100
+	// shared memory.
+	FuncPreferredSharedCarveout FuncAttribute = 9
+)
 
 // Flags and modes.
 const (

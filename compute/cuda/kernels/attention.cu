@@ -1,6 +1,7 @@
 // Scaled dot-product attention over a cache, as compute.Backend.Attention
 // defines it: one kernel for one query per row over a long cache (decoding)
-// and for hundreds of queries over as many slots (a diffusion step).
+// and for any shape the tiled kernel (attention_tiled.cu, heads of 64 or
+// 128 and at least 64 queries per row) does not take.
 //
 // A block takes ATT_QT consecutive queries of one batch row and one head,
 // one warp per query. It walks the visible slots in tiles of ATT_TS: the

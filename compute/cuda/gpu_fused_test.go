@@ -1,0 +1,269 @@
+package cuda
+
+// GPU tests of the fusions, of the GEMV kernel's batch invariance, of token
+// selection and of the tiled attention kernel. Like gpu_test.go they skip
+// without a GPU unless DLLMBENCH_REQUIRE_GPU=1.
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"dllmbench/compute"
+	"dllmbench/compute/computetest"
+)
+
+// seq is start, start+1, … (n values).
+func seq(start, n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(start + i)
+	}
+	return s
+}
+
+// bits reads a float tensor's values as exact bit patterns.
+func bits(t *testing.T, b compute.Backend, x compute.Tensor) []uint32 {
+	t.Helper()
+	v := read(t, b, x)
+	out := make([]uint32, len(v))
+	for i, f := range v {
+		out[i] = math.Float32bits(f)
+	}
+	return out
+}
+
+// sameBits reports the first element where got and want differ.
+func sameBits(t *testing.T, name string, got, want []uint32) {
+	t.Helper()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s: element %d of %d is %v, want %v (bit for bit)", name, i, len(want),
+				math.Float32frombits(got[i]), math.Float32frombits(want[i]))
+			return
+		}
+	}
+}
+
+// On the GEMV path each fusion is its composed ops bit for bit; on cuBLAS
+// it is within the MatMul bounds of the CPU backend's composed ops.
+func TestFusionsMatchComposed(t *testing.T) {
+	b, c := newBackend(t), newCPU(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, s := range []struct {
+		dt      compute.DType
+		n, k, m int
+		why     string
+	}{
+		{compute.BF16, 1, 4096, 77, "decode, m not a multiple of the columns per block"},
+		{compute.BF16, 2, 1024, 64, "two rows: two columns per warp"},
+		{compute.BF16, 5, 4096, 130, "five rows: four columns per warp, a partial warp"},
+		{compute.F16, 8, 2048, 40, "eight rows, half"},
+		{compute.F32, 3, 1000, 33, "float32 weights (SwiGLU composed in the backend)"},
+		{compute.BF16, 4, 1001, 20, "k not a multiple of 8: the scalar loop"},
+		{compute.BF16, 20, 512, 96, "cuBLAS"},
+		{compute.F32, 12, 256, 50, "cuBLAS, float32"},
+	} {
+		t.Run(fmt.Sprintf("%v n=%d k=%d m=%d", s.dt, s.n, s.k, s.m), func(t *testing.T) {
+			t.Logf("%s", s.why)
+			xv := computetest.Random(rng, s.n*s.k, 1)
+			w1v, w2v := computetest.Random(rng, s.m*s.k, 0.1), computetest.Random(rng, s.m*s.k, 0.1)
+			w3v := computetest.Random(rng, 2*s.m*s.k, 0.1)
+			accv := computetest.Random(rng, s.n*s.m, 1)
+			gemv := s.n <= gemvMaxRows
+			tol := 1e-5
+			if s.dt != compute.F32 && !gemv {
+				tol = 1e-2
+			}
+			// fused runs the fusions on be; composed runs their definition.
+			type outs struct{ add, swiglu, q, k, v compute.Tensor }
+			run := func(be compute.Backend, fused bool) outs {
+				x := computetest.Upload(be, compute.F32, s.n, s.k, xv)
+				w1, w2 := computetest.Upload(be, s.dt, s.m, s.k, w1v), computetest.Upload(be, s.dt, s.m, s.k, w2v)
+				w3 := computetest.Upload(be, s.dt, 2*s.m, s.k, w3v)
+				o := outs{add: computetest.Upload(be, compute.F32, s.n, s.m, accv), swiglu: be.Alloc(compute.F32, s.n, s.m),
+					q: be.Alloc(compute.F32, s.n, s.m), k: be.Alloc(compute.F32, s.n, s.m), v: be.Alloc(compute.F32, s.n, 2*s.m)}
+				for _, d := range []compute.Tensor{o.swiglu, o.q, o.k, o.v} {
+					computetest.Poison(be, d)
+				}
+				if fused {
+					cb := be.(*Backend)
+					cb.MatMulAdd(o.add, x, w1)
+					cb.MatMulSwiGLU(o.swiglu, x, w1, w2)
+					cb.MatMul3(o.q, o.k, o.v, x, w1, w2, w3)
+					return o
+				}
+				tmp, u := be.Alloc(compute.F32, s.n, s.m), be.Alloc(compute.F32, s.n, s.m)
+				be.MatMul(tmp, x, w1)
+				be.Add(o.add, o.add, tmp)
+				be.MatMul(tmp, x, w1)
+				be.MatMul(u, x, w2)
+				be.SiLUMul(o.swiglu, tmp, u)
+				be.MatMul(o.q, x, w1)
+				be.MatMul(o.k, x, w2)
+				be.MatMul(o.v, x, w3)
+				return o
+			}
+			got, comp, ref := run(b, true), run(b, false), run(c, false)
+			for _, p := range []struct {
+				name      string
+				g, cp, rf compute.Tensor
+			}{
+				{"MatMulAdd", got.add, comp.add, ref.add},
+				{"MatMulSwiGLU", got.swiglu, comp.swiglu, ref.swiglu},
+				{"MatMul3 q", got.q, comp.q, ref.q},
+				{"MatMul3 k", got.k, comp.k, ref.k},
+				{"MatMul3 v", got.v, comp.v, ref.v},
+			} {
+				compare(t, p.name+" against the CPU", read(t, b, p.g), read(t, c, p.rf), tol)
+				if gemv {
+					sameBits(t, p.name+" against the composed ops on CUDA", bits(t, b, p.g), bits(t, b, p.cp))
+				}
+			}
+		})
+	}
+}
+
+// The GEMV kernel computes each row of x with the same operations whatever
+// the number of rows: a batch of n gives, bit for bit, its rows run alone.
+func TestGEMVBatchInvariance(t *testing.T) {
+	b := newBackend(t)
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, dt := range []compute.DType{compute.BF16, compute.F16, compute.F32} {
+		const k, m = 2048, 77
+		w := computetest.Upload(b, dt, m, k, computetest.Random(rng, m*k, 0.1))
+		xv := computetest.Random(rng, gemvMaxRows*k, 1)
+		x := computetest.Upload(b, compute.F32, gemvMaxRows, k, xv)
+		alone := make([][]uint32, gemvMaxRows)
+		for r := range gemvMaxRows {
+			out := b.Alloc(compute.F32, 1, m)
+			b.MatMul(out, x.Slice(r, r+1), w)
+			alone[r] = bits(t, b, out)
+		}
+		for n := 2; n <= gemvMaxRows; n++ {
+			out := b.Alloc(compute.F32, n, m)
+			b.MatMul(out, x.Slice(0, n), w)
+			got := bits(t, b, out)
+			for r := range n {
+				sameBits(t, fmt.Sprintf("%v: row %d of a batch of %d against the row alone", dt, r, n), got[r*m:(r+1)*m], alone[r])
+			}
+			sw := b.Alloc(compute.F32, n, m)
+			if dt != compute.F32 {
+				b.MatMulSwiGLU(sw, x.Slice(0, n), w, w)
+				one := b.Alloc(compute.F32, 1, m)
+				b.MatMulSwiGLU(one, x.Slice(n-1, n), w, w)
+				sameBits(t, fmt.Sprintf("%v: SwiGLU, last row of a batch of %d", dt, n), bits(t, b, sw)[(n-1)*m:], bits(t, b, one))
+			}
+		}
+	}
+}
+
+// hostSelect is compute.Selector's definition in float64.
+func hostSelect(row []float32, exclude int) (int32, float64) {
+	best, m := -1, math.Inf(-1)
+	for i, v := range row {
+		m = max(m, float64(v))
+		if i != exclude && (best < 0 || v > row[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return -1, 0
+	}
+	var sum float64
+	for _, v := range row {
+		sum += math.Exp(float64(v) - m)
+	}
+	return int32(best), math.Exp(float64(row[best])-m) / sum
+}
+
+func TestArgmaxProbShapes(t *testing.T) {
+	b := newBackend(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	inf := float32(math.Inf(-1))
+	for _, c := range []struct {
+		name       string
+		rows, cols int
+		exclude    int
+		offset     int // logits start this many floats into their buffer: unaligned rows
+		prepare    func(v []float32, cols int)
+	}{
+		{name: "LLaMA-3's vocabulary, one row", rows: 1, cols: 128256, exclude: -1},
+		{name: "LLaDA's vocabulary, the mask token excluded", rows: 4, cols: 126464, exclude: 126336,
+			prepare: func(v []float32, cols int) { v[126336] = 1000 }},
+		{name: "one column, excluded: no token", rows: 2, cols: 1, exclude: 0},
+		{name: "an exclude outside the row is none", rows: 2, cols: 50, exclude: 50},
+		{name: "ties far apart go to the first", rows: 3, cols: 70000, exclude: -1, prepare: func(v []float32, cols int) {
+			for r := range 3 {
+				v[r*cols+69000], v[r*cols+5+r], v[r*cols+40000] = 40, 40, 40
+			}
+		}},
+		{name: "-inf everywhere but two", rows: 2, cols: 9000, exclude: 3, prepare: func(v []float32, cols int) {
+			for i := range v {
+				v[i] = inf
+			}
+			v[3], v[8000] = 5, 2
+			v[cols+100], v[cols+101] = -1, -1
+		}},
+		{name: "a row of -inf only", rows: 1, cols: 300, exclude: -1, prepare: func(v []float32, cols int) {
+			for i := range v {
+				v[i] = inf
+			}
+		}},
+		{name: "unaligned rows: the scalar loop", rows: 3, cols: 4099, exclude: 7, offset: 1},
+		{name: "aligned start, odd length", rows: 2, cols: 1001, exclude: -1},
+	} {
+		vals := computetest.Random(rng, c.rows*c.cols, 3)
+		if c.prepare != nil {
+			c.prepare(vals, c.cols)
+		}
+		all := computetest.Upload(b, compute.F32, 1, c.offset+c.rows*c.cols, append(make([]float32, c.offset), vals...))
+		lg := all.Reshape(c.offset+c.rows*c.cols, 1).Slice(c.offset, c.offset+c.rows*c.cols).Reshape(c.rows, c.cols)
+		ids, probs := b.Alloc(compute.I32, c.rows, 1), b.Alloc(compute.F32, c.rows, 1)
+		computetest.Poison(b, probs)
+		b.ArgmaxProb(ids, probs, lg, c.exclude)
+		gotIDs, gotP := make([]int32, c.rows), read(t, b, probs)
+		if err := b.Read(gotIDs, ids); err != nil {
+			t.Fatal(err)
+		}
+		for r := range c.rows {
+			id, p := hostSelect(vals[r*c.cols:(r+1)*c.cols], c.exclude)
+			// A row of −inf only: the definition divides 0 by 0, so only the id counts.
+			if gotIDs[r] != id || !math.IsNaN(p) && !(math.Abs(float64(gotP[r])-p) <= 1e-6*p+1e-12) {
+				t.Errorf("%s, row %d: got id %d p %.9g, want id %d p %.9g", c.name, r, gotIDs[r], gotP[r], id, p)
+			}
+		}
+	}
+}
+
+// The tiled kernel's result for a batch row does not depend on the other
+// rows of the batch.
+func TestAttentionTiledRowIndependence(t *testing.T) {
+	b := newBackend(t)
+	rng := rand.New(rand.NewPCG(27, 28))
+	const nb, n, T, heads, kvHeads, hd = 3, 96, 400, 4, 2, 128
+	span := []int32{0, 400, 150, 380, 0, 64}
+	qpos := make([]int32, nb*n)
+	for r := range qpos {
+		qpos[r] = int32(T - n + r%n)
+	}
+	cols, kvc := heads*hd, kvHeads*hd
+	qv := computetest.Random(rng, nb*n*cols, 1)
+	kv, vv := computetest.Random(rng, nb*T*kvc, 1), computetest.Random(rng, nb*T*kvc, 1)
+	for _, causal := range []bool{false, true} {
+		out := b.Alloc(compute.F32, nb*n, cols)
+		b.Attention(out, computetest.Upload(b, compute.F32, nb*n, cols, qv), computetest.Upload(b, compute.F32, nb*T, kvc, kv),
+			computetest.Upload(b, compute.F32, nb*T, kvc, vv), computetest.UploadI32(b, qpos), computetest.UploadI32(b, span),
+			heads, kvHeads, causal)
+		batch := bits(t, b, out)
+		for r := range nb {
+			one := b.Alloc(compute.F32, n, cols)
+			b.Attention(one, computetest.Upload(b, compute.F32, n, cols, qv[r*n*cols:(r+1)*n*cols]),
+				computetest.Upload(b, compute.F32, T, kvc, kv[r*T*kvc:(r+1)*T*kvc]),
+				computetest.Upload(b, compute.F32, T, kvc, vv[r*T*kvc:(r+1)*T*kvc]),
+				computetest.UploadI32(b, qpos[r*n:(r+1)*n]), computetest.UploadI32(b, span[2*r:2*r+2]), heads, kvHeads, causal)
+			sameBits(t, fmt.Sprintf("causal %v, batch row %d against the row alone", causal, r), batch[r*n*cols:(r+1)*n*cols], bits(t, b, one))
+		}
+	}
+}

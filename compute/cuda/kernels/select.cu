@@ -1,0 +1,116 @@
+// Token selection on the device (compute.Selector): for each row of logits,
+// the first column of the largest value other than `exclude`, and that
+// column's softmax probability over the whole row. Only ids and
+// probabilities cross to the host instead of 126k logits per position.
+//
+// One block of 1024 threads per row. Each thread walks its elements in
+// increasing order (16-byte loads, four in flight, when the row is aligned),
+// keeping a running maximum m over every element, the sum s of e^(v−m) in
+// double (rescaled by e^(m_old−m_new), computed in double, when m grows),
+// and its best candidate (value, index) among the columns other than
+// exclude. A fixed tree then merges the threads: the largest m, the sums
+// rescaled to it, and the candidate of larger value or, on a tie, smaller
+// index. The probability is e^(v_best − m) / s in double, rounded once.
+//
+// Accuracy against the float64 definition: each term e^(v−m) is expf of a
+// float difference, within about 2 ulp plus |v−m|·2^-24 relative; since
+// e^d·|d| ≤ 1/e those errors add up to a few parts in 10^7 of s at most,
+// and the numerator is computed in double: within the 1e-6 relative the
+// conformance suite asks.
+
+#define SEL_THREADS 1024
+
+struct SelState {
+    float m;  // the largest value seen
+    double s; // Σ e^(v − m) over the values seen
+    float bv; // the best candidate's value
+    int bi;   // its column, −1 for none yet
+};
+
+__device__ __forceinline__ void sel_visit(SelState &st, float v, int i, int exclude) {
+    if (v > st.m) {
+        st.s = st.s * exp((double)st.m - (double)v) + 1.0; // e^(−inf) = 0 on the first value
+        st.m = v;
+    } else if (st.m != NEG_INF) { // else v and m are −inf: a zero term
+        st.s += (double)expf(v - st.m);
+    }
+    if (i != exclude && (st.bi < 0 || v > st.bv)) {
+        st.bv = v;
+        st.bi = i;
+    }
+}
+
+// merge folds o into st; both come from disjoint sets of columns.
+__device__ __forceinline__ void sel_merge(SelState &st, const SelState &o) {
+    const float M = fmaxf(st.m, o.m);
+    if (M != NEG_INF) { // both −inf: nothing to rescale, the sums stay
+        st.s = (st.m == M ? st.s : st.s * exp((double)st.m - (double)M)) +
+               (o.m == M ? o.s : o.s * exp((double)o.m - (double)M));
+    } else {
+        st.s += o.s;
+    }
+    st.m = M;
+    if (o.bi >= 0 && (st.bi < 0 || o.bv > st.bv || (o.bv == st.bv && o.bi < st.bi))) {
+        st.bv = o.bv;
+        st.bi = o.bi;
+    }
+}
+
+__device__ __forceinline__ SelState sel_shfl_xor(const SelState &st, int o) {
+    SelState r;
+    r.m = __shfl_xor_sync(FULL_MASK, st.m, o);
+    r.s = __shfl_xor_sync(FULL_MASK, st.s, o);
+    r.bv = __shfl_xor_sync(FULL_MASK, st.bv, o);
+    r.bi = __shfl_xor_sync(FULL_MASK, st.bi, o);
+    return r;
+}
+
+// vec: the row is 16-byte aligned and cols a multiple of 4.
+extern "C" __global__ void __launch_bounds__(SEL_THREADS)
+argmax_prob_f32(int *__restrict__ ids, float *__restrict__ probs, const float *__restrict__ logits, int cols,
+                int exclude, int vec) {
+    __shared__ SelState part[SEL_THREADS / 32];
+    const float *row = logits + (long long)blockIdx.x * cols;
+    const int t = threadIdx.x;
+    SelState st;
+    st.m = NEG_INF;
+    st.s = 0.0;
+    st.bv = NEG_INF;
+    st.bi = -1;
+    if (vec) {
+        const f32x4 *r4 = reinterpret_cast<const f32x4 *>(row);
+        const int n4 = cols / 4;
+        int c = t;
+        for (; c + 3 * SEL_THREADS < n4; c += 4 * SEL_THREADS) {
+            const f32x4 a = r4[c], b = r4[c + SEL_THREADS], d = r4[c + 2 * SEL_THREADS], e = r4[c + 3 * SEL_THREADS];
+            const f32x4 v[4] = {a, b, d, e};
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int i = 4 * (c + u * SEL_THREADS);
+                sel_visit(st, v[u].x, i, exclude);
+                sel_visit(st, v[u].y, i + 1, exclude);
+                sel_visit(st, v[u].z, i + 2, exclude);
+                sel_visit(st, v[u].w, i + 3, exclude);
+            }
+        }
+        for (; c < n4; c += SEL_THREADS) {
+            const f32x4 a = r4[c];
+            sel_visit(st, a.x, 4 * c, exclude);
+            sel_visit(st, a.y, 4 * c + 1, exclude);
+            sel_visit(st, a.z, 4 * c + 2, exclude);
+            sel_visit(st, a.w, 4 * c + 3, exclude);
+        }
+    } else {
+        for (int i = t; i < cols; i += SEL_THREADS) sel_visit(st, row[i], i, exclude);
+    }
+    for (int o = 16; o > 0; o >>= 1) sel_merge(st, sel_shfl_xor(st, o));
+    if ((t & 31) == 0) part[t >> 5] = st;
+    __syncthreads();
+    if (t >= 32) return;
+    st = part[t];
+    for (int o = 16; o > 0; o >>= 1) sel_merge(st, sel_shfl_xor(st, o));
+    if (t == 0) {
+        ids[blockIdx.x] = st.bi;
+        probs[blockIdx.x] = st.bi < 0 ? 0.0f : (float)(exp((double)st.bv - (double)st.m) / st.s);
+    }
+}
