@@ -10,8 +10,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 bin=.gpu/bin
-out=${OUT:-.gpu/logs}
-mkdir -p "$out"
+# Logs gather in a work folder, packed into $OUT/gpu-test.tar.gz at the end
+# (the device tool returns at most 8 files).
+final=${OUT:-.gpu/logs}
+out=/tmp/gpu-test-logs
+rm -rf "$out"
+mkdir -p "$out" "$final"
 summary="$out/summary.txt"
 : >"$summary"
 status=0
@@ -53,7 +57,7 @@ sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sani
 if [ -n "$sanitizer" ]; then
 	step "memcheck" "memcheck.log" timeout 300 "$sanitizer" --tool memcheck --error-exitcode 9 \
 		"$bin/compute-cuda.test" -test.v -test.count=1 \
-		-test.run='^(TestConformance|TestAttentionShapes|TestGatherScatterConversions|TestGraph|TestWriteReadViews)$' || status=1
+		-test.run='^(TestConformance|TestAttentionShapes|TestGatherScatterConversions|TestGraph|TestWriteReadViews|TestFusionsMatchComposed|TestArgmaxProbShapes|TestAttentionTiledRowIndependence)$' || status=1
 else
 	echo "== memcheck: compute-sanitizer not found, skipped" | tee -a "$summary"
 fi
@@ -73,4 +77,5 @@ if [ -x "$bin/dllmbench" ]; then
 	cp /tmp/dllmbench-results/records/*.jsonl "$out/default-grid-records.jsonl" 2>/dev/null
 fi
 echo "== overall: $([ $status = 0 ] && echo PASS || echo FAIL)" | tee -a "$summary"
+tar czf "$final/gpu-test.tar.gz" -C "$out" .
 exit $status
