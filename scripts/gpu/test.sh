@@ -9,7 +9,10 @@
 #   scripts/gpu/test.sh            # from the repository root or anywhere
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-bin=.gpu/bin
+# build.sh compresses the binaries; unpack them next to the repository.
+bin=.gpu/run
+mkdir -p "$bin"
+for z in .gpu/bin/*.gz; do gunzip -c "$z" >"$bin/$(basename "$z" .gz)" && chmod +x "$bin/$(basename "$z" .gz)"; done
 # Logs gather in a work folder, packed into $OUT/gpu-test.tar.gz at the end
 # (the device tool returns at most 8 files).
 final=${OUT:-.gpu/logs}
