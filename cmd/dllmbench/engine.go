@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"dllmbench/compute"
 	"dllmbench/compute/device"
 	"dllmbench/hub"
+	"dllmbench/internal/cuda"
 	"dllmbench/model"
 	"dllmbench/tokenizer"
 )
@@ -20,15 +22,95 @@ import (
 type backendFlags struct {
 	backend   string
 	device    int
+	devices   deviceList // run's --devices; device is its only entry when it has one
 	threads   int
 	precision string
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.backend, "backend", "auto", "compute backend: auto, cpu or cuda")
 	fs.IntVar(&f.device, "devices", 0, "GPU index (relative to CUDA_VISIBLE_DEVICES)")
+	f.registerOthers(fs)
+}
+
+// registerList is register for run, whose --devices takes a list: one
+// worker per device.
+func (f *backendFlags) registerList(fs *flag.FlagSet) {
+	fs.Var(&f.devices, "devices", "GPUs to run on, one worker process each: an index (relative to CUDA_VISIBLE_DEVICES), a list 0,1,… or all (default 0)")
+	f.registerOthers(fs)
+}
+
+func (f *backendFlags) registerOthers(fs *flag.FlagSet) {
+	fs.StringVar(&f.backend, "backend", "auto", "compute backend: auto, cpu or cuda")
 	fs.IntVar(&f.threads, "threads", 0, "CPU worker threads (0: one per CPU)")
 	fs.StringVar(&f.precision, "precision", "", "weight precision: bf16, fp16 or fp32 (default: as stored)")
+}
+
+// deviceList is a list of device indices, or all of them.
+type deviceList struct {
+	ids []int
+	all bool
+}
+
+func (l *deviceList) String() string {
+	if l.all {
+		return "all"
+	}
+	s := make([]string, len(l.ids))
+	for i, d := range l.ids {
+		s[i] = strconv.Itoa(d)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *deviceList) Set(s string) error {
+	if strings.TrimSpace(s) == "all" {
+		*l = deviceList{all: true}
+		return nil
+	}
+	ids, err := parseInts(s)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no device: give indices such as 0,1 or all")
+	}
+	for i, d := range ids {
+		if d < 0 {
+			return fmt.Errorf("device %d is negative", d)
+		}
+		if slices.Index(ids, d) < i {
+			return fmt.Errorf("device %d is listed twice", d)
+		}
+	}
+	*l = deviceList{ids: ids}
+	return nil
+}
+
+// resolve lists the devices to run on. all is every GPU the CUDA driver
+// shows (after CUDA_VISIBLE_DEVICES), or the one device of the CPU
+// backend, or of auto on a machine without a usable GPU.
+func (l deviceList) resolve(backend string) ([]int, error) {
+	if !l.all {
+		if len(l.ids) == 0 {
+			return []int{0}, nil
+		}
+		return l.ids, nil
+	}
+	if strings.EqualFold(backend, "cpu") {
+		return []int{0}, nil
+	}
+	n, err := cuda.DeviceCount()
+	if err != nil || n == 0 {
+		if strings.EqualFold(backend, "cuda") || strings.EqualFold(backend, "gpu") {
+			return nil, fmt.Errorf("--devices all: no CUDA device (%v)", err)
+		}
+		return []int{0}, nil // auto: one worker, on whatever device.Open finds
+	}
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i
+	}
+	return ids, nil
 }
 
 func (f *backendFlags) open() (compute.Backend, device.Info, error) {

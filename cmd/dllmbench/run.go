@@ -1,14 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"dllmbench/bench"
 	"dllmbench/compute/device"
@@ -16,6 +26,7 @@ import (
 	"dllmbench/model"
 	"dllmbench/quality"
 	"dllmbench/report"
+	"dllmbench/slurm"
 )
 
 func init() {
@@ -52,6 +63,8 @@ type runFlags struct {
 	noReport    bool
 	noQuality   bool
 	be          backendFlags
+	shard       slurm.Shard // --shard: this task's part of the cells
+	worker      slurm.Shard // --worker: this process's part of the shard, for --devices
 }
 
 // alias registers a flag under the seed's snake_case name and kebab-case.
@@ -82,7 +95,11 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "no-quality", "no_quality")(func(n string) {
 		fs.BoolVar(&f.noQuality, n, false, "do not compute the quality metrics at the end (see 'dllmbench quality')")
 	})
-	f.be.register(fs)
+	fs.Func("shard", "measure only shard INDEX/COUNT of the cells: cell k of the grid's order when k mod COUNT = INDEX (SLURM arrays)",
+		func(s string) (err error) { f.shard, err = slurm.ParseShard(s); return err })
+	fs.Func("worker", "internal to --devices: this process is worker INDEX/COUNT and takes every COUNT-th cell of the shard",
+		func(s string) (err error) { f.worker, err = slurm.ParseShard(s); return err })
+	f.be.registerList(fs)
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
@@ -139,16 +156,37 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if f.dryRun {
 		return dryRun(g)
 	}
-	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
-		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) },
-		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
-	sum, err := bench.Run(ctx, g, opts)
+	devs, err := f.be.devices.resolve(g.Backend)
 	if err != nil {
-		if sum != nil && ctx.Err() != nil {
+		return err
+	}
+	f.be.device = devs[0]
+	var job *slurmJob // see slurm.go for how run ends under SLURM
+	if f.worker.Count == 0 {
+		job = watchSLURM()
+		defer job.close()
+	}
+	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
+		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) }, Select: f.selectCells(),
+		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
+	var sum *bench.Summary
+	if len(devs) > 1 {
+		sum, err = runWorkers(ctx, f, devs)
+	} else {
+		sum, err = bench.Run(ctx, g, opts)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			return err
+		}
+		if sum != nil {
 			slog.Warn("interrupted: the cell in flight was abandoned; run again to measure the missing cells",
 				"measured", sum.Measured, "records", sum.Records)
 		}
-		return err
+		return job.interrupted(err)
+	}
+	if f.worker.Count > 0 {
+		return json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 	}
 	slog.Info("run finished", "cells", sum.Cells, "measured", sum.Measured, "recorded_before", sum.Reused,
 		"failed", sum.Failed, "records", sum.Records)
@@ -182,7 +220,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	}
 	if sum.Failed > 0 {
 		fmt.Fprintf(os.Stderr, "dllmbench run: %d of %d cells failed (see their errors in the table and records)\n", sum.Failed, sum.Cells)
-		return exitError{1}
+		return job.failedCells(f.shard.Count > 0)
 	}
 	return nil
 }
@@ -252,4 +290,117 @@ func dryRun(g *bench.Grid) error {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// selectCells is the runner's cell filter for --shard and --worker.
+func (f *runFlags) selectCells() func([]bench.Cell) []bench.Cell {
+	if f.shard.Count == 0 && f.worker.Count == 0 {
+		return nil
+	}
+	return func(cells []bench.Cell) []bench.Cell { return f.worker.Select(f.shard.Select(cells)) }
+}
+
+// workerSummary is what a worker of --devices prints on stdout when its
+// cells are done, failed ones included.
+type workerSummary struct {
+	Cells, Measured, Reused, Failed int
+}
+
+// runWorkers measures the grid with one process per device. Each runs this
+// command line again with --devices d --worker j/N and takes every N-th
+// cell of the shard: static sharding, since the runner picks its cells once
+// and a worker then loads each model once; the interleaved order spreads
+// cheap and dear cells. Processes rather than goroutines give each GPU a
+// CUDA context and memory of its own, and a crash on one device leaves
+// the others running. Worker j writes records/NAME-dev<d>.jsonl; the
+// reports read them all, merged by key.
+func runWorkers(ctx context.Context, f *runFlags, devs []int) (*bench.Summary, error) {
+	if f.worker.Count > 0 {
+		return nil, usagef("--worker is for the processes --devices starts; give it one device")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	name := f.recordsName
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), time.Now().UTC().Format("20060102T150405"))
+	}
+	slog.Info("one worker per device", "devices", len(devs), "records", filepath.Join(f.outputDir, "records", name+"-dev*.jsonl"))
+	sum := &bench.Summary{Records: filepath.Join(f.outputDir, "records", name+"-dev*.jsonl")}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	stderr := &lineWriter{w: os.Stderr}
+	for j, d := range devs {
+		// Later flags win: the worker's --devices, --records-name and
+		// --no-* replace the user's.
+		args := append(slices.Clone(os.Args[1:]), "--devices", strconv.Itoa(d), "--worker", fmt.Sprintf("%d/%d", j, len(devs)),
+			"--records-name", fmt.Sprintf("%s-dev%d", name, d), "--no-report", "--no-quality")
+		cmd := exec.CommandContext(ctx, exe, args...)
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.WaitDelay = time.Minute // then SIGKILL
+		var out bytes.Buffer
+		log := stderr.prefixed(fmt.Sprintf("dev%d: ", d))
+		cmd.Stdout, cmd.Stderr = &out, log
+		wg.Go(func() {
+			err := cmd.Run()
+			log.Write([]byte("\n")) // the last line, if it had no end
+			var ws workerSummary
+			jerr := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &ws)
+			mu.Lock()
+			defer mu.Unlock()
+			if jerr != nil {
+				if err == nil {
+					err = fmt.Errorf("no summary (%v)", jerr)
+				}
+				errs = append(errs, fmt.Errorf("device %d: %v (its log lines start with dev%d:)", d, err, d))
+				return
+			}
+			sum.Cells, sum.Measured, sum.Reused, sum.Failed = sum.Cells+ws.Cells, sum.Measured+ws.Measured, sum.Reused+ws.Reused, sum.Failed+ws.Failed
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
+	}
+	return sum, errors.Join(errs...)
+}
+
+// lineWriter writes whole lines from several writers to w, each with its
+// prefix, so that the workers' lines do not mix.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) prefixed(prefix string) *prefixWriter {
+	return &prefixWriter{l: l, prefix: prefix}
+}
+
+type prefixWriter struct {
+	l      *lineWriter
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	if len(b) == 1 && b[0] == '\n' && len(p.buf) == 0 {
+		return 1, nil
+	}
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.l.mu.Lock()
+		_, err := fmt.Fprintf(p.l.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.l.mu.Unlock()
+		p.buf = p.buf[i+1:]
+		if err != nil {
+			return len(b), err
+		}
+	}
 }

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"dllmbench/bench"
+	"dllmbench/hub"
+	"dllmbench/internal/demo"
+)
+
+func init() {
+	register(&command{
+		name:    "fetch",
+		summary: "download the models and data of a grid into the Hugging Face cache, or check the cache",
+		usage:   "[--config FILE] [--model ID]… [--extra-model-id ID]… [--hf-token TOKEN] [--model-cache-dir DIR] [--dataset-cache-dir DIR] [--local-files-only]",
+		examples: `  # on a login node: every model of the study and the WikiText prompts (LLaMA-3 is gated)
+  HF_TOKEN=hf_… dllmbench fetch --config config/experiments.yaml
+
+  # one more model, into a cache on fast storage (run then needs HF_HUB_CACHE=/fast/hf)
+  dllmbench fetch --model GSAI-ML/LLaDA-8B-Instruct --model-cache-dir /fast/hf
+
+  # on a compute node without network: check that everything is there and intact
+  dllmbench fetch --config config/experiments.yaml --local-files-only
+`,
+		setup: setupFetch,
+	})
+}
+
+type fetchFlags struct {
+	config       string
+	models       stringList
+	token        string
+	modelCache   string
+	datasetCache string
+	localOnly    bool
+}
+
+func setupFetch(fs *flag.FlagSet) func(context.Context, []string) error {
+	var f fetchFlags
+	fs.StringVar(&f.config, "config", "", "grid file: its models, judge and encoder, and WikiText when its prompts come from there")
+	fs.Var(&f.models, "model", "a model's Hugging Face id (org/name[@revision]); repeat for more")
+	alias(fs, "extra-model-id", "extra_model_id")(func(n string) {
+		fs.Var(&f.models, n, "another model to fetch besides the grid's (as the Python scaffold's flag); repeat for more")
+	})
+	alias(fs, "hf-token", "hf_token")(func(n string) {
+		fs.StringVar(&f.token, n, "", "Hugging Face token for gated models (default: $HF_TOKEN, then the token file); never printed")
+	})
+	alias(fs, "model-cache-dir", "model_cache_dir")(func(n string) {
+		fs.StringVar(&f.modelCache, n, "", "hub cache for the models (default: $HF_HUB_CACHE, else $HF_HOME/hub)")
+	})
+	alias(fs, "dataset-cache-dir", "dataset_cache_dir")(func(n string) {
+		fs.StringVar(&f.datasetCache, n, "", "hub cache for the datasets (default: as the models without --model-cache-dir)")
+	})
+	alias(fs, "local-files-only", "local_files_only")(func(n string) {
+		fs.BoolVar(&f.localOnly, n, false, "download nothing: check the cache, list what is missing or corrupt, exit 1 if anything is")
+	})
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		return fetch(ctx, &f, os.Stdout, os.Stderr)
+	}
+}
+
+// wikitextFile is the one file of Salesforce/wikitext that the wikitext
+// prompt source reads.
+const (
+	wikitextRepo = "Salesforce/wikitext"
+	wikitextFile = "wikitext-103-raw-v1/validation-00000-of-00001.parquet"
+)
+
+// want is one repository to fetch or check.
+type want struct {
+	kind     hub.Kind
+	id, rev  string
+	patterns []string // nil: hub.DefaultPatterns
+	why      string   // for messages: "model", "judge", "prompts"
+}
+
+func (w want) String() string {
+	s := w.kind.String() + " " + w.id
+	if w.rev != "" {
+		s += "@" + w.rev
+	}
+	return s
+}
+
+// wants lists the repositories the flags name, each once.
+func (f *fetchFlags) wants() ([]want, error) {
+	var out []want
+	add := func(w want) {
+		if !slices.ContainsFunc(out, func(o want) bool { return o.kind == w.kind && o.id == w.id && o.rev == w.rev }) {
+			out = append(out, w)
+		}
+	}
+	// addModel adds a hub id; built-in models and local directories need
+	// no download.
+	addModel := func(id, rev, why string) {
+		if id == "" || id == "none" || demo.IsBuiltin(id) || isDir(id) {
+			return
+		}
+		add(want{kind: hub.Model, id: id, rev: rev, why: why})
+	}
+	if f.config != "" {
+		g, err := bench.LoadGrid(f.config)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range g.Models {
+			addModel(m.ID, m.Revision, "model")
+		}
+		addModel(g.Quality.Judge, "", "judge")
+		addModel(g.Quality.Encoder, "", "BERTScore encoder")
+		if (g.Prompts.Source == "" || g.Prompts.Source == "wikitext") && g.Prompts.Path == "" {
+			add(want{kind: hub.Dataset, id: wikitextRepo, patterns: []string{wikitextFile}, why: "prompts"})
+		}
+	}
+	for _, m := range f.models {
+		id, rev, _ := strings.Cut(m, "@")
+		if isDir(id) || demo.IsBuiltin(id) {
+			return nil, usagef("--model %s: give a Hugging Face id (org/name); a local directory or built-in model needs no fetch", m)
+		}
+		addModel(id, rev, "model")
+	}
+	if f.config == "" && len(f.models) == 0 {
+		return nil, usagef("nothing to fetch: give --config, --model or --extra-model-id")
+	}
+	return out, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// fetch downloads (or with --local-files-only checks) every repository
+// the flags name: progress on stderr, one line per repository on stdout.
+func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
+	wants, err := f.wants()
+	if err != nil {
+		return err
+	}
+	if len(wants) == 0 {
+		fmt.Fprintln(stdout, "nothing to fetch: the grid uses only built-in models, local directories and local prompts")
+		return nil
+	}
+	models, err := hub.New(hub.Options{Cache: f.modelCache, Token: f.token, Offline: f.localOnly})
+	if err != nil {
+		return err
+	}
+	datasets := models
+	if f.datasetCache != "" {
+		if datasets, err = hub.New(hub.Options{Cache: f.datasetCache, Token: f.token, Offline: f.localOnly}); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	incomplete := 0
+	for _, w := range wants {
+		c := models
+		if w.kind == hub.Dataset {
+			c = datasets
+		}
+		p := &progress{w: stderr, repo: w.String()}
+		c.Progress = p.report
+		if f.localOnly {
+			ok, err := check(c, w, stdout)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case !ok:
+				incomplete++
+			}
+			continue
+		}
+		fmt.Fprintf(stderr, "fetch: %s (%s) into %s\n", w, w.why, c.Cache)
+		dir, err := c.Fetch(ctx, w.kind, w.id, w.rev, w.patterns)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted; run again to continue where it stopped: %w", err)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", w, dir)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if incomplete > 0 {
+		fmt.Fprintf(stderr, "dllmbench fetch: %d of %d repositories are missing or incomplete in the cache (run without --local-files-only where there is network)\n",
+			incomplete, len(wants))
+		return exitError{1}
+	}
+	if !f.localOnly {
+		hint(stderr, f)
+	}
+	return nil
+}
+
+// check verifies one repository in the cache without the network and
+// prints what it found; ok is false when something is missing or corrupt.
+func check(c *hub.Client, w want, stdout io.Writer) (ok bool, err error) {
+	var files []string
+	switch {
+	case w.kind == hub.Dataset:
+		files = w.patterns
+	default:
+		files = []string{"config.json", "tokenizer.json"}
+	}
+	rep, err := c.Verify(w.kind, w.id, w.rev, files)
+	if errors.Is(err, hub.ErrNotCached) {
+		fmt.Fprintf(stdout, "%s: not in the cache %s\n", w, c.Cache)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if w.kind == hub.Model {
+		// Verify checks the shards an index names; a model without an index
+		// needs some safetensors file.
+		if m, _ := filepath.Glob(filepath.Join(rep.Dir, "*.safetensors")); len(m) == 0 && !slices.Contains(rep.Missing, "model.safetensors") {
+			if _, err := os.Stat(filepath.Join(rep.Dir, "model.safetensors.index.json")); err != nil {
+				rep.Missing = append(rep.Missing, "model.safetensors")
+			}
+		}
+	}
+	if rep.OK() {
+		fmt.Fprintf(stdout, "%s: ok, %s\n", w, rep.Dir)
+		return true, nil
+	}
+	var what []string
+	if len(rep.Missing) > 0 {
+		what = append(what, "missing "+strings.Join(rep.Missing, ", "))
+	}
+	if len(rep.Corrupt) > 0 {
+		what = append(what, "corrupt "+strings.Join(rep.Corrupt, ", "))
+	}
+	fmt.Fprintf(stdout, "%s: %s, in %s\n", w, strings.Join(what, "; "), rep.Dir)
+	return false, nil
+}
+
+// hint tells where run will not look: it finds models and WikiText only
+// in the cache that the HF variables name.
+func hint(stderr io.Writer, f *fetchFlags) {
+	def, err := hub.New(hub.Options{})
+	if err != nil {
+		return
+	}
+	for _, dir := range []string{f.modelCache, f.datasetCache} {
+		if dir == "" {
+			continue
+		}
+		if a, _ := filepath.Abs(dir); a != def.Cache {
+			fmt.Fprintf(stderr, "fetch: 'dllmbench run' looks in %s: set HF_HUB_CACHE=%s for it to find what was fetched into %s\n", def.Cache, a, dir)
+		}
+	}
+}
+
+// progress prints a file's transfer or check at most every few seconds,
+// and when it ends: lines, not a redrawn bar, so that logs stay readable.
+type progress struct {
+	w    io.Writer
+	repo string
+	file string
+	last time.Time
+}
+
+func (p *progress) report(pr hub.Progress) {
+	now := time.Now()
+	if pr.File == p.file && pr.Done < pr.Total && now.Sub(p.last) < 5*time.Second {
+		return
+	}
+	p.file, p.last = pr.File, now
+	pct := 100.0
+	if pr.Total > 0 {
+		pct = 100 * float64(pr.Done) / float64(pr.Total)
+	}
+	fmt.Fprintf(p.w, "fetch: %s: %s: %s of %s (%.0f%%)\n", p.repo, pr.File, size(pr.Done), size(pr.Total), pct)
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

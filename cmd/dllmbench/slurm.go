@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"dllmbench/bench"
+	"dllmbench/config"
+	"dllmbench/slurm"
+)
+
+func init() {
+	register(&command{
+		name:    "slurm",
+		summary: "run a grid on a SLURM cluster as a job array with a merge job, and follow it",
+		usage: `submit [--config FILE] [--shards N] [--output_dir DIR] [--dry-run] [-- SBATCH OPTIONS…]
+  dllmbench slurm status [--output_dir DIR] [--fail-missing]`,
+		examples: `  # 8 tasks on the gpu partition, each measuring every 8th cell, then a merge job
+  dllmbench slurm submit --config config/experiments.yaml --output_dir results/study --shards 8 \
+      -- --partition=gpu --time=12:00:00 --account=myproject
+
+  # print the scripts and sbatch command lines, submit nothing
+  dllmbench slurm submit --config config/experiments.yaml --dry-run
+
+  # where the tasks stand, and which cells are done, failed or missing
+  dllmbench slurm status --output_dir results/study
+`,
+		setup: setupSlurm,
+	})
+}
+
+func setupSlurm(fs *flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if len(args) == 0 {
+			return usagef("want a subcommand: submit or status")
+		}
+		sub := flag.NewFlagSet("slurm "+args[0], flag.ContinueOnError)
+		sub.SetOutput(io.Discard)
+		var run func(context.Context, []string) error
+		switch args[0] {
+		case "submit":
+			run = setupSubmit(sub)
+		case "status":
+			run = setupStatus(sub)
+		default:
+			return usagef("unknown subcommand %q: want submit or status", args[0])
+		}
+		if err := sub.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printCommandHelp(os.Stdout, commands["slurm"], sub)
+				return nil
+			}
+			return usageError{err.Error()}
+		}
+		return run(ctx, sub.Args())
+	}
+}
+
+type submitFlags struct {
+	config, outputDir, logDir, name string
+	shards, gpus                    int
+	quality, dryRun                 bool
+}
+
+func setupSubmit(fs *flag.FlagSet) func(context.Context, []string) error {
+	var f submitFlags
+	fs.StringVar(&f.config, "config", "", "grid file (YAML); default: the embedded demo grid")
+	alias(fs, "output_dir", "output-dir")(func(n string) {
+		fs.StringVar(&f.outputDir, n, "results", "results folder on a file system every node shares")
+	})
+	fs.StringVar(&f.logDir, "log-dir", filepath.Join("logs", "slurm"), "folder of the jobs' output files")
+	fs.IntVar(&f.shards, "shards", 0, "tasks in the array; cell k goes to task k mod N (default: the cells, at most 8)")
+	fs.IntVar(&f.gpus, "gpus", -1, "GPUs per task (--gres=gpu:N; more than 1 runs one worker per GPU); default 1, or 0 for a grid on the CPU backend")
+	fs.BoolVar(&f.quality, "quality", true, "the merge job also computes the quality metrics (it then gets the tasks' GPUs)")
+	alias(fs, "dry-run", "dry_run")(func(n string) {
+		fs.BoolVar(&f.dryRun, n, false, "print the scripts and sbatch command lines; write and submit nothing")
+	})
+	return func(ctx context.Context, opts []string) error { return submit(ctx, &f, opts, slurm.Exec, os.Stdout) }
+}
+
+// submit renders the scripts of a grid, writes them with a copy of the
+// grid into DIR/slurm, and submits the array and the merge job.
+func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner, stdout io.Writer) error {
+	data := config.Default()
+	if f.config != "" {
+		var err error
+		if data, err = os.ReadFile(f.config); err != nil {
+			return fmt.Errorf("grid: %w", err)
+		}
+	}
+	g, err := bench.ParseGrid(data, firstNonEmpty(f.config, "default.yaml (embedded)"))
+	if err != nil {
+		return err
+	}
+	cells, err := slurm.Cells(g)
+	if err != nil {
+		return fmt.Errorf("%w (the tasks read the models from the same cache: fetch them first)", err)
+	}
+	if len(cells) == 0 {
+		return fmt.Errorf("grid %s has no valid cell", g.Name)
+	}
+	shards := f.shards
+	switch {
+	case shards < 0:
+		return usagef("--shards %d: want at least 1", shards)
+	case shards == 0:
+		shards = min(len(cells), 8)
+	case shards > len(cells):
+		slog.Info("fewer cells than shards: one task per cell", "cells", len(cells), "shards", shards)
+		shards = len(cells)
+	}
+	gpus := f.gpus
+	if gpus < 0 {
+		gpus = 1
+		if strings.EqualFold(g.Backend, "cpu") {
+			gpus = 0
+		}
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this binary for the jobs: %w", err)
+	}
+	out, err := filepath.Abs(f.outputDir)
+	if err != nil {
+		return err
+	}
+	logs, err := filepath.Abs(f.logDir)
+	if err != nil {
+		return err
+	}
+	if strings.ContainsAny(logs, " \t\n") {
+		return usagef("--log-dir %q: #SBATCH lines cannot hold a path with blanks", logs)
+	}
+	sum := sha256.Sum256(data)
+	dir := slurm.Dir(out)
+	p := &slurm.Plan{Binary: bin, Grid: filepath.Join(dir, "grid-"+hex.EncodeToString(sum[:6])+".yaml"), OutputDir: out,
+		LogDir: logs, Shards: shards, Name: "dllmbench", GPUs: gpus, Quality: f.quality}
+	for _, k := range []string{"HF_HOME", "HF_HUB_CACHE"} {
+		if v := os.Getenv(k); v != "" {
+			p.Env = append(p.Env, k+"="+v)
+		}
+	}
+	arrayPath, mergePath := filepath.Join(dir, slurm.ArrayName), filepath.Join(dir, slurm.MergeName)
+	array, merge := p.ArrayScript(), p.MergeScript()
+	if f.dryRun {
+		fmt.Fprintf(stdout, "# %d cells of grid %s in %d shards; the tasks would read a copy of it: %s\n", len(cells), g.Name, shards, p.Grid)
+		fmt.Fprintf(stdout, "# %s\n%s\n# %s\n%s\n", arrayPath, array, mergePath, merge)
+		fmt.Fprintf(stdout, "# would run:\n#   mkdir -p %s\n#   sbatch %s\n#   sbatch %s\n", logs,
+			strings.Join(p.ArrayArgs(opts, arrayPath), " "), strings.Join(p.MergeArgs("<array job id>", opts, mergePath), " "))
+		return nil
+	}
+	for _, d := range []string{logs, dir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, w := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{{p.Grid, data, 0o644}, {arrayPath, []byte(array), 0o755}, {mergePath, []byte(merge), 0o755}} {
+		if err := os.WriteFile(w.path, w.data, w.mode); err != nil {
+			return err
+		}
+	}
+	s, err := slurm.Submit(ctx, run, p, opts, arrayPath, mergePath)
+	if s != nil {
+		fmt.Fprintf(stdout, "submitted array job %s (%d tasks for %d cells) and merge job %s; logs in %s\n",
+			s.ArrayJob, shards, len(cells), firstNonEmpty(s.MergeJob, "none"), logs)
+		fmt.Fprintf(stdout, "follow it with: dllmbench slurm status --output_dir %s\n", f.outputDir)
+	}
+	return err
+}
+
+func setupStatus(fs *flag.FlagSet) func(context.Context, []string) error {
+	var dir string
+	var failMissing bool
+	alias(fs, "output_dir", "output-dir")(func(n string) { fs.StringVar(&dir, n, "results", "results folder of the submission") })
+	fs.BoolVar(&failMissing, "fail-missing", false, "exit 1 when a cell is missing (no record at all) or the cells cannot be listed")
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		return status(ctx, dir, failMissing, slurm.Exec, os.Stdout)
+	}
+}
+
+// status prints where the latest submission to dir stands.
+func status(ctx context.Context, dir string, failMissing bool, run slurm.Runner, stdout io.Writer) error {
+	subs, err := slurm.Submissions(dir)
+	if err != nil {
+		return err
+	}
+	r := &slurm.Report{Submission: subs[len(subs)-1]}
+	s := r.Submission
+	if len(subs) > 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d earlier submissions to this folder; their records count too", len(subs)-1))
+	}
+	ids := []string{s.ArrayJob}
+	if s.MergeJob != "" {
+		ids = append(ids, s.MergeJob)
+	}
+	qctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tasks, notes, err := slurm.Jobs(qctx, run, ids...)
+	if err != nil {
+		notes = append(notes, oneLine(err.Error()))
+	}
+	r.Tasks, r.Notes = tasks, append(r.Notes, notes...)
+	g, err := bench.LoadGrid(s.Grid)
+	var cells []bench.Cell
+	if err == nil {
+		cells, err = slurm.Cells(g)
+	}
+	if err != nil {
+		r.Notes = append(r.Notes, "cannot list the grid's cells: "+oneLine(err.Error()))
+	} else {
+		recs, err := bench.ReadRecords(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		r.Cells = slurm.Tally(cells, g.Name, s.Shards, recs)
+	}
+	r.Write(stdout)
+	if _, _, missing := r.Counts(); failMissing && (missing > 0 || r.Cells == nil) {
+		return exitError{1}
+	}
+	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Under SLURM, run ends as a task of an array needs, and this is the one
+// place that decides it (run.go calls it):
+//   - On SIGTERM (preemption, or --signal=B:TERM@120 before the time
+//     limit) the cell in flight is abandoned (bench.Run returns ctx.Err()),
+//     the records are already synced, and `scontrol requeue $SLURM_JOB_ID`
+//     puts the job back in the queue; run then exits 0. For an array task
+//     SLURM_JOB_ID is the task's own id, so only that task goes back. When
+//     the requeue fails, run exits non-zero.
+//   - A --shard run whose only problem is failed cells exits 0: its share
+//     is recorded, failures included, and the merge job lists them.
+//   - Anything else ends as it does outside SLURM.
+//
+// The worker processes of --devices are not SLURM tasks of their own: the
+// process that started them decides.
+
+// slurmJob is the SLURM job this process runs in.
+type slurmJob struct {
+	id      string
+	requeue func(ctx context.Context, jobID string) error
+	term    chan struct{} // closed when SIGTERM arrives
+	stop    func()
+}
+
+// watchSLURM returns the job of $SLURM_JOB_ID, watching for SIGTERM; nil
+// outside SLURM.
+func watchSLURM() *slurmJob {
+	id := os.Getenv("SLURM_JOB_ID")
+	if id == "" {
+		return nil
+	}
+	j := &slurmJob{id: id, requeue: scontrolRequeue, term: make(chan struct{})}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			close(j.term)
+		case <-done:
+		}
+	}()
+	j.stop = func() {
+		signal.Stop(ch)
+		close(done)
+	}
+	return j
+}
+
+func (j *slurmJob) close() {
+	if j != nil && j.stop != nil {
+		j.stop()
+	}
+}
+
+// interrupted is the outcome of a run that bench ended with err after ctx
+// was cancelled.
+func (j *slurmJob) interrupted(err error) error {
+	if j == nil {
+		return err
+	}
+	select {
+	case <-j.term:
+	case <-time.After(time.Second): // the signal's two deliveries race: give ours a moment
+		return err // not SIGTERM (an interrupt from a terminal): as outside SLURM
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if rerr := j.requeue(ctx, j.id); rerr != nil {
+		return fmt.Errorf("SIGTERM: %v, and requeueing SLURM job %s failed: %w", err, j.id, rerr)
+	}
+	slog.Warn("SIGTERM: the cell in flight was abandoned and the job requeued; it will measure the missing cells", "job", j.id)
+	return nil
+}
+
+// failedCells is the outcome of a run whose only problem is failed cells.
+func (j *slurmJob) failedCells(sharded bool) error {
+	if j != nil && sharded {
+		slog.Info("exit 0: this task's share is recorded, failed cells included; the merge job lists them", "job", j.id)
+		return nil
+	}
+	return exitError{1}
+}
+
+// scontrolRequeue puts a job back in the queue.
+func scontrolRequeue(ctx context.Context, id string) error {
+	out, err := exec.CommandContext(ctx, "scontrol", "requeue", id).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("scontrol requeue %s: %v: %s", id, err, oneLine(string(out)))
+	}
+	return nil
+}

@@ -1,0 +1,464 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// shardGrid has 2 AR cells and 4 LLaDA cells on the demo pair, at toy sizes.
+const shardGrid = `name: shard-test
+models:
+  - id: builtin:demo-llama
+  - id: builtin:demo-llada
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 2
+batch_size: [1, 2]
+prompt_length: [16]
+gen_length: [8]
+diffusion:
+  steps: [4, 8]
+  block_length: [8]
+repetitions: 1
+warmup: 0
+`
+
+// slowGrid takes long enough (a few seconds on two cores) to be signalled
+// between its first cell and its last: 2 AR and 6 LLaDA cells.
+const slowGrid = `name: slow-test
+models:
+  - id: builtin:demo-llama
+  - id: builtin:demo-llada
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 2
+batch_size: [1, 2]
+prompt_length: [32]
+gen_length: [32]
+diffusion:
+  steps: [8, 16, 32]
+  block_length: [32]
+repetitions: 1
+warmup: 0
+`
+
+// failGrid has one cell that runs and one that fails: 17 prompt tokens and
+// 4096 generated exceed the demo LLaMA's context of 512.
+const failGrid = `name: fail-test
+models:
+  - id: builtin:demo-llama
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 1
+batch_size: [1]
+prompt_length: [16]
+gen_length: [8, 4096]
+repetitions: 1
+warmup: 0
+`
+
+// env is a test's folder with a grid and fake SLURM commands; commands run
+// with its environment.
+type env struct {
+	dir  string
+	vars []string
+}
+
+func newEnv(t *testing.T, grid string) *env {
+	t.Helper()
+	e := &env{dir: t.TempDir()}
+	bin := filepath.Join(e.dir, "fakebin")
+	must(t, os.MkdirAll(bin, 0o755))
+	must(t, os.WriteFile(filepath.Join(e.dir, "grid.yaml"), []byte(grid), 0o644))
+	// Fakes of the SLURM commands: each logs its arguments to calls.log.
+	// sbatch prints ids 100, 101, …; scontrol show job prints show-ID
+	// when there is one; scontrol requeue exits with $FAKE_REQUEUE_RC.
+	fakes := map[string]string{
+		"sbatch": `n=$(cat "$FAKE_DIR/next" 2>/dev/null || echo 100); echo $((n + 1)) > "$FAKE_DIR/next"; echo "$n;cluster"`,
+		"scontrol": `if [ "$1" = show ]; then cat "$FAKE_DIR/show-$4" 2>/dev/null && exit 0
+  echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; fi
+[ "${FAKE_REQUEUE_RC:-0}" = 0 ] || echo "scontrol: error: Requeue of job failed: Job is no longer pending execution" >&2
+exit "${FAKE_REQUEUE_RC:-0}"`,
+		"sacct": `echo "Slurm accounting storage is disabled" >&2; exit 1`,
+	}
+	for name, body := range fakes {
+		script := "#!/bin/sh\necho \"" + name + " $*\" >> \"$FAKE_DIR/calls.log\"\n" + body + "\n"
+		must(t, os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755))
+	}
+	e.vars = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "FAKE_DIR="+e.dir,
+		"XDG_CACHE_HOME="+filepath.Join(e.dir, "cache"))
+	e.vars = slices.DeleteFunc(e.vars, func(kv string) bool { return strings.HasPrefix(kv, "SLURM_") })
+	return e
+}
+
+// run runs dllmbench in the folder with extra environment variables.
+func (e *env) run(t *testing.T, extra []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func (e *env) calls() []string {
+	b, _ := os.ReadFile(filepath.Join(e.dir, "calls.log"))
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// recordKeys reads every record under dir/records, by file name, and
+// fails on a cell recorded twice.
+func recordKeys(t *testing.T, dir string) (all []string, byFile map[string][]string) {
+	t.Helper()
+	byFile = map[string][]string{}
+	files, _ := filepath.Glob(filepath.Join(dir, "records", "*.jsonl"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		must(t, err)
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(nil, 1<<24)
+		for sc.Scan() {
+			var r struct{ Key string }
+			must(t, json.Unmarshal(sc.Bytes(), &r))
+			if slices.Contains(all, r.Key) {
+				t.Errorf("cell %s recorded twice", r.Key)
+			}
+			all = append(all, r.Key)
+			byFile[filepath.Base(f)] = append(byFile[filepath.Base(f)], r.Key)
+		}
+	}
+	slices.Sort(all)
+	return all, byFile
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// --shard i/N measures exactly cells i, i+N, … of the grid: two shards
+// together are the whole grid, each cell once.
+func TestRunShard(t *testing.T) {
+	e := newEnv(t, shardGrid)
+	if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "full", "--no-report", "--no-quality"); r.code != 0 {
+		t.Fatalf("full run: %s", r.stderr)
+	}
+	full, _ := recordKeys(t, filepath.Join(e.dir, "full"))
+	for _, s := range []string{"0", "1"} {
+		r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "sharded", "--shard", s+"/2", "--records-name", "s"+s,
+			"--no-report", "--no-quality")
+		if r.code != 0 {
+			t.Fatalf("shard %s/2: %s", s, r.stderr)
+		}
+	}
+	got, byFile := recordKeys(t, filepath.Join(e.dir, "sharded"))
+	if d := cmp.Diff(full, got); d != "" || len(full) != 6 {
+		t.Errorf("shards 0/2 and 1/2 measured other cells than the whole grid (%d) (-want +got):\n%s", len(full), d)
+	}
+	if len(byFile["s0.jsonl"]) != 3 || len(byFile["s1.jsonl"]) != 3 {
+		t.Errorf("cells per shard: %d and %d, want 3 and 3", len(byFile["s0.jsonl"]), len(byFile["s1.jsonl"]))
+	}
+	// The first shard holds cells 0, 2 and 4 of the grid: AR batch 1, then
+	// LLaDA b1 s4 and b2 s4.
+	var r0 []struct{ Cell struct{ Family string } }
+	data, _ := os.ReadFile(filepath.Join(e.dir, "sharded", "records", "s0.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r struct{ Cell struct{ Family string } }
+		must(t, json.Unmarshal([]byte(line), &r))
+		r0 = append(r0, r)
+	}
+	if len(r0) != 3 || r0[0].Cell.Family != "llama" || r0[1].Cell.Family != "llada" {
+		t.Errorf("shard 0 records: %+v", r0)
+	}
+	for _, bad := range []string{"2/2", "x", "1/0"} {
+		if r := e.run(t, nil, "run", "--config", "grid.yaml", "--shard", bad); r.code != 2 {
+			t.Errorf("--shard %s: code %d, %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// --devices 0,1 on the CPU backend runs two worker processes, each with a
+// records file of its own, that together measure the cells one worker does,
+// and the reports merge them.
+func TestRunDevices(t *testing.T) {
+	e := newEnv(t, shardGrid)
+	if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "one", "--backend", "cpu", "--no-report", "--no-quality"); r.code != 0 {
+		t.Fatalf("one worker: %s", r.stderr)
+	}
+	one, _ := recordKeys(t, filepath.Join(e.dir, "one"))
+	r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1",
+		"--records-name", "job", "--no-quality")
+	if r.code != 0 {
+		t.Fatalf("two workers: code %d\n%s", r.code, r.stderr)
+	}
+	two, byFile := recordKeys(t, filepath.Join(e.dir, "two"))
+	if d := cmp.Diff(one, two); d != "" {
+		t.Errorf("two workers measured other cells than one (-want +got):\n%s", d)
+	}
+	if len(byFile) != 2 || len(byFile["job-dev0.jsonl"]) != 3 || len(byFile["job-dev1.jsonl"]) != 3 {
+		t.Errorf("records files: %v", byFile)
+	}
+	for _, want := range []string{"dev0: [1/3", "dev1: [1/3", "run finished cells=6 measured=6"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "two", "raw_data", "raw_metrics.csv")); err != nil {
+		t.Errorf("no merged report: %v", err)
+	}
+	// A rerun measures nothing: the workers see each other's records.
+	r = e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1", "--no-report", "--no-quality")
+	if r.code != 0 || !strings.Contains(r.stderr, "measured=0 recorded_before=6") {
+		t.Errorf("rerun: code %d\n%s", r.code, r.stderr)
+	}
+	for _, bad := range []string{"0,0", "-1", "x", ""} {
+		if r := e.run(t, nil, "run", "--config", "grid.yaml", "--devices", bad); r.code != 2 {
+			t.Errorf("--devices %q: code %d, %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// Under SLURM, SIGTERM in the middle of a run abandons the cell in flight,
+// requeues the job with scontrol and exits 0; the rerun measures only what
+// is missing. When the requeue fails, the exit is non-zero.
+func TestRunSIGTERMUnderSLURM(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		requeueRC string
+		code      int
+	}{
+		{"requeued", "0", 0},
+		{"requeue refused", "1", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, slowGrid)
+			cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--shard", "0/1", "--no-report", "--no-quality")
+			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), "SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC="+tc.requeueRC)
+			stderr, err := cmd.StderrPipe()
+			must(t, err)
+			must(t, cmd.Start())
+			sc := bufio.NewScanner(stderr)
+			var log strings.Builder
+			for sc.Scan() {
+				log.WriteString(sc.Text() + "\n")
+				if strings.HasPrefix(sc.Text(), "[1/") {
+					must(t, cmd.Process.Signal(syscall.SIGTERM))
+					break
+				}
+			}
+			for sc.Scan() {
+				log.WriteString(sc.Text() + "\n")
+			}
+			err = cmd.Wait()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, log.String())
+			}
+			if d := cmp.Diff([]string{"scontrol requeue 4242"}, e.calls()); d != "" {
+				t.Errorf("scontrol calls (-want +got):\n%s", d)
+			}
+			keys, _ := recordKeys(t, filepath.Join(e.dir, "out"))
+			if len(keys) == 0 || len(keys) >= 8 {
+				t.Errorf("%d of 8 cells recorded before the signal took effect", len(keys))
+			}
+			if tc.code == 0 && !strings.Contains(log.String(), "job requeued") {
+				t.Errorf("no word of the requeue:\n%s", log.String())
+			}
+			if tc.code != 0 && !strings.Contains(log.String(), "Job is no longer pending execution") {
+				t.Errorf("the requeue's error is not shown:\n%s", log.String())
+			}
+			// The requeued task, run again, measures the rest.
+			r := e.run(t, []string{"SLURM_JOB_ID=4242", "SLURM_RESTART_COUNT=1"}, "run", "--config", "grid.yaml", "--output_dir", "out",
+				"--shard", "0/1", "--no-report", "--no-quality")
+			if all, _ := recordKeys(t, filepath.Join(e.dir, "out")); r.code != 0 || len(all) != 8 {
+				t.Errorf("rerun: code %d, %d cells\n%s", r.code, len(all), r.stderr)
+			}
+		})
+	}
+}
+
+// A shard whose only problem is failed cells exits 0 under SLURM (they are
+// recorded and the merge job lists them), and 1 elsewhere.
+func TestRunFailedCellsUnderSLURM(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		shard bool
+		code  int
+	}{
+		{"SLURM task", []string{"SLURM_JOB_ID=7"}, true, 0},
+		{"SLURM without --shard", []string{"SLURM_JOB_ID=7"}, false, 1},
+		{"outside SLURM", nil, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, failGrid)
+			args := []string{"run", "--config", "grid.yaml", "--output_dir", "out", "--no-report", "--no-quality"}
+			if tc.shard {
+				args = append(args, "--shard", "0/1")
+			}
+			r := e.run(t, tc.env, args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, "1 of 2 cells failed") {
+				t.Errorf("code %d, want %d\n%s", r.code, tc.code, r.stderr)
+			}
+		})
+	}
+}
+
+// The requeue and exit decisions, with the requeue command injected.
+func TestSlurmJobOutcome(t *testing.T) {
+	interrupted := context.Canceled
+	var requeued []string
+	ok := func(_ context.Context, id string) error { requeued = append(requeued, id); return nil }
+	refused := func(context.Context, string) error { return errors.New("scontrol requeue 9: exit status 1") }
+	term := func(requeue func(context.Context, string) error) *slurmJob {
+		j := &slurmJob{id: "9", requeue: requeue, term: make(chan struct{})}
+		close(j.term)
+		return j
+	}
+	if err := term(ok).interrupted(interrupted); err != nil || len(requeued) != 1 || requeued[0] != "9" {
+		t.Errorf("SIGTERM: %v, requeued %v", err, requeued)
+	}
+	if err := term(refused).interrupted(interrupted); err == nil || !strings.Contains(err.Error(), "requeueing SLURM job 9 failed") {
+		t.Errorf("refused requeue: %v", err)
+	}
+	// Interrupted otherwise (Ctrl-C): no requeue, the error stands.
+	start := time.Now()
+	if err := (&slurmJob{id: "9", requeue: ok, term: make(chan struct{})}).interrupted(interrupted); err != interrupted || len(requeued) != 1 {
+		t.Errorf("no SIGTERM: %v, requeued %v", err, requeued)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("waited %v for a SIGTERM", time.Since(start))
+	}
+	var outside *slurmJob
+	if err := outside.interrupted(interrupted); err != interrupted {
+		t.Errorf("outside SLURM: %v", err)
+	}
+	if outside.failedCells(true) == nil || term(ok).failedCells(false) == nil || term(ok).failedCells(true) != nil {
+		t.Error("failedCells: want exit 0 only for a shard under SLURM")
+	}
+}
+
+// submit writes the grid's copy and both scripts, submits the array and
+// then the merge job depending on it; status reads them back with the
+// scheduler's view and the records.
+func TestSlurmSubmitAndStatus(t *testing.T) {
+	e := newEnv(t, shardGrid)
+	// --dry-run prints and writes nothing.
+	r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--dry-run", "--", "-p", "gpu")
+	if r.code != 0 || !strings.Contains(r.stdout, "#SBATCH --array=0-1") || !strings.Contains(r.stdout, "--dependency=afterany:<array job id> -p gpu") {
+		t.Fatalf("dry run: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "out")); err == nil || len(e.calls()) > 1 || e.calls()[0] != "" {
+		t.Errorf("dry run wrote or submitted: %v %q", err, e.calls())
+	}
+
+	r = e.run(t, []string{"HF_HOME=/scratch/hf"}, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--", "-p", "gpu")
+	if r.code != 0 || !strings.Contains(r.stdout, "submitted array job 100 (2 tasks for 6 cells) and merge job 101") {
+		t.Fatalf("submit: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dir := filepath.Join(e.dir, "out", "slurm")
+	grids, _ := filepath.Glob(filepath.Join(dir, "grid-*.yaml"))
+	array, err := os.ReadFile(filepath.Join(dir, "array.sbatch"))
+	must(t, err)
+	if len(grids) != 1 || !strings.Contains(string(array), "--config "+grids[0]) || !strings.Contains(string(array), "export HF_HOME=/scratch/hf") {
+		t.Errorf("grid copies %v; array script:\n%s", grids, array)
+	}
+	want := []string{
+		"sbatch --parsable -p gpu " + filepath.Join(dir, "array.sbatch"),
+		"sbatch --parsable --dependency=afterany:100 -p gpu " + filepath.Join(dir, "merge.sbatch"),
+	}
+	if d := cmp.Diff(want, e.calls()); d != "" {
+		t.Errorf("sbatch calls (-want +got):\n%s", d)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "logs", "slurm")); err != nil {
+		t.Errorf("no log folder: %v", err)
+	}
+
+	// Task 0 ran (its records are there), task 1 is pending; the merge job
+	// waits. The scheduler's answers as scontrol show job -o prints them.
+	must(t, os.WriteFile(filepath.Join(e.dir, "show-100"), []byte(
+		"JobId=100 ArrayJobId=100 ArrayTaskId=1 JobName=dllmbench JobState=PENDING Reason=Priority Restarts=0 ExitCode=0:0 RunTime=00:00:00 NodeList=\n"+
+			"JobId=102 ArrayJobId=100 ArrayTaskId=0 JobName=dllmbench JobState=COMPLETED Reason=None Restarts=1 ExitCode=0:0 RunTime=00:00:04 NodeList=gpu07\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(e.dir, "show-101"), []byte(
+		"JobId=101 JobName=dllmbench-merge JobState=PENDING Reason=Dependency Restarts=0 ExitCode=0:0 RunTime=00:00:00 NodeList=\n"), 0o644))
+	if r := e.run(t, nil, "run", "--config", grids[0], "--output_dir", "out", "--shard", "0/2", "--records-name", "100_0", "--no-report", "--no-quality"); r.code != 0 {
+		t.Fatalf("task 0: %s", r.stderr)
+	}
+	r = e.run(t, nil, "slurm", "status", "--output_dir", "out")
+	for _, want := range []string{
+		"array job 100 (2 shards), merge job 101",
+		"0 100_0 COMPLETED 0:0 1 00:00:04 gpu07 3 3 0 0",
+		"1 100_1 PENDING (Priority) 0:0 0 00:00:00 - 3 0 0 3",
+		"merge job 101: PENDING (Dependency)",
+		"cells: 6 in 2 shards: 3 done, 0 failed, 3 missing",
+		"missing: demo-llama b2 p16 g8 (shard 1)",
+	} {
+		if !strings.Contains(squash(r.stdout), want) {
+			t.Errorf("status lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+	if r.code != 0 {
+		t.Errorf("status: code %d", r.code)
+	}
+	if r := e.run(t, nil, "slurm", "status", "--output_dir", "out", "--fail-missing"); r.code != 1 {
+		t.Errorf("--fail-missing with missing cells: code %d", r.code)
+	}
+	// Forgotten by the scheduler, no accounting: the records still tell.
+	must(t, os.Remove(filepath.Join(e.dir, "show-100")))
+	r = e.run(t, nil, "slurm", "status", "--output_dir", "out")
+	if r.code != 0 || !strings.Contains(r.stdout, "no longer knows job 100 (no accounting)") || !strings.Contains(squash(r.stdout), "0 100_0 unknown") {
+		t.Errorf("forgotten array: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"slurm"}, 2, "want a subcommand"},
+		{[]string{"slurm", "cancel"}, 2, `unknown subcommand "cancel"`},
+		{[]string{"slurm", "status", "--output_dir", "nowhere"}, 1, "no submission in"},
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--partition", "gpu"}, 2, "flag provided but not defined: -partition"},
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--shards", "-1"}, 2, "--shards -1"},
+	} {
+		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: code %d, %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// squash collapses runs of blanks, so that tests do not depend on column widths.
+func squash(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
+}

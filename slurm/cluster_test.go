@@ -1,0 +1,408 @@
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The cluster test runs on a real single-node SLURM cluster on loopback,
+// started and stopped by scripts/test/slurm-local.sh (which
+// scripts/test/slurm-setup.sh installs the packages for). It runs with
+// SLURM_LOCAL_TESTS=1 or CI=true, as root; under CI=true a missing
+// prerequisite fails the test instead of skipping it.
+
+// smallGrid is the demo pair at toy sizes: 2 AR cells and 4 LLaDA cells.
+const smallGrid = `name: slurm-small
+models:
+  - id: builtin:demo-llama
+  - id: builtin:demo-llada
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 2
+batch_size: [1, 2]
+prompt_length: [16]
+gen_length: [8]
+diffusion:
+  steps: [4, 8]
+  block_length: [8]
+repetitions: 1
+warmup: 0
+`
+
+// killGrid takes several seconds per shard on two cores, long enough to
+// signal a task between its first record (a quick AR cell) and its last:
+// 2 AR cells and 12 LLaDA cells.
+const killGrid = `name: slurm-kill
+models:
+  - id: builtin:demo-llama
+  - id: builtin:demo-llada
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 8
+batch_size: [1, 2]
+prompt_length: [32]
+gen_length: [32]
+diffusion:
+  steps: [8, 16, 32]
+  block_length: [32]
+  cache: [none, dual]
+repetitions: 1
+warmup: 0
+`
+
+// cluster is a running local cluster and what the test needs around it.
+type cluster struct {
+	dir  string   // holds the cluster (c/), the binary (bin/) and the work folders
+	bin  string   // dllmbench
+	env  []string // SLURM_CONF and a cache of its own for the demo models
+	repo string   // the repository root
+}
+
+func TestCluster(t *testing.T) {
+	c := startCluster(t)
+
+	// An array of two shards and its merge job: every cell recorded once,
+	// the reports built, the status complete.
+	t.Run("submit", func(t *testing.T) {
+		work := c.workDir(t, "submit", smallGrid)
+		out := c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2",
+			"--", "--partition=debug")
+		sub := latest(t, filepath.Join(work, "out"))
+		c.waitMerge(t, sub, 90*time.Second)
+		c.wantJobs(t, sub, map[int]int{0: 0, 1: 0})
+		keys := recordKeys(t, filepath.Join(work, "out", "records"))
+		if len(keys) != 6 {
+			t.Errorf("%d cells recorded, want 6: %v", len(keys), keys)
+		}
+		for _, f := range []string{"raw_data/raw_metrics.csv", "raw_data/quality_metrics.json", "bench.txt",
+			"records/" + sub.ArrayJob + "_0.jsonl", "records/" + sub.ArrayJob + "_1.jsonl"} {
+			if _, err := os.Stat(filepath.Join(work, "out", f)); err != nil {
+				t.Errorf("after the merge job: %v (submit said %q)", err, out)
+			}
+		}
+		st := c.run(t, work, c.bin, "slurm", "status", "--output_dir", "out", "--fail-missing")
+		if !strings.Contains(st, "cells: 6 in 2 shards: 6 done, 0 failed, 0 missing") {
+			t.Errorf("status:\n%s", st)
+		}
+		log := readFile(t, filepath.Join(work, "logs", "slurm", "dllmbench-merge-"+sub.MergeJob+".out"))
+		if !strings.Contains(log, "6 done, 0 failed, 0 missing") || !strings.Contains(log, "| demo-llada") {
+			t.Errorf("the merge job's log has no table or tally:\n%s", log)
+		}
+	})
+
+	// A task told to stop mid-run (SIGTERM to its batch step, as before a
+	// time limit) requeues itself; its second run measures only the cells
+	// still missing, and the merge job waits for it.
+	t.Run("requeue", func(t *testing.T) {
+		work := c.workDir(t, "requeue", killGrid)
+		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
+		sub := latest(t, filepath.Join(work, "out"))
+		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_0.jsonl")
+		deadline := time.Now().Add(60 * time.Second)
+		for n := 0; n == 0; n = len(recordKeys(t, first)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("task 0 recorded nothing in 60 s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.run(t, work, "scancel", "--signal=TERM", "--batch", sub.ArrayJob+"_0")
+		c.waitMerge(t, sub, 120*time.Second)
+		c.wantJobs(t, sub, map[int]int{0: 1, 1: 0})
+		if n := len(recordKeys(t, first)); n >= 7 {
+			t.Errorf("task 0 recorded all its %d cells before the signal: the test proves nothing", n)
+		}
+		if _, err := os.Stat(filepath.Join(work, "out", "records", sub.ArrayJob+"_0-r1.jsonl")); err != nil {
+			t.Errorf("the requeued task wrote no records of its own: %v", err)
+		}
+		if keys := recordKeys(t, filepath.Join(work, "out", "records")); len(keys) != 14 {
+			t.Errorf("%d cells recorded, want 14", len(keys))
+		}
+		log := readFile(t, filepath.Join(work, "logs", "slurm", "dllmbench-"+sub.ArrayJob+"_0.out"))
+		if !strings.Contains(log, "job requeued") {
+			t.Errorf("task 0's log does not say it requeued:\n%s", log)
+		}
+	})
+
+	// jobs/benchmark_gpu.sbatch, submitted by hand as users do, with the
+	// GPU and partition lines overridden for this cluster.
+	t.Run("jobscript", func(t *testing.T) {
+		work := c.workDir(t, "jobscript", smallGrid)
+		if err := os.MkdirAll(filepath.Join(work, "logs", "slurm"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimSpace(c.run(t, work, "sbatch", "--parsable", "--array=0-1", "--partition=debug", "--gres=none",
+			"--export=ALL,DLLMBENCH="+c.bin+",CONFIG=grid.yaml,OUTPUT_DIR=out", filepath.Join(c.repo, "jobs", "benchmark_gpu.sbatch")))
+		c.waitJobs(t, id, 60*time.Second)
+		c.wantJobs(t, &Submission{ArrayJob: id, Shards: 2}, map[int]int{0: 0, 1: 0})
+		for i := range 2 {
+			f := filepath.Join(work, "out", "records", fmt.Sprintf("%s_%d.jsonl", id, i))
+			if n := len(recordKeys(t, f)); n != 3 {
+				t.Errorf("%s: %d records, want 3", f, n)
+			}
+		}
+	})
+}
+
+// startCluster starts a cluster in a fresh directory and stops it, with
+// exactly the daemons it started, when the test ends.
+func startCluster(t *testing.T) *cluster {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(repo, "scripts", "test", "slurm-local.sh")
+	ci := os.Getenv("CI") == "true"
+	if !ci && os.Getenv("SLURM_LOCAL_TESTS") != "1" {
+		t.Skip("starts a local SLURM cluster only with SLURM_LOCAL_TESTS=1 (or CI=true), as root, after scripts/test/slurm-setup.sh")
+	}
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (the daemons run as root)")
+	}
+	for _, c := range []string{"munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo"} {
+		if _, err := exec.LookPath(c); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + c); err != nil {
+				missing = append(missing, c)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		msg := "cannot start a local SLURM cluster: missing " + strings.Join(missing, ", ") + " (scripts/test/slurm-setup.sh installs the packages)"
+		if ci {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	// Not t.TempDir(): munged wants every parent of its socket world-executable.
+	dir, err := os.MkdirTemp("/tmp", "dlbslurm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{dir: dir, bin: filepath.Join(dir, "bin", "dllmbench"), repo: repo}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", c.bin, "dllmbench/cmd/dllmbench")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	start := exec.CommandContext(ctx, script, "start", filepath.Join(dir, "c"))
+	// Ports of their own, so that a cluster on the default ports is left alone.
+	start.Env = append(os.Environ(), "SLURM_LOCAL_CTLD_PORT=16817", "SLURM_LOCAL_SLURMD_PORT=16818", "SLURM_LOCAL_CPUS=4")
+	var stderr bytes.Buffer
+	start.Stderr = &stderr
+	out, err := start.Output()
+	t.Cleanup(func() {
+		stop := exec.Command(script, "stop", filepath.Join(dir, "c"))
+		if b, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("slurm-local.sh stop: %v\n%s", err, b)
+		}
+		if b, err := exec.Command(script, "status", filepath.Join(dir, "c")).CombinedOutput(); err == nil {
+			t.Errorf("daemons still running after stop:\n%s", b)
+		}
+		if t.Failed() {
+			for _, l := range []string{"c/log/slurmctld.log", "c/log/slurmd.log"} {
+				b, _ := os.ReadFile(filepath.Join(dir, l))
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				t.Logf("%s (end):\n%s", l, b)
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	if err != nil {
+		t.Fatalf("slurm-local.sh start: %v\n%s", err, stderr.String())
+	}
+	c.env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	for _, line := range strings.Split(string(out), "\n") {
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			c.env = append(c.env, kv)
+		}
+	}
+	return c
+}
+
+// workDir makes a folder with grid.yaml; commands run there, as sbatch's
+// submit directory.
+func (c *cluster) workDir(t *testing.T, name, grid string) string {
+	w := filepath.Join(c.dir, name)
+	if err := os.MkdirAll(w, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w, "grid.yaml"), []byte(grid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// run runs a command in dir with the cluster's environment and returns
+// its stdout; a failure ends the test.
+func (c *cluster) run(t *testing.T, dir, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, c.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// terminal are the states a job does not leave (but by a requeue).
+var terminal = map[string]bool{"COMPLETED": true, "FAILED": true, "CANCELLED": true, "TIMEOUT": true,
+	"OUT_OF_MEMORY": true, "NODE_FAIL": true, "PREEMPTED": true, "BOOT_FAIL": true, "DEADLINE": true}
+
+// waitJobs waits until every task of job id has reached a terminal state.
+func (c *cluster) waitJobs(t *testing.T, id string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := c.query(id)
+		done := err == nil && len(out) > 0
+		for _, s := range out {
+			done = done && terminal[s.State]
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s not done after %v: %+v %v", id, timeout, out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitMerge waits for the merge job, which starts only once every task of
+// the array has ended, requeued ones included.
+func (c *cluster) waitMerge(t *testing.T, s *Submission, timeout time.Duration) {
+	t.Helper()
+	if s.MergeJob == "" {
+		t.Fatal("no merge job was submitted")
+	}
+	c.waitJobs(t, s.MergeJob, timeout)
+}
+
+// wantJobs checks that every task of the array completed with exit 0 after
+// the given number of requeues, and so did the merge job.
+func (c *cluster) wantJobs(t *testing.T, s *Submission, restarts map[int]int) {
+	t.Helper()
+	ids := []string{s.ArrayJob}
+	if s.MergeJob != "" {
+		ids = append(ids, s.MergeJob)
+	}
+	tasks, err := c.query(ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, tk := range tasks {
+		if tk.State != "COMPLETED" || tk.ExitCode != "0:0" {
+			t.Errorf("%s: %s, exit %s", tk.JobID, tk.State, tk.ExitCode)
+		}
+		if tk.ArrayTask >= 0 {
+			seen++
+			if tk.Restarts != restarts[tk.ArrayTask] {
+				t.Errorf("%s: %d restarts, want %d", tk.JobID, tk.Restarts, restarts[tk.ArrayTask])
+			}
+		}
+	}
+	if seen != len(restarts) {
+		t.Errorf("scheduler lists %d tasks, want %d: %+v", seen, len(restarts), tasks)
+	}
+}
+
+func (c *cluster) query(ids ...string) ([]Task, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Env = c.env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return out, fmt.Errorf("%s: %v: %s", name, err, stderr.String())
+		}
+		return out, nil
+	}
+	tasks, notes, err := Jobs(ctx, run, ids...)
+	if err == nil && len(notes) > 0 {
+		err = fmt.Errorf("%s", strings.Join(notes, "; "))
+	}
+	return tasks, err
+}
+
+func latest(t *testing.T, out string) *Submission {
+	t.Helper()
+	subs, err := Submissions(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &subs[len(subs)-1]
+}
+
+// recordKeys reads the records under path (a file or a records folder)
+// and fails the test when a cell is recorded twice.
+func recordKeys(t *testing.T, path string) []string {
+	t.Helper()
+	files := []string{path}
+	if st, err := os.Stat(path); err != nil {
+		return nil
+	} else if st.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(path, "*.jsonl"))
+	}
+	seen := map[string]string{}
+	var keys []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.SplitAfter(string(data), "\n") {
+			if !strings.HasSuffix(line, "\n") {
+				break // being written
+			}
+			var r struct{ Key, Status string }
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if r.Status != "ok" {
+				t.Errorf("%s: cell %s %s", f, r.Key, r.Status)
+			}
+			if prev, ok := seen[r.Key]; ok {
+				t.Errorf("cell %s recorded twice: in %s and %s", r.Key, prev, f)
+			}
+			seen[r.Key] = f
+			keys = append(keys, r.Key)
+		}
+	}
+	return keys
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,211 @@
+package slurm
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Plan is what the scripts of one submission need. Paths are absolute: the
+// jobs may start in another directory, on another node.
+type Plan struct {
+	Binary    string // dllmbench as the compute nodes see it; $DLLMBENCH overrides it at run time
+	Grid      string // the grid file the tasks read
+	OutputDir string // the results folder every task appends records to
+	LogDir    string // where SLURM writes the jobs' output; it must exist before sbatch
+	Shards    int    // tasks in the array
+	Name      string // job name; the merge job is Name-merge
+	// GPUs is the number of GPUs a task asks for (--gres=gpu:N); 0 for a
+	// grid on the CPU. With more than one, each task runs one worker per
+	// GPU (run --devices all).
+	GPUs int
+	// Env holds variables the jobs set unless they already have them
+	// ("HF_HOME=/scratch/hf"): the model cache is the only environment the
+	// tasks need besides the binary.
+	Env []string
+	// Quality makes the merge job compute the quality metrics too; it then
+	// asks for the tasks' GPUs, since a judge model runs there.
+	Quality bool
+}
+
+// ArrayName and MergeName are the scripts' file names in DIR/slurm.
+const (
+	ArrayName = "array.sbatch"
+	MergeName = "merge.sbatch"
+)
+
+func (p *Plan) check() {
+	if p.Shards < 1 || p.Binary == "" || p.Grid == "" || p.OutputDir == "" || p.LogDir == "" {
+		panic(fmt.Sprintf("slurm: incomplete plan %+v", *p))
+	}
+}
+
+func (p *Plan) name() string {
+	if p.Name == "" {
+		return "dllmbench"
+	}
+	return p.Name
+}
+
+// ArrayScript is the batch script of the array: task i measures shard i of
+// Shards and appends to OutputDir/records/<array job>_<task>.jsonl, or
+// <array job>_<task>-r<n>.jsonl after its n-th requeue (a new file, so that
+// a line torn by a hard kill stays the last line of its file, where readers
+// skip it). The binary is exec'd so that SLURM's signals reach it.
+func (p *Plan) ArrayScript() string {
+	p.check()
+	var b strings.Builder
+	fmt.Fprintf(&b, `#!/bin/bash
+# Written by 'dllmbench slurm submit'. Task i of this array measures shard i
+# of %[1]d of the cells of the grid (cell k belongs to shard k mod %[1]d) and
+# appends its records to %[2]s/records/<array job>_<task>.jsonl.
+# On SIGTERM (preemption, or the signal 120 s before the time limit) dllmbench
+# abandons the cell in flight, requeues the task and exits 0; the task then
+# measures only the cells still missing. A task whose cells all ran exits 0
+# even when some failed: failures are results, and the merge job lists them.
+`, p.Shards, p.OutputDir)
+	for _, d := range p.directives(true) {
+		b.WriteString("#SBATCH " + d + "\n")
+	}
+	b.WriteString("set -eu\n")
+	p.writeEnv(&b)
+	fmt.Fprintf(&b, "mkdir -p %s\n", quote(p.LogDir))
+	b.WriteString(`name=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}
+if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT; fi
+`)
+	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", quote(p.OutputDir),
+		"--shard", `"$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"`, "--records-name", `"$name"`, "--no-report", "--no-quality"}
+	if p.GPUs > 1 {
+		args = append(args, "--devices", "all")
+	}
+	b.WriteString("exec " + strings.Join(args, " ") + "\n")
+	return b.String()
+}
+
+// MergeScript is the batch script of the merge job, submitted with
+// --dependency=afterany:<array job>: it builds the reports from every
+// record of OutputDir and lists the cells that failed or are missing; it
+// exits non-zero when a cell is missing or a step failed.
+func (p *Plan) MergeScript() string {
+	p.check()
+	var b strings.Builder
+	fmt.Fprintf(&b, `#!/bin/bash
+# Written by 'dllmbench slurm submit'. Runs once every task of the array has
+# ended (afterany), whatever their outcome: builds the reports%[2]s
+# from all the records of %[1]s, then lists the cells that failed or
+# are missing. Exits non-zero when a step failed or a cell is missing;
+# submitting the grid again measures only what is missing.
+`, p.OutputDir, map[bool]string{true: " and the quality metrics", false: ""}[p.Quality])
+	for _, d := range p.directives(false) {
+		b.WriteString("#SBATCH " + d + "\n")
+	}
+	b.WriteString("set -u\n")
+	p.writeEnv(&b)
+	out := quote(p.OutputDir)
+	b.WriteString("rc=0\n")
+	fmt.Fprintf(&b, "\"$DLLMBENCH\" report --output_dir %s || rc=$?\n", out)
+	if p.Quality {
+		fmt.Fprintf(&b, "\"$DLLMBENCH\" quality --output_dir %s || { s=$?; [ \"$rc\" -ne 0 ] || rc=$s; }\n", out)
+	}
+	fmt.Fprintf(&b, "\"$DLLMBENCH\" slurm status --output_dir %s --fail-missing || { s=$?; [ \"$rc\" -ne 0 ] || rc=$s; }\n", out)
+	b.WriteString("exit \"$rc\"\n")
+	return b.String()
+}
+
+// directives are the #SBATCH lines; options on sbatch's command line
+// override them.
+func (p *Plan) directives(array bool) []string {
+	gres := p.GPUs > 0 && (array || p.Quality)
+	var d []string
+	if array {
+		d = append(d, "--job-name="+p.name(), fmt.Sprintf("--array=0-%d", p.Shards-1),
+			"--output="+filepath.Join(p.LogDir, "%x-%A_%a.out"))
+	} else {
+		d = append(d, "--job-name="+p.name()+"-merge", "--output="+filepath.Join(p.LogDir, "%x-%j.out"))
+	}
+	// append: a requeued task continues its log instead of truncating it.
+	d = append(d, "--open-mode=append")
+	if array {
+		d = append(d, "--signal=B:TERM@120", "--requeue")
+	}
+	if gres {
+		d = append(d, fmt.Sprintf("--gres=gpu:%d", p.GPUs))
+	}
+	return d
+}
+
+func (p *Plan) writeEnv(b *strings.Builder) {
+	for _, kv := range p.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !isName(k) {
+			panic(fmt.Sprintf("slurm: environment entry %q is not NAME=VALUE", kv))
+		}
+		fmt.Fprintf(b, "if [ -z \"${%[1]s:-}\" ]; then export %[1]s=%[2]s; fi\n", k, quote(v))
+	}
+	fmt.Fprintf(b, "DLLMBENCH=${DLLMBENCH:-%s}\n", quote(p.Binary))
+}
+
+// ArrayArgs are sbatch's arguments for the array: opts (the user's, which
+// override the script's directives), then the script.
+func (p *Plan) ArrayArgs(opts []string, script string) []string {
+	return append(append([]string{"--parsable"}, opts...), script)
+}
+
+// MergeArgs are sbatch's arguments for the merge job. It takes only the
+// options that place a job (partition, account, QOS, reservation, cluster,
+// mail, time) unless it computes quality, when it needs the tasks'
+// resources and takes them all.
+func (p *Plan) MergeArgs(arrayJob string, opts []string, script string) []string {
+	args := []string{"--parsable", "--dependency=afterany:" + arrayJob}
+	if p.Quality {
+		args = append(args, opts...)
+	} else {
+		args = append(args, placement(opts)...)
+	}
+	return append(args, script)
+}
+
+// placement keeps the options that say where and under whose account a
+// job runs, with their values.
+func placement(opts []string) []string {
+	long := []string{"--partition", "--account", "--qos", "--reservation", "--clusters", "--mail-type", "--mail-user", "--time", "--wckey", "--comment"}
+	short := []string{"-p", "-A", "-q", "-M", "-t"}
+	var out []string
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		name, _, hasValue := strings.Cut(o, "=")
+		switch {
+		case slices.Contains(long, name) && hasValue:
+			out = append(out, o)
+		case slices.Contains(long, o) || slices.Contains(short, o):
+			if i+1 < len(opts) {
+				out = append(out, o, opts[i+1])
+				i++
+			}
+		case len(o) > 2 && slices.Contains(short, o[:2]):
+			out = append(out, o) // -pgpu
+		}
+	}
+	return out
+}
+
+func isName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// quote makes s one word for bash, single-quoted unless it is plain.
+func quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,228 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/bench"
+)
+
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Shard
+		err  string
+	}{
+		{"0/1", Shard{0, 1}, ""},
+		{"3/4", Shard{3, 4}, ""},
+		{" 1/2 ", Shard{1, 2}, ""},          // as a shell may pass it
+		{"4/4", Shard{}, "must be in 0..3"}, // --array=1-4 instead of 0-3
+		{"0/0", Shard{}, "at least 1"},
+		{"-1/2", Shard{}, "must be in 0..1"},
+		{"1", Shard{}, "want INDEX/COUNT"},
+		{"/", Shard{}, "want INDEX/COUNT"},
+		{"a/b", Shard{}, "want INDEX/COUNT"},
+	} {
+		got, err := ParseShard(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseShard(%q): %v, want an error with %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want || got.String() != strings.TrimSpace(tc.in) {
+			t.Errorf("ParseShard(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+// Shards partition the cells: every cell in exactly one shard, cell k in
+// shard k mod N, each shard in the grid's order.
+func TestShardSelect(t *testing.T) {
+	var cells []bench.Cell
+	for i := range 11 {
+		cells = append(cells, bench.Cell{Model: "m", Batch: i + 1})
+	}
+	for n := 1; n <= 12; n++ {
+		seen := map[int]int{}
+		for i := range n {
+			got := Shard{i, n}.Select(cells)
+			for j, c := range got {
+				k := c.Batch - 1
+				if k%n != i {
+					t.Errorf("shard %d/%d holds cell %d", i, n, k)
+				}
+				if j > 0 && got[j-1].Batch >= c.Batch {
+					t.Errorf("shard %d/%d out of order", i, n)
+				}
+				seen[k]++
+			}
+		}
+		for k := range cells {
+			if seen[k] != 1 {
+				t.Errorf("%d shards: cell %d in %d shards", n, k, seen[k])
+			}
+		}
+	}
+	if got := (Shard{}).Select(cells); len(got) != len(cells) {
+		t.Errorf("the zero shard holds %d of %d cells", len(got), len(cells))
+	}
+}
+
+func testPlan() *Plan {
+	return &Plan{Binary: "/opt/dll mbench/bin/dllmbench", Grid: "/data/out/slurm/grid-abc.yaml", OutputDir: "/data/out",
+		LogDir: "/data/logs/slurm", Shards: 4, GPUs: 1, Env: []string{"HF_HOME=/scratch/o'neil/hf"}, Quality: true}
+}
+
+// The scripts pass bash's syntax check and say what the tasks need.
+func TestScripts(t *testing.T) {
+	p := testPlan()
+	array, merge := p.ArrayScript(), p.MergeScript()
+	for _, want := range []string{
+		"#SBATCH --array=0-3\n", "#SBATCH --signal=B:TERM@120\n", "#SBATCH --requeue\n", "#SBATCH --gres=gpu:1\n",
+		"#SBATCH --output=/data/logs/slurm/%x-%A_%a.out\n", "#SBATCH --open-mode=append\n",
+		`if [ -z "${HF_HOME:-}" ]; then export HF_HOME='/scratch/o'\''neil/hf'; fi`,
+		`DLLMBENCH=${DLLMBENCH:-'/opt/dll mbench/bin/dllmbench'}`,
+		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" --records-name "$name" --no-report --no-quality` + "\n",
+	} {
+		if !strings.Contains(array, want) {
+			t.Errorf("array script lacks %q:\n%s", want, array)
+		}
+	}
+	for _, want := range []string{"#SBATCH --job-name=dllmbench-merge\n", "#SBATCH --gres=gpu:1\n",
+		`"$DLLMBENCH" report --output_dir /data/out || rc=$?`, `"$DLLMBENCH" quality --output_dir /data/out`,
+		`"$DLLMBENCH" slurm status --output_dir /data/out --fail-missing`} {
+		if !strings.Contains(merge, want) {
+			t.Errorf("merge script lacks %q:\n%s", want, merge)
+		}
+	}
+	p.Quality, p.GPUs = false, 2
+	if m := p.MergeScript(); strings.Contains(m, "gres") || strings.Contains(m, " quality ") {
+		t.Errorf("merge script without quality asks for GPUs or computes quality:\n%s", m)
+	}
+	if a := p.ArrayScript(); !strings.Contains(a, "--gres=gpu:2") || !strings.Contains(a, "--devices all") {
+		t.Errorf("two GPUs a task: no --gres=gpu:2 or no --devices all:\n%s", a)
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash to check the syntax")
+	}
+	for name, s := range map[string]string{"array": array, "merge": merge} {
+		cmd := exec.Command("bash", "-n")
+		cmd.Stdin = strings.NewReader(s)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s script: bash -n: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// The array script, run by bash as SLURM runs it, execs the binary with
+// the task's shard and records name, a new one after a requeue.
+func TestArrayScriptRuns(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\"\necho HF_HOME=$HF_HOME\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Binary: fake, Grid: "/g.yaml", OutputDir: "/out", LogDir: filepath.Join(dir, "logs"), Shards: 2, Env: []string{"HF_HOME=/hf"}}
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality\nHF_HOME=/hf\n"},
+		// requeued twice, with a cache of its own
+		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_RESTART_COUNT=2", "HF_HOME=/mine"},
+			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality\nHF_HOME=/mine\n"},
+	} {
+		cmd := exec.Command("bash", "-c", p.ArrayScript())
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != tc.want {
+			t.Errorf("%v: %v\n%s\nwant\n%s", tc.env, err, out, tc.want)
+		}
+	}
+	if _, err := os.Stat(p.LogDir); err != nil {
+		t.Errorf("the script did not create the log folder: %v", err)
+	}
+}
+
+func TestMergeArgs(t *testing.T) {
+	p := testPlan()
+	p.Quality = false
+	opts := []string{"--partition=gpu", "-A", "proj", "--gres=gpu:4", "--time", "2:00:00", "-qhigh", "--exclusive", "--mem=64G"}
+	got := p.MergeArgs("12", opts, "m.sbatch")
+	want := []string{"--parsable", "--dependency=afterany:12", "--partition=gpu", "-A", "proj", "--time", "2:00:00", "-qhigh", "m.sbatch"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("merge job without quality (-want +got):\n%s", d)
+	}
+	p.Quality = true
+	if got := p.MergeArgs("12", opts, "m.sbatch"); len(got) != len(opts)+3 {
+		t.Errorf("merge job with quality takes all the options: %q", got)
+	}
+}
+
+// fakeSbatch answers sbatch with ids 100, 101, … and logs the calls.
+type fakeSbatch struct {
+	calls [][]string
+	fail  int    // the call (1-based) that fails
+	out   string // printed after the id, such as ";cluster"
+}
+
+func (f *fakeSbatch) run(_ context.Context, name string, args ...string) ([]byte, error) {
+	f.calls = append(f.calls, append([]string{name}, args...))
+	if len(f.calls) == f.fail {
+		return nil, errors.New("sbatch: exit status 1: sbatch: error: Batch job submission failed: Invalid partition name specified")
+	}
+	return fmt.Appendf(nil, "%d%s\n", 99+len(f.calls), f.out), nil
+}
+
+func TestSubmit(t *testing.T) {
+	out := t.TempDir()
+	if err := os.MkdirAll(Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := testPlan()
+	p.OutputDir = out
+	f := &fakeSbatch{out: ";cluster1"}
+	s, err := Submit(context.Background(), f.run, p, []string{"-p", "gpu"}, "a.sbatch", "m.sbatch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"sbatch", "--parsable", "-p", "gpu", "a.sbatch"},
+		{"sbatch", "--parsable", "--dependency=afterany:100", "-p", "gpu", "m.sbatch"},
+	}
+	if d := cmp.Diff(want, f.calls); d != "" {
+		t.Errorf("sbatch calls (-want +got):\n%s", d)
+	}
+	if s.ArrayJob != "100" || s.MergeJob != "101" || s.Shards != 4 {
+		t.Errorf("submission %+v", s)
+	}
+	// A merge job that cannot be submitted: the array is still recorded.
+	f = &fakeSbatch{fail: 2}
+	s, err = Submit(context.Background(), f.run, p, nil, "a.sbatch", "m.sbatch")
+	if err == nil || !strings.Contains(err.Error(), "array job 100 was submitted") || !strings.Contains(err.Error(), "Invalid partition") {
+		t.Errorf("failed merge: %v", err)
+	}
+	subs, err := Submissions(out)
+	if err != nil || len(subs) != 2 || subs[0].MergeJob != "101" || subs[1].ArrayJob != "100" || subs[1].MergeJob != "" {
+		t.Errorf("submissions: %+v, %v", subs, err)
+	}
+	if _, err := Submit(context.Background(), (&fakeSbatch{fail: 1}).run, p, nil, "a", "m"); err == nil {
+		t.Error("a failed array submission gave no error")
+	}
+	if _, err := Submissions(t.TempDir()); !errors.Is(err, ErrNoSubmission) {
+		t.Errorf("no submission: %v", err)
+	}
+}
