@@ -149,8 +149,8 @@ def make_tokenizer(model_dir):
     tok.train_from_iterator(CORPUS * 8, trainer)
     ids = {s: tok.token_to_id(s) for s in SPECIALS}
     assert ids == {s: i for i, s in enumerate(SPECIALS)}, ids
-    tok.post_processor = processors.RobertaProcessing(sep=("</s>", ids["</s>"]), cls=("<s>", ids["<s>"]),
-                                                      trim_offsets=True, add_prefix_space=False)
+    # Positional: tokenizers 0.23 rejects these as keywords.
+    tok.post_processor = processors.RobertaProcessing(("</s>", ids["</s>"]), ("<s>", ids["<s>"]), True, False)
     # transformers' wrapper writes tokenizer_config.json (the special token
     # names); tokenizer.json is then written by tokenizers itself, so that it
     # is exactly the object the ids below come from.
