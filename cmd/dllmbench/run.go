@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"dllmbench/bench"
+	"dllmbench/compute"
 	"dllmbench/compute/device"
 	"dllmbench/config"
 	"dllmbench/model"
@@ -144,6 +145,13 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 	}
 	if set["backend"] {
 		g.Backend = f.be.backend
+	}
+	if set["precision"] {
+		dt, err := compute.ParseDType(f.be.precision)
+		if err != nil || !dt.Float() {
+			return nil, usagef("--precision %q: want bf16, fp16 or fp32", f.be.precision)
+		}
+		g.Precision = map[compute.DType]string{compute.BF16: "bf16", compute.F16: "fp16", compute.F32: "fp32"}[dt]
 	}
 	return g, nil
 }
