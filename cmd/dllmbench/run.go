@@ -198,32 +198,26 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	}
 	slog.Info("run finished", "cells", sum.Cells, "measured", sum.Measured, "recorded_before", sum.Reused,
 		"failed", sum.Failed, "records", sum.Records)
+	// Quality first, so that the reports built next draw its figures and
+	// tables. Quality is a step after the measurements: its failure is
+	// reported and 'dllmbench quality' can redo it, but the run stands.
+	if !f.noQuality {
+		o := quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task,
+			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
+		if g.Quality.BERTScore {
+			// The encoder runs on the CPU backend (the CUDA backend lacks
+			// compute.EncoderOps); without its weights BERTScore is skipped
+			// with a notice.
+			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Threads: f.be.threads}
+			o.Notice = func(s string) { slog.Warn(s) }
+		}
+		if err := computeQuality(f.outputDir, o); err != nil {
+			slog.Warn("quality metrics failed; the measurements stand (retry with 'dllmbench quality')", "err", oneLine(err.Error()))
+		}
+	}
 	if !f.noReport {
 		if err := buildReports(f.outputDir, nil); err != nil {
 			return err
-		}
-	}
-	if !f.noQuality {
-		// Quality is a step after the measurements: its failure is reported
-		// and 'dllmbench quality' can redo it, but the run stands.
-		err := computeQuality(f.outputDir, quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task,
-			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}})
-		if err != nil {
-			slog.Warn("quality metrics failed; the measurements stand (retry with 'dllmbench quality')", "err", oneLine(err.Error()))
-		}
-		if g.Quality.BERTScore {
-			// The encoder runs on the CPU backend (the CUDA backend lacks
-			// compute.EncoderOps); without its weights BERTScore is skipped.
-			path, err := quality.WriteBERTScores(f.outputDir,
-				quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Threads: f.be.threads})
-			switch {
-			case errors.Is(err, quality.ErrNoEncoder):
-				slog.Warn("BERTScore skipped: " + oneLine(err.Error()))
-			case err != nil:
-				slog.Warn("BERTScore failed; the measurements stand", "err", oneLine(err.Error()))
-			default:
-				slog.Info("BERTScore written", "path", path)
-			}
 		}
 	}
 	if sum.Failed > 0 {
