@@ -44,8 +44,8 @@ func resolveModels(g *Grid, hc *hub.Client) ([]*resolved, error) {
 			}
 		}
 		r.info = ModelInfo{ID: spec.ID, Dir: dir, Revision: rev, Arch: cfg.Arch, Params: cfg.Params()}
-		r.info.ConfigSHA = fileSHA(filepath.Join(dir, "config.json"))
-		r.info.TokSHA = fileSHA(filepath.Join(dir, "tokenizer.json"))
+		r.info.ConfigSHA = FileSHA(filepath.Join(dir, "config.json"))
+		r.info.TokSHA = FileSHA(filepath.Join(dir, "tokenizer.json"))
 		out = append(out, r)
 	}
 	return out, nil
@@ -90,7 +90,7 @@ func isDir(p string) bool {
 }
 
 // fileSHA is the sha256 of a file, or "" when it cannot be read.
-func fileSHA(path string) string {
+func FileSHA(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""

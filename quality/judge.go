@@ -1,10 +1,7 @@
 package quality
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -127,7 +124,7 @@ func loadJudge(spec bench.ModelSpec, b compute.Backend, opt model.LoadOptions) (
 		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
 	}
 	info := JudgeInfo{ID: id, Revision: spec.Revision, Dir: dir, Arch: cfg.Arch, WeightDT: m.Weights.Layers[0].WQ.DType().String(),
-		ConfigSHA: fileSHA(filepath.Join(dir, "config.json")), TokSHA: fileSHA(filepath.Join(dir, "tokenizer.json"))}
+		ConfigSHA: bench.FileSHA(filepath.Join(dir, "config.json")), TokSHA: bench.FileSHA(filepath.Join(dir, "tokenizer.json"))}
 	return &Judge{Info: info, m: m, tok: tok}, nil
 }
 
@@ -204,18 +201,4 @@ func (j *Judge) Perplexity(prompts, continuations []string, b Bootstrap) (Perple
 	p := GenPerplexity(seqs, b)
 	p.Truncated = truncated
 	return p, nil
-}
-
-// fileSHA is the sha256 of a file, or "" when it cannot be read.
-func fileSHA(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"dllmbench/bench"
 	"dllmbench/report"
@@ -38,16 +37,9 @@ func init() {
 // plotFigures draws the figures of dir's records (or of the given record
 // files) into dir/figures and lists what it drew and what it skipped.
 func plotFigures(dir string, files []string) error {
-	src := files
-	if len(src) == 0 {
-		src = []string{dir}
-	}
-	recs, err := bench.ReadRecords(src...)
+	recs, err := readRecords(dir, files)
 	if err != nil {
 		return err
-	}
-	if len(recs) == 0 {
-		return fmt.Errorf("no records in %s", strings.Join(src, ", "))
 	}
 	figs, err := report.WriteFigures(dir, bench.Latest(recs))
 	if err != nil {

@@ -76,15 +76,14 @@ func setupQuality(fs *flag.FlagSet) func(context.Context, []string) error {
 // computeQuality scores dir's records, writes dir/raw_data/quality_metrics.json
 // and prints the table.
 func computeQuality(dir string, o quality.Options) error {
-	recs, err := bench.ReadRecords(dir)
+	recs, err := readRecords(dir, nil)
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		return fmt.Errorf("no records in %s", dir)
+	if o.Notice == nil {
+		o.Notice = func(s string) { slog.Info(s) }
 	}
-	o.Notice = func(s string) { slog.Info(s) }
-	m, err := quality.Compute(bench.Latest(recs), o)
+	m, err := quality.Compute(recs, o)
 	if err != nil {
 		return err
 	}

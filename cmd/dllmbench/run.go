@@ -230,18 +230,10 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 // buildReports rebuilds every output of dir from its records (or from the
 // given record files) and prints the table.
 func buildReports(dir string, files []string) error {
-	src := files
-	if len(src) == 0 {
-		src = []string{dir}
-	}
-	recs, err := bench.ReadRecords(src...)
+	recs, err := readRecords(dir, files)
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		return fmt.Errorf("no records in %s", strings.Join(src, ", "))
-	}
-	recs = bench.Latest(recs)
 	if err := report.Write(dir, recs); err != nil {
 		return err
 	}
@@ -286,6 +278,23 @@ func dryRun(g *bench.Grid) error {
 	fmt.Printf("%d cells, %d invalid combinations; estimated %.0f s in all (rough: model shapes and nominal rates of the %s backend)\n",
 		len(cells), len(skipped), total, g.Backend)
 	return nil
+}
+
+// readRecords reads the records of dir (or of the given files and
+// folders), one per cell: merged runs and jobs never count a cell twice.
+func readRecords(dir string, files []string) ([]bench.Record, error) {
+	src := files
+	if len(src) == 0 {
+		src = []string{dir}
+	}
+	recs, err := bench.ReadRecords(src...)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("no records in %s", strings.Join(src, ", "))
+	}
+	return bench.Latest(recs), nil
 }
 
 // isTerminal reports whether f is a character device (a terminal).
