@@ -103,6 +103,10 @@ def llama(out, tok, prompt):
                       max_position_embeddings=8192, rms_norm_eps=1e-5, tie_word_embeddings=False,
                       bos_token_id=128000, eos_token_id=128001, hidden_act="silu")
     torch.manual_seed(0)
+    # Eager attention: the reference must be plain float32 arithmetic, and
+    # PyTorch's fused SDPA kernels for float32 need not be (LLaDA's official
+    # code turns the memory-efficient one off for the same reason).
+    cfg._attn_implementation = "eager"
     with torch.device("cuda"):
         model = LlamaForCausalLM(cfg).to(torch.bfloat16).eval()
     with torch.no_grad():
