@@ -208,3 +208,32 @@ type EncoderOps interface {
 	// bias broadcast over the rows. dst may be src.
 	AddRow(dst, src, bias Tensor)
 }
+
+// RoPEStorer fuses the rotation of a step's new queries and keys with their
+// store into the cache: RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos,
+// headDim) is RoPE(q, cos, sin, pos, headDim), RoPE(k, cos, sin, pos,
+// headDim), Scatter(kc, k, rows), Scatter(vc, v, rows). k is rotated in
+// place as RoPE leaves it. q, k and v must not overlap one another or the
+// caches.
+type RoPEStorer interface {
+	RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos Tensor, headDim int)
+}
+
+// NormMatMul3er fuses the normalisation before the attention with the
+// three projections that read it: NormMatMul3(d1, d2, d3, xn, x, g, eps,
+// w1, w2, w3) is RMSNorm(xn, x, g, eps) then MatMul(di, xn, wi) for each i.
+// xn is the composed ops' intermediate: a backend may leave it unwritten,
+// so its contents afterwards are unspecified and the caller passes a
+// tensor that nothing else reads before it is written again.
+type NormMatMul3er interface {
+	NormMatMul3(d1, d2, d3, xn, x, g Tensor, eps float32, w1, w2, w3 Tensor)
+}
+
+// NormSwiGLUer fuses the normalisation before the feed-forward with its
+// gated input: NormMatMulSwiGLU(dst, xn, x, g, eps, gate, up) is
+// RMSNorm(xn, x, g, eps), MatMul(a, xn, gate), MatMul(u, xn, up), then
+// SiLUMul(dst, a, u). As in NormMatMul3, xn's contents afterwards are
+// unspecified.
+type NormSwiGLUer interface {
+	NormMatMulSwiGLU(dst, xn, x, g Tensor, eps float32, gate, up Tensor)
+}

@@ -340,9 +340,17 @@ func (s *suite) argmaxProb(t *testing.T) {
 }
 
 // fusions checks each fused op a backend implements against the composed
-// ops on the reference backend.
+// ops on the reference backend, at a few rows (a decoding batch) and at
+// 20 (a block of tokens).
 func (s *suite) fusions(t *testing.T) {
-	const n, k, m = 3, 200, 70
+	for _, n := range []int{3, 20} {
+		s.projFusions(t, n)
+	}
+	s.ropeStore(t)
+}
+
+func (s *suite) projFusions(t *testing.T, n int) {
+	const k, m = 200, 70
 	for _, dt := range []compute.DType{compute.F32, compute.BF16} {
 		x := s.upload(compute.F32, n, k, Random(s.rng, n*k, 1))
 		w1 := s.upload(dt, m, k, Random(s.rng, m*k, 0.1))
@@ -373,8 +381,72 @@ func (s *suite) fusions(t *testing.T) {
 			s.ref.MatMul(d2.want, x.want, w2.want)
 			s.ref.MatMul(d3.want, x.want, w3.want)
 			for i, d := range []pair{d1, d2, d3} {
-				s.compare(t, fmt.Sprintf("MatMul3 %v output %d", dt, i+1), d, s.tolFor(dt))
+				s.compare(t, fmt.Sprintf("MatMul3 %v n=%d output %d", dt, n, i+1), d, s.tolFor(dt))
 			}
+		}
+		// The norm fusions: x at a scale RMSNorm changes, xn's contents
+		// unspecified afterwards (so not compared).
+		xr := s.upload(compute.F32, n, k, Random(s.rng, n*k, 3))
+		g := s.upload(compute.F32, 1, k, Random(s.rng, k, 1))
+		const eps = 1e-5
+		if f, ok := s.b.(compute.NormMatMul3er); ok {
+			xn := s.output(compute.F32, n, k)
+			d1, d2, d3 := s.output(compute.F32, n, m), s.output(compute.F32, n, m), s.output(compute.F32, n, 2*m)
+			f.NormMatMul3(d1.got, d2.got, d3.got, xn.got, xr.got, g.got, eps, w1.got, w2.got, w3.got)
+			s.ref.RMSNorm(xn.want, xr.want, g.want, eps)
+			s.ref.MatMul(d1.want, xn.want, w1.want)
+			s.ref.MatMul(d2.want, xn.want, w2.want)
+			s.ref.MatMul(d3.want, xn.want, w3.want)
+			for i, d := range []pair{d1, d2, d3} {
+				s.compare(t, fmt.Sprintf("NormMatMul3 %v n=%d output %d", dt, n, i+1), d, s.tolFor(dt))
+			}
+		}
+		if f, ok := s.b.(compute.NormSwiGLUer); ok {
+			xn, out := s.output(compute.F32, n, k), s.output(compute.F32, n, m)
+			f.NormMatMulSwiGLU(out.got, xn.got, xr.got, g.got, eps, w1.got, w2.got)
+			gt, u := s.ref.Alloc(compute.F32, n, m), s.ref.Alloc(compute.F32, n, m)
+			s.ref.RMSNorm(xn.want, xr.want, g.want, eps)
+			s.ref.MatMul(gt, xn.want, w1.want)
+			s.ref.MatMul(u, xn.want, w2.want)
+			s.ref.SiLUMul(out.want, gt, u)
+			s.compare(t, fmt.Sprintf("NormMatMulSwiGLU %v n=%d", dt, n), out, s.tolFor(dt))
+		}
+	}
+}
+
+// ropeStore checks compute.RoPEStorer against RoPE and Scatter on the
+// reference, into float32 and bfloat16 caches, with a repeated position
+// and cache rows in no order.
+func (s *suite) ropeStore(t *testing.T) {
+	f, ok := s.b.(compute.RoPEStorer)
+	if !ok {
+		return
+	}
+	const rows, heads, kvHeads, hd, maxPos, slots = 5, 4, 2, 16, 40, 12
+	cos, sin := make([]float32, maxPos*hd/2), make([]float32, maxPos*hd/2)
+	for i := range cos {
+		a := s.rng.Float64() * 2 * math.Pi
+		cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+	}
+	c, sn := s.upload(compute.F32, maxPos, hd/2, cos), s.upload(compute.F32, maxPos, hd/2, sin)
+	pos := s.uploadI32([]int32{0, 7, 39, 7, 22})
+	crow := s.uploadI32([]int32{11, 0, 5, 6, 1})
+	for _, cdt := range []compute.DType{compute.F32, compute.BF16} {
+		q := s.upload(compute.F32, rows, heads*hd, Random(s.rng, rows*heads*hd, 1))
+		k := s.upload(compute.F32, rows, kvHeads*hd, Random(s.rng, rows*kvHeads*hd, 1))
+		v := s.upload(compute.F32, rows, kvHeads*hd, Random(s.rng, rows*kvHeads*hd, 1))
+		kc := s.upload(cdt, slots, kvHeads*hd, Random(s.rng, slots*kvHeads*hd, 1))
+		vc := s.upload(cdt, slots, kvHeads*hd, Random(s.rng, slots*kvHeads*hd, 1))
+		f.RoPEStore(q.got, k.got, v.got, kc.got, vc.got, crow.got, c.got, sn.got, pos.got, hd)
+		s.ref.RoPE(q.want, c.want, sn.want, pos.want, hd)
+		s.ref.RoPE(k.want, c.want, sn.want, pos.want, hd)
+		s.ref.Scatter(kc.want, k.want, crow.want)
+		s.ref.Scatter(vc.want, v.want, crow.want)
+		for _, o := range []struct {
+			name string
+			p    pair
+		}{{"q", q}, {"k", k}, {"key cache", kc}, {"value cache", vc}} {
+			s.compare(t, fmt.Sprintf("RoPEStore into a %v cache: %s", cdt, o.name), o.p, s.tolFor(cdt)) // exact for float32
 		}
 	}
 }
