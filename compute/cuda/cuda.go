@@ -9,7 +9,10 @@
 // kernels/, embedded and compiled once per process by NVRTC for the
 // device's architecture. Activations are float32; MatMul reads weights in
 // their stored dtype: a GEMV kernel for up to gemvMaxRows rows (decoding,
-// bound by weight bandwidth), cuBLAS beyond.
+// bound by weight bandwidth), a tensor-core kernel that also reads each
+// weight once up to skinnyMaxRows rows of x (a LLaDA block), cuBLAS beyond.
+// It also fuses RMSNorm into the projections after it and RoPE into the
+// cache stores (NormMatMul3er, NormSwiGLUer, RoPEStorer).
 //
 // A Backend is used by one goroutine at a time. Each call holds its OS
 // thread and makes the device's primary context current on it, since the
@@ -52,10 +55,13 @@ type Backend struct {
 	mod    cuda.Module
 	k      kernels
 
-	retained    bool    // the primary context is retained
-	attnShared  int     // dynamic shared memory the attention kernel may use
-	attnTiledOK [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
-	debug       bool    // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
+	retained     bool    // the primary context is retained
+	attnShared   int     // dynamic shared memory the attention kernel may use
+	attnTiledOK  [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
+	attnTiledMin int     // attnTiledMinQueries; benchmarks change it to time both kernels
+	skinnyMax    int     // skinnyMaxRows from sm_80 on (else gemvMaxRows: none); benchmarks change it
+	normShared   int     // the dynamic shared memory the gemv_norm kernels may use
+	debug        bool    // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
 
 	err       error // the first failure since the last Sync or Read; ops are skipped meanwhile
 	recording bool
@@ -64,6 +70,8 @@ type Backend struct {
 	allocated, peak int64
 	live            map[*buffer]struct{} // tensors allocated and not freed, freed by Close
 	blasWS, scratch buffer               // workspace, not tensors
+	skCount         buffer               // the skinny kernel's counters (workspace)
+	skArgs          *skinnyArgs          // the skinny kernel's parameter, pinned for each launch
 
 	pin    runtime.Pinner // for each call that hands Go memory to C; always unpinned before returning
 	params *params
@@ -104,8 +112,9 @@ func New(device int) (*Backend, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0},
-		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1"}
+	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
+		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
+		attnTiledMin: attnTiledMinQueries, skinnyMax: gemvMaxRows}
 	if err := b.open(device); err != nil {
 		b.Close()
 		return nil, err
@@ -158,6 +167,12 @@ func (b *Backend) open(device int) error {
 	if b.scratch, err = b.alloc(scratchBytes); err != nil {
 		return fmt.Errorf("cuda: scratch: %w", err)
 	}
+	if err := b.skinnyCountersInit(); err != nil {
+		return err
+	}
+	if b.info.Major >= 8 { // mma.sync on bf16 and half
+		b.skinnyMax = skinnyMaxRows
+	}
 	// Heads above 128 need more than the 48 KiB of shared memory a block
 	// gets without asking.
 	b.attnShared = 48 << 10
@@ -192,6 +207,22 @@ func (b *Backend) open(device int) error {
 			b.k.gemv[i][n].fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 0)
 			if i > 0 {
 				b.k.gemvSwiGLU[i][n].fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 0)
+			}
+		}
+	}
+	// The GEMV kernels that normalise x keep n·k floats of it in shared
+	// memory: 64 KiB at n = 4, k = 4096. Their static shared memory is a
+	// few hundred bytes; 1 KiB is left for it.
+	b.normShared = 48<<10 - 1024
+	if optin > 48<<10 {
+		b.normShared = optin - 1024
+		for i := 1; i < 3; i++ {
+			for n := range gemvNormMaxRows {
+				for _, k := range []*kernel{&b.k.gemvNorm[i][n], &b.k.gemvSwiGLUNorm[i][n]} {
+					if err := k.fn.SetAttribute(cuda.FuncMaxDynamicSharedSizeBytes, b.normShared); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
@@ -240,7 +271,7 @@ func (b *Backend) Close() error {
 		b.allocated -= buf.bytes
 	}
 	clear(b.live)
-	for _, w := range []buffer{b.blasWS, b.scratch} {
+	for _, w := range []buffer{b.blasWS, b.scratch, b.skCount} {
 		if w.ptr != 0 {
 			add(cuda.MemFree(w.ptr))
 		}
@@ -261,9 +292,10 @@ func (b *Backend) Name() string { return "cuda" }
 func (b *Backend) Device() cuda.DeviceInfo { return b.info }
 
 // Memory reports the bytes of tensors allocated now and at most, and the
-// backend's workspace (cuBLAS's and the scratch for narrowed activations).
+// backend's workspace (cuBLAS's, the scratch for narrowed activations and
+// partial sums, the skinny kernel's counters).
 func (b *Backend) Memory() (allocated, peak, workspace int64) {
-	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes
+	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes + b.skCount.bytes
 }
 
 // enter holds the OS thread and makes the context current on it; exit lets

@@ -5,15 +5,19 @@ import (
 )
 
 // The optional fusions of package compute. Each gives the results of the
-// composed ops that specify it: on the GEMV path (≤ gemvMaxRows rows) bit
-// for bit, since the fused kernels do the same arithmetic in the same order
-// and only save launches and reads of x; on cuBLAS within the same bounds.
+// composed ops that specify it: on the GEMV (≤ gemvMaxRows rows) and skinny
+// (≤ skinnyMaxRows) paths bit for bit, since the fused kernels do the same
+// arithmetic in the same order and only save launches and reads of x; on
+// cuBLAS within the same bounds.
 
 var (
-	_ compute.Selector    = (*Backend)(nil)
-	_ compute.MatMulAdder = (*Backend)(nil)
-	_ compute.SwiGLUer    = (*Backend)(nil)
-	_ compute.MatMul3er   = (*Backend)(nil)
+	_ compute.Selector      = (*Backend)(nil)
+	_ compute.MatMulAdder   = (*Backend)(nil)
+	_ compute.SwiGLUer      = (*Backend)(nil)
+	_ compute.MatMul3er     = (*Backend)(nil)
+	_ compute.NormMatMul3er = (*Backend)(nil)
+	_ compute.NormSwiGLUer  = (*Backend)(nil)
+	_ compute.RoPEStorer    = (*Backend)(nil)
 )
 
 // MatMulAdd computes dst += x · wᵀ: the GEMV kernel's add epilogue, or
@@ -36,8 +40,8 @@ func (b *Backend) MatMul3(d1, d2, d3, x, w1, w2, w3 compute.Tensor) {
 	b.matMul("MatMul3", x, ps, false)
 }
 
-// MatMulSwiGLU computes dst = silu(x · gateᵀ) ⊙ (x · upᵀ). On the GEMV path
-// one kernel reads x once for both 16-bit weights and applies
+// MatMulSwiGLU computes dst = silu(x · gateᵀ) ⊙ (x · upᵀ). On the GEMV and
+// skinny paths one kernel reads x once for both 16-bit weights and applies
 // silu_mul_f32's expression; on cuBLAS the gate product goes to dst, the
 // up product to the scratch, slice by slice, and the SiLUMul kernel
 // combines them. dst must not overlap x.
@@ -76,6 +80,10 @@ func (b *Backend) MatMulSwiGLU(dst, x, gate, up compute.Tensor) {
 		b.done(op)
 		return
 	}
+	if n <= b.skinnyMax && b.skinny(xp, n, k, gate.DType(), []gemmOut{{d: dp, w: gp, m: m}, {w: upp, m: m}}, skSwiGLU) {
+		b.done(op)
+		return
+	}
 	outs := []gemmOut{{d: dp, w: gp, m: m}, {w: upp, m: m, inSlice: true}}
 	b.gemm(op, xp, n, k, gate.DType(), outs, func(r0, rows int, s []gemmOut) {
 		g := s[0].d
@@ -111,3 +119,132 @@ func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 
 // selThreads is SEL_THREADS in kernels/select.cu.
 const selThreads = 1024
+
+// gemvNormMaxRows mirrors GEMV_NORM_ROWS in kernels/gemv.cu: the most rows
+// of x the GEMV kernels that normalise x themselves take. Their n·k floats
+// of shared memory are 64 KiB at n = 4 and k = 4096, three blocks per SM;
+// more rows would leave too few loads in flight.
+const gemvNormMaxRows = 4
+
+// normFused reports whether the gemv_norm kernels take n rows of k columns
+// times weights of dt (weights not 16-byte aligned take the scalar loads,
+// as on the composed path).
+func (b *Backend) normFused(n, k int, dt compute.DType) bool {
+	return n >= 1 && n <= gemvNormMaxRows && k > 0 && (dt == compute.BF16 || dt == compute.F16) &&
+		int64(n)*int64(k)*4 <= int64(b.normShared)
+}
+
+func (b *Backend) checkNorm(op string, xn, x, g compute.Tensor) {
+	if !isF32(xn, x, g) || xn.Rows() != x.Rows() || xn.Cols() != x.Cols() || g.Len() != x.Cols() {
+		compute.Panicf(op, "xn %v, x %v, weight %v", xn, x, g)
+	}
+}
+
+// NormMatMul3 computes xn = RMSNorm(x, g), then di = xn · wiᵀ. Up to
+// gemvNormMaxRows rows with 16-bit weights of one dtype, one GEMV launch
+// normalises x in each block's shared memory and leaves xn unwritten;
+// otherwise it runs RMSNorm into xn, then MatMul3. No output may overlap x
+// or xn.
+func (b *Backend) NormMatMul3(d1, d2, d3, xn, x, g compute.Tensor, eps float32, w1, w2, w3 compute.Tensor) {
+	const op = "NormMatMul3"
+	b.checkNorm(op, xn, x, g)
+	ps := []proj{{d1, w1}, {d2, w2}, {d3, w3}}
+	for _, p := range ps {
+		b.checkMatMul(op, p.d, xn, p.w)
+		overlap(op, p.d, xn)
+		overlap(op, p.d, x)
+	}
+	n, k := x.Rows(), x.Cols()
+	if !b.normFused(n, k, w1.DType()) || w2.DType() != w1.DType() || w3.DType() != w1.DType() {
+		b.RMSNorm(xn, x, g, eps)
+		b.matMul(op, xn, ps, false)
+		return
+	}
+	if b.err != nil || w1.Rows()+w2.Rows()+w3.Rows() == 0 {
+		return
+	}
+	var segs [3]gemmOut
+	vec := k%8 == 0
+	blocks := 0
+	for i, p := range ps {
+		if p.w.Rows() > 0 {
+			segs[i] = gemmOut{d: b.ptr(op, p.d), w: b.ptr(op, p.w), m: p.w.Rows()}
+			vec = vec && segs[i].w%16 == 0
+			blocks += gemvBlocks(gemvCols(n), segs[i].m)
+		}
+	}
+	xp, gp := b.ptr(op, x), b.ptr(op, g)
+	b.enter()
+	defer b.exit()
+	b.launch(&b.k.gemvNorm[slot(w1.DType())][n-1], [3]uint32{uint32(blocks), 1, 1}, threads256, n*k*4,
+		dev(segs[0].d), dev(segs[1].d), dev(segs[2].d), dev(xp), dev(gp), f32(eps), dev(segs[0].w), dev(segs[1].w),
+		dev(segs[2].w), i32(segs[0].m), i32(segs[1].m), i32(segs[2].m), i32(k), i32(boolInt(vec)))
+	b.done(op)
+}
+
+// NormMatMulSwiGLU computes xn = RMSNorm(x, g), then dst = silu(xn · gateᵀ)
+// ⊙ (xn · upᵀ): one GEMV launch that leaves xn unwritten, as NormMatMul3
+// does, or RMSNorm into xn, then MatMulSwiGLU. dst must not overlap x or xn.
+func (b *Backend) NormMatMulSwiGLU(dst, xn, x, g compute.Tensor, eps float32, gate, up compute.Tensor) {
+	const op = "NormMatMulSwiGLU"
+	b.checkNorm(op, xn, x, g)
+	b.checkMatMul(op, dst, xn, gate)
+	if up.DType() != gate.DType() || up.Rows() != gate.Rows() || up.Cols() != gate.Cols() {
+		compute.Panicf(op, "gate %v and up %v differ", gate, up)
+	}
+	overlap(op, dst, xn)
+	overlap(op, dst, x)
+	n, k, m := x.Rows(), x.Cols(), gate.Rows()
+	if !b.normFused(n, k, gate.DType()) {
+		b.RMSNorm(xn, x, g, eps)
+		b.MatMulSwiGLU(dst, xn, gate, up)
+		return
+	}
+	if b.err != nil || m == 0 {
+		return
+	}
+	dp, xp, gp, wg, wu := b.ptr(op, dst), b.ptr(op, x), b.ptr(op, g), b.ptr(op, gate), b.ptr(op, up)
+	vec := k%8 == 0 && wg%16 == 0 && wu%16 == 0
+	b.enter()
+	defer b.exit()
+	b.launch(&b.k.gemvSwiGLUNorm[slot(gate.DType())][n-1], [3]uint32{uint32(gemvBlocks(gemvSwiGLUCols(n), m)), 1, 1},
+		threads256, n*k*4, dev(dp), dev(xp), dev(gp), f32(eps), dev(wg), dev(wu), i32(k), i32(m), i32(boolInt(vec)))
+	b.done(op)
+}
+
+// RoPEStore rotates q and k (in place) and stores k and v into rows of the
+// caches, in one launch (kernels/elementwise.cu, rope_store). Shapes the
+// kernel does not take (caches of two types or sizes, overlapping
+// operands) and misuse go to the composed ops, which also give misuse its
+// messages. Positions and cache rows are device data: as with RoPE and
+// Scatter, a position outside the tables leaves its row unrotated and a
+// cache row out of range is not written.
+func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor, headDim int) {
+	n := q.Rows()
+	fits := isF32(q, k, v, cos, sin) && slot(kc.DType()) >= 0 && vc.DType() == kc.DType() && vc.Rows() == kc.Rows() &&
+		rows.DType() == compute.I32 && pos.DType() == compute.I32 && headDim > 0 && headDim%2 == 0 &&
+		k.Rows() == n && v.Rows() == n && rows.Len() == n && pos.Len() == n &&
+		q.Cols()%headDim == 0 && k.Cols()%headDim == 0 && v.Cols() == k.Cols() && kc.Cols() == k.Cols() && vc.Cols() == k.Cols() &&
+		cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && sin.Rows() == cos.Rows() &&
+		q.Buf() != k.Buf() && q.Buf() != v.Buf() && k.Buf() != v.Buf() &&
+		kc.Buf() != q.Buf() && kc.Buf() != k.Buf() && kc.Buf() != v.Buf() && vc.Buf() != q.Buf() && vc.Buf() != k.Buf() && vc.Buf() != v.Buf()
+	if !fits {
+		b.RoPE(q, cos, sin, pos, headDim)
+		b.RoPE(k, cos, sin, pos, headDim)
+		b.Scatter(kc, k, rows)
+		b.Scatter(vc, v, rows)
+		return
+	}
+	items := int64(n) * int64(q.Cols()/2+k.Cols()/2+k.Cols())
+	if items == 0 || b.err != nil {
+		return
+	}
+	const op = "RoPEStore"
+	qp, kp, vp, kcp, vcp := b.ptr(op, q), b.ptr(op, k), b.ptr(op, v), b.ptr(op, kc), b.ptr(op, vc)
+	rp, cp, sp, pp := b.ptr(op, rows), b.ptr(op, cos), b.ptr(op, sin), b.ptr(op, pos)
+	b.enter()
+	defer b.exit()
+	b.launch(&b.k.ropeStore[slot(kc.DType())], blocks1D(items), threads256, 0, dev(qp), dev(kp), dev(vp), dev(kcp), dev(vcp),
+		dev(rp), dev(cp), dev(sp), dev(pp), i32(n), i32(q.Cols()), i32(k.Cols()), i32(headDim), i32(cos.Rows()), i32(kc.Rows()))
+	b.done(op)
+}

@@ -46,8 +46,9 @@ func sameBits(t *testing.T, name string, got, want []uint32) {
 	}
 }
 
-// On the GEMV path each fusion is its composed ops bit for bit; on cuBLAS
-// it is within the MatMul bounds of the CPU backend's composed ops.
+// On the GEMV and skinny paths each fusion is its composed ops bit for bit;
+// on cuBLAS it is within the MatMul bounds of the CPU backend's composed
+// ops. The norm fusions are checked the same way, with RMSNorm composed.
 func TestFusionsMatchComposed(t *testing.T) {
 	b, c := newBackend(t), newCPU(t)
 	rng := rand.New(rand.NewPCG(21, 22))
@@ -62,7 +63,12 @@ func TestFusionsMatchComposed(t *testing.T) {
 		{compute.F16, 8, 2048, 40, "eight rows, half"},
 		{compute.F32, 3, 1000, 33, "float32 weights (SwiGLU composed in the backend)"},
 		{compute.BF16, 4, 1001, 20, "k not a multiple of 8: the scalar loop"},
-		{compute.BF16, 20, 512, 96, "cuBLAS"},
+		{compute.BF16, 20, 512, 96, "skinny, x in three tiles of 8 rows, 4 splits of k"},
+		{compute.F16, 33, 1000, 130, "skinny, half, partial tiles of x, k and weight rows"},
+		{compute.BF16, 64, 4096, 1100, "skinny, the most rows, 9 block columns × 16 splits"},
+		{compute.BF16, 12, 128, 300, "skinny, one tile of k: one split, no partial sums"},
+		{compute.BF16, 10, 1004, 64, "k not a multiple of 8: cuBLAS"},
+		{compute.BF16, 72, 512, 96, "cuBLAS"},
 		{compute.F32, 12, 256, 50, "cuBLAS, float32"},
 	} {
 		t.Run(fmt.Sprintf("%v n=%d k=%d m=%d", s.dt, s.n, s.k, s.m), func(t *testing.T) {
@@ -72,26 +78,35 @@ func TestFusionsMatchComposed(t *testing.T) {
 			w3v := computetest.Random(rng, 2*s.m*s.k, 0.1)
 			accv := computetest.Random(rng, s.n*s.m, 1)
 			gemv := s.n <= gemvMaxRows
+			skinny := !gemv && s.n <= b.skinnyMax && s.dt != compute.F32 && s.k%8 == 0
 			tol := 1e-5
 			if s.dt != compute.F32 && !gemv {
 				tol = 1e-2
 			}
+			xrv, gv := computetest.Random(rng, s.n*s.k, 3), computetest.Random(rng, s.k, 1)
+			const eps = 1e-5
 			// fused runs the fusions on be; composed runs their definition.
-			type outs struct{ add, swiglu, q, k, v compute.Tensor }
+			type outs struct{ add, swiglu, q, k, v, nq, nk, nv, nswiglu compute.Tensor }
 			run := func(be compute.Backend, fused bool) outs {
 				x := computetest.Upload(be, compute.F32, s.n, s.k, xv)
+				xr, g := computetest.Upload(be, compute.F32, s.n, s.k, xrv), computetest.Upload(be, compute.F32, 1, s.k, gv)
 				w1, w2 := computetest.Upload(be, s.dt, s.m, s.k, w1v), computetest.Upload(be, s.dt, s.m, s.k, w2v)
 				w3 := computetest.Upload(be, s.dt, 2*s.m, s.k, w3v)
 				o := outs{add: computetest.Upload(be, compute.F32, s.n, s.m, accv), swiglu: be.Alloc(compute.F32, s.n, s.m),
-					q: be.Alloc(compute.F32, s.n, s.m), k: be.Alloc(compute.F32, s.n, s.m), v: be.Alloc(compute.F32, s.n, 2*s.m)}
-				for _, d := range []compute.Tensor{o.swiglu, o.q, o.k, o.v} {
+					q: be.Alloc(compute.F32, s.n, s.m), k: be.Alloc(compute.F32, s.n, s.m), v: be.Alloc(compute.F32, s.n, 2*s.m),
+					nq: be.Alloc(compute.F32, s.n, s.m), nk: be.Alloc(compute.F32, s.n, s.m), nv: be.Alloc(compute.F32, s.n, 2*s.m),
+					nswiglu: be.Alloc(compute.F32, s.n, s.m)}
+				for _, d := range []compute.Tensor{o.swiglu, o.q, o.k, o.v, o.nq, o.nk, o.nv, o.nswiglu} {
 					computetest.Poison(be, d)
 				}
+				xn := be.Alloc(compute.F32, s.n, s.k)
 				if fused {
 					cb := be.(*Backend)
 					cb.MatMulAdd(o.add, x, w1)
 					cb.MatMulSwiGLU(o.swiglu, x, w1, w2)
 					cb.MatMul3(o.q, o.k, o.v, x, w1, w2, w3)
+					cb.NormMatMul3(o.nq, o.nk, o.nv, xn, xr, g, eps, w1, w2, w3)
+					cb.NormMatMulSwiGLU(o.nswiglu, xn, xr, g, eps, w1, w2)
 					return o
 				}
 				tmp, u := be.Alloc(compute.F32, s.n, s.m), be.Alloc(compute.F32, s.n, s.m)
@@ -103,6 +118,13 @@ func TestFusionsMatchComposed(t *testing.T) {
 				be.MatMul(o.q, x, w1)
 				be.MatMul(o.k, x, w2)
 				be.MatMul(o.v, x, w3)
+				be.RMSNorm(xn, xr, g, eps)
+				be.MatMul(o.nq, xn, w1)
+				be.MatMul(o.nk, xn, w2)
+				be.MatMul(o.nv, xn, w3)
+				be.MatMul(tmp, xn, w1)
+				be.MatMul(u, xn, w2)
+				be.SiLUMul(o.nswiglu, tmp, u)
 				return o
 			}
 			got, comp, ref := run(b, true), run(b, false), run(c, false)
@@ -115,9 +137,13 @@ func TestFusionsMatchComposed(t *testing.T) {
 				{"MatMul3 q", got.q, comp.q, ref.q},
 				{"MatMul3 k", got.k, comp.k, ref.k},
 				{"MatMul3 v", got.v, comp.v, ref.v},
+				{"NormMatMul3 q", got.nq, comp.nq, ref.nq},
+				{"NormMatMul3 k", got.nk, comp.nk, ref.nk},
+				{"NormMatMul3 v", got.nv, comp.nv, ref.nv},
+				{"NormMatMulSwiGLU", got.nswiglu, comp.nswiglu, ref.nswiglu},
 			} {
 				compare(t, p.name+" against the CPU", read(t, b, p.g), read(t, c, p.rf), tol)
-				if gemv {
+				if gemv || skinny {
 					sameBits(t, p.name+" against the composed ops on CUDA", bits(t, b, p.g), bits(t, b, p.cp))
 				}
 			}
@@ -265,5 +291,90 @@ func TestAttentionTiledRowIndependence(t *testing.T) {
 				computetest.UploadI32(b, qpos[r*n:(r+1)*n]), computetest.UploadI32(b, span[2*r:2*r+2]), heads, kvHeads, causal)
 			sameBits(t, fmt.Sprintf("causal %v, batch row %d against the row alone", causal, r), batch[r*n*cols:(r+1)*n*cols], bits(t, b, one))
 		}
+	}
+}
+
+// RoPEStore is RoPE, RoPE, Scatter, Scatter bit for bit, into caches of
+// each type, with LLaMA-3's heads; a position outside the tables leaves its
+// row unrotated and a cache row out of range is not written, on both.
+func TestRoPEStoreMatchesComposed(t *testing.T) {
+	b := newBackend(t)
+	rng := rand.New(rand.NewPCG(29, 30))
+	const heads, kvHeads, hd, maxPos, slots = 32, 8, 128, 300, 64
+	cos, sin := computetest.Random(rng, maxPos*hd/2, 1), computetest.Random(rng, maxPos*hd/2, 1)
+	for _, c := range []struct {
+		name      string
+		pos, rows []int32
+	}{
+		{"decode", []int32{17}, []int32{40}},
+		{"a block of 5, one position past the tables, one row past the cache", []int32{3, 299, 300, 7, 8}, []int32{0, 63, 5, 64, 9}},
+	} {
+		for _, cdt := range []compute.DType{compute.F32, compute.BF16, compute.F16} {
+			n := len(c.pos)
+			qv, kv, vv := computetest.Random(rng, n*heads*hd, 1), computetest.Random(rng, n*kvHeads*hd, 1), computetest.Random(rng, n*kvHeads*hd, 1)
+			cache := computetest.Random(rng, slots*kvHeads*hd, 1)
+			run := func(fused bool) [4][]uint32 {
+				q, k := computetest.Upload(b, compute.F32, n, heads*hd, qv), computetest.Upload(b, compute.F32, n, kvHeads*hd, kv)
+				v := computetest.Upload(b, compute.F32, n, kvHeads*hd, vv)
+				kc, vc := computetest.Upload(b, cdt, slots, kvHeads*hd, cache), computetest.Upload(b, cdt, slots, kvHeads*hd, cache)
+				ct, st := computetest.Upload(b, compute.F32, maxPos, hd/2, cos), computetest.Upload(b, compute.F32, maxPos, hd/2, sin)
+				pos, rows := computetest.UploadI32(b, c.pos), computetest.UploadI32(b, c.rows)
+				if fused {
+					b.RoPEStore(q, k, v, kc, vc, rows, ct, st, pos, hd)
+				} else {
+					b.RoPE(q, ct, st, pos, hd)
+					b.RoPE(k, ct, st, pos, hd)
+					b.Scatter(kc, k, rows)
+					b.Scatter(vc, v, rows)
+				}
+				return [4][]uint32{bits(t, b, q), bits(t, b, k), bits(t, b, kc), bits(t, b, vc)}
+			}
+			got, want := run(true), run(false)
+			for i, name := range []string{"q", "k", "key cache", "value cache"} {
+				sameBits(t, fmt.Sprintf("%s, %v cache: %s", c.name, cdt, name), got[i], want[i])
+			}
+		}
+	}
+}
+
+// The skinny kernel computes each row of x with the same operations
+// whatever the number of rows it takes (9 to 64), and its split-k counters
+// are back to zero after each launch, so that a graph replays it.
+func TestSkinnyBatchInvariance(t *testing.T) {
+	b := newBackend(t)
+	if b.skinnyMax <= gemvMaxRows {
+		t.Skip("no skinny kernel before sm_80")
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	const k, m = 4096, 1100 // 16 splits of k: the last-block reduction
+	for _, dt := range []compute.DType{compute.BF16, compute.F16} {
+		w := computetest.Upload(b, dt, m, k, computetest.Random(rng, m*k, 0.1))
+		u := computetest.Upload(b, dt, m, k, computetest.Random(rng, m*k, 0.1))
+		x := computetest.Upload(b, compute.F32, skinnyMaxRows, k, computetest.Random(rng, skinnyMaxRows*k, 1))
+		full, fullSw := b.Alloc(compute.F32, skinnyMaxRows, m), b.Alloc(compute.F32, skinnyMaxRows, m)
+		b.MatMul(full, x, w)
+		b.MatMulSwiGLU(fullSw, x, w, u)
+		want, wantSw := bits(t, b, full), bits(t, b, fullSw)
+		for _, c := range []struct{ r0, n int }{{0, 9}, {5, 16}, {20, 17}, {31, 33}, {0, 64}} {
+			out, sw := b.Alloc(compute.F32, c.n, m), b.Alloc(compute.F32, c.n, m)
+			b.MatMul(out, x.Slice(c.r0, c.r0+c.n), w)
+			b.MatMulSwiGLU(sw, x.Slice(c.r0, c.r0+c.n), w, u)
+			name := fmt.Sprintf("%v: rows %d…%d of a batch of 64 against a batch of %d", dt, c.r0, c.r0+c.n-1, c.n)
+			sameBits(t, name, bits(t, b, out), want[c.r0*m:(c.r0+c.n)*m])
+			sameBits(t, name+", SwiGLU", bits(t, b, sw), wantSw[c.r0*m:(c.r0+c.n)*m])
+		}
+		out := b.Alloc(compute.F32, 32, m)
+		g, err := b.Record(func() { b.MatMul(out, x.Slice(0, 32), w) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			computetest.Poison(b, out)
+			if err := g.Launch(); err != nil {
+				t.Fatal(err)
+			}
+			sameBits(t, fmt.Sprintf("%v: replay %d of a recorded launch", dt, i+1), bits(t, b, out), want[:32*m])
+		}
+		g.Close()
 	}
 }

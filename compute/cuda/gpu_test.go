@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
 	"dllmbench/compute"
@@ -124,8 +125,11 @@ func TestMatMulShapes(t *testing.T) {
 		{compute.F32, 3, 4100, 17, "GEMV over float32 weights"},
 		{compute.BF16, 2, 2052, 9, "GEMV, k not a multiple of 8: scalar loads"},
 		{compute.F16, 7, 14336, 40, "GEMV, a down projection's k"},
-		{compute.BF16, 9, 4096, 256, "cuBLAS with the fewest rows"},
-		{compute.F16, 64, 512, 300, "cuBLAS, half"},
+		{compute.BF16, 9, 4096, 256, "skinny with the fewest rows, 8 splits"},
+		{compute.F16, 64, 512, 300, "skinny, half, the most rows"},
+		{compute.BF16, 40, 1000, 1, "skinny, one output column"},
+		{compute.BF16, 65, 512, 300, "cuBLAS with the fewest rows"},
+		{compute.F16, 70, 512, 300, "cuBLAS, half"},
 		{compute.F32, 33, 4096, 100, "cuBLAS, float32, no TF32"},
 		{compute.BF16, 2500, 14336, 8, "cuBLAS over two slices of the scratch"},
 		{compute.BF16, 12, 0, 5, "k = 0 gives zeros"},
@@ -268,6 +272,18 @@ func TestSmallScratch(t *testing.T) {
 		return read(t, be, out)
 	}
 	compare(t, "MatMul BF16 100×512 in slices of 40 rows", mm(b), mm(c), 1e-2)
+
+	// 32 rows would take the skinny kernel, whose partial sums (4 splits ×
+	// 32 × 1024 floats) do not fit: cuBLAS takes them.
+	const sn, sm = 32, 1024
+	sx, sw := computetest.Random(rng, sn*k, 1), computetest.Random(rng, sm*k, 0.1)
+	sk := func(be compute.Backend) []float32 {
+		out := be.Alloc(compute.F32, sn, sm)
+		computetest.Poison(be, out)
+		be.MatMul(out, computetest.Upload(be, compute.F32, sn, k, sx), computetest.Upload(be, compute.BF16, sm, k, sw))
+		return read(t, be, out)
+	}
+	compare(t, "MatMul BF16 32×512·(1024×512)ᵀ: skinny partials past the scratch", sk(b), sk(c), 1e-2)
 }
 
 // Every conversion of Gather and Scatter is exact, special values included.
@@ -388,7 +404,8 @@ func TestGraph(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	const vocab, dim, hidden, heads, hd, T = 50, 256, 512, 4, 64, 16
 	const n = 3   // tokens per step: the GEMV path
-	const nb = 20 // rows of the batched matmul: the cuBLAS path
+	const nb = 20 // rows of the batched matmuls: the skinny path (its split-k counters reset for each replay), and
+	const nc = 72 // the cuBLAS path
 	emb := computetest.Upload(b, compute.BF16, vocab, dim, computetest.Random(rng, vocab*dim, 1))
 	g := computetest.Upload(b, compute.F32, 1, dim, computetest.Random(rng, dim, 1))
 	w1 := computetest.Upload(b, compute.BF16, hidden, dim, computetest.Random(rng, hidden*dim, 0.1))
@@ -399,6 +416,7 @@ func TestGraph(t *testing.T) {
 	xin := b.Alloc(compute.F32, nb, dim)
 	x, xb, att := b.Alloc(compute.F32, n, dim), b.Alloc(compute.F32, n, dim), b.Alloc(compute.F32, n, dim)
 	h1, h2, big := b.Alloc(compute.F32, n, hidden), b.Alloc(compute.F32, n, hidden), b.Alloc(compute.F32, nb, hidden)
+	xc, bigc := b.Alloc(compute.F32, nc, dim), b.Alloc(compute.F32, nc, hidden)
 	ops := func() {
 		b.Gather(x, emb, ids)
 		b.RMSNorm(xb, x, g, 1e-5)
@@ -406,6 +424,7 @@ func TestGraph(t *testing.T) {
 		b.MatMul(h2, xb, w2)
 		b.SiLUMul(h1, h1, h2)
 		b.MatMul(big, xin, w1)
+		b.MatMul(bigc, xc, w2)
 		b.Scatter(kc, xb, qpos)
 		b.Attention(att, xb, kc, vc, qpos, span, heads, heads, true)
 		b.Add(att, att, x)
@@ -417,8 +436,9 @@ func TestGraph(t *testing.T) {
 		b.Write(qpos, []int32{p, p + 1, p + 2})
 		b.Write(span, []int32{int32(step % 3), p + 3})
 		b.Write(xin, computetest.Random(r, nb*dim, 1))
+		b.Write(xc, computetest.Random(r, nc*dim, 1))
 	}
-	outs := []compute.Tensor{h1, big, att}
+	outs := []compute.Tensor{h1, big, bigc, att}
 	snapshot := func() [][]float32 {
 		var s [][]float32
 		for _, o := range outs {
@@ -467,7 +487,7 @@ func TestGraph(t *testing.T) {
 func TestMemoryAccounting(t *testing.T) {
 	b := newBackend(t)
 	a0, p0, ws := b.Memory()
-	wantWS := int64(scratchBytes)
+	wantWS := int64(scratchBytes) + skinnyCounters*4
 	if cuda.HasSetWorkspace() {
 		wantWS += blasWorkspaceBytes
 	}
@@ -610,24 +630,51 @@ func gpuTime(b *testing.B, be *Backend, op func()) float64 {
 	return float64(ms) / 1e3 / float64(runs)
 }
 
+// BenchmarkMatMul times MatMul on LLaMA-3-8B's and LLaDA-8B's shapes. The
+// cases with a path name force it: from 9 to 64 rows the skinny kernel
+// against cuBLAS, which decides skinnyMaxRows.
 func BenchmarkMatMul(b *testing.B) {
-	for _, c := range []struct {
+	type mmCase struct {
 		dt      compute.DType
 		n, k, m int
-	}{
-		{compute.BF16, 1, 4096, 14336},   // a LLaMA-3-8B up projection at decode: GEMV
-		{compute.BF16, 2, 4096, 14336},   // the same at batch 2, 4 and 8: should cost about what batch 1 does
-		{compute.BF16, 4, 4096, 14336},   //
-		{compute.BF16, 8, 4096, 14336},   //
-		{compute.BF16, 1, 14336, 4096},   // the down projection at decode (x of 56 KiB per row)
-		{compute.BF16, 8, 14336, 4096},   //
-		{compute.BF16, 1, 4096, 128256},  // the LM head (1.05 GB)
-		{compute.BF16, 2048, 4096, 4096}, // a prefill or diffusion step: cuBLAS
-		{compute.BF16, 64, 4096, 14336},  // a small batch on cuBLAS
-		{compute.F32, 256, 4096, 4096},   // float32 weights, no TF32
-	} {
-		b.Run(fmt.Sprintf("%v/n=%d/k=%d/m=%d", c.dt, c.n, c.k, c.m), func(b *testing.B) {
+		path    string // "skinny" or "cublas" forces that path; "" takes MatMul's choice
+	}
+	cases := []mmCase{
+		{compute.BF16, 1, 4096, 14336, ""},   // a LLaMA-3-8B up projection at decode: GEMV
+		{compute.BF16, 2, 4096, 14336, ""},   // the same at batch 2, 4 and 8: should cost about what batch 1 does
+		{compute.BF16, 4, 4096, 14336, ""},   //
+		{compute.BF16, 8, 4096, 14336, ""},   //
+		{compute.BF16, 1, 14336, 4096, ""},   // the down projection at decode (x of 56 KiB per row)
+		{compute.BF16, 8, 14336, 4096, ""},   //
+		{compute.BF16, 1, 4096, 128256, ""},  // the LM head (1.05 GB)
+		{compute.BF16, 2048, 4096, 4096, ""}, // a prefill or diffusion step: cuBLAS
+		{compute.F32, 256, 4096, 4096, ""},   // float32 weights, no TF32
+		{compute.BF16, 32, 4096, 126464, ""}, // LLaDA's head over a block of 32: skinny, one split
+	}
+	// A LLaDA block of 32 tokens (a dual-cache call), half of it, and a
+	// batch of 64, through the up and down projections, both ways.
+	for _, n := range []int{16, 32, 64} {
+		for _, km := range [][2]int{{4096, 14336}, {14336, 4096}} {
+			for _, path := range []string{"skinny", "cublas"} {
+				cases = append(cases, mmCase{compute.BF16, n, km[0], km[1], path})
+			}
+		}
+	}
+	for _, c := range cases {
+		name := fmt.Sprintf("%v/n=%d/k=%d/m=%d", c.dt, c.n, c.k, c.m)
+		if c.path != "" {
+			name += "/" + c.path
+		}
+		b.Run(name, func(b *testing.B) {
 			be := newBackend(b)
+			switch c.path {
+			case "skinny":
+				if be.skinnyMax < c.n {
+					b.Skip("no skinny kernel on this device")
+				}
+			case "cublas":
+				be.skinnyMax = gemvMaxRows
+			}
 			x := be.Alloc(compute.F32, c.n, c.k)
 			w := be.Alloc(c.dt, c.m, c.k)
 			be.enter()
@@ -655,11 +702,24 @@ func BenchmarkAttention(b *testing.B) {
 		{"diffusion/n=1024/T=1024", 1, 1024, 1024, 32, 8, 128, false},      // the tiled kernel
 		{"diffusion/MHA/n=1024/T=1024", 1, 1024, 1024, 32, 32, 128, false}, // LLaDA-8B's heads
 		{"diffusion/MHA/n=256/T=256", 1, 256, 256, 32, 32, 128, false},     // a LLaDA step without cache: 2 splits
-		{"block/MHA/n=32/T=1024", 1, 32, 1024, 32, 32, 128, false},         // a dual-cache block: the one-warp kernel
 		{"prefill/n=128/T=128", 1, 128, 128, 32, 8, 128, true},             // LLaMA-3's prompt: tiled, causal
+		// A LLaDA dual-cache block (32 queries) over 256 and 1024 slots, and
+		// half a block, on each kernel: this decides attnTiledMinQueries.
+		{"block/MHA/n=32/T=256/tiled", 1, 32, 256, 32, 32, 128, false},
+		{"block/MHA/n=32/T=256/warp", 1, 32, 256, 32, 32, 128, false},
+		{"block/MHA/n=32/T=1024/tiled", 1, 32, 1024, 32, 32, 128, false},
+		{"block/MHA/n=32/T=1024/warp", 1, 32, 1024, 32, 32, 128, false},
+		{"block/MHA/n=16/T=256/tiled", 1, 16, 256, 32, 32, 128, false},
+		{"block/MHA/n=16/T=256/warp", 1, 16, 256, 32, 32, 128, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			be := newBackend(b)
+			switch {
+			case strings.HasSuffix(c.name, "/tiled"):
+				be.attnTiledMin = 1
+			case strings.HasSuffix(c.name, "/warp"):
+				be.attnTiledMin = math.MaxInt
+			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd
 			q := be.Alloc(compute.F32, rows, c.heads*c.hd)
 			kc, vc := be.Alloc(compute.F32, c.nb*c.T, kvc), be.Alloc(compute.F32, c.nb*c.T, kvc)
@@ -693,7 +753,7 @@ func BenchmarkAttention(b *testing.B) {
 // shapes: GB/s counts the weights read once.
 func BenchmarkFusions(b *testing.B) {
 	const dim, hidden, kvDim = 4096, 14336, 1024
-	for _, n := range []int{1, 4, 8, 256} {
+	for _, n := range []int{1, 4, 8, 32, 256} {
 		for _, c := range []struct {
 			name  string
 			k     int

@@ -17,7 +17,7 @@ var kernelFS embed.FS
 
 // kernelFiles are compiled as one program in this order: common.cu holds
 // what the others use, since nothing may be #included.
-var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu"}
+var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu", "skinny.cu"}
 
 // source is the program NVRTC compiles, with #line marks so that its
 // messages name the embedded files.
@@ -77,10 +77,13 @@ type kernels struct {
 	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
 	attnTiled                                           [2]kernel // heads of 64 and 128 (attnTiledHeads)
 	argmaxProb                                          kernel
-	gemv                                                [3][gemvMaxRows]kernel // [weight type: F32, BF16, F16][rows of x − 1]
-	gemvSwiGLU                                          [3][gemvMaxRows]kernel // [BF16] and [F16] only
-	cast                                                [3]kernel              // F32 to [BF16] and [F16]
-	copyRows                                            [3][3]kernel           // [src][dst] types
+	gemv                                                [3][gemvMaxRows]kernel      // [weight type: F32, BF16, F16][rows of x − 1]
+	gemvSwiGLU                                          [3][gemvMaxRows]kernel      // [BF16] and [F16] only
+	cast                                                [3]kernel                   // F32 to [BF16] and [F16]
+	copyRows                                            [3][3]kernel                // [src][dst] types
+	ropeStore                                           [3]kernel                   // [cache type]
+	gemvNorm, gemvSwiGLUNorm                            [3][gemvNormMaxRows]kernel  // [BF16] and [F16] only
+	skinny                                              [3][len(skinnyTiles)]kernel // [BF16] and [F16] only; [up to skinnyTiles[i]·8 rows]
 }
 
 // slot numbers the float dtypes for the kernel arrays.
@@ -123,6 +126,20 @@ func (k *kernels) table() []*kernel {
 		for j, d := range slotNames {
 			k.copyRows[i][j].name = "copy_rows_" + s + "_" + d
 			all = append(all, &k.copyRows[i][j])
+		}
+		k.ropeStore[i].name = "rope_store_" + s
+		all = append(all, &k.ropeStore[i])
+		if i == 0 {
+			continue
+		}
+		for n := range gemvNormMaxRows {
+			k.gemvNorm[i][n].name = fmt.Sprintf("gemv_norm_%s_n%d", s, n+1)
+			k.gemvSwiGLUNorm[i][n].name = fmt.Sprintf("gemv_swiglu_norm_%s_n%d", s, n+1)
+			all = append(all, &k.gemvNorm[i][n], &k.gemvSwiGLUNorm[i][n])
+		}
+		for t, nt := range skinnyTiles {
+			k.skinny[i][t].name = fmt.Sprintf("skinny_%s_n%d", s, 8*nt)
+			all = append(all, &k.skinny[i][t])
 		}
 	}
 	return all
@@ -181,4 +198,19 @@ func (b *Backend) launch(k *kernel, grid, block [3]uint32, shared int, args ...u
 func blocks1D(n int64) [3]uint32 {
 	g := (n + 255) / 256
 	return [3]uint32{uint32(max(1, min(g, 1<<20))), 1, 1}
+}
+
+// launchStruct queues kernel k whose one parameter is the struct *arg
+// (pinned for the call: the driver copies it when the launch is queued or
+// recorded). The caller holds the OS thread (enter).
+func launchStruct[T any](b *Backend, k *kernel, grid, block [3]uint32, shared int, arg *T) {
+	p := b.params
+	p.ptrs[0] = unsafe.Pointer(arg)
+	b.pin.Pin(p)
+	b.pin.Pin(arg)
+	err := k.fn.Launch(grid, block, uint32(shared), b.stream, unsafe.Pointer(&p.ptrs[0]))
+	b.pin.Unpin()
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: launching %s (grid %v, block %v, %d B shared): %w", k.name, grid, block, shared, err))
+	}
 }

@@ -25,9 +25,10 @@ func isF32(ts ...compute.Tensor) bool {
 }
 
 // MatMul computes dst = x · wᵀ: the GEMV kernel for up to gemvMaxRows rows
-// of x, cuBLAS beyond. cuBLAS multiplies 16-bit weights by x narrowed to
-// the weights' type (float32 accumulation), and float32 weights with
-// CUBLAS_COMPUTE_32F_PEDANTIC, which rules out TF32.
+// of x, the skinny kernel (16-bit weights) up to skinnyMaxRows, cuBLAS
+// beyond. The skinny kernel and cuBLAS multiply 16-bit weights by x
+// narrowed to the weights' type (float32 accumulation); cuBLAS multiplies
+// float32 weights with CUBLAS_COMPUTE_32F_PEDANTIC, which rules out TF32.
 func (b *Backend) MatMul(dst, x, w compute.Tensor) {
 	b.checkMatMul("MatMul", dst, x, w)
 	b.matMul("MatMul", x, []proj{{dst, w}}, false)
@@ -58,8 +59,8 @@ func overlap(op string, dst, x compute.Tensor) {
 
 // matMul computes each ps[i].d = x · ps[i].wᵀ (+ ps[i].d if add), in one
 // GEMV launch for up to gemvMaxRows rows when the weights share a dtype,
-// and on cuBLAS (x narrowed once for all of them) beyond. The caller has
-// checked the shapes.
+// in one skinny launch up to b.skinnyMax rows, and on cuBLAS (x narrowed
+// once for all of them) beyond. The caller has checked the shapes.
 func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 	n, k := x.Rows(), x.Cols()
 	if n == 0 || b.err != nil {
@@ -112,7 +113,13 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 			dev(segs[0].d), dev(segs[1].d), dev(segs[2].d), dev(xp), dev(segs[0].w), dev(segs[1].w), dev(segs[2].w),
 			i32(segs[0].m), i32(segs[1].m), i32(segs[2].m), i32(k), i32(boolInt(add)), i32(boolInt(vec)))
 	default:
-		b.gemm(op, xp, n, k, wdt, outs, nil)
+		mode := skPlain
+		if add {
+			mode = skAdd
+		}
+		if n > b.skinnyMax || !b.skinny(xp, n, k, wdt, outs, mode) {
+			b.gemm(op, xp, n, k, wdt, outs, nil)
+		}
 	}
 	b.done(op)
 }
@@ -359,7 +366,7 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 }
 
 // Attention runs the tiled kernel (kernels/attention_tiled.cu) for heads of
-// 64 or 128 and at least attnTiledMinQueries queries per batch row, and the
+// 64 or 128 and at least b.attnTiledMin queries per batch row, and the
 // one-warp-per-query kernel (kernels/attention.cu) otherwise; either splits
 // a row's slots over several blocks when there are few blocks. Spans are
 // device data: they are clamped to the cache rather than checked.
@@ -385,7 +392,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	if b.err != nil {
 		return
 	}
-	if t := attnTiledIndex(hd); t >= 0 && b.attnTiledOK[t] && n >= attnTiledMinQueries && T > 0 &&
+	if t := attnTiledIndex(hd); t >= 0 && b.attnTiledOK[t] && n >= b.attnTiledMin && T > 0 &&
 		b.ptr("Attention", dst)%16 == 0 && b.ptr("Attention", q)%16 == 0 &&
 		b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0 {
 		b.attentionTiled(&b.k.attnTiled[t], dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
@@ -447,9 +454,14 @@ func attnSplits(n, T int) int {
 var attnTiledHeads = [2]int{64, 128}
 
 // attnTiledMinQueries is the fewest queries per batch row that take the
-// tiled kernel: its blocks take 64 queries, and below about that the
-// one-warp-per-query kernel keeps more of the GPU busy.
-const attnTiledMinQueries = 64
+// tiled kernel. Its blocks take 64 queries, so from 16 to 63 some of its
+// four warps idle, but each active warp computes a 16-query × 64-slot tile
+// from registers where the one-warp kernel reads two shared operands per
+// multiply-add and stages 32 slots at a time without overlap; with slots
+// split in chunks of 64 (attnTiledSplits) a LLaDA block of 32 queries over
+// 256 slots has 128 blocks. BenchmarkAttention's block/… cases time both
+// kernels at 16 and 32 queries.
+const attnTiledMinQueries = 16
 
 func attnTiledIndex(hd int) int {
 	for i, h := range attnTiledHeads {
@@ -466,11 +478,16 @@ func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
 
 // attnTiledSplits is how many blocks share the slots of a query in the
 // tiled kernel: enough for about 256 blocks per batch row (two per SM of an
-// H100 or H200), each chunk at least 128 slots, at most 32. Like
+// H100 or H200), each chunk at least 128 slots (64, one tile, below 64
+// queries, where a block has fewer queries to keep busy), at most 32. Like
 // attnSplits it depends on the shape of a batch row only.
 func attnTiledSplits(n, T, nHeads int) int {
 	blocks := (n + 63) / 64 * nHeads
-	return max(1, min(32, (T+127)/128, (256+blocks-1)/blocks))
+	chunk := 128
+	if n < 64 {
+		chunk = 64
+	}
+	return max(1, min(32, (T+chunk-1)/chunk, (256+blocks-1)/blocks))
 }
 
 // attentionTiled runs the tiled kernel (kernels/attention_tiled.cu) and,

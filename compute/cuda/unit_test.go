@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"dllmbench/compute"
 	"dllmbench/internal/cuda"
@@ -142,6 +143,27 @@ func TestArgumentChecks(t *testing.T) {
 			d3 := xs.Reshape(4, 4).Slice(1, 2) // inside row 0 of xs
 			b.MatMul3(f32t(1, 5), f32t(1, 5), d3, xs.Slice(0, 1), f32t(5, 8), f32t(5, 8), f32t(4, 8))
 		}},
+		{"NormMatMul3 xn shape", "compute: NormMatMul3: xn F32[2×5]", func() {
+			b.NormMatMul3(out, out, out, f32t(2, 5), x, f32t(1, 8), 1e-5, w, w, w)
+		}},
+		{"NormMatMul3 output overlaps x", "compute: NormMatMul3: dst F32[1×8] overlaps x", func() {
+			xs := f32t(2, 8)
+			b.NormMatMul3(xs.Slice(0, 1), f32t(1, 8), f32t(1, 8), f32t(1, 8), xs.Slice(0, 1), f32t(1, 8), 1e-5, f32t(8, 8), f32t(8, 8), f32t(8, 8))
+		}},
+		{"NormMatMulSwiGLU gate and up differ", "compute: NormMatMulSwiGLU: gate", func() {
+			b.NormMatMulSwiGLU(out, f32t(2, 8), x, f32t(1, 8), 1e-5, w, f32t(6, 8))
+		}},
+		{"RoPEStore odd head: the composed ops' message", "compute: RoPE:", func() {
+			b.RoPEStore(x, f32t(2, 10), f32t(2, 10), f32t(4, 10), f32t(4, 10), fakeTensor(b, compute.I32, 2, 1),
+				f32t(10, 2), f32t(10, 2), fakeTensor(b, compute.I32, 2, 1), 5)
+		}},
+		{"RoPEStore cache columns: the composed ops' message", "compute: Scatter:", func() {
+			// An error pending: the RoPEs before the failing Scatter skip the device.
+			e := &Backend{err: errors.New("pending")}
+			et := func(r, c int) compute.Tensor { return fakeTensor(e, compute.F32, r, c) }
+			e.RoPEStore(et(2, 8), et(2, 4), et(2, 4), et(4, 8), et(4, 8), fakeTensor(e, compute.I32, 2, 1),
+				et(10, 2), et(10, 2), fakeTensor(e, compute.I32, 2, 1), 4)
+		}},
 		{"ArgmaxProb ids dtype", "compute: ArgmaxProb:", func() { b.ArgmaxProb(f32t(2, 1), f32t(2, 1), x, -1) }},
 		{"ArgmaxProb probs count", "compute: ArgmaxProb:", func() { b.ArgmaxProb(fakeTensor(b, compute.I32, 2, 1), f32t(3, 1), x, -1) }},
 		{"another backend's tensor", "is not a tensor of this cuda backend", func() { b.Add(x, x, fakeTensor(other, compute.F32, 2, 8)) }},
@@ -229,6 +251,10 @@ func TestGEMVTables(t *testing.T) {
 		"#define ATT2_Q 64",
 		"#define ATT2_K 64",
 		"#define ATT2_THREADS 128",
+		"#define GEMV_NORM_ROWS 4",
+		"#define SK_THREADS 128",
+		"#define SK_ROWS 128",
+		"#define SK_KT 128",
 	} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attentionTiled)", want)
@@ -254,9 +280,62 @@ func TestGEMVTables(t *testing.T) {
 		{256, 256, 32, 2},   // LLaDA without cache: 128 blocks, two chunks of 128 slots
 		{64, 1000, 2, 8},    // few blocks: chunks of at least 128 slots
 		{64, 100000, 1, 32}, // at most 32
+		{32, 256, 32, 4},    // a LLaDA block over the dual cache: chunks of one tile, 128 blocks
+		{32, 1024, 32, 8},   // the same over 1024 slots: 256 blocks
+		{16, 100, 32, 2},    // chunks of 64 slots at least
 	} {
 		if got := attnTiledSplits(c.n, c.T, c.heads); got != c.want {
 			t.Errorf("attnTiledSplits(%d, %d, %d) = %d, want %d", c.n, c.T, c.heads, got, c.want)
+		}
+	}
+}
+
+// The skinny kernel's parameter is a C struct that skinnyArgs mirrors, and
+// its splits depend on m and k only.
+func TestSkinnyTables(t *testing.T) {
+	src := source()
+	for _, want := range []string{
+		"struct SkinnySeg {\n    float *d;       // n × m\n    const void *w;  // m × k, 16-byte aligned, k a multiple of 8\n" +
+			"    float *part;    // splits × n × m partial sums when splits > 1\n    int m, splits, tps, blocks;",
+		"struct SkinnyArgs {\n    SkinnySeg seg[3];\n    const float *x; // n × k, 16-byte aligned\n" +
+			"    unsigned *count; // a counter per block column, zero before the launch\n    int n, k, mode, nseg;\n};",
+		"#define SK_PLAIN 0", "#define SK_ADD 1", "#define SK_SWIGLU 2",
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("kernels/skinny.cu no longer says %q: update skinnyArgs", want)
+		}
+	}
+	// The C layout on the 64-bit targets: 40-byte segments, then two
+	// pointers and four ints.
+	if got := unsafe.Sizeof(skinnyArgs{}); got != 152 {
+		t.Errorf("skinnyArgs is %d bytes, SkinnyArgs 152", got)
+	}
+	if got := unsafe.Offsetof(skinnyArgs{}.x); got != 120 {
+		t.Errorf("skinnyArgs.x at %d, want 120", got)
+	}
+	if got := unsafe.Offsetof(skinnyArgs{}.nseg); got != 148 {
+		t.Errorf("skinnyArgs.nseg at %d, want 148", got)
+	}
+	for _, c := range []struct{ m, k, splits, tps int }{
+		{4096, 4096, 8, 4},    // q, o: 32 block columns × 8 splits
+		{1024, 4096, 16, 2},   // k, v: at most 16 splits
+		{14336, 4096, 3, 11},  // gate, up: 112 columns × 3
+		{4096, 14336, 8, 14},  // down
+		{126464, 4096, 1, 32}, // LLaDA's head: columns enough, no partial sums
+		{16, 200, 2, 1},       // fewer tiles than splits wanted
+		{300, 8, 1, 1},        // one partial tile
+	} {
+		s, tps := skinnySplits(c.m, c.k)
+		if s != c.splits || tps != c.tps {
+			t.Errorf("skinnySplits(%d, %d) = %d, %d; want %d, %d", c.m, c.k, s, tps, c.splits, c.tps)
+		}
+		if tiles := (c.k + skinnyKT - 1) / skinnyKT; (s-1)*tps >= tiles || s*tps < tiles {
+			t.Errorf("skinnySplits(%d, %d): %d splits of %d tiles leave one empty or a tile out of %d", c.m, c.k, s, tps, tiles)
+		}
+	}
+	for n, want := range map[int]int{9: 0, 16: 0, 17: 1, 32: 1, 33: 2, 64: 2, 65: -1} {
+		if got := skinnyTile(n); got != want {
+			t.Errorf("skinnyTile(%d) = %d, want %d", n, got, want)
 		}
 	}
 }

@@ -28,6 +28,23 @@ __device__ double block_sum(double v) {
     return t;
 }
 
+// The thread's share of a row's sum of squares (columns threadIdx.x,
+// + blockDim.x, …), in double, and the row's scale from the block's total.
+// rmsnorm_f32 and the GEMV kernels that normalise x themselves
+// (gemv_norm_*) both use these, so that they agree bit for bit.
+__device__ __forceinline__ double rms_sumsq(const float *x, int cols) {
+    double ss = 0;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        double v = x[c];
+        ss += v * v;
+    }
+    return ss;
+}
+__device__ __forceinline__ float rms_inv(double ss, int cols, float eps) {
+    float mean = (float)(ss / cols);
+    return (float)(1.0 / sqrt((double)(mean + eps)));
+}
+
 // One block per row: dst = src / sqrt(mean(src²) + eps) ⊙ w. The sum of
 // squares is in double and the scale is formed as the CPU backend forms it
 // (mean rounded to float, plus eps in float, reciprocal square root in
@@ -35,14 +52,7 @@ __device__ double block_sum(double v) {
 extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) {
     const float *x = src + (long long)blockIdx.x * cols;
     float *d = dst + (long long)blockIdx.x * cols;
-    double ss = 0;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-        double v = x[c];
-        ss += v * v;
-    }
-    ss = block_sum(ss);
-    float mean = (float)(ss / cols);
-    float inv = (float)(1.0 / sqrt((double)(mean + eps)));
+    const float inv = rms_inv(block_sum(rms_sumsq(x, cols)), cols, eps);
     for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = w[c] * (x[c] * inv);
 }
 
@@ -106,3 +116,61 @@ extern "C" __global__ void cast_f32_bf16(bf16_t *dst, const float *src, long lon
 extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long n) {
     grid_stride(i, n) dst[i] = From<f16_t>::f32(src[i]);
 }
+
+// RoPEStore: rope_f32 on q and k, then copy_rows of k and v into their
+// caches, in one launch (compute.RoPEStorer). Each thread takes one item of
+// a row: a pair of q, a pair of k (rotated, written back to k and stored in
+// kc) or an element of v (stored in vc). The rotation is rope_f32's
+// arithmetic and the stores are copy_rows' conversions, so the results are
+// the composed ops' bit for bit. A position outside the tables leaves the
+// row unrotated and a cache row outside [0, limit) is not written, as in
+// the composed ops.
+template <typename D>
+__device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,
+                                           const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,
+                                           int kcols, int head_dim, int max_pos, int limit) {
+    const int h = head_dim / 2;
+    const long long qp = qcols / 2, kp = kcols / 2, per = qp + kp + kcols;
+    grid_stride(i, (long long)n * per) {
+        const long long r = i / per;
+        long long x = i - r * per;
+        const int p = pos[r], cr = rows[r];
+        const bool rot = p >= 0 && p < max_pos, store = cr >= 0 && cr < limit;
+        if (x >= qp + kp) { // an element of v
+            x -= qp + kp;
+            if (store) vc[(long long)cr * kcols + x] = Convert<D, float>::run(v[r * kcols + x]);
+            continue;
+        }
+        const bool isq = x < qp;
+        if (!isq) x -= qp;
+        const int cols = isq ? qcols : kcols;
+        const int head = (int)(x / h), j = (int)(x - (long long)head * h);
+        float *row = (isq ? q : k) + r * cols + (long long)head * head_dim;
+        float a = row[j], b = row[j + h];
+        if (rot) {
+            const float c = cos_t[(long long)p * h + j], s = sin_t[(long long)p * h + j];
+            const float ra = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+            const float rb = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
+            row[j] = ra;
+            row[j + h] = rb;
+            a = ra;
+            b = rb;
+        }
+        if (!isq && store) {
+            D *dr = kc + (long long)cr * kcols + (long long)head * head_dim;
+            dr[j] = Convert<D, float>::run(a);
+            dr[j + h] = Convert<D, float>::run(b);
+        }
+    }
+}
+
+#define ROPE_STORE(NAME, D)                                                                                     \
+    extern "C" __global__ void NAME(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,            \
+                                    const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,    \
+                                    int kcols, int head_dim, int max_pos, int limit) {                           \
+        rope_store<D>(q, k, v, kc, vc, rows, cos_t, sin_t, pos, n, qcols, kcols, head_dim, max_pos, limit);      \
+    }
+// Named rope_store_<cache type>.
+ROPE_STORE(rope_store_f32, float)
+ROPE_STORE(rope_store_bf16, bf16_t)
+ROPE_STORE(rope_store_f16, f16_t)

@@ -301,3 +301,141 @@ GEMV_SWIGLU(gemv_swiglu_f16_n5, f16_t, 5)
 GEMV_SWIGLU(gemv_swiglu_f16_n6, f16_t, 6)
 GEMV_SWIGLU(gemv_swiglu_f16_n7, f16_t, 7)
 GEMV_SWIGLU(gemv_swiglu_f16_n8, f16_t, 8)
+
+// Norm fusions (compute.NormMatMul3er, NormSwiGLUer): the same kernels on
+// x normalised by the block itself, for up to GEMV_NORM_ROWS rows. Each
+// block first computes every row's RMSNorm scale as rmsnorm_f32 does
+// (rms_sumsq and rms_inv; the warp sums, then the eight warps' sums in
+// order: block_sum's order) and writes the normalised rows, rmsnorm_f32's
+// w · (x · inv), to shared memory; the GEMV then reads x from there. So
+// the products are bit for bit the composed ops' (RMSNorm, then the GEMV
+// on its output), and the normalised x is never written to global memory
+// nor read back. Before normalising, each warp asks L2 for the start of its
+// weight rows, so that DRAM is busy while the block computes the scales.
+// 256 threads, dynamic shared memory of n·k floats.
+#define GEMV_NORM_ROWS 4
+
+template <int N>
+__device__ __forceinline__ void gemv_stage_norm(float *xs, const float *__restrict__ x, const float *__restrict__ g,
+                                                int k, float eps) {
+    __shared__ double part[N][GEMV_WARPS];
+    __shared__ float inv[N];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+        const double ss = warp_sum(rms_sumsq(x + (long long)i * k, k));
+        if (lane == 0) part[i][warp] = ss;
+    }
+    __syncthreads();
+    if (threadIdx.x < N) {
+        double t = 0;
+        for (int w = 0; w < GEMV_WARPS; w++) t += part[threadIdx.x][w];
+        inv[threadIdx.x] = rms_inv(t, k, eps);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+        const float s = inv[i];
+        const float *xr = x + (long long)i * k;
+        float *d = xs + (long long)i * k;
+        for (int c = threadIdx.x; c < k; c += blockDim.x) d[c] = g[c] * (xr[c] * s);
+    }
+    __syncthreads();
+}
+
+// prefetch_rows asks L2 for the bytes of each weight row that the lane's
+// first iteration of gemv_rows loads (at 32-byte granularity).
+template <int R, typename W>
+__device__ __forceinline__ void prefetch_rows(const W *const (&wrow)[R], int k, int lane) {
+    const int bytes = min(k * (int)sizeof(W), 32 * 16 * Unroll<R>::u);
+#pragma unroll
+    for (int r = 0; r < R; r++)
+        for (int o = lane * 32; o < bytes; o += 32 * 32) prefetch_l2(reinterpret_cast<const char *>(wrow[r]) + o);
+}
+
+template <int N, typename W>
+__device__ __forceinline__ void gemv_norm_kernel(float *d0, float *d1, float *d2, const float *__restrict__ x,
+                                                 const float *__restrict__ g, float eps, const W *__restrict__ w0,
+                                                 const W *__restrict__ w1, const W *__restrict__ w2, int m0, int m1,
+                                                 int m2, int k, int vec) {
+    extern __shared__ f32x4 gemv_xs[];
+    float *xs = reinterpret_cast<float *>(gemv_xs);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int per = GEMV_WARPS * GEMV_COLS(N);
+    const int b0 = (m0 + per - 1) / per, b1 = (m1 + per - 1) / per;
+    int blk = blockIdx.x;
+    float *dst = d0;
+    const W *w = w0;
+    int m = m0;
+    if (blk >= b0 + b1) {
+        blk -= b0 + b1;
+        dst = d2; w = w2; m = m2;
+    } else if (blk >= b0) {
+        blk -= b0;
+        dst = d1; w = w1; m = m1;
+    }
+    const int j0 = (blk * GEMV_WARPS + warp) * GEMV_COLS(N);
+    if (j0 < m) {
+        const W *wrow[GEMV_COLS(N)];
+#pragma unroll
+        for (int r = 0; r < GEMV_COLS(N); r++) wrow[r] = w + (long long)min(j0 + r, m - 1) * k;
+        prefetch_rows<GEMV_COLS(N), W>(wrow, k, lane);
+    }
+    gemv_stage_norm<N>(xs, x, g, k, eps); // every thread takes part: no return before it
+    if (j0 >= m) return;
+    gemv_cols<N, W>(dst, xs, w, k, m, 0, vec, j0, lane);
+}
+
+template <int N, typename W>
+__device__ __forceinline__ void gemv_swiglu_norm_kernel(float *__restrict__ dst, const float *__restrict__ x,
+                                                        const float *__restrict__ g, float eps,
+                                                        const W *__restrict__ gate, const W *__restrict__ up, int k,
+                                                        int m, int vec) {
+    extern __shared__ f32x4 gemv_xs[];
+    float *xs = reinterpret_cast<float *>(gemv_xs);
+    const int C = SWIGLU_COLS(N), lane = threadIdx.x & 31;
+    const int j0 = (blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5)) * C;
+    if (j0 < m) {
+        const W *wrow[2 * C];
+#pragma unroll
+        for (int r = 0; r < C; r++) {
+            const long long row = (long long)min(j0 + r, m - 1) * k;
+            wrow[r] = gate + row;
+            wrow[C + r] = up + row;
+        }
+        prefetch_rows<2 * C, W>(wrow, k, lane);
+    }
+    gemv_stage_norm<N>(xs, x, g, k, eps); // every thread takes part: no return before it
+    if (j0 < m) gemv_swiglu_cols<N, W>(dst, xs, gate, up, k, m, vec, j0, lane);
+}
+
+#define GEMV_NORM(NAME, W, N)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(256, GEMV_MIN_BLOCKS(N))                                     \
+    NAME(float *d0, float *d1, float *d2, const float *__restrict__ x, const float *__restrict__ g, float eps,  \
+         const W *__restrict__ w0, const W *__restrict__ w1, const W *__restrict__ w2, int m0, int m1, int m2,  \
+         int k, int vec) {                                                                                    \
+        gemv_norm_kernel<N, W>(d0, d1, d2, x, g, eps, w0, w1, w2, m0, m1, m2, k, vec);                        \
+    }
+#define GEMV_SWIGLU_NORM(NAME, W, N)                                                                          \
+    extern "C" __global__ void __launch_bounds__(256, GEMV_MIN_BLOCKS(N))                                     \
+    NAME(float *__restrict__ dst, const float *__restrict__ x, const float *__restrict__ g, float eps,          \
+         const W *__restrict__ gate, const W *__restrict__ up, int k, int m, int vec) {                        \
+        gemv_swiglu_norm_kernel<N, W>(dst, x, g, eps, gate, up, k, m, vec);                                   \
+    }
+// Named gemv_norm_<weights>_n<rows of x> and gemv_swiglu_norm_<weights>_n<rows of x>.
+GEMV_NORM(gemv_norm_bf16_n1, bf16_t, 1)
+GEMV_NORM(gemv_norm_bf16_n2, bf16_t, 2)
+GEMV_NORM(gemv_norm_bf16_n3, bf16_t, 3)
+GEMV_NORM(gemv_norm_bf16_n4, bf16_t, 4)
+GEMV_NORM(gemv_norm_f16_n1, f16_t, 1)
+GEMV_NORM(gemv_norm_f16_n2, f16_t, 2)
+GEMV_NORM(gemv_norm_f16_n3, f16_t, 3)
+GEMV_NORM(gemv_norm_f16_n4, f16_t, 4)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_bf16_n1, bf16_t, 1)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_bf16_n2, bf16_t, 2)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_bf16_n3, bf16_t, 3)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_bf16_n4, bf16_t, 4)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_f16_n1, f16_t, 1)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_f16_n2, f16_t, 2)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_f16_n3, f16_t, 3)
+GEMV_SWIGLU_NORM(gemv_swiglu_norm_f16_n4, f16_t, 4)

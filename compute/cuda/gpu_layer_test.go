@@ -1,0 +1,202 @@
+package cuda
+
+// Benchmarks of the v3 fusions (norm into the projections, RoPE into the
+// cache stores) and of a whole transformer layer as model.ops issues it,
+// before (v2: composed norms and stores, cuBLAS from 9 rows, the one-warp
+// attention below 64 queries) and after (v3). Every case replays a graph,
+// as a decode step does, so that a launch costs what it costs there.
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"dllmbench/compute"
+	"dllmbench/compute/computetest"
+	"dllmbench/internal/cuda"
+)
+
+// fill sets every 32-bit word of the tensors to bits.
+func fill(be *Backend, bits uint32, ts ...compute.Tensor) {
+	be.enter()
+	defer be.exit()
+	for _, t := range ts {
+		cuda.MemsetD32Async(be.ptr("bench", t), bits, t.Bytes()/4, be.stream)
+	}
+}
+
+// graphTime records op into a graph and returns the device time of a replay.
+func graphTime(b *testing.B, be *Backend, op func()) float64 {
+	g, err := be.Record(op)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	return gpuTime(b, be, func() {
+		if err := g.Launch(); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkNormFusions times NormMatMul3 and NormMatMulSwiGLU against
+// RMSNorm followed by MatMul3 or MatMulSwiGLU, on LLaMA-3-8B's shapes at
+// decode (batch 1 and 4).
+func BenchmarkNormFusions(b *testing.B) {
+	const dim, hidden, kvDim = 4096, 14336, 1024
+	for _, n := range []int{1, 4} {
+		for _, name := range []string{"NormMatMul3/qkv", "NormMatMulSwiGLU/gate-up"} {
+			for _, fused := range []bool{true, false} {
+				kind := map[bool]string{true: "fused", false: "composed"}[fused]
+				b.Run(fmt.Sprintf("%s/n=%d/%s", name, n, kind), func(b *testing.B) {
+					be := newBackend(b)
+					x, xn, g := be.Alloc(compute.F32, n, dim), be.Alloc(compute.F32, n, dim), be.Alloc(compute.F32, 1, dim)
+					fill(be, math.Float32bits(0.01), x, g)
+					var op func()
+					var bytes int64
+					if name == "NormMatMul3/qkv" {
+						wq, wk, wv := be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, kvDim, dim), be.Alloc(compute.BF16, kvDim, dim)
+						q, k, v := be.Alloc(compute.F32, n, dim), be.Alloc(compute.F32, n, kvDim), be.Alloc(compute.F32, n, kvDim)
+						fill(be, 0x3c003c00, wq, wk, wv)
+						bytes = wq.Bytes() + wk.Bytes() + wv.Bytes()
+						op = func() {
+							if fused {
+								be.NormMatMul3(q, k, v, xn, x, g, 1e-5, wq, wk, wv)
+							} else {
+								be.RMSNorm(xn, x, g, 1e-5)
+								be.MatMul3(q, k, v, xn, wq, wk, wv)
+							}
+						}
+					} else {
+						gate, up := be.Alloc(compute.BF16, hidden, dim), be.Alloc(compute.BF16, hidden, dim)
+						h := be.Alloc(compute.F32, n, hidden)
+						fill(be, 0x3c003c00, gate, up)
+						bytes = gate.Bytes() + up.Bytes()
+						op = func() {
+							if fused {
+								be.NormMatMulSwiGLU(h, xn, x, g, 1e-5, gate, up)
+							} else {
+								be.RMSNorm(xn, x, g, 1e-5)
+								be.MatMulSwiGLU(h, xn, gate, up)
+							}
+						}
+					}
+					sec := graphTime(b, be, op)
+					b.ReportMetric(sec*1e6, "µs/op(gpu)")
+					b.ReportMetric(float64(bytes)/sec/1e9, "GB/s(weights)")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkRoPEStore times RoPEStore against RoPE, RoPE, Scatter, Scatter
+// with LLaMA-3-8B's heads (32 of 128, 8 for keys and values) into a
+// float32 cache: one token (decode) and a LLaDA block of 32.
+func BenchmarkRoPEStore(b *testing.B) {
+	const heads, kvHeads, hd, slots, maxPos = 32, 8, 128, 4096, 8192
+	for _, n := range []int{1, 32} {
+		for _, fused := range []bool{true, false} {
+			kind := map[bool]string{true: "fused", false: "composed"}[fused]
+			b.Run(fmt.Sprintf("n=%d/%s", n, kind), func(b *testing.B) {
+				be := newBackend(b)
+				q, k, v := be.Alloc(compute.F32, n, heads*hd), be.Alloc(compute.F32, n, kvHeads*hd), be.Alloc(compute.F32, n, kvHeads*hd)
+				kc, vc := be.Alloc(compute.F32, slots, kvHeads*hd), be.Alloc(compute.F32, slots, kvHeads*hd)
+				cos, sin := be.Alloc(compute.F32, maxPos, hd/2), be.Alloc(compute.F32, maxPos, hd/2)
+				fill(be, math.Float32bits(0.5), q, k, v, cos, sin)
+				pos, rows := computetest.UploadI32(be, seq(100, n)), computetest.UploadI32(be, seq(100, n))
+				sec := graphTime(b, be, func() {
+					if fused {
+						be.RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos, hd)
+						return
+					}
+					be.RoPE(q, cos, sin, pos, hd)
+					be.RoPE(k, cos, sin, pos, hd)
+					be.Scatter(kc, k, rows)
+					be.Scatter(vc, v, rows)
+				})
+				b.ReportMetric(sec*1e6, "µs/op(gpu)")
+			})
+		}
+	}
+}
+
+// BenchmarkLayer times one transformer layer of 8B shapes as model.ops
+// issues it, v2's ops against v3's: LLaMA-3-8B decoding (batch 1 and 4,
+// 256 cached slots per row) and a LLaDA-8B dual-cache call (a block of 32
+// over 256 slots, bidirectional). A whole step is about 32 layers plus the
+// head: multiply by 32 to compare with docs/perf.md's per-token times.
+func BenchmarkLayer(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		nb, n, T int
+		kvHeads  int
+		causal   bool
+	}{
+		{"llama/decode/B=1/T=256", 1, 1, 256, 8, true},
+		{"llama/decode/B=4/T=256", 4, 1, 256, 8, true},
+		{"llada/dual-cache/n=32/T=256", 1, 32, 256, 32, false},
+	} {
+		for _, v3 := range []bool{false, true} {
+			version := map[bool]string{false: "v2", true: "v3"}[v3]
+			b.Run(c.name+"/"+version, func(b *testing.B) {
+				be := newBackend(b)
+				if !v3 { // v2's choices
+					be.skinnyMax = gemvMaxRows
+					be.attnTiledMin = 64
+				}
+				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
+				kvDim, rows := c.kvHeads*hd, c.nb*c.n
+				wq, wk, wv := be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, kvDim, dim), be.Alloc(compute.BF16, kvDim, dim)
+				wo, wg, wu := be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, hidden, dim), be.Alloc(compute.BF16, hidden, dim)
+				wd := be.Alloc(compute.BF16, dim, hidden)
+				fill(be, 0x3c003c00, wq, wk, wv, wo, wg, wu, wd)
+				an, fn := be.Alloc(compute.F32, 1, dim), be.Alloc(compute.F32, 1, dim)
+				x, xb := be.Alloc(compute.F32, rows, dim), be.Alloc(compute.F32, rows, dim)
+				q, att := be.Alloc(compute.F32, rows, dim), be.Alloc(compute.F32, rows, dim)
+				k, v := be.Alloc(compute.F32, rows, kvDim), be.Alloc(compute.F32, rows, kvDim)
+				h := be.Alloc(compute.F32, rows, hidden)
+				kc, vc := be.Alloc(compute.F32, c.nb*c.T, kvDim), be.Alloc(compute.F32, c.nb*c.T, kvDim)
+				cos, sin := be.Alloc(compute.F32, maxPos, hd/2), be.Alloc(compute.F32, maxPos, hd/2)
+				fill(be, math.Float32bits(0.01), an, fn, x, kc, vc, cos, sin)
+				// Each row's new tokens take its last slots; every row sees all T.
+				pos, crow, qpos, span := make([]int32, rows), make([]int32, rows), make([]int32, rows), make([]int32, 2*c.nb)
+				for r := range rows {
+					slot := c.T - c.n + r%c.n
+					pos[r], qpos[r], crow[r] = int32(slot), int32(slot), int32(r/c.n*c.T+slot)
+				}
+				for i := range c.nb {
+					span[2*i+1] = int32(c.T)
+				}
+				pt, ct, qt, st := computetest.UploadI32(be, pos), computetest.UploadI32(be, crow), computetest.UploadI32(be, qpos), computetest.UploadI32(be, span)
+				const eps = 1e-5
+				layer := func() {
+					if v3 {
+						be.NormMatMul3(q, k, v, xb, x, an, eps, wq, wk, wv)
+						be.RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, hd)
+					} else {
+						be.RMSNorm(xb, x, an, eps)
+						be.MatMul3(q, k, v, xb, wq, wk, wv)
+						be.RoPE(q, cos, sin, pt, hd)
+						be.RoPE(k, cos, sin, pt, hd)
+						be.Scatter(kc, k, ct)
+						be.Scatter(vc, v, ct)
+					}
+					be.Attention(att, q, kc, vc, qt, st, heads, c.kvHeads, c.causal)
+					be.MatMulAdd(x, att, wo)
+					if v3 {
+						be.NormMatMulSwiGLU(h, xb, x, fn, eps, wg, wu)
+					} else {
+						be.RMSNorm(xb, x, fn, eps)
+						be.MatMulSwiGLU(h, xb, wg, wu)
+					}
+					be.MatMulAdd(x, h, wd)
+				}
+				sec := graphTime(b, be, layer)
+				bytes := wq.Bytes() + wk.Bytes() + wv.Bytes() + wo.Bytes() + wg.Bytes() + wu.Bytes() + wd.Bytes()
+				b.ReportMetric(sec*1e6, "µs/op(gpu)")
+				b.ReportMetric(float64(bytes)/sec/1e9, "GB/s(weights)")
+			})
+		}
+	}
+}
