@@ -208,21 +208,34 @@ func (m *Model) ops(s *State, n, nOut int) {
 	qkv, _ := b.(compute.MatMul3er)
 	addMM, _ := b.(compute.MatMulAdder)
 	swiglu, _ := b.(compute.SwiGLUer)
+	// The fusions below leave xb unwritten: only the projections right
+	// after each norm read it.
+	normQKV, _ := b.(compute.NormMatMul3er)
+	normSwiGLU, _ := b.(compute.NormSwiGLUer)
+	ropeStore, _ := b.(compute.RoPEStorer)
 	for l := range w.Layers {
 		L := &w.Layers[l]
 		// Attention: x += Wo · attend(RoPE(Wq·xb), cache ← RoPE(Wk·xb), Wv·xb).
-		b.RMSNorm(xb, x, L.AttnNorm, c.NormEps)
-		if qkv != nil {
-			qkv.MatMul3(q, k, v, xb, L.WQ, L.WK, L.WV)
+		if normQKV != nil {
+			normQKV.NormMatMul3(q, k, v, xb, x, L.AttnNorm, c.NormEps, L.WQ, L.WK, L.WV)
 		} else {
-			b.MatMul(q, xb, L.WQ)
-			b.MatMul(k, xb, L.WK)
-			b.MatMul(v, xb, L.WV)
+			b.RMSNorm(xb, x, L.AttnNorm, c.NormEps)
+			if qkv != nil {
+				qkv.MatMul3(q, k, v, xb, L.WQ, L.WK, L.WV)
+			} else {
+				b.MatMul(q, xb, L.WQ)
+				b.MatMul(k, xb, L.WK)
+				b.MatMul(v, xb, L.WV)
+			}
 		}
-		b.RoPE(q, m.ropeCos, m.ropeSin, pos, c.HeadDim)
-		b.RoPE(k, m.ropeCos, m.ropeSin, pos, c.HeadDim)
-		b.Scatter(s.kc[l], k, crow)
-		b.Scatter(s.vc[l], v, crow)
+		if ropeStore != nil {
+			ropeStore.RoPEStore(q, k, v, s.kc[l], s.vc[l], crow, m.ropeCos, m.ropeSin, pos, c.HeadDim)
+		} else {
+			b.RoPE(q, m.ropeCos, m.ropeSin, pos, c.HeadDim)
+			b.RoPE(k, m.ropeCos, m.ropeSin, pos, c.HeadDim)
+			b.Scatter(s.kc[l], k, crow)
+			b.Scatter(s.vc[l], v, crow)
+		}
 		b.Attention(att, q, s.kc[l], s.vc[l], qpos, s.span, c.NHeads, c.NKVHeads, c.Family.Causal())
 		if addMM != nil {
 			addMM.MatMulAdd(x, att, L.WO)
@@ -231,13 +244,17 @@ func (m *Model) ops(s *State, n, nOut int) {
 			b.Add(x, x, xb)
 		}
 		// Feed-forward: x += Wdown · (silu(Wgate·xb) ⊙ Wup·xb).
-		b.RMSNorm(xb, x, L.FFNNorm, c.NormEps)
-		if swiglu != nil {
-			swiglu.MatMulSwiGLU(h, xb, L.WGate, L.WUp)
+		if normSwiGLU != nil {
+			normSwiGLU.NormMatMulSwiGLU(h, xb, x, L.FFNNorm, c.NormEps, L.WGate, L.WUp)
 		} else {
-			b.MatMul(h, xb, L.WGate)
-			b.MatMul(h2, xb, L.WUp)
-			b.SiLUMul(h, h, h2)
+			b.RMSNorm(xb, x, L.FFNNorm, c.NormEps)
+			if swiglu != nil {
+				swiglu.MatMulSwiGLU(h, xb, L.WGate, L.WUp)
+			} else {
+				b.MatMul(h, xb, L.WGate)
+				b.MatMul(h2, xb, L.WUp)
+				b.SiLUMul(h, h, h2)
+			}
 		}
 		if addMM != nil {
 			addMM.MatMulAdd(x, h, L.WDown)
