@@ -130,7 +130,7 @@ const gemvNormMaxRows = 4
 // times weights of dt (weights not 16-byte aligned take the scalar loads,
 // as on the composed path).
 func (b *Backend) normFused(n, k int, dt compute.DType) bool {
-	return n >= 1 && n <= gemvNormMaxRows && k > 0 && (dt == compute.BF16 || dt == compute.F16) &&
+	return n >= 1 && n <= b.normMax && k > 0 && (dt == compute.BF16 || dt == compute.F16) &&
 		int64(n)*int64(k)*4 <= int64(b.normShared)
 }
 

@@ -40,6 +40,7 @@ func newBackend(t testing.TB) *Backend {
 	if err != nil {
 		t.Fatalf("New(0): %v", err)
 	}
+	b.enableExperimental() // test every kernel, the ones off by default too
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Errorf("Close: %v", err)
