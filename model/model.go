@@ -107,6 +107,7 @@ type State struct {
 	// comparing the two paths).
 	NoGraphs bool
 	graphs   map[[2]int]compute.Graph
+	box      struct{ tokens, pos, rows, slots, span, out, selIDs, selProbs, host any }
 	b        compute.Backend // nil once closed
 }
 
@@ -135,6 +136,8 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	s.span, s.out = b.Alloc(compute.I32, 2*B, 1), b.Alloc(compute.I32, M, 1)
 	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
+	s.box.tokens, s.box.pos, s.box.rows, s.box.slots = s.Tokens, s.Pos, s.cacheRow, s.Slots
+	s.box.span, s.box.out, s.box.selIDs, s.box.selProbs, s.box.host = s.Span, s.Out, s.selIDs, s.selProbs, s.host
 	return s
 }
 
@@ -162,13 +165,16 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
 		}
 	}
-	b.Write(s.ids.Slice(0, rows), s.Tokens[:rows])
-	b.Write(s.pos.Slice(0, rows), s.Pos[:rows])
-	b.Write(s.rows.Slice(0, rows), s.cacheRow[:rows])
-	b.Write(s.slots.Slice(0, rows), s.Slots[:rows])
-	b.Write(s.span, s.Span)
+	// Whole buffers, boxed once in NewState: a slice converted to the
+	// interface Write takes would allocate at every step. The entries past
+	// this call's rows are not read.
+	b.Write(s.ids, s.box.tokens)
+	b.Write(s.pos, s.box.pos)
+	b.Write(s.rows, s.box.rows)
+	b.Write(s.slots, s.box.slots)
+	b.Write(s.span, s.box.span)
 	if nOut > 0 {
-		b.Write(s.out.Slice(0, nOut), s.Out[:nOut])
+		b.Write(s.out, s.box.out)
 	}
 	rec, ok := b.(compute.Recorder)
 	if !ok || s.NoGraphs {
@@ -322,27 +328,31 @@ func (m *Model) WeightBytes() int64 {
 // definition of compute.Selector. The slices are the State's, overwritten
 // by the next call.
 func (m *Model) SelectTokens(s *State, nOut, exclude int) ([]int32, []float32, error) {
-	ids, probs := s.selIDs[:nOut], s.selProbs[:nOut]
 	sel, ok := m.b.(compute.Selector)
 	if !ok {
 		sel = hostSelector{m: m, s: s}
 	}
 	sel.ArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), exclude)
-	if err := m.b.Read(ids, s.selIDt.Slice(0, nOut)); err != nil {
+	// Whole buffers, boxed once (see Forward); the rows past nOut are stale.
+	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
 		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
 	}
-	if err := m.b.Read(probs, s.selPt.Slice(0, nOut)); err != nil {
+	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
 		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
 	}
-	return ids, probs, nil
+	return s.selIDs[:nOut], s.selProbs[:nOut], nil
 }
 
 // Logits waits for the last Forward and returns its nOut × VocabSize logits
 // as a host slice owned by the State (overwritten by the next call).
 func (m *Model) Logits(s *State, nOut int) ([]float32, error) {
-	dst := s.host[:nOut*m.Config.VocabSize]
-	if err := m.b.Read(dst, s.logits.Slice(0, nOut)); err != nil {
+	var dst any = s.host[:nOut*m.Config.VocabSize]
+	src := s.logits.Slice(0, nOut)
+	if nOut == s.M {
+		dst, src = s.box.host, s.logits // boxed once: no allocation per step
+	}
+	if err := m.b.Read(dst, src); err != nil {
 		return nil, fmt.Errorf("model: reading logits: %w", err)
 	}
-	return dst, nil
+	return s.host[:nOut*m.Config.VocabSize], nil
 }

@@ -108,3 +108,29 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("empty directory: error %v, want one naming config.json", err)
 	}
 }
+
+// A decode step allocates nothing once the state is set up.
+func TestForwardAllocatesNothing(t *testing.T) {
+	b := cpu.New(2)
+	defer b.Close()
+	m, err := model.Load("../testdata/stories260K", b, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s := m.NewState(1, 1, 16, 1)
+	s.Span[0], s.Span[1] = 0, 1
+	step := func() {
+		s.Tokens[0], s.Pos[0], s.Slots[0] = 1, 0, 0
+		if err := m.Forward(s, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.SelectTokens(s, 1, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if a := testing.AllocsPerRun(20, step); a != 0 {
+		t.Errorf("a decode step allocates %.1f times", a)
+	}
+}
