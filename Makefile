@@ -17,14 +17,16 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/dllmbench ./cmd/dllmbench
 
 # What the tests need beyond Go, installed when missing (root, Debian):
-# Chromium for the HTML report's browser test, and the SLURM and munge
-# packages for the cluster test, which starts its own single-node cluster on
-# loopback and stops exactly the daemons it started. Each script says why it
-# cannot install; the tests that need them skip with that reason, and fail
-# instead under CI=true.
+# Chromium for the HTML report's browser test, the SLURM and munge packages
+# for the cluster test, which starts its own single-node cluster on loopback
+# and stops exactly the daemons it started, and NVRTC (Debian non-free) so
+# that every CUDA kernel is compiled for sm_90 even without a GPU. Each
+# script says why it cannot install; the tests that need them skip with that
+# reason, and the browser and cluster tests fail instead under CI=true.
 setup:
 	scripts/test/chromium.sh
 	scripts/test/slurm-setup.sh || [ "$${CI:-}" != true ]
+	scripts/test/nvrtc.sh
 
 vet:
 	$(GO) vet $(PKGS)
