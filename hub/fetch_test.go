@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/hub/hubtest"
 )
 
 const (
@@ -22,10 +24,10 @@ const (
 
 // llama is a gated model laid out as meta-llama/Meta-Llama-3-8B is: small
 // JSON files in git, weights in LFS, and files the defaults leave out.
-func llama() *fakeRepo {
-	return &fakeRepo{
-		id: "meta-llama/Meta-Llama-3-8B", commit: commitA, gated: true,
-		files: map[string]string{
+func llama() *hubtest.Repo {
+	return &hubtest.Repo{
+		ID: "meta-llama/Meta-Llama-3-8B", Commit: commitA, Gated: true,
+		Files: map[string]string{
 			"config.json":                      `{"model_type": "llama"}`,
 			"generation_config.json":           `{"bos_token_id": 128000}`,
 			"tokenizer.json":                   `{"model": {"type": "BPE"}}`,
@@ -35,7 +37,7 @@ func llama() *fakeRepo {
 			"README.md":                        "# Llama 3",
 			"original/consolidated.00.pth":     "pickled",
 		},
-		lfs: map[string]bool{
+		LFS: map[string]bool{
 			"model-00001-of-00002.safetensors": true,
 			"model-00002-of-00002.safetensors": true,
 			"original/consolidated.00.pth":     true,
@@ -44,16 +46,16 @@ func llama() *fakeRepo {
 }
 
 // wikitext is a dataset with parquet files in per-config directories.
-func wikitext() *fakeRepo {
-	return &fakeRepo{
-		id: "Salesforce/wikitext", commit: commitB, dataset: true,
-		files: map[string]string{
+func wikitext() *hubtest.Repo {
+	return &hubtest.Repo{
+		ID: "Salesforce/wikitext", Commit: commitB, Dataset: true,
+		Files: map[string]string{
 			"README.md": "# WikiText",
 			"wikitext-103-raw-v1/validation-00000-of-00001.parquet": strings.Repeat("PAR1 valid ", 100),
 			"wikitext-103-raw-v1/train-00000-of-00002.parquet":      strings.Repeat("PAR1 train ", 100),
 			"wikitext-2-raw-v1/validation-00000-of-00001.parquet":   strings.Repeat("PAR1 small ", 100),
 		},
-		lfs: map[string]bool{
+		LFS: map[string]bool{
 			"wikitext-103-raw-v1/validation-00000-of-00001.parquet": true,
 			"wikitext-103-raw-v1/train-00000-of-00002.parquet":      true,
 			"wikitext-2-raw-v1/validation-00000-of-00001.parquet":   true,
@@ -63,22 +65,22 @@ func wikitext() *fakeRepo {
 
 // tiny is a model renamed from old-org/tiny, with one LFS file of bytes
 // that differ at every offset, so that a wrong resume shows.
-func tiny() *fakeRepo {
+func tiny() *hubtest.Repo {
 	w := make([]byte, 3000)
 	for i := range w {
 		w[i] = byte(i*7 + i/256)
 	}
-	return &fakeRepo{
-		id: "new-org/tiny", commit: commitB, gated: true,
-		files: map[string]string{"config.json": `{"dim": 8}`, "model.safetensors": string(w)},
-		lfs:   map[string]bool{"model.safetensors": true},
+	return &hubtest.Repo{
+		ID: "new-org/tiny", Commit: commitB, Gated: true,
+		Files: map[string]string{"config.json": `{"dim": 8}`, "model.safetensors": string(w)},
+		LFS:   map[string]bool{"model.safetensors": true},
 	}
 }
 
 func TestFetch(t *testing.T) {
 	ll, wt, ti := llama(), wikitext(), tiny()
-	llBlob := func(f string) string { return sha256hex(ll.files[f]) }
-	llGit := func(f string) string { return gitBlobID(ll.files[f]) }
+	llBlob := func(f string) string { return hubtest.SHA256(ll.Files[f]) }
+	llGit := func(f string) string { return hubtest.GitBlobID(ll.Files[f]) }
 	const llDir = "models--meta-llama--Meta-Llama-3-8B/"
 	const llRes = "/meta-llama/Meta-Llama-3-8B/resolve/" + commitA + "/"
 	const wtDir = "datasets--Salesforce--wikitext/"
@@ -100,10 +102,10 @@ func TestFetch(t *testing.T) {
 		want: []string{
 			llDir + "blobs/" + llBlob("model-00001-of-00002.safetensors") + ": 3000 bytes",
 			llDir + "blobs/" + llBlob("model-00002-of-00002.safetensors") + ": 2000 bytes",
-			llDir + "blobs/" + llGit("config.json") + ": " + ll.files["config.json"],
-			llDir + "blobs/" + llGit("generation_config.json") + ": " + ll.files["generation_config.json"],
+			llDir + "blobs/" + llGit("config.json") + ": " + ll.Files["config.json"],
+			llDir + "blobs/" + llGit("generation_config.json") + ": " + ll.Files["generation_config.json"],
 			llDir + "blobs/" + llGit("model.safetensors.index.json") + ": 98 bytes",
-			llDir + "blobs/" + llGit("tokenizer.json") + ": " + ll.files["tokenizer.json"],
+			llDir + "blobs/" + llGit("tokenizer.json") + ": " + ll.Files["tokenizer.json"],
 			llDir + "refs/main: " + commitA,
 			llDir + "snapshots/" + commitA + "/config.json -> ../../blobs/" + llGit("config.json"),
 			llDir + "snapshots/" + commitA + "/generation_config.json -> ../../blobs/" + llGit("generation_config.json"),
@@ -133,14 +135,14 @@ func TestFetch(t *testing.T) {
 		name: "dataset file at a nested path", kind: Dataset, id: "Salesforce/wikitext",
 		patterns: []string{"wikitext-103-raw-v1/validation-*"},
 		want: []string{
-			wtDir + "blobs/" + sha256hex(wt.files[wtVal]) + ": 1100 bytes",
+			wtDir + "blobs/" + hubtest.SHA256(wt.Files[wtVal]) + ": 1100 bytes",
 			wtDir + "refs/main: " + commitB,
-			wtDir + "snapshots/" + commitB + "/" + wtVal + " -> ../../../blobs/" + sha256hex(wt.files[wtVal]),
+			wtDir + "snapshots/" + commitB + "/" + wtVal + " -> ../../../blobs/" + hubtest.SHA256(wt.Files[wtVal]),
 		},
 		wantLog: []string{
 			"hub GET /api/datasets/Salesforce/wikitext/revision/main",
 			"hub HEAD /datasets/Salesforce/wikitext/resolve/" + commitB + "/" + wtVal,
-			"cdn GET /blobs/" + sha256hex(wt.files[wtVal]),
+			"cdn GET /blobs/" + hubtest.SHA256(wt.Files[wtVal]),
 		},
 	}, {
 		// The hub answers for a renamed repository with relative redirects,
@@ -149,11 +151,11 @@ func TestFetch(t *testing.T) {
 		name: "renamed repository", kind: Model, id: "old-org/tiny", token: "hf_good",
 		patterns: []string{"*.json", "*.safetensors"},
 		want: []string{
-			tiDir + "blobs/" + gitBlobID(ti.files["config.json"]) + ": " + ti.files["config.json"],
-			tiDir + "blobs/" + sha256hex(ti.files["model.safetensors"]) + ": 3000 bytes",
+			tiDir + "blobs/" + hubtest.GitBlobID(ti.Files["config.json"]) + ": " + ti.Files["config.json"],
+			tiDir + "blobs/" + hubtest.SHA256(ti.Files["model.safetensors"]) + ": 3000 bytes",
 			tiDir + "refs/main: " + commitB,
-			tiDir + "snapshots/" + commitB + "/config.json -> ../../blobs/" + gitBlobID(ti.files["config.json"]),
-			tiDir + "snapshots/" + commitB + "/model.safetensors -> ../../blobs/" + sha256hex(ti.files["model.safetensors"]),
+			tiDir + "snapshots/" + commitB + "/config.json -> ../../blobs/" + hubtest.GitBlobID(ti.Files["config.json"]),
+			tiDir + "snapshots/" + commitB + "/model.safetensors -> ../../blobs/" + hubtest.SHA256(ti.Files["model.safetensors"]),
 		},
 		wantLog: []string{
 			"hub GET /api/models/old-org/tiny/revision/main auth=hf_good",
@@ -163,15 +165,15 @@ func TestFetch(t *testing.T) {
 			"hub GET /new-org/tiny/resolve/" + commitB + "/config.json auth=hf_good",
 			"hub HEAD /old-org/tiny/resolve/" + commitB + "/model.safetensors auth=hf_good",
 			"hub HEAD /new-org/tiny/resolve/" + commitB + "/model.safetensors auth=hf_good",
-			"cdn GET /blobs/" + sha256hex(ti.files["model.safetensors"]),
+			"cdn GET /blobs/" + hubtest.SHA256(ti.Files["model.safetensors"]),
 		},
 	}, {
 		// A revision that is a commit hash names the snapshot itself: no ref.
 		name: "revision by commit", kind: Dataset, id: "Salesforce/wikitext", rev: commitB,
 		patterns: []string{"README.md"},
 		want: []string{
-			wtDir + "blobs/" + gitBlobID(wt.files["README.md"]) + ": " + wt.files["README.md"],
-			wtDir + "snapshots/" + commitB + "/README.md -> ../../blobs/" + gitBlobID(wt.files["README.md"]),
+			wtDir + "blobs/" + hubtest.GitBlobID(wt.Files["README.md"]) + ": " + wt.Files["README.md"],
+			wtDir + "snapshots/" + commitB + "/README.md -> ../../blobs/" + hubtest.GitBlobID(wt.Files["README.md"]),
 		},
 		wantLog: []string{
 			"hub GET /api/datasets/Salesforce/wikitext/revision/" + commitB,
@@ -180,9 +182,9 @@ func TestFetch(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeHub(t, llama(), wikitext(), tiny())
-			f.moved["old-org/tiny"] = "new-org/tiny"
-			c := f.client(t, tc.token)
+			f := hubtest.New(t, llama(), wikitext(), tiny())
+			f.Moved["old-org/tiny"] = "new-org/tiny"
+			c := client(t, f, tc.token)
 			last := map[string]Progress{}
 			c.Progress = func(p Progress) { last[p.File] = p }
 
@@ -194,13 +196,13 @@ func TestFetch(t *testing.T) {
 			if diff := cmp.Diff(tc.want, layout(t, c.Cache)); diff != "" {
 				t.Errorf("cache layout (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantLog, f.takeLog()); diff != "" {
+			if diff := cmp.Diff(tc.wantLog, f.TakeLog()); diff != "" {
 				t.Errorf("requests (-want +got):\n%s", diff)
 			}
 
 			// Every file reads through its link as the hub serves it, and its
 			// progress ended at its size.
-			repo := map[string]*fakeRepo{"meta-llama/Meta-Llama-3-8B": ll, "Salesforce/wikitext": wt, "old-org/tiny": ti}[tc.id]
+			repo := map[string]*hubtest.Repo{"meta-llama/Meta-Llama-3-8B": ll, "Salesforce/wikitext": wt, "old-org/tiny": ti}[tc.id]
 			wantProgress := map[string]Progress{}
 			for _, line := range tc.want {
 				_, after, ok := strings.Cut(line, "/snapshots/")
@@ -209,10 +211,10 @@ func TestFetch(t *testing.T) {
 				}
 				name, _, _ := strings.Cut(after[len(commitA)+1:], " -> ")
 				b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
-				if err != nil || string(b) != repo.files[name] {
-					t.Errorf("%s reads %.20q, %v; want %.20q", name, b, err, repo.files[name])
+				if err != nil || string(b) != repo.Files[name] {
+					t.Errorf("%s reads %.20q, %v; want %.20q", name, b, err, repo.Files[name])
 				}
-				n := int64(len(repo.files[name]))
+				n := int64(len(repo.Files[name]))
 				wantProgress[name] = Progress{File: name, Done: n, Total: n}
 			}
 			if diff := cmp.Diff(wantProgress, last); diff != "" {
@@ -230,7 +232,7 @@ func TestFetch(t *testing.T) {
 					api = append(api, l)
 				}
 			}
-			if diff := cmp.Diff(api, f.takeLog()); diff != "" {
+			if diff := cmp.Diff(api, f.TakeLog()); diff != "" {
 				t.Errorf("second Fetch's requests (-want +got):\n%s", diff)
 			}
 		})
@@ -238,8 +240,8 @@ func TestFetch(t *testing.T) {
 }
 
 func TestFetchResume(t *testing.T) {
-	body := tiny().files["model.safetensors"]
-	sum := sha256hex(body)
+	body := tiny().Files["model.safetensors"]
+	sum := hubtest.SHA256(body)
 	for _, tc := range []struct {
 		name        string
 		partial     string // left in blobs/<etag>.incomplete by an earlier run
@@ -275,7 +277,7 @@ func TestFetchResume(t *testing.T) {
 		// it is removed so that the next try starts afresh.
 		name: "leftover of another file", partial: strings.Repeat("x", 500),
 		wantErr: "hub: old-org/tiny: model.safetensors: downloaded 3000 bytes with sha256 " +
-			sha256hex(strings.Repeat("x", 500)+body[500:]) + ", want " + sum + "; removed them, try again",
+			hubtest.SHA256(strings.Repeat("x", 500)+body[500:]) + ", want " + sum + "; removed them, try again",
 		wantLog: []string{"cdn GET /blobs/" + sum + " range=bytes=500-"},
 	}, {
 		name: "CDN down", unavailable: maxFailures,
@@ -284,13 +286,13 @@ func TestFetchResume(t *testing.T) {
 		wantLog: slices.Repeat([]string{"cdn GET /blobs/" + sum}, maxFailures),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeHub(t, tiny())
-			f.moved["old-org/tiny"] = "new-org/tiny"
+			f := hubtest.New(t, tiny())
+			f.Moved["old-org/tiny"] = "new-org/tiny"
 			if tc.cut > 0 {
-				f.cut[sum] = tc.cut
+				f.Cut[sum] = tc.cut
 			}
-			f.ignoreRange, f.unavailable = tc.ignoreRange, tc.unavailable
-			c := f.client(t, "hf_good")
+			f.IgnoreRange, f.Unavailable = tc.ignoreRange, tc.unavailable
+			c := client(t, f, "hf_good")
 			blobs := filepath.Join(c.Cache, "models--old-org--tiny", "blobs")
 			if tc.partial != "" {
 				if err := os.MkdirAll(blobs, 0o777); err != nil {
@@ -306,7 +308,7 @@ func TestFetchResume(t *testing.T) {
 				t.Errorf("Fetch error:\n got %s\nwant %s", got, tc.wantErr)
 			}
 			var cdn []string
-			for _, l := range f.takeLog() {
+			for _, l := range f.TakeLog() {
 				if strings.HasPrefix(l, "cdn ") {
 					cdn = append(cdn, l)
 				}
@@ -320,7 +322,7 @@ func TestFetchResume(t *testing.T) {
 				if _, serr := os.Stat(filepath.Join(blobs, sum)); serr == nil {
 					t.Errorf("a blob was kept after %v", err)
 				}
-				f.unavailable = 0
+				f.Unavailable = 0
 				if dir, err = c.Fetch(context.Background(), Model, "old-org/tiny", "", []string{"model.safetensors"}); err != nil {
 					t.Fatalf("next Fetch: %v", err)
 				}
@@ -338,8 +340,8 @@ func TestFetchResume(t *testing.T) {
 
 func TestFetchErrors(t *testing.T) {
 	absent := tiny()
-	absent.id, absent.gated = "org/tiny", false
-	absent.absent = map[string]bool{"config.json": true}
+	absent.ID, absent.Gated = "org/tiny", false
+	absent.Absent = map[string]bool{"config.json": true}
 
 	for _, tc := range []struct {
 		name       string
@@ -403,9 +405,9 @@ func TestFetchErrors(t *testing.T) {
 		wantErr: `hub: org/tiny: revision "../../x" is not a relative path`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeHub(t, llama(), absent)
-			f.expired = tc.expired
-			c := f.client(t, tc.token)
+			f := hubtest.New(t, llama(), absent)
+			f.Expired = tc.expired
+			c := client(t, f, tc.token)
 			_, err := c.Fetch(context.Background(), tc.kind, tc.id, tc.rev, tc.patterns)
 			if got := errString(err); got != tc.wantErr {
 				t.Errorf("error:\n got %s\nwant %s", got, tc.wantErr)
@@ -429,15 +431,15 @@ func TestFetchErrors(t *testing.T) {
 }
 
 func TestOffline(t *testing.T) {
-	f := newFakeHub(t, wikitext())
-	online := f.client(t, "")
+	f := hubtest.New(t, wikitext())
+	online := client(t, f, "")
 	want, err := online.Fetch(context.Background(), Dataset, "Salesforce/wikitext", "", []string{"README.md"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.takeLog()
+	f.TakeLog()
 
-	offline := &Client{Endpoint: f.hub.URL, Cache: online.Cache, Offline: true}
+	offline := &Client{Endpoint: f.URL, Cache: online.Cache, Offline: true}
 	got, err := offline.Fetch(context.Background(), Dataset, "Salesforce/wikitext", "", nil)
 	if err != nil || got != want {
 		t.Errorf("offline Fetch of a cached dataset = %q, %v; want %q", got, err, want)
@@ -448,7 +450,7 @@ func TestOffline(t *testing.T) {
 	if errString(err) != wantErr || !errors.Is(err, ErrNotCached) {
 		t.Errorf("offline Fetch of an uncached model: %v\nwant %s, wrapping ErrNotCached", err, wantErr)
 	}
-	if l := f.takeLog(); len(l) != 0 {
+	if l := f.TakeLog(); len(l) != 0 {
 		t.Errorf("offline client made requests: %q", l)
 	}
 }
@@ -457,22 +459,25 @@ func TestOffline(t *testing.T) {
 // first is downloading it: the lock must make the second wait and reuse the
 // blob rather than download it again into the same .incomplete file.
 func TestConcurrentFetch(t *testing.T) {
-	f := newFakeHub(t, tiny())
-	f.moved["old-org/tiny"] = "new-org/tiny"
-	c := f.client(t, "hf_good")
-	sum := sha256hex(tiny().files["model.safetensors"])
+	f := hubtest.New(t, tiny())
+	f.Moved["old-org/tiny"] = "new-org/tiny"
+	c := client(t, f, "hf_good")
+	sum := hubtest.SHA256(tiny().Files["model.safetensors"])
 
 	// The CDN holds its first answer until the second HEAD has come.
-	var heads int
-	secondHead := make(chan struct{})
-	f.before = func(server string, r *http.Request) {
+	var (
+		mu         sync.Mutex
+		heads      int
+		secondHead = make(chan struct{})
+	)
+	f.Before = func(server string, r *http.Request) {
 		switch {
 		case server == "hub" && r.Method == "HEAD" && strings.HasPrefix(r.URL.Path, "/new-org/"):
-			f.mu.Lock()
+			mu.Lock()
 			if heads++; heads == 2 {
 				close(secondHead)
 			}
-			f.mu.Unlock()
+			mu.Unlock()
 		case server == "cdn":
 			select {
 			case <-secondHead:
@@ -494,7 +499,7 @@ func TestConcurrentFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	gets := 0
-	for _, l := range f.takeLog() {
+	for _, l := range f.TakeLog() {
 		if strings.HasPrefix(l, "cdn GET") {
 			gets++
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/hub/hubtest"
 )
 
 func TestVerify(t *testing.T) {
@@ -25,7 +27,7 @@ func TestVerify(t *testing.T) {
 		// One flipped byte in a 3000-byte LFS blob.
 		name: "shard blob altered",
 		damage: func(t *testing.T, _, blobs string) {
-			p := filepath.Join(blobs, sha256hex(ll.files[shard1]))
+			p := filepath.Join(blobs, hubtest.SHA256(ll.Files[shard1]))
 			b, _ := os.ReadFile(p)
 			b[1234] ^= 1
 			must(t, os.WriteFile(p, b, 0o666))
@@ -39,7 +41,7 @@ func TestVerify(t *testing.T) {
 	}, {
 		name: "blob behind a link removed",
 		damage: func(t *testing.T, _, blobs string) {
-			must(t, os.Remove(filepath.Join(blobs, sha256hex(ll.files[shard1]))))
+			must(t, os.Remove(filepath.Join(blobs, hubtest.SHA256(ll.Files[shard1]))))
 		},
 		missing: []string{shard1},
 	}, {
@@ -51,20 +53,20 @@ func TestVerify(t *testing.T) {
 		name: "missing and corrupt at once",
 		damage: func(t *testing.T, snap, blobs string) {
 			must(t, os.Remove(filepath.Join(snap, "config.json")))
-			must(t, os.WriteFile(filepath.Join(blobs, sha256hex(ll.files[shard2])), []byte("truncated"), 0o666))
+			must(t, os.WriteFile(filepath.Join(blobs, hubtest.SHA256(ll.Files[shard2])), []byte("truncated"), 0o666))
 		},
 		want:    []string{"config.json"},
 		missing: []string{"config.json"},
 		corrupt: []string{shard2},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeHub(t, llama())
-			c := f.client(t, "hf_good")
+			f := hubtest.New(t, llama())
+			c := client(t, f, "hf_good")
 			snap, err := c.Fetch(context.Background(), Model, "meta-llama/Meta-Llama-3-8B", "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.takeLog()
+			f.TakeLog()
 			tc.damage(t, snap, filepath.Join(c.Cache, "models--meta-llama--Meta-Llama-3-8B", "blobs"))
 
 			last := map[string]Progress{}
@@ -81,7 +83,7 @@ func TestVerify(t *testing.T) {
 			if rep.OK() != (tc.missing == nil && tc.corrupt == nil) {
 				t.Errorf("OK() = %v for %+v", rep.OK(), rep)
 			}
-			if l := f.takeLog(); len(l) != 0 {
+			if l := f.TakeLog(); len(l) != 0 {
 				t.Errorf("Verify made requests: %q", l)
 			}
 			// Every shard still there was hashed to its end.

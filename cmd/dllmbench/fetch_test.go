@@ -1,114 +1,83 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"dllmbench/hub/hubtest"
 )
 
-// fakeHub answers the part of the Hugging Face hub protocol that the hub
-// package's Fetch uses (hub/fake_test.go has a fuller one): the revision
-// API, and HEAD and GET on resolve URLs, every file served directly with
-// its sha256 as ETag. Gated repositories want the token hf_good.
-type fakeHub struct {
-	srv   *httptest.Server
-	repos map[string]*fakeRepo // by URL path: org/name or datasets/org/name
-	mu    sync.Mutex
-	gets  []string // files served with GET
-}
-
-type fakeRepo struct {
-	commit string
-	files  map[string]string
-	gated  bool
-}
-
-func newFakeHub(t *testing.T) *fakeHub {
-	f := &fakeHub{repos: map[string]*fakeRepo{
-		"org/tiny": {commit: strings.Repeat("a1", 20), files: map[string]string{
+// fakeHub starts the fake hub of package hubtest with a small model, a
+// gated one and the WikiText dataset, their weights and parquet files in
+// LFS as on the real hub. Gated repositories want the token hf_good.
+func fakeHub(t *testing.T) (*hubtest.Hub, []*hubtest.Repo) {
+	repos := []*hubtest.Repo{{
+		ID: "org/tiny", Commit: strings.Repeat("a1", 20),
+		Files: map[string]string{
 			"config.json": `{"model_type": "llama"}`, "tokenizer.json": `{"model": {}}`,
 			"model.safetensors": strings.Repeat("weights ", 500), "README.md": "# tiny",
-		}},
-		"gated/llama": {commit: strings.Repeat("b2", 20), gated: true, files: map[string]string{
-			"config.json": `{}`, "tokenizer.json": `{}`, "model.safetensors": "w",
-		}},
-		"datasets/Salesforce/wikitext": {commit: strings.Repeat("c3", 20), files: map[string]string{
+		},
+		LFS: map[string]bool{"model.safetensors": true},
+	}, {
+		ID: "gated/llama", Commit: strings.Repeat("b2", 20), Gated: true,
+		Files: map[string]string{"config.json": `{}`, "tokenizer.json": `{}`, "model.safetensors": "w"},
+		LFS:   map[string]bool{"model.safetensors": true},
+	}, {
+		ID: "Salesforce/wikitext", Commit: strings.Repeat("c3", 20), Dataset: true,
+		Files: map[string]string{
 			"wikitext-103-raw-v1/validation-00000-of-00001.parquet": strings.Repeat("PAR1 valid ", 100),
 			"wikitext-103-raw-v1/train-00000-of-00002.parquet":      strings.Repeat("PAR1 train ", 100),
-		}},
+		},
+		LFS: map[string]bool{
+			"wikitext-103-raw-v1/validation-00000-of-00001.parquet": true,
+			"wikitext-103-raw-v1/train-00000-of-00002.parquet":      true,
+		},
 	}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
+	return hubtest.New(t, repos...), repos
 }
 
-func (f *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
-	p := strings.TrimPrefix(r.URL.Path, "/")
-	api := strings.HasPrefix(p, "api/")
-	if api {
-		p = strings.TrimPrefix(strings.TrimPrefix(p, "api/"), "models/")
+// downloads takes the hub's log and lists, sorted, the files whose contents
+// it served since the last call, as org/name/path (datasets/org/name/path
+// for a dataset): small files from the hub, LFS files from its CDN.
+func downloads(h *hubtest.Hub, repos []*hubtest.Repo) []string {
+	blobs := map[string]string{} // CDN path → file
+	for _, r := range repos {
+		id := r.ID
+		if r.Dataset {
+			id = "datasets/" + id
+		}
+		for name := range r.LFS {
+			blobs["/blobs/"+hubtest.SHA256(r.Files[name])] = id + "/" + name
+		}
 	}
-	for id, repo := range f.repos {
-		rest, ok := strings.CutPrefix(p, id+"/")
-		if !ok {
-			continue
+	var out []string
+	for _, line := range h.TakeLog() {
+		f := strings.Fields(line) // server method path [auth=…] [range=…]
+		switch {
+		case f[0] == "cdn" && f[1] == http.MethodGet:
+			out = append(out, blobs[f[2]])
+		case f[0] == "hub" && f[1] == http.MethodGet && strings.Contains(f[2], "/resolve/"):
+			id, rest, _ := strings.Cut(strings.TrimPrefix(f[2], "/"), "/resolve/")
+			_, file, _ := strings.Cut(rest, "/")
+			out = append(out, id+"/"+file)
 		}
-		if api { // GET /api/{models,datasets}/{id}/revision/{rev}
-			var sib []map[string]string
-			for _, name := range slices.Sorted(maps.Keys(repo.files)) {
-				sib = append(sib, map[string]string{"rfilename": name})
-			}
-			json.NewEncoder(w).Encode(map[string]any{"sha": repo.commit, "siblings": sib})
-			return
-		}
-		// /{id}/resolve/{rev}/{file}
-		_, file, _ := strings.Cut(strings.TrimPrefix(rest, "resolve/"), "/")
-		if repo.gated && r.Header.Get("Authorization") != "Bearer hf_good" {
-			w.Header().Set("X-Error-Code", "GatedRepo")
-			w.Header().Set("X-Error-Message", "Access to model "+id+" is restricted. You must have access to it and be authenticated to access it. Please log in.")
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		body, ok := repo.files[file]
-		if !ok {
-			w.Header().Set("X-Error-Code", "EntryNotFound")
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		sum := sha256.Sum256([]byte(body))
-		w.Header().Set("X-Repo-Commit", repo.commit)
-		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
-		if r.Method == http.MethodGet {
-			f.mu.Lock()
-			f.gets = append(f.gets, id+"/"+file)
-			f.mu.Unlock()
-		}
-		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(body))
-		return
 	}
-	w.Header().Set("X-Error-Code", "RepoNotFound")
-	w.Header().Set("X-Error-Message", "Repository not found")
-	w.WriteHeader(http.StatusNotFound)
+	slices.Sort(out)
+	return out
 }
 
 // fetchEnv runs commands against the fake hub, with caches and a home of
 // the test's own (no token file, no offline mode from the machine).
-func fetchEnv(t *testing.T, f *fakeHub) *env {
+func fetchEnv(t *testing.T, h *hubtest.Hub) *env {
 	e := newEnv(t, "")
 	e.vars = slices.DeleteFunc(e.vars, func(kv string) bool {
 		return strings.HasPrefix(kv, "HF_") || strings.HasPrefix(kv, "HUGGING") || strings.HasPrefix(kv, "TRANSFORMERS_")
 	})
-	e.vars = append(e.vars, "HF_ENDPOINT="+f.srv.URL, "HF_HOME="+filepath.Join(e.dir, "hf"))
+	e.vars = append(e.vars, "HF_ENDPOINT="+h.URL, "HF_HOME="+filepath.Join(e.dir, "hf"))
 	must(t, os.WriteFile(filepath.Join(e.dir, "grid.yaml"), []byte(`name: fetch-test
 models:
   - id: builtin:demo-llama
@@ -123,8 +92,8 @@ gen_length: [8]
 }
 
 func TestFetch(t *testing.T) {
-	f := newFakeHub(t)
-	e := fetchEnv(t, f)
+	h, repos := fakeHub(t)
+	e := fetchEnv(t, h)
 	models, datasets := filepath.Join(e.dir, "models"), filepath.Join(e.dir, "datasets")
 	r := e.run(t, nil, "fetch", "--config", "grid.yaml", "--model-cache-dir", models, "--dataset-cache-dir", datasets)
 	if r.code != 0 {
@@ -140,10 +109,9 @@ func TestFetch(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(wiki, wikitextFile)); err != nil {
 		t.Error(err)
 	}
-	slices.Sort(f.gets)
 	want := []string{"datasets/Salesforce/wikitext/" + wikitextFile, "org/tiny/config.json", "org/tiny/model.safetensors", "org/tiny/tokenizer.json"}
-	if !slices.Equal(f.gets, want) {
-		t.Errorf("downloaded %q, want %q (the demo model, README and the train split stay out)", f.gets, want)
+	if got := downloads(h, repos); !slices.Equal(got, want) {
+		t.Errorf("downloaded %q, want %q (the demo model, README and the train split stay out)", got, want)
 	}
 	for _, w := range []string{"model org/tiny: " + tiny, "dataset Salesforce/wikitext: " + wiki} {
 		if !strings.Contains(r.stdout, w) {
@@ -158,9 +126,11 @@ func TestFetch(t *testing.T) {
 	}
 
 	// A second fetch downloads nothing; the cache checks out.
-	f.gets = nil
-	if r := e.run(t, nil, "fetch", "--config", "grid.yaml", "--model-cache-dir", models, "--dataset-cache-dir", datasets); r.code != 0 || len(f.gets) != 0 {
-		t.Errorf("second fetch: code %d, downloaded %q\n%s", r.code, f.gets, r.stderr)
+	if r := e.run(t, nil, "fetch", "--config", "grid.yaml", "--model-cache-dir", models, "--dataset-cache-dir", datasets); r.code != 0 {
+		t.Errorf("second fetch: code %d\n%s", r.code, r.stderr)
+	}
+	if got := downloads(h, repos); len(got) != 0 {
+		t.Errorf("second fetch downloaded %q", got)
 	}
 	r = e.run(t, nil, "fetch", "--config", "grid.yaml", "--model-cache-dir", models, "--dataset-cache-dir", datasets, "--local-files-only")
 	if r.code != 0 || !strings.Contains(r.stdout, "model org/tiny: ok") || !strings.Contains(r.stdout, "dataset Salesforce/wikitext: ok") {
@@ -184,16 +154,16 @@ func TestFetch(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "2 of 3 repositories are missing or incomplete") {
 		t.Errorf("damaged cache: code %d\n%s", r.code, r.stderr)
 	}
-	if len(f.gets) != 0 {
-		t.Errorf("--local-files-only downloaded %q", f.gets)
+	if l := h.TakeLog(); len(l) != 0 {
+		t.Errorf("--local-files-only sent requests: %q", l)
 	}
 }
 
 // A gated repository without a token, or with a wrong one, fails with the
 // hub's message on one line, and the token never shows.
 func TestFetchGated(t *testing.T) {
-	f := newFakeHub(t)
-	e := fetchEnv(t, f)
+	h, _ := fakeHub(t)
+	e := fetchEnv(t, h)
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -229,7 +199,8 @@ func TestFetchGated(t *testing.T) {
 }
 
 func TestFetchUsage(t *testing.T) {
-	e := fetchEnv(t, newFakeHub(t))
+	h, _ := fakeHub(t)
+	e := fetchEnv(t, h)
 	for _, tc := range []struct {
 		args []string
 		code int
