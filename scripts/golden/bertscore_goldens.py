@@ -29,17 +29,15 @@ Usage: bertscore_goldens.py OUTDIR
 """
 
 import argparse
-import json
 import math
 import os
-import struct
 import sys
-import time
 import traceback
 
 import torch
 
-FAILURES = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import engine_goldens as eg  # noqa: E402  (shared helpers: safetensors writer, part, write_json)
 
 DIM, LAYERS, HEADS, FFN, MAX_POS, PAD = 64, 4, 4, 128, 130, 1
 VOCAB = 600  # an upper bound: the small corpus may stop the merges earlier
@@ -92,51 +90,9 @@ PAIRS = [
 ]
 
 
-def save_safetensors(path, tensors):
-    """Write a safetensors file (our own writer: no dependency)."""
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().to("cpu").contiguous()
-        dt = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}[t.dtype]
-        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def write_json(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=1, ensure_ascii=False)
-
-
-def part(name):
-    """Decorator: run a part, record its failure, keep going."""
-    def wrap(fn):
-        def run(*a, **k):
-            t0 = time.time()
-            print(f"== {name}", flush=True)
-            try:
-                r = fn(*a, **k)
-                print(f"== {name}: ok in {time.time() - t0:.1f}s", flush=True)
-                return r
-            except Exception:
-                traceback.print_exc()
-                FAILURES.append(name)
-                print(f"== {name}: FAILED", flush=True)
-        return run
-    return wrap
-
-
 # ---------------------------------------------------------------- tokenizer
 
-@part("tokenizer")
+@eg.part("tokenizer")
 def make_tokenizer(model_dir):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     tok = Tokenizer(models.BPE())
@@ -162,8 +118,9 @@ def make_tokenizer(model_dir):
     except Exception:
         traceback.print_exc()
         print("  transformers' wrapper failed: writing tokenizer_config.json by hand")
-        write_json(os.path.join(model_dir, "tokenizer_config.json"),
-                   dict(kw, tokenizer_class="PreTrainedTokenizerFast", model_max_length=MAX_POS - PAD - 1))
+        eg.write_json(os.path.join(model_dir, "tokenizer_config.json"),
+                      dict(kw, tokenizer_class="PreTrainedTokenizerFast", model_max_length=MAX_POS - PAD - 1),
+                      ensure_ascii=False)
     tok.save(os.path.join(model_dir, "tokenizer.json"))
     print(f"  vocabulary of {tok.get_vocab_size()} tokens")
     return tok
@@ -200,7 +157,7 @@ def check_hf_tokenizer(model_dir, tok, texts):
 
 # ---------------------------------------------------------------- model
 
-@part("model")
+@eg.part("model")
 def make_model(model_dir, vocab, device):
     from transformers import RobertaConfig, RobertaModel
     cfg = RobertaConfig(vocab_size=vocab, hidden_size=DIM, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
@@ -259,7 +216,7 @@ def hidden_states(model, batch, device):
     return [h.float() for h in hs]
 
 
-@part("hidden states")
+@eg.part("hidden states")
 def hidden_goldens(out, model, tok, device):
     tensors, batches = {}, []
     for b, texts in enumerate(BATCHES):
@@ -268,7 +225,7 @@ def hidden_goldens(out, model, tok, device):
         for l, h in enumerate(hs):
             tensors[f"batch{b}.layer{l}"] = h
         batches.append({"texts": texts, "ids": ids, "layers": list(range(len(hs)))})
-    save_safetensors(os.path.join(out, "hidden.safetensors"), tensors)
+    eg.save_safetensors(os.path.join(out, "hidden.safetensors"), tensors)
     return batches
 
 
@@ -324,7 +281,7 @@ def bert_score_batched(embs, idfs, hyps, refs):
     return F.tolist()
 
 
-@part("bertscore")
+@eg.part("bertscore")
 def bertscore_goldens(model, tok, device):
     cls, sep = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     hyps, refs = [p[0] for p in PAIRS], [p[1] for p in PAIRS]
@@ -381,10 +338,10 @@ def main():
         if score is not None:
             golden["bertscore"] = score
     else:
-        FAILURES.append("model missing: nothing else made")
-    write_json(os.path.join(a.outdir, "golden.json"), golden)
-    print("failed parts:", FAILURES or "none")
-    sys.exit(1 if FAILURES else 0)
+        eg.FAILURES.append("model missing: nothing else made")
+    eg.write_json(os.path.join(a.outdir, "golden.json"), golden, ensure_ascii=False)
+    print("failed parts:", eg.FAILURES or "none")
+    sys.exit(1 if eg.FAILURES else 0)
 
 
 if __name__ == "__main__":

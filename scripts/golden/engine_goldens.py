@@ -71,9 +71,9 @@ def save_safetensors(path, tensors, metadata=None):
             f.write(b)
 
 
-def write_json(path, obj):
+def write_json(path, obj, ensure_ascii=True):
     with open(path, "w") as f:
-        json.dump(obj, f, indent=1)
+        json.dump(obj, f, indent=1, ensure_ascii=ensure_ascii)
 
 
 class GapError(Exception):
