@@ -174,6 +174,29 @@ func requireGPU(t testing.TB) Report {
 	return r
 }
 
+// gpuContext skips the test without a usable GPU; else it locks the test's
+// goroutine to its thread and makes device 0's primary context current
+// there until the test ends.
+func gpuContext(t *testing.T) Device {
+	t.Helper()
+	requireGPU(t)
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	dev, err := GetDevice(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := dev.RetainPrimaryContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.ReleasePrimaryContext() })
+	if err := ctx.SetCurrent(); err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
 func TestProbe(t *testing.T) {
 	t.Logf("probe:\n%s", Probe())
 	r := requireGPU(t)
@@ -187,21 +210,7 @@ func TestProbe(t *testing.T) {
 // A kernel compiled by NVRTC, launched through the driver with pinned
 // parameters, checked on the host: the whole chain the backend uses.
 func TestCompileAndLaunch(t *testing.T) {
-	requireGPU(t)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	dev, err := GetDevice(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, err := dev.RetainPrimaryContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.ReleasePrimaryContext()
-	if err := ctx.SetCurrent(); err != nil {
-		t.Fatal(err)
-	}
+	dev := gpuContext(t)
 	major, minor, err := dev.ComputeCapability()
 	if err != nil {
 		t.Fatal(err)
@@ -287,18 +296,7 @@ func TestCompileAndLaunch(t *testing.T) {
 }
 
 func TestGraphAndEvents(t *testing.T) {
-	requireGPU(t)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	dev, _ := GetDevice(0)
-	ctx, err := dev.RetainPrimaryContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.ReleasePrimaryContext()
-	if err := ctx.SetCurrent(); err != nil {
-		t.Fatal(err)
-	}
+	gpuContext(t)
 	s, err := NewStream(StreamNonBlocking)
 	if err != nil {
 		t.Fatal(err)
@@ -363,18 +361,7 @@ func TestGraphAndEvents(t *testing.T) {
 }
 
 func TestBLASVersion(t *testing.T) {
-	requireGPU(t)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	dev, _ := GetDevice(0)
-	ctx, err := dev.RetainPrimaryContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.ReleasePrimaryContext()
-	if err := ctx.SetCurrent(); err != nil {
-		t.Fatal(err)
-	}
+	gpuContext(t)
 	h, err := NewBLAS()
 	if err != nil {
 		t.Fatal(err)
