@@ -39,6 +39,13 @@ func dllmbench(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
+	return execute(t, cmd)
+}
+
+// execute runs cmd and returns its output and exit status; a command that
+// cannot start fails the test.
+func execute(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
