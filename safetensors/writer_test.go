@@ -42,14 +42,7 @@ func TestRoundTripDTypes(t *testing.T) {
 			want = append(want, Tensor{Name: name, DType: d, Shape: shape, Data: data, File: path})
 		}
 	}
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := writeAndOpen(t, &w, path)
 	names := f.Names()
 	if len(names) != len(want) {
 		t.Fatalf("%d tensors, want %d", len(names), len(want))
@@ -144,15 +137,7 @@ func TestLayout(t *testing.T) {
 	w.Add("b16", BF16, []int{1}, []byte{3, 3})
 	w.Add("c64", F64, []int{1}, pattern(8, 4))
 	w.Add("a32", F32, []int{1}, pattern(4, 5))
-	path := filepath.Join(t.TempDir(), "l.safetensors")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := writeAndOpen(t, &w, filepath.Join(t.TempDir(), "l.safetensors"))
 	base := uintptr(unsafe.Pointer(&f.buf[0]))
 	want := map[string]uintptr{"c64": 0, "a32": 8, "b16": 12, "a8": 14, "z8": 17}
 	hdr := uintptr(8 + binary.LittleEndian.Uint64(f.buf))
@@ -325,15 +310,7 @@ func TestZeroTensors(t *testing.T) {
 	w.Add("b", F32, []int{3000}, nil)
 	w.Add("c", F32, []int{1}, pattern(4, 2))
 	w.Add("d", F32, []int{5000}, nil)
-	path := filepath.Join(t.TempDir(), "z.safetensors")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := writeAndOpen(t, &w, filepath.Join(t.TempDir(), "z.safetensors"))
 	for _, name := range []string{"b", "d"} {
 		x, _ := f.Tensor(name)
 		if !bytes.Equal(x.Data, make([]byte, len(x.Data))) {
@@ -343,4 +320,18 @@ func TestZeroTensors(t *testing.T) {
 	if c, _ := f.Tensor("c"); !bytes.Equal(c.Data, pattern(4, 2)) {
 		t.Errorf("tensor c = %v", c.Data)
 	}
+}
+
+// writeAndOpen writes w to path and opens it until the test ends.
+func writeAndOpen(t *testing.T, w *Writer, path string) *File {
+	t.Helper()
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
