@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 
+	cudabackend "dllmbench/compute/cuda"
 	"dllmbench/compute/device"
 	"dllmbench/internal/buildinfo"
 	"dllmbench/internal/cuda"
@@ -29,6 +30,7 @@ func init() {
 				}
 				bi := buildinfo.Get()
 				rep := cuda.Probe()
+				kc := cudabackend.KernelCacheDir()
 				if *asJSON {
 					errText := ""
 					if rep.Err != nil {
@@ -36,10 +38,14 @@ func init() {
 					}
 					return json.NewEncoder(os.Stdout).Encode(map[string]any{
 						"dllmbench": bi, "os": runtime.GOOS, "arch": runtime.GOARCH, "cpu": device.CPUModel(),
-						"cpus": runtime.NumCPU(), "cuda": rep, "cuda_error": errText})
+						"cpus": runtime.NumCPU(), "cuda": rep, "cuda_error": errText, "kernel_cache": kc})
 				}
-				fmt.Printf("dllmbench %s (%s, %s)\n%s/%s, %s, %d CPUs\n\n%s\n", bi.Version, bi.Commit, bi.GoVersion,
-					runtime.GOOS, runtime.GOARCH, device.CPUModel(), runtime.NumCPU(), rep.String())
+				if kc == "" {
+					kc = "off"
+				}
+				fmt.Printf("dllmbench %s (%s, %s)\n%s/%s, %s, %d CPUs\n\n%s\nkernel cache: %s (DLLMBENCH_KERNEL_CACHE)\n",
+					bi.Version, bi.Commit, bi.GoVersion, runtime.GOOS, runtime.GOARCH, device.CPUModel(), runtime.NumCPU(),
+					rep.String(), kc)
 				return nil
 			}
 		},

@@ -136,11 +136,19 @@ func (b *Backend) open(device int) error {
 	if err := b.ctx.SetCurrent(); err != nil {
 		return err
 	}
-	cubin, err := cubinFor(b.info.Major, b.info.Minor)
+	cubin, cached, err := cubinFor(b.info.Major, b.info.Minor, false)
 	if err != nil {
 		return err
 	}
-	if b.mod, err = cuda.LoadModule(cubin); err != nil {
+	if b.mod, err = cuda.LoadModule(cubin); err != nil && cached {
+		// A cubin from the kernel cache that the driver refuses (damaged,
+		// or from another toolchain under the same key) is compiled again.
+		if cubin, _, err = cubinFor(b.info.Major, b.info.Minor, true); err != nil {
+			return err
+		}
+		b.mod, err = cuda.LoadModule(cubin)
+	}
+	if err != nil {
 		return fmt.Errorf("cuda: loading the kernels: %w", err)
 	}
 	if err := b.k.load(b.mod); err != nil {

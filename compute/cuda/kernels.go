@@ -41,28 +41,57 @@ func compileOptions(major, minor int) []string {
 	return []string{fmt.Sprintf("--gpu-architecture=sm_%d%d", major, minor), "-default-device", "--std=c++17"}
 }
 
-// The cubins compiled in this process, by architecture: NVRTC runs once.
+// The cubins of this process, by architecture: NVRTC runs at most once.
 var cubins struct {
 	sync.Mutex
 	m map[string][]byte
 }
 
-func cubinFor(major, minor int) ([]byte, error) {
+// cubinFor returns the kernels compiled for compute capability
+// major.minor: from this process, else from the kernel cache, else from
+// NVRTC. fresh skips both caches (a cached cubin that failed to load) and
+// replaces what they held. cached says the cubin came from the disk.
+func cubinFor(major, minor int, fresh bool) (cubin []byte, cached bool, err error) {
 	cubins.Lock()
 	defer cubins.Unlock()
-	key := fmt.Sprintf("sm_%d%d", major, minor)
-	if c, ok := cubins.m[key]; ok {
-		return c, nil
+	arch := fmt.Sprintf("sm_%d%d", major, minor)
+	if c, ok := cubins.m[arch]; ok && !fresh {
+		return c, false, nil
 	}
-	c, _, err := cuda.Compile(source(), "dllmbench_kernels.cu", compileOptions(major, minor))
+	vmaj, vmin, err := cuda.NVRTCVersion()
 	if err != nil {
-		return nil, fmt.Errorf("cuda: compiling the kernels for %s: %w", key, err)
+		return nil, false, fmt.Errorf("cuda: compiling the kernels for %s: %w", arch, err)
+	}
+	src, opts := source(), compileOptions(major, minor)
+	cubin, cached, err = cachedCompile(KernelCacheDir(), cubinKey(src, opts, fmt.Sprintf("%d.%d", vmaj, vmin)), fresh,
+		func() ([]byte, error) {
+			c, _, err := cuda.Compile(src, "dllmbench_kernels.cu", opts)
+			return c, err
+		})
+	if err != nil {
+		return nil, false, fmt.Errorf("cuda: compiling the kernels for %s: %w", arch, err)
 	}
 	if cubins.m == nil {
 		cubins.m = map[string][]byte{}
 	}
-	cubins.m[key] = c
-	return c, nil
+	cubins.m[arch] = cubin
+	return cubin, cached, nil
+}
+
+// cachedCompile returns key's cubin from the cache folder dir unless fresh,
+// else compiles it and stores it there.
+func cachedCompile(dir, key string, fresh bool, compile func() ([]byte, error)) ([]byte, bool, error) {
+	if !fresh {
+		if c, ok := readCubin(dir, key); ok {
+			return c, true, nil
+		}
+	}
+	c, err := compile()
+	if err != nil {
+		return nil, false, err
+	}
+	_ = writeCubin(dir, key, c) // a cache that cannot be written costs only time
+	return c, false, nil
 }
 
 // kernel is a function of the loaded module.
