@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Where a step's time goes, and the checks of the commits since the last GPU
+# session, in one device call (about 9 minutes):
+#   1. the CUDA tests and the engine goldens on CUDA;
+#   2. the 8B random checkpoints (parity8b.py, no references);
+#   3. per-kernel times from Nsight Compute for LLaMA-3-8B decode, LLaDA's
+#      reference step and the dual-cache call (ncu_summary.py tables);
+#   4. the performance grids: perf-short, perf-batch, perf-prefill.
+# Everything lands in $OUT/profile.tar.gz; the summaries are printed.
+set -u
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/profile}
+work=/tmp/profile-logs
+rm -rf "$work" && mkdir -p "$work" "$out" .gpu/run
+deadline=$((SECONDS + ${BUDGET:-585}))
+left() { echo $((deadline - SECONDS - ${1:-0})); }
+for z in .gpu/bin/*.gz; do gunzip -c "$z" >".gpu/run/$(basename "$z" .gz)" && chmod +x ".gpu/run/$(basename "$z" .gz)"; done
+export DLLMBENCH_KERNEL_CACHE=/tmp/dllmbench-kernels PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,uuid,driver_version,clocks.sm,clocks.mem,power.limit --format=csv,noheader | tee "$work/gpu.txt"
+bin=$PWD/.gpu/run
+pack() { tar czf "$out/profile.tar.gz" -C "$work" .; }
+trap pack EXIT
+
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
+	export DLLMBENCH_REQUIRE_GPU=1
+	for t in internal-cuda compute-cuda; do
+		t0=$SECONDS
+		timeout "$(left 420)" "$bin/$t.test" -test.count=1 -test.timeout=5m >"$work/$t.log" 2>&1
+		echo "== $t tests rc=$? in $((SECONDS - t0)) s"; grep -E "^--- FAIL|panic:|^FAIL|^ok" "$work/$t.log" | head
+	done
+	for p in model decode; do
+		t0=$SECONDS
+		(cd $p && DLLMBENCH_TEST_BACKEND=cuda timeout "$(left 400)" "$bin/$p.test" -test.count=1 \
+			-test.run 'Golden|Stories260K' -test.timeout=3m) >"$work/$p-goldens.log" 2>&1
+		echo "== $p goldens on cuda rc=$? in $((SECONDS - t0)) s"; grep -E "^--- FAIL|panic:|^FAIL|^ok|^PASS" "$work/$p-goldens.log" | head -5
+	done
+	unset DLLMBENCH_REQUIRE_GPU
+fi
+
+t0=$SECONDS
+rm -rf /tmp/ref && cp -r .gpu/ref /tmp/ref
+timeout "$(left 300)" python3 scripts/gpu/parity8b.py --out /tmp/p8b --ref /tmp/ref \
+	--tokenizer internal/demo/files/demo-llama/tokenizer.json --prompt-len 8 >"$work/p8b.log" 2>&1
+echo "== checkpoints rc=$? in $((SECONDS - t0)) s"
+
+ids=$(python3 -c 'print(",".join(str(1000 + 37 * i) for i in range(128)))')
+ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+prof() { # prof NAME LAUNCHES generate-flags...
+	local name=$1 count=$2
+	shift 2
+	local t0=$SECONDS
+	timeout "$(left 200)" "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv --page raw \
+		--print-units base --launch-count "$count" --log-file "$work/ncu-$name.csv" \
+		"$bin/dllmbench" generate --backend cuda --prompt-ids "$ids" "$@" >"$work/ncu-$name.out" 2>&1
+	echo "== ncu $name rc=$? in $((SECONDS - t0)) s"
+	python3 scripts/gpu/ncu_summary.py "$work/ncu-$name.csv" >"$work/ncu-$name.txt" 2>&1
+	head -n 28 "$work/ncu-$name.txt"
+}
+if [ -n "$ncu" ] && [ "${SKIP_NCU:-0}" != 1 ]; then
+	prof llama-decode 1000 --model /tmp/p8b/llama3-8b --gen-length 6 --ignore-eos
+	prof llada-ref 900 --model /tmp/p8b/llada-8b --gen-length 128 --block-length 32 --steps 4
+	prof llada-dual 1400 --model /tmp/p8b/llada-8b --gen-length 64 --block-length 32 --steps 8 --cache dual
+else
+	echo "== ncu not found or skipped"
+fi
+
+python3 - <<'PY'
+import re
+out, art = [], []
+for line in open(".gpu/data/wiki.valid.raw", encoding="utf-8"):
+    if re.match(r"^ = [^=].* = $", line.rstrip("\n")):
+        if art:
+            out.append(" ".join(art))
+        art = []
+    elif line.strip() and not line.startswith(" = "):
+        art.append(line.strip())
+out.append(" ".join(art))
+open("/tmp/wiki-articles.txt", "w", encoding="utf-8").write("\n".join(a for a in out if len(a.split()) > 3000) + "\n")
+PY
+for g in perf-short perf-batch perf-prefill; do
+	[ "$(left 20)" -gt 30 ] || { echo "== $g: no time left"; continue; }
+	t0=$SECONDS
+	timeout "$(left 10)" "$bin/dllmbench" run --config scripts/gpu/$g.yaml --output_dir /tmp/$g --no-quality >"$work/$g.log" 2>&1
+	echo "== $g rc=$? in $((SECONDS - t0)) s"; grep -E "^\|" "$work/$g.log" | head -12
+	cp /tmp/$g/records/*.jsonl "$work/" 2>/dev/null
+done
