@@ -193,6 +193,13 @@ func TestAttentionShapes(t *testing.T) {
 			causal: true, span: []int32{10, 600, 0, 100, 300, 301}, qpos: []int32{598, 599, 98, 99, 299, 300}, hide: true},
 		{name: "splits with a query that sees nothing", nb: 1, n: 2, T: 300, heads: 2, kvHeads: 1, hd: 32, causal: true,
 			span: []int32{150, 300}, qpos: []int32{20, 200}},
+		// The decode kernel: heads of 64 or 128, at most 4 queries per row.
+		{name: "decode kernel: a causal query before the span sees nothing", nb: 1, n: 2, T: 10, heads: 2, kvHeads: 1, hd: 128,
+			causal: true, span: []int32{5, 10}, qpos: []int32{2, 7}},
+		{name: "decode kernel: splits, queries that see nothing, NaN outside", nb: 2, n: 4, T: 300, heads: 4, kvHeads: 2, hd: 64,
+			causal: true, span: []int32{150, 300, 0, 299}, qpos: []int32{20, 200, 250, 299, 5, 100, 200, 298}, hide: true},
+		{name: "decode kernel: bidirectional, odd spans, one of one slot", nb: 3, n: 1, T: 517, heads: 4, kvHeads: 4, hd: 128,
+			causal: false, span: []int32{0, 517, 100, 101, 3, 400}, hide: true},
 		// The tiled kernel: heads of 64 or 128, at least 64 queries per row.
 		{name: "tiled: a LLaDA step, 256 queries over 256 slots, 2 splits", nb: 1, n: 256, T: 256, heads: 4, kvHeads: 1, hd: 128,
 			causal: false, span: []int32{0, 256}},
@@ -239,7 +246,13 @@ func TestAttentionShapes(t *testing.T) {
 		}
 		name := fmt.Sprintf("Attention %s: %d rows × %d queries, %d slots, heads %d/%d of %d, causal %v",
 			s.name, s.nb, s.n, s.T, s.heads, s.kvHeads, s.hd, s.causal)
-		compare(t, name, run(b), run(c), 1e-5)
+		want := run(c)
+		compare(t, name, run(b), want, 1e-5)
+		if s.n <= b.attnDecodeMax && attnTiledIndex(s.hd) >= 0 { // and on the one-warp kernel the decode kernel replaces
+			b.attnDecodeMax = 0
+			compare(t, name+", one-warp kernel", run(b), want, 1e-5)
+			b.attnDecodeMax = attnDecodeMaxQueries
+		}
 	}
 }
 
@@ -699,7 +712,11 @@ func BenchmarkAttention(b *testing.B) {
 		causal             bool
 	}{
 		{"decode/T=4096", 1, 1, 4096, 32, 8, 128, true},
+		{"decode/T=4096/warp", 1, 1, 4096, 32, 8, 128, true},
+		{"decode/T=256", 1, 1, 256, 32, 8, 128, true},
+		{"decode/T=256/warp", 1, 1, 256, 32, 8, 128, true},
 		{"decode/B=8/T=2048", 8, 1, 2048, 32, 8, 128, true},
+		{"decode/B=8/T=2048/warp", 8, 1, 2048, 32, 8, 128, true},
 		{"diffusion/n=1024/T=1024", 1, 1024, 1024, 32, 8, 128, false},      // the tiled kernel
 		{"diffusion/MHA/n=1024/T=1024", 1, 1024, 1024, 32, 32, 128, false}, // LLaDA-8B's heads
 		{"diffusion/MHA/n=256/T=256", 1, 256, 256, 32, 32, 128, false},     // a LLaDA step without cache: 2 splits
@@ -719,7 +736,7 @@ func BenchmarkAttention(b *testing.B) {
 			case strings.HasSuffix(c.name, "/tiled"):
 				be.attnTiledMin = 1
 			case strings.HasSuffix(c.name, "/warp"):
-				be.attnTiledMin = math.MaxInt
+				be.attnTiledMin, be.attnDecodeMax = math.MaxInt, 0
 			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd
 			q := be.Alloc(compute.F32, rows, c.heads*c.hd)

@@ -105,6 +105,7 @@ type kernel struct {
 type kernels struct {
 	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
 	attnTiled                                           [2]kernel // heads of 64 and 128 (attnTiledHeads)
+	attnDecode                                          [2]kernel // the same
 	argmaxProb                                          kernel
 	gemv                                                [3][gemvMaxRows]kernel      // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                                          [3][gemvMaxRows]kernel      // [BF16] and [F16] only
@@ -137,7 +138,8 @@ func (k *kernels) table() []*kernel {
 	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine, &k.argmaxProb}
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
-		all = append(all, &k.attnTiled[i])
+		k.attnDecode[i].name = fmt.Sprintf("attention_decode_f32_hd%d", hd)
+		all = append(all, &k.attnTiled[i], &k.attnDecode[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {

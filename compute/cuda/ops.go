@@ -366,8 +366,9 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 }
 
 // Attention runs the tiled kernel (kernels/attention_tiled.cu) for heads of
-// 64 or 128 and at least b.attnTiledMin queries per batch row, and the
-// one-warp-per-query kernel (kernels/attention.cu) otherwise; either splits
+// 64 or 128 and at least b.attnTiledMin queries per batch row, the decode
+// kernel for heads of 64 or 128 and at most attnDecodeMaxQueries, and the
+// one-warp-per-query kernel (kernels/attention.cu) otherwise; each splits
 // a row's slots over several blocks when there are few blocks. Spans are
 // device data: they are clamped to the cache rather than checked.
 func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
@@ -398,7 +399,13 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		b.attentionTiled(&b.k.attnTiled[t], dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
 		return
 	}
-	shared := attnSharedBytes(hd)
+	// A few queries per row with heads of 64 or 128: the decode kernel, one
+	// query per block and no dynamic shared memory.
+	k, perBlock, shared := &b.k.attention, 8, attnSharedBytes(hd)
+	if t := attnTiledIndex(hd); t >= 0 && n <= b.attnDecodeMax && b.ptr("Attention", q)%16 == 0 &&
+		b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0 {
+		k, perBlock, shared = &b.k.attnDecode[t], 1, 0
+	}
 	if shared > b.attnShared {
 		b.fail(fmt.Errorf("cuda: Attention with heads of %d needs %d bytes of shared memory, the device gives %d",
 			hd, shared, b.attnShared))
@@ -411,7 +418,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	splits := attnSplits(n, T)
 	b.enter()
 	defer b.exit()
-	grid := [3]uint32{uint32((n + 7) / 8 * splits), uint32(nHeads), uint32(nb)}
+	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nHeads), uint32(nb)}
 	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
 		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*4)
 		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
@@ -419,7 +426,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
 	}
 	if splits == 1 {
-		b.launch(&b.k.attention, grid, threads256, shared, args(0)...)
+		b.launch(k, grid, threads256, shared, args(0)...)
 		b.done("Attention")
 		return
 	}
@@ -430,7 +437,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	for b0 := 0; b0 < nb; b0 += group {
 		rows := min(group, nb-b0)
 		grid[2] = uint32(rows)
-		b.launch(&b.k.attention, grid, threads256, shared, args(b0)...)
+		b.launch(k, grid, threads256, shared, args(b0)...)
 		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nHeads), 1, 1}, [3]uint32{128, 1, 1}, 0,
 			dev(d+cuda.DevPtr(b0*n*q.Cols()*4)), dev(b.scratch.ptr), i32(nHeads), i32(hd), i32(splits))
 	}
@@ -448,6 +455,12 @@ func attnSplits(n, T int) int {
 	}
 	return max(1, min(32, (T+127)/128))
 }
+
+// attnDecodeMaxQueries is the most queries per batch row that take the
+// decode kernel (kernels/attention.cu: attention_decode_*), which gives each
+// query a block of its own: from a few queries on, the one-warp kernel's
+// blocks share each staged tile among eight of them.
+const attnDecodeMaxQueries = 4
 
 // attnTiledHeads are the head sizes of the tiled attention kernel, in the
 // order of kernels.attnTiled.

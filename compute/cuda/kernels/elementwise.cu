@@ -29,12 +29,22 @@ __device__ double block_sum(double v) {
 }
 
 // The thread's share of a row's sum of squares (columns threadIdx.x,
-// + blockDim.x, …), in double, and the row's scale from the block's total.
-// rmsnorm_f32 and the GEMV kernels that normalise x themselves
-// (gemv_norm_*) both use these, so that they agree bit for bit.
+// + blockDim.x, …, added in that order), in double, and the row's scale from
+// the block's total. rmsnorm_f32 and the GEMV kernels that normalise x
+// themselves (gemv_norm_*) both use these, so that they agree bit for bit.
+// Eight loads are issued before their squares are added: one at a time, a
+// 4096-wide row costs sixteen memory latencies in a row.
 __device__ __forceinline__ double rms_sumsq(const float *x, int cols) {
     double ss = 0;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    int c = threadIdx.x;
+    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
+        float v[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = x[c + i * blockDim.x];
+#pragma unroll
+        for (int i = 0; i < 8; i++) ss += (double)v[i] * v[i];
+    }
+    for (; c < cols; c += blockDim.x) {
         double v = x[c];
         ss += v * v;
     }
@@ -48,12 +58,21 @@ __device__ __forceinline__ float rms_inv(double ss, int cols, float eps) {
 // One block per row: dst = src / sqrt(mean(src²) + eps) ⊙ w. The sum of
 // squares is in double and the scale is formed as the CPU backend forms it
 // (mean rounded to float, plus eps in float, reciprocal square root in
-// double), so both agree to the last bit far more often than not.
+// double), so both agree to the last bit far more often than not. dst may
+// be src: each thread reads its eight elements before it writes them.
 extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) {
     const float *x = src + (long long)blockIdx.x * cols;
     float *d = dst + (long long)blockIdx.x * cols;
     const float inv = rms_inv(block_sum(rms_sumsq(x, cols)), cols, eps);
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = w[c] * (x[c] * inv);
+    int c = threadIdx.x;
+    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
+        float v[8], g[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = x[c + i * blockDim.x], g[i] = w[c + i * blockDim.x];
+#pragma unroll
+        for (int i = 0; i < 8; i++) d[c + i * blockDim.x] = g[i] * (v[i] * inv);
+    }
+    for (; c < cols; c += blockDim.x) d[c] = w[c] * (x[c] * inv);
 }
 
 // Rotates each head of each row of x in place (rotate-half layout), one
@@ -90,7 +109,17 @@ __device__ __forceinline__ void copy_rows(D *dst, const S *src, const int *idx, 
     long long di = gather ? i : r, si = gather ? r : i;
     D *d = dst + di * cols;
     const S *s = src + si * cols;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) d[c] = Convert<D, S>::run(s[c]);
+    // Eight loads in flight before the stores (one row is one block's whole
+    // work, so its latency is the kernel's).
+    int c = threadIdx.x;
+    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
+        S v[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = s[c + i * blockDim.x];
+#pragma unroll
+        for (int i = 0; i < 8; i++) d[c + i * blockDim.x] = Convert<D, S>::run(v[i]);
+    }
+    for (; c < cols; c += blockDim.x) d[c] = Convert<D, S>::run(s[c]);
 }
 
 #define COPY_ROWS(NAME, D, S)                                                                    \
