@@ -159,6 +159,31 @@ type MemoryStats interface {
 	Memory() (allocated, peak, workspace int64)
 }
 
+// DeviceTimer is implemented by backends that can time queued work with
+// the device's own clock (CUDA events), the time GPU benchmarks report next
+// to the host's.
+//
+// The two markers measure the device's timeline, idle time included, not
+// its busy time: around work the host waits for at every step, the device
+// time matches the host's to within the cost of the markers, and a device
+// time well beyond the host's shows queued work that the host's clock
+// missed.
+type DeviceTimer interface {
+	// StartTimer queues a start marker behind the work issued so far and
+	// returns without waiting for it. An error (the device refused the
+	// marker) leaves the timer stopped.
+	StartTimer() error
+	// StopTimer queues an end marker, waits for it and returns the device
+	// time in seconds between the device reaching the start marker and
+	// reaching this one. Like Sync it returns the first error reported
+	// since the last Sync or Read, and then no time. The timer is stopped
+	// afterwards, whatever it returns.
+	//
+	// Calls pair: StartTimer while the timer runs, StopTimer while it does
+	// not, and either while Record runs, panic.
+	StopTimer() (seconds float64, err error)
+}
+
 // The optional interfaces below are fusions: a backend implements them
 // when a fused kernel pays, and callers fall back to the composed ops,
 // which are their specification.

@@ -75,6 +75,7 @@ type Backend struct {
 	blasWS, scratch buffer               // workspace, not tensors
 	skCount         buffer               // the skinny kernel's counters (workspace)
 	skArgs          *skinnyArgs          // the skinny kernel's parameter, pinned for each launch
+	timer           eventTimer           // StartTimer's and StopTimer's events (timer.go)
 
 	pin    runtime.Pinner // for each call that hands Go memory to C; always unpinned before returning
 	params *params
@@ -292,6 +293,7 @@ func (b *Backend) Close() error {
 			add(cuda.MemFree(w.ptr))
 		}
 	}
+	add(b.timer.close())
 	if b.stream != 0 {
 		add(b.stream.Destroy())
 	}

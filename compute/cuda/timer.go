@@ -1,0 +1,96 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+
+	"dllmbench/compute"
+	"dllmbench/internal/cuda"
+)
+
+var _ compute.DeviceTimer = (*Backend)(nil)
+
+// eventTimer is the pair of events behind StartTimer and StopTimer,
+// created at the first StartTimer and destroyed by Close, so that timing a
+// batch creates nothing.
+type eventTimer struct {
+	start, end cuda.Event // 0 until the first StartTimer
+	running    bool       // a StartTimer succeeded and no StopTimer followed
+}
+
+// StartTimer records the start event on the stream, behind the work queued
+// so far, and returns without waiting.
+func (b *Backend) StartTimer() error {
+	b.noRecording("StartTimer")
+	if b.timer.running {
+		compute.Panicf("StartTimer", "the timer is already running (no StopTimer after the last StartTimer)")
+	}
+	b.enter()
+	defer b.exit()
+	if b.timer.start == 0 {
+		if err := b.timer.create(); err != nil {
+			return fmt.Errorf("cuda: StartTimer: %w", err)
+		}
+	}
+	if err := b.timer.start.Record(b.stream); err != nil {
+		return fmt.Errorf("cuda: StartTimer: %w", err)
+	}
+	b.timer.running = true
+	return nil
+}
+
+// StopTimer records the end event, waits for it, and returns the device
+// time between the two events in seconds (the driver gives milliseconds
+// to about half a microsecond). A failure of an op queued before it is
+// returned first, as Sync returns it.
+func (b *Backend) StopTimer() (float64, error) {
+	b.noRecording("StopTimer")
+	if !b.timer.running {
+		compute.Panicf("StopTimer", "the timer is not running (no successful StartTimer before it)")
+	}
+	b.timer.running = false
+	b.enter()
+	defer b.exit()
+	var ms float32
+	err := b.timer.end.Record(b.stream)
+	if err == nil {
+		err = b.timer.end.Synchronize()
+	}
+	if err == nil {
+		ms, err = cuda.ElapsedTime(b.timer.start, b.timer.end)
+	}
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: StopTimer: %w", err))
+	}
+	if err := b.takeErr(); err != nil {
+		return 0, err
+	}
+	return float64(ms) / 1e3, nil
+}
+
+// create makes both events, or neither.
+func (t *eventTimer) create() error {
+	start, err := cuda.NewEvent(cuda.EventDefault)
+	if err != nil {
+		return err
+	}
+	end, err := cuda.NewEvent(cuda.EventDefault)
+	if err != nil {
+		return errors.Join(err, start.Destroy())
+	}
+	t.start, t.end = start, end
+	return nil
+}
+
+// close destroys the events, if any; the context must be current.
+func (t *eventTimer) close() error {
+	var errs []error
+	for _, e := range []*cuda.Event{&t.start, &t.end} {
+		if *e != 0 {
+			errs = append(errs, e.Destroy())
+			*e = 0
+		}
+	}
+	t.running = false
+	return errors.Join(errs...)
+}
