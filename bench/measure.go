@@ -124,6 +124,7 @@ type runFunc func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error)
 // runner returns the function that runs a batch of the cell, and its state.
 func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 	c, m := cr.cell, cr.m
+	dt, _ := m.Backend().(compute.DeviceTimer)
 	useful := func(ids []int) int {
 		if i := slices.IndexFunc(ids, m.Config.IsEOS); i >= 0 {
 			return i
@@ -133,13 +134,19 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 	if !c.Diffusion() {
 		s := decode.ARState(m, c.Batch, promptLen, c.GenLen, 0)
 		return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
-			t0 := time.Now()
-			res, err := decode.Generate(m, s, rows, decode.AROptions{MaxNew: c.GenLen, IgnoreEOS: true,
-				Sampler: decode.NewSampler(c.Temperature, c.TopK, c.TopP, cr.seed^seed)})
+			var res *decode.ARResult
+			var lat float64
+			dev, err := deviceTimed(dt, func() (err error) {
+				t0 := time.Now()
+				res, err = decode.Generate(m, s, rows, decode.AROptions{MaxNew: c.GenLen, IgnoreEOS: true,
+					Sampler: decode.NewSampler(c.Temperature, c.TopK, c.TopP, cr.seed^seed)})
+				lat = time.Since(t0).Seconds()
+				return err
+			})
 			if err != nil {
 				return BatchMeasure{}, nil, err
 			}
-			bm := BatchMeasure{Rows: len(rows), LatencyS: time.Since(t0).Seconds(), TTFTS: res.Prefill.Seconds(), NFE: res.NFE}
+			bm := BatchMeasure{Rows: len(rows), LatencyS: lat, DeviceLatencyS: dev, TTFTS: res.Prefill.Seconds(), NFE: res.NFE}
 			for _, d := range res.StepEnd {
 				bm.TokenTimesS = append(bm.TokenTimesS, d.Seconds())
 			}
@@ -161,12 +168,18 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 	return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
 		o := o
 		o.Seed = cr.seed ^ seed
-		t0 := time.Now()
-		res, err := decode.Diffuse(m, s, rows, o)
+		var res *decode.DiffusionResult
+		var lat float64
+		dev, err := deviceTimed(dt, func() (err error) {
+			t0 := time.Now()
+			res, err = decode.Diffuse(m, s, rows, o)
+			lat = time.Since(t0).Seconds()
+			return err
+		})
 		if err != nil {
 			return BatchMeasure{}, nil, err
 		}
-		bm := BatchMeasure{Rows: len(rows), LatencyS: time.Since(t0).Seconds(), NFE: res.Calls,
+		bm := BatchMeasure{Rows: len(rows), LatencyS: lat, DeviceLatencyS: dev, NFE: res.Calls,
 			TokensPerStep: res.CallTokens, Processed: res.Processed}
 		for _, d := range res.StepEnd {
 			bm.StepTimesS = append(bm.StepTimesS, d.Seconds())
@@ -179,6 +192,29 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 	}, s, nil
 }
 
+// deviceTimed runs f between the device timer's markers when the backend
+// has a timer (dt not nil) and returns the device seconds between them, 0
+// without one; f's error comes first, then the timer's. The timer is
+// stopped even when f fails or panics, so that the next cell on the same
+// backend can start it again.
+func deviceTimed(dt compute.DeviceTimer, f func() error) (dev float64, err error) {
+	if dt == nil {
+		return 0, f()
+	}
+	if err := dt.StartTimer(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		d, terr := dt.StopTimer()
+		if err == nil {
+			if err = terr; err == nil {
+				dev = d
+			}
+		}
+	}()
+	return 0, f()
+}
+
 // summarize computes each metric per repetition, then its statistics.
 func summarize(reps []Rep, diffusion bool) map[string]Stat {
 	per := map[string][]float64{}
@@ -188,12 +224,16 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 		}
 	}
 	for _, r := range reps {
-		var lat, ttft, tpot, stepT, nfe, tps float64
+		var lat, dev, ttft, tpot, stepT, nfe, tps float64
 		var itl []float64
-		var gen int
+		var gen, timed int
 		calls, committed := 0, 0
 		for _, b := range r.Batches {
 			lat += b.LatencyS
+			if b.DeviceLatencyS > 0 {
+				dev += b.DeviceLatencyS
+				timed++
+			}
 			nfe += float64(b.NFE)
 			gen += b.Generated
 			if diffusion {
@@ -218,6 +258,9 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 		}
 		nb := float64(len(r.Batches))
 		add(MLatency, lat/nb)
+		if timed > 0 && timed == len(r.Batches) {
+			add(MDeviceLatency, dev/nb)
+		}
 		add(MNFE, nfe/nb)
 		add(MTokensPerS, r.TokensPerS)
 		add(MUsefulPerS, r.UsefulTokensPerS)

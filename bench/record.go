@@ -82,6 +82,13 @@ type Rep struct {
 type BatchMeasure struct {
 	Rows     int     `json:"rows"`
 	LatencyS float64 `json:"latency_s"`
+	// The same interval by the device's clock (compute.DeviceTimer): from
+	// the device reaching a marker queued just before the batch to one
+	// queued just after it. 0 (left out) where the backend has no device
+	// timer. The decoders wait for the device at every step, so it
+	// matches LatencyS to within the markers' cost; more would be device
+	// work the host's clock missed.
+	DeviceLatencyS float64 `json:"device_latency_s,omitempty"`
 	// Autoregressive: time to first token and when each later token was
 	// known, from the start.
 	TTFTS       float64   `json:"ttft_s,omitempty"`

@@ -9,6 +9,7 @@ import (
 // Times are in seconds.
 const (
 	MLatency       = "latency_s"           // per batch, end to end
+	MDeviceLatency = "device_latency_s"    // per batch, by the device's clock (compute.DeviceTimer), where the backend has one
 	MTTFT          = "ttft_s"              // autoregressive: time to first token
 	MTPOT          = "tpot_s"              // autoregressive: (latency − TTFT)/(tokens − 1)
 	MITL50         = "itl_p50_s"           // autoregressive: inter-token latency percentiles

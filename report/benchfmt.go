@@ -18,6 +18,7 @@ import (
 var benchUnits = []struct{ unit, better string }{
 	{"tok/s", "higher"},
 	{"useful-tok/s", "higher"},
+	{"device-latency-s", "lower"},
 	{"ttft-s", "lower"},
 	{"tpot-s", "lower"},
 	{"step-s", "lower"},
@@ -135,16 +136,21 @@ type benchValue struct {
 // follow the definitions of bench's metrics per repetition (bench/measure.go,
 // summarize), so that benchstat's medians agree with the records' Stats:
 // per-batch means of latency, TTFT and TPOT = (latency − TTFT)/(tokens − 1);
+// the per-batch mean of the device's latency, where every batch has one;
 // a forward call's mean time over all calls of the repetition; forward calls
 // per batch; joules per generated token. Values may be NaN (no batches);
 // the caller drops those.
 func repValues(diffusion bool, rp bench.Rep) []benchValue {
 	nb := float64(len(rp.Batches))
-	var ttft, tpot, stepT, nfe float64
-	var calls, gen int
+	var dev, ttft, tpot, stepT, nfe float64
+	var calls, gen, timed int
 	for _, b := range rp.Batches {
 		nfe += float64(b.NFE)
 		gen += b.Generated
+		if b.DeviceLatencyS > 0 {
+			dev += b.DeviceLatencyS
+			timed++
+		}
 		if diffusion {
 			if n := len(b.StepTimesS); n > 0 {
 				stepT += b.StepTimesS[n-1] // the sum of the calls' durations
@@ -161,6 +167,9 @@ func repValues(diffusion bool, rp bench.Rep) []benchValue {
 		{rp.TotalS / nb * 1e9, "ns/op"},
 		{rp.TokensPerS, "tok/s"},
 		{rp.UsefulTokensPerS, "useful-tok/s"},
+	}
+	if timed > 0 && timed == len(rp.Batches) {
+		vals = append(vals, benchValue{dev / nb, "device-latency-s"})
 	}
 	if diffusion {
 		vals = append(vals, benchValue{stepT / float64(calls), "step-s"}, benchValue{nfe / nb, "nfe"})

@@ -27,6 +27,7 @@ import (
 // metrics a record holds beyond these follow them in name order.
 var metrics = []string{
 	bench.MLatency,
+	bench.MDeviceLatency,
 	bench.MTTFT,
 	bench.MTPOT,
 	bench.MITL50,

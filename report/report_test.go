@@ -43,14 +43,15 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 21 cell columns, 12 known metrics and one more ×2, 9 memory columns,
+	// 21 cell columns, 13 known metrics and one more ×2, 9 memory columns,
 	// 2 rates and 2 energy columns.
-	if len(head) != 21+13*2+9+4 {
+	if len(head) != 21+14*2+9+4 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
 		"batch_size", "prompt_length", "gen_length", "steps", "block_length", "remasking", "cache",
-		"threshold", "factor", "temperature", "precision", "repetitions", "latency_s_mean", "latency_s_std"}
+		"threshold", "factor", "temperature", "precision", "repetitions", "latency_s_mean", "latency_s_std",
+		"device_latency_s_mean", "device_latency_s_std"}
 	if diff := cmp.Diff(wantStart, head[:len(wantStart)]); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}
@@ -80,6 +81,8 @@ func TestWrite(t *testing.T) {
 		{"AR cells have no step time", "ar1", "step_time_s_mean", ""},
 		{"mean tok/s", "ar1", "tokens_per_s_mean", "72"},
 		{"TTFT in seconds", "ar1", "ttft_s_mean", "0.02"},
+		{"latency by the GPU's clock", "ar1", "device_latency_s_mean", "0.0502"},
+		{"a backend without a device timer leaves it empty", "diff1", "device_latency_s_mean", ""},
 		{"repetitions", "ar1", "repetitions", "2"},
 		{"weights in bytes", "ar1", "mem_weights_bytes", "16060522496"},
 		{"energy: mean joules per repetition", "ar1", "energy_j", "2.5"},
@@ -142,6 +145,12 @@ func TestWrite(t *testing.T) {
 	tps := thr["stats"].(map[string]any)[bench.MTokensPerS].(map[string]any)
 	if tps["mean"] != nil || tps["std"] != nil || tps["n"] != 2.0 {
 		t.Errorf("tokens_per_s of thr1 = %v, want null mean and std, n 2", tps)
+	}
+	if dev, has := sum[3]["stats"].(map[string]any)[bench.MDeviceLatency].(map[string]any); sum[3]["key"] != "ar1" || !has || dev["mean"] != 0.0502 {
+		t.Errorf("summary %v: %s = %v, want a mean of 0.0502", sum[3]["key"], bench.MDeviceLatency, dev)
+	}
+	if _, has := thr["stats"].(map[string]any)[bench.MDeviceLatency]; has {
+		t.Errorf("thr1, on the CPU, has %s", bench.MDeviceLatency)
 	}
 	if roof := thr["roofline"].(map[string]any); roof["gb_per_s"] != nil || roof["tflop_per_s"] != nil {
 		t.Errorf("roofline of thr1 = %v, want nulls", roof)

@@ -1,0 +1,192 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/compute"
+	"dllmbench/compute/cpu"
+	"dllmbench/internal/testmodel"
+	"dllmbench/model"
+)
+
+// fakeDeviceS is the interval timedBackend reports: a microsecond, well
+// under any batch of a tiny model, so a record that carries it got it
+// from the timer and not from the host's clock.
+const fakeDeviceS = 1e-6
+
+// timedBackend is a backend with a device timer that reports fakeDeviceS
+// for every interval and checks that calls pair.
+type timedBackend struct {
+	compute.Backend
+	running  bool
+	pairs    int   // completed StartTimer/StopTimer pairs
+	startErr error // StartTimer's error, when set
+	stopErr  error // StopTimer's error, when set
+}
+
+func (b *timedBackend) StartTimer() error {
+	if b.running {
+		panic("timedBackend: StartTimer while running")
+	}
+	if b.startErr != nil {
+		return b.startErr
+	}
+	b.running = true
+	return nil
+}
+
+func (b *timedBackend) StopTimer() (float64, error) {
+	if !b.running {
+		panic("timedBackend: StopTimer while stopped")
+	}
+	b.running = false
+	b.pairs++
+	return fakeDeviceS, b.stopErr
+}
+
+// loadTiny writes a tiny random model of family f and loads it on b.
+func loadTiny(t *testing.T, f model.Family, b compute.Backend) *model.Model {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testmodel.Write(dir, testmodel.Tiny(f)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(dir, b, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// A backend with a device timer gives every batch its device latency and
+// the record a device_latency_s statistic; one without leaves both out.
+func TestMeasureDeviceLatency(t *testing.T) {
+	ar := Cell{Model: "llama", Family: "llama", Batch: 2, PromptLen: 8, GenLen: 4}
+	diff := Cell{Model: "llada", Family: "llada", Batch: 2, PromptLen: 8, GenLen: 8, Steps: 4, BlockLen: 8,
+		Remasking: "low_confidence", Cache: "none"}
+	// Three prompts in batches of 2: two batches per repetition, the
+	// second filled with the first prompt again.
+	ids := [][]int{{1, 2, 3, 4, 5}, {6, 7, 8}, {9, 10, 11, 12, 13, 14, 15, 16}}
+	const reps, warmup, batches = 2, 1, 2
+	cases := []struct {
+		name  string
+		cell  Cell
+		timer bool
+	}{
+		{"autoregressive with a device timer", ar, true},
+		{"autoregressive without", ar, false},
+		{"diffusion with a device timer", diff, true},
+		{"diffusion without", diff, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cb := cpu.New(2)
+			t.Cleanup(cb.Close)
+			var b compute.Backend = cb
+			tb := &timedBackend{Backend: cb}
+			if c.timer {
+				b = tb
+			}
+			f := model.Llama
+			if c.cell.Diffusion() {
+				f = model.LLaDA
+			}
+			cr := &cellRun{cell: c.cell, m: loadTiny(t, f, b), ids: ids, reps: reps, warmup: warmup, seed: 1}
+			var rec Record
+			if err := cr.measure(context.Background(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			want := 0.0
+			if c.timer {
+				want = fakeDeviceS
+			}
+			for i, r := range rec.Reps {
+				if len(r.Batches) != batches {
+					t.Fatalf("repetition %d has %d batches, want %d", i, len(r.Batches), batches)
+				}
+				for j, bm := range r.Batches {
+					if bm.DeviceLatencyS != want || !(bm.LatencyS > 0) {
+						t.Errorf("repetition %d batch %d: device latency %g, latency %g; want %g and a positive host time",
+							i, j, bm.DeviceLatencyS, bm.LatencyS, want)
+					}
+				}
+			}
+			st, has := rec.Stats[MDeviceLatency]
+			if c.timer {
+				if diff := cmp.Diff(Stat{Mean: fakeDeviceS, Median: fakeDeviceS, Min: fakeDeviceS, Max: fakeDeviceS, N: reps}, st); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", MDeviceLatency, diff)
+				}
+				if n := warmup + reps*batches; tb.pairs != n || tb.running {
+					t.Errorf("%d timer pairs (running %v), want %d: one per batch, warm-up included", tb.pairs, tb.running, n)
+				}
+			} else if has {
+				t.Errorf("no device timer, but %s = %+v", MDeviceLatency, st)
+			}
+			line, err := json.Marshal(&rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(string(line), `"device_latency_s":`); c.timer != (got > 0) {
+				t.Errorf("the record's JSON has device_latency_s %d times, with a device timer %v", got, c.timer)
+			}
+		})
+	}
+}
+
+// deviceTimed returns the work's error before the timer's, and leaves the
+// timer stopped whatever the work does, so the next cell can start it.
+func TestDeviceTimed(t *testing.T) {
+	errWork, errStart, errStop := errors.New("work failed"), errors.New("start failed"), errors.New("stop failed")
+	cases := []struct {
+		name              string
+		work              func() error
+		startErr, stopErr error
+		wantDev           float64
+		wantErr           error
+		wantPanic         bool
+		wantPairs         int
+	}{
+		// The device's time of the work.
+		{"success", func() error { return nil }, nil, nil, fakeDeviceS, nil, false, 1},
+		// A failed batch has no time.
+		{"work fails", func() error { return errWork }, nil, nil, 0, errWork, false, 1},
+		// The work's failure is the one that matters.
+		{"work and timer fail", func() error { return errWork }, nil, errStop, 0, errWork, false, 1},
+		// The timer's failure is the batch's.
+		{"timer fails", func() error { return nil }, nil, errStop, 0, errStop, false, 1},
+		// No marker, no work: the batch fails before it starts.
+		{"start fails", func() error { t.Error("work ran after StartTimer failed"); return nil }, errStart, nil, 0, errStart, false, 0},
+		// A panic (a bug, or an allocation the device refused) still stops the timer.
+		{"work panics", func() error { panic("boom") }, nil, nil, 0, nil, true, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tb := &timedBackend{startErr: c.startErr, stopErr: c.stopErr}
+			var dev float64
+			var err error
+			panicked := func() (p bool) {
+				defer func() { p = recover() != nil }()
+				dev, err = deviceTimed(tb, c.work)
+				return false
+			}()
+			if panicked != c.wantPanic || tb.running || tb.pairs != c.wantPairs {
+				t.Errorf("panicked %v, timer running %v after %d pairs; want panicked %v, stopped after %d",
+					panicked, tb.running, tb.pairs, c.wantPanic, c.wantPairs)
+			}
+			if !c.wantPanic && (!errors.Is(err, c.wantErr) || dev != c.wantDev) {
+				t.Errorf("got %g s, %v; want %g s, %v", dev, err, c.wantDev, c.wantErr)
+			}
+		})
+	}
+	// Without a timer the work runs alone and has no device time.
+	if dev, err := deviceTimed(nil, func() error { return errWork }); dev != 0 || err != errWork {
+		t.Errorf("without a timer: %g s, %v", dev, err)
+	}
+}
