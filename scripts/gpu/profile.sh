@@ -5,7 +5,11 @@
 #   2. the 8B random checkpoints (parity8b.py, no references);
 #   3. per-kernel times from Nsight Compute for LLaMA-3-8B decode, LLaDA's
 #      reference step and the dual-cache call (ncu_summary.py tables);
-#   4. the performance grids: perf-short, perf-batch, perf-prefill.
+#   4. the performance grids (GRIDS, default perf-short perf-batch
+#      perf-prefill).
+# Optional, between 1 and 2: BENCH (benchmarks of every compute-cuda*.test)
+# and MEMCHECK (compute-sanitizer over the tests it matches); SKIP_TESTS=1
+# and SKIP_NCU=1 leave those steps out.
 # Everything lands in $OUT/profile.tar.gz; the summaries are printed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -37,6 +41,26 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 	unset DLLMBENCH_REQUIRE_GPU
 fi
 
+# BENCH: a -test.bench pattern run on every compute-cuda*.test binary (a
+# variant built from changed kernels sits next to the main one as
+# compute-cuda-NAME.test), so that both are timed on the same card.
+if [ -n "${BENCH:-}" ]; then
+	for tb in "$bin"/compute-cuda*.test; do
+		t0=$SECONDS
+		name=$(basename "$tb" .test)
+		DLLMBENCH_KERNEL_CACHE=/tmp/kc-$name timeout "$(left 360)" "$tb" -test.run='^$' -test.bench="$BENCH" \
+			-test.benchtime=0.3s -test.timeout=4m >"$work/bench-$name.log" 2>&1
+		echo "== benchmarks $name rc=$? in $((SECONDS - t0)) s"
+		grep -E "^Benchmark" "$work/bench-$name.log" | awk '{printf "%-70s %s %s\n", $1, $3, $4}'
+	done
+fi
+if [ -n "${MEMCHECK:-}" ] && command -v compute-sanitizer >/dev/null; then
+	t0=$SECONDS
+	DLLMBENCH_REQUIRE_GPU=1 timeout "$(left 330)" compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/compute-cuda.test" \
+		-test.count=1 -test.run="$MEMCHECK" >"$work/memcheck.log" 2>&1
+	echo "== memcheck ($MEMCHECK) rc=$? in $((SECONDS - t0)) s"; grep -E "ERROR SUMMARY|^--- FAIL|^ok|^PASS|^FAIL" "$work/memcheck.log" | head -5
+fi
+
 t0=$SECONDS
 rm -rf /tmp/ref && cp -r .gpu/ref /tmp/ref
 timeout "$(left 300)" python3 scripts/gpu/parity8b.py --out /tmp/p8b --ref /tmp/ref \
@@ -57,9 +81,13 @@ prof() { # prof NAME LAUNCHES generate-flags...
 	head -n 28 "$work/ncu-$name.txt"
 }
 if [ -n "$ncu" ] && [ "${SKIP_NCU:-0}" != 1 ]; then
-	prof llama-decode 1000 --model /tmp/p8b/llama3-8b --gen-length 6 --ignore-eos
-	prof llada-ref 900 --model /tmp/p8b/llada-8b --gen-length 128 --block-length 32 --steps 4
-	prof llada-dual 1400 --model /tmp/p8b/llada-8b --gen-length 64 --block-length 32 --steps 8 --cache dual
+	for p in ${PROFILES:-llama-decode llada-ref llada-dual}; do
+		case $p in
+		llama-decode) prof $p 1000 --model /tmp/p8b/llama3-8b --gen-length 6 --ignore-eos ;;
+		llada-ref) prof $p 900 --model /tmp/p8b/llada-8b --gen-length 128 --block-length 32 --steps 4 ;;
+		llada-dual) prof $p 1400 --model /tmp/p8b/llada-8b --gen-length 64 --block-length 32 --steps 8 --cache dual ;;
+		esac
+	done
 else
 	echo "== ncu not found or skipped"
 fi
@@ -77,7 +105,7 @@ for line in open(".gpu/data/wiki.valid.raw", encoding="utf-8"):
 out.append(" ".join(art))
 open("/tmp/wiki-articles.txt", "w", encoding="utf-8").write("\n".join(a for a in out if len(a.split()) > 3000) + "\n")
 PY
-for g in perf-short perf-batch perf-prefill; do
+for g in ${GRIDS:-perf-short perf-batch perf-prefill}; do
 	[ "$(left 20)" -gt 30 ] || { echo "== $g: no time left"; continue; }
 	t0=$SECONDS
 	timeout "$(left 10)" "$bin/dllmbench" run --config scripts/gpu/$g.yaml --output_dir /tmp/$g --no-quality >"$work/$g.log" 2>&1
