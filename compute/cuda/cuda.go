@@ -55,16 +55,17 @@ type Backend struct {
 	mod    cuda.Module
 	k      kernels
 
-	retained      bool    // the primary context is retained
-	attnShared    int     // dynamic shared memory the attention kernel may use
-	attnTiledOK   [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
-	attnDecodeMax int     // the most queries per batch row that take the decode attention kernel (tests and benchmarks change it)
-	attnTiledMin  int     // attnTiledMinQueries; benchmarks change it to time both kernels
-	skinnyMax     int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
-	skinnyOK      bool    // the device runs the skinny kernel (sm_80 on)
-	normMax       int     // most rows the gemv_norm kernels take: 0 (composed) unless enabled
-	normShared    int     // the dynamic shared memory the gemv_norm kernels may use
-	debug         bool    // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
+	retained        bool    // the primary context is retained
+	attnShared      int     // dynamic shared memory the attention kernel may use
+	attnTiledOK     [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
+	attnDecodeMax   int     // the most queries per batch row that take the decode attention kernel (tests and benchmarks change it)
+	attnDecodeChunk int     // attnDecodeChunk; benchmarks change it
+	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
+	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
+	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
+	normMax         int     // most rows the gemv_norm kernels take: 0 (composed) unless enabled
+	normShared      int     // the dynamic shared memory the gemv_norm kernels may use
+	debug           bool    // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
 
 	err       error // the first failure since the last Sync or Read; ops are skipped meanwhile
 	recording bool
@@ -118,7 +119,8 @@ func New(device int) (*Backend, error) {
 	defer runtime.UnlockOSThread()
 	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
-		attnTiledMin: attnTiledMinQueries, attnDecodeMax: attnDecodeMaxQueries, skinnyMax: gemvMaxRows}
+		attnTiledMin: attnTiledMinQueries, attnDecodeMax: attnDecodeMaxQueries,
+		attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows}
 	if err := b.open(device); err != nil {
 		b.Close()
 		return nil, err
@@ -225,6 +227,9 @@ func (b *Backend) open(device int) error {
 			if i > 0 {
 				b.k.gemvSwiGLU[i][n].fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 0)
 			}
+		}
+		if i > 0 {
+			b.k.gemvDeep[i].fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 0)
 		}
 	}
 	// The GEMV kernels that normalise x keep n·k floats of it in shared

@@ -109,7 +109,11 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 		for _, o := range outs {
 			blocks += gemvBlocks(gemvCols(n), o.m)
 		}
-		b.launch(&b.k.gemv[ws][n-1], [3]uint32{uint32(blocks), 1, 1}, threads256, 0,
+		kern := &b.k.gemv[ws][n-1]
+		if n == 1 && ws > 0 && blocks <= gemvDeepBlocksPerSM*b.info.SMs {
+			kern = &b.k.gemvDeep[ws]
+		}
+		b.launch(kern, [3]uint32{uint32(blocks), 1, 1}, threads256, 0,
 			dev(segs[0].d), dev(segs[1].d), dev(segs[2].d), dev(xp), dev(segs[0].w), dev(segs[1].w), dev(segs[2].w),
 			i32(segs[0].m), i32(segs[1].m), i32(segs[2].m), i32(k), i32(boolInt(add)), i32(boolInt(vec)))
 	default:
@@ -123,6 +127,13 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 	}
 	b.done(op)
 }
+
+// gemvDeepBlocksPerSM bounds the grids that take the n = 1 GEMV kernel with
+// twice the loads in flight (gemv_*_n1_deep): with at most four blocks of
+// eight warps per SM (m = 4096 on 132 SMs: 512 blocks) the plain kernel
+// leaves DRAM idle; with many more (m = 14336, the LM head) the deep one is
+// 7–10% slower (H200, BenchmarkMatMul).
+const gemvDeepBlocksPerSM = 4
 
 // gemvCols mirrors GEMV_COLS in kernels/gemv.cu: the output columns a warp
 // of the GEMV kernel computes for n rows of x. Keep the two the same.
@@ -401,10 +412,11 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	}
 	// A few queries per row with heads of 64 or 128: the decode kernel, one
 	// query per block and no dynamic shared memory.
-	k, perBlock, shared := &b.k.attention, 8, attnSharedBytes(hd)
+	k, perBlock, shared, splits := &b.k.attention, 8, attnSharedBytes(hd), attnSplits(n, T)
 	if t := attnTiledIndex(hd); t >= 0 && n <= b.attnDecodeMax && b.ptr("Attention", q)%16 == 0 &&
 		b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0 {
 		k, perBlock, shared = &b.k.attnDecode[t], 1, 0
+		splits = max(1, min(32, (T+b.attnDecodeChunk-1)/b.attnDecodeChunk))
 	}
 	if shared > b.attnShared {
 		b.fail(fmt.Errorf("cuda: Attention with heads of %d needs %d bytes of shared memory, the device gives %d",
@@ -415,7 +427,6 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	d, qp, kp, vp := b.ptr(op, dst), b.ptr(op, q), b.ptr(op, kc), b.ptr(op, vc)
 	pp, sp := b.ptr(op, qpos), b.ptr(op, span)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	splits := attnSplits(n, T)
 	b.enter()
 	defer b.exit()
 	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nHeads), uint32(nb)}
@@ -461,6 +472,13 @@ func attnSplits(n, T int) int {
 // query a block of its own: from a few queries on, the one-warp kernel's
 // blocks share each staged tile among eight of them.
 const attnDecodeMaxQueries = 4
+
+// attnDecodeChunk is the fewest slots of a row a block of the decode
+// kernel takes: a cache of T slots is split in up to 32 chunks of at least
+// this many (ATT_DU-slot steps of eight warps: 128 slots are four steps),
+// merged by attention_combine_f32. Like attnSplits, it depends on the
+// shape of a batch row only.
+const attnDecodeChunk = 128
 
 // attnTiledHeads are the head sizes of the tiled attention kernel, in the
 // order of kernels.attnTiled.

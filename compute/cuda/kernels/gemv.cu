@@ -62,10 +62,13 @@ template <> struct Chunk<float> {
 #define GEMV_COLS(n) ((n) == 1 ? 1 : (n) == 2 ? 2 : 4)
 #define GEMV_WARPS 8 // warps per block: 256 threads
 
-// Chunks each lane keeps in flight per weight row: four in all (what
-// reached 3.76 TB/s on the H200 at n = 1) or more. More unrolling costs
-// NVRTC compile time, which every process pays.
-template <int R> struct Unroll { static const int u = R >= 4 ? 1 : 4 / R; };
+// Chunks each lane keeps in flight per weight row: four in all at n = 1
+// (what reached 3.76 TB/s on the H200 over 14336 rows), eight at n ≥ 3
+// (four rows, two each: 4–6% faster than one each at n = 4 and 8). A grid
+// too small to fill the card (gemv_*_n1_deep: m = 4096) needs eight at n = 1
+// too: 30 µs instead of 35 for the 14336 → 4096 down projection. The order
+// of the sums does not depend on it.
+template <int R> struct Unroll { static const int u = R >= 8 ? 1 : R >= 4 ? 2 : 4 / R; };
 
 // acc[i][r] += Σ_q w_r[e+q]·x[i][e+q] over one chunk per weight row at
 // element e: x is read once for all R rows.
@@ -117,11 +120,11 @@ __device__ __forceinline__ void prefetch_l2(const void *p) { asm volatile("prefe
 // vec says that w and x are 16-byte aligned and k is a multiple of the
 // chunk, so that chunks can be loaded whole; otherwise every element goes
 // through the scalar loop (whose order, too, does not depend on n).
-template <int N, int R, typename W>
+template <int N, int R, typename W, int U = Unroll<R>::u>
 __device__ __forceinline__ void gemv_rows(float (&acc)[N][R], const W *const (&wrow)[R], const float *__restrict__ x,
                                           int k, int vec, int lane) {
     typedef typename Chunk<W>::raw Raw;
-    const int CN = Chunk<W>::n, U = Unroll<R>::u;
+    const int CN = Chunk<W>::n;
     const int nch = vec ? k / CN : 0;
 #pragma unroll
     for (int i = 0; i < N; i++)
@@ -159,7 +162,7 @@ __device__ __forceinline__ void gemv_rows(float (&acc)[N][R], const W *const (&w
 }
 
 // Plain and add epilogues: the warp's C columns j0… of one segment.
-template <int N, typename W>
+template <int N, typename W, int U>
 __device__ __forceinline__ void gemv_cols(float *__restrict__ dst, const float *__restrict__ x,
                                           const W *__restrict__ w, int k, int m, int add, int vec, int j0, int lane) {
     const int C = GEMV_COLS(N);
@@ -167,7 +170,7 @@ __device__ __forceinline__ void gemv_cols(float *__restrict__ dst, const float *
 #pragma unroll
     for (int r = 0; r < C; r++) wrow[r] = w + (long long)min(j0 + r, m - 1) * k; // past m: a real row, not written
     float acc[N][C];
-    gemv_rows<N, C, W>(acc, wrow, x, k, vec, lane);
+    gemv_rows<N, C, W, U>(acc, wrow, x, k, vec, lane);
 #pragma unroll
     for (int i = 0; i < N; i++)
 #pragma unroll
@@ -185,7 +188,7 @@ __device__ __forceinline__ void gemv_cols(float *__restrict__ dst, const float *
 // n needs: one kernel for every n had all of them pay for n = 8's.
 // Segment s of a launch covers blocks [Σ_{t<s} B_t, Σ_{t≤s} B_t) with
 // B_t = ⌈m_t / (8·GEMV_COLS(n))⌉ (gemvBlocks on the Go side).
-template <int N, typename W>
+template <int N, typename W, int U = Unroll<GEMV_COLS(N)>::u>
 __device__ __forceinline__ void gemv_kernel(float *d0, float *d1, float *d2, const float *__restrict__ x,
                                             const W *__restrict__ w0, const W *__restrict__ w1,
                                             const W *__restrict__ w2, int m0, int m1, int m2, int k, int add,
@@ -206,7 +209,7 @@ __device__ __forceinline__ void gemv_kernel(float *d0, float *d1, float *d2, con
     }
     const int j0 = (blk * GEMV_WARPS + warp) * GEMV_COLS(N);
     if (j0 >= m) return;
-    gemv_cols<N, W>(dst, x, w, k, m, add, vec, j0, lane);
+    gemv_cols<N, W, U>(dst, x, w, k, m, add, vec, j0, lane);
 }
 
 // At least GEMV_MIN_BLOCKS(n) blocks of 256 threads per SM: from n = 3 on
@@ -244,6 +247,17 @@ GEMV(gemv_f16_n5, f16_t, 5)
 GEMV(gemv_f16_n6, f16_t, 6)
 GEMV(gemv_f16_n7, f16_t, 7)
 GEMV(gemv_f16_n8, f16_t, 8)
+
+// n = 1 with eight chunks in flight per lane, for grids of fewer blocks
+// than gemvDeepMaxBlocks (ops.go). Named gemv_<weights>_n1_deep.
+#define GEMV_DEEP(NAME, W)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(256)                                                        \
+    NAME(float *d0, float *d1, float *d2, const float *__restrict__ x, const W *__restrict__ w0,              \
+         const W *__restrict__ w1, const W *__restrict__ w2, int m0, int m1, int m2, int k, int add, int vec) { \
+        gemv_kernel<1, W, 8>(d0, d1, d2, x, w0, w1, w2, m0, m1, m2, k, add, vec);                            \
+    }
+GEMV_DEEP(gemv_bf16_n1_deep, bf16_t)
+GEMV_DEEP(gemv_f16_n1_deep, f16_t)
 
 // SwiGLU: dst[i][j] = silu(x_i · gate_j) · (x_i · up_j). A warp takes the
 // same C = SWIGLU_COLS(n) columns of gate and up, 2C weight rows, as many
@@ -383,7 +397,7 @@ __device__ __forceinline__ void gemv_norm_kernel(float *d0, float *d1, float *d2
     }
     gemv_stage_norm<N>(xs, x, g, k, eps); // every thread takes part: no return before it
     if (j0 >= m) return;
-    gemv_cols<N, W>(dst, xs, w, k, m, 0, vec, j0, lane);
+    gemv_cols<N, W, Unroll<GEMV_COLS(N)>::u>(dst, xs, w, k, m, 0, vec, j0, lane);
 }
 
 template <int N, typename W>
