@@ -713,14 +713,14 @@ func BenchmarkAttention(b *testing.B) {
 	}{
 		{"decode/T=4096", 1, 1, 4096, 32, 8, 128, true},
 		{"decode/T=4096/warp", 1, 1, 4096, 32, 8, 128, true},
-		{"decode/T=4096/chunk=256", 1, 1, 4096, 32, 8, 128, true},
+		{"decode/T=4096/chunk=128", 1, 1, 4096, 32, 8, 128, true},
 		{"decode/T=256", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=256/warp", 1, 1, 256, 32, 8, 128, true},
-		{"decode/T=256/chunk=256", 1, 1, 256, 32, 8, 128, true},
-		{"decode/T=512/chunk=512", 1, 1, 512, 32, 8, 128, true},
+		{"decode/T=256/chunk=128", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=512", 1, 1, 512, 32, 8, 128, true},
-		{"decode/B=4/T=256/chunk=256", 4, 1, 256, 32, 8, 128, true},
+		{"decode/T=512/chunk=512", 1, 1, 512, 32, 8, 128, true},
 		{"decode/B=4/T=256", 4, 1, 256, 32, 8, 128, true},
+		{"decode/B=4/T=256/chunk=128", 4, 1, 256, 32, 8, 128, true},
 		{"decode/B=8/T=2048", 8, 1, 2048, 32, 8, 128, true},
 		{"decode/B=8/T=2048/warp", 8, 1, 2048, 32, 8, 128, true},
 		{"diffusion/n=1024/T=1024", 1, 1024, 1024, 32, 8, 128, false},      // the tiled kernel

@@ -475,10 +475,13 @@ const attnDecodeMaxQueries = 4
 
 // attnDecodeChunk is the fewest slots of a row a block of the decode
 // kernel takes: a cache of T slots is split in up to 32 chunks of at least
-// this many (ATT_DU-slot steps of eight warps: 128 slots are four steps),
+// this many (ATT_DU-slot steps of eight warps: 256 slots are eight steps),
 // merged by attention_combine_f32. Like attnSplits, it depends on the
-// shape of a batch row only.
-const attnDecodeChunk = 128
+// shape of a batch row only. On an H200 (BenchmarkAttention decode/…, 32
+// heads of 128, 8 kv heads) 256 beat 128 at 256 slots (10.0 µs against
+// 11.8: one block per head and no merge) and at 4096 (24.2 against 28.8
+// µs), and 512 lost at 512 slots (16.9 against 15.1).
+const attnDecodeChunk = 256
 
 // attnTiledHeads are the head sizes of the tiled attention kernel, in the
 // order of kernels.attnTiled.
