@@ -254,6 +254,17 @@ type NormMatMul3er interface {
 	NormMatMul3(d1, d2, d3, xn, x, g Tensor, eps float32, w1, w2, w3 Tensor)
 }
 
+// NormFFNer fuses a whole gated feed-forward block after its
+// normalisation: NormFFN(dst, h, xn, x, g, eps, gate, up, down) is
+// RMSNorm(xn, x, g, eps), MatMul(a, xn, gate), MatMul(u, xn, up),
+// SiLUMul(h, a, u), then MatMul(t, h, down) and Add(dst, dst, t). xn and h
+// are the composed ops' intermediates: a backend may leave them unwritten,
+// so their contents afterwards are unspecified. dst may be x (the residual
+// stream); otherwise no two operands may overlap.
+type NormFFNer interface {
+	NormFFN(dst, h, xn, x, g Tensor, eps float32, gate, up, down Tensor)
+}
+
 // NormSwiGLUer fuses the normalisation before the feed-forward with its
 // gated input: NormMatMulSwiGLU(dst, xn, x, g, eps, gate, up) is
 // RMSNorm(xn, x, g, eps), MatMul(a, xn, gate), MatMul(u, xn, up), then

@@ -218,6 +218,7 @@ func (m *Model) ops(s *State, n, nOut int) {
 	// after each norm read it.
 	normQKV, _ := b.(compute.NormMatMul3er)
 	normSwiGLU, _ := b.(compute.NormSwiGLUer)
+	normFFN, _ := b.(compute.NormFFNer)
 	ropeStore, _ := b.(compute.RoPEStorer)
 	for l := range w.Layers {
 		L := &w.Layers[l]
@@ -250,6 +251,10 @@ func (m *Model) ops(s *State, n, nOut int) {
 			b.Add(x, x, xb)
 		}
 		// Feed-forward: x += Wdown · (silu(Wgate·xb) ⊙ Wup·xb).
+		if normFFN != nil {
+			normFFN.NormFFN(x, h, xb, x, L.FFNNorm, c.NormEps, L.WGate, L.WUp, L.WDown)
+			continue
+		}
 		if normSwiGLU != nil {
 			normSwiGLU.NormMatMulSwiGLU(h, xb, x, L.FFNNorm, c.NormEps, L.WGate, L.WUp)
 		} else {

@@ -340,10 +340,10 @@ func (s *suite) argmaxProb(t *testing.T) {
 }
 
 // fusions checks each fused op a backend implements against the composed
-// ops on the reference backend, at a few rows (a decoding batch) and at
-// 20 (a block of tokens).
+// ops on the reference backend, at a few rows (a decoding batch), at 20 (a
+// block of tokens) and at 72 (a prompt).
 func (s *suite) fusions(t *testing.T) {
-	for _, n := range []int{3, 20} {
+	for _, n := range []int{3, 20, 72} {
 		s.projFusions(t, n)
 	}
 	s.ropeStore(t)
@@ -410,6 +410,21 @@ func (s *suite) projFusions(t *testing.T, n int) {
 			s.ref.MatMul(u, xn.want, w2.want)
 			s.ref.SiLUMul(out.want, gt, u)
 			s.compare(t, fmt.Sprintf("NormMatMulSwiGLU %v n=%d", dt, n), out, s.tolFor(dt))
+		}
+		if f, ok := s.b.(compute.NormFFNer); ok {
+			// As a model calls it: dst is the residual x it normalises.
+			wd := s.upload(dt, k, m, Random(s.rng, k*m, 0.1))
+			res := s.upload(compute.F32, n, k, Random(s.rng, n*k, 3))
+			xn, h := s.output(compute.F32, n, k), s.output(compute.F32, n, m)
+			f.NormFFN(res.got, h.got, xn.got, res.got, g.got, eps, w1.got, w2.got, wd.got)
+			gt, u, d := s.ref.Alloc(compute.F32, n, m), s.ref.Alloc(compute.F32, n, m), s.ref.Alloc(compute.F32, n, k)
+			s.ref.RMSNorm(xn.want, res.want, g.want, eps)
+			s.ref.MatMul(gt, xn.want, w1.want)
+			s.ref.MatMul(u, xn.want, w2.want)
+			s.ref.SiLUMul(h.want, gt, u)
+			s.ref.MatMul(d, h.want, wd.want)
+			s.ref.Add(res.want, res.want, d)
+			s.compare(t, fmt.Sprintf("NormFFN %v n=%d", dt, n), res, s.tolFor(dt))
 		}
 	}
 }

@@ -1,7 +1,10 @@
 package cuda
 
 import (
+	"fmt"
+
 	"dllmbench/compute"
+	"dllmbench/internal/cuda"
 )
 
 // The optional fusions of package compute. Each gives the results of the
@@ -13,6 +16,7 @@ import (
 var (
 	_ compute.Selector      = (*Backend)(nil)
 	_ compute.MatMulAdder   = (*Backend)(nil)
+	_ compute.NormFFNer     = (*Backend)(nil)
 	_ compute.SwiGLUer      = (*Backend)(nil)
 	_ compute.MatMul3er     = (*Backend)(nil)
 	_ compute.NormMatMul3er = (*Backend)(nil)
@@ -85,7 +89,7 @@ func (b *Backend) MatMulSwiGLU(dst, x, gate, up compute.Tensor) {
 		return
 	}
 	outs := []gemmOut{{d: dp, w: gp, m: m}, {w: upp, m: m, inSlice: true}}
-	b.gemm(op, xp, n, k, gate.DType(), outs, func(r0, rows int, s []gemmOut) {
+	b.gemm(op, xp, n, k, gate.DType(), outs, nil, func(r0, rows int, s []gemmOut) {
 		g := s[0].d
 		cnt := int64(rows) * int64(m)
 		b.launch(&b.k.siluMul, blocks1D(cnt), threads256, 0, dev(g), dev(g), dev(s[1].d), i64(cnt))
@@ -140,6 +144,35 @@ func (b *Backend) checkNorm(op string, xn, x, g compute.Tensor) {
 	}
 }
 
+// cublasNormed says that the norm fusions over n rows of k columns with
+// weights of type dt take cuBLAS, normalising x straight to 16 bits in the
+// scratch (rmsnorm_bf16/_f16: the bits of RMSNorm then the cast cuBLAS's
+// path makes) and leaving xn unwritten: one kernel and a float32 row
+// written and read again fewer per projection group.
+func (b *Backend) cublasNormed(n, k int, dt compute.DType) bool {
+	return n > max(gemvMaxRows, b.skinnyMax) && k > 0 && (dt == compute.BF16 || dt == compute.F16)
+}
+
+// normGemm runs outs on cuBLAS over RMSNorm(x, g) narrowed in the scratch
+// (cublasNormed), then after for each slice of rows, as gemm does. The
+// caller has checked the shapes.
+func (b *Backend) normGemm(op string, x, g compute.Tensor, eps float32, dt compute.DType, outs []gemmOut,
+	after func(r0, rows int, outs []gemmOut)) {
+	if b.err != nil || len(outs) == 0 {
+		return
+	}
+	n, k := x.Rows(), x.Cols()
+	xp, gp := b.ptr(op, x), b.ptr(op, g)
+	kn := &b.k.rmsNormTo[slot(dt)]
+	b.enter()
+	defer b.exit()
+	b.gemm(op, xp, n, k, dt, outs, func(dst cuda.DevPtr, r0, rows int) {
+		b.launch(kn, [3]uint32{uint32(rows), 1, 1}, threads256, 0, dev(dst), dev(xp+cuda.DevPtr(int64(r0)*int64(k)*4)),
+			dev(gp), i32(k), f32(eps))
+	}, after)
+	b.done(op)
+}
+
 // NormMatMul3 computes xn = RMSNorm(x, g), then di = xn · wiᵀ. Up to
 // gemvNormMaxRows rows with 16-bit weights of one dtype, one GEMV launch
 // normalises x in each block's shared memory and leaves xn unwritten;
@@ -155,7 +188,18 @@ func (b *Backend) NormMatMul3(d1, d2, d3, xn, x, g compute.Tensor, eps float32, 
 		overlap(op, p.d, x)
 	}
 	n, k := x.Rows(), x.Cols()
-	if !b.normFused(n, k, w1.DType()) || w2.DType() != w1.DType() || w3.DType() != w1.DType() {
+	sameTypes := w2.DType() == w1.DType() && w3.DType() == w1.DType()
+	if sameTypes && b.cublasNormed(n, k, w1.DType()) {
+		var outs []gemmOut
+		for _, p := range ps {
+			if p.w.Rows() > 0 {
+				outs = append(outs, gemmOut{d: b.ptr(op, p.d), w: b.ptr(op, p.w), m: p.w.Rows()})
+			}
+		}
+		b.normGemm(op, x, g, eps, w1.DType(), outs, nil)
+		return
+	}
+	if !b.normFused(n, k, w1.DType()) || !sameTypes {
 		b.RMSNorm(xn, x, g, eps)
 		b.matMul(op, xn, ps, false)
 		return
@@ -195,6 +239,14 @@ func (b *Backend) NormMatMulSwiGLU(dst, xn, x, g compute.Tensor, eps float32, ga
 	overlap(op, dst, xn)
 	overlap(op, dst, x)
 	n, k, m := x.Rows(), x.Cols(), gate.Rows()
+	if m > 0 && b.cublasNormed(n, k, gate.DType()) {
+		outs := []gemmOut{{d: b.ptr(op, dst), w: b.ptr(op, gate), m: m}, {w: b.ptr(op, up), m: m, inSlice: true}}
+		b.normGemm(op, x, g, eps, gate.DType(), outs, func(r0, rows int, s []gemmOut) {
+			cnt := int64(rows) * int64(m)
+			b.launch(&b.k.siluMul, blocks1D(cnt), threads256, 0, dev(s[0].d), dev(s[0].d), dev(s[1].d), i64(cnt))
+		})
+		return
+	}
 	if !b.normFused(n, k, gate.DType()) {
 		b.RMSNorm(xn, x, g, eps)
 		b.MatMulSwiGLU(dst, xn, gate, up)
@@ -247,4 +299,77 @@ func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor,
 	b.launch(&b.k.ropeStore[slot(kc.DType())], blocks1D(items), threads256, 0, dev(qp), dev(kp), dev(vp), dev(kcp), dev(vcp),
 		dev(rp), dev(cp), dev(sp), dev(pp), i32(n), i32(q.Cols()), i32(k.Cols()), i32(headDim), i32(cos.Rows()), i32(kc.Rows()))
 	b.done(op)
+}
+
+// NormFFN is a gated feed-forward block with its residual add:
+// NormMatMulSwiGLU(h, xn, x, g, eps, gate, up), then MatMulAdd(dst, h,
+// down). On cuBLAS (cublasNormed) each slice of rows that fits the scratch
+// is normalised straight to 16 bits, multiplied by gate (into h) and up,
+// and silu(gate)·up narrowed straight to 16 bits (silu_mul_bf16/_f16) for
+// the down projection: the bits of the composed ops, two casts and a
+// float32 write and read of h fewer. Elsewhere it runs the two ops. dst may
+// be x (the residual stream) or must not overlap it.
+func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up, down compute.Tensor) {
+	const op = "NormFFN"
+	b.checkNorm(op, xn, x, g)
+	b.checkMatMul(op, h, xn, gate)
+	b.checkMatMul(op, dst, h, down)
+	if up.DType() != gate.DType() || up.Rows() != gate.Rows() || up.Cols() != gate.Cols() {
+		compute.Panicf(op, "gate %v and up %v differ", gate, up)
+	}
+	for _, t := range []compute.Tensor{x, xn, dst} {
+		overlap(op, h, t)
+	}
+	overlap(op, dst, xn)
+	if !sameTensor(dst, x) {
+		overlap(op, dst, x)
+	}
+	n, k, m, d := x.Rows(), x.Cols(), gate.Rows(), down.Rows()
+	if m == 0 || down.DType() != gate.DType() || !b.cublasNormed(n, k, gate.DType()) {
+		b.NormMatMulSwiGLU(h, xn, x, g, eps, gate, up)
+		b.MatMulAdd(dst, h, down)
+		return
+	}
+	if b.err != nil || n == 0 || d == 0 {
+		return
+	}
+	dt := gate.DType()
+	typ := cuda.R16BF
+	if dt == compute.F16 {
+		typ = cuda.R16F
+	}
+	ws := slot(dt)
+	xp, gp, hp, dp := b.ptr(op, x), b.ptr(op, g), b.ptr(op, h), b.ptr(op, dst)
+	wg, wu, wd := b.ptr(op, gate), b.ptr(op, up), b.ptr(op, down)
+	// Per row of a slice, in the scratch: x normalised (2k bytes), up (4m)
+	// and silu·up narrowed (2m), each part 256-byte aligned.
+	perRow := 2*int64(k) + 6*int64(m)
+	rows := int(min(int64(n), (b.scratch.bytes-2*256)/perRow))
+	if rows <= 0 {
+		b.fail(fmt.Errorf("cuda: %s: a row of %d + %d columns does not fit the %d-byte scratch", op, k, m, b.scratch.bytes))
+		return
+	}
+	align := func(p cuda.DevPtr) cuda.DevPtr { return (p + 255) &^ 255 }
+	b.enter()
+	defer b.exit()
+	for r0 := 0; r0 < n; r0 += rows {
+		c := min(rows, n-r0)
+		cm := int64(c) * int64(m)
+		xb := b.scratch.ptr
+		u := align(xb + cuda.DevPtr(2*int64(c)*int64(k)))
+		hb := align(u + cuda.DevPtr(4*cm))
+		hr := hp + cuda.DevPtr(int64(r0)*int64(m)*4)
+		b.launch(&b.k.rmsNormTo[ws], [3]uint32{uint32(c), 1, 1}, threads256, 0, dev(xb),
+			dev(xp+cuda.DevPtr(int64(r0)*int64(k)*4)), dev(gp), i32(k), f32(eps))
+		b.gemmEx(wg, typ, xb, hr, c, k, m, cuda.Compute32F, false)
+		b.gemmEx(wu, typ, xb, u, c, k, m, cuda.Compute32F, false)
+		b.launch(&b.k.siluMulTo[ws], blocks1D(cm), threads256, 0, dev(hb), dev(hr), dev(u), i64(cm))
+		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), c, m, d, cuda.Compute32F, true)
+	}
+	b.done(op)
+}
+
+// sameTensor says that a and b are the same elements of the same buffer.
+func sameTensor(a, b compute.Tensor) bool {
+	return a.Buf() == b.Buf() && a.Offset() == b.Offset() && a.Len() == b.Len() && a.DType() == b.DType()
 }

@@ -76,6 +76,7 @@ func TestFusionsMatchComposed(t *testing.T) {
 			xv := computetest.Random(rng, s.n*s.k, 1)
 			w1v, w2v := computetest.Random(rng, s.m*s.k, 0.1), computetest.Random(rng, s.m*s.k, 0.1)
 			w3v := computetest.Random(rng, 2*s.m*s.k, 0.1)
+			wdv := computetest.Random(rng, s.k*s.m, 0.1)
 			accv := computetest.Random(rng, s.n*s.m, 1)
 			gemv := s.n <= gemvMaxRows
 			skinny := !gemv && s.n <= b.skinnyMax && s.dt != compute.F32 && s.k%8 == 0
@@ -86,7 +87,7 @@ func TestFusionsMatchComposed(t *testing.T) {
 			xrv, gv := computetest.Random(rng, s.n*s.k, 3), computetest.Random(rng, s.k, 1)
 			const eps = 1e-5
 			// fused runs the fusions on be; composed runs their definition.
-			type outs struct{ add, swiglu, q, k, v, nq, nk, nv, nswiglu compute.Tensor }
+			type outs struct{ add, swiglu, q, k, v, nq, nk, nv, nswiglu, ffn compute.Tensor }
 			run := func(be compute.Backend, fused bool) outs {
 				x := computetest.Upload(be, compute.F32, s.n, s.k, xv)
 				xr, g := computetest.Upload(be, compute.F32, s.n, s.k, xrv), computetest.Upload(be, compute.F32, 1, s.k, gv)
@@ -100,6 +101,10 @@ func TestFusionsMatchComposed(t *testing.T) {
 					computetest.Poison(be, d)
 				}
 				xn := be.Alloc(compute.F32, s.n, s.k)
+				// NormFFN as the model calls it: dst is the residual x it normalises.
+				wd := computetest.Upload(be, s.dt, s.k, s.m, wdv)
+				o.ffn = computetest.Upload(be, compute.F32, s.n, s.k, xrv)
+				h := be.Alloc(compute.F32, s.n, s.m)
 				if fused {
 					cb := be.(*Backend)
 					cb.MatMulAdd(o.add, x, w1)
@@ -107,6 +112,7 @@ func TestFusionsMatchComposed(t *testing.T) {
 					cb.MatMul3(o.q, o.k, o.v, x, w1, w2, w3)
 					cb.NormMatMul3(o.nq, o.nk, o.nv, xn, xr, g, eps, w1, w2, w3)
 					cb.NormMatMulSwiGLU(o.nswiglu, xn, xr, g, eps, w1, w2)
+					cb.NormFFN(o.ffn, h, xn, o.ffn, g, eps, w1, w2, wd)
 					return o
 				}
 				tmp, u := be.Alloc(compute.F32, s.n, s.m), be.Alloc(compute.F32, s.n, s.m)
@@ -125,6 +131,13 @@ func TestFusionsMatchComposed(t *testing.T) {
 				be.MatMul(tmp, xn, w1)
 				be.MatMul(u, xn, w2)
 				be.SiLUMul(o.nswiglu, tmp, u)
+				be.RMSNorm(xn, o.ffn, g, eps)
+				be.MatMul(tmp, xn, w1)
+				be.MatMul(u, xn, w2)
+				be.SiLUMul(h, tmp, u)
+				t := be.Alloc(compute.F32, s.n, s.k)
+				be.MatMul(t, h, wd)
+				be.Add(o.ffn, o.ffn, t)
 				return o
 			}
 			got, comp, ref := run(b, true), run(b, false), run(c, false)
@@ -141,10 +154,15 @@ func TestFusionsMatchComposed(t *testing.T) {
 				{"NormMatMul3 k", got.nk, comp.nk, ref.nk},
 				{"NormMatMul3 v", got.nv, comp.nv, ref.nv},
 				{"NormMatMulSwiGLU", got.nswiglu, comp.nswiglu, ref.nswiglu},
+				{"NormFFN", got.ffn, comp.ffn, ref.ffn},
 			} {
 				compare(t, p.name+" against the CPU", read(t, b, p.g), read(t, c, p.rf), tol)
 				if gemv || skinny {
 					sameBits(t, p.name+" against the composed ops on CUDA", bits(t, b, p.g), bits(t, b, p.cp))
+				} else {
+					// cuBLAS: the same products of the same 16-bit operands;
+					// only where the residual add happens may differ.
+					compare(t, p.name+" against the composed ops on CUDA", read(t, b, p.g), read(t, b, p.cp), 1e-6)
 				}
 			}
 		})

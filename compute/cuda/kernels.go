@@ -110,6 +110,7 @@ type kernels struct {
 	gemv                                                [3][gemvMaxRows]kernel      // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                                          [3][gemvMaxRows]kernel      // [BF16] and [F16] only
 	gemvDeep                                            [3]kernel                   // n = 1, small grids: [BF16] and [F16] only
+	rmsNormTo, siluMulTo                                [3]kernel                   // results narrowed to [BF16] and [F16]
 	cast                                                [3]kernel                   // F32 to [BF16] and [F16]
 	copyRows                                            [3][3]kernel                // [src][dst] types
 	ropeStore                                           [3]kernel                   // [cache type]
@@ -154,7 +155,8 @@ func (k *kernels) table() []*kernel {
 		if i > 0 {
 			k.cast[i].name = "cast_f32_" + s
 			k.gemvDeep[i].name = fmt.Sprintf("gemv_%s_n1_deep", s)
-			all = append(all, &k.cast[i], &k.gemvDeep[i])
+			k.rmsNormTo[i].name, k.siluMulTo[i].name = "rmsnorm_"+s, "silu_mul_"+s
+			all = append(all, &k.cast[i], &k.gemvDeep[i], &k.rmsNormTo[i], &k.siluMulTo[i])
 		}
 		for j, d := range slotNames {
 			k.copyRows[i][j].name = "copy_rows_" + s + "_" + d

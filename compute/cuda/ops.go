@@ -122,7 +122,7 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 			mode = skAdd
 		}
 		if n > b.skinnyMax || !b.skinny(xp, n, k, wdt, outs, mode) {
-			b.gemm(op, xp, n, k, wdt, outs, nil)
+			b.gemm(op, xp, n, k, wdt, outs, nil, nil)
 		}
 	}
 	b.done(op)
@@ -199,7 +199,11 @@ type gemmOut struct {
 // the inSlice outputs; after(r0, rows, outs) runs after each slice's GEMMs
 // with the inSlice outputs' d pointing at their scratch. The caller holds
 // the thread (enter).
-func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, outs []gemmOut, after func(r0, rows int, outs []gemmOut)) {
+//
+// narrow, if set, writes the 16-bit x of rows [r0, r0+rows) to dst in place
+// of the cast (the norm fusions normalise straight into it).
+func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, outs []gemmOut,
+	narrow func(dst cuda.DevPtr, r0, rows int), after func(r0, rows int, outs []gemmOut)) {
 	ws := slot(wdt)
 	typ, ct := cuda.R16BF, cuda.Compute32F
 	switch wdt {
@@ -208,9 +212,12 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 	case compute.F32:
 		typ, ct = cuda.R32F, cuda.Compute32FPedantic
 	}
-	narrow := wdt != compute.F32
+	narrowed := wdt != compute.F32
+	if narrow != nil && !narrowed {
+		panic("cuda: gemm: a narrowing prologue for float32 weights")
+	}
 	var perRow, slack int64
-	if narrow {
+	if narrowed {
 		perRow = 2 * int64(k)
 	}
 	for _, o := range outs {
@@ -232,9 +239,13 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 		c := min(rows, n-r0)
 		xin := x + cuda.DevPtr(int64(r0)*int64(k)*4)
 		next := b.scratch.ptr
-		if narrow {
+		if narrowed {
 			cnt := int64(c) * int64(k)
-			b.launch(&b.k.cast[ws], blocks1D(cnt), threads256, 0, dev(next), dev(xin), i64(cnt))
+			if narrow != nil {
+				narrow(next, r0, c)
+			} else {
+				b.launch(&b.k.cast[ws], blocks1D(cnt), threads256, 0, dev(next), dev(xin), i64(cnt))
+			}
 			xin = next
 			next += cuda.DevPtr(2 * cnt)
 		}

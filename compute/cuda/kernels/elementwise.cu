@@ -8,12 +8,24 @@ extern "C" __global__ void add_f32(float *dst, const float *a, const float *b, l
     grid_stride(i, n) dst[i] = a[i] + b[i];
 }
 
-// dst = silu(g) ⊙ u with silu(z) = z / (1 + e^-z), over n elements.
-extern "C" __global__ void silu_mul_f32(float *dst, const float *g, const float *u, long long n) {
+// dst = silu(g) ⊙ u with silu(z) = z / (1 + e^-z), over n elements; the
+// _bf16 and _f16 forms narrow each result as cast_f32_* does, giving the
+// bits of SiLUMul then the cast without the float32 array (the input of a
+// cuBLAS projection, compute.NormFFNer).
+template <typename D> __device__ __forceinline__ void silu_mul(D *dst, const float *g, const float *u, long long n) {
     grid_stride(i, n) {
         float z = g[i];
-        dst[i] = z / (1.0f + expf(-z)) * u[i];
+        dst[i] = From<D>::f32(z / (1.0f + expf(-z)) * u[i]);
     }
+}
+extern "C" __global__ void silu_mul_f32(float *dst, const float *g, const float *u, long long n) {
+    silu_mul<float>(dst, g, u, n);
+}
+extern "C" __global__ void silu_mul_bf16(bf16_t *dst, const float *g, const float *u, long long n) {
+    silu_mul<bf16_t>(dst, g, u, n);
+}
+extern "C" __global__ void silu_mul_f16(f16_t *dst, const float *g, const float *u, long long n) {
+    silu_mul<f16_t>(dst, g, u, n);
 }
 
 // The sum of v over the block, the same in every thread. blockDim.x is a
@@ -60,9 +72,12 @@ __device__ __forceinline__ float rms_inv(double ss, int cols, float eps) {
 // (mean rounded to float, plus eps in float, reciprocal square root in
 // double), so both agree to the last bit far more often than not. dst may
 // be src: each thread reads its eight elements before it writes them.
-extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) {
+// The _bf16 and _f16 forms narrow each result as cast_f32_* does: the bits
+// of RMSNorm then the cast, without the float32 row (the input of cuBLAS
+// projections, compute.NormMatMul3er and friends).
+template <typename D> __device__ __forceinline__ void rmsnorm(D *dst, const float *src, const float *w, int cols, float eps) {
     const float *x = src + (long long)blockIdx.x * cols;
-    float *d = dst + (long long)blockIdx.x * cols;
+    D *d = dst + (long long)blockIdx.x * cols;
     const float inv = rms_inv(block_sum(rms_sumsq(x, cols)), cols, eps);
     int c = threadIdx.x;
     for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
@@ -70,9 +85,18 @@ extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float
 #pragma unroll
         for (int i = 0; i < 8; i++) v[i] = x[c + i * blockDim.x], g[i] = w[c + i * blockDim.x];
 #pragma unroll
-        for (int i = 0; i < 8; i++) d[c + i * blockDim.x] = g[i] * (v[i] * inv);
+        for (int i = 0; i < 8; i++) d[c + i * blockDim.x] = From<D>::f32(g[i] * (v[i] * inv));
     }
-    for (; c < cols; c += blockDim.x) d[c] = w[c] * (x[c] * inv);
+    for (; c < cols; c += blockDim.x) d[c] = From<D>::f32(w[c] * (x[c] * inv));
+}
+extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) {
+    rmsnorm<float>(dst, src, w, cols, eps);
+}
+extern "C" __global__ void rmsnorm_bf16(bf16_t *dst, const float *src, const float *w, int cols, float eps) {
+    rmsnorm<bf16_t>(dst, src, w, cols, eps);
+}
+extern "C" __global__ void rmsnorm_f16(f16_t *dst, const float *src, const float *w, int cols, float eps) {
+    rmsnorm<f16_t>(dst, src, w, cols, eps);
 }
 
 // Rotates each head of each row of x in place (rotate-half layout), one
