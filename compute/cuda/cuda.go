@@ -60,6 +60,7 @@ type Backend struct {
 	attnTiledOK     [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
 	attnDecodeMax   int     // the most queries per batch row that take the decode attention kernel (tests and benchmarks change it)
 	attnDecodeChunk int     // attnDecodeChunk; benchmarks change it
+	attnDecode4Max  int     // attnDecode4Max; tests and benchmarks change it
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
@@ -120,7 +121,7 @@ func New(device int) (*Backend, error) {
 	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
 		attnTiledMin: attnTiledMinQueries, attnDecodeMax: attnDecodeMaxQueries,
-		attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows}
+		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows}
 	if err := b.open(device); err != nil {
 		b.Close()
 		return nil, err

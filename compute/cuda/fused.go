@@ -92,7 +92,7 @@ func (b *Backend) MatMulSwiGLU(dst, x, gate, up compute.Tensor) {
 	b.gemm(op, xp, n, k, gate.DType(), outs, nil, func(r0, rows int, s []gemmOut) {
 		g := s[0].d
 		cnt := int64(rows) * int64(m)
-		b.launch(&b.k.siluMul, blocks1D(cnt), threads256, 0, dev(g), dev(g), dev(s[1].d), i64(cnt))
+		b.launch(&b.k.siluMul, blocks1D((cnt+3)/4), threads256, 0, dev(g), dev(g), dev(s[1].d), i64(cnt))
 	})
 	b.done(op)
 }
@@ -243,7 +243,7 @@ func (b *Backend) NormMatMulSwiGLU(dst, xn, x, g compute.Tensor, eps float32, ga
 		outs := []gemmOut{{d: b.ptr(op, dst), w: b.ptr(op, gate), m: m}, {w: b.ptr(op, up), m: m, inSlice: true}}
 		b.normGemm(op, x, g, eps, gate.DType(), outs, func(r0, rows int, s []gemmOut) {
 			cnt := int64(rows) * int64(m)
-			b.launch(&b.k.siluMul, blocks1D(cnt), threads256, 0, dev(s[0].d), dev(s[0].d), dev(s[1].d), i64(cnt))
+			b.launch(&b.k.siluMul, blocks1D((cnt+3)/4), threads256, 0, dev(s[0].d), dev(s[0].d), dev(s[1].d), i64(cnt))
 		})
 		return
 	}
@@ -287,8 +287,8 @@ func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor,
 		b.Scatter(vc, v, rows)
 		return
 	}
-	items := int64(n) * int64(q.Cols()/2+k.Cols()/2+k.Cols())
-	if items == 0 || b.err != nil {
+	per := q.Cols()/2 + k.Cols()/2 + k.Cols() // items of a row: blocks along x, rows along y
+	if n == 0 || per == 0 || b.err != nil {
 		return
 	}
 	const op = "RoPEStore"
@@ -296,7 +296,8 @@ func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor,
 	rp, cp, sp, pp := b.ptr(op, rows), b.ptr(op, cos), b.ptr(op, sin), b.ptr(op, pos)
 	b.enter()
 	defer b.exit()
-	b.launch(&b.k.ropeStore[slot(kc.DType())], blocks1D(items), threads256, 0, dev(qp), dev(kp), dev(vp), dev(kcp), dev(vcp),
+	grid := [3]uint32{uint32(min((per+255)/256, 1<<16)), uint32(min(n, 65535)), 1}
+	b.launch(&b.k.ropeStore[slot(kc.DType())], grid, threads256, 0, dev(qp), dev(kp), dev(vp), dev(kcp), dev(vcp),
 		dev(rp), dev(cp), dev(sp), dev(pp), i32(n), i32(q.Cols()), i32(k.Cols()), i32(headDim), i32(cos.Rows()), i32(kc.Rows()))
 	b.done(op)
 }
@@ -363,7 +364,7 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 			dev(xp+cuda.DevPtr(int64(r0)*int64(k)*4)), dev(gp), i32(k), f32(eps))
 		b.gemmEx(wg, typ, xb, hr, c, k, m, cuda.Compute32F, false)
 		b.gemmEx(wu, typ, xb, u, c, k, m, cuda.Compute32F, false)
-		b.launch(&b.k.siluMulTo[ws], blocks1D(cm), threads256, 0, dev(hb), dev(hr), dev(u), i64(cm))
+		b.launch(&b.k.siluMulTo[ws], blocks1D((cm+3)/4), threads256, 0, dev(hb), dev(hr), dev(u), i64(cm))
 		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), c, m, d, cuda.Compute32F, true)
 	}
 	b.done(op)

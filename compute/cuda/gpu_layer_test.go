@@ -122,10 +122,12 @@ func BenchmarkRoPEStore(b *testing.B) {
 }
 
 // BenchmarkLayer times one transformer layer of 8B shapes as model.ops
-// issues it, v2's ops against v3's: LLaMA-3-8B decoding (batch 1 and 4,
-// 256 cached slots per row) and a LLaDA-8B dual-cache call (a block of 32
-// over 256 slots, bidirectional). A whole step is about 32 layers plus the
-// head: multiply by 32 to compare with docs/perf.md's per-token times.
+// issues it, with the backend's defaults and with its experimental kernels:
+// LLaMA-3-8B decoding (batch 1 and 4, 256 cached slots per row), a LLaDA-8B
+// dual-cache call (a block of 32 over 256 slots, bidirectional) and a
+// reference step (256 rows). A whole step is about 32 layers plus the head:
+// multiply by 32 to compare with docs/perf.md's per-token times. (The
+// LLaMA FFN is 14336 wide, LLaDA's 12288: the LLaDA cases overstate it.)
 func BenchmarkLayer(b *testing.B) {
 	for _, c := range []struct {
 		name     string
@@ -136,14 +138,16 @@ func BenchmarkLayer(b *testing.B) {
 		{"llama/decode/B=1/T=256", 1, 1, 256, 8, true},
 		{"llama/decode/B=4/T=256", 4, 1, 256, 8, true},
 		{"llada/dual-cache/n=32/T=256", 1, 32, 256, 32, false},
+		{"llada/no-cache/n=256/T=256", 1, 256, 256, 32, false},
 	} {
-		for _, v3 := range []bool{false, true} {
-			version := map[bool]string{false: "v2", true: "v3"}[v3]
-			b.Run(c.name+"/"+version, func(b *testing.B) {
+		for _, experimental := range []bool{false, true} {
+			name := c.name + map[bool]string{false: "/default", true: "/experimental"}[experimental]
+			b.Run(name, func(b *testing.B) {
+				// The backend as dllmbench runs it, or with the kernels that
+				// are off by default (skinny, norm-in-GEMV).
 				be := newBackend(b)
-				if !v3 { // v2's choices
-					be.skinnyMax = gemvMaxRows
-					be.attnTiledMin = 64
+				if !experimental {
+					be.skinnyMax, be.normMax = gemvMaxRows, 0
 				}
 				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
 				kvDim, rows := c.kvHeads*hd, c.nb*c.n
@@ -170,27 +174,12 @@ func BenchmarkLayer(b *testing.B) {
 				}
 				pt, ct, qt, st := computetest.UploadI32(be, pos), computetest.UploadI32(be, crow), computetest.UploadI32(be, qpos), computetest.UploadI32(be, span)
 				const eps = 1e-5
-				layer := func() {
-					if v3 {
-						be.NormMatMul3(q, k, v, xb, x, an, eps, wq, wk, wv)
-						be.RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, hd)
-					} else {
-						be.RMSNorm(xb, x, an, eps)
-						be.MatMul3(q, k, v, xb, wq, wk, wv)
-						be.RoPE(q, cos, sin, pt, hd)
-						be.RoPE(k, cos, sin, pt, hd)
-						be.Scatter(kc, k, ct)
-						be.Scatter(vc, v, ct)
-					}
+				layer := func() { // model.ops's sequence with every fusion
+					be.NormMatMul3(q, k, v, xb, x, an, eps, wq, wk, wv)
+					be.RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, hd)
 					be.Attention(att, q, kc, vc, qt, st, heads, c.kvHeads, c.causal)
 					be.MatMulAdd(x, att, wo)
-					if v3 {
-						be.NormMatMulSwiGLU(h, xb, x, fn, eps, wg, wu)
-					} else {
-						be.RMSNorm(xb, x, fn, eps)
-						be.MatMulSwiGLU(h, xb, wg, wu)
-					}
-					be.MatMulAdd(x, h, wd)
+					be.NormFFN(x, h, xb, x, fn, eps, wg, wu, wd)
 				}
 				sec := graphTime(b, be, layer)
 				bytes := wq.Bytes() + wk.Bytes() + wv.Bytes() + wo.Bytes() + wg.Bytes() + wu.Bytes() + wd.Bytes()

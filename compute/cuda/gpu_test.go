@@ -200,6 +200,13 @@ func TestAttentionShapes(t *testing.T) {
 			causal: true, span: []int32{150, 300, 0, 299}, qpos: []int32{20, 200, 250, 299, 5, 100, 200, 298}, hide: true},
 		{name: "decode kernel: bidirectional, odd spans, one of one slot", nb: 3, n: 1, T: 517, heads: 4, kvHeads: 4, hd: 128,
 			causal: false, span: []int32{0, 517, 100, 101, 3, 400}, hide: true},
+		// Its four-query form: up to 32 queries per row.
+		{name: "decode4: a LLaDA dual-cache block, 32 queries over 256 slots", nb: 1, n: 32, T: 256, heads: 4, kvHeads: 4, hd: 128,
+			causal: false, span: []int32{0, 256}},
+		{name: "decode4: causal blocks of 13, padding, NaN outside, 3 splits", nb: 2, n: 13, T: 700, heads: 4, kvHeads: 1, hd: 64,
+			causal: true, span: []int32{100, 700, 0, 650}, hide: true},
+		{name: "decode4: causal queries before the span see nothing", nb: 1, n: 6, T: 40, heads: 2, kvHeads: 2, hd: 128,
+			causal: true, span: []int32{20, 40}, qpos: []int32{5, 15, 19, 20, 30, 39}},
 		// The tiled kernel: heads of 64 or 128, at least 64 queries per row.
 		{name: "tiled: a LLaDA step, 256 queries over 256 slots, 2 splits", nb: 1, n: 256, T: 256, heads: 4, kvHeads: 1, hd: 128,
 			causal: false, span: []int32{0, 256}},
@@ -248,10 +255,10 @@ func TestAttentionShapes(t *testing.T) {
 			s.name, s.nb, s.n, s.T, s.heads, s.kvHeads, s.hd, s.causal)
 		want := run(c)
 		compare(t, name, run(b), want, 1e-5)
-		if s.n <= b.attnDecodeMax && attnTiledIndex(s.hd) >= 0 { // and on the one-warp kernel the decode kernel replaces
-			b.attnDecodeMax = 0
-			compare(t, name+", one-warp kernel", run(b), want, 1e-5)
-			b.attnDecodeMax = attnDecodeMaxQueries
+		if s.n <= b.attnDecode4Max && attnTiledIndex(s.hd) >= 0 { // and on the kernel the decode kernel replaces
+			b.attnDecodeMax, b.attnDecode4Max = 0, 0
+			compare(t, name+", without the decode kernel", run(b), want, 1e-5)
+			b.attnDecodeMax, b.attnDecode4Max = attnDecodeMaxQueries, attnDecode4Max
 		}
 	}
 }
@@ -662,6 +669,7 @@ func BenchmarkMatMul(b *testing.B) {
 		{compute.BF16, 8, 14336, 4096, ""},   //
 		{compute.BF16, 1, 4096, 128256, ""},  // the LM head (1.05 GB)
 		{compute.BF16, 2048, 4096, 4096, ""}, // a prefill or diffusion step: cuBLAS
+		{compute.BF16, 8192, 8192, 8192, ""}, // the ceiling G of issue 5 (cuBLAS bf16 GEMM 8192³)
 		{compute.F32, 256, 4096, 4096, ""},   // float32 weights, no TF32
 		{compute.BF16, 32, 4096, 126464, ""}, // LLaDA's head over a block of 32: skinny, one split
 	}
@@ -729,6 +737,9 @@ func BenchmarkAttention(b *testing.B) {
 		{"prefill/n=128/T=128", 1, 128, 128, 32, 8, 128, true},             // LLaMA-3's prompt: tiled, causal
 		// A LLaDA dual-cache block (32 queries) over 256 and 1024 slots, and
 		// half a block, on each kernel: this decides attnTiledMinQueries.
+		{"block/MHA/n=32/T=256", 1, 32, 256, 32, 32, 128, false},
+		{"block/MHA/n=32/T=1024", 1, 32, 1024, 32, 32, 128, false},
+		{"block/MHA/n=16/T=256", 1, 16, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/tiled", 1, 32, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/warp", 1, 32, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=1024/tiled", 1, 32, 1024, 32, 32, 128, false},
@@ -740,9 +751,9 @@ func BenchmarkAttention(b *testing.B) {
 			be := newBackend(b)
 			switch {
 			case strings.HasSuffix(c.name, "/tiled"):
-				be.attnTiledMin = 1
+				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = 1, 0, 0
 			case strings.HasSuffix(c.name, "/warp"):
-				be.attnTiledMin, be.attnDecodeMax = math.MaxInt, 0
+				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = math.MaxInt, 0, 0
 			case strings.Contains(c.name, "/chunk="):
 				fmt.Sscanf(c.name[strings.Index(c.name, "/chunk=")+len("/chunk="):], "%d", &be.attnDecodeChunk)
 			}

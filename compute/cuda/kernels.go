@@ -105,7 +105,7 @@ type kernel struct {
 type kernels struct {
 	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
 	attnTiled                                           [2]kernel // heads of 64 and 128 (attnTiledHeads)
-	attnDecode                                          [2]kernel // the same
+	attnDecode, attnDecode4                             [2]kernel // the same
 	argmaxProb                                          kernel
 	gemv                                                [3][gemvMaxRows]kernel      // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                                          [3][gemvMaxRows]kernel      // [BF16] and [F16] only
@@ -141,7 +141,8 @@ func (k *kernels) table() []*kernel {
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
 		k.attnDecode[i].name = fmt.Sprintf("attention_decode_f32_hd%d", hd)
-		all = append(all, &k.attnTiled[i], &k.attnDecode[i])
+		k.attnDecode4[i].name = fmt.Sprintf("attention_decode4_f32_hd%d", hd)
+		all = append(all, &k.attnTiled[i], &k.attnDecode[i], &k.attnDecode4[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {
@@ -229,7 +230,9 @@ func (b *Backend) launch(k *kernel, grid, block [3]uint32, shared int, args ...u
 }
 
 // blocks1D is the grid for n elements in blocks of 256 threads, capped:
-// the kernels stride over the rest.
+// the kernels stride over the rest. The kernels that take four elements a
+// thread (cast_f32_*, silu_mul_*) are given blocks1D((n+3)/4): when their
+// operands are not 16-byte aligned, the grid strides over all n.
 func blocks1D(n int64) [3]uint32 {
 	g := (n + 255) / 256
 	return [3]uint32{uint32(max(1, min(g, 1<<20))), 1, 1}

@@ -244,7 +244,7 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 			if narrow != nil {
 				narrow(next, r0, c)
 			} else {
-				b.launch(&b.k.cast[ws], blocks1D(cnt), threads256, 0, dev(next), dev(xin), i64(cnt))
+				b.launch(&b.k.cast[ws], blocks1D((cnt+3)/4), threads256, 0, dev(next), dev(xin), i64(cnt))
 			}
 			xin = next
 			next += cuda.DevPtr(2 * cnt)
@@ -387,12 +387,13 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 	b.done(op)
 }
 
-// Attention runs the tiled kernel (kernels/attention_tiled.cu) for heads of
-// 64 or 128 and at least b.attnTiledMin queries per batch row, the decode
-// kernel for heads of 64 or 128 and at most attnDecodeMaxQueries, and the
-// one-warp-per-query kernel (kernels/attention.cu) otherwise; each splits
-// a row's slots over several blocks when there are few blocks. Spans are
-// device data: they are clamped to the cache rather than checked.
+// Attention runs, for heads of 64 or 128, the decode kernel (one query per
+// block) up to b.attnDecodeMax queries per batch row, its four-query form
+// up to b.attnDecode4Max, the tiled kernel (kernels/attention_tiled.cu)
+// from b.attnTiledMin on, and the one-warp-per-query kernel
+// (kernels/attention.cu) otherwise; each splits a row's slots over several
+// blocks when there are few blocks. Spans are device data: they are
+// clamped to the cache rather than checked.
 func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
 	nb := span.Len() / 2
 	if !isF32(dst, q, kc, vc) || qpos.DType() != compute.I32 || span.DType() != compute.I32 ||
@@ -415,18 +416,19 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	if b.err != nil {
 		return
 	}
-	if t := attnTiledIndex(hd); t >= 0 && b.attnTiledOK[t] && n >= b.attnTiledMin && T > 0 &&
-		b.ptr("Attention", dst)%16 == 0 && b.ptr("Attention", q)%16 == 0 &&
-		b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0 {
+	t := attnTiledIndex(hd)
+	aligned := b.ptr("Attention", q)%16 == 0 && b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0
+	decode := t >= 0 && aligned && (n <= b.attnDecodeMax || n <= b.attnDecode4Max)
+	if !decode && t >= 0 && b.attnTiledOK[t] && n >= b.attnTiledMin && T > 0 && aligned && b.ptr("Attention", dst)%16 == 0 {
 		b.attentionTiled(&b.k.attnTiled[t], dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
 		return
 	}
-	// A few queries per row with heads of 64 or 128: the decode kernel, one
-	// query per block and no dynamic shared memory.
 	k, perBlock, shared, splits := &b.k.attention, 8, attnSharedBytes(hd), attnSplits(n, T)
-	if t := attnTiledIndex(hd); t >= 0 && n <= b.attnDecodeMax && b.ptr("Attention", q)%16 == 0 &&
-		b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0 {
+	if decode { // no dynamic shared memory
 		k, perBlock, shared = &b.k.attnDecode[t], 1, 0
+		if n > b.attnDecodeMax {
+			k, perBlock = &b.k.attnDecode4[t], 4
+		}
 		splits = max(1, min(32, (T+b.attnDecodeChunk-1)/b.attnDecodeChunk))
 	}
 	if shared > b.attnShared {
@@ -483,6 +485,12 @@ func attnSplits(n, T int) int {
 // query a block of its own: from a few queries on, the one-warp kernel's
 // blocks share each staged tile among eight of them.
 const attnDecodeMaxQueries = 4
+
+// attnDecode4Max is the most queries per batch row that take the decode
+// kernel's four-query form (attention_decode4_*), which reads each key and
+// value row once for four queries; above it, the tiled kernel. A LLaDA
+// dual-cache block is 32 queries.
+const attnDecode4Max = 32
 
 // attnDecodeChunk is the fewest slots of a row a block of the decode
 // kernel takes: a cache of T slots is split in up to 32 chunks of at least

@@ -133,18 +133,21 @@ attention_f32(float *__restrict__ out, const float *__restrict__ q, const float 
     }
 }
 
-// attention_decode_f32_hd64 and _hd128: decoding, a few queries per batch
-// row (attnDecodeMaxQueries) with heads of 64 or 128. The one-warp kernel
-// above gives such a block one busy warp of eight and runs each slot's dot
+// attention_decode_f32_hd64/_hd128 and attention_decode4_*: decoding and
+// short blocks of queries (up to attnDecodeMaxQueries and attnDecode4Max
+// queries per batch row) with heads of 64 or 128. The one-warp kernel above
+// gives such a block one busy warp of eight and runs each slot's dot
 // product in one lane, so it waits on memory most of the time. Here a block
-// takes one query (of one head and batch row) and one chunk of its slots,
-// chunked as attention_f32 chunks them; its eight warps take the chunk's
-// slots ATT_DU consecutive ones at a time, in turn, and each lane holds V =
-// hd/32 consecutive dims of the query, a key and a value. A slot's score is
-// then a vector load, V multiply-adds and a warp reduction, and a warp has
-// 2·ATT_DU rows in flight. Each warp keeps its own running softmax; the block
-// merges the eight at the end, then writes the output, or the partial state
-// that attention_combine_f32 merges across chunks.
+// takes QB consecutive queries (one, or four) of one head and batch row and
+// one chunk of their slots, chunked as attention_f32 chunks them; its eight
+// warps take the chunk's slots ATT_DU consecutive ones at a time, in turn,
+// and each lane holds V = hd/32 consecutive dims of the queries, a key and
+// a value. A slot's scores are then one vector load, QB·V multiply-adds and
+// QB warp reductions, each key and value row is read once for the QB
+// queries, and a warp has 2·ATT_DU rows in flight. Each warp keeps its own
+// running softmax per query; the block merges the eight at the end, then
+// writes the outputs, or the partial states that attention_combine_f32
+// merges across chunks.
 #define ATT_DU 4
 
 template <int V> __device__ __forceinline__ void load_dims(float (&r)[V], const float *p) {
@@ -157,37 +160,52 @@ template <int V> __device__ __forceinline__ void load_dims(float (&r)[V], const 
     }
 }
 
-template <int V>
+template <int V, int QB>
 __device__ __forceinline__ void attention_decode(float *__restrict__ out, const float *__restrict__ q,
                                                  const float *__restrict__ kc, const float *__restrict__ vc,
                                                  const int *__restrict__ qpos, const int *__restrict__ span, int n,
                                                  int T, int nh, int group, int causal, float scale,
                                                  float *__restrict__ part, int splits) {
     constexpr int hd = 32 * V, W = 8; // W warps
-    __shared__ float wm[W], wl[W], wacc[W][hd];
+    __shared__ float wm[W][QB], wl[W][QB], wacc[W][QB][hd];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
-    const int split = blockIdx.x % splits, qi = blockIdx.x / splits;
-    const long long r = (long long)b * n + qi;
+    const int split = blockIdx.x % splits, q0 = blockIdx.x / splits * QB;
     const int qc = nh * hd, kvc = (nh / group) * hd;
     const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
     const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + ATT_TS - 1) / ATT_TS * ATT_TS;
     const int s = s0 + split * chunk;
-    int e = min(s + chunk, e0);
-    if (causal) e = min(e, qpos[r] + 1);
-
-    float qv[V];
-    load_dims<V>(qv, q + r * qc + (long long)h * hd + lane * V);
+    // Query qq sees the slots [s, e[qq]) of the chunk; a query past n sees
+    // none.
+    int e[QB], emax = s;
+    float qv[QB][V];
+#pragma unroll
+    for (int qq = 0; qq < QB; qq++) {
+        const long long r = (long long)b * n + q0 + qq;
+        e[qq] = q0 + qq < n ? min(s + chunk, e0) : s;
+        if (q0 + qq < n && causal) e[qq] = min(e[qq], qpos[r] + 1);
+        emax = max(emax, e[qq]);
+        if (q0 + qq < n) {
+            load_dims<V>(qv[qq], q + r * qc + (long long)h * hd + lane * V);
+        } else {
+#pragma unroll
+            for (int i = 0; i < V; i++) qv[qq][i] = 0.0f;
+        }
+    }
     const float *kb = kc + (long long)b * T * kvc + (long long)kh * hd + lane * V;
     const float *vb = vc + (long long)b * T * kvc + (long long)kh * hd + lane * V;
-    float m = NEG_INF, l = 0.0f, acc[V];
+    float m[QB], l[QB], acc[QB][V];
 #pragma unroll
-    for (int i = 0; i < V; i++) acc[i] = 0.0f;
-    for (int j0 = s + warp * ATT_DU; j0 < e; j0 += W * ATT_DU) {
-        float kr[ATT_DU][V], vr[ATT_DU][V], sc[ATT_DU];
+    for (int qq = 0; qq < QB; qq++) {
+        m[qq] = NEG_INF, l[qq] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < V; i++) acc[qq][i] = 0.0f;
+    }
+    for (int j0 = s + warp * ATT_DU; j0 < emax; j0 += W * ATT_DU) {
+        float kr[ATT_DU][V], vr[ATT_DU][V], sc[QB][ATT_DU];
 #pragma unroll
         for (int u = 0; u < ATT_DU; u++) {
-            if (j0 + u < e) { // slots past e may be another row's, or garbage
+            if (j0 + u < emax) { // slots past emax may be another row's, or garbage
                 load_dims<V>(kr[u], kb + (long long)(j0 + u) * kvc);
                 load_dims<V>(vr[u], vb + (long long)(j0 + u) * kvc);
             } else {
@@ -196,53 +214,65 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
             }
         }
 #pragma unroll
-        for (int u = 0; u < ATT_DU; u++) {
-            float d = 0.0f;
+        for (int qq = 0; qq < QB; qq++)
 #pragma unroll
-            for (int i = 0; i < V; i++) d += qv[i] * kr[u][i];
-            sc[u] = d;
-        }
+            for (int u = 0; u < ATT_DU; u++) {
+                float d = 0.0f;
+#pragma unroll
+                for (int i = 0; i < V; i++) d += qv[qq][i] * kr[u][i];
+                sc[qq][u] = d;
+            }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) {
 #pragma unroll
-            for (int u = 0; u < ATT_DU; u++) sc[u] += __shfl_xor_sync(FULL_MASK, sc[u], o);
+            for (int qq = 0; qq < QB; qq++)
+#pragma unroll
+                for (int u = 0; u < ATT_DU; u++) sc[qq][u] += __shfl_xor_sync(FULL_MASK, sc[qq][u], o);
         }
-        float mnew = m;
 #pragma unroll
-        for (int u = 0; u < ATT_DU; u++) {
-            sc[u] = j0 + u < e ? sc[u] * scale : NEG_INF;
-            mnew = fmaxf(mnew, sc[u]); // finite: slot j0 is visible
+        for (int qq = 0; qq < QB; qq++) {
+            float mnew = m[qq];
+#pragma unroll
+            for (int u = 0; u < ATT_DU; u++) {
+                sc[qq][u] = j0 + u < e[qq] ? sc[qq][u] * scale : NEG_INF;
+                mnew = fmaxf(mnew, sc[qq][u]);
+            }
+            if (mnew == NEG_INF) continue; // nothing visible to this query yet
+            const float corr = expf(m[qq] - mnew); // 0 on its first visible slots, where m = -inf
+            l[qq] *= corr;
+#pragma unroll
+            for (int i = 0; i < V; i++) acc[qq][i] *= corr;
+#pragma unroll
+            for (int u = 0; u < ATT_DU; u++) {
+                const float p = j0 + u < e[qq] ? expf(sc[qq][u] - mnew) : 0.0f;
+                l[qq] += p;
+#pragma unroll
+                for (int i = 0; i < V; i++) acc[qq][i] += p * vr[u][i];
+            }
+            m[qq] = mnew;
         }
-        const float corr = expf(m - mnew); // 0 on the first slots, where m = -inf
-        l *= corr;
-#pragma unroll
-        for (int i = 0; i < V; i++) acc[i] *= corr;
-#pragma unroll
-        for (int u = 0; u < ATT_DU; u++) {
-            const float p = j0 + u < e ? expf(sc[u] - mnew) : 0.0f;
-            l += p;
-#pragma unroll
-            for (int i = 0; i < V; i++) acc[i] += p * vr[u][i];
-        }
-        m = mnew;
     }
-    if (lane == 0) wm[warp] = m, wl[warp] = l;
 #pragma unroll
-    for (int i = 0; i < V; i++) wacc[warp][lane * V + i] = acc[i];
+    for (int qq = 0; qq < QB; qq++) {
+        if (lane == 0) wm[warp][qq] = m[qq], wl[warp][qq] = l[qq];
+#pragma unroll
+        for (int i = 0; i < V; i++) wacc[warp][qq][lane * V + i] = acc[qq][i];
+    }
     __syncthreads();
-    float M = NEG_INF;
+    for (int t = threadIdx.x; t < QB * hd; t += blockDim.x) {
+        const int qq = t / hd, d = t - qq * hd;
+        if (q0 + qq >= n) break; // t only grows
+        const long long r = (long long)b * n + q0 + qq;
+        float M = NEG_INF;
 #pragma unroll
-    for (int w = 0; w < W; w++) M = fmaxf(M, wm[w]);
-    float L = 0.0f, f[W];
+        for (int w = 0; w < W; w++) M = fmaxf(M, wm[w][qq]);
+        float L = 0.0f, a = 0.0f;
 #pragma unroll
-    for (int w = 0; w < W; w++) {
-        f[w] = wm[w] == NEG_INF ? 0.0f : expf(wm[w] - M); // a warp that saw nothing adds nothing
-        L += wl[w] * f[w];
-    }
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float a = 0.0f;
-#pragma unroll
-        for (int w = 0; w < W; w++) a += wacc[w][d] * f[w];
+        for (int w = 0; w < W; w++) {
+            const float f = wm[w][qq] == NEG_INF ? 0.0f : expf(wm[w][qq] - M); // a warp that saw nothing adds nothing
+            L += wl[w][qq] * f;
+            a += wacc[w][qq][d] * f;
+        }
         if (splits > 1) {
             float *p = part + ((r * nh + h) * splits + split) * (hd + 2);
             if (d == 0) p[0] = M, p[1] = L; // M = -inf: the chunk shows this query nothing
@@ -253,17 +283,19 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
     }
 }
 
-// The parameters are attention_f32's (hd fixed by the name; grid.x = n ·
-// splits, 256 threads).
-#define ATTENTION_DECODE(NAME, HD)                                                                                  \
+// The parameters are attention_f32's (hd fixed by the name; grid.x =
+// ⌈n / QB⌉ · splits, 256 threads).
+#define ATTENTION_DECODE(NAME, HD, QB)                                                                              \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                         \
         float *__restrict__ out, const float *__restrict__ q, const float *__restrict__ kc,                         \
         const float *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,     \
         int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) {                 \
-        attention_decode<HD / 32>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);    \
+        attention_decode<HD / 32, QB>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);   \
     }
-ATTENTION_DECODE(attention_decode_f32_hd64, 64)
-ATTENTION_DECODE(attention_decode_f32_hd128, 128)
+ATTENTION_DECODE(attention_decode_f32_hd64, 64, 1)
+ATTENTION_DECODE(attention_decode_f32_hd128, 128, 1)
+ATTENTION_DECODE(attention_decode4_f32_hd64, 64, 4)
+ATTENTION_DECODE(attention_decode4_f32_hd128, 128, 4)
 
 // Merges the splits partial states of each (query row, head), one block
 // each: out = Σ acc·e^(m−M) / Σ l·e^(m−M) over the chunks that saw
