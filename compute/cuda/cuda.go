@@ -41,6 +41,8 @@ const (
 	// scratchBytes holds x narrowed to 16 bits for cuBLAS; a larger x is
 	// multiplied in slices of rows, so nothing is allocated after New.
 	scratchBytes = 64 << 20
+	// gemmPtrsBytes holds the three pointer arrays of a batched product.
+	gemmPtrsBytes = 256
 	// attnMaxHeadDim is the largest head the attention kernel takes.
 	attnMaxHeadDim = 256
 )
@@ -76,6 +78,7 @@ type Backend struct {
 	live            map[*buffer]struct{} // tensors allocated and not freed, freed by Close
 	blasWS, scratch buffer               // workspace, not tensors
 	skCount         buffer               // the skinny kernel's counters (workspace)
+	gemmPtrs        buffer               // the pointer arrays of batched cuBLAS products (workspace)
 	skArgs          *skinnyArgs          // the skinny kernel's parameter, pinned for each launch
 	timer           eventTimer           // StartTimer's and StopTimer's events (timer.go)
 
@@ -178,6 +181,9 @@ func (b *Backend) open(device int) error {
 		if err := b.blas.SetWorkspace(b.blasWS.ptr, b.blasWS.bytes); err != nil {
 			return err
 		}
+	}
+	if b.gemmPtrs, err = b.alloc(gemmPtrsBytes); err != nil {
+		return fmt.Errorf("cuda: pointer arrays: %w", err)
 	}
 	if b.scratch, err = b.alloc(scratchBytes); err != nil {
 		return fmt.Errorf("cuda: scratch: %w", err)
@@ -294,7 +300,7 @@ func (b *Backend) Close() error {
 		b.allocated -= buf.bytes
 	}
 	clear(b.live)
-	for _, w := range []buffer{b.blasWS, b.scratch, b.skCount} {
+	for _, w := range []buffer{b.blasWS, b.scratch, b.skCount, b.gemmPtrs} {
 		if w.ptr != 0 {
 			add(cuda.MemFree(w.ptr))
 		}
@@ -329,7 +335,7 @@ func (b *Backend) Device() cuda.DeviceInfo { return b.info }
 // backend's workspace (cuBLAS's, the scratch for narrowed activations and
 // partial sums, the skinny kernel's counters).
 func (b *Backend) Memory() (allocated, peak, workspace int64) {
-	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes + b.skCount.bytes
+	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes + b.skCount.bytes + b.gemmPtrs.bytes
 }
 
 // enter holds the OS thread and makes the context current on it; exit lets

@@ -305,11 +305,13 @@ func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor,
 // NormFFN is a gated feed-forward block with its residual add:
 // NormMatMulSwiGLU(h, xn, x, g, eps, gate, up), then MatMulAdd(dst, h,
 // down). On cuBLAS (cublasNormed) each slice of rows that fits the scratch
-// is normalised straight to 16 bits, multiplied by gate (into h) and up,
-// and silu(gate)·up narrowed straight to 16 bits (silu_mul_bf16/_f16) for
-// the down projection: the bits of the composed ops, two casts and a
-// float32 write and read of h fewer. Elsewhere it runs the two ops. dst may
-// be x (the residual stream) or must not overlap it.
+// is normalised straight to 16 bits, multiplied by gate (into h) and up in
+// one batched product, and silu(gate)·up narrowed straight to 16 bits
+// (silu_mul_bf16/_f16) for the down projection: the composed ops'
+// arithmetic (the narrowed values are theirs bit for bit; cuBLAS may sum a
+// product in another order), with two casts and a float32 write and read
+// of h fewer. Elsewhere it runs the two ops. dst may be x (the residual
+// stream) or must not overlap it.
 func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up, down compute.Tensor) {
 	const op = "NormFFN"
 	b.checkNorm(op, xn, x, g)
@@ -362,8 +364,12 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 		hr := hp + cuda.DevPtr(int64(r0)*int64(m)*4)
 		b.launch(&b.k.rmsNormTo[ws], [3]uint32{uint32(c), 1, 1}, threads256, 0, dev(xb),
 			dev(xp+cuda.DevPtr(int64(r0)*int64(k)*4)), dev(gp), i32(k), f32(eps))
-		b.gemmEx(wg, typ, xb, hr, c, k, m, cuda.Compute32F, false)
-		b.gemmEx(wu, typ, xb, u, c, k, m, cuda.Compute32F, false)
+		if cuda.HasGemmBatchedEx() {
+			b.gemmBatched(2, [3]cuda.DevPtr{wg, wu}, xb, [3]cuda.DevPtr{hr, u}, typ, c, k, m, cuda.Compute32F)
+		} else {
+			b.gemmEx(wg, typ, xb, hr, c, k, m, cuda.Compute32F, false)
+			b.gemmEx(wu, typ, xb, u, c, k, m, cuda.Compute32F, false)
+		}
 		b.launch(&b.k.siluMulTo[ws], blocks1D((cm+3)/4), threads256, 0, dev(hb), dev(hr), dev(u), i64(cm))
 		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), c, m, d, cuda.Compute32F, true)
 	}

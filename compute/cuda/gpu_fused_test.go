@@ -162,7 +162,7 @@ func TestFusionsMatchComposed(t *testing.T) {
 				} else {
 					// cuBLAS: the same products of the same 16-bit operands;
 					// only where the residual add happens may differ.
-					compare(t, p.name+" against the composed ops on CUDA", read(t, b, p.g), read(t, b, p.cp), 1e-6)
+					compare(t, p.name+" against the composed ops on CUDA", read(t, b, p.g), read(t, b, p.cp), 1e-5)
 				}
 			}
 		})
@@ -394,5 +394,66 @@ func TestSkinnyBatchInvariance(t *testing.T) {
 			sameBits(t, fmt.Sprintf("%v: replay %d of a recorded launch", dt, i+1), bits(t, b, out), want[:32*m])
 		}
 		g.Close()
+	}
+}
+
+// Three projections of one shape on cuBLAS (LLaDA's q, k and v beyond the
+// GEMV and skinny paths) run as one batched product: the same results as
+// each alone, also when the scratch cuts x in slices of rows (each slice
+// rewrites the pointer arrays).
+func TestMatMul3Batched(t *testing.T) {
+	b, c := newBackend(t), newCPU(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, s := range []struct {
+		dt      compute.DType
+		n, k, m int
+		scratch int64
+	}{
+		{compute.BF16, 72, 512, 96, 0},
+		{compute.F16, 100, 256, 64, 0},
+		{compute.BF16, 90, 512, 96, 40 << 10}, // 40 rows a slice: three slices
+	} {
+		name := fmt.Sprintf("%v n=%d k=%d m=%d", s.dt, s.n, s.k, s.m)
+		if s.scratch > 0 {
+			b.scratch.bytes = s.scratch
+			name += fmt.Sprintf(", scratch %d B", s.scratch)
+		}
+		xv, gv := computetest.Random(rng, s.n*s.k, 1), computetest.Random(rng, s.k, 1)
+		wv := [3][]float32{computetest.Random(rng, s.m*s.k, 0.1), computetest.Random(rng, s.m*s.k, 0.1), computetest.Random(rng, s.m*s.k, 0.1)}
+		run := func(be compute.Backend, fused bool) [6][]float32 {
+			x, g := computetest.Upload(be, compute.F32, s.n, s.k, xv), computetest.Upload(be, compute.F32, 1, s.k, gv)
+			var w, d, nd [3]compute.Tensor
+			for i := range w {
+				w[i] = computetest.Upload(be, s.dt, s.m, s.k, wv[i])
+				d[i], nd[i] = be.Alloc(compute.F32, s.n, s.m), be.Alloc(compute.F32, s.n, s.m)
+				computetest.Poison(be, d[i])
+				computetest.Poison(be, nd[i])
+			}
+			xn := be.Alloc(compute.F32, s.n, s.k)
+			const eps = 1e-5
+			if fused {
+				cb := be.(*Backend)
+				cb.MatMul3(d[0], d[1], d[2], x, w[0], w[1], w[2])
+				cb.NormMatMul3(nd[0], nd[1], nd[2], xn, x, g, eps, w[0], w[1], w[2])
+			} else {
+				be.RMSNorm(xn, x, g, eps)
+				for i := range w {
+					be.MatMul(d[i], x, w[i])
+					be.MatMul(nd[i], xn, w[i])
+				}
+			}
+			var out [6][]float32
+			for i := range 3 {
+				out[i], out[3+i] = read(t, be, d[i]), read(t, be, nd[i])
+			}
+			return out
+		}
+		got, comp, ref := run(b, true), run(b, false), run(c, false)
+		for i := range got {
+			what := fmt.Sprintf("%s: %s output %d", name, map[bool]string{false: "MatMul3", true: "NormMatMul3"}[i >= 3], i%3+1)
+			compare(t, what+" against the CPU", got[i], ref[i], 1e-2)
+			compare(t, what+" against each projection alone on CUDA", got[i], comp[i], 1e-5)
+		}
+		b.scratch.bytes = scratchBytes
 	}
 }

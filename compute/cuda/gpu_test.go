@@ -508,7 +508,7 @@ func TestGraph(t *testing.T) {
 func TestMemoryAccounting(t *testing.T) {
 	b := newBackend(t)
 	a0, p0, ws := b.Memory()
-	wantWS := int64(scratchBytes) + skinnyCounters*4
+	wantWS := int64(scratchBytes) + skinnyCounters*4 + gemmPtrsBytes
 	if cuda.HasSetWorkspace() {
 		wantWS += blasWorkspaceBytes
 	}

@@ -106,7 +106,7 @@ type kernels struct {
 	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
 	attnTiled                                           [2]kernel // heads of 64 and 128 (attnTiledHeads)
 	attnDecode, attnDecode4                             [2]kernel // the same
-	argmaxProb                                          kernel
+	argmaxProb, setPtrs3                                kernel
 	gemv                                                [3][gemvMaxRows]kernel      // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                                          [3][gemvMaxRows]kernel      // [BF16] and [F16] only
 	gemvDeep                                            [3]kernel                   // n = 1, small grids: [BF16] and [F16] only
@@ -136,8 +136,8 @@ var slotNames = [3]string{"f32", "bf16", "f16"}
 func (k *kernels) table() []*kernel {
 	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
 	k.rope.name, k.attention.name, k.attnCombine.name = "rope_f32", "attention_f32", "attention_combine_f32"
-	k.argmaxProb.name = "argmax_prob_f32"
-	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine, &k.argmaxProb}
+	k.argmaxProb.name, k.setPtrs3.name = "argmax_prob_f32", "set_ptrs3"
+	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine, &k.argmaxProb, &k.setPtrs3}
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
 		k.attnDecode[i].name = fmt.Sprintf("attention_decode_f32_hd%d", hd)

@@ -258,11 +258,60 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 			} else {
 				slice[i].d = o.d + cuda.DevPtr(int64(r0)*int64(o.m)*4)
 			}
-			b.gemmEx(o.w, typ, xin, slice[i].d, c, k, o.m, ct, o.add)
+		}
+		if narrowed && batchable(slice) {
+			// Projections of one shape (LLaDA's q, k and v; gate and up):
+			// one batched product, two or three times the blocks of each
+			// alone, so cuBLAS needs no split of k and its reduction.
+			var w, d [3]cuda.DevPtr
+			for i, o := range slice {
+				w[i], d[i] = o.w, o.d
+			}
+			b.gemmBatched(len(slice), w, xin, d, typ, c, k, slice[0].m, ct)
+		} else {
+			for _, o := range slice {
+				b.gemmEx(o.w, typ, xin, o.d, c, k, o.m, ct, o.add)
+			}
 		}
 		if after != nil {
 			after(r0, c, slice)
 		}
+	}
+}
+
+// batchable says that outs are two or three products of one shape that
+// gemmBatched can run as one: cuBLAS has the batched call, and none adds.
+func batchable(outs []gemmOut) bool {
+	if len(outs) < 2 || len(outs) > 3 || !cuda.HasGemmBatchedEx() {
+		return false
+	}
+	for _, o := range outs {
+		if o.m != outs[0].m || o.add {
+			return false
+		}
+	}
+	return true
+}
+
+// gemmBatched computes count (2 or 3) n × m products d[i] = x · w[i]ᵀ as
+// gemmEx computes each, in one batched cuBLAS call whose pointer arrays
+// set_ptrs3 writes to b.gemmPtrs first (in the stream, so that a graph
+// replays them).
+func (b *Backend) gemmBatched(count int, w [3]cuda.DevPtr, x cuda.DevPtr, d [3]cuda.DevPtr, typ cuda.DataType, n, k, m int,
+	ct cuda.ComputeType) {
+	xs := [3]cuda.DevPtr{x, x, x}
+	for i := count; i < 3; i++ {
+		xs[i] = 0
+	}
+	p := b.gemmPtrs.ptr
+	b.launch(&b.k.setPtrs3, [3]uint32{1, 1, 1}, [3]uint32{32, 1, 1}, 0, dev(p), dev(w[0]), dev(w[1]), dev(w[2]),
+		dev(xs[0]), dev(xs[1]), dev(xs[2]), dev(d[0]), dev(d[1]), dev(d[2]))
+	b.pin.Pin(b.scal)
+	err := b.blas.GemmBatchedEx(cuda.OpT, cuda.OpN, m, n, k, unsafe.Pointer(&b.scal[0]), p, typ, k, p+24, typ, k,
+		unsafe.Pointer(&b.scal[1]), p+48, cuda.R32F, m, count, ct, cuda.GemmDefault)
+	b.pin.Unpin()
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: %d batched products %d×%d·(%d×%d)ᵀ: %w", count, n, k, m, k, err))
 	}
 }
 
@@ -488,9 +537,13 @@ const attnDecodeMaxQueries = 4
 
 // attnDecode4Max is the most queries per batch row that take the decode
 // kernel's four-query form (attention_decode4_*), which reads each key and
-// value row once for four queries; above it, the tiled kernel. A LLaDA
-// dual-cache block is 32 queries.
-const attnDecode4Max = 32
+// value row once for four queries; from attnTiledMinQueries on, the tiled
+// kernel. On an H200 (BenchmarkAttention block/MHA/…, 32 heads of 128) the
+// four-query form took 17.6 µs for 16 queries over 256 slots (tiled 19.6,
+// one-warp 44.7) but 21.7 for 32 (tiled 20.6) and 87 for 32 over 1024
+// slots (tiled 45: each block reads the head's whole cache), so it takes
+// the queries the one-warp kernel took, 5 to 15.
+const attnDecode4Max = attnTiledMinQueries - 1
 
 // attnDecodeChunk is the fewest slots of a row a block of the decode
 // kernel takes: a cache of T slots is split in up to 32 chunks of at least

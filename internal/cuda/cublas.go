@@ -59,6 +59,7 @@ var (
 	cublasSetMathMode          func(h BLAS, mode MathMode) int32
 	cublasGemmEx               func(h BLAS, transa, transb Op, m, n, k int32, alpha unsafe.Pointer, a DevPtr, atype DataType, lda int32, b DevPtr, btype DataType, ldb int32, beta unsafe.Pointer, c DevPtr, ctype DataType, ldc int32, compute ComputeType, algo GemmAlgo) int32
 	cublasGemmStridedBatchedEx func(h BLAS, transa, transb Op, m, n, k int32, alpha unsafe.Pointer, a DevPtr, atype DataType, lda int32, strideA int64, b DevPtr, btype DataType, ldb int32, strideB int64, beta unsafe.Pointer, c DevPtr, ctype DataType, ldc int32, strideC int64, batch int32, compute ComputeType, algo GemmAlgo) int32
+	cublasGemmBatchedEx        func(h BLAS, transa, transb Op, m, n, k int32, alpha unsafe.Pointer, a DevPtr, atype DataType, lda int32, b DevPtr, btype DataType, ldb int32, beta unsafe.Pointer, c DevPtr, ctype DataType, ldc int32, batch int32, compute ComputeType, algo GemmAlgo) int32
 )
 
 var cublasFns = []fn{
@@ -92,6 +93,13 @@ var cublasFns = []fn{
 	//     long long int strideC, int batchCount, cublasComputeType_t computeType,
 	//     cublasGemmAlgo_t algo);
 	{&cublasGemmStridedBatchedEx, "cublasGemmStridedBatchedEx", false},
+	// cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa,
+	//     cublasOperation_t transb, int m, int n, int k, const void *alpha,
+	//     const void *const Aarray[], cudaDataType Atype, int lda,
+	//     const void *const Barray[], cudaDataType Btype, int ldb, const void *beta,
+	//     void *const Carray[], cudaDataType Ctype, int ldc, int batchCount,
+	//     cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+	{&cublasGemmBatchedEx, "cublasGemmBatchedEx", true},
 }
 
 var (
@@ -198,6 +206,18 @@ func (h BLAS) GemmEx(transa, transb Op, m, n, k int, alpha unsafe.Pointer, a Dev
 	compute ComputeType, algo GemmAlgo) error {
 	return checkBLAS("cublasGemmEx", cublasGemmEx(h, transa, transb, int32(m), int32(n), int32(k), alpha,
 		a, atype, int32(lda), b, btype, int32(ldb), beta, c, ctype, int32(ldc), compute, algo))
+}
+
+// HasGemmBatchedEx says that cuBLAS has cublasGemmBatchedEx.
+func HasGemmBatchedEx() bool { return cublasGemmBatchedEx != nil }
+
+// GemmBatchedEx is GemmEx over batch problems of one shape whose matrices
+// are anywhere: a, b and c are device arrays of batch device pointers.
+func (h BLAS) GemmBatchedEx(transa, transb Op, m, n, k int, alpha unsafe.Pointer, a DevPtr, atype DataType, lda int,
+	b DevPtr, btype DataType, ldb int, beta unsafe.Pointer, c DevPtr, ctype DataType, ldc int, batch int,
+	compute ComputeType, algo GemmAlgo) error {
+	return checkBLAS("cublasGemmBatchedEx", cublasGemmBatchedEx(h, transa, transb, int32(m), int32(n), int32(k), alpha,
+		a, atype, int32(lda), b, btype, int32(ldb), beta, c, ctype, int32(ldc), int32(batch), compute, algo))
 }
 
 // GemmStridedBatchedEx is GemmEx over batch matrices at fixed strides

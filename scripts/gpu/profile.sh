@@ -8,8 +8,9 @@
 #   4. the performance grids (GRIDS, default perf-short perf-batch
 #      perf-prefill).
 # Optional, between 1 and 2: BENCH (benchmarks of every compute-cuda*.test)
-# and MEMCHECK (compute-sanitizer over the tests it matches); SKIP_TESTS=1
-# and SKIP_NCU=1 leave those steps out.
+# and MEMCHECK (compute-sanitizer over the tests it matches); after 2,
+# PARITY=1 (the full-shape parity test); at the end, PEERS (peers.py
+# --only each of them). SKIP_TESTS=1 and SKIP_NCU=1 leave those steps out.
 # Everything lands in $OUT/profile.tar.gz; the summaries are printed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -63,9 +64,20 @@ fi
 
 t0=$SECONDS
 rm -rf /tmp/ref && cp -r .gpu/ref /tmp/ref
+# PARITY=1: references over a 64-token prompt (the cuBLAS path) and the
+# full-shape parity test on them; otherwise 8 tokens, for the checkpoints.
+plen=8
+[ "${PARITY:-0}" = 1 ] && plen=64
 timeout "$(left 300)" python3 scripts/gpu/parity8b.py --out /tmp/p8b --ref /tmp/ref \
-	--tokenizer internal/demo/files/demo-llama/tokenizer.json --prompt-len 8 >"$work/p8b.log" 2>&1
+	--tokenizer internal/demo/files/demo-llama/tokenizer.json --prompt-len $plen >"$work/p8b.log" 2>&1
 echo "== checkpoints rc=$? in $((SECONDS - t0)) s"
+if [ "${PARITY:-0}" = 1 ]; then
+	t0=$SECONDS
+	(cd model && DLLMBENCH_TEST_BACKEND=cuda DLLMBENCH_PARITY_DIR=/tmp/p8b timeout "$(left 240)" \
+		"$bin/model.test" -test.run FullShapeParity -test.v -test.count=1) >"$work/parity-test.log" 2>&1
+	echo "== parity test rc=$? in $((SECONDS - t0)) s"
+	grep -E "relative error|agreement|FAIL|PASS|panic" "$work/parity-test.log" | head -12
+fi
 
 ids=$(python3 -c 'print(",".join(str(1000 + 37 * i) for i in range(128)))')
 ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
@@ -111,4 +123,12 @@ for g in ${GRIDS:-perf-short perf-batch perf-prefill}; do
 	timeout "$(left 10)" "$bin/dllmbench" run --config scripts/gpu/$g.yaml --output_dir /tmp/$g --no-quality >"$work/$g.log" 2>&1
 	echo "== $g rc=$? in $((SECONDS - t0)) s"; grep -E "^\|" "$work/$g.log" | head -12
 	cp /tmp/$g/records/*.jsonl "$work/" 2>/dev/null
+done
+
+# PEERS: the PyTorch peers (scripts/gpu/peers.py --only each), same card.
+for p in ${PEERS:-}; do
+	t0=$SECONDS
+	timeout "$(left 5)" python3 scripts/gpu/peers.py --models /tmp/p8b --ref /tmp/ref --out "$work/peers.jsonl" \
+		--reps 2 --only "$p" >"$work/peers-$p.log" 2>&1
+	echo "== peers $p rc=$? in $((SECONDS - t0)) s"; grep -E '"peer"' "$work/peers-$p.log" | cut -c1-260; tail -2 "$work/peers-$p.log"
 done

@@ -248,3 +248,15 @@ __device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D
 ROPE_STORE(rope_store_f32, float)
 ROPE_STORE(rope_store_bf16, bf16_t)
 ROPE_STORE(rope_store_f16, f16_t)
+
+// Writes the pointer arrays of a batched cuBLAS product (three problems:
+// a, b and c arrays of three) from its parameters, so that a CUDA graph
+// replays them with the launch.
+extern "C" __global__ void set_ptrs3(unsigned long long *dst, unsigned long long a0, unsigned long long a1,
+                                     unsigned long long a2, unsigned long long b0, unsigned long long b1,
+                                     unsigned long long b2, unsigned long long c0, unsigned long long c1,
+                                     unsigned long long c2) {
+    if (threadIdx.x == 0) {
+        dst[0] = a0, dst[1] = a1, dst[2] = a2, dst[3] = b0, dst[4] = b1, dst[5] = b2, dst[6] = c0, dst[7] = c1, dst[8] = c2;
+    }
+}
