@@ -429,3 +429,30 @@ func TestNVML(t *testing.T) {
 		"this process: listed %v, %d MiB, %v", dv, cv, name, used>>20, total>>20, float64(e)/1e6, float64(p)/1e3,
 		float64(lim)/1e3, sm, mem, listed, pm>>20, err)
 }
+
+// LaunchConfig must have CUlaunchConfig's layout on 64-bit Linux (56
+// bytes: the stream at 32, the attributes at 40, their count at 48), and
+// the attribute CUlaunchAttribute's (72 bytes, the value at 8).
+func TestLaunchConfigLayout(t *testing.T) {
+	var c LaunchConfig
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"Shared", unsafe.Offsetof(c.Shared), 24},
+		{"Stream", unsafe.Offsetof(c.Stream), 32},
+		{"attrs", unsafe.Offsetof(c.attrs), 40},
+		{"numAttrs", unsafe.Offsetof(c.numAttrs), 48},
+		{"attr (past CUlaunchConfig)", unsafe.Offsetof(c.attr), 56},
+		{"attribute value", unsafe.Offsetof(c.attr.value), 8},
+		{"attribute size", unsafe.Sizeof(c.attr), 72},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s at %d, want %d", f.name, f.got, f.want)
+		}
+	}
+	c.SetProgrammatic()
+	if c.numAttrs != 1 || c.attr.id != 6 || c.attr.value[0] != 1 {
+		t.Errorf("SetProgrammatic: %d attributes, id %d, value %d", c.numAttrs, c.attr.id, c.attr.value[0])
+	}
+}

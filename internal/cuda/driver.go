@@ -87,6 +87,7 @@ var (
 	cuModuleGetFunction         func(f *Function, m Module, name string) int32
 	cuFuncSetAttribute          func(f Function, attr FuncAttribute, v int32) int32
 	cuLaunchKernel              func(f Function, gx, gy, gz, bx, by, bz, shared uint32, s Stream, params, extra unsafe.Pointer) int32
+	cuLaunchKernelEx            func(config *LaunchConfig, f Function, params, extra unsafe.Pointer) int32
 	cuStreamCreate              func(s *Stream, flags uint32) int32
 	cuStreamDestroy             func(s Stream) int32
 	cuStreamSynchronize         func(s Stream) int32
@@ -165,6 +166,8 @@ var driverFns = []fn{
 	//     unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
 	//     void **kernelParams, void **extra);
 	{&cuLaunchKernel, "cuLaunchKernel", false},
+	// CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra);
+	{&cuLaunchKernelEx, "cuLaunchKernelEx", true},
 	// CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags);
 	{&cuStreamCreate, "cuStreamCreate", false},
 	// CUresult cuStreamDestroy_v2(CUstream hStream);
@@ -438,6 +441,60 @@ func (f Function) SetAttribute(a FuncAttribute, v int) error {
 func (f Function) Launch(grid, block [3]uint32, sharedBytes uint32, s Stream, params unsafe.Pointer) error {
 	return check("cuLaunchKernel", cuLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1], block[2],
 		sharedBytes, s, params, nil))
+}
+
+// LaunchConfig is CUlaunchConfig with room for one attribute:
+//
+//	typedef struct CUlaunchConfig_st {
+//	    unsigned int gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ;
+//	    unsigned int sharedMemBytes;
+//	    CUstream hStream;
+//	    CUlaunchAttribute *attrs;
+//	    unsigned int numAttrs;
+//	} CUlaunchConfig;
+//
+// and CUlaunchAttribute is { CUlaunchAttributeID id; char pad[4];
+// CUlaunchAttributeValue value; } with a 64-byte value union.
+type LaunchConfig struct {
+	Grid, Block [3]uint32
+	Shared      uint32
+	_           uint32
+	Stream      Stream
+	attrs       *launchAttr
+	numAttrs    uint32
+	_           uint32
+	attr        launchAttr // what attrs points at: the struct is one object to pin
+}
+
+type launchAttr struct {
+	id    uint32
+	_     uint32
+	value [64]byte
+}
+
+// launchAttrProgrammaticStreamSerialization is
+// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION.
+const launchAttrProgrammaticStreamSerialization = 6
+
+// HasLaunchEx says that the driver has cuLaunchKernelEx (CUDA 12.0 on).
+func HasLaunchEx() bool { return cuLaunchKernelEx != nil }
+
+// SetProgrammatic makes c's launches programmatic dependent launches
+// (sm_90 on): the kernel may start before the one before it in the stream
+// has finished, so it must execute griddepcontrol.wait before it touches
+// memory that kernel writes or reads.
+func (c *LaunchConfig) SetProgrammatic() {
+	c.attr = launchAttr{id: launchAttrProgrammaticStreamSerialization}
+	c.attr.value[0] = 1 // int programmaticStreamSerializationAllowed
+	c.numAttrs = 1
+}
+
+// LaunchEx queues the kernel with c (cuLaunchKernelEx). c and params are
+// read during the call only; the caller pins both (c holds a pointer to its
+// own attribute, set here).
+func (f Function) LaunchEx(c *LaunchConfig, params unsafe.Pointer) error {
+	c.attrs = &c.attr
+	return check("cuLaunchKernelEx", cuLaunchKernelEx(c, f, params, nil))
 }
 
 // NewStream creates a stream with flags (StreamNonBlocking).
