@@ -84,7 +84,9 @@ type Backend struct {
 
 	pin    runtime.Pinner // for each call that hands Go memory to C; always unpinned before returning
 	params *params
-	scal   *[2]float32 // cuBLAS's alpha = 1 (also beta for an accumulating product) and beta = 0
+	pdl    bool               // kernels go out as programmatic dependent launches (usePDL)
+	lc     *cuda.LaunchConfig // their configuration, pinned for each launch
+	scal   *[2]float32        // cuBLAS's alpha = 1 (also beta for an accumulating product) and beta = 0
 }
 
 var (
@@ -164,6 +166,10 @@ func (b *Backend) open(device int) error {
 	}
 	if b.stream, err = cuda.NewStream(cuda.StreamNonBlocking); err != nil {
 		return err
+	}
+	if b.pdl = usePDL(b.info.Major); b.pdl {
+		b.lc = new(cuda.LaunchConfig)
+		b.lc.SetProgrammatic()
 	}
 	if b.blas, err = cuda.NewBLAS(); err != nil {
 		return err
@@ -317,6 +323,15 @@ func (b *Backend) Close() error {
 }
 
 func (b *Backend) Name() string { return "cuda" }
+
+// usePDL says whether kernels go out as programmatic dependent launches: on
+// sm_90 and later, with a driver that has cuLaunchKernelEx, unless
+// DLLMBENCH_CUDA_PDL=0. Each kernel then starts while the one before it
+// drains (a GEMV first asks L2 for its weights), which a CUDA graph keeps
+// as a programmatic edge.
+func usePDL(major int) bool {
+	return major >= 9 && cuda.HasLaunchEx() && os.Getenv("DLLMBENCH_CUDA_PDL") != "0"
+}
 
 // enableExperimental turns on the kernels that are correct but were
 // measured slower than the paths the backend takes by default (see open),

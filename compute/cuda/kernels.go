@@ -222,11 +222,24 @@ func (b *Backend) launch(k *kernel, grid, block [3]uint32, shared int, args ...u
 		p.ptrs[i] = unsafe.Pointer(&p.vals[i])
 	}
 	b.pin.Pin(p)
-	err := k.fn.Launch(grid, block, uint32(shared), b.stream, unsafe.Pointer(&p.ptrs[0]))
+	err := b.launchFn(k, grid, block, shared, unsafe.Pointer(&p.ptrs[0]))
 	b.pin.Unpin()
 	if err != nil {
 		b.fail(fmt.Errorf("cuda: launching %s (grid %v, block %v, %d B shared): %w", k.name, grid, block, shared, err))
 	}
+}
+
+// launchFn launches k with params (pinned by the caller): as a
+// programmatic dependent launch where the backend uses them (b.pdl: every
+// kernel starts with griddep_wait, kernels/common.cu), else plainly.
+func (b *Backend) launchFn(k *kernel, grid, block [3]uint32, shared int, params unsafe.Pointer) error {
+	if !b.pdl {
+		return k.fn.Launch(grid, block, uint32(shared), b.stream, params)
+	}
+	c := b.lc
+	c.Grid, c.Block, c.Shared, c.Stream = grid, block, uint32(shared), b.stream
+	b.pin.Pin(c)
+	return k.fn.LaunchEx(c, params)
 }
 
 // blocks1D is the grid for n elements in blocks of 256 threads, capped:
@@ -246,7 +259,7 @@ func launchStruct[T any](b *Backend, k *kernel, grid, block [3]uint32, shared in
 	p.ptrs[0] = unsafe.Pointer(arg)
 	b.pin.Pin(p)
 	b.pin.Pin(arg)
-	err := k.fn.Launch(grid, block, uint32(shared), b.stream, unsafe.Pointer(&p.ptrs[0]))
+	err := b.launchFn(k, grid, block, shared, unsafe.Pointer(&p.ptrs[0]))
 	b.pin.Unpin()
 	if err != nil {
 		b.fail(fmt.Errorf("cuda: launching %s (grid %v, block %v, %d B shared): %w", k.name, grid, block, shared, err))

@@ -69,11 +69,12 @@ func requireNVRTC(t *testing.T) {
 	}
 }
 
-// The kernels compile, without warnings, for the H100 and H200 (sm_90).
+// The kernels compile, without warnings, for the H100 and H200 (sm_90) and
+// for the A100 (sm_80: no griddepcontrol there).
 func TestKernelsCompile(t *testing.T) {
 	requireNVRTC(t)
 	major, minor, _ := cuda.NVRTCVersion()
-	for _, cc := range [][2]int{{9, 0}} {
+	for _, cc := range [][2]int{{9, 0}, {8, 0}} { // Hopper, and Ampere without its sm_90 instructions
 		cubin, log, err := cuda.Compile(source(), "dllmbench_kernels.cu", compileOptions(cc[0], cc[1]))
 		if err != nil {
 			t.Fatalf("NVRTC %d.%d, sm_%d%d: %v", major, minor, cc[0], cc[1], err)

@@ -31,7 +31,7 @@ extern "C" __global__ void __launch_bounds__(256)
 attention_f32(float *__restrict__ out, const float *__restrict__ q, const float *__restrict__ kc,
               const float *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span,
               int n, int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part,
-              int splits) {
+              int splits) { griddep_wait();
     extern __shared__ float smem[];
     float *Qs = smem;
     float *Ks = Qs + ATT_QT * hd;
@@ -289,7 +289,7 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                         \
         float *__restrict__ out, const float *__restrict__ q, const float *__restrict__ kc,                         \
         const float *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,     \
-        int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) {                 \
+        int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) { griddep_wait();                 \
         attention_decode<HD / 32, QB>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);   \
     }
 ATTENTION_DECODE(attention_decode_f32_hd64, 64, 1)
@@ -301,7 +301,7 @@ ATTENTION_DECODE(attention_decode4_f32_hd128, 128, 4)
 // each: out = Σ acc·e^(m−M) / Σ l·e^(m−M) over the chunks that saw
 // something, M their largest m; a query that saw nothing gets zeros.
 extern "C" __global__ void attention_combine_f32(float *__restrict__ out, const float *__restrict__ part,
-                                                 int nh, int hd, int splits) {
+                                                 int nh, int hd, int splits) { griddep_wait();
     const long long rh = blockIdx.x; // row · nh + head
     const float *p = part + rh * splits * (hd + 2);
     float M = NEG_INF;

@@ -269,7 +269,7 @@ __device__ __forceinline__ void attention_tiled(float *__restrict__ out, const f
     extern "C" __global__ void __launch_bounds__(ATT2_THREADS, 2)                                          \
     NAME(float *__restrict__ out, const float *__restrict__ q, const float *__restrict__ kc,               \
          const float *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,  \
-         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) { \
+         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) { griddep_wait(); \
         attention_tiled<HD>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);    \
     }
 // hd is in the parameters to match attention_f32's; it must be HD.

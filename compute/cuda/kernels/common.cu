@@ -82,6 +82,17 @@ __device__ __forceinline__ double warp_sum(double v) {
     return v;
 }
 
+// Programmatic dependent launch (sm_90 on): the backend may launch a kernel
+// while the kernel before it in the stream is still running, so every
+// kernel calls griddep_wait before it touches memory that one writes or
+// reads (work on data nothing writes, such as asking L2 for weights, may
+// come before it). Elsewhere it is nothing.
+__device__ __forceinline__ void griddep_wait() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // grid_stride walks i over [0, n) across the whole grid.
 #define grid_stride(i, n) \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)

@@ -4,7 +4,7 @@
 // Go side allows it, so no pointer here is __restrict__.
 
 // dst = a + b over n elements.
-extern "C" __global__ void add_f32(float *dst, const float *a, const float *b, long long n) {
+extern "C" __global__ void add_f32(float *dst, const float *a, const float *b, long long n) { griddep_wait();
     grid_stride(i, n) dst[i] = a[i] + b[i];
 }
 
@@ -30,13 +30,13 @@ template <typename D> __device__ __forceinline__ void silu_mul(D *dst, const flo
     }
     grid_stride(i, n - done) dst[done + i] = silu_mul1<D>(g[done + i], u[done + i]);
 }
-extern "C" __global__ void silu_mul_f32(float *dst, const float *g, const float *u, long long n) {
+extern "C" __global__ void silu_mul_f32(float *dst, const float *g, const float *u, long long n) { griddep_wait();
     silu_mul<float>(dst, g, u, n);
 }
-extern "C" __global__ void silu_mul_bf16(bf16_t *dst, const float *g, const float *u, long long n) {
+extern "C" __global__ void silu_mul_bf16(bf16_t *dst, const float *g, const float *u, long long n) { griddep_wait();
     silu_mul<bf16_t>(dst, g, u, n);
 }
-extern "C" __global__ void silu_mul_f16(f16_t *dst, const float *g, const float *u, long long n) {
+extern "C" __global__ void silu_mul_f16(f16_t *dst, const float *g, const float *u, long long n) { griddep_wait();
     silu_mul<f16_t>(dst, g, u, n);
 }
 
@@ -101,13 +101,13 @@ template <typename D> __device__ __forceinline__ void rmsnorm(D *dst, const floa
     }
     for (; c < cols; c += blockDim.x) d[c] = From<D>::f32(w[c] * (x[c] * inv));
 }
-extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) {
+extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) { griddep_wait();
     rmsnorm<float>(dst, src, w, cols, eps);
 }
-extern "C" __global__ void rmsnorm_bf16(bf16_t *dst, const float *src, const float *w, int cols, float eps) {
+extern "C" __global__ void rmsnorm_bf16(bf16_t *dst, const float *src, const float *w, int cols, float eps) { griddep_wait();
     rmsnorm<bf16_t>(dst, src, w, cols, eps);
 }
-extern "C" __global__ void rmsnorm_f16(f16_t *dst, const float *src, const float *w, int cols, float eps) {
+extern "C" __global__ void rmsnorm_f16(f16_t *dst, const float *src, const float *w, int cols, float eps) { griddep_wait();
     rmsnorm<f16_t>(dst, src, w, cols, eps);
 }
 
@@ -116,7 +116,7 @@ extern "C" __global__ void rmsnorm_f16(f16_t *dst, const float *src, const float
 // (no fused multiply-add), as the CPU backend computes them. A position
 // outside the tables leaves the row as it is.
 extern "C" __global__ void rope_f32(float *x, const float *cos_t, const float *sin_t, const int *pos,
-                                    int rows, int cols, int head_dim, int max_pos) {
+                                    int rows, int cols, int head_dim, int max_pos) { griddep_wait();
     const int h = head_dim / 2;
     const long long pairs = cols / 2;
     grid_stride(i, (long long)rows * pairs) {
@@ -159,7 +159,7 @@ __device__ __forceinline__ void copy_rows(D *dst, const S *src, const int *idx, 
 }
 
 #define COPY_ROWS(NAME, D, S)                                                                    \
-    extern "C" __global__ void NAME(D *dst, const S *src, const int *idx, int cols, int limit, int gather) { \
+    extern "C" __global__ void NAME(D *dst, const S *src, const int *idx, int cols, int limit, int gather) { griddep_wait(); \
         copy_rows<D, S>(dst, src, idx, cols, limit, gather);                                     \
     }
 // Named copy_rows_<src>_<dst>.
@@ -187,8 +187,8 @@ template <typename D> __device__ __forceinline__ void cast_f32(D *dst, const flo
     }
     grid_stride(i, n - done) dst[done + i] = From<D>::f32(src[done + i]);
 }
-extern "C" __global__ void cast_f32_bf16(bf16_t *dst, const float *src, long long n) { cast_f32<bf16_t>(dst, src, n); }
-extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long n) { cast_f32<f16_t>(dst, src, n); }
+extern "C" __global__ void cast_f32_bf16(bf16_t *dst, const float *src, long long n) { griddep_wait(); cast_f32<bf16_t>(dst, src, n); }
+extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long n) { griddep_wait(); cast_f32<f16_t>(dst, src, n); }
 
 // RoPEStore: rope_f32 on q and k, then copy_rows of k and v into their
 // caches, in one launch (compute.RoPEStorer). Each thread takes one item of
@@ -241,7 +241,7 @@ __device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D
 #define ROPE_STORE(NAME, D)                                                                                     \
     extern "C" __global__ void NAME(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,            \
                                     const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,    \
-                                    int kcols, int head_dim, int max_pos, int limit) {                           \
+                                    int kcols, int head_dim, int max_pos, int limit) { griddep_wait();                           \
         rope_store<D>(q, k, v, kc, vc, rows, cos_t, sin_t, pos, n, qcols, kcols, head_dim, max_pos, limit);      \
     }
 // Named rope_store_<cache type>.
@@ -255,7 +255,7 @@ ROPE_STORE(rope_store_f16, f16_t)
 extern "C" __global__ void set_ptrs3(unsigned long long *dst, unsigned long long a0, unsigned long long a1,
                                      unsigned long long a2, unsigned long long b0, unsigned long long b1,
                                      unsigned long long b2, unsigned long long c0, unsigned long long c1,
-                                     unsigned long long c2) {
+                                     unsigned long long c2) { griddep_wait();
     if (threadIdx.x == 0) {
         dst[0] = a0, dst[1] = a1, dst[2] = a2, dst[3] = b0, dst[4] = b1, dst[5] = b2, dst[6] = c0, dst[7] = c1, dst[8] = c2;
     }

@@ -184,6 +184,23 @@ __device__ __forceinline__ void gemv_cols(float *__restrict__ dst, const float *
         }
 }
 
+// gemv_prefetch asks L2 for the chunks of the C weight rows from j0 that
+// the lane's first loads read. Weights are never written, so a kernel does
+// this before griddep_wait, while the kernel before it finishes.
+template <typename W, int C, int U>
+__device__ __forceinline__ void gemv_prefetch(const W *__restrict__ w, int j0, int m, int k, int vec, int lane) {
+    if (!vec) return;
+    typedef typename Chunk<W>::raw Raw;
+    const int nch = k / Chunk<W>::n;
+#pragma unroll
+    for (int r = 0; r < C; r++) {
+        const Raw *row = reinterpret_cast<const Raw *>(w + (long long)min(j0 + r, m - 1) * k);
+#pragma unroll
+        for (int u = 0; u < U; u++)
+            if (lane + 32 * u < nch) prefetch_l2(row + lane + 32 * u);
+    }
+}
+
 // One kernel per n (and weight type), so that each gets the registers its
 // n needs: one kernel for every n had all of them pay for n = 8's.
 // Segment s of a launch covers blocks [Σ_{t<s} B_t, Σ_{t≤s} B_t) with
@@ -209,6 +226,8 @@ __device__ __forceinline__ void gemv_kernel(float *d0, float *d1, float *d2, con
     }
     const int j0 = (blk * GEMV_WARPS + warp) * GEMV_COLS(N);
     if (j0 >= m) return;
+    gemv_prefetch<W, GEMV_COLS(N), U>(w, j0, m, k, vec, lane);
+    griddep_wait();
     gemv_cols<N, W, U>(dst, x, w, k, m, add, vec, j0, lane);
 }
 
@@ -296,6 +315,11 @@ __device__ __forceinline__ void gemv_swiglu_cols(float *__restrict__ dst, const 
     NAME(float *__restrict__ dst, const float *__restrict__ x, const W *__restrict__ gate,                    \
          const W *__restrict__ up, int k, int m, int vec) {                                                  \
         const int j0 = (blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5)) * SWIGLU_COLS(N);                      \
+        if (j0 < m) {                                                                                        \
+            gemv_prefetch<W, SWIGLU_COLS(N), 1>(gate, j0, m, k, vec, threadIdx.x & 31);                      \
+            gemv_prefetch<W, SWIGLU_COLS(N), 1>(up, j0, m, k, vec, threadIdx.x & 31);                        \
+        }                                                                                                    \
+        griddep_wait();                                                                                      \
         if (j0 < m) gemv_swiglu_cols<N, W>(dst, x, gate, up, k, m, vec, j0, threadIdx.x & 31);              \
     }
 // Named gemv_swiglu_<weights>_n<rows of x>.
@@ -427,13 +451,13 @@ __device__ __forceinline__ void gemv_swiglu_norm_kernel(float *__restrict__ dst,
     extern "C" __global__ void __launch_bounds__(256, GEMV_MIN_BLOCKS(N))                                     \
     NAME(float *d0, float *d1, float *d2, const float *__restrict__ x, const float *__restrict__ g, float eps,  \
          const W *__restrict__ w0, const W *__restrict__ w1, const W *__restrict__ w2, int m0, int m1, int m2,  \
-         int k, int vec) {                                                                                    \
+         int k, int vec) { griddep_wait();                                                                                    \
         gemv_norm_kernel<N, W>(d0, d1, d2, x, g, eps, w0, w1, w2, m0, m1, m2, k, vec);                        \
     }
 #define GEMV_SWIGLU_NORM(NAME, W, N)                                                                          \
     extern "C" __global__ void __launch_bounds__(256, GEMV_MIN_BLOCKS(N))                                     \
     NAME(float *__restrict__ dst, const float *__restrict__ x, const float *__restrict__ g, float eps,          \
-         const W *__restrict__ gate, const W *__restrict__ up, int k, int m, int vec) {                        \
+         const W *__restrict__ gate, const W *__restrict__ up, int k, int m, int vec) { griddep_wait();                        \
         gemv_swiglu_norm_kernel<N, W>(dst, x, g, eps, gate, up, k, m, vec);                                   \
     }
 // Named gemv_norm_<weights>_n<rows of x> and gemv_swiglu_norm_<weights>_n<rows of x>.

@@ -68,7 +68,7 @@ __device__ __forceinline__ SelState sel_shfl_xor(const SelState &st, int o) {
 // vec: the row is 16-byte aligned and cols a multiple of 4.
 extern "C" __global__ void __launch_bounds__(SEL_THREADS)
 argmax_prob_f32(int *__restrict__ ids, float *__restrict__ probs, const float *__restrict__ logits, int cols,
-                int exclude, int vec) {
+                int exclude, int vec) { griddep_wait();
     __shared__ SelState part[SEL_THREADS / 32];
     const float *row = logits + (long long)blockIdx.x * cols;
     const int t = threadIdx.x;

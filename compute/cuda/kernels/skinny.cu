@@ -265,7 +265,7 @@ template <int NT, typename W> __device__ __forceinline__ void skinny(const Skinn
 }
 
 #define SKINNY(NAME, W, NT)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(SK_THREADS, 2) NAME(const SkinnyArgs a) { skinny<NT, W>(a); }
+    extern "C" __global__ void __launch_bounds__(SK_THREADS, 2) NAME(const SkinnyArgs a) { griddep_wait(); skinny<NT, W>(a); }
 // Named skinny_<weights>_n<most rows of x>.
 SKINNY(skinny_bf16_n16, bf16_t, 2)
 SKINNY(skinny_bf16_n32, bf16_t, 4)
