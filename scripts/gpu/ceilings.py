@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""The card's ceilings for issue 5's targets, measured with PyTorch on the
+card the rest of the run uses, as one JSON line:
+  B  (bytes read + bytes written) / time of a 4 GiB device-to-device copy
+  G  rate of an 8192³ bf16 GEMM (cuBLAS through torch.matmul)
+Each is the median of 20 timed repetitions after 3 warm-ups, timed with
+CUDA events.
+
+Usage: ceilings.py [--out FILE]
+"""
+import argparse
+import json
+import statistics
+
+import torch
+
+
+def timed(fn, reps=20, warmup=3):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        ts.append(a.elapsed_time(b) / 1e3)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+    n = 4 << 30
+    src, dst = torch.empty(n, dtype=torch.uint8, device="cuda"), torch.empty(n, dtype=torch.uint8, device="cuda")
+    copy_s = timed(lambda: dst.copy_(src))
+    del src, dst
+    x = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    w = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
+    gemm_s = timed(lambda: torch.matmul(x, w))
+    rec = {"ceilings": True, "device": torch.cuda.get_device_name(0), "uuid": str(torch.cuda.get_device_properties(0).uuid),
+           "copy_bytes": n, "copy_s": copy_s, "B_bytes_per_s": 2 * n / copy_s,
+           "gemm_s": gemm_s, "G_flop_per_s": 2 * 8192**3 / gemm_s, "torch": torch.__version__}
+    print(json.dumps(rec), flush=True)
+    if a.out:
+        with open(a.out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+if __name__ == "__main__":
+    main()

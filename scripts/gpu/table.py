@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""One table per card from a GPU session's results: dllmbench's records, the
+PyTorch peers (peers.py) and the card's ceilings (ceilings.py), with where
+each target of issue 5 stands. Results are grouped by GPU UUID and never
+combined across cards.
+
+Reads every *.jsonl under the given files or folders: dllmbench records
+(lines with "cell"), peer results ("peer") and ceilings ("ceilings").
+
+Targets (bf16; B = copy bandwidth, G = GEMM rate, both of the same card):
+  1 LLaMA-3-8B decode, batch 1: time per token ≤ 1.25·(W + KV)/B, W the
+    weight bytes a token reads (the embedding table is not read, one row of
+    it is; the LM head is), KV the cache bytes read at the mean context;
+    and faster than gpt-fast
+  2 batch 8 faster than gpt-fast; batch 32 reported against HF
+  3 prefill of 2048 tokens: ≥ 60% of G (FLOPs = 2 · matrix parameters ·
+    tokens, the LM head once)
+  4 LLaDA reference step (batch 1, 128 + 128, block 32) ≤ 1.5·max(F/G, W/B)
+  5 LLaDA dual-cache call ≤ 1.3 × the AR step, and ≥ 8× faster than
+    Fast-dLLM's dual-cache call
+  6 peak device memory ≤ weights + cache + 2 GiB
+
+Usage: table.py PATH...
+"""
+import glob
+import json
+import os
+import sys
+from collections import defaultdict
+
+GIB = 1 << 30
+
+
+def uid(u):
+    u = str(u or "").lower()
+    return u[4:] if u.startswith("gpu-") else u
+
+
+def load(paths):
+    cards = defaultdict(lambda: {"records": [], "peers": [], "ceilings": [], "name": ""})
+    files = []
+    for p in paths:
+        files += sorted(glob.glob(os.path.join(p, "**", "*.jsonl"), recursive=True)) if os.path.isdir(p) else [p]
+    for f in files:
+        for line in open(f, errors="replace"):
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if "cell" in r:
+                gpu = (r.get("env") or {}).get("gpu") or {}
+                if not gpu.get("uuid") or r.get("status") != "ok":
+                    continue
+                c = cards[uid(gpu["uuid"])]
+                c["name"] = gpu.get("name", c["name"])
+                c["records"].append(r)
+            elif "peer" in r and r.get("uuid"):
+                c = cards[uid(r["uuid"])]
+                c["name"] = c["name"] or r.get("device", "")
+                c["peers"].append(r)
+            elif r.get("ceilings") and r.get("uuid"):
+                c = cards[uid(r["uuid"])]
+                c["name"] = c["name"] or r.get("device", "")
+                c["ceilings"].append(r)
+    return cards
+
+
+def find(records, family, batch, prompt, gen, cache=None):
+    """The last record of a cell, by its model family and shape."""
+    hit = None
+    for r in records:
+        c = r["cell"]
+        if c.get("family") != family or c.get("batch_size") != batch or c.get("prompt_length") != prompt \
+                or c.get("gen_length") != gen:
+            continue
+        if family == "llada" and (c.get("cache") or "none") != cache:
+            continue
+        hit = r
+    return hit
+
+
+def stat(r, name):
+    v = (r.get("stats") or {}).get(name)
+    return v.get("mean") if isinstance(v, dict) else v
+
+
+def peer(peers, name, **kw):
+    hit = None
+    for p in peers:
+        if p["peer"] == name and all(p.get(k) == v for k, v in kw.items()):
+            hit = p
+    return hit
+
+
+def matrix_bytes(r):
+    """Weight bytes a forward call reads: all of them but the embedding
+    table (untied), from the checkpoint's config.json when the record's
+    model folder is readable, else all of them."""
+    m = r.get("model") or {}
+    w = (r.get("memory") or {}).get("weights") or 0
+    try:
+        cfg = json.load(open(os.path.join(m.get("dir", ""), "config.json")))
+    except OSError:
+        return w, False
+    vocab = cfg.get("embedding_size") or cfg.get("vocab_size") or 0
+    dim = cfg.get("hidden_size") or cfg.get("d_model") or 0
+    tied = cfg.get("tie_word_embeddings") or cfg.get("weight_tying") or False
+    emb = 0 if tied else vocab * dim * (2 if m.get("weight_dtype") in ("BF16", "F16") else 4)
+    return w - emb, True
+
+
+def verdict(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def table(uuid, c):
+    out = [f"## {c['name'] or 'GPU'} GPU-{uuid}", ""]
+    R, P = c["records"], c["peers"]
+    B = G = None
+    if c["ceilings"]:
+        k = c["ceilings"][-1]
+        B, G = k["B_bytes_per_s"], k["G_flop_per_s"]
+        out.append(f"Ceilings: B = {B / 1e12:.2f} TB/s (4 GiB device copy, read + write), "
+                   f"G = {G / 1e12:.0f} TFLOP/s (bf16 GEMM 8192³), torch {k.get('torch', '?')}.")
+    else:
+        out.append("Ceilings: not measured on this card (ceilings.py): targets 1, 3 and 4 cannot be judged.")
+    out += ["", "| measurement | dllmbench | peers, same card | target | status |", "|---|---|---|---|---|"]
+
+    def row(what, ours, theirs, target, status):
+        out.append(f"| {what} | {ours} | {theirs} | {target} | {status} |")
+
+    ar = find(R, "llama", 1, 128, 128)
+    gf1, gf8 = peer(P, "gpt-fast", batch=1), peer(P, "gpt-fast", batch=8)
+    hf = {b: peer(P, "hf-generate", batch=b) for b in (1, 8, 32)}
+    if ar:
+        tpot, tps = stat(ar, "tpot_s"), stat(ar, "tokens_per_s")
+        w, exact = matrix_bytes(ar)
+        mem = ar.get("memory") or {}
+        kv = (mem.get("cache") or 0) * (128 + 64) / 256  # the mean context of 128 + 128, cache of 256 slots
+        ours = f"{tpot * 1e3:.3f} ms/token, {tps:.1f} tok/s, {(w + kv) / tpot / 1e12:.2f} TB/s"
+        e = stat(ar, "energy_j_per_token")
+        if e:
+            ours += f", {e:.2f} J/token"
+        theirs = "; ".join(x for x in [
+            gf1 and f"gpt-fast {gf1['tokens_per_s']:.1f} tok/s ({gf1.get('decode_ms_per_token', 0):.2f} ms/token decoding)",
+            hf[1] and f"HF {hf[1]['tokens_per_s']:.1f} tok/s"] if x) or "none"
+        if B:
+            bound = 1.25 * (w + kv) / B
+            target = f"≤ {bound * 1e3:.2f} ms (W {w / 1e9:.2f} GB{'' if exact else ', embedding included'}), > gpt-fast"
+            ok = tpot <= bound and gf1 is not None and tps > gf1["tokens_per_s"]
+            status = verdict(ok) + f" ({tpot / ((w + kv) / B):.2f}× bytes/B" + (
+                f"; {tps / gf1['tokens_per_s']:.2f}× gpt-fast)" if gf1 else "; gpt-fast not run)")
+        else:
+            target, status = "≤ 1.25·(W+KV)/B, > gpt-fast", "no ceilings"
+        row("1. LLaMA-3-8B decode, batch 1", ours, theirs, target, status)
+    for b in (4, 8, 32):
+        r = find(R, "llama", b, 128, 128)
+        if not r:
+            continue
+        tps = stat(r, "tokens_per_s")
+        ours = f"{tps:.0f} tok/s, {stat(r, 'tpot_s') * 1e3:.2f} ms/step"
+        theirs = "; ".join(x for x in [
+            b == 8 and gf8 and f"gpt-fast {gf8['tokens_per_s']:.0f} tok/s",
+            hf.get(b) and f"HF {hf[b]['tokens_per_s']:.0f} tok/s"] if x) or "none"
+        if b == 8:
+            status = verdict(tps > gf8["tokens_per_s"]) + f" ({tps / gf8['tokens_per_s']:.2f}×)" if gf8 else "gpt-fast not run"
+            row("2. LLaMA-3-8B decode, batch 8", ours, theirs, "> gpt-fast", status)
+        elif b == 32:
+            status = f"{tps / hf[32]['tokens_per_s']:.1f}× HF" if hf.get(32) else "HF not run"
+            row("2. LLaMA-3-8B decode, batch 32", ours, theirs, "report against HF", status)
+        else:
+            row(f"LLaMA-3-8B decode, batch {b}", ours, theirs, "", "")
+    for fam, name in (("llama", "LLaMA-3-8B"), ("llada", "LLaDA-8B")):
+        r = find(R, fam, 1, 2048, 32, cache="none" if fam == "llada" else None)
+        if not r:
+            continue
+        w, exact = matrix_bytes(r)
+        params = w / 2  # bf16
+        if fam == "llama":
+            t = stat(r, "ttft_s")
+            flops = 2 * params * 2048
+            what = f"3. {name} prefill, 2048 tokens"
+        else:
+            t = stat(r, "latency_s")  # one step over prompt + block
+            flops = 2 * params * (2048 + 32)
+            what = f"{name} step over 2048 + 32 tokens"
+        ours = f"{t * 1e3:.1f} ms, {flops / t / 1e12:.0f} TFLOP/s"
+        if G:
+            status = f"{verdict(flops / t >= 0.6 * G)} ({100 * flops / t / G:.0f}% of G)" if fam == "llama" else f"{100 * flops / t / G:.0f}% of G"
+        else:
+            status = "no ceilings"
+        row(what, ours, "", "≥ 60% of G" if fam == "llama" else "", status)
+    ref = find(R, "llada", 1, 128, 128, cache="none")
+    lr = peer(P, "llada-ref")
+    if ref:
+        step = stat(ref, "latency_s") / stat(ref, "nfe")
+        w, exact = matrix_bytes(ref)
+        flops = 2 * (w / 2) * 256
+        theirs = f"LLaDA generate() {lr['step_ms']:.1f} ms/step ({lr['step_ms'] / 1e3 / step:.1f}×)" if lr else "none"
+        if B and G:
+            bound = 1.5 * max(flops / G, w / B)
+            status = verdict(step <= bound) + f" ({step / bound * 1.5:.2f}× the larger floor)"
+            target = f"≤ {bound * 1e3:.2f} ms"
+        else:
+            status, target = "no ceilings", "≤ 1.5·max(F/G, W/B)"
+        row("4. LLaDA-8B reference step, batch 1", f"{step * 1e3:.2f} ms", theirs, target, status)
+    dual = find(R, "llada", 1, 128, 128, cache="dual")
+    fd = peer(P, "fast-dllm", cache="dual")
+    if dual:
+        call = stat(dual, "latency_s") / stat(dual, "nfe")
+        theirs = "; ".join(x for x in [fd and f"Fast-dLLM dual {fd['call_ms']:.1f} ms/call ({fd['call_ms'] / 1e3 / call:.1f}×)"] if x) or "none"
+        parts = []
+        ok = True
+        if ar:
+            ratio = call / stat(ar, "tpot_s")
+            parts.append(f"{ratio:.2f}× the AR step")
+            ok = ok and ratio <= 1.3
+        if fd:
+            parts.append(f"{fd['call_ms'] / 1e3 / call:.1f}× Fast-dLLM")
+            ok = ok and fd["call_ms"] / 1e3 / call >= 8
+        status = (verdict(ok) if ar and fd else "incomplete") + " (" + ", ".join(parts) + ")"
+        row("5. LLaDA-8B dual-cache call, batch 1", f"{call * 1e3:.2f} ms, {stat(dual, 'tokens_per_s'):.1f} tok/s",
+            theirs, "≤ 1.3 × AR step, ≥ 8× Fast-dLLM", status)
+    worst = None
+    for r in R:
+        m = r.get("memory") or {}
+        if not m.get("device_peak"):
+            continue
+        over = m["device_peak"] - m.get("weights", 0) - m.get("cache", 0)
+        if worst is None or over > worst[0]:
+            worst = (over, r)
+    if worst:
+        over, r = worst
+        row("6. peak device memory (worst cell)", f"{r['memory']['device_peak'] / GIB:.2f} GiB: weights + cache + "
+            f"{over / GIB:.2f} GiB ({r['cell']['model']}, batch {r['cell']['batch_size']}, prompt {r['cell']['prompt_length']})",
+            "", "≤ weights + cache + 2 GiB", verdict(over <= 2 * GIB))
+    other = [f"{p['cache']} {p['call_ms']:.1f} ms/call" for p in P if p["peer"] == "fast-dllm" and p.get("cache") != "dual"]
+    if other:
+        out += ["", "Fast-dLLM's other decoders on this card: " + ", ".join(other) + "."]
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    cards = load(sys.argv[1:])
+    if not cards:
+        sys.exit("table.py: no records, peers or ceilings found")
+    for u, c in sorted(cards.items()):
+        print(table(u, c))
+        print()
+
+
+if __name__ == "__main__":
+    main()
