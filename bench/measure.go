@@ -322,7 +322,11 @@ func (cr *cellRun) roofline(reps []Rep) Roofline {
 		ctxLen = float64(cr.cell.PromptLen) + float64(cr.cell.GenLen)/2
 	}
 	flops := 2*float64(body)*processed + 2*float64(head)*outRows + 4*float64(c.NLayers*c.QDim())*processed*ctxLen
-	bytes := calls * float64(cr.m.WeightBytes())
-	return Roofline{Bytes: bytes, FLOPs: flops, GBPerS: bytes / r.TotalS / 1e9, TFLOPS: flops / r.TotalS / 1e12,
-		Comment: fmt.Sprintf("last repetition; weights read once per forward call (%d calls), attention over ~%.0f keys", int(calls), ctxLen)}
+	perCall := cr.m.WeightBytes()
+	if !c.Tied {
+		perCall -= cr.m.Weights.TokEmb.Bytes() // one row of it per token
+	}
+	bytes := calls * float64(perCall)
+	return Roofline{Bytes: bytes, FLOPs: flops, CallBytes: perCall, GBPerS: bytes / r.TotalS / 1e9, TFLOPS: flops / r.TotalS / 1e12,
+		Comment: fmt.Sprintf("last repetition; weights but the embedding table read once per forward call (%d calls), attention over ~%.0f keys", int(calls), ctxLen)}
 }

@@ -190,3 +190,32 @@ func TestDeviceTimed(t *testing.T) {
 		t.Errorf("without a timer: %g s, %v", dev, err)
 	}
 }
+
+// The roofline's weight bytes are those a forward call reads: every matrix
+// but an untied embedding table, times the calls of the last repetition.
+func TestRooflineBytes(t *testing.T) {
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	m := loadTiny(t, model.Llama, cb)
+	if m.Config.Tied {
+		t.Fatal("the tiny LLaMA ties its embedding: this test needs an untied one")
+	}
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 3}
+	cr := &cellRun{cell: cell, m: m, ids: [][]int{{1, 2, 3, 4}}, reps: 1, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := m.WeightBytes() - m.Weights.TokEmb.Bytes()
+	if rec.Roofline.CallBytes != want {
+		t.Errorf("weight bytes per call %d, want %d (all %d, embedding %d)", rec.Roofline.CallBytes, want,
+			m.WeightBytes(), m.Weights.TokEmb.Bytes())
+	}
+	calls := 0
+	for _, b := range rec.Reps[len(rec.Reps)-1].Batches {
+		calls += b.NFE
+	}
+	if calls == 0 || rec.Roofline.Bytes != float64(calls)*float64(want) {
+		t.Errorf("roofline bytes %g over %d calls, want %d per call", rec.Roofline.Bytes, calls, want)
+	}
+}

@@ -128,11 +128,14 @@ type Memory struct {
 
 // Roofline is the work of one repetition and the rates achieved.
 type Roofline struct {
-	Bytes   float64 `json:"bytes"` // weight and cache bytes read
-	FLOPs   float64 `json:"flops"` // multiply-adds × 2
-	GBPerS  float64 `json:"gb_per_s"`
-	TFLOPS  float64 `json:"tflop_per_s"`
-	Comment string  `json:"comment,omitempty"`
+	Bytes float64 `json:"bytes"` // weight bytes read
+	FLOPs float64 `json:"flops"` // multiply-adds × 2
+	// CallBytes is the weight bytes one forward call reads: every matrix
+	// (the LM head included) but an untied embedding table, a lookup.
+	CallBytes int64   `json:"weight_bytes_per_call,omitempty"`
+	GBPerS    float64 `json:"gb_per_s"`
+	TFLOPS    float64 `json:"tflop_per_s"`
+	Comment   string  `json:"comment,omitempty"`
 }
 
 // Writer appends records to one JSONL file, syncing each line to disk

@@ -97,8 +97,12 @@ def peer(peers, name, **kw):
 
 def matrix_bytes(r):
     """Weight bytes a forward call reads: all of them but the embedding
-    table (untied), from the checkpoint's config.json when the record's
-    model folder is readable, else all of them."""
+    table (untied), as the record's roofline gives them, else from the
+    checkpoint's config.json when the model folder is readable, else all of
+    them (records before the roofline carried it)."""
+    per_call = (r.get("roofline") or {}).get("weight_bytes_per_call")
+    if per_call:
+        return per_call, True
     m = r.get("model") or {}
     w = (r.get("memory") or {}).get("weights") or 0
     try:
