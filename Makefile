@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X dllmbench/internal/buildinfo.version=$(VERSION) \
              -X dllmbench/internal/buildinfo.date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: all build test setup vet fmt-check unit dist gpu clean
+.PHONY: all build test setup vet fmt-check unit scripts dist gpu clean
 
 all: build
 
@@ -40,7 +40,16 @@ fmt-check:
 unit:
 	SLURM_LOCAL_TESTS=1 $(GO) test -count=1 -timeout 45m $(PKGS)
 
-test: setup build vet fmt-check unit
+# The scripts for the GPU machine cannot run here, but they must parse, and
+# table.py (which judges the targets) is tested on made-up results.
+scripts:
+	@for f in $$(git ls-files '*.sh') .ci/run; do bash -n "$$f" || exit 1; done
+	@if command -v python3 >/dev/null; then \
+		python3 -m py_compile $$(git ls-files '*.py') && python3 scripts/gpu/table_test.py; \
+	elif [ "$${CI:-}" = true ]; then echo "scripts: python3 is missing"; exit 1; \
+	else echo "scripts: no python3, the Python scripts are not checked"; fi
+
+test: setup build vet fmt-check scripts unit
 
 # Static release binaries for linux/amd64 and linux/arm64 with SHA256SUMS.
 dist:

@@ -42,7 +42,9 @@ def load(paths):
     for p in paths:
         files += sorted(glob.glob(os.path.join(p, "**", "*.jsonl"), recursive=True)) if os.path.isdir(p) else [p]
     for f in files:
-        for line in open(f, errors="replace"):
+        with open(f, errors="replace") as fh:
+            lines = fh.readlines()
+        for line in lines:
             line = line.strip()
             if not line.startswith("{"):
                 continue

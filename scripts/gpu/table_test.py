@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Tests of table.py on made-up results (the standard library only: make
+test runs them on machines without a GPU or PyTorch)."""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import table  # noqa: E402
+
+A, B = "aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"
+
+
+def record(uuid, family, batch, prompt, gen, cache=None, **stats):
+    cell = {"model": family + "-8b", "family": family, "batch_size": batch, "prompt_length": prompt,
+            "gen_length": gen, "backend": "cuda"}
+    if cache:
+        cell["cache"] = cache
+    return {"schema_version": 1, "cell": cell, "status": "ok",
+            "env": {"gpu": {"name": "NVIDIA H200", "uuid": "GPU-" + uuid}},
+            "model": {"dir": "/nowhere", "weight_dtype": "BF16"},
+            "memory": {"weights": 16_000_000_000, "cache": 64_000_000, "device_peak": 16_500_000_000},
+            "roofline": {"weight_bytes_per_call": 15_000_000_000},
+            "stats": {k: {"mean": v} for k, v in stats.items()}}
+
+
+class TableTest(unittest.TestCase):
+    def write(self, lines):
+        d = tempfile.mkdtemp()
+        with open(os.path.join(d, "results.jsonl"), "w") as f:
+            for r in lines:
+                f.write(json.dumps(r) + "\n")
+            f.write("not json, a log line\n")
+        return d
+
+    def test_cards_are_never_combined(self):
+        d = self.write([
+            {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14},
+            record(A, "llama", 1, 128, 128, tpot_s=0.0045, tokens_per_s=220.0),
+            record(A, "llada", 1, 128, 128, cache="dual", latency_s=0.64, nfe=128, tokens_per_s=200.0),
+            {"peer": "gpt-fast", "batch": 1, "tokens_per_s": 190.0, "decode_ms_per_token": 5.1, "uuid": A},
+            # On card B only: must not judge card A's dual-cache call.
+            {"peer": "fast-dllm", "cache": "dual", "call_ms": 45.0, "uuid": B, "device": "NVIDIA H200"},
+            record(B, "llama", 1, 128, 128, tpot_s=0.0047, tokens_per_s=210.0),
+        ])
+        cards = table.load([d])
+        self.assertEqual(sorted(cards), [A, B])
+        a, b = table.table(A, cards[A]), table.table(B, cards[B])
+        self.assertIn("GPU-" + A, a)
+        self.assertNotIn("45.0 ms/call", a)  # card B's Fast-dLLM
+        self.assertIn("incomplete", a)
+        self.assertIn("not measured on this card", b)
+        # Target 1 on A: W = 15.0 GB read per call (not the 16.0 GB of all
+        # weights) + 48 MB of cache at the mean context, over B = 4 TB/s:
+        # bound 1.25 × 3.762 ms = 4.70 ms; 4.5 ms meets it, 220 > 190.
+        row = next(l for l in a.splitlines() if l.startswith("| 1."))
+        self.assertIn("≤ 4.70 ms (W 15.00 GB)", row)
+        self.assertIn("**met**", row)
+
+    def test_targets_not_met(self):
+        d = self.write([
+            {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14},
+            record(A, "llama", 1, 128, 128, tpot_s=0.0050, tokens_per_s=200.0),
+            {"peer": "gpt-fast", "batch": 1, "tokens_per_s": 210.0, "decode_ms_per_token": 4.8, "uuid": A},
+            record(A, "llama", 8, 128, 128, tpot_s=0.008, tokens_per_s=1000.0),
+            {"peer": "gpt-fast", "batch": 8, "tokens_per_s": 1300.0, "uuid": A},
+            # A 2048-token prefill of 100 ms: 2 × 7.5e9 × 2048 / 0.1 s = 307
+            # TFLOP/s, 38% of G.
+            record(A, "llama", 1, 2048, 32, ttft_s=0.1, tpot_s=0.005, tokens_per_s=100.0),
+        ])
+        t = table.table(A, table.load([d])[A])
+        rows = {l.split("|")[1].strip(): l for l in t.splitlines() if l.startswith("| ")}
+        self.assertIn("**not met**", rows["1. LLaMA-3-8B decode, batch 1"])
+        self.assertIn("**not met** (0.77×)", rows["2. LLaMA-3-8B decode, batch 8"])
+        self.assertIn("**not met** (38% of G)", rows["3. LLaMA-3-8B prefill, 2048 tokens"])
+
+
+if __name__ == "__main__":
+    unittest.main()
