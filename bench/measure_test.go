@@ -50,19 +50,10 @@ func (b *timedBackend) StopTimer() (float64, error) {
 	return fakeDeviceS, b.stopErr
 }
 
-// loadTiny writes a tiny random model of family f and loads it on b.
+// loadTiny loads a tiny random model of family f on b.
 func loadTiny(t *testing.T, f model.Family, b compute.Backend) *model.Model {
 	t.Helper()
-	dir := t.TempDir()
-	if err := testmodel.Write(dir, testmodel.Tiny(f)); err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Load(dir, b, model.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return testmodel.Load(t, testmodel.Tiny(f), b)
 }
 
 // A backend with a device timer gives every batch its device latency and

@@ -16,18 +16,9 @@ import (
 
 func load(t *testing.T, spec testmodel.Spec) *model.Model {
 	t.Helper()
-	dir := t.TempDir()
-	if err := testmodel.Write(dir, spec); err != nil {
-		t.Fatal(err)
-	}
 	b := cpu.New(2)
 	t.Cleanup(b.Close)
-	m, err := model.Load(dir, b, model.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return testmodel.Load(t, spec, b)
 }
 
 // get_num_transfer_tokens: 32 masks over 5 steps is [7 7 6 6 6]

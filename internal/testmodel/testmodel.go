@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"dllmbench/compute"
 	"dllmbench/model"
@@ -187,4 +188,20 @@ func (s Spec) values(rng *rand.Rand, n int, std, mean float64) []byte {
 		}
 	}
 	return out
+}
+
+// Load writes s to a temporary folder of t and loads it on b; the model is
+// closed when t ends.
+func Load(t testing.TB, s Spec, b compute.Backend) *model.Model {
+	t.Helper()
+	dir := t.TempDir()
+	if err := Write(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(dir, b, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
