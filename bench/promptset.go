@@ -20,15 +20,17 @@ type promptSet struct {
 
 // cutPrompts makes the prompts of length P tokens (and references of G
 // tokens) under tok from the source documents, taking documents in order
-// until max prompts are made. A document with its own reference (a prompt
+// until most prompts are made. A document with its own reference (a prompt
 // file) keeps it, and its prompt is cut only when longer than P.
-func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, max int) (*promptSet, error) {
+func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*promptSet, error) {
 	ps := &promptSet{}
+	longest := 0
 	for _, d := range docs {
-		if max > 0 && len(ps.Texts) == max {
+		if most > 0 && len(ps.Texts) == most {
 			break
 		}
 		ids := tok.Encode(d.Text, false)
+		longest = max(longest, len(ids))
 		var text, ref string
 		switch {
 		case d.Reference != "":
@@ -47,7 +49,8 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, max int) (*p
 		ps.Texts, ps.Refs = append(ps.Texts, text), append(ps.Refs, ref)
 	}
 	if len(ps.Texts) == 0 {
-		return nil, fmt.Errorf("bench: no document of the prompt source has %d+%d tokens", P, G)
+		return nil, fmt.Errorf("bench: no document of the prompt source has %d+%d tokens (the longest has %d); "+
+			"for longer prompts give prompts: {source: file, path: ...} with one long document per line", P, G, longest)
 	}
 	h := sha256.New()
 	for i := range ps.Texts {
