@@ -2,11 +2,13 @@ package cuda
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -20,7 +22,9 @@ import (
 // DLLMBENCH_KERNEL_CACHE names the folder, or turns the cache off with
 // "off"; by default it is $XDG_CACHE_HOME/dllmbench/kernels (on Linux,
 // ~/.cache/dllmbench/kernels). A folder that cannot be made or written only
-// costs the compilation: the cache is an optimisation, never an error.
+// costs the compilation: the cache is an optimisation, never an error. It
+// keeps the keepCubins most recently written cubins (each build of
+// dllmbench, NVRTC release and architecture has its own, about 2 MB).
 
 // KernelCacheDir is the folder of the kernel cache, or "" when it is off or
 // has no home.
@@ -90,6 +94,37 @@ func writeCubin(dir, key string, cubin []byte) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		return err
 	}
-	return err
+	pruneCubins(dir, keepCubins)
+	return nil
+}
+
+// keepCubins is how many cubins the kernel cache keeps.
+const keepCubins = 8
+
+// pruneCubins removes all but the keep most recently modified cubins of
+// dir (ties broken by name), ignoring errors: another process may be
+// pruning too.
+func pruneCubins(dir string, keep int) {
+	names, _ := filepath.Glob(filepath.Join(dir, "*.cubin"))
+	if len(names) <= keep {
+		return
+	}
+	type entry struct {
+		name string
+		mod  int64
+	}
+	var es []entry
+	for _, n := range names {
+		if fi, err := os.Stat(n); err == nil {
+			es = append(es, entry{n, fi.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(es, func(a, b entry) int { // newest first
+		return cmp.Or(cmp.Compare(b.mod, a.mod), strings.Compare(a.name, b.name))
+	})
+	for _, e := range es[min(keep, len(es)):] {
+		os.Remove(e.name)
+	}
 }

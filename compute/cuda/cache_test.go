@@ -2,9 +2,12 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestKernelCacheDir(t *testing.T) {
@@ -93,5 +96,32 @@ func TestCachedCompileErrors(t *testing.T) {
 	// Off: nothing read, nothing written.
 	if _, cached, err := cachedCompile("", "k", false, func() ([]byte, error) { return []byte("\x7fELF"), nil }); err != nil || cached {
 		t.Errorf("off: cached=%v err=%v", cached, err)
+	}
+}
+
+// The cache keeps the keepCubins newest cubins: writing one more removes
+// the oldest, and the one just written stays.
+func TestCachePrunes(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	for i := range keepCubins {
+		n := filepath.Join(dir, fmt.Sprintf("k%d.cubin", i))
+		if err := os.WriteFile(n, []byte("\x7fELF"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// k0 is the oldest.
+		if err := os.Chtimes(n, old.Add(time.Duration(i)*time.Minute), old.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeCubin(dir, "new", []byte("\x7fELF new")); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for i := range names {
+		names[i] = filepath.Base(names[i])
+	}
+	if len(names) != keepCubins || slices.Contains(names, "k0.cubin") || !slices.Contains(names, "new.cubin") {
+		t.Errorf("after writing a cubin past %d: %v", keepCubins, names)
 	}
 }
