@@ -103,11 +103,18 @@ func writeCubin(dir, key string, cubin []byte) error {
 // keepCubins is how many cubins the kernel cache keeps.
 const keepCubins = 8
 
-// pruneCubins removes all but the keep most recently modified cubins of
-// dir (ties broken by name), ignoring errors: another process may be
-// pruning too.
+// pruneCubins removes all but the keep most recently modified cubins the
+// cache wrote in dir (named by a key: 64 hex digits; a user's own files in
+// a folder DLLMBENCH_KERNEL_CACHE names are left alone), ties broken by
+// name, ignoring errors: another process may be pruning too.
 func pruneCubins(dir string, keep int) {
-	names, _ := filepath.Glob(filepath.Join(dir, "*.cubin"))
+	all, _ := filepath.Glob(filepath.Join(dir, "*.cubin"))
+	var names []string
+	for _, n := range all {
+		if isKey(strings.TrimSuffix(filepath.Base(n), ".cubin")) {
+			names = append(names, n)
+		}
+	}
 	if len(names) <= keep {
 		return
 	}
@@ -127,4 +134,17 @@ func pruneCubins(dir string, keep int) {
 	for _, e := range es[min(keep, len(es)):] {
 		os.Remove(e.name)
 	}
+}
+
+// isKey says that s is a cubinKey: 64 lowercase hex digits.
+func isKey(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

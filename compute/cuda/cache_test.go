@@ -100,28 +100,38 @@ func TestCachedCompileErrors(t *testing.T) {
 }
 
 // The cache keeps the keepCubins newest cubins: writing one more removes
-// the oldest, and the one just written stays.
+// the oldest, and the one just written stays. Files it did not name are
+// never removed.
 func TestCachePrunes(t *testing.T) {
 	dir := t.TempDir()
+	key := func(i int) string { return fmt.Sprintf("%064x", i) }
+	mine := filepath.Join(dir, "mine.cubin") // a user's, older than all
+	if err := os.WriteFile(mine, []byte("\x7fELF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(mine, old.Add(-time.Hour), old.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	for i := range keepCubins {
-		n := filepath.Join(dir, fmt.Sprintf("k%d.cubin", i))
+		n := filepath.Join(dir, key(i)+".cubin")
 		if err := os.WriteFile(n, []byte("\x7fELF"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		// k0 is the oldest.
+		// key(0) is the oldest.
 		if err := os.Chtimes(n, old.Add(time.Duration(i)*time.Minute), old.Add(time.Duration(i)*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := writeCubin(dir, "new", []byte("\x7fELF new")); err != nil {
+	if err := writeCubin(dir, key(99), []byte("\x7fELF new")); err != nil {
 		t.Fatal(err)
 	}
 	names, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for i := range names {
 		names[i] = filepath.Base(names[i])
 	}
-	if len(names) != keepCubins || slices.Contains(names, "k0.cubin") || !slices.Contains(names, "new.cubin") {
+	if len(names) != keepCubins+1 || slices.Contains(names, key(0)+".cubin") || !slices.Contains(names, key(99)+".cubin") ||
+		!slices.Contains(names, "mine.cubin") {
 		t.Errorf("after writing a cubin past %d: %v", keepCubins, names)
 	}
 }
