@@ -135,12 +135,9 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 		s := decode.ARState(m, c.Batch, promptLen, c.GenLen, 0)
 		return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
 			var res *decode.ARResult
-			var lat float64
-			dev, err := deviceTimed(dt, func() (err error) {
-				t0 := time.Now()
+			lat, dev, err := timeBatch(dt, func() (err error) {
 				res, err = decode.Generate(m, s, rows, decode.AROptions{MaxNew: c.GenLen, IgnoreEOS: true,
 					Sampler: decode.NewSampler(c.Temperature, c.TopK, c.TopP, cr.seed^seed)})
-				lat = time.Since(t0).Seconds()
 				return err
 			})
 			if err != nil {
@@ -169,11 +166,8 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 		o := o
 		o.Seed = cr.seed ^ seed
 		var res *decode.DiffusionResult
-		var lat float64
-		dev, err := deviceTimed(dt, func() (err error) {
-			t0 := time.Now()
+		lat, dev, err := timeBatch(dt, func() (err error) {
 			res, err = decode.Diffuse(m, s, rows, o)
-			lat = time.Since(t0).Seconds()
 			return err
 		})
 		if err != nil {
@@ -192,17 +186,23 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 	}, s, nil
 }
 
-// deviceTimed runs f between the device timer's markers when the backend
-// has a timer (dt not nil) and returns the device seconds between them, 0
-// without one; f's error comes first, then the timer's. The timer is
-// stopped even when f fails or panics, so that the next cell on the same
-// backend can start it again.
-func deviceTimed(dt compute.DeviceTimer, f func() error) (dev float64, err error) {
+// timeBatch runs f, a batch, and returns its time by the host's monotonic
+// clock and, when the backend has a device timer (dt not nil), by the
+// device's markers around it (0 without one); f's error comes first, then
+// the timer's. The timer is stopped even when f fails or panics, so that
+// the next cell on the same backend can start it again.
+func timeBatch(dt compute.DeviceTimer, f func() error) (host, dev float64, err error) {
+	run := func() error {
+		t0 := time.Now()
+		err := f()
+		host = time.Since(t0).Seconds()
+		return err
+	}
 	if dt == nil {
-		return 0, f()
+		return host, 0, run()
 	}
 	if err := dt.StartTimer(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() {
 		d, terr := dt.StopTimer()
@@ -212,7 +212,8 @@ func deviceTimed(dt compute.DeviceTimer, f func() error) (dev float64, err error
 			}
 		}
 	}()
-	return 0, f()
+	err = run()
+	return host, 0, err
 }
 
 // summarize computes each metric per repetition, then its statistics.

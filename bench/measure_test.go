@@ -131,9 +131,9 @@ func TestMeasureDeviceLatency(t *testing.T) {
 	}
 }
 
-// deviceTimed returns the work's error before the timer's, and leaves the
+// timeBatch returns the work's error before the timer's, and leaves the
 // timer stopped whatever the work does, so the next cell can start it.
-func TestDeviceTimed(t *testing.T) {
+func TestTimeBatch(t *testing.T) {
 	errWork, errStart, errStop := errors.New("work failed"), errors.New("start failed"), errors.New("stop failed")
 	cases := []struct {
 		name              string
@@ -164,7 +164,7 @@ func TestDeviceTimed(t *testing.T) {
 			var err error
 			panicked := func() (p bool) {
 				defer func() { p = recover() != nil }()
-				dev, err = deviceTimed(tb, c.work)
+				_, dev, err = timeBatch(tb, c.work)
 				return false
 			}()
 			if panicked != c.wantPanic || tb.running || tb.pairs != c.wantPairs {
@@ -177,7 +177,7 @@ func TestDeviceTimed(t *testing.T) {
 		})
 	}
 	// Without a timer the work runs alone and has no device time.
-	if dev, err := deviceTimed(nil, func() error { return errWork }); dev != 0 || err != errWork {
+	if _, dev, err := timeBatch(nil, func() error { return errWork }); dev != 0 || err != errWork {
 		t.Errorf("without a timer: %g s, %v", dev, err)
 	}
 }
