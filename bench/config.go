@@ -390,46 +390,35 @@ func (p *gridParser) items(v *yaml.Node, path, what string) []*yaml.Node {
 
 // ints reads a list of integers, each checked by check (a message, or "").
 func (p *gridParser) ints(v *yaml.Node, path string, check func(int) string) []int {
-	var out []int
-	seen := map[int]int{}
-	for _, it := range p.items(v, path, "a list of integers") {
-		i, ok := p.integer(it, path)
-		if !ok {
-			continue
-		}
-		if msg := check(i); msg != "" {
-			p.errorf(it, "%s: %s", path, msg)
-			continue
-		}
-		if line, dup := seen[i]; dup {
-			p.errorf(it, "%s: %d is listed twice (first on line %d)", path, i, line)
-			continue
-		}
-		seen[i] = resolve(it).Line
-		out = append(out, i)
-	}
-	return out
+	return list(p, v, path, "a list of integers", p.integer, check)
 }
 
 // floats reads a list of numbers, each checked by check.
 func (p *gridParser) floats(v *yaml.Node, path string, check func(float64) string) []float64 {
-	var out []float64
-	seen := map[float64]int{}
-	for _, it := range p.items(v, path, "a list of numbers") {
-		f, ok := p.number(it, path)
+	return list(p, v, path, "a list of numbers", p.number, check)
+}
+
+// list reads a list of what, each item read by parse and checked by check,
+// and no value listed twice.
+func list[T comparable](p *gridParser, v *yaml.Node, path, what string, parse func(*yaml.Node, string) (T, bool),
+	check func(T) string) []T {
+	var out []T
+	seen := map[T]int{}
+	for _, it := range p.items(v, path, what) {
+		x, ok := parse(it, path)
 		if !ok {
 			continue
 		}
-		if msg := check(f); msg != "" {
+		if msg := check(x); msg != "" {
 			p.errorf(it, "%s: %s", path, msg)
 			continue
 		}
-		if line, dup := seen[f]; dup {
-			p.errorf(it, "%s: %g is listed twice (first on line %d)", path, f, line)
+		if line, dup := seen[x]; dup {
+			p.errorf(it, "%s: %v is listed twice (first on line %d)", path, x, line)
 			continue
 		}
-		seen[f] = resolve(it).Line
-		out = append(out, f)
+		seen[x] = resolve(it).Line
+		out = append(out, x)
 	}
 	return out
 }
