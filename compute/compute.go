@@ -99,8 +99,10 @@ type Backend interface {
 	// Gather copies rows: dst[i] = src[idx[i]], converting to dst's dtype.
 	// It is the embedding lookup and the selection of rows for the LM head.
 	Gather(dst, src, idx Tensor)
-	// Scatter copies rows: dst[idx[i]] = src[i], converting to dst's dtype.
-	// It writes new keys and values into a cache.
+	// Scatter copies rows: dst[idx[i]] = src[i], converting to dst's dtype
+	// (to a 16-bit dtype by rounding to nearest, ties to even, as
+	// F32ToBF16 and F32ToF16 do). It writes new keys and values into a
+	// cache, float32 or bfloat16.
 	Scatter(dst, src, idx Tensor)
 	// RMSNorm computes dst[i] = src[i] / sqrt(mean(src[i]²) + eps) ⊙ w[0]
 	// in float32; w is 1 × cols.
@@ -126,6 +128,12 @@ type Backend interface {
 	// with span[2b] ≤ j < span[2b+1], and if causal also j ≤ qpos[r]. Query
 	// head h uses cache head h / (nHeads/nKVHeads). Scores are scaled by
 	// 1/sqrt(headDim); a query that sees no slot gets a zero output.
+	//
+	// q and dst are F32; kc and vc are both F32 or both BF16, a BF16
+	// cache's values being the bfloat16 it stores widened exactly to
+	// float32. Over a BF16 cache a backend may also round the other
+	// operands of its products to bfloat16 (tensor cores do): the
+	// conformance suite holds it to the half-precision tolerance there.
 	Attention(dst, q, kc, vc, qpos, span Tensor, nHeads, nKVHeads int, causal bool)
 }
 
@@ -238,8 +246,9 @@ type EncoderOps interface {
 // store into the cache: RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos,
 // headDim) is RoPE(q, cos, sin, pos, headDim), RoPE(k, cos, sin, pos,
 // headDim), Scatter(kc, k, rows), Scatter(vc, v, rows). k is rotated in
-// place as RoPE leaves it. q, k and v must not overlap one another or the
-// caches.
+// place as RoPE leaves it. q, k and v are F32; the caches are F32 or BF16,
+// the stored keys and values rounded as Scatter rounds them. q, k and v
+// must not overlap one another or the caches.
 type RoPEStorer interface {
 	RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos Tensor, headDim int)
 }
