@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"dllmbench/compute"
@@ -275,5 +276,100 @@ func TestAttentionPathsAgree(t *testing.T) {
 				t.Errorf("%s: assembly and Go differ by %.3g", name, rel)
 			}
 		}
+	}
+}
+
+// A bfloat16 cache gives the bits of a float32 cache holding its values
+// widened, on both paths, with and without a head-size tail, for GQA
+// groups of 1 and 4, causal or not, with spans that start past 0 and a
+// batch row that sees nothing.
+func TestAttentionBF16CacheExact(t *testing.T) {
+	withPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		b := New(3)
+		defer b.Close()
+		for _, hd := range []int{3, 8, 12, 32, 72, 128} {
+			for _, kvHeads := range []int{4, 1} {
+				for _, causal := range []bool{false, true} {
+					const nb, n, slots, heads = 3, 5, 23, 4
+					kv, vv := random(rng, nb*slots*kvHeads*hd, 1), random(rng, nb*slots*kvHeads*hd, 1)
+					for i := range kv { // the values a bfloat16 cache holds
+						kv[i] = compute.BF16ToF32(compute.F32ToBF16(kv[i]))
+						vv[i] = compute.BF16ToF32(compute.F32ToBF16(vv[i]))
+					}
+					q := upload(b, compute.F32, nb*n, heads*hd, random(rng, nb*n*heads*hd, 1))
+					qpos := b.Alloc(compute.I32, nb*n, 1)
+					b.Write(qpos, []int32{3, 9, 14, 21, 22, 0, 1, 8, 16, 22, 5, 6, 7, 8, 9})
+					span := b.Alloc(compute.I32, nb, 2)
+					b.Write(span, []int32{2, 23, 0, 19, 7, 7})
+					var outs [2][]float32
+					for i, dt := range []compute.DType{compute.F32, compute.BF16} {
+						k, v := upload(b, dt, nb*slots, kvHeads*hd, kv), upload(b, dt, nb*slots, kvHeads*hd, vv)
+						out := b.Alloc(compute.F32, nb*n, heads*hd)
+						b.Attention(out, q, k, v, qpos, span, heads, kvHeads, causal)
+						outs[i] = make([]float32, out.Len())
+						b.Read(outs[i], out)
+					}
+					for i := range outs[0] {
+						if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+							t.Fatalf("hd=%d kv=%d causal=%v: element %d is %v from a bf16 cache, %v from f32",
+								hd, kvHeads, causal, i, outs[1][i], outs[0][i])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// The widening kernel gives BF16ToF32's bits for every bfloat16, NaNs,
+// infinities and subnormals included, and leaves a tail to the Go loop.
+func TestWidenBF16(t *testing.T) {
+	withPaths(t, testWidenBF16)
+}
+
+func testWidenBF16(t *testing.T) {
+	src := make([]uint16, 1<<16+5)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src)+1)
+	dst[len(src)] = 42
+	widenBF16(dst[:len(src)], src)
+	for i, h := range src {
+		if math.Float32bits(dst[i]) != math.Float32bits(compute.BF16ToF32(h)) {
+			t.Fatalf("bf16 %#04x widened to %#08x, want %#08x", h, math.Float32bits(dst[i]), math.Float32bits(compute.BF16ToF32(h)))
+		}
+	}
+	if dst[len(src)] != 42 {
+		t.Fatal("widenBF16 wrote past its destination")
+	}
+}
+
+// Caches of two dtypes, or of a dtype Attention does not read, panic.
+func TestAttentionCacheDTypes(t *testing.T) {
+	b := New(1)
+	defer b.Close()
+	q := b.Alloc(compute.F32, 1, 8)
+	qpos, span := b.Alloc(compute.I32, 1, 1), b.Alloc(compute.I32, 1, 2)
+	b.Write(span, []int32{0, 2})
+	for _, c := range []struct {
+		name string
+		k, v compute.DType
+	}{
+		{"f32 keys, bf16 values", compute.F32, compute.BF16},
+		{"bf16 keys, f32 values", compute.BF16, compute.F32},
+		{"f16 caches", compute.F16, compute.F16},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("%s: no panic", c.name)
+				} else if s := fmt.Sprint(r); !strings.Contains(s, "compute: Attention: ") {
+					t.Errorf("%s: panic %q does not name the op", c.name, s)
+				}
+			}()
+			b.Attention(b.Alloc(compute.F32, 1, 8), q, b.Alloc(c.k, 2, 8), b.Alloc(c.v, 2, 8), qpos, span, 1, 1, true)
+		}()
 	}
 }

@@ -123,15 +123,18 @@ func TestNoAllocations(t *testing.T) {
 	out := b.Alloc(compute.F32, n, m)
 	g := computetest.Upload(b, compute.F32, 1, k, computetest.Random(rng, k, 1))
 	kc := computetest.Upload(b, compute.F32, 2*8, k, computetest.Random(rng, 2*8*k, 1))
+	kcb := computetest.Upload(b, compute.BF16, 2*8, k, computetest.Random(rng, 2*8*k, 1))
 	qpos, span := computetest.UploadI32(b, []int32{6, 7, 6, 7}), computetest.UploadI32(b, []int32{0, 8, 2, 8})
 	idx := computetest.UploadI32(b, []int32{1, 0, 3, 2})
 	ops := map[string]func(){
-		"MatMul":    func() { b.MatMul(out, x, w) },
-		"RMSNorm":   func() { b.RMSNorm(x, x, g, 1e-5) },
-		"Add":       func() { b.Add(out, out, out) },
-		"SiLUMul":   func() { b.SiLUMul(out, out, out) },
-		"Gather":    func() { b.Gather(x, w.Slice(0, 4).Reshape(4, k), idx) },
-		"Attention": func() { b.Attention(x, x, kc, kc, qpos, span, 4, 4, true) },
+		"MatMul":                      func() { b.MatMul(out, x, w) },
+		"RMSNorm":                     func() { b.RMSNorm(x, x, g, 1e-5) },
+		"Add":                         func() { b.Add(out, out, out) },
+		"SiLUMul":                     func() { b.SiLUMul(out, out, out) },
+		"Gather":                      func() { b.Gather(x, w.Slice(0, 4).Reshape(4, k), idx) },
+		"Attention":                   func() { b.Attention(x, x, kc, kc, qpos, span, 4, 4, true) },
+		"Attention over a bf16 cache": func() { b.Attention(x, x, kcb, kcb, qpos, span, 4, 4, true) },
+		"Scatter into a bf16 cache":   func() { b.Scatter(kcb, x, idx) },
 	}
 	for name, op := range ops {
 		if a := testing.AllocsPerRun(20, op); a != 0 {

@@ -17,6 +17,12 @@ func expSumF32(x *float32, m float32, nc int, sum *[8]float32)
 //go:noescape
 func siluMulF32(dst, gate, up *float32, nc int)
 
+// widenBF16F32 widens the first 8·nc bfloat16 of src into dst: the bits of
+// widenBF16.
+//
+//go:noescape
+func widenBF16F32(dst *float32, src *uint16, nc int)
+
 // scoresF32 computes dst[j] = (q · k_j)·scale for the rows rows of k (ks
 // bytes apart), each dot of 8·nc elements accumulated in 8 lanes with one
 // fused multiply-add per chunk and summed in the tree of sum8 (the bits of

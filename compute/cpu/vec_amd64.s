@@ -131,6 +131,27 @@ done:
 	VZEROUPPER
 	RET
 
+// func widenBF16F32(dst *float32, src *uint16, nc int)
+TEXT ·widenBF16F32(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  nc+16(FP), CX
+	TESTQ CX, CX
+	JZ    done
+
+loop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       loop
+
+done:
+	VZEROUPPER
+	RET
+
 // The scores kernel keeps one accumulator of 8 lanes per key row, as the
 // dot kernels of dot_amd64.s do, and sums the lanes in registers in the
 // tree of sum8: VHADDPS adds neighbouring lanes, so two rounds of it give

@@ -7,6 +7,7 @@ package cpu
 
 func expSumF32(x *float32, m float32, nc int, sum *[8]float32) { noAsm() }
 func siluMulF32(dst, gate, up *float32, nc int)                { noAsm() }
+func widenBF16F32(dst *float32, src *uint16, nc int)           { noAsm() }
 func scoresF32(dst *float32, q *float32, k *float32, ks int, rows int, nc int, scale float32) (m float32) {
 	noAsm()
 	return 0
