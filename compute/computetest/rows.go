@@ -7,9 +7,9 @@ import (
 	"dllmbench/compute"
 )
 
-// RowAgreement runs MatMul, RMSNorm and Attention on a batch and on each of
-// its rows alone, and returns the fraction of output elements that are
-// bit-identical. A backend that is row-independent, as compute requires,
+// RowAgreement runs MatMul, RMSNorm and Attention (over a float32 and a
+// bfloat16 cache) on a batch and on each of its rows alone, and returns the
+// fraction of output elements that are bit-identical. A backend that is row-independent, as compute requires,
 // returns 1.
 func RowAgreement(t *testing.T, b compute.Backend) float64 {
 	t.Helper()
@@ -48,7 +48,7 @@ func RowAgreement(t *testing.T, b compute.Backend) float64 {
 			count(batch, Download(t, b, one), r)
 		}
 	}
-	{
+	for _, cdt := range []compute.DType{compute.F32, compute.BF16} {
 		// Two batch rows with left padding: row 0 has 3 padding slots.
 		const nb, q, slots, heads, hd = 2, 2, 7, 2, 16
 		qv := Random(rng, nb*q*heads*hd, 1)
@@ -57,15 +57,15 @@ func RowAgreement(t *testing.T, b compute.Backend) float64 {
 		span := []int32{3, slots, 0, slots}
 		qpos := []int32{5, 6, 5, 6}
 		out := b.Alloc(compute.F32, nb*q, heads*hd)
-		b.Attention(out, Upload(b, compute.F32, nb*q, heads*hd, qv), Upload(b, compute.F32, nb*slots, heads*hd, kv),
-			Upload(b, compute.F32, nb*slots, heads*hd, vv), UploadI32(b, qpos), UploadI32(b, span), heads, heads, true)
+		b.Attention(out, Upload(b, compute.F32, nb*q, heads*hd, qv), Upload(b, cdt, nb*slots, heads*hd, kv),
+			Upload(b, cdt, nb*slots, heads*hd, vv), UploadI32(b, qpos), UploadI32(b, span), heads, heads, true)
 		batch := Download(t, b, out)
 		for row := range nb {
 			cols := heads * hd
 			one := b.Alloc(compute.F32, q, cols)
 			b.Attention(one, Upload(b, compute.F32, q, cols, qv[row*q*cols:(row+1)*q*cols]),
-				Upload(b, compute.F32, slots, cols, kv[row*slots*cols:(row+1)*slots*cols]),
-				Upload(b, compute.F32, slots, cols, vv[row*slots*cols:(row+1)*slots*cols]),
+				Upload(b, cdt, slots, cols, kv[row*slots*cols:(row+1)*slots*cols]),
+				Upload(b, cdt, slots, cols, vv[row*slots*cols:(row+1)*slots*cols]),
 				UploadI32(b, qpos[row*q:(row+1)*q]), UploadI32(b, span[2*row:2*row+2]), heads, heads, true)
 			got := Download(t, b, one)
 			for i := range q {

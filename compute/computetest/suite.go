@@ -254,6 +254,10 @@ func (s *suite) gatherScatter(t *testing.T) {
 	}
 }
 
+// attention checks Attention over float32 and bfloat16 caches; the cache
+// is uploaded in its dtype to both backends, so both read the same rounded
+// values. The cases of 64 queries and more, with head sizes of 64 and 128,
+// are a GPU's tiled (tensor-core) kernels' shapes.
 func (s *suite) attention(t *testing.T) {
 	for _, c := range []struct {
 		name               string
@@ -267,22 +271,31 @@ func (s *suite) attention(t *testing.T) {
 		{"bidirectional full heads", 2, 5, 8, 3, 3, 8, false, []int32{0, 8, 2, 8}},
 		{"a row that sees nothing", 2, 2, 6, 2, 1, 8, false, []int32{0, 6, 4, 4}},
 		{"prefix of the cache only", 1, 3, 12, 2, 2, 32, false, []int32{0, 7}},
+		// A prefill of 80 queries per row over spans starting past 0, one
+		// ending before the last queries' positions.
+		{"causal GQA prefill, hd 64", 2, 80, 96, 4, 2, 64, true, []int32{5, 96, 0, 90}},
+		{"causal GQA prefill, hd 128", 1, 64, 64, 8, 2, 128, true, []int32{3, 64}},
+		// A diffusion step: every query sees the whole span, except in a
+		// batch row whose span is empty.
+		{"bidirectional block with a row that sees nothing, hd 64", 2, 64, 70, 2, 1, 64, false, []int32{0, 70, 9, 9}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			rows := c.nb * c.n
-			qpos := make([]int32, rows)
-			for r := range qpos {
-				qpos[r] = int32(c.slots - c.n + r%c.n) // queries are the last n slots
-			}
-			q := s.upload(compute.F32, rows, c.heads*c.hd, Random(s.rng, rows*c.heads*c.hd, 1))
-			k := s.upload(compute.F32, c.nb*c.slots, c.kvHeads*c.hd, Random(s.rng, c.nb*c.slots*c.kvHeads*c.hd, 1))
-			v := s.upload(compute.F32, c.nb*c.slots, c.kvHeads*c.hd, Random(s.rng, c.nb*c.slots*c.kvHeads*c.hd, 1))
-			qp, sp := s.uploadI32(qpos), s.uploadI32(c.span)
-			out := s.output(compute.F32, rows, c.heads*c.hd)
-			s.b.Attention(out.got, q.got, k.got, v.got, qp.got, sp.got, c.heads, c.kvHeads, c.causal)
-			s.ref.Attention(out.want, q.want, k.want, v.want, qp.want, sp.want, c.heads, c.kvHeads, c.causal)
-			s.compare(t, c.name, out, s.tol.F32)
-		})
+		for _, cdt := range []compute.DType{compute.F32, compute.BF16} {
+			t.Run(fmt.Sprintf("%s/%v cache", c.name, cdt), func(t *testing.T) {
+				rows := c.nb * c.n
+				qpos := make([]int32, rows)
+				for r := range qpos {
+					qpos[r] = int32(c.slots - c.n + r%c.n) // queries are the last n slots
+				}
+				q := s.upload(compute.F32, rows, c.heads*c.hd, Random(s.rng, rows*c.heads*c.hd, 1))
+				k := s.upload(cdt, c.nb*c.slots, c.kvHeads*c.hd, Random(s.rng, c.nb*c.slots*c.kvHeads*c.hd, 1))
+				v := s.upload(cdt, c.nb*c.slots, c.kvHeads*c.hd, Random(s.rng, c.nb*c.slots*c.kvHeads*c.hd, 1))
+				qp, sp := s.uploadI32(qpos), s.uploadI32(c.span)
+				out := s.output(compute.F32, rows, c.heads*c.hd)
+				s.b.Attention(out.got, q.got, k.got, v.got, qp.got, sp.got, c.heads, c.kvHeads, c.causal)
+				s.ref.Attention(out.want, q.want, k.want, v.want, qp.want, sp.want, c.heads, c.kvHeads, c.causal)
+				s.compare(t, fmt.Sprintf("%s, %v cache", c.name, cdt), out, s.tolFor(cdt))
+			})
+		}
 	}
 }
 
