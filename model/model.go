@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"dllmbench/compute"
 	"dllmbench/safetensors"
@@ -15,10 +16,14 @@ type Model struct {
 	ck      *safetensors.Checkpoint // kept open: the CPU backend reads weights from its mapping
 	ropeCos compute.Tensor          // (MaxSeqLen, HeadDim/2)
 	ropeSin compute.Tensor          // (MaxSeqLen, HeadDim/2)
+	cacheDT compute.DType           // of the key/value caches: F32 or BF16
 }
 
 // Load reads dir/config.json and the safetensors checkpoint in dir onto b.
 func Load(dir string, b compute.Backend, opt LoadOptions) (*Model, error) {
+	if opt.CacheDType != 0 && opt.CacheDType != compute.F32 && opt.CacheDType != compute.BF16 {
+		return nil, fmt.Errorf("model: %s: a key/value cache of %v (want F32 or BF16)", filepath.Base(dir), opt.CacheDType)
+	}
 	c, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -27,7 +32,19 @@ func Load(dir string, b compute.Backend, opt LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: *c, Weights: w, b: b, ck: ck}
+	m := &Model{Config: *c, Weights: w, b: b, ck: ck, cacheDT: opt.CacheDType}
+	if m.cacheDT == 0 {
+		// The projections' type, as records report it: a checkpoint may
+		// keep its embedding wider than the layers.
+		wt := w.TokEmb
+		if len(w.Layers) > 0 {
+			wt = w.Layers[0].WQ
+		}
+		m.cacheDT = compute.F32
+		if wt.DType() == compute.BF16 || wt.DType() == compute.F16 {
+			m.cacheDT = compute.BF16
+		}
+	}
 	cos, sin := c.RopeTables(c.MaxSeqLen)
 	m.ropeCos = b.Alloc(compute.F32, c.MaxSeqLen, c.HeadDim/2)
 	m.ropeSin = b.Alloc(compute.F32, c.MaxSeqLen, c.HeadDim/2)
@@ -35,6 +52,10 @@ func Load(dir string, b compute.Backend, opt LoadOptions) (*Model, error) {
 	b.Write(m.ropeSin, sin)
 	return m, nil
 }
+
+// CacheDType is the type of the key/value caches of the states NewState
+// allocates: LoadOptions.CacheDType, or the one it chose by the weights.
+func (m *Model) CacheDType() compute.DType { return m.cacheDT }
 
 // Backend is the backend the model runs on.
 func (m *Model) Backend() compute.Backend { return m.b }
@@ -70,7 +91,7 @@ func (m *Model) tensors() []compute.Tensor {
 
 // State is the memory of one run: activations for up to B×N tokens per
 // forward call (N per batch row), a key/value cache of T slots per batch
-// row, and logits for up to M rows. It is allocated once; Forward allocates
+// row (of the model's CacheDType), and logits for up to M rows. It is allocated once; Forward allocates
 // nothing.
 type State struct {
 	B, N, T, M int
@@ -88,7 +109,7 @@ type State struct {
 	q, att   compute.Tensor   // (B·N, QDim)
 	k, v     compute.Tensor   // (B·N, KVDim)
 	h, h2    compute.Tensor   // (B·N, HiddenDim)
-	kc, vc   []compute.Tensor // per layer (B·T, KVDim)
+	kc, vc   []compute.Tensor // per layer (B·T, KVDim) of the model's CacheDType
 	xo       compute.Tensor   // (M, Dim) the rows selected for the head
 	logits   compute.Tensor   // (M, VocabSize)
 	ids, pos compute.Tensor   // (B·N, 1) I32
@@ -127,8 +148,8 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	s.k, s.v = b.Alloc(compute.F32, B*N, c.KVDim()), b.Alloc(compute.F32, B*N, c.KVDim())
 	s.h, s.h2 = b.Alloc(compute.F32, B*N, c.HiddenDim), b.Alloc(compute.F32, B*N, c.HiddenDim)
 	for range c.NLayers {
-		s.kc = append(s.kc, b.Alloc(compute.F32, B*T, c.KVDim()))
-		s.vc = append(s.vc, b.Alloc(compute.F32, B*T, c.KVDim()))
+		s.kc = append(s.kc, b.Alloc(m.cacheDT, B*T, c.KVDim()))
+		s.vc = append(s.vc, b.Alloc(m.cacheDT, B*T, c.KVDim()))
 	}
 	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
 	s.ids, s.pos = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)

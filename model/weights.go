@@ -80,6 +80,12 @@ type LoadOptions struct {
 	// DType converts every matrix to this type when non-zero; the zero
 	// value keeps the stored type (no copy on the CPU backend).
 	DType compute.DType
+	// CacheDType is the type of the key/value caches of the model's run
+	// states, F32 or BF16. The zero value chooses by the weights, as
+	// PyTorch keeps a model's cache in the model's dtype: BF16 when they
+	// are 16-bit (BF16 or F16, which Attention does not read), F32
+	// otherwise.
+	CacheDType compute.DType
 }
 
 // loader reads tensors from a checkpoint onto a backend, checking shapes.
