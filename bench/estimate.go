@@ -36,7 +36,7 @@ type Estimation struct {
 	FLOPs, Bytes float64
 
 	WeightBytes     float64 // every parameter at the grid's precision
-	CacheBytes      float64 // the float32 KV cache of the run state
+	CacheBytes      float64 // the KV cache of the run state, bf16 for 16-bit weights as model.Load chooses
 	ActivationBytes float64 // the float32 buffers of the run state and the logits
 	Calls           int     // forward calls per batch
 	Note            string  // the assumptions made, when there are any
@@ -50,9 +50,11 @@ type Estimation struct {
 // Each forward call costs max(FLOPs/rate, bytes/bandwidth) with
 //
 //	FLOPs = 2·matmul weights·tokens + 2·Dim·VocabSize·logit rows + 4·NLayers·QDim·(query, key) pairs
-//	bytes = matmul weights·precision bytes + visible cache slots·NLayers·2·KVDim·4
+//	bytes = matmul weights·precision bytes + visible cache slots·NLayers·2·KVDim·cache bytes
 //
-// where the matmul weights are those of the layers and of the LM head (the
+// where the cache bytes are 2 (bfloat16) for 16-bit precisions and 4 for
+// fp32, as model.Load chooses the cache's type by the weights';
+// the matmul weights are those of the layers and of the LM head (the
 // embedding is a lookup). Autoregressive cells make one prefill call of the
 // prompt and gen_length−1 calls of one token (the last token is sampled,
 // never fed back); queries see the earlier keys only. Diffusion cells make
@@ -81,12 +83,13 @@ func Estimate(c Cell, m *model.Config, backend string, promptCount, runs int) Es
 	if precisionNames[strings.ToLower(c.Precision)] == "fp32" {
 		precision = 4
 	}
+	cacheSize := precision // a bf16 cache for 16-bit weights, else float32
 
 	D, Q, KV, H := float64(m.Dim), float64(m.QDim()), float64(m.KVDim()), float64(m.HiddenDim)
 	V, layers := float64(m.VocabSize), float64(m.NLayers)
 	body := layers * (D*Q + 2*D*KV + Q*D + 3*D*H) // the layers' matmul weights
 	weightsRead := (body + D*V) * precision       // read by every call
-	slotBytes := layers * 2 * KV * 4              // one cache slot of every layer, float32
+	slotBytes := layers * 2 * KV * cacheSize      // one cache slot of every layer
 
 	// call adds one forward call of rows batch rows, each running tokens
 	// positions, computing outputs logit rows, scoring pairs (query, key)

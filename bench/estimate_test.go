@@ -28,13 +28,14 @@ func shapes(t *testing.T, s testmodel.Spec) *model.Config {
 // vocabulary 128256. Matmul weights of the layers:
 // 32·(4096·4096·2 + 2·4096·1024 + 3·4096·14336) = 6,979,321,856; LM head
 // 4096·128256 = 525,336,576; read per call in bf16: 2·7,504,658,432 =
-// 15,009,316,864 B. One cache slot of every layer: 32·2·1024·4 = 262,144 B.
-// Params() = 8,030,261,248.
+// 15,009,316,864 B. One cache slot of every layer, in bf16 for bf16
+// weights: 32·2·1024·2 = 131,072 B (fp32: 262,144 B). Params() =
+// 8,030,261,248.
 //
 // LLaDA-8B: Dim 4096, HiddenDim 12288, 32 layers, QDim = KVDim 4096,
 // vocabulary 126464. Layers: 32·(4·4096·4096 + 3·4096·12288) =
 // 6,979,321,856; head 4096·126464 = 517,996,544; per call in bf16
-// 14,994,636,800 B. Cache slot: 32·2·4096·4 = 1,048,576 B. Params() =
+// 14,994,636,800 B. Cache slot in bf16: 32·2·4096·2 = 524,288 B. Params() =
 // 8,015,581,184.
 func TestEstimate(t *testing.T) {
 	llama, llada := shapes(t, testmodel.Llama3_8B()), shapes(t, testmodel.LLaDA8B())
@@ -56,59 +57,60 @@ func TestEstimate(t *testing.T) {
 		note          string
 	}{
 		// LLaMA on CUDA, 4 prompts in batches of 1, 1 warm-up + 1 repetition.
-		// Prefill: 15,009,316,864 + 128·262,144 = 15,042,871,296 B (5.014 ms
+		// Prefill: 15,009,316,864 + 128·131,072 = 15,026,094,080 B (5.009 ms
 		// at 3 TB/s) against 2·6,979,321,856·128 + 2·4096·128256 +
 		// 4·32·4096·(128·129/2) = 1,792,085,590,016 FLOPs (2.99 ms at 600
 		// TFLOP/s): memory-bound. 127 one-token calls, each ≤ 25 µs of
-		// compute, read 127·15,009,316,864 + 262,144·Σ(128+s, s=1..127 =
-		// 24,384) = 1,912,575,361,024 B. A batch: 1,927,618,232,320 B / 3e12
-		// = 0.642539410773 s; ×4 batches ×2 runs = 5.140315286187 s.
-		// Memory: 2·8,030,261,248 weights + 256 slots·262,144 cache +
+		// compute, read 127·15,009,316,864 + 131,072·Σ(128+s, s=1..127 =
+		// 24,384) = 1,909,379,301,376 B. A batch: 1,924,405,395,456 B / 3e12
+		// = 0.641468465152 s; ×4 batches ×2 runs = 5.131747721216 s.
+		// Memory: 2·8,030,261,248 weights + 256 slots·131,072 cache +
 		// 4·(128·(2·4096 + 2·4096 + 2·1024 + 2·14336) + 4096 + 128256)
-		// activations = 16,060,522,496 + 67,108,864 + 24,646,656.
-		{"llama cuda", ar, llama, "cuda", 4, 2, 5.140315286186667,
-			8 * (1792085590016 + 1918967480320), 8 * 1927618232320, 16152278016, 128, ""},
+		// activations = 16,060,522,496 + 33,554,432 + 24,646,656.
+		{"llama cuda", ar, llama, "cuda", 4, 2, 5.131747721216,
+			8 * (1792085590016 + 1918967480320), 8 * 1924405395456, 16118723584, 128, ""},
 		// The same on the CPU, one prompt, one run: the prefill is
 		// compute-bound at 50 GFLOP/s (35.8417118 s), the 127 steps
-		// memory-bound at 15 GB/s (1,912,575,361,024 / 15e9 = 127.5050241
+		// memory-bound at 15 GB/s (1,909,379,301,376 / 15e9 = 127.2919534
 		// s; 0.30 s of compute each). Host logits add 4·128256 B.
-		{"llama cpu", ar, llama, "cpu", 1, 1, 35.84171180032 + 127.50502406826667,
-			0, 0, 16152278016 + 4*128256, 128, ""},
+		{"llama cpu", ar, llama, "cpu", 1, 1, 35.84171180032 + 127.29195342506667,
+			0, 0, 16118723584 + 4*128256, 128, ""},
 		// auto is estimated as cuda, and says so.
-		{"llama auto", ar, llama, "auto", 4, 2, 5.140315286186667, 0, 0, 16152278016, 128, `backend "auto" estimated as cuda`},
-		// fp32 weights: 4 bytes a parameter and twice the weight traffic;
-		// every call is memory-bound: 128 calls of 2·15,009,316,864 B and
-		// 128 + 24,384 cache slots read.
+		{"llama auto", ar, llama, "auto", 4, 2, 5.131747721216, 0, 0, 16118723584, 128, `backend "auto" estimated as cuda`},
+		// fp32 weights: 4 bytes a parameter and twice the weight traffic,
+		// and a float32 cache (262,144 B a slot); every call is
+		// memory-bound: 128 calls of 2·15,009,316,864 B and 128 + 24,384
+		// cache slots read.
 		{"llama fp32", with(ar, func(c *Cell) { c.Precision = "fp32" }), llama, "cuda", 1, 1,
 			(128*2*15009316864 + 262144*(128+24384.0)) / 3e12, 0, 0, 4*8030261248 + 67108864 + 24646656, 128, ""},
 		// LLaDA, batch 2, no cache: 4 blocks × 16/4 calls, each of the whole
 		// 256-token canvas: 2·(2·6,979,321,856·256 + 2·4096·126464·32 +
 		// 4·32·4096·256·256) = 7,281,848,614,912 FLOPs = 12.136414 ms,
-		// compute-bound (15,531,507,712 B = 5.177169 ms); ×16 = 0.194182630 s.
-		// Memory: 2·8,015,581,184 + 2·256·1,048,576 cache +
+		// compute-bound (15,263,072,256 B = 5.087691 ms); ×16 = 0.194182630 s.
+		// Memory: 2·8,015,581,184 + 2·256·524,288 cache +
 		// 4·(2·256·(3·2·4096 + 2·12288) + 64·4096 + 64·126464) activations.
 		{"llada none", diff, llada, "cuda", 2, 1, 16 * 0.012136414358186666,
-			16 * 7281848614912, 16 * 15531507712, 16031162368 + 536870912 + 134086656, 16, ""},
+			16 * 7281848614912, 16 * 15263072256, 16031162368 + 268435456 + 134086656, 16, ""},
 		// Dual cache: each block's first call runs the canvas (12.136414 ms),
 		// its 3 others only the block: 968,246,689,792 FLOPs (1.61 ms) are
-		// memory-bound at 5.177169 ms. 4·(12.136414 + 3·5.177169) ms.
-		{"llada dual", with(diff, func(c *Cell) { c.Cache = "dual" }), llada, "cuda", 2, 1, 0.11067168828074664,
-			4 * (7281848614912 + 3*968246689792), 16 * 15531507712, 16702119936, 16, ""},
+		// memory-bound at 5.087691 ms. 4·(12.136414 + 3·5.087691) ms.
+		{"llada dual", with(diff, func(c *Cell) { c.Cache = "dual" }), llada, "cuda", 2, 1, 0.10959794645674667,
+			4 * (7281848614912 + 3*968246689792), 16 * 15263072256, 16433684480, 16, ""},
 		// Prefix cache: the later calls of block k run 128−32k tokens; only
 		// block 0's (3,674,076,086,272 FLOPs, 6.123460 ms) are compute-bound:
-		// 4·12.136414 + 3·6.123460 + 9·5.177169 ms.
-		{"llada prefix", with(diff, func(c *Cell) { c.Cache = "prefix" }), llada, "cuda", 2, 1, 0.11351056100010665,
-			0, 0, 16702119936, 16, ""},
+		// 4·12.136414 + 3·6.123460 + 9·5.087691 ms.
+		{"llada prefix", with(diff, func(c *Cell) { c.Cache = "prefix" }), llada, "cuda", 2, 1, 0.11270525463210665,
+			0, 0, 16433684480, 16, ""},
 		// A threshold cell is assumed to take 128/2 = 64 steps: 16 per block,
-		// with the dual cache 4·(12.136414 + 15·5.177169) ms.
-		{"llada threshold", with(diff, func(c *Cell) { c.Cache, c.Steps, c.Threshold = "dual", 0, 0.9 }), llada, "cuda", 2, 1, 0.359175811672747,
-			0, 0, 16702119936, 64, "the calls of threshold and factor cells depend on the model; assumed gen_length/2 = 64 steps"},
+		// with the dual cache 4·(12.136414 + 15·5.087691) ms.
+		{"llada threshold", with(diff, func(c *Cell) { c.Cache, c.Steps, c.Threshold = "dual", 0, 0.9 }), llada, "cuda", 2, 1, 0.3538071025527466,
+			0, 0, 16433684480, 64, "the calls of threshold and factor cells depend on the model; assumed gen_length/2 = 64 steps"},
 		// Guidance doubles the rows: batch 1 with cfg_scale costs what batch
 		// 2 without it does, memory included.
 		{"llada cfg", with(diff, func(c *Cell) { c.Batch, c.CFGScale = 1, 1 }), llada, "cuda", 1, 1, 16 * 0.012136414358186666,
-			0, 0, 16702119936, 16, "cfg_scale doubles the rows"},
+			0, 0, 16433684480, 16, "cfg_scale doubles the rows"},
 		// Three prompts in batches of 2 are two batches.
-		{"partial batch", diff, llada, "cuda", 3, 1, 2 * 16 * 0.012136414358186666, 0, 0, 16702119936, 16, ""},
+		{"partial batch", diff, llada, "cuda", 3, 1, 2 * 16 * 0.012136414358186666, 0, 0, 16433684480, 16, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := Estimate(tc.cell, tc.m, tc.backend, tc.prompts, tc.runs)
