@@ -62,6 +62,7 @@ type ModelInfo struct {
 	Arch      string `json:"arch"`
 	Params    int64  `json:"params"`
 	WeightDT  string `json:"weight_dtype"`
+	CacheDT   string `json:"cache_dtype,omitempty"` // of the key/value cache; absent from records before it could be BF16 (F32 then)
 	ConfigSHA string `json:"config_sha256"`
 	TokSHA    string `json:"tokenizer_sha256,omitempty"`
 }

@@ -171,6 +171,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			rec.Status, rec.Error = "failed", oneLine(err)
 		} else {
 			rec.Model.WeightDT = loaded.Weights.Layers[0].WQ.DType().String()
+			rec.Model.CacheDT = loaded.CacheDType().String()
 			cr := &cellRun{cell: c, m: loaded, rm: rm, ps: ps, reps: g.Repetitions, warmup: g.Warmup, seed: g.Seed,
 				monitor: info.Monitor}
 			rec.Prompts, cr.ids, err = promptRecords(ps, rm.tok, tok0)

@@ -99,6 +99,10 @@ func TestRunRecordsAndResumes(t *testing.T) {
 		if r.Memory.Weights <= 0 || r.Memory.Cache <= 0 || r.Env.Backend != "cpu" || r.Model.ConfigSHA == "" {
 			t.Errorf("%s: memory %+v, env backend %q", r.Cell.Name(), r.Memory, r.Env.Backend)
 		}
+		// The demo's stored bf16 weights keep a bf16 cache.
+		if r.Model.WeightDT != "BF16" || r.Model.CacheDT != "BF16" {
+			t.Errorf("%s: weights %q, cache %q, want BF16 and BF16", r.Cell.Name(), r.Model.WeightDT, r.Model.CacheDT)
+		}
 	}
 	// Both models saw the same prompt texts.
 	texts := map[string]bool{}
