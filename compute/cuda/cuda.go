@@ -66,6 +66,9 @@ type Backend struct {
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
+	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none
+	gmTiles         int     // tiles of 16 weight rows per block of the tensor-core GEMV outside SwiGLU (benchmarks change it)
+	selSplit        bool    // ArgmaxProb may split a row over several blocks (benchmarks and tests turn it off)
 	normMax         int     // most rows the gemv_norm kernels take: 0 (composed) unless enabled
 	normShared      int     // the dynamic shared memory the gemv_norm kernels may use
 	debug           bool    // DLLMBENCH_CUDA_DEBUG=1: wait after every op, naming the op that failed
@@ -205,13 +208,19 @@ func (b *Backend) open(device int) error {
 	// them right (enableExperimental).
 	b.skinnyMax = gemvMaxRows
 	b.skinnyOK = b.info.Major >= 8 // mma.sync on bf16 and half
+	b.gmMin, b.gmTiles, b.selSplit = gemvMaxRows+1, gemvMMADefaultTiles, true
+	if b.skinnyOK {
+		b.gmMin = gemvMMAMinRows
+	}
 	// Heads above 128 need more than the 48 KiB of shared memory a block
 	// gets without asking.
 	b.attnShared = 48 << 10
 	if optin, err := b.dev.Attribute(cuda.AttrMaxSharedMemoryPerBlockOptin); err == nil && optin > b.attnShared {
 		lim := min(optin, attnSharedBytes(attnMaxHeadDim))
-		if err := b.k.attention.fn.SetAttribute(cuda.FuncMaxDynamicSharedSizeBytes, lim); err != nil {
-			return err
+		for i := range b.k.attention {
+			if err := b.k.attention[i].fn.SetAttribute(cuda.FuncMaxDynamicSharedSizeBytes, lim); err != nil {
+				return err
+			}
 		}
 		b.attnShared = lim
 	}
@@ -339,6 +348,7 @@ func usePDL(major int) bool {
 func (b *Backend) enableExperimental() {
 	if b.skinnyOK {
 		b.skinnyMax = skinnyMaxRows
+		b.gmMin = 2 // the tensor-core GEMV from its fewest rows
 	}
 	b.normMax = gemvNormMaxRows
 }

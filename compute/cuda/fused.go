@@ -77,6 +77,10 @@ func (b *Backend) MatMulSwiGLU(dst, x, gate, up compute.Tensor) {
 	dp, xp, gp, upp := b.ptr(op, dst), b.ptr(op, x), b.ptr(op, gate), b.ptr(op, up)
 	b.enter()
 	defer b.exit()
+	if n <= gemvMaxRows && b.gemvMMA(xp, n, k, gate.DType(), []gemmOut{{d: dp, w: gp, m: m}, {w: upp, m: m}}, gmSwiGLU) {
+		b.done(op)
+		return
+	}
 	if n <= gemvMaxRows && gate.DType() != compute.F32 {
 		vec := gemvVec(gate.DType(), k, xp) && gp%16 == 0 && upp%16 == 0
 		b.launch(&b.k.gemvSwiGLU[slot(gate.DType())][n-1], [3]uint32{uint32(gemvBlocks(gemvSwiGLUCols(n), m)), 1, 1},
@@ -99,7 +103,8 @@ func (b *Backend) MatMulSwiGLU(dst, x, gate, up compute.Tensor) {
 
 // ArgmaxProb picks, for each row of logits, the first column of the
 // largest value other than exclude (−1 when there is none) and its softmax
-// probability over the whole row, one block per row (kernels/select.cu).
+// probability over the whole row (kernels/select.cu): a row over
+// ⌈V / selChunk⌉ blocks whose last one merges them, or one block per row.
 func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	n, V := logits.Rows(), logits.Cols()
 	if !isF32(logits, probs) || ids.DType() != compute.I32 || ids.Len() != n || probs.Len() != n || V == 0 {
@@ -116,13 +121,30 @@ func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	vec := V%4 == 0 && lp%16 == 0
 	b.enter()
 	defer b.exit()
+	splits := (V + selChunk - 1) / selChunk
+	if b.selSplit && splits > 1 && n <= skinnyCounters && int64(n)*int64(splits)*selStateBytes <= b.scratch.bytes {
+		b.launch(&b.k.argmaxProbSplit, [3]uint32{uint32(splits), uint32(n), 1}, [3]uint32{selSplitThreads, 1, 1}, 0,
+			dev(ip), dev(pp), dev(lp), i32(V), i32(exclude), i32(boolInt(vec)), i32(selChunk), dev(b.scratch.ptr), dev(b.skCount.ptr))
+		b.done(op)
+		return
+	}
 	b.launch(&b.k.argmaxProb, [3]uint32{uint32(n), 1, 1}, [3]uint32{selThreads, 1, 1}, 0,
 		dev(ip), dev(pp), dev(lp), i32(V), i32(exclude), i32(boolInt(vec)))
 	b.done(op)
 }
 
-// selThreads is SEL_THREADS in kernels/select.cu.
-const selThreads = 1024
+const (
+	// selThreads is SEL_THREADS in kernels/select.cu.
+	selThreads = 1024
+	// selSplitThreads is SEL2_THREADS: argmax_prob_split_f32's block.
+	selSplitThreads = 256
+	// selChunk is the columns a block of argmax_prob_split_f32 takes
+	// (16 per thread): a LLaMA-3 row of 128,256 logits is 32 blocks.
+	selChunk = 4096
+	// selStateBytes is sizeof(SelState): its partial states go to the
+	// scratch, its counters are the skinny kernel's (both leave them zero).
+	selStateBytes = 24
+)
 
 // gemvNormMaxRows mirrors GEMV_NORM_ROWS in kernels/gemv.cu: the most rows
 // of x the GEMV kernels that normalise x themselves take. Their n·k floats
@@ -134,7 +156,9 @@ const gemvNormMaxRows = 4
 // times weights of dt (weights not 16-byte aligned take the scalar loads,
 // as on the composed path).
 func (b *Backend) normFused(n, k int, dt compute.DType) bool {
-	return n >= 1 && n <= b.normMax && k > 0 && (dt == compute.BF16 || dt == compute.F16) &&
+	// Only where the composed products take the SIMT GEMV (its arithmetic).
+	simt := n < b.gmMin || k%32 != 0
+	return n >= 1 && n <= b.normMax && simt && k > 0 && (dt == compute.BF16 || dt == compute.F16) &&
 		int64(n)*int64(k)*4 <= int64(b.normShared)
 }
 

@@ -58,9 +58,11 @@ func TestFusionsMatchComposed(t *testing.T) {
 		why     string
 	}{
 		{compute.BF16, 1, 4096, 77, "decode, m not a multiple of the columns per block"},
-		{compute.BF16, 2, 1024, 64, "two rows: two columns per warp"},
-		{compute.BF16, 5, 4096, 130, "five rows: four columns per warp, a partial warp"},
+		{compute.BF16, 2, 1024, 64, "two rows: the tensor-core GEMV, its down projection too (k = 64)"},
+		{compute.BF16, 5, 4096, 130, "five rows: the tensor-core GEMV, m not a multiple of 16; down (k = 130) on the SIMT GEMV"},
 		{compute.F16, 8, 2048, 40, "eight rows, half"},
+		{compute.BF16, 8, 4096, 96, "eight rows, the tensor-core GEMV throughout"},
+		{compute.F16, 3, 96, 1040, "three rows, half, three chunks of k: fewer than the warps"},
 		{compute.F32, 3, 1000, 33, "float32 weights (SwiGLU composed in the backend)"},
 		{compute.BF16, 4, 1001, 20, "k not a multiple of 8: the scalar loop"},
 		{compute.BF16, 20, 512, 96, "skinny, x in three tiles of 8 rows, 4 splits of k"},
@@ -81,8 +83,8 @@ func TestFusionsMatchComposed(t *testing.T) {
 			gemv := s.n <= gemvMaxRows
 			skinny := !gemv && s.n <= b.skinnyMax && s.dt != compute.F32 && s.k%8 == 0
 			tol := 1e-5
-			if s.dt != compute.F32 && !gemv {
-				tol = 1e-2
+			if s.dt != compute.F32 && (!gemv || s.n >= b.gmMin) {
+				tol = 1e-2 // x rounded to 16 bits: cuBLAS, skinny, the tensor-core GEMV
 			}
 			xrv, gv := computetest.Random(rng, s.n*s.k, 3), computetest.Random(rng, s.k, 1)
 			const eps = 1e-5
@@ -169,35 +171,52 @@ func TestFusionsMatchComposed(t *testing.T) {
 	}
 }
 
-// The GEMV kernel computes each row of x with the same operations whatever
-// the number of rows: a batch of n gives, bit for bit, its rows run alone.
+// The GEMV kernels compute each row of x with the same operations whatever
+// the number of rows: the SIMT GEMV gives a batch of n, bit for bit, its
+// rows run alone; the tensor-core GEMV (16-bit weights, 2 to 8 rows) gives
+// a row the same bits in every batch it takes.
 func TestGEMVBatchInvariance(t *testing.T) {
 	b := newBackend(t)
 	rng := rand.New(rand.NewPCG(23, 24))
+	gmMin := b.gmMin
+	defer func() { b.gmMin = gmMin }()
 	for _, dt := range []compute.DType{compute.BF16, compute.F16, compute.F32} {
 		const k, m = 2048, 77
 		w := computetest.Upload(b, dt, m, k, computetest.Random(rng, m*k, 0.1))
 		xv := computetest.Random(rng, gemvMaxRows*k, 1)
 		x := computetest.Upload(b, compute.F32, gemvMaxRows, k, xv)
-		alone := make([][]uint32, gemvMaxRows)
-		for r := range gemvMaxRows {
-			out := b.Alloc(compute.F32, 1, m)
-			b.MatMul(out, x.Slice(r, r+1), w)
-			alone[r] = bits(t, b, out)
-		}
-		for n := 2; n <= gemvMaxRows; n++ {
-			out := b.Alloc(compute.F32, n, m)
-			b.MatMul(out, x.Slice(0, n), w)
-			got := bits(t, b, out)
-			for r := range n {
-				sameBits(t, fmt.Sprintf("%v: row %d of a batch of %d against the row alone", dt, r, n), got[r*m:(r+1)*m], alone[r])
+		for _, mma := range []bool{false, true} {
+			if mma && (dt == compute.F32 || gmMin > gemvMaxRows) {
+				continue // float32 weights, or a device without the tensor-core GEMV
 			}
-			sw := b.Alloc(compute.F32, n, m)
-			if dt != compute.F32 {
-				b.MatMulSwiGLU(sw, x.Slice(0, n), w, w)
-				one := b.Alloc(compute.F32, 1, m)
-				b.MatMulSwiGLU(one, x.Slice(n-1, n), w, w)
-				sameBits(t, fmt.Sprintf("%v: SwiGLU, last row of a batch of %d", dt, n), bits(t, b, sw)[(n-1)*m:], bits(t, b, one))
+			first, kind := 1, "SIMT"
+			b.gmMin = gemvMaxRows + 1
+			if mma {
+				first, kind, b.gmMin = 2, "tensor-core", 2
+			}
+			// The reference: each row in the smallest batch the kernel takes.
+			want := make([][]uint32, gemvMaxRows)
+			for r := range gemvMaxRows {
+				r0 := min(r, gemvMaxRows-first)
+				out := b.Alloc(compute.F32, first, m)
+				b.MatMul(out, x.Slice(r0, r0+first), w)
+				want[r] = bits(t, b, out)[(r-r0)*m : (r-r0+1)*m]
+			}
+			for n := first + 1; n <= gemvMaxRows; n++ {
+				out := b.Alloc(compute.F32, n, m)
+				b.MatMul(out, x.Slice(0, n), w)
+				got := bits(t, b, out)
+				for r := range n {
+					sameBits(t, fmt.Sprintf("%v, %s GEMV: row %d of a batch of %d against a batch of %d", dt, kind, r, n, first), got[r*m:(r+1)*m], want[r])
+				}
+				if dt != compute.F32 {
+					sw := b.Alloc(compute.F32, n, m)
+					b.MatMulSwiGLU(sw, x.Slice(0, n), w, w)
+					r0 := n - first
+					few := b.Alloc(compute.F32, first, m)
+					b.MatMulSwiGLU(few, x.Slice(r0, n), w, w)
+					sameBits(t, fmt.Sprintf("%v, %s GEMV: SwiGLU, last row of a batch of %d", dt, kind, n), bits(t, b, sw)[(n-1)*m:], bits(t, b, few)[(first-1)*m:])
+				}
 			}
 		}
 	}
@@ -264,20 +283,27 @@ func TestArgmaxProbShapes(t *testing.T) {
 		}
 		all := computetest.Upload(b, compute.F32, 1, c.offset+c.rows*c.cols, append(make([]float32, c.offset), vals...))
 		lg := all.Reshape(c.offset+c.rows*c.cols, 1).Slice(c.offset, c.offset+c.rows*c.cols).Reshape(c.rows, c.cols)
-		ids, probs := b.Alloc(compute.I32, c.rows, 1), b.Alloc(compute.F32, c.rows, 1)
-		computetest.Poison(b, probs)
-		b.ArgmaxProb(ids, probs, lg, c.exclude)
-		gotIDs, gotP := make([]int32, c.rows), read(t, b, probs)
-		if err := b.Read(gotIDs, ids); err != nil {
-			t.Fatal(err)
-		}
-		for r := range c.rows {
-			id, p := hostSelect(vals[r*c.cols:(r+1)*c.cols], c.exclude)
-			// A row of −inf only: the definition divides 0 by 0, so only the id counts.
-			if gotIDs[r] != id || !math.IsNaN(p) && !(math.Abs(float64(gotP[r])-p) <= 1e-6*p+1e-12) {
-				t.Errorf("%s, row %d: got id %d p %.9g, want id %d p %.9g", c.name, r, gotIDs[r], gotP[r], id, p)
+		// Each row over several blocks (from selChunk columns on), and in one.
+		for _, split := range []bool{true, false} {
+			b.selSplit = split
+			for rep := range 2 { // twice: the split kernel's counters are back to zero
+				ids, probs := b.Alloc(compute.I32, c.rows, 1), b.Alloc(compute.F32, c.rows, 1)
+				computetest.Poison(b, probs)
+				b.ArgmaxProb(ids, probs, lg, c.exclude)
+				gotIDs, gotP := make([]int32, c.rows), read(t, b, probs)
+				if err := b.Read(gotIDs, ids); err != nil {
+					t.Fatal(err)
+				}
+				for r := range c.rows {
+					id, p := hostSelect(vals[r*c.cols:(r+1)*c.cols], c.exclude)
+					// A row of −inf only: the definition divides 0 by 0, so only the id counts.
+					if gotIDs[r] != id || !math.IsNaN(p) && !(math.Abs(float64(gotP[r])-p) <= 1e-6*p+1e-12) {
+						t.Errorf("%s (split %v, run %d), row %d: got id %d p %.9g, want id %d p %.9g", c.name, split, rep+1, r, gotIDs[r], gotP[r], id, p)
+					}
+				}
 			}
 		}
+		b.selSplit = true
 	}
 }
 

@@ -137,6 +137,7 @@ func BenchmarkLayer(b *testing.B) {
 	}{
 		{"llama/decode/B=1/T=256", 1, 1, 256, 8, true},
 		{"llama/decode/B=4/T=256", 4, 1, 256, 8, true},
+		{"llama/decode/B=8/T=256", 8, 1, 256, 8, true},
 		{"llada/dual-cache/n=32/T=256", 1, 32, 256, 32, false},
 		{"llada/no-cache/n=256/T=256", 1, 256, 256, 32, false},
 	} {
@@ -147,7 +148,7 @@ func BenchmarkLayer(b *testing.B) {
 				// are off by default (skinny, norm-in-GEMV).
 				be := newBackend(b)
 				if !experimental {
-					be.skinnyMax, be.normMax = gemvMaxRows, 0
+					be.skinnyMax, be.normMax, be.gmMin = gemvMaxRows, 0, gemvMMAMinRows
 				}
 				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
 				kvDim, rows := c.kvHeads*hd, c.nb*c.n
@@ -160,9 +161,10 @@ func BenchmarkLayer(b *testing.B) {
 				q, att := be.Alloc(compute.F32, rows, dim), be.Alloc(compute.F32, rows, dim)
 				k, v := be.Alloc(compute.F32, rows, kvDim), be.Alloc(compute.F32, rows, kvDim)
 				h := be.Alloc(compute.F32, rows, hidden)
-				kc, vc := be.Alloc(compute.F32, c.nb*c.T, kvDim), be.Alloc(compute.F32, c.nb*c.T, kvDim)
+				kc, vc := be.Alloc(compute.BF16, c.nb*c.T, kvDim), be.Alloc(compute.BF16, c.nb*c.T, kvDim) // as the model keeps them for 16-bit weights
 				cos, sin := be.Alloc(compute.F32, maxPos, hd/2), be.Alloc(compute.F32, maxPos, hd/2)
-				fill(be, math.Float32bits(0.01), an, fn, x, kc, vc, cos, sin)
+				fill(be, math.Float32bits(0.01), an, fn, x, cos, sin)
+				fill(be, 0x3c233c23, kc, vc)
 				// Each row's new tokens take its last slots; every row sees all T.
 				pos, crow, qpos, span := make([]int32, rows), make([]int32, rows), make([]int32, rows), make([]int32, 2*c.nb)
 				for r := range rows {

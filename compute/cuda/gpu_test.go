@@ -121,11 +121,14 @@ func TestMatMulShapes(t *testing.T) {
 		why     string
 	}{
 		{compute.BF16, 1, 4096, 64, "GEMV, four 16-byte chunks in flight per lane"},
-		{compute.BF16, 8, 4096, 72, "GEMV with the most rows"},
-		{compute.F16, 5, 1000, 33, "GEMV, lanes leave the unrolled loop at different points"},
+		{compute.BF16, 8, 4096, 72, "tensor-core GEMV with the most rows"},
+		{compute.BF16, 2, 4096, 1000, "tensor-core GEMV with the fewest rows, m not a multiple of 16"},
+		{compute.F16, 4, 96, 300, "tensor-core GEMV, half, three chunks of k"},
+		{compute.BF16, 6, 14336, 4100, "tensor-core GEMV, a down projection's k"},
+		{compute.F16, 5, 1000, 33, "SIMT GEMV (k not a multiple of 32), lanes leave the unrolled loop at different points"},
 		{compute.F32, 3, 4100, 17, "GEMV over float32 weights"},
 		{compute.BF16, 2, 2052, 9, "GEMV, k not a multiple of 8: scalar loads"},
-		{compute.F16, 7, 14336, 40, "GEMV, a down projection's k"},
+		{compute.F16, 7, 14336, 40, "tensor-core GEMV, half, a down projection's k"},
 		{compute.BF16, 9, 4096, 256, "skinny with the fewest rows, 8 splits"},
 		{compute.F16, 64, 512, 300, "skinny, half, the most rows"},
 		{compute.BF16, 40, 1000, 1, "skinny, one output column"},
@@ -143,9 +146,9 @@ func TestMatMulShapes(t *testing.T) {
 		b.MatMul(out, computetest.Upload(b, compute.F32, s.n, s.k, xv), computetest.Upload(b, s.dt, s.m, s.k, wv))
 		ref := c.Alloc(compute.F32, s.n, s.m)
 		c.MatMul(ref, computetest.Upload(c, compute.F32, s.n, s.k, xv), computetest.Upload(c, s.dt, s.m, s.k, wv))
-		tol := 1e-5 // float32 weights, or any weights on the GEMV path, which reads them exactly
-		if s.dt != compute.F32 && s.n > gemvMaxRows {
-			tol = 1e-2 // cuBLAS multiplies x rounded to the weights' 16 bits
+		tol := 1e-5 // float32 weights, or any weights on the SIMT GEMV, which reads them exactly
+		if s.dt != compute.F32 && (s.n > gemvMaxRows || s.n >= b.gmMin && s.k%32 == 0) {
+			tol = 1e-2 // the tensor-core GEMV, skinny and cuBLAS multiply x rounded to the weights' 16 bits
 		}
 		compare(t, name, read(t, b, out), read(t, c, ref), tol)
 	}
@@ -220,6 +223,10 @@ func TestAttentionShapes(t *testing.T) {
 			causal: true, span: []int32{100, 200}, qpos: seq(50, 64)},
 		{name: "tiled: one split, 256 blocks", nb: 1, n: 1024, T: 300, heads: 16, kvHeads: 4, hd: 64, causal: false,
 			span: []int32{0, 300}},
+		{name: "tiled: a causal prefill of 512, grouped heads", nb: 1, n: 512, T: 512, heads: 8, kvHeads: 2, hd: 128, causal: true,
+			span: []int32{0, 512}},
+		{name: "tiled: 16 queries, 3 of 4 warps idle, 4 splits", nb: 2, n: 16, T: 257, heads: 4, kvHeads: 4, hd: 128, causal: false,
+			span: []int32{0, 257, 1, 200}, hide: true},
 	} {
 		rows := s.nb * s.n
 		qpos := s.qpos
@@ -243,22 +250,34 @@ func TestAttentionShapes(t *testing.T) {
 				}
 			}
 		}
-		run := func(be compute.Backend) []float32 {
-			out := be.Alloc(compute.F32, rows, s.heads*s.hd)
-			computetest.Poison(be, out)
-			be.Attention(out, computetest.Upload(be, compute.F32, rows, s.heads*s.hd, qv),
-				computetest.Upload(be, compute.F32, s.nb*s.T, kvc, kv), computetest.Upload(be, compute.F32, s.nb*s.T, kvc, vv),
-				computetest.UploadI32(be, qpos), computetest.UploadI32(be, s.span), s.heads, s.kvHeads, s.causal)
-			return read(t, be, out)
-		}
-		name := fmt.Sprintf("Attention %s: %d rows × %d queries, %d slots, heads %d/%d of %d, causal %v",
-			s.name, s.nb, s.n, s.T, s.heads, s.kvHeads, s.hd, s.causal)
-		want := run(c)
-		compare(t, name, run(b), want, 1e-5)
-		if s.n <= b.attnDecode4Max && attnTiledIndex(s.hd) >= 0 { // and on the kernel the decode kernel replaces
-			b.attnDecodeMax, b.attnDecode4Max = 0, 0
-			compare(t, name+", without the decode kernel", run(b), want, 1e-5)
-			b.attnDecodeMax, b.attnDecode4Max = attnDecodeMaxQueries, attnDecode4Max
+		for _, cdt := range []compute.DType{compute.F32, compute.BF16} {
+			run := func(be compute.Backend) []float32 {
+				out := be.Alloc(compute.F32, rows, s.heads*s.hd)
+				computetest.Poison(be, out)
+				be.Attention(out, computetest.Upload(be, compute.F32, rows, s.heads*s.hd, qv),
+					computetest.Upload(be, cdt, s.nb*s.T, kvc, kv), computetest.Upload(be, cdt, s.nb*s.T, kvc, vv),
+					computetest.UploadI32(be, qpos), computetest.UploadI32(be, s.span), s.heads, s.kvHeads, s.causal)
+				return read(t, be, out)
+			}
+			name := fmt.Sprintf("Attention %s: %d rows × %d queries, %d slots, heads %d/%d of %d, causal %v, %v caches",
+				s.name, s.nb, s.n, s.T, s.heads, s.kvHeads, s.hd, s.causal, cdt)
+			// Every kernel widens bfloat16 caches exactly and computes in
+			// float32, except the tensor-core one (q and the probabilities
+			// rounded to bfloat16).
+			tol := 1e-5
+			if cdt == compute.BF16 && s.n >= b.attnTiledMin && s.n > b.attnDecode4Max && attnTiledIndex(s.hd) >= 0 {
+				tol = 1e-2
+			}
+			want := run(c)
+			compare(t, name, run(b), want, tol)
+			if s.n <= b.attnDecode4Max && attnTiledIndex(s.hd) >= 0 { // and on the kernel the decode kernel replaces
+				b.attnDecodeMax, b.attnDecode4Max = 0, 0
+				if s.n >= b.attnTiledMin && cdt == compute.BF16 {
+					tol = 1e-2
+				}
+				compare(t, name+", without the decode kernel", run(b), want, tol)
+				b.attnDecodeMax, b.attnDecode4Max = attnDecodeMaxQueries, attnDecode4Max
+			}
 		}
 	}
 }
@@ -658,7 +677,7 @@ func BenchmarkMatMul(b *testing.B) {
 	type mmCase struct {
 		dt      compute.DType
 		n, k, m int
-		path    string // "skinny" or "cublas" forces that path; "" takes MatMul's choice
+		path    string // "skinny", "cublas", "gemv" (SIMT), "mma1" or "mma2" (tensor-core GEMV, tiles per block) forces that path; "" takes MatMul's choice
 	}
 	cases := []mmCase{
 		{compute.BF16, 1, 4096, 14336, ""},   // a LLaMA-3-8B up projection at decode: GEMV
@@ -672,6 +691,16 @@ func BenchmarkMatMul(b *testing.B) {
 		{compute.BF16, 8192, 8192, 8192, ""}, // the ceiling G of issue 5 (cuBLAS bf16 GEMM 8192³)
 		{compute.F32, 256, 4096, 4096, ""},   // float32 weights, no TF32
 		{compute.BF16, 32, 4096, 126464, ""}, // LLaDA's head over a block of 32: skinny, one split
+	}
+	// Small batches on the SIMT GEMV, the tensor-core GEMV with one tile of
+	// 16 rows per block (MatMul's choice) and with two: this decides
+	// gemvMMAMinRows and gemvMMADefaultTiles.
+	for _, n := range []int{2, 4, 6, 8} {
+		for _, km := range [][2]int{{4096, 14336}, {14336, 4096}, {4096, 4096}} {
+			for _, path := range []string{"gemv", "mma1", "mma2"} {
+				cases = append(cases, mmCase{compute.BF16, n, km[0], km[1], path})
+			}
+		}
 	}
 	// A LLaDA block of 32 tokens (a dual-cache call), half of it, and a
 	// batch of 64, through the up and down projections, both ways.
@@ -696,6 +725,13 @@ func BenchmarkMatMul(b *testing.B) {
 				}
 			case "cublas":
 				be.skinnyMax = gemvMaxRows
+			case "gemv":
+				be.gmMin = gemvMaxRows + 1
+			case "mma1", "mma2":
+				if be.gmMin > c.n {
+					b.Skip("no tensor-core GEMV on this device")
+				}
+				be.gmTiles = int(c.path[3] - '0')
 			}
 			x := be.Alloc(compute.F32, c.n, c.k)
 			w := be.Alloc(c.dt, c.m, c.k)
@@ -746,6 +782,17 @@ func BenchmarkAttention(b *testing.B) {
 		{"block/MHA/n=32/T=1024/warp", 1, 32, 1024, 32, 32, 128, false},
 		{"block/MHA/n=16/T=256/tiled", 1, 16, 256, 32, 32, 128, false},
 		{"block/MHA/n=16/T=256/warp", 1, 16, 256, 32, 32, 128, false},
+		// bfloat16 caches: the tensor-core kernel from 16 queries on, the
+		// decode kernels widening bfloat16 below.
+		{"prefill/n=2048/T=2048", 1, 2048, 2048, 32, 8, 128, true},
+		{"prefill/n=2048/T=2048/bf16", 1, 2048, 2048, 32, 8, 128, true},
+		{"prefill/n=128/T=128/bf16", 1, 128, 128, 32, 8, 128, true},
+		{"diffusion/MHA/n=256/T=256/bf16", 1, 256, 256, 32, 32, 128, false},
+		{"block/MHA/n=32/T=256/bf16", 1, 32, 256, 32, 32, 128, false},
+		{"block/MHA/n=32/T=1024/bf16", 1, 32, 1024, 32, 32, 128, false},
+		{"decode/T=256/bf16", 1, 1, 256, 32, 8, 128, true},
+		{"decode/T=4096/bf16", 1, 1, 4096, 32, 8, 128, true},
+		{"decode/B=8/T=2048/bf16", 8, 1, 2048, 32, 8, 128, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			be := newBackend(b)
@@ -758,11 +805,19 @@ func BenchmarkAttention(b *testing.B) {
 				fmt.Sscanf(c.name[strings.Index(c.name, "/chunk=")+len("/chunk="):], "%d", &be.attnDecodeChunk)
 			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd
+			cdt := compute.F32
+			if strings.HasSuffix(c.name, "/bf16") {
+				cdt = compute.BF16
+			}
 			q := be.Alloc(compute.F32, rows, c.heads*c.hd)
-			kc, vc := be.Alloc(compute.F32, c.nb*c.T, kvc), be.Alloc(compute.F32, c.nb*c.T, kvc)
+			kc, vc := be.Alloc(cdt, c.nb*c.T, kvc), be.Alloc(cdt, c.nb*c.T, kvc)
 			be.enter()
 			for _, x := range []compute.Tensor{q, kc, vc} {
-				cuda.MemsetD32Async(be.ptr("bench", x), math.Float32bits(0.01), int64(x.Len()), be.stream)
+				v := math.Float32bits(0.01)
+				if x.DType() == compute.BF16 {
+					v = 0x3c233c23 // two bfloat16 0.00995
+				}
+				cuda.MemsetD32Async(be.ptr("bench", x), v, x.Bytes()/4, be.stream)
 			}
 			be.exit()
 			qpos, span := make([]int32, rows), make([]int32, 2*c.nb)
@@ -878,9 +933,14 @@ func BenchmarkFusions(b *testing.B) {
 // one row (a decode step), a block of 32, a canvas of 128.
 func BenchmarkArgmaxProb(b *testing.B) {
 	const vocab = 126464
-	for _, rows := range []int{1, 32, 128} {
-		b.Run(fmt.Sprintf("rows=%d/V=%d", rows, vocab), func(b *testing.B) {
+	for _, c := range []struct {
+		rows  int
+		split bool
+	}{{1, true}, {1, false}, {8, true}, {8, false}, {32, true}, {32, false}, {128, true}} {
+		rows := c.rows
+		b.Run(fmt.Sprintf("rows=%d/V=%d/split=%v", rows, vocab, c.split), func(b *testing.B) {
 			be := newBackend(b)
+			be.selSplit = c.split
 			lg := be.Alloc(compute.F32, rows, vocab)
 			be.enter()
 			cuda.MemsetD32Async(be.ptr("bench", lg), math.Float32bits(0.5), int64(lg.Len()), be.stream)

@@ -17,7 +17,7 @@ var kernelFS embed.FS
 
 // kernelFiles are compiled as one program in this order: common.cu holds
 // what the others use, since nothing may be #included.
-var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu", "skinny.cu"}
+var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu", "skinny.cu", "gemv_mma.cu", "attention_mma.cu"}
 
 // source is the program NVRTC compiles, with #line marks so that its
 // messages name the embedded files.
@@ -103,19 +103,22 @@ type kernel struct {
 // kernels are the backend's functions; table names each one as the source
 // does.
 type kernels struct {
-	add, siluMul, rmsNorm, rope, attention, attnCombine kernel
-	attnTiled                                           [2]kernel // heads of 64 and 128 (attnTiledHeads)
-	attnDecode, attnDecode4                             [2]kernel // the same
-	argmaxProb, setPtrs3                                kernel
-	gemv                                                [3][gemvMaxRows]kernel      // [weight type: F32, BF16, F16][rows of x − 1]
-	gemvSwiGLU                                          [3][gemvMaxRows]kernel      // [BF16] and [F16] only
-	gemvDeep                                            [3]kernel                   // n = 1, small grids: [BF16] and [F16] only
-	rmsNormTo, siluMulTo                                [3]kernel                   // results narrowed to [BF16] and [F16]
-	cast                                                [3]kernel                   // F32 to [BF16] and [F16]
-	copyRows                                            [3][3]kernel                // [src][dst] types
-	ropeStore                                           [3]kernel                   // [cache type]
-	gemvNorm, gemvSwiGLUNorm                            [3][gemvNormMaxRows]kernel  // [BF16] and [F16] only
-	skinny                                              [3][len(skinnyTiles)]kernel // [BF16] and [F16] only; [up to skinnyTiles[i]·8 rows]
+	add, siluMul, rmsNorm, rope, attnCombine kernel
+	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
+	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
+	attnMMA                                  [2]kernel    // BF16 caches; the same heads
+	attnDecode, attnDecode4                  [2][2]kernel // [cache type][head]
+	argmaxProb, argmaxProbSplit, setPtrs3    kernel
+	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
+	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
+	gemvDeep                                 [3]kernel                    // n = 1, small grids: [BF16] and [F16] only
+	rmsNormTo, siluMulTo                     [3]kernel                    // results narrowed to [BF16] and [F16]
+	cast                                     [3]kernel                    // F32 to [BF16] and [F16]
+	copyRows                                 [3][3]kernel                 // [src][dst] types
+	ropeStore                                [3]kernel                    // [cache type]
+	gemvNorm, gemvSwiGLUNorm                 [3][gemvNormMaxRows]kernel   // [BF16] and [F16] only
+	skinny                                   [3][len(skinnyTiles)]kernel  // [BF16] and [F16] only; [up to skinnyTiles[i]·8 rows]
+	gemvMMA                                  [3][len(gemvMMATiles)]kernel // [BF16] and [F16] only; [tiles of 16 rows per block − 1]
 }
 
 // slot numbers the float dtypes for the kernel arrays.
@@ -133,16 +136,38 @@ func slot(dt compute.DType) int {
 
 var slotNames = [3]string{"f32", "bf16", "f16"}
 
+// cacheSlot numbers the dtypes of attention caches for the kernel arrays:
+// F32 0, BF16 1, anything else −1.
+func cacheSlot(dt compute.DType) int {
+	switch dt {
+	case compute.F32:
+		return 0
+	case compute.BF16:
+		return 1
+	}
+	return -1
+}
+
+var cacheSlotNames = [2]string{"f32", "bf16"}
+
 func (k *kernels) table() []*kernel {
 	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
-	k.rope.name, k.attention.name, k.attnCombine.name = "rope_f32", "attention_f32", "attention_combine_f32"
-	k.argmaxProb.name, k.setPtrs3.name = "argmax_prob_f32", "set_ptrs3"
-	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attention, &k.attnCombine, &k.argmaxProb, &k.setPtrs3}
+	k.rope.name, k.attnCombine.name = "rope_f32", "attention_combine_f32"
+	k.argmaxProb.name, k.argmaxProbSplit.name, k.setPtrs3.name = "argmax_prob_f32", "argmax_prob_split_f32", "set_ptrs3"
+	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attnCombine, &k.argmaxProb, &k.argmaxProbSplit, &k.setPtrs3}
+	for c, cs := range cacheSlotNames {
+		k.attention[c].name = "attention_" + cs
+		all = append(all, &k.attention[c])
+		for i, hd := range attnTiledHeads {
+			k.attnDecode[c][i].name = fmt.Sprintf("attention_decode_%s_hd%d", cs, hd)
+			k.attnDecode4[c][i].name = fmt.Sprintf("attention_decode4_%s_hd%d", cs, hd)
+			all = append(all, &k.attnDecode[c][i], &k.attnDecode4[c][i])
+		}
+	}
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
-		k.attnDecode[i].name = fmt.Sprintf("attention_decode_f32_hd%d", hd)
-		k.attnDecode4[i].name = fmt.Sprintf("attention_decode4_f32_hd%d", hd)
-		all = append(all, &k.attnTiled[i], &k.attnDecode[i], &k.attnDecode4[i])
+		k.attnMMA[i].name = fmt.Sprintf("attention_mma_bf16_hd%d", hd)
+		all = append(all, &k.attnTiled[i], &k.attnMMA[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {
@@ -176,6 +201,10 @@ func (k *kernels) table() []*kernel {
 		for t, nt := range skinnyTiles {
 			k.skinny[i][t].name = fmt.Sprintf("skinny_%s_n%d", s, 8*nt)
 			all = append(all, &k.skinny[i][t])
+		}
+		for t, nt := range gemvMMATiles {
+			k.gemvMMA[i][t].name = fmt.Sprintf("gemv_mma_%s_r%d", s, nt)
+			all = append(all, &k.gemvMMA[i][t])
 		}
 	}
 	return all

@@ -24,9 +24,10 @@ func isF32(ts ...compute.Tensor) bool {
 	return true
 }
 
-// MatMul computes dst = x · wᵀ: the GEMV kernel for up to gemvMaxRows rows
-// of x, the skinny kernel (16-bit weights) up to skinnyMaxRows, cuBLAS
-// beyond. The skinny kernel and cuBLAS multiply 16-bit weights by x
+// MatMul computes dst = x · wᵀ: for up to gemvMaxRows rows of x the GEMV
+// kernel (from gemvMMAMinRows rows of 16-bit weights its tensor-core form),
+// the skinny kernel (16-bit weights) up to skinnyMaxRows, cuBLAS beyond.
+// The tensor-core GEMV, the skinny kernel and cuBLAS multiply 16-bit weights by x
 // narrowed to the weights' type (float32 accumulation); cuBLAS multiplies
 // float32 weights with CUBLAS_COMPUTE_32F_PEDANTIC, which rules out TF32.
 func (b *Backend) MatMul(dst, x, w compute.Tensor) {
@@ -85,6 +86,10 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 	if len(outs) == 0 {
 		return
 	}
+	gm := gmPlain
+	if add {
+		gm = gmAdd
+	}
 	b.enter()
 	defer b.exit()
 	switch {
@@ -97,6 +102,7 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 				b.fail(fmt.Errorf("cuda: %s: %w", op, err))
 			}
 		}
+	case n <= gemvMaxRows && b.gemvMMA(xp, n, k, wdt, outs, gm):
 	case n <= gemvMaxRows:
 		ws := slot(wdt)
 		vec := gemvVec(wdt, k, xp)
@@ -438,14 +444,18 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 
 // Attention runs, for heads of 64 or 128, the decode kernel (one query per
 // block) up to b.attnDecodeMax queries per batch row, its four-query form
-// up to b.attnDecode4Max, the tiled kernel (kernels/attention_tiled.cu)
-// from b.attnTiledMin on, and the one-warp-per-query kernel
-// (kernels/attention.cu) otherwise; each splits a row's slots over several
-// blocks when there are few blocks. Spans are device data: they are
-// clamped to the cache rather than checked.
+// up to b.attnDecode4Max, from b.attnTiledMin on the tiled kernel
+// (kernels/attention_tiled.cu, float32 caches) or the tensor-core one
+// (kernels/attention_mma.cu, bfloat16 caches), and the one-warp-per-query
+// kernel (kernels/attention.cu) otherwise; each splits a row's slots over
+// several blocks when there are few blocks. The caches are float32 or
+// bfloat16; every kernel but the tensor-core one widens bfloat16 exactly
+// and computes in float32. Spans are device data: they are clamped to the
+// cache rather than checked.
 func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
 	nb := span.Len() / 2
-	if !isF32(dst, q, kc, vc) || qpos.DType() != compute.I32 || span.DType() != compute.I32 ||
+	cs := cacheSlot(kc.DType())
+	if !isF32(dst, q) || cs < 0 || vc.DType() != kc.DType() || qpos.DType() != compute.I32 || span.DType() != compute.I32 ||
 		nHeads <= 0 || nKVHeads <= 0 || nHeads%nKVHeads != 0 || q.Cols()%nHeads != 0 || span.Len()%2 != 0 ||
 		nb == 0 || q.Rows()%nb != 0 || kc.Rows()%nb != 0 {
 		compute.Panicf("Attention", "q %v, cache %v, span %v, heads %d/%d", q, kc, span, nHeads, nKVHeads)
@@ -468,15 +478,20 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	t := attnTiledIndex(hd)
 	aligned := b.ptr("Attention", q)%16 == 0 && b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0
 	decode := t >= 0 && aligned && (n <= b.attnDecodeMax || n <= b.attnDecode4Max)
-	if !decode && t >= 0 && b.attnTiledOK[t] && n >= b.attnTiledMin && T > 0 && aligned && b.ptr("Attention", dst)%16 == 0 {
-		b.attentionTiled(&b.k.attnTiled[t], dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
+	tiled := !decode && t >= 0 && n >= b.attnTiledMin && T > 0 && aligned && b.ptr("Attention", dst)%16 == 0
+	switch {
+	case tiled && cs == 0 && b.attnTiledOK[t]:
+		b.attentionTiled(&b.k.attnTiled[t], attnTiledSharedBytes(hd), dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
+		return
+	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
+		b.attentionTiled(&b.k.attnMMA[t], 0, dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
 		return
 	}
-	k, perBlock, shared, splits := &b.k.attention, 8, attnSharedBytes(hd), attnSplits(n, T)
+	k, perBlock, shared, splits := &b.k.attention[cs], 8, attnSharedBytes(hd), attnSplits(n, T)
 	if decode { // no dynamic shared memory
-		k, perBlock, shared = &b.k.attnDecode[t], 1, 0
+		k, perBlock, shared = &b.k.attnDecode[cs][t], 1, 0
 		if n > b.attnDecodeMax {
-			k, perBlock = &b.k.attnDecode4[t], 4
+			k, perBlock = &b.k.attnDecode4[cs][t], 4
 		}
 		splits = max(1, min(32, (T+b.attnDecodeChunk-1)/b.attnDecodeChunk))
 	}
@@ -493,7 +508,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	defer b.exit()
 	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nHeads), uint32(nb)}
 	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
-		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*4)
+		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*kc.DType().Size())
 		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
 			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nHeads), i32(nHeads / nKVHeads), i32(hd),
 			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
@@ -596,22 +611,22 @@ func attnTiledSplits(n, T, nHeads int) int {
 	return max(1, min(32, (T+chunk-1)/chunk, (256+blocks-1)/blocks))
 }
 
-// attentionTiled runs the tiled kernel (kernels/attention_tiled.cu) and,
+// attentionTiled runs a tiled kernel (kernels/attention_tiled.cu or
+// attention_mma.cu, with its dynamic shared memory) and,
 // when the slots are split, the combine kernel, as Attention does with the
 // one-warp kernel. The caller has checked the arguments.
-func (b *Backend) attentionTiled(k *kernel, dst, q, kc, vc, qpos, span compute.Tensor, nb, n, T, nHeads, nKVHeads, hd int, causal bool) {
+func (b *Backend) attentionTiled(k *kernel, shared int, dst, q, kc, vc, qpos, span compute.Tensor, nb, n, T, nHeads, nKVHeads, hd int, causal bool) {
 	op := "Attention"
 	d, qp, kp, vp := b.ptr(op, dst), b.ptr(op, q), b.ptr(op, kc), b.ptr(op, vc)
 	pp, sp := b.ptr(op, qpos), b.ptr(op, span)
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	splits := attnTiledSplits(n, T, nHeads)
-	shared := attnTiledSharedBytes(hd)
 	b.enter()
 	defer b.exit()
 	grid := [3]uint32{uint32((n + 63) / 64 * splits), uint32(nHeads), uint32(nb)}
 	block := [3]uint32{128, 1, 1}
 	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
-		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*4)
+		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*kc.DType().Size())
 		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
 			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nHeads), i32(nHeads / nKVHeads), i32(hd),
 			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}

@@ -32,6 +32,8 @@ const (
 	// skinnyCounters is the number of per-column counters of the last-block
 	// reduction: more than the block columns of any launch with splits
 	// (each output then has fewer than skinnyTargetBlocks of them).
+	// ArgmaxProb's split kernel uses them too, one per row: both leave
+	// them zero.
 	skinnyCounters = 4096
 )
 

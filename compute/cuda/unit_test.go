@@ -256,6 +256,14 @@ func TestGEMVTables(t *testing.T) {
 		"#define SK_THREADS 128",
 		"#define SK_ROWS 128",
 		"#define SK_KT 128",
+		"#define AM_Q 64", // attention_mma.cu: the tiled kernel's grid and chunks
+		"#define AM_K 64",
+		"#define AM_THREADS 128",
+		"#define SEL2_THREADS 256",
+		"#define GM_WARPS 8", // gemv_mma.cu: 256 threads, the modes
+		"#define GM_PLAIN 0",
+		"#define GM_ADD 1",
+		"#define GM_SWIGLU 2",
 	} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attentionTiled)", want)

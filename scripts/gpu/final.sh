@@ -26,7 +26,7 @@ python3 scripts/gpu/ceilings.py --out "$extra/ceilings.jsonl" 2>&1 | tail -1 | c
 echo "== ceilings in $((SECONDS - t0)) s"
 
 SKIP_NCU=1 BUDGET=${BUDGET:-540} BENCH=${BENCH:-'BenchmarkLayer/(llama|llada)/.*/.*/.*/default'} \
-	MEMCHECK=${MEMCHECK:-'^(TestAttentionShapes|TestFusionsMatchComposed|TestMatMul3Batched)$'} \
+	MEMCHECK=${MEMCHECK:-'^(TestAttentionShapes|TestFusionsMatchComposed|TestMatMul3Batched|TestGEMVBatchInvariance|TestArgmaxProbShapes)$'} \
 	GRIDS=${GRIDS:-'perf perf-batch perf-prefill'} PEERS=${PEERS:-'hf llada'} bash scripts/gpu/profile.sh
 
 if [ "${DLLMBENCH_CUDA_PDL:-1}" != 0 ] && [ ! -e /tmp/profile-logs/compute-cuda-nopdl.log ] && [ -d /tmp/p8b/llama3-8b ]; then

@@ -114,3 +114,89 @@ argmax_prob_f32(int *__restrict__ ids, float *__restrict__ probs, const float *_
         probs[blockIdx.x] = st.bi < 0 ? 0.0f : (float)(exp((double)st.bv - (double)st.m) / st.s);
     }
 }
+
+// argmax_prob_split_f32: the same selection over many blocks per row, for
+// rows whose one block would leave the GPU idle (decoding: one row of 128k
+// logits took 40 µs on one SM). Block (x, row) takes the columns [x·chunk,
+// (x+1)·chunk) with SEL2_THREADS threads, each walking its columns as
+// above, and writes its merged state to part[row·gridDim.x + x]; the last
+// block of a row to finish (an atomic counter, reset by that block for the
+// next launch) merges the row's states: lane l of its first warp the states
+// l, l + 32, … in order, then the warp's fixed tree. The split depends on
+// the number of columns only, so a row's result does not depend on the
+// rows beside it.
+#define SEL2_THREADS 256
+
+__device__ __forceinline__ SelState sel_block(SelState st, SelState *part) {
+    const int t = threadIdx.x;
+    for (int o = 16; o > 0; o >>= 1) sel_merge(st, sel_shfl_xor(st, o));
+    if ((t & 31) == 0) part[t >> 5] = st;
+    __syncthreads();
+    if (t < 32) {
+        st = t < (int)(blockDim.x >> 5) ? part[t] : SelState{NEG_INF, 0.0, NEG_INF, -1};
+        for (int o = 16; o > 0; o >>= 1) sel_merge(st, sel_shfl_xor(st, o));
+    }
+    return st; // thread 0 holds the block's state
+}
+
+extern "C" __global__ void __launch_bounds__(SEL2_THREADS)
+argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const float *__restrict__ logits, int cols,
+                      int exclude, int vec, int chunk, SelState *__restrict__ part, unsigned *__restrict__ count) {
+    griddep_wait();
+    __shared__ SelState warps[SEL2_THREADS / 32];
+    __shared__ bool last;
+    const int row = blockIdx.y, t = threadIdx.x;
+    const float *r = logits + (long long)row * cols;
+    const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
+    SelState st = {NEG_INF, 0.0, NEG_INF, -1};
+    if (vec) { // chunk and cols are multiples of 4
+        const f32x4 *r4 = reinterpret_cast<const f32x4 *>(r);
+        int c = c0 / 4 + t;
+        const int e4 = c1 / 4;
+        for (; c + SEL2_THREADS < e4; c += 2 * SEL2_THREADS) {
+            const f32x4 a = r4[c], b = r4[c + SEL2_THREADS];
+            sel_visit(st, a.x, 4 * c, exclude);
+            sel_visit(st, a.y, 4 * c + 1, exclude);
+            sel_visit(st, a.z, 4 * c + 2, exclude);
+            sel_visit(st, a.w, 4 * c + 3, exclude);
+            const int i = 4 * (c + SEL2_THREADS);
+            sel_visit(st, b.x, i, exclude);
+            sel_visit(st, b.y, i + 1, exclude);
+            sel_visit(st, b.z, i + 2, exclude);
+            sel_visit(st, b.w, i + 3, exclude);
+        }
+        for (; c < e4; c += SEL2_THREADS) {
+            const f32x4 a = r4[c];
+            sel_visit(st, a.x, 4 * c, exclude);
+            sel_visit(st, a.y, 4 * c + 1, exclude);
+            sel_visit(st, a.z, 4 * c + 2, exclude);
+            sel_visit(st, a.w, 4 * c + 3, exclude);
+        }
+    } else {
+        for (int i = c0 + t; i < c1; i += SEL2_THREADS) sel_visit(st, r[i], i, exclude);
+    }
+    st = sel_block(st, warps);
+    SelState *rp = part + (long long)row * gridDim.x;
+    if (t == 0) {
+        rp[blockIdx.x] = st;
+        __threadfence();
+        const unsigned done = atomicAdd(count + row, 1u);
+        last = done == gridDim.x - 1;
+        if (last) count[row] = 0; // for the next launch (a replayed graph)
+    }
+    __syncthreads();
+    if (!last || t >= 32) return;
+    __threadfence();
+    const volatile SelState *vp = rp;
+    SelState m = {NEG_INF, 0.0, NEG_INF, -1};
+    for (int x = t; x < (int)gridDim.x; x += 32) {
+        SelState o;
+        o.m = vp[x].m, o.s = vp[x].s, o.bv = vp[x].bv, o.bi = vp[x].bi;
+        sel_merge(m, o);
+    }
+    for (int o = 16; o > 0; o >>= 1) sel_merge(m, sel_shfl_xor(m, o));
+    if (t == 0) {
+        ids[row] = m.bi;
+        probs[row] = m.bi < 0 ? 0.0f : (float)(exp((double)m.bv - (double)m.m) / m.s);
+    }
+}

@@ -1,0 +1,243 @@
+// Attention for many queries per batch row over a bfloat16 cache (a causal
+// prefill, a LLaDA step, a dual-cache block), on the tensor cores: the
+// float32 tiled kernel (attention_tiled.cu) reaches about 28 TFLOP/s on the
+// SIMT units, and at 2048 tokens attention was 40% of a LLaMA-3-8B prefill.
+// The scores Q·Kᵀ and the sum P·V are mma.sync m16n8k16 with float32
+// accumulators, on q and the probabilities rounded to bfloat16 (the keys
+// and values are bfloat16 already); the running softmax (max, sum,
+// rescaling) stays in float32, as in the other kernels.
+//
+// A block of 128 threads takes AM_Q = 64 consecutive queries of one batch
+// row and one head, and walks its chunk of slots in tiles of AM_K = 64 from
+// the chunk's start, as the tiled kernel does (the same chunks and the same
+// combine kernel for splits). Warp w owns queries 16w … 16w+15: its Q
+// fragments stay in registers; for each tile it computes a 16 × 64 block of
+// scores (8 × HD/16 mma), folds it into the running softmax, and adds P·V
+// (4 × HD/8 mma) into a 16 × HD float32 accumulator. Lane (g, t) = (lane /
+// 4, lane % 4) holds rows g and g + 8 of every fragment: the scores'
+// accumulators are, as they stand, the A fragments of P.
+//
+// Shared memory: K [64][HD + 8] bfloat16 (row-major, padded so that the
+// eight rows a B fragment reads fall on distinct banks) and V transposed,
+// Vt [HD][64 + 8], so that P·V's B fragments are 32-bit loads too.
+//
+// Row independence: a query's result is its own row of Q against the
+// slots of its chunk, tile by tile in order; a tile it sees nothing of
+// leaves it unchanged (factor 1, terms 0), so which other queries share
+// its block or warp does not matter.
+
+#define AM_Q 64 // queries per block
+#define AM_K 64 // slots per tile
+#define AM_THREADS 128
+
+__device__ __forceinline__ u32 pack_bf16(float lo, float hi) {
+    return (u32)f32_to_bf16(lo) | ((u32)f32_to_bf16(hi) << 16);
+}
+
+__device__ __forceinline__ void mma_bf16(float (&c)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
+#if __CUDA_ARCH__ >= 800
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    __trap(); // the Go side takes this kernel from sm_80 on only
+#endif
+}
+
+// The parameters are attention_f32's with bfloat16 caches; q, kc, vc and
+// out are 16-byte aligned (the Go side checks).
+template <int HD>
+__device__ __forceinline__ void attention_mma(float *__restrict__ out, const float *__restrict__ q,
+                                              const bf16_t *__restrict__ kc, const bf16_t *__restrict__ vc,
+                                              const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,
+                                              int nh, int group, int causal, float scale, float *__restrict__ part,
+                                              int splits) {
+    constexpr int KS = HD + 8, VS = AM_K + 8, HU = HD / 8; // strides in elements; 16-byte units of a row
+    __shared__ __attribute__((aligned(16))) u16 Ks[AM_K * KS];
+    __shared__ __attribute__((aligned(16))) u16 Vt[HD * VS];
+    __shared__ int Es[AM_Q];
+
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
+    const int split = blockIdx.x % splits, q0 = (blockIdx.x / splits) * AM_Q;
+    const int qc = nh * HD, kvc = (nh / group) * HD;
+    // The row's span clamped to [0, T], this block's chunk of it (a whole
+    // number of tiles) and its slots [s, e): as in attention_tiled.
+    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
+    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + AM_K - 1) / AM_K * AM_K;
+    const int s = s0 + split * chunk;
+    const int e = min(s + chunk, e0);
+    if (tid < AM_Q) {
+        const int qi = q0 + tid;
+        int ei = s; // a query past n sees nothing
+        if (qi < n) {
+            ei = e;
+            if (causal) ei = min(ei, qpos[(long long)b * n + qi] + 1);
+        }
+        Es[tid] = max(ei, s);
+    }
+    __syncthreads();
+    int emax = s, ew = s; // the last slot any query of the block, of the warp, sees
+    for (int i = 0; i < AM_Q; i++) emax = max(emax, Es[i]);
+    for (int i = 0; i < 16; i++) ew = max(ew, Es[16 * warp + i]);
+    const int elo = Es[16 * warp + g], ehi = Es[16 * warp + g + 8];
+
+    // Q's A fragments: rows g and g + 8 of the warp's 16, k-step kk.
+    const int qlo = q0 + 16 * warp + g, qhi = qlo + 8;
+    const float *qb = q + (long long)b * n * qc + (long long)h * HD + 2 * t;
+    u32 qa[HD / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++) {
+#pragma unroll
+        for (int x = 0; x < 4; x++) { // x: a0 (g, 2t), a1 (g+8, 2t), a2 (g, 2t+8), a3 (g+8, 2t+8)
+            const int qi = x & 1 ? qhi : qlo;
+            float2 v = {0.0f, 0.0f};
+            if (qi < n) v = *reinterpret_cast<const float2 *>(qb + (long long)qi * qc + 16 * kk + 8 * (x >> 1));
+            qa[kk][x] = pack_bf16(v.x, v.y);
+        }
+    }
+
+    const bf16_t *kb = kc + (long long)b * T * kvc + (long long)kh * HD;
+    const bf16_t *vb = vc + (long long)b * T * kvc + (long long)kh * HD;
+    float mlo = NEG_INF, mhi = NEG_INF, llo = 0.0f, lhi = 0.0f; // l: this lane's part of the sums
+    float o[HU][4];
+#pragma unroll
+    for (int d = 0; d < HU; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
+
+    for (int j0 = s; j0 < emax; j0 += AM_K) {
+        __syncthreads(); // every warp is done with the last tile
+        // Slots past emax are zeros: never read from the cache, so garbage
+        // there (another row's slots, or nothing) stays out.
+        for (int x = tid; x < AM_K * HU; x += AM_THREADS) {
+            const int r = x / HU, u = x % HU, j = j0 + r;
+            u32x4 v = {0u, 0u, 0u, 0u};
+            if (j < emax) v = *reinterpret_cast<const u32x4 *>(kb + (long long)j * kvc + 8 * u);
+            *reinterpret_cast<u32x4 *>(Ks + r * KS + 8 * u) = v;
+        }
+        for (int x = tid; x < AM_K * HU; x += AM_THREADS) {
+            const int r = x % AM_K, u = x / AM_K, j = j0 + r;
+            u32x4 v = {0u, 0u, 0u, 0u};
+            if (j < emax) v = *reinterpret_cast<const u32x4 *>(vb + (long long)j * kvc + 8 * u);
+            u16 *d = Vt + 8 * u * VS + r;
+            d[0] = (u16)v.x, d[VS] = (u16)(v.x >> 16), d[2 * VS] = (u16)v.y, d[3 * VS] = (u16)(v.y >> 16);
+            d[4 * VS] = (u16)v.z, d[5 * VS] = (u16)(v.z >> 16), d[6 * VS] = (u16)v.w, d[7 * VS] = (u16)(v.w >> 16);
+        }
+        __syncthreads();
+        if (j0 >= ew) continue; // the same for the whole warp: none of its queries sees this tile
+
+        // Scores: sc[nt] is the 16 × 8 block of slots j0 + 8nt …
+        float sc[AM_K / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < AM_K / 8; nt++) {
+            sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
+            const u16 *kr = Ks + (8 * nt + g) * KS + 2 * t;
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+                const u32 b0 = *reinterpret_cast<const u32 *>(kr + 16 * kk);
+                const u32 b1 = *reinterpret_cast<const u32 *>(kr + 16 * kk + 8);
+                mma_bf16(sc[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], b0, b1);
+            }
+        }
+        // The running softmax of rows g (elements 0, 1) and g + 8 (2, 3);
+        // the four lanes of a row (same g) share its max.
+        float xlo = NEG_INF, xhi = NEG_INF;
+#pragma unroll
+        for (int nt = 0; nt < AM_K / 8; nt++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int j = j0 + 8 * nt + 2 * t + c;
+                sc[nt][c] = j < elo ? sc[nt][c] * scale : NEG_INF;
+                sc[nt][2 + c] = j < ehi ? sc[nt][2 + c] * scale : NEG_INF;
+                xlo = fmaxf(xlo, sc[nt][c]);
+                xhi = fmaxf(xhi, sc[nt][2 + c]);
+            }
+        xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 1));
+        xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 2));
+        xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 1));
+        xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 2));
+        const float nlo = fmaxf(mlo, xlo), nhi = fmaxf(mhi, xhi);
+        // 1 while the row has seen nothing (both −inf); 0 on its first
+        // visible tile (m = −inf).
+        const float clo = nlo == NEG_INF ? 1.0f : expf(mlo - nlo), chi = nhi == NEG_INF ? 1.0f : expf(mhi - nhi);
+        float slo = 0.0f, shi = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < AM_K / 8; nt++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                sc[nt][c] = sc[nt][c] == NEG_INF ? 0.0f : expf(sc[nt][c] - nlo);
+                sc[nt][2 + c] = sc[nt][2 + c] == NEG_INF ? 0.0f : expf(sc[nt][2 + c] - nhi);
+                slo += sc[nt][c];
+                shi += sc[nt][2 + c];
+            }
+        llo = llo * clo + slo;
+        lhi = lhi * chi + shi;
+        mlo = nlo;
+        mhi = nhi;
+#pragma unroll
+        for (int d = 0; d < HU; d++) {
+            o[d][0] *= clo, o[d][1] *= clo;
+            o[d][2] *= chi, o[d][3] *= chi;
+        }
+        // o += P · V, 16 slots per k-step.
+#pragma unroll
+        for (int kk = 0; kk < AM_K / 16; kk++) {
+            const u32 a0 = pack_bf16(sc[2 * kk][0], sc[2 * kk][1]), a1 = pack_bf16(sc[2 * kk][2], sc[2 * kk][3]);
+            const u32 a2 = pack_bf16(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
+            const u32 a3 = pack_bf16(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
+            const u16 *vr = Vt + g * VS + 16 * kk + 2 * t;
+#pragma unroll
+            for (int d = 0; d < HU; d++) {
+                const u32 b0 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS);
+                const u32 b1 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS + 8);
+                mma_bf16(o[d], a0, a1, a2, a3, b0, b1);
+            }
+        }
+    }
+    llo += __shfl_xor_sync(FULL_MASK, llo, 1);
+    llo += __shfl_xor_sync(FULL_MASK, llo, 2);
+    lhi += __shfl_xor_sync(FULL_MASK, lhi, 1);
+    lhi += __shfl_xor_sync(FULL_MASK, lhi, 2);
+
+#pragma unroll
+    for (int hf = 0; hf < 2; hf++) {
+        const int qi = hf ? qhi : qlo;
+        if (qi >= n) continue;
+        const long long row = (long long)b * n + qi;
+        const float m = hf ? mhi : mlo, l = hf ? lhi : llo;
+        if (splits > 1) { // the partial state, merged by attention_combine_f32
+            float *p = part + ((row * nh + h) * splits + split) * (HD + 2);
+            if (t == 0) {
+                p[0] = m; // −inf when the chunk shows this query nothing
+                p[1] = l;
+            }
+#pragma unroll
+            for (int d = 0; d < HU; d++) {
+                p[2 + 8 * d + 2 * t] = o[d][2 * hf];
+                p[3 + 8 * d + 2 * t] = o[d][2 * hf + 1];
+            }
+        } else {
+            const bool any = Es[16 * warp + g + 8 * hf] > s;
+            const float inv = any ? 1.0f / l : 0.0f;
+            float *dst = out + row * qc + (long long)h * HD + 2 * t;
+#pragma unroll
+            for (int d = 0; d < HU; d++) {
+                float2 v = {any ? o[d][2 * hf] * inv : 0.0f, any ? o[d][2 * hf + 1] * inv : 0.0f};
+                *reinterpret_cast<float2 *>(dst + 8 * d) = v;
+            }
+        }
+    }
+}
+
+// Named attention_mma_bf16_hd<head dim>; the parameters are attention_bf16's
+// (hd must be HD). Grid: (⌈n / 64⌉ · splits, heads, batch rows).
+#define ATTENTION_MMA(NAME, HD)                                                                              \
+    extern "C" __global__ void __launch_bounds__(AM_THREADS)                                                 \
+    NAME(float *__restrict__ out, const float *__restrict__ q, const bf16_t *__restrict__ kc,                \
+         const bf16_t *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,   \
+         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) {  \
+        griddep_wait();                                                                                      \
+        attention_mma<HD>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);        \
+    }
+ATTENTION_MMA(attention_mma_bf16_hd64, 64)
+ATTENTION_MMA(attention_mma_bf16_hd128, 128)
