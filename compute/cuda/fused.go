@@ -1,8 +1,6 @@
 package cuda
 
 import (
-	"fmt"
-
 	"dllmbench/compute"
 	"dllmbench/internal/cuda"
 )
@@ -93,11 +91,7 @@ func (b *Backend) MatMulSwiGLU(dst, x, gate, up compute.Tensor) {
 		return
 	}
 	outs := []gemmOut{{d: dp, w: gp, m: m}, {w: upp, m: m, inSlice: true}}
-	b.gemm(op, xp, n, k, gate.DType(), outs, nil, func(r0, rows int, s []gemmOut) {
-		g := s[0].d
-		cnt := int64(rows) * int64(m)
-		b.launch(&b.k.siluMul, blocks1D((cnt+3)/4), threads256, 0, dev(g), dev(g), dev(s[1].d), i64(cnt))
-	})
+	b.gemm(op, xp, n, k, gate.DType(), outs, nil, b.siluMulAfter(m))
 	b.done(op)
 }
 
@@ -177,11 +171,20 @@ func (b *Backend) cublasNormed(n, k int, dt compute.DType) bool {
 	return n > max(gemvMaxRows, b.skinnyMax) && k > 0 && (dt == compute.BF16 || dt == compute.F16)
 }
 
+// siluMulAfter is the epilogue of a gate product (outs[0], in place) and
+// an up product (outs[1]) of m columns on cuBLAS: silu(gate)·up.
+func (b *Backend) siluMulAfter(m int) *gemmAfter {
+	return &gemmAfter{fn: func(r0, rows int, s []gemmOut, _ cuda.DevPtr) {
+		cnt := int64(rows) * int64(m)
+		b.launch(&b.k.siluMul, blocks1D((cnt+3)/4), threads256, 0, dev(s[0].d), dev(s[0].d), dev(s[1].d), i64(cnt))
+	}}
+}
+
 // normGemm runs outs on cuBLAS over RMSNorm(x, g) narrowed in the scratch
 // (cublasNormed), then after for each slice of rows, as gemm does. The
 // caller has checked the shapes.
 func (b *Backend) normGemm(op string, x, g compute.Tensor, eps float32, dt compute.DType, outs []gemmOut,
-	after func(r0, rows int, outs []gemmOut)) {
+	after *gemmAfter) {
 	if b.err != nil || len(outs) == 0 {
 		return
 	}
@@ -265,10 +268,7 @@ func (b *Backend) NormMatMulSwiGLU(dst, xn, x, g compute.Tensor, eps float32, ga
 	n, k, m := x.Rows(), x.Cols(), gate.Rows()
 	if m > 0 && b.cublasNormed(n, k, gate.DType()) {
 		outs := []gemmOut{{d: b.ptr(op, dst), w: b.ptr(op, gate), m: m}, {w: b.ptr(op, up), m: m, inSlice: true}}
-		b.normGemm(op, x, g, eps, gate.DType(), outs, func(r0, rows int, s []gemmOut) {
-			cnt := int64(rows) * int64(m)
-			b.launch(&b.k.siluMul, blocks1D((cnt+3)/4), threads256, 0, dev(s[0].d), dev(s[0].d), dev(s[1].d), i64(cnt))
-		})
+		b.normGemm(op, x, g, eps, gate.DType(), outs, b.siluMulAfter(m))
 		return
 	}
 	if !b.normFused(n, k, gate.DType()) {
@@ -365,39 +365,17 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 	if dt == compute.F16 {
 		typ = cuda.R16F
 	}
-	ws := slot(dt)
-	xp, gp, hp, dp := b.ptr(op, x), b.ptr(op, g), b.ptr(op, h), b.ptr(op, dst)
-	wg, wu, wd := b.ptr(op, gate), b.ptr(op, up), b.ptr(op, down)
-	// Per row of a slice, in the scratch: x normalised (2k bytes), up (4m)
-	// and silu·up narrowed (2m), each part 256-byte aligned.
-	perRow := 2*int64(k) + 6*int64(m)
-	rows := int(min(int64(n), (b.scratch.bytes-2*256)/perRow))
-	if rows <= 0 {
-		b.fail(fmt.Errorf("cuda: %s: a row of %d + %d columns does not fit the %d-byte scratch", op, k, m, b.scratch.bytes))
-		return
-	}
-	align := func(p cuda.DevPtr) cuda.DevPtr { return (p + 255) &^ 255 }
-	b.enter()
-	defer b.exit()
-	for r0 := 0; r0 < n; r0 += rows {
-		c := min(rows, n-r0)
-		cm := int64(c) * int64(m)
-		xb := b.scratch.ptr
-		u := align(xb + cuda.DevPtr(2*int64(c)*int64(k)))
-		hb := align(u + cuda.DevPtr(4*cm))
-		hr := hp + cuda.DevPtr(int64(r0)*int64(m)*4)
-		b.launch(&b.k.rmsNormTo[ws], [3]uint32{uint32(c), 1, 1}, threads256, 0, dev(xb),
-			dev(xp+cuda.DevPtr(int64(r0)*int64(k)*4)), dev(gp), i32(k), f32(eps))
-		if cuda.HasGemmBatchedEx() {
-			b.gemmBatched(2, [3]cuda.DevPtr{wg, wu}, xb, [3]cuda.DevPtr{hr, u}, typ, c, k, m, cuda.Compute32F)
-		} else {
-			b.gemmEx(wg, typ, xb, hr, c, k, m, cuda.Compute32F, false)
-			b.gemmEx(wu, typ, xb, u, c, k, m, cuda.Compute32F, false)
-		}
-		b.launch(&b.k.siluMulTo[ws], blocks1D((cm+3)/4), threads256, 0, dev(hb), dev(hr), dev(u), i64(cm))
-		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), c, m, d, cuda.Compute32F, true)
-	}
-	b.done(op)
+	ks, hp, dp, wd := &b.k.siluMulTo[slot(dt)], b.ptr(op, h), b.ptr(op, dst), b.ptr(op, down)
+	// gate into h and up into the scratch in one batched product over x
+	// normalised to 16 bits; then silu(gate)·up narrowed to 16 bits in the
+	// epilogue's own scratch (2m bytes a row) and the down product added
+	// to dst.
+	outs := []gemmOut{{d: hp, w: b.ptr(op, gate), m: m}, {w: b.ptr(op, up), m: m, inSlice: true}}
+	b.normGemm(op, x, g, eps, dt, outs, &gemmAfter{perRow: 2 * int64(m), fn: func(r0, rows int, s []gemmOut, hb cuda.DevPtr) {
+		cm := int64(rows) * int64(m)
+		b.launch(ks, blocks1D((cm+3)/4), threads256, 0, dev(hb), dev(s[0].d), dev(s[1].d), i64(cm))
+		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), rows, m, d, cuda.Compute32F, true)
+	}})
 }
 
 // sameTensor says that a and b are the same elements of the same buffer.

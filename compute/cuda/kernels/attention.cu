@@ -23,6 +23,37 @@
 // the lanes of a warp read distinct banks), V [ATT_TS][hd], and the last
 // visible slot of each query.
 
+// att_chunk gives split `split` of batch row b's slots: the row's span
+// clamped to [0, T] (the Go side cannot check it, it is device data, and a
+// bad one must not reach another row's slots) cut in `splits` chunks of a
+// whole number of tiles of `tile` slots; the chunk's slots are [s, e). Every
+// attention kernel chunks a row this way, so that the chunks depend on the
+// row's span and on splits only.
+__device__ __forceinline__ void att_chunk(const int *__restrict__ span, int b, int T, int split, int splits, int tile,
+                                          int &s, int &e) {
+    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
+    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + tile - 1) / tile * tile;
+    s = s0 + split * chunk;
+    e = min(s + chunk, e0);
+}
+
+// att_ends writes, for the Q queries of batch row b from q0 on, the end of
+// the chunk's slots [s, e) each sees (s for a query past n; causal: up to
+// its position), in ends[0…Q); the block's first Q threads write them.
+__device__ __forceinline__ void att_ends(int *ends, int Q, const int *__restrict__ qpos, int b, int n, int q0, int s,
+                                         int e, int causal) {
+    const int t = threadIdx.x;
+    if (t < Q) {
+        const int qi = q0 + t;
+        int ei = s; // a query past n sees nothing
+        if (qi < n) {
+            ei = e;
+            if (causal) ei = min(ei, qpos[(long long)b * n + qi] + 1);
+        }
+        ends[t] = max(ei, s);
+    }
+}
+
 #define ATT_QT 8   // queries per block: one per warp of the 256 threads
 #define ATT_TS 32  // slots per tile: one per lane
 #define ATT_MAXD 8 // head dims per lane: head_dim ≤ 32 · ATT_MAXD = 256
@@ -48,14 +79,10 @@ __device__ __forceinline__ void attention_warp(float *__restrict__ out, const fl
     const bool active = qi < n;
     const long long r = (long long)b * n + qi; // its row of q and out
     const int qc = nh * hd, kvc = (nh / group) * hd;
-    // The row's span, clamped to [0, T]: the Go side cannot check it (it is
-    // device data), and a bad one must not reach another row's slots.
-    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
-    // This block's chunk of it, a whole number of tiles, and the slots
-    // [s, e) of the chunk this warp's query sees.
-    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + ATT_TS - 1) / ATT_TS * ATT_TS;
-    const int s = s0 + split * chunk;
-    int e = min(s + chunk, e0);
+    // This block's chunk of the row, and the slots [s, e) of it this warp's
+    // query sees.
+    int s, e;
+    att_chunk(span, b, T, split, splits, ATT_TS, s, e);
     if (active && causal) e = min(e, qpos[r] + 1);
     if (!active) e = s;
 
@@ -201,9 +228,8 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
     const int split = blockIdx.x % splits, q0 = blockIdx.x / splits * QB;
     const int qc = nh * hd, kvc = (nh / group) * hd;
-    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
-    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + ATT_TS - 1) / ATT_TS * ATT_TS;
-    const int s = s0 + split * chunk;
+    int s, ce; // the chunk's slots [s, ce)
+    att_chunk(span, b, T, split, splits, ATT_TS, s, ce);
     // Query qq sees the slots [s, e[qq]) of the chunk; a query past n sees
     // none.
     int e[QB], emax = s;
@@ -211,7 +237,7 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
 #pragma unroll
     for (int qq = 0; qq < QB; qq++) {
         const long long r = (long long)b * n + q0 + qq;
-        e[qq] = q0 + qq < n ? min(s + chunk, e0) : s;
+        e[qq] = q0 + qq < n ? ce : s;
         if (q0 + qq < n && causal) e[qq] = min(e[qq], qpos[r] + 1);
         emax = max(emax, e[qq]);
         if (q0 + qq < n) {

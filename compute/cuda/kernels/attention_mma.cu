@@ -30,20 +30,7 @@
 #define AM_K 64 // slots per tile
 #define AM_THREADS 128
 
-__device__ __forceinline__ u32 pack_bf16(float lo, float hi) {
-    return (u32)f32_to_bf16(lo) | ((u32)f32_to_bf16(hi) << 16);
-}
-
-__device__ __forceinline__ void mma_bf16(float (&c)[4], u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
-#if __CUDA_ARCH__ >= 800
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#else
-    __trap(); // the Go side takes this kernel from sm_80 on only
-#endif
-}
+typedef Mma<bf16_t> MB; // skinny.cu: bfloat16 packing and mma.sync
 
 // The parameters are attention_f32's with bfloat16 caches; q, kc, vc and
 // out are 16-byte aligned (the Go side checks).
@@ -62,21 +49,10 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
     const int split = blockIdx.x % splits, q0 = (blockIdx.x / splits) * AM_Q;
     const int qc = nh * HD, kvc = (nh / group) * HD;
-    // The row's span clamped to [0, T], this block's chunk of it (a whole
-    // number of tiles) and its slots [s, e): as in attention_tiled.
-    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
-    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + AM_K - 1) / AM_K * AM_K;
-    const int s = s0 + split * chunk;
-    const int e = min(s + chunk, e0);
-    if (tid < AM_Q) {
-        const int qi = q0 + tid;
-        int ei = s; // a query past n sees nothing
-        if (qi < n) {
-            ei = e;
-            if (causal) ei = min(ei, qpos[(long long)b * n + qi] + 1);
-        }
-        Es[tid] = max(ei, s);
-    }
+    // This block's chunk of the row, its slots [s, e), and each query's end.
+    int s, e;
+    att_chunk(span, b, T, split, splits, AM_K, s, e);
+    att_ends(Es, AM_Q, qpos, b, n, q0, s, e, causal);
     __syncthreads();
     int emax = s, ew = s; // the last slot any query of the block, of the warp, sees
     for (int i = 0; i < AM_Q; i++) emax = max(emax, Es[i]);
@@ -94,7 +70,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
             const int qi = x & 1 ? qhi : qlo;
             float2 v = {0.0f, 0.0f};
             if (qi < n) v = *reinterpret_cast<const float2 *>(qb + (long long)qi * qc + 16 * kk + 8 * (x >> 1));
-            qa[kk][x] = pack_bf16(v.x, v.y);
+            qa[kk][x] = MB::pack(v.x, v.y);
         }
     }
 
@@ -136,7 +112,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
             for (int kk = 0; kk < HD / 16; kk++) {
                 const u32 b0 = *reinterpret_cast<const u32 *>(kr + 16 * kk);
                 const u32 b1 = *reinterpret_cast<const u32 *>(kr + 16 * kk + 8);
-                mma_bf16(sc[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], b0, b1);
+                MB::run(sc[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], b0, b1);
             }
         }
         // The running softmax of rows g (elements 0, 1) and g + 8 (2, 3);
@@ -182,15 +158,15 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         // o += P · V, 16 slots per k-step.
 #pragma unroll
         for (int kk = 0; kk < AM_K / 16; kk++) {
-            const u32 a0 = pack_bf16(sc[2 * kk][0], sc[2 * kk][1]), a1 = pack_bf16(sc[2 * kk][2], sc[2 * kk][3]);
-            const u32 a2 = pack_bf16(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
-            const u32 a3 = pack_bf16(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
+            const u32 a0 = MB::pack(sc[2 * kk][0], sc[2 * kk][1]), a1 = MB::pack(sc[2 * kk][2], sc[2 * kk][3]);
+            const u32 a2 = MB::pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
+            const u32 a3 = MB::pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
             const u16 *vr = Vt + g * VS + 16 * kk + 2 * t;
 #pragma unroll
             for (int d = 0; d < HU; d++) {
                 const u32 b0 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS);
                 const u32 b1 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS + 8);
-                mma_bf16(o[d], a0, a1, a2, a3, b0, b1);
+                MB::run(o[d], a0, a1, a2, a3, b0, b1);
             }
         }
     }

@@ -107,21 +107,10 @@ __device__ __forceinline__ void attention_tiled(float *__restrict__ out, const f
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
     const int split = blockIdx.x % splits, q0 = (blockIdx.x / splits) * ATT2_Q;
     const int qc = nh * HD, kvc = (nh / group) * HD;
-    // The row's span clamped to [0, T], this block's chunk of it (a whole
-    // number of tiles), and its slots [s, e): as in attention_f32.
-    const int s0 = max(span[2 * b], 0), e0 = min(span[2 * b + 1], T);
-    const int chunk = e0 <= s0 ? 0 : splits == 1 ? e0 - s0 : ((e0 - s0 + splits - 1) / splits + ATT2_K - 1) / ATT2_K * ATT2_K;
-    const int s = s0 + split * chunk;
-    const int e = min(s + chunk, e0);
-    if (tid < ATT2_Q) {
-        const int qi = q0 + tid;
-        int ei = s; // a query past n sees nothing
-        if (qi < n) {
-            ei = e;
-            if (causal) ei = min(ei, qpos[(long long)b * n + qi] + 1);
-        }
-        Es[tid] = max(ei, s);
-    }
+    // This block's chunk of the row, its slots [s, e), and each query's end.
+    int s, e;
+    att_chunk(span, b, T, split, splits, ATT2_K, s, e);
+    att_ends(Es, ATT2_Q, qpos, b, n, q0, s, e, causal);
     __syncthreads();
     int emax = s, ew = s; // the last slot any query of the block, of the warp, sees
     for (int i = 0; i < ATT2_Q; i++) emax = max(emax, Es[i]);

@@ -201,6 +201,24 @@ __device__ __forceinline__ void gemv_prefetch(const W *__restrict__ w, int j0, i
     }
 }
 
+// gemv_segment finds, for block blk of a launch over up to three segments
+// (dst, w, m) of ⌈m_s / per⌉ blocks each, in order, its segment and its
+// block within the segment (returned).
+template <typename W>
+__device__ __forceinline__ int gemv_segment(int blk, int per, float *d0, float *d1, float *d2, const W *w0, const W *w1,
+                                            const W *w2, int m0, int m1, int m2, float *&dst, const W *&w, int &m) {
+    const int b0 = (m0 + per - 1) / per, b1 = (m1 + per - 1) / per;
+    dst = d0, w = w0, m = m0;
+    if (blk >= b0 + b1) {
+        blk -= b0 + b1;
+        dst = d2, w = w2, m = m2;
+    } else if (blk >= b0) {
+        blk -= b0;
+        dst = d1, w = w1, m = m1;
+    }
+    return blk;
+}
+
 // One kernel per n (and weight type), so that each gets the registers its
 // n needs: one kernel for every n had all of them pay for n = 8's.
 // Segment s of a launch covers blocks [Σ_{t<s} B_t, Σ_{t≤s} B_t) with
@@ -212,18 +230,10 @@ __device__ __forceinline__ void gemv_kernel(float *d0, float *d1, float *d2, con
                                             int vec) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int per = GEMV_WARPS * GEMV_COLS(N);
-    const int b0 = (m0 + per - 1) / per, b1 = (m1 + per - 1) / per;
-    int blk = blockIdx.x;
-    float *dst = d0;
-    const W *w = w0;
-    int m = m0;
-    if (blk >= b0 + b1) {
-        blk -= b0 + b1;
-        dst = d2; w = w2; m = m2;
-    } else if (blk >= b0) {
-        blk -= b0;
-        dst = d1; w = w1; m = m1;
-    }
+    float *dst;
+    const W *w;
+    int m;
+    const int blk = gemv_segment(blockIdx.x, per, d0, d1, d2, w0, w1, w2, m0, m1, m2, dst, w, m);
     const int j0 = (blk * GEMV_WARPS + warp) * GEMV_COLS(N);
     if (j0 >= m) return;
     gemv_prefetch<W, GEMV_COLS(N), U>(w, j0, m, k, vec, lane);
@@ -400,18 +410,10 @@ __device__ __forceinline__ void gemv_norm_kernel(float *d0, float *d1, float *d2
     float *xs = reinterpret_cast<float *>(gemv_xs);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int per = GEMV_WARPS * GEMV_COLS(N);
-    const int b0 = (m0 + per - 1) / per, b1 = (m1 + per - 1) / per;
-    int blk = blockIdx.x;
-    float *dst = d0;
-    const W *w = w0;
-    int m = m0;
-    if (blk >= b0 + b1) {
-        blk -= b0 + b1;
-        dst = d2; w = w2; m = m2;
-    } else if (blk >= b0) {
-        blk -= b0;
-        dst = d1; w = w1; m = m1;
-    }
+    float *dst;
+    const W *w;
+    int m;
+    const int blk = gemv_segment(blockIdx.x, per, d0, d1, d2, w0, w1, w2, m0, m1, m2, dst, w, m);
     const int j0 = (blk * GEMV_WARPS + warp) * GEMV_COLS(N);
     if (j0 < m) {
         const W *wrow[GEMV_COLS(N)];

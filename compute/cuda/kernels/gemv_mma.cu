@@ -60,14 +60,6 @@ __device__ __forceinline__ u32x4 gm_x(const float *__restrict__ xr, bool ok) {
     return r;
 }
 
-__device__ __forceinline__ u32x4 gm_w(const u32x4 *p) {
-    u32x4 r;
-    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-        : "l"(p));
-    return r;
-}
-
 // d0…d2, w0…w2, m0…m2: up to three segments (blocks in order, B_s =
 // ⌈m_s / (16·R)⌉ each; in GM_SWIGLU mode one segment of ⌈m / 16⌉ blocks
 // over gate w0 and up w1). x is n × k float32, k a multiple of 32; x and
@@ -80,19 +72,10 @@ __device__ __forceinline__ void gemv_mma(float *d0, float *d1, float *d2, const 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     constexpr int RH = R >= 2 ? R / 2 : 1; // SwiGLU: tiles of gate, then as many of up (the kernel with R = 2 only)
     const int rows = mode == GM_SWIGLU ? 16 * RH : 16 * R; // outputs of a block per row of x
-    int blk = blockIdx.x, m = m0;
     float *dst = d0;
     const W *w = w0;
-    if (mode != GM_SWIGLU) {
-        const int b0 = (m0 + rows - 1) / rows, b1 = (m1 + rows - 1) / rows;
-        if (blk >= b0 + b1) {
-            blk -= b0 + b1;
-            dst = d2; w = w2; m = m2;
-        } else if (blk >= b0) {
-            blk -= b0;
-            dst = d1; w = w1; m = m1;
-        }
-    }
+    int m = m0, blk = blockIdx.x; // SwiGLU: one segment, the gate's rows with dst (up is w1)
+    if (mode != GM_SWIGLU) blk = gemv_segment(blockIdx.x, rows, d0, d1, d2, w0, w1, w2, m0, m1, m2, dst, w, m);
     const int j0 = blk * rows;
     // Tile r's rows g and g + 8 (clamped to a real row past m, not written).
     const u32x4 *wr[R][2];
@@ -128,7 +111,7 @@ __device__ __forceinline__ void gemv_mma(float *d0, float *d1, float *d2, const 
 #pragma unroll
                 for (int r = 0; r < R; r++)
 #pragma unroll
-                    for (int h = 0; h < 2; h++) wv[u][r][h] = gm_w(wr[r][h] + 4 * GM_CHUNK(c0, warp, u));
+                    for (int h = 0; h < 2; h++) wv[u][r][h] = load_w<2>(wr[r][h] + 4 * GM_CHUNK(c0, warp, u));
 #pragma unroll
         for (int u = 0; u < GM_U; u++)
             if (GM_CHUNK(c0, warp, u) < nch) xv[u] = gm_x<W>(xr + 32 * GM_CHUNK(c0, warp, u), g < n);

@@ -40,6 +40,14 @@ __device__ __forceinline__ void sel_visit(SelState &st, float v, int i, int excl
     }
 }
 
+// sel_visit4 visits the four columns from i of a 16-byte load, in order.
+__device__ __forceinline__ void sel_visit4(SelState &st, const f32x4 &v, int i, int exclude) {
+    sel_visit(st, v.x, i, exclude);
+    sel_visit(st, v.y, i + 1, exclude);
+    sel_visit(st, v.z, i + 2, exclude);
+    sel_visit(st, v.w, i + 3, exclude);
+}
+
 // merge folds o into st; both come from disjoint sets of columns.
 __device__ __forceinline__ void sel_merge(SelState &st, const SelState &o) {
     const float M = fmaxf(st.m, o.m);
@@ -85,21 +93,9 @@ argmax_prob_f32(int *__restrict__ ids, float *__restrict__ probs, const float *_
             const f32x4 a = r4[c], b = r4[c + SEL_THREADS], d = r4[c + 2 * SEL_THREADS], e = r4[c + 3 * SEL_THREADS];
             const f32x4 v[4] = {a, b, d, e};
 #pragma unroll
-            for (int u = 0; u < 4; u++) {
-                const int i = 4 * (c + u * SEL_THREADS);
-                sel_visit(st, v[u].x, i, exclude);
-                sel_visit(st, v[u].y, i + 1, exclude);
-                sel_visit(st, v[u].z, i + 2, exclude);
-                sel_visit(st, v[u].w, i + 3, exclude);
-            }
+            for (int u = 0; u < 4; u++) sel_visit4(st, v[u], 4 * (c + u * SEL_THREADS), exclude);
         }
-        for (; c < n4; c += SEL_THREADS) {
-            const f32x4 a = r4[c];
-            sel_visit(st, a.x, 4 * c, exclude);
-            sel_visit(st, a.y, 4 * c + 1, exclude);
-            sel_visit(st, a.z, 4 * c + 2, exclude);
-            sel_visit(st, a.w, 4 * c + 3, exclude);
-        }
+        for (; c < n4; c += SEL_THREADS) sel_visit4(st, r4[c], 4 * c, exclude);
     } else {
         for (int i = t; i < cols; i += SEL_THREADS) sel_visit(st, row[i], i, exclude);
     }
@@ -155,23 +151,10 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
         const int e4 = c1 / 4;
         for (; c + SEL2_THREADS < e4; c += 2 * SEL2_THREADS) {
             const f32x4 a = r4[c], b = r4[c + SEL2_THREADS];
-            sel_visit(st, a.x, 4 * c, exclude);
-            sel_visit(st, a.y, 4 * c + 1, exclude);
-            sel_visit(st, a.z, 4 * c + 2, exclude);
-            sel_visit(st, a.w, 4 * c + 3, exclude);
-            const int i = 4 * (c + SEL2_THREADS);
-            sel_visit(st, b.x, i, exclude);
-            sel_visit(st, b.y, i + 1, exclude);
-            sel_visit(st, b.z, i + 2, exclude);
-            sel_visit(st, b.w, i + 3, exclude);
+            sel_visit4(st, a, 4 * c, exclude);
+            sel_visit4(st, b, 4 * (c + SEL2_THREADS), exclude);
         }
-        for (; c < e4; c += SEL2_THREADS) {
-            const f32x4 a = r4[c];
-            sel_visit(st, a.x, 4 * c, exclude);
-            sel_visit(st, a.y, 4 * c + 1, exclude);
-            sel_visit(st, a.z, 4 * c + 2, exclude);
-            sel_visit(st, a.w, 4 * c + 3, exclude);
-        }
+        for (; c < e4; c += SEL2_THREADS) sel_visit4(st, r4[c], 4 * c, exclude);
     } else {
         for (int i = c0 + t; i < c1; i += SEL2_THREADS) sel_visit(st, r[i], i, exclude);
     }
