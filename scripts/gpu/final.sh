@@ -5,8 +5,9 @@
 #      CUDA; if the CUDA tests fail with programmatic dependent launches,
 #      the rest runs without them), layer benchmarks, memcheck of the newest
 #      kernels, the 8B checkpoints, dllmbench's grids and the PyTorch peers
-#      (PEERS, default "hf llada"; add gptfast where its copy is in
-#      .gpu/ref, about 2 min);
+#      (PEERS, default "hf llada"; gpt-fast, from its copy in .gpu/ref,
+#      takes about 2.5 min more than a call has: run gptfast.sh in the
+#      next call, which adds it to the table);
 #   3. the perf-short grid again without programmatic launches (A/B);
 #   4. table.py: one table per card, with where each target stands.
 # Logs, records and table.md land in $OUT/final.tar.gz; the table is printed.
