@@ -7,10 +7,11 @@
 // as for the skinny kernel and cuBLAS.
 //
 // A block of GM_WARPS warps takes R tiles of 16 weight rows (R·16 outputs
-// per row of x) and the whole of k: warp w takes the 32-element chunks
-// w, w + 8, w + 16, … of every row, so that at each step the eight warps
-// read 512 consecutive bytes of each row (GM_CONTIG, below, gives each
-// warp four consecutive chunks instead). Fragments as in skinny.cu: lane
+// per row of x) and the whole of k in steps of GM_WARPS·GM_U chunks of 32
+// elements: at each step warp w takes GM_U consecutive chunks of every row
+// (GM_CHUNK), so that the eight warps read 2 KiB of each row together.
+// The Go side takes this kernel from 6 rows (gemvMMAMinRows); it is
+// correct, and tested, from 2. Fragments as in skinny.cu: lane
 // (g, t) = (lane / 4, lane % 4) loads elements 8t … 8t+7 of a chunk of
 // weight rows g and g + 8 (16 bytes each) and of x row g, which are exactly
 // its A and B registers for the chunk's two mma (logical k 2t+e of the first
@@ -21,8 +22,8 @@
 // Batch invariance: an output is its warps' chunk sums, each in increasing
 // chunk order, then the eight warps in order; the tensor core computes a
 // column from its own row of x only, and R, the segment and n change none
-// of it. So a row of x gives the same bits in any batch of 2 to 8 and in
-// every fusion (not the same as the SIMT GEMV's, which keeps x in float32).
+// of it. So a row of x gives the same bits in any batch this kernel takes
+// and in every fusion (not the SIMT GEMV's, which keeps x in float32).
 // The epilogues are the composed ops' arithmetic (add_f32's a + b,
 // silu_mul_f32's expression).
 
