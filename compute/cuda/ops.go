@@ -492,12 +492,14 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 	aligned := b.ptr("Attention", q)%16 == 0 && b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0
 	decode := t >= 0 && aligned && (n <= b.attnDecodeMax || n <= b.attnDecode4Max)
 	tiled := !decode && t >= 0 && n >= b.attnTiledMin && T > 0 && aligned && b.ptr("Attention", dst)%16 == 0
+	a := attnCall{dst: dst, q: q, kc: kc, vc: vc, qpos: qpos, span: span,
+		nb: nb, n: n, T: T, nHeads: nHeads, nKVHeads: nKVHeads, hd: hd, causal: causal}
 	switch {
 	case tiled && cs == 0 && b.attnTiledOK[t]:
-		b.attentionTiled(&b.k.attnTiled[t], attnTiledSharedBytes(hd), dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
+		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(hd), attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
 		return
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
-		b.attentionTiled(&b.k.attnMMA[t], 0, dst, q, kc, vc, qpos, span, nb, n, T, nHeads, nKVHeads, hd, causal)
+		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
 		return
 	}
 	k, perBlock, shared, splits := &b.k.attention[cs], 8, attnSharedBytes(hd), attnSplits(n, T)
@@ -513,36 +515,58 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 			hd, shared, b.attnShared))
 		return
 	}
-	op := "Attention"
-	d, qp, kp, vp := b.ptr(op, dst), b.ptr(op, q), b.ptr(op, kc), b.ptr(op, vc)
-	pp, sp := b.ptr(op, qpos), b.ptr(op, span)
+	b.attnLaunch(k, 256, shared, perBlock, splits, a)
+}
+
+// attnCall is an Attention call's operands and shape, checked by Attention.
+type attnCall struct {
+	dst, q, kc, vc, qpos, span     compute.Tensor
+	nb, n, T, nHeads, nKVHeads, hd int
+	causal                         bool
+}
+
+// attnLaunch runs attention kernel k (threads a block, shared bytes of
+// dynamic shared memory, perBlock queries a block) over the batch rows of
+// a with each row's slots in splits chunks, and, when there are several,
+// the combine kernel: a group of batch rows at a time, whose partial
+// states fill the scratch at most, each group merged before the next one
+// reuses it. One batch row's must fit, since fewer splits would make a
+// row's results depend on the scratch size.
+func (b *Backend) attnLaunch(k *kernel, threads, shared, perBlock, splits int, a attnCall) {
+	const op = "Attention"
+	d, qp, kp, vp := b.ptr(op, a.dst), b.ptr(op, a.q), b.ptr(op, a.kc), b.ptr(op, a.vc)
+	pp, sp := b.ptr(op, a.qpos), b.ptr(op, a.span)
+	n, T, nh, hd := a.n, a.T, a.nHeads, a.hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	b.enter()
-	defer b.exit()
-	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nHeads), uint32(nb)}
-	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
-		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*kc.DType().Size())
-		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
-			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nHeads), i32(nHeads / nKVHeads), i32(hd),
-			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
-	}
-	if splits == 1 {
-		b.launch(k, grid, threads256, shared, args(0)...)
-		b.done("Attention")
+	perRow := int64(n) * int64(nh) * int64(splits) * int64(hd+2) * 4
+	if splits > 1 && perRow > b.scratch.bytes {
+		b.fail(fmt.Errorf("cuda: Attention: the partial states of a batch row (%d bytes) exceed the %d-byte scratch", perRow, b.scratch.bytes))
 		return
 	}
-	// The partial states of a group of batch rows fill the scratch at most;
-	// each group is merged before the next one reuses it.
-	perRow := int64(n) * int64(nHeads) * int64(splits) * int64(hd+2) * 4
-	group := int(max(1, min(int64(nb), b.scratch.bytes/perRow)))
-	for b0 := 0; b0 < nb; b0 += group {
-		rows := min(group, nb-b0)
-		grid[2] = uint32(rows)
-		b.launch(k, grid, threads256, shared, args(b0)...)
-		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nHeads), 1, 1}, [3]uint32{128, 1, 1}, 0,
-			dev(d+cuda.DevPtr(b0*n*q.Cols()*4)), dev(b.scratch.ptr), i32(nHeads), i32(hd), i32(splits))
+	b.enter()
+	defer b.exit()
+	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nh), uint32(a.nb)}
+	block := [3]uint32{uint32(threads), 1, 1}
+	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
+		qOff, kOff := cuda.DevPtr(b0*n*a.q.Cols()*4), cuda.DevPtr(b0*T*a.kc.Cols()*a.kc.DType().Size())
+		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
+			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nh), i32(nh / a.nKVHeads), i32(hd),
+			i32(boolInt(a.causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
 	}
-	b.done("Attention")
+	if splits == 1 {
+		b.launch(k, grid, block, shared, args(0)...)
+		b.done(op)
+		return
+	}
+	group := int(max(1, min(int64(a.nb), b.scratch.bytes/perRow)))
+	for b0 := 0; b0 < a.nb; b0 += group {
+		rows := min(group, a.nb-b0)
+		grid[2] = uint32(rows)
+		b.launch(k, grid, block, shared, args(b0)...)
+		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nh), 1, 1}, [3]uint32{128, 1, 1}, 0,
+			dev(d+cuda.DevPtr(b0*n*a.q.Cols()*4)), dev(b.scratch.ptr), i32(nh), i32(hd), i32(splits))
+	}
+	b.done(op)
 }
 
 // attnSplits is how many blocks share the slots of a query: with at least
@@ -606,6 +630,14 @@ func attnTiledIndex(hd int) int {
 	return -1
 }
 
+// attnTiledQueries and attnTiledThreads are the queries and threads of a
+// block of both tiled kernels: ATT2_Q and ATT2_THREADS, AM_Q and
+// AM_THREADS.
+const (
+	attnTiledQueries = 64
+	attnTiledThreads = 128
+)
+
 // attnTiledSharedBytes is the tiled kernel's dynamic shared memory: Q, K and
 // V tiles of 64 rows of hd floats, P (64 × 64 floats) and 64 ends.
 func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
@@ -616,53 +648,10 @@ func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
 // queries, where a block has fewer queries to keep busy), at most 32. Like
 // attnSplits it depends on the shape of a batch row only.
 func attnTiledSplits(n, T, nHeads int) int {
-	blocks := (n + 63) / 64 * nHeads
+	blocks := (n + attnTiledQueries - 1) / attnTiledQueries * nHeads
 	chunk := 128
 	if n < 64 {
 		chunk = 64
 	}
 	return max(1, min(32, (T+chunk-1)/chunk, (256+blocks-1)/blocks))
-}
-
-// attentionTiled runs a tiled kernel (kernels/attention_tiled.cu or
-// attention_mma.cu, with its dynamic shared memory) and,
-// when the slots are split, the combine kernel, as Attention does with the
-// one-warp kernel. The caller has checked the arguments.
-func (b *Backend) attentionTiled(k *kernel, shared int, dst, q, kc, vc, qpos, span compute.Tensor, nb, n, T, nHeads, nKVHeads, hd int, causal bool) {
-	op := "Attention"
-	d, qp, kp, vp := b.ptr(op, dst), b.ptr(op, q), b.ptr(op, kc), b.ptr(op, vc)
-	pp, sp := b.ptr(op, qpos), b.ptr(op, span)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	splits := attnTiledSplits(n, T, nHeads)
-	b.enter()
-	defer b.exit()
-	grid := [3]uint32{uint32((n + 63) / 64 * splits), uint32(nHeads), uint32(nb)}
-	block := [3]uint32{128, 1, 1}
-	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
-		qOff, kOff := cuda.DevPtr(b0*n*q.Cols()*4), cuda.DevPtr(b0*T*kc.Cols()*kc.DType().Size())
-		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
-			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nHeads), i32(nHeads / nKVHeads), i32(hd),
-			i32(boolInt(causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
-	}
-	if splits == 1 {
-		b.launch(k, grid, block, shared, args(0)...)
-		b.done(op)
-		return
-	}
-	perRow := int64(n) * int64(nHeads) * int64(splits) * int64(hd+2) * 4
-	if perRow > b.scratch.bytes {
-		// Fewer splits would make a row's results depend on the scratch
-		// size; one batch row must fit.
-		b.fail(fmt.Errorf("cuda: Attention: the partial states of a batch row (%d bytes) exceed the %d-byte scratch", perRow, b.scratch.bytes))
-		return
-	}
-	group := int(max(1, min(int64(nb), b.scratch.bytes/perRow)))
-	for b0 := 0; b0 < nb; b0 += group {
-		rows := min(group, nb-b0)
-		grid[2] = uint32(rows)
-		b.launch(k, grid, block, shared, args(b0)...)
-		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nHeads), 1, 1}, [3]uint32{128, 1, 1}, 0,
-			dev(d+cuda.DevPtr(b0*n*q.Cols()*4)), dev(b.scratch.ptr), i32(nHeads), i32(hd), i32(splits))
-	}
-	b.done(op)
 }

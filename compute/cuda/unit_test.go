@@ -266,7 +266,7 @@ func TestGEMVTables(t *testing.T) {
 		"#define GM_SWIGLU 2",
 	} {
 		if !strings.Contains(src, want) {
-			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attentionTiled)", want)
+			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attnTiledQueries, attnTiledThreads)", want)
 		}
 	}
 	for n, want := range []int{1, 2, 4, 4, 4, 4, 4, 4} {
