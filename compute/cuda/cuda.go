@@ -63,10 +63,13 @@ type Backend struct {
 	attnDecodeMax   int     // the most queries per batch row that take the decode attention kernel (tests and benchmarks change it)
 	attnDecodeChunk int     // attnDecodeChunk; benchmarks change it
 	attnDecode4Max  int     // attnDecode4Max; tests and benchmarks change it
+	attnGroupBlocks int     // the decode kernel takes a group of heads a block from this many blocks of one head (tests and benchmarks change it)
+	attnCounters    int     // merge counters attention may use: skinnyCounters (tests lower it to take the combine kernel)
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none
+	gemvMax         int     // most rows of x that take a GEMV kernel: gemvMaxRows (benchmarks lower it to time cuBLAS)
 	gmTiles         int     // tiles of 16 weight rows per block of the tensor-core GEMV outside SwiGLU (benchmarks change it)
 	selSplit        bool    // ArgmaxProb may split a row over several blocks (benchmarks and tests turn it off)
 	normMax         int     // most rows the gemv_norm kernels take: 0 (composed) unless enabled
@@ -129,7 +132,8 @@ func New(device int) (*Backend, error) {
 	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
 		attnTiledMin: attnTiledMinQueries, attnDecodeMax: attnDecodeMaxQueries,
-		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows}
+		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows, gemvMax: gemvMaxRows,
+		attnCounters: skinnyCounters}
 	if err := b.open(device); err != nil {
 		b.Close()
 		return nil, err
@@ -209,6 +213,7 @@ func (b *Backend) open(device int) error {
 	b.skinnyMax = gemvMaxRows
 	b.skinnyOK = b.info.Major >= 8 // mma.sync on bf16 and half
 	b.gmMin, b.gmTiles, b.selSplit = gemvMaxRows+1, gemvMMADefaultTiles, true
+	b.attnGroupBlocks = attnDecodeGroupBlocksPerSM * b.info.SMs
 	if b.skinnyOK {
 		b.gmMin = gemvMMAMinRows
 	}

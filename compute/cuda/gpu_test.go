@@ -270,6 +270,20 @@ func TestAttentionShapes(t *testing.T) {
 			}
 			want := run(c)
 			compare(t, name, run(b), want, tol)
+			b.attnCounters = 0 // splits merged by the combine kernel, not in the kernel
+			compare(t, name+", no merge counters", run(b), want, tol)
+			b.attnCounters = skinnyCounters
+			if s.n <= b.attnDecodeMax && (s.heads/s.kvHeads)%attnDecodeGroup == 0 && attnTiledIndex(s.hd) >= 0 {
+				// Both forms of the decode kernel, a block per group of
+				// heads and per head: the same sums in the same order.
+				auto := b.attnGroupBlocks
+				b.attnGroupBlocks = 0
+				group := run(b)
+				b.attnGroupBlocks = math.MaxInt
+				compare(t, name+", a block per group of heads", group, want, tol)
+				compare(t, name+", a block per group of heads against one per head", group, run(b), 0)
+				b.attnGroupBlocks = auto
+			}
 			if s.n <= b.attnDecode4Max && attnTiledIndex(s.hd) >= 0 { // and on the kernel the decode kernel replaces
 				b.attnDecodeMax, b.attnDecode4Max = 0, 0
 				if s.n >= b.attnTiledMin && cdt == compute.BF16 {
@@ -287,6 +301,7 @@ func TestAttentionShapes(t *testing.T) {
 func TestSmallScratch(t *testing.T) {
 	b, c := newBackend(t), newCPU(t)
 	b.scratch.bytes = 40 << 10
+	b.attnDecodeChunk = 256 // 4 splits of 1000 slots
 	rng := rand.New(rand.NewPCG(13, 14))
 	const nb, T, heads, hd = 5, 1000, 8, 64
 	span := []int32{0, 1000, 100, 900, 0, 10, 500, 1000, 999, 1000}
@@ -697,7 +712,7 @@ func BenchmarkMatMul(b *testing.B) {
 	// gemvMMAMinRows and gemvMMADefaultTiles.
 	for _, n := range []int{2, 4, 6, 8} {
 		for _, km := range [][2]int{{4096, 14336}, {14336, 4096}, {4096, 4096}} {
-			for _, path := range []string{"gemv", "mma1", "mma2"} {
+			for _, path := range []string{"gemv", "mma1", "mma2", "cublas"} {
 				cases = append(cases, mmCase{compute.BF16, n, km[0], km[1], path})
 			}
 		}
@@ -724,7 +739,7 @@ func BenchmarkMatMul(b *testing.B) {
 					b.Skip("no skinny kernel on this device")
 				}
 			case "cublas":
-				be.skinnyMax = gemvMaxRows
+				be.skinnyMax, be.gemvMax = 0, 0
 			case "gemv":
 				be.gmMin = gemvMaxRows + 1
 			case "mma1", "mma2":
@@ -749,12 +764,20 @@ func BenchmarkMatMul(b *testing.B) {
 }
 
 func BenchmarkAttention(b *testing.B) {
-	for _, c := range []struct {
+	type attnCase struct {
 		name               string
 		nb, n, T           int
 		heads, kvHeads, hd int
 		causal             bool
-	}{
+	}
+	var chunks []attnCase
+	for _, c := range []struct{ nb, T int }{{1, 256}, {8, 256}, {1, 1024}, {8, 2048}, {1, 4096}} {
+		for _, chunk := range []int{32, 64, 128, 256} {
+			name := fmt.Sprintf("decode/B=%d/T=%d/chunk=%d/bf16", c.nb, c.T, chunk)
+			chunks = append(chunks, attnCase{name, c.nb, 1, c.T, 32, 8, 128, true})
+		}
+	}
+	for _, c := range append([]attnCase{
 		{"decode/T=4096", 1, 1, 4096, 32, 8, 128, true},
 		{"decode/T=4096/warp", 1, 1, 4096, 32, 8, 128, true},
 		{"decode/T=4096/chunk=128", 1, 1, 4096, 32, 8, 128, true},
@@ -793,9 +816,23 @@ func BenchmarkAttention(b *testing.B) {
 		{"decode/T=256/bf16", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=4096/bf16", 1, 1, 4096, 32, 8, 128, true},
 		{"decode/B=8/T=2048/bf16", 8, 1, 2048, 32, 8, 128, true},
-	} {
+		// attnDecodeChunk and attnDecodeGroup: chunks of 32 to 256 slots,
+		// and a block per head (g1) instead of per group of four.
+		{"decode/T=256/g1/bf16", 1, 1, 256, 32, 8, 128, true},
+		{"decode/T=256/g4/bf16", 1, 1, 256, 32, 8, 128, true},
+		{"decode/B=8/T=256/g1/bf16", 8, 1, 256, 32, 8, 128, true},
+		{"decode/B=8/T=256/g4/bf16", 8, 1, 256, 32, 8, 128, true},
+		{"decode/B=8/T=256/bf16", 8, 1, 256, 32, 8, 128, true},
+		{"decode/T=1024/bf16", 1, 1, 1024, 32, 8, 128, true},
+	}, chunks...) {
 		b.Run(c.name, func(b *testing.B) {
 			be := newBackend(b)
+			switch {
+			case strings.Contains(c.name, "/g1/"): // a block per head
+				be.attnGroupBlocks = math.MaxInt
+			case strings.Contains(c.name, "/g4/"): // a block per group of heads
+				be.attnGroupBlocks = 0
+			}
 			switch {
 			case strings.HasSuffix(c.name, "/tiled"):
 				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = 1, 0, 0

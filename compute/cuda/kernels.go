@@ -107,7 +107,7 @@ type kernels struct {
 	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
 	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
 	attnMMA                                  [2]kernel    // BF16 caches; the same heads
-	attnDecode, attnDecode4                  [2][2]kernel // [cache type][head]
+	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
@@ -161,7 +161,8 @@ func (k *kernels) table() []*kernel {
 		for i, hd := range attnTiledHeads {
 			k.attnDecode[c][i].name = fmt.Sprintf("attention_decode_%s_hd%d", cs, hd)
 			k.attnDecode4[c][i].name = fmt.Sprintf("attention_decode4_%s_hd%d", cs, hd)
-			all = append(all, &k.attnDecode[c][i], &k.attnDecode4[c][i])
+			k.attnDecodeG4[c][i].name = fmt.Sprintf("attention_decodeg4_%s_hd%d", cs, hd)
+			all = append(all, &k.attnDecode[c][i], &k.attnDecode4[c][i], &k.attnDecodeG4[c][i])
 		}
 	}
 	for i, hd := range attnTiledHeads {

@@ -102,8 +102,8 @@ func (b *Backend) matMul(op string, x compute.Tensor, ps []proj, add bool) {
 				b.fail(fmt.Errorf("cuda: %s: %w", op, err))
 			}
 		}
-	case n <= gemvMaxRows && b.gemvMMA(xp, n, k, wdt, outs, gm):
-	case n <= gemvMaxRows:
+	case n <= b.gemvMax && b.gemvMMA(xp, n, k, wdt, outs, gm):
+	case n <= b.gemvMax:
 		ws := slot(wdt)
 		vec := gemvVec(wdt, k, xp)
 		var segs [3]gemmOut
@@ -455,8 +455,9 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 	b.done(op)
 }
 
-// Attention runs, for heads of 64 or 128, the decode kernel (one query per
-// block) up to b.attnDecodeMax queries per batch row, its four-query form
+// Attention runs, for heads of 64 or 128, the decode kernel (one query of
+// one head, or of a group of heads, per block, which merges its own
+// splits) up to b.attnDecodeMax queries per batch row, its four-query form
 // up to b.attnDecode4Max, from b.attnTiledMin on the tiled kernel
 // (kernels/attention_tiled.cu, float32 caches) or the tensor-core one
 // (kernels/attention_mma.cu, bfloat16 caches), and the one-warp-per-query
@@ -502,20 +503,26 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
 		return
 	}
-	k, perBlock, shared, splits := &b.k.attention[cs], 8, attnSharedBytes(hd), attnSplits(n, T)
-	if decode { // no dynamic shared memory
-		k, perBlock, shared = &b.k.attnDecode[cs][t], 1, 0
-		if n > b.attnDecodeMax {
+	if decode { // no dynamic shared memory; the kernel merges its splits
+		splits := max(1, min(attnDecodeMaxSplits, (T+b.attnDecodeChunk-1)/b.attnDecodeChunk))
+		k, perBlock := &b.k.attnDecode[cs][t], 1
+		switch {
+		case n > b.attnDecodeMax:
 			k, perBlock = &b.k.attnDecode4[cs][t], 4
+		case (nHeads/nKVHeads)%attnDecodeGroup == 0 && int64(nb)*int64(n)*int64(nHeads)*int64(splits) >= int64(b.attnGroupBlocks):
+			k, a.blockHeads = &b.k.attnDecodeG4[cs][t], attnDecodeGroup
 		}
-		splits = max(1, min(32, (T+b.attnDecodeChunk-1)/b.attnDecodeChunk))
+		a.merge = true
+		b.attnLaunch(k, 256, 0, perBlock, splits, a)
+		return
 	}
+	shared := attnSharedBytes(hd)
 	if shared > b.attnShared {
 		b.fail(fmt.Errorf("cuda: Attention with heads of %d needs %d bytes of shared memory, the device gives %d",
 			hd, shared, b.attnShared))
 		return
 	}
-	b.attnLaunch(k, 256, shared, perBlock, splits, a)
+	b.attnLaunch(&b.k.attention[cs], 256, shared, 8, attnSplits(n, T), a)
 }
 
 // attnCall is an Attention call's operands and shape, checked by Attention.
@@ -523,13 +530,19 @@ type attnCall struct {
 	dst, q, kc, vc, qpos, span     compute.Tensor
 	nb, n, T, nHeads, nKVHeads, hd int
 	causal                         bool
+	merge                          bool // the kernel merges its splits itself, over the skinny counters (the decode kernels)
+	blockHeads                     int  // heads a block takes (0: one)
 }
 
 // attnLaunch runs attention kernel k (threads a block, shared bytes of
 // dynamic shared memory, perBlock queries a block) over the batch rows of
 // a with each row's slots in splits chunks, and, when there are several,
-// the combine kernel: a group of batch rows at a time, whose partial
-// states fill the scratch at most, each group merged before the next one
+// merges them: in the kernel (a.merge: the kernel takes a counter per
+// column of blocks as its last parameter, and a null one leaves the
+// merge to the combine kernel, as when a batch row has more columns than
+// there are counters) or with the combine kernel. A group of batch rows
+// at a time, whose partial states fill the scratch at most (and whose
+// columns have a counter each), each group merged before the next one
 // reuses it. One batch row's must fit, since fewer splits would make a
 // row's results depend on the scratch size.
 func (b *Backend) attnLaunch(k *kernel, threads, shared, perBlock, splits int, a attnCall) {
@@ -543,28 +556,37 @@ func (b *Backend) attnLaunch(k *kernel, threads, shared, perBlock, splits int, a
 		b.fail(fmt.Errorf("cuda: Attention: the partial states of a batch row (%d bytes) exceed the %d-byte scratch", perRow, b.scratch.bytes))
 		return
 	}
-	b.enter()
-	defer b.exit()
-	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nh), uint32(a.nb)}
-	block := [3]uint32{uint32(threads), 1, 1}
-	args := func(b0 int) []uint64 { // the parameters for batch rows from b0 on
-		qOff, kOff := cuda.DevPtr(b0*n*a.q.Cols()*4), cuda.DevPtr(b0*T*a.kc.Cols()*a.kc.DType().Size())
-		return []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
-			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nh), i32(nh / a.nKVHeads), i32(hd),
-			i32(boolInt(a.causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
+	bh := max(1, a.blockHeads)
+	columns := int64((n+perBlock-1)/perBlock) * int64(nh/bh) // block columns of a batch row
+	group := int(max(1, min(int64(a.nb), b.scratch.bytes/perRow)))
+	count := b.skCount.ptr // the kernel merges
+	if !a.merge || splits == 1 || columns > int64(b.attnCounters) {
+		count = 0
+	} else {
+		group = int(min(int64(group), int64(b.attnCounters)/columns))
 	}
 	if splits == 1 {
-		b.launch(k, grid, block, shared, args(0)...)
-		b.done(op)
-		return
+		group = a.nb
 	}
-	group := int(max(1, min(int64(a.nb), b.scratch.bytes/perRow)))
+	b.enter()
+	defer b.exit()
+	grid := [3]uint32{uint32((n + perBlock - 1) / perBlock * splits), uint32(nh / bh), 1}
+	block := [3]uint32{uint32(threads), 1, 1}
 	for b0 := 0; b0 < a.nb; b0 += group {
 		rows := min(group, a.nb-b0)
 		grid[2] = uint32(rows)
-		b.launch(k, grid, block, shared, args(b0)...)
-		b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nh), 1, 1}, [3]uint32{128, 1, 1}, 0,
-			dev(d+cuda.DevPtr(b0*n*a.q.Cols()*4)), dev(b.scratch.ptr), i32(nh), i32(hd), i32(splits))
+		qOff, kOff := cuda.DevPtr(b0*n*a.q.Cols()*4), cuda.DevPtr(b0*T*a.kc.Cols()*a.kc.DType().Size())
+		args := []uint64{dev(d + qOff), dev(qp + qOff), dev(kp + kOff), dev(vp + kOff), dev(pp + cuda.DevPtr(b0*n*4)),
+			dev(sp + cuda.DevPtr(b0*2*4)), i32(n), i32(T), i32(nh), i32(nh / a.nKVHeads), i32(hd),
+			i32(boolInt(a.causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
+		if a.merge {
+			args = append(args, dev(count))
+		}
+		b.launch(k, grid, block, shared, args...)
+		if splits > 1 && count == 0 {
+			b.launch(&b.k.attnCombine, [3]uint32{uint32(rows * n * nh), 1, 1}, [3]uint32{128, 1, 1}, 0,
+				dev(d+qOff), dev(b.scratch.ptr), i32(nh), i32(hd), i32(splits))
+		}
 	}
 	b.done(op)
 }
@@ -597,15 +619,36 @@ const attnDecodeMaxQueries = 4
 // the queries the one-warp kernel took, 5 to 15.
 const attnDecode4Max = attnTiledMinQueries - 1
 
+// attnDecodeGroup is how many query heads of one cache head (grouped-query
+// attention, as LLaMA-3's four) a block of the decode kernel takes
+// (attention_decodeg4_*) once there are attnDecodeGroupBlocksPerSM blocks
+// of one head per SM: it reads each key and value row once for the four
+// and runs a quarter of the blocks, each with four times the arithmetic. A
+// query's sums are the one-head kernel's, in the same order, so the choice
+// may depend on the batch: the bits do not. On an H200 (GPU-4a166b7b,
+// BenchmarkAttention decode/…/bf16, 32 heads of 128, 8 kv heads, 256 slots
+// in 4 chunks) one row took 7.1 µs a head a block and 10.9 four heads a
+// block; 8 rows 15.7 and 12.8.
+const (
+	attnDecodeGroup            = 4
+	attnDecodeGroupBlocksPerSM = 4
+)
+
 // attnDecodeChunk is the fewest slots of a row a block of the decode
-// kernel takes: a cache of T slots is split in up to 32 chunks of at least
-// this many (ATT_DU-slot steps of eight warps: 256 slots are eight steps),
-// merged by attention_combine_f32. Like attnSplits, it depends on the
-// shape of a batch row only. On an H200 (BenchmarkAttention decode/…, 32
-// heads of 128, 8 kv heads) 256 beat 128 at 256 slots (10.0 µs against
-// 11.8: one block per head and no merge) and at 4096 (24.2 against 28.8
-// µs), and 512 lost at 512 slots (16.9 against 15.1).
-const attnDecodeChunk = 256
+// kernel takes: a cache of T slots is split in up to attnDecodeMaxSplits
+// chunks of at least this many (ATT_DU-slot steps of eight warps: 64
+// slots are two steps), and the last block of a split merges them. Like
+// attnSplits, it depends on the shape of a batch row only. While a second
+// kernel merged the splits, 256 slots were best on an H200; merged in the
+// kernel (GPU-4a166b7b, BenchmarkAttention decode/B=…/T=…/chunk=…/bf16,
+// four heads a block): 1 row over 256 slots 10.8, 11.1, 14.9, 19.3 µs for
+// chunks of 32, 64, 128, 256 (a head a block and 64: 7.1); 8 rows over 256
+// 21.1, 12.5, 15.0, 19.6; 1 over 1024 23.2, 16.8, 16.9, 23.0; 8 over 2048
+// 97.6, 97.6, 79.5, 66.4; 1 over 4096 29.6, 29.5, 29.8, 28.3.
+const (
+	attnDecodeChunk     = 64
+	attnDecodeMaxSplits = 16
+)
 
 // attnTiledHeads are the head sizes of the tiled attention kernel, in the
 // order of kernels.attnTiled.

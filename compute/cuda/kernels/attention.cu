@@ -54,6 +54,26 @@ __device__ __forceinline__ void att_ends(int *ends, int Q, const int *__restrict
     }
 }
 
+// att_merge is dimension d of the output of one (query row, head) from its
+// splits partial states at p (each m, l, then hd sums): Σ acc·e^(m−M) /
+// Σ l·e^(m−M) over the chunks that saw something, M their largest m, in
+// chunk order; zero when none did. The states may have been written by
+// other blocks of the running kernel (after a fence), hence the volatile
+// loads.
+__device__ __forceinline__ float att_merge(const volatile float *p, int hd, int splits, int d) {
+    float M = NEG_INF;
+    for (int x = 0; x < splits; x++) M = fmaxf(M, p[x * (hd + 2)]);
+    float L = 0.0f, a = 0.0f;
+    for (int x = 0; x < splits; x++) {
+        const float m = p[x * (hd + 2)];
+        if (m == NEG_INF) continue;
+        const float f = expf(m - M);
+        L += p[x * (hd + 2) + 1] * f;
+        a += p[x * (hd + 2) + 2 + d] * f;
+    }
+    return L > 0.0f ? a * (1.0f / L) : 0.0f;
+}
+
 #define ATT_QT 8   // queries per block: one per warp of the 256 threads
 #define ATT_TS 32  // slots per tile: one per lane
 #define ATT_MAXD 8 // head dims per lane: head_dim ≤ 32 · ATT_MAXD = 256
@@ -175,21 +195,25 @@ __device__ __forceinline__ void attention_warp(float *__restrict__ out, const fl
 ATTENTION_WARP(attention_f32, float)
 ATTENTION_WARP(attention_bf16, bf16_t)
 
-// attention_decode_f32_hd64/_hd128 and attention_decode4_*: decoding and
-// short blocks of queries (up to attnDecodeMaxQueries and attnDecode4Max
-// queries per batch row) with heads of 64 or 128. The one-warp kernel above
-// gives such a block one busy warp of eight and runs each slot's dot
-// product in one lane, so it waits on memory most of the time. Here a block
-// takes QB consecutive queries (one, or four) of one head and batch row and
-// one chunk of their slots, chunked as attention_f32 chunks them; its eight
-// warps take the chunk's slots ATT_DU consecutive ones at a time, in turn,
-// and each lane holds V = hd/32 consecutive dims of the queries, a key and
-// a value. A slot's scores are then one vector load, QB·V multiply-adds and
-// QB warp reductions, each key and value row is read once for the QB
-// queries, and a warp has 2·ATT_DU rows in flight. Each warp keeps its own
+// attention_decode_f32_hd64/_hd128, attention_decode4_* and
+// attention_decodeg4_*: decoding and short blocks of queries (up to
+// attnDecodeMaxQueries and attnDecode4Max queries per batch row) with heads
+// of 64 or 128. The one-warp kernel above gives such a block one busy warp
+// of eight and runs each slot's dot product in one lane, so it waits on
+// memory most of the time. Here a block takes QB consecutive queries (one,
+// or four) of HB consecutive heads (one, or the four query heads of a
+// grouped cache head) of one batch row, QH = QB·HB items, and one chunk of
+// their slots, chunked as attention_f32 chunks them; its eight warps take
+// the chunk's slots ATT_DU consecutive ones at a time, in turn, and each
+// lane holds V = hd/32 consecutive dims of the queries, a key and a value.
+// A slot's scores are then one vector load, QH·V multiply-adds and QH warp
+// reductions, each key and value row is read once for the QH items, and a
+// warp has 2·ATT_DU rows in flight. An item's sums do not depend on QB or
+// HB (the same slots per warp, in the same order). Each warp keeps its own
 // running softmax per query; the block merges the eight at the end, then
-// writes the outputs, or the partial states that attention_combine_f32
-// merges across chunks.
+// writes the outputs, or, when the slots are split over several blocks,
+// its partial states, and the last block of the split to finish merges
+// them (att_merge, in chunk order: no second launch).
 #define ATT_DU 4
 // Slots a step over a bfloat16 cache: 8 (as many bytes in flight as over
 // float32) was slower on an H200 (26.6 against 20.9 µs over 4096 slots).
@@ -216,49 +240,51 @@ template <int V> __device__ __forceinline__ void load_dims(float (&r)[V], const 
     }
 }
 
-template <int V, int QB, typename C>
+template <int V, int QB, int HB, typename C>
 __device__ __forceinline__ void attention_decode(float *__restrict__ out, const float *__restrict__ q,
                                                  const C *__restrict__ kc, const C *__restrict__ vc,
                                                  const int *__restrict__ qpos, const int *__restrict__ span, int n,
                                                  int T, int nh, int group, int causal, float scale,
-                                                 float *__restrict__ part, int splits) {
-    constexpr int hd = 32 * V, W = 8; // W warps
-    __shared__ float wm[W][QB], wl[W][QB], wacc[W][QB][hd];
+                                                 float *__restrict__ part, int splits, unsigned *__restrict__ count) {
+    // The block's QH items: item i is query q0 + i / HB of head h0 + i % HB.
+    constexpr int hd = 32 * V, W = 8, QH = QB * HB; // W warps
+    __shared__ float wm[W][QH], wl[W][QH], wacc[W][QH][hd];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
+    const int b = blockIdx.z, h0 = blockIdx.y * HB, kh = h0 / group;
     const int split = blockIdx.x % splits, q0 = blockIdx.x / splits * QB;
     const int qc = nh * hd, kvc = (nh / group) * hd;
     int s, ce; // the chunk's slots [s, ce)
     att_chunk(span, b, T, split, splits, ATT_TS, s, ce);
-    // Query qq sees the slots [s, e[qq]) of the chunk; a query past n sees
+    // Item i sees the slots [s, e[i]) of the chunk; a query past n sees
     // none.
-    int e[QB], emax = s;
-    float qv[QB][V];
+    int e[QH], emax = s;
+    float qv[QH][V];
 #pragma unroll
-    for (int qq = 0; qq < QB; qq++) {
-        const long long r = (long long)b * n + q0 + qq;
-        e[qq] = q0 + qq < n ? ce : s;
-        if (q0 + qq < n && causal) e[qq] = min(e[qq], qpos[r] + 1);
-        emax = max(emax, e[qq]);
-        if (q0 + qq < n) {
-            load_dims<V>(qv[qq], q + r * qc + (long long)h * hd + lane * V);
+    for (int i = 0; i < QH; i++) {
+        const int qi = q0 + i / HB;
+        const long long r = (long long)b * n + qi;
+        e[i] = qi < n ? ce : s;
+        if (qi < n && causal) e[i] = min(e[i], qpos[r] + 1);
+        emax = max(emax, e[i]);
+        if (qi < n) {
+            load_dims<V>(qv[i], q + r * qc + (long long)(h0 + i % HB) * hd + lane * V);
         } else {
 #pragma unroll
-            for (int i = 0; i < V; i++) qv[qq][i] = 0.0f;
+            for (int d = 0; d < V; d++) qv[i][d] = 0.0f;
         }
     }
     const C *kb = kc + (long long)b * T * kvc + (long long)kh * hd + lane * V;
     const C *vb = vc + (long long)b * T * kvc + (long long)kh * hd + lane * V;
-    float m[QB], l[QB], acc[QB][V];
+    float m[QH], l[QH], acc[QH][V];
 #pragma unroll
-    for (int qq = 0; qq < QB; qq++) {
-        m[qq] = NEG_INF, l[qq] = 0.0f;
+    for (int i = 0; i < QH; i++) {
+        m[i] = NEG_INF, l[i] = 0.0f;
 #pragma unroll
-        for (int i = 0; i < V; i++) acc[qq][i] = 0.0f;
+        for (int d = 0; d < V; d++) acc[i][d] = 0.0f;
     }
     constexpr int DU = sizeof(C) == 2 ? ATT_DU_BF16 : ATT_DU;
     for (int j0 = s + warp * DU; j0 < emax; j0 += W * DU) {
-        float kr[DU][V], vr[DU][V], sc[QB][DU];
+        float kr[DU][V], vr[DU][V], sc[QH][DU];
 #pragma unroll
         for (int u = 0; u < DU; u++) {
             if (j0 + u < emax) { // slots past emax may be another row's, or garbage
@@ -266,68 +292,68 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
                 load_dims<V>(vr[u], vb + (long long)(j0 + u) * kvc);
             } else {
 #pragma unroll
-                for (int i = 0; i < V; i++) kr[u][i] = 0.0f, vr[u][i] = 0.0f;
+                for (int d = 0; d < V; d++) kr[u][d] = 0.0f, vr[u][d] = 0.0f;
             }
         }
 #pragma unroll
-        for (int qq = 0; qq < QB; qq++)
+        for (int i = 0; i < QH; i++)
 #pragma unroll
             for (int u = 0; u < DU; u++) {
-                float d = 0.0f;
+                float dot = 0.0f;
 #pragma unroll
-                for (int i = 0; i < V; i++) d += qv[qq][i] * kr[u][i];
-                sc[qq][u] = d;
+                for (int d = 0; d < V; d++) dot += qv[i][d] * kr[u][d];
+                sc[i][u] = dot;
             }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) {
 #pragma unroll
-            for (int qq = 0; qq < QB; qq++)
+            for (int i = 0; i < QH; i++)
 #pragma unroll
-                for (int u = 0; u < DU; u++) sc[qq][u] += __shfl_xor_sync(FULL_MASK, sc[qq][u], o);
+                for (int u = 0; u < DU; u++) sc[i][u] += __shfl_xor_sync(FULL_MASK, sc[i][u], o);
         }
 #pragma unroll
-        for (int qq = 0; qq < QB; qq++) {
-            float mnew = m[qq];
+        for (int i = 0; i < QH; i++) {
+            float mnew = m[i];
 #pragma unroll
             for (int u = 0; u < DU; u++) {
-                sc[qq][u] = j0 + u < e[qq] ? sc[qq][u] * scale : NEG_INF;
-                mnew = fmaxf(mnew, sc[qq][u]);
+                sc[i][u] = j0 + u < e[i] ? sc[i][u] * scale : NEG_INF;
+                mnew = fmaxf(mnew, sc[i][u]);
             }
             if (mnew == NEG_INF) continue; // nothing visible to this query yet
-            const float corr = expf(m[qq] - mnew); // 0 on its first visible slots, where m = -inf
-            l[qq] *= corr;
+            const float corr = expf(m[i] - mnew); // 0 on its first visible slots, where m = -inf
+            l[i] *= corr;
 #pragma unroll
-            for (int i = 0; i < V; i++) acc[qq][i] *= corr;
+            for (int d = 0; d < V; d++) acc[i][d] *= corr;
 #pragma unroll
             for (int u = 0; u < DU; u++) {
-                const float p = j0 + u < e[qq] ? expf(sc[qq][u] - mnew) : 0.0f;
-                l[qq] += p;
+                const float p = j0 + u < e[i] ? expf(sc[i][u] - mnew) : 0.0f;
+                l[i] += p;
 #pragma unroll
-                for (int i = 0; i < V; i++) acc[qq][i] += p * vr[u][i];
+                for (int d = 0; d < V; d++) acc[i][d] += p * vr[u][d];
             }
-            m[qq] = mnew;
+            m[i] = mnew;
         }
     }
 #pragma unroll
-    for (int qq = 0; qq < QB; qq++) {
-        if (lane == 0) wm[warp][qq] = m[qq], wl[warp][qq] = l[qq];
+    for (int i = 0; i < QH; i++) {
+        if (lane == 0) wm[warp][i] = m[i], wl[warp][i] = l[i];
 #pragma unroll
-        for (int i = 0; i < V; i++) wacc[warp][qq][lane * V + i] = acc[qq][i];
+        for (int d = 0; d < V; d++) wacc[warp][i][lane * V + d] = acc[i][d];
     }
     __syncthreads();
-    for (int t = threadIdx.x; t < QB * hd; t += blockDim.x) {
-        const int qq = t / hd, d = t - qq * hd;
-        if (q0 + qq >= n) break; // t only grows
-        const long long r = (long long)b * n + q0 + qq;
+    for (int t = threadIdx.x; t < QH * hd; t += blockDim.x) {
+        const int i = t / hd, d = t - i * hd, qi = q0 + i / HB, h = h0 + i % HB;
+        if (qi >= n) break; // t only grows
+        const long long r = (long long)b * n + qi;
         float M = NEG_INF;
 #pragma unroll
-        for (int w = 0; w < W; w++) M = fmaxf(M, wm[w][qq]);
+        for (int w = 0; w < W; w++) M = fmaxf(M, wm[w][i]);
         float L = 0.0f, a = 0.0f;
 #pragma unroll
         for (int w = 0; w < W; w++) {
-            const float f = wm[w][qq] == NEG_INF ? 0.0f : expf(wm[w][qq] - M); // a warp that saw nothing adds nothing
-            L += wl[w][qq] * f;
-            a += wacc[w][qq][d] * f;
+            const float f = wm[w][i] == NEG_INF ? 0.0f : expf(wm[w][i] - M); // a warp that saw nothing adds nothing
+            L += wl[w][i] * f;
+            a += wacc[w][i][d] * f;
         }
         if (splits > 1) {
             float *p = part + ((r * nh + h) * splits + split) * (hd + 2);
@@ -337,49 +363,64 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
             out[r * qc + (long long)h * hd + d] = L > 0.0f ? a * (1.0f / L) : 0.0f;
         }
     }
+    if (splits == 1 || count == nullptr) return; // one chunk, or attention_combine_f32 merges (no counters)
+    // The last block of the column (batch row, heads, queries) to finish
+    // merges the splits' states in chunk order, as attention_combine_f32
+    // would, and resets the column's counter for the next launch.
+    __shared__ bool last;
+    __threadfence(); // every thread's share of the states, before the count
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned *c = count + ((long long)b * gridDim.y + blockIdx.y) * (gridDim.x / splits) + blockIdx.x / splits;
+        last = atomicAdd(c, 1u) == (unsigned)splits - 1;
+        if (last) *c = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int t = threadIdx.x; t < QH * hd; t += blockDim.x) {
+        const int i = t / hd, d = t - i * hd, qi = q0 + i / HB, h = h0 + i % HB;
+        if (qi >= n) break;
+        const long long r = (long long)b * n + qi;
+        out[r * qc + (long long)h * hd + d] = att_merge(part + (r * nh + h) * splits * (hd + 2), hd, splits, d);
+    }
 }
 
-// The parameters are attention_f32's (hd fixed by the name; grid.x =
-// ⌈n / QB⌉ · splits, 256 threads).
-#define ATTENTION_DECODE(NAME, HD, QB, C)                                                                           \
+// The parameters are attention_f32's (hd fixed by the name; grid =
+// (⌈n / QB⌉ · splits, nh / HB, batch rows), 256 threads) and the counters
+// of the merge, one per column of blocks (batch row, heads, queries), zero
+// before the launch.
+#define ATTENTION_DECODE(NAME, HD, QB, HB, C)                                                                       \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                         \
         float *__restrict__ out, const float *__restrict__ q, const C *__restrict__ kc,                             \
         const C *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,         \
-        int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) {                 \
+        int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits,                   \
+        unsigned *__restrict__ count) {                                                                             \
         griddep_wait();                                                                                             \
-        attention_decode<HD / 32, QB, C>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits); \
+        attention_decode<HD / 32, QB, HB, C>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part,      \
+                                             splits, count);                                                        \
     }
-// Named attention_decode[4]_<cache type>_hd<head dim>.
-ATTENTION_DECODE(attention_decode_f32_hd64, 64, 1, float)
-ATTENTION_DECODE(attention_decode_f32_hd128, 128, 1, float)
-ATTENTION_DECODE(attention_decode4_f32_hd64, 64, 4, float)
-ATTENTION_DECODE(attention_decode4_f32_hd128, 128, 4, float)
-ATTENTION_DECODE(attention_decode_bf16_hd64, 64, 1, bf16_t)
-ATTENTION_DECODE(attention_decode_bf16_hd128, 128, 1, bf16_t)
-ATTENTION_DECODE(attention_decode4_bf16_hd64, 64, 4, bf16_t)
-ATTENTION_DECODE(attention_decode4_bf16_hd128, 128, 4, bf16_t)
+// Named attention_decode[4|g4]_<cache type>_hd<head dim>: one query of one
+// head, four queries of one head, one query of four heads of a group.
+ATTENTION_DECODE(attention_decode_f32_hd64, 64, 1, 1, float)
+ATTENTION_DECODE(attention_decode_f32_hd128, 128, 1, 1, float)
+ATTENTION_DECODE(attention_decode4_f32_hd64, 64, 4, 1, float)
+ATTENTION_DECODE(attention_decode4_f32_hd128, 128, 4, 1, float)
+ATTENTION_DECODE(attention_decodeg4_f32_hd64, 64, 1, 4, float)
+ATTENTION_DECODE(attention_decodeg4_f32_hd128, 128, 1, 4, float)
+ATTENTION_DECODE(attention_decode_bf16_hd64, 64, 1, 1, bf16_t)
+ATTENTION_DECODE(attention_decode_bf16_hd128, 128, 1, 1, bf16_t)
+ATTENTION_DECODE(attention_decode4_bf16_hd64, 64, 4, 1, bf16_t)
+ATTENTION_DECODE(attention_decode4_bf16_hd128, 128, 4, 1, bf16_t)
+ATTENTION_DECODE(attention_decodeg4_bf16_hd64, 64, 1, 4, bf16_t)
+ATTENTION_DECODE(attention_decodeg4_bf16_hd128, 128, 1, 4, bf16_t)
 
 // Merges the splits partial states of each (query row, head), one block
-// each: out = Σ acc·e^(m−M) / Σ l·e^(m−M) over the chunks that saw
-// something, M their largest m; a query that saw nothing gets zeros.
+// each, for the kernels that leave it to a second launch.
 extern "C" __global__ void attention_combine_f32(float *__restrict__ out, const float *__restrict__ part,
                                                  int nh, int hd, int splits) { griddep_wait();
     const long long rh = blockIdx.x; // row · nh + head
     const float *p = part + rh * splits * (hd + 2);
-    float M = NEG_INF;
-    for (int x = 0; x < splits; x++) M = fmaxf(M, p[x * (hd + 2)]);
-    float L = 0.0f;
-    for (int x = 0; x < splits; x++) {
-        const float m = p[x * (hd + 2)];
-        if (m != NEG_INF) L += p[x * (hd + 2) + 1] * expf(m - M);
-    }
     float *o = out + (rh / nh) * nh * hd + (rh % nh) * hd;
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float a = 0.0f;
-        for (int x = 0; x < splits; x++) {
-            const float m = p[x * (hd + 2)];
-            if (m != NEG_INF) a += p[x * (hd + 2) + 2 + d] * expf(m - M);
-        }
-        o[d] = L > 0.0f ? a * (1.0f / L) : 0.0f;
-    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) o[d] = att_merge(p, hd, splits, d);
 }

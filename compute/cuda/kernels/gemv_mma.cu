@@ -29,7 +29,9 @@
 
 #define GM_WARPS 8
 // Chunks in flight per warp: 8 spilled and ran at two thirds of the speed
-// of 4 (H200, BenchmarkMatMul n = 8: 50.0 against 36.7 µs).
+// of 4 (H200, BenchmarkMatMul n = 8: 50.0 against 36.7 µs). Asking L2 for
+// the next step's chunks (prefetch.global.L2, as the SIMT GEMV does from
+// n = 3) made it slower still: 45.4 µs.
 #define GM_U 4
 // GM_CHUNK(c0, w, u) is chunk u of warp w's step from chunk c0 (steps of
 // GM_WARPS·GM_U chunks): interleaved (GM_CONTIG 0: the warps' loads of a
@@ -41,6 +43,11 @@
 #else
 #define GM_CHUNK(c0, w, u) ((c0) + (w) + GM_WARPS * (u))
 #endif
+
+// Blocks per SM the registers are bounded for: 3 was slower on an H200
+// (n = 8 up projection 38.6 against 37.2 µs; two tiles a block at n = 2
+// 59.6 against 33.5).
+#define GM_MINBLOCKS 2
 
 #define GM_PLAIN 0
 #define GM_ADD 1
@@ -157,7 +164,7 @@ __device__ __forceinline__ void gemv_mma(float *d0, float *d1, float *d2, const 
 // Named gemv_mma_<weights>_r<tiles of 16 rows per block>; GM_SWIGLU takes
 // r2 (a tile of gate and one of up).
 #define GEMV_MMA(NAME, W, R)                                                                                 \
-    extern "C" __global__ void __launch_bounds__(GM_WARPS * 32, 2)                                           \
+    extern "C" __global__ void __launch_bounds__(GM_WARPS * 32, GM_MINBLOCKS)                                \
     NAME(float *d0, float *d1, float *d2, const float *__restrict__ x, const W *__restrict__ w0,              \
          const W *__restrict__ w1, const W *__restrict__ w2, int m0, int m1, int m2, int k, int n, int mode) { \
         gemv_mma<W, R>(d0, d1, d2, x, w0, w1, w2, m0, m1, m2, k, n, mode);                                  \
