@@ -18,7 +18,13 @@ out=${OUT:-/tmp/profile}
 work=/tmp/profile-logs
 rm -rf "$work" && mkdir -p "$work" "$out" .gpu/run
 deadline=$((SECONDS + ${BUDGET:-585}))
-left() { echo $((deadline - SECONDS - ${1:-0})); }
+# left RESERVE: the seconds a step may take so that RESERVE remain; at least
+# 1, so that a step past the budget ends at once with timeout's rc 124 (a
+# negative number would be read as an option).
+left() {
+	local s=$((deadline - SECONDS - ${1:-0}))
+	echo $((s < 1 ? 1 : s))
+}
 for z in .gpu/bin/*.gz; do gunzip -c "$z" >".gpu/run/$(basename "$z" .gz)" && chmod +x ".gpu/run/$(basename "$z" .gz)"; done
 export DLLMBENCH_KERNEL_CACHE=/tmp/dllmbench-kernels PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,uuid,driver_version,clocks.sm,clocks.mem,power.limit --format=csv,noheader | tee "$work/gpu.txt"
