@@ -9,7 +9,9 @@
 #      takes about 2.5 min more than a call has: run gptfast.sh in the
 #      next call, which adds it to the table);
 #   3. the perf-short grid again without programmatic launches (A/B);
-#   4. table.py: one table per card, with where each target stands.
+#   4. table.py: one table per card, with where each target stands (and
+#      the full-shape parity, when PARITY=1 runs it: about 80 s more, with
+#      a 64-token prompt for the references).
 # Logs, records and table.md land in $OUT/final.tar.gz; the table is printed.
 #
 #   make gpu, then on the GPU machine: bash scripts/gpu/final.sh

@@ -5,7 +5,9 @@ each target of issue 5 stands. Results are grouped by GPU UUID and never
 combined across cards.
 
 Reads every *.jsonl under the given files or folders: dllmbench records
-(lines with "cell"), peer results ("peer") and ceilings ("ceilings").
+(lines with "cell"), peer results ("peer") and ceilings ("ceilings"); and
+every parity-test.log (profile.sh with PARITY=1: TestFullShapeParity), on the
+card named by the gpu.txt beside it.
 
 Targets (bf16; B = copy bandwidth, G = GEMM rate, both of the same card):
   1 LLaMA-3-8B decode, batch 1: time per token ≤ 1.25·(W + KV)/B, W the
@@ -19,12 +21,15 @@ Targets (bf16; B = copy bandwidth, G = GEMM rate, both of the same card):
   5 LLaDA dual-cache call ≤ 1.3 × the AR step, and ≥ 8× faster than
     Fast-dLLM's dual-cache call
   6 peak device memory ≤ weights + cache + 2 GiB
+  parity: relative error ≤ 1.5 × PyTorch bf16's, and top-1 agreement
+    wherever the reference's top-2 margin exceeds 0.1
 
 Usage: table.py PATH...
 """
 import glob
 import json
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -36,11 +41,43 @@ def uid(u):
     return u[4:] if u.startswith("gpu-") else u
 
 
+PARITY_ERR = re.compile(r"(\S+) \((\w+)\) on \S+: relative error (\S+) \(max abs \S+\); PyTorch bf16 (\S+);")
+PARITY_TOP1 = re.compile(r"top-1 agreement: (\d+)/(\d+) rows with margin")
+
+
+def load_parity(cards, log):
+    """TestFullShapeParity's lines in log, on the card of gpu.txt beside it."""
+    try:
+        with open(os.path.join(os.path.dirname(log), "gpu.txt"), errors="replace") as fh:
+            fields = [f.strip() for f in fh.readline().split(",")]  # name, uuid, driver, … (nvidia-smi's CSV)
+        u = next((f for f in fields if f.lower().startswith("gpu-")), "")
+        with open(log, errors="replace") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return
+    if not u:
+        return
+    c, last = cards[uid(u)], None
+    c["name"] = c["name"] or fields[0]
+    for line in lines:
+        m = PARITY_ERR.search(line)
+        if m:
+            last = {"model": m[1], "mode": m[2], "rel_err": float(m[3]), "torch_bf16_rel_err": float(m[4])}
+            c["parity"].append(last)
+            continue
+        m = PARITY_TOP1.search(line)
+        if m and last is not None:
+            last["agree"], last["margined"] = int(m[1]), int(m[2])
+
+
 def load(paths):
-    cards = defaultdict(lambda: {"records": [], "peers": [], "ceilings": [], "name": ""})
+    cards = defaultdict(lambda: {"records": [], "peers": [], "ceilings": [], "parity": [], "name": ""})
     files = []
     for p in paths:
         files += sorted(glob.glob(os.path.join(p, "**", "*.jsonl"), recursive=True)) if os.path.isdir(p) else [p]
+        if os.path.isdir(p):
+            for log in sorted(glob.glob(os.path.join(p, "**", "parity-test.log"), recursive=True)):
+                load_parity(cards, log)
     for f in files:
         with open(f, errors="replace") as fh:
             lines = fh.readlines()
@@ -243,6 +280,17 @@ def table(uuid, c):
         row("6. peak device memory (worst cell)", f"{r['memory']['device_peak'] / GIB:.2f} GiB: weights + cache + "
             f"{over / GIB:.2f} GiB ({r['cell']['model']}, batch {r['cell']['batch_size']}, prompt {r['cell']['prompt_length']})",
             "", "≤ weights + cache + 2 GiB", verdict(over <= 2 * GIB))
+    for p in c["parity"]:
+        ratio = p["rel_err"] / p["torch_bf16_rel_err"] if p["torch_bf16_rel_err"] else float("inf")
+        ours = f"relative error {p['rel_err']:.2e} ({ratio:.3g}× PyTorch bf16's {p['torch_bf16_rel_err']:.2e})"
+        ok = ratio <= 1.5
+        if "margined" in p:
+            ours += f", top-1 {p['agree']}/{p['margined']}"
+            ok = ok and p["agree"] == p["margined"]
+        else:
+            ok = False  # the test stopped before its agreement line
+        row(f"parity, {p['model']} ({p['mode']} weights)", ours, "",
+            "≤ 1.5 × PyTorch bf16's error; top-1 where the margin > 0.1", verdict(ok))
     other = [f"{p['cache']} {p['call_ms']:.1f} ms/call" for p in P if p["peer"] == "fast-dllm" and p.get("cache") != "dual"]
     if other:
         out += ["", "Fast-dLLM's other decoders on this card: " + ", ".join(other) + "."]

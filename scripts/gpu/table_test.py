@@ -76,6 +76,31 @@ class TableTest(unittest.TestCase):
         self.assertIn("**not met** (0.77×)", rows["2. LLaMA-3-8B decode, batch 8"])
         self.assertIn("**not met** (38% of G)", rows["3. LLaMA-3-8B prefill, 2048 tokens"])
 
+    def test_parity_rows(self):
+        d = self.write([])
+        with open(os.path.join(d, "gpu.txt"), "w") as f:
+            f.write("NVIDIA H200, GPU-" + A + ", 580.159.04, 345 MHz, 3201 MHz, 700.00 W\n")
+        with open(os.path.join(d, "parity-test.log"), "w") as f:
+            f.write("=== RUN   TestFullShapeParity/llama3-8b/bf16\n"
+                    "    parity_test.go:67: llama3-8b (bf16) on cuda: relative error 6.856e-02 (max abs 6.761e-01);"
+                    " PyTorch bf16 6.749e-02; ratio 1.02\n"
+                    "    parity_test.go:100: top-1 agreement: 40/42 rows with margin > 0.1, 56/64 rows in all\n"
+                    "    parity_test.go:67: llada-8b (fp32) on cuda: relative error 1.127e-06 (max abs 1.049e-05);"
+                    " PyTorch bf16 1.108e-02; ratio 0.00\n"
+                    "    parity_test.go:100: top-1 agreement: 29/29 rows with margin > 0.1, 64/64 rows in all\n"
+                    "    parity_test.go:67: llama3-8b (fp32) on cuda: relative error 1.0e-05 (max abs 1e-4);"
+                    " PyTorch bf16 6.749e-02; ratio 0.00\n")  # stopped before its agreement line
+        cards = table.load([d])
+        self.assertEqual(sorted(cards), [A])
+        t = table.table(A, cards[A])
+        self.assertIn("## NVIDIA H200 GPU-" + A, t)
+        rows = {l.split("|")[1].strip(): l for l in t.splitlines() if l.startswith("| parity")}
+        self.assertIn("top-1 40/42", rows["parity, llama3-8b (bf16 weights)"])
+        self.assertIn("**not met**", rows["parity, llama3-8b (bf16 weights)"])  # 2 rows disagree
+        self.assertIn("1.02× PyTorch", rows["parity, llama3-8b (bf16 weights)"])
+        self.assertIn("**met**", rows["parity, llada-8b (fp32 weights)"])
+        self.assertIn("**not met**", rows["parity, llama3-8b (fp32 weights)"])
+
 
 if __name__ == "__main__":
     unittest.main()
