@@ -504,12 +504,12 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		return
 	}
 	if decode { // no dynamic shared memory; the kernel merges its splits
-		splits := max(1, min(attnDecodeMaxSplits, (T+b.attnDecodeChunk-1)/b.attnDecodeChunk))
+		splits := attnDecodeSplits(T, b.attnDecodeChunk)
 		k, perBlock := &b.k.attnDecode[cs][t], 1
 		switch {
 		case n > b.attnDecodeMax:
 			k, perBlock = &b.k.attnDecode4[cs][t], 4
-		case (nHeads/nKVHeads)%attnDecodeGroup == 0 && int64(nb)*int64(n)*int64(nHeads)*int64(splits) >= int64(b.attnGroupBlocks):
+		case attnDecodeGrouped(nb, n, nHeads, nKVHeads, splits, b.attnGroupBlocks):
 			k, a.blockHeads = &b.k.attnDecodeG4[cs][t], attnDecodeGroup
 		}
 		a.merge = true
@@ -558,15 +558,10 @@ func (b *Backend) attnLaunch(k *kernel, threads, shared, perBlock, splits int, a
 	}
 	bh := max(1, a.blockHeads)
 	columns := int64((n+perBlock-1)/perBlock) * int64(nh/bh) // block columns of a batch row
-	group := int(max(1, min(int64(a.nb), b.scratch.bytes/perRow)))
-	count := b.skCount.ptr // the kernel merges
-	if !a.merge || splits == 1 || columns > int64(b.attnCounters) {
+	group, inKernel := attnGroups(a.nb, splits, perRow, b.scratch.bytes, columns, b.attnCounters, a.merge)
+	count := b.skCount.ptr
+	if !inKernel {
 		count = 0
-	} else {
-		group = int(min(int64(group), int64(b.attnCounters)/columns))
-	}
-	if splits == 1 {
-		group = a.nb
 	}
 	b.enter()
 	defer b.exit()
@@ -589,6 +584,38 @@ func (b *Backend) attnLaunch(k *kernel, threads, shared, perBlock, splits int, a
 		}
 	}
 	b.done(op)
+}
+
+// attnGroups is how attnLaunch cuts nb batch rows into launches: group
+// rows a launch, whose partial states (perRow bytes a row) fit the scratch
+// and, when the kernel merges its splits (inKernel), whose block columns
+// have a counter each. With one split there is nothing to merge: one
+// launch. A kernel that could merge but has more columns a row than there
+// are counters leaves the merge to the combine kernel.
+func attnGroups(nb, splits int, perRow, scratch, columns int64, counters int, merge bool) (group int, inKernel bool) {
+	if splits == 1 {
+		return nb, false
+	}
+	g := max(1, min(int64(nb), scratch/perRow))
+	if merge && columns <= int64(counters) {
+		return int(min(g, int64(counters)/columns)), true
+	}
+	return int(g), false
+}
+
+// attnDecodeSplits is how many chunks of at least chunk slots (at most
+// attnDecodeMaxSplits) the decode kernel cuts a row's T cache slots in: a
+// function of the row's shape only.
+func attnDecodeSplits(T, chunk int) int {
+	return max(1, min(attnDecodeMaxSplits, (T+chunk-1)/chunk))
+}
+
+// attnDecodeGrouped says whether the decode kernel takes the query heads of
+// a cache head together (attention_decodeg4_*): where they come in groups of
+// attnDecodeGroup and a block per head would make at least groupBlocks
+// blocks. It may depend on the batch: both forms give the same bits.
+func attnDecodeGrouped(nb, n, nHeads, nKVHeads, splits, groupBlocks int) bool {
+	return (nHeads/nKVHeads)%attnDecodeGroup == 0 && int64(nb)*int64(n)*int64(nHeads)*int64(splits) >= int64(groupBlocks)
 }
 
 // attnSplits is how many blocks share the slots of a query: with at least

@@ -242,6 +242,57 @@ func TestAttentionSharedMemory(t *testing.T) {
 
 // The Go side's launch geometry mirrors the kernels' tables (GEMV_COLS,
 // SWIGLU_COLS in kernels/gemv.cu): check the source says what Go assumes.
+// How attention's launches are cut and merged: the splits depend on a
+// row's shape only; the groups of rows respect the scratch and the merge
+// counters, and a kernel with more block columns than counters leaves the
+// merge to the combine kernel.
+func TestAttentionPlans(t *testing.T) {
+	for _, c := range []struct{ T, want int }{{0, 1}, {1, 1}, {64, 1}, {65, 2}, {256, 4}, {1024, 16}, {4096, 16}} {
+		if got := attnDecodeSplits(c.T, attnDecodeChunk); got != c.want {
+			t.Errorf("attnDecodeSplits(%d, %d) = %d, want %d", c.T, attnDecodeChunk, got, c.want)
+		}
+	}
+	const sms = 132 // an H100 SXM or H200
+	groupBlocks := attnDecodeGroupBlocksPerSM * sms
+	for _, c := range []struct {
+		nb, nHeads, nKV, splits int
+		want                    bool
+	}{
+		{1, 32, 8, 4, false},  // LLaMA-3-8B at batch 1: 128 blocks of one head
+		{4, 32, 8, 4, false},  // 512
+		{8, 32, 8, 4, true},   // 1024
+		{8, 32, 32, 4, false}, // LLaDA-8B: one query head a cache head
+		{8, 32, 16, 4, false}, // groups of 2
+		{16, 64, 8, 1, true},  // groups of 8: two groups of four
+	} {
+		if got := attnDecodeGrouped(c.nb, 1, c.nHeads, c.nKV, c.splits, groupBlocks); got != c.want {
+			t.Errorf("attnDecodeGrouped(%d rows, heads %d/%d, %d splits) = %v, want %v", c.nb, c.nHeads, c.nKV, c.splits, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name                  string
+		nb, splits            int
+		perRow, scratch, cols int64
+		counters              int
+		merge                 bool
+		wantGroup             int
+		wantInKernel          bool
+	}{
+		{"one split: one launch, nothing to merge", 32, 1, 1 << 20, 1 << 10, 32, 4096, true, 32, false},
+		{"merged in the kernel, all rows at once", 8, 4, 33792, 64 << 20, 32, 4096, true, 8, true},
+		{"the scratch holds 3 rows' states", 8, 4, 1000, 3500, 32, 4096, true, 3, true},
+		{"the counters hold 2 rows' columns", 8, 4, 1000, 1 << 20, 2000, 4096, true, 2, true},
+		{"more columns a row than counters: the combine kernel", 8, 4, 1000, 1 << 20, 5000, 4096, true, 8, false},
+		{"no counters at all", 8, 4, 1000, 1 << 20, 32, 0, true, 8, false},
+		{"a kernel that does not merge", 8, 4, 1000, 2500, 32, 4096, false, 2, false},
+	} {
+		g, in := attnGroups(c.nb, c.splits, c.perRow, c.scratch, c.cols, c.counters, c.merge)
+		if g != c.wantGroup || in != c.wantInKernel {
+			t.Errorf("%s: attnGroups = %d rows, in the kernel %v; want %d, %v", c.name, g, in, c.wantGroup, c.wantInKernel)
+		}
+	}
+}
+
 func TestGEMVTables(t *testing.T) {
 	src := source()
 	for _, want := range []string{
