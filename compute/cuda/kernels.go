@@ -137,13 +137,10 @@ func slot(dt compute.DType) int {
 var slotNames = [3]string{"f32", "bf16", "f16"}
 
 // cacheSlot numbers the dtypes of attention caches for the kernel arrays:
-// F32 0, BF16 1, anything else −1.
+// the first two of slot's, F32 0 and BF16 1; anything else −1.
 func cacheSlot(dt compute.DType) int {
-	switch dt {
-	case compute.F32:
-		return 0
-	case compute.BF16:
-		return 1
+	if s := slot(dt); s < len(cacheSlotNames) {
+		return s
 	}
 	return -1
 }

@@ -58,18 +58,18 @@ __device__ __forceinline__ void att_ends(int *ends, int Q, const int *__restrict
 // splits partial states at p (each m, l, then hd sums): Σ acc·e^(m−M) /
 // Σ l·e^(m−M) over the chunks that saw something, M their largest m, in
 // chunk order; zero when none did. The states may have been written by
-// other blocks of the running kernel (after a fence), hence the volatile
-// loads.
-__device__ __forceinline__ float att_merge(const volatile float *p, int hd, int splits, int d) {
+// other blocks of the running kernel (after last_block), hence the loads
+// through L2.
+__device__ __forceinline__ float att_merge(const float *p, int hd, int splits, int d) {
     float M = NEG_INF;
-    for (int x = 0; x < splits; x++) M = fmaxf(M, p[x * (hd + 2)]);
+    for (int x = 0; x < splits; x++) M = fmaxf(M, ld_cg(p + x * (hd + 2)));
     float L = 0.0f, a = 0.0f;
     for (int x = 0; x < splits; x++) {
-        const float m = p[x * (hd + 2)];
+        const float m = ld_cg(p + x * (hd + 2));
         if (m == NEG_INF) continue;
         const float f = expf(m - M);
-        L += p[x * (hd + 2) + 1] * f;
-        a += p[x * (hd + 2) + 2 + d] * f;
+        L += ld_cg(p + x * (hd + 2) + 1) * f;
+        a += ld_cg(p + x * (hd + 2) + 2 + d) * f;
     }
     return L > 0.0f ? a * (1.0f / L) : 0.0f;
 }
@@ -366,18 +366,9 @@ __device__ __forceinline__ void attention_decode(float *__restrict__ out, const 
     if (splits == 1 || count == nullptr) return; // one chunk, or attention_combine_f32 merges (no counters)
     // The last block of the column (batch row, heads, queries) to finish
     // merges the splits' states in chunk order, as attention_combine_f32
-    // would, and resets the column's counter for the next launch.
-    __shared__ bool last;
-    __threadfence(); // every thread's share of the states, before the count
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        unsigned *c = count + ((long long)b * gridDim.y + blockIdx.y) * (gridDim.x / splits) + blockIdx.x / splits;
-        last = atomicAdd(c, 1u) == (unsigned)splits - 1;
-        if (last) *c = 0;
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
+    // would.
+    if (!last_block(count + ((long long)b * gridDim.y + blockIdx.y) * (gridDim.x / splits) + blockIdx.x / splits, splits))
+        return;
     for (int t = threadIdx.x; t < QH * hd; t += blockDim.x) {
         const int i = t / hd, d = t - i * hd, qi = q0 + i / HB, h = h0 + i % HB;
         if (qi >= n) break;

@@ -93,6 +93,33 @@ __device__ __forceinline__ void griddep_wait() {
 #endif
 }
 
+// A load through L2 only: what other blocks of the running kernel wrote.
+__device__ __forceinline__ float ld_cg(const float *p) {
+    float v;
+    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
+    return v;
+}
+
+// last_block: for kernels whose blocks each leave a partial state and whose
+// last block to finish merges them. Every thread of the block calls it
+// after writing its share of the state; it returns, in every thread,
+// whether this block is the last of `blocks` to count at *c, and that block
+// resets the counter for the next launch (a replayed graph). The fence
+// before the count makes the block's state visible to the last block; the
+// one after orders the last block's reads of the others' states.
+__device__ __forceinline__ bool last_block(unsigned *c, unsigned blocks) {
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(c, 1u) == blocks - 1;
+        if (last) *c = 0;
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
+}
+
 // grid_stride walks i over [0, n) across the whole grid.
 #define grid_stride(i, n) \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)

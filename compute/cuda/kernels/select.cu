@@ -140,7 +140,6 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
                       int exclude, int vec, int chunk, SelState *__restrict__ part, unsigned *__restrict__ count) {
     griddep_wait();
     __shared__ SelState warps[SEL2_THREADS / 32];
-    __shared__ bool last;
     const int row = blockIdx.y, t = threadIdx.x;
     const float *r = logits + (long long)row * cols;
     const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
@@ -160,16 +159,8 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
     }
     st = sel_block(st, warps);
     SelState *rp = part + (long long)row * gridDim.x;
-    if (t == 0) {
-        rp[blockIdx.x] = st;
-        __threadfence();
-        const unsigned done = atomicAdd(count + row, 1u);
-        last = done == gridDim.x - 1;
-        if (last) count[row] = 0; // for the next launch (a replayed graph)
-    }
-    __syncthreads();
-    if (!last || t >= 32) return;
-    __threadfence();
+    if (t == 0) rp[blockIdx.x] = st;
+    if (!last_block(count + row, gridDim.x) || t >= 32) return;
     const volatile SelState *vp = rp;
     SelState m = {NEG_INF, 0.0, NEG_INF, -1};
     for (int x = t; x < (int)gridDim.x; x += 32) {

@@ -93,12 +93,6 @@ template <> struct Mma<f16_t> {
     }
 };
 
-// A load through L2 only: the partial sums other blocks wrote.
-__device__ __forceinline__ float ld_cg(const float *p) {
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-    return v;
-}
 
 __device__ __forceinline__ float sk_epilogue(int mode, const float *d, float v, float u) {
     if (mode == SK_SWIGLU) return v / (1.0f + expf(-v)) * u;
@@ -108,7 +102,6 @@ __device__ __forceinline__ float sk_epilogue(int mode, const float *d, float v, 
 // NT tiles of 8 rows of x: n ≤ 8·NT.
 template <int NT, typename W> __device__ __forceinline__ void skinny(const SkinnyArgs &a) {
     __shared__ __attribute__((aligned(16))) u16 xs[NT * 8 * SK_XS];
-    __shared__ int last;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     const int n = a.n, k = a.k, mode = a.mode;
 
@@ -237,12 +230,7 @@ template <int NT, typename W> __device__ __forceinline__ void skinny(const Skinn
                 if (j < m) part[((long long)split * n + i) * m + j] = acc[mt][nt][q];
             }
         }
-    __threadfence(); // the partials are visible before the count says so
-    __syncthreads();
-    if (tid == 0) last = atomicAdd(a.count + cbase + col, 1u) == (unsigned)(splits - 1);
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
+    if (!last_block(a.count + cbase + col, splits)) return;
     const int cols = swiglu ? SK_ROWS / 2 : SK_ROWS, j0 = col * cols;
     const long long stride = (long long)n * m; // between splits
     for (int e = tid; e < n * cols; e += SK_THREADS) {
@@ -261,7 +249,6 @@ template <int NT, typename W> __device__ __forceinline__ void skinny(const Skinn
         float *d = (swiglu ? a.seg[0].d : sg.d) + o;
         *d = sk_epilogue(mode, d, v, u);
     }
-    if (tid == 0) a.count[cbase + col] = 0; // ready for the next launch
 }
 
 #define SKINNY(NAME, W, NT)                                                                                   \
