@@ -7,8 +7,10 @@
 #      reference step and the dual-cache call (ncu_summary.py tables);
 #   4. the performance grids (GRIDS, default perf-short perf-batch
 #      perf-prefill).
-# Optional, between 1 and 2: BENCH (benchmarks of every compute-cuda*.test)
-# and MEMCHECK (compute-sanitizer over the tests it matches); after 2,
+# Optional, between 1 and 2: CUDA_TESTS (compute-cuda tests it matches),
+# BENCH (benchmarks of every compute-cuda*.test), NCU_BENCH (benchmarks
+# under Nsight Compute) and MEMCHECK (compute-sanitizer over the tests it
+# matches); SKIP_CKPT=1 ends the run there; after 2,
 # PARITY=1 (the full-shape parity test); at the end, PEERS (peers.py
 # --only each of them). SKIP_TESTS=1 and SKIP_NCU=1 leave those steps out.
 # Everything lands in $OUT/profile.tar.gz; the summaries are printed.
@@ -57,18 +59,46 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 	unset DLLMBENCH_REQUIRE_GPU
 fi
 
-# BENCH: a -test.bench pattern run on every compute-cuda*.test binary (a
-# variant built from changed kernels sits next to the main one as
-# compute-cuda-NAME.test), so that both are timed on the same card.
+# CUDA_TESTS: a -test.run pattern of compute-cuda.test run on its own (with
+# SKIP_TESTS=1: the tests of a change before the whole suite).
+if [ -n "${CUDA_TESTS:-}" ]; then
+	t0=$SECONDS
+	DLLMBENCH_REQUIRE_GPU=1 timeout "$(left 420)" "$bin/compute-cuda.test" -test.count=1 -test.run="$CUDA_TESTS" \
+		-test.timeout=5m >"$work/cuda-tests.log" 2>&1
+	echo "== compute-cuda tests $CUDA_TESTS rc=$? in $((SECONDS - t0)) s"
+	grep -E "^\s*--- FAIL|panic:|^FAIL|^ok|^PASS|_test.go:[0-9]+: " "$work/cuda-tests.log" | head -30
+fi
+
+# BENCH: -test.bench patterns (separated by spaces) run on every
+# compute-cuda*.test binary (a variant built from changed kernels sits next
+# to the main one as compute-cuda-NAME.test), so that both are timed on the
+# same card.
 if [ -n "${BENCH:-}" ]; then
+	read -ra pats <<<"$BENCH" # split on spaces, never globbed
 	for tb in "$bin"/compute-cuda*.test; do
 		t0=$SECONDS
 		name=$(basename "$tb" .test)
-		DLLMBENCH_KERNEL_CACHE=/tmp/kc-$name timeout "$(left 360)" "$tb" -test.run='^$' -test.bench="$BENCH" \
-			-test.benchtime=0.3s -test.timeout=4m >"$work/bench-$name.log" 2>&1
+		for pat in "${pats[@]}"; do
+			DLLMBENCH_KERNEL_CACHE=/tmp/kc-$name timeout "$(left 360)" "$tb" -test.run='^$' -test.bench="$pat" \
+				-test.benchtime=0.3s -test.timeout=4m >>"$work/bench-$name.log" 2>&1
+		done
 		echo "== benchmarks $name rc=$? in $((SECONDS - t0)) s"
 		grep -E "^Benchmark" "$work/bench-$name.log" | awk '{printf "%-70s %s %s\n", $1, $3, $4}'
 	done
+fi
+# NCU_BENCH: a -test.bench pattern run once under Nsight Compute with its
+# throughput, memory, occupancy and stall sections (kernels matching NCU_K,
+# default every kernel; NCU_LAUNCHES of them): why a kernel is as fast as
+# it is, next to cuBLAS on the same shapes.
+if [ -n "${NCU_BENCH:-}" ]; then
+	ncub=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+	t0=$SECONDS
+	timeout "$(left 360)" "$ncub" --clock-control none -k "regex:${NCU_K:-.}" --launch-count "${NCU_LAUNCHES:-40}" \
+		--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+		--section WarpStateStats --section SchedulerStats \
+		"$bin/compute-cuda.test" -test.run='^$' -test.bench="$NCU_BENCH" -test.benchtime=2x >"$work/ncu-bench.log" 2>&1
+	echo "== ncu benchmarks rc=$? in $((SECONDS - t0)) s"
+	grep -E "^  [a-z_0-9]+.*\(|^Benchmark|Duration|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Block Limit|Warp Cycles Per Issued|Issued Warp Per|No Eligible|Mem Busy|Max Bandwidth|Shared Memory Configuration Size|Dynamic Shared" "$work/ncu-bench.log" | cut -c1-150 | head -${NCU_LINES:-200}
 fi
 if [ -n "${MEMCHECK:-}" ] && command -v compute-sanitizer >/dev/null; then
 	t0=$SECONDS
@@ -77,6 +107,8 @@ if [ -n "${MEMCHECK:-}" ] && command -v compute-sanitizer >/dev/null; then
 	echo "== memcheck ($MEMCHECK) rc=$? in $((SECONDS - t0)) s"; grep -E "ERROR SUMMARY|^--- FAIL|^ok|^PASS|^FAIL" "$work/memcheck.log" | head -5
 fi
 
+# SKIP_CKPT=1 stops here: no checkpoints, parity, profiles or grids.
+[ "${SKIP_CKPT:-0}" = 1 ] && exit 0
 t0=$SECONDS
 rm -rf /tmp/ref && cp -r .gpu/ref /tmp/ref
 # PARITY=1: references over a 64-token prompt (the cuBLAS path) and the
