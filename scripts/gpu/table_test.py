@@ -69,12 +69,17 @@ class TableTest(unittest.TestCase):
             # A 2048-token prefill of 100 ms: 2 × 7.5e9 × 2048 / 0.1 s = 307
             # TFLOP/s, 38% of G.
             record(A, "llama", 1, 2048, 32, ttft_s=0.1, tpot_s=0.005, tokens_per_s=100.0),
+            # A reference step of 9.6 ms: the floor is max(256 × 15 GFLOP / G,
+            # 15 GB / B) = max(4.8, 3.75) ms, the bound 1.5 × 4.8 = 7.2 ms.
+            record(A, "llada", 1, 128, 128, cache="none", latency_s=1.2288, nfe=128, tokens_per_s=104.0),
         ])
         t = table.table(A, table.load([d])[A])
         rows = {l.split("|")[1].strip(): l for l in t.splitlines() if l.startswith("| ")}
         self.assertIn("**not met**", rows["1. LLaMA-3-8B decode, batch 1"])
         self.assertIn("**not met** (0.77×)", rows["2. LLaMA-3-8B decode, batch 8"])
         self.assertIn("**not met** (38% of G)", rows["3. LLaMA-3-8B prefill, 2048 tokens"])
+        self.assertIn("≤ 7.20 ms", rows["4. LLaDA-8B reference step, batch 1"])
+        self.assertIn("**not met** (1.33× the bound, 2.00× the larger floor)", rows["4. LLaDA-8B reference step, batch 1"])
 
     def test_parity_rows(self):
         d = self.write([])
