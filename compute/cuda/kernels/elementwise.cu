@@ -52,26 +52,32 @@ __device__ double block_sum(double v) {
     return t;
 }
 
+// row_by8 walks a block's thread over the columns threadIdx.x, +
+// blockDim.x, … of a row of cols, calling use(c, load(c)) for each in
+// order, with eight loads issued before their eight uses: one block a row
+// is the kernel's whole latency, and one load at a time would make a
+// 4096-wide row cost sixteen memory latencies in a row. A use may write
+// the element its load read (rmsnorm writes its row in place): every later
+// load reads another column.
+template <typename T, typename L, typename U> __device__ __forceinline__ void row_by8(int cols, L load, U use) {
+    int c = threadIdx.x;
+    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
+        T v[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = load(c + i * blockDim.x);
+#pragma unroll
+        for (int i = 0; i < 8; i++) use(c + i * blockDim.x, v[i]);
+    }
+    for (; c < cols; c += blockDim.x) use(c, load(c));
+}
+
 // The thread's share of a row's sum of squares (columns threadIdx.x,
 // + blockDim.x, …, added in that order), in double, and the row's scale from
 // the block's total. rmsnorm_f32 and the GEMV kernels that normalise x
 // themselves (gemv_norm_*) both use these, so that they agree bit for bit.
-// Eight loads are issued before their squares are added: one at a time, a
-// 4096-wide row costs sixteen memory latencies in a row.
 __device__ __forceinline__ double rms_sumsq(const float *x, int cols) {
     double ss = 0;
-    int c = threadIdx.x;
-    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
-        float v[8];
-#pragma unroll
-        for (int i = 0; i < 8; i++) v[i] = x[c + i * blockDim.x];
-#pragma unroll
-        for (int i = 0; i < 8; i++) ss += (double)v[i] * v[i];
-    }
-    for (; c < cols; c += blockDim.x) {
-        double v = x[c];
-        ss += v * v;
-    }
+    row_by8<float>(cols, [&](int c) { return x[c]; }, [&](int, float v) { ss += (double)v * v; });
     return ss;
 }
 __device__ __forceinline__ float rms_inv(double ss, int cols, float eps) {
@@ -83,7 +89,7 @@ __device__ __forceinline__ float rms_inv(double ss, int cols, float eps) {
 // squares is in double and the scale is formed as the CPU backend forms it
 // (mean rounded to float, plus eps in float, reciprocal square root in
 // double), so both agree to the last bit far more often than not. dst may
-// be src: each thread reads its eight elements before it writes them.
+// be src: each thread reads its elements (row_by8) before it writes them.
 // The _bf16 and _f16 forms narrow each result as cast_f32_* does: the bits
 // of RMSNorm then the cast, without the float32 row (the input of cuBLAS
 // projections, compute.NormMatMul3er and friends).
@@ -91,15 +97,8 @@ template <typename D> __device__ __forceinline__ void rmsnorm(D *dst, const floa
     const float *x = src + (long long)blockIdx.x * cols;
     D *d = dst + (long long)blockIdx.x * cols;
     const float inv = rms_inv(block_sum(rms_sumsq(x, cols)), cols, eps);
-    int c = threadIdx.x;
-    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
-        float v[8], g[8];
-#pragma unroll
-        for (int i = 0; i < 8; i++) v[i] = x[c + i * blockDim.x], g[i] = w[c + i * blockDim.x];
-#pragma unroll
-        for (int i = 0; i < 8; i++) d[c + i * blockDim.x] = From<D>::f32(g[i] * (v[i] * inv));
-    }
-    for (; c < cols; c += blockDim.x) d[c] = From<D>::f32(w[c] * (x[c] * inv));
+    struct XW { float x, w; };
+    row_by8<XW>(cols, [&](int c) { return XW{x[c], w[c]}; }, [&](int c, XW v) { d[c] = From<D>::f32(v.w * (v.x * inv)); });
 }
 extern "C" __global__ void rmsnorm_f32(float *dst, const float *src, const float *w, int cols, float eps) { griddep_wait();
     rmsnorm<float>(dst, src, w, cols, eps);
@@ -145,17 +144,7 @@ __device__ __forceinline__ void copy_rows(D *dst, const S *src, const int *idx, 
     long long di = gather ? i : r, si = gather ? r : i;
     D *d = dst + di * cols;
     const S *s = src + si * cols;
-    // Eight loads in flight before the stores (one row is one block's whole
-    // work, so its latency is the kernel's).
-    int c = threadIdx.x;
-    for (; c + 7 * (int)blockDim.x < cols; c += 8 * blockDim.x) {
-        S v[8];
-#pragma unroll
-        for (int i = 0; i < 8; i++) v[i] = s[c + i * blockDim.x];
-#pragma unroll
-        for (int i = 0; i < 8; i++) d[c + i * blockDim.x] = Convert<D, S>::run(v[i]);
-    }
-    for (; c < cols; c += blockDim.x) d[c] = Convert<D, S>::run(s[c]);
+    row_by8<S>(cols, [&](int c) { return s[c]; }, [&](int c, S v) { d[c] = Convert<D, S>::run(v); });
 }
 
 #define COPY_ROWS(NAME, D, S)                                                                    \
