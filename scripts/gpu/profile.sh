@@ -31,6 +31,8 @@ for z in .gpu/bin/*.gz; do gunzip -c "$z" >".gpu/run/$(basename "$z" .gz)" && ch
 export DLLMBENCH_KERNEL_CACHE=/tmp/dllmbench-kernels PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,uuid,driver_version,clocks.sm,clocks.mem,power.limit --format=csv,noheader | tee "$work/gpu.txt"
 bin=$PWD/.gpu/run
+# Nsight Compute, where the machine has it (NCU_BENCH and the profiles).
+ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
 pack() { tar czf "$out/profile.tar.gz" -C "$work" .; }
 trap pack EXIT
 
@@ -90,10 +92,9 @@ fi
 # throughput, memory, occupancy and stall sections (kernels matching NCU_K,
 # default every kernel; NCU_LAUNCHES of them): why a kernel is as fast as
 # it is, next to cuBLAS on the same shapes.
-if [ -n "${NCU_BENCH:-}" ]; then
-	ncub=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+if [ -n "${NCU_BENCH:-}" ] && [ -n "$ncu" ]; then
 	t0=$SECONDS
-	timeout "$(left 360)" "$ncub" --clock-control none -k "regex:${NCU_K:-.}" --launch-count "${NCU_LAUNCHES:-40}" \
+	timeout "$(left 360)" "$ncu" --clock-control none -k "regex:${NCU_K:-.}" --launch-count "${NCU_LAUNCHES:-40}" \
 		--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
 		--section WarpStateStats --section SchedulerStats \
 		"$bin/compute-cuda.test" -test.run='^$' -test.bench="$NCU_BENCH" -test.benchtime=2x >"$work/ncu-bench.log" 2>&1
@@ -127,7 +128,6 @@ if [ "${PARITY:-0}" = 1 ]; then
 fi
 
 ids=$(python3 -c 'print(",".join(str(1000 + 37 * i) for i in range(128)))')
-ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
 prof() { # prof NAME LAUNCHES generate-flags...
 	local name=$1 count=$2
 	shift 2
