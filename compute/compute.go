@@ -227,8 +227,7 @@ type MatMul3er interface {
 // EncoderOps are the ops of a post-LayerNorm encoder with biases (BERT,
 // RoBERTa), which the decoder families never use. Their specification is
 // literal: there is no composed fallback, and a model that needs them
-// refuses a backend without them (the CUDA backend lacks them for now, so
-// encoders run on the CPU backend).
+// refuses a backend without them. The CPU and CUDA backends have them.
 type EncoderOps interface {
 	// LayerNorm computes dst[i] = (src[i] − μ) / sqrt(σ² + eps) ⊙ w[0] + b[0]
 	// with μ and σ² the mean and the biased variance of row i, rounded to

@@ -21,9 +21,8 @@ import (
 //	x = LN(x + Wo·attend(Wq·x+bq, Wk·x+bk, Wv·x+bv) + bo)   per layer
 //	x = LN(x + Wout·gelu(Win·x + bin) + bout)
 //
-// It needs compute.EncoderOps (LayerNorm, GELU, AddRow), which the CPU
-// backend has and the CUDA backend does not yet: run encoders on a CPU
-// backend.
+// It needs compute.EncoderOps (LayerNorm, GELU, AddRow), which the CPU and
+// CUDA backends have.
 
 // EncoderConfig is the shape of a RoBERTa-style encoder, from the
 // config.json of RobertaModel, RobertaForMaskedLM, XLMRobertaModel and the
@@ -201,7 +200,7 @@ type Encoder struct {
 func LoadEncoder(dir string, b compute.Backend) (*Encoder, error) {
 	ops, ok := b.(compute.EncoderOps)
 	if !ok {
-		return nil, fmt.Errorf("model: the %s backend lacks the encoder ops (compute.EncoderOps): run the encoder on the cpu backend", b.Name())
+		return nil, fmt.Errorf("model: the %s backend lacks the encoder ops (compute.EncoderOps): run the encoder on the cpu or cuda backend", b.Name())
 	}
 	c, err := LoadEncoderConfig(dir)
 	if err != nil {

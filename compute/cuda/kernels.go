@@ -104,6 +104,7 @@ type kernel struct {
 // does.
 type kernels struct {
 	add, siluMul, rmsNorm, rope, attnCombine kernel
+	layerNorm, gelu, addRow                  kernel       // the encoder ops (encoder.go)
 	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
 	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
 	attnMMA                                  [2]kernel    // BF16 caches; the same heads
@@ -151,7 +152,9 @@ func (k *kernels) table() []*kernel {
 	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
 	k.rope.name, k.attnCombine.name = "rope_f32", "attention_combine_f32"
 	k.argmaxProb.name, k.argmaxProbSplit.name, k.setPtrs3.name = "argmax_prob_f32", "argmax_prob_split_f32", "set_ptrs3"
-	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attnCombine, &k.argmaxProb, &k.argmaxProbSplit, &k.setPtrs3}
+	k.layerNorm.name, k.gelu.name, k.addRow.name = "layernorm_f32", "gelu_f32", "add_row_f32"
+	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attnCombine, &k.argmaxProb, &k.argmaxProbSplit, &k.setPtrs3,
+		&k.layerNorm, &k.gelu, &k.addRow}
 	for c, cs := range cacheSlotNames {
 		k.attention[c].name = "attention_" + cs
 		all = append(all, &k.attention[c])

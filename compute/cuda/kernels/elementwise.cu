@@ -110,6 +110,49 @@ extern "C" __global__ void rmsnorm_f16(f16_t *dst, const float *src, const float
     rmsnorm<f16_t>(dst, src, w, cols, eps);
 }
 
+// The encoder ops (compute.EncoderOps: BERT and RoBERTa, never the
+// decoders), in the CPU backend's arithmetic.
+//
+// One block per row: dst = (src − μ) · rstd ⊙ w + b, as PyTorch's
+// layer_norm and the CPU backend form it: μ and the biased variance of the
+// float32 deviations summed in double and rounded to float, rstd the
+// reciprocal square root in double of the variance plus eps in float. dst
+// may be src: each thread reads its elements before it writes them.
+extern "C" __global__ void layernorm_f32(float *dst, const float *src, const float *w, const float *b, int cols,
+                                         float eps) { griddep_wait();
+    const float *x = src + (long long)blockIdx.x * cols;
+    float *d = dst + (long long)blockIdx.x * cols;
+    double s = 0;
+    row_by8<float>(cols, [&](int c) { return x[c]; }, [&](int, float v) { s += v; });
+    const float mean = (float)(block_sum(s) / cols);
+    __syncthreads(); // block_sum's shared sums are read before the next call writes them
+    double ss = 0;
+    row_by8<float>(cols, [&](int c) { return x[c]; }, [&](int, float v) {
+        const double dv = v - mean;
+        ss += dv * dv;
+    });
+    const float rstd = (float)(1.0 / sqrt((double)((float)(block_sum(ss) / cols) + eps)));
+    struct XWB { float x, w, b; };
+    row_by8<XWB>(cols, [&](int c) { return XWB{x[c], w[c], b[c]}; },
+                 [&](int c, XWB v) { d[c] = __fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(v.x, mean), rstd), v.w), v.b); });
+}
+
+// dst = x·Φ(x) = x/2 · erfc(−x/√2) over n elements, in double and rounded,
+// as the CPU backend computes it (erfc keeps the far negative tail, where
+// 1 + erf cancels). dst may be src.
+extern "C" __global__ void gelu_f32(float *dst, const float *src, long long n) { griddep_wait();
+    grid_stride(i, n) {
+        const double v = src[i];
+        dst[i] = (float)(0.5 * v * erfc(-v / 1.4142135623730951));
+    }
+}
+
+// dst[r][c] = src[r][c] + bias[c] over rows × cols elements. dst may be src.
+extern "C" __global__ void add_row_f32(float *dst, const float *src, const float *bias, int cols, long long n) {
+    griddep_wait();
+    grid_stride(i, n) dst[i] = src[i] + bias[i % cols];
+}
+
 // Rotates each head of each row of x in place (rotate-half layout), one
 // thread per pair (j, j + h). The products and sums are rounded one by one
 // (no fused multiply-add), as the CPU backend computes them. A position
