@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"dllmbench/bench"
-	"dllmbench/compute/cpu"
+	"dllmbench/compute/device"
 	"dllmbench/hub"
 	"dllmbench/model"
 	"dllmbench/tokenizer"
@@ -193,14 +193,15 @@ type BERTScoreOptions struct {
 	Encoder  string    // directory or hub id; "" means DefaultEncoder
 	Layer    int       // 0 means bert_score's layer for Encoder (DefaultLayer)
 	Baseline *Baseline // nil: no rescaling
-	// Threads of the CPU backend the encoder runs on (the CUDA backend
-	// lacks compute.EncoderOps); 0 means one per CPU.
-	Threads   int
+	// Device is the backend the encoder runs on, opened for the scorer
+	// alone: the zero value is auto (the GPU where CUDA loads, else the
+	// CPU with one worker per CPU).
+	Device    device.Options
 	Bootstrap Bootstrap
 }
 
-// OpenBERTScorer finds and loads an encoder and its tokenizer onto a CPU
-// backend of its own. Close releases both.
+// OpenBERTScorer finds and loads an encoder and its tokenizer onto a
+// backend of its own (o.Device). Close releases both.
 func OpenBERTScorer(o BERTScoreOptions) (*BERTScorer, error) {
 	id := o.Encoder
 	if id == "" {
@@ -224,20 +225,23 @@ func OpenBERTScorer(o BERTScoreOptions) (*BERTScorer, error) {
 	if pre, suf := tok.Template(); len(pre) == 0 || len(suf) == 0 {
 		return nil, fmt.Errorf("quality: BERTScore encoder %s: its tokenizer adds no <s> … </s> around a sentence", id)
 	}
-	b := cpu.New(o.Threads)
+	b, _, err := device.Open(o.Device)
+	if err != nil {
+		return nil, fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
+	}
 	enc, err := model.LoadEncoder(dir, b)
 	if err != nil {
-		b.Close()
+		device.Close(b)
 		return nil, fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
 	}
 	if layer < 0 || layer > enc.Config.NLayers {
 		enc.Close()
-		b.Close()
+		device.Close(b)
 		return nil, fmt.Errorf("quality: BERTScore encoder %s: layer %d outside [0, %d]", id, layer, enc.Config.NLayers)
 	}
 	return &BERTScorer{Enc: enc, Tok: tok, Layer: layer, Baseline: o.Baseline, dir: dir, close: func() error {
 		err := enc.Close()
-		b.Close()
+		device.Close(b)
 		return err
 	}}, nil
 }

@@ -14,6 +14,8 @@ import (
 
 	"dllmbench/bench"
 	"dllmbench/compute/cpu"
+	"dllmbench/compute/device"
+	"dllmbench/internal/testbackend"
 	"dllmbench/model"
 	"dllmbench/safetensors"
 	"dllmbench/tokenizer"
@@ -442,11 +444,13 @@ func TestComputeBERTScores(t *testing.T) {
 		rec("d", "failed", []string{"x"}, "the cat"),   // left out
 		rec("e", "ok", []string{"sat"}, "the cat sat"), // another cell
 	}
-	m, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir, Layer: 2, Threads: 1, Bootstrap: Bootstrap{Resamples: 50}})
+	// The encoder on the tests' backend (DLLMBENCH_TEST_BACKEND=cuda: the GPU).
+	be := testbackend.Name()
+	m, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir, Layer: 2, Device: device.Options{Backend: be, Threads: 1}, Bootstrap: Bootstrap{Resamples: 50}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Cells) != 4 || m.Encoder.Layer != 2 || m.Encoder.Dir != dir || m.Encoder.Backend != "cpu" {
+	if len(m.Cells) != 4 || m.Encoder.Layer != 2 || m.Encoder.Dir != dir || m.Encoder.Backend != be {
 		t.Fatalf("BERTScores %+v", m)
 	}
 	if m.Cells[0].BERTScore == nil || m.Cells[0].BERTScore.Pairs != 2 || m.Cells[3].BERTScore == nil {

@@ -205,10 +205,10 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		o := quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task,
 			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
 		if g.Quality.BERTScore {
-			// The encoder runs on the CPU backend (the CUDA backend lacks
-			// compute.EncoderOps); without its weights BERTScore is skipped
-			// with a notice.
-			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Threads: f.be.threads}
+			// The encoder runs on the run's backend, after the
+			// measurements; without its weights BERTScore is skipped with a
+			// notice.
+			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Device: o.Device}
 			o.Notice = func(s string) { slog.Warn(s) }
 		}
 		if err := computeQuality(f.outputDir, o); err != nil {
