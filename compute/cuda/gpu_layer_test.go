@@ -9,6 +9,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"dllmbench/compute"
@@ -122,7 +123,8 @@ func BenchmarkRoPEStore(b *testing.B) {
 }
 
 // BenchmarkLayer times one transformer layer of 8B shapes as model.ops
-// issues it, with the backend's defaults and with its experimental kernels:
+// issues it, with the backend's defaults, with its experimental kernels,
+// and (decoding) with the norms, RoPEStore or the attention left out:
 // LLaMA-3-8B decoding (batch 1 and 4, 256 cached slots per row), a LLaDA-8B
 // dual-cache call (a block of 32 over 256 slots, bidirectional) and a
 // reference step (256 rows). A whole step is about 32 layers plus the head:
@@ -141,13 +143,18 @@ func BenchmarkLayer(b *testing.B) {
 		{"llada/dual-cache/n=32/T=256", 1, 32, 256, 32, false},
 		{"llada/no-cache/n=256/T=256", 1, 256, 256, 32, false},
 	} {
-		for _, experimental := range []bool{false, true} {
-			name := c.name + map[bool]string{false: "/default", true: "/experimental"}[experimental]
-			b.Run(name, func(b *testing.B) {
-				// The backend as dllmbench runs it, or with the kernels that
-				// are off by default (skinny, norm-in-GEMV).
+		// The backend as dllmbench runs it; with the kernels that are off by
+		// default (skinny, norm-in-GEMV); and, for decoding, as it runs it
+		// but with a part of the layer left out: what that part costs in
+		// the graph (the layer's numbers are then not a layer's).
+		for _, cfg := range []string{"default", "experimental", "without-norms", "without-rope", "without-attention"} {
+			without := strings.TrimPrefix(cfg, "without-")
+			if without != cfg && !c.causal {
+				continue
+			}
+			b.Run(c.name+"/"+cfg, func(b *testing.B) {
 				be := newBackend(b)
-				if !experimental {
+				if cfg != "experimental" {
 					be.skinnyMax, be.normMax, be.gmMin = gemvMaxRows, 0, gemvMMAMinRows
 				}
 				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
@@ -177,11 +184,24 @@ func BenchmarkLayer(b *testing.B) {
 				pt, ct, qt, st := computetest.UploadI32(be, pos), computetest.UploadI32(be, crow), computetest.UploadI32(be, qpos), computetest.UploadI32(be, span)
 				const eps = 1e-5
 				layer := func() { // model.ops's sequence with every fusion
-					be.NormMatMul3(q, k, v, xb, x, an, eps, wq, wk, wv)
-					be.RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, hd)
-					be.Attention(att, q, kc, vc, qt, st, heads, c.kvHeads, c.causal)
+					if without == "norms" {
+						be.MatMul3(q, k, v, x, wq, wk, wv)
+					} else {
+						be.NormMatMul3(q, k, v, xb, x, an, eps, wq, wk, wv)
+					}
+					if without != "rope" {
+						be.RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, hd)
+					}
+					if without != "attention" {
+						be.Attention(att, q, kc, vc, qt, st, heads, c.kvHeads, c.causal)
+					}
 					be.MatMulAdd(x, att, wo)
-					be.NormFFN(x, h, xb, x, fn, eps, wg, wu, wd)
+					if without == "norms" {
+						be.MatMulSwiGLU(h, x, wg, wu)
+						be.MatMulAdd(x, h, wd)
+					} else {
+						be.NormFFN(x, h, xb, x, fn, eps, wg, wu, wd)
+					}
 				}
 				sec := graphTime(b, be, layer)
 				bytes := wq.Bytes() + wk.Bytes() + wv.Bytes() + wo.Bytes() + wg.Bytes() + wu.Bytes() + wd.Bytes()
