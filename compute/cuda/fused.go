@@ -352,7 +352,13 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 		overlap(op, dst, x)
 	}
 	n, k, m, d := x.Rows(), x.Cols(), gate.Rows(), down.Rows()
-	if m == 0 || down.DType() != gate.DType() || !b.cublasNormed(n, k, gate.DType()) {
+	// From b.ffnCublasMin rows the GEMVs' rows take cuBLAS too: at 8 rows
+	// its products of LLaMA-3-8B's gate/up and down shapes beat the
+	// tensor-core GEMV alone (BenchmarkMatMul, docs/perf.md, CUDA v8);
+	// BenchmarkLayer's ffn-cublas configuration times the whole block.
+	cublas := b.cublasNormed(n, k, gate.DType()) ||
+		n >= b.ffnCublasMin && n <= gemvMaxRows && k > 0 && (gate.DType() == compute.BF16 || gate.DType() == compute.F16)
+	if m == 0 || down.DType() != gate.DType() || !cublas {
 		b.NormMatMulSwiGLU(h, xn, x, g, eps, gate, up)
 		b.MatMulAdd(dst, h, down)
 		return

@@ -143,6 +143,13 @@ func TestFusionsMatchComposed(t *testing.T) {
 				return o
 			}
 			got, comp, ref := run(b, true), run(b, false), run(c, false)
+			if gemv && s.dt != compute.F32 {
+				// NormFFN on cuBLAS from the GEMV's rows (ffnCublasMin),
+				// against the CPU.
+				defer func(m int) { b.ffnCublasMin = m }(b.ffnCublasMin)
+				b.ffnCublasMin = 1
+				compare(t, "NormFFN on cuBLAS against the CPU", read(t, b, run(b, true).ffn), read(t, c, ref.ffn), 1e-2)
+			}
 			for _, p := range []struct {
 				name      string
 				g, cp, rf compute.Tensor

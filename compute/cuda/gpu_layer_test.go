@@ -124,7 +124,8 @@ func BenchmarkRoPEStore(b *testing.B) {
 
 // BenchmarkLayer times one transformer layer of 8B shapes as model.ops
 // issues it, with the backend's defaults, with its experimental kernels,
-// and (decoding) with the norms, RoPEStore or the attention left out:
+// and (decoding) with the feed-forward block on cuBLAS from 6 rows, or the
+// norms, RoPEStore or the attention left out:
 // LLaMA-3-8B decoding (batch 1 and 4, 256 cached slots per row), a LLaDA-8B
 // dual-cache call (a block of 32 over 256 slots, bidirectional) and a
 // reference step (256 rows). A whole step is about 32 layers plus the head:
@@ -147,15 +148,18 @@ func BenchmarkLayer(b *testing.B) {
 		// default (skinny, norm-in-GEMV); and, for decoding, as it runs it
 		// but with a part of the layer left out: what that part costs in
 		// the graph (the layer's numbers are then not a layer's).
-		for _, cfg := range []string{"default", "experimental", "without-norms", "without-rope", "without-attention"} {
+		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "without-norms", "without-rope", "without-attention"} {
 			without := strings.TrimPrefix(cfg, "without-")
-			if without != cfg && !c.causal {
+			if (without != cfg || cfg == "ffn-cublas") && !c.causal {
 				continue
 			}
 			b.Run(c.name+"/"+cfg, func(b *testing.B) {
 				be := newBackend(b)
 				if cfg != "experimental" {
 					be.skinnyMax, be.normMax, be.gmMin = gemvMaxRows, 0, gemvMMAMinRows
+				}
+				if cfg == "ffn-cublas" { // the feed-forward block on cuBLAS from the tensor-core GEMV's rows
+					be.ffnCublasMin = gemvMMAMinRows
 				}
 				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
 				kvDim, rows := c.kvHeads*hd, c.nb*c.n
