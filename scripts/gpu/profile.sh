@@ -10,7 +10,8 @@
 # Optional, between 1 and 2: CUDA_TESTS (compute-cuda tests it matches),
 # BENCH (benchmarks of every compute-cuda*.test), NCU_BENCH (benchmarks
 # under Nsight Compute) and MEMCHECK (compute-sanitizer over the tests it
-# matches); SKIP_CKPT=1 ends the run there; after 2,
+# matches), SASS=1 (the compiler's resource report of the kernels);
+# SKIP_CKPT=1 ends the run there; after 2,
 # PARITY=1 (the full-shape parity test); at the end, PEERS (peers.py
 # --only each of them). SKIP_TESTS=1 and SKIP_NCU=1 leave those steps out.
 # Everything lands in $OUT/profile.tar.gz; the summaries are printed.
@@ -92,14 +93,41 @@ fi
 # throughput, memory, occupancy and stall sections (kernels matching NCU_K,
 # default every kernel; NCU_LAUNCHES of them): why a kernel is as fast as
 # it is, next to cuBLAS on the same shapes.
+# The stall reasons (cycles a warp waits, per issued instruction, by
+# reason) come as metrics matched by NCU_METRICS (a regex); where ncu
+# refuses them, the run is repeated with the sections alone.
 if [ -n "${NCU_BENCH:-}" ] && [ -n "$ncu" ]; then
 	t0=$SECONDS
-	timeout "$(left 360)" "$ncu" --clock-control none -k "regex:${NCU_K:-.}" --launch-count "${NCU_LAUNCHES:-40}" \
-		--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
-		--section WarpStateStats --section SchedulerStats \
-		"$bin/compute-cuda.test" -test.run='^$' -test.bench="$NCU_BENCH" -test.benchtime=2x >"$work/ncu-bench.log" 2>&1
-	echo "== ncu benchmarks rc=$? in $((SECONDS - t0)) s"
+	ncu_bench() {
+		timeout "$(left 360)" "$ncu" --clock-control none -k "regex:${NCU_K:-.}" --launch-count "${NCU_LAUNCHES:-40}" \
+			--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+			--section WarpStateStats --section SchedulerStats "$@" \
+			"$bin/compute-cuda.test" -test.run='^$' -test.bench="$NCU_BENCH" -test.benchtime=2x >"$work/ncu-bench.log" 2>&1
+	}
+	ncu_bench --metrics "regex:${NCU_METRICS:-smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio}"
+	rc=$?
+	if [ $rc != 0 ]; then
+		echo "== ncu with the stall metrics rc=$rc: $(grep -m1 -iE "error|failed" "$work/ncu-bench.log")"
+		ncu_bench
+		rc=$?
+	fi
+	echo "== ncu benchmarks rc=$rc in $((SECONDS - t0)) s"
 	grep -E "^  [a-z_0-9]+.*\(|^Benchmark|Duration|DRAM Throughput|L2 Cache Throughput|L1/TEX Cache Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Block Limit|Warp Cycles Per Issued|Issued Warp Per|No Eligible|Mem Busy|Max Bandwidth|Shared Memory Configuration Size|Dynamic Shared" "$work/ncu-bench.log" | cut -c1-150 | head -${NCU_LINES:-200}
+	# Each kernel's stall reasons over 0.05 cycles an instruction.
+	grep -E "^  [a-z_0-9]+.*\(|issue_stalled" "$work/ncu-bench.log" |
+		sed -E 's/smsp__average_warps_issue_stalled_([a-z_]+)_per_issue_active\.ratio/stall \1/' |
+		awk '/\(/ {print; next} $NF + 0 > 0.05 {printf "    %-32s %s\n", $2, $NF}' | head -${NCU_LINES:-200}
+fi
+# SASS=1: the registers, shared memory, stack and spills of every kernel
+# matching NCU_K (default the GEMVs) in the cubin the tests compiled, from
+# cuobjdump: the compiler's report, with no device time.
+if [ "${SASS:-0}" = 1 ] && command -v cuobjdump >/dev/null; then
+	for c in "$DLLMBENCH_KERNEL_CACHE"/*.cubin; do
+		cuobjdump --dump-resource-usage "$c" >"$work/resource-usage.txt" 2>&1
+		echo "== resource usage ($(basename "$c"))"
+		grep -A1 -E "Function (${NCU_K:-gemv})" "$work/resource-usage.txt" | grep -vE "^--$" | paste - - |
+			sed -E 's/Function ([a-z_0-9]+):/\1/; s/[[:space:]]+/ /g' | cut -c1-160 | head -60
+	done
 fi
 if [ -n "${MEMCHECK:-}" ] && command -v compute-sanitizer >/dev/null; then
 	t0=$SECONDS
