@@ -682,6 +682,11 @@ func (p *gridParser) quality(v *yaml.Node, q *QualitySpec) {
 		{"judge", func(v *yaml.Node) { q.Judge, _ = p.str(v, "quality.judge") }},
 		{"bertscore", func(v *yaml.Node) { q.BERTScore, _ = p.boolean(v, "quality.bertscore") }},
 		{"bertscore_model", func(v *yaml.Node) { q.Encoder, _ = p.str(v, "quality.bertscore_model") }},
+		{"bertscore_layer", func(v *yaml.Node) {
+			var ok bool
+			q.Layer, ok = p.integer(v, "quality.bertscore_layer")
+			p.checked(v, "quality.bertscore_layer", ok, atLeast(0)(q.Layer))
+		}},
 		{"task", func(v *yaml.Node) { q.Task, _ = p.str(v, "quality.task") }},
 		{"shots", func(v *yaml.Node) {
 			var ok bool

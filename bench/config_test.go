@@ -81,7 +81,7 @@ warmup: 2
 seed: 18446744073709551615
 hardware_notes: |
   H100
-quality: {judge: j, bertscore: true, bertscore_model: roberta-large, task: gsm8k.jsonl, shots: 4}
+quality: {judge: j, bertscore: true, bertscore_model: roberta-large, bertscore_layer: 12, task: gsm8k.jsonl, shots: 4}
 `, func(g *Grid) {
 			*g = Grid{Name: "full", Models: []ModelSpec{{ID: "org/m"}}, Precision: "fp16", Backend: "cpu",
 				Prompts:    PromptSpec{Source: "file", Path: "p.txt", MaxPrompts: 2, Seed: 7},
@@ -90,7 +90,7 @@ quality: {judge: j, bertscore: true, bertscore_model: roberta-large, task: gsm8k
 					Cache: []string{"none", "prefix"}, Threshold: []float64{1}, Factor: []float64{0.5}, Temperature: 0.5, CFGScale: 1.5},
 				Autoregressive: ARSettings{Temperature: 0.7, TopK: 50, TopP: 0.95},
 				Repetitions:    5, Warmup: 2, Seed: 1<<64 - 1, HardwareNotes: "H100\n",
-				Quality: QualitySpec{Judge: "j", BERTScore: true, Encoder: "roberta-large", Task: "gsm8k.jsonl", Shots: 4}}
+				Quality: QualitySpec{Judge: "j", BERTScore: true, Encoder: "roberta-large", Layer: 12, Task: "gsm8k.jsonl", Shots: 4}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,13 +136,14 @@ func TestParseGridErrors(t *testing.T) {
 			"g.yaml:4: diffusion.steps: empty list: give at least one value or leave the key out",
 		}},
 		// Sizes, counts and lengths out of range; a value listed twice.
-		{"ranges", "models: [a]\nbatch_size: [0, 4, 4]\nprompt_length: -1\nrepetitions: 0\nwarmup: -1\nprompts: {max_prompts: 0}\n", []string{
+		{"ranges", "models: [a]\nbatch_size: [0, 4, 4]\nprompt_length: -1\nrepetitions: 0\nwarmup: -1\nprompts: {max_prompts: 0}\nquality: {bertscore_layer: -2}\n", []string{
 			"g.yaml:2: batch_size: 0 is out of range (want ≥ 1)",
 			"g.yaml:2: batch_size: 4 is listed twice (first on line 2)",
 			"g.yaml:3: prompt_length: -1 is out of range (want ≥ 1)",
 			"g.yaml:4: repetitions: 0 is out of range (want ≥ 1)",
 			"g.yaml:5: warmup: -1 is out of range (want ≥ 0)",
 			"g.yaml:6: prompts.max_prompts: 0 is out of range (want ≥ 1)",
+			"g.yaml:7: quality.bertscore_layer: -2 is out of range (want ≥ 0)",
 		}},
 		// The enumerated keys.
 		{"enums", "models: [a]\nprecision: bf8\nbackend: rocm\nprompts: {source: web}\ndiffusion: {remasking: lowconf, cache: [none, full]}\n", []string{

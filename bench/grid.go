@@ -101,7 +101,8 @@ type QualitySpec struct {
 	Judge     string `yaml:"judge" json:"judge,omitempty"` // causal model for generative perplexity; default: the grid's first causal model
 	BERTScore bool   `yaml:"bertscore" json:"bertscore"`
 	Encoder   string `yaml:"bertscore_model" json:"bertscore_model,omitempty"`
-	Task      string `yaml:"task" json:"task,omitempty"` // a JSONL task file for accuracy
+	Layer     int    `yaml:"bertscore_layer" json:"bertscore_layer,omitempty"` // the encoder layer compared; 0: bert_score's for the encoder
+	Task      string `yaml:"task" json:"task,omitempty"`                       // a JSONL task file for accuracy
 	Shots     int    `yaml:"shots" json:"shots,omitempty"`
 }
 

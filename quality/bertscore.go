@@ -211,7 +211,7 @@ func OpenBERTScorer(o BERTScoreOptions) (*BERTScorer, error) {
 	if layer == 0 {
 		var ok bool
 		if layer, ok = DefaultLayer(id); !ok {
-			return nil, fmt.Errorf("quality: BERTScore encoder %s: bert_score has no default layer for it; name one", id)
+			return nil, fmt.Errorf("quality: BERTScore encoder %s: bert_score has no default layer for it; name one (--bertscore_layer, or quality.bertscore_layer in the grid)", id)
 		}
 	}
 	dir, err := FindEncoder(id)

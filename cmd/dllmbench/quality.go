@@ -19,8 +19,8 @@ import (
 func init() {
 	register(&command{
 		name:    "quality",
-		summary: "score the generations of recorded cells: judge perplexity, entropy, diversity, BLEU, ROUGE-L",
-		usage:   "[--output_dir DIR] [--judge ID] [--task FILE] [--backend …]",
+		summary: "score the generations of recorded cells: judge perplexity, entropy, diversity, BLEU, ROUGE-L, BERTScore",
+		usage:   "[--output_dir DIR] [--judge ID] [--task FILE] [--compute_bertscore [--bertscore_model ID] [--bertscore_layer N]] [--backend …]",
 		examples: `  # score the records of the last 'dllmbench run' (run does this itself at the end)
   dllmbench quality
 
@@ -32,6 +32,12 @@ func init() {
 
   # model-free metrics only (no judge is loaded)
   dllmbench quality --judge none
+
+  # BERTScore against the prompts' references, with roberta-large (bert_score's layer 17)
+  dllmbench quality --compute_bertscore
+
+  # BERTScore with a local encoder directory, whose layer must be named
+  dllmbench quality --bertscore_model ./my-roberta --bertscore_layer 10
 `,
 		setup: setupQuality,
 	})
@@ -43,6 +49,9 @@ type qualityFlags struct {
 	task      string
 	resamples int
 	seed      uint64
+	bertScore bool
+	encoder   string
+	layer     int
 	be        backendFlags
 }
 
@@ -55,6 +64,15 @@ func setupQuality(fs *flag.FlagSet) func(context.Context, []string) error {
 	fs.StringVar(&f.task, "task", "", "JSONL task file ({\"question\", \"answer\"}): accuracy of cells whose prompts are its questions")
 	fs.IntVar(&f.resamples, "resamples", 1000, "bootstrap resamples of the 95% intervals")
 	fs.Uint64Var(&f.seed, "seed", 0, "bootstrap seed")
+	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) {
+		fs.BoolVar(&f.bertScore, n, false, "BERTScore of each generation against its prompt's reference")
+	})
+	alias(fs, "bertscore_model", "bertscore-model")(func(n string) {
+		fs.StringVar(&f.encoder, n, "", "BERTScore's encoder: a directory or hub id (default roberta-large); implies --compute_bertscore")
+	})
+	alias(fs, "bertscore_layer", "bertscore-layer")(func(n string) {
+		fs.IntVar(&f.layer, n, 0, "the encoder layer BERTScore compares (default: bert_score's for a known encoder)")
+	})
 	f.be.register(fs)
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -63,13 +81,20 @@ func setupQuality(fs *flag.FlagSet) func(context.Context, []string) error {
 		if f.resamples < 1 {
 			return usagef("--resamples %d: want at least 1", f.resamples)
 		}
+		if f.layer < 0 {
+			return usagef("--bertscore_layer %d: want 0 (the encoder's default) or more", f.layer)
+		}
 		lopt, err := f.be.loadOptions()
 		if err != nil {
 			return err
 		}
-		return computeQuality(f.outputDir, quality.Options{Judge: f.judge, JudgeLoad: lopt, Task: f.task,
+		o := quality.Options{Judge: f.judge, JudgeLoad: lopt, Task: f.task,
 			Device:    device.Options{Backend: f.be.backend, Device: f.be.device, Threads: f.be.threads},
-			Bootstrap: quality.Bootstrap{Resamples: f.resamples, Seed: f.seed}})
+			Bootstrap: quality.Bootstrap{Resamples: f.resamples, Seed: f.seed}}
+		if f.bertScore || f.encoder != "" || f.layer > 0 {
+			o.BERTScore = &quality.BERTScoreOptions{Encoder: f.encoder, Layer: f.layer, Device: o.Device}
+		}
+		return computeQuality(f.outputDir, o)
 	}
 }
 
@@ -106,7 +131,16 @@ func judgeName(m *quality.Metrics) string {
 // printQuality prints one row per cell: quality next to throughput.
 func printQuality(w io.Writer, m *quality.Metrics) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "model\tbatch\tdecoder\tjudge PPL [95%%]\tentropy\tBLEU\tROUGE-L\ttok/s\t\n")
+	bertScore := false // a column only where some cell has one
+	for _, c := range m.Cells {
+		_, ok := c.Metrics[quality.MBERTScoreF1]
+		bertScore = bertScore || ok
+	}
+	head := "model\tbatch\tdecoder\tjudge PPL [95%]\tentropy\tBLEU\tROUGE-L\t"
+	if bertScore {
+		head += "BERTScore F1\t"
+	}
+	fmt.Fprintf(tw, "%stok/s\t\n", head)
 	for _, c := range m.Cells {
 		ppl := "-"
 		if p := c.Perplexity; p != nil {
@@ -121,8 +155,12 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 			}
 			return "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Cell.Model, c.Cell.Batch, decoderLabel(c.Cell), ppl,
-			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL), num(float64(c.Cost.TokensPerS), 4))
+		row := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, decoderLabel(c.Cell), ppl,
+			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL))
+		if bertScore {
+			row += metric(quality.MBERTScoreF1) + "\t"
+		}
+		fmt.Fprintf(tw, "%s%s\t\n", row, num(float64(c.Cost.TokensPerS), 4))
 	}
 	tw.Flush()
 	if m.Judge != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +136,79 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 	r = dllmbench(t, "", "run", "--config", grid, "--batch_size", "0")
 	if r.code != 2 || !strings.Contains(r.stderr, "--batch_size") {
 		t.Errorf("bad override: code %d, %q", r.code, r.stderr)
+	}
+}
+
+// 'dllmbench quality' computes BERTScore from stored generations: with a
+// local encoder (the tiny RoBERTa of the BERTScore goldens) and its layer
+// named, the table gains a BERTScore F1 column and the metrics file its
+// intervals; a local encoder without a layer, or a negative layer, is a
+// one-line error.
+func TestQualityBERTScore(t *testing.T) {
+	dir := t.TempDir()
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	promptFile := filepath.Join(dir, "prompts.jsonl")
+	os.WriteFile(promptFile, []byte(
+		`{"prompt": "Once upon a time there was a little girl who lived in a house by the sea with her mother", "reference": "and her father, who was a fisherman."}`+"\n"+
+			`{"prompt": "The cat sat on the mat and looked out of the window at the birds in the garden", "reference": "It wanted to catch one of them."}`+"\n"), 0o644)
+	grid := filepath.Join(dir, "grid.yaml")
+	os.WriteFile(grid, []byte(`name: bertscore-test
+models:
+  - id: builtin:demo-llama
+backend: cpu
+prompts:
+  source: file
+  path: `+promptFile+`
+batch_size: [1]
+prompt_length: [8]
+gen_length: [4]
+repetitions: 1
+warmup: 0
+`), 0o644)
+	out := filepath.Join(dir, "results")
+	cmd := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report", "--no-quality")
+	cmd.Env = env
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, b)
+	}
+	encoder, err := filepath.Abs("../../testdata/golden/bertscore/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := dllmbench(t, "", "quality", "--output_dir", out, "--judge", "none", "--backend", "cpu",
+		"--bertscore_model", encoder, "--bertscore_layer", "2")
+	if r.code != 0 || !strings.Contains(r.stdout, "BERTScore F1") {
+		t.Fatalf("quality: code %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "raw_data", "quality_metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Cells []struct {
+			Metrics map[string]struct{ Value, Lo, Hi float64 } `json:"metrics"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Cells) != 1 {
+		t.Fatalf("%d cells in quality_metrics.json", len(m.Cells))
+	}
+	for _, k := range []string{"bertscore_p", "bertscore_r", "bertscore_f1"} {
+		v, ok := m.Cells[0].Metrics[k]
+		if !ok || !(v.Value > 0 && v.Value <= 1 && v.Lo <= v.Value && v.Value <= v.Hi) {
+			t.Errorf("%s: %+v (present %v)", k, v, ok)
+		}
+	}
+
+	r = dllmbench(t, "", "quality", "--output_dir", out, "--judge", "none", "--backend", "cpu", "--bertscore_model", encoder)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; r.code == 0 || !strings.Contains(last, "no default layer") || !strings.Contains(last, "bertscore_layer") {
+		t.Errorf("local encoder without a layer: code %d, %q", r.code, r.stderr)
+	}
+	r = dllmbench(t, "", "quality", "--output_dir", out, "--bertscore_layer", "-1")
+	if r.code != 2 || !strings.Contains(r.stderr, "--bertscore_layer") {
+		t.Errorf("negative layer: code %d, %q", r.code, r.stderr)
 	}
 }
