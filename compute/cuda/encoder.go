@@ -17,9 +17,7 @@ func (b *Backend) LayerNorm(dst, src, w, bias compute.Tensor, eps float32) {
 		w.Len() != src.Cols() || bias.Len() != src.Cols() {
 		compute.Panicf(op, "dst %v, src %v, weight %v, bias %v", dst, src, w, bias)
 	}
-	if !sameTensor(dst, src) {
-		overlap(op, dst, src)
-	}
+	overlapUnlessSame(op, dst, src)
 	if src.Rows() == 0 || src.Cols() == 0 || b.err != nil {
 		return
 	}
@@ -38,9 +36,7 @@ func (b *Backend) GELU(dst, src compute.Tensor) {
 	if !isF32(dst, src) || dst.Len() != src.Len() {
 		compute.Panicf(op, "dst %v, src %v", dst, src)
 	}
-	if !sameTensor(dst, src) {
-		overlap(op, dst, src)
-	}
+	overlapUnlessSame(op, dst, src)
 	n := int64(src.Len())
 	if n == 0 || b.err != nil {
 		return
@@ -60,9 +56,7 @@ func (b *Backend) AddRow(dst, src, bias compute.Tensor) {
 		bias.Len() != src.Cols() {
 		compute.Panicf(op, "dst %v, src %v, bias %v", dst, src, bias)
 	}
-	if !sameTensor(dst, src) {
-		overlap(op, dst, src)
-	}
+	overlapUnlessSame(op, dst, src)
 	n := int64(src.Len())
 	if n == 0 || b.err != nil {
 		return

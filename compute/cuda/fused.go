@@ -152,7 +152,7 @@ const gemvNormMaxRows = 4
 func (b *Backend) normFused(n, k int, dt compute.DType) bool {
 	// Only where the composed products take the SIMT GEMV (its arithmetic).
 	simt := n < b.gmMin || k%32 != 0
-	return n >= 1 && n <= b.normMax && simt && k > 0 && (dt == compute.BF16 || dt == compute.F16) &&
+	return n >= 1 && n <= b.normMax && simt && k > 0 && is16(dt) &&
 		int64(n)*int64(k)*4 <= int64(b.normShared)
 }
 
@@ -168,8 +168,11 @@ func (b *Backend) checkNorm(op string, xn, x, g compute.Tensor) {
 // path makes) and leaving xn unwritten: one kernel and a float32 row
 // written and read again fewer per projection group.
 func (b *Backend) cublasNormed(n, k int, dt compute.DType) bool {
-	return n > max(gemvMaxRows, b.skinnyMax) && k > 0 && (dt == compute.BF16 || dt == compute.F16)
+	return n > max(gemvMaxRows, b.skinnyMax) && k > 0 && is16(dt)
 }
+
+// is16 says that dt is one of the 16-bit float types.
+func is16(dt compute.DType) bool { return dt == compute.BF16 || dt == compute.F16 }
 
 // siluMulAfter is the epilogue of a gate product (outs[0], in place) and
 // an up product (outs[1]) of m columns on cuBLAS: silu(gate)·up.
@@ -348,16 +351,14 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 		overlap(op, h, t)
 	}
 	overlap(op, dst, xn)
-	if !sameTensor(dst, x) {
-		overlap(op, dst, x)
-	}
+	overlapUnlessSame(op, dst, x)
 	n, k, m, d := x.Rows(), x.Cols(), gate.Rows(), down.Rows()
 	// From b.ffnCublasMin rows the GEMVs' rows take cuBLAS too: at 8 rows
 	// its products of LLaMA-3-8B's gate/up and down shapes beat the
 	// tensor-core GEMV alone (BenchmarkMatMul, docs/perf.md, CUDA v8);
 	// BenchmarkLayer's ffn-cublas configuration times the whole block.
 	cublas := b.cublasNormed(n, k, gate.DType()) ||
-		n >= b.ffnCublasMin && n <= gemvMaxRows && k > 0 && (gate.DType() == compute.BF16 || gate.DType() == compute.F16)
+		n >= b.ffnCublasMin && n <= gemvMaxRows && k > 0 && is16(gate.DType())
 	if m == 0 || down.DType() != gate.DType() || !cublas {
 		b.NormMatMulSwiGLU(h, xn, x, g, eps, gate, up)
 		b.MatMulAdd(dst, h, down)
@@ -382,6 +383,14 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 		b.launch(ks, blocks1D((cm+3)/4), threads256, 0, dev(hb), dev(s[0].d), dev(s[1].d), i64(cm))
 		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), rows, m, d, cuda.Compute32F, true)
 	}})
+}
+
+// overlapUnlessSame panics when dst shares bytes with x without being x
+// itself: the ops that may work in place.
+func overlapUnlessSame(op string, dst, x compute.Tensor) {
+	if !sameTensor(dst, x) {
+		overlap(op, dst, x)
+	}
 }
 
 // sameTensor says that a and b are the same elements of the same buffer.
