@@ -71,7 +71,7 @@ type Backend struct {
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none
 	gemvMax         int     // most rows of x that take a GEMV kernel: gemvMaxRows (benchmarks lower it to time cuBLAS)
 	gmTiles         int     // tiles of 16 weight rows per block of the tensor-core GEMV outside SwiGLU (benchmarks change it)
-	ffnCublasMin    int     // fewest rows of x (≤ gemvMaxRows) whose NormFFN takes cuBLAS rather than the GEMVs; above gemvMaxRows: none (benchmarks lower it)
+	ffnCublasMin    int     // fewest rows of x (≤ gemvMaxRows) whose NormFFN takes cuBLAS rather than the GEMVs: ffnCublasMinRows; above gemvMaxRows: none (benchmarks change it)
 	selSplit        bool    // ArgmaxProb may split a row over several blocks (benchmarks and tests turn it off)
 	normMax         int     // most rows the gemv_norm kernels take: 0 (composed) unless enabled
 	normShared      int     // the dynamic shared memory the gemv_norm kernels may use
@@ -134,7 +134,7 @@ func New(device int) (*Backend, error) {
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
 		attnTiledMin: attnTiledMinQueries, attnDecodeMax: attnDecodeMaxQueries,
 		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows, gemvMax: gemvMaxRows,
-		ffnCublasMin: gemvMaxRows + 1,
+		ffnCublasMin: ffnCublasMinRows,
 		attnCounters: skinnyCounters}
 	if err := b.open(device); err != nil {
 		b.Close()

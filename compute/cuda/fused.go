@@ -329,6 +329,15 @@ func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor,
 	b.done(op)
 }
 
+// ffnCublasMinRows is the fewest rows of x whose NormFFN takes cuBLAS's
+// path even where the GEMVs could take them. On LLaMA-3-8B's shapes the
+// block on cuBLAS made a decode layer faster from 4 rows and slower at 1
+// (docs/perf.md, CUDA v9; BenchmarkLayer's ffn-cublas and ffn-gemv
+// configurations on GPU-d553a0ee: B = 1 125.5 against 121.6 µs on the
+// GEMVs, B = 4 134.0 against 149.0, B = 8 147.7 against 172.4): the fused
+// SwiGLU GEMV slows as rows are added, cuBLAS's products hardly do.
+const ffnCublasMinRows = 4
+
 // NormFFN is a gated feed-forward block with its residual add:
 // NormMatMulSwiGLU(h, xn, x, g, eps, gate, up), then MatMulAdd(dst, h,
 // down). On cuBLAS (cublasNormed) each slice of rows that fits the scratch
@@ -353,10 +362,8 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 	overlap(op, dst, xn)
 	overlapUnlessSame(op, dst, x)
 	n, k, m, d := x.Rows(), x.Cols(), gate.Rows(), down.Rows()
-	// From b.ffnCublasMin rows the GEMVs' rows take cuBLAS too: at 8 rows
-	// its products of LLaMA-3-8B's gate/up and down shapes beat the
-	// tensor-core GEMV alone (BenchmarkMatMul, docs/perf.md, CUDA v8);
-	// BenchmarkLayer's ffn-cublas configuration times the whole block.
+	// From b.ffnCublasMin rows (ffnCublasMinRows) the GEMVs' rows take
+	// cuBLAS too.
 	cublas := b.cublasNormed(n, k, gate.DType()) ||
 		n >= b.ffnCublasMin && n <= gemvMaxRows && k > 0 && is16(gate.DType())
 	if m == 0 || down.DType() != gate.DType() || !cublas {

@@ -26,6 +26,31 @@ func fill(be *Backend, bits uint32, ts ...compute.Tensor) {
 	}
 }
 
+// randomBits is the buffer fillRandom writes from, made at its first use.
+var randomBits []uint16
+
+// fillRandom writes bf16 values of random sign and mantissa, magnitudes
+// between 1/128 and 1/64, into 16-bit tensors: weights whose bits change
+// from one element to the next, as a checkpoint's do. (A tensor core's
+// power, and so the clock it keeps, depends on the bits it multiplies:
+// one repeated value flatters a compute-bound product.) Every tensor takes
+// the same sequence from its start.
+func fillRandom(be *Backend, ts ...compute.Tensor) {
+	for _, t := range ts {
+		if n := t.Len(); n > len(randomBits) {
+			randomBits = make([]uint16, n)
+			x := uint64(0x9e3779b97f4a7c15)
+			for i := range randomBits {
+				x ^= x << 13 // xorshift64
+				x ^= x >> 7
+				x ^= x << 17
+				randomBits[i] = uint16(x)&0x807f | 0x3c00
+			}
+		}
+		be.Write(t, randomBits[:t.Len()])
+	}
+}
+
 // graphTime records op into a graph and returns the device time of a replay.
 func graphTime(b *testing.B, be *Backend, op func()) float64 {
 	g, err := be.Record(op)
@@ -124,9 +149,13 @@ func BenchmarkRoPEStore(b *testing.B) {
 
 // BenchmarkLayer times one transformer layer of 8B shapes as model.ops
 // issues it, with the backend's defaults, with its experimental kernels,
-// and (decoding) with the feed-forward block on cuBLAS from 6 rows, or the
-// norms, RoPEStore or the attention left out:
-// LLaMA-3-8B decoding (batch 1 and 4, 256 cached slots per row), a LLaDA-8B
+// and (decoding) with the feed-forward block on cuBLAS at every batch
+// (ffn-cublas) or on the GEMVs at every batch (ffn-gemv), with the norms,
+// RoPEStore or the attention left out, with every weight one repeated
+// value (constant-weights, as up to v8) rather than random bits (fillRandom),
+// or as 32 layers of their own weights and caches in one graph (32-layers,
+// 14 GB; µs/op(gpu) is then a layer's, ns/op the graph's):
+// LLaMA-3-8B decoding (batch 1, 4 and 8, 256 cached slots per row), a LLaDA-8B
 // dual-cache call (a block of 32 over 256 slots, bidirectional) and a
 // reference step (256 rows). A whole step is about 32 layers plus the head:
 // multiply by 32 to compare with docs/perf.md's per-token times. (The
@@ -148,9 +177,10 @@ func BenchmarkLayer(b *testing.B) {
 		// default (skinny, norm-in-GEMV); and, for decoding, as it runs it
 		// but with a part of the layer left out: what that part costs in
 		// the graph (the layer's numbers are then not a layer's).
-		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "without-norms", "without-rope", "without-attention"} {
+		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "ffn-gemv", "without-norms", "without-rope",
+			"without-attention", "constant-weights", "32-layers"} {
 			without := strings.TrimPrefix(cfg, "without-")
-			if (without != cfg || cfg == "ffn-cublas") && !c.causal {
+			if cfg != "default" && cfg != "experimental" && cfg != "constant-weights" && !c.causal {
 				continue
 			}
 			b.Run(c.name+"/"+cfg, func(b *testing.B) {
@@ -158,24 +188,41 @@ func BenchmarkLayer(b *testing.B) {
 				if cfg != "experimental" {
 					be.skinnyMax, be.normMax, be.gmMin = gemvMaxRows, 0, gemvMMAMinRows
 				}
-				if cfg == "ffn-cublas" { // the feed-forward block on cuBLAS from the tensor-core GEMV's rows
-					be.ffnCublasMin = gemvMMAMinRows
+				switch cfg {
+				case "ffn-cublas": // the feed-forward block on cuBLAS from one row
+					be.ffnCublasMin = 1
+				case "ffn-gemv": // the feed-forward block on the GEMVs at every batch
+					be.ffnCublasMin = gemvMaxRows + 1
 				}
 				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
 				kvDim, rows := c.kvHeads*hd, c.nb*c.n
-				wq, wk, wv := be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, kvDim, dim), be.Alloc(compute.BF16, kvDim, dim)
-				wo, wg, wu := be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, hidden, dim), be.Alloc(compute.BF16, hidden, dim)
-				wd := be.Alloc(compute.BF16, dim, hidden)
-				fill(be, 0x3c003c00, wq, wk, wv, wo, wg, wu, wd)
+				layers := 1
+				if cfg == "32-layers" {
+					layers = 32
+				}
+				type layerWeights struct{ wq, wk, wv, wo, wg, wu, wd, kc, vc compute.Tensor }
+				ls := make([]layerWeights, layers)
+				for i := range ls {
+					l := &ls[i]
+					l.wq, l.wk, l.wv = be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, kvDim, dim), be.Alloc(compute.BF16, kvDim, dim)
+					l.wo, l.wg, l.wu = be.Alloc(compute.BF16, dim, dim), be.Alloc(compute.BF16, hidden, dim), be.Alloc(compute.BF16, hidden, dim)
+					l.wd = be.Alloc(compute.BF16, dim, hidden)
+					// the caches as the model keeps them for 16-bit weights
+					l.kc, l.vc = be.Alloc(compute.BF16, c.nb*c.T, kvDim), be.Alloc(compute.BF16, c.nb*c.T, kvDim)
+					if cfg == "constant-weights" {
+						fill(be, 0x3c003c00, l.wq, l.wk, l.wv, l.wo, l.wg, l.wu, l.wd)
+					} else {
+						fillRandom(be, l.wq, l.wk, l.wv, l.wo, l.wg, l.wu, l.wd)
+					}
+					fill(be, 0x3c233c23, l.kc, l.vc)
+				}
 				an, fn := be.Alloc(compute.F32, 1, dim), be.Alloc(compute.F32, 1, dim)
 				x, xb := be.Alloc(compute.F32, rows, dim), be.Alloc(compute.F32, rows, dim)
 				q, att := be.Alloc(compute.F32, rows, dim), be.Alloc(compute.F32, rows, dim)
 				k, v := be.Alloc(compute.F32, rows, kvDim), be.Alloc(compute.F32, rows, kvDim)
 				h := be.Alloc(compute.F32, rows, hidden)
-				kc, vc := be.Alloc(compute.BF16, c.nb*c.T, kvDim), be.Alloc(compute.BF16, c.nb*c.T, kvDim) // as the model keeps them for 16-bit weights
 				cos, sin := be.Alloc(compute.F32, maxPos, hd/2), be.Alloc(compute.F32, maxPos, hd/2)
 				fill(be, math.Float32bits(0.01), an, fn, x, cos, sin)
-				fill(be, 0x3c233c23, kc, vc)
 				// Each row's new tokens take its last slots; every row sees all T.
 				pos, crow, qpos, span := make([]int32, rows), make([]int32, rows), make([]int32, rows), make([]int32, 2*c.nb)
 				for r := range rows {
@@ -187,7 +234,8 @@ func BenchmarkLayer(b *testing.B) {
 				}
 				pt, ct, qt, st := computetest.UploadI32(be, pos), computetest.UploadI32(be, crow), computetest.UploadI32(be, qpos), computetest.UploadI32(be, span)
 				const eps = 1e-5
-				layer := func() { // model.ops's sequence with every fusion
+				layer := func(l *layerWeights) { // model.ops's sequence with every fusion
+					wq, wk, wv, wo, wg, wu, wd, kc, vc := l.wq, l.wk, l.wv, l.wo, l.wg, l.wu, l.wd, l.kc, l.vc
 					if without == "norms" {
 						be.MatMul3(q, k, v, x, wq, wk, wv)
 					} else {
@@ -207,8 +255,13 @@ func BenchmarkLayer(b *testing.B) {
 						be.NormFFN(x, h, xb, x, fn, eps, wg, wu, wd)
 					}
 				}
-				sec := graphTime(b, be, layer)
-				bytes := wq.Bytes() + wk.Bytes() + wv.Bytes() + wo.Bytes() + wg.Bytes() + wu.Bytes() + wd.Bytes()
+				sec := graphTime(b, be, func() {
+					for i := range ls {
+						layer(&ls[i])
+					}
+				}) / float64(layers)
+				l := &ls[0]
+				bytes := l.wq.Bytes() + l.wk.Bytes() + l.wv.Bytes() + l.wo.Bytes() + l.wg.Bytes() + l.wu.Bytes() + l.wd.Bytes()
 				b.ReportMetric(sec*1e6, "µs/op(gpu)")
 				b.ReportMetric(float64(bytes)/sec/1e9, "GB/s(weights)")
 			})
