@@ -151,7 +151,7 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 		}
 		pick := func(b int) int { return 0 }
 		if sampler.Greedy() {
-			ids, _, err := m.SelectTokens(s, B, -1)
+			ids, err := m.ArgmaxTokens(s, B, -1)
 			if err != nil {
 				return nil, err
 			}

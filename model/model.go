@@ -105,30 +105,36 @@ type State struct {
 	Span               []int32 // 2·B
 	Out                []int32 // M
 
-	x, xb    compute.Tensor   // (B·N, Dim) residual stream, normed input
-	q, att   compute.Tensor   // (B·N, QDim)
-	k, v     compute.Tensor   // (B·N, KVDim)
-	h, h2    compute.Tensor   // (B·N, HiddenDim)
-	kc, vc   []compute.Tensor // per layer (B·T, KVDim) of the model's CacheDType
-	xo       compute.Tensor   // (M, Dim) the rows selected for the head
-	logits   compute.Tensor   // (M, VocabSize)
-	ids, pos compute.Tensor   // (B·N, 1) I32
-	rows     compute.Tensor   // (B·N, 1) I32 cache row b·T + slot
-	slots    compute.Tensor   // (B·N, 1) I32 the slots again, as query positions for the causal mask
-	span     compute.Tensor   // (2·B, 1) I32
-	out      compute.Tensor   // (M, 1) I32
-	cacheRow []int32          // host copy of rows
-	host     []float32        // (M·VocabSize) logits read back
-	selIDt   compute.Tensor   // (M, 1) I32 selected tokens
-	selPt    compute.Tensor   // (M, 1) F32 their probabilities
-	selIDs   []int32          // host copies
+	x, xb  compute.Tensor   // (B·N, Dim) residual stream, normed input
+	q, att compute.Tensor   // (B·N, QDim)
+	k, v   compute.Tensor   // (B·N, KVDim)
+	h, h2  compute.Tensor   // (B·N, HiddenDim)
+	kc, vc []compute.Tensor // per layer (B·T, KVDim) of the model's CacheDType
+	xo     compute.Tensor   // (M, Dim) the rows selected for the head
+	logits compute.Tensor   // (M, VocabSize)
+	// The inputs on the backend: one I32 tensor written by one copy a call
+	// (in), and its parts in the order of the host array that backs the
+	// exported slices (inputs): ids, pos, rows, slots (B·N each), span
+	// (2·B), out (M).
+	in       compute.Tensor
+	inputs   []int32
+	ids, pos compute.Tensor // token ids, RoPE positions
+	rows     compute.Tensor // cache row b·T + slot
+	slots    compute.Tensor // the slots again, as query positions for the causal mask
+	span     compute.Tensor
+	out      compute.Tensor
+	cacheRow []int32        // host copy of rows
+	host     []float32      // (M·VocabSize) logits read back
+	selIDt   compute.Tensor // (M, 1) I32 selected tokens
+	selPt    compute.Tensor // (M, 1) F32 their probabilities
+	selIDs   []int32        // host copies
 	selProbs []float32
 
 	// NoGraphs turns off recording on backends that support it (for
 	// comparing the two paths).
 	NoGraphs bool
 	graphs   map[[2]int]compute.Graph
-	box      struct{ tokens, pos, rows, slots, span, out, selIDs, selProbs, host any }
+	box      struct{ inputs, selIDs, selProbs, host any }
 	b        compute.Backend // nil once closed
 }
 
@@ -139,10 +145,16 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	if B <= 0 || N <= 0 || T <= 0 || M <= 0 || N > T {
 		panic(fmt.Sprintf("model: NewState(B=%d, N=%d, T=%d, M=%d)", B, N, T, M))
 	}
-	s := &State{B: B, N: N, T: T, M: M, b: b,
-		Tokens: make([]int32, B*N), Pos: make([]int32, B*N), Slots: make([]int32, B*N),
-		Span: make([]int32, 2*B), Out: make([]int32, M), cacheRow: make([]int32, B*N),
-		host: make([]float32, M*c.VocabSize)}
+	s := &State{B: B, N: N, T: T, M: M, b: b, inputs: make([]int32, 4*B*N+2*B+M), host: make([]float32, M*c.VocabSize)}
+	// The host inputs, each capped at its own length, and their tensors.
+	s.in = b.Alloc(compute.I32, len(s.inputs), 1)
+	part := func(lo, n int) ([]int32, compute.Tensor) { return s.inputs[lo : lo+n : lo+n], s.in.Slice(lo, lo+n) }
+	s.Tokens, s.ids = part(0, B*N)
+	s.Pos, s.pos = part(B*N, B*N)
+	s.cacheRow, s.rows = part(2*B*N, B*N)
+	s.Slots, s.slots = part(3*B*N, B*N)
+	s.Span, s.span = part(4*B*N, 2*B)
+	s.Out, s.out = part(4*B*N+2*B, M)
 	s.x, s.xb = b.Alloc(compute.F32, B*N, c.Dim), b.Alloc(compute.F32, B*N, c.Dim)
 	s.q, s.att = b.Alloc(compute.F32, B*N, c.QDim()), b.Alloc(compute.F32, B*N, c.QDim())
 	s.k, s.v = b.Alloc(compute.F32, B*N, c.KVDim()), b.Alloc(compute.F32, B*N, c.KVDim())
@@ -152,13 +164,9 @@ func (m *Model) NewState(B, N, T, M int) *State {
 		s.vc = append(s.vc, b.Alloc(m.cacheDT, B*T, c.KVDim()))
 	}
 	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
-	s.ids, s.pos = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)
-	s.rows, s.slots = b.Alloc(compute.I32, B*N, 1), b.Alloc(compute.I32, B*N, 1)
-	s.span, s.out = b.Alloc(compute.I32, 2*B, 1), b.Alloc(compute.I32, M, 1)
 	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
-	s.box.tokens, s.box.pos, s.box.rows, s.box.slots = s.Tokens, s.Pos, s.cacheRow, s.Slots
-	s.box.span, s.box.out, s.box.selIDs, s.box.selProbs, s.box.host = s.Span, s.Out, s.selIDs, s.selProbs, s.host
+	s.box.inputs, s.box.selIDs, s.box.selProbs, s.box.host = s.inputs, s.selIDs, s.selProbs, s.host
 	return s
 }
 
@@ -186,17 +194,11 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
 		}
 	}
-	// Whole buffers, boxed once in NewState: a slice converted to the
-	// interface Write takes would allocate at every step. The entries past
-	// this call's rows are not read.
-	b.Write(s.ids, s.box.tokens)
-	b.Write(s.pos, s.box.pos)
-	b.Write(s.rows, s.box.rows)
-	b.Write(s.slots, s.box.slots)
-	b.Write(s.span, s.box.span)
-	if nOut > 0 {
-		b.Write(s.out, s.box.out)
-	}
+	// All inputs in one copy (each costs the host a call while the device
+	// waits), from the whole array, boxed once in NewState: a slice
+	// converted to the interface Write takes would allocate at every step.
+	// The entries past this call's rows are not read.
+	b.Write(s.in, s.box.inputs)
 	rec, ok := b.(compute.Recorder)
 	if !ok || s.NoGraphs {
 		m.ops(s, n, nOut)
@@ -321,8 +323,7 @@ func (s *State) Close() {
 }
 
 func (s *State) tensors() []compute.Tensor {
-	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits,
-		s.ids, s.pos, s.rows, s.slots, s.span, s.out, s.selIDt, s.selPt}
+	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits, s.in, s.selIDt, s.selPt}
 	return append(append(ts, s.kc...), s.vc...)
 }
 
@@ -354,19 +355,29 @@ func (m *Model) WeightBytes() int64 {
 // definition of compute.Selector. The slices are the State's, overwritten
 // by the next call.
 func (m *Model) SelectTokens(s *State, nOut, exclude int) ([]int32, []float32, error) {
+	ids, err := m.ArgmaxTokens(s, nOut, exclude)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The whole buffer, boxed once (see Forward); the rows past nOut are stale.
+	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
+		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
+	}
+	return ids, s.selProbs[:nOut], nil
+}
+
+// ArgmaxTokens is SelectTokens without the probabilities, which it leaves
+// on the backend: one read fewer, for greedy decoding.
+func (m *Model) ArgmaxTokens(s *State, nOut, exclude int) ([]int32, error) {
 	sel, ok := m.b.(compute.Selector)
 	if !ok {
 		sel = hostSelector{m: m, s: s}
 	}
 	sel.ArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), exclude)
-	// Whole buffers, boxed once (see Forward); the rows past nOut are stale.
 	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
-		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
+		return nil, fmt.Errorf("model: reading selected tokens: %w", err)
 	}
-	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
-		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
-	}
-	return s.selIDs[:nOut], s.selProbs[:nOut], nil
+	return s.selIDs[:nOut], nil
 }
 
 // Logits waits for the last Forward and returns its nOut × VocabSize logits

@@ -109,7 +109,8 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// A decode step allocates nothing once the state is set up.
+// A decode step allocates nothing once the state is set up, and
+// ArgmaxTokens picks SelectTokens's tokens.
 func TestForwardAllocatesNothing(t *testing.T) {
 	b := cpu.New(2)
 	defer b.Close()
@@ -125,8 +126,17 @@ func TestForwardAllocatesNothing(t *testing.T) {
 		if err := m.Forward(s, 1, 1); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := m.SelectTokens(s, 1, -1); err != nil {
+		greedy, err := m.ArgmaxTokens(s, 1, -1)
+		if err != nil {
 			t.Fatal(err)
+		}
+		id := greedy[0]
+		ids, probs, err := m.SelectTokens(s, 1, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[0] != id || !(probs[0] > 0 && probs[0] <= 1) {
+			t.Fatalf("ArgmaxTokens picked %d, SelectTokens %d with probability %v", id, ids[0], probs[0])
 		}
 	}
 	step()

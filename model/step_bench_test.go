@@ -1,0 +1,109 @@
+package model
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"dllmbench/compute"
+	"dllmbench/internal/testbackend"
+)
+
+// BenchmarkDecodeStep splits an autoregressive decode step (one token a
+// batch row over 256 cached slots) between the device and the host, on
+// the tests' backend (DLLMBENCH_TEST_BACKEND) and the checkpoint
+// DLLMBENCH_STEP_MODEL names (on the GPU machine, parity8b.py's
+// LLaMA-3-8B of random weights; by default stories260K):
+//
+//   - graph: the step's ops (m.ops) recorded once and replayed back to back,
+//     one wait at the end: what the device spends on a step;
+//   - layers: the same without the head (no output rows): graph − layers
+//     is the final norm and the head's product;
+//   - forward: Forward (its inputs written, then the step) back to back;
+//   - step: Forward, then ArgmaxTokens, which waits for the ids, as
+//     decode.Generate runs a greedy step: what a token costs.
+//
+// step − graph is the host's share of a token (the writes, the launches,
+// the selection and the reads, while the device waits); docs/perf.md
+// compares graph with BenchmarkLayer's layers times the layer count.
+func BenchmarkDecodeStep(b *testing.B) {
+	dir := os.Getenv("DLLMBENCH_STEP_MODEL")
+	if dir == "" {
+		dir = "../testdata/stories260K"
+	}
+	be := testbackend.Open(b)
+	m, err := Load(dir, be, LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	T := min(256, m.Config.MaxSeqLen)
+	for _, rows := range []int{1, 8} {
+		s := m.NewState(rows, 1, T, rows)
+		for r := range rows {
+			s.Tokens[r], s.Slots[r], s.Pos[r] = int32(1+r), int32(T-1), int32(T-1)
+			s.Span[2*r], s.Span[2*r+1] = 0, int32(T)
+			s.Out[r] = int32(r)
+		}
+		// The first Forward writes the inputs and records the step's graph.
+		if err := m.Forward(s, 1, rows); err != nil {
+			b.Fatal(err)
+		}
+		if err := be.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		for _, mode := range []string{"graph", "layers", "forward", "step"} {
+			b.Run(fmt.Sprintf("B=%d/T=%d/%s", rows, T, mode), func(b *testing.B) {
+				nOut := rows
+				if mode == "layers" {
+					nOut = 0
+				}
+				run := func() {
+					switch mode {
+					case "graph", "layers":
+						m.ops(s, 1, nOut)
+					case "forward":
+						if err := m.Forward(s, 1, rows); err != nil {
+							b.Fatal(err)
+						}
+					case "step":
+						if err := m.Forward(s, 1, rows); err != nil {
+							b.Fatal(err)
+						}
+						if _, err := m.ArgmaxTokens(s, rows, -1); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				if rec, ok := be.(compute.Recorder); ok && (mode == "graph" || mode == "layers") {
+					g, err := rec.Record(func() { m.ops(s, 1, nOut) })
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer g.Close()
+					run = func() {
+						if err := g.Launch(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				run()
+				if err := be.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for range b.N {
+					run()
+				}
+				if err := be.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				ms := b.Elapsed().Seconds() * 1e3 / float64(b.N)
+				b.ReportMetric(ms, "ms/step")
+				b.ReportMetric(float64(m.WeightBytes())/(ms*1e-3)/1e9, "GB/s(weights)")
+			})
+		}
+		s.Close()
+	}
+}
