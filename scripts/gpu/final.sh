@@ -4,11 +4,13 @@
 #   2. profile.sh: correctness (the CUDA tests, and the engine goldens on
 #      CUDA; if the CUDA tests fail with programmatic dependent launches,
 #      the rest runs without them), layer benchmarks, memcheck of the newest
-#      kernels, the 8B checkpoints, dllmbench's grids and the PyTorch peers
+#      kernels, the 8B checkpoints, a decode step's device and host shares
+#      (STEP=1), dllmbench's grids and the PyTorch peers
 #      (PEERS, default "hf llada"; gpt-fast, from its copy in .gpu/ref,
 #      takes about 2.5 min more than a call has: run gptfast.sh in the
 #      next call, which adds it to the table);
-#   3. the perf-short grid again without programmatic launches (A/B);
+#   3. with NOPDL=1, the perf-short grid again without programmatic
+#      launches (A/B; worth nothing at batch 1 in v7);
 #   4. table.py: one table per card, with where each target stands (and
 #      the full-shape parity, when PARITY=1 runs it: about 80 s more, with
 #      a 64-token prompt for the references).
@@ -28,11 +30,12 @@ t0=$SECONDS
 python3 scripts/gpu/ceilings.py --out "$extra/ceilings.jsonl" 2>&1 | tail -1 | cut -c1-300
 echo "== ceilings in $((SECONDS - t0)) s"
 
-SKIP_NCU=1 BUDGET=${BUDGET:-540} BENCH=${BENCH:-'BenchmarkLayer/(llama|llada)/.*/.*/.*/default'} \
+SKIP_NCU=1 STEP=${STEP:-1} BUDGET=${BUDGET:-540} \
+	BENCH=${BENCH:-'BenchmarkLayer/(llama|llada)/.*/.*/.*/default BenchmarkLayer/llama/decode/B=1/T=256/(constant-weights|32-layers)$ BenchmarkLayer/llada/no-cache/n=256/T=256/constant-weights$ MatMul/BF16/n=1/k=4096/m=128256$'} \
 	MEMCHECK=${MEMCHECK:-'^(TestAttentionShapes|TestFusionsMatchComposed|TestMatMul3Batched|TestGEMVBatchInvariance|TestArgmaxProbShapes)$'} \
 	GRIDS=${GRIDS:-'perf perf-batch perf-prefill'} PEERS=${PEERS:-'hf llada'} bash scripts/gpu/profile.sh
 
-if [ "${DLLMBENCH_CUDA_PDL:-1}" != 0 ] && [ ! -e /tmp/profile-logs/compute-cuda-nopdl.log ] && [ -d /tmp/p8b/llama3-8b ]; then
+if [ "${NOPDL:-0}" = 1 ] && [ "${DLLMBENCH_CUDA_PDL:-1}" != 0 ] && [ ! -e /tmp/profile-logs/compute-cuda-nopdl.log ] && [ -d /tmp/p8b/llama3-8b ]; then
 	t0=$SECONDS
 	DLLMBENCH_CUDA_PDL=0 timeout 60 "$bin/dllmbench" run --config scripts/gpu/perf-short.yaml --output_dir /tmp/nopdl \
 		--no-quality >"$extra/perf-short-nopdl.log" 2>&1

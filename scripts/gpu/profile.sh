@@ -12,7 +12,8 @@
 # under Nsight Compute) and MEMCHECK (compute-sanitizer over the tests it
 # matches), SASS=1 (the compiler's resource report of the kernels);
 # SKIP_CKPT=1 ends the run there; after 2,
-# PARITY=1 (the full-shape parity test); at the end, PEERS (peers.py
+# PARITY=1 (the full-shape parity test), STEP=1 (a decode step's device
+# and host shares, BenchmarkDecodeStep); at the end, PEERS (peers.py
 # --only each of them). SKIP_TESTS=1 and SKIP_NCU=1 leave those steps out.
 # Everything lands in $OUT/profile.tar.gz; the summaries are printed.
 set -u
@@ -153,6 +154,17 @@ if [ "${PARITY:-0}" = 1 ]; then
 		"$bin/model.test" -test.run FullShapeParity -test.v -test.count=1) >"$work/parity-test.log" 2>&1
 	echo "== parity test rc=$? in $((SECONDS - t0)) s"
 	grep -E "relative error|agreement|FAIL|PASS|panic" "$work/parity-test.log" | head -12
+fi
+
+# STEP=1: where a LLaMA-3-8B decode step's time goes (model's
+# BenchmarkDecodeStep on the checkpoint): the device's share (the step's
+# graph, with and without the head) and the host's.
+if [ "${STEP:-0}" = 1 ] && [ -d /tmp/p8b/llama3-8b ]; then
+	t0=$SECONDS
+	(cd model && DLLMBENCH_TEST_BACKEND=cuda DLLMBENCH_STEP_MODEL=/tmp/p8b/llama3-8b timeout "$(left 200)" \
+		"$bin/model.test" -test.run '^$' -test.bench DecodeStep -test.benchtime 100x) >"$work/decode-step.log" 2>&1
+	echo "== decode step rc=$? in $((SECONDS - t0)) s"
+	grep -E "^Benchmark" "$work/decode-step.log" | awk '{print $1, $(NF-1), $NF}'
 fi
 
 ids=$(python3 -c 'print(",".join(str(1000 + 37 * i) for i in range(128)))')
