@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 
 	"dllmbench/compute"
@@ -19,6 +20,9 @@ import (
 //     one wait at the end: what the device spends on a step;
 //   - layers: the same without the head (no output rows): graph − layers
 //     is the final norm and the head's product;
+//   - layer0, layer0x32: the first layer alone, and it 32 times in one
+//     graph (its own cache each time): a layer as compute/cuda's
+//     BenchmarkLayer times one;
 //   - forward: Forward (its inputs written, then the step) back to back;
 //   - step: Forward, then ArgmaxTokens, which waits for the ids, as
 //     decode.Generate runs a greedy step: what a token costs.
@@ -37,6 +41,24 @@ func BenchmarkDecodeStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
+	// DLLMBENCH_STEP_FILL=0x3c00 (say) sets every 16-bit weight to those
+	// bits first: the same step on weights of one repeated value, as the
+	// compute/cuda benchmarks fill theirs.
+	if f := os.Getenv("DLLMBENCH_STEP_FILL"); f != "" {
+		bits, err := strconv.ParseUint(f, 0, 16)
+		if err != nil {
+			b.Fatalf("DLLMBENCH_STEP_FILL=%s: %v", f, err)
+		}
+		for _, t := range m.tensors() {
+			if t.DType() == compute.BF16 || t.DType() == compute.F16 {
+				v := make([]uint16, t.Len())
+				for i := range v {
+					v[i] = uint16(bits)
+				}
+				be.Write(t, v)
+			}
+		}
+	}
 	T := min(256, m.Config.MaxSeqLen)
 	for _, rows := range []int{1, 8} {
 		s := m.NewState(rows, 1, T, rows)
@@ -52,16 +74,28 @@ func BenchmarkDecodeStep(b *testing.B) {
 		if err := be.Sync(); err != nil {
 			b.Fatal(err)
 		}
-		for _, mode := range []string{"graph", "layers", "forward", "step"} {
+		for _, mode := range []string{"graph", "layers", "layer0", "layer0x32", "forward", "step"} {
 			b.Run(fmt.Sprintf("B=%d/T=%d/%s", rows, T, mode), func(b *testing.B) {
-				nOut := rows
-				if mode == "layers" {
+				nOut, mv := rows, m
+				if mode != "graph" {
 					nOut = 0
+				}
+				if mode == "layer0" || mode == "layer0x32" {
+					w := *m.Weights
+					w.Layers = w.Layers[:1]
+					if mode == "layer0x32" {
+						w.Layers = make([]Layer, min(32, len(s.kc)))
+						for i := range w.Layers {
+							w.Layers[i] = m.Weights.Layers[0]
+						}
+					}
+					mc := *m
+					mc.Weights, mv = &w, &mc
 				}
 				run := func() {
 					switch mode {
-					case "graph", "layers":
-						m.ops(s, 1, nOut)
+					case "graph", "layers", "layer0", "layer0x32":
+						mv.ops(s, 1, nOut)
 					case "forward":
 						if err := m.Forward(s, 1, rows); err != nil {
 							b.Fatal(err)
@@ -75,8 +109,8 @@ func BenchmarkDecodeStep(b *testing.B) {
 						}
 					}
 				}
-				if rec, ok := be.(compute.Recorder); ok && (mode == "graph" || mode == "layers") {
-					g, err := rec.Record(func() { m.ops(s, 1, nOut) })
+				if rec, ok := be.(compute.Recorder); ok && mode != "forward" && mode != "step" {
+					g, err := rec.Record(func() { mv.ops(s, 1, nOut) })
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -153,8 +153,9 @@ func BenchmarkRoPEStore(b *testing.B) {
 // (ffn-cublas) or on the GEMVs at every batch (ffn-gemv), with the norms,
 // RoPEStore or the attention left out, with every weight one repeated
 // value (constant-weights, as up to v8) rather than random bits (fillRandom),
-// or as 32 layers of their own weights and caches in one graph (32-layers,
-// 14 GB; µs/op(gpu) is then a layer's, ns/op the graph's):
+// with a cache of random bits (random-cache), or as 32 layers of their own
+// weights and caches in one graph (32-layers, 14 GB; µs/op(gpu) is then a
+// layer's, ns/op the graph's):
 // LLaMA-3-8B decoding (batch 1, 4 and 8, 256 cached slots per row), a LLaDA-8B
 // dual-cache call (a block of 32 over 256 slots, bidirectional) and a
 // reference step (256 rows). A whole step is about 32 layers plus the head:
@@ -178,7 +179,7 @@ func BenchmarkLayer(b *testing.B) {
 		// but with a part of the layer left out: what that part costs in
 		// the graph (the layer's numbers are then not a layer's).
 		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "ffn-gemv", "without-norms", "without-rope",
-			"without-attention", "constant-weights", "32-layers"} {
+			"without-attention", "constant-weights", "32-layers", "random-cache"} {
 			without := strings.TrimPrefix(cfg, "without-")
 			if cfg != "default" && cfg != "experimental" && cfg != "constant-weights" && !c.causal {
 				continue
@@ -214,7 +215,11 @@ func BenchmarkLayer(b *testing.B) {
 					} else {
 						fillRandom(be, l.wq, l.wk, l.wv, l.wo, l.wg, l.wu, l.wd)
 					}
-					fill(be, 0x3c233c23, l.kc, l.vc)
+					if cfg == "random-cache" {
+						fillRandom(be, l.kc, l.vc)
+					} else {
+						fill(be, 0x3c233c23, l.kc, l.vc)
+					}
 				}
 				an, fn := be.Alloc(compute.F32, 1, dim), be.Alloc(compute.F32, 1, dim)
 				x, xb := be.Alloc(compute.F32, rows, dim), be.Alloc(compute.F32, rows, dim)
