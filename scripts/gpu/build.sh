@@ -18,3 +18,17 @@ go build -trimpath -ldflags="-s -w" -o .gpu/bin/dllmbench ./cmd/dllmbench
 # scripts/gpu/test.sh unpacks them there.
 gzip -9f .gpu/bin/*.test .gpu/bin/dllmbench
 ls -l .gpu/bin
+# The prefill grid's long prompts come from WikiText-103's validation text
+# (CC BY-SA 3.0), which the repository does not ship whole: copied from
+# WIKITEXT (default: the project's shared data folder) when it is there.
+wiki=${WIKITEXT:-../shared/data/wikitext-103/wiki.valid.raw}
+if [ ! -f .gpu/data/wiki.valid.raw ]; then
+	if [ -f "$wiki" ]; then
+		mkdir -p .gpu/data && cp "$wiki" .gpu/data/wiki.valid.raw
+	else
+		echo "build.sh: no $wiki: the perf-prefill grid will have no prompts (set WIKITEXT)" >&2
+	fi
+fi
+# The PyTorch peers' third-party code (peers.py's --ref: gpt-fast,
+# Fast-dLLM, LLaDA), never committed, sits in .gpu/ref.
+[ -d .gpu/ref ] || echo "build.sh: no .gpu/ref: peers.py's gpt-fast, Fast-dLLM and LLaDA peers will fail (see its docstring)" >&2

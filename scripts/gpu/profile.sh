@@ -191,6 +191,7 @@ else
 	echo "== ncu not found or skipped"
 fi
 
+[ -f .gpu/data/wiki.valid.raw ] || echo "== no .gpu/data/wiki.valid.raw (make gpu copies it): perf-prefill has no prompts"
 python3 - <<'PY'
 import re
 out, art = [], []
