@@ -141,3 +141,197 @@ func BenchmarkDecodeStep(b *testing.B) {
 		s.Close()
 	}
 }
+
+// BenchmarkLayerTensors looks for what makes a decode layer of the model
+// slower than compute/cuda's BenchmarkLayer times the same kernels
+// (docs/perf.md, CUDA v9: 134 against 121 µs on an H200): on the model and
+// backend of BenchmarkDecodeStep, batch 1, it replays the first layer's ops
+// (the "layer0" of BenchmarkDecodeStep) with the model's own tensors, and
+// with one kind of them replaced by fresh copies of the same values, each
+// in a separate allocation as the benchmark allocates its own: the State's
+// activations, caches and inputs (state), the RoPE tables (rope), the norm
+// weights (norms), the layer's matrices (weights), and all of them (all).
+func BenchmarkLayerTensors(b *testing.B) {
+	dir := os.Getenv("DLLMBENCH_STEP_MODEL")
+	if dir == "" {
+		dir = "../testdata/stories260K"
+	}
+	be := testbackend.Open(b)
+	m, err := Load(dir, be, LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	T := min(256, m.Config.MaxSeqLen)
+	s := m.NewState(1, 1, T, 1)
+	defer s.Close()
+	s.Tokens[0], s.Slots[0], s.Pos[0], s.Span[0], s.Span[1], s.Out[0] = 1, int32(T-1), int32(T-1), 0, int32(T), 0
+	if err := m.Forward(s, 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	// dup is a new tensor of t's shape and values.
+	var fresh []compute.Tensor
+	defer func() {
+		for _, t := range fresh {
+			be.Free(t)
+		}
+	}()
+	dup := func(t compute.Tensor) compute.Tensor {
+		d := be.Alloc(t.DType(), t.Rows(), t.Cols())
+		fresh = append(fresh, d)
+		var v any
+		switch t.DType() {
+		case compute.F32:
+			v = make([]float32, t.Len())
+		case compute.BF16, compute.F16:
+			v = make([]uint16, t.Len())
+		case compute.I32:
+			v = make([]int32, t.Len())
+		}
+		if err := be.Read(v, t); err != nil {
+			b.Fatal(err)
+		}
+		be.Write(d, v)
+		return d
+	}
+	// newT is a new tensor of 0.01s (float32) or of bf16 values near 1/64.
+	newT := func(dt compute.DType, rows, cols int) compute.Tensor {
+		t := be.Alloc(dt, rows, cols)
+		fresh = append(fresh, t)
+		if dt == compute.F32 {
+			v := make([]float32, t.Len())
+			for i := range v {
+				v[i] = 0.01
+			}
+			be.Write(t, v)
+		} else {
+			v := make([]uint16, t.Len())
+			for i := range v {
+				v[i] = uint16(0x3c00 | i&0x7f)
+			}
+			be.Write(t, v)
+		}
+		return t
+	}
+	for _, kind := range []string{"model", "state", "rope", "norms", "weights", "all", "bench"} {
+		b.Run(kind, func(b *testing.B) {
+			if kind == "bench" {
+				benchLayer(b, be, &m.Config, T, newT)
+				return
+			}
+			all := kind == "all"
+			st, mc := *s, *m
+			w := *m.Weights
+			L := w.Layers[0]
+			if kind == "state" || all {
+				for _, p := range []*compute.Tensor{&st.x, &st.xb, &st.q, &st.att, &st.k, &st.v, &st.h, &st.h2,
+					&st.ids, &st.pos, &st.rows, &st.slots, &st.span, &st.out} {
+					*p = dup(*p)
+				}
+				st.kc, st.vc = []compute.Tensor{dup(s.kc[0])}, []compute.Tensor{dup(s.vc[0])}
+			}
+			if kind == "rope" || all {
+				mc.ropeCos, mc.ropeSin = dup(m.ropeCos), dup(m.ropeSin)
+			}
+			if kind == "norms" || all {
+				L.AttnNorm, L.FFNNorm = dup(L.AttnNorm), dup(L.FFNNorm)
+			}
+			if kind == "weights" || all {
+				L.WQ, L.WK, L.WV, L.WO = dup(L.WQ), dup(L.WK), dup(L.WV), dup(L.WO)
+				L.WGate, L.WUp, L.WDown = dup(L.WGate), dup(L.WUp), dup(L.WDown)
+			}
+			w.Layers = []Layer{L}
+			mc.Weights = &w
+			run := func() { mc.ops(&st, 1, 0) }
+			if rec, ok := be.(compute.Recorder); ok {
+				g, err := rec.Record(run)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer g.Close()
+				run = func() {
+					if err := g.Launch(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			run()
+			if err := be.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				run()
+			}
+			if err := be.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "µs/layer")
+		})
+	}
+}
+
+// benchLayer replays compute/cuda's BenchmarkLayer decode layer (batch 1,
+// T slots) in this process: its op sequence on tensors of its own.
+func benchLayer(b *testing.B, be compute.Backend, c *Config, T int, newT func(compute.DType, int, int) compute.Tensor) {
+	_, a := be.(compute.NormMatMul3er)
+	_, r := be.(compute.RoPEStorer)
+	_, m := be.(compute.MatMulAdder)
+	_, f := be.(compute.NormFFNer)
+	if !a || !r || !m || !f {
+		b.Skip("the backend lacks the fused ops compute/cuda's BenchmarkLayer issues")
+	}
+	dim, kv, hid := c.Dim, c.KVDim(), c.HiddenDim
+	wq, wk, wv, wo := newT(compute.BF16, c.QDim(), dim), newT(compute.BF16, kv, dim), newT(compute.BF16, kv, dim), newT(compute.BF16, dim, c.QDim())
+	wg, wu, wd := newT(compute.BF16, hid, dim), newT(compute.BF16, hid, dim), newT(compute.BF16, dim, hid)
+	an, fn := newT(compute.F32, 1, dim), newT(compute.F32, 1, dim)
+	x, xb, q, att := newT(compute.F32, 1, dim), newT(compute.F32, 1, dim), newT(compute.F32, 1, c.QDim()), newT(compute.F32, 1, c.QDim())
+	k, v, h := newT(compute.F32, 1, kv), newT(compute.F32, 1, kv), newT(compute.F32, 1, hid)
+	kc, vc := newT(compute.BF16, T, kv), newT(compute.BF16, T, kv)
+	cos, sin := newT(compute.F32, c.MaxSeqLen, c.HeadDim/2), newT(compute.F32, c.MaxSeqLen, c.HeadDim/2)
+	i32 := func(vals ...int32) compute.Tensor {
+		t := be.Alloc(compute.I32, len(vals), 1)
+		be.Write(t, vals)
+		return t
+	}
+	pt, ct, qt, st := i32(int32(T-1)), i32(int32(T-1)), i32(int32(T-1)), i32(0, int32(T))
+	defer func() {
+		for _, t := range []compute.Tensor{pt, ct, qt, st} {
+			be.Free(t)
+		}
+	}()
+	layer := func() {
+		be.(compute.NormMatMul3er).NormMatMul3(q, k, v, xb, x, an, c.NormEps, wq, wk, wv)
+		be.(compute.RoPEStorer).RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, c.HeadDim)
+		be.Attention(att, q, kc, vc, qt, st, c.NHeads, c.NKVHeads, true)
+		be.(compute.MatMulAdder).MatMulAdd(x, att, wo)
+		be.(compute.NormFFNer).NormFFN(x, h, xb, x, fn, c.NormEps, wg, wu, wd)
+	}
+	run := layer
+	if rec, ok := be.(compute.Recorder); ok {
+		g, err := rec.Record(layer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer g.Close()
+		run = func() {
+			if err := g.Launch(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run()
+	if err := be.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		run()
+	}
+	if err := be.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "µs/layer")
+}
