@@ -100,7 +100,9 @@ type State struct {
 	// B×n entries (n tokens per row, row-major by batch row) the token ids,
 	// their RoPE positions and their cache slots; per batch row the range of
 	// cache slots [Span[2b], Span[2b+1]) the queries may see; and the rows
-	// (indices into the B×n tokens) whose logits to compute.
+	// (indices into the B×n tokens) whose logits to compute. The slices are
+	// parts of one array that Forward copies in one piece: set their
+	// elements; a slice put in their place would not be read.
 	Tokens, Pos, Slots []int32 // B·N
 	Span               []int32 // 2·B
 	Out                []int32 // M
