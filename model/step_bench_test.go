@@ -31,16 +31,7 @@ import (
 // the selection and the reads, while the device waits); docs/perf.md
 // compares graph with BenchmarkLayer's layers times the layer count.
 func BenchmarkDecodeStep(b *testing.B) {
-	dir := os.Getenv("DLLMBENCH_STEP_MODEL")
-	if dir == "" {
-		dir = "../testdata/stories260K"
-	}
-	be := testbackend.Open(b)
-	m, err := Load(dir, be, LoadOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	be, m := stepModel(b)
 	// DLLMBENCH_STEP_FILL=0x3c00 (say) sets every 16-bit weight to those
 	// bits first: the same step on weights of one repeated value, as the
 	// compute/cuda benchmarks fill theirs.
@@ -92,48 +83,22 @@ func BenchmarkDecodeStep(b *testing.B) {
 					mc := *m
 					mc.Weights, mv = &w, &mc
 				}
-				run := func() {
+				ms := 1e3 * replay(b, be, mode == "forward" || mode == "step", func() {
 					switch mode {
-					case "graph", "layers", "layer0", "layer0x32":
-						mv.ops(s, 1, nOut)
-					case "forward":
+					case "forward", "step":
 						if err := m.Forward(s, 1, rows); err != nil {
 							b.Fatal(err)
 						}
-					case "step":
-						if err := m.Forward(s, 1, rows); err != nil {
-							b.Fatal(err)
+						if mode == "forward" {
+							return
 						}
 						if _, err := m.ArgmaxTokens(s, rows, -1); err != nil {
 							b.Fatal(err)
 						}
+					default:
+						mv.ops(s, 1, nOut)
 					}
-				}
-				if rec, ok := be.(compute.Recorder); ok && mode != "forward" && mode != "step" {
-					g, err := rec.Record(func() { mv.ops(s, 1, nOut) })
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer g.Close()
-					run = func() {
-						if err := g.Launch(); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				run()
-				if err := be.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				b.ResetTimer()
-				for range b.N {
-					run()
-				}
-				if err := be.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				ms := b.Elapsed().Seconds() * 1e3 / float64(b.N)
+				})
 				b.ReportMetric(ms, "ms/step")
 				b.ReportMetric(float64(m.WeightBytes())/(ms*1e-3)/1e9, "GB/s(weights)")
 			})
@@ -152,16 +117,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 // activations, caches and inputs (state), the RoPE tables (rope), the norm
 // weights (norms), the layer's matrices (weights), and all of them (all).
 func BenchmarkLayerTensors(b *testing.B) {
-	dir := os.Getenv("DLLMBENCH_STEP_MODEL")
-	if dir == "" {
-		dir = "../testdata/stories260K"
-	}
-	be := testbackend.Open(b)
-	m, err := Load(dir, be, LoadOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	be, m := stepModel(b)
 	T := min(256, m.Config.MaxSeqLen)
 	s := m.NewState(1, 1, T, 1)
 	defer s.Close()
@@ -242,32 +198,7 @@ func BenchmarkLayerTensors(b *testing.B) {
 			}
 			w.Layers = []Layer{L}
 			mc.Weights = &w
-			run := func() { mc.ops(&st, 1, 0) }
-			if rec, ok := be.(compute.Recorder); ok {
-				g, err := rec.Record(run)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer g.Close()
-				run = func() {
-					if err := g.Launch(); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			run()
-			if err := be.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				run()
-			}
-			if err := be.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "µs/layer")
+			b.ReportMetric(1e6*replay(b, be, false, func() { mc.ops(&st, 1, 0) }), "µs/layer")
 		})
 	}
 }
@@ -308,9 +239,32 @@ func benchLayer(b *testing.B, be compute.Backend, c *Config, T int, newT func(co
 		be.(compute.MatMulAdder).MatMulAdd(x, att, wo)
 		be.(compute.NormFFNer).NormFFN(x, h, xb, x, fn, c.NormEps, wg, wu, wd)
 	}
-	run := layer
-	if rec, ok := be.(compute.Recorder); ok {
-		g, err := rec.Record(layer)
+	b.ReportMetric(1e6*replay(b, be, false, layer), "µs/layer")
+}
+
+// stepModel loads the checkpoint DLLMBENCH_STEP_MODEL names (by default
+// stories260K) on the tests' backend.
+func stepModel(b *testing.B) (compute.Backend, *Model) {
+	dir := os.Getenv("DLLMBENCH_STEP_MODEL")
+	if dir == "" {
+		dir = "../testdata/stories260K"
+	}
+	be := testbackend.Open(b)
+	m, err := Load(dir, be, LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return be, m
+}
+
+// replay times ops: recorded once where the backend records graphs
+// (unless direct), run once, then b.N times back to back with one wait at
+// the end. It returns the seconds a run takes.
+func replay(b *testing.B, be compute.Backend, direct bool, ops func()) float64 {
+	run := ops
+	if rec, ok := be.(compute.Recorder); ok && !direct {
+		g, err := rec.Record(ops)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -333,5 +287,5 @@ func benchLayer(b *testing.B, be compute.Backend, c *Config, T int, newT func(co
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "µs/layer")
+	return b.Elapsed().Seconds() / float64(b.N)
 }
