@@ -100,9 +100,7 @@ type State struct {
 	// B×n entries (n tokens per row, row-major by batch row) the token ids,
 	// their RoPE positions and their cache slots; per batch row the range of
 	// cache slots [Span[2b], Span[2b+1]) the queries may see; and the rows
-	// (indices into the B×n tokens) whose logits to compute. The slices are
-	// parts of one array that Forward copies in one piece: set their
-	// elements; a slice put in their place would not be read.
+	// (indices into the B×n tokens) whose logits to compute.
 	Tokens, Pos, Slots []int32 // B·N
 	Span               []int32 // 2·B
 	Out                []int32 // M
@@ -114,18 +112,11 @@ type State struct {
 	kc, vc []compute.Tensor // per layer (B·T, KVDim) of the model's CacheDType
 	xo     compute.Tensor   // (M, Dim) the rows selected for the head
 	logits compute.Tensor   // (M, VocabSize)
-	// The inputs on the backend: one I32 tensor written by one copy a call
-	// (in), and its parts in the order of the host array that backs the
-	// exported slices (inputs): ids, pos, rows, slots (B·N each), span
-	// (2·B), out (M).
-	in       compute.Tensor
-	inputs   []int32
-	ids, pos compute.Tensor // token ids, RoPE positions
-	rows     compute.Tensor // cache row b·T + slot
-	slots    compute.Tensor // the slots again, as query positions for the causal mask
-	span     compute.Tensor
-	out      compute.Tensor
-	cacheRow []int32        // host copy of rows
+	// A call's inputs cross to the backend in one copy: packed (pack) into
+	// staged, then written to the front of in (see inputs for the order).
+	in       compute.Tensor // (4·B·N + 2·B + M, 1) I32
+	staged   []int32
+	cacheRow []int32        // the cache row b·T + slot of each token
 	host     []float32      // (M·VocabSize) logits read back
 	selIDt   compute.Tensor // (M, 1) I32 selected tokens
 	selPt    compute.Tensor // (M, 1) F32 their probabilities
@@ -136,7 +127,8 @@ type State struct {
 	// comparing the two paths).
 	NoGraphs bool
 	graphs   map[[2]int]compute.Graph
-	box      struct{ inputs, selIDs, selProbs, host any }
+	box      struct{ selIDs, selProbs, host any }
+	staging  map[[2]int]any  // staged's front for each call shape, boxed once
 	b        compute.Backend // nil once closed
 }
 
@@ -147,16 +139,11 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	if B <= 0 || N <= 0 || T <= 0 || M <= 0 || N > T {
 		panic(fmt.Sprintf("model: NewState(B=%d, N=%d, T=%d, M=%d)", B, N, T, M))
 	}
-	s := &State{B: B, N: N, T: T, M: M, b: b, inputs: make([]int32, 4*B*N+2*B+M), host: make([]float32, M*c.VocabSize)}
-	// The host inputs, each capped at its own length, and their tensors.
-	s.in = b.Alloc(compute.I32, len(s.inputs), 1)
-	part := func(lo, n int) ([]int32, compute.Tensor) { return s.inputs[lo : lo+n : lo+n], s.in.Slice(lo, lo+n) }
-	s.Tokens, s.ids = part(0, B*N)
-	s.Pos, s.pos = part(B*N, B*N)
-	s.cacheRow, s.rows = part(2*B*N, B*N)
-	s.Slots, s.slots = part(3*B*N, B*N)
-	s.Span, s.span = part(4*B*N, 2*B)
-	s.Out, s.out = part(4*B*N+2*B, M)
+	s := &State{B: B, N: N, T: T, M: M, b: b,
+		Tokens: make([]int32, B*N), Pos: make([]int32, B*N), Slots: make([]int32, B*N),
+		Span: make([]int32, 2*B), Out: make([]int32, M), cacheRow: make([]int32, B*N),
+		staged: make([]int32, 4*B*N+2*B+M), staging: map[[2]int]any{}, host: make([]float32, M*c.VocabSize)}
+	s.in = b.Alloc(compute.I32, len(s.staged), 1)
 	s.x, s.xb = b.Alloc(compute.F32, B*N, c.Dim), b.Alloc(compute.F32, B*N, c.Dim)
 	s.q, s.att = b.Alloc(compute.F32, B*N, c.QDim()), b.Alloc(compute.F32, B*N, c.QDim())
 	s.k, s.v = b.Alloc(compute.F32, B*N, c.KVDim()), b.Alloc(compute.F32, B*N, c.KVDim())
@@ -168,7 +155,7 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
 	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
-	s.box.inputs, s.box.selIDs, s.box.selProbs, s.box.host = s.inputs, s.selIDs, s.selProbs, s.host
+	s.box.selIDs, s.box.selProbs, s.box.host = s.selIDs, s.selProbs, s.host
 	return s
 }
 
@@ -196,11 +183,10 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
 		}
 	}
-	// All inputs in one copy (each costs the host a call while the device
-	// waits), from the whole array, boxed once in NewState: a slice
-	// converted to the interface Write takes would allocate at every step.
-	// The entries past this call's rows are not read.
-	b.Write(s.in, s.box.inputs)
+	// The call's inputs in one copy: each copy costs the host a call while
+	// the device waits.
+	used := s.pack(n, nOut)
+	b.Write(s.in.Slice(0, len(used)), s.staging[[2]int{n, nOut}])
 	rec, ok := b.(compute.Recorder)
 	if !ok || s.NoGraphs {
 		m.ops(s, n, nOut)
@@ -224,11 +210,39 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 	return nil
 }
 
+// pack copies the inputs of a call of n tokens a row and nOut outputs into
+// the front of staged, in the order inputs gives, and returns that front;
+// its boxed form is in staging (made at a shape's first call, so that a
+// step allocates nothing).
+func (s *State) pack(n, nOut int) []int32 {
+	rows := s.B * n
+	o := 0
+	for _, src := range [][]int32{s.Tokens[:rows], s.Pos[:rows], s.cacheRow[:rows], s.Slots[:rows], s.Span, s.Out[:nOut]} {
+		o += copy(s.staged[o:], src)
+	}
+	key := [2]int{n, nOut}
+	if _, ok := s.staging[key]; !ok {
+		s.staging[key] = s.staged[:o]
+	}
+	return s.staged[:o]
+}
+
+// inputs returns the tensors, parts of in, that hold a call's inputs (of
+// n tokens a row and nOut outputs), in the order pack writes them: the
+// token ids, their RoPE positions, their cache rows b·T + slot and their
+// slots again (as query positions for the causal mask), B·n each; the
+// spans (2·B); the output rows (nOut).
+func (s *State) inputs(n, nOut int) (ids, pos, rows, slots, span, out compute.Tensor) {
+	r := s.B * n
+	return s.in.Slice(0, r), s.in.Slice(r, 2*r), s.in.Slice(2*r, 3*r), s.in.Slice(3*r, 4*r),
+		s.in.Slice(4*r, 4*r+2*s.B), s.in.Slice(4*r+2*s.B, 4*r+2*s.B+nOut)
+}
+
 // ops issues the forward pass of a step whose inputs are on the backend.
 func (m *Model) ops(s *State, n, nOut int) {
 	c, b := &m.Config, m.b
 	rows := s.B * n
-	ids, pos, crow, qpos := s.ids.Slice(0, rows), s.pos.Slice(0, rows), s.rows.Slice(0, rows), s.slots.Slice(0, rows)
+	ids, pos, crow, qpos, span, out := s.inputs(n, nOut)
 	x, xb := s.x.Slice(0, rows), s.xb.Slice(0, rows)
 	q, att := s.q.Slice(0, rows), s.att.Slice(0, rows)
 	k, v := s.k.Slice(0, rows), s.v.Slice(0, rows)
@@ -268,7 +282,7 @@ func (m *Model) ops(s *State, n, nOut int) {
 			b.Scatter(s.kc[l], k, crow)
 			b.Scatter(s.vc[l], v, crow)
 		}
-		b.Attention(att, q, s.kc[l], s.vc[l], qpos, s.span, c.NHeads, c.NKVHeads, c.Family.Causal())
+		b.Attention(att, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
 		if addMM != nil {
 			addMM.MatMulAdd(x, att, L.WO)
 		} else {
@@ -302,7 +316,7 @@ func (m *Model) ops(s *State, n, nOut int) {
 	if nOut == 0 {
 		return
 	}
-	out, xo := s.out.Slice(0, nOut), s.xo.Slice(0, nOut)
+	xo := s.xo.Slice(0, nOut)
 	b.Gather(xo, x, out)
 	b.RMSNorm(xo, xo, w.Norm, c.NormEps)
 	b.MatMul(s.logits.Slice(0, nOut), xo, w.Head)

@@ -180,8 +180,7 @@ func BenchmarkLayerTensors(b *testing.B) {
 			w := *m.Weights
 			L := w.Layers[0]
 			if kind == "state" || all {
-				for _, p := range []*compute.Tensor{&st.x, &st.xb, &st.q, &st.att, &st.k, &st.v, &st.h, &st.h2,
-					&st.ids, &st.pos, &st.rows, &st.slots, &st.span, &st.out} {
+				for _, p := range []*compute.Tensor{&st.x, &st.xb, &st.q, &st.att, &st.k, &st.v, &st.h, &st.h2, &st.in} {
 					*p = dup(*p)
 				}
 				st.kc, st.vc = []compute.Tensor{dup(s.kc[0])}, []compute.Tensor{dup(s.vc[0])}
