@@ -115,7 +115,9 @@ func BenchmarkDecodeStep(b *testing.B) {
 // with one kind of them replaced by fresh copies of the same values, each
 // in a separate allocation as the benchmark allocates its own: the State's
 // activations, caches and inputs (state), the RoPE tables (rope), the norm
-// weights (norms), the layer's matrices (weights), and all of them (all).
+// weights (norms), the layer's matrices (weights), and all of them (all);
+// bench replays compute/cuda's layer (benchLayer) on tensors of its own in
+// this process (scripts/gpu/layergap.sh runs it all).
 func BenchmarkLayerTensors(b *testing.B) {
 	be, m := stepModel(b)
 	T := min(256, m.Config.MaxSeqLen)
