@@ -107,6 +107,55 @@ func BenchmarkDecodeStep(b *testing.B) {
 	}
 }
 
+// BenchmarkDiffusionStep splits a LLaDA reference step (no cache, batch 1:
+// a prompt and generation of 256 tokens in all, logits for a block of 32)
+// between device and host, as BenchmarkDecodeStep splits a decode step, on
+// the checkpoint DLLMBENCH_DIFFUSION_MODEL names (parity8b.py's LLaDA-8B;
+// skipped when unset): graph, layers (without the head), and step
+// (Forward, then SelectTokens as decode.Diffuse's greedy step calls it).
+func BenchmarkDiffusionStep(b *testing.B) {
+	if os.Getenv("DLLMBENCH_DIFFUSION_MODEL") == "" {
+		b.Skip("DLLMBENCH_DIFFUSION_MODEL is not set")
+	}
+	b.Setenv("DLLMBENCH_STEP_MODEL", os.Getenv("DLLMBENCH_DIFFUSION_MODEL"))
+	be, m := stepModel(b)
+	const block = 32
+	n := min(256, m.Config.MaxSeqLen)
+	s := m.NewState(1, n, n, block)
+	defer s.Close()
+	for i := range n {
+		s.Tokens[i], s.Pos[i], s.Slots[i] = int32(1+i%100), int32(i), int32(i)
+	}
+	s.Span[0], s.Span[1] = 0, int32(n)
+	for j := range block {
+		s.Out[j] = int32(n - block + j)
+	}
+	if err := m.Forward(s, n, block); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"graph", "layers", "step"} {
+		b.Run(fmt.Sprintf("n=%d/block=%d/%s", n, block, mode), func(b *testing.B) {
+			nOut := block
+			if mode == "layers" {
+				nOut = 0
+			}
+			ms := 1e3 * replay(b, be, mode == "step", func() {
+				if mode != "step" {
+					m.ops(s, n, nOut)
+					return
+				}
+				if err := m.Forward(s, n, block); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := m.SelectTokens(s, block, m.Config.MaskID); err != nil {
+					b.Fatal(err)
+				}
+			})
+			b.ReportMetric(ms, "ms/step")
+		})
+	}
+}
+
 // BenchmarkLayerTensors looks for what makes a decode layer of the model
 // slower than compute/cuda's BenchmarkLayer times the same kernels
 // (docs/perf.md, CUDA v9: 134 against 121 µs on an H200): on the model and
