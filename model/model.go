@@ -185,8 +185,8 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 	}
 	// The call's inputs in one copy: each copy costs the host a call while
 	// the device waits.
-	used := s.pack(n, nOut)
-	b.Write(s.in.Slice(0, len(used)), s.staging[[2]int{n, nOut}])
+	front, size := s.pack(n, nOut)
+	b.Write(s.in.Slice(0, size), front)
 	rec, ok := b.(compute.Recorder)
 	if !ok || s.NoGraphs {
 		m.ops(s, n, nOut)
@@ -211,20 +211,22 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 }
 
 // pack copies the inputs of a call of n tokens a row and nOut outputs into
-// the front of staged, in the order inputs gives, and returns that front;
-// its boxed form is in staging (made at a shape's first call, so that a
-// step allocates nothing).
-func (s *State) pack(n, nOut int) []int32 {
+// the front of staged, in the order inputs gives, and returns that front
+// as Write takes it and its length. The front is boxed once for each call
+// shape (staging): a slice converted to the interface would allocate at
+// every step.
+func (s *State) pack(n, nOut int) (front any, size int) {
 	rows := s.B * n
-	o := 0
 	for _, src := range [][]int32{s.Tokens[:rows], s.Pos[:rows], s.cacheRow[:rows], s.Slots[:rows], s.Span, s.Out[:nOut]} {
-		o += copy(s.staged[o:], src)
+		size += copy(s.staged[size:], src)
 	}
 	key := [2]int{n, nOut}
-	if _, ok := s.staging[key]; !ok {
-		s.staging[key] = s.staged[:o]
+	front, ok := s.staging[key]
+	if !ok {
+		front = s.staged[:size]
+		s.staging[key] = front
 	}
-	return s.staged[:o]
+	return front, size
 }
 
 // inputs returns the tensors, parts of in, that hold a call's inputs (of
@@ -375,7 +377,7 @@ func (m *Model) SelectTokens(s *State, nOut, exclude int) ([]int32, []float32, e
 	if err != nil {
 		return nil, nil, err
 	}
-	// The whole buffer, boxed once (see Forward); the rows past nOut are stale.
+	// The whole buffer, boxed once in NewState; the rows past nOut are stale.
 	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
 		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
 	}
