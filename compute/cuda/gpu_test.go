@@ -651,7 +651,12 @@ func TestOutOfMemory(t *testing.T) {
 }
 
 // gpuTime runs op once to warm up, then as b.Loop asks, and returns the
-// device time per run measured by events around the loop.
+// device time per run measured by events around the loop. It reports that
+// time as ns/op too: the host's clock stops when the last op is queued,
+// before the device has run the queue (up to about a thousand graph
+// launches), so the framework's own ns/op runs short by the queue's depth
+// (121.7 µs for a decode layer whose device time is 135.6; docs/perf.md,
+// CUDA v10).
 func gpuTime(b *testing.B, be *Backend, op func()) float64 {
 	op()
 	if err := be.Sync(); err != nil {
@@ -682,7 +687,9 @@ func gpuTime(b *testing.B, be *Backend, op func()) float64 {
 	if err := errors.Join(err, err3, be.Sync()); err != nil {
 		b.Fatal(err)
 	}
-	return float64(ms) / 1e3 / float64(runs)
+	sec := float64(ms) / 1e3 / float64(runs)
+	b.ReportMetric(sec*1e9, "ns/op")
+	return sec
 }
 
 // BenchmarkMatMul times MatMul on LLaMA-3-8B's and LLaDA-8B's shapes. The
