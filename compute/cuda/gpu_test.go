@@ -713,6 +713,9 @@ func BenchmarkMatMul(b *testing.B) {
 		{compute.BF16, 8192, 8192, 8192, ""}, // the ceiling G of issue 5 (cuBLAS bf16 GEMM 8192³)
 		{compute.F32, 256, 4096, 4096, ""},   // float32 weights, no TF32
 		{compute.BF16, 32, 4096, 126464, ""}, // LLaDA's head over a block of 32: skinny, one split
+		{compute.BF16, 256, 4096, 4096, ""},  // a LLaDA-8B reference step (256 rows): q, k, v, o
+		{compute.BF16, 256, 4096, 12288, ""}, // its gate and up
+		{compute.BF16, 256, 12288, 4096, ""}, // its down
 	}
 	// Small batches on the SIMT GEMV, the tensor-core GEMV with one tile of
 	// 16 rows per block (MatMul's choice) and with two: this decides
