@@ -156,23 +156,23 @@ if [ "${PARITY:-0}" = 1 ]; then
 	grep -E "relative error|agreement|FAIL|PASS|panic" "$work/parity-test.log" | head -12
 fi
 
+# stepbench LOG VAR=CHECKPOINT PATTERN COUNT RESERVE runs model.test's
+# benchmarks PATTERN COUNT times on the checkpoint VAR names, leaving
+# RESERVE seconds of the budget, into $work/LOG.log.
+stepbench() {
+	local log=$1 ck=$2 pat=$3 count=$4 reserve=$5 t0=$SECONDS
+	(cd model && env DLLMBENCH_TEST_BACKEND=cuda "$ck" timeout "$(left "$reserve")" \
+		"$bin/model.test" -test.run '^$' -test.bench "$pat" -test.benchtime "$count") >"$work/$log.log" 2>&1
+	echo "== $log rc=$? in $((SECONDS - t0)) s"
+	grep -E "^Benchmark" "$work/$log.log" | awk '{print $1, $(NF-1), $NF}'
+}
 # STEP=1: where a LLaMA-3-8B decode step's time goes (model's
 # BenchmarkDecodeStep on the checkpoint): the device's share (the step's
 # graph, with and without the head) and the host's; and a LLaDA-8B
 # reference step's (BenchmarkDiffusionStep).
-if [ "${STEP:-0}" = 1 ] && [ -d /tmp/p8b/llama3-8b ]; then
-	t0=$SECONDS
-	(cd model && DLLMBENCH_TEST_BACKEND=cuda DLLMBENCH_STEP_MODEL=/tmp/p8b/llama3-8b timeout "$(left 200)" \
-		"$bin/model.test" -test.run '^$' -test.bench DecodeStep -test.benchtime 100x) >"$work/decode-step.log" 2>&1
-	echo "== decode step rc=$? in $((SECONDS - t0)) s"
-	grep -E "^Benchmark" "$work/decode-step.log" | awk '{print $1, $(NF-1), $NF}'
-fi
-if [ "${STEP:-0}" = 1 ] && [ -d /tmp/p8b/llada-8b ]; then
-	t0=$SECONDS
-	(cd model && DLLMBENCH_TEST_BACKEND=cuda DLLMBENCH_DIFFUSION_MODEL=/tmp/p8b/llada-8b timeout "$(left 120)" \
-		"$bin/model.test" -test.run '^$' -test.bench DiffusionStep -test.benchtime 50x) >"$work/diffusion-step.log" 2>&1
-	echo "== diffusion step rc=$? in $((SECONDS - t0)) s"
-	grep -E "^Benchmark" "$work/diffusion-step.log" | awk '{print $1, $(NF-1), $NF}'
+if [ "${STEP:-0}" = 1 ]; then
+	[ -d /tmp/p8b/llama3-8b ] && stepbench decode-step DLLMBENCH_STEP_MODEL=/tmp/p8b/llama3-8b DecodeStep 100x 200
+	[ -d /tmp/p8b/llada-8b ] && stepbench diffusion-step DLLMBENCH_DIFFUSION_MODEL=/tmp/p8b/llada-8b DiffusionStep 50x 120
 fi
 
 ids=$(python3 -c 'print(",".join(str(1000 + 37 * i) for i in range(128)))')
