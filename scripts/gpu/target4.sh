@@ -111,3 +111,13 @@ timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench 'MatMul/BF16/n=25
 	grep -E "^Benchmark" | awk '{print $1, $3, $4}'
 timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench 'Layer/llada/no-cache/n=256/T=256/default$' \
 	-test.benchtime 0.3s 2>&1 | grep -E "^Benchmark" | awk '{print $1, $3, $4}'
+# Nsight Compute on the attention over 256 rows and slots (about 35 µs, where
+# its FLOPs would take a few): occupancy, throughput and the launch.
+ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+if [ -n "$ncu" ]; then
+	timeout 120 "$ncu" --kernel-name regex:attention --launch-skip 2 --launch-count 2 --section SpeedOfLight \
+		--section Occupancy --section LaunchStats "$bin/compute-cuda.test" -test.run '^$' \
+		-test.bench 'Attention/diffusion/MHA/n=256/T=256/bf16$' -test.benchtime 3x >"$work/ncu-attention.log" 2>&1
+	grep -E "attention|Duration|Registers|Block Size|Grid Size|Achieved Occupancy|Theoretical Occupancy|Memory Throughput|Compute \(SM\)|Shared Memory Configuration Size|Dynamic Shared" \
+		"$work/ncu-attention.log" | head -40
+fi
