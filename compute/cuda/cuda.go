@@ -66,6 +66,7 @@ type Backend struct {
 	attnGroupBlocks int     // the decode kernel takes a group of heads a block from this many blocks of one head (tests and benchmarks change it)
 	attnCounters    int     // merge counters attention may use: skinnyCounters (tests lower it to take the combine kernel)
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
+	attnMMABatched  bool    // the tensor-core attention loads a tile at once (attention_mma_bl_*): off until measured; tests turn it on
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none
@@ -351,13 +352,14 @@ func usePDL(major int) bool {
 
 // enableExperimental turns on the kernels that are correct but were
 // measured slower than the paths the backend takes by default (see open),
-// for tests and benchmarks.
+// or not yet measured (attention_mma_bl_*), for tests and benchmarks.
 func (b *Backend) enableExperimental() {
 	if b.skinnyOK {
 		b.skinnyMax = skinnyMaxRows
 		b.gmMin = 2 // the tensor-core GEMV from its fewest rows
 	}
 	b.normMax = gemvNormMaxRows
+	b.attnMMABatched = true
 }
 
 // Device describes the GPU.

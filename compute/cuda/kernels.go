@@ -108,6 +108,7 @@ type kernels struct {
 	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
 	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
 	attnMMA                                  [2]kernel    // BF16 caches; the same heads
+	attnMMABL                                [2]kernel    // attnMMA loading a tile at once (attention_mma_bl_*)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
@@ -168,7 +169,8 @@ func (k *kernels) table() []*kernel {
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
 		k.attnMMA[i].name = fmt.Sprintf("attention_mma_bf16_hd%d", hd)
-		all = append(all, &k.attnTiled[i], &k.attnMMA[i])
+		k.attnMMABL[i].name = fmt.Sprintf("attention_mma_bl_bf16_hd%d", hd)
+		all = append(all, &k.attnTiled[i], &k.attnMMA[i], &k.attnMMABL[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {

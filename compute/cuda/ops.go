@@ -500,7 +500,11 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(hd), attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
 		return
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
-		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
+		k := &b.k.attnMMA[t]
+		if b.attnMMABatched {
+			k = &b.k.attnMMABL[t]
+		}
+		b.attnLaunch(k, attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
 		return
 	}
 	if decode { // no dynamic shared memory; the kernel merges its splits

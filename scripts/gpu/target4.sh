@@ -12,8 +12,12 @@
 #   3. a one-cell grid, `dllmbench run` (the harness), two repetitions;
 #   4. BenchmarkDiffuse again, for the card's drift.
 # It prints each one's ms a step, then the clock and power while each ran.
-# Then the step's parts: the attention over 256 rows and slots,
-# BenchmarkMatMul's products at 256 rows, and BenchmarkLayer's LLaDA layer.
+# Then the step's parts: the attention over many queries, with the
+# tensor-core kernel's tile loads one at a time and all at once (/bl),
+# BenchmarkMatMul's products at 256 rows, and BenchmarkLayer's LLaDA layer
+# (experimental: with the tile loaded at once). Before any of it, the CUDA
+# attention tests, which check attention_mma_bl_* against the CPU and bit
+# for bit against attention_mma_*.
 #
 #   make gpu, then on the GPU machine: bash scripts/gpu/target4.sh
 set -u
@@ -27,6 +31,7 @@ work=/tmp/target4
 rm -rf "$work" && mkdir -p "$work"
 export DLLMBENCH_KERNEL_CACHE=/tmp/dllmbench-kernels
 nvidia-smi --query-gpu=uuid --format=csv,noheader
+DLLMBENCH_REQUIRE_GPU=1 timeout 120 "$bin/compute-cuda.test" -test.run 'TestAttention' 2>&1 | tail -3
 if [ ! -d /tmp/p8b/llada-8b ]; then
 	[ -d /tmp/ref/fastdllm ] || { rm -rf /tmp/ref && cp -r .gpu/ref /tmp/ref; }
 	t0=$SECONDS
@@ -105,11 +110,18 @@ for (t0, name), (t1, _) in zip(marks, marks[1:]):
 EOF
 
 echo "== the step's parts"
-timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench 'Attention/diffusion/MHA/n=256/T=256(/bf16)?$' \
-	-test.benchtime 0.3s 2>&1 | grep -E "^Benchmark" | awk '{print $1, $3, $4}'
+# The tensor-core attention loading a tile at once (/bl, attention_mma_bl_*,
+# off by default until measured) against one load at a time; the layer with
+# it is the experimental configuration.
+# (-test.bench matches each level of a name on its own: a pattern ending in
+# bf16 takes .../bf16/bl too.)
+for p in diffusion/MHA/n=256/T=256/bf16 block/MHA/n=32/T=256/bf16 prefill/n=2048/T=2048/bf16; do
+	timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench "Attention/$p" -test.benchtime 0.3s 2>&1 |
+		grep -E "^Benchmark" | awk '{print $1, $3, $4}'
+done
 timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench 'MatMul/BF16/n=256/' -test.benchtime 0.3s 2>&1 |
 	grep -E "^Benchmark" | awk '{print $1, $3, $4}'
-timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench 'Layer/llada/no-cache/n=256/T=256/default$' \
+timeout 60 "$bin/compute-cuda.test" -test.run '^$' -test.bench 'Layer/llada/no-cache/n=256/T=256/(default|experimental)$' \
 	-test.benchtime 0.3s 2>&1 | grep -E "^Benchmark" | awk '{print $1, $3, $4}'
 # Nsight Compute on the attention over 256 rows and slots (about 35 µs, where
 # its FLOPs would take a few): occupancy, throughput and the launch.
