@@ -90,9 +90,9 @@ __device__ __forceinline__ double warp_sum(double v) {
 // launch (launch_dependents) rather than when its last block exits: the
 // next kernel's blocks start, and ask L2 for their weights, while this one
 // runs; its own wait still returns only once this kernel has finished and
-// its writes are visible. (Before the wait, a chain of such kernels would
-// hold SMs while waiting: measured 1 µs slower a decode layer; docs/perf.md,
-// CUDA v10.) Elsewhere it is nothing.
+// its writes are visible. (Before the wait it measured 1 µs slower a decode
+// layer, presumably as a chain of kernels launched early holds SMs while
+// waiting; docs/perf.md, CUDA v10.) Elsewhere it is nothing.
 __device__ __forceinline__ void griddep_wait() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
