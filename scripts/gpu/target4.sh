@@ -46,7 +46,7 @@ smi=$!
 mark() { echo "$(date +%H:%M:%S.%N | cut -c1-12) $1" >>"$work/marks"; }
 diffuse() {
 	(cd decode && DLLMBENCH_TEST_BACKEND=cuda DLLMBENCH_DIFFUSION_MODEL=/tmp/p8b/llada-8b timeout 100 \
-		"$bin/decode.test" -test.run '^$' -test.bench 'Diffuse/diffuse/varied$' -test.benchtime 3x) 2>&1 |
+		"$bin/decode.test" -test.run '^$' -test.bench 'Diffuse/varied$' -test.benchtime 3x) 2>&1 |
 		grep -E "^Benchmark|FAIL|panic" | awk '{print "test process:", $(NF-1), $NF}'
 }
 mark diffuse-1
