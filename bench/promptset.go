@@ -20,10 +20,14 @@ type promptSet struct {
 
 // cutPrompts makes the prompts of length P tokens (and references of G
 // tokens) under tok from the source documents, taking documents in order
-// until most prompts are made. A document with its own reference (a prompt
-// file) keeps it, and its prompt is cut only when longer than P.
+// until most prompts are made. P counts the special tokens tok adds to a
+// prompt (LLaMA-3's and LLaDA's BOS), as a model sees them: the text is
+// cut to P less those, and to one token at least. A document with its own reference (a prompt file)
+// keeps it, and its prompt is cut only when longer.
 func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*promptSet, error) {
 	ps := &promptSet{}
+	special := len(tok.Encode("a", true)) - len(tok.Encode("a", false))
+	body := max(P-special, 1) // the text's tokens
 	longest := 0
 	for _, d := range docs {
 		if most > 0 && len(ps.Texts) == most {
@@ -35,11 +39,11 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 		switch {
 		case d.Reference != "":
 			text, ref = d.Text, d.Reference
-			if len(ids) > P {
-				text = decodeWhole(tok, ids[:P])
+			if len(ids) > body {
+				text = decodeWhole(tok, ids[:body])
 			}
-		case len(ids) >= P+G:
-			text, ref = decodeWhole(tok, ids[:P]), decodeWhole(tok, ids[P:P+G])
+		case len(ids) >= body+G:
+			text, ref = decodeWhole(tok, ids[:body]), decodeWhole(tok, ids[body:body+G])
 		default:
 			continue // too short to give a prompt and its continuation
 		}
@@ -49,8 +53,12 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 		ps.Texts, ps.Refs = append(ps.Texts, text), append(ps.Refs, ref)
 	}
 	if len(ps.Texts) == 0 {
-		return nil, fmt.Errorf("bench: no document of the prompt source has %d+%d tokens (the longest has %d); "+
-			"for longer prompts give prompts: {source: file, path: ...} with one long document per line", P, G, longest)
+		with := ""
+		if special > 0 {
+			with = fmt.Sprintf(", a prompt of %d less the %d special tokens the tokenizer adds", P, special)
+		}
+		return nil, fmt.Errorf("bench: no document of the prompt source has %d+%d tokens (the longest has %d%s); "+
+			"for longer prompts give prompts: {source: file, path: ...} with one long document per line", body, G, longest, with)
 	}
 	h := sha256.New()
 	for i := range ps.Texts {

@@ -11,9 +11,8 @@ import (
 	"dllmbench/tokenizer"
 )
 
-// Prompts longer than every document fail with one line that says how
-// long the longest is and where longer prompts come from.
-func TestCutPromptsTooLong(t *testing.T) {
+func demoTokenizer(t *testing.T) *tokenizer.Tokenizer {
+	t.Helper()
 	dir, err := demo.Dir("builtin:demo-llama")
 	if err != nil {
 		t.Fatal(err)
@@ -22,13 +21,49 @@ func TestCutPromptsTooLong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tok
+}
+
+// A prompt of P tokens is P tokens as the model sees it, its BOS included:
+// a cell's prompt_length is the length of the sequence the model runs on
+// (LLaDA's reference step over 128 + 128 tokens is 256 rows, not 257).
+func TestCutPromptsCountBOS(t *testing.T) {
+	tok := demoTokenizer(t)
+	if _, ok := tok.BOS(); !ok {
+		t.Fatal("the demo tokenizer adds no BOS: this test needs one")
+	}
+	docs, _, err := prompts.Load(prompts.Options{Source: "wikitext", HubCache: t.TempDir()}) // the embedded subset
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, P := range []int{1, 2, 16, 128} {
+		ps, err := cutPrompts(docs, tok, P, 32, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := max(P, 2) // at least one token of text
+		for i, text := range ps.Texts {
+			if n := len(tok.Encode(text, true)); n != want {
+				t.Errorf("P = %d: prompt %d encodes to %d tokens with its BOS, want %d", P, i, n, want)
+			}
+		}
+	}
+}
+
+// Prompts longer than every document fail with one line that says how
+// long the longest is and where longer prompts come from.
+func TestCutPromptsTooLong(t *testing.T) {
+	tok := demoTokenizer(t)
 	docs := []prompts.Doc{{Text: "a short document"}, {Text: strings.Repeat("a longer document, ", 20)}}
 	longest := len(tok.Encode(docs[1].Text, false))
-	ps, err := cutPrompts(docs, tok, longest, 1, 0)
+	// A prompt of longest+1 tokens is its BOS and longest−1 of text; with a
+	// continuation of 2 it needs longest + 1 tokens of text.
+	ps, err := cutPrompts(docs, tok, longest, 2, 0)
 	if err == nil {
-		t.Fatalf("prompt of %d + 1 tokens from documents of at most %d: no error, %d prompts", longest, longest, len(ps.Texts))
+		t.Fatalf("prompt of %d + 2 tokens from documents of at most %d: no error, %d prompts", longest, longest, len(ps.Texts))
 	}
-	for _, want := range []string{"has " + strconv.Itoa(longest) + "+1 tokens", "the longest has " + strconv.Itoa(longest), "source: file"} {
+	for _, want := range []string{"has " + strconv.Itoa(longest-1) + "+2 tokens", "the longest has " + strconv.Itoa(longest),
+		"a prompt of " + strconv.Itoa(longest) + " less the 1 special", "source: file"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -36,7 +71,7 @@ func TestCutPromptsTooLong(t *testing.T) {
 	if strings.Contains(err.Error(), "\n") {
 		t.Errorf("error of several lines: %q", err)
 	}
-	if ps, err := cutPrompts(docs, tok, longest-1, 1, 0); err != nil || len(ps.Texts) != 1 {
-		t.Errorf("prompt of %d + 1 tokens: %v, %v", longest-1, ps, err)
+	if ps, err := cutPrompts(docs, tok, longest, 1, 0); err != nil || len(ps.Texts) != 1 {
+		t.Errorf("prompt of %d + 1 tokens: %v, %v", longest, ps, err)
 	}
 }
