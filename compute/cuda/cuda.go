@@ -66,7 +66,7 @@ type Backend struct {
 	attnGroupBlocks int     // the decode kernel takes a group of heads a block from this many blocks of one head (tests and benchmarks change it)
 	attnCounters    int     // merge counters attention may use: skinnyCounters (tests lower it to take the combine kernel)
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
-	attnMMABatched  bool    // the tensor-core attention loads a tile at once (attention_mma_bl_*): off until measured; tests turn it on
+	attnMMABlocks   int     // the tensor-core attention splits slots until a call has this many blocks: attnMMABlocks; benchmarks change it
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none
@@ -133,7 +133,7 @@ func New(device int) (*Backend, error) {
 	defer runtime.UnlockOSThread()
 	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
-		attnTiledMin: attnTiledMinQueries, attnDecodeMax: attnDecodeMaxQueries,
+		attnTiledMin: attnTiledMinQueries, attnMMABlocks: attnMMABlocks, attnDecodeMax: attnDecodeMaxQueries,
 		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows, gemvMax: gemvMaxRows,
 		ffnCublasMin: ffnCublasMinRows,
 		attnCounters: skinnyCounters}
@@ -352,14 +352,13 @@ func usePDL(major int) bool {
 
 // enableExperimental turns on the kernels that are correct but were
 // measured slower than the paths the backend takes by default (see open),
-// or not yet measured (attention_mma_bl_*), for tests and benchmarks.
+// for tests and benchmarks.
 func (b *Backend) enableExperimental() {
 	if b.skinnyOK {
 		b.skinnyMax = skinnyMaxRows
 		b.gmMin = 2 // the tensor-core GEMV from its fewest rows
 	}
 	b.normMax = gemvNormMaxRows
-	b.attnMMABatched = true
 }
 
 // Device describes the GPU.

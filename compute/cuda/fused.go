@@ -321,11 +321,22 @@ func (b *Backend) RoPEStore(q, k, v, kc, vc, rows, cos, sin, pos compute.Tensor,
 	const op = "RoPEStore"
 	qp, kp, vp, kcp, vcp := b.ptr(op, q), b.ptr(op, k), b.ptr(op, v), b.ptr(op, kc), b.ptr(op, vc)
 	rp, cp, sp, pp := b.ptr(op, rows), b.ptr(op, cos), b.ptr(op, sin), b.ptr(op, pos)
+	// Four items a thread where four never straddle a head or a tensor and
+	// every operand takes 16-byte loads.
+	vec := headDim%8 == 0 && k.Cols()%4 == 0
+	for _, p := range []cuda.DevPtr{qp, kp, vp, kcp, vcp, cp, sp} {
+		vec = vec && p%16 == 0
+	}
+	items := per
+	if vec {
+		items = per / 4
+	}
 	b.enter()
 	defer b.exit()
-	grid := [3]uint32{uint32(min((per+255)/256, 1<<16)), uint32(min(n, 65535)), 1}
+	grid := [3]uint32{uint32(min((items+255)/256, 1<<16)), uint32(min(n, 65535)), 1}
 	b.launch(&b.k.ropeStore[slot(kc.DType())], grid, threads256, 0, dev(qp), dev(kp), dev(vp), dev(kcp), dev(vcp),
-		dev(rp), dev(cp), dev(sp), dev(pp), i32(n), i32(q.Cols()), i32(k.Cols()), i32(headDim), i32(cos.Rows()), i32(kc.Rows()))
+		dev(rp), dev(cp), dev(sp), dev(pp), i32(n), i32(q.Cols()), i32(k.Cols()), i32(headDim), i32(cos.Rows()), i32(kc.Rows()),
+		i32(boolInt(vec)))
 	b.done(op)
 }
 
@@ -341,13 +352,15 @@ const ffnCublasMinRows = 4
 // NormFFN is a gated feed-forward block with its residual add:
 // NormMatMulSwiGLU(h, xn, x, g, eps, gate, up), then MatMulAdd(dst, h,
 // down). On cuBLAS (cublasNormed) each slice of rows that fits the scratch
-// is normalised straight to 16 bits, multiplied by gate (into h) and up in
-// one batched product, and silu(gate)·up narrowed straight to 16 bits
-// (silu_mul_bf16/_f16) for the down projection: the composed ops'
-// arithmetic (the narrowed values are theirs bit for bit; cuBLAS may sum a
-// product in another order), with two casts and a float32 write and read
-// of h fewer. Elsewhere it runs the two ops. dst may be x (the residual
-// stream) or must not overlap it.
+// is normalised straight to 16 bits and multiplied by gate and up in one
+// batched product that writes them in the weights' 16-bit type, as
+// PyTorch's 16-bit Linear does; silu(gate)·up, computed in float32 from
+// those, is narrowed to 16 bits (silu_mul16_bf16/_f16) for the down
+// projection. Against the composed ops, which keep gate and up in float32,
+// that rounds them once more (a relative 2⁻⁹ in bfloat16), for half the
+// products' writes and the epilogue's reads (docs/perf.md, v11); h's
+// memory serves as scratch. Elsewhere it runs the two ops. dst may be x
+// (the residual stream) or must not overlap it.
 func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up, down compute.Tensor) {
 	const op = "NormFFN"
 	b.checkNorm(op, xn, x, g)
@@ -379,16 +392,16 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 	if dt == compute.F16 {
 		typ = cuda.R16F
 	}
-	ks, hp, dp, wd := &b.k.siluMulTo[slot(dt)], b.ptr(op, h), b.ptr(op, dst), b.ptr(op, down)
-	// gate into h and up into the scratch in one batched product over x
-	// normalised to 16 bits; then silu(gate)·up narrowed to 16 bits in the
-	// epilogue's own scratch (2m bytes a row) and the down product added
-	// to dst.
-	outs := []gemmOut{{d: hp, w: b.ptr(op, gate), m: m}, {w: b.ptr(op, up), m: m, inSlice: true}}
-	b.normGemm(op, x, g, eps, dt, outs, &gemmAfter{perRow: 2 * int64(m), fn: func(r0, rows int, s []gemmOut, hb cuda.DevPtr) {
+	ks, hp, dp, wd := &b.k.siluMul16[slot(dt)], b.ptr(op, h), b.ptr(op, dst), b.ptr(op, down)
+	// gate (into h's memory) and up (into the scratch), both written in 16
+	// bits, in one batched product over x normalised to 16 bits; then
+	// silu(gate)·up narrowed to 16 bits over up, and the down product
+	// added to dst.
+	outs := []gemmOut{{d: hp, w: b.ptr(op, gate), m: m, narrow: true}, {w: b.ptr(op, up), m: m, inSlice: true, narrow: true}}
+	b.normGemm(op, x, g, eps, dt, outs, &gemmAfter{fn: func(r0, rows int, s []gemmOut, _ cuda.DevPtr) {
 		cm := int64(rows) * int64(m)
-		b.launch(ks, blocks1D((cm+3)/4), threads256, 0, dev(hb), dev(s[0].d), dev(s[1].d), i64(cm))
-		b.gemmEx(wd, typ, hb, dp+cuda.DevPtr(int64(r0)*int64(d)*4), rows, m, d, cuda.Compute32F, true)
+		b.launch(ks, blocks1D((cm+7)/8), threads256, 0, dev(s[1].d), dev(s[0].d), dev(s[1].d), i64(cm))
+		b.gemmEx(wd, typ, s[1].d, dp+cuda.DevPtr(int64(r0)*int64(d)*4), cuda.R32F, rows, m, d, cuda.Compute32F, true)
 	}})
 }
 

@@ -187,7 +187,7 @@ func BenchmarkLayer(b *testing.B) {
 			b.Run(c.name+"/"+cfg, func(b *testing.B) {
 				be := newBackend(b)
 				if cfg != "experimental" {
-					be.skinnyMax, be.normMax, be.gmMin, be.attnMMABatched = gemvMaxRows, 0, gemvMMAMinRows, false
+					be.skinnyMax, be.normMax, be.gmMin = gemvMaxRows, 0, gemvMMAMinRows
 				}
 				switch cfg {
 				case "ffn-cublas": // the feed-forward block on cuBLAS from one row

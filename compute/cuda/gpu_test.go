@@ -272,11 +272,6 @@ func TestAttentionShapes(t *testing.T) {
 			want := run(c)
 			got := run(b)
 			compare(t, name, got, want, tol)
-			if mma { // its two ways of loading a tile give the same bits
-				b.attnMMABatched = false
-				compare(t, name+", a tile's loads one at a time", run(b), got, 0)
-				b.attnMMABatched = true
-			}
 			b.attnCounters = 0 // splits merged by the combine kernel, not in the kernel
 			compare(t, name+", no merge counters", run(b), want, tol)
 			b.attnCounters = skinnyCounters
@@ -828,10 +823,9 @@ func BenchmarkAttention(b *testing.B) {
 		{"prefill/n=2048/T=2048/bf16", 1, 2048, 2048, 32, 8, 128, true},
 		{"prefill/n=128/T=128/bf16", 1, 128, 128, 32, 8, 128, true},
 		{"diffusion/MHA/n=256/T=256/bf16", 1, 256, 256, 32, 32, 128, false},
-		{"diffusion/MHA/n=256/T=256/bf16/bl", 1, 256, 256, 32, 32, 128, false}, // loading a tile at once
-		{"prefill/n=2048/T=2048/bf16/bl", 1, 2048, 2048, 32, 8, 128, true},
+		{"diffusion/MHA/n=256/T=256/bf16/blocks=256", 1, 256, 256, 32, 32, 128, false}, // two chunks and their combine
+		{"block/MHA/n=32/T=1024/bf16/blocks=256", 1, 32, 1024, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/bf16", 1, 32, 256, 32, 32, 128, false},
-		{"block/MHA/n=32/T=256/bf16/bl", 1, 32, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=1024/bf16", 1, 32, 1024, 32, 32, 128, false},
 		{"decode/T=256/bf16", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=4096/bf16", 1, 1, 4096, 32, 8, 128, true},
@@ -847,7 +841,6 @@ func BenchmarkAttention(b *testing.B) {
 	}, chunks...) {
 		b.Run(c.name, func(b *testing.B) {
 			be := newBackend(b)
-			be.attnMMABatched = strings.HasSuffix(c.name, "/bl") // attention_mma_bl_*, not yet the default
 			switch {
 			case strings.Contains(c.name, "/g1/"): // a block per head
 				be.attnGroupBlocks = math.MaxInt
@@ -861,6 +854,8 @@ func BenchmarkAttention(b *testing.B) {
 				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = math.MaxInt, 0, 0
 			case strings.Contains(c.name, "/chunk="):
 				fmt.Sscanf(c.name[strings.Index(c.name, "/chunk=")+len("/chunk="):], "%d", &be.attnDecodeChunk)
+			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel's split target
+				fmt.Sscanf(c.name[strings.Index(c.name, "/blocks=")+len("/blocks="):], "%d", &be.attnMMABlocks)
 			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd
 			cdt := compute.F32

@@ -108,13 +108,12 @@ type kernels struct {
 	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
 	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
 	attnMMA                                  [2]kernel    // BF16 caches; the same heads
-	attnMMABL                                [2]kernel    // attnMMA loading a tile at once (attention_mma_bl_*)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
 	gemvDeep                                 [3]kernel                    // n = 1, small grids: [BF16] and [F16] only
-	rmsNormTo, siluMulTo                     [3]kernel                    // results narrowed to [BF16] and [F16]
+	rmsNormTo, siluMulTo, siluMul16          [3]kernel                    // results narrowed to [BF16] and [F16] (siluMul16: from operands of that type)
 	cast                                     [3]kernel                    // F32 to [BF16] and [F16]
 	copyRows                                 [3][3]kernel                 // [src][dst] types
 	ropeStore                                [3]kernel                    // [cache type]
@@ -169,8 +168,7 @@ func (k *kernels) table() []*kernel {
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
 		k.attnMMA[i].name = fmt.Sprintf("attention_mma_bf16_hd%d", hd)
-		k.attnMMABL[i].name = fmt.Sprintf("attention_mma_bl_bf16_hd%d", hd)
-		all = append(all, &k.attnTiled[i], &k.attnMMA[i], &k.attnMMABL[i])
+		all = append(all, &k.attnTiled[i], &k.attnMMA[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {
@@ -184,8 +182,8 @@ func (k *kernels) table() []*kernel {
 		if i > 0 {
 			k.cast[i].name = "cast_f32_" + s
 			k.gemvDeep[i].name = fmt.Sprintf("gemv_%s_n1_deep", s)
-			k.rmsNormTo[i].name, k.siluMulTo[i].name = "rmsnorm_"+s, "silu_mul_"+s
-			all = append(all, &k.cast[i], &k.gemvDeep[i], &k.rmsNormTo[i], &k.siluMulTo[i])
+			k.rmsNormTo[i].name, k.siluMulTo[i].name, k.siluMul16[i].name = "rmsnorm_"+s, "silu_mul_"+s, "silu_mul16_"+s
+			all = append(all, &k.cast[i], &k.gemvDeep[i], &k.rmsNormTo[i], &k.siluMulTo[i], &k.siluMul16[i])
 		}
 		for j, d := range slotNames {
 			k.copyRows[i][j].name = "copy_rows_" + s + "_" + d

@@ -192,12 +192,23 @@ func boolInt(v bool) int {
 // gemmOut is one product of a cuBLAS call: d = x · wᵀ with w m × k, or
 // d += x · wᵀ with add. With inSlice, d is not an output tensor but
 // scratch that gemm places for each slice of rows (the caller's after
-// function reads it).
+// function reads it). With narrow, d is written in the weights' 16-bit
+// type, not float32 (for an epilogue that narrows its result anyway; not
+// with add).
 type gemmOut struct {
 	d, w    cuda.DevPtr
 	m       int
 	add     bool
 	inSlice bool
+	narrow  bool
+}
+
+// size is the bytes of one element of d.
+func (o gemmOut) size() int64 {
+	if o.narrow {
+		return 2
+	}
+	return 4
 }
 
 // gemmAfter is an epilogue of gemm: fn runs after each slice's products,
@@ -235,8 +246,11 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 		perRow = 2 * int64(k)
 	}
 	for _, o := range outs {
+		if o.narrow && (!narrowed || o.add) {
+			panic("cuda: gemm: a narrowed output of float32 weights, or added to")
+		}
 		if o.inSlice {
-			perRow += 4 * int64(o.m)
+			perRow += o.size() * int64(o.m)
 			slack = 256 // each scratch output starts 256-byte aligned
 		}
 	}
@@ -273,9 +287,9 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 			if o.inSlice {
 				next = (next + 255) &^ 255
 				slice[i].d = next
-				next += cuda.DevPtr(int64(c) * int64(o.m) * 4)
+				next += cuda.DevPtr(int64(c) * int64(o.m) * o.size())
 			} else {
-				slice[i].d = o.d + cuda.DevPtr(int64(r0)*int64(o.m)*4)
+				slice[i].d = o.d + cuda.DevPtr(int64(r0)*int64(o.m)*o.size())
 			}
 		}
 		if narrowed && batchable(slice) {
@@ -286,10 +300,10 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 			for i, o := range slice {
 				w[i], d[i] = o.w, o.d
 			}
-			b.gemmBatched(len(slice), w, xin, d, typ, c, k, slice[0].m, ct)
+			b.gemmBatched(len(slice), w, xin, d, typ, outType(slice[0], typ), c, k, slice[0].m, ct)
 		} else {
 			for _, o := range slice {
-				b.gemmEx(o.w, typ, xin, o.d, c, k, o.m, ct, o.add)
+				b.gemmEx(o.w, typ, xin, o.d, outType(o, typ), c, k, o.m, ct, o.add)
 			}
 		}
 		if after != nil {
@@ -298,25 +312,34 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 	}
 }
 
-// batchable says that outs are two or three products of one shape that
-// gemmBatched can run as one: cuBLAS has the batched call, and none adds.
+// outType is the cuBLAS type of o's d, given the weights' typ.
+func outType(o gemmOut, typ cuda.DataType) cuda.DataType {
+	if o.narrow {
+		return typ
+	}
+	return cuda.R32F
+}
+
+// batchable says that outs are two or three products of one shape and
+// output type that gemmBatched can run as one: cuBLAS has the batched
+// call, and none adds.
 func batchable(outs []gemmOut) bool {
 	if len(outs) < 2 || len(outs) > 3 || !cuda.HasGemmBatchedEx() {
 		return false
 	}
 	for _, o := range outs {
-		if o.m != outs[0].m || o.add {
+		if o.m != outs[0].m || o.add || o.narrow != outs[0].narrow {
 			return false
 		}
 	}
 	return true
 }
 
-// gemmBatched computes count (2 or 3) n × m products d[i] = x · w[i]ᵀ as
-// gemmEx computes each, in one batched cuBLAS call whose pointer arrays
-// set_ptrs3 writes to b.gemmPtrs first (in the stream, so that a graph
-// replays them).
-func (b *Backend) gemmBatched(count int, w [3]cuda.DevPtr, x cuda.DevPtr, d [3]cuda.DevPtr, typ cuda.DataType, n, k, m int,
+// gemmBatched computes count (2 or 3) n × m products d[i] = x · w[i]ᵀ (d
+// of type dtyp) as gemmEx computes each, in one batched cuBLAS call whose
+// pointer arrays set_ptrs3 writes to b.gemmPtrs first (in the stream, so
+// that a graph replays them).
+func (b *Backend) gemmBatched(count int, w [3]cuda.DevPtr, x cuda.DevPtr, d [3]cuda.DevPtr, typ, dtyp cuda.DataType, n, k, m int,
 	ct cuda.ComputeType) {
 	xs := [3]cuda.DevPtr{x, x, x}
 	for i := count; i < 3; i++ {
@@ -327,25 +350,26 @@ func (b *Backend) gemmBatched(count int, w [3]cuda.DevPtr, x cuda.DevPtr, d [3]c
 		dev(xs[0]), dev(xs[1]), dev(xs[2]), dev(d[0]), dev(d[1]), dev(d[2]))
 	b.pin.Pin(b.scal)
 	err := b.blas.GemmBatchedEx(cuda.OpT, cuda.OpN, m, n, k, unsafe.Pointer(&b.scal[0]), p, typ, k, p+24, typ, k,
-		unsafe.Pointer(&b.scal[1]), p+48, cuda.R32F, m, count, ct, cuda.GemmDefault)
+		unsafe.Pointer(&b.scal[1]), p+48, dtyp, m, count, ct, cuda.GemmDefault)
 	b.pin.Unpin()
 	if err != nil {
 		b.fail(fmt.Errorf("cuda: %d batched products %d×%d·(%d×%d)ᵀ: %w", count, n, k, m, k, err))
 	}
 }
 
-// gemmEx computes the n × m float32 d = x · wᵀ (d += x · wᵀ with add) with
-// x and w of type typ. In cuBLAS's column-major terms, w (m × k row-major)
-// is a k × m matrix used transposed with lda = k, x is k × n with ldb = k,
-// and d is m × n with ldc = m.
-func (b *Backend) gemmEx(w cuda.DevPtr, typ cuda.DataType, x, d cuda.DevPtr, n, k, m int, ct cuda.ComputeType, add bool) {
+// gemmEx computes the n × m d = x · wᵀ (d += x · wᵀ with add) with x and w
+// of type typ and d of type dtyp (float32 but for a narrowed gemmOut). In
+// cuBLAS's column-major terms, w (m × k row-major) is a k × m matrix used
+// transposed with lda = k, x is k × n with ldb = k, and d is m × n with
+// ldc = m.
+func (b *Backend) gemmEx(w cuda.DevPtr, typ cuda.DataType, x, d cuda.DevPtr, dtyp cuda.DataType, n, k, m int, ct cuda.ComputeType, add bool) {
 	beta := &b.scal[1] // 0
 	if add {
 		beta = &b.scal[0] // 1
 	}
 	b.pin.Pin(b.scal)
 	err := b.blas.GemmEx(cuda.OpT, cuda.OpN, m, n, k, unsafe.Pointer(&b.scal[0]), w, typ, k, x, typ, k,
-		unsafe.Pointer(beta), d, cuda.R32F, m, ct, cuda.GemmDefault)
+		unsafe.Pointer(beta), d, dtyp, m, ct, cuda.GemmDefault)
 	b.pin.Unpin()
 	if err != nil {
 		b.fail(fmt.Errorf("cuda: MatMul %d×%d·(%d×%d)ᵀ: %w", n, k, m, k, err))
@@ -497,14 +521,11 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		nb: nb, n: n, T: T, nHeads: nHeads, nKVHeads: nKVHeads, hd: hd, causal: causal}
 	switch {
 	case tiled && cs == 0 && b.attnTiledOK[t]:
-		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(hd), attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
+		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(hd), attnTiledQueries,
+			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
 		return
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
-		k := &b.k.attnMMA[t]
-		if b.attnMMABatched {
-			k = &b.k.attnMMABL[t]
-		}
-		b.attnLaunch(k, attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads), a)
+		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads, b.attnMMABlocks), a)
 		return
 	}
 	if decode { // no dynamic shared memory; the kernel merges its splits
@@ -716,16 +737,26 @@ const (
 // V tiles of 64 rows of hd floats, P (64 × 64 floats) and 64 ends.
 func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
 
+// attnTiledBlocks and attnMMABlocks are the blocks per batch row that the
+// tiled and the tensor-core attention kernels split a query's slots to
+// reach. 256 is two blocks per SM of an H100 or H200. The tensor-core
+// kernel aims at one: LLaDA's step over 256 tokens (128 blocks) took 35.4
+// µs in two chunks and their combine, 20.3 µs in one (docs/perf.md, v11).
+const (
+	attnTiledBlocks = 256
+	attnMMABlocks   = 128
+)
+
 // attnTiledSplits is how many blocks share the slots of a query in the
-// tiled kernel: enough for about 256 blocks per batch row (two per SM of an
-// H100 or H200), each chunk at least 128 slots (64, one tile, below 64
-// queries, where a block has fewer queries to keep busy), at most 32. Like
+// tiled and tensor-core kernels: enough for about target blocks per batch
+// row, each chunk at least 128 slots (64, one tile, below 64 queries,
+// where a block has fewer queries to keep busy), at most 32. Like
 // attnSplits it depends on the shape of a batch row only.
-func attnTiledSplits(n, T, nHeads int) int {
+func attnTiledSplits(n, T, nHeads, target int) int {
 	blocks := (n + attnTiledQueries - 1) / attnTiledQueries * nHeads
 	chunk := 128
 	if n < 64 {
 		chunk = 64
 	}
-	return max(1, min(32, (T+chunk-1)/chunk, (256+blocks-1)/blocks))
+	return max(1, min(32, (T+chunk-1)/chunk, (target+blocks-1)/blocks))
 }

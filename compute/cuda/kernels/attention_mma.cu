@@ -26,12 +26,11 @@
 // leaves it unchanged (factor 1, terms 0), so which other queries share
 // its block or warp does not matter.
 //
-// BL (attention_mma_bl_*) loads a tile's keys and values into registers
-// all at once, 2·AM_K·HD/8/AM_THREADS 16-byte loads a thread in flight,
-// before storing any to shared memory; without it each load is followed
-// by its store (NVRTC's code keeps the pairs in order), so a tile costs a
-// chain of dependent round trips to memory. Shared memory, and so every
-// result, is the same bit for bit.
+// A tile's keys and values are loaded into registers all at once,
+// 2·AM_K·HD/8/AM_THREADS 16-byte loads a thread in flight, before any is
+// stored to shared memory: a loop that stored each load as it came kept
+// the pairs in order in NVRTC's code, a chain of dependent round trips to
+// memory, and was 17% slower on a 2048-token prefill (docs/perf.md, v11).
 
 #define AM_Q 64 // queries per block
 #define AM_K 64 // slots per tile
@@ -41,7 +40,7 @@ typedef Mma<bf16_t> MB; // skinny.cu: bfloat16 packing and mma.sync
 
 // The parameters are attention_f32's with bfloat16 caches; q, kc, vc and
 // out are 16-byte aligned (the Go side checks).
-template <int HD, bool BL>
+template <int HD>
 __device__ __forceinline__ void attention_mma(float *__restrict__ out, const float *__restrict__ q,
                                               const bf16_t *__restrict__ kc, const bf16_t *__restrict__ vc,
                                               const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,
@@ -92,49 +91,32 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         __syncthreads(); // every warp is done with the last tile
         // Slots past emax are zeros: never read from the cache, so garbage
         // there (another row's slots, or nothing) stays out.
-        if constexpr (BL) {
-            constexpr int PER = AM_K * HU / AM_THREADS; // 16-byte units a thread, of K and of V
-            u32x4 kt[PER], vt[PER];
+        constexpr int PER = AM_K * HU / AM_THREADS; // 16-byte units a thread, of K and of V
+        u32x4 kt[PER], vt[PER];
 #pragma unroll
-            for (int i = 0; i < PER; i++) {
-                const int x = tid + i * AM_THREADS, j = j0 + x / HU;
-                kt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(kb + (long long)j * kvc + 8 * (x % HU))
-                                 : u32x4{0u, 0u, 0u, 0u};
-            }
+        for (int i = 0; i < PER; i++) {
+            const int x = tid + i * AM_THREADS, j = j0 + x / HU;
+            kt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(kb + (long long)j * kvc + 8 * (x % HU))
+                             : u32x4{0u, 0u, 0u, 0u};
+        }
 #pragma unroll
-            for (int i = 0; i < PER; i++) {
-                const int x = tid + i * AM_THREADS, j = j0 + x % AM_K;
-                vt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(vb + (long long)j * kvc + 8 * (x / AM_K))
-                                 : u32x4{0u, 0u, 0u, 0u};
-            }
+        for (int i = 0; i < PER; i++) {
+            const int x = tid + i * AM_THREADS, j = j0 + x % AM_K;
+            vt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(vb + (long long)j * kvc + 8 * (x / AM_K))
+                             : u32x4{0u, 0u, 0u, 0u};
+        }
 #pragma unroll
-            for (int i = 0; i < PER; i++) {
-                const int x = tid + i * AM_THREADS;
-                *reinterpret_cast<u32x4 *>(Ks + (x / HU) * KS + 8 * (x % HU)) = kt[i];
-            }
+        for (int i = 0; i < PER; i++) {
+            const int x = tid + i * AM_THREADS;
+            *reinterpret_cast<u32x4 *>(Ks + (x / HU) * KS + 8 * (x % HU)) = kt[i];
+        }
 #pragma unroll
-            for (int i = 0; i < PER; i++) {
-                const int x = tid + i * AM_THREADS;
-                const u32x4 v = vt[i];
-                u16 *d = Vt + 8 * (x / AM_K) * VS + x % AM_K;
-                d[0] = (u16)v.x, d[VS] = (u16)(v.x >> 16), d[2 * VS] = (u16)v.y, d[3 * VS] = (u16)(v.y >> 16);
-                d[4 * VS] = (u16)v.z, d[5 * VS] = (u16)(v.z >> 16), d[6 * VS] = (u16)v.w, d[7 * VS] = (u16)(v.w >> 16);
-            }
-        } else {
-            for (int x = tid; x < AM_K * HU; x += AM_THREADS) {
-                const int r = x / HU, u = x % HU, j = j0 + r;
-                u32x4 v = {0u, 0u, 0u, 0u};
-                if (j < emax) v = *reinterpret_cast<const u32x4 *>(kb + (long long)j * kvc + 8 * u);
-                *reinterpret_cast<u32x4 *>(Ks + r * KS + 8 * u) = v;
-            }
-            for (int x = tid; x < AM_K * HU; x += AM_THREADS) {
-                const int r = x % AM_K, u = x / AM_K, j = j0 + r;
-                u32x4 v = {0u, 0u, 0u, 0u};
-                if (j < emax) v = *reinterpret_cast<const u32x4 *>(vb + (long long)j * kvc + 8 * u);
-                u16 *d = Vt + 8 * u * VS + r;
-                d[0] = (u16)v.x, d[VS] = (u16)(v.x >> 16), d[2 * VS] = (u16)v.y, d[3 * VS] = (u16)(v.y >> 16);
-                d[4 * VS] = (u16)v.z, d[5 * VS] = (u16)(v.z >> 16), d[6 * VS] = (u16)v.w, d[7 * VS] = (u16)(v.w >> 16);
-            }
+        for (int i = 0; i < PER; i++) {
+            const int x = tid + i * AM_THREADS;
+            const u32x4 v = vt[i];
+            u16 *d = Vt + 8 * (x / AM_K) * VS + x % AM_K;
+            d[0] = (u16)v.x, d[VS] = (u16)(v.x >> 16), d[2 * VS] = (u16)v.y, d[3 * VS] = (u16)(v.y >> 16);
+            d[4 * VS] = (u16)v.z, d[5 * VS] = (u16)(v.z >> 16), d[6 * VS] = (u16)v.w, d[7 * VS] = (u16)(v.w >> 16);
         }
         __syncthreads();
         if (j0 >= ew) continue; // the same for the whole warp: none of its queries sees this tile
@@ -242,18 +224,16 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
     }
 }
 
-// Named attention_mma[_bl]_bf16_hd<head dim>; the parameters are
+// Named attention_mma_bf16_hd<head dim>; the parameters are
 // attention_bf16's (hd must be HD). Grid: (⌈n / 64⌉ · splits, heads, batch
 // rows).
-#define ATTENTION_MMA(NAME, HD, BL)                                                                          \
-    extern "C" __global__ void __launch_bounds__(AM_THREADS)                                                 \
-    NAME(float *__restrict__ out, const float *__restrict__ q, const bf16_t *__restrict__ kc,                \
-         const bf16_t *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,   \
-         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) {  \
-        griddep_wait();                                                                                      \
-        attention_mma<HD, BL>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);    \
+#define ATTENTION_MMA(NAME, HD)                                                                             \
+    extern "C" __global__ void __launch_bounds__(AM_THREADS)                                                \
+    NAME(float *__restrict__ out, const float *__restrict__ q, const bf16_t *__restrict__ kc,               \
+         const bf16_t *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,  \
+         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) { \
+        griddep_wait();                                                                                     \
+        attention_mma<HD>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);        \
     }
-ATTENTION_MMA(attention_mma_bf16_hd64, 64, false)
-ATTENTION_MMA(attention_mma_bf16_hd128, 128, false)
-ATTENTION_MMA(attention_mma_bl_bf16_hd64, 64, true)
-ATTENTION_MMA(attention_mma_bl_bf16_hd128, 128, true)
+ATTENTION_MMA(attention_mma_bf16_hd64, 64)
+ATTENTION_MMA(attention_mma_bf16_hd128, 128)

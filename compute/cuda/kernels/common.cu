@@ -17,6 +17,7 @@ struct f16_t { u16 bits; };
 
 // 16-byte vectors for 128-bit loads; the address must be 16-byte aligned.
 struct __attribute__((aligned(16))) u32x4 { u32 x, y, z, w; };
+struct __attribute__((aligned(8))) u32x2 { u32 x, y; };
 struct __attribute__((aligned(16))) f32x4 { float x, y, z, w; };
 
 #define FULL_MASK 0xffffffffu
@@ -60,6 +61,18 @@ template <> struct From<f16_t> {
 };
 
 // Convert<D, S>::run converts one element; a same-type copy keeps the bits.
+// Store4<D>::run(p, v) narrows the four floats of v to D and stores them at
+// p in one store: p is 16-byte aligned for float, 8-byte for 16 bits.
+template <typename D> struct Store4 {
+    static __device__ __forceinline__ void run(D *p, f32x4 v) {
+        *reinterpret_cast<u32x2 *>(p) = u32x2{(u32)From<D>::f32(v.x).bits | (u32)From<D>::f32(v.y).bits << 16,
+                                              (u32)From<D>::f32(v.z).bits | (u32)From<D>::f32(v.w).bits << 16};
+    }
+};
+template <> struct Store4<float> {
+    static __device__ __forceinline__ void run(float *p, f32x4 v) { *reinterpret_cast<f32x4 *>(p) = v; }
+};
+
 template <typename D, typename S> struct Convert {
     static __device__ __forceinline__ D run(S s) { return From<D>::f32(to_f32(s)); }
 };

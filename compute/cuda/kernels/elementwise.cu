@@ -40,6 +40,34 @@ extern "C" __global__ void silu_mul_f16(f16_t *dst, const float *g, const float 
     silu_mul<f16_t>(dst, g, u, n);
 }
 
+// The same from g and u of the 16-bit type D, as a cuBLAS product narrowed
+// them (compute.NormFFNer's path on cuBLAS, as PyTorch's bf16 Linear
+// writes them): silu(g)·u in float32, narrowed once. dst may be u. Eight
+// elements per thread from 16-byte loads where the pointers allow them.
+template <typename D> __device__ __forceinline__ float lo_f32(u32 w) { D x; x.bits = (u16)w; return to_f32(x); }
+template <typename D> __device__ __forceinline__ float hi_f32(u32 w) { D x; x.bits = (u16)(w >> 16); return to_f32(x); }
+template <typename D> __device__ __forceinline__ u32 silu_mul2(u32 g, u32 u) {
+    return (u32)silu_mul1<D>(lo_f32<D>(g), lo_f32<D>(u)).bits | (u32)silu_mul1<D>(hi_f32<D>(g), hi_f32<D>(u)).bits << 16;
+}
+template <typename D> __device__ __forceinline__ void silu_mul16(D *dst, const D *g, const D *u, long long n) {
+    long long done = 0;
+    if (((unsigned long long)dst | (unsigned long long)g | (unsigned long long)u) % 16 == 0) {
+        done = n / 8 * 8;
+        grid_stride(i, n / 8) {
+            const u32x4 a = reinterpret_cast<const u32x4 *>(g)[i], b = reinterpret_cast<const u32x4 *>(u)[i];
+            reinterpret_cast<u32x4 *>(dst)[i] =
+                u32x4{silu_mul2<D>(a.x, b.x), silu_mul2<D>(a.y, b.y), silu_mul2<D>(a.z, b.z), silu_mul2<D>(a.w, b.w)};
+        }
+    }
+    grid_stride(i, n - done) dst[done + i] = silu_mul1<D>(to_f32(g[done + i]), to_f32(u[done + i]));
+}
+extern "C" __global__ void silu_mul16_bf16(bf16_t *dst, const bf16_t *g, const bf16_t *u, long long n) { griddep_wait();
+    silu_mul16<bf16_t>(dst, g, u, n);
+}
+extern "C" __global__ void silu_mul16_f16(f16_t *dst, const f16_t *g, const f16_t *u, long long n) { griddep_wait();
+    silu_mul16<f16_t>(dst, g, u, n);
+}
+
 // The sum of v over the block, the same in every thread. blockDim.x is a
 // multiple of 32, at most 1024.
 __device__ double block_sum(double v) {
@@ -209,7 +237,10 @@ COPY_ROWS(copy_rows_f16_f16, f16_t, f16_t)
 // 16-bit weights.
 template <typename D> __device__ __forceinline__ void cast_f32(D *dst, const float *src, long long n) {
     long long done = 0;
-    if ((unsigned long long)src % 16 == 0) { // four elements per thread, as silu_mul
+    if ((unsigned long long)src % 16 == 0 && (unsigned long long)dst % 8 == 0) { // four elements per thread, as silu_mul
+        done = n / 4 * 4;
+        grid_stride(i, n / 4) Store4<D>::run(dst + 4 * i, reinterpret_cast<const f32x4 *>(src)[i]);
+    } else if ((unsigned long long)src % 16 == 0) {
         done = n / 4 * 4;
         grid_stride(i, n / 4) {
             const f32x4 a = reinterpret_cast<const f32x4 *>(src)[i];
@@ -225,18 +256,58 @@ extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long 
 // RoPEStore: rope_f32 on q and k, then copy_rows of k and v into their
 // caches, in one launch (compute.RoPEStorer). Each thread takes one item of
 // a row: a pair of q, a pair of k (rotated, written back to k and stored in
-// kc) or an element of v (stored in vc). The rotation is rope_f32's
+// kc) or an element of v (stored in vc); with vec, four consecutive items
+// (the Go side checks that four never straddle a head or a tensor, and the
+// alignment of every operand for 16-byte loads). The rotation is rope_f32's
 // arithmetic and the stores are copy_rows' conversions, so the results are
 // the composed ops' bit for bit. A position outside the tables leaves the
 // row unrotated and a cache row outside [0, limit) is not written, as in
 // the composed ops.
+__device__ __forceinline__ void rope4(f32x4 &a, f32x4 &b, f32x4 c, f32x4 s) {
+    const f32x4 ra = {__fsub_rn(__fmul_rn(a.x, c.x), __fmul_rn(b.x, s.x)), __fsub_rn(__fmul_rn(a.y, c.y), __fmul_rn(b.y, s.y)),
+                      __fsub_rn(__fmul_rn(a.z, c.z), __fmul_rn(b.z, s.z)), __fsub_rn(__fmul_rn(a.w, c.w), __fmul_rn(b.w, s.w))};
+    const f32x4 rb = {__fadd_rn(__fmul_rn(b.x, c.x), __fmul_rn(a.x, s.x)), __fadd_rn(__fmul_rn(b.y, c.y), __fmul_rn(a.y, s.y)),
+                      __fadd_rn(__fmul_rn(b.z, c.z), __fmul_rn(a.z, s.z)), __fadd_rn(__fmul_rn(b.w, c.w), __fmul_rn(a.w, s.w))};
+    a = ra, b = rb;
+}
 template <typename D>
 __device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,
                                            const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,
-                                           int kcols, int head_dim, int max_pos, int limit) {
+                                           int kcols, int head_dim, int max_pos, int limit, int vec) {
     // Rows along y, a row's items along x: no 64-bit division per item.
     const int h = head_dim / 2;
     const int qp = qcols / 2, kp = kcols / 2, per = qp + kp + kcols;
+    if (vec) {
+        for (long long r = blockIdx.y; r < n; r += gridDim.y)
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per / 4; i += gridDim.x * blockDim.x) {
+            int x = 4 * i;
+            const int p = pos[r], cr = rows[r];
+            const bool rot = p >= 0 && p < max_pos, store = cr >= 0 && cr < limit;
+            if (x >= qp + kp) { // four elements of v
+                x -= qp + kp;
+                if (store) Store4<D>::run(vc + (long long)cr * kcols + x, *reinterpret_cast<const f32x4 *>(v + r * kcols + x));
+                continue;
+            }
+            const bool isq = x < qp;
+            if (!isq) x -= qp;
+            const int cols = isq ? qcols : kcols;
+            const int head = x / h, j = x - head * h;
+            float *row = (isq ? q : k) + r * cols + (long long)head * head_dim;
+            f32x4 a = *reinterpret_cast<const f32x4 *>(row + j), b = *reinterpret_cast<const f32x4 *>(row + j + h);
+            if (rot) {
+                rope4(a, b, *reinterpret_cast<const f32x4 *>(cos_t + (long long)p * h + j),
+                      *reinterpret_cast<const f32x4 *>(sin_t + (long long)p * h + j));
+                *reinterpret_cast<f32x4 *>(row + j) = a;
+                *reinterpret_cast<f32x4 *>(row + j + h) = b;
+            }
+            if (!isq && store) {
+                D *dr = kc + (long long)cr * kcols + (long long)head * head_dim;
+                Store4<D>::run(dr + j, a);
+                Store4<D>::run(dr + j + h, b);
+            }
+        }
+        return;
+    }
     for (long long r = blockIdx.y; r < n; r += gridDim.y)
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per; i += gridDim.x * blockDim.x) {
         int x = i;
@@ -270,11 +341,11 @@ __device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D
     }
 }
 
-#define ROPE_STORE(NAME, D)                                                                                     \
-    extern "C" __global__ void NAME(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,            \
+#define ROPE_STORE(NAME, D)                                                                                      \
+    extern "C" __global__ void NAME(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,           \
                                     const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,    \
-                                    int kcols, int head_dim, int max_pos, int limit) { griddep_wait();                           \
-        rope_store<D>(q, k, v, kc, vc, rows, cos_t, sin_t, pos, n, qcols, kcols, head_dim, max_pos, limit);      \
+                                    int kcols, int head_dim, int max_pos, int limit, int vec) { griddep_wait();  \
+        rope_store<D>(q, k, v, kc, vc, rows, cos_t, sin_t, pos, n, qcols, kcols, head_dim, max_pos, limit, vec); \
     }
 // Named rope_store_<cache type>.
 ROPE_STORE(rope_store_f32, float)

@@ -59,7 +59,6 @@ struct SkinnyArgs {
     int n, k, mode, nseg;
 };
 
-struct __attribute__((aligned(8))) u32x2 { u32 x, y; };
 
 template <typename W> struct Mma;
 template <> struct Mma<bf16_t> {
