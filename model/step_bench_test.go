@@ -111,8 +111,11 @@ func BenchmarkDecodeStep(b *testing.B) {
 // a prompt and generation of 256 tokens in all, logits for a block of 32)
 // between device and host, as BenchmarkDecodeStep splits a decode step, on
 // the checkpoint DLLMBENCH_DIFFUSION_MODEL names (parity8b.py's LLaDA-8B;
-// skipped when unset): graph, layers (without the head), and step
-// (Forward, then SelectTokens as decode.Diffuse's greedy step calls it).
+// skipped when unset): graph, layers (without the head), launch (the
+// graph Forward recorded, replayed without its input writes), forward
+// (Forward back to back), argmax (Forward, then ArgmaxTokens: the ids'
+// read) and step (Forward, then SelectTokens as decode.Diffuse's greedy
+// step calls it: the ids' and the probabilities' reads).
 func BenchmarkDiffusionStep(b *testing.B) {
 	if os.Getenv("DLLMBENCH_DIFFUSION_MODEL") == "" {
 		b.Skip("DLLMBENCH_DIFFUSION_MODEL is not set")
@@ -133,21 +136,38 @@ func BenchmarkDiffusionStep(b *testing.B) {
 	if err := m.Forward(s, n, block); err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []string{"graph", "layers", "step"} {
+	for _, mode := range []string{"graph", "layers", "launch", "forward", "argmax", "step"} {
 		b.Run(fmt.Sprintf("n=%d/block=%d/%s", n, block, mode), func(b *testing.B) {
 			nOut := block
 			if mode == "layers" {
 				nOut = 0
 			}
-			ms := 1e3 * replay(b, be, mode == "step", func() {
-				if mode != "step" {
+			direct := mode != "graph" && mode != "layers"
+			if mode == "launch" && s.graphs == nil {
+				b.Skip("the backend records no graphs")
+			}
+			ms := 1e3 * replay(b, be, direct, func() {
+				if !direct {
 					m.ops(s, n, nOut)
+					return
+				}
+				if mode == "launch" {
+					if err := s.graphs[[2]int{n, block}].Launch(); err != nil {
+						b.Fatal(err)
+					}
 					return
 				}
 				if err := m.Forward(s, n, block); err != nil {
 					b.Fatal(err)
 				}
-				if _, _, err := m.SelectTokens(s, block, m.Config.MaskID); err != nil {
+				var err error
+				switch mode {
+				case "argmax":
+					_, err = m.ArgmaxTokens(s, block, m.Config.MaskID)
+				case "step":
+					_, _, err = m.SelectTokens(s, block, m.Config.MaskID)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			})
