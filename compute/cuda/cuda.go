@@ -66,7 +66,7 @@ type Backend struct {
 	attnGroupBlocks int     // the decode kernel takes a group of heads a block from this many blocks of one head (tests and benchmarks change it)
 	attnCounters    int     // merge counters attention may use: skinnyCounters (tests lower it to take the combine kernel)
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
-	attnMMABlocks   int     // the tensor-core attention splits slots until a call has this many blocks: attnMMABlocks; benchmarks change it
+	attnMMABlocks   int     // the tensor-core attention splits only calls of fewer blocks (attnMMASplits): attnMMABlocks; benchmarks change it
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none

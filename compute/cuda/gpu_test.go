@@ -854,7 +854,7 @@ func BenchmarkAttention(b *testing.B) {
 				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = math.MaxInt, 0, 0
 			case strings.Contains(c.name, "/chunk="):
 				fmt.Sscanf(c.name[strings.Index(c.name, "/chunk=")+len("/chunk="):], "%d", &be.attnDecodeChunk)
-			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel's split target
+			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel splits calls of fewer blocks (256: v10's plan)
 				fmt.Sscanf(c.name[strings.Index(c.name, "/blocks=")+len("/blocks="):], "%d", &be.attnMMABlocks)
 			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd

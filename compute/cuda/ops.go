@@ -525,7 +525,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
 		return
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
-		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnTiledSplits(n, T, nHeads, b.attnMMABlocks), a)
+		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnMMASplits(n, T, nHeads, b.attnMMABlocks), a)
 		return
 	}
 	if decode { // no dynamic shared memory; the kernel merges its splits
@@ -737,15 +737,27 @@ const (
 // V tiles of 64 rows of hd floats, P (64 × 64 floats) and 64 ends.
 func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
 
-// attnTiledBlocks and attnMMABlocks are the blocks per batch row that the
-// tiled and the tensor-core attention kernels split a query's slots to
-// reach. 256 is two blocks per SM of an H100 or H200. The tensor-core
-// kernel aims at one: LLaDA's step over 256 tokens (128 blocks) took 35.4
-// µs in two chunks and their combine, 20.3 µs in one (docs/perf.md, v11).
+// attnTiledBlocks is the blocks per batch row that the tiled attention
+// kernels split a query's slots to reach: two per SM of an H100 or H200.
+// The tensor-core kernel splits only calls of fewer than attnMMABlocks
+// blocks, about one per SM, and those to attnTiledBlocks: LLaDA's step
+// over 256 tokens (128 blocks) took 35.4 µs in two chunks and their
+// combine, 20.3 µs in one, while a dual-cache block of 32 queries over
+// 1024 slots (32 blocks) took 21.6 µs in eight chunks and 23.5 in four
+// (docs/perf.md, v11).
 const (
 	attnTiledBlocks = 256
 	attnMMABlocks   = 128
 )
+
+// attnMMASplits is attnTiledSplits for the tensor-core kernel: one chunk
+// from full blocks a batch row on.
+func attnMMASplits(n, T, nHeads, full int) int {
+	if (n+attnTiledQueries-1)/attnTiledQueries*nHeads >= full {
+		return 1
+	}
+	return attnTiledSplits(n, T, nHeads, attnTiledBlocks)
+}
 
 // attnTiledSplits is how many blocks share the slots of a query in the
 // tiled and tensor-core kernels: enough for about target blocks per batch

@@ -338,16 +338,25 @@ func TestGEMVTables(t *testing.T) {
 	for _, c := range []struct{ n, T, heads, target, want int }{
 		{1024, 1024, 32, attnTiledBlocks, 1}, // 512 blocks: no split
 		{256, 256, 32, attnTiledBlocks, 2},   // LLaDA without cache: 128 blocks, two chunks of 128 slots
-		{256, 256, 32, attnMMABlocks, 1},     // the same on the tensor cores: one chunk
 		{64, 1000, 2, attnTiledBlocks, 8},    // few blocks: chunks of at least 128 slots
 		{64, 100000, 1, attnTiledBlocks, 32}, // at most 32
 		{32, 256, 32, attnTiledBlocks, 4},    // a LLaDA block over the dual cache: chunks of one tile, 128 blocks
 		{32, 1024, 32, attnTiledBlocks, 8},   // the same over 1024 slots: 256 blocks
-		{32, 1024, 32, attnMMABlocks, 4},     // on the tensor cores: 128 blocks
 		{16, 100, 32, attnTiledBlocks, 2},    // chunks of 64 slots at least
 	} {
 		if got := attnTiledSplits(c.n, c.T, c.heads, c.target); got != c.want {
 			t.Errorf("attnTiledSplits(%d, %d, %d, %d) = %d, want %d", c.n, c.T, c.heads, c.target, got, c.want)
+		}
+	}
+	for _, c := range []struct{ n, T, heads, want int }{
+		{256, 256, 32, 1},   // LLaDA without cache: 128 blocks, one chunk
+		{2048, 2048, 32, 1}, // a prefill
+		{32, 256, 32, 4},    // a dual-cache block: 32 blocks, split as the tiled kernel
+		{32, 1024, 32, 8},
+		{128, 128, 32, 1}, // 64 blocks, but one chunk of 128 slots already
+	} {
+		if got := attnMMASplits(c.n, c.T, c.heads, attnMMABlocks); got != c.want {
+			t.Errorf("attnMMASplits(%d, %d, %d, %d) = %d, want %d", c.n, c.T, c.heads, attnMMABlocks, got, c.want)
 		}
 	}
 }
