@@ -67,6 +67,7 @@ type Backend struct {
 	attnCounters    int     // merge counters attention may use: skinnyCounters (tests lower it to take the combine kernel)
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
 	attnMMABlocks   int     // the tensor-core attention splits only calls of fewer blocks (attnMMASplits): attnMMABlocks; benchmarks change it
+	attnMMAGroups   int     // the tensor-core attention's groups of warps, 1 or 2; 0 chooses (attnMMAGroups); tests and benchmarks set it
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none

@@ -272,6 +272,13 @@ func TestAttentionShapes(t *testing.T) {
 			want := run(c)
 			got := run(b)
 			compare(t, name, got, want, tol)
+			if mma { // both forms of the tensor-core kernel, whichever the shape takes
+				for _, groups := range []int{1, 2} {
+					b.attnMMAGroups = groups
+					compare(t, fmt.Sprintf("%s, %d groups of warps", name, groups), run(b), want, tol)
+				}
+				b.attnMMAGroups = 0
+			}
 			b.attnCounters = 0 // splits merged by the combine kernel, not in the kernel
 			compare(t, name+", no merge counters", run(b), want, tol)
 			b.attnCounters = skinnyCounters
@@ -824,6 +831,8 @@ func BenchmarkAttention(b *testing.B) {
 		{"prefill/n=128/T=128/bf16", 1, 128, 128, 32, 8, 128, true},
 		{"diffusion/MHA/n=256/T=256/bf16", 1, 256, 256, 32, 32, 128, false},
 		{"diffusion/MHA/n=256/T=256/bf16/blocks=256", 1, 256, 256, 32, 32, 128, false}, // two chunks and their combine
+		{"diffusion/MHA/n=256/T=256/bf16/groups=1", 1, 256, 256, 32, 32, 128, false},   // one group of warps
+		{"prefill/n=2048/T=2048/bf16/groups=2", 1, 2048, 2048, 32, 8, 128, true},
 		{"block/MHA/n=32/T=1024/bf16/blocks=256", 1, 32, 1024, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/bf16", 1, 32, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=1024/bf16", 1, 32, 1024, 32, 32, 128, false},
@@ -854,6 +863,8 @@ func BenchmarkAttention(b *testing.B) {
 				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = math.MaxInt, 0, 0
 			case strings.Contains(c.name, "/chunk="):
 				fmt.Sscanf(c.name[strings.Index(c.name, "/chunk=")+len("/chunk="):], "%d", &be.attnDecodeChunk)
+			case strings.HasSuffix(c.name, "/groups=1"), strings.HasSuffix(c.name, "/groups=2"): // the tensor-core kernel's warps
+				be.attnMMAGroups = int(c.name[len(c.name)-1] - '0')
 			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel splits calls of fewer blocks (256: v10's plan)
 				fmt.Sscanf(c.name[strings.Index(c.name, "/blocks=")+len("/blocks="):], "%d", &be.attnMMABlocks)
 			}

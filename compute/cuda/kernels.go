@@ -107,7 +107,7 @@ type kernels struct {
 	layerNorm, gelu, addRow                  kernel       // the encoder ops (encoder.go)
 	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
 	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
-	attnMMA                                  [2]kernel    // BF16 caches; the same heads
+	attnMMA, attnMMA2                        [2]kernel    // BF16 caches; the same heads (attnMMA2: two groups of warps)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
@@ -168,7 +168,8 @@ func (k *kernels) table() []*kernel {
 	for i, hd := range attnTiledHeads {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
 		k.attnMMA[i].name = fmt.Sprintf("attention_mma_bf16_hd%d", hd)
-		all = append(all, &k.attnTiled[i], &k.attnMMA[i])
+		k.attnMMA2[i].name = fmt.Sprintf("attention_mma2_bf16_hd%d", hd)
+		all = append(all, &k.attnTiled[i], &k.attnMMA[i], &k.attnMMA2[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {

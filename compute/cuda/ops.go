@@ -525,7 +525,12 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
 		return
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
-		b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, attnMMASplits(n, T, nHeads, b.attnMMABlocks), a)
+		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks)
+		if attnMMAGroups(nb, n, nHeads, splits, b.attnMMAGroups) == 2 {
+			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, 0, attnTiledQueries, splits, a)
+		} else {
+			b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, splits, a)
+		}
 		return
 	}
 	if decode { // no dynamic shared memory; the kernel merges its splits
@@ -727,7 +732,7 @@ func attnTiledIndex(hd int) int {
 
 // attnTiledQueries and attnTiledThreads are the queries and threads of a
 // block of both tiled kernels: ATT2_Q and ATT2_THREADS, AM_Q and
-// AM_THREADS.
+// AM_THREADS (a group of warps of the tensor-core kernel).
 const (
 	attnTiledQueries = 64
 	attnTiledThreads = 128
@@ -749,6 +754,24 @@ const (
 	attnTiledBlocks = 256
 	attnMMABlocks   = 128
 )
+
+// attnMMAGroups is the groups of warps of a tensor-core attention block:
+// two (attention_mma2_*, each group over half of every tile) for a call in
+// one chunk of fewer than attnTiledBlocks blocks, whose SMs would hold
+// four warps each, one otherwise; force (1 or 2; 0 for none) overrides it.
+// On GPU-bd0d0263 (docs/perf.md, v11) two groups took LLaDA's 256 queries
+// from 20.3 to 18.7 µs and a 128-token prefill from 12.2 to 11.6, and a
+// 2048-token prefill from 419 to 483 µs, a 32-query block over 1024 slots
+// in eight chunks from 21.9 to 28.6.
+func attnMMAGroups(nb, n, nHeads, splits, force int) int {
+	if force != 0 {
+		return force
+	}
+	if splits == 1 && nb*(n+attnTiledQueries-1)/attnTiledQueries*nHeads < attnTiledBlocks {
+		return 2
+	}
+	return 1
+}
 
 // attnMMASplits is attnTiledSplits for the tensor-core kernel: one chunk
 // from full blocks a batch row on.

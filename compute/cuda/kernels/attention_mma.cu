@@ -7,19 +7,26 @@
 // and values are bfloat16 already); the running softmax (max, sum,
 // rescaling) stays in float32, as in the other kernels.
 //
-// A block of 128 threads takes AM_Q = 64 consecutive queries of one batch
-// row and one head, and walks its chunk of slots in tiles of AM_K = 64 from
-// the chunk's start, as the tiled kernel does (the same chunks and the same
-// combine kernel for splits). Warp w owns queries 16w … 16w+15: its Q
-// fragments stay in registers; for each tile it computes a 16 × 64 block of
-// scores (8 × HD/16 mma), folds it into the running softmax, and adds P·V
-// (4 × HD/8 mma) into a 16 × HD float32 accumulator. Lane (g, t) = (lane /
-// 4, lane % 4) holds rows g and g + 8 of every fragment: the scores'
-// accumulators are, as they stand, the A fragments of P.
+// A block of NG groups of AM_THREADS = 128 threads takes AM_Q = 64
+// consecutive queries of one batch row and one head, and walks its chunk of
+// slots in tiles of AM_K = 64 from the chunk's start, as the tiled kernel
+// does (the same chunks and the same combine kernel for splits). Warp w of
+// group x owns queries 16w … 16w+15 and slots x·64/NG … of every tile: its
+// Q fragments stay in registers; for each tile it computes a 16 × 64/NG
+// block of scores (8/NG × HD/16 mma), folds it into its running softmax,
+// and adds P·V (4/NG × HD/8 mma) into a 16 × HD float32 accumulator. With
+// two groups (attention_mma2_*), group 1 hands its states to group 0
+// through shared memory at the end, which merges them as the combine kernel
+// merges chunks: twice the warps for calls of few blocks (one group left
+// an SM 4 warps at LLaDA's 256 queries, 0.9 instructions a cycle;
+// docs/perf.md v11). Lane (g, t) = (lane / 4, lane % 4) holds rows g and
+// g + 8 of every fragment: the scores' accumulators are, as they stand,
+// the A fragments of P.
 //
 // Shared memory: K [64][HD + 8] bfloat16 (row-major, padded so that the
 // eight rows a B fragment reads fall on distinct banks) and V transposed,
-// Vt [HD][64 + 8], so that P·V's B fragments are 32-bit loads too.
+// Vt [HD][64 + 8], so that P·V's B fragments are 32-bit loads too; after
+// the last tile, the same bytes carry group 1's states to group 0.
 //
 // Row independence: a query's result is its own row of Q against the
 // slots of its chunk, tile by tile in order; a tile it sees nothing of
@@ -27,7 +34,7 @@
 // its block or warp does not matter.
 //
 // A tile's keys and values are loaded into registers all at once,
-// 2·AM_K·HD/8/AM_THREADS 16-byte loads a thread in flight, before any is
+// 2·AM_K·HD/8/(NG·AM_THREADS) 16-byte loads a thread in flight, before any is
 // stored to shared memory: a loop that stored each load as it came kept
 // the pairs in order in NVRTC's code, a chain of dependent round trips to
 // memory, and was 17% slower on a 2048-token prefill (docs/perf.md, v11).
@@ -40,18 +47,22 @@ typedef Mma<bf16_t> MB; // skinny.cu: bfloat16 packing and mma.sync
 
 // The parameters are attention_f32's with bfloat16 caches; q, kc, vc and
 // out are 16-byte aligned (the Go side checks).
-template <int HD>
+template <int HD, int NG>
 __device__ __forceinline__ void attention_mma(float *__restrict__ out, const float *__restrict__ q,
                                               const bf16_t *__restrict__ kc, const bf16_t *__restrict__ vc,
                                               const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,
                                               int nh, int group, int causal, float scale, float *__restrict__ part,
                                               int splits) {
     constexpr int KS = HD + 8, VS = AM_K + 8, HU = HD / 8; // strides in elements; 16-byte units of a row
-    __shared__ __attribute__((aligned(16))) u16 Ks[AM_K * KS];
-    __shared__ __attribute__((aligned(16))) u16 Vt[HD * VS];
+    constexpr int NT = NG * AM_THREADS, GK = AM_K / NG;    // threads; slots of a tile each group takes
+    constexpr int MS = 4 * HU + 4;                         // floats of a lane's state handed between groups
+    static_assert(4 * 32 * MS * 4 <= (AM_K * KS + HD * VS) * 2, "the states fit the tiles' shared memory");
+    __shared__ __attribute__((aligned(16))) u16 sm[AM_K * KS + HD * VS];
+    u16 *const Ks = sm, *const Vt = sm + AM_K * KS;
     __shared__ int Es[AM_Q];
 
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int grp = NG == 1 ? 0 : tid >> 7, warp = (tid >> 5) & 3; // the group, and the warp's queries in the block
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
     const int split = blockIdx.x % splits, q0 = (blockIdx.x / splits) * AM_Q;
     const int qc = nh * HD, kvc = (nh / group) * HD;
@@ -91,42 +102,43 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         __syncthreads(); // every warp is done with the last tile
         // Slots past emax are zeros: never read from the cache, so garbage
         // there (another row's slots, or nothing) stays out.
-        constexpr int PER = AM_K * HU / AM_THREADS; // 16-byte units a thread, of K and of V
+        constexpr int PER = AM_K * HU / NT; // 16-byte units a thread, of K and of V
         u32x4 kt[PER], vt[PER];
 #pragma unroll
         for (int i = 0; i < PER; i++) {
-            const int x = tid + i * AM_THREADS, j = j0 + x / HU;
+            const int x = tid + i * NT, j = j0 + x / HU;
             kt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(kb + (long long)j * kvc + 8 * (x % HU))
                              : u32x4{0u, 0u, 0u, 0u};
         }
 #pragma unroll
         for (int i = 0; i < PER; i++) {
-            const int x = tid + i * AM_THREADS, j = j0 + x % AM_K;
+            const int x = tid + i * NT, j = j0 + x % AM_K;
             vt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(vb + (long long)j * kvc + 8 * (x / AM_K))
                              : u32x4{0u, 0u, 0u, 0u};
         }
 #pragma unroll
         for (int i = 0; i < PER; i++) {
-            const int x = tid + i * AM_THREADS;
+            const int x = tid + i * NT;
             *reinterpret_cast<u32x4 *>(Ks + (x / HU) * KS + 8 * (x % HU)) = kt[i];
         }
 #pragma unroll
         for (int i = 0; i < PER; i++) {
-            const int x = tid + i * AM_THREADS;
+            const int x = tid + i * NT;
             const u32x4 v = vt[i];
             u16 *d = Vt + 8 * (x / AM_K) * VS + x % AM_K;
             d[0] = (u16)v.x, d[VS] = (u16)(v.x >> 16), d[2 * VS] = (u16)v.y, d[3 * VS] = (u16)(v.y >> 16);
             d[4 * VS] = (u16)v.z, d[5 * VS] = (u16)(v.z >> 16), d[6 * VS] = (u16)v.w, d[7 * VS] = (u16)(v.w >> 16);
         }
         __syncthreads();
-        if (j0 >= ew) continue; // the same for the whole warp: none of its queries sees this tile
+        const int js = j0 + GK * grp; // the group's first slot of the tile
+        if (js >= ew) continue;       // the same for the whole warp: none of its queries sees these slots
 
-        // Scores: sc[nt] is the 16 × 8 block of slots j0 + 8nt …
-        float sc[AM_K / 8][4];
+        // Scores: sc[nt] is the 16 × 8 block of slots js + 8nt …
+        float sc[GK / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < AM_K / 8; nt++) {
+        for (int nt = 0; nt < GK / 8; nt++) {
             sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
-            const u16 *kr = Ks + (8 * nt + g) * KS + 2 * t;
+            const u16 *kr = Ks + (GK * grp + 8 * nt + g) * KS + 2 * t;
 #pragma unroll
             for (int kk = 0; kk < HD / 16; kk++) {
                 const u32 b0 = *reinterpret_cast<const u32 *>(kr + 16 * kk);
@@ -138,10 +150,10 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         // the four lanes of a row (same g) share its max.
         float xlo = NEG_INF, xhi = NEG_INF;
 #pragma unroll
-        for (int nt = 0; nt < AM_K / 8; nt++)
+        for (int nt = 0; nt < GK / 8; nt++)
 #pragma unroll
             for (int c = 0; c < 2; c++) {
-                const int j = j0 + 8 * nt + 2 * t + c;
+                const int j = js + 8 * nt + 2 * t + c;
                 sc[nt][c] = j < elo ? sc[nt][c] * scale : NEG_INF;
                 sc[nt][2 + c] = j < ehi ? sc[nt][2 + c] * scale : NEG_INF;
                 xlo = fmaxf(xlo, sc[nt][c]);
@@ -157,7 +169,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         const float clo = nlo == NEG_INF ? 1.0f : expf(mlo - nlo), chi = nhi == NEG_INF ? 1.0f : expf(mhi - nhi);
         float slo = 0.0f, shi = 0.0f;
 #pragma unroll
-        for (int nt = 0; nt < AM_K / 8; nt++)
+        for (int nt = 0; nt < GK / 8; nt++)
 #pragma unroll
             for (int c = 0; c < 2; c++) {
                 sc[nt][c] = sc[nt][c] == NEG_INF ? 0.0f : expf(sc[nt][c] - nlo);
@@ -176,17 +188,43 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         }
         // o += P · V, 16 slots per k-step.
 #pragma unroll
-        for (int kk = 0; kk < AM_K / 16; kk++) {
+        for (int kk = 0; kk < GK / 16; kk++) {
             const u32 a0 = MB::pack(sc[2 * kk][0], sc[2 * kk][1]), a1 = MB::pack(sc[2 * kk][2], sc[2 * kk][3]);
             const u32 a2 = MB::pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
             const u32 a3 = MB::pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
-            const u16 *vr = Vt + g * VS + 16 * kk + 2 * t;
+            const u16 *vr = Vt + g * VS + GK * grp + 16 * kk + 2 * t;
 #pragma unroll
             for (int d = 0; d < HU; d++) {
                 const u32 b0 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS);
                 const u32 b1 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS + 8);
                 MB::run(o[d], a0, a1, a2, a3, b0, b1);
             }
+        }
+    }
+    // Group 1's states to group 0, lane by lane (the same rows and columns
+    // of the same fragments), merged as attention_combine_f32 merges chunks:
+    // each side's factor is 0 where it saw nothing (m = −inf).
+    if constexpr (NG == 2) {
+        __syncthreads(); // every warp is done with the last tile
+        float *ms = reinterpret_cast<float *>(sm) + (warp * 32 + lane) * MS;
+        if (grp == 1) {
+            ms[0] = mlo, ms[1] = mhi, ms[2] = llo, ms[3] = lhi;
+#pragma unroll
+            for (int d = 0; d < HU; d++) ms[4 + 4 * d] = o[d][0], ms[5 + 4 * d] = o[d][1], ms[6 + 4 * d] = o[d][2], ms[7 + 4 * d] = o[d][3];
+        }
+        __syncthreads();
+        if (grp == 1) return;
+        const float m1lo = ms[0], m1hi = ms[1];
+        const float nlo = fmaxf(mlo, m1lo), nhi = fmaxf(mhi, m1hi);
+        const float alo = mlo == NEG_INF ? 0.0f : expf(mlo - nlo), ahi = mhi == NEG_INF ? 0.0f : expf(mhi - nhi);
+        const float blo = m1lo == NEG_INF ? 0.0f : expf(m1lo - nlo), bhi = m1hi == NEG_INF ? 0.0f : expf(m1hi - nhi);
+        llo = llo * alo + ms[2] * blo;
+        lhi = lhi * ahi + ms[3] * bhi;
+        mlo = nlo, mhi = nhi;
+#pragma unroll
+        for (int d = 0; d < HU; d++) {
+            o[d][0] = o[d][0] * alo + ms[4 + 4 * d] * blo, o[d][1] = o[d][1] * alo + ms[5 + 4 * d] * blo;
+            o[d][2] = o[d][2] * ahi + ms[6 + 4 * d] * bhi, o[d][3] = o[d][3] * ahi + ms[7 + 4 * d] * bhi;
         }
     }
     llo += __shfl_xor_sync(FULL_MASK, llo, 1);
@@ -224,16 +262,18 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
     }
 }
 
-// Named attention_mma_bf16_hd<head dim>; the parameters are
-// attention_bf16's (hd must be HD). Grid: (⌈n / 64⌉ · splits, heads, batch
-// rows).
-#define ATTENTION_MMA(NAME, HD)                                                                             \
-    extern "C" __global__ void __launch_bounds__(AM_THREADS)                                                \
+// Named attention_mma[2]_bf16_hd<head dim>, with one group of warps or
+// two; the parameters are attention_bf16's (hd must be HD). Grid: (⌈n / 64⌉
+// · splits, heads, batch rows); NG · AM_THREADS threads.
+#define ATTENTION_MMA(NAME, HD, NG)                                                                         \
+    extern "C" __global__ void __launch_bounds__(NG * AM_THREADS)                                           \
     NAME(float *__restrict__ out, const float *__restrict__ q, const bf16_t *__restrict__ kc,               \
          const bf16_t *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,  \
          int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) { \
         griddep_wait();                                                                                     \
-        attention_mma<HD>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);        \
+        attention_mma<HD, NG>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);    \
     }
-ATTENTION_MMA(attention_mma_bf16_hd64, 64)
-ATTENTION_MMA(attention_mma_bf16_hd128, 128)
+ATTENTION_MMA(attention_mma_bf16_hd64, 64, 1)
+ATTENTION_MMA(attention_mma_bf16_hd128, 128, 1)
+ATTENTION_MMA(attention_mma2_bf16_hd64, 64, 2)
+ATTENTION_MMA(attention_mma2_bf16_hd128, 128, 2)
