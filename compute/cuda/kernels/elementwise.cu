@@ -253,6 +253,33 @@ template <typename D> __device__ __forceinline__ void cast_f32(D *dst, const flo
 extern "C" __global__ void cast_f32_bf16(bf16_t *dst, const float *src, long long n) { griddep_wait(); cast_f32<bf16_t>(dst, src, n); }
 extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long n) { griddep_wait(); cast_f32<f16_t>(dst, src, n); }
 
+// Items<W>: W consecutive floats as one value, loaded, stored, narrowed
+// to D and rotated; W = 4 takes 16-byte loads.
+__device__ __forceinline__ float rope_a(float a, float b, float c, float s) { return __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s)); }
+__device__ __forceinline__ float rope_b(float a, float b, float c, float s) { return __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s)); }
+template <int W> struct Items;
+template <> struct Items<1> {
+    typedef float T;
+    static __device__ __forceinline__ T load(const float *p) { return *p; }
+    static __device__ __forceinline__ void store(float *p, T v) { *p = v; }
+    template <typename D> static __device__ __forceinline__ void narrow(D *p, T v) { *p = Convert<D, float>::run(v); }
+    static __device__ __forceinline__ void rope(T &a, T &b, T c, T s) {
+        const float ra = rope_a(a, b, c, s), rb = rope_b(a, b, c, s);
+        a = ra, b = rb;
+    }
+};
+template <> struct Items<4> {
+    typedef f32x4 T;
+    static __device__ __forceinline__ T load(const float *p) { return *reinterpret_cast<const f32x4 *>(p); }
+    static __device__ __forceinline__ void store(float *p, T v) { *reinterpret_cast<f32x4 *>(p) = v; }
+    template <typename D> static __device__ __forceinline__ void narrow(D *p, T v) { Store4<D>::run(p, v); }
+    static __device__ __forceinline__ void rope(T &a, T &b, T c, T s) {
+        const f32x4 ra = {rope_a(a.x, b.x, c.x, s.x), rope_a(a.y, b.y, c.y, s.y), rope_a(a.z, b.z, c.z, s.z), rope_a(a.w, b.w, c.w, s.w)};
+        const f32x4 rb = {rope_b(a.x, b.x, c.x, s.x), rope_b(a.y, b.y, c.y, s.y), rope_b(a.z, b.z, c.z, s.z), rope_b(a.w, b.w, c.w, s.w)};
+        a = ra, b = rb;
+    }
+};
+
 // RoPEStore: rope_f32 on q and k, then copy_rows of k and v into their
 // caches, in one launch (compute.RoPEStorer). Each thread takes one item of
 // a row: a pair of q, a pair of k (rotated, written back to k and stored in
@@ -263,59 +290,22 @@ extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long 
 // the composed ops' bit for bit. A position outside the tables leaves the
 // row unrotated and a cache row outside [0, limit) is not written, as in
 // the composed ops.
-__device__ __forceinline__ void rope4(f32x4 &a, f32x4 &b, f32x4 c, f32x4 s) {
-    const f32x4 ra = {__fsub_rn(__fmul_rn(a.x, c.x), __fmul_rn(b.x, s.x)), __fsub_rn(__fmul_rn(a.y, c.y), __fmul_rn(b.y, s.y)),
-                      __fsub_rn(__fmul_rn(a.z, c.z), __fmul_rn(b.z, s.z)), __fsub_rn(__fmul_rn(a.w, c.w), __fmul_rn(b.w, s.w))};
-    const f32x4 rb = {__fadd_rn(__fmul_rn(b.x, c.x), __fmul_rn(a.x, s.x)), __fadd_rn(__fmul_rn(b.y, c.y), __fmul_rn(a.y, s.y)),
-                      __fadd_rn(__fmul_rn(b.z, c.z), __fmul_rn(a.z, s.z)), __fadd_rn(__fmul_rn(b.w, c.w), __fmul_rn(a.w, s.w))};
-    a = ra, b = rb;
-}
-template <typename D>
-__device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,
-                                           const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,
-                                           int kcols, int head_dim, int max_pos, int limit, int vec) {
+template <typename D, int W>
+__device__ __forceinline__ void rope_store_w(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,
+                                             const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,
+                                             int kcols, int head_dim, int max_pos, int limit) {
+    typedef Items<W> I;
     // Rows along y, a row's items along x: no 64-bit division per item.
     const int h = head_dim / 2;
     const int qp = qcols / 2, kp = kcols / 2, per = qp + kp + kcols;
-    if (vec) {
-        for (long long r = blockIdx.y; r < n; r += gridDim.y)
-        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per / 4; i += gridDim.x * blockDim.x) {
-            int x = 4 * i;
-            const int p = pos[r], cr = rows[r];
-            const bool rot = p >= 0 && p < max_pos, store = cr >= 0 && cr < limit;
-            if (x >= qp + kp) { // four elements of v
-                x -= qp + kp;
-                if (store) Store4<D>::run(vc + (long long)cr * kcols + x, *reinterpret_cast<const f32x4 *>(v + r * kcols + x));
-                continue;
-            }
-            const bool isq = x < qp;
-            if (!isq) x -= qp;
-            const int cols = isq ? qcols : kcols;
-            const int head = x / h, j = x - head * h;
-            float *row = (isq ? q : k) + r * cols + (long long)head * head_dim;
-            f32x4 a = *reinterpret_cast<const f32x4 *>(row + j), b = *reinterpret_cast<const f32x4 *>(row + j + h);
-            if (rot) {
-                rope4(a, b, *reinterpret_cast<const f32x4 *>(cos_t + (long long)p * h + j),
-                      *reinterpret_cast<const f32x4 *>(sin_t + (long long)p * h + j));
-                *reinterpret_cast<f32x4 *>(row + j) = a;
-                *reinterpret_cast<f32x4 *>(row + j + h) = b;
-            }
-            if (!isq && store) {
-                D *dr = kc + (long long)cr * kcols + (long long)head * head_dim;
-                Store4<D>::run(dr + j, a);
-                Store4<D>::run(dr + j + h, b);
-            }
-        }
-        return;
-    }
     for (long long r = blockIdx.y; r < n; r += gridDim.y)
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per; i += gridDim.x * blockDim.x) {
-        int x = i;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < per / W; i += gridDim.x * blockDim.x) {
+        int x = W * i;
         const int p = pos[r], cr = rows[r];
         const bool rot = p >= 0 && p < max_pos, store = cr >= 0 && cr < limit;
-        if (x >= qp + kp) { // an element of v
+        if (x >= qp + kp) { // elements of v
             x -= qp + kp;
-            if (store) vc[(long long)cr * kcols + x] = Convert<D, float>::run(v[r * kcols + x]);
+            if (store) I::narrow(vc + (long long)cr * kcols + x, I::load(v + r * kcols + x));
             continue;
         }
         const bool isq = x < qp;
@@ -323,22 +313,27 @@ __device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D
         const int cols = isq ? qcols : kcols;
         const int head = x / h, j = x - head * h;
         float *row = (isq ? q : k) + r * cols + (long long)head * head_dim;
-        float a = row[j], b = row[j + h];
+        typename I::T a = I::load(row + j), b = I::load(row + j + h);
         if (rot) {
-            const float c = cos_t[(long long)p * h + j], s = sin_t[(long long)p * h + j];
-            const float ra = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
-            const float rb = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
-            row[j] = ra;
-            row[j + h] = rb;
-            a = ra;
-            b = rb;
+            I::rope(a, b, I::load(cos_t + (long long)p * h + j), I::load(sin_t + (long long)p * h + j));
+            I::store(row + j, a);
+            I::store(row + j + h, b);
         }
         if (!isq && store) {
             D *dr = kc + (long long)cr * kcols + (long long)head * head_dim;
-            dr[j] = Convert<D, float>::run(a);
-            dr[j + h] = Convert<D, float>::run(b);
+            I::narrow(dr + j, a);
+            I::narrow(dr + j + h, b);
         }
     }
+}
+template <typename D>
+__device__ __forceinline__ void rope_store(float *q, float *k, const float *v, D *kc, D *vc, const int *rows,
+                                           const float *cos_t, const float *sin_t, const int *pos, int n, int qcols,
+                                           int kcols, int head_dim, int max_pos, int limit, int vec) {
+    if (vec)
+        rope_store_w<D, 4>(q, k, v, kc, vc, rows, cos_t, sin_t, pos, n, qcols, kcols, head_dim, max_pos, limit);
+    else
+        rope_store_w<D, 1>(q, k, v, kc, vc, rows, cos_t, sin_t, pos, n, qcols, kcols, head_dim, max_pos, limit);
 }
 
 #define ROPE_STORE(NAME, D)                                                                                      \
