@@ -325,8 +325,10 @@ func TestArgmaxProbShapes(t *testing.T) {
 	}
 }
 
-// The tiled kernel's result for a batch row does not depend on the other
-// rows of the batch.
+// The tiled kernels' result for a batch row does not depend on the other
+// rows of the batch: the float32 one's, and the tensor-core one's over
+// bfloat16 caches (whose splits and groups of warps depend on a row's
+// shape only).
 func TestAttentionTiledRowIndependence(t *testing.T) {
 	b := newBackend(t)
 	rng := rand.New(rand.NewPCG(27, 28))
@@ -339,19 +341,22 @@ func TestAttentionTiledRowIndependence(t *testing.T) {
 	cols, kvc := heads*hd, kvHeads*hd
 	qv := computetest.Random(rng, nb*n*cols, 1)
 	kv, vv := computetest.Random(rng, nb*T*kvc, 1), computetest.Random(rng, nb*T*kvc, 1)
-	for _, causal := range []bool{false, true} {
-		out := b.Alloc(compute.F32, nb*n, cols)
-		b.Attention(out, computetest.Upload(b, compute.F32, nb*n, cols, qv), computetest.Upload(b, compute.F32, nb*T, kvc, kv),
-			computetest.Upload(b, compute.F32, nb*T, kvc, vv), computetest.UploadI32(b, qpos), computetest.UploadI32(b, span),
-			heads, kvHeads, causal)
-		batch := bits(t, b, out)
-		for r := range nb {
-			one := b.Alloc(compute.F32, n, cols)
-			b.Attention(one, computetest.Upload(b, compute.F32, n, cols, qv[r*n*cols:(r+1)*n*cols]),
-				computetest.Upload(b, compute.F32, T, kvc, kv[r*T*kvc:(r+1)*T*kvc]),
-				computetest.Upload(b, compute.F32, T, kvc, vv[r*T*kvc:(r+1)*T*kvc]),
-				computetest.UploadI32(b, qpos[r*n:(r+1)*n]), computetest.UploadI32(b, span[2*r:2*r+2]), heads, kvHeads, causal)
-			sameBits(t, fmt.Sprintf("causal %v, batch row %d against the row alone", causal, r), batch[r*n*cols:(r+1)*n*cols], bits(t, b, one))
+	for _, cdt := range []compute.DType{compute.F32, compute.BF16} {
+		for _, causal := range []bool{false, true} {
+			out := b.Alloc(compute.F32, nb*n, cols)
+			b.Attention(out, computetest.Upload(b, compute.F32, nb*n, cols, qv), computetest.Upload(b, cdt, nb*T, kvc, kv),
+				computetest.Upload(b, cdt, nb*T, kvc, vv), computetest.UploadI32(b, qpos), computetest.UploadI32(b, span),
+				heads, kvHeads, causal)
+			batch := bits(t, b, out)
+			for r := range nb {
+				one := b.Alloc(compute.F32, n, cols)
+				b.Attention(one, computetest.Upload(b, compute.F32, n, cols, qv[r*n*cols:(r+1)*n*cols]),
+					computetest.Upload(b, cdt, T, kvc, kv[r*T*kvc:(r+1)*T*kvc]),
+					computetest.Upload(b, cdt, T, kvc, vv[r*T*kvc:(r+1)*T*kvc]),
+					computetest.UploadI32(b, qpos[r*n:(r+1)*n]), computetest.UploadI32(b, span[2*r:2*r+2]), heads, kvHeads, causal)
+				sameBits(t, fmt.Sprintf("%v caches, causal %v, batch row %d against the row alone", cdt, causal, r),
+					batch[r*n*cols:(r+1)*n*cols], bits(t, b, one))
+			}
 		}
 	}
 }

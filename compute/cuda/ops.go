@@ -526,7 +526,7 @@ func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, n
 		return
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
 		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks)
-		if attnMMAGroups(nb, n, nHeads, splits, b.attnMMAGroups) == 2 {
+		if attnMMAGroups(n, nHeads, splits, b.attnMMAGroups) == 2 {
 			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, 0, attnTiledQueries, splits, a)
 		} else {
 			b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, splits, a)
@@ -756,18 +756,20 @@ const (
 )
 
 // attnMMAGroups is the groups of warps of a tensor-core attention block:
-// two (attention_mma2_*, each group over half of every tile) for a call in
-// one chunk of fewer than attnTiledBlocks blocks, whose SMs would hold
-// four warps each, one otherwise; force (1 or 2; 0 for none) overrides it.
+// two (attention_mma2_*, each group over half of every tile) for a batch
+// row in one chunk of fewer than attnTiledBlocks blocks, whose SMs would
+// hold four warps each at batch 1, one otherwise; force (1 or 2; 0 for
+// none) overrides it. Like the splits it depends on the shape of a batch
+// row only, so that a row gets the same bits in any batch.
 // On GPU-bd0d0263 (docs/perf.md, v11) two groups took LLaDA's 256 queries
 // from 20.3 to 18.7 µs and a 128-token prefill from 12.2 to 11.6, and a
 // 2048-token prefill from 419 to 483 µs, a 32-query block over 1024 slots
 // in eight chunks from 21.9 to 28.6.
-func attnMMAGroups(nb, n, nHeads, splits, force int) int {
+func attnMMAGroups(n, nHeads, splits, force int) int {
 	if force != 0 {
 		return force
 	}
-	if splits == 1 && nb*(n+attnTiledQueries-1)/attnTiledQueries*nHeads < attnTiledBlocks {
+	if splits == 1 && (n+attnTiledQueries-1)/attnTiledQueries*nHeads < attnTiledBlocks {
 		return 2
 	}
 	return 1

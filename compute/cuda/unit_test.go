@@ -359,17 +359,17 @@ func TestGEMVTables(t *testing.T) {
 			t.Errorf("attnMMASplits(%d, %d, %d, %d) = %d, want %d", c.n, c.T, c.heads, attnMMABlocks, got, c.want)
 		}
 	}
-	for _, c := range []struct{ nb, n, heads, splits, force, want int }{
-		{1, 256, 32, 1, 0, 2}, // LLaDA's step: 128 blocks in one chunk
-		{1, 128, 32, 1, 0, 2}, // a LLaMA prompt of 128: 64 blocks
-		{4, 256, 32, 1, 0, 1}, // four rows: 512 blocks
-		{1, 2048, 8, 1, 0, 1}, // a long prefill
-		{1, 32, 32, 4, 0, 1},  // split in chunks
-		{1, 256, 32, 1, 1, 1}, // forced
-		{1, 2048, 8, 1, 2, 2},
+	for _, c := range []struct{ n, heads, splits, force, want int }{
+		{256, 32, 1, 0, 2},  // LLaDA's step: 128 blocks a row in one chunk
+		{128, 32, 1, 0, 2},  // a LLaMA prompt of 128: 64 blocks
+		{2048, 32, 1, 0, 1}, // a long prefill
+		{512, 32, 1, 0, 1},  // 256 blocks
+		{32, 32, 4, 0, 1},   // split in chunks
+		{256, 32, 1, 1, 1},  // forced
+		{2048, 32, 1, 2, 2},
 	} {
-		if got := attnMMAGroups(c.nb, c.n, c.heads, c.splits, c.force); got != c.want {
-			t.Errorf("attnMMAGroups(%d, %d, %d, %d, %d) = %d, want %d", c.nb, c.n, c.heads, c.splits, c.force, got, c.want)
+		if got := attnMMAGroups(c.n, c.heads, c.splits, c.force); got != c.want {
+			t.Errorf("attnMMAGroups(%d, %d, %d, %d) = %d, want %d", c.n, c.heads, c.splits, c.force, got, c.want)
 		}
 	}
 }
