@@ -60,7 +60,6 @@ template <> struct From<f16_t> {
     static __device__ __forceinline__ f16_t f32(float f) { f16_t r; r.bits = f32_to_f16(f); return r; }
 };
 
-// Convert<D, S>::run converts one element; a same-type copy keeps the bits.
 // Store4<D>::run(p, v) narrows the four floats of v to D and stores them at
 // p in one store: p is 16-byte aligned for float, 8-byte for 16 bits.
 template <typename D> struct Store4 {
@@ -73,6 +72,7 @@ template <> struct Store4<float> {
     static __device__ __forceinline__ void run(float *p, f32x4 v) { *reinterpret_cast<f32x4 *>(p) = v; }
 };
 
+// Convert<D, S>::run converts one element; a same-type copy keeps the bits.
 template <typename D, typename S> struct Convert {
     static __device__ __forceinline__ D run(S s) { return From<D>::f32(to_f32(s)); }
 };

@@ -181,6 +181,11 @@ extern "C" __global__ void add_row_f32(float *dst, const float *src, const float
     grid_stride(i, n) dst[i] = src[i] + bias[i % cols];
 }
 
+// The rotation of a pair (a, b) of a head by (cos, sin), rounded as the CPU
+// backend rounds it: rope_f32 and RoPEStore (Items<W>::rope) share it.
+__device__ __forceinline__ float rope_a(float a, float b, float c, float s) { return __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s)); }
+__device__ __forceinline__ float rope_b(float a, float b, float c, float s) { return __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s)); }
+
 // Rotates each head of each row of x in place (rotate-half layout), one
 // thread per pair (j, j + h). The products and sums are rounded one by one
 // (no fused multiply-add), as the CPU backend computes them. A position
@@ -198,8 +203,8 @@ extern "C" __global__ void rope_f32(float *x, const float *cos_t, const float *s
         float *row = x + r * cols + (long long)head * head_dim;
         float c = cos_t[(long long)p * h + j], s = sin_t[(long long)p * h + j];
         float a = row[j], b = row[j + h];
-        row[j] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
-        row[j + h] = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
+        row[j] = rope_a(a, b, c, s);
+        row[j + h] = rope_b(a, b, c, s);
     }
 }
 
@@ -237,10 +242,7 @@ COPY_ROWS(copy_rows_f16_f16, f16_t, f16_t)
 // 16-bit weights.
 template <typename D> __device__ __forceinline__ void cast_f32(D *dst, const float *src, long long n) {
     long long done = 0;
-    if ((unsigned long long)src % 16 == 0 && (unsigned long long)dst % 8 == 0) { // four elements per thread, as silu_mul
-        done = n / 4 * 4;
-        grid_stride(i, n / 4) Store4<D>::run(dst + 4 * i, reinterpret_cast<const f32x4 *>(src)[i]);
-    } else if ((unsigned long long)src % 16 == 0) {
+    if ((unsigned long long)src % 16 == 0) { // four elements per thread, as silu_mul
         done = n / 4 * 4;
         grid_stride(i, n / 4) {
             const f32x4 a = reinterpret_cast<const f32x4 *>(src)[i];
@@ -255,8 +257,6 @@ extern "C" __global__ void cast_f32_f16(f16_t *dst, const float *src, long long 
 
 // Items<W>: W consecutive floats as one value, loaded, stored, narrowed
 // to D and rotated; W = 4 takes 16-byte loads.
-__device__ __forceinline__ float rope_a(float a, float b, float c, float s) { return __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s)); }
-__device__ __forceinline__ float rope_b(float a, float b, float c, float s) { return __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s)); }
 template <int W> struct Items;
 template <> struct Items<1> {
     typedef float T;
