@@ -862,11 +862,11 @@ func BenchmarkAttention(b *testing.B) {
 			case strings.HasSuffix(c.name, "/warp"):
 				be.attnTiledMin, be.attnDecodeMax, be.attnDecode4Max = math.MaxInt, 0, 0
 			case strings.Contains(c.name, "/chunk="):
-				fmt.Sscanf(c.name[strings.Index(c.name, "/chunk=")+len("/chunk="):], "%d", &be.attnDecodeChunk)
-			case strings.HasSuffix(c.name, "/groups=1"), strings.HasSuffix(c.name, "/groups=2"): // the tensor-core kernel's warps
-				be.attnMMAGroups = int(c.name[len(c.name)-1] - '0')
+				fmt.Sscanf(after(c.name, "/chunk="), "%d", &be.attnDecodeChunk)
+			case strings.Contains(c.name, "/groups="): // the tensor-core kernel's groups of warps
+				fmt.Sscanf(after(c.name, "/groups="), "%d", &be.attnMMAGroups)
 			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel splits calls of fewer blocks (256: v10's plan)
-				fmt.Sscanf(c.name[strings.Index(c.name, "/blocks=")+len("/blocks="):], "%d", &be.attnMMABlocks)
+				fmt.Sscanf(after(c.name, "/blocks="), "%d", &be.attnMMABlocks)
 			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd
 			cdt := compute.F32
@@ -906,6 +906,9 @@ func BenchmarkAttention(b *testing.B) {
 		})
 	}
 }
+
+// after is what follows key in name (key must be there).
+func after(name, key string) string { return name[strings.Index(name, key)+len(key):] }
 
 // BenchmarkFusions times each fusion against its composed ops on LLaMA-3-8B
 // shapes: GB/s counts the weights read once.
