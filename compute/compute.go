@@ -212,6 +212,17 @@ type MatMulAdder interface {
 	MatMulAdd(dst, x, w Tensor)
 }
 
+// AttentionMatMulAdder fuses the attention with the output projection
+// that reads it: AttentionMatMulAdd(dst, att, w, q, kc, vc, qpos, span,
+// nHeads, nKVHeads, causal) is Attention(att, q, kc, vc, qpos, span, nHeads,
+// nKVHeads, causal) then MatMul(t, att, w) and Add(dst, dst, t). att is the
+// composed ops' intermediate: a backend may leave it unwritten, so its
+// contents afterwards are unspecified. dst must not overlap att, q or the
+// caches.
+type AttentionMatMulAdder interface {
+	AttentionMatMulAdd(dst, att, w, q, kc, vc, qpos, span Tensor, nHeads, nKVHeads int, causal bool)
+}
+
 // SwiGLUer fuses the gated feed-forward input: MatMulSwiGLU(dst, x, gate,
 // up) is MatMul(g, x, gate), MatMul(u, x, up), then SiLUMul(dst, g, u).
 type SwiGLUer interface {

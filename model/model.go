@@ -261,6 +261,7 @@ func (m *Model) ops(s *State, n, nOut int) {
 	normSwiGLU, _ := b.(compute.NormSwiGLUer)
 	normFFN, _ := b.(compute.NormFFNer)
 	ropeStore, _ := b.(compute.RoPEStorer)
+	attnO, _ := b.(compute.AttentionMatMulAdder)
 	for l := range w.Layers {
 		L := &w.Layers[l]
 		// Attention: x += Wo · attend(RoPE(Wq·xb), cache ← RoPE(Wk·xb), Wv·xb).
@@ -284,10 +285,14 @@ func (m *Model) ops(s *State, n, nOut int) {
 			b.Scatter(s.kc[l], k, crow)
 			b.Scatter(s.vc[l], v, crow)
 		}
-		b.Attention(att, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
-		if addMM != nil {
+		switch {
+		case attnO != nil:
+			attnO.AttentionMatMulAdd(x, att, L.WO, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
+		case addMM != nil:
+			b.Attention(att, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
 			addMM.MatMulAdd(x, att, L.WO)
-		} else {
+		default:
+			b.Attention(att, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
 			b.MatMul(xb, att, L.WO)
 			b.Add(x, x, xb)
 		}

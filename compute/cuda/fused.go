@@ -20,6 +20,8 @@ var (
 	_ compute.NormMatMul3er = (*Backend)(nil)
 	_ compute.NormSwiGLUer  = (*Backend)(nil)
 	_ compute.RoPEStorer    = (*Backend)(nil)
+
+	_ compute.AttentionMatMulAdder = (*Backend)(nil)
 )
 
 // MatMulAdd computes dst += x · wᵀ: the GEMV kernel's add epilogue, or
@@ -28,6 +30,41 @@ func (b *Backend) MatMulAdd(dst, x, w compute.Tensor) {
 	b.checkMatMul("MatMulAdd", dst, x, w)
 	overlap("MatMulAdd", dst, x)
 	b.matMul("MatMulAdd", x, []proj{{dst, w}}, true)
+}
+
+// AttentionMatMulAdd computes dst += Attention(q, …) · wᵀ. Where the
+// tensor-core attention takes the call in one chunk, cuBLAS takes the
+// product (bfloat16 weights) and one slice of the scratch holds all rows,
+// the attention writes its rows in bfloat16 straight into the product's
+// input, the bits cast_f32_bf16 would make of att, which is left
+// unwritten: the composed ops' results bit for bit without their cast
+// kernel and att's float32 round trip. Elsewhere it runs the two ops.
+func (b *Backend) AttentionMatMulAdd(dst, att, w, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
+	const op = "AttentionMatMulAdd"
+	a, ok := b.checkAttention(op, att, q, kc, vc, qpos, span, nHeads, nKVHeads, causal)
+	b.checkMatMul(op, dst, att, w)
+	for _, t := range []compute.Tensor{att, q, kc, vc} {
+		overlap(op, dst, t)
+	}
+	n, k, m := att.Rows(), att.Cols(), w.Rows()
+	if !ok || b.err != nil || m == 0 || w.DType() != compute.BF16 || !b.cublasNormed(n, k, w.DType()) ||
+		int64(n)*int64(k)*2 > b.scratch.bytes || b.attnRoute(a) != attnMMA ||
+		attnMMASplits(a.n, a.T, a.nHeads, b.attnMMABlocks) != 1 {
+		b.Attention(att, q, kc, vc, qpos, span, nHeads, nKVHeads, causal)
+		b.MatMulAdd(dst, att, w)
+		return
+	}
+	b.enter()
+	defer b.exit()
+	b.gemm(op, b.ptr(op, att), n, k, w.DType(), []gemmOut{{d: b.ptr(op, dst), w: b.ptr(op, w), m: m, add: true}},
+		func(d16 cuda.DevPtr, r0, rows int) {
+			if r0 != 0 || rows != n {
+				panic("cuda: AttentionMatMulAdd: the rows took more than one slice of the scratch")
+			}
+			a.out16 = d16
+			b.attend(a)
+		}, nil)
+	b.done(op)
 }
 
 // MatMul3 computes d1 = x · w1ᵀ, d2 = x · w2ᵀ, d3 = x · w3ᵀ: one GEMV launch

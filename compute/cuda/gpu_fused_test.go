@@ -509,3 +509,83 @@ func TestMatMul3Batched(t *testing.T) {
 		b.scratch.bytes = scratchBytes
 	}
 }
+
+// AttentionMatMulAdd is Attention then MatMulAdd bit for bit, on both of
+// its paths: where the tensor-core attention runs in one chunk and cuBLAS
+// takes the product, the attention writes the product's bfloat16 input
+// itself and att stays as it was (poisoned here: the test sees which path
+// ran); elsewhere the two ops run and att holds the attention.
+func TestAttentionMatMulAddMatchesComposed(t *testing.T) {
+	b, c := newBackend(t), newCPU(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, s := range []struct {
+		name           string
+		nb, n, T       int
+		heads, kv, hd  int
+		m              int
+		cdt, wdt       compute.DType
+		causal         bool
+		blocks, groups int // b.attnMMABlocks, b.attnMMAGroups for the call
+		fused          bool
+	}{
+		{"two rows of 96 causal queries, one chunk, one group", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 1, true},
+		{"the same, two groups", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 2, true},
+		{"bidirectional, heads of 64, a slot range past the queries", 1, 130, 300, 6, 6, 64, 200, compute.BF16, compute.BF16, false, 1, 0, true},
+		{"split in chunks: the two ops", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, attnMMABlocks, 0, false},
+		{"float32 caches: the two ops", 1, 96, 200, 4, 2, 128, 300, compute.F32, compute.BF16, true, 1, 0, false},
+		{"half weights: the two ops", 1, 96, 200, 4, 2, 128, 300, compute.BF16, compute.F16, true, 1, 0, false},
+		{"rows for the skinny kernel: the two ops", 1, 40, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 0, false},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			defer func(bl, g int) { b.attnMMABlocks, b.attnMMAGroups = bl, g }(b.attnMMABlocks, b.attnMMAGroups)
+			b.attnMMABlocks, b.attnMMAGroups = s.blocks, s.groups
+			rows, cols, kvc := s.nb*s.n, s.heads*s.hd, s.kv*s.hd
+			qv := computetest.Random(rng, rows*cols, 1)
+			kv, vv := computetest.Random(rng, s.nb*s.T*kvc, 1), computetest.Random(rng, s.nb*s.T*kvc, 1)
+			wv, xv := computetest.Random(rng, s.m*cols, 0.1), computetest.Random(rng, rows*s.m, 1)
+			qpos, span := make([]int32, rows), make([]int32, 2*s.nb)
+			for r := range rows {
+				qpos[r] = int32(s.T - s.n + r%s.n)
+			}
+			for i := range s.nb {
+				span[2*i], span[2*i+1] = int32(10*i), int32(s.T-5*i)
+			}
+			run := func(be compute.Backend, fused bool) (x, att compute.Tensor) {
+				x, att = computetest.Upload(be, compute.F32, rows, s.m, xv), be.Alloc(compute.F32, rows, cols)
+				computetest.Poison(be, att)
+				q, w := computetest.Upload(be, compute.F32, rows, cols, qv), computetest.Upload(be, s.wdt, s.m, cols, wv)
+				kc, vc := computetest.Upload(be, s.cdt, s.nb*s.T, kvc, kv), computetest.Upload(be, s.cdt, s.nb*s.T, kvc, vv)
+				qp, sp := computetest.UploadI32(be, qpos), computetest.UploadI32(be, span)
+				if fused {
+					be.(*Backend).AttentionMatMulAdd(x, att, w, q, kc, vc, qp, sp, s.heads, s.kv, s.causal)
+				} else {
+					be.Attention(att, q, kc, vc, qp, sp, s.heads, s.kv, s.causal)
+					if cb, ok := be.(*Backend); ok {
+						cb.MatMulAdd(x, att, w) // the product the fusion runs
+					} else {
+						t := be.Alloc(compute.F32, rows, s.m)
+						be.MatMul(t, att, w)
+						be.Add(x, x, t)
+					}
+				}
+				return x, att
+			}
+			gx, gatt := run(b, true)
+			cx, catt := run(b, false)
+			rx, _ := run(c, false)
+			sameBits(t, "dst against Attention then MatMulAdd", bits(t, b, gx), bits(t, b, cx))
+			compare(t, "dst against the CPU", read(t, b, gx), read(t, c, rx), 1e-2)
+			got := bits(t, b, gatt)
+			if s.fused {
+				nan := math.Float32bits(float32(math.NaN()))
+				for i, v := range got {
+					if v != nan {
+						t.Fatalf("att[%d] = %v written: the fused path did not run", i, math.Float32frombits(v))
+					}
+				}
+			} else {
+				sameBits(t, "att against Attention", got, bits(t, b, catt))
+			}
+		})
+	}
+}

@@ -250,9 +250,10 @@ func BenchmarkLayer(b *testing.B) {
 						be.RoPEStore(q, k, v, kc, vc, ct, cos, sin, pt, hd)
 					}
 					if without != "attention" {
-						be.Attention(att, q, kc, vc, qt, st, heads, c.kvHeads, c.causal)
+						be.AttentionMatMulAdd(x, att, wo, q, kc, vc, qt, st, heads, c.kvHeads, c.causal)
+					} else {
+						be.MatMulAdd(x, att, wo)
 					}
-					be.MatMulAdd(x, att, wo)
 					if without == "norms" {
 						be.MatMulSwiGLU(h, x, wg, wu)
 						be.MatMulAdd(x, h, wd)

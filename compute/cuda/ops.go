@@ -491,68 +491,102 @@ func (b *Backend) copyRows(op string, dst, src, idx compute.Tensor, gather bool)
 // and computes in float32. Spans are device data: they are clamped to the
 // cache rather than checked.
 func (b *Backend) Attention(dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int, causal bool) {
+	a, ok := b.checkAttention("Attention", dst, q, kc, vc, qpos, span, nHeads, nKVHeads, causal)
+	if !ok || b.err != nil {
+		return
+	}
+	b.attend(a)
+}
+
+// checkAttention checks an Attention call's operands (panicking on misuse)
+// and returns its shape; ok is false for a call with nothing to compute.
+func (b *Backend) checkAttention(op string, dst, q, kc, vc, qpos, span compute.Tensor, nHeads, nKVHeads int,
+	causal bool) (a attnCall, ok bool) {
 	nb := span.Len() / 2
 	cs := cacheSlot(kc.DType())
 	if !isF32(dst, q) || cs < 0 || vc.DType() != kc.DType() || qpos.DType() != compute.I32 || span.DType() != compute.I32 ||
 		nHeads <= 0 || nKVHeads <= 0 || nHeads%nKVHeads != 0 || q.Cols()%nHeads != 0 || span.Len()%2 != 0 ||
 		nb == 0 || q.Rows()%nb != 0 || kc.Rows()%nb != 0 {
-		compute.Panicf("Attention", "q %v, cache %v, span %v, heads %d/%d", q, kc, span, nHeads, nKVHeads)
+		compute.Panicf(op, "q %v, cache %v, span %v, heads %d/%d", q, kc, span, nHeads, nKVHeads)
 	}
 	hd := q.Cols() / nHeads
 	if kc.Cols() != nKVHeads*hd || vc.Cols() != kc.Cols() || vc.Rows() != kc.Rows() ||
 		dst.Rows() != q.Rows() || dst.Cols() != q.Cols() || qpos.Len() != q.Rows() {
-		compute.Panicf("Attention", "dst %v, q %v, k %v, v %v, qpos %v", dst, q, kc, vc, qpos)
+		compute.Panicf(op, "dst %v, q %v, k %v, v %v, qpos %v", dst, q, kc, vc, qpos)
 	}
 	if hd > attnMaxHeadDim {
-		compute.Panicf("Attention", "head dim %d above the kernel's %d", hd, attnMaxHeadDim)
+		compute.Panicf(op, "head dim %d above the kernel's %d", hd, attnMaxHeadDim)
 	}
 	n, T := q.Rows()/nb, kc.Rows()/nb
-	if n == 0 || hd == 0 {
-		return
-	}
-	if b.err != nil {
-		return
-	}
-	t := attnTiledIndex(hd)
-	aligned := b.ptr("Attention", q)%16 == 0 && b.ptr("Attention", kc)%16 == 0 && b.ptr("Attention", vc)%16 == 0
-	decode := t >= 0 && aligned && (n <= b.attnDecodeMax || n <= b.attnDecode4Max)
-	tiled := !decode && t >= 0 && n >= b.attnTiledMin && T > 0 && aligned && b.ptr("Attention", dst)%16 == 0
-	a := attnCall{dst: dst, q: q, kc: kc, vc: vc, qpos: qpos, span: span,
+	a = attnCall{dst: dst, q: q, kc: kc, vc: vc, qpos: qpos, span: span,
 		nb: nb, n: n, T: T, nHeads: nHeads, nKVHeads: nKVHeads, hd: hd, causal: causal}
+	return a, n > 0 && hd > 0
+}
+
+// The kernels an Attention call can take, as attnRoute chooses.
+const (
+	attnGeneric = iota // attention_f32/_bf16: any shape, dynamic shared memory
+	attnDecode         // few queries a row: the decode kernels, which merge their own splits
+	attnTiled          // many queries over a float32 cache
+	attnMMA            // many queries over a bfloat16 cache: the tensor cores
+)
+
+// attnRoute is the kernel that takes a checked call.
+func (b *Backend) attnRoute(a attnCall) int {
+	t := attnTiledIndex(a.hd)
+	aligned := b.ptr("Attention", a.q)%16 == 0 && b.ptr("Attention", a.kc)%16 == 0 && b.ptr("Attention", a.vc)%16 == 0
+	decode := t >= 0 && aligned && (a.n <= b.attnDecodeMax || a.n <= b.attnDecode4Max)
+	tiled := !decode && t >= 0 && a.n >= b.attnTiledMin && a.T > 0 && aligned && b.ptr("Attention", a.dst)%16 == 0
+	cs := cacheSlot(a.kc.DType())
 	switch {
 	case tiled && cs == 0 && b.attnTiledOK[t]:
-		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(hd), attnTiledQueries,
-			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
-		return
+		return attnTiled
 	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
+		return attnMMA
+	case decode:
+		return attnDecode
+	}
+	return attnGeneric
+}
+
+// attend runs a checked call on the kernel attnRoute chooses. With a.out16
+// set the route is attnMMA in one chunk (the caller checked), and the
+// kernel writes bfloat16 rows there instead of a.dst.
+func (b *Backend) attend(a attnCall) {
+	t, cs := attnTiledIndex(a.hd), cacheSlot(a.kc.DType())
+	n, T, nHeads := a.n, a.T, a.nHeads
+	switch b.attnRoute(a) {
+	case attnTiled:
+		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(a.hd), attnTiledQueries,
+			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
+	case attnMMA:
 		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks)
+		a.mma = true
 		if attnMMAGroups(n, nHeads, splits, b.attnMMAGroups) == 2 {
 			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, 0, attnTiledQueries, splits, a)
 		} else {
 			b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, splits, a)
 		}
-		return
-	}
-	if decode { // no dynamic shared memory; the kernel merges its splits
+	case attnDecode: // no dynamic shared memory; the kernel merges its splits
 		splits := attnDecodeSplits(T, b.attnDecodeChunk)
 		k, perBlock := &b.k.attnDecode[cs][t], 1
 		switch {
 		case n > b.attnDecodeMax:
 			k, perBlock = &b.k.attnDecode4[cs][t], 4
-		case attnDecodeGrouped(nb, n, nHeads, nKVHeads, splits, b.attnGroupBlocks):
+		case attnDecodeGrouped(a.nb, n, nHeads, a.nKVHeads, splits, b.attnGroupBlocks):
 			k, a.blockHeads = &b.k.attnDecodeG4[cs][t], attnDecodeGroup
 		}
 		a.merge = true
 		b.attnLaunch(k, 256, 0, perBlock, splits, a)
-		return
+	default:
+		shared := attnSharedBytes(a.hd)
+		if shared > b.attnShared {
+			b.fail(fmt.Errorf("cuda: Attention with heads of %d needs %d bytes of shared memory, the device gives %d",
+				a.hd, shared, b.attnShared))
+			return
+		}
+		b.attnLaunch(&b.k.attention[cs], 256, shared, 8, attnSplits(n, T), a)
 	}
-	shared := attnSharedBytes(hd)
-	if shared > b.attnShared {
-		b.fail(fmt.Errorf("cuda: Attention with heads of %d needs %d bytes of shared memory, the device gives %d",
-			hd, shared, b.attnShared))
-		return
-	}
-	b.attnLaunch(&b.k.attention[cs], 256, shared, 8, attnSplits(n, T), a)
 }
 
 // attnCall is an Attention call's operands and shape, checked by Attention.
@@ -560,8 +594,10 @@ type attnCall struct {
 	dst, q, kc, vc, qpos, span     compute.Tensor
 	nb, n, T, nHeads, nKVHeads, hd int
 	causal                         bool
-	merge                          bool // the kernel merges its splits itself, over the skinny counters (the decode kernels)
-	blockHeads                     int  // heads a block takes (0: one)
+	merge                          bool        // the kernel merges its splits itself, over the skinny counters (the decode kernels)
+	blockHeads                     int         // heads a block takes (0: one)
+	mma                            bool        // a tensor-core kernel: its last parameter is out16
+	out16                          cuda.DevPtr // with mma and one chunk: bfloat16 rows written here, not to dst
 }
 
 // attnLaunch runs attention kernel k (threads a block, shared bytes of
@@ -606,6 +642,13 @@ func (b *Backend) attnLaunch(k *kernel, threads, shared, perBlock, splits int, a
 			i32(boolInt(a.causal)), f32(scale), dev(b.scratch.ptr), i32(splits)}
 		if a.merge {
 			args = append(args, dev(count))
+		}
+		if a.mma {
+			out16 := a.out16
+			if out16 != 0 {
+				out16 += qOff / 2
+			}
+			args = append(args, dev(out16))
 		}
 		b.launch(k, grid, block, shared, args...)
 		if splits > 1 && count == 0 {

@@ -52,7 +52,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
                                               const bf16_t *__restrict__ kc, const bf16_t *__restrict__ vc,
                                               const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,
                                               int nh, int group, int causal, float scale, float *__restrict__ part,
-                                              int splits) {
+                                              int splits, bf16_t *__restrict__ out16) {
     constexpr int KS = HD + 8, VS = AM_K + 8, HU = HD / 8; // strides in elements; 16-byte units of a row
     constexpr int NT = NG * AM_THREADS, GK = AM_K / NG;    // threads; slots of a tile each group takes
     constexpr int MS = 4 * HU + 4;                         // floats of a lane's state handed between groups
@@ -252,26 +252,33 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         } else {
             const bool any = Es[16 * warp + g + 8 * hf] > s;
             const float inv = any ? 1.0f / l : 0.0f;
-            float *dst = out + row * qc + (long long)h * HD + 2 * t;
+            const long long at = row * qc + (long long)h * HD + 2 * t;
 #pragma unroll
             for (int d = 0; d < HU; d++) {
                 float2 v = {any ? o[d][2 * hf] * inv : 0.0f, any ? o[d][2 * hf + 1] * inv : 0.0f};
-                *reinterpret_cast<float2 *>(dst + 8 * d) = v;
+                if (out16) // the bits cast_f32_bf16 makes of the float row
+                    *reinterpret_cast<u32 *>(out16 + at + 8 * d) = MB::pack(v.x, v.y);
+                else
+                    *reinterpret_cast<float2 *>(out + at + 8 * d) = v;
             }
         }
     }
 }
 
 // Named attention_mma[2]_bf16_hd<head dim>, with one group of warps or
-// two; the parameters are attention_bf16's (hd must be HD). Grid: (⌈n / 64⌉
-// · splits, heads, batch rows); NG · AM_THREADS threads.
+// two; the parameters are attention_bf16's (hd must be HD), then out16: when
+// not null (one chunk only), the rows are written there in bfloat16, as
+// cast_f32_bf16 rounds them, and out is not written (compute.
+// AttentionMatMulAdder: the output projection's input). Grid: (⌈n / 64⌉ ·
+// splits, heads, batch rows); NG · AM_THREADS threads.
 #define ATTENTION_MMA(NAME, HD, NG)                                                                         \
     extern "C" __global__ void __launch_bounds__(NG * AM_THREADS)                                           \
     NAME(float *__restrict__ out, const float *__restrict__ q, const bf16_t *__restrict__ kc,               \
          const bf16_t *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,  \
-         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits) { \
+         int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits,    \
+         bf16_t *__restrict__ out16) {                                                                      \
         griddep_wait();                                                                                     \
-        attention_mma<HD, NG>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits);    \
+        attention_mma<HD, NG>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits, out16); \
     }
 ATTENTION_MMA(attention_mma_bf16_hd64, 64, 1)
 ATTENTION_MMA(attention_mma_bf16_hd128, 128, 1)
