@@ -87,7 +87,9 @@ type Backend struct {
 	live            map[*buffer]struct{} // tensors allocated and not freed, freed by Close
 	blasWS, scratch buffer               // workspace, not tensors
 	skCount         buffer               // the skinny kernel's counters (workspace)
-	gemmPtrs        buffer               // the pointer arrays of batched cuBLAS products (workspace)
+	gemmPtrs        buffer               // the pointer arrays of a batched cuBLAS product when ptrs is full (workspace)
+	ptrs            ptrTable             // the pointer arrays of batched cuBLAS products (ptrs.go; workspace)
+	graphs          int                  // recorded graphs not yet closed
 	skArgs          *skinnyArgs          // the skinny kernel's parameter, pinned for each launch
 	timer           eventTimer           // StartTimer's and StopTimer's events (timer.go)
 
@@ -201,6 +203,9 @@ func (b *Backend) open(device int) error {
 	}
 	if b.gemmPtrs, err = b.alloc(gemmPtrsBytes); err != nil {
 		return fmt.Errorf("cuda: pointer arrays: %w", err)
+	}
+	if err := b.newPtrTable(); err != nil {
+		return err
 	}
 	if b.scratch, err = b.alloc(scratchBytes); err != nil {
 		return fmt.Errorf("cuda: scratch: %w", err)
@@ -324,7 +329,7 @@ func (b *Backend) Close() error {
 		b.allocated -= buf.bytes
 	}
 	clear(b.live)
-	for _, w := range []buffer{b.blasWS, b.scratch, b.skCount, b.gemmPtrs} {
+	for _, w := range []buffer{b.blasWS, b.scratch, b.skCount, b.gemmPtrs, b.ptrs.buf} {
 		if w.ptr != 0 {
 			add(cuda.MemFree(w.ptr))
 		}
@@ -369,7 +374,7 @@ func (b *Backend) Device() cuda.DeviceInfo { return b.info }
 // backend's workspace (cuBLAS's, the scratch for narrowed activations and
 // partial sums, the skinny kernel's counters).
 func (b *Backend) Memory() (allocated, peak, workspace int64) {
-	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes + b.skCount.bytes + b.gemmPtrs.bytes
+	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes + b.skCount.bytes + b.gemmPtrs.bytes + b.ptrs.buf.bytes
 }
 
 // enter holds the OS thread and makes the context current on it; exit lets
@@ -639,6 +644,7 @@ func (b *Backend) Record(record func()) (compute.Graph, error) {
 	record()
 	b.recording, ended = false, true
 	g, err := b.stream.EndCapture()
+	b.ptrFlush() // the entries the capture added, before any replay reads them
 	if g != 0 {
 		defer g.Destroy()
 	}
@@ -652,6 +658,7 @@ func (b *Backend) Record(record func()) (compute.Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda: Record: %w", err)
 	}
+	b.graphs++
 	return &graph{b: b, exec: exec}, nil
 }
 
@@ -699,6 +706,7 @@ func (g *graph) Close() {
 		b.fail(err)
 	}
 	g.exec = 0
+	b.graphs--
 }
 
 // attnSharedBytes is the dynamic shared memory of the attention kernel for

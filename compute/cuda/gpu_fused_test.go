@@ -12,6 +12,7 @@ import (
 
 	"dllmbench/compute"
 	"dllmbench/compute/computetest"
+	"dllmbench/internal/cuda"
 )
 
 // seq is start, start+1, … (n values).
@@ -587,5 +588,111 @@ func TestAttentionMatMulAddMatchesComposed(t *testing.T) {
 				sameBits(t, "att against Attention", got, bits(t, b, catt))
 			}
 		})
+	}
+}
+
+// A batched product's pointer arrays come from the pointer table: one
+// entry per set of operands, uploaded before the first eager call reads it
+// and, for a recorded call, when the recording ends; a full table falls
+// back to set_ptrs3 while a graph lives and starts over when none does.
+// Every product is checked against MatMul of each weight alone.
+func TestBatchedPointerTable(t *testing.T) {
+	b := newBackend(t)
+	if !cuda.HasGemmBatchedEx() {
+		t.Skip("cuBLAS has no cublasGemmBatchedEx")
+	}
+	rng := rand.New(rand.NewPCG(33, 34))
+	const n, k, m = 72, 512, 96 // above the skinny kernel's rows: cuBLAS
+	xv := computetest.Random(rng, n*k, 1)
+	x := computetest.Upload(b, compute.F32, n, k, xv)
+	var w [3]compute.Tensor
+	for i := range w {
+		w[i] = computetest.Upload(b, compute.BF16, m, k, computetest.Random(rng, m*k, 0.1))
+	}
+	var d [4][3]compute.Tensor // four sets of outputs: four sets of pointers
+	for s := range d {
+		for i := range d[s] {
+			d[s][i] = b.Alloc(compute.F32, n, m)
+		}
+	}
+	want := func() [3][]float32 {
+		var out [3][]float32
+		for i := range w {
+			one := b.Alloc(compute.F32, n, m)
+			b.MatMul(one, x, w[i])
+			out[i] = read(t, b, one)
+			b.Free(one)
+		}
+		return out
+	}
+	ref := want()
+	run := func(s int) { b.MatMul3(d[s][0], d[s][1], d[s][2], x, w[0], w[1], w[2]) }
+	check := func(what string, s int) {
+		t.Helper()
+		for i := range w {
+			compare(t, fmt.Sprintf("%s: output %d", what, i+1), read(t, b, d[s][i]), ref[i], 1e-5)
+		}
+		for i := range d[s] {
+			computetest.Poison(b, d[s][i])
+		}
+	}
+	entries := func(what string, want int) {
+		t.Helper()
+		if got := len(b.ptrs.host); got != want || b.ptrs.sent != got {
+			t.Errorf("%s: %d entries, %d uploaded; want %d, all uploaded", what, got, b.ptrs.sent, want)
+		}
+	}
+	e0 := len(b.ptrs.host)
+	run(0)
+	check("first call", 0)
+	run(0)
+	check("the same operands again", 0)
+	entries("one set", e0+1)
+	run(1)
+	check("other outputs", 1)
+	entries("two sets", e0+2)
+
+	g, err := b.Record(func() { run(2) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries("after a recording of a third set", e0+3)
+	for round := range 2 {
+		if err := g.Launch(); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("replay %d", round), 2)
+		xv = computetest.Random(rng, n*k, 1)
+		b.Write(x, xv)
+		ref = want()
+	}
+
+	// Full while a graph lives: set_ptrs3, recorded and eager, and nothing
+	// is overwritten.
+	b.ptrs.cap = len(b.ptrs.host)
+	g2, err := b.Record(func() { run(3) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g2.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	check("recorded with the table full", 3)
+	if err := g.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	check("the first graph after", 2)
+	g2.Close()
+	run(3)
+	check("eager with the table full and a graph alive", 3)
+	entries("with the table full", e0+3)
+	g.Close()
+
+	// With no graph alive a full table starts over when a new set comes.
+	b.ptrs.cap = 1
+	for _, s := range []int{3, 0, 1, 0} {
+		run(s)
+		check(fmt.Sprintf("a table of one entry, outputs %d", s), s)
+		entries("a table of one entry", 1)
 	}
 }

@@ -551,7 +551,7 @@ func TestGraph(t *testing.T) {
 func TestMemoryAccounting(t *testing.T) {
 	b := newBackend(t)
 	a0, p0, ws := b.Memory()
-	wantWS := int64(scratchBytes) + skinnyCounters*4 + gemmPtrsBytes
+	wantWS := int64(scratchBytes) + skinnyCounters*4 + gemmPtrsBytes + ptrTableEntries*72
 	if cuda.HasSetWorkspace() {
 		wantWS += blasWorkspaceBytes
 	}

@@ -337,17 +337,21 @@ func batchable(outs []gemmOut) bool {
 
 // gemmBatched computes count (2 or 3) n × m products d[i] = x · w[i]ᵀ (d
 // of type dtyp) as gemmEx computes each, in one batched cuBLAS call whose
-// pointer arrays set_ptrs3 writes to b.gemmPtrs first (in the stream, so
-// that a graph replays them).
+// pointer arrays are the pointer table's entry for these operands
+// (ptrs.go), or, with the table full, written to b.gemmPtrs by set_ptrs3
+// first (in the stream, so that a graph replays them).
 func (b *Backend) gemmBatched(count int, w [3]cuda.DevPtr, x cuda.DevPtr, d [3]cuda.DevPtr, typ, dtyp cuda.DataType, n, k, m int,
 	ct cuda.ComputeType) {
 	xs := [3]cuda.DevPtr{x, x, x}
 	for i := count; i < 3; i++ {
 		xs[i] = 0
 	}
-	p := b.gemmPtrs.ptr
-	b.launch(&b.k.setPtrs3, [3]uint32{1, 1, 1}, [3]uint32{32, 1, 1}, 0, dev(p), dev(w[0]), dev(w[1]), dev(w[2]),
-		dev(xs[0]), dev(xs[1]), dev(xs[2]), dev(d[0]), dev(d[1]), dev(d[2]))
+	p := b.ptrLookup(ptrSet{w[0], w[1], w[2], xs[0], xs[1], xs[2], d[0], d[1], d[2]})
+	if p == 0 {
+		p = b.gemmPtrs.ptr
+		b.launch(&b.k.setPtrs3, [3]uint32{1, 1, 1}, [3]uint32{32, 1, 1}, 0, dev(p), dev(w[0]), dev(w[1]), dev(w[2]),
+			dev(xs[0]), dev(xs[1]), dev(xs[2]), dev(d[0]), dev(d[1]), dev(d[2]))
+	}
 	b.pin.Pin(b.scal)
 	err := b.blas.GemmBatchedEx(cuda.OpT, cuda.OpN, m, n, k, unsafe.Pointer(&b.scal[0]), p, typ, k, p+24, typ, k,
 		unsafe.Pointer(&b.scal[1]), p+48, dtyp, m, count, ct, cuda.GemmDefault)
