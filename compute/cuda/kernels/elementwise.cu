@@ -121,9 +121,29 @@ __device__ __forceinline__ float rms_inv(double ss, int cols, float eps) {
 // The _bf16 and _f16 forms narrow each result as cast_f32_* does: the bits
 // of RMSNorm then the cast, without the float32 row (the input of cuBLAS
 // projections, compute.NormMatMul3er and friends).
+//
+// A row of 16 columns a thread (LLaMA-3's and LLaDA's 4096 on 256 threads)
+// stays in registers: one read of x, and w's loads in flight across the
+// block's sum; the sum runs over the same columns in the same order as
+// rms_sumsq's.
 template <typename D> __device__ __forceinline__ void rmsnorm(D *dst, const float *src, const float *w, int cols, float eps) {
     const float *x = src + (long long)blockIdx.x * cols;
     D *d = dst + (long long)blockIdx.x * cols;
+    constexpr int R = 16;
+    if (cols == R * (int)blockDim.x) {
+        float v[R], g[R];
+        double ss = 0;
+#pragma unroll
+        for (int i = 0; i < R; i++) v[i] = x[threadIdx.x + i * blockDim.x];
+#pragma unroll
+        for (int i = 0; i < R; i++) g[i] = w[threadIdx.x + i * blockDim.x];
+#pragma unroll
+        for (int i = 0; i < R; i++) ss += (double)v[i] * v[i];
+        const float inv = rms_inv(block_sum(ss), cols, eps);
+#pragma unroll
+        for (int i = 0; i < R; i++) d[threadIdx.x + i * blockDim.x] = From<D>::f32(g[i] * (v[i] * inv));
+        return;
+    }
     const float inv = rms_inv(block_sum(rms_sumsq(x, cols)), cols, eps);
     struct XW { float x, w; };
     row_by8<XW>(cols, [&](int c) { return XW{x[c], w[c]}; }, [&](int c, XW v) { d[c] = From<D>::f32(v.w * (v.x * inv)); });
