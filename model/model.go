@@ -114,9 +114,10 @@ type State struct {
 	logits compute.Tensor   // (M, VocabSize)
 	// A call's inputs cross to the backend in one copy: packed (pack) into
 	// staged, then written to the front of in (see inputs for the order).
-	in       compute.Tensor // (4·B·N + 2·B + M, 1) I32
+	in       compute.Tensor // (4·B·N + 2·B + 2·M, 1) I32
 	staged   []int32
 	cacheRow []int32        // the cache row b·T + slot of each token
+	outSlot  []int32        // the slot of each output row (its query position)
 	host     []float32      // (M·VocabSize) logits read back
 	selIDt   compute.Tensor // (M, 1) I32 selected tokens
 	selPt    compute.Tensor // (M, 1) F32 their probabilities
@@ -126,10 +127,10 @@ type State struct {
 	// NoGraphs turns off recording on backends that support it (for
 	// comparing the two paths).
 	NoGraphs bool
-	graphs   map[[2]int]compute.Graph
+	graphs   map[callShape]compute.Graph
 	box      struct{ selIDs, selProbs, host any }
-	staging  map[[2]int]any  // staged's front for each call shape, boxed once
-	b        compute.Backend // nil once closed
+	staging  map[callShape]any // staged's front for each call shape, boxed once
+	b        compute.Backend   // nil once closed
 }
 
 // NewState allocates a run state for batches of B rows, at most N tokens
@@ -141,8 +142,8 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	}
 	s := &State{B: B, N: N, T: T, M: M, b: b,
 		Tokens: make([]int32, B*N), Pos: make([]int32, B*N), Slots: make([]int32, B*N),
-		Span: make([]int32, 2*B), Out: make([]int32, M), cacheRow: make([]int32, B*N),
-		staged: make([]int32, 4*B*N+2*B+M), staging: map[[2]int]any{}, host: make([]float32, M*c.VocabSize)}
+		Span: make([]int32, 2*B), Out: make([]int32, M), cacheRow: make([]int32, B*N), outSlot: make([]int32, M),
+		staged: make([]int32, 4*B*N+2*B+2*M), staging: map[callShape]any{}, host: make([]float32, M*c.VocabSize)}
 	s.in = b.Alloc(compute.I32, len(s.staged), 1)
 	s.x, s.xb = b.Alloc(compute.F32, B*N, c.Dim), b.Alloc(compute.F32, B*N, c.Dim)
 	s.q, s.att = b.Alloc(compute.F32, B*N, c.QDim()), b.Alloc(compute.F32, B*N, c.QDim())
@@ -178,29 +179,24 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 		}
 		s.cacheRow[i] = int32(i/n*s.T) + slot
 	}
-	for i := range nOut {
-		if s.Out[i] < 0 || int(s.Out[i]) >= rows {
-			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
-		}
-	}
+	key := s.shape(n, nOut, len(m.Weights.Layers))
 	// The call's inputs in one copy: each copy costs the host a call while
 	// the device waits.
-	front, size := s.pack(n, nOut)
+	front, size := s.pack(key)
 	b.Write(s.in.Slice(0, size), front)
 	rec, ok := b.(compute.Recorder)
 	if !ok || s.NoGraphs {
-		m.ops(s, n, nOut)
+		m.ops(s, key)
 		return nil
 	}
-	key := [2]int{n, nOut}
 	g := s.graphs[key]
 	if g == nil {
 		var err error
-		if g, err = rec.Record(func() { m.ops(s, n, nOut) }); err != nil {
+		if g, err = rec.Record(func() { m.ops(s, key) }); err != nil {
 			return fmt.Errorf("model: recording a step of %d tokens: %w", n, err)
 		}
 		if s.graphs == nil {
-			s.graphs = map[[2]int]compute.Graph{}
+			s.graphs = map[callShape]compute.Graph{}
 		}
 		s.graphs[key] = g
 	}
@@ -210,17 +206,43 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 	return nil
 }
 
-// pack copies the inputs of a call of n tokens a row and nOut outputs into
-// the front of staged, in the order inputs gives, and returns that front
-// as Write takes it and its length. The front is boxed once for each call
-// shape (staging): a slice converted to the interface would allocate at
-// every step.
-func (s *State) pack(n, nOut int) (front any, size int) {
+// callShape is what a call's recorded graph depends on: its tokens a
+// batch row, its output rows, and whether the last layer runs on the
+// output rows only (pruned): they are fewer than the call's rows and come
+// nOut/B from each batch row in order, as Attention takes queries (a
+// diffusion block's rows, one row each when decoding with B > 1).
+type callShape struct {
+	n, nOut int
+	pruned  bool
+}
+
+// shape checks the output rows of a call of n tokens a row and nOut
+// outputs, notes their slots, and returns the call's shape.
+func (s *State) shape(n, nOut, layers int) callShape {
 	rows := s.B * n
-	for _, src := range [][]int32{s.Tokens[:rows], s.Pos[:rows], s.cacheRow[:rows], s.Slots[:rows], s.Span, s.Out[:nOut]} {
+	key := callShape{n: n, nOut: nOut, pruned: layers > 0 && nOut > 0 && nOut < rows && nOut%s.B == 0}
+	for i := range nOut {
+		if s.Out[i] < 0 || int(s.Out[i]) >= rows {
+			panic(fmt.Sprintf("model: output row %d outside the %d rows of this call", s.Out[i], rows))
+		}
+		if key.pruned && int(s.Out[i])/n != i/(nOut/s.B) {
+			key.pruned = false
+		}
+		s.outSlot[i] = s.Slots[s.Out[i]]
+	}
+	return key
+}
+
+// pack copies the inputs of a call into the front of staged, in the order
+// inputs gives, and returns that front as Write takes it and its length.
+// The front is boxed once for each call shape (staging): a slice converted
+// to the interface would allocate at every step.
+func (s *State) pack(key callShape) (front any, size int) {
+	rows, nOut := s.B*key.n, key.nOut
+	for _, src := range [][]int32{s.Tokens[:rows], s.Pos[:rows], s.cacheRow[:rows], s.Slots[:rows], s.Span, s.Out[:nOut],
+		s.outSlot[:nOut]} {
 		size += copy(s.staged[size:], src)
 	}
-	key := [2]int{n, nOut}
 	front, ok := s.staging[key]
 	if !ok {
 		front = s.staged[:size]
@@ -233,22 +255,28 @@ func (s *State) pack(n, nOut int) (front any, size int) {
 // n tokens a row and nOut outputs), in the order pack writes them: the
 // token ids, their RoPE positions, their cache rows b·T + slot and their
 // slots again (as query positions for the causal mask), B·n each; the
-// spans (2·B); the output rows (nOut).
-func (s *State) inputs(n, nOut int) (ids, pos, rows, slots, span, out compute.Tensor) {
+// spans (2·B); the output rows and their slots (nOut each).
+func (s *State) inputs(n, nOut int) (ids, pos, rows, slots, span, out, outSlot compute.Tensor) {
 	r := s.B * n
+	o := 4*r + 2*s.B
 	return s.in.Slice(0, r), s.in.Slice(r, 2*r), s.in.Slice(2*r, 3*r), s.in.Slice(3*r, 4*r),
-		s.in.Slice(4*r, 4*r+2*s.B), s.in.Slice(4*r+2*s.B, 4*r+2*s.B+nOut)
+		s.in.Slice(4*r, o), s.in.Slice(o, o+nOut), s.in.Slice(o+nOut, o+2*nOut)
 }
 
 // ops issues the forward pass of a step whose inputs are on the backend.
-func (m *Model) ops(s *State, n, nOut int) {
+// In a pruned call the last layer carries only the output rows past its
+// attention: every row's keys and values go into the cache, but the
+// output projection and the feed-forward block, whose rows are
+// independent, run on the rows the head reads.
+func (m *Model) ops(s *State, key callShape) {
 	c, b := &m.Config, m.b
+	n, nOut := key.n, key.nOut
 	rows := s.B * n
-	ids, pos, crow, qpos, span, out := s.inputs(n, nOut)
+	ids, pos, crow, qpos, span, out, outSlot := s.inputs(n, nOut)
 	x, xb := s.x.Slice(0, rows), s.xb.Slice(0, rows)
 	q, att := s.q.Slice(0, rows), s.att.Slice(0, rows)
 	k, v := s.k.Slice(0, rows), s.v.Slice(0, rows)
-	h, h2 := s.h.Slice(0, rows), s.h2.Slice(0, rows)
+	xo := s.xo.Slice(0, nOut)
 	w := m.Weights
 
 	b.Gather(x, w.TokEmb, ids)
@@ -285,46 +313,57 @@ func (m *Model) ops(s *State, n, nOut int) {
 			b.Scatter(s.kc[l], k, crow)
 			b.Scatter(s.vc[l], v, crow)
 		}
+		// The rows that go on past the attention: the residuals, queries,
+		// query positions and the attention's output, then the
+		// feed-forward's intermediates.
+		xr, qr, qp, ar, r := x, q, qpos, att, rows
+		if key.pruned && l == len(w.Layers)-1 {
+			xr, qr, qp, ar, r = xo, att.Slice(0, nOut), outSlot, q.Slice(0, nOut), nOut
+			b.Gather(xr, x, out)
+			b.Gather(qr, q, out)
+		}
+		xn, h, h2 := xb.Slice(0, r), s.h.Slice(0, r), s.h2.Slice(0, r)
 		switch {
 		case attnO != nil:
-			attnO.AttentionMatMulAdd(x, att, L.WO, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
+			attnO.AttentionMatMulAdd(xr, ar, L.WO, qr, s.kc[l], s.vc[l], qp, span, c.NHeads, c.NKVHeads, c.Family.Causal())
 		case addMM != nil:
-			b.Attention(att, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
-			addMM.MatMulAdd(x, att, L.WO)
+			b.Attention(ar, qr, s.kc[l], s.vc[l], qp, span, c.NHeads, c.NKVHeads, c.Family.Causal())
+			addMM.MatMulAdd(xr, ar, L.WO)
 		default:
-			b.Attention(att, q, s.kc[l], s.vc[l], qpos, span, c.NHeads, c.NKVHeads, c.Family.Causal())
-			b.MatMul(xb, att, L.WO)
-			b.Add(x, x, xb)
+			b.Attention(ar, qr, s.kc[l], s.vc[l], qp, span, c.NHeads, c.NKVHeads, c.Family.Causal())
+			b.MatMul(xn, ar, L.WO)
+			b.Add(xr, xr, xn)
 		}
 		// Feed-forward: x += Wdown · (silu(Wgate·xb) ⊙ Wup·xb).
 		if normFFN != nil {
-			normFFN.NormFFN(x, h, xb, x, L.FFNNorm, c.NormEps, L.WGate, L.WUp, L.WDown)
+			normFFN.NormFFN(xr, h, xn, xr, L.FFNNorm, c.NormEps, L.WGate, L.WUp, L.WDown)
 			continue
 		}
 		if normSwiGLU != nil {
-			normSwiGLU.NormMatMulSwiGLU(h, xb, x, L.FFNNorm, c.NormEps, L.WGate, L.WUp)
+			normSwiGLU.NormMatMulSwiGLU(h, xn, xr, L.FFNNorm, c.NormEps, L.WGate, L.WUp)
 		} else {
-			b.RMSNorm(xb, x, L.FFNNorm, c.NormEps)
+			b.RMSNorm(xn, xr, L.FFNNorm, c.NormEps)
 			if swiglu != nil {
-				swiglu.MatMulSwiGLU(h, xb, L.WGate, L.WUp)
+				swiglu.MatMulSwiGLU(h, xn, L.WGate, L.WUp)
 			} else {
-				b.MatMul(h, xb, L.WGate)
-				b.MatMul(h2, xb, L.WUp)
+				b.MatMul(h, xn, L.WGate)
+				b.MatMul(h2, xn, L.WUp)
 				b.SiLUMul(h, h, h2)
 			}
 		}
 		if addMM != nil {
-			addMM.MatMulAdd(x, h, L.WDown)
+			addMM.MatMulAdd(xr, h, L.WDown)
 		} else {
-			b.MatMul(xb, h, L.WDown)
-			b.Add(x, x, xb)
+			b.MatMul(xn, h, L.WDown)
+			b.Add(xr, xr, xn)
 		}
 	}
 	if nOut == 0 {
 		return
 	}
-	xo := s.xo.Slice(0, nOut)
-	b.Gather(xo, x, out)
+	if !key.pruned {
+		b.Gather(xo, x, out)
+	}
 	b.RMSNorm(xo, xo, w.Norm, c.NormEps)
 	b.MatMul(s.logits.Slice(0, nOut), xo, w.Head)
 }

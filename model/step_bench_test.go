@@ -96,7 +96,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 							b.Fatal(err)
 						}
 					default:
-						mv.ops(s, 1, nOut)
+						mv.ops(s, s.shape(1, nOut, len(mv.Weights.Layers)))
 					}
 				})
 				b.ReportMetric(ms, "ms/step")
@@ -111,11 +111,14 @@ func BenchmarkDecodeStep(b *testing.B) {
 // a prompt and generation of 256 tokens in all, logits for a block of 32)
 // between device and host, as BenchmarkDecodeStep splits a decode step, on
 // the checkpoint DLLMBENCH_DIFFUSION_MODEL names (parity8b.py's LLaDA-8B;
-// skipped when unset): graph, layers (without the head), launch (the
-// graph Forward recorded, replayed without its input writes), forward
-// (Forward back to back), argmax (Forward, then ArgmaxTokens: the ids'
-// read) and step (Forward, then SelectTokens as decode.Diffuse's greedy
-// step calls it: the ids' and the probabilities' reads).
+// skipped when unset): graph (the step, its last layer on the block's 32
+// rows past the attention), layers (every layer on all rows, without the
+// head), launch (the graph Forward recorded, replayed without its input
+// writes), sync (launch, then a wait for it: the device drained at every
+// step), forward (Forward back to back), argmax (Forward, then
+// ArgmaxTokens: the ids' read) and step (Forward, then SelectTokens as
+// decode.Diffuse's greedy step calls it: the ids' and the probabilities'
+// reads).
 func BenchmarkDiffusionStep(b *testing.B) {
 	if os.Getenv("DLLMBENCH_DIFFUSION_MODEL") == "" {
 		b.Skip("DLLMBENCH_DIFFUSION_MODEL is not set")
@@ -136,24 +139,29 @@ func BenchmarkDiffusionStep(b *testing.B) {
 	if err := m.Forward(s, n, block); err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []string{"graph", "layers", "launch", "forward", "argmax", "step"} {
+	for _, mode := range []string{"graph", "layers", "launch", "sync", "forward", "argmax", "step"} {
 		b.Run(fmt.Sprintf("n=%d/block=%d/%s", n, block, mode), func(b *testing.B) {
 			nOut := block
 			if mode == "layers" {
 				nOut = 0
 			}
 			direct := mode != "graph" && mode != "layers"
-			if mode == "launch" && s.graphs == nil {
+			if (mode == "launch" || mode == "sync") && s.graphs == nil {
 				b.Skip("the backend records no graphs")
 			}
 			ms := 1e3 * replay(b, be, direct, func() {
 				if !direct {
-					m.ops(s, n, nOut)
+					m.ops(s, s.shape(n, nOut, len(m.Weights.Layers)))
 					return
 				}
-				if mode == "launch" {
-					if err := s.graphs[[2]int{n, block}].Launch(); err != nil {
+				if mode == "launch" || mode == "sync" {
+					if err := s.graphs[s.shape(n, block, len(m.Weights.Layers))].Launch(); err != nil {
 						b.Fatal(err)
+					}
+					if mode == "sync" {
+						if err := be.Sync(); err != nil {
+							b.Fatal(err)
+						}
 					}
 					return
 				}
