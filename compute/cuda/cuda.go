@@ -43,6 +43,9 @@ const (
 	scratchBytes = 64 << 20
 	// gemmPtrsBytes holds the three pointer arrays of a batched product.
 	gemmPtrsBytes = 256
+	// readBufBytes is the page-locked host buffer that small Reads (a
+	// step's selected tokens and probabilities) go through.
+	readBufBytes = 64 << 10
 	// attnMaxHeadDim is the largest head the attention kernel takes.
 	attnMaxHeadDim = 256
 )
@@ -90,6 +93,7 @@ type Backend struct {
 	gemmPtrs        buffer               // the pointer arrays of a batched cuBLAS product when ptrs is full (workspace)
 	ptrs            ptrTable             // the pointer arrays of batched cuBLAS products (ptrs.go; workspace)
 	graphs          int                  // recorded graphs not yet closed
+	readBuf         unsafe.Pointer       // readBufBytes of page-locked host memory
 	skArgs          *skinnyArgs          // the skinny kernel's parameter, pinned for each launch
 	timer           eventTimer           // StartTimer's and StopTimer's events (timer.go)
 
@@ -206,6 +210,9 @@ func (b *Backend) open(device int) error {
 	}
 	if err := b.newPtrTable(); err != nil {
 		return err
+	}
+	if b.readBuf, err = cuda.MemAllocHost(readBufBytes); err != nil {
+		return fmt.Errorf("cuda: host buffer: %w", err)
 	}
 	if b.scratch, err = b.alloc(scratchBytes); err != nil {
 		return fmt.Errorf("cuda: scratch: %w", err)
@@ -333,6 +340,10 @@ func (b *Backend) Close() error {
 		if w.ptr != 0 {
 			add(cuda.MemFree(w.ptr))
 		}
+	}
+	if b.readBuf != nil {
+		add(cuda.MemFreeHost(b.readBuf))
+		b.readBuf = nil
 	}
 	add(b.timer.close())
 	if b.stream != 0 {
@@ -585,6 +596,22 @@ func (b *Backend) Read(dst any, src compute.Tensor) error {
 	}
 	b.enter()
 	defer b.exit()
+	if n > 0 && n <= readBufBytes && b.readBuf != nil {
+		s := b.ptr("Read", src)
+		// A small read (a step's tokens) through page-locked memory: one
+		// copy the device makes itself, then the wait, then a memcpy. Into
+		// pageable memory the driver stages the copy and waits on its own.
+		if err := cuda.MemcpyDtoHAsync(b.readBuf, s, n, b.stream); err != nil {
+			b.fail(fmt.Errorf("cuda: Read %v: %w", src, err))
+		}
+		if err := b.stream.Synchronize(); err != nil {
+			b.fail(err)
+		}
+		if b.err == nil {
+			copy(unsafe.Slice((*byte)(p), n), unsafe.Slice((*byte)(b.readBuf), n))
+		}
+		return b.takeErr()
+	}
 	if n > 0 {
 		s := b.ptr("Read", src)
 		b.pin.Pin(p)

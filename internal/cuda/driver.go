@@ -78,6 +78,8 @@ var (
 	cuMemAlloc                  func(p *DevPtr, bytes uint64) int32
 	cuMemFree                   func(p DevPtr) int32
 	cuMemGetInfo                func(free, total *uint64) int32
+	cuMemAllocHost              func(p *unsafe.Pointer, bytes uint64) int32
+	cuMemFreeHost               func(p unsafe.Pointer) int32
 	cuMemcpyHtoDAsync           func(dst DevPtr, src unsafe.Pointer, bytes uint64, s Stream) int32
 	cuMemcpyDtoHAsync           func(dst unsafe.Pointer, src DevPtr, bytes uint64, s Stream) int32
 	cuMemcpyDtoDAsync           func(dst, src DevPtr, bytes uint64, s Stream) int32
@@ -145,6 +147,10 @@ var driverFns = []fn{
 	{&cuMemFree, "cuMemFree_v2", false},
 	// CUresult cuMemGetInfo_v2(size_t *free, size_t *total);
 	{&cuMemGetInfo, "cuMemGetInfo_v2", false},
+	// CUresult cuMemAllocHost_v2(void **pp, size_t bytesize);
+	{&cuMemAllocHost, "cuMemAllocHost_v2", false},
+	// CUresult cuMemFreeHost(void *p);
+	{&cuMemFreeHost, "cuMemFreeHost", false},
 	// CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount, CUstream hStream);
 	{&cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", false},
 	// CUresult cuMemcpyDtoHAsync_v2(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream);
@@ -381,6 +387,16 @@ func MemGetInfo() (free, total int64, err error) {
 	err = check("cuMemGetInfo_v2", cuMemGetInfo(&f, &t))
 	return int64(f), int64(t), err
 }
+
+// MemAllocHost allocates bytes of page-locked host memory, which the device
+// copies to and from directly (no staging through a driver buffer).
+func MemAllocHost(bytes int64) (unsafe.Pointer, error) {
+	var p unsafe.Pointer
+	return p, check("cuMemAllocHost_v2", cuMemAllocHost(&p, uint64(bytes)))
+}
+
+// MemFreeHost frees memory from MemAllocHost.
+func MemFreeHost(p unsafe.Pointer) error { return check("cuMemFreeHost", cuMemFreeHost(p)) }
 
 // MemcpyHtoDAsync queues a copy of bytes from host memory src to dst. From
 // pageable (ordinary Go) memory the driver copies src to a staging buffer
