@@ -32,7 +32,7 @@ echo "== ceilings in $((SECONDS - t0)) s"
 
 SKIP_NCU=1 STEP=${STEP:-1} BUDGET=${BUDGET:-540} \
 	BENCH=${BENCH:-'BenchmarkLayer/(llama|llada)/.*/.*/.*/default BenchmarkLayer/llama/decode/B=1/T=256/(constant-weights|32-layers)$ BenchmarkLayer/llada/no-cache/n=256/T=256/constant-weights$ MatMul/BF16/n=1/k=4096/m=128256$'} \
-	MEMCHECK=${MEMCHECK:-'^(TestAttentionShapes|TestFusionsMatchComposed|TestMatMul3Batched|TestGEMVBatchInvariance|TestArgmaxProbShapes)$'} \
+	MEMCHECK=${MEMCHECK:-'^(TestAttentionShapes|TestFusionsMatchComposed|TestMatMul3Batched|TestAttentionMatMulAddMatchesComposed|TestBatchedPointerTable)$'} \
 	GRIDS=${GRIDS:-'perf perf-batch perf-prefill'} PEERS=${PEERS:-'hf llada'} bash scripts/gpu/profile.sh
 
 if [ "${NOPDL:-0}" = 1 ] && [ "${DLLMBENCH_CUDA_PDL:-1}" != 0 ] && [ ! -e /tmp/profile-logs/compute-cuda-nopdl.log ] && [ -d /tmp/p8b/llama3-8b ]; then
