@@ -166,8 +166,10 @@ def table(uuid, c):
     if c["ceilings"]:
         k = c["ceilings"][-1]
         B, G = k["B_bytes_per_s"], k["G_flop_per_s"]
+        sustained = k.get("G_sustained_flop_per_s")
+        note = f"; {sustained / 1e12:.0f} after {k.get('sustained_warm_s', 3):g} s of it under the power cap" if sustained else ""
         out.append(f"Ceilings: B = {B / 1e12:.2f} TB/s (4 GiB device copy, read + write), "
-                   f"G = {G / 1e12:.0f} TFLOP/s (bf16 GEMM 8192³), torch {k.get('torch', '?')}.")
+                   f"G = {G / 1e12:.0f} TFLOP/s (bf16 GEMM 8192³{note}), torch {k.get('torch', '?')}.")
     else:
         out.append("Ceilings: not measured on this card (ceilings.py): targets 1, 3 and 4 cannot be judged.")
     out += ["", "| measurement | dllmbench | peers, same card | target | status |", "|---|---|---|---|---|"]

@@ -52,6 +52,7 @@ class TableTest(unittest.TestCase):
         self.assertNotIn("45.0 ms/call", a)  # card B's Fast-dLLM
         self.assertIn("incomplete", a)
         self.assertIn("not measured on this card", b)
+        self.assertNotIn("power cap", a)  # no sustained rate in the record
         # Target 1 on A: W = 15.0 GB read per call (not the 16.0 GB of all
         # weights) + 48 MB of cache at the mean context, over B = 4 TB/s:
         # bound 1.25 × 3.762 ms = 4.70 ms; 4.5 ms meets it, 220 > 190.
@@ -61,7 +62,8 @@ class TableTest(unittest.TestCase):
 
     def test_targets_not_met(self):
         d = self.write([
-            {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14},
+            {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14,
+             "G_sustained_flop_per_s": 6.9e14, "sustained_warm_s": 3.0},
             record(A, "llama", 1, 128, 128, tpot_s=0.0050, tokens_per_s=200.0),
             {"peer": "gpt-fast", "batch": 1, "tokens_per_s": 210.0, "decode_ms_per_token": 4.8, "uuid": A},
             record(A, "llama", 8, 128, 128, tpot_s=0.008, tokens_per_s=1000.0),
@@ -75,6 +77,7 @@ class TableTest(unittest.TestCase):
         ])
         t = table.table(A, table.load([d])[A])
         rows = {l.split("|")[1].strip(): l for l in t.splitlines() if l.startswith("| ")}
+        self.assertIn("G = 800 TFLOP/s (bf16 GEMM 8192³; 690 after 3 s of it under the power cap)", t)
         self.assertIn("**not met**", rows["1. LLaMA-3-8B decode, batch 1"])
         self.assertIn("**not met** (0.77×)", rows["2. LLaMA-3-8B decode, batch 8"])
         self.assertIn("**not met** (38% of G)", rows["3. LLaMA-3-8B prefill, 2048 tokens"])
