@@ -559,12 +559,19 @@ func (b *Backend) attnRoute(a attnCall) int {
 func (b *Backend) attend(a attnCall) {
 	t, cs := attnTiledIndex(a.hd), cacheSlot(a.kc.DType())
 	n, T, nHeads := a.n, a.T, a.nHeads
-	switch b.attnRoute(a) {
+	route := b.attnRoute(a)
+	if a.out16 != 0 && route != attnMMA {
+		panic("cuda: attend: bfloat16 rows asked of a kernel without them")
+	}
+	switch route {
 	case attnTiled:
 		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(a.hd), attnTiledQueries,
 			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
 	case attnMMA:
 		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks)
+		if a.out16 != 0 && splits != 1 {
+			panic("cuda: attend: bfloat16 rows asked of a call in several chunks")
+		}
 		a.mma = true
 		if attnMMAGroups(n, nHeads, splits, b.attnMMAGroups) == 2 {
 			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, 0, attnTiledQueries, splits, a)
