@@ -315,7 +315,9 @@ func (m *Model) ops(s *State, key callShape) {
 		}
 		// The rows that go on past the attention: the residuals, queries,
 		// query positions and the attention's output, then the
-		// feed-forward's intermediates.
+		// feed-forward's intermediates. Pruned, the output rows' residuals
+		// go to xo and their queries to att's first rows, and the attention
+		// writes into q's (q and att swap roles).
 		xr, qr, qp, ar, r := x, q, qpos, att, rows
 		if key.pruned && l == len(w.Layers)-1 {
 			xr, qr, qp, ar, r = xo, att.Slice(0, nOut), outSlot, q.Slice(0, nOut), nOut
