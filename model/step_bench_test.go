@@ -115,10 +115,12 @@ func BenchmarkDecodeStep(b *testing.B) {
 // rows past the attention), layers (every layer on all rows, without the
 // head), launch (the graph Forward recorded, replayed without its input
 // writes), sync (launch, then a wait for it: the device drained at every
-// step), forward (Forward back to back), argmax (Forward, then
-// ArgmaxTokens: the ids' read) and step (Forward, then SelectTokens as
-// decode.Diffuse's greedy step calls it: the ids' and the probabilities'
-// reads).
+// step), forward (Forward back to back), forward-sync (Forward, then a
+// wait), select-sync (Forward, the device's token selection, a wait),
+// argmax (Forward, then ArgmaxTokens: the ids' read) and step (Forward,
+// then SelectTokens as decode.Diffuse's greedy step calls it: the ids' and
+// the probabilities' reads). Modes run in that order, and a card under its
+// power cap slows within seconds: compare them with -test.count.
 func BenchmarkDiffusionStep(b *testing.B) {
 	if os.Getenv("DLLMBENCH_DIFFUSION_MODEL") == "" {
 		b.Skip("DLLMBENCH_DIFFUSION_MODEL is not set")
@@ -139,7 +141,7 @@ func BenchmarkDiffusionStep(b *testing.B) {
 	if err := m.Forward(s, n, block); err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []string{"graph", "layers", "launch", "sync", "forward", "argmax", "step"} {
+	for _, mode := range []string{"graph", "layers", "launch", "sync", "forward", "forward-sync", "select-sync", "argmax", "step"} {
 		b.Run(fmt.Sprintf("n=%d/block=%d/%s", n, block, mode), func(b *testing.B) {
 			nOut := block
 			if mode == "layers" {
@@ -170,6 +172,13 @@ func BenchmarkDiffusionStep(b *testing.B) {
 				}
 				var err error
 				switch mode {
+				case "forward-sync":
+					err = be.Sync()
+				case "select-sync":
+					if sel, ok := be.(compute.Selector); ok {
+						sel.ArgmaxProb(s.selIDt.Slice(0, block), s.selPt.Slice(0, block), s.logits.Slice(0, block), m.Config.MaskID)
+					}
+					err = be.Sync()
 				case "argmax":
 					_, err = m.ArgmaxTokens(s, block, m.Config.MaskID)
 				case "step":
