@@ -22,7 +22,11 @@ wrapper re-applied as published (engine_goldens strips it at import);
 --no-compile-sdpa leaves it off. Their records carry "sdpa_compiled".
 Each is warmed up (gpt-fast twice, for compilation and CUDA-graph
 recording), then timed over repetitions with CUDA synchronisation; medians
-are printed and written as JSON lines.
+are printed and written as JSON lines. The card's NVML energy counter (the
+one dllmbench reads) is read around each timed repetition: "joules" is the
+median energy of a run and "joules_per_token" that over the tokens it
+generates, dllmbench's energy_j_per_token (absent where NVML has no
+counter).
 
 --ref is the folder holding fastdllm/, llada_ref/ and gptfast/ (gpt-fast's
 model.py and generate.py copied verbatim, its LICENSE, and COMMIT, the
@@ -34,6 +38,7 @@ Usage: peers.py --models DIR --ref DIR --out FILE [--reps N]
 """
 
 import argparse
+import ctypes
 import gc
 import importlib
 import importlib.util
@@ -50,17 +55,62 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import engine_goldens as eg  # noqa: E402
 
 
+class Energy:
+    """The card's total energy counter through NVML (libnvidia-ml.so.1,
+    which the driver installs), in joules; read() is None where the library,
+    the card or the counter is missing."""
+
+    def __init__(self):
+        self.lib = self.h = None
+        try:
+            lib = ctypes.CDLL("libnvidia-ml.so.1")
+        except OSError:
+            return
+        h = ctypes.c_void_p()
+        uuid = "GPU-" + str(torch.cuda.get_device_properties(0).uuid)
+        if lib.nvmlInit_v2() != 0 or lib.nvmlDeviceGetHandleByUUID(uuid.encode(), ctypes.byref(h)) != 0:
+            return
+        self.lib, self.h = lib, h
+
+    def read(self):
+        if self.h is None:
+            return None
+        mj = ctypes.c_ulonglong()
+        if self.lib.nvmlDeviceGetTotalEnergyConsumption(self.h, ctypes.byref(mj)) != 0:
+            return None
+        return mj.value / 1e3
+
+
+_energy = None
+
+
 def timed(fn, reps, warmup=1):
+    """The median seconds of reps runs of fn after warmup, every run's
+    seconds, and the median joules of a run (None without a counter)."""
+    global _energy
+    if _energy is None:
+        _energy = Energy()
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    ts = []
+    ts, js = [], []
     for _ in range(reps):
+        e0 = _energy.read()
         t0 = time.perf_counter()
         fn()
         torch.cuda.synchronize()
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), ts
+        e1 = _energy.read()
+        if e0 is not None and e1 is not None:
+            js.append(e1 - e0)
+    return statistics.median(ts), ts, (statistics.median(js) if len(js) == reps else None)
+
+
+def energy(joules, tokens):
+    """The energy fields of a peer's record."""
+    if joules is None:
+        return {}
+    return {"joules": joules, "joules_per_token": joules / tokens}
 
 
 def emit(out, rec):
@@ -81,9 +131,9 @@ def hf(models, out, reps):
         run = lambda: model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=128,  # noqa: E731
                                      min_new_tokens=128, do_sample=False, pad_token_id=0)
         with torch.no_grad():
-            med, ts = timed(run, reps)
+            med, ts, j = timed(run, reps)
         emit(out, {"peer": "hf-generate", "model": "llama3-8b", "batch": bs, "prompt": 128, "gen": 128,
-                   "seconds": med, "all": ts, "tokens_per_s": bs * 128 / med,
+                   "seconds": med, "all": ts, "tokens_per_s": bs * 128 / med, **energy(j, bs * 128),
                    "transformers": __import__("transformers").__version__, "torch": torch.__version__})
     del model
     torch.cuda.empty_cache()
@@ -233,7 +283,7 @@ def _gptfast(ref, out, reps, compile_prefill):
             run()
             torch.cuda.synchronize()
             print("gpt-fast: batch %d: first call (compilation) %.1f s" % (bs, time.perf_counter() - t0), flush=True)
-            med, ts = timed(run, reps)  # a second warm-up, then the timed runs
+            med, ts, j = timed(run, reps)  # a second warm-up, then the timed runs
 
             # decode alone: prefill (untimed), then decode_n_tokens for the
             # remaining gen_len - 1 tokens, as generate() does.
@@ -254,7 +304,7 @@ def _gptfast(ref, out, reps, compile_prefill):
             skips1 = cudagraph_skips()
             emit(out, {"peer": "gpt-fast", "model": "llama3-8b", "batch": bs, "prompt": prompt_len, "gen": gen_len,
                        "seconds": med, "all": ts, "tokens_per_s": bs * gen_len / med,
-                       "tokens_per_s_per_seq": gen_len / med,
+                       "tokens_per_s_per_seq": gen_len / med, **energy(j, bs * gen_len),
                        "decode_ms_per_token": dmed / (gen_len - 1) * 1e3, "decode_all": dts,
                        "decode_tokens": gen_len - 1, "commit": commit, "compile": "decode_one_token reduce-overhead",
                        "prefill_compiled": compile_prefill, "sampling": "temperature 0, top_k None",
@@ -292,10 +342,10 @@ def llada(models, ref, out, reps, compile_sdpa=True):
     prompt = torch.randint(1000, 100000, (1, 128), generator=g).cuda()
     run = lambda: ref_gen.generate(model, prompt, steps=128, gen_length=128, block_length=32,  # noqa: E731
                                    temperature=0.0, remasking="low_confidence", mask_id=126336)
-    med, ts = timed(run, reps)
+    med, ts, j = timed(run, reps)
     emit(out, {"peer": "llada-ref", "model": "llada-8b", "batch": 1, "prompt": 128, "gen": 128, "steps": 128,
                "block": 32, "seconds": med, "all": ts, "step_ms": med / 128 * 1e3, "tokens_per_s": 128 / med,
-               "sdpa_compiled": compile_sdpa})
+               **energy(j, 128), "sdpa_compiled": compile_sdpa})
     for cache, fn in (("dual", fast.generate_with_dual_cache), ("prefix", fast.generate_with_prefix_cache),
                       ("none", fast.generate)):
         nfe = []
@@ -304,10 +354,11 @@ def llada(models, ref, out, reps, compile_sdpa=True):
             _, n = fn(model, prompt, steps=128, gen_length=128, block_length=32, temperature=0.0,
                       remasking="low_confidence", mask_id=126336)
             nfe.append(int(n))
-        med, ts = timed(run2, reps)
+        med, ts, j = timed(run2, reps)
         emit(out, {"peer": "fast-dllm", "cache": cache, "model": "llada-8b", "batch": 1, "prompt": 128, "gen": 128,
                    "steps": 128, "block": 32, "seconds": med, "all": ts, "nfe": nfe[-1],
-                   "call_ms": med / nfe[-1] * 1e3, "tokens_per_s": 128 / med, "sdpa_compiled": compile_sdpa})
+                   "call_ms": med / nfe[-1] * 1e3, "tokens_per_s": 128 / med, **energy(j, 128),
+                   "sdpa_compiled": compile_sdpa})
 
 
 def main():

@@ -177,6 +177,13 @@ def table(uuid, c):
     def row(what, ours, theirs, target, status):
         out.append(f"| {what} | {ours} | {theirs} | {target} | {status} |")
 
+    def jpt(e):
+        """", X J/token" for an energy per generated token, "" for none."""
+        return f", {e:.2f} J/token" if e else ""
+
+    def pj(p):
+        return jpt(p and p.get("joules_per_token"))
+
     ar = find(R, "llama", 1, 128, 128)
     gf1, gf8 = peer(P, "gpt-fast", batch=1), peer(P, "gpt-fast", batch=8)
     hf = {b: peer(P, "hf-generate", batch=b) for b in (1, 8, 32)}
@@ -186,12 +193,10 @@ def table(uuid, c):
         mem = ar.get("memory") or {}
         kv = (mem.get("cache") or 0) * (128 + 64) / 256  # the mean context of 128 + 128, cache of 256 slots
         ours = f"{tpot * 1e3:.3f} ms/token, {tps:.1f} tok/s, {(w + kv) / tpot / 1e12:.2f} TB/s"
-        e = stat(ar, "energy_j_per_token")
-        if e:
-            ours += f", {e:.2f} J/token"
+        ours += jpt(stat(ar, "energy_j_per_token"))
         theirs = "; ".join(x for x in [
-            gf1 and f"gpt-fast {gf1['tokens_per_s']:.1f} tok/s ({gf1.get('decode_ms_per_token', 0):.2f} ms/token decoding)",
-            hf[1] and f"HF {hf[1]['tokens_per_s']:.1f} tok/s"] if x) or "none"
+            gf1 and f"gpt-fast {gf1['tokens_per_s']:.1f} tok/s{pj(gf1)} ({gf1.get('decode_ms_per_token', 0):.2f} ms/token decoding)",
+            hf[1] and f"HF {hf[1]['tokens_per_s']:.1f} tok/s{pj(hf[1])}"] if x) or "none"
         if B:
             bound = 1.25 * (w + kv) / B
             target = f"≤ {bound * 1e3:.2f} ms (W {w / 1e9:.2f} GB{'' if exact else ', embedding included'}), > gpt-fast"
@@ -206,10 +211,10 @@ def table(uuid, c):
         if not r:
             continue
         tps = stat(r, "tokens_per_s")
-        ours = f"{tps:.0f} tok/s, {stat(r, 'tpot_s') * 1e3:.2f} ms/step"
+        ours = f"{tps:.0f} tok/s, {stat(r, 'tpot_s') * 1e3:.2f} ms/step" + jpt(stat(r, "energy_j_per_token"))
         theirs = "; ".join(x for x in [
-            b == 8 and gf8 and f"gpt-fast {gf8['tokens_per_s']:.0f} tok/s",
-            hf.get(b) and f"HF {hf[b]['tokens_per_s']:.0f} tok/s"] if x) or "none"
+            b == 8 and gf8 and f"gpt-fast {gf8['tokens_per_s']:.0f} tok/s{pj(gf8)}",
+            hf.get(b) and f"HF {hf[b]['tokens_per_s']:.0f} tok/s{pj(hf[b])}"] if x) or "none"
         if b == 8:
             status = verdict(tps > gf8["tokens_per_s"]) + f" ({tps / gf8['tokens_per_s']:.2f}×)" if gf8 else "gpt-fast not run"
             row("2. LLaMA-3-8B decode, batch 8", ours, theirs, "> gpt-fast", status)
@@ -244,19 +249,21 @@ def table(uuid, c):
         step = stat(ref, "latency_s") / stat(ref, "nfe")
         w, exact = matrix_bytes(ref)
         flops = 2 * (w / 2) * 256
-        theirs = f"LLaDA generate() {lr['step_ms']:.1f} ms/step ({lr['step_ms'] / 1e3 / step:.1f}×)" if lr else "none"
+        theirs = f"LLaDA generate() {lr['step_ms']:.1f} ms/step ({lr['step_ms'] / 1e3 / step:.1f}×){pj(lr)}" if lr else "none"
         if B and G:
             bound = 1.5 * max(flops / G, w / B)
             status = verdict(step <= bound) + f" ({step / bound:.2f}× the bound, {step / bound * 1.5:.2f}× the larger floor)"
             target = f"≤ {bound * 1e3:.2f} ms"
         else:
             status, target = "no ceilings", "≤ 1.5·max(F/G, W/B)"
-        row("4. LLaDA-8B reference step, batch 1", f"{step * 1e3:.2f} ms", theirs, target, status)
+        row("4. LLaDA-8B reference step, batch 1", f"{step * 1e3:.2f} ms" + jpt(stat(ref, "energy_j_per_token")), theirs,
+            target, status)
     dual = find(R, "llada", 1, 128, 128, cache="dual")
     fd = peer(P, "fast-dllm", cache="dual")
     if dual:
         call = stat(dual, "latency_s") / stat(dual, "nfe")
-        theirs = "; ".join(x for x in [fd and f"Fast-dLLM dual {fd['call_ms']:.1f} ms/call ({fd['call_ms'] / 1e3 / call:.1f}×)"] if x) or "none"
+        theirs = "; ".join(x for x in [
+            fd and f"Fast-dLLM dual {fd['call_ms']:.1f} ms/call ({fd['call_ms'] / 1e3 / call:.1f}×){pj(fd)}"] if x) or "none"
         parts = []
         ok = True
         if ar:
@@ -267,8 +274,8 @@ def table(uuid, c):
             parts.append(f"{fd['call_ms'] / 1e3 / call:.1f}× Fast-dLLM")
             ok = ok and fd["call_ms"] / 1e3 / call >= 8
         status = (verdict(ok) if ar and fd else "incomplete") + " (" + ", ".join(parts) + ")"
-        row("5. LLaDA-8B dual-cache call, batch 1", f"{call * 1e3:.2f} ms, {stat(dual, 'tokens_per_s'):.1f} tok/s",
-            theirs, "≤ 1.3 × AR step, ≥ 8× Fast-dLLM", status)
+        row("5. LLaDA-8B dual-cache call, batch 1", f"{call * 1e3:.2f} ms, {stat(dual, 'tokens_per_s'):.1f} tok/s"
+            + jpt(stat(dual, "energy_j_per_token")), theirs, "≤ 1.3 × AR step, ≥ 8× Fast-dLLM", status)
     worst = None
     for r in R:
         m = r.get("memory") or {}

@@ -40,7 +40,8 @@ class TableTest(unittest.TestCase):
             {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14},
             record(A, "llama", 1, 128, 128, tpot_s=0.0045, tokens_per_s=220.0),
             record(A, "llada", 1, 128, 128, cache="dual", latency_s=0.64, nfe=128, tokens_per_s=200.0),
-            {"peer": "gpt-fast", "batch": 1, "tokens_per_s": 190.0, "decode_ms_per_token": 5.1, "uuid": A},
+            {"peer": "gpt-fast", "batch": 1, "tokens_per_s": 190.0, "decode_ms_per_token": 5.1, "uuid": A,
+             "joules_per_token": 3.5},
             # On card B only: must not judge card A's dual-cache call.
             {"peer": "fast-dllm", "cache": "dual", "call_ms": 45.0, "uuid": B, "device": "NVIDIA H200"},
             record(B, "llama", 1, 128, 128, tpot_s=0.0047, tokens_per_s=210.0),
@@ -58,6 +59,7 @@ class TableTest(unittest.TestCase):
         # bound 1.25 × 3.762 ms = 4.70 ms; 4.5 ms meets it, 220 > 190.
         row = next(l for l in a.splitlines() if l.startswith("| 1."))
         self.assertIn("≤ 4.70 ms (W 15.00 GB)", row)
+        self.assertIn("gpt-fast 190.0 tok/s, 3.50 J/token (5.10 ms/token decoding)", row)
         self.assertIn("**met**", row)
 
     def test_targets_not_met(self):
