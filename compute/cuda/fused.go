@@ -213,18 +213,18 @@ func is16(dt compute.DType) bool { return dt == compute.BF16 || dt == compute.F1
 
 // siluMulAfter is the epilogue of a gate product (outs[0], in place) and
 // an up product (outs[1]) of m columns on cuBLAS: silu(gate)·up.
-func (b *Backend) siluMulAfter(m int) *gemmAfter {
-	return &gemmAfter{fn: func(r0, rows int, s []gemmOut, _ cuda.DevPtr) {
+func (b *Backend) siluMulAfter(m int) gemmAfter {
+	return func(r0, rows int, s []gemmOut) {
 		cnt := int64(rows) * int64(m)
 		b.launch(&b.k.siluMul, blocks1D((cnt+3)/4), threads256, 0, dev(s[0].d), dev(s[0].d), dev(s[1].d), i64(cnt))
-	}}
+	}
 }
 
 // normGemm runs outs on cuBLAS over RMSNorm(x, g) narrowed in the scratch
 // (cublasNormed), then after for each slice of rows, as gemm does. The
 // caller has checked the shapes.
 func (b *Backend) normGemm(op string, x, g compute.Tensor, eps float32, dt compute.DType, outs []gemmOut,
-	after *gemmAfter) {
+	after gemmAfter) {
 	if b.err != nil || len(outs) == 0 {
 		return
 	}
@@ -435,11 +435,11 @@ func (b *Backend) NormFFN(dst, h, xn, x, g compute.Tensor, eps float32, gate, up
 	// silu(gate)·up narrowed to 16 bits over up, and the down product
 	// added to dst.
 	outs := []gemmOut{{d: hp, w: b.ptr(op, gate), m: m, narrow: true}, {w: b.ptr(op, up), m: m, inSlice: true, narrow: true}}
-	b.normGemm(op, x, g, eps, dt, outs, &gemmAfter{fn: func(r0, rows int, s []gemmOut, _ cuda.DevPtr) {
+	b.normGemm(op, x, g, eps, dt, outs, func(r0, rows int, s []gemmOut) {
 		cm := int64(rows) * int64(m)
 		b.launch(ks, blocks1D((cm+7)/8), threads256, 0, dev(s[1].d), dev(s[0].d), dev(s[1].d), i64(cm))
 		b.gemmEx(wd, typ, s[1].d, dp+cuda.DevPtr(int64(r0)*int64(d)*4), cuda.R32F, rows, m, d, cuda.Compute32F, true)
-	}})
+	})
 }
 
 // overlapUnlessSame panics when dst shares bytes with x without being x

@@ -211,24 +211,20 @@ func (o gemmOut) size() int64 {
 	return 4
 }
 
-// gemmAfter is an epilogue of gemm: fn runs after each slice's products,
-// with perRow bytes of the scratch per row of the slice at own (256-byte
-// aligned) for its own use.
-type gemmAfter struct {
-	perRow int64
-	fn     func(r0, rows int, outs []gemmOut, own cuda.DevPtr)
-}
+// gemmAfter is an epilogue of gemm, run after each slice's products on
+// rows [r0, r0+rows) with the slice's outputs.
+type gemmAfter func(r0, rows int, outs []gemmOut)
 
 // gemm computes the products outs on cuBLAS in slices of rows of x: for
 // 16-bit weights x is narrowed once per slice into the scratch, followed by
-// the inSlice outputs and after's own part; after.fn(r0, rows, outs, own)
-// runs after each slice's GEMMs with the inSlice outputs' d pointing at
-// their scratch. The caller holds the thread (enter).
+// the inSlice outputs; after, if set, runs after each slice's GEMMs with
+// the inSlice outputs' d pointing at their scratch. The caller holds the
+// thread (enter).
 //
 // narrow, if set, writes the 16-bit x of rows [r0, r0+rows) to dst in place
 // of the cast (the norm fusions normalise straight into it).
 func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, outs []gemmOut,
-	narrow func(dst cuda.DevPtr, r0, rows int), after *gemmAfter) {
+	narrow func(dst cuda.DevPtr, r0, rows int), after gemmAfter) {
 	ws := slot(wdt)
 	typ, ct := cuda.R16BF, cuda.Compute32F
 	switch wdt {
@@ -254,14 +250,9 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 			slack = 256 // each scratch output starts 256-byte aligned
 		}
 	}
-	regions := int64(len(outs))
-	if after != nil && after.perRow > 0 {
-		perRow += after.perRow
-		slack, regions = 256, regions+1
-	}
 	rows := n
 	if perRow > 0 {
-		rows = int(min(int64(n), (b.scratch.bytes-slack*regions)/perRow))
+		rows = int(min(int64(n), (b.scratch.bytes-slack*int64(len(outs)))/perRow))
 	}
 	if rows <= 0 {
 		b.fail(fmt.Errorf("cuda: %s: a row of %d columns does not fit the %d-byte scratch", op, k, b.scratch.bytes))
@@ -307,7 +298,7 @@ func (b *Backend) gemm(op string, x cuda.DevPtr, n, k int, wdt compute.DType, ou
 			}
 		}
 		if after != nil {
-			after.fn(r0, c, slice, (next+255)&^255)
+			after(r0, c, slice)
 		}
 	}
 }
