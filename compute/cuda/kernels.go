@@ -113,7 +113,7 @@ type kernels struct {
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
 	gemvDeep                                 [3]kernel                    // n = 1, small grids: [BF16] and [F16] only
-	rmsNormTo, siluMulTo, siluMul16          [3]kernel                    // results narrowed to [BF16] and [F16] (siluMul16: from operands of that type)
+	rmsNormTo, siluMul16                     [3]kernel                    // results narrowed to [BF16] and [F16] (siluMul16: from operands of that type)
 	cast                                     [3]kernel                    // F32 to [BF16] and [F16]
 	copyRows                                 [3][3]kernel                 // [src][dst] types
 	ropeStore                                [3]kernel                    // [cache type]
@@ -183,8 +183,8 @@ func (k *kernels) table() []*kernel {
 		if i > 0 {
 			k.cast[i].name = "cast_f32_" + s
 			k.gemvDeep[i].name = fmt.Sprintf("gemv_%s_n1_deep", s)
-			k.rmsNormTo[i].name, k.siluMulTo[i].name, k.siluMul16[i].name = "rmsnorm_"+s, "silu_mul_"+s, "silu_mul16_"+s
-			all = append(all, &k.cast[i], &k.gemvDeep[i], &k.rmsNormTo[i], &k.siluMulTo[i], &k.siluMul16[i])
+			k.rmsNormTo[i].name, k.siluMul16[i].name = "rmsnorm_"+s, "silu_mul16_"+s
+			all = append(all, &k.cast[i], &k.gemvDeep[i], &k.rmsNormTo[i], &k.siluMul16[i])
 		}
 		for j, d := range slotNames {
 			k.copyRows[i][j].name = "copy_rows_" + s + "_" + d

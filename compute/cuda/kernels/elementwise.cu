@@ -8,10 +8,7 @@ extern "C" __global__ void add_f32(float *dst, const float *a, const float *b, l
     grid_stride(i, n) dst[i] = a[i] + b[i];
 }
 
-// dst = silu(g) ⊙ u with silu(z) = z / (1 + e^-z), over n elements; the
-// _bf16 and _f16 forms narrow each result as cast_f32_* does, giving the
-// bits of SiLUMul then the cast without the float32 array (the input of a
-// cuBLAS projection, compute.NormFFNer).
+// dst = silu(g) ⊙ u with silu(z) = z / (1 + e^-z), over n elements.
 template <typename D> __device__ __forceinline__ D silu_mul1(float z, float u) {
     return From<D>::f32(z / (1.0f + expf(-z)) * u);
 }
@@ -32,12 +29,6 @@ template <typename D> __device__ __forceinline__ void silu_mul(D *dst, const flo
 }
 extern "C" __global__ void silu_mul_f32(float *dst, const float *g, const float *u, long long n) { griddep_wait();
     silu_mul<float>(dst, g, u, n);
-}
-extern "C" __global__ void silu_mul_bf16(bf16_t *dst, const float *g, const float *u, long long n) { griddep_wait();
-    silu_mul<bf16_t>(dst, g, u, n);
-}
-extern "C" __global__ void silu_mul_f16(f16_t *dst, const float *g, const float *u, long long n) { griddep_wait();
-    silu_mul<f16_t>(dst, g, u, n);
 }
 
 // The same from g and u of the 16-bit type D, as a cuBLAS product narrowed
