@@ -557,7 +557,7 @@ func (b *Backend) attend(a attnCall) {
 	switch route {
 	case attnTiled:
 		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(a.hd), attnTiledQueries,
-			attnTiledSplits(n, T, nHeads, attnTiledBlocks), a)
+			attnTiledSplits(n, T, nHeads), a)
 	case attnMMA:
 		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks)
 		if a.out16 != 0 && splits != 1 {
@@ -826,19 +826,19 @@ func attnMMASplits(n, T, nHeads, full int) int {
 	if (n+attnTiledQueries-1)/attnTiledQueries*nHeads >= full {
 		return 1
 	}
-	return attnTiledSplits(n, T, nHeads, attnTiledBlocks)
+	return attnTiledSplits(n, T, nHeads)
 }
 
 // attnTiledSplits is how many blocks share the slots of a query in the
-// tiled and tensor-core kernels: enough for about target blocks per batch
-// row, each chunk at least 128 slots (64, one tile, below 64 queries,
+// tiled and tensor-core kernels: enough for about attnTiledBlocks blocks
+// per batch row, each chunk at least 128 slots (64, one tile, below 64 queries,
 // where a block has fewer queries to keep busy), at most 32. Like
 // attnSplits it depends on the shape of a batch row only.
-func attnTiledSplits(n, T, nHeads, target int) int {
+func attnTiledSplits(n, T, nHeads int) int {
 	blocks := (n + attnTiledQueries - 1) / attnTiledQueries * nHeads
 	chunk := 128
 	if n < 64 {
 		chunk = 64
 	}
-	return max(1, min(32, (T+chunk-1)/chunk, (target+blocks-1)/blocks))
+	return max(1, min(32, (T+chunk-1)/chunk, (attnTiledBlocks+blocks-1)/blocks))
 }

@@ -335,17 +335,17 @@ func TestGEMVTables(t *testing.T) {
 	if got := attnTiledSharedBytes(128); 2*(got+1024) > 228<<10 {
 		t.Errorf("the tiled kernel takes %d bytes of shared memory at heads of 128: one block per SM", got)
 	}
-	for _, c := range []struct{ n, T, heads, target, want int }{
-		{1024, 1024, 32, attnTiledBlocks, 1}, // 512 blocks: no split
-		{256, 256, 32, attnTiledBlocks, 2},   // LLaDA without cache: 128 blocks, two chunks of 128 slots
-		{64, 1000, 2, attnTiledBlocks, 8},    // few blocks: chunks of at least 128 slots
-		{64, 100000, 1, attnTiledBlocks, 32}, // at most 32
-		{32, 256, 32, attnTiledBlocks, 4},    // a LLaDA block over the dual cache: chunks of one tile, 128 blocks
-		{32, 1024, 32, attnTiledBlocks, 8},   // the same over 1024 slots: 256 blocks
-		{16, 100, 32, attnTiledBlocks, 2},    // chunks of 64 slots at least
+	for _, c := range []struct{ n, T, heads, want int }{
+		{1024, 1024, 32, 1}, // 512 blocks: no split
+		{256, 256, 32, 2},   // LLaDA without cache: 128 blocks, two chunks of 128 slots
+		{64, 1000, 2, 8},    // few blocks: chunks of at least 128 slots
+		{64, 100000, 1, 32}, // at most 32
+		{32, 256, 32, 4},    // a LLaDA block over the dual cache: chunks of one tile, 128 blocks
+		{32, 1024, 32, 8},   // the same over 1024 slots: 256 blocks
+		{16, 100, 32, 2},    // chunks of 64 slots at least
 	} {
-		if got := attnTiledSplits(c.n, c.T, c.heads, c.target); got != c.want {
-			t.Errorf("attnTiledSplits(%d, %d, %d, %d) = %d, want %d", c.n, c.T, c.heads, c.target, got, c.want)
+		if got := attnTiledSplits(c.n, c.T, c.heads); got != c.want {
+			t.Errorf("attnTiledSplits(%d, %d, %d) = %d, want %d", c.n, c.T, c.heads, got, c.want)
 		}
 	}
 	for _, c := range []struct{ n, T, heads, want int }{
