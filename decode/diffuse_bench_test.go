@@ -6,6 +6,7 @@ import (
 
 	"dllmbench/decode"
 	"dllmbench/internal/testbackend"
+	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 )
 
@@ -22,12 +23,7 @@ func BenchmarkDiffuse(b *testing.B) {
 	if dir == "" {
 		b.Skip("DLLMBENCH_DIFFUSION_MODEL is not set")
 	}
-	be := testbackend.Open(b)
-	m, err := model.Load(dir, be, model.LoadOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	m := testmodel.LoadDir(b, dir, testbackend.Open(b), model.LoadOptions{})
 	const P, G, block = 128, 128, 32
 	o := decode.DiffusionOptions{GenLength: G, Steps: G, BlockLength: block, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
 	s := decode.DiffusionState(m, 1, P, o)

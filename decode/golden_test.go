@@ -12,6 +12,7 @@ import (
 
 	"dllmbench/decode"
 	"dllmbench/internal/testbackend"
+	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 )
 
@@ -65,13 +66,7 @@ func lladaGoldens(t *testing.T) (*model.Model, *lladaGolden) {
 	if err := json.Unmarshal(raw, &g); err != nil {
 		t.Fatal(err)
 	}
-	b := testbackend.Open(t)
-	m, err := model.Load(dir, b, model.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m, &g
+	return testmodel.LoadDir(t, dir, testbackend.Open(t), model.LoadOptions{}), &g
 }
 
 // LLaDA's reference generate() at temperature 0 with low-confidence

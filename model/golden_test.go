@@ -12,6 +12,7 @@ import (
 	"dllmbench/compute/computetest"
 	"dllmbench/decode"
 	"dllmbench/internal/testbackend"
+	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 	"dllmbench/safetensors"
 )
@@ -26,13 +27,7 @@ func goldenModel(t *testing.T, name string) (*model.Model, string) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("golden %s missing: %v (regenerate with scripts/golden/engine_goldens.py)", name, err)
 	}
-	b := testbackend.Open(t)
-	m, err := model.Load(dir, b, model.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m, dir
+	return testmodel.LoadDir(t, dir, testbackend.Open(t), model.LoadOptions{}), dir
 }
 
 // readLogits returns the F32 tensors of a golden logits file.

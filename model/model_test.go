@@ -31,12 +31,7 @@ func TestStories260KGreedy(t *testing.T) {
 	if err := json.Unmarshal(raw, &ref); err != nil {
 		t.Fatal(err)
 	}
-	b := testbackend.Open(t)
-	m, err := model.Load("../testdata/stories260K", b, model.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := testmodel.LoadDir(t, "../testdata/stories260K", testbackend.Open(t), model.LoadOptions{})
 	s := decode.ARState(m, 1, 1, len(ref.IDs), 0)
 	res, err := decode.Generate(m, s, [][]int{{ref.BOS}}, decode.AROptions{MaxNew: len(ref.IDs), IgnoreEOS: true})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"dllmbench/compute"
 	"dllmbench/compute/computetest"
 	"dllmbench/internal/testbackend"
+	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 )
 
@@ -55,12 +56,7 @@ func TestFullShapeParity(t *testing.T) {
 			if err := json.Unmarshal(raw, &meta); err != nil {
 				t.Fatal(err)
 			}
-			b := testbackend.Open(t)
-			m, err := model.Load(dir, b, c.opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := testmodel.LoadDir(t, dir, testbackend.Open(t), c.opt)
 			want := readLogits(t, filepath.Join(dir, "parity", "ref.safetensors"))["logits"]
 			got := logitsOf(t, m, meta.Prompt)
 			rel, maxAbs := computetest.RelErr(got, want)

@@ -198,7 +198,14 @@ func Load(t testing.TB, s Spec, b compute.Backend) *model.Model {
 	if err := Write(dir, s); err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(dir, b, model.LoadOptions{})
+	return LoadDir(t, dir, b, model.LoadOptions{})
+}
+
+// LoadDir loads the checkpoint in dir on b with opt, failing t on an
+// error; the model is closed when t ends.
+func LoadDir(t testing.TB, dir string, b compute.Backend, opt model.LoadOptions) *model.Model {
+	t.Helper()
+	m, err := model.Load(dir, b, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
