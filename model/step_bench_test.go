@@ -141,6 +141,8 @@ func BenchmarkDiffusionStep(b *testing.B) {
 	if err := m.Forward(s, n, block); err != nil {
 		b.Fatal(err)
 	}
+	layers := len(m.Weights.Layers)
+	recorded := s.graphs[s.shape(n, block, layers)] // Forward's graph; nil without graphs
 	for _, mode := range []string{"graph", "layers", "launch", "sync", "forward", "forward-sync", "select-sync", "argmax", "step"} {
 		b.Run(fmt.Sprintf("n=%d/block=%d/%s", n, block, mode), func(b *testing.B) {
 			nOut := block
@@ -148,16 +150,16 @@ func BenchmarkDiffusionStep(b *testing.B) {
 				nOut = 0
 			}
 			direct := mode != "graph" && mode != "layers"
-			if (mode == "launch" || mode == "sync") && s.graphs == nil {
+			if (mode == "launch" || mode == "sync") && recorded == nil {
 				b.Skip("the backend records no graphs")
 			}
 			ms := 1e3 * replay(b, be, direct, func() {
 				if !direct {
-					m.ops(s, s.shape(n, nOut, len(m.Weights.Layers)))
+					m.ops(s, s.shape(n, nOut, layers))
 					return
 				}
 				if mode == "launch" || mode == "sync" {
-					if err := s.graphs[s.shape(n, block, len(m.Weights.Layers))].Launch(); err != nil {
+					if err := recorded.Launch(); err != nil {
 						b.Fatal(err)
 					}
 					if mode == "sync" {
