@@ -192,6 +192,22 @@ type DeviceTimer interface {
 	StopTimer() (seconds float64, err error)
 }
 
+// Marker is implemented by backends that can stamp points of the queued
+// work with the device's clock, so that a caller who queues many steps
+// before waiting can still time each one.
+type Marker interface {
+	// Mark queues a marker behind the work issued so far and returns
+	// without waiting. It panics while Record runs.
+	Mark() error
+	// Marks waits for the markers queued since the last Marks and writes
+	// into dst, in order, the time in seconds at which the device reached
+	// each, counted from the first of them (so dst[0] is 0); it returns
+	// their number and forgets them. Like Sync it returns the first error
+	// reported since the last Sync or Read, and then no times. dst shorter
+	// than the markers panics.
+	Marks(dst []float64) (int, error)
+}
+
 // The optional interfaces below are fusions: a backend implements them
 // when a fused kernel pays, and callers fall back to the composed ops,
 // which are their specification.
@@ -204,6 +220,22 @@ type Selector interface {
 	// exclude, −1 for none), and into probs[r] the softmax probability of
 	// that column over the whole row. ids is n × 1 I32, probs n × 1 F32.
 	ArgmaxProb(ids, probs, logits Tensor, exclude int)
+}
+
+// Unmasker commits a step of masked diffusion on the device, the part of
+// LLaDA's low-confidence remasking that follows Selector's picks, so that a
+// run of steps whose schedule is fixed needs the host only at its end. Its
+// specification is literal; a decoder on a backend without it commits on
+// the host.
+type Unmasker interface {
+	// Unmask takes canvas, B rows of n I32 token ids, and in each row b the
+	// block of bl = ids.Len()/B positions from column start. Of the block's
+	// positions j holding the token mask it commits the k with the largest
+	// probs[b·bl+j], the lower j first on ties (all of them when fewer than k
+	// hold it): canvas[b][start+j] = ids[b·bl+j]. picked (B × k I32) gets
+	// row b's committed j in that order, −1 past its commits. ids (I32) and
+	// probs (F32) are B·bl × 1, as ArgmaxProb writes them for the block.
+	Unmask(canvas, picked, ids, probs Tensor, start, k, mask int)
 }
 
 // MatMulAdder fuses a projection with the residual add:

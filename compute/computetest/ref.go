@@ -134,3 +134,35 @@ func RelErr(got []float32, want []float64) (rel, maxAbs float64) {
 	}
 	return math.Sqrt(num / den), maxAbs
 }
+
+// RefUnmask is compute.Unmasker's definition: it returns canvas (B rows of n
+// ids) with each row's block from column start committed, and the picks
+// (B × k, −1 past a row's commits).
+func RefUnmask(canvas, ids []int32, probs []float32, B, start, k int, mask int32) (out, picked []int32) {
+	n, bl := len(canvas)/B, len(ids)/B
+	out = append([]int32(nil), canvas...)
+	picked = make([]int32, B*k)
+	for b := range B {
+		for r := range k {
+			picked[b*k+r] = -1
+		}
+		// Each masked position's rank: the masked positions ahead of it.
+		for j := range bl {
+			if canvas[b*n+start+j] != mask {
+				continue
+			}
+			rank := 0
+			for i := range bl {
+				pi, pj := probs[b*bl+i], probs[b*bl+j]
+				if canvas[b*n+start+i] == mask && (pi > pj || pi == pj && i < j) {
+					rank++
+				}
+			}
+			if rank < k {
+				out[b*n+start+j] = ids[b*bl+j]
+				picked[b*k+rank] = int32(j)
+			}
+		}
+	}
+	return out, picked
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"dllmbench/compute"
@@ -30,6 +31,7 @@ func Run(t *testing.T, b compute.Backend, tol Tolerance) {
 	t.Run("GatherScatter", s.gatherScatter)
 	t.Run("Attention", s.attention)
 	t.Run("ArgmaxProb", s.argmaxProb)
+	t.Run("Unmask", s.unmask)
 	t.Run("Fusions", s.fusions)
 	t.Run("EncoderOps", s.encoder)
 }
@@ -347,6 +349,72 @@ func (s *suite) argmaxProb(t *testing.T) {
 			want := math.Exp(float64(row[best])-m) / sum
 			if int(gotIDs[r]) != best || !(math.Abs(float64(gotP[r])-want) <= 1e-6*math.Max(want, 1e-30)+1e-12) {
 				t.Errorf("%d×%d exclude %d, row %d: got id %d p %.9g, want id %d p %.9g", c.rows, c.cols, c.exclude, r, gotIDs[r], gotP[r], best, want)
+			}
+		}
+	}
+}
+
+// unmask checks the Unmasker against its definition (RefUnmask): rows
+// with ties, with fewer masked positions than k, with none, and blocks of
+// LLaDA's 32 and of a whole 1024-token generation.
+func (s *suite) unmask(t *testing.T) {
+	um, ok := s.b.(compute.Unmasker)
+	if !ok {
+		t.Skip("the backend commits diffusion steps on the host")
+	}
+	const mask = 7
+	for _, c := range []struct {
+		B, n, start, bl, k int
+	}{
+		{1, 8, 3, 4, 1},
+		{3, 40, 8, 32, 2},
+		{2, 64, 32, 32, 32}, // every position of a masked block
+		{2, 20, 4, 16, 20},  // k past the block
+		{1, 1100, 76, 1024, 5},
+	} {
+		canvas := make([]int32, c.B*c.n)
+		ids := make([]int32, c.B*c.bl)
+		probs := make([]float32, c.B*c.bl)
+		for b := range c.B {
+			for i := range c.n {
+				canvas[b*c.n+i] = int32(s.rng.IntN(5))
+				if i >= c.start && i < c.start+c.bl && (b == 0 || s.rng.IntN(3) > 0) {
+					canvas[b*c.n+i] = mask
+				}
+			}
+			for j := range c.bl {
+				ids[b*c.bl+j] = int32(100 + b*c.bl + j)
+				// Few distinct values, so that ties are common.
+				probs[b*c.bl+j] = float32(s.rng.IntN(4)) / 4
+			}
+		}
+		if c.B > 1 { // a row with no masked position
+			for i := c.start; i < c.start+c.bl; i++ {
+				canvas[(c.B-1)*c.n+i] = 1
+			}
+		}
+		cv := UploadI32(s.b, canvas)
+		picked := UploadI32(s.b, make([]int32, c.B*c.k))
+		s.b.Write(picked, slices.Repeat([]int32{-99}, c.B*c.k))
+		um.Unmask(cv.Reshape(c.B, c.n), picked.Reshape(c.B, c.k), UploadI32(s.b, ids), Upload(s.b, compute.F32, len(probs), 1, probs),
+			c.start, c.k, mask)
+		gotC, gotP := make([]int32, len(canvas)), make([]int32, c.B*c.k)
+		if err := s.b.Read(gotC, cv); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.b.Read(gotP, picked); err != nil {
+			t.Fatal(err)
+		}
+		wantC, wantP := RefUnmask(canvas, ids, probs, c.B, c.start, c.k, mask)
+		for _, r := range []struct {
+			what      string
+			got, want []int32
+		}{{"canvas", gotC, wantC}, {"picked", gotP, wantP}} {
+			for i := range r.got {
+				if r.got[i] != r.want[i] {
+					t.Errorf("B=%d n=%d start=%d bl=%d k=%d: %s[%d] = %d, want %d", c.B, c.n, c.start, c.bl, c.k, r.what, i, r.got[i], r.want[i])
+					break
+				}
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"dllmbench/compute"
@@ -27,6 +28,8 @@ type Backend struct {
 	rows  rowTask
 	elems elemTask
 	sel   selectTask
+
+	marks []time.Time // since the last Marks
 }
 
 var _ compute.Backend = (*Backend)(nil)

@@ -5,8 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"dllmbench/compute"
 	"dllmbench/compute/computetest"
@@ -232,4 +234,31 @@ func BenchmarkMemoryBandwidth(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s(read)")
+}
+
+// Marks gives one time per Mark since the last call, the first 0, in order.
+func TestMarks(t *testing.T) {
+	b := cpu.New(1)
+	defer b.Close()
+	times := make([]float64, 4)
+	for run := range 2 {
+		for range 3 {
+			if err := b.Mark(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		n, err := b.Marks(times)
+		if err != nil || n != 3 || times[0] != 0 || !(times[1] >= 1e-3 && times[2]-times[1] >= 1e-3) {
+			t.Errorf("run %d: %d times %v (error %v), want 3 a millisecond apart from 0", run, n, times[:n], err)
+		}
+	}
+	b.Mark()
+	b.Mark()
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "2 markers for 1 times") {
+			t.Errorf("Marks into too few: %v", r)
+		}
+	}()
+	b.Marks(times[:1])
 }

@@ -54,3 +54,42 @@ func (t *selectTask) run(lo, hi int) {
 		t.probs[r] = float32(math.Exp(float64(row[best])-float64(m)) / s)
 	}
 }
+
+var _ compute.Unmasker = (*Backend)(nil)
+
+// Unmask commits each row's k most probable masked positions of the block:
+// first their ranks into picked (every read of the canvas before any
+// write), then the commits.
+func (b *Backend) Unmask(canvas, picked, ids, probs compute.Tensor, start, k, mask int) {
+	cv, pk, id, p := i32("Unmask", canvas), i32("Unmask", picked), i32("Unmask", ids), f32("Unmask", probs)
+	B, n := canvas.Rows(), canvas.Cols()
+	if B == 0 || len(id)%B != 0 || len(p) != len(id) || picked.Rows() != B || picked.Cols() != k || start < 0 || start+len(id)/B > n {
+		compute.Panicf("Unmask", "canvas %v, picked %v, ids %v, probs %v, block from %d, k %d", canvas, picked, ids, probs, start, k)
+	}
+	bl, m := len(id)/B, int32(mask)
+	for r := range B {
+		row, pr, ir, prow := cv[r*n+start:r*n+start+bl], pk[r*k:(r+1)*k], id[r*bl:(r+1)*bl], p[r*bl:(r+1)*bl]
+		for i := range pr {
+			pr[i] = -1
+		}
+		for j, t := range row {
+			if t != m {
+				continue
+			}
+			rank := 0
+			for i, u := range row {
+				if u == m && (prow[i] > prow[j] || prow[i] == prow[j] && i < j) {
+					rank++
+				}
+			}
+			if rank < k {
+				pr[rank] = int32(j)
+			}
+		}
+		for _, j := range pr {
+			if j >= 0 {
+				row[j] = ir[j]
+			}
+		}
+	}
+}
