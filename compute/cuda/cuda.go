@@ -96,6 +96,7 @@ type Backend struct {
 	readBuf         unsafe.Pointer       // readBufBytes of page-locked host memory
 	skArgs          *skinnyArgs          // the skinny kernel's parameter, pinned for each launch
 	timer           eventTimer           // StartTimer's and StopTimer's events (timer.go)
+	marks           marks                // Mark's events (timer.go)
 
 	pin    runtime.Pinner // for each call that hands Go memory to C; always unpinned before returning
 	params *params
@@ -346,6 +347,7 @@ func (b *Backend) Close() error {
 		b.readBuf = nil
 	}
 	add(b.timer.close())
+	add(b.marks.close())
 	if b.stream != 0 {
 		add(b.stream.Destroy())
 	}

@@ -164,6 +164,39 @@ func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	b.done(op)
 }
 
+var _ compute.Unmasker = (*Backend)(nil)
+
+// Unmask commits each row's k most probable masked positions of the block
+// (kernels/select.cu): a block of threads per row, whose ranks take
+// 4 bytes of shared memory per position of the block.
+func (b *Backend) Unmask(canvas, picked, ids, probs compute.Tensor, start, k, mask int) {
+	B, n := canvas.Rows(), canvas.Cols()
+	if canvas.DType() != compute.I32 || picked.DType() != compute.I32 || ids.DType() != compute.I32 || !isF32(probs) ||
+		B == 0 || ids.Len()%B != 0 || probs.Len() != ids.Len() || picked.Rows() != B || picked.Cols() != k ||
+		start < 0 || start+ids.Len()/B > n {
+		compute.Panicf("Unmask", "canvas %v, picked %v, ids %v, probs %v, block from %d, k %d", canvas, picked, ids, probs, start, k)
+	}
+	bl := ids.Len() / B
+	if bl > unmaskMaxBlock {
+		compute.Panicf("Unmask", "a block of %d positions (at most %d)", bl, unmaskMaxBlock)
+	}
+	if b.err != nil || k == 0 {
+		return
+	}
+	op := "Unmask"
+	cp, pp, ip, prp := b.ptr(op, canvas), b.ptr(op, picked), b.ptr(op, ids), b.ptr(op, probs)
+	threads := uint32(min(1024, (max(bl, k)+31)/32*32))
+	b.enter()
+	defer b.exit()
+	b.launch(&b.k.unmask, [3]uint32{uint32(B), 1, 1}, [3]uint32{threads, 1, 1}, 4*bl,
+		dev(cp), dev(pp), dev(ip), dev(prp), i32(n), i32(start), i32(bl), i32(k), i32(mask))
+	b.done(op)
+}
+
+// unmaskMaxBlock is the longest block Unmask takes: its ranks fill the 48
+// KiB of shared memory a kernel gets without opting in.
+const unmaskMaxBlock = 12 << 10
+
 const (
 	// selThreads is SEL_THREADS in kernels/select.cu.
 	selThreads = 1024

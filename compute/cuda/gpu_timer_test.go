@@ -69,3 +69,63 @@ func TestDeviceTimer(t *testing.T) {
 		t.Errorf("after a panic in Record: %v", err)
 	}
 }
+
+// Mark and Marks stamp queued work with the device's clock: one time per
+// marker, the first 0, each interval at least the work queued in it takes
+// and all of them within the host's time around the calls; the events are
+// reused by the next run of markers, and misuse panics.
+func TestDeviceMarks(t *testing.T) {
+	b := newBackend(t)
+	const n = 2048
+	zeros := make([]float32, n*n)
+	x, w, y := b.Alloc(compute.F32, n, n), b.Alloc(compute.F32, n, n), b.Alloc(compute.F32, n, n)
+	b.Write(x, zeros)
+	b.Write(w, zeros)
+	b.MatMul(y, x, w) // warm-up
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	times := make([]float64, 8)
+	for run, products := range []int{5, 3} { // the second run reuses the first's events
+		h0 := time.Now()
+		if err := b.Mark(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range products {
+			for range i + 1 { // intervals of 1, 2, … products
+				b.MatMul(y, x, w)
+			}
+			if err := b.Mark(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := b.Marks(times)
+		host := time.Since(h0).Seconds()
+		if err != nil || got != products+1 {
+			t.Fatalf("run %d: %d times (error %v), want %d", run, got, err, products+1)
+		}
+		t.Logf("run %d: markers at %.6f s", run, times[:got])
+		if times[0] != 0 || times[got-1] > host {
+			t.Errorf("run %d: times %v s, want from 0 to at most the host's %g", run, times[:got], host)
+		}
+		for i := 1; i < got; i++ {
+			// Interval i holds i products; interval 1 one: a product takes
+			// the same time in each, to within a factor of 2.
+			if d, one := times[i]-times[i-1], times[1]; !(d > 0.5*float64(i)*one && d < 2*float64(i)*one) {
+				t.Errorf("run %d: interval %d of %d products took %g s, against %g for one", run, i, i, d, one)
+			}
+		}
+	}
+	if got, err := b.Marks(times); got != 0 || err != nil {
+		t.Errorf("no markers: %d times, error %v", got, err)
+	}
+	for range 3 {
+		if err := b.Mark(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustPanic(t, "Marks into too few", "compute: Marks: 3 markers for 2 times", func() { b.Marks(times[:2]) })
+	mustPanic(t, "Mark during Record", "compute: Mark: called while Record runs", func() {
+		b.Record(func() { b.Mark() })
+	})
+}

@@ -110,6 +110,7 @@ type kernels struct {
 	attnMMA, attnMMA2                        [2]kernel    // BF16 caches; the same heads (attnMMA2: two groups of warps)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
+	unmask                                   kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
 	gemvDeep                                 [3]kernel                    // n = 1, small grids: [BF16] and [F16] only
@@ -152,9 +153,9 @@ func (k *kernels) table() []*kernel {
 	k.add.name, k.siluMul.name, k.rmsNorm.name = "add_f32", "silu_mul_f32", "rmsnorm_f32"
 	k.rope.name, k.attnCombine.name = "rope_f32", "attention_combine_f32"
 	k.argmaxProb.name, k.argmaxProbSplit.name, k.setPtrs3.name = "argmax_prob_f32", "argmax_prob_split_f32", "set_ptrs3"
-	k.layerNorm.name, k.gelu.name, k.addRow.name = "layernorm_f32", "gelu_f32", "add_row_f32"
+	k.layerNorm.name, k.gelu.name, k.addRow.name, k.unmask.name = "layernorm_f32", "gelu_f32", "add_row_f32", "unmask_i32"
 	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attnCombine, &k.argmaxProb, &k.argmaxProbSplit, &k.setPtrs3,
-		&k.layerNorm, &k.gelu, &k.addRow}
+		&k.layerNorm, &k.gelu, &k.addRow, &k.unmask}
 	for c, cs := range cacheSlotNames {
 		k.attention[c].name = "attention_" + cs
 		all = append(all, &k.attention[c])

@@ -94,3 +94,73 @@ func (t *eventTimer) close() error {
 	t.running = false
 	return errors.Join(errs...)
 }
+
+var _ compute.Marker = (*Backend)(nil)
+
+// marks are the events behind Mark and Marks: created as Mark first needs
+// each, then reused, so that a run of steps as long as an earlier one
+// creates none. Close destroys them.
+type marks struct {
+	events []cuda.Event
+	n      int // recorded since the last Marks
+}
+
+// Mark records the next event of the pool on the stream.
+func (b *Backend) Mark() error {
+	b.noRecording("Mark")
+	b.enter()
+	defer b.exit()
+	m := &b.marks
+	if m.n == len(m.events) {
+		e, err := cuda.NewEvent(cuda.EventDefault)
+		if err != nil {
+			return fmt.Errorf("cuda: Mark: %w", err)
+		}
+		m.events = append(m.events, e)
+	}
+	if err := m.events[m.n].Record(b.stream); err != nil {
+		return fmt.Errorf("cuda: Mark: %w", err)
+	}
+	m.n++
+	return nil
+}
+
+// Marks waits for the last marker and reads each one's time after the
+// first (the driver gives milliseconds to about half a microsecond).
+func (b *Backend) Marks(dst []float64) (int, error) {
+	b.noRecording("Marks")
+	m := &b.marks
+	n := m.n
+	if len(dst) < n {
+		compute.Panicf("Marks", "%d markers for %d times", n, len(dst))
+	}
+	m.n = 0
+	b.enter()
+	defer b.exit()
+	var err error
+	if n > 0 {
+		err = m.events[n-1].Synchronize()
+	}
+	for i := 0; i < n && err == nil; i++ {
+		var ms float32
+		ms, err = cuda.ElapsedTime(m.events[0], m.events[i])
+		dst[i] = float64(ms) / 1e3
+	}
+	if err != nil {
+		b.fail(fmt.Errorf("cuda: Marks: %w", err))
+	}
+	if err := b.takeErr(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// close destroys the events; the context must be current.
+func (m *marks) close() error {
+	var errs []error
+	for _, e := range m.events {
+		errs = append(errs, e.Destroy())
+	}
+	m.events, m.n = nil, 0
+	return errors.Join(errs...)
+}

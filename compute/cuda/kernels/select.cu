@@ -174,3 +174,42 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
         probs[row] = m.bi < 0 ? 0.0f : (float)(exp((double)m.bv - (double)m.m) / m.s);
     }
 }
+
+// Committing a diffusion step (compute.Unmasker): in each row of the canvas
+// (n ids), of the block's bl positions from column start that hold the mask
+// token, the k of largest probability (the lower position first on ties)
+// take their picked ids. One block per row. A masked position's rank is the
+// number of masked positions ahead of it; the ranks go to shared memory
+// before any commit, so that every read of the block's tokens precedes
+// every write. picked gets each row's committed positions by rank, −1 past
+// its commits. Dynamic shared memory: bl ints.
+extern "C" __global__ void unmask_i32(int *canvas, int *picked, const int *ids, const float *probs, int n, int start,
+                                      int bl, int k, int mask) { griddep_wait();
+    extern __shared__ int rank[];
+    int *row = canvas + (long)blockIdx.x * n + start;
+    const int *id = ids + (long)blockIdx.x * bl;
+    const float *p = probs + (long)blockIdx.x * bl;
+    int *pk = picked + (long)blockIdx.x * k;
+    for (int r = threadIdx.x; r < k; r += blockDim.x)
+        pk[r] = -1;
+    for (int j = threadIdx.x; j < bl; j += blockDim.x) {
+        int r = -1;
+        if (row[j] == mask) {
+            const float pj = p[j];
+            r = 0;
+            for (int i = 0; i < bl; i++) {
+                const float pi = p[i];
+                r += row[i] == mask && (pi > pj || (pi == pj && i < j));
+            }
+        }
+        rank[j] = r;
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j < bl; j += blockDim.x) {
+        const int r = rank[j];
+        if (r >= 0 && r < k) {
+            row[j] = id[j];
+            pk[r] = j;
+        }
+    }
+}
