@@ -124,11 +124,19 @@ type State struct {
 	selIDs   []int32        // host copies
 	selProbs []float32
 
+	// Unmask's log of committed positions (M entries) and the host copies
+	// ReadUnmasked reads into.
+	pick   compute.Tensor
+	inHost []int32
+	picks  []int32
+
 	// NoGraphs turns off recording on backends that support it (for
 	// comparing the two paths).
 	NoGraphs bool
 	graphs   map[callShape]compute.Graph
-	box      struct{ selIDs, selProbs, host any }
+	last     callShape // the shape of the last Forward, if ran, for Rerun
+	ran      bool
+	box      struct{ selIDs, selProbs, host, in, picks any }
 	staging  map[callShape]any // staged's front for each call shape, boxed once
 	b        compute.Backend   // nil once closed
 }
@@ -156,7 +164,8 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
 	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
-	s.box.selIDs, s.box.selProbs, s.box.host = s.selIDs, s.selProbs, s.host
+	s.pick, s.inHost, s.picks = b.Alloc(compute.I32, M, 1), make([]int32, len(s.staged)), make([]int32, M)
+	s.box.selIDs, s.box.selProbs, s.box.host, s.box.in, s.box.picks = s.selIDs, s.selProbs, s.host, s.inHost, s.picks
 	return s
 }
 
@@ -184,7 +193,24 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 	// the device waits.
 	front, size := s.pack(key)
 	b.Write(s.in.Slice(0, size), front)
-	rec, ok := b.(compute.Recorder)
+	s.last, s.ran = key, true
+	return m.run(s, key)
+}
+
+// Rerun runs the last Forward call again on the inputs it left on the
+// backend, as Unmask has changed their token ids since: the next step of
+// a diffusion block, whose new tokens are already on the device.
+func (m *Model) Rerun(s *State) error {
+	if !s.ran {
+		panic("model: Rerun before any Forward on this state")
+	}
+	return m.run(s, s.last)
+}
+
+// run issues the ops of a call whose inputs are on the backend: the
+// recorded graph of its shape, recorded now on first use.
+func (m *Model) run(s *State, key callShape) error {
+	rec, ok := m.b.(compute.Recorder)
 	if !ok || s.NoGraphs {
 		m.ops(s, key)
 		return nil
@@ -193,7 +219,7 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 	if g == nil {
 		var err error
 		if g, err = rec.Record(func() { m.ops(s, key) }); err != nil {
-			return fmt.Errorf("model: recording a step of %d tokens: %w", n, err)
+			return fmt.Errorf("model: recording a step of %d tokens: %w", key.n, err)
 		}
 		if s.graphs == nil {
 			s.graphs = map[callShape]compute.Graph{}
@@ -201,7 +227,7 @@ func (m *Model) Forward(s *State, n, nOut int) error {
 		s.graphs[key] = g
 	}
 	if err := g.Launch(); err != nil {
-		return fmt.Errorf("model: replaying a step of %d tokens: %w", n, err)
+		return fmt.Errorf("model: replaying a step of %d tokens: %w", key.n, err)
 	}
 	return nil
 }
@@ -387,7 +413,7 @@ func (s *State) Close() {
 }
 
 func (s *State) tensors() []compute.Tensor {
-	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits, s.in, s.selIDt, s.selPt}
+	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits, s.in, s.selIDt, s.selPt, s.pick}
 	return append(append(ts, s.kc...), s.vc...)
 }
 

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 
 	"dllmbench/compute"
@@ -38,4 +39,70 @@ func (h hostSelector) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int)
 	}
 	h.m.b.Write(ids, h.s.selIDs[:n])
 	h.m.b.Write(probs, h.s.selProbs[:n])
+}
+
+// CanUnmask says whether the backend commits diffusion steps itself
+// (compute.Unmasker), as Unmask needs.
+func (m *Model) CanUnmask() bool {
+	_, ok := m.b.(compute.Unmasker)
+	return ok
+}
+
+// Unmask queues a diffusion step's commit on the backend after Forward or
+// Rerun, the device's part of LLaDA's greedy low-confidence remasking: it
+// picks each of the call's nOut outputs' most likely token other than the
+// mask and its probability, as SelectTokens does, then in each batch row
+// commits the k most probable positions of the block still holding the
+// mask into the call's token ids, where Rerun reads them. The outputs must
+// be the block: nOut/B consecutive tokens of each batch row in order,
+// from column start of the row's tokens. Each row's committed positions
+// (offsets into the block, most probable first, −1 past its commits) go to
+// the State's log of picks from entry at, B·k entries. Nothing waits for
+// the device: ReadUnmasked reads the results. The backend must implement
+// compute.Unmasker (CanUnmask).
+func (m *Model) Unmask(s *State, nOut, start, k, at int) {
+	um, ok := m.b.(compute.Unmasker)
+	if !ok {
+		panic(fmt.Sprintf("model: Unmask on the %s backend, which does not commit on the device", m.b.Name()))
+	}
+	if !s.ran {
+		panic("model: Unmask before any Forward on this state")
+	}
+	n, B := s.last.n, s.B
+	if nOut != s.last.nOut || nOut%B != 0 || k < 0 || at < 0 || at+B*k > s.M {
+		panic(fmt.Sprintf("model: Unmask of %d outputs, %d a row from entry %d, after a call of %d outputs on a state of B=%d, M=%d",
+			nOut, k, at, s.last.nOut, B, s.M))
+	}
+	bl := nOut / B
+	for i := range nOut {
+		if want := i/bl*n + start + i%bl; int(s.Out[i]) != want || start < 0 || start+bl > n {
+			panic(fmt.Sprintf("model: Unmask: output %d is token %d of the call, not %d (a block of %d from column %d of %d)",
+				i, s.Out[i], want, bl, start, n))
+		}
+	}
+	mask := m.Config.MaskID
+	ids, probs := s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut)
+	sel, ok := m.b.(compute.Selector)
+	if !ok {
+		sel = hostSelector{m: m, s: s}
+	}
+	sel.ArgmaxProb(ids, probs, s.logits.Slice(0, nOut), mask)
+	um.Unmask(s.in.Slice(0, B*n).Reshape(B, n), s.pick.Slice(at, at+B*k).Reshape(B, k), ids, probs, start, k, mask)
+}
+
+// ReadUnmasked waits for the queued steps and returns the token ids of the
+// last call as Unmask left them (B rows of its n tokens) and the log of
+// picks (M entries; those Unmask wrote since the last read are current).
+// The slices are the State's, overwritten by the next call.
+func (m *Model) ReadUnmasked(s *State) (tokens, picks []int32, err error) {
+	if !s.ran {
+		panic("model: ReadUnmasked before any Forward on this state")
+	}
+	if err := m.b.Read(s.box.in, s.in); err != nil {
+		return nil, nil, fmt.Errorf("model: reading committed tokens: %w", err)
+	}
+	if err := m.b.Read(s.box.picks, s.pick); err != nil {
+		return nil, nil, fmt.Errorf("model: reading committed tokens: %w", err)
+	}
+	return s.inHost[:s.B*s.last.n], s.picks, nil
 }
