@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"dllmbench/compute"
 	"dllmbench/compute/cpu"
 	"dllmbench/decode"
 	"dllmbench/internal/testmodel"
@@ -343,5 +344,82 @@ func TestRandomRemaskingUniform(t *testing.T) {
 	}
 	if x := chiSquare(counts, []float64{0.25, 0.25, 0.25, 0.25}, runs); x > chi2q999[3] {
 		t.Errorf("first committed positions %v: chi-square %.1f", counts, x)
+	}
+}
+
+// unmaskCounter is the CPU backend counting the steps it commits itself.
+type unmaskCounter struct {
+	*cpu.Backend
+	calls int
+}
+
+func (u *unmaskCounter) Unmask(canvas, picked, ids, probs compute.Tensor, start, k, mask int) {
+	u.calls++
+	u.Backend.Unmask(canvas, picked, ids, probs, start, k, mask)
+}
+
+// Greedy fixed schedules commit on the device (compute.Unmasker), queuing
+// a block's steps: tokens, counts, callbacks and the number of step times
+// are those of the commits on the host, with each cache, with padding, with
+// uneven and zero counts (more steps than a block's tokens).
+func TestDiffusionDeviceCommitMatchesHost(t *testing.T) {
+	b := &unmaskCounter{Backend: cpu.New(2)}
+	t.Cleanup(b.Close)
+	m := testmodel.Load(t, testmodel.Tiny(model.LLaDA), b)
+	prompts := [][]int{{1, 5, 9, 13, 2, 7}, {3}, {8, 8, 40, 2}}
+	type event struct {
+		call, row int
+		positions []int
+	}
+	for _, cache := range []decode.Cache{decode.CacheNone, decode.CachePrefix, decode.CacheDual} {
+		for _, steps := range []int{3, 6, 9, 24} { // per block of 4: [2 1 1], [2 2], [1 1 1 ...], [1 1 1 1 0 0 0 0]
+			o := decode.DiffusionOptions{GenLength: 12, BlockLength: 4, Steps: steps, Remasking: decode.LowConfidence, Cache: cache}
+			if steps == 9 {
+				o.GenLength, o.BlockLength = 9, 9
+			}
+			run := func(host bool) (*decode.DiffusionResult, []event) {
+				o := o
+				o.HostCommit = host
+				var events []event
+				call := 0
+				o.OnCommit = func(row int, pos []int) {
+					events = append(events, event{call, row, append([]int(nil), pos...)})
+				}
+				o.OnStep = func(c int) {
+					if c != call {
+						t.Errorf("OnStep(%d) at call %d", c, call)
+					}
+					call++
+				}
+				before := b.calls
+				res, err := decode.Diffuse(m, decode.DiffusionState(m, len(prompts), 6, o), prompts, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if onDevice := b.calls > before; onDevice == host {
+					t.Errorf("%s, %d steps, host %v: %d commits on the device", cache, steps, host, b.calls-before)
+				}
+				return res, events
+			}
+			want, wantEv := run(true)
+			got, gotEv := run(false)
+			for _, r := range []*decode.DiffusionResult{want, got} {
+				if len(r.StepEnd) != r.Calls {
+					t.Errorf("%s, %d steps: %d step times for %d calls", cache, steps, len(r.StepEnd), r.Calls)
+				}
+				for i := 1; i < len(r.StepEnd); i++ {
+					if r.StepEnd[i] < r.StepEnd[i-1] {
+						t.Errorf("%s, %d steps: step %d ended at %v, before step %d at %v", cache, steps, i, r.StepEnd[i], i-1, r.StepEnd[i-1])
+					}
+				}
+				r.StepEnd = nil
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%s, %d steps: result (-host +device):\n%s", cache, steps, d)
+			}
+			if d := cmp.Diff(wantEv, gotEv, cmp.AllowUnexported(event{})); d != "" {
+				t.Errorf("%s, %d steps: commits (-host +device):\n%s", cache, steps, d)
+			}
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"dllmbench/compute"
 	"dllmbench/model"
 )
 
@@ -53,6 +54,14 @@ type DiffusionOptions struct {
 	// get_transfer_index_dynamic, quirks included).
 	Factor float64
 	Seed   uint64
+	// HostCommit commits every step on the host, as on a backend that
+	// cannot commit itself (compute.Unmasker), for comparing the two.
+	// Otherwise a greedy low-confidence run with a fixed schedule queues a
+	// block's steps of one shape without waiting between them and reads
+	// their commits at the end (the OnStep and OnCommit calls come then);
+	// its StepEnd times are the device's clock (compute.Marker) from the
+	// host's time at the start of the run of steps.
+	HostCommit bool
 	// OnStep, when set, is called after each forward call's commits.
 	OnStep func(call int)
 	// OnCommit, when set, is called for each row after each forward call
@@ -183,6 +192,7 @@ type diffuser struct {
 	order     []int     // scratch
 	committed []int     // scratch: positions committed by a call
 	cfg       []float32 // scratch: guided logits of one position
+	marks     []float64 // scratch: the markers of a run of calls on the device
 }
 
 func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) *diffuser {
@@ -202,7 +212,7 @@ func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOpt
 	d := &diffuser{m: m, s: s, o: o, B: B, P: P, L: L, pad: make([]int, B), x: make([][]int, B),
 		res:  &DiffusionResult{IDs: make([][]int, B), NFE: make([]int, B), TokensPerStep: make([][]int, B)},
 		conf: make([]float64, o.BlockLength), x0: make([]int, o.BlockLength), order: make([]int, o.BlockLength), committed: make([]int, o.BlockLength),
-		cfg: make([]float32, m.Config.VocabSize)}
+		cfg: make([]float32, m.Config.VocabSize), marks: make([]float64, o.BlockLength+1)}
 	for b, p := range prompts {
 		d.pad[b] = P - len(p)
 		d.x[b] = make([]int, L)
@@ -233,16 +243,14 @@ func (d *diffuser) run() (*DiffusionResult, error) {
 				sched[b] = NumTransfer(d.masked(b, start, end), perBlock)
 			}
 		}
-		for i := 0; d.anyMasked(start, end); i++ {
-			// The first call of a block, and every call without a cache, runs
-			// the whole canvas; cached calls run the block (dual) or the block
-			// and what follows it (prefix).
-			from, to := 0, d.L
-			if i > 0 && o.Cache == CachePrefix {
-				from = start
-			} else if i > 0 && o.Cache == CacheDual {
-				from, to = start, end
+		if sched != nil && d.onDevice(start, end) {
+			if err := d.deviceBlock(start, end, sched[0]); err != nil {
+				return nil, err
 			}
+			continue
+		}
+		for i := 0; d.anyMasked(start, end); i++ {
+			from, to := d.span(i, start, end)
 			if err := d.forward(from, to, start, end); err != nil {
 				return nil, err
 			}
@@ -255,6 +263,139 @@ func (d *diffuser) run() (*DiffusionResult, error) {
 		d.res.IDs[b] = append([]int(nil), d.x[b][d.P:]...)
 	}
 	return d.res, nil
+}
+
+// span is the canvas slots [from, to) that call i of the block [start,
+// end) runs: the whole canvas for the first call of a block and for every
+// call without a cache; the block (dual) or the block and what follows it
+// (prefix) for the cached calls.
+func (d *diffuser) span(i, start, end int) (from, to int) {
+	switch {
+	case i > 0 && d.o.Cache == CachePrefix:
+		return start, d.L
+	case i > 0 && d.o.Cache == CacheDual:
+		return start, end
+	}
+	return 0, d.L
+}
+
+// onDevice says whether the block [start, end) can run its steps on the
+// device (deviceBlock): greedy low-confidence steps of a fixed schedule,
+// on a backend that commits and marks, every row's block fully masked (so
+// that all rows share one schedule).
+func (d *diffuser) onDevice(start, end int) bool {
+	o := &d.o
+	if o.HostCommit || o.Temperature != 0 || o.CFGScale != 0 || o.Remasking != LowConfidence || !d.m.CanUnmask() {
+		return false
+	}
+	if _, ok := d.m.Backend().(compute.Marker); !ok {
+		return false
+	}
+	for b := range d.B {
+		if d.masked(b, start, end) != end-start {
+			return false
+		}
+	}
+	return true
+}
+
+// deviceBlock decodes the block [start, end) with k[i] tokens committed by
+// call i, all rows alike. Each run of calls of one shape (a whole block
+// without a cache; the block's first call, then the rest, with one) is
+// queued on the device without a wait: the first call's inputs come from
+// the host, the later ones rerun them as the device's commits left them.
+// At the end of each run the host reads the commits and the markers.
+func (d *diffuser) deviceBlock(start, end int, k []int) error {
+	mk := d.m.Backend().(compute.Marker)
+	calls := 0
+	for calls < len(k) && k[calls] > 0 { // front-loaded: the zeros come last
+		calls++
+	}
+	at := make([]int, calls+1) // each call's first entry in the log of picks
+	for i := range calls {
+		at[i+1] = at[i] + d.B*k[i]
+	}
+	first := 0 // of the run of calls queued
+	var t0 time.Duration
+	for i := range calls {
+		from, to := d.span(i, start, end)
+		if i == first {
+			t0 = time.Since(d.start)
+			if err := mk.Mark(); err != nil {
+				return err
+			}
+			if err := d.forward(from, to, start, end); err != nil {
+				return err
+			}
+		} else {
+			if err := d.m.Rerun(d.s); err != nil {
+				return err
+			}
+			d.res.Calls++
+			d.res.Processed += (to - from) * d.s.B
+		}
+		d.m.Unmask(d.s, d.s.B*(end-start), start-from, k[i], at[i])
+		if err := mk.Mark(); err != nil {
+			return err
+		}
+		if nf, nt := d.span(i+1, start, end); i+1 == calls || nf != from || nt != to {
+			if err := d.collect(start, from, first, i+1, k, at, t0); err != nil {
+				return err
+			}
+			first = i + 1
+		}
+	}
+	return nil
+}
+
+// collect reads the commits of the block's calls [i0, i1), queued as one
+// run on canvas slots from from, and records them as commit does; t0 is
+// the run's start by the host's clock, its first marker's time.
+func (d *diffuser) collect(start, from, i0, i1 int, k, at []int, t0 time.Duration) error {
+	o := &d.o
+	tokens, picks, err := d.m.ReadUnmasked(d.s)
+	if err != nil {
+		return err
+	}
+	marks, err := d.m.Backend().(compute.Marker).Marks(d.marks)
+	if err != nil {
+		return err
+	}
+	if marks != i1-i0+1 {
+		panic(fmt.Sprintf("decode: %d markers for a run of %d calls", marks, i1-i0))
+	}
+	n, bl := len(tokens)/d.B, len(d.conf)
+	for b := range d.B {
+		for j := range bl {
+			d.x[b][start+j] = int(tokens[b*n+start-from+j])
+		}
+	}
+	call := d.res.Calls - (i1 - i0) // the index of call i0 in the result
+	for i := i0; i < i1; i++ {
+		callTokens := 0
+		for b := range d.B {
+			c := 0
+			for _, j := range picks[at[i]+b*k[i] : at[i]+(b+1)*k[i]] {
+				if j < 0 {
+					break
+				}
+				d.committed[c] = start + int(j) - d.P
+				c++
+			}
+			if o.OnCommit != nil {
+				o.OnCommit(b, d.committed[:c])
+			}
+			d.res.NFE[b]++
+			d.res.TokensPerStep[b] = append(d.res.TokensPerStep[b], c)
+			callTokens += c
+		}
+		d.res.CallTokens = append(d.res.CallTokens, callTokens)
+		d.res.StepEnd = append(d.res.StepEnd, t0+time.Duration(d.marks[i-i0+1]*1e9))
+		if o.OnStep != nil {
+			o.OnStep(call + i - i0)
+		}
+	}
+	return nil
 }
 
 func (d *diffuser) masked(b, start, end int) int {

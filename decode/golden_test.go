@@ -70,55 +70,69 @@ func lladaGoldens(t *testing.T) (*model.Model, *lladaGolden) {
 }
 
 // LLaDA's reference generate() at temperature 0 with low-confidence
-// remasking, several schedules and a classifier-free guidance case.
+// remasking, several schedules and a classifier-free guidance case, with
+// the steps committed on the device where they can be, and on the host.
 func TestReferenceGenerateGolden(t *testing.T) {
 	m, g := lladaGoldens(t)
 	if len(g.ReferenceGenerate) == 0 {
 		t.Fatal("no reference generate cases")
 	}
-	for i, c := range g.ReferenceGenerate {
-		o := decode.DiffusionOptions{GenLength: c.GenLength, Steps: c.Steps, BlockLength: c.BlockLength,
-			Remasking: decode.LowConfidence, CFGScale: c.CFGScale, Cache: decode.CacheNone}
-		res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, len(c.Prompt), o), [][]int{c.Prompt}, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := cmp.Diff(c.Output, res.IDs[0]); d != "" {
-			t.Errorf("case %d (steps %d, gen %d, block %d, cfg %g) (-reference +dllmbench):\n%s",
-				i, c.Steps, c.GenLength, c.BlockLength, c.CFGScale, d)
+	for _, host := range []bool{false, true} {
+		for i, c := range g.ReferenceGenerate {
+			o := decode.DiffusionOptions{GenLength: c.GenLength, Steps: c.Steps, BlockLength: c.BlockLength,
+				Remasking: decode.LowConfidence, CFGScale: c.CFGScale, Cache: decode.CacheNone, HostCommit: host}
+			res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, len(c.Prompt), o), [][]int{c.Prompt}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(c.Output, res.IDs[0]); d != "" {
+				t.Errorf("case %d (steps %d, gen %d, block %d, cfg %g, host commits %v) (-reference +dllmbench):\n%s",
+					i, c.Steps, c.GenLength, c.BlockLength, c.CFGScale, host, d)
+			}
 		}
 	}
 }
 
 // Fast-dLLM's generate, generate_with_prefix_cache and
 // generate_with_dual_cache, with fixed steps, a threshold and the factor
-// rule: tokens, NFE and tokens per forward call.
+// rule: tokens, NFE and tokens per forward call; fixed steps both with the
+// commits on the device and on the host.
 func TestFastDLLMGolden(t *testing.T) {
 	m, g := lladaGoldens(t)
 	if len(g.FastDLLM) != 9 {
 		t.Fatalf("%d Fast-dLLM cases, want 9 (3 caches × 3 rules)", len(g.FastDLLM))
 	}
-	for _, c := range g.FastDLLM {
-		t.Run(fmt.Sprintf("%s/%s", c.Cache, c.Rule), func(t *testing.T) {
-			o := decode.DiffusionOptions{GenLength: c.GenLength, Steps: c.Steps, BlockLength: c.BlockLength,
-				Remasking: decode.LowConfidence, Cache: decode.Cache(c.Cache), Threshold: c.Threshold, Factor: c.Factor}
-			if c.Threshold != 0 || c.Factor != 0 {
-				o.Steps = 0
+	for _, host := range []bool{false, true} {
+		for _, c := range g.FastDLLM {
+			if host && c.Rule != "steps" {
+				continue // a threshold or the factor commits on the host anyway
 			}
-			res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, len(c.Prompt), o), [][]int{c.Prompt}, o)
-			if err != nil {
-				t.Fatal(err)
+			where := "device"
+			if host || c.Rule != "steps" {
+				where = "host"
 			}
-			if d := cmp.Diff(c.Output, res.IDs[0]); d != "" {
-				t.Errorf("tokens (-Fast-dLLM +dllmbench):\n%s", d)
-			}
-			if res.NFE[0] != c.NFE {
-				t.Errorf("NFE %d, Fast-dLLM %d", res.NFE[0], c.NFE)
-			}
-			if d := cmp.Diff(c.TokensPerStep, res.TokensPerStep[0]); d != "" {
-				t.Errorf("tokens per step (-Fast-dLLM +dllmbench):\n%s", d)
-			}
-		})
+			t.Run(fmt.Sprintf("%s/%s/%s", c.Cache, c.Rule, where), func(t *testing.T) {
+				o := decode.DiffusionOptions{GenLength: c.GenLength, Steps: c.Steps, BlockLength: c.BlockLength,
+					Remasking: decode.LowConfidence, Cache: decode.Cache(c.Cache), Threshold: c.Threshold, Factor: c.Factor,
+					HostCommit: host}
+				if c.Threshold != 0 || c.Factor != 0 {
+					o.Steps = 0
+				}
+				res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, len(c.Prompt), o), [][]int{c.Prompt}, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(c.Output, res.IDs[0]); d != "" {
+					t.Errorf("tokens (-Fast-dLLM +dllmbench):\n%s", d)
+				}
+				if res.NFE[0] != c.NFE {
+					t.Errorf("NFE %d, Fast-dLLM %d", res.NFE[0], c.NFE)
+				}
+				if d := cmp.Diff(c.TokensPerStep, res.TokensPerStep[0]); d != "" {
+					t.Errorf("tokens per step (-Fast-dLLM +dllmbench):\n%s", d)
+				}
+			})
+		}
 	}
 }
 
