@@ -63,6 +63,7 @@ type Backend struct {
 	retained        bool    // the primary context is retained
 	attnShared      int     // dynamic shared memory the attention kernel may use
 	attnTiledOK     [2]bool // the tiled attention kernel for attnTiledHeads[i] has its shared memory
+	attnMMAOK       [2]bool // so do the tensor-core ones (sm_80 on)
 	attnDecodeMax   int     // the most queries per batch row that take the decode attention kernel (tests and benchmarks change it)
 	attnDecodeChunk int     // attnDecodeChunk; benchmarks change it
 	attnDecode4Max  int     // attnDecode4Max; tests and benchmarks change it
@@ -262,6 +263,18 @@ func (b *Backend) open(device int) error {
 		// A hint, for two blocks per SM: shared memory over L1.
 		fn.SetAttribute(cuda.FuncPreferredSharedCarveout, 100)
 		b.attnTiledOK[i] = true
+	}
+	for i, hd := range attnTiledHeads {
+		need := attnMMASharedBytes(hd)
+		if !b.skinnyOK || need > optin {
+			continue // the tiled float32 kernel takes them, or the generic one
+		}
+		for _, k := range []*kernel{&b.k.attnMMA[i], &b.k.attnMMA2[i]} {
+			if err := k.fn.SetAttribute(cuda.FuncMaxDynamicSharedSizeBytes, need); err != nil {
+				return err
+			}
+		}
+		b.attnMMAOK[i] = true
 	}
 	// A hint: the GEMV kernels use no shared memory, and at n > 1 they keep
 	// x in the L1 cache.

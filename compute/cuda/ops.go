@@ -536,7 +536,7 @@ func (b *Backend) attnRoute(a attnCall) int {
 	switch {
 	case tiled && cs == 0 && b.attnTiledOK[t]:
 		return attnTiled
-	case tiled && cs == 1 && b.skinnyOK: // mma.sync from sm_80 on; static shared memory
+	case tiled && cs == 1 && b.attnMMAOK[t]: // mma.sync from sm_80 on, with its shared memory
 		return attnMMA
 	case decode:
 		return attnDecode
@@ -565,9 +565,9 @@ func (b *Backend) attend(a attnCall) {
 		}
 		a.mma = true
 		if attnMMAGroups(n, nHeads, splits, b.attnMMAGroups) == 2 {
-			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, 0, attnTiledQueries, splits, a)
+			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, attnMMASharedBytes(a.hd), attnTiledQueries, splits, a)
 		} else {
-			b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, 0, attnTiledQueries, splits, a)
+			b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, attnMMASharedBytes(a.hd), attnTiledQueries, splits, a)
 		}
 	case attnDecode: // no dynamic shared memory; the kernel merges its splits
 		splits := attnDecodeSplits(T, b.attnDecodeChunk)
@@ -786,6 +786,11 @@ const (
 // attnTiledSharedBytes is the tiled kernel's dynamic shared memory: Q, K and
 // V tiles of 64 rows of hd floats, P (64 × 64 floats) and 64 ends.
 func attnTiledSharedBytes(hd int) int { return (3*64*hd+64*64)*4 + 64*4 }
+
+// attnMMASharedBytes is the tensor-core kernel's dynamic shared memory:
+// two stages of a K and a V tile of 64 slots of hd bfloat16, rows padded
+// by 8 (kernels/attention_mma.cu).
+func attnMMASharedBytes(hd int) int { return 2 * 2 * 64 * (hd + 8) * 2 }
 
 // attnTiledBlocks is the blocks per batch row that the tiled attention
 // kernels split a query's slots to reach: two per SM of an H100 or H200.

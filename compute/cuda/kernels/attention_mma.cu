@@ -23,27 +23,137 @@
 // g + 8 of every fragment: the scores' accumulators are, as they stand,
 // the A fragments of P.
 //
-// Shared memory: K [64][HD + 8] bfloat16 (row-major, padded so that the
-// eight rows a B fragment reads fall on distinct banks) and V transposed,
-// Vt [HD][64 + 8], so that P·V's B fragments are 32-bit loads too; after
-// the last tile, the same bytes carry group 1's states to group 0.
+// Shared memory (dynamic, attnMMASharedBytes on the Go side): two stages,
+// each a tile of K and one of V, [64][HD + 8] bfloat16 row-major (padded so
+// that the eight rows an 8 × 8 matrix load reads fall on distinct banks).
+// The next tile's keys and values are copied into the other stage
+// (cp.async, 16 bytes a copy, no registers) while the warps work on this
+// one; the B fragments come out of shared memory four 8 × 8 matrices at a
+// time (ldmatrix, transposed for V), where two 32-bit loads a fragment and
+// a transposing store of V took most of a tile's instructions (docs/perf.md,
+// CUDA v13). After the last tile the same bytes carry group 1's states to
+// group 0.
 //
 // Row independence: a query's result is its own row of Q against the
 // slots of its chunk, tile by tile in order; a tile it sees nothing of
 // leaves it unchanged (factor 1, terms 0), so which other queries share
 // its block or warp does not matter.
-//
-// A tile's keys and values are loaded into registers all at once,
-// 2·AM_K·HD/8/(NG·AM_THREADS) 16-byte loads a thread in flight, before any is
-// stored to shared memory: a loop that stored each load as it came kept
-// the pairs in order in NVRTC's code, a chain of dependent round trips to
-// memory, and was 17% slower on a 2048-token prefill (docs/perf.md, v11).
 
 #define AM_Q 64 // queries per block
 #define AM_K 64 // slots per tile
 #define AM_THREADS 128
 
 typedef Mma<bf16_t> MB; // skinny.cu: bfloat16 packing and mma.sync
+
+// cp_async16 of bfloat16 (attention_tiled.cu has the float one, and
+// cp_async_commit, cp_async_wait and smem_u32).
+__device__ __forceinline__ void cp_async16(u16 *dst, const bf16_t *src, bool ok) {
+    cp_async16(reinterpret_cast<f32x4 *>(dst), reinterpret_cast<const float *>(src), ok);
+}
+
+// Four 8 × 8 matrices of 16-bit elements from shared memory, lane l giving
+// the address of row l % 8 of matrix l / 8; lane (g, t) gets elements
+// (g, 2t) and (g, 2t + 1) of each (ldsm4), or (2t, g) and (2t + 1, g)
+// (ldsm4t: transposed).
+__device__ __forceinline__ void ldsm4(u32 (&r)[4], const u16 *p) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+#endif
+}
+__device__ __forceinline__ void ldsm4t(u32 (&r)[4], const u16 *p) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+#endif
+}
+
+// One tile's work for a warp: the 16 × GK block of scores of its queries
+// against the group's slots js … of the tile in stage (Ks, Vs), folded into
+// the running softmax (m, l) of rows g and g + 8, and P·V added to o. The
+// scores' B fragments are K's rows as they stand (ldsm4: slots 8nt + g, two
+// k-steps of the head a load); P·V's are V's transposed (ldsm4t: two
+// k-steps of slots, two column blocks of the head a load).
+template <int HD, int GK>
+__device__ __forceinline__ void attention_mma_tile(const u16 *Ks, const u16 *Vs, int grp, int lane, int js, int elo,
+                                                   int ehi, float scale, const u32 (&qa)[HD / 16][4], float &mlo,
+                                                   float &mhi, float &llo, float &lhi, float (&o)[HD / 8][4]) {
+    constexpr int KS = HD + 8, HU = HD / 8;
+    const int t = lane & 3, r8 = lane & 7, m = lane >> 3; // m: the matrix this lane addresses
+    // Scores: sc[nt] is the 16 × 8 block of slots js + 8nt …
+    float sc[GK / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < GK / 8; nt++) {
+        sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
+        // Matrix m: slots 8nt …, head columns 16kk + 8m … (two k-steps).
+        const u16 *kr = Ks + (GK * grp + 8 * nt + r8) * KS + 8 * m;
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk += 2) {
+            u32 f[4];
+            ldsm4(f, kr + 16 * kk);
+            MB::run(sc[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], f[0], f[1]);
+            MB::run(sc[nt], qa[kk + 1][0], qa[kk + 1][1], qa[kk + 1][2], qa[kk + 1][3], f[2], f[3]);
+        }
+    }
+    // The running softmax of rows g (elements 0, 1) and g + 8 (2, 3);
+    // the four lanes of a row (same g) share its max.
+    float xlo = NEG_INF, xhi = NEG_INF;
+#pragma unroll
+    for (int nt = 0; nt < GK / 8; nt++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            const int j = js + 8 * nt + 2 * t + c;
+            sc[nt][c] = j < elo ? sc[nt][c] * scale : NEG_INF;
+            sc[nt][2 + c] = j < ehi ? sc[nt][2 + c] * scale : NEG_INF;
+            xlo = fmaxf(xlo, sc[nt][c]);
+            xhi = fmaxf(xhi, sc[nt][2 + c]);
+        }
+    xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 1));
+    xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 2));
+    xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 1));
+    xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 2));
+    const float nlo = fmaxf(mlo, xlo), nhi = fmaxf(mhi, xhi);
+    // 1 while the row has seen nothing (both −inf); 0 on its first
+    // visible tile (m = −inf).
+    const float clo = nlo == NEG_INF ? 1.0f : expf(mlo - nlo), chi = nhi == NEG_INF ? 1.0f : expf(mhi - nhi);
+    float slo = 0.0f, shi = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < GK / 8; nt++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            sc[nt][c] = sc[nt][c] == NEG_INF ? 0.0f : expf(sc[nt][c] - nlo);
+            sc[nt][2 + c] = sc[nt][2 + c] == NEG_INF ? 0.0f : expf(sc[nt][2 + c] - nhi);
+            slo += sc[nt][c];
+            shi += sc[nt][2 + c];
+        }
+    llo = llo * clo + slo;
+    lhi = lhi * chi + shi;
+    mlo = nlo;
+    mhi = nhi;
+#pragma unroll
+    for (int d = 0; d < HU; d++) {
+        o[d][0] *= clo, o[d][1] *= clo;
+        o[d][2] *= chi, o[d][3] *= chi;
+    }
+    // o += P · V, 16 slots per k-step. Matrix m: slots 16kk + 8(m & 1) …,
+    // head columns 8d + 8(m >> 1) … (two column blocks).
+#pragma unroll
+    for (int kk = 0; kk < GK / 16; kk++) {
+        const u32 a0 = MB::pack(sc[2 * kk][0], sc[2 * kk][1]), a1 = MB::pack(sc[2 * kk][2], sc[2 * kk][3]);
+        const u32 a2 = MB::pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
+        const u32 a3 = MB::pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
+        const u16 *vr = Vs + (GK * grp + 16 * kk + 8 * (m & 1) + r8) * KS + 8 * (m >> 1);
+#pragma unroll
+        for (int d = 0; d < HU; d += 2) {
+            u32 f[4];
+            ldsm4t(f, vr + 8 * d);
+            MB::run(o[d], a0, a1, a2, a3, f[0], f[1]);
+            MB::run(o[d + 1], a0, a1, a2, a3, f[2], f[3]);
+        }
+    }
+}
 
 // The parameters are attention_f32's with bfloat16 caches; q, kc, vc and
 // out are 16-byte aligned (the Go side checks).
@@ -53,12 +163,12 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
                                               const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,
                                               int nh, int group, int causal, float scale, float *__restrict__ part,
                                               int splits, bf16_t *__restrict__ out16) {
-    constexpr int KS = HD + 8, VS = AM_K + 8, HU = HD / 8; // strides in elements; 16-byte units of a row
-    constexpr int NT = NG * AM_THREADS, GK = AM_K / NG;    // threads; slots of a tile each group takes
-    constexpr int MS = 4 * HU + 4;                         // floats of a lane's state handed between groups
-    static_assert(4 * 32 * MS * 4 <= (AM_K * KS + HD * VS) * 2, "the states fit the tiles' shared memory");
-    __shared__ __attribute__((aligned(16))) u16 sm[AM_K * KS + HD * VS];
-    u16 *const Ks = sm, *const Vt = sm + AM_K * KS;
+    constexpr int KS = HD + 8, HU = HD / 8;             // the tiles' row stride in elements; 16-byte units of a row
+    constexpr int NT = NG * AM_THREADS, GK = AM_K / NG; // threads; slots of a tile each group takes
+    constexpr int STAGE = 2 * AM_K * KS;                // elements of a stage: K's tile, then V's
+    constexpr int MS = 4 * HU + 4;                      // floats of a lane's state handed between groups
+    static_assert(4 * 32 * MS * 4 <= 2 * STAGE * 2, "the states fit the tiles' shared memory");
+    extern __shared__ __attribute__((aligned(16))) u16 sm[]; // two stages
     __shared__ int Es[AM_Q];
 
     const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -98,108 +208,37 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
 #pragma unroll
     for (int d = 0; d < HU; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
 
-    for (int j0 = s; j0 < emax; j0 += AM_K) {
-        __syncthreads(); // every warp is done with the last tile
-        // Slots past emax are zeros: never read from the cache, so garbage
-        // there (another row's slots, or nothing) stays out.
+    // A tile's copies into stage st: slots past emax are zeros, never read
+    // from the cache, so garbage there (another row's slots, or nothing)
+    // stays out.
+    auto load = [&](int j0, int st) {
         constexpr int PER = AM_K * HU / NT; // 16-byte units a thread, of K and of V
-        u32x4 kt[PER], vt[PER];
+        u16 *const Kd = sm + st * STAGE, *const Vd = Kd + AM_K * KS;
 #pragma unroll
         for (int i = 0; i < PER; i++) {
-            const int x = tid + i * NT, j = j0 + x / HU;
-            kt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(kb + (long long)j * kvc + 8 * (x % HU))
-                             : u32x4{0u, 0u, 0u, 0u};
+            const int x = tid + i * NT, j = j0 + x / HU, c = 8 * (x % HU);
+            const bool ok = j < emax;
+            const long long at = ok ? (long long)j * kvc + c : 0;
+            cp_async16(Kd + (x / HU) * KS + c, kb + at, ok);
+            cp_async16(Vd + (x / HU) * KS + c, vb + at, ok);
         }
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            const int x = tid + i * NT, j = j0 + x % AM_K;
-            vt[i] = j < emax ? *reinterpret_cast<const u32x4 *>(vb + (long long)j * kvc + 8 * (x / AM_K))
-                             : u32x4{0u, 0u, 0u, 0u};
+        cp_async_commit();
+    };
+    if (s < emax) load(s, 0);
+    for (int j0 = s, st = 0; j0 < emax; j0 += AM_K, st ^= 1) {
+        if (j0 + AM_K < emax) { // the next tile into the other stage, free since the last tile's closing barrier
+            load(j0 + AM_K, st ^ 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            const int x = tid + i * NT;
-            *reinterpret_cast<u32x4 *>(Ks + (x / HU) * KS + 8 * (x % HU)) = kt[i];
-        }
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            const int x = tid + i * NT;
-            const u32x4 v = vt[i];
-            u16 *d = Vt + 8 * (x / AM_K) * VS + x % AM_K;
-            d[0] = (u16)v.x, d[VS] = (u16)(v.x >> 16), d[2 * VS] = (u16)v.y, d[3 * VS] = (u16)(v.y >> 16);
-            d[4 * VS] = (u16)v.z, d[5 * VS] = (u16)(v.z >> 16), d[6 * VS] = (u16)v.w, d[7 * VS] = (u16)(v.w >> 16);
-        }
-        __syncthreads();
+        __syncthreads(); // every thread's copies of this tile have landed
+        const u16 *const Ks = sm + st * STAGE, *const Vs = Ks + AM_K * KS;
         const int js = j0 + GK * grp; // the group's first slot of the tile
-        if (js >= ew) continue;       // the same for the whole warp: none of its queries sees these slots
-
-        // Scores: sc[nt] is the 16 × 8 block of slots js + 8nt …
-        float sc[GK / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < GK / 8; nt++) {
-            sc[nt][0] = sc[nt][1] = sc[nt][2] = sc[nt][3] = 0.0f;
-            const u16 *kr = Ks + (GK * grp + 8 * nt + g) * KS + 2 * t;
-#pragma unroll
-            for (int kk = 0; kk < HD / 16; kk++) {
-                const u32 b0 = *reinterpret_cast<const u32 *>(kr + 16 * kk);
-                const u32 b1 = *reinterpret_cast<const u32 *>(kr + 16 * kk + 8);
-                MB::run(sc[nt], qa[kk][0], qa[kk][1], qa[kk][2], qa[kk][3], b0, b1);
-            }
+        if (js < ew) {                // the same for the whole warp: else none of its queries sees these slots
+            attention_mma_tile<HD, GK>(Ks, Vs, grp, lane, js, elo, ehi, scale, qa, mlo, mhi, llo, lhi, o);
         }
-        // The running softmax of rows g (elements 0, 1) and g + 8 (2, 3);
-        // the four lanes of a row (same g) share its max.
-        float xlo = NEG_INF, xhi = NEG_INF;
-#pragma unroll
-        for (int nt = 0; nt < GK / 8; nt++)
-#pragma unroll
-            for (int c = 0; c < 2; c++) {
-                const int j = js + 8 * nt + 2 * t + c;
-                sc[nt][c] = j < elo ? sc[nt][c] * scale : NEG_INF;
-                sc[nt][2 + c] = j < ehi ? sc[nt][2 + c] * scale : NEG_INF;
-                xlo = fmaxf(xlo, sc[nt][c]);
-                xhi = fmaxf(xhi, sc[nt][2 + c]);
-            }
-        xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 1));
-        xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 2));
-        xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 1));
-        xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 2));
-        const float nlo = fmaxf(mlo, xlo), nhi = fmaxf(mhi, xhi);
-        // 1 while the row has seen nothing (both −inf); 0 on its first
-        // visible tile (m = −inf).
-        const float clo = nlo == NEG_INF ? 1.0f : expf(mlo - nlo), chi = nhi == NEG_INF ? 1.0f : expf(mhi - nhi);
-        float slo = 0.0f, shi = 0.0f;
-#pragma unroll
-        for (int nt = 0; nt < GK / 8; nt++)
-#pragma unroll
-            for (int c = 0; c < 2; c++) {
-                sc[nt][c] = sc[nt][c] == NEG_INF ? 0.0f : expf(sc[nt][c] - nlo);
-                sc[nt][2 + c] = sc[nt][2 + c] == NEG_INF ? 0.0f : expf(sc[nt][2 + c] - nhi);
-                slo += sc[nt][c];
-                shi += sc[nt][2 + c];
-            }
-        llo = llo * clo + slo;
-        lhi = lhi * chi + shi;
-        mlo = nlo;
-        mhi = nhi;
-#pragma unroll
-        for (int d = 0; d < HU; d++) {
-            o[d][0] *= clo, o[d][1] *= clo;
-            o[d][2] *= chi, o[d][3] *= chi;
-        }
-        // o += P · V, 16 slots per k-step.
-#pragma unroll
-        for (int kk = 0; kk < GK / 16; kk++) {
-            const u32 a0 = MB::pack(sc[2 * kk][0], sc[2 * kk][1]), a1 = MB::pack(sc[2 * kk][2], sc[2 * kk][3]);
-            const u32 a2 = MB::pack(sc[2 * kk + 1][0], sc[2 * kk + 1][1]);
-            const u32 a3 = MB::pack(sc[2 * kk + 1][2], sc[2 * kk + 1][3]);
-            const u16 *vr = Vt + g * VS + GK * grp + 16 * kk + 2 * t;
-#pragma unroll
-            for (int d = 0; d < HU; d++) {
-                const u32 b0 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS);
-                const u32 b1 = *reinterpret_cast<const u32 *>(vr + 8 * d * VS + 8);
-                MB::run(o[d], a0, a1, a2, a3, b0, b1);
-            }
-        }
+        __syncthreads(); // every warp is done with this stage before it is loaded again
     }
     // Group 1's states to group 0, lane by lane (the same rows and columns
     // of the same fragments), merged as attention_combine_f32 merges chunks:
