@@ -193,6 +193,7 @@ type diffuser struct {
 	committed []int     // scratch: positions committed by a call
 	cfg       []float32 // scratch: guided logits of one position
 	marks     []float64 // scratch: the markers of a run of calls on the device
+	at        []int     // scratch: where each call of a block logs its picks
 }
 
 func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) *diffuser {
@@ -212,7 +213,8 @@ func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOpt
 	d := &diffuser{m: m, s: s, o: o, B: B, P: P, L: L, pad: make([]int, B), x: make([][]int, B),
 		res:  &DiffusionResult{IDs: make([][]int, B), NFE: make([]int, B), TokensPerStep: make([][]int, B)},
 		conf: make([]float64, o.BlockLength), x0: make([]int, o.BlockLength), order: make([]int, o.BlockLength), committed: make([]int, o.BlockLength),
-		cfg: make([]float32, m.Config.VocabSize), marks: make([]float64, o.BlockLength+1)}
+		cfg: make([]float32, m.Config.VocabSize), marks: make([]float64, o.BlockLength+1),
+		at: make([]int, o.BlockLength+1)}
 	for b, p := range prompts {
 		d.pad[b] = P - len(p)
 		d.x[b] = make([]int, L)
@@ -305,13 +307,18 @@ func (d *diffuser) onDevice(start, end int) bool {
 // queued on the device without a wait: the first call's inputs come from
 // the host, the later ones rerun them as the device's commits left them.
 // At the end of each run the host reads the commits and the markers.
-func (d *diffuser) deviceBlock(start, end int, k []int) error {
+func (d *diffuser) deviceBlock(start, end int, k []int) (err error) {
 	mk := d.m.Backend().(compute.Marker)
+	defer func() {
+		if err != nil {
+			mk.Marks(d.marks) // forget the run's markers: the next run starts afresh
+		}
+	}()
 	calls := 0
 	for calls < len(k) && k[calls] > 0 { // front-loaded: the zeros come last
 		calls++
 	}
-	at := make([]int, calls+1) // each call's first entry in the log of picks
+	at := d.at[:calls+1] // each call's first entry in the log of picks
 	for i := range calls {
 		at[i+1] = at[i] + d.B*k[i]
 	}

@@ -74,10 +74,13 @@ func (m *Model) Unmask(s *State, nOut, start, k, at int) {
 			nOut, k, at, s.last.nOut, B, s.M))
 	}
 	bl := nOut / B
+	if start < 0 || start+bl > n {
+		panic(fmt.Sprintf("model: Unmask: a block of %d from column %d of a call of %d tokens a row", bl, start, n))
+	}
 	for i := range nOut {
-		if want := i/bl*n + start + i%bl; int(s.Out[i]) != want || start < 0 || start+bl > n {
-			panic(fmt.Sprintf("model: Unmask: output %d is token %d of the call, not %d (a block of %d from column %d of %d)",
-				i, s.Out[i], want, bl, start, n))
+		if want := i/bl*n + start + i%bl; int(s.Out[i]) != want {
+			panic(fmt.Sprintf("model: Unmask: output %d is token %d of the call, not %d (a block of %d from column %d)",
+				i, s.Out[i], want, bl, start))
 		}
 	}
 	mask := m.Config.MaskID
