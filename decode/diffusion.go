@@ -359,7 +359,6 @@ func (d *diffuser) deviceBlock(start, end int, k []int) (err error) {
 // run on canvas slots from from, and records them as commit does; t0 is
 // the run's start by the host's clock, its first marker's time.
 func (d *diffuser) collect(start, from, i0, i1 int, k, at []int, t0 time.Duration) error {
-	o := &d.o
 	tokens, picks, err := d.m.ReadUnmasked(d.s)
 	if err != nil {
 		return err
@@ -389,20 +388,31 @@ func (d *diffuser) collect(start, from, i0, i1 int, k, at []int, t0 time.Duratio
 				d.committed[c] = start + int(j) - d.P
 				c++
 			}
-			if o.OnCommit != nil {
-				o.OnCommit(b, d.committed[:c])
-			}
-			d.res.NFE[b]++
-			d.res.TokensPerStep[b] = append(d.res.TokensPerStep[b], c)
+			d.rowDone(b, c)
 			callTokens += c
 		}
-		d.res.CallTokens = append(d.res.CallTokens, callTokens)
-		d.res.StepEnd = append(d.res.StepEnd, t0+time.Duration(d.marks[i-i0+1]*1e9))
-		if o.OnStep != nil {
-			o.OnStep(call + i - i0)
-		}
+		d.callDone(call+i-i0, callTokens, t0+time.Duration(d.marks[i-i0+1]*1e9))
 	}
 	return nil
+}
+
+// rowDone records row b's commits of a call, the first c of d.committed.
+func (d *diffuser) rowDone(b, c int) {
+	if d.o.OnCommit != nil {
+		d.o.OnCommit(b, d.committed[:c])
+	}
+	d.res.NFE[b]++
+	d.res.TokensPerStep[b] = append(d.res.TokensPerStep[b], c)
+}
+
+// callDone records the end of call number call, which committed tokens
+// in all rows.
+func (d *diffuser) callDone(call, tokens int, end time.Duration) {
+	d.res.CallTokens = append(d.res.CallTokens, tokens)
+	d.res.StepEnd = append(d.res.StepEnd, end)
+	if d.o.OnStep != nil {
+		d.o.OnStep(call)
+	}
 }
 
 func (d *diffuser) masked(b, start, end int) int {
@@ -534,18 +544,10 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 			d.x[b][start+j] = d.x0[j]
 			d.committed[i] = start + j - d.P
 		}
-		if o.OnCommit != nil {
-			o.OnCommit(b, d.committed[:k])
-		}
-		d.res.NFE[b]++
-		d.res.TokensPerStep[b] = append(d.res.TokensPerStep[b], k)
+		d.rowDone(b, k)
 		callTokens += k
 	}
-	d.res.CallTokens = append(d.res.CallTokens, callTokens)
-	d.res.StepEnd = append(d.res.StepEnd, time.Since(d.start))
-	if o.OnStep != nil {
-		o.OnStep(d.res.Calls - 1)
-	}
+	d.callDone(d.res.Calls-1, callTokens, time.Since(d.start))
 	return nil
 }
 
