@@ -86,16 +86,19 @@ type BatchMeasure struct {
 	// The same interval by the device's clock (compute.DeviceTimer): from
 	// the device reaching a marker queued just before the batch to one
 	// queued just after it. 0 (left out) where the backend has no device
-	// timer. The decoders wait for the device at every step, so it
-	// matches LatencyS to within the markers' cost; more would be device
-	// work the host's clock missed.
+	// timer. The decoders wait for the device at every step (greedy
+	// fixed-schedule diffusion: at the end of each block) and at the end,
+	// so it matches LatencyS to within the markers' cost; more would be
+	// device work the host's clock missed.
 	DeviceLatencyS float64 `json:"device_latency_s,omitempty"`
 	// Autoregressive: time to first token and when each later token was
 	// known, from the start.
 	TTFTS       float64   `json:"ttft_s,omitempty"`
 	TokenTimesS []float64 `json:"token_times_s,omitempty"`
-	// Diffusion: when each forward call ended, from the start; tokens each
-	// call committed summed over rows.
+	// Diffusion: when each forward call ended, from the start (for steps
+	// queued on the device, by its markers from the host's time at the
+	// start of their block: decode.DiffusionOptions.HostCommit); tokens
+	// each call committed summed over rows.
 	StepTimesS    []float64 `json:"step_times_s,omitempty"`
 	TokensPerStep []int     `json:"tokens_per_step,omitempty"`
 	NFE           int       `json:"nfe"`
