@@ -1,6 +1,7 @@
 package decode_test
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -421,5 +422,41 @@ func TestDiffusionDeviceCommitMatchesHost(t *testing.T) {
 				t.Errorf("%s, %d steps: commits (-host +device):\n%s", cache, steps, d)
 			}
 		}
+	}
+}
+
+// failingMarks is the CPU backend whose Mark fails once, at call fail.
+type failingMarks struct {
+	*cpu.Backend
+	calls, fail int
+}
+
+func (f *failingMarks) Mark() error {
+	f.calls++
+	if f.calls == f.fail {
+		return errors.New("marker refused")
+	}
+	return f.Backend.Mark()
+}
+
+// A run of device steps that fails part way returns the error and leaves
+// no markers behind: the next generation on the backend times its steps
+// from its own.
+func TestDiffusionDeviceCommitFailure(t *testing.T) {
+	b := &failingMarks{Backend: cpu.New(2), fail: 3}
+	t.Cleanup(b.Close)
+	m := testmodel.Load(t, testmodel.Tiny(model.LLaDA), b)
+	p := [][]int{{1, 2, 3}}
+	o := decode.DiffusionOptions{GenLength: 8, BlockLength: 4, Steps: 8, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
+	s := decode.DiffusionState(m, 1, 3, o)
+	if _, err := decode.Diffuse(m, s, p, o); err == nil || !strings.Contains(err.Error(), "marker refused") {
+		t.Fatalf("Diffuse with a refused marker: error %v", err)
+	}
+	res, err := decode.Diffuse(m, s, p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.StepEnd) != res.Calls || res.Calls != 8 {
+		t.Errorf("after a failure: %d step times for %d calls, want 8", len(res.StepEnd), res.Calls)
 	}
 }
