@@ -805,6 +805,10 @@ const (
 	attnMMABlocks   = 128
 )
 
+// attnRowBlocks is the blocks of a batch row of n queries and nHeads heads
+// in the tiled and tensor-core kernels, one chunk each.
+func attnRowBlocks(n, nHeads int) int { return (n + attnTiledQueries - 1) / attnTiledQueries * nHeads }
+
 // attnMMAGroups is the groups of warps of a tensor-core attention block:
 // two (attention_mma2_*, each group over half of every tile) for a batch
 // row in one chunk of fewer than attnTiledBlocks blocks, whose SMs would
@@ -819,7 +823,7 @@ func attnMMAGroups(n, nHeads, splits, force int) int {
 	if force != 0 {
 		return force
 	}
-	if splits == 1 && (n+attnTiledQueries-1)/attnTiledQueries*nHeads < attnTiledBlocks {
+	if splits == 1 && attnRowBlocks(n, nHeads) < attnTiledBlocks {
 		return 2
 	}
 	return 1
@@ -828,7 +832,7 @@ func attnMMAGroups(n, nHeads, splits, force int) int {
 // attnMMASplits is attnTiledSplits for the tensor-core kernel: one chunk
 // from full blocks a batch row on.
 func attnMMASplits(n, T, nHeads, full int) int {
-	if (n+attnTiledQueries-1)/attnTiledQueries*nHeads >= full {
+	if attnRowBlocks(n, nHeads) >= full {
 		return 1
 	}
 	return attnTiledSplits(n, T, nHeads)
@@ -840,7 +844,7 @@ func attnMMASplits(n, T, nHeads, full int) int {
 // where a block has fewer queries to keep busy), at most 32. Like
 // attnSplits it depends on the shape of a batch row only.
 func attnTiledSplits(n, T, nHeads int) int {
-	blocks := (n + attnTiledQueries - 1) / attnTiledQueries * nHeads
+	blocks := attnRowBlocks(n, nHeads)
 	chunk := 128
 	if n < 64 {
 		chunk = 64

@@ -42,7 +42,7 @@ func (b *Backend) newPtrTable() error {
 	return nil
 }
 
-// lookup returns the device address of set's entry, adding it if new, or 0
+// ptrLookup returns the device address of set's entry, adding it if new, or 0
 // when the table is full.
 func (b *Backend) ptrLookup(set ptrSet) cuda.DevPtr {
 	t := &b.ptrs

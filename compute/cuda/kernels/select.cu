@@ -186,10 +186,10 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
 extern "C" __global__ void unmask_i32(int *canvas, int *picked, const int *ids, const float *probs, int n, int start,
                                       int bl, int k, int mask) { griddep_wait();
     extern __shared__ int rank[];
-    int *row = canvas + (long)blockIdx.x * n + start;
-    const int *id = ids + (long)blockIdx.x * bl;
-    const float *p = probs + (long)blockIdx.x * bl;
-    int *pk = picked + (long)blockIdx.x * k;
+    int *row = canvas + (long long)blockIdx.x * n + start;
+    const int *id = ids + (long long)blockIdx.x * bl;
+    const float *p = probs + (long long)blockIdx.x * bl;
+    int *pk = picked + (long long)blockIdx.x * k;
     for (int r = threadIdx.x; r < k; r += blockDim.x)
         pk[r] = -1;
     for (int j = threadIdx.x; j < bl; j += blockDim.x) {
