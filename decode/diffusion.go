@@ -338,8 +338,7 @@ func (d *diffuser) deviceBlock(start, end int, k []int) (err error) {
 			if err := d.m.Rerun(d.s); err != nil {
 				return err
 			}
-			d.res.Calls++
-			d.res.Processed += (to - from) * d.s.B
+			d.called(to - from)
 		}
 		d.m.Unmask(d.s, d.s.B*(end-start), start-from, k[i], at[i])
 		if err := mk.Mark(); err != nil {
@@ -464,9 +463,14 @@ func (d *diffuser) forward(from, to, start, end int) error {
 	if err := d.m.Forward(s, n, s.B*bl); err != nil {
 		return err
 	}
-	d.res.Calls++
-	d.res.Processed += n * s.B
+	d.called(n)
 	return nil
+}
+
+// called counts a forward call of n canvas slots a row.
+func (d *diffuser) called(n int) {
+	d.res.Calls++
+	d.res.Processed += n * d.s.B
 }
 
 // commit chooses and writes the tokens of one step for every row.

@@ -459,11 +459,7 @@ func (m *Model) SelectTokens(s *State, nOut, exclude int) ([]int32, []float32, e
 // ArgmaxTokens is SelectTokens without the probabilities, which it leaves
 // on the backend: one read fewer, for greedy decoding.
 func (m *Model) ArgmaxTokens(s *State, nOut, exclude int) ([]int32, error) {
-	sel, ok := m.b.(compute.Selector)
-	if !ok {
-		sel = hostSelector{m: m, s: s}
-	}
-	sel.ArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), exclude)
+	m.selectRows(s, nOut, exclude)
 	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
 		return nil, fmt.Errorf("model: reading selected tokens: %w", err)
 	}

@@ -41,6 +41,17 @@ func (h hostSelector) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int)
 	h.m.b.Write(probs, h.s.selProbs[:n])
 }
 
+// selectRows queues the picks of the first nOut logit rows of the last call
+// (compute.Selector's ArgmaxProb) into the State's selected ids and
+// probabilities: on the backend where it selects, else by hostSelector.
+func (m *Model) selectRows(s *State, nOut, exclude int) {
+	sel, ok := m.b.(compute.Selector)
+	if !ok {
+		sel = hostSelector{m: m, s: s}
+	}
+	sel.ArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), exclude)
+}
+
 // CanUnmask says whether the backend commits diffusion steps itself
 // (compute.Unmasker), as Unmask needs.
 func (m *Model) CanUnmask() bool {
@@ -84,12 +95,8 @@ func (m *Model) Unmask(s *State, nOut, start, k, at int) {
 		}
 	}
 	mask := m.Config.MaskID
+	m.selectRows(s, nOut, mask)
 	ids, probs := s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut)
-	sel, ok := m.b.(compute.Selector)
-	if !ok {
-		sel = hostSelector{m: m, s: s}
-	}
-	sel.ArgmaxProb(ids, probs, s.logits.Slice(0, nOut), mask)
 	um.Unmask(s.in.Slice(0, B*n).Reshape(B, n), s.pick.Slice(at, at+B*k).Reshape(B, k), ids, probs, start, k, mask)
 }
 
