@@ -22,8 +22,9 @@ type promptSet struct {
 // tokens) under tok from the source documents, taking documents in order
 // until most prompts are made. P counts the special tokens tok adds to a
 // prompt (LLaMA-3's and LLaDA's BOS), as a model sees them: the text is
-// cut to P less those, and to one token at least. A document with its own reference (a prompt file)
-// keeps it, and its prompt is cut only when longer.
+// cut to P less those, and to one token at least. A document with its own
+// reference (a prompt file) keeps it, and its prompt is cut only when
+// longer.
 func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*promptSet, error) {
 	ps := &promptSet{}
 	special := len(tok.Encode("a", true)) - len(tok.Encode("a", false))
