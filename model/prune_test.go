@@ -7,16 +7,23 @@ import (
 	"dllmbench/internal/testbackend"
 )
 
+// loadStories loads stories260K on the tests' backend, closed when t ends
+// (testmodel.LoadDir's work: that package imports this one).
+func loadStories(t *testing.T) *Model {
+	t.Helper()
+	m, err := Load("../testdata/stories260K", testbackend.Open(t), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 // A call whose output rows come nOut/B from each batch row in order runs
 // its last layer on those rows only past the attention (callShape.pruned);
 // its logits are those of the same rows of a call that computes every row.
 func TestPrunedLastLayer(t *testing.T) {
-	be := testbackend.Open(t)
-	m, err := Load("../testdata/stories260K", be, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadStories(t)
 	const B, n = 2, 7
 	rows, V := B*n, m.Config.VocabSize
 	s := m.NewState(B, n, 16, rows)

@@ -6,21 +6,15 @@ import (
 	"testing"
 
 	"dllmbench/compute/computetest"
-	"dllmbench/internal/testbackend"
 )
 
 // Unmask then Rerun make the steps that Forward, SelectTokens and the
 // commit on the host (compute.Unmasker's definition) make: the same tokens
 // and the same log of picks, two steps running.
 func TestUnmaskMatchesHost(t *testing.T) {
-	be := testbackend.Open(t)
-	m, err := Load("../testdata/stories260K", be, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadStories(t)
 	if !m.CanUnmask() {
-		t.Skipf("the %s backend commits on the host", be.Name())
+		t.Skipf("the %s backend commits on the host", m.Backend().Name())
 	}
 	const B, n, start, bl, k = 2, 7, 2, 4, 2
 	m.Config.MaskID = 7 // a token of this vocabulary stands for the mask
