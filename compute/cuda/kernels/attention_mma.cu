@@ -5,7 +5,8 @@
 // The scores Q·Kᵀ and the sum P·V are mma.sync m16n8k16 with float32
 // accumulators, on q and the probabilities rounded to bfloat16 (the keys
 // and values are bfloat16 already); the running softmax (max, sum,
-// rescaling) stays in float32, as in the other kernels.
+// rescaling) stays in float32, in base 2 (exp2_approx) where the other
+// kernels use expf.
 //
 // A block of NG groups of AM_THREADS = 128 threads takes AM_Q = 64
 // consecutive queries of one batch row and one head, and walks its chunk of
@@ -49,6 +50,16 @@ typedef Mma<bf16_t> MB; // skinny.cu: bfloat16 packing and mma.sync
 // cp_async_commit, cp_async_wait and smem_u32).
 __device__ __forceinline__ void cp_async16(u16 *dst, const bf16_t *src, bool ok) {
     cp_async16(reinterpret_cast<f32x4 *>(dst), reinterpret_cast<const float *>(src), ok);
+}
+
+// 2^x on the special function unit (ex2.approx: within 2 ulp; 2^−inf =
+// 0). The softmax runs in base 2 on scores scaled by log2(e): one
+// instruction an exponential where expf takes about eight, and the
+// probabilities are rounded to bfloat16 for P·V anyway.
+__device__ __forceinline__ float exp2_approx(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }
 
 // Four 8 × 8 matrices of 16-bit elements from shared memory, lane l giving
@@ -99,17 +110,31 @@ __device__ __forceinline__ void attention_mma_tile(const u16 *Ks, const u16 *Vs,
     }
     // The running softmax of rows g (elements 0, 1) and g + 8 (2, 3);
     // the four lanes of a row (same g) share its max.
+    // scale is in base 2 (log2(e)/sqrt(hd)); slots past a row's end are
+    // masked, except in a tile both rows see whole.
     float xlo = NEG_INF, xhi = NEG_INF;
+    if (js + GK <= min(elo, ehi)) {
 #pragma unroll
-    for (int nt = 0; nt < GK / 8; nt++)
+        for (int nt = 0; nt < GK / 8; nt++)
 #pragma unroll
-        for (int c = 0; c < 2; c++) {
-            const int j = js + 8 * nt + 2 * t + c;
-            sc[nt][c] = j < elo ? sc[nt][c] * scale : NEG_INF;
-            sc[nt][2 + c] = j < ehi ? sc[nt][2 + c] * scale : NEG_INF;
-            xlo = fmaxf(xlo, sc[nt][c]);
-            xhi = fmaxf(xhi, sc[nt][2 + c]);
-        }
+            for (int c = 0; c < 2; c++) {
+                sc[nt][c] *= scale;
+                sc[nt][2 + c] *= scale;
+                xlo = fmaxf(xlo, sc[nt][c]);
+                xhi = fmaxf(xhi, sc[nt][2 + c]);
+            }
+    } else {
+#pragma unroll
+        for (int nt = 0; nt < GK / 8; nt++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int j = js + 8 * nt + 2 * t + c;
+                sc[nt][c] = j < elo ? sc[nt][c] * scale : NEG_INF;
+                sc[nt][2 + c] = j < ehi ? sc[nt][2 + c] * scale : NEG_INF;
+                xlo = fmaxf(xlo, sc[nt][c]);
+                xhi = fmaxf(xhi, sc[nt][2 + c]);
+            }
+    }
     xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 1));
     xlo = fmaxf(xlo, __shfl_xor_sync(FULL_MASK, xlo, 2));
     xhi = fmaxf(xhi, __shfl_xor_sync(FULL_MASK, xhi, 1));
@@ -117,14 +142,14 @@ __device__ __forceinline__ void attention_mma_tile(const u16 *Ks, const u16 *Vs,
     const float nlo = fmaxf(mlo, xlo), nhi = fmaxf(mhi, xhi);
     // 1 while the row has seen nothing (both −inf); 0 on its first
     // visible tile (m = −inf).
-    const float clo = nlo == NEG_INF ? 1.0f : expf(mlo - nlo), chi = nhi == NEG_INF ? 1.0f : expf(mhi - nhi);
+    const float clo = nlo == NEG_INF ? 1.0f : exp2_approx(mlo - nlo), chi = nhi == NEG_INF ? 1.0f : exp2_approx(mhi - nhi);
     float slo = 0.0f, shi = 0.0f;
 #pragma unroll
     for (int nt = 0; nt < GK / 8; nt++)
 #pragma unroll
         for (int c = 0; c < 2; c++) {
-            sc[nt][c] = sc[nt][c] == NEG_INF ? 0.0f : expf(sc[nt][c] - nlo);
-            sc[nt][2 + c] = sc[nt][2 + c] == NEG_INF ? 0.0f : expf(sc[nt][2 + c] - nhi);
+            sc[nt][c] = sc[nt][c] == NEG_INF ? 0.0f : exp2_approx(sc[nt][c] - nlo);
+            sc[nt][2 + c] = sc[nt][2 + c] == NEG_INF ? 0.0f : exp2_approx(sc[nt][2 + c] - nhi);
             slo += sc[nt][c];
             shi += sc[nt][2 + c];
         }
@@ -224,6 +249,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         }
         cp_async_commit();
     };
+    const float scale2 = scale * 1.44269504f; // the scores in base 2
     if (s < emax) load(s, 0);
     for (int j0 = s, st = 0; j0 < emax; j0 += AM_K, st ^= 1) {
         if (j0 + AM_K < emax) { // the next tile into the other stage, free since the last tile's closing barrier
@@ -236,7 +262,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         const u16 *const Ks = sm + st * STAGE, *const Vs = Ks + AM_K * KS;
         const int js = j0 + GK * grp; // the group's first slot of the tile
         if (js < ew) {                // the same for the whole warp: else none of its queries sees these slots
-            attention_mma_tile<HD, GK>(Ks, Vs, grp, lane, js, elo, ehi, scale, qa, mlo, mhi, llo, lhi, o);
+            attention_mma_tile<HD, GK>(Ks, Vs, grp, lane, js, elo, ehi, scale2, qa, mlo, mhi, llo, lhi, o);
         }
         __syncthreads(); // every warp is done with this stage before it is loaded again
     }
@@ -255,8 +281,8 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         if (grp == 1) return;
         const float m1lo = ms[0], m1hi = ms[1];
         const float nlo = fmaxf(mlo, m1lo), nhi = fmaxf(mhi, m1hi);
-        const float alo = mlo == NEG_INF ? 0.0f : expf(mlo - nlo), ahi = mhi == NEG_INF ? 0.0f : expf(mhi - nhi);
-        const float blo = m1lo == NEG_INF ? 0.0f : expf(m1lo - nlo), bhi = m1hi == NEG_INF ? 0.0f : expf(m1hi - nhi);
+        const float alo = mlo == NEG_INF ? 0.0f : exp2_approx(mlo - nlo), ahi = mhi == NEG_INF ? 0.0f : exp2_approx(mhi - nhi);
+        const float blo = m1lo == NEG_INF ? 0.0f : exp2_approx(m1lo - nlo), bhi = m1hi == NEG_INF ? 0.0f : exp2_approx(m1hi - nhi);
         llo = llo * alo + ms[2] * blo;
         lhi = lhi * ahi + ms[3] * bhi;
         mlo = nlo, mhi = nhi;
@@ -280,7 +306,7 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         if (splits > 1) { // the partial state, merged by attention_combine_f32
             float *p = part + ((row * nh + h) * splits + split) * (HD + 2);
             if (t == 0) {
-                p[0] = m; // −inf when the chunk shows this query nothing
+                p[0] = m * 0.69314718f; // in base e, as the combine takes it; −inf when the chunk shows this query nothing
                 p[1] = l;
             }
 #pragma unroll
