@@ -159,20 +159,22 @@ func BenchmarkRoPEStore(b *testing.B) {
 // LLaMA-3-8B decoding (batch 1, 4 and 8, 256 cached slots per row), a LLaDA-8B
 // dual-cache call (a block of 32 over 256 slots, bidirectional) and a
 // reference step (256 rows). A whole step is about 32 layers plus the head:
-// multiply by 32 to compare with docs/perf.md's per-token times. (The
-// LLaMA FFN is 14336 wide, LLaDA's 12288: the LLaDA cases overstate it.)
+// multiply by 32 to compare with docs/perf.md's per-token times. Each
+// case has its model's feed-forward width (LLaMA-3-8B 14336, LLaDA-8B
+// 12288; up to v13 the LLaDA cases had LLaMA's, about 10% more work).
 func BenchmarkLayer(b *testing.B) {
 	for _, c := range []struct {
 		name     string
 		nb, n, T int
 		kvHeads  int
 		causal   bool
+		hidden   int
 	}{
-		{"llama/decode/B=1/T=256", 1, 1, 256, 8, true},
-		{"llama/decode/B=4/T=256", 4, 1, 256, 8, true},
-		{"llama/decode/B=8/T=256", 8, 1, 256, 8, true},
-		{"llada/dual-cache/n=32/T=256", 1, 32, 256, 32, false},
-		{"llada/no-cache/n=256/T=256", 1, 256, 256, 32, false},
+		{"llama/decode/B=1/T=256", 1, 1, 256, 8, true, 14336},
+		{"llama/decode/B=4/T=256", 4, 1, 256, 8, true, 14336},
+		{"llama/decode/B=8/T=256", 8, 1, 256, 8, true, 14336},
+		{"llada/dual-cache/n=32/T=256", 1, 32, 256, 32, false, 12288},
+		{"llada/no-cache/n=256/T=256", 1, 256, 256, 32, false, 12288},
 	} {
 		// The backend as dllmbench runs it; with the kernels that are off by
 		// default (skinny, norm-in-GEMV); and, for decoding, as it runs it
@@ -195,7 +197,8 @@ func BenchmarkLayer(b *testing.B) {
 				case "ffn-gemv": // the feed-forward block on the GEMVs at every batch
 					be.ffnCublasMin = gemvMaxRows + 1
 				}
-				const dim, hidden, heads, hd, maxPos = 4096, 14336, 32, 128, 8192
+				const dim, heads, hd, maxPos = 4096, 32, 128, 8192
+				hidden := c.hidden
 				kvDim, rows := c.kvHeads*hd, c.nb*c.n
 				layers := 1
 				if cfg == "32-layers" {
