@@ -818,7 +818,11 @@ func attnRowBlocks(n, nHeads int) int { return (n + attnTiledQueries - 1) / attn
 // On GPU-bd0d0263 (docs/perf.md, v11) two groups took LLaDA's 256 queries
 // from 20.3 to 18.7 µs and a 128-token prefill from 12.2 to 11.6, and a
 // 2048-token prefill from 419 to 483 µs, a 32-query block over 1024 slots
-// in eight chunks from 21.9 to 28.6.
+// in eight chunks from 21.9 to 28.6. Since the softmax went to base 2
+// (v14, GPU-73b1c4c7) one group is faster alone (256 queries 13.9 → 12.0
+// µs, a 128-token prefill 9.2 → 8.3), but LLaDA's layer is not (206.2 →
+// 207.6 µs) nor its step (`BenchmarkDiffuse` 8.01 and 8.20 → 8.27 and 8.29
+// ms): two groups stay.
 func attnMMAGroups(n, nHeads, splits, force int) int {
 	if force != 0 {
 		return force
