@@ -15,6 +15,10 @@
 #      the full-shape parity, when PARITY=1 runs it: about 80 s more, with
 #      a 64-token prompt for the references).
 # Logs, records and table.md land in $OUT/final.tar.gz; the table is printed.
+# The default BENCH is the layers alone (about 15 s): with v13's longer
+# list (60 s) a fresh machine left the 8B checkpoints too little of the
+# budget (v14). On a machine where the tests have just passed, SKIP_TESTS=1
+# gives the rest 80 s more.
 #
 #   make gpu, then on the GPU machine: bash scripts/gpu/final.sh
 set -u
@@ -31,7 +35,7 @@ python3 scripts/gpu/ceilings.py --out "$extra/ceilings.jsonl" 2>&1 | tail -1 | c
 echo "== ceilings in $((SECONDS - t0)) s"
 
 SKIP_NCU=1 STEP=${STEP:-1} BUDGET=${BUDGET:-540} \
-	BENCH=${BENCH:-'BenchmarkLayer/(llama|llada)/.*/.*/.*/default BenchmarkLayer/llama/decode/B=1/T=256/(constant-weights|32-layers)$ BenchmarkLayer/llada/no-cache/n=256/T=256/constant-weights$ MatMul/BF16/n=1/k=4096/m=128256$'} \
+	BENCH=${BENCH:-'BenchmarkLayer/(llama|llada)/.*/.*/.*/default'} \
 	MEMCHECK=${MEMCHECK:-'^(TestAttentionShapes|TestFusionsMatchComposed|TestMatMul3Batched|TestAttentionMatMulAddMatchesComposed|TestBatchedPointerTable)$'} \
 	GRIDS=${GRIDS:-'perf perf-batch perf-prefill'} PEERS=${PEERS:-'hf llada'} bash scripts/gpu/profile.sh
 
