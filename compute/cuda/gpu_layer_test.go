@@ -51,6 +51,25 @@ func fillRandom(be *Backend, ts ...compute.Tensor) {
 	}
 }
 
+// fillRandomF32 writes float32 values of random sign and magnitudes between
+// 1/2 and 1 into float32 tensors: a residual stream whose rows differ, so
+// that the products after each norm multiply changing bits, as a model's
+// do, where x of one repeated value makes every row of their input the
+// same (BenchmarkLayer's random-x against default: what that flatters).
+func fillRandomF32(be *Backend, ts ...compute.Tensor) {
+	for _, t := range ts {
+		v := make([]float32, t.Len())
+		x := uint64(0x2545f4914f6cdd1d)
+		for i := range v {
+			x ^= x << 13 // xorshift64
+			x ^= x >> 7
+			x ^= x << 17
+			v[i] = math.Float32frombits(uint32(x)&0x807fffff | 0x3f000000)
+		}
+		be.Write(t, v)
+	}
+}
+
 // graphTime records op into a graph and returns the device time of a replay.
 func graphTime(b *testing.B, be *Backend, op func()) float64 {
 	g, err := be.Record(op)
@@ -153,7 +172,8 @@ func BenchmarkRoPEStore(b *testing.B) {
 // (ffn-cublas) or on the GEMVs at every batch (ffn-gemv), with the norms,
 // RoPEStore or the attention left out, with every weight one repeated
 // value (constant-weights, as up to v8) rather than random bits (fillRandom),
-// with a cache of random bits (random-cache), or as 32 layers of their own
+// with a cache of random bits (random-cache), with a residual stream of
+// random values rather than one (random-x), or as 32 layers of their own
 // weights and caches in one graph (32-layers, 14 GB; µs/op(gpu) is then a
 // layer's, ns/op the graph's):
 // LLaMA-3-8B decoding (batch 1, 4 and 8, 256 cached slots per row), a LLaDA-8B
@@ -181,9 +201,9 @@ func BenchmarkLayer(b *testing.B) {
 		// but with a part of the layer left out: what that part costs in
 		// the graph (the layer's numbers are then not a layer's).
 		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "ffn-gemv", "without-norms", "without-rope",
-			"without-attention", "constant-weights", "32-layers", "random-cache"} {
+			"without-attention", "constant-weights", "32-layers", "random-cache", "random-x"} {
 			without := strings.TrimPrefix(cfg, "without-")
-			if cfg != "default" && cfg != "experimental" && cfg != "constant-weights" && !c.causal {
+			if cfg != "default" && cfg != "experimental" && cfg != "constant-weights" && cfg != "random-x" && !c.causal {
 				continue
 			}
 			b.Run(c.name+"/"+cfg, func(b *testing.B) {
@@ -231,6 +251,9 @@ func BenchmarkLayer(b *testing.B) {
 				h := be.Alloc(compute.F32, rows, hidden)
 				cos, sin := be.Alloc(compute.F32, maxPos, hd/2), be.Alloc(compute.F32, maxPos, hd/2)
 				fill(be, math.Float32bits(0.01), an, fn, x, cos, sin)
+				if cfg == "random-x" {
+					fillRandomF32(be, x)
+				}
 				// Each row's new tokens take its last slots; every row sees all T.
 				pos, crow, qpos, span := make([]int32, rows), make([]int32, rows), make([]int32, rows), make([]int32, 2*c.nb)
 				for r := range rows {
