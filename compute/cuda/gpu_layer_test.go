@@ -41,9 +41,7 @@ func fillRandom(be *Backend, ts ...compute.Tensor) {
 			randomBits = make([]uint16, n)
 			x := uint64(0x9e3779b97f4a7c15)
 			for i := range randomBits {
-				x ^= x << 13 // xorshift64
-				x ^= x >> 7
-				x ^= x << 17
+				x = xorshift64(x)
 				randomBits[i] = uint16(x)&0x807f | 0x3c00
 			}
 		}
@@ -61,13 +59,20 @@ func fillRandomF32(be *Backend, ts ...compute.Tensor) {
 		v := make([]float32, t.Len())
 		x := uint64(0x2545f4914f6cdd1d)
 		for i := range v {
-			x ^= x << 13 // xorshift64
-			x ^= x >> 7
-			x ^= x << 17
+			x = xorshift64(x)
 			v[i] = math.Float32frombits(uint32(x)&0x807fffff | 0x3f000000)
 		}
 		be.Write(t, v)
 	}
+}
+
+// xorshift64 is the next state of Marsaglia's xorshift64 generator, the
+// benchmarks' source of reproducible bits.
+func xorshift64(x uint64) uint64 {
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	return x
 }
 
 // graphTime records op into a graph and returns the device time of a replay.
