@@ -71,6 +71,7 @@ type Backend struct {
 	attnCounters    int     // merge counters attention may use: skinnyCounters (tests lower it to take the combine kernel)
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
 	attnMMABlocks   int     // the tensor-core attention splits only calls of fewer blocks (attnMMASplits): attnMMABlocks; benchmarks change it
+	attnOneChunk    int     // and only rows of more slots: attnMMAOneChunk; tests and benchmarks change it
 	attnMMAGroups   int     // the tensor-core attention's groups of warps, 1 or 2; 0 chooses (attnMMAGroups); tests and benchmarks set it
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
@@ -142,7 +143,7 @@ func New(device int) (*Backend, error) {
 	defer runtime.UnlockOSThread()
 	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
-		attnTiledMin: attnTiledMinQueries, attnMMABlocks: attnMMABlocks, attnDecodeMax: attnDecodeMaxQueries,
+		attnTiledMin: attnTiledMinQueries, attnMMABlocks: attnMMABlocks, attnOneChunk: attnMMAOneChunk, attnDecodeMax: attnDecodeMaxQueries,
 		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows, gemvMax: gemvMaxRows,
 		ffnCublasMin: ffnCublasMinRows,
 		attnCounters: skinnyCounters}

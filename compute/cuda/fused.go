@@ -49,7 +49,7 @@ func (b *Backend) AttentionMatMulAdd(dst, att, w, q, kc, vc, qpos, span compute.
 	n, k, m := att.Rows(), att.Cols(), w.Rows()
 	if !ok || b.err != nil || m == 0 || w.DType() != compute.BF16 || !b.cublasNormed(n, k, w.DType()) ||
 		int64(n)*int64(k)*2 > b.scratch.bytes || b.attnRoute(a) != attnMMA ||
-		attnMMASplits(a.n, a.T, a.nHeads, b.attnMMABlocks) != 1 {
+		attnMMASplits(a.n, a.T, a.nHeads, b.attnMMABlocks, b.attnOneChunk) != 1 {
 		b.Attention(att, q, kc, vc, qpos, span, nHeads, nKVHeads, causal)
 		b.MatMulAdd(dst, att, w)
 		return

@@ -526,7 +526,7 @@ func TestAttentionMatMulAddMatchesComposed(t *testing.T) {
 		m              int
 		cdt, wdt       compute.DType
 		causal         bool
-		blocks, groups int // b.attnMMABlocks, b.attnMMAGroups for the call
+		blocks, groups int // b.attnMMABlocks, b.attnMMAGroups for the call (b.attnOneChunk 0: the blocks alone decide)
 		fused          bool
 	}{
 		{"two rows of 96 causal queries, one chunk, one group", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 1, true},
@@ -538,8 +538,8 @@ func TestAttentionMatMulAddMatchesComposed(t *testing.T) {
 		{"rows for the skinny kernel: the two ops", 1, 40, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 0, false},
 	} {
 		t.Run(s.name, func(t *testing.T) {
-			defer func(bl, g int) { b.attnMMABlocks, b.attnMMAGroups = bl, g }(b.attnMMABlocks, b.attnMMAGroups)
-			b.attnMMABlocks, b.attnMMAGroups = s.blocks, s.groups
+			defer func(bl, g, oc int) { b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk = bl, g, oc }(b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk)
+			b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk = s.blocks, s.groups, 0
 			rows, cols, kvc := s.nb*s.n, s.heads*s.hd, s.kv*s.hd
 			qv := computetest.Random(rng, rows*cols, 1)
 			kv, vv := computetest.Random(rng, s.nb*s.T*kvc, 1), computetest.Random(rng, s.nb*s.T*kvc, 1)

@@ -180,8 +180,9 @@ func BenchmarkRoPEStore(b *testing.B) {
 // with a cache of random bits (random-cache), with a residual stream of
 // one repeated value (constant-x; random values otherwise, fillRandomF32:
 // up to v14 every case had one value, which made the LLaDA reference
-// layer 9% faster than with random ones, docs/perf.md v15), or as 32
-// layers of their own
+// layer 9% faster than with random ones, docs/perf.md v15), with the
+// tensor-core attention in chunks wherever its blocks are few, however few
+// its slots (attention-chunks: up to v15), or as 32 layers of their own
 // weights and caches in one graph (32-layers, 14 GB; µs/op(gpu) is then a
 // layer's, ns/op the graph's):
 // LLaMA-3-8B decoding (batch 1, 4 and 8, 256 cached slots per row), a LLaDA-8B
@@ -210,7 +211,7 @@ func BenchmarkLayer(b *testing.B) {
 		// layer's numbers are then not a layer's). The feed-forward paths
 		// and 32 layers are the decoding cases' only.
 		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "ffn-gemv", "without-norms", "without-rope",
-			"without-attention", "constant-weights", "32-layers", "random-cache", "constant-x"} {
+			"without-attention", "constant-weights", "32-layers", "random-cache", "constant-x", "attention-chunks"} {
 			without := strings.TrimPrefix(cfg, "without-")
 			if (strings.HasPrefix(cfg, "ffn-") || cfg == "32-layers") && !c.causal {
 				continue
@@ -225,6 +226,8 @@ func BenchmarkLayer(b *testing.B) {
 					be.ffnCublasMin = 1
 				case "ffn-gemv": // the feed-forward block on the GEMVs at every batch
 					be.ffnCublasMin = gemvMaxRows + 1
+				case "attention-chunks": // the tensor-core attention split wherever its blocks are few
+					be.attnOneChunk = 0
 				}
 				const dim, heads, hd, maxPos = 4096, 32, 128, 8192
 				hidden := c.hidden

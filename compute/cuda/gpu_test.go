@@ -278,6 +278,9 @@ func TestAttentionShapes(t *testing.T) {
 					compare(t, fmt.Sprintf("%s, %d groups of warps", name, groups), run(b), want, tol)
 				}
 				b.attnMMAGroups = 0
+				b.attnOneChunk = 0 // chunks wherever the blocks are few, as for rows of more than attnMMAOneChunk slots
+				compare(t, name+", split as a longer row", run(b), want, tol)
+				b.attnOneChunk = attnMMAOneChunk
 			}
 			b.attnCounters = 0 // splits merged by the combine kernel, not in the kernel
 			compare(t, name+", no merge counters", run(b), want, tol)
@@ -840,6 +843,7 @@ func BenchmarkAttention(b *testing.B) {
 		{"prefill/n=128/T=128/bf16/groups=1", 1, 128, 128, 32, 8, 128, true},
 		{"block/MHA/n=32/T=1024/bf16/blocks=256", 1, 32, 1024, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/bf16", 1, 32, 256, 32, 32, 128, false},
+		{"block/MHA/n=32/T=256/bf16/blocks=128", 1, 32, 256, 32, 32, 128, false}, // in four chunks, as up to v15
 		{"block/MHA/n=32/T=1024/bf16", 1, 32, 1024, 32, 32, 128, false},
 		{"decode/T=256/bf16", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=4096/bf16", 1, 1, 4096, 32, 8, 128, true},
@@ -870,8 +874,9 @@ func BenchmarkAttention(b *testing.B) {
 				fmt.Sscanf(after(c.name, "/chunk="), "%d", &be.attnDecodeChunk)
 			case strings.Contains(c.name, "/groups="): // the tensor-core kernel's groups of warps
 				fmt.Sscanf(after(c.name, "/groups="), "%d", &be.attnMMAGroups)
-			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel splits calls of fewer blocks (256: v10's plan)
+			case strings.Contains(c.name, "/blocks="): // the tensor-core kernel splits calls of fewer blocks (256: v10's plan), however few slots
 				fmt.Sscanf(after(c.name, "/blocks="), "%d", &be.attnMMABlocks)
+				be.attnOneChunk = 0
 			}
 			rows, kvc := c.nb*c.n, c.kvHeads*c.hd
 			cdt := compute.F32

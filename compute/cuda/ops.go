@@ -559,7 +559,7 @@ func (b *Backend) attend(a attnCall) {
 		b.attnLaunch(&b.k.attnTiled[t], attnTiledThreads, attnTiledSharedBytes(a.hd), attnTiledQueries,
 			attnTiledSplits(n, T, nHeads), a)
 	case attnMMA:
-		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks)
+		splits := attnMMASplits(n, T, nHeads, b.attnMMABlocks, b.attnOneChunk)
 		if a.out16 != 0 && splits != 1 {
 			panic("cuda: attend: bfloat16 rows asked of a call in several chunks")
 		}
@@ -834,13 +834,26 @@ func attnMMAGroups(n, nHeads, splits, force int) int {
 }
 
 // attnMMASplits is attnTiledSplits for the tensor-core kernel: one chunk
-// from full blocks a batch row on.
-func attnMMASplits(n, T, nHeads, full int) int {
-	if attnRowBlocks(n, nHeads) >= full {
+// from full blocks a batch row on, and for rows of at most oneChunk slots,
+// whose one chunk takes the fused path of AttentionMatMulAdd (no merge of
+// chunks, no float32 rows cast for the product).
+func attnMMASplits(n, T, nHeads, full, oneChunk int) int {
+	if attnRowBlocks(n, nHeads) >= full || T <= oneChunk {
 		return 1
 	}
 	return attnTiledSplits(n, T, nHeads)
 }
+
+// attnMMAOneChunk is the most slots of a batch row that the tensor-core
+// kernel takes in one chunk however few its blocks (attnMMASplits), as a
+// LLaDA dual-cache block of 32 queries over 256 slots (32 blocks). Alone
+// its four chunks are faster (11.6 against 12.3 µs), but in one chunk the
+// attention writes the output projection's bfloat16 input itself, and the
+// dual-cache layer went from 196.2 to 193.7 µs (docs/perf.md, v15,
+// GPU-82bc70b0, an H100; three rounds, the same each time). Longer rows stay
+// in chunks: one block walking 16 tiles of 1024 slots alone would take
+// several times as long.
+const attnMMAOneChunk = 256
 
 // attnTiledSplits is how many blocks share the slots of a query in the
 // tiled and tensor-core kernels: enough for about attnTiledBlocks blocks

@@ -348,15 +348,17 @@ func TestGEMVTables(t *testing.T) {
 			t.Errorf("attnTiledSplits(%d, %d, %d) = %d, want %d", c.n, c.T, c.heads, got, c.want)
 		}
 	}
-	for _, c := range []struct{ n, T, heads, want int }{
-		{256, 256, 32, 1},   // LLaDA without cache: 128 blocks, one chunk
-		{2048, 2048, 32, 1}, // a prefill
-		{32, 256, 32, 4},    // a dual-cache block: 32 blocks, split as the tiled kernel
-		{32, 1024, 32, 8},
-		{128, 128, 32, 1}, // 64 blocks, but one chunk of 128 slots already
+	for _, c := range []struct{ n, T, heads, oneChunk, want int }{
+		{256, 256, 32, attnMMAOneChunk, 1},   // LLaDA without cache: 128 blocks, one chunk
+		{2048, 2048, 32, attnMMAOneChunk, 1}, // a prefill
+		{32, 256, 32, attnMMAOneChunk, 1},    // a dual-cache block: 32 blocks, but 256 slots
+		{32, 256, 32, 0, 4},                  // split as the tiled kernel, as up to v15
+		{32, 257, 32, attnMMAOneChunk, 5},
+		{32, 1024, 32, attnMMAOneChunk, 8},
+		{128, 128, 32, 0, 1}, // 64 blocks, but one chunk of 128 slots already
 	} {
-		if got := attnMMASplits(c.n, c.T, c.heads, attnMMABlocks); got != c.want {
-			t.Errorf("attnMMASplits(%d, %d, %d, %d) = %d, want %d", c.n, c.T, c.heads, attnMMABlocks, got, c.want)
+		if got := attnMMASplits(c.n, c.T, c.heads, attnMMABlocks, c.oneChunk); got != c.want {
+			t.Errorf("attnMMASplits(%d, %d, %d, %d, %d) = %d, want %d", c.n, c.T, c.heads, attnMMABlocks, c.oneChunk, got, c.want)
 		}
 	}
 	for _, c := range []struct{ n, heads, splits, force, want int }{
