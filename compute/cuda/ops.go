@@ -850,9 +850,9 @@ func attnMMASplits(n, T, nHeads, full, oneChunk int) int {
 // its four chunks are faster (11.6 against 12.3 µs), but in one chunk the
 // attention writes the output projection's bfloat16 input itself, and the
 // dual-cache layer went from 196.2 to 193.7 µs (docs/perf.md, v15,
-// GPU-82bc70b0, an H100; three rounds, the same each time). Longer rows stay
-// in chunks: one block walking 16 tiles of 1024 slots alone would take
-// several times as long.
+// GPU-82bc70b0, an H100, three rounds alike). Longer rows stay in chunks,
+// not measured in one: over 1024 slots the same block took 21.6 µs in
+// eight chunks and 23.5 in four (v11), so fewer chunks cost more there.
 const attnMMAOneChunk = 256
 
 // attnTiledSplits is how many blocks share the slots of a query in the
