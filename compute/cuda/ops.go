@@ -795,7 +795,8 @@ func attnMMASharedBytes(hd int) int { return 2 * 2 * 64 * (hd + 8) * 2 }
 // attnTiledBlocks is the blocks per batch row that the tiled attention
 // kernels split a query's slots to reach: two per SM of an H100 or H200.
 // The tensor-core kernel splits only calls of fewer than attnMMABlocks
-// blocks, about one per SM, and those to attnTiledBlocks: LLaDA's step
+// blocks, about one per SM, over more than attnMMAOneChunk slots, and
+// those to attnTiledBlocks: LLaDA's step
 // over 256 tokens (128 blocks) took 35.4 µs in two chunks and their
 // combine, 20.3 µs in one, while a dual-cache block of 32 queries over
 // 1024 slots (32 blocks) took 21.6 µs in eight chunks and 23.5 in four
