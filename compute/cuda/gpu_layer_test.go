@@ -182,7 +182,8 @@ func BenchmarkRoPEStore(b *testing.B) {
 // up to v14 every case had one value, which made the LLaDA reference
 // layer 9% faster than with random ones, docs/perf.md v15), with the
 // tensor-core attention in chunks wherever its blocks are few, however few
-// its slots (attention-chunks: up to v15), or as 32 layers of their own
+// its slots (attention-chunks: up to v15) or in one group of warps a block
+// (attention-groups-1), or as 32 layers of their own
 // weights and caches in one graph (32-layers, 14 GB; µs/op(gpu) is then a
 // layer's, ns/op the graph's):
 // LLaMA-3-8B decoding (batch 1, 4 and 8, 256 cached slots per row), a LLaDA-8B
@@ -211,7 +212,7 @@ func BenchmarkLayer(b *testing.B) {
 		// layer's numbers are then not a layer's). The feed-forward paths
 		// and 32 layers are the decoding cases' only.
 		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "ffn-gemv", "without-norms", "without-rope",
-			"without-attention", "constant-weights", "32-layers", "random-cache", "constant-x", "attention-chunks"} {
+			"without-attention", "constant-weights", "32-layers", "random-cache", "constant-x", "attention-chunks", "attention-groups-1"} {
 			without := strings.TrimPrefix(cfg, "without-")
 			if (strings.HasPrefix(cfg, "ffn-") || cfg == "32-layers") && !c.causal {
 				continue
@@ -228,6 +229,8 @@ func BenchmarkLayer(b *testing.B) {
 					be.ffnCublasMin = gemvMaxRows + 1
 				case "attention-chunks": // the tensor-core attention split wherever its blocks are few
 					be.attnOneChunk = 0
+				case "attention-groups-1": // the tensor-core attention's blocks in one group of warps
+					be.attnMMAGroups = 1
 				}
 				const dim, heads, hd, maxPos = 4096, 32, 128, 8192
 				hidden := c.hidden

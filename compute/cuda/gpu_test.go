@@ -844,6 +844,7 @@ func BenchmarkAttention(b *testing.B) {
 		{"block/MHA/n=32/T=1024/bf16/blocks=256", 1, 32, 1024, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/bf16", 1, 32, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/bf16/blocks=128", 1, 32, 256, 32, 32, 128, false}, // in four chunks, as up to v15
+		{"block/MHA/n=32/T=256/bf16/groups=1", 1, 32, 256, 32, 32, 128, false},   // one chunk, one group of warps
 		{"block/MHA/n=32/T=1024/bf16", 1, 32, 1024, 32, 32, 128, false},
 		{"decode/T=256/bf16", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=4096/bf16", 1, 1, 4096, 32, 8, 128, true},
