@@ -333,8 +333,15 @@ func (j *slurmJob) failedCells(sharded bool) error {
 	return exitError{1}
 }
 
-// scontrolRequeue puts a job back in the queue.
+// scontrolRequeue puts a job back in the queue. The requeue of its own job
+// ends it: slurmctld sends SIGTERM to every process of the job, scontrol
+// included, which raced scontrol's exit and could turn a requeue that took
+// effect into "signal: terminated" (seen in the cluster test). So SIGTERM
+// is ignored from here on, by this process, which is on its way out, and
+// by scontrol, which inherits the disposition; SLURM's SIGKILL still
+// follows after its KillWait.
 func scontrolRequeue(ctx context.Context, id string) error {
+	signal.Ignore(syscall.SIGTERM)
 	out, err := exec.CommandContext(ctx, "scontrol", "requeue", id).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("scontrol requeue %s: %v: %s", id, err, oneLine(string(out)))

@@ -88,11 +88,14 @@ func newEnv(t *testing.T, grid string) *env {
 	must(t, os.WriteFile(filepath.Join(e.dir, "grid.yaml"), []byte(grid), 0o644))
 	// Fakes of the SLURM commands: each logs its arguments to calls.log.
 	// sbatch prints ids 100, 101, …; scontrol show job prints show-ID
-	// when there is one; scontrol requeue exits with $FAKE_REQUEUE_RC.
+	// when there is one; scontrol requeue exits with $FAKE_REQUEUE_RC, after
+	// sending SIGTERM to itself and its parent with $FAKE_REQUEUE_KILL set.
 	fakes := map[string]string{
 		"sbatch": `n=$(cat "$FAKE_DIR/next" 2>/dev/null || echo 100); echo $((n + 1)) > "$FAKE_DIR/next"; echo "$n;cluster"`,
 		"scontrol": `if [ "$1" = show ]; then cat "$FAKE_DIR/show-$4" 2>/dev/null && exit 0
   echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; fi
+# As slurmctld ends a requeued job: SIGTERM to its processes, this one too.
+[ -z "$FAKE_REQUEUE_KILL" ] || { kill -TERM $PPID $$; sleep 0.2; }
 [ "${FAKE_REQUEUE_RC:-0}" = 0 ] || echo "scontrol: error: Requeue of job failed: Job is no longer pending execution" >&2
 exit "${FAKE_REQUEUE_RC:-0}"`,
 		"sacct": `echo "Slurm accounting storage is disabled" >&2; exit 1`,
@@ -241,15 +244,18 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		requeueRC string
+		kill      string // FAKE_REQUEUE_KILL
 		code      int
 	}{
-		{"requeued", "0", 0},
-		{"requeue refused", "1", 1},
+		{"requeued", "0", "", 0},
+		{"requeue refused", "1", "", 1},
+		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, slowGrid)
 			cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--shard", "0/1", "--no-report", "--no-quality")
-			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), "SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC="+tc.requeueRC)
+			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), "SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC="+tc.requeueRC,
+				"FAKE_REQUEUE_KILL="+tc.kill)
 			stderr, err := cmd.StderrPipe()
 			must(t, err)
 			must(t, cmd.Start())
