@@ -2,7 +2,6 @@ package model
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"dllmbench/compute/computetest"
@@ -20,7 +19,7 @@ func TestUnmaskMatchesHost(t *testing.T) {
 	m.Config.MaskID = 7 // a token of this vocabulary stands for the mask
 	s := m.NewState(B, n, 16, B*bl)
 	defer s.Close()
-	mustPanic(t, "Rerun before Forward", "model: Rerun before any Forward", func() { m.Rerun(s) })
+	computetest.MustPanic(t, "Rerun before Forward", "model: Rerun before any Forward", func() { m.Rerun(s) })
 	canvas := []int32{1, 5, 7, 7, 7, 7, 9, 3, 4, 7, 40, 7, 7, 2} // row 1 has one block position committed
 	for r := range B {
 		for i := range n {
@@ -68,18 +67,8 @@ func TestUnmaskMatchesHost(t *testing.T) {
 	if slices.Equal(host, canvas) {
 		t.Error("nothing was committed")
 	}
-	mustPanic(t, "outputs not a block", "model: Unmask: output 0 is token 2 of the call, not 3", func() {
+	computetest.MustPanic(t, "outputs not a block", "model: Unmask: output 0 is token 2 of the call, not 3", func() {
 		m.Unmask(s, B*bl, start+1, k, 0)
 	})
-	mustPanic(t, "a log past M", "model: Unmask of 8 outputs, 3 a row from entry 4", func() { m.Unmask(s, B*bl, start, 3, 4) })
-}
-
-func mustPanic(t *testing.T, what, want string, f func()) {
-	t.Helper()
-	defer func() {
-		if r, _ := recover().(string); !strings.Contains(r, want) {
-			t.Errorf("%s: panic %q, want one containing %q", what, r, want)
-		}
-	}()
-	f()
+	computetest.MustPanic(t, "a log past M", "model: Unmask of 8 outputs, 3 a row from entry 4", func() { m.Unmask(s, B*bl, start, 3, 4) })
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,10 +254,5 @@ func TestMarks(t *testing.T) {
 	}
 	b.Mark()
 	b.Mark()
-	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "2 markers for 1 times") {
-			t.Errorf("Marks into too few: %v", r)
-		}
-	}()
-	b.Marks(times[:1])
+	computetest.MustPanic(t, "Marks into too few", "compute: Marks: 2 markers for 1 times", func() { b.Marks(times[:1]) })
 }

@@ -516,7 +516,7 @@ func TestGraph(t *testing.T) {
 	inputs(0)
 	gr, err := b.Record(func() {
 		ops()
-		mustPanic(t, "Write while recording", "Record", func() { b.Write(ids, []int32{0, 0, 0}) })
+		computetest.MustPanic(t, "Write while recording", "Record", func() { b.Write(ids, []int32{0, 0, 0}) })
 	})
 	if err != nil {
 		t.Fatalf("Record: %v", err)
@@ -573,7 +573,7 @@ func TestMemoryAccounting(t *testing.T) {
 	if a2 != a0 || p2 != p1 || p0 > p1 {
 		t.Errorf("after freeing: allocated %d (want %d), peak %d (want %d)", a2, a0, p2, p1)
 	}
-	mustPanic(t, "Free twice", "was freed", func() { b.Free(x) })
+	computetest.MustPanic(t, "Free twice", "was freed", func() { b.Free(x) })
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,7 @@ func TestCloseFrees(t *testing.T) {
 	if a, _, _ := b.Memory(); a != 0 {
 		t.Errorf("%d bytes still allocated after Close", a)
 	}
-	mustPanic(t, "a tensor after Close", "was freed", func() { b.Add(x, x, x) })
+	computetest.MustPanic(t, "a tensor after Close", "was freed", func() { b.Add(x, x, x) })
 }
 
 // Ops issued from goroutines that move between OS threads, on two backends
@@ -659,7 +659,7 @@ func TestOutOfMemory(t *testing.T) {
 	if got := read(t, b, x); got[3] != 8 {
 		t.Errorf("after the failure, Add gave %v", got)
 	}
-	mustPanic(t, "using the failed tensor", "comes from an Alloc that failed", func() { b.Add(huge, huge, huge) })
+	computetest.MustPanic(t, "using the failed tensor", "comes from an Alloc that failed", func() { b.Add(huge, huge, huge) })
 }
 
 // gpuTime runs op once to warm up, then as b.Loop asks, and returns the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"dllmbench/compute"
+	"dllmbench/compute/computetest"
 )
 
 // StartTimer and StopTimer time queued work with the device's clock: the
@@ -50,15 +51,15 @@ func TestDeviceTimer(t *testing.T) {
 	if dev, err := b.StopTimer(); err != nil || dev < 0 || dev > 0.01 {
 		t.Errorf("an empty interval took %g s (error %v), want [0, 10 ms]", dev, err)
 	}
-	mustPanic(t, "StopTimer without StartTimer", "compute: StopTimer: the timer is not running", func() { b.StopTimer() })
+	computetest.MustPanic(t, "StopTimer without StartTimer", "compute: StopTimer: the timer is not running", func() { b.StopTimer() })
 	if err := b.StartTimer(); err != nil {
 		t.Fatal(err)
 	}
-	mustPanic(t, "StartTimer twice", "compute: StartTimer: the timer is already running", func() { b.StartTimer() })
+	computetest.MustPanic(t, "StartTimer twice", "compute: StartTimer: the timer is already running", func() { b.StartTimer() })
 	if _, err := b.StopTimer(); err != nil {
 		t.Error(err)
 	}
-	mustPanic(t, "StartTimer during Record", "compute: StartTimer: called while Record runs", func() {
+	computetest.MustPanic(t, "StartTimer during Record", "compute: StartTimer: called while Record runs", func() {
 		b.Record(func() { b.StartTimer() })
 	})
 	// Record let the panic go with the stream usable: the timer still works.
@@ -124,8 +125,8 @@ func TestDeviceMarks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustPanic(t, "Marks into too few", "compute: Marks: 3 markers for 2 times", func() { b.Marks(times[:2]) })
-	mustPanic(t, "Mark during Record", "compute: Mark: called while Record runs", func() {
+	computetest.MustPanic(t, "Marks into too few", "compute: Marks: 3 markers for 2 times", func() { b.Marks(times[:2]) })
+	computetest.MustPanic(t, "Mark during Record", "compute: Mark: called while Record runs", func() {
 		b.Record(func() { b.Mark() })
 	})
 }

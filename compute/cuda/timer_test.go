@@ -1,6 +1,10 @@
 package cuda
 
-import "testing"
+import (
+	"testing"
+
+	"dllmbench/compute/computetest"
+)
 
 // Misuse of the device timer panics before reaching a device, so these
 // cases run without a GPU.
@@ -23,6 +27,6 @@ func TestTimerMisuse(t *testing.T) {
 			func(b *Backend) { b.StopTimer() }, "compute: StopTimer: called while Record runs"},
 	}
 	for _, c := range cases {
-		mustPanic(t, c.name, c.want, func() { c.f(c.b) })
+		computetest.MustPanic(t, c.name, c.want, func() { c.f(c.b) })
 	}
 }

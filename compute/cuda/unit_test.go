@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"dllmbench/compute"
+	"dllmbench/compute/computetest"
 	"dllmbench/internal/cuda"
 )
 
@@ -92,22 +93,6 @@ func fakeTensor(b *Backend, dt compute.DType, rows, cols int) compute.Tensor {
 	return compute.NewTensor(dt, rows, cols, &buffer{b: b, ptr: 0x1000, bytes: int64(rows * cols * dt.Size())}, 0)
 }
 
-func mustPanic(t *testing.T, name, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Errorf("%s: no panic, want one with %q", name, want)
-			return
-		}
-		if msg, _ := r.(string); !strings.Contains(msg, want) {
-			t.Errorf("%s: panic %v, want one with %q", name, r, want)
-		}
-	}()
-	f()
-}
-
 func TestArgumentChecks(t *testing.T) {
 	b := &Backend{} // no device: every case must panic before reaching one
 	other := &Backend{}
@@ -184,7 +169,7 @@ func TestArgumentChecks(t *testing.T) {
 		{"Alloc dtype", "compute: Alloc: DType(9)", func() { b.Alloc(compute.DType(9), 1, 1) }},
 		{"Alloc negative", "compute: Alloc:", func() { b.Alloc(compute.F32, -1, 1) }},
 	} {
-		mustPanic(t, c.name, c.want, c.f)
+		computetest.MustPanic(t, c.name, c.want, c.f)
 	}
 
 	b.recording = true
@@ -199,7 +184,7 @@ func TestArgumentChecks(t *testing.T) {
 		{"Load", func() { b.Load(compute.F32, 1, 1, make([]byte, 4)) }},
 		{"Record", func() { b.Record(func() {}) }},
 	} {
-		mustPanic(t, c.name+" while recording", "Record", c.f)
+		computetest.MustPanic(t, c.name+" while recording", "Record", c.f)
 	}
 }
 
