@@ -112,7 +112,7 @@ func (m *Model) ReadUnmasked(s *State) (tokens, picks []int32, err error) {
 		return nil, nil, fmt.Errorf("model: reading committed tokens: %w", err)
 	}
 	if err := m.b.Read(s.box.picks, s.pick); err != nil {
-		return nil, nil, fmt.Errorf("model: reading committed tokens: %w", err)
+		return nil, nil, fmt.Errorf("model: reading the log of picks: %w", err)
 	}
 	return s.inHost[:s.B*s.last.n], s.picks, nil
 }
