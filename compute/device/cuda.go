@@ -32,20 +32,28 @@ func openCUDABackend(dev int) (compute.Backend, Info, error) {
 			if v, err := nd.Clock(icuda.ClockSM); err == nil {
 				info.GPU.SMClockMHz = v
 			}
+			if v, err := nd.MaxClock(icuda.ClockSM); err == nil {
+				info.GPU.SMMaxMHz = v
+			}
 			if v, err := nd.Clock(icuda.ClockMem); err == nil {
 				info.GPU.MemClockMHz = v
 			}
 			if v, err := nd.EnforcedPowerLimit(); err == nil {
 				info.GPU.PowerLimitW = float64(v) / 1000
 			}
-			info.Monitor = nvmlMonitor{nd}
+			info.Monitor = nvmlMonitor{nd, info.GPU.SMMaxMHz}
 		}
 	}
 	return b, info, nil
 }
 
-// nvmlMonitor reads a GPU's energy counter and memory through NVML.
-type nvmlMonitor struct{ d icuda.NVMLDevice }
+// nvmlMonitor reads a GPU's energy counter, memory and clocks through NVML.
+type nvmlMonitor struct {
+	d     icuda.NVMLDevice
+	maxSM int
+}
+
+var _ ClockMonitor = nvmlMonitor{}
 
 func (m nvmlMonitor) Energy() (float64, bool) {
 	mj, err := m.d.TotalEnergy()
@@ -62,3 +70,17 @@ func (m nvmlMonitor) ProcessMemory() (int64, int64, bool) {
 	p, _, err := m.d.ProcessMemory(os.Getpid())
 	return p, used, err == nil
 }
+
+func (m nvmlMonitor) Clocks() (ClockSample, bool) {
+	sm, err := m.d.Clock(icuda.ClockSM)
+	if err != nil {
+		return ClockSample{}, false
+	}
+	why, err := m.d.ClockReasons()
+	if err != nil {
+		return ClockSample{}, false
+	}
+	return ClockSample{SMMHz: sm, PowerCapped: why.PowerCapped(), Thermal: why.Thermal()}, true
+}
+
+func (m nvmlMonitor) MaxSMClockMHz() int { return m.maxSM }

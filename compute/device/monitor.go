@@ -15,7 +15,8 @@ type GPU struct {
 	CUDA        string  `json:"cuda"`
 	CC          string  `json:"compute_capability"`
 	MemoryBytes int64   `json:"memory_bytes"`
-	SMClockMHz  int     `json:"sm_clock_mhz,omitempty"`
+	SMClockMHz  int     `json:"sm_clock_mhz,omitempty"` // when the backend opened (often idle)
+	SMMaxMHz    int     `json:"sm_clock_max_mhz,omitempty"`
 	MemClockMHz int     `json:"mem_clock_mhz,omitempty"`
 	PowerLimitW float64 `json:"power_limit_w,omitempty"`
 }
@@ -31,6 +32,24 @@ type Monitor interface {
 	// ProcessMemory is the device memory this process uses (NVML), and the
 	// memory used on the whole device.
 	ProcessMemory() (process, device int64, ok bool)
+}
+
+// ClockSample is one reading of a GPU's SM clock and of why the clocks are
+// where they are.
+type ClockSample struct {
+	SMMHz       int
+	PowerCapped bool // held down to keep the draw within the power limit
+	Thermal     bool // held down for temperature
+}
+
+// ClockMonitor is a Monitor that also reads a GPU's clocks (NVML): whether
+// a measurement ran at the card's full clock or was slowed, and why.
+type ClockMonitor interface {
+	Monitor
+	// Clocks is the SM clock now and why it is there.
+	Clocks() (ClockSample, bool)
+	// MaxSMClockMHz is the device's highest SM clock, 0 where unknown.
+	MaxSMClockMHz() int
 }
 
 // raplMonitor reads the CPU package energy counters of Linux's powercap

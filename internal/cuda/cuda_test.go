@@ -147,6 +147,27 @@ func TestUUIDString(t *testing.T) {
 	}
 }
 
+// The power-cap and thermal tests pick their reasons out of NVML's bits,
+// whatever else is set beside them.
+func TestClockReasons(t *testing.T) {
+	for _, c := range []struct {
+		r              ClockReasons
+		power, thermal bool
+	}{
+		{0, false, false},
+		{ClockIdle, false, false},
+		{ClockSWPowerCap, true, false},
+		{ClockHWPowerBrake | ClockIdle, true, false},
+		{ClockSWThermal, false, true},
+		{ClockHWThermal | ClockSWPowerCap, true, true},
+		{ClockHWSlowdown | ClockAppSetting | ClockSyncBoost | ClockDisplaySetting, false, false},
+	} {
+		if c.r.PowerCapped() != c.power || c.r.Thermal() != c.thermal {
+			t.Errorf("%#x: power capped %v, thermal %v; want %v, %v", uint64(c.r), c.r.PowerCapped(), c.r.Thermal(), c.power, c.thermal)
+		}
+	}
+}
+
 func TestStrings(t *testing.T) {
 	b := []byte("sm_90\x00junk")
 	if got := goString(&b[0]); got != "sm_90" {
@@ -424,10 +445,18 @@ func TestNVML(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
+	maxSM, err := d.MaxClock(ClockSM)
+	if err != nil || maxSM < sm || maxSM <= 0 {
+		t.Errorf("max SM clock %d MHz (%v), now %d", maxSM, err, sm)
+	}
+	why, err := d.ClockReasons()
+	if err != nil || why >= 1<<16 {
+		t.Errorf("clock reasons %#x: %v", why, err)
+	}
 	pm, listed, err := d.ProcessMemory(os.Getpid())
-	t.Logf("driver %s (CUDA %d), %s: %d/%d MiB used, %.1f kJ since load, %.1f W of %.1f W, SM %d MHz, mem %d MHz; "+
+	t.Logf("driver %s (CUDA %d), %s: %d/%d MiB used, %.1f kJ since load, %.1f W of %.1f W, SM %d of %d MHz (reasons %#x), mem %d MHz; "+
 		"this process: listed %v, %d MiB, %v", dv, cv, name, used>>20, total>>20, float64(e)/1e6, float64(p)/1e3,
-		float64(lim)/1e3, sm, mem, listed, pm>>20, err)
+		float64(lim)/1e3, sm, maxSM, uint64(why), mem, listed, pm>>20, err)
 }
 
 // LaunchConfig must have CUlaunchConfig's layout on 64-bit Linux (56

@@ -12,6 +12,29 @@ import (
 // ignoring CUDA_VISIBLE_DEVICES: find a CUDA device's handle by its UUID.
 type NVMLDevice uintptr
 
+// ClockReasons is the bit set NVML reports for why a device's clocks are
+// where they are (nvmlClocksEventReason*, formerly nvmlClocksThrottleReason*).
+type ClockReasons uint64
+
+const (
+	ClockIdle           ClockReasons = 0x1   // nothing runs
+	ClockAppSetting     ClockReasons = 0x2   // application clocks set below the maximum
+	ClockSWPowerCap     ClockReasons = 0x4   // the power cap: the clocks are lowered to hold the draw under the limit
+	ClockHWSlowdown     ClockReasons = 0x8   // hardware slowdown (temperature or power brake)
+	ClockSyncBoost      ClockReasons = 0x10  // held with other GPUs of a sync-boost group
+	ClockSWThermal      ClockReasons = 0x20  // the driver's thermal slowdown
+	ClockHWThermal      ClockReasons = 0x40  // the hardware's thermal slowdown
+	ClockHWPowerBrake   ClockReasons = 0x80  // the external power brake
+	ClockDisplaySetting ClockReasons = 0x100 // display clock setting
+)
+
+// PowerCapped says that the clocks are held down to keep the device's
+// power within its limit (the software cap or the power brake).
+func (r ClockReasons) PowerCapped() bool { return r&(ClockSWPowerCap|ClockHWPowerBrake) != 0 }
+
+// Thermal says that the clocks are held down for temperature.
+func (r ClockReasons) Thermal() bool { return r&(ClockSWThermal|ClockHWThermal) != 0 }
+
 // ClockType is an nvmlClockType_t.
 type ClockType int32
 
@@ -50,6 +73,9 @@ var (
 	nvmlDeviceGetPowerUsage              func(d NVMLDevice, mW *uint32) int32
 	nvmlDeviceGetEnforcedPowerLimit      func(d NVMLDevice, mW *uint32) int32
 	nvmlDeviceGetClockInfo               func(d NVMLDevice, t ClockType, mhz *uint32) int32
+	nvmlDeviceGetMaxClockInfo            func(d NVMLDevice, t ClockType, mhz *uint32) int32
+	nvmlDeviceGetClocksEventReasons      func(d NVMLDevice, reasons *uint64) int32
+	nvmlDeviceGetClocksThrottleReasons   func(d NVMLDevice, reasons *uint64) int32
 )
 
 var nvmlFns = []fn{
@@ -87,6 +113,15 @@ var nvmlFns = []fn{
 	{&nvmlDeviceGetEnforcedPowerLimit, "nvmlDeviceGetEnforcedPowerLimit", false},
 	// nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock);
 	{&nvmlDeviceGetClockInfo, "nvmlDeviceGetClockInfo", false},
+	// nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock);
+	{&nvmlDeviceGetMaxClockInfo, "nvmlDeviceGetMaxClockInfo", true},
+	// nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device,
+	//     unsigned long long *clocksEventReasons);
+	{&nvmlDeviceGetClocksEventReasons, "nvmlDeviceGetCurrentClocksEventReasons", true},
+	// nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device,
+	//     unsigned long long *clocksThrottleReasons);
+	// (the name before driver 535; the same bits)
+	{&nvmlDeviceGetClocksThrottleReasons, "nvmlDeviceGetCurrentClocksThrottleReasons", true},
 }
 
 var (
@@ -237,6 +272,28 @@ func (d NVMLDevice) PowerUsage() (int, error) {
 func (d NVMLDevice) EnforcedPowerLimit() (int, error) {
 	var v uint32
 	return int(v), checkNVML("nvmlDeviceGetEnforcedPowerLimit", nvmlDeviceGetEnforcedPowerLimit(d, &v))
+}
+
+// MaxClock is the highest clock of a domain in MHz.
+func (d NVMLDevice) MaxClock(t ClockType) (int, error) {
+	if nvmlDeviceGetMaxClockInfo == nil {
+		return 0, fmt.Errorf("nvml: the library has no nvmlDeviceGetMaxClockInfo")
+	}
+	var v uint32
+	return int(v), checkNVML("nvmlDeviceGetMaxClockInfo", nvmlDeviceGetMaxClockInfo(d, t, &v))
+}
+
+// ClockReasons is why the device's clocks are where they are now.
+func (d NVMLDevice) ClockReasons() (ClockReasons, error) {
+	call, f := "nvmlDeviceGetCurrentClocksEventReasons", nvmlDeviceGetClocksEventReasons
+	if f == nil {
+		call, f = "nvmlDeviceGetCurrentClocksThrottleReasons", nvmlDeviceGetClocksThrottleReasons
+	}
+	if f == nil {
+		return 0, fmt.Errorf("nvml: the library has no nvmlDeviceGetCurrentClocksEventReasons or nvmlDeviceGetCurrentClocksThrottleReasons")
+	}
+	var v uint64
+	return ClockReasons(v), checkNVML(call, f(d, &v))
 }
 
 // Clock is the current clock of a domain in MHz.
