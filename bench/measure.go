@@ -59,6 +59,7 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 	for rep := range cr.reps {
 		var r Rep
 		e0, eok := cr.energy()
+		clocks := startClocks(cr.monitor, clockEvery)
 		t0 := time.Now()
 		for i := range nb {
 			if err := ctx.Err(); err != nil {
@@ -79,6 +80,7 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 			}
 		}
 		r.TotalS = time.Since(t0).Seconds()
+		r.Clocks = clocks.Stop()
 		if e1, ok := cr.energy(); ok && eok {
 			if d, ok := device.EnergyDelta(e0, e1); ok {
 				r.EnergyJ, r.EnergySource = &d, cr.monitor.EnergySource()
@@ -284,6 +286,13 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 		}
 		if r.EnergyJ != nil && gen > 0 {
 			add(MEnergyPerTok, *r.EnergyJ/float64(gen))
+		}
+		if r.EnergyJ != nil && r.TotalS > 0 {
+			add(MPower, *r.EnergyJ/r.TotalS)
+		}
+		if r.Clocks != nil {
+			add(MSMClock, r.Clocks.SMMHz)
+			add(MPowerCapped, r.Clocks.PowerCapped)
 		}
 	}
 	out := map[string]Stat{}

@@ -77,6 +77,9 @@ type Rep struct {
 	UsefulTokensPerS float64  `json:"useful_tokens_per_s"`
 	EnergyJ          *float64 `json:"energy_j,omitempty"`
 	EnergySource     string   `json:"energy_source,omitempty"`
+	// The GPU's SM clock during the repetition, where the device reports
+	// it (NVML).
+	Clocks *Clocks `json:"clocks,omitempty"`
 }
 
 // BatchMeasure is the timing of one batch of prompts.

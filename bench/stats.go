@@ -21,6 +21,9 @@ const (
 	MTokensPerS    = "tokens_per_s"        // generated tokens (never prompt tokens) per second
 	MUsefulPerS    = "useful_tokens_per_s" // tokens before the first EOS per second
 	MEnergyPerTok  = "energy_j_per_token"  // joules per generated token, where measured
+	MPower         = "power_w"             // mean power: the energy counter's joules over the repetition's time
+	MSMClock       = "sm_clock_mhz"        // the GPU's mean SM clock (Rep.Clocks)
+	MPowerCapped   = "power_capped"        // share of clock samples held down by the power limit (Rep.Clocks)
 )
 
 // Summarize returns the statistics of xs (the sample standard deviation,

@@ -179,6 +179,9 @@ func repValues(diffusion bool, rp bench.Rep) []benchValue {
 	if rp.EnergyJ != nil && gen > 0 {
 		vals = append(vals, benchValue{*rp.EnergyJ / float64(gen), "J/tok"})
 	}
+	if rp.Clocks != nil {
+		vals = append(vals, benchValue{rp.Clocks.SMMHz, "sm-MHz"})
+	}
 	return vals
 }
 

@@ -171,14 +171,15 @@ func TestBenchTxt(t *testing.T) {
 			config: map[string]string{"goos": "linux", "goarch": "amd64", "pkg": "dllmbench",
 				"cpu": "Intel(R) Xeon(R) Platinum 8480+", "backend": "cuda", "device": "NVIDIA H100 80GB HBM3"},
 			values: map[string]float64{"ns/op": 5e7, "tok/s": 80, "useful-tok/s": 40, "device-latency-s": 0.0502,
-				"ttft-s": 0.02, "tpot-s": 0.01, "J/tok": 0.5},
+				"ttft-s": 0.02, "tpot-s": 0.01, "J/tok": 0.5, "sm-MHz": 1650},
 		},
 		{
-			// 62.5 ms per batch of one; 3 J for 4 tokens.
+			// 62.5 ms per batch of one; 3 J for 4 tokens; the SM clock at
+			// 1800 MHz.
 			name: "autoregressive, second repetition",
 			cell: "Cell/model=llama/b=1/p=128/g=4", rep: 1,
 			values: map[string]float64{"ns/op": 6.25e7, "tok/s": 64, "useful-tok/s": 32, "device-latency-s": 0.0502,
-				"ttft-s": 0.02, "tpot-s": 0.01, "J/tok": 0.75},
+				"ttft-s": 0.02, "tpot-s": 0.01, "J/tok": 0.75, "sm-MHz": 1800},
 		},
 		{
 			// Four calls in 100 ms: 25 ms each; no energy counter.

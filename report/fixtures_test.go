@@ -25,8 +25,9 @@ var gpuEnv = bench.Env{OS: "linux", Arch: "amd64", CPU: "Intel(R) Xeon(R) Platin
 // and a token every 10 ms after it, so TPOT is 10 ms and latency 50 ms;
 // 50.2 ms by the GPU's clock.
 func arRecord() bench.Record {
-	rep := func(total, tps float64, energy float64) bench.Rep {
+	rep := func(total, tps float64, energy float64, mhz int) bench.Rep {
 		return bench.Rep{TotalS: total, TokensPerS: tps, UsefulTokensPerS: tps / 2, EnergyJ: ptr(energy), EnergySource: "nvml",
+			Clocks: &bench.Clocks{Samples: 4, SMMHz: float64(mhz), SMMinMHz: mhz, SMMaxMHz: 1980, PowerCapped: 0.5},
 			Batches: []bench.BatchMeasure{{Rows: 1, LatencyS: 0.05, DeviceLatencyS: 0.0502, TTFTS: 0.02,
 				TokenTimesS: []float64{0.02, 0.03, 0.04, 0.05}, NFE: 4, Generated: 4, Useful: 2}}}
 	}
@@ -37,7 +38,7 @@ func arRecord() bench.Record {
 		Model:   bench.ModelInfo{ID: "meta-llama/Meta-Llama-3-8B", Arch: "LlamaForCausalLM", Params: 8030261248},
 		Prompts: []bench.PromptRecord{{Text: "secret prompt", IDs: []int{1, 2, 3}}},
 		Outputs: [][]int{{4, 5, 6, 7}},
-		Reps:    []bench.Rep{rep(0.05, 80, 2), rep(0.0625, 64, 3)},
+		Reps:    []bench.Rep{rep(0.05, 80, 2, 1650), rep(0.0625, 64, 3, 1800)},
 		Stats: map[string]bench.Stat{
 			bench.MLatency:       {Mean: 0.05, Std: 0, N: 2},
 			bench.MDeviceLatency: {Mean: 0.0502, Std: 0, N: 2},
@@ -46,6 +47,9 @@ func arRecord() bench.Record {
 			bench.MNFE:           {Mean: 4, N: 2},
 			bench.MTokensPerS:    {Mean: 72, Std: 11.313708498984761, N: 2},
 			bench.MUsefulPerS:    {Mean: 36, Std: 5.656854249492381, N: 2},
+			bench.MPower:         {Mean: 44, Std: 5.656854249492381, N: 2},
+			bench.MSMClock:       {Mean: 1725, Std: 106.06601717798213, N: 2},
+			bench.MPowerCapped:   {Mean: 0.5, N: 2},
 		},
 		Memory:   bench.Memory{Weights: 16060522496, Cache: 1 << 27, DevicePeak: 17 << 30, ProcessPeak: 2 << 30},
 		Roofline: bench.Roofline{GBPerS: 1204.5, TFLOPS: 2.5},
@@ -72,6 +76,8 @@ func diffRecord() bench.Record {
 			bench.MTokensPerStep: {Mean: 2, N: 2},
 			bench.MTokensPerS:    {Mean: 80, N: 2},
 			bench.MUsefulPerS:    {Mean: 80, N: 2},
+			bench.MSMClock:       {Mean: 1980, N: 2},
+			bench.MPowerCapped:   {Mean: 0, N: 2},
 		},
 		Memory: bench.Memory{Weights: 16 << 30, DevicePeak: 18 << 30},
 	}

@@ -64,7 +64,7 @@ func TestHTMLStudy(t *testing.T) {
 		"<td>560.35.03, CUDA 12.6</td>", "<td>SM 1980 MHz, memory 2619 MHz</td>", "<td>700 W</td>",
 		"<title>dllmbench report: study-h100</title>",
 		// The failed cell's error across the measurement columns.
-		`<td colspan="8" class="error">FAILED: cuda: out of memory allocating 9.6 GiB`,
+		`<td colspan="10" class="error">FAILED: cuda: out of memory allocating 9.6 GiB`,
 		// A quality cell: studyRecords' LLaMA at g128 has judge PPL
 		// 9.8 + 128/256 = 10.3 with bounds −7% and +7.7%.
 		`<td class="num">10.30 [9.58, 11.09]</td>`,

@@ -34,6 +34,8 @@ var mdColumns = []mdColumn{
 	{"NFE", true, func(r bench.Record) string { return count(r.Stats, bench.MNFE) }},
 	{"tok/step", true, func(r bench.Record) string { return fixed(r.Stats, bench.MTokensPerStep, 2) }},
 	{"peak mem", true, func(r bench.Record) string { return iec(peakMemory(r.Memory)) }},
+	{"W", true, func(r bench.Record) string { return mean(r.Stats, bench.MPower, 1) }},
+	{"SM MHz", true, func(r bench.Record) string { return clock(r.Stats) }},
 }
 
 // failedColumn is where a failed cell's row shows its error; the columns
@@ -49,7 +51,9 @@ const maxErrorLen = 60
 // and decoder. Columns are padded so that the table also reads well in a
 // terminal, numbers are right-aligned and rounded to four significant
 // digits (tok/s as mean ± sample standard deviation over repetitions; NFE
-// whole where it is, tokens per step with two decimals), "-"
+// whole where it is, tokens per step with two decimals; W the mean power
+// by the energy counter; SM MHz the GPU's mean clock, with the share of
+// its samples held down by the power limit), "-"
 // marks a metric the cell's family does not have, and a failed cell is a
 // row whose tok/s column holds its error.
 func Markdown(w io.Writer, recs []bench.Record) error {
@@ -240,6 +244,20 @@ func round(x float64, d int) string {
 		s = strings.TrimPrefix(s, "-") // no "-0.00"
 	}
 	return s
+}
+
+// clock is the GPU's mean SM clock, with the share of its samples that the
+// power limit held down where any was; "-" where not measured.
+func clock(stats map[string]bench.Stat) string {
+	s, has := stats[bench.MSMClock]
+	if !has {
+		return "-"
+	}
+	out := round(s.Mean, 0)
+	if c := stats[bench.MPowerCapped]; c.Mean > 0 {
+		out += " (power cap " + round(100*c.Mean, 0) + "%)"
+	}
+	return out
 }
 
 // peakMemory is the most telling peak a record has: the backend

@@ -39,6 +39,9 @@ var metrics = []string{
 	bench.MTokensPerS,
 	bench.MUsefulPerS,
 	bench.MEnergyPerTok,
+	bench.MPower,
+	bench.MSMClock,
+	bench.MPowerCapped,
 }
 
 // metricNames lists metrics, then any other metric of recs in name order,

@@ -43,9 +43,9 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 21 cell columns, 13 known metrics and one more ×2, 9 memory columns,
+	// 21 cell columns, 16 known metrics and one more ×2, 9 memory columns,
 	// 2 rates and 2 energy columns.
-	if len(head) != 21+14*2+9+4 {
+	if len(head) != 21+17*2+9+4 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",

@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"time"
+
+	"dllmbench/compute/device"
+)
+
+// Clocks is a GPU's SM clock over one repetition, sampled through NVML
+// every clockEvery (and at the start and end): whether the repetition ran
+// at the card's highest clock and, where it did not, why. A card at its
+// power limit runs long, heavy work at lower clocks than a short burst of
+// the same work (docs/perf.md, CUDA v16), so two results are comparable
+// only at comparable clocks.
+type Clocks struct {
+	Samples     int     `json:"samples"`
+	SMMHz       float64 `json:"sm_mhz"` // the samples' mean
+	SMMinMHz    int     `json:"sm_min_mhz"`
+	SMMaxMHz    int     `json:"sm_max_mhz,omitempty"` // the device's highest SM clock
+	PowerCapped float64 `json:"power_capped"`         // share of the samples held down by the power limit
+	Thermal     float64 `json:"thermal"`              // share held down for temperature
+}
+
+// clockEvery is the interval between clock samples.
+const clockEvery = 20 * time.Millisecond
+
+// clockSampler reads a GPU's clocks in its own goroutine while a
+// repetition runs.
+type clockSampler struct {
+	m          device.ClockMonitor
+	stop, done chan struct{}
+	acc        clockAcc
+}
+
+// clockAcc sums clock samples.
+type clockAcc struct {
+	n, min, capped, thermal int
+	sum                     float64
+}
+
+func (a *clockAcc) add(s device.ClockSample) {
+	if a.n == 0 || s.SMMHz < a.min {
+		a.min = s.SMMHz
+	}
+	a.n++
+	a.sum += float64(s.SMMHz)
+	if s.PowerCapped {
+		a.capped++
+	}
+	if s.Thermal {
+		a.thermal++
+	}
+}
+
+// clocks is the summary of the samples, nil without any.
+func (a *clockAcc) clocks(maxMHz int) *Clocks {
+	if a.n == 0 {
+		return nil
+	}
+	n := float64(a.n)
+	return &Clocks{Samples: a.n, SMMHz: a.sum / n, SMMinMHz: a.min, SMMaxMHz: maxMHz,
+		PowerCapped: float64(a.capped) / n, Thermal: float64(a.thermal) / n}
+}
+
+// startClocks samples m's clocks now and then every interval until stop.
+// It returns nil, which samples nothing, where m reads no clocks.
+func startClocks(m device.Monitor, every time.Duration) *clockSampler {
+	cm, ok := m.(device.ClockMonitor)
+	if !ok {
+		return nil
+	}
+	s := &clockSampler{m: cm, stop: make(chan struct{}), done: make(chan struct{})}
+	s.sample()
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *clockSampler) sample() {
+	if c, ok := s.m.Clocks(); ok {
+		s.acc.add(c)
+	}
+}
+
+// Stop ends the sampling with a last sample and returns the summary: nil
+// for a nil sampler or where no reading succeeded.
+func (s *clockSampler) Stop() *Clocks {
+	if s == nil {
+		return nil
+	}
+	close(s.stop)
+	<-s.done
+	s.sample()
+	return s.acc.clocks(s.m.MaxSMClockMHz())
+}

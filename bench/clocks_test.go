@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/compute/cpu"
+	"dllmbench/compute/device"
+	"dllmbench/model"
+)
+
+// fakeClocks is a GPU monitor whose clock readings come from a script, in
+// turn; its energy counter gains a joule at each reading.
+type fakeClocks struct {
+	mu      sync.Mutex
+	script  []device.ClockSample // nil: Clocks fails
+	reads   int
+	energyJ float64
+}
+
+func (f *fakeClocks) Energy() (float64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.energyJ++
+	return f.energyJ, true
+}
+
+func (f *fakeClocks) EnergySource() string                { return "fake" }
+func (f *fakeClocks) ProcessMemory() (int64, int64, bool) { return 0, 0, false }
+func (f *fakeClocks) MaxSMClockMHz() int                  { return 1980 }
+
+func (f *fakeClocks) Clocks() (device.ClockSample, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.script == nil {
+		return device.ClockSample{}, false
+	}
+	s := f.script[f.reads%len(f.script)]
+	f.reads++
+	return s, true
+}
+
+// With an interval longer than the work, a repetition has its first and
+// last samples only; the summary is their mean, their minimum and the
+// shares of each reason.
+func TestClockSamplerSummary(t *testing.T) {
+	f := &fakeClocks{script: []device.ClockSample{{SMMHz: 1500, PowerCapped: true}, {SMMHz: 1900, Thermal: true}}}
+	got := startClocks(f, time.Hour).Stop()
+	want := &Clocks{Samples: 2, SMMHz: 1700, SMMinMHz: 1500, SMMaxMHz: 1980, PowerCapped: 0.5, Thermal: 0.5}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("summary (-want +got):\n%s", d)
+	}
+	// Sampling goes on while the work runs.
+	f = &fakeClocks{script: []device.ClockSample{{SMMHz: 1600, PowerCapped: true}}}
+	s := startClocks(f, time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
+	if c := s.Stop(); c == nil || c.Samples < 5 || c.SMMHz != 1600 || c.PowerCapped != 1 || c.Thermal != 0 {
+		t.Errorf("30 ms sampled every millisecond: %+v, want at least 5 samples, all at 1600 MHz and power-capped", c)
+	}
+	reads := f.reads
+	time.Sleep(5 * time.Millisecond)
+	if f.reads != reads {
+		t.Errorf("%d readings after Stop", f.reads-reads)
+	}
+	// No summary where nothing could be read, nor from a monitor without
+	// clocks (nil sampler).
+	if c := startClocks(&fakeClocks{}, time.Hour).Stop(); c != nil {
+		t.Errorf("readings failed, summary %+v", c)
+	}
+	if s := startClocks(device.NewCPUMonitor(), time.Hour); s != nil || s.Stop() != nil {
+		t.Errorf("a monitor without clocks got a sampler")
+	}
+}
+
+// measure gives every repetition its clocks and the record the clock,
+// power-cap and power statistics where the monitor reads them.
+func TestMeasureClocks(t *testing.T) {
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 4}
+	for _, clocks := range []bool{true, false} {
+		f := &fakeClocks{}
+		if clocks {
+			f.script = []device.ClockSample{{SMMHz: 1650, PowerCapped: true}, {SMMHz: 1950}}
+		}
+		b := cpu.New(1)
+		cr := &cellRun{cell: cell, m: loadTiny(t, model.Llama, b), ids: [][]int{{1, 2, 3}}, reps: 3, warmup: 0, seed: 1, monitor: f}
+		var rec Record
+		if err := cr.measure(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		// The capped samples are those at 1650 MHz, so the mean clock
+		// follows from their share.
+		for i, r := range rec.Reps {
+			if c := r.Clocks; clocks != (c != nil) || c != nil && (c.Samples < 2 || c.SMMaxMHz != 1980 ||
+				c.SMMinMHz != 1650 || math.Abs(c.SMMHz-(1950-300*c.PowerCapped)) > 1e-9 || c.Thermal != 0) {
+				t.Errorf("clocks %v: repetition %d's clocks %+v", clocks, i, c)
+			}
+		}
+		for _, m := range []string{MSMClock, MPowerCapped} {
+			if st, has := rec.Stats[m]; has != clocks || has && st.N != 3 {
+				t.Errorf("clocks %v: %s %+v (present %v)", clocks, m, st, has)
+			}
+		}
+		// One joule between the readings around each repetition.
+		if st := rec.Stats[MPower]; st.N != 3 || st.Min <= 0 || st.Mean != Summarize(powers(rec.Reps)).Mean {
+			t.Errorf("clocks %v: %s %+v", clocks, MPower, st)
+		}
+	}
+}
+
+func powers(reps []Rep) []float64 {
+	var p []float64
+	for _, r := range reps {
+		p = append(p, *r.EnergyJ/r.TotalS)
+	}
+	return p
+}
