@@ -7,13 +7,17 @@ Each is the median of 20 timed repetitions after 3 warm-ups, timed with
 CUDA events. G_sustained, a note beside them (no target uses it), is the
 same GEMM's rate after 3 s of it back to back: under the card's power cap
 a long run of products on random data runs at lower clocks than the 30 ms
-that G takes.
+that G takes. G_sm_mhz and G_sustained_sm_mhz are the SM clock over each
+(NVML through ctypes, sampled every 5 ms; left out where NVML does not
+load).
 
 Usage: ceilings.py [--out FILE]
 """
 import argparse
+import ctypes
 import json
 import statistics
+import threading
 
 import torch
 
@@ -32,6 +36,46 @@ def timed(fn, reps=20, warmup=3):
     return statistics.median(ts)
 
 
+class Clock:
+    """Samples the SM clock of the device with this UUID through NVML in a
+    thread while a with-block runs; mhz is their mean, None without NVML."""
+
+    def __init__(self, uuid):
+        self.mhz, self.dev = None, None
+        try:
+            self.nvml = ctypes.CDLL("libnvidia-ml.so.1")
+            dev = ctypes.c_void_p()
+            if self.nvml.nvmlInit_v2() == 0 and self.nvml.nvmlDeviceGetHandleByUUID(
+                    ("GPU-" + uuid).encode(), ctypes.byref(dev)) == 0:
+                self.dev = dev
+        except OSError:
+            pass
+
+    def read(self):
+        c = ctypes.c_uint()
+        ok = self.nvml.nvmlDeviceGetClockInfo(self.dev, 1, ctypes.byref(c)) == 0  # NVML_CLOCK_SM
+        return c.value if ok else None
+
+    def __enter__(self):
+        self.samples, self.stop = [], threading.Event()
+
+        def run():
+            while not self.stop.wait(0.005):
+                v = self.read()
+                if v:
+                    self.samples.append(v)
+        self.thread = threading.Thread(target=run) if self.dev else None
+        if self.thread:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.thread:
+            self.stop.set()
+            self.thread.join()
+            self.mhz = statistics.mean(self.samples) if self.samples else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="")
@@ -42,13 +86,22 @@ def main():
     del src, dst
     x = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     w = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
-    gemm_s = timed(lambda: torch.matmul(x, w))
+    uuid = str(torch.cuda.get_device_properties(0).uuid)
+    burst, held = Clock(uuid), Clock(uuid)
+    with burst:
+        gemm_s = timed(lambda: torch.matmul(x, w))
     warm = 3.0
-    sustained_s = timed(lambda: torch.matmul(x, w), warmup=int(warm / gemm_s))
-    rec = {"ceilings": True, "device": torch.cuda.get_device_name(0), "uuid": str(torch.cuda.get_device_properties(0).uuid),
+    for _ in range(int(warm / gemm_s)):
+        torch.matmul(x, w)
+    with held:
+        sustained_s = timed(lambda: torch.matmul(x, w), warmup=0)
+    rec = {"ceilings": True, "device": torch.cuda.get_device_name(0), "uuid": uuid,
            "copy_bytes": n, "copy_s": copy_s, "B_bytes_per_s": 2 * n / copy_s,
            "gemm_s": gemm_s, "G_flop_per_s": 2 * 8192**3 / gemm_s,
            "G_sustained_flop_per_s": 2 * 8192**3 / sustained_s, "sustained_warm_s": warm, "torch": torch.__version__}
+    for key, c in (("G_sm_mhz", burst), ("G_sustained_sm_mhz", held)):
+        if c.mhz:
+            rec[key] = c.mhz
     print(json.dumps(rec), flush=True)
     if a.out:
         with open(a.out, "a") as f:

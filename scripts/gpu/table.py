@@ -155,6 +155,16 @@ def matrix_bytes(r):
     return w - emb, True
 
 
+def clk(r):
+    """The record's mean SM clock and the share of its samples the power
+    limit held down, as "SM 1640 MHz, power cap in 95% of samples"; "" where
+    the record has no clocks (CPU, or before dllmbench sampled them)."""
+    mhz, cap = stat(r, "sm_clock_mhz"), stat(r, "power_capped")
+    if not mhz:
+        return ""
+    return f"SM {mhz:.0f} MHz" + (f", power cap in {100 * cap:.0f}% of samples" if cap else "")
+
+
 def verdict(ok):
     return "**met**" if ok else "**not met**"
 
@@ -167,7 +177,10 @@ def table(uuid, c):
         k = c["ceilings"][-1]
         B, G = k["B_bytes_per_s"], k["G_flop_per_s"]
         sustained = k.get("G_sustained_flop_per_s")
-        note = f"; {sustained / 1e12:.0f} after {k.get('sustained_warm_s', 3):g} s of it under the power cap" if sustained else ""
+        at = lambda key: f" at {k[key]:.0f} MHz" if k.get(key) else ""
+        note = at("G_sm_mhz")
+        if sustained:
+            note += f"; {sustained / 1e12:.0f} after {k.get('sustained_warm_s', 3):g} s of it under the power cap{at('G_sustained_sm_mhz')}"
         out.append(f"Ceilings: B = {B / 1e12:.2f} TB/s (4 GiB device copy, read + write), "
                    f"G = {G / 1e12:.0f} TFLOP/s (bf16 GEMM 8192³{note}), torch {k.get('torch', '?')}.")
     else:
@@ -240,6 +253,7 @@ def table(uuid, c):
         ours = f"{t * 1e3:.1f} ms, {flops / t / 1e12:.0f} TFLOP/s"
         if G:
             status = f"{verdict(flops / t >= 0.6 * G)} ({100 * flops / t / G:.0f}% of G)" if fam == "llama" else f"{100 * flops / t / G:.0f}% of G"
+            status += f" ({clk(r)})" if clk(r) else ""
         else:
             status = "no ceilings"
         row(what, ours, "", "≥ 60% of G" if fam == "llama" else "", status)
@@ -252,7 +266,8 @@ def table(uuid, c):
         theirs = f"LLaDA generate() {lr['step_ms']:.1f} ms/step ({lr['step_ms'] / 1e3 / step:.1f}×){pj(lr)}" if lr else "none"
         if B and G:
             bound = 1.5 * max(flops / G, w / B)
-            status = verdict(step <= bound) + f" ({step / bound:.2f}× the bound, {step / bound * 1.5:.2f}× the larger floor)"
+            status = verdict(step <= bound) + f" ({step / bound:.2f}× the bound, {step / bound * 1.5:.2f}× the larger floor" + (
+                f"; {clk(ref)}" if clk(ref) else "") + ")"
             target = f"≤ {bound * 1e3:.2f} ms"
         else:
             status, target = "no ceilings", "≤ 1.5·max(F/G, W/B)"
