@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Measures the prototype Hopper GEMM (gen.py) against PyTorch's cuBLAS on
+the GPU machine: compiles gemm_sm90.cu with NVRTC for sm_90a, launches it
+through the driver API on torch's tensors (TMA descriptors from
+cuTensorMapEncodeTiled), checks it against a float32 product, and times
+both, in a burst (CUDA events, 200 calls) and sustained (2 s back to back,
+with NVML's energy counter and SM clock). The shapes are LLaDA-8B's gate
+(or q, k, v) product at 256 rows, alone and as gate and up with
+silu(gate)·up in the epilogue.
+
+Usage: python3 scripts/gpu/wgmma/gen.py, then on the GPU machine
+python3 scripts/gpu/wgmma/run.py
+"""
+import ctypes, glob, os, sys, time, threading, statistics
+import torch
+
+def cdll(name):
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        pass
+    for p in sys.path:
+        for c in glob.glob(os.path.join(p, "nvidia", "**", name), recursive=True):
+            return ctypes.CDLL(c)
+    raise OSError(name)
+
+torch.zeros(1, device="cuda")
+cu = ctypes.CDLL("libcuda.so.1")
+nvrtc = cdll("libnvrtc.so.13")
+nvml = ctypes.CDLL("libnvidia-ml.so.1")
+nvml.nvmlInit_v2()
+dev = ctypes.c_void_p()
+uuid = "GPU-" + str(torch.cuda.get_device_properties(0).uuid)
+nvml.nvmlDeviceGetHandleByUUID(uuid.encode(), ctypes.byref(dev))
+print(uuid, torch.cuda.get_device_name(0))
+
+def check(r, what):
+    if r != 0:
+        raise RuntimeError(f"{what}: {r}")
+
+src = open(os.path.join(os.path.dirname(__file__), "gemm_sm90.cu")).read().encode()
+prog = ctypes.c_void_p()
+check(nvrtc.nvrtcCreateProgram(ctypes.byref(prog), src, b"gemm_sm90.cu", 0, None, None), "create")
+opts = [b"--gpu-architecture=sm_90a", b"-default-device", b"--std=c++17"]
+r = nvrtc.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
+n = ctypes.c_size_t(); nvrtc.nvrtcGetProgramLogSize(prog, ctypes.byref(n))
+log = ctypes.create_string_buffer(n.value); nvrtc.nvrtcGetProgramLog(prog, log)
+if r != 0:
+    print(log.value.decode()); sys.exit(1)
+nvrtc.nvrtcGetCUBINSize(prog, ctypes.byref(n))
+cubin = ctypes.create_string_buffer(n.value); check(nvrtc.nvrtcGetCUBIN(prog, cubin), "cubin")
+mod = ctypes.c_void_p()
+check(cu.cuModuleLoadData(ctypes.byref(mod), cubin), "load")
+STAGES = {128: 6, 192: 5, 256: 4}
+VARIANTS = ("", "mc_", "mc1_", "mc0_")  # gen.py's kernel families
+fns = {}
+for bn, st in STAGES.items():
+    for v in VARIANTS:
+        for epi in ("", "_bf16", "_swiglu"):
+            name = f"gemm_{v}n{bn}{epi}"
+            f = ctypes.c_void_p()
+            check(cu.cuModuleGetFunction(ctypes.byref(f), mod, name.encode()), name)
+            smem = st * (128 * 64 * 2 + bn * 64 * 2) + 16 * st + 1024
+            check(cu.cuFuncSetAttribute(f, 8, smem), "smem attr")
+            fns[name] = (f, smem)
+
+class TMap(ctypes.Structure):
+    _fields_ = [("d", ctypes.c_uint64 * 16)]
+
+cu.cuTensorMapEncodeTiled.argtypes = [ctypes.POINTER(TMap), ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint32),
+    ctypes.POINTER(ctypes.c_uint32), ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+
+def tmap(t, box_rows):
+    rows, k = t.shape
+    m = TMap()
+    dims = (ctypes.c_uint64 * 2)(k, rows)
+    strides = (ctypes.c_uint64 * 1)(k * 2)
+    box = (ctypes.c_uint32 * 2)(64, box_rows)
+    es = (ctypes.c_uint32 * 2)(1, 1)
+    check(cu.cuTensorMapEncodeTiled(ctypes.byref(m), 9, 2, ctypes.c_void_p(t.data_ptr()), dims, strides, box, es, 0, 3, 3, 0), "tmap")
+    return m
+
+cu.cuLaunchKernel.argtypes = [ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+def launcher(name, A, B, C):
+    """A function that launches kernel name (gemm_[VARIANT]nBN[EPI]) on A, B and C."""
+    bn = int(name.split("_n")[1].split("_")[0])
+    M, K = A.shape; N = B.shape[0]
+    ta, tb = tmap(A, 128), tmap(B, bn // 2 if name.startswith("gemm_mc_") else bn)
+    cp = ctypes.c_uint64(C.data_ptr()); m_, n_, k_ = ctypes.c_int(M), ctypes.c_int(N), ctypes.c_int(K)
+    keep = [ta, tb, cp, m_, n_, k_]
+    params = (ctypes.c_void_p * 6)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
+    f, smem = fns[name]
+    stream = torch.cuda.current_stream().cuda_stream
+    def go():
+        check(cu.cuLaunchKernel(f, M // 128, N // bn, 1, 384, 1, 1, smem, stream, params, None), "launch")
+    go.keep = (keep, params)
+    return go
+
+def energy_mj():
+    e = ctypes.c_ulonglong(); nvml.nvmlDeviceGetTotalEnergyConsumption(dev, ctypes.byref(e)); return e.value
+
+def clock():
+    c = ctypes.c_uint(); nvml.nvmlDeviceGetClockInfo(dev, 1, ctypes.byref(c)); return c.value
+
+def burst(fn, reps=200):
+    for _ in range(20): fn()
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(reps): fn()
+    b.record(); b.synchronize()
+    return a.elapsed_time(b) / 1e3 / reps
+
+def sustained(fn, secs=2.0):
+    t_one = burst(fn, 50)
+    per = max(1, int(0.05 / t_one))
+    samples = []; stop = threading.Event()
+    def s():
+        while not stop.wait(0.02): samples.append(clock())
+    th = threading.Thread(target=s); th.start()
+    torch.cuda.synchronize(); e0 = energy_mj(); t0 = time.time(); calls = 0
+    while time.time() - t0 < secs:
+        for _ in range(per): fn()
+        calls += per
+        torch.cuda.synchronize()
+    dt = time.time() - t0; e1 = energy_mj()
+    stop.set(); th.join()
+    return dt / calls, (e1 - e0) / calls, statistics.mean(samples[len(samples)//4:]) if samples else 0
+
+def measure(name, fn, flop, base=None):
+    t = burst(fn)
+    ts, ej, mhz = sustained(fn)
+    rel = f" ({base[0]/t*100:.0f}% of the base's rate, {ej/base[1]*100:.1f}% of its energy)" if base else ""
+    print(f"   {name}: burst {t*1e6:.1f} µs {flop/t/1e12:.0f} TFLOP/s; sustained {ts*1e6:.1f} µs, {ej:.2f} mJ/call, {ej/flop*1e9:.3f} pJ/FLOP at {mhz:.0f} MHz{rel}", flush=True)
+    return t, ej
+
+def relerr(x, ref):
+    return ((x.float() - ref).norm() / ref.norm()).item()
+
+failed = []
+
+def expect(name, err, bound):
+    """Records a kernel whose error against the float32 product exceeds bound."""
+    print(f"   {name} rel err {err:.2e} (at most {bound:.2e})")
+    if not err <= bound:
+        failed.append(name)
+
+torch.manual_seed(0)
+M, K, H = 256, 4096, 12288
+A = torch.randn(M, K, device="cuda").bfloat16()
+G = (torch.randn(H, K, device="cuda") * 0.02).bfloat16()
+U = (torch.randn(H, K, device="cuda") * 0.02).bfloat16()
+flop = 2 * M * H * K
+print(f"one product {M}×{H}×{K}, bfloat16 out:")
+base = measure("torch.matmul", lambda: torch.matmul(A, G.T), flop)
+ref = A.float() @ G.float().T
+for name in ("gemm_n192_bf16", "gemm_mc0_n192_bf16", "gemm_mc_n192_bf16", "gemm_mc1_n192_bf16"):
+    C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
+    go = launcher(name, A, G, C); go(); torch.cuda.synchronize()
+    expect(name, relerr(C, ref), 1.5 * relerr(torch.matmul(A, G.T), ref))
+    measure(name, go, flop, base)
+
+print(f"gate and up {M}×2·{H}×{K}, then silu(gate)·up in bfloat16:")
+Wcat = torch.cat([G, U])
+def torch_swiglu():
+    y = torch.matmul(A, Wcat.T)
+    return torch.nn.functional.silu(y[:, :H]) * y[:, H:]
+hr = torch.nn.functional.silu(A.float() @ G.float().T) * (A.float() @ U.float().T)
+torch_err = relerr(torch_swiglu(), hr)
+print(f"   torch rel err {torch_err:.2e}")
+base = measure("torch matmul + silu·up", torch_swiglu, 2 * flop)
+measure("torch matmul alone", lambda: torch.matmul(A, Wcat.T), 2 * flop)
+for name in ("gemm_n192_swiglu",):
+    h = int(name.split("_n")[1].split("_")[0]) // 2
+    Wi = torch.stack([G.view(H // h, h, K), U.view(H // h, h, K)], 1).reshape(2 * H, K).contiguous()
+    C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
+    go = launcher(name, A, Wi, C); go(); torch.cuda.synchronize()
+    expect(name, relerr(C, hr), torch_err)
+    measure(name, go, 2 * flop, base)
+if failed:
+    sys.exit("wrong results: " + ", ".join(failed))
