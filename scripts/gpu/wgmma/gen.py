@@ -10,7 +10,9 @@ of the engine (docs/perf.md, CUDA v16). C = A·Bᵀ with A (M × K) and B
     bfloat16 from a B whose tiles hold BN/2 gate rows, then BN/2 up rows;
   - gemm_mc_*: clusters of two CTAs along M, B's tile multicast to both
     (each loads half; gemm_mc1_*: the first loads all of it; gemm_mc0_*:
-    clusters, but each CTA loads its own tiles as gemm_* does).
+    clusters, but each CTA loads its own tiles as gemm_* does; gemm_mc3_*:
+    gemm_mc_* with each CTA's stages released by its own consumers only, a
+    race kept only to time the cross-CTA release).
 
 It needs sm_90a (wgmma), so NVRTC ≥ 12: run.py compiles
 and measures it on the GPU machine. No #include: the PTX is inline.
@@ -66,10 +68,14 @@ __device__ __forceinline__ u32 cluster_rank() {
 __device__ __forceinline__ void cluster_sync() {
     asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
 }
-// Arrive at the barrier at local shared address bar in the cluster's CTA of rank cta.
+// Arrive at the barrier at local shared address bar in the cluster's CTA of
+// rank cta, with the default release semantics (the CTA's scope), as
+// CUTLASS does. With .release.cluster the multicast kernel ran at half
+// speed (perf.md v16): the arrival seems to wait for the warp's wgmma in
+// flight, so no product overlaps the next.
 __device__ __forceinline__ void mbar_arrive_cluster(u32 bar, u32 cta) {
     asm volatile("{\n.reg .b32 ra;\nmapa.shared::cluster.u32 ra, %0, %1;\n"
-                 "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra];\n}" ::"r"(bar), "r"(cta) : "memory");
+                 "mbarrier.arrive.shared::cluster.b64 _, [ra];\n}" ::"r"(bar), "r"(cta) : "memory");
 }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
@@ -178,7 +184,7 @@ __device__ __forceinline__ void gemm_mc_body(const TMap &ta, const TMap &tb, voi
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             mbar_init(fbar + 8 * s, 1);
-            mbar_init(ebar + 8 * s, MODE == 0 ? 8 : 16); // 8 consumer warps of each CTA (MODE 0: of this one)
+            mbar_init(ebar + 8 * s, MODE == 0 || MODE == 3 ? 8 : 16); // 8 consumer warps of each CTA (MODE 0, 3: of this one)
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
@@ -186,22 +192,21 @@ __device__ __forceinline__ void gemm_mc_body(const TMap &ta, const TMap &tb, voi
     float d[BN / 2];
     const int cw = wg - 1;
     if (wg == 0) {
-        if (t < 32) {
+        if (t == 0) {
             for (int kb = 0; kb < nk; kb++) {
                 int s = kb % STAGES;
                 u32 ph = (kb / STAGES) & 1;
                 mbar_wait(ebar + 8 * s, ph ^ 1);
-                if (t == 0) {
+                {
                 mbar_expect_tx(fbar + 8 * s, SB);
                 tma_load(sbase + s * SB, &ta, fbar + 8 * s, kb * BK, mt * BM);
                 if (MODE == 0)
                     tma_load(sbase + s * SB + AB, &tb, fbar + 8 * s, kb * BK, nt * BN);
-                else if (MODE == 1)
+                else if (MODE == 1 || MODE == 3)
                     tma_load_mc(sbase + s * SB + AB + rank * (BB / 2), &tb, fbar + 8 * s, kb * BK, nt * BN + rank * (BN / 2), 3);
                 else if (rank == 0)
                     tma_load_mc(sbase + s * SB + AB, &tb, fbar + 8 * s, kb * BK, nt * BN, 3);
                 }
-                __syncwarp();
             }
         }
     } else {
@@ -219,7 +224,7 @@ __device__ __forceinline__ void gemm_mc_body(const TMap &ta, const TMap &tb, voi
             wg_wait<1>();
             if (kb > 0 && (t & 31) == 0) {
                 u32 e = ebar + 8 * ((kb - 1) % STAGES);
-                if (MODE == 0) {
+                if (MODE == 0 || MODE == 3) {
                     mbar_arrive(e);
                 } else {
                     mbar_arrive_cluster(e, rank);
@@ -284,6 +289,9 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) g
 }}
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc1_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
     gemm_mc_body<{n}, {st}, {e}, 2>(ta, tb, C, M, N, K);
+}}
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc3_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
+    gemm_mc_body<{n}, {st}, {e}, 3>(ta, tb, C, M, N, K);
 }}
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc0_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
     gemm_mc_body<{n}, {st}, {e}, 0>(ta, tb, C, M, N, K);

@@ -52,7 +52,7 @@ cubin = ctypes.create_string_buffer(n.value); check(nvrtc.nvrtcGetCUBIN(prog, cu
 mod = ctypes.c_void_p()
 check(cu.cuModuleLoadData(ctypes.byref(mod), cubin), "load")
 STAGES = {128: 6, 192: 5, 256: 4}
-VARIANTS = ("", "mc_", "mc1_", "mc0_")  # gen.py's kernel families
+VARIANTS = ("", "mc_", "mc1_", "mc0_", "mc3_")  # gen.py's kernel families
 fns = {}
 for bn, st in STAGES.items():
     for v in VARIANTS:
@@ -87,7 +87,7 @@ def launcher(name, A, B, C):
     """A function that launches kernel name (gemm_[VARIANT]nBN[EPI]) on A, B and C."""
     bn = int(name.split("_n")[1].split("_")[0])
     M, K = A.shape; N = B.shape[0]
-    ta, tb = tmap(A, 128), tmap(B, bn // 2 if name.startswith("gemm_mc_") else bn)
+    ta, tb = tmap(A, 128), tmap(B, bn // 2 if name.startswith(("gemm_mc_", "gemm_mc3_")) else bn)
     cp = ctypes.c_uint64(C.data_ptr()); m_, n_, k_ = ctypes.c_int(M), ctypes.c_int(N), ctypes.c_int(K)
     keep = [ta, tb, cp, m_, n_, k_]
     params = (ctypes.c_void_p * 6)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
@@ -155,10 +155,22 @@ flop = 2 * M * H * K
 print(f"one product {M}×{H}×{K}, bfloat16 out:")
 base = measure("torch.matmul", lambda: torch.matmul(A, G.T), flop)
 ref = A.float() @ G.float().T
-for name in ("gemm_n192_bf16", "gemm_mc0_n192_bf16", "gemm_mc_n192_bf16", "gemm_mc1_n192_bf16"):
+class LaunchConfig(ctypes.Structure):
+    _fields_ = [("grid", ctypes.c_uint * 3), ("block", ctypes.c_uint * 3), ("shared", ctypes.c_uint),
+                ("stream", ctypes.c_void_p), ("attrs", ctypes.c_void_p), ("nattrs", ctypes.c_uint)]
+
+for name in ("gemm_mc_n192_bf16", "gemm_mc_n256_bf16", "gemm_mc_n128_bf16"):
+    f, smem = fns[name]
+    cfg = LaunchConfig((2, 64, 1), (384, 1, 1), smem, None, None, 0)
+    nc = ctypes.c_int()
+    r = cu.cuOccupancyMaxActiveClusters(ctypes.byref(nc), f, ctypes.byref(cfg))
+    print(f"   {name}: at most {nc.value} clusters of two at once (rc {r}), {smem} B of shared memory a block")
+
+for name in ("gemm_n192_bf16", "gemm_mc0_n192_bf16", "gemm_mc_n192_bf16", "gemm_mc3_n192_bf16"):
     C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
     go = launcher(name, A, G, C); go(); torch.cuda.synchronize()
-    expect(name, relerr(C, ref), 1.5 * relerr(torch.matmul(A, G.T), ref))
+    # gemm_mc3_ races by design: its error is printed, not judged.
+    expect(name, relerr(C, ref), 1.5 * relerr(torch.matmul(A, G.T), ref) if "mc3" not in name else float("inf"))
     measure(name, go, flop, base)
 
 print(f"gate and up {M}×2·{H}×{K}, then silu(gate)·up in bfloat16:")
@@ -171,7 +183,7 @@ torch_err = relerr(torch_swiglu(), hr)
 print(f"   torch rel err {torch_err:.2e}")
 base = measure("torch matmul + silu·up", torch_swiglu, 2 * flop)
 measure("torch matmul alone", lambda: torch.matmul(A, Wcat.T), 2 * flop)
-for name in ("gemm_n192_swiglu",):
+for name in ("gemm_n192_swiglu", "gemm_mc_n192_swiglu"):
     h = int(name.split("_n")[1].split("_")[0]) // 2
     Wi = torch.stack([G.view(H // h, h, K), U.view(H // h, h, K)], 1).reshape(2 * H, K).contiguous()
     C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
