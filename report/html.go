@@ -207,8 +207,11 @@ func envRows(e bench.Env) [][2]string {
 		}
 		add("driver", drv)
 		var clk []string
-		if g.SMClockMHz > 0 {
-			clk = append(clk, fmt.Sprintf("SM %d MHz", g.SMClockMHz))
+		switch {
+		case g.SMMaxMHz > 0 && g.SMClockMHz > 0:
+			clk = append(clk, fmt.Sprintf("SM %d MHz at most (%d when the run started)", g.SMMaxMHz, g.SMClockMHz))
+		case g.SMClockMHz > 0:
+			clk = append(clk, fmt.Sprintf("SM %d MHz when the run started", g.SMClockMHz))
 		}
 		if g.MemClockMHz > 0 {
 			clk = append(clk, fmt.Sprintf("memory %d MHz", g.MemClockMHz))

@@ -61,7 +61,7 @@ func TestHTMLStudy(t *testing.T) {
 		// studyEnv's version, GPU, driver, clocks and power limit.
 		"<td>v0.3.0, commit 6184149a0c1f, built 2026-11-27T06:47:00Z, go1.26.0</td>",
 		"<td>NVIDIA H100 80GB HBM3, 79.6 GiB, compute capability 9.0</td>",
-		"<td>560.35.03, CUDA 12.6</td>", "<td>SM 1980 MHz, memory 2619 MHz</td>", "<td>700 W</td>",
+		"<td>560.35.03, CUDA 12.6</td>", "<td>SM 1980 MHz at most (345 when the run started), memory 2619 MHz</td>", "<td>700 W</td>",
 		"<title>dllmbench report: study-h100</title>",
 		// The failed cell's error across the measurement columns.
 		`<td colspan="10" class="error">FAILED: cuda: out of memory allocating 9.6 GiB`,

@@ -34,7 +34,7 @@ var studyEnv = bench.Env{
 	Kernel: "6.1.0-28-amd64", CPU: "Intel(R) Xeon(R) Platinum 8480+", CPUs: 16, MemoryBytes: 128 << 30,
 	Backend: "cuda", Device: "NVIDIA H100 80GB HBM3",
 	GPU: &device.GPU{Name: "NVIDIA H100 80GB HBM3", UUID: "GPU-5f0c2d1e-8a7b-4c3d-9e2f-1a0b3c4d5e6f", Driver: "560.35.03",
-		CUDA: "12.6", CC: "9.0", MemoryBytes: 85520809984, SMClockMHz: 1980, MemClockMHz: 2619, PowerLimitW: 700},
+		CUDA: "12.6", CC: "9.0", MemoryBytes: 85520809984, SMClockMHz: 345, SMMaxMHz: 1980, MemClockMHz: 2619, PowerLimitW: 700},
 	SLURM:         map[string]string{"SLURM_JOB_ID": "481516", "SLURM_JOB_PARTITION": "gpu"},
 	HardwareNotes: "1× H100 SXM, exclusive node",
 }
