@@ -34,7 +34,7 @@ var mdColumns = []mdColumn{
 	{"NFE", true, func(r bench.Record) string { return count(r.Stats, bench.MNFE) }},
 	{"tok/step", true, func(r bench.Record) string { return fixed(r.Stats, bench.MTokensPerStep, 2) }},
 	{"peak mem", true, func(r bench.Record) string { return iec(peakMemory(r.Memory)) }},
-	{"W", true, func(r bench.Record) string { return mean(r.Stats, bench.MPower, 1) }},
+	{"power W", true, func(r bench.Record) string { return mean(r.Stats, bench.MPower, 1) }},
 	{"SM MHz", true, func(r bench.Record) string { return clock(r.Stats) }},
 }
 
@@ -51,8 +51,8 @@ const maxErrorLen = 60
 // and decoder. Columns are padded so that the table also reads well in a
 // terminal, numbers are right-aligned and rounded to four significant
 // digits (tok/s as mean ± sample standard deviation over repetitions; NFE
-// whole where it is, tokens per step with two decimals; W the mean power
-// by the energy counter; SM MHz the GPU's mean clock, with the share of
+// whole where it is, tokens per step with two decimals; power the mean
+// draw by the energy counter; SM MHz the GPU's mean clock, with the share of
 // its samples held down by the power limit), "-"
 // marks a metric the cell's family does not have, and a failed cell is a
 // row whose tok/s column holds its error.
