@@ -8,11 +8,10 @@ of the engine (docs/perf.md, CUDA v16). C = A·Bᵀ with A (M × K) and B
   - two consumer warpgroups each run wgmma.m64nBNk16 on 64 rows;
   - the epilogue writes C in float32 or bfloat16, or silu(gate)·up in
     bfloat16 from a B whose tiles hold BN/2 gate rows, then BN/2 up rows;
-  - gemm_mc_*: clusters of two CTAs along M, B's tile multicast to both
-    (each loads half; gemm_mc1_*: the first loads all of it; gemm_mc0_*:
-    clusters, but each CTA loads its own tiles as gemm_* does; gemm_mc3_*:
-    gemm_mc_* with each CTA's stages released by its own consumers only, a
-    race kept only to time the cross-CTA release).
+  - gemm_mc0_*: clusters of two blocks along M, each loading its own
+    tiles; gemm_mc_*: B's tile multicast to both, each loading half, every
+    stage released to both; gemm_mc1_*: the same with all of B loaded by
+    the first.
 
 It needs sm_90a (wgmma), so NVRTC ≥ 12: run.py compiles
 and measures it on the GPU machine. No #include: the PTX is inline.
@@ -94,70 +93,28 @@ __device__ __forceinline__ u64 desc(u32 saddr) {
     return (u64)((saddr & 0x3FFFF) >> 4) | ((u64)1 << 16) | ((u64)(1024 >> 4) << 32) | ((u64)1 << 62);
 }
 '''
-body = r'''
-template <int BN, int STAGES, int EPI>
-__device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K) {
-    constexpr int BM = 128, BK = 64, AB = BM * BK * 2, BB = BN * BK * 2, SB = AB + BB;
-    extern __shared__ unsigned char smem_raw[];
-    unsigned char *smem = (unsigned char *)(((u64)smem_raw + 1023) & ~(u64)1023);
-    const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
-    const int mt = blockIdx.x, nt = blockIdx.y, nk = K / BK;
-    const u32 sbase = smem_u32(smem), fbar = sbase + STAGES * SB, ebar = fbar + 8 * STAGES;
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < STAGES; s++) {
-            mbar_init(fbar + 8 * s, 1);
-            mbar_init(ebar + 8 * s, 256);
-        }
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    __syncthreads();
-    if (wg == 0) {
-        if (t == 0) {
-            for (int kb = 0; kb < nk; kb++) {
-                int s = kb % STAGES;
-                u32 ph = (kb / STAGES) & 1;
-                mbar_wait(ebar + 8 * s, ph ^ 1);
-                mbar_expect_tx(fbar + 8 * s, SB);
-                tma_load(sbase + s * SB, &ta, fbar + 8 * s, kb * BK, mt * BM);
-                tma_load(sbase + s * SB + AB, &tb, fbar + 8 * s, kb * BK, nt * BN);
-            }
-        }
-        return;
-    }
-    const int cw = wg - 1;
-    float d[BN / 2];
-#pragma unroll
-    for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
-    for (int kb = 0; kb < nk; kb++) {
-        int s = kb % STAGES;
-        u32 ph = (kb / STAGES) & 1;
-        mbar_wait(fbar + 8 * s, ph);
-        u32 a = sbase + s * SB + cw * 64 * 128, b = sbase + s * SB + AB;
-        wg_fence();
-#pragma unroll
-        for (int kk = 0; kk < BK / 16; kk++) WGMMA(d, desc(a + kk * 32), desc(b + kk * 32));
-        wg_commit();
-        wg_wait<1>();
-        if (kb > 0) mbar_arrive(ebar + 8 * ((kb - 1) % STAGES));
-    }
-    wg_wait<0>();
-    const int warp = t / 32, lane = t % 32;
-    const long row = (long)mt * BM + cw * 64 + warp * 16 + lane / 4;
-    if (EPI == 0) { // float32 C (M × N)
+EPILOGUE = r'''
+// store writes a consumer warpgroup's 64 × BN accumulators d (rows from
+// row, the thread's first; wgmma's layout) as C's tile nt: float32 or
+// bfloat16 (M × N), or silu(gate)·up in bfloat16 (M × N/2) where the tile's
+// first BN/2 rows of B were gate's and the next BN/2 up's.
+template <int BN, int EPI>
+__device__ __forceinline__ void store(const float (&d)[BN / 2], void *Cv, long row, int nt, int N, int lane) {
+    if (EPI == 0) {
         float *c0 = (float *)Cv + row * N + (long)nt * BN + (lane % 4) * 2;
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) {
             *(f2 *)(c0 + j * 8) = f2{d[4 * j], d[4 * j + 1]};
             *(f2 *)(c0 + 8L * N + j * 8) = f2{d[4 * j + 2], d[4 * j + 3]};
         }
-    } else if (EPI == 1) { // bfloat16 C (M × N)
+    } else if (EPI == 1) {
         u32 *c0 = (u32 *)((unsigned short *)Cv + row * N + (long)nt * BN + (lane % 4) * 2);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) {
             c0[j * 4] = bf2(d[4 * j], d[4 * j + 1]);
             c0[j * 4 + 4L * N] = bf2(d[4 * j + 2], d[4 * j + 3]);
         }
-    } else { // silu(gate)·up in bfloat16 (M × N/2): a tile's first BN/2 rows of B are gate's, the next BN/2 up's
+    } else {
         const int H = N / 2;
         u32 *c0 = (u32 *)((unsigned short *)Cv + row * H + (long)nt * (BN / 2) + (lane % 4) * 2);
 #pragma unroll
@@ -169,132 +126,100 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
     }
 }
 '''
-MC = r'''
-// The same with clusters of two CTAs along M: each loads its own A tile and
-// half of the B tile, multicast to both.
+
+BODY = r'''
+// The kernel: warpgroup 0's first thread loads stages with TMA, the other
+// two run wgmma on 64 rows each. MODE −1: one block alone; MODE 0: clusters
+// of two along M, each block loading its own tiles; 1: B's tile multicast
+// to both blocks of the cluster, half by each, every stage released to
+// both; 2: the same with all of B loaded by the first block.
 template <int BN, int STAGES, int EPI, int MODE>
-__device__ __forceinline__ void gemm_mc_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K) {
+__device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K) {
     constexpr int BM = 128, BK = 64, AB = BM * BK * 2, BB = BN * BK * 2, SB = AB + BB;
+    constexpr bool cluster = MODE >= 0, shared_release = MODE == 1 || MODE == 2;
     extern __shared__ unsigned char smem_raw[];
     unsigned char *smem = (unsigned char *)(((u64)smem_raw + 1023) & ~(u64)1023);
     const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
     const int mt = blockIdx.x, nt = blockIdx.y, nk = K / BK;
-    const u32 rank = cluster_rank(), peer = rank ^ 1;
+    const u32 rank = cluster ? cluster_rank() : 0, peer = rank ^ 1;
     const u32 sbase = smem_u32(smem), fbar = sbase + STAGES * SB, ebar = fbar + 8 * STAGES;
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             mbar_init(fbar + 8 * s, 1);
-            mbar_init(ebar + 8 * s, MODE == 0 || MODE == 3 ? 8 : 16); // 8 consumer warps of each CTA (MODE 0, 3: of this one)
+            mbar_init(ebar + 8 * s, shared_release ? 16 : 8); // the consumer warps that release a stage
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
-    cluster_sync();
-    float d[BN / 2];
-    const int cw = wg - 1;
+    if (cluster)
+        cluster_sync();
+    else
+        __syncthreads();
     if (wg == 0) {
         if (t == 0) {
             for (int kb = 0; kb < nk; kb++) {
-                int s = kb % STAGES;
-                u32 ph = (kb / STAGES) & 1;
+                const int s = kb % STAGES;
+                const u32 ph = (kb / STAGES) & 1, full = fbar + 8 * s, stage = sbase + s * SB;
                 mbar_wait(ebar + 8 * s, ph ^ 1);
-                {
-                mbar_expect_tx(fbar + 8 * s, SB);
-                tma_load(sbase + s * SB, &ta, fbar + 8 * s, kb * BK, mt * BM);
-                if (MODE == 0)
-                    tma_load(sbase + s * SB + AB, &tb, fbar + 8 * s, kb * BK, nt * BN);
-                else if (MODE == 1 || MODE == 3)
-                    tma_load_mc(sbase + s * SB + AB + rank * (BB / 2), &tb, fbar + 8 * s, kb * BK, nt * BN + rank * (BN / 2), 3);
+                mbar_expect_tx(full, SB);
+                tma_load(stage, &ta, full, kb * BK, mt * BM);
+                if (MODE <= 0)
+                    tma_load(stage + AB, &tb, full, kb * BK, nt * BN);
+                else if (MODE != 2)
+                    tma_load_mc(stage + AB + rank * (BB / 2), &tb, full, kb * BK, nt * BN + rank * (BN / 2), 3);
                 else if (rank == 0)
-                    tma_load_mc(sbase + s * SB + AB, &tb, fbar + 8 * s, kb * BK, nt * BN, 3);
-                }
+                    tma_load_mc(stage + AB, &tb, full, kb * BK, nt * BN, 3);
             }
         }
     } else {
+        const int cw = wg - 1;
+        float d[BN / 2];
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
         for (int kb = 0; kb < nk; kb++) {
-            int s = kb % STAGES;
-            u32 ph = (kb / STAGES) & 1;
-            mbar_wait(fbar + 8 * s, ph);
-            u32 a = sbase + s * SB + cw * 64 * 128, b = sbase + s * SB + AB;
+            const int s = kb % STAGES;
+            mbar_wait(fbar + 8 * s, (kb / STAGES) & 1);
+            const u32 a = sbase + s * SB + cw * 64 * 128, b = sbase + s * SB + AB;
             wg_fence();
 #pragma unroll
             for (int kk = 0; kk < BK / 16; kk++) W<BN>::f(d, desc(a + kk * 32), desc(b + kk * 32));
             wg_commit();
-            wg_wait<1>();
+            wg_wait<1>(); // the previous stage's products are done: release it
             if (kb > 0 && (t & 31) == 0) {
-                u32 e = ebar + 8 * ((kb - 1) % STAGES);
-                if (MODE == 0 || MODE == 3) {
-                    mbar_arrive(e);
-                } else {
+                const u32 e = ebar + 8 * ((kb - 1) % STAGES);
+                if (shared_release) {
                     mbar_arrive_cluster(e, rank);
                     mbar_arrive_cluster(e, peer);
+                } else {
+                    mbar_arrive(e);
                 }
             }
         }
         wg_wait<0>();
-        EPILOGUE
+        store<BN, EPI>(d, Cv, (long)mt * BM + cw * 64 + (t / 32) * 16 + (t % 32) / 4, nt, N, t % 32);
     }
-    cluster_sync();
+    if (cluster)
+        cluster_sync(); // neither block leaves while the other may still write to it
 }
 '''
-EPI_TEXT = r'''    const int warp = t / 32, lane = t % 32;
-    const long row = (long)mt * BM + cw * 64 + warp * 16 + lane / 4;
-    if (EPI == 0) { // float32 C (M × N)
-        float *c0 = (float *)Cv + row * N + (long)nt * BN + (lane % 4) * 2;
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            *(f2 *)(c0 + j * 8) = f2{d[4 * j], d[4 * j + 1]};
-            *(f2 *)(c0 + 8L * N + j * 8) = f2{d[4 * j + 2], d[4 * j + 3]};
-        }
-    } else if (EPI == 1) { // bfloat16 C (M × N)
-        u32 *c0 = (u32 *)((unsigned short *)Cv + row * N + (long)nt * BN + (lane % 4) * 2);
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            c0[j * 4] = bf2(d[4 * j], d[4 * j + 1]);
-            c0[j * 4 + 4L * N] = bf2(d[4 * j + 2], d[4 * j + 3]);
-        }
-    } else { // silu(gate)·up in bfloat16 (M × N/2): a tile's first BN/2 rows of B are gate's, the next BN/2 up's
-        const int H = N / 2;
-        u32 *c0 = (u32 *)((unsigned short *)Cv + row * H + (long)nt * (BN / 2) + (lane % 4) * 2);
-#pragma unroll
-        for (int j = 0; j < BN / 16; j++) {
-            const int u = j + BN / 16;
-            c0[j * 4] = bf2(silu(d[4 * j]) * d[4 * u], silu(d[4 * j + 1]) * d[4 * u + 1]);
-            c0[j * 4 + 4L * H] = bf2(silu(d[4 * j + 2]) * d[4 * u + 2], silu(d[4 * j + 3]) * d[4 * u + 3]);
-        }
-    }'''
-out = head
-for n in (128, 192, 256):
-    out += wgmma(n)
-out += body.replace("WGMMA(d,", "wgmma_n<BN>(d,")
-out += MC.replace('EPILOGUE', EPI_TEXT)
-# dispatch
-out = out.replace("template <int BN, int STAGES, int EPI>\n__device__ __forceinline__ void gemm_body", '''template <int N> struct W;
+
+DISPATCH = r'''
+template <int N> struct W;
 template <> struct W<128> { static __device__ __forceinline__ void f(float (&d)[64], u64 a, u64 b) { wgmma_n128(d, a, b); } };
 template <> struct W<192> { static __device__ __forceinline__ void f(float (&d)[96], u64 a, u64 b) { wgmma_n192(d, a, b); } };
 template <> struct W<256> { static __device__ __forceinline__ void f(float (&d)[128], u64 a, u64 b) { wgmma_n256(d, a, b); } };
+'''
 
-template <int BN, int STAGES, int EPI>
-__device__ __forceinline__ void gemm_body''')
-out = out.replace("wgmma_n<BN>(d,", "W<BN>::f(d,")
+out = head
+for n in (128, 192, 256):
+    out += wgmma(n)
+out += DISPATCH + EPILOGUE + BODY
 for n, st in ((128, 6), (192, 5), (256, 4)):
     for e, en in ((0, ""), (1, "_bf16"), (2, "_swiglu")):
-        out += f'''
-extern "C" __global__ void __launch_bounds__(384, 1) gemm_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_body<{n}, {st}, {e}>(ta, tb, C, M, N, K);
-}}
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_mc_body<{n}, {st}, {e}, 1>(ta, tb, C, M, N, K);
-}}
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc1_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_mc_body<{n}, {st}, {e}, 2>(ta, tb, C, M, N, K);
-}}
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc3_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_mc_body<{n}, {st}, {e}, 3>(ta, tb, C, M, N, K);
-}}
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_mc0_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_mc_body<{n}, {st}, {e}, 0>(ta, tb, C, M, N, K);
+        for prefix, mode in (("", -1), ("mc0_", 0), ("mc_", 1), ("mc1_", 2)):
+            attr = "__cluster_dims__(2, 1, 1) " if mode >= 0 else ""
+            out += f'''
+extern "C" __global__ void {attr}__launch_bounds__(384, 1) gemm_{prefix}n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
+    gemm_body<{n}, {st}, {e}, {mode}>(ta, tb, C, M, N, K);
 }}
 '''
 import os
