@@ -165,6 +165,20 @@ def clk(r):
     return f"SM {mhz:.0f} MHz" + (f", power cap in {100 * cap:.0f}% of samples" if cap else "")
 
 
+def energy_floor(r, step):
+    """"; 1.01× the 7.54 ms its 5.28 J allow at the 700 W limit": a step
+    can take no less than its energy over the card's power limit, which is
+    what holds a step that runs at the limit; "" without the energy or the
+    limit."""
+    e, gen, nfe = stat(r, "energy_j_per_token"), (r.get("cell") or {}).get("gen_length"), stat(r, "nfe")
+    limit = ((r.get("env") or {}).get("gpu") or {}).get("power_limit_w")
+    if not (e and gen and nfe and limit):
+        return ""
+    joules = e * gen * ((r.get("cell") or {}).get("batch_size") or 1) / nfe
+    t = joules / limit
+    return f"; {step / t:.2f}× the {t * 1e3:.2f} ms its {joules:.2f} J allow at the {limit:.0f} W limit"
+
+
 def verdict(ok):
     return "**met**" if ok else "**not met**"
 
@@ -267,7 +281,7 @@ def table(uuid, c):
         if B and G:
             bound = 1.5 * max(flops / G, w / B)
             status = verdict(step <= bound) + f" ({step / bound:.2f}× the bound, {step / bound * 1.5:.2f}× the larger floor" + (
-                f"; {clk(ref)}" if clk(ref) else "") + ")"
+                f"; {clk(ref)}" if clk(ref) else "") + energy_floor(ref, step) + ")"
             target = f"≤ {bound * 1e3:.2f} ms"
         else:
             status, target = "no ceilings", "≤ 1.5·max(F/G, W/B)"
