@@ -11,7 +11,8 @@ of the engine (docs/perf.md, CUDA v16). C = A·Bᵀ with A (M × K) and B
   - gemm_mc0_*: clusters of two blocks along M, each loading its own
     tiles; gemm_mc_*: B's tile multicast to both, each loading half, every
     stage released to both; gemm_mc1_*: the same with all of B loaded by
-    the first.
+    the first; gemm_w_*: blocks of 256 rows, each consumer warpgroup on
+    128 (two m64 products a k-step, 232 registers by setmaxnreg).
 
 It needs sm_90a (wgmma), so NVRTC ≥ 12: run.py compiles
 and measures it on the GPU machine. No #include: the PTX is inline.
@@ -129,13 +130,15 @@ __device__ __forceinline__ void store(const float (&d)[BN / 2], void *Cv, long r
 
 BODY = r'''
 // The kernel: warpgroup 0's first thread loads stages with TMA, the other
-// two run wgmma on 64 rows each. MODE −1: one block alone; MODE 0: clusters
+// two run wgmma on 64 · MW rows each (MW = 2: blocks of 256 rows, each
+// consumer's accumulators for two m64 products, its registers raised with
+// setmaxnreg from the producer's). MODE −1: one block alone; MODE 0: clusters
 // of two along M, each block loading its own tiles; 1: B's tile multicast
 // to both blocks of the cluster, half by each, every stage released to
 // both; 2: the same with all of B loaded by the first block.
-template <int BN, int STAGES, int EPI, int MODE>
+template <int BN, int STAGES, int EPI, int MODE, int MW>
 __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K) {
-    constexpr int BM = 128, BK = 64, AB = BM * BK * 2, BB = BN * BK * 2, SB = AB + BB;
+    constexpr int BM = 128 * MW, BK = 64, AB = BM * BK * 2, BB = BN * BK * 2, SB = AB + BB;
     constexpr bool cluster = MODE >= 0, shared_release = MODE == 1 || MODE == 2;
     extern __shared__ unsigned char smem_raw[];
     unsigned char *smem = (unsigned char *)(((u64)smem_raw + 1023) & ~(u64)1023);
@@ -155,6 +158,7 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
     else
         __syncthreads();
     if (wg == 0) {
+        if (MW == 2) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;" ::: "memory");
         if (t == 0) {
             for (int kb = 0; kb < nk; kb++) {
                 const int s = kb % STAGES;
@@ -171,17 +175,22 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
             }
         }
     } else {
+        if (MW == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;" ::: "memory");
         const int cw = wg - 1;
-        float d[BN / 2];
+        float d[MW][BN / 2];
 #pragma unroll
-        for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
+        for (int m = 0; m < MW; m++)
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) d[m][i] = 0.f;
         for (int kb = 0; kb < nk; kb++) {
             const int s = kb % STAGES;
             mbar_wait(fbar + 8 * s, (kb / STAGES) & 1);
-            const u32 a = sbase + s * SB + cw * 64 * 128, b = sbase + s * SB + AB;
+            const u32 a = sbase + s * SB + cw * MW * 64 * 128, b = sbase + s * SB + AB;
             wg_fence();
 #pragma unroll
-            for (int kk = 0; kk < BK / 16; kk++) W<BN>::f(d, desc(a + kk * 32), desc(b + kk * 32));
+            for (int kk = 0; kk < BK / 16; kk++)
+#pragma unroll
+                for (int m = 0; m < MW; m++) W<BN>::f(d[m], desc(a + m * 64 * 128 + kk * 32), desc(b + kk * 32));
             wg_commit();
             wg_wait<1>(); // the previous stage's products are done: release it
             if (kb > 0 && (t & 31) == 0) {
@@ -195,7 +204,9 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
             }
         }
         wg_wait<0>();
-        store<BN, EPI>(d, Cv, (long)mt * BM + cw * 64 + (t / 32) * 16 + (t % 32) / 4, nt, N, t % 32);
+#pragma unroll
+        for (int m = 0; m < MW; m++)
+            store<BN, EPI>(d[m], Cv, (long)mt * BM + (cw * MW + m) * 64 + (t / 32) * 16 + (t % 32) / 4, nt, N, t % 32);
     }
     if (cluster)
         cluster_sync(); // neither block leaves while the other may still write to it
@@ -219,7 +230,15 @@ for n, st in ((128, 6), (192, 5), (256, 4)):
             attr = "__cluster_dims__(2, 1, 1) " if mode >= 0 else ""
             out += f'''
 extern "C" __global__ void {attr}__launch_bounds__(384, 1) gemm_{prefix}n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_body<{n}, {st}, {e}, {mode}>(ta, tb, C, M, N, K);
+    gemm_body<{n}, {st}, {e}, {mode}, 1>(ta, tb, C, M, N, K);
+}}
+'''
+# Blocks of 256 rows (MW = 2): BN 128 and 192 fit four stages.
+for n in (128, 192):
+    for e, en in ((0, ""), (1, "_bf16"), (2, "_swiglu")):
+        out += f'''
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_w_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
+    gemm_body<{n}, 4, {e}, -1, 2>(ta, tb, C, M, N, K);
 }}
 '''
 import os

@@ -52,17 +52,22 @@ cubin = ctypes.create_string_buffer(n.value); check(nvrtc.nvrtcGetCUBIN(prog, cu
 mod = ctypes.c_void_p()
 check(cu.cuModuleLoadData(ctypes.byref(mod), cubin), "load")
 STAGES = {128: 6, 192: 5, 256: 4}
-VARIANTS = ("", "mc_", "mc1_", "mc0_")  # gen.py's kernel families
+VARIANTS = ("", "mc_", "mc1_", "mc0_")  # gen.py's kernel families of 128-row blocks
 fns = {}
-for bn, st in STAGES.items():
-    for v in VARIANTS:
-        for epi in ("", "_bf16", "_swiglu"):
-            name = f"gemm_{v}n{bn}{epi}"
-            f = ctypes.c_void_p()
-            check(cu.cuModuleGetFunction(ctypes.byref(f), mod, name.encode()), name)
-            smem = st * (128 * 64 * 2 + bn * 64 * 2) + 16 * st + 1024
-            check(cu.cuFuncSetAttribute(f, 8, smem), "smem attr")
-            fns[name] = (f, smem)
+
+def add(name, bm, bn, stages):
+    f = ctypes.c_void_p()
+    check(cu.cuModuleGetFunction(ctypes.byref(f), mod, name.encode()), name)
+    smem = stages * (bm * 64 * 2 + bn * 64 * 2) + 16 * stages + 1024
+    check(cu.cuFuncSetAttribute(f, 8, smem), "smem attr")
+    fns[name] = (f, smem, bm)
+
+for epi in ("", "_bf16", "_swiglu"):
+    for bn, st in STAGES.items():
+        for v in VARIANTS:
+            add(f"gemm_{v}n{bn}{epi}", 128, bn, st)
+    for bn in (128, 192):
+        add(f"gemm_w_n{bn}{epi}", 256, bn, 4)
 
 class TMap(ctypes.Structure):
     _fields_ = [("d", ctypes.c_uint64 * 16)]
@@ -87,14 +92,14 @@ def launcher(name, A, B, C):
     """A function that launches kernel name (gemm_[VARIANT]nBN[EPI]) on A, B and C."""
     bn = int(name.split("_n")[1].split("_")[0])
     M, K = A.shape; N = B.shape[0]
-    ta, tb = tmap(A, 128), tmap(B, bn // 2 if name.startswith("gemm_mc_") else bn)
+    f, smem, bm = fns[name]
+    ta, tb = tmap(A, bm), tmap(B, bn // 2 if name.startswith("gemm_mc_") else bn)
     cp = ctypes.c_uint64(C.data_ptr()); m_, n_, k_ = ctypes.c_int(M), ctypes.c_int(N), ctypes.c_int(K)
     keep = [ta, tb, cp, m_, n_, k_]
     params = (ctypes.c_void_p * 6)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
-    f, smem = fns[name]
     stream = torch.cuda.current_stream().cuda_stream
     def go():
-        check(cu.cuLaunchKernel(f, M // 128, N // bn, 1, 384, 1, 1, smem, stream, params, None), "launch")
+        check(cu.cuLaunchKernel(f, M // bm, N // bn, 1, 384, 1, 1, smem, stream, params, None), "launch")
     go.keep = (keep, params)
     return go
 
@@ -160,13 +165,13 @@ class LaunchConfig(ctypes.Structure):
                 ("stream", ctypes.c_void_p), ("attrs", ctypes.c_void_p), ("nattrs", ctypes.c_uint)]
 
 for name in ("gemm_mc_n192_bf16", "gemm_mc_n256_bf16", "gemm_mc_n128_bf16"):
-    f, smem = fns[name]
+    f, smem, _ = fns[name]
     cfg = LaunchConfig((2, 64, 1), (384, 1, 1), smem, None, None, 0)
     nc = ctypes.c_int()
     r = cu.cuOccupancyMaxActiveClusters(ctypes.byref(nc), f, ctypes.byref(cfg))
     print(f"   {name}: at most {nc.value} clusters of two at once (rc {r}), {smem} B of shared memory a block")
 
-for name in ("gemm_n192_bf16", "gemm_mc0_n192_bf16", "gemm_mc_n192_bf16", "gemm_mc1_n192_bf16"):
+for name in ("gemm_n192_bf16", "gemm_mc0_n192_bf16", "gemm_mc_n192_bf16", "gemm_w_n128_bf16", "gemm_w_n192_bf16"):
     C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
     go = launcher(name, A, G, C); go(); torch.cuda.synchronize()
     expect(name, relerr(C, ref), 1.5 * relerr(torch.matmul(A, G.T), ref))
@@ -182,7 +187,7 @@ torch_err = relerr(torch_swiglu(), hr)
 print(f"   torch rel err {torch_err:.2e}")
 base = measure("torch matmul + silu·up", torch_swiglu, 2 * flop)
 measure("torch matmul alone", lambda: torch.matmul(A, Wcat.T), 2 * flop)
-for name in ("gemm_n192_swiglu", "gemm_mc_n192_swiglu"):
+for name in ("gemm_n192_swiglu", "gemm_w_n192_swiglu", "gemm_w_n128_swiglu", "gemm_mc_n192_swiglu"):
     h = int(name.split("_n")[1].split("_")[0]) // 2
     Wi = torch.stack([G.view(H // h, h, K), U.view(H // h, h, K)], 1).reshape(2 * H, K).contiguous()
     C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
