@@ -12,7 +12,10 @@ of the engine (docs/perf.md, CUDA v16). C = A·Bᵀ with A (M × K) and B
     tiles; gemm_mc_*: B's tile multicast to both, each loading half, every
     stage released to both; gemm_mc1_*: the same with all of B loaded by
     the first; gemm_w_*: blocks of 256 rows, each consumer warpgroup on
-    128 (two m64 products a k-step, 232 registers by setmaxnreg).
+    128 (two m64 products a k-step, 232 registers by setmaxnreg);
+    gemm_w_*_add: C += A·Bᵀ into float32 C, k split over gridDim.z blocks
+    that add their parts in a fixed order (a flag a tile), for the
+    residual's products (o, down) whose 4096 columns make too few tiles.
 
 It needs sm_90a (wgmma), so NVRTC ≥ 12: run.py compiles
 and measures it on the GPU machine. No #include: the PTX is inline.
@@ -77,6 +80,16 @@ __device__ __forceinline__ void mbar_arrive_cluster(u32 bar, u32 cta) {
     asm volatile("{\n.reg .b32 ra;\nmapa.shared::cluster.u32 ra, %0, %1;\n"
                  "mbarrier.arrive.shared::cluster.b64 _, [ra];\n}" ::"r"(bar), "r"(cta) : "memory");
 }
+__device__ __forceinline__ u32 ld_acquire(const u32 *p) {
+    u32 v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+__device__ __forceinline__ void st_release(u32 *p, u32 v) {
+    asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+// The consumer warpgroups' own barrier (the producer's warpgroup is done).
+__device__ __forceinline__ void consumers_sync() { asm volatile("bar.sync 1, 256;" ::: "memory"); }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 template <int N> __device__ __forceinline__ void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
@@ -98,7 +111,8 @@ EPILOGUE = r'''
 // store writes a consumer warpgroup's 64 × BN accumulators d (rows from
 // row, the thread's first; wgmma's layout) as C's tile nt: float32 or
 // bfloat16 (M × N), or silu(gate)·up in bfloat16 (M × N/2) where the tile's
-// first BN/2 rows of B were gate's and the next BN/2 up's.
+// first BN/2 rows of B were gate's and the next BN/2 up's, or (EPI 3) added
+// to float32 C, read through L2 (what another block of this kernel wrote).
 template <int BN, int EPI>
 __device__ __forceinline__ void store(const float (&d)[BN / 2], void *Cv, long row, int nt, int N, int lane) {
     if (EPI == 0) {
@@ -114,6 +128,18 @@ __device__ __forceinline__ void store(const float (&d)[BN / 2], void *Cv, long r
         for (int j = 0; j < BN / 8; j++) {
             c0[j * 4] = bf2(d[4 * j], d[4 * j + 1]);
             c0[j * 4 + 4L * N] = bf2(d[4 * j + 2], d[4 * j + 3]);
+        }
+    } else if (EPI == 3) {
+        float *c0 = (float *)Cv + row * N + (long)nt * BN + (lane % 4) * 2;
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                float *p = c0 + h * 8L * N + j * 8;
+                f2 v;
+                asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(v.x), "=f"(v.y) : "l"(p));
+                *(f2 *)p = f2{v.x + d[4 * j + 2 * h], v.y + d[4 * j + 2 * h + 1]};
+            }
         }
     } else {
         const int H = N / 2;
@@ -137,13 +163,17 @@ BODY = r'''
 // to both blocks of the cluster, half by each, every stage released to
 // both; 2: the same with all of B loaded by the first block.
 template <int BN, int STAGES, int EPI, int MODE, int MW>
-__device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K) {
+__device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K, u32 *flags) {
     constexpr int BM = 128 * MW, BK = 64, AB = BM * BK * 2, BB = BN * BK * 2, SB = AB + BB;
     constexpr bool cluster = MODE >= 0, shared_release = MODE == 1 || MODE == 2;
     extern __shared__ unsigned char smem_raw[];
     unsigned char *smem = (unsigned char *)(((u64)smem_raw + 1023) & ~(u64)1023);
     const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
-    const int mt = blockIdx.x, nt = blockIdx.y, nk = K / BK;
+    // Split-K (EPI 3): block z of gridDim.z takes the z-th range of k, and
+    // the blocks of a tile add their products to C in the order of z,
+    // each waiting for its turn at the tile's flag: the sum is the same
+    // whatever order the blocks run in.
+    const int mt = blockIdx.x, nt = blockIdx.y, nk = K / BK / gridDim.z, k0 = blockIdx.z * nk;
     const u32 rank = cluster ? cluster_rank() : 0, peer = rank ^ 1;
     const u32 sbase = smem_u32(smem), fbar = sbase + STAGES * SB, ebar = fbar + 8 * STAGES;
     if (threadIdx.x == 0) {
@@ -165,13 +195,14 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
                 const u32 ph = (kb / STAGES) & 1, full = fbar + 8 * s, stage = sbase + s * SB;
                 mbar_wait(ebar + 8 * s, ph ^ 1);
                 mbar_expect_tx(full, SB);
-                tma_load(stage, &ta, full, kb * BK, mt * BM);
+                const int k = (k0 + kb) * BK;
+                tma_load(stage, &ta, full, k, mt * BM);
                 if (MODE <= 0)
-                    tma_load(stage + AB, &tb, full, kb * BK, nt * BN);
+                    tma_load(stage + AB, &tb, full, k, nt * BN);
                 else if (MODE != 2)
-                    tma_load_mc(stage + AB + rank * (BB / 2), &tb, full, kb * BK, nt * BN + rank * (BN / 2), 3);
+                    tma_load_mc(stage + AB + rank * (BB / 2), &tb, full, k, nt * BN + rank * (BN / 2), 3);
                 else if (rank == 0)
-                    tma_load_mc(stage + AB, &tb, full, kb * BK, nt * BN, 3);
+                    tma_load_mc(stage + AB, &tb, full, k, nt * BN, 3);
             }
         }
     } else {
@@ -204,9 +235,21 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
             }
         }
         wg_wait<0>();
+        u32 *flag = flags + blockIdx.y * gridDim.x + blockIdx.x;
+        if (EPI == 3) {
+            if (threadIdx.x == 128)
+                while (ld_acquire(flag) != blockIdx.z) {
+                }
+            consumers_sync();
+        }
 #pragma unroll
         for (int m = 0; m < MW; m++)
             store<BN, EPI>(d[m], Cv, (long)mt * BM + (cw * MW + m) * 64 + (t / 32) * 16 + (t % 32) / 4, nt, N, t % 32);
+        if (EPI == 3) {
+            __threadfence();
+            consumers_sync();
+            if (threadIdx.x == 128) st_release(flag, blockIdx.z + 1 == gridDim.z ? 0 : blockIdx.z + 1); // 0 again for the next launch
+        }
     }
     if (cluster)
         cluster_sync(); // neither block leaves while the other may still write to it
@@ -229,16 +272,16 @@ for n, st in ((128, 6), (192, 5), (256, 4)):
         for prefix, mode in (("", -1), ("mc0_", 0), ("mc_", 1), ("mc1_", 2)):
             attr = "__cluster_dims__(2, 1, 1) " if mode >= 0 else ""
             out += f'''
-extern "C" __global__ void {attr}__launch_bounds__(384, 1) gemm_{prefix}n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_body<{n}, {st}, {e}, {mode}, 1>(ta, tb, C, M, N, K);
+extern "C" __global__ void {attr}__launch_bounds__(384, 1) gemm_{prefix}n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K, u32 *flags) {{
+    gemm_body<{n}, {st}, {e}, {mode}, 1>(ta, tb, C, M, N, K, flags);
 }}
 '''
 # Blocks of 256 rows (MW = 2): BN 128 and 192 fit four stages.
 for n in (128, 192):
-    for e, en in ((0, ""), (1, "_bf16"), (2, "_swiglu")):
+    for e, en in ((0, ""), (1, "_bf16"), (2, "_swiglu"), (3, "_add")):
         out += f'''
-extern "C" __global__ void __launch_bounds__(384, 1) gemm_w_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K) {{
-    gemm_body<{n}, 4, {e}, -1, 2>(ta, tb, C, M, N, K);
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_w_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K, u32 *flags) {{
+    gemm_body<{n}, 4, {e}, -1, 2>(ta, tb, C, M, N, K, flags);
 }}
 '''
 import os

@@ -2,11 +2,12 @@
 """Measures the prototype Hopper GEMM (gen.py) against PyTorch's cuBLAS on
 the GPU machine: compiles gemm_sm90.cu with NVRTC for sm_90a, launches it
 through the driver API on torch's tensors (TMA descriptors from
-cuTensorMapEncodeTiled), checks it against a float32 product, and times
-both, in a burst (CUDA events, 200 calls) and sustained (2 s back to back,
-with NVML's energy counter and SM clock). The shapes are LLaDA-8B's gate
-(or q, k, v) product at 256 rows, alone and as gate and up with
-silu(gate)·up in the epilogue.
+cuTensorMapEncodeTiled), checks it against a float32 product (and the
+split-K kernels for the same bits twice), and times both, in a burst (CUDA
+events, 200 calls) and sustained (2 s back to back, with NVML's energy
+counter and SM clock). The shapes are LLaDA-8B's at 256 rows: the gate
+(or q, k, v) product alone, gate and up with silu(gate)·up in the
+epilogue, and the down and o products added into a float32 residual.
 
 Usage: python3 scripts/gpu/wgmma/gen.py, then on the GPU machine
 python3 scripts/gpu/wgmma/run.py
@@ -68,6 +69,8 @@ for epi in ("", "_bf16", "_swiglu"):
             add(f"gemm_{v}n{bn}{epi}", 128, bn, st)
     for bn in (128, 192):
         add(f"gemm_w_n{bn}{epi}", 256, bn, 4)
+for bn in (128, 192):
+    add(f"gemm_w_n{bn}_add", 256, bn, 4)
 
 class TMap(ctypes.Structure):
     _fields_ = [("d", ctypes.c_uint64 * 16)]
@@ -88,19 +91,22 @@ def tmap(t, box_rows):
 
 cu.cuLaunchKernel.argtypes = [ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
 
-def launcher(name, A, B, C):
-    """A function that launches kernel name (gemm_[VARIANT]nBN[EPI]) on A, B and C."""
+def launcher(name, A, B, C, splits=1):
+    """A function that launches kernel name (gemm_[VARIANT]nBN[EPI]) on A, B
+    and C, with k split over splits blocks (the _add kernels)."""
     bn = int(name.split("_n")[1].split("_")[0])
     M, K = A.shape; N = B.shape[0]
     f, smem, bm = fns[name]
     ta, tb = tmap(A, bm), tmap(B, bn // 2 if name.startswith("gemm_mc_") else bn)
     cp = ctypes.c_uint64(C.data_ptr()); m_, n_, k_ = ctypes.c_int(M), ctypes.c_int(N), ctypes.c_int(K)
-    keep = [ta, tb, cp, m_, n_, k_]
-    params = (ctypes.c_void_p * 6)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
+    flags = torch.zeros((M // bm) * (N // bn), dtype=torch.int32, device="cuda")
+    fp = ctypes.c_uint64(flags.data_ptr())
+    keep = [ta, tb, cp, m_, n_, k_, fp]
+    params = (ctypes.c_void_p * 7)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
     stream = torch.cuda.current_stream().cuda_stream
     def go():
-        check(cu.cuLaunchKernel(f, M // bm, N // bn, 1, 384, 1, 1, smem, stream, params, None), "launch")
-    go.keep = (keep, params)
+        check(cu.cuLaunchKernel(f, M // bm, N // bn, splits, 384, 1, 1, smem, stream, params, None), "launch")
+    go.keep = (keep, params, flags)
     return go
 
 def energy_mj():
@@ -194,5 +200,25 @@ for name in ("gemm_n192_swiglu", "gemm_w_n192_swiglu", "gemm_w_n128_swiglu", "ge
     go = launcher(name, A, Wi, C); go(); torch.cuda.synchronize()
     expect(name, relerr(C, hr), torch_err)
     measure(name, go, 2 * flop, base)
+for K2, what in ((12288, "down"), (4096, "o")):
+    print(f"{what}: x += A·Bᵀ into float32, {M}×4096×{K2}:")
+    A2 = torch.randn(M, K2, device="cuda").bfloat16()
+    B2 = (torch.randn(4096, K2, device="cuda") * 0.02).bfloat16()
+    x = torch.randn(M, 4096, device="cuda")
+    exact = A2.float() @ B2.float().T
+    f2 = 2 * M * 4096 * K2
+    base = measure("torch matmul, then add", lambda: x.add_(torch.matmul(A2, B2.T)), f2)
+    for name, splits in (("gemm_w_n128_add", 4), ("gemm_w_n128_add", 2)):
+        runs = []
+        for _ in range(2):
+            C = x.clone()
+            go = launcher(name, A2, B2, C, splits); go(); torch.cuda.synchronize()
+            runs.append(C - x)
+        expect(f"{name} in {splits}", relerr(runs[0], exact), 1e-4)
+        if not torch.equal(runs[0], runs[1]):
+            print(f"   {name} in {splits}: two launches differ")
+            failed.append(name)
+        measure(f"{name} in {splits}", go, f2, base)
+
 if failed:
     sys.exit("wrong results: " + ", ".join(failed))
