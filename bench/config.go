@@ -531,6 +531,11 @@ func (p *gridParser) grid(root *yaml.Node, g *Grid) {
 			g.Warmup, ok = p.integer(v, "warmup")
 			p.checked(v, "warmup", ok, atLeast(0)(g.Warmup))
 		}},
+		{"delay", func(v *yaml.Node) {
+			var ok bool
+			g.Delay, ok = p.number(v, "delay")
+			p.checked(v, "delay", ok, nonNegative(g.Delay))
+		}},
 		{"seed", func(v *yaml.Node) { g.Seed, _ = p.uinteger(v, "seed") }},
 		{"hardware_notes", func(v *yaml.Node) { g.HardwareNotes, _ = p.str(v, "hardware_notes") }},
 		{"quality", func(v *yaml.Node) { p.quality(v, &g.Quality) }},

@@ -52,6 +52,9 @@ func TestParseGrid(t *testing.T) {
 		{"precision alias", "models: [a]\nprecision: float32\n", func(g *Grid) { g.Precision = "fp32" }},
 		// warmup 0 is valid and not replaced by the default 1.
 		{"warmup zero", "models: [a]\nwarmup: 0\nrepetitions: 1\n", func(g *Grid) { g.Warmup, g.Repetitions = 0, 1 }},
+		// A delay in seconds, whole or not.
+		{"delay", "models: [a]\ndelay: 2.5\n", func(g *Grid) { g.Delay = 2.5 }},
+		{"delay whole", "models: [a]\ndelay: 30\n", func(g *Grid) { g.Delay = 30 }},
 		// Anchors and aliases resolve.
 		{"aliases", "models: [a]\nbatch_size: &b [2, 4]\ndiffusion: {block_length: *b}\n", func(g *Grid) {
 			g.BatchSizes, g.Diffusion.BlockLength = []int{2, 4}, []int{2, 4}
@@ -136,6 +139,8 @@ func TestParseGridErrors(t *testing.T) {
 			"g.yaml:4: diffusion.steps: empty list: give at least one value or leave the key out",
 		}},
 		// Sizes, counts and lengths out of range; a value listed twice.
+		{"delay", "models: [a]\ndelay: -1\n", []string{"g.yaml:2: delay: -1 is out of range (want ≥ 0)"}},
+		{"delay type", "models: [a]\ndelay: 5s\n", []string{`g.yaml:2: delay: want a number, have the string "5s"`}},
 		{"ranges", "models: [a]\nbatch_size: [0, 4, 4]\nprompt_length: -1\nrepetitions: 0\nwarmup: -1\nprompts: {max_prompts: 0}\nquality: {bertscore_layer: -2}\n", []string{
 			"g.yaml:2: batch_size: 0 is out of range (want ≥ 1)",
 			"g.yaml:2: batch_size: 4 is listed twice (first on line 2)",

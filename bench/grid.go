@@ -31,9 +31,13 @@ type Grid struct {
 	Diffusion      DiffusionAxes `yaml:"diffusion" json:"diffusion"`
 	Autoregressive ARSettings    `yaml:"autoregressive" json:"autoregressive"`
 
-	Repetitions int    `yaml:"repetitions" json:"repetitions"`
-	Warmup      int    `yaml:"warmup" json:"warmup"`
-	Seed        uint64 `yaml:"seed" json:"seed"`
+	Repetitions int `yaml:"repetitions" json:"repetitions"`
+	Warmup      int `yaml:"warmup" json:"warmup"`
+	// Delay is the pause in seconds before each cell measured after the
+	// first (llama-bench's --delay): the device cools and its clocks
+	// recover, so a cell's result does not depend on what ran before it.
+	Delay float64 `yaml:"delay" json:"delay,omitempty"`
+	Seed  uint64  `yaml:"seed" json:"seed"`
 	// HardwareNotes is free text copied into every record.
 	HardwareNotes string      `yaml:"hardware_notes" json:"hardware_notes,omitempty"`
 	Quality       QualitySpec `yaml:"quality" json:"quality"`
@@ -155,16 +159,18 @@ func (c Cell) Name() string {
 }
 
 // Key identifies a cell's measurement: its parameters together with what
-// else decides the result (model revision, prompt set, repetitions). A
-// record is reused on resume only under the same key.
-func Key(c Cell, modelRevision, promptSet string, repetitions, warmup int) string {
+// else decides the result (model revision, prompt set, repetitions, warm-up,
+// the pause before it). A record is reused on resume only under the same
+// key.
+func Key(c Cell, modelRevision, promptSet string, repetitions, warmup int, delay float64) string {
 	b, err := json.Marshal(struct {
-		Cell        Cell   `json:"cell"`
-		Revision    string `json:"revision"`
-		Prompts     string `json:"prompts"`
-		Repetitions int    `json:"repetitions"`
-		Warmup      int    `json:"warmup"`
-	}{c, modelRevision, promptSet, repetitions, warmup})
+		Cell        Cell    `json:"cell"`
+		Revision    string  `json:"revision"`
+		Prompts     string  `json:"prompts"`
+		Repetitions int     `json:"repetitions"`
+		Warmup      int     `json:"warmup"`
+		Delay       float64 `json:"delay,omitempty"` // left out at 0: the keys of records before it stay
+	}{c, modelRevision, promptSet, repetitions, warmup, delay})
 	if err != nil {
 		panic(err)
 	}

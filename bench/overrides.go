@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -15,15 +16,17 @@ const (
 	FlagMaxPrompts = "max_prompts"
 	FlagPromptFile = "prompt_file"
 	FlagBERTScore  = "compute_bertscore"
+	FlagDelay      = "delay"
 )
 
 // Overrides are command-line changes to a grid.
 type Overrides struct {
-	Steps      []int  // --steps: replaces diffusion.steps
-	BatchSizes []int  // --batch_size: replaces batch_size
-	MaxPrompts int    // --max_prompts: replaces prompts.max_prompts
-	PromptFile string // --prompt_file: prompts from this file (source file)
-	BERTScore  bool   // --compute_bertscore: sets quality.bertscore
+	Steps      []int   // --steps: replaces diffusion.steps
+	BatchSizes []int   // --batch_size: replaces batch_size
+	MaxPrompts int     // --max_prompts: replaces prompts.max_prompts
+	PromptFile string  // --prompt_file: prompts from this file (source file)
+	BERTScore  bool    // --compute_bertscore: sets quality.bertscore
+	Delay      float64 // --delay: replaces delay (seconds)
 	// Set names the flags given on the command line (as flag.Visit lists
 	// them, without dashes). When it is nil, the fields that are not zero
 	// apply; when it is not, exactly the flags it names apply, so that a
@@ -66,6 +69,7 @@ func (g *Grid) Apply(o Overrides) error {
 	maxPrompts := o.given(FlagMaxPrompts, o.MaxPrompts != 0)
 	promptFile := o.given(FlagPromptFile, o.PromptFile != "")
 	bertScore := o.given(FlagBERTScore, o.BERTScore)
+	delay := o.given(FlagDelay, o.Delay != 0)
 	if steps {
 		ints(FlagSteps, o.Steps)
 	}
@@ -79,6 +83,13 @@ func (g *Grid) Apply(o Overrides) error {
 	}
 	if promptFile && strings.TrimSpace(o.PromptFile) == "" {
 		bad(FlagPromptFile, "empty path")
+	}
+	if delay {
+		if math.IsNaN(o.Delay) || math.IsInf(o.Delay, 0) {
+			bad(FlagDelay, "want a finite number of seconds, have %g", o.Delay)
+		} else if msg := nonNegative(o.Delay); msg != "" {
+			bad(FlagDelay, "%s", msg)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "\n"))
@@ -97,6 +108,9 @@ func (g *Grid) Apply(o Overrides) error {
 	}
 	if bertScore {
 		g.Quality.BERTScore = o.BERTScore
+	}
+	if delay {
+		g.Delay = o.Delay
 	}
 	return nil
 }

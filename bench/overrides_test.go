@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -37,6 +38,11 @@ func TestApply(t *testing.T) {
 		// naming its flag; the grid stays as it was.
 		{"zeros given", false, Overrides{Set: map[string]bool{"steps": true, "batch_size": true, "max_prompts": true, "prompt_file": true}}, nil,
 			"--steps: no values: give at least one\n--batch_size: no values: give at least one\n--max_prompts: 0 is out of range (want ≥ 1)\n--prompt_file: empty path"},
+		// --delay replaces the grid's; --delay=0 given turns it off.
+		{"delay", false, Overrides{Delay: 1.5}, func(g *Grid) { g.Delay = 1.5 }, ""},
+		{"delay zero given", false, Overrides{Set: map[string]bool{"delay": true}}, func(g *Grid) {}, ""},
+		{"bad delay", false, Overrides{Delay: -3}, nil, "--delay: -3 is out of range (want ≥ 0)"},
+		{"infinite delay", false, Overrides{Delay: math.Inf(1)}, nil, "--delay: want a finite number of seconds, have +Inf"},
 		// Out-of-range and repeated values.
 		{"bad values", false, Overrides{Steps: []int{16, 0, 16}, BatchSizes: []int{-1}, MaxPrompts: -2}, nil,
 			"--steps: 0 is out of range (want ≥ 1)\n--steps: 16 is listed twice\n--batch_size: -1 is out of range (want ≥ 1)\n--max_prompts: -2 is out of range (want ≥ 1)"},

@@ -28,6 +28,9 @@ type Record struct {
 	Error    string    `json:"error,omitempty"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_s"` // the whole cell, loading excluded
+	// PausedS is the pause before the cell (the grid's delay; none before
+	// the first cell a process measures).
+	PausedS float64 `json:"paused_s,omitempty"`
 
 	Env   Env       `json:"env"`
 	Model ModelInfo `json:"model"`

@@ -35,6 +35,21 @@ type Options struct {
 	Select func([]Cell) []Cell
 	Device device.Options
 	Hub    *hub.Client
+	// Sleep pauses for the grid's delay before a cell, returning early with
+	// ctx's error when it is cancelled; nil: a timer (tests replace it).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Summary is what a run did.
@@ -73,6 +88,10 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		cells = o.Select(cells)
 	}
 	sum := &Summary{Cells: len(cells), Skipped: skipped}
+	pause := o.Sleep
+	if pause == nil {
+		pause = sleep
+	}
 	tok0 := models[0].tok
 	if tok0 == nil {
 		return nil, fmt.Errorf("bench: %s has no tokenizer.json: prompts are cut under the first model's tokenizer", models[0].spec.ID)
@@ -148,7 +167,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		mi := modelIndex(c)
 		rm := models[mi]
 		ps := sets[[2]int{c.PromptLen, c.GenLen}]
-		key := Key(c, rm.revisionKey(), ps.Hash, g.Repetitions, g.Warmup)
+		key := Key(c, rm.revisionKey(), ps.Hash, g.Repetitions, g.Warmup, g.Delay)
 		if done[key] {
 			sum.Reused++
 			p.cell(c, "recorded before")
@@ -156,6 +175,13 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		}
 		if err := ctx.Err(); err != nil {
 			return sum, err
+		}
+		var paused float64
+		if g.Delay > 0 && sum.Measured > 0 {
+			if err := pause(ctx, time.Duration(g.Delay*float64(time.Second))); err != nil {
+				return sum, err
+			}
+			paused = g.Delay
 		}
 		if loadedIdx != mi {
 			if loaded != nil {
@@ -166,7 +192,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			loaded, err = loadModel(rm, b, c.Precision)
 		}
 		rec := &Record{Schema: SchemaVersion, Key: key, Grid: g.Name, Cell: c, Started: time.Now().UTC(),
-			Env: sum.Env, Model: rm.info, PromptSource: &origin}
+			PausedS: paused, Env: sum.Env, Model: rm.info, PromptSource: &origin}
 		if loaded == nil {
 			rec.Status, rec.Error = "failed", oneLine(err)
 		} else {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"dllmbench/compute/device"
 )
@@ -193,6 +195,45 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 }
 
 // Cancelling abandons the cell in flight: nothing half-measured is written.
+// With a delay the run pauses before every cell it measures but the first,
+// never before one it reuses, and a pause cut short by cancelling ends the
+// run; the delay is part of the key.
+func TestRunDelay(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	g := demoGrid()
+	g.Models = g.Models[:1] // the two AR cells
+	g.Delay = 0.25
+	var pauses []time.Duration
+	o := runOpts(dir)
+	o.Sleep = func(_ context.Context, d time.Duration) error { pauses = append(pauses, d); return nil }
+	if sum, err := Run(context.Background(), g, o); err != nil || sum.Measured != 2 {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+	if want := []time.Duration{250 * time.Millisecond}; !slices.Equal(pauses, want) {
+		t.Errorf("pauses %v, want %v", pauses, want)
+	}
+	recs, err := ReadRecords(dir)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if p0, p1 := recs[0].PausedS, recs[1].PausedS; p0+p1 != 0.25 || p0*p1 != 0 {
+		t.Errorf("records paused %g and %g s; want one 0.25 s and the other not at all", p0, p1)
+	}
+	pauses = nil
+	if sum, err := Run(context.Background(), g, o); err != nil || sum.Reused != 2 || len(pauses) != 0 {
+		t.Errorf("resumed: %+v, %v, pauses %v; want both cells reused without a pause", sum, err, pauses)
+	}
+	g.BatchSizes = []int{1, 2, 4}
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Sleep = func(ctx context.Context, d time.Duration) error { cancel(); return sleep(ctx, time.Hour) }
+	g.Delay = 1 // a new key: every cell is measured again
+	sum, err := Run(ctx, g, o)
+	if err != context.Canceled || sum.Measured != 1 {
+		t.Errorf("cancelled during the pause: %+v, %v; want one cell measured and context.Canceled", sum, err)
+	}
+}
+
 func TestRunCancelled(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	dir := t.TempDir()

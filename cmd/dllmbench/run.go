@@ -59,6 +59,7 @@ type runFlags struct {
 	maxPrompts  int
 	promptFile  string
 	bertScore   bool
+	delay       float64
 	dryRun      bool
 	recordsName string
 	noReport    bool
@@ -88,6 +89,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one per line, or JSONL {\"prompt\", \"reference\"}")
 	})
 	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) { fs.BoolVar(&f.bertScore, n, false, "compute BERTScore") })
+	fs.Float64Var(&f.delay, "delay", 0, "pause SECONDS before each cell after the first, so that the device starts every cell rested (replaces the grid's delay)")
 	alias(fs, "dry-run", "dry_run")(func(n string) {
 		fs.BoolVar(&f.dryRun, n, false, "validate the grid and list the cells with estimates; measure nothing")
 	})
@@ -140,7 +142,7 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 		canon[strings.ReplaceAll(n, "-", "_")] = true
 	}
 	if err := g.Apply(bench.Overrides{Steps: f.steps, BatchSizes: f.batchSizes, MaxPrompts: f.maxPrompts,
-		PromptFile: f.promptFile, BERTScore: f.bertScore, Set: canon}); err != nil {
+		PromptFile: f.promptFile, BERTScore: f.bertScore, Delay: f.delay, Set: canon}); err != nil {
 		return nil, usageError{err.Error()}
 	}
 	if set["backend"] {
@@ -274,6 +276,9 @@ func dryRun(g *bench.Grid) error {
 	tw.Flush()
 	for _, s := range skipped {
 		fmt.Printf("invalid: %s: %s\n", s.Cell.Name(), s.Reason)
+	}
+	if g.Delay > 0 && len(cells) > 1 {
+		total += g.Delay * float64(len(cells)-1) // the pauses between cells
 	}
 	fmt.Printf("%d cells, %d invalid combinations; estimated %.0f s in all (rough: model shapes and nominal rates of the %s backend)\n",
 		len(cells), len(skipped), total, g.Backend)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,6 +138,28 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 	r = dllmbench(t, "", "run", "--config", grid, "--batch_size", "0")
 	if r.code != 2 || !strings.Contains(r.stderr, "--batch_size") {
 		t.Errorf("bad override: code %d, %q", r.code, r.stderr)
+	}
+	r = dllmbench(t, "", "run", "--config", grid, "--delay", "-1")
+	if r.code != 2 || !strings.Contains(r.stderr, "--delay: -1 is out of range") {
+		t.Errorf("negative delay: code %d, %q", r.code, r.stderr)
+	}
+	// --delay 10 adds the 7 pauses between the 8 cells to the estimate.
+	estimate := func(args ...string) float64 {
+		cmd := exec.Command(binary, append([]string{"run", "--config", grid, "--dry-run"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("dry run %v: %v\n%s", args, err, out)
+		}
+		m := regexp.MustCompile(`estimated (\d+) s in all`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no estimate in:\n%s", out)
+		}
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		return v
+	}
+	if d := estimate("--delay", "10") - estimate(); d < 69 || d > 71 {
+		t.Errorf("--delay 10 adds %g s to the estimate of 8 cells, want 70", d)
 	}
 }
 
