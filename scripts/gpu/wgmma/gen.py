@@ -7,7 +7,8 @@ of the engine (docs/perf.md, CUDA v16). C = A·Bᵀ with A (M × K) and B
     TMA (128-byte swizzle) into a ring of stages guarded by mbarriers;
   - two consumer warpgroups each run wgmma.m64nBNk16 on 64 rows;
   - the epilogue writes C in float32 or bfloat16, or silu(gate)·up in
-    bfloat16 from a B whose tiles hold BN/2 gate rows, then BN/2 up rows;
+    bfloat16 (gate's and up's weights as two tensors, BN/2 rows of each a
+    tile: what the engine holds, no new layout);
   - gemm_mc0_*: clusters of two blocks along M, each loading its own
     tiles; gemm_mc_*: B's tile multicast to both, each loading half, every
     stage released to both; gemm_mc1_*: the same with all of B loaded by
@@ -110,8 +111,9 @@ __device__ __forceinline__ u64 desc(u32 saddr) {
 EPILOGUE = r'''
 // store writes a consumer warpgroup's 64 × BN accumulators d (rows from
 // row, the thread's first; wgmma's layout) as C's tile nt: float32 or
-// bfloat16 (M × N), or silu(gate)·up in bfloat16 (M × N/2) where the tile's
-// first BN/2 rows of B were gate's and the next BN/2 up's, or (EPI 3) added
+// bfloat16 (M × N), or silu(gate)·up in bfloat16 (M × N/2, N then counting
+// gate's and up's rows together) where the tile's first BN/2 rows of B were
+// gate's and the next BN/2 up's, or (EPI 3) added
 // to float32 C, read through L2 (what another block of this kernel wrote).
 template <int BN, int EPI>
 __device__ __forceinline__ void store(const float (&d)[BN / 2], void *Cv, long row, int nt, int N, int lane) {
@@ -163,7 +165,8 @@ BODY = r'''
 // to both blocks of the cluster, half by each, every stage released to
 // both; 2: the same with all of B loaded by the first block.
 template <int BN, int STAGES, int EPI, int MODE, int MW>
-__device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *Cv, int M, int N, int K, u32 *flags) {
+__device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, const TMap &tu, void *Cv, int M, int N, int K,
+                                          u32 *flags) {
     constexpr int BM = 128 * MW, BK = 64, AB = BM * BK * 2, BB = BN * BK * 2, SB = AB + BB;
     constexpr bool cluster = MODE >= 0, shared_release = MODE == 1 || MODE == 2;
     extern __shared__ unsigned char smem_raw[];
@@ -197,12 +200,25 @@ __device__ __forceinline__ void gemm_body(const TMap &ta, const TMap &tb, void *
                 mbar_expect_tx(full, SB);
                 const int k = (k0 + kb) * BK;
                 tma_load(stage, &ta, full, k, mt * BM);
-                if (MODE <= 0)
+                // SwiGLU (EPI 2): the tile's first BN/2 rows of B are gate's
+                // (tb) and the next BN/2 up's (tu), rows nt · BN/2 of each.
+                if (EPI == 2) {
+                    if (MODE <= 0) {
+                        tma_load(stage + AB, &tb, full, k, nt * (BN / 2));
+                        tma_load(stage + AB + BB / 2, &tu, full, k, nt * (BN / 2));
+                    } else if (MODE != 2) {
+                        tma_load_mc(stage + AB + rank * (BB / 2), rank == 0 ? &tb : &tu, full, k, nt * (BN / 2), 3);
+                    } else if (rank == 0) {
+                        tma_load_mc(stage + AB, &tb, full, k, nt * (BN / 2), 3);
+                        tma_load_mc(stage + AB + BB / 2, &tu, full, k, nt * (BN / 2), 3);
+                    }
+                } else if (MODE <= 0) {
                     tma_load(stage + AB, &tb, full, k, nt * BN);
-                else if (MODE != 2)
+                } else if (MODE != 2) {
                     tma_load_mc(stage + AB + rank * (BB / 2), &tb, full, k, nt * BN + rank * (BN / 2), 3);
-                else if (rank == 0)
+                } else if (rank == 0) {
                     tma_load_mc(stage + AB, &tb, full, k, nt * BN, 3);
+                }
             }
         }
     } else {
@@ -272,16 +288,16 @@ for n, st in ((128, 6), (192, 5), (256, 4)):
         for prefix, mode in (("", -1), ("mc0_", 0), ("mc_", 1), ("mc1_", 2)):
             attr = "__cluster_dims__(2, 1, 1) " if mode >= 0 else ""
             out += f'''
-extern "C" __global__ void {attr}__launch_bounds__(384, 1) gemm_{prefix}n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K, u32 *flags) {{
-    gemm_body<{n}, {st}, {e}, {mode}, 1>(ta, tb, C, M, N, K, flags);
+extern "C" __global__ void {attr}__launch_bounds__(384, 1) gemm_{prefix}n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, const __grid_constant__ TMap tu, void *C, int M, int N, int K, u32 *flags) {{
+    gemm_body<{n}, {st}, {e}, {mode}, 1>(ta, tb, tu, C, M, N, K, flags);
 }}
 '''
 # Blocks of 256 rows (MW = 2): BN 128 and 192 fit four stages.
 for n in (128, 192):
     for e, en in ((0, ""), (1, "_bf16"), (2, "_swiglu"), (3, "_add")):
         out += f'''
-extern "C" __global__ void __launch_bounds__(384, 1) gemm_w_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, void *C, int M, int N, int K, u32 *flags) {{
-    gemm_body<{n}, 4, {e}, -1, 2>(ta, tb, C, M, N, K, flags);
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_w_n{n}{en}(const __grid_constant__ TMap ta, const __grid_constant__ TMap tb, const __grid_constant__ TMap tu, void *C, int M, int N, int K, u32 *flags) {{
+    gemm_body<{n}, 4, {e}, -1, 2>(ta, tb, tu, C, M, N, K, flags);
 }}
 '''
 import os

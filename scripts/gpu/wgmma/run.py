@@ -91,18 +91,21 @@ def tmap(t, box_rows):
 
 cu.cuLaunchKernel.argtypes = [ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
 
-def launcher(name, A, B, C, splits=1):
+def launcher(name, A, B, C, splits=1, U=None):
     """A function that launches kernel name (gemm_[VARIANT]nBN[EPI]) on A, B
-    and C, with k split over splits blocks (the _add kernels)."""
+    and C, with k split over splits blocks (the _add kernels); the _swiglu
+    kernels take gate's weights as B and up's as U."""
     bn = int(name.split("_n")[1].split("_")[0])
-    M, K = A.shape; N = B.shape[0]
+    M, K = A.shape; N = B.shape[0] + (U.shape[0] if U is not None else 0)
     f, smem, bm = fns[name]
-    ta, tb = tmap(A, bm), tmap(B, bn // 2 if name.startswith("gemm_mc_") else bn)
+    half = name.endswith("_swiglu") or name.startswith("gemm_mc_")  # B's box: half a tile
+    ta, tb = tmap(A, bm), tmap(B, bn // 2 if half else bn)
+    tu = tmap(U, bn // 2) if U is not None else tb
     cp = ctypes.c_uint64(C.data_ptr()); m_, n_, k_ = ctypes.c_int(M), ctypes.c_int(N), ctypes.c_int(K)
     flags = torch.zeros((M // bm) * (N // bn), dtype=torch.int32, device="cuda")
     fp = ctypes.c_uint64(flags.data_ptr())
-    keep = [ta, tb, cp, m_, n_, k_, fp]
-    params = (ctypes.c_void_p * 7)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
+    keep = [ta, tb, tu, cp, m_, n_, k_, fp]
+    params = (ctypes.c_void_p * 8)(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in keep])
     stream = torch.cuda.current_stream().cuda_stream
     def go():
         check(cu.cuLaunchKernel(f, M // bm, N // bn, splits, 384, 1, 1, smem, stream, params, None), "launch")
@@ -194,10 +197,8 @@ print(f"   torch rel err {torch_err:.2e}")
 base = measure("torch matmul + silu·up", torch_swiglu, 2 * flop)
 measure("torch matmul alone", lambda: torch.matmul(A, Wcat.T), 2 * flop)
 for name in ("gemm_n192_swiglu", "gemm_w_n192_swiglu", "gemm_w_n128_swiglu", "gemm_mc_n192_swiglu"):
-    h = int(name.split("_n")[1].split("_")[0]) // 2
-    Wi = torch.stack([G.view(H // h, h, K), U.view(H // h, h, K)], 1).reshape(2 * H, K).contiguous()
     C = torch.full((M, H), float("nan"), device="cuda").bfloat16()
-    go = launcher(name, A, Wi, C); go(); torch.cuda.synchronize()
+    go = launcher(name, A, G, C, U=U); go(); torch.cuda.synchronize()
     expect(name, relerr(C, hr), torch_err)
     measure(name, go, 2 * flop, base)
 for K2, what in ((12288, "down"), (4096, "o")):
