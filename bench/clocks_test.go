@@ -120,3 +120,28 @@ func powers(reps []Rep) []float64 {
 	}
 	return p
 }
+
+// A repetition cut short (here by a cancelled context) stops its sampler
+// too: no readings go on after measure returns.
+func TestMeasureStopsClocksOnError(t *testing.T) {
+	f := &fakeClocks{script: []device.ClockSample{{SMMHz: 1600}}}
+	b := cpu.New(1)
+	defer b.Close()
+	cr := &cellRun{cell: Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 4},
+		m: loadTiny(t, model.Llama, b), ids: [][]int{{1, 2, 3}}, reps: 2, seed: 1, monitor: f}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var rec Record
+	if err := cr.measure(ctx, &rec); err != context.Canceled {
+		t.Fatalf("measure with a cancelled context: %v", err)
+	}
+	f.mu.Lock()
+	reads := f.reads
+	f.mu.Unlock()
+	time.Sleep(5 * clockEvery)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if reads == 0 || f.reads != reads {
+		t.Errorf("%d readings before measure returned, %d after; want some, then none", reads, f.reads-reads)
+	}
+}

@@ -60,27 +60,35 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 		var r Rep
 		e0, eok := cr.energy()
 		clocks := startClocks(cr.monitor, clockEvery)
-		t0 := time.Now()
-		for i := range nb {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			rows := batch(i)
-			bm, outs, err := run(rows, uint64(rep*nb+i))
-			if err != nil {
-				return err
-			}
-			r.Batches = append(r.Batches, bm)
-			if rep == cr.reps-1 {
-				for j := range rows {
-					if k := i*c.Batch + j; k < n {
-						outputs[k] = outs[j]
+		err := func() error {
+			// On every way out, a panic included: no sampler outlives its
+			// repetition.
+			defer func() { r.Clocks = clocks.Stop() }()
+			t0 := time.Now()
+			for i := range nb {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				rows := batch(i)
+				bm, outs, err := run(rows, uint64(rep*nb+i))
+				if err != nil {
+					return err
+				}
+				r.Batches = append(r.Batches, bm)
+				if rep == cr.reps-1 {
+					for j := range rows {
+						if k := i*c.Batch + j; k < n {
+							outputs[k] = outs[j]
+						}
 					}
 				}
 			}
+			r.TotalS = time.Since(t0).Seconds()
+			return nil
+		}()
+		if err != nil {
+			return err
 		}
-		r.TotalS = time.Since(t0).Seconds()
-		r.Clocks = clocks.Stop()
 		if e1, ok := cr.energy(); ok && eok {
 			if d, ok := device.EnergyDelta(e0, e1); ok {
 				r.EnergyJ, r.EnergySource = &d, cr.monitor.EnergySource()
