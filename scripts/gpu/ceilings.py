@@ -64,7 +64,7 @@ class Clock:
                 v = self.read()
                 if v:
                     self.samples.append(v)
-        self.thread = threading.Thread(target=run) if self.dev else None
+        self.thread = threading.Thread(target=run, daemon=True) if self.dev else None
         if self.thread:
             self.thread.start()
         return self

@@ -156,14 +156,16 @@ def sustained(fn, secs=2.0):
     samples = []; stop = threading.Event()
     def s():
         while not stop.wait(0.02): samples.append(clock())
-    th = threading.Thread(target=s); th.start()
-    torch.cuda.synchronize(); e0 = energy_mj(); t0 = time.time(); calls = 0
-    while time.time() - t0 < secs:
-        for _ in range(per): fn()
-        calls += per
-        torch.cuda.synchronize()
-    dt = time.time() - t0; e1 = energy_mj()
-    stop.set(); th.join()
+    th = threading.Thread(target=s, daemon=True); th.start()
+    try:
+        torch.cuda.synchronize(); e0 = energy_mj(); t0 = time.time(); calls = 0
+        while time.time() - t0 < secs:
+            for _ in range(per): fn()
+            calls += per
+            torch.cuda.synchronize()
+        dt = time.time() - t0; e1 = energy_mj()
+    finally:
+        stop.set(); th.join()
     return dt / calls, (e1 - e0) / calls, statistics.mean(samples[len(samples)//4:]) if samples else 0
 
 def measure(name, fn, flop, base=None):
