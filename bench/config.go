@@ -477,6 +477,14 @@ func nonNegative(f float64) string {
 	return ""
 }
 
+// delayRange checks a delay in seconds: at least 0, at most a day.
+func delayRange(f float64) string {
+	if f < 0 || f > 86400 {
+		return fmt.Sprintf("%g is out of range (want 0 to 86400 seconds)", f)
+	}
+	return ""
+}
+
 func positive(f float64) string {
 	if !(f > 0) {
 		return fmt.Sprintf("%g is out of range (want > 0)", f)
@@ -534,7 +542,7 @@ func (p *gridParser) grid(root *yaml.Node, g *Grid) {
 		{"delay", func(v *yaml.Node) {
 			var ok bool
 			g.Delay, ok = p.number(v, "delay")
-			p.checked(v, "delay", ok, nonNegative(g.Delay))
+			p.checked(v, "delay", ok, delayRange(g.Delay))
 		}},
 		{"seed", func(v *yaml.Node) { g.Seed, _ = p.uinteger(v, "seed") }},
 		{"hardware_notes", func(v *yaml.Node) { g.HardwareNotes, _ = p.str(v, "hardware_notes") }},

@@ -139,7 +139,8 @@ func TestParseGridErrors(t *testing.T) {
 			"g.yaml:4: diffusion.steps: empty list: give at least one value or leave the key out",
 		}},
 		// Sizes, counts and lengths out of range; a value listed twice.
-		{"delay", "models: [a]\ndelay: -1\n", []string{"g.yaml:2: delay: -1 is out of range (want ≥ 0)"}},
+		{"delay", "models: [a]\ndelay: -1\n", []string{"g.yaml:2: delay: -1 is out of range (want 0 to 86400 seconds)"}},
+		{"delay too long", "models: [a]\ndelay: 1e12\n", []string{"g.yaml:2: delay: 1e+12 is out of range (want 0 to 86400 seconds)"}},
 		{"delay type", "models: [a]\ndelay: 5s\n", []string{`g.yaml:2: delay: want a number, have the string "5s"`}},
 		{"ranges", "models: [a]\nbatch_size: [0, 4, 4]\nprompt_length: -1\nrepetitions: 0\nwarmup: -1\nprompts: {max_prompts: 0}\nquality: {bertscore_layer: -2}\n", []string{
 			"g.yaml:2: batch_size: 0 is out of range (want ≥ 1)",

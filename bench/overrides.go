@@ -87,7 +87,7 @@ func (g *Grid) Apply(o Overrides) error {
 	if delay {
 		if math.IsNaN(o.Delay) || math.IsInf(o.Delay, 0) {
 			bad(FlagDelay, "want a finite number of seconds, have %g", o.Delay)
-		} else if msg := nonNegative(o.Delay); msg != "" {
+		} else if msg := delayRange(o.Delay); msg != "" {
 			bad(FlagDelay, "%s", msg)
 		}
 	}

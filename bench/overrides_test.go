@@ -41,7 +41,7 @@ func TestApply(t *testing.T) {
 		// --delay replaces the grid's; --delay=0 given turns it off.
 		{"delay", false, Overrides{Delay: 1.5}, func(g *Grid) { g.Delay = 1.5 }, ""},
 		{"delay zero given", false, Overrides{Set: map[string]bool{"delay": true}}, func(g *Grid) {}, ""},
-		{"bad delay", false, Overrides{Delay: -3}, nil, "--delay: -3 is out of range (want ≥ 0)"},
+		{"bad delay", false, Overrides{Delay: -3}, nil, "--delay: -3 is out of range (want 0 to 86400 seconds)"},
 		{"infinite delay", false, Overrides{Delay: math.Inf(1)}, nil, "--delay: want a finite number of seconds, have +Inf"},
 		// Out-of-range and repeated values.
 		{"bad values", false, Overrides{Steps: []int{16, 0, 16}, BatchSizes: []int{-1}, MaxPrompts: -2}, nil,
