@@ -38,10 +38,12 @@ def timed(fn, reps=20, warmup=3):
 
 class Clock:
     """Samples the SM clock of the device with this UUID through NVML in a
-    thread while a with-block runs; mhz is their mean, None without NVML."""
+    thread, every `every` seconds, while a with-block runs: samples holds
+    them, mhz their mean, None without NVML (scripts/gpu/wgmma/run.py uses
+    it too, and its handle for the energy counter)."""
 
-    def __init__(self, uuid):
-        self.mhz, self.dev = None, None
+    def __init__(self, uuid, every=0.005):
+        self.mhz, self.dev, self.every = None, None, every
         try:
             self.nvml = ctypes.CDLL("libnvidia-ml.so.1")
             dev = ctypes.c_void_p()
@@ -60,7 +62,7 @@ class Clock:
         self.samples, self.stop = [], threading.Event()
 
         def run():
-            while not self.stop.wait(0.005):
+            while not self.stop.wait(self.every):
                 v = self.read()
                 if v:
                     self.samples.append(v)

@@ -17,7 +17,7 @@ non-zero if a result was wrong or a group did not finish.
 Usage: python3 scripts/gpu/wgmma/gen.py, then on the GPU machine
 python3 scripts/gpu/wgmma/run.py [--timeout SECONDS] [GROUP...]
 """
-import ctypes, glob, os, sys, time, threading, statistics
+import ctypes, glob, os, sys, time, statistics
 
 try:
     import torch
@@ -34,13 +34,14 @@ def cdll(name):
             return ctypes.CDLL(c)
     raise OSError(name)
 
-cu = nvml = dev = None
+cu = uuid = Clock = None
 
 
 def init_gpu():
     """Opens the GPU (through torch, whose context the driver calls then
-    use), the driver and NVML, and prints the card."""
-    global cu, nvml, dev
+    use) and the driver, and prints the card; the clock and energy readings
+    are ceilings.py's."""
+    global cu, uuid, Clock
     if torch is None:
         sys.exit("measuring needs PyTorch")
     torch.zeros(1, device="cuda")
@@ -49,12 +50,10 @@ def init_gpu():
         ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint32),
         ctypes.POINTER(ctypes.c_uint32), ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     cu.cuLaunchKernel.argtypes = [ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    nvml = ctypes.CDLL("libnvidia-ml.so.1")
-    nvml.nvmlInit_v2()
-    dev = ctypes.c_void_p()
-    uuid = "GPU-" + str(torch.cuda.get_device_properties(0).uuid)
-    nvml.nvmlDeviceGetHandleByUUID(uuid.encode(), ctypes.byref(dev))
-    print(uuid, torch.cuda.get_device_name(0), flush=True)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ceilings import Clock
+    uuid = str(torch.cuda.get_device_properties(0).uuid)
+    print("GPU-" + uuid, torch.cuda.get_device_name(0), flush=True)
 
 def check(r, what):
     if r != 0:
@@ -136,11 +135,9 @@ def launcher(name, A, B, C, splits=1, U=None):
     go.keep = (keep, params, flags)
     return go
 
-def energy_mj():
-    e = ctypes.c_ulonglong(); nvml.nvmlDeviceGetTotalEnergyConsumption(dev, ctypes.byref(e)); return e.value
-
-def clock():
-    c = ctypes.c_uint(); nvml.nvmlDeviceGetClockInfo(dev, 1, ctypes.byref(c)); return c.value
+def energy_mj(clk):
+    """The device's energy counter in mJ, through the Clock's NVML handle."""
+    e = ctypes.c_ulonglong(); clk.nvml.nvmlDeviceGetTotalEnergyConsumption(clk.dev, ctypes.byref(e)); return e.value
 
 def burst(fn, reps=200):
     for _ in range(20): fn()
@@ -153,20 +150,17 @@ def burst(fn, reps=200):
 def sustained(fn, secs=2.0):
     t_one = burst(fn, 50)
     per = max(1, int(0.05 / t_one))
-    samples = []; stop = threading.Event()
-    def s():
-        while not stop.wait(0.02): samples.append(clock())
-    th = threading.Thread(target=s, daemon=True); th.start()
-    try:
-        torch.cuda.synchronize(); e0 = energy_mj(); t0 = time.time(); calls = 0
+    clk = Clock(uuid, every=0.02)
+    torch.cuda.synchronize()
+    with clk:
+        e0 = energy_mj(clk); t0 = time.time(); calls = 0
         while time.time() - t0 < secs:
             for _ in range(per): fn()
             calls += per
             torch.cuda.synchronize()
-        dt = time.time() - t0; e1 = energy_mj()
-    finally:
-        stop.set(); th.join()
-    return dt / calls, (e1 - e0) / calls, statistics.mean(samples[len(samples)//4:]) if samples else 0
+        dt = time.time() - t0; e1 = energy_mj(clk)
+    late = clk.samples[len(clk.samples) // 4:]  # the clock once it has settled
+    return dt / calls, (e1 - e0) / calls, statistics.mean(late) if late else 0
 
 def measure(name, fn, flop, base=None):
     t = burst(fn)
