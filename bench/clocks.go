@@ -8,7 +8,8 @@ import (
 
 // Clocks is a GPU's SM clock over one repetition, sampled through NVML
 // every clockEvery (and at the start and end): whether the repetition ran
-// at the card's highest clock and, where it did not, why. A card at its
+// at the card's highest clock (the record's env.gpu.sm_clock_max_mhz) and,
+// where it did not, why. A card at its
 // power limit runs long, heavy work at lower clocks than a short burst of
 // the same work (docs/perf.md, CUDA v16), so two results are comparable
 // only at comparable clocks.
@@ -16,9 +17,8 @@ type Clocks struct {
 	Samples     int     `json:"samples"`
 	SMMHz       float64 `json:"sm_mhz"` // the samples' mean
 	SMMinMHz    int     `json:"sm_min_mhz"`
-	SMMaxMHz    int     `json:"sm_max_mhz,omitempty"` // the device's highest SM clock
-	PowerCapped float64 `json:"power_capped"`         // share of the samples held down by the power limit
-	Thermal     float64 `json:"thermal"`              // share held down for temperature
+	PowerCapped float64 `json:"power_capped"` // share of the samples held down by the power limit
+	Thermal     float64 `json:"thermal"`      // share held down for temperature
 }
 
 // clockEvery is the interval between clock samples.
@@ -53,12 +53,12 @@ func (a *clockAcc) add(s device.ClockSample) {
 }
 
 // clocks is the summary of the samples, nil without any.
-func (a *clockAcc) clocks(maxMHz int) *Clocks {
+func (a *clockAcc) clocks() *Clocks {
 	if a.n == 0 {
 		return nil
 	}
 	n := float64(a.n)
-	return &Clocks{Samples: a.n, SMMHz: a.sum / n, SMMinMHz: a.min, SMMaxMHz: maxMHz,
+	return &Clocks{Samples: a.n, SMMHz: a.sum / n, SMMinMHz: a.min,
 		PowerCapped: float64(a.capped) / n, Thermal: float64(a.thermal) / n}
 }
 
@@ -102,5 +102,5 @@ func (s *clockSampler) Stop() *Clocks {
 	close(s.stop)
 	<-s.done
 	s.sample()
-	return s.acc.clocks(s.m.MaxSMClockMHz())
+	return s.acc.clocks()
 }

@@ -32,7 +32,6 @@ func (f *fakeClocks) Energy() (float64, bool) {
 
 func (f *fakeClocks) EnergySource() string                { return "fake" }
 func (f *fakeClocks) ProcessMemory() (int64, int64, bool) { return 0, 0, false }
-func (f *fakeClocks) MaxSMClockMHz() int                  { return 1980 }
 
 func (f *fakeClocks) Clocks() (device.ClockSample, bool) {
 	f.mu.Lock()
@@ -51,7 +50,7 @@ func (f *fakeClocks) Clocks() (device.ClockSample, bool) {
 func TestClockSamplerSummary(t *testing.T) {
 	f := &fakeClocks{script: []device.ClockSample{{SMMHz: 1500, PowerCapped: true}, {SMMHz: 1900, Thermal: true}}}
 	got := startClocks(f, time.Hour).Stop()
-	want := &Clocks{Samples: 2, SMMHz: 1700, SMMinMHz: 1500, SMMaxMHz: 1980, PowerCapped: 0.5, Thermal: 0.5}
+	want := &Clocks{Samples: 2, SMMHz: 1700, SMMinMHz: 1500, PowerCapped: 0.5, Thermal: 0.5}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("summary (-want +got):\n%s", d)
 	}
@@ -96,7 +95,7 @@ func TestMeasureClocks(t *testing.T) {
 		// The capped samples are those at 1650 MHz, so the mean clock
 		// follows from their share.
 		for i, r := range rec.Reps {
-			if c := r.Clocks; clocks != (c != nil) || c != nil && (c.Samples < 2 || c.SMMaxMHz != 1980 ||
+			if c := r.Clocks; clocks != (c != nil) || c != nil && (c.Samples < 2 ||
 				c.SMMinMHz != 1650 || math.Abs(c.SMMHz-(1950-300*c.PowerCapped)) > 1e-9 || c.Thermal != 0) {
 				t.Errorf("clocks %v: repetition %d's clocks %+v", clocks, i, c)
 			}

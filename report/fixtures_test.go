@@ -27,7 +27,7 @@ var gpuEnv = bench.Env{OS: "linux", Arch: "amd64", CPU: "Intel(R) Xeon(R) Platin
 func arRecord() bench.Record {
 	rep := func(total, tps float64, energy float64, mhz int) bench.Rep {
 		return bench.Rep{TotalS: total, TokensPerS: tps, UsefulTokensPerS: tps / 2, EnergyJ: ptr(energy), EnergySource: "nvml",
-			Clocks: &bench.Clocks{Samples: 4, SMMHz: float64(mhz), SMMinMHz: mhz, SMMaxMHz: 1980, PowerCapped: 0.5},
+			Clocks: &bench.Clocks{Samples: 4, SMMHz: float64(mhz), SMMinMHz: mhz, PowerCapped: 0.5},
 			Batches: []bench.BatchMeasure{{Rows: 1, LatencyS: 0.05, DeviceLatencyS: 0.0502, TTFTS: 0.02,
 				TokenTimesS: []float64{0.02, 0.03, 0.04, 0.05}, NFE: 4, Generated: 4, Useful: 2}}}
 	}

@@ -41,17 +41,14 @@ func openCUDABackend(dev int) (compute.Backend, Info, error) {
 			if v, err := nd.EnforcedPowerLimit(); err == nil {
 				info.GPU.PowerLimitW = float64(v) / 1000
 			}
-			info.Monitor = nvmlMonitor{nd, info.GPU.SMMaxMHz}
+			info.Monitor = nvmlMonitor{nd}
 		}
 	}
 	return b, info, nil
 }
 
 // nvmlMonitor reads a GPU's energy counter, memory and clocks through NVML.
-type nvmlMonitor struct {
-	d     icuda.NVMLDevice
-	maxSM int
-}
+type nvmlMonitor struct{ d icuda.NVMLDevice }
 
 var _ ClockMonitor = nvmlMonitor{}
 
@@ -82,5 +79,3 @@ func (m nvmlMonitor) Clocks() (ClockSample, bool) {
 	}
 	return ClockSample{SMMHz: sm, PowerCapped: why.PowerCapped(), Thermal: why.Thermal()}, true
 }
-
-func (m nvmlMonitor) MaxSMClockMHz() int { return m.maxSM }

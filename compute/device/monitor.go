@@ -48,8 +48,6 @@ type ClockMonitor interface {
 	Monitor
 	// Clocks is the SM clock now and why it is there.
 	Clocks() (ClockSample, bool)
-	// MaxSMClockMHz is the device's highest SM clock, 0 where unknown.
-	MaxSMClockMHz() int
 }
 
 // raplMonitor reads the CPU package energy counters of Linux's powercap
