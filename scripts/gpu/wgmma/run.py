@@ -162,9 +162,9 @@ def sustained(fn, secs=2.0):
     late = clk.samples[len(clk.samples) // 4:]  # the clock once it has settled
     return dt / calls, (e1 - e0) / calls, statistics.mean(late) if late else 0
 
-def measure(name, fn, flop, base=None):
+def measure(name, fn, flop, base=None, secs=2.0):
     t = burst(fn)
-    ts, ej, mhz = sustained(fn)
+    ts, ej, mhz = sustained(fn, secs)
     rel = f" ({base[0]/t*100:.0f}% of the base's rate, {ej/base[1]*100:.1f}% of its energy)" if base else ""
     print(f"   {name}: burst {t*1e6:.1f} µs {flop/t/1e12:.0f} TFLOP/s; sustained {ts*1e6:.1f} µs, {ej:.2f} mJ/call, {ej/flop*1e9:.3f} pJ/FLOP at {mhz:.0f} MHz{rel}", flush=True)
     return t, ej
