@@ -55,16 +55,36 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 			return err
 		}
 	}
+	// A stepped energy counter (NVML's) is followed across the
+	// repetitions, from a step before the first; any other is read around
+	// each repetition.
+	stepped := startEnergyTimeline(cr.monitor)
+	defer stepped.Stop()
+	if stepped != nil {
+		if ok, err := stepped.awaitStep(ctx, time.Now()); err != nil {
+			return err
+		} else if !ok {
+			stepped.Stop()
+			rec.EnergyNote = stepped.stuck("before the repetitions")
+			stepped = nil
+		}
+	}
+	spans := make([]repSpan, 0, cr.reps)
 	outputs := make([][]int, n)
 	for rep := range cr.reps {
 		var r Rep
-		e0, eok := cr.energy()
+		e0, eok := 0.0, false
+		if stepped == nil && rec.EnergyNote == "" {
+			e0, eok = cr.energy()
+		}
 		clocks := startClocks(cr.monitor, clockEvery)
+		var span repSpan
 		err := func() error {
 			// On every way out, a panic included: no sampler outlives its
 			// repetition.
 			defer func() { r.Clocks = clocks.Stop() }()
 			t0 := time.Now()
+			span.start = t0
 			for i := range nb {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -83,15 +103,19 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 					}
 				}
 			}
-			r.TotalS = time.Since(t0).Seconds()
+			span.end = time.Now()
+			r.TotalS = span.end.Sub(t0).Seconds()
 			return nil
 		}()
 		if err != nil {
 			return err
 		}
-		if e1, ok := cr.energy(); ok && eok {
-			if d, ok := device.EnergyDelta(e0, e1); ok {
-				r.EnergyJ, r.EnergySource = &d, cr.monitor.EnergySource()
+		spans = append(spans, span)
+		if eok {
+			if e1, ok := cr.energy(); ok {
+				if d, ok := device.EnergyDelta(e0, e1); ok {
+					r.EnergyJ, r.EnergySource = &d, cr.monitor.EnergySource()
+				}
 			}
 		}
 		gen, useful := 0, 0
@@ -104,6 +128,11 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 		rec.Reps = append(rec.Reps, r)
 	}
 	rec.Outputs = outputs
+	if stepped != nil {
+		if rec.EnergyNote, err = stepped.measureStepped(ctx, rec.Reps, spans); err != nil {
+			return err
+		}
+	}
 	rec.Stats = summarize(rec.Reps, c.Diffusion())
 	cache, act := s.Memory()
 	rec.Memory.Weights, rec.Memory.Cache, rec.Memory.Activations = cr.m.WeightBytes(), cache, act

@@ -45,6 +45,10 @@ type Record struct {
 
 	Reps  []Rep           `json:"repetitions"`
 	Stats map[string]Stat `json:"stats"`
+	// EnergyNote says why the repetitions have no energy where the device
+	// has a counter: NVML's moves every 100 ms, so repetitions that span
+	// less than a second together are not measured.
+	EnergyNote string `json:"energy_note,omitempty"`
 
 	Memory   Memory   `json:"memory"`
 	Roofline Roofline `json:"roofline"`
@@ -76,10 +80,15 @@ type Rep struct {
 	TotalS  float64        `json:"total_s"`
 	// Tokens generated per second (prompt tokens never count), and the
 	// tokens up to each sequence's first EOS per second.
-	TokensPerS       float64  `json:"tokens_per_s"`
-	UsefulTokensPerS float64  `json:"useful_tokens_per_s"`
-	EnergyJ          *float64 `json:"energy_j,omitempty"`
-	EnergySource     string   `json:"energy_source,omitempty"`
+	TokensPerS       float64 `json:"tokens_per_s"`
+	UsefulTokensPerS float64 `json:"useful_tokens_per_s"`
+	// The energy the device spent during the repetition: the difference
+	// of two readings of a counter that moves continuously (RAPL), or the
+	// repetition's share of a stepped one (NVML), read off the line through
+	// its steps over all the cell's repetitions (Record.EnergyNote says why
+	// where there is none).
+	EnergyJ      *float64 `json:"energy_j,omitempty"`
+	EnergySource string   `json:"energy_source,omitempty"`
 	// The GPU's SM clock during the repetition, where the device reports
 	// it (NVML).
 	Clocks *Clocks `json:"clocks,omitempty"`

@@ -90,6 +90,7 @@ type htmlCell struct {
 	Number bool
 	Span   int // columns this cell spans; 0 or 1 for one
 	Class  string
+	Title  string // shown on hovering
 }
 
 type htmlRow struct {
@@ -126,7 +127,11 @@ func mainRow(r bench.Record) htmlRow {
 			row.Class = "failed"
 			break
 		}
-		row.Cells = append(row.Cells, htmlCell{Text: c.value(r), Number: c.number})
+		cell := htmlCell{Text: c.value(r), Number: c.number}
+		if c.title == "power W" && r.EnergyNote != "" {
+			cell.Title = "no energy: " + r.EnergyNote
+		}
+		row.Cells = append(row.Cells, cell)
 	}
 	return row
 }
@@ -586,7 +591,7 @@ ul.pareto li { margin: .3rem 0; }
 <div class="scroll"><table id="main-table">
 <thead><tr>{{range .MainHead}}<th{{if .Number}} class="num"{{end}} scope="col">{{.Title}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Main}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td{{if .Span}} colspan="{{.Span}}"{{end}}{{if .Class}} class="{{.Class}}"{{else if .Number}} class="num"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{range .Main}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td{{if .Span}} colspan="{{.Span}}"{{end}}{{if .Class}} class="{{.Class}}"{{else if .Number}} class="num"{{end}}{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table></div>
 <p class="note">tok/s: generated tokens per second (mean ± standard deviation over repetitions); latency per batch; peak memory: the backend allocator's peak on a GPU, else the process's.</p>

@@ -231,3 +231,22 @@ func TestFamilyComparison(t *testing.T) {
 		})
 	}
 }
+
+// A cell whose repetitions could not be given energy shows why on its
+// power column; the others have no such title.
+func TestHTMLEnergyNote(t *testing.T) {
+	ar, diff := arRecord(), diffRecord()
+	ar.EnergyNote = "the nvml energy counter, which moves every 100ms, needs 1s"
+	recs := []bench.Record{ar, diff}
+	var buf bytes.Buffer
+	if err := HTML(&buf, recs, nil, MakeFigures(recs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if n := strings.Count(page, ` title="no energy: `); n != 1 {
+		t.Errorf("%d cells with an energy note, want 1", n)
+	}
+	if !strings.Contains(page, ` title="no energy: the nvml energy counter, which moves every 100ms, needs 1s">`) {
+		t.Error("the note is not on the power column")
+	}
+}

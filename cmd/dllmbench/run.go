@@ -239,7 +239,27 @@ func buildReports(dir string, files []string) error {
 	if err := report.Write(dir, recs); err != nil {
 		return err
 	}
-	return report.Markdown(os.Stdout, recs)
+	if err := report.Markdown(os.Stdout, recs); err != nil {
+		return err
+	}
+	noteEnergy(recs)
+	return nil
+}
+
+// noteEnergy says, under the table, why cells that ran where energy is
+// counted have none (the first reason; each record keeps its own).
+func noteEnergy(recs []bench.Record) {
+	n, first := 0, ""
+	for _, r := range bench.Latest(recs) {
+		if r.EnergyNote != "" {
+			if n++; first == "" {
+				first = r.EnergyNote
+			}
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(os.Stderr, "dllmbench: no energy for %d of the cells: %s\n", n, first)
+	}
 }
 
 // dryRun lists the cells with their estimates without loading weights.

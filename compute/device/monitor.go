@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // GPU describes the card a CUDA backend runs on.
@@ -32,6 +33,19 @@ type Monitor interface {
 	// ProcessMemory is the device memory this process uses (NVML), and the
 	// memory used on the whole device.
 	ProcessMemory() (process, device int64, ok bool)
+}
+
+// SteppedEnergy is a Monitor whose energy counter moves in steps a long
+// time apart rather than continuously: a reading is the energy up to the
+// counter's last update, up to a whole period old. NVML's counter on an
+// H200 moves every 100 ms, in steps of 70 J under load (docs/perf.md,
+// CUDA v17), so the difference of two readings around 10 ms of work is 0
+// or 70 J. Measuring through it needs the times of its steps (bench does
+// that).
+type SteppedEnergy interface {
+	Monitor
+	// EnergyPeriod is the time between the counter's updates.
+	EnergyPeriod() time.Duration
 }
 
 // ClockSample is one reading of a GPU's SM clock and of why the clocks are
