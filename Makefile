@@ -40,12 +40,14 @@ fmt-check:
 unit:
 	SLURM_LOCAL_TESTS=1 $(GO) test -count=1 -timeout 45m $(PKGS)
 
-# The scripts for the GPU machine cannot run here, but they must parse, and
-# table.py (which judges the targets) is tested on made-up results.
+# The scripts for the GPU machine cannot run here, but they must parse;
+# table.py (which judges the targets) is tested on made-up results, and
+# energy_line.py (the peers' energy) on made-up counters.
 scripts:
 	@for f in $$(git ls-files '*.sh') .ci/run; do bash -n "$$f" || exit 1; done
 	@if command -v python3 >/dev/null; then \
-		python3 -m py_compile $$(git ls-files '*.py') && python3 scripts/gpu/table_test.py; \
+		python3 -m py_compile $$(git ls-files '*.py') && python3 scripts/gpu/table_test.py && \
+			python3 scripts/gpu/energy_line_test.py; \
 	elif [ "$${CI:-}" = true ]; then echo "scripts: python3 is missing"; exit 1; \
 	else echo "scripts: no python3, the Python scripts are not checked"; fi
 

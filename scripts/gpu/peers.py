@@ -23,10 +23,12 @@ wrapper re-applied as published (engine_goldens strips it at import);
 Each is warmed up (gpt-fast twice, for compilation and CUDA-graph
 recording), then timed over repetitions with CUDA synchronisation; medians
 are printed and written as JSON lines. The card's NVML energy counter (the
-one dllmbench reads) is read around each timed repetition: "joules" is the
-median energy of a run and "joules_per_token" that over the tokens it
-generates, dllmbench's energy_j_per_token (absent where NVML has no
-counter).
+one dllmbench reads) is followed through the timed repetitions as
+dllmbench follows it (energy_line.py: it moves only every 100 ms): "joules"
+is the median energy of a run and "joules_per_token" that over the tokens
+it generates, dllmbench's energy_j_per_token (absent where NVML has no
+counter, or the runs took under a second together; "energy_note" says
+why).
 
 --ref is the folder holding fastdllm/, llada_ref/ and gptfast/ (gpt-fast's
 model.py and generate.py copied verbatim, its LICENSE, and COMMIT, the
@@ -52,7 +54,9 @@ import types
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import engine_goldens as eg  # noqa: E402
+import energy_line  # noqa: E402
 
 
 class Energy:
@@ -86,30 +90,35 @@ _energy = None
 
 def timed(fn, reps, warmup=1):
     """The median seconds of reps runs of fn after warmup, every run's
-    seconds, and the median joules of a run (None without a counter)."""
-    global _energy
+    seconds, and the median joules of a run (None without a counter or
+    where the runs were too short: energy_why says why)."""
+    global _energy, energy_why
     if _energy is None:
         _energy = Energy()
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    ts, js = [], []
-    for _ in range(reps):
-        e0 = _energy.read()
-        t0 = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-        e1 = _energy.read()
-        if e0 is not None and e1 is not None:
-            js.append(e1 - e0)
-    return statistics.median(ts), ts, (statistics.median(js) if len(js) == reps else None)
+    ts = []
+    with energy_line.Line(_energy.read) as line:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            ts.append(t1 - t0)
+            line.run(t0, t1)
+    js = line.joules()
+    energy_why = line.why
+    return statistics.median(ts), ts, (statistics.median(js) if js else None)
+
+
+energy_why = None
 
 
 def energy(joules, tokens):
-    """The energy fields of a peer's record."""
+    """The energy fields of a peer's record (of the last timed call)."""
     if joules is None:
-        return {}
+        return {"energy_note": energy_why} if energy_why else {}
     return {"joules": joules, "joules_per_token": joules / tokens}
 
 

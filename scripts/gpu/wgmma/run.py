@@ -34,7 +34,7 @@ def cdll(name):
             return ctypes.CDLL(c)
     raise OSError(name)
 
-cu = uuid = Clock = None
+cu = uuid = Clock = energy_line = None
 
 
 def init_gpu():
@@ -52,6 +52,8 @@ def init_gpu():
     cu.cuLaunchKernel.argtypes = [ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from ceilings import Clock
+    global energy_line
+    import energy_line
     uuid = str(torch.cuda.get_device_properties(0).uuid)
     print("GPU-" + uuid, torch.cuda.get_device_name(0), flush=True)
 
@@ -148,19 +150,27 @@ def burst(fn, reps=200):
     return a.elapsed_time(b) / 1e3 / reps
 
 def sustained(fn, secs=2.0):
+    """Seconds and millijoules a call, back to back for secs, and the mean SM
+    clock once settled. The energy is read off the line through the
+    counter's steps (energy_line.py: NVML's moves every 100 ms, so two
+    readings around 2 s are off by up to 10%)."""
     t_one = burst(fn, 50)
     per = max(1, int(0.05 / t_one))
     clk = Clock(uuid, every=0.02)
     torch.cuda.synchronize()
-    with clk:
-        e0 = energy_mj(clk); t0 = time.time(); calls = 0
-        while time.time() - t0 < secs:
+    with clk, energy_line.Line(lambda: energy_mj(clk) / 1e3) as line:
+        t0 = time.perf_counter(); calls = 0
+        while time.perf_counter() - t0 < secs:
             for _ in range(per): fn()
             calls += per
             torch.cuda.synchronize()
-        dt = time.time() - t0; e1 = energy_mj(clk)
+        t1 = time.perf_counter()
+        line.run(t0, t1)
+    js = line.joules()
+    if js is None:
+        sys.exit(f"no energy: {line.why}")
     late = clk.samples[len(clk.samples) // 4:]  # the clock once it has settled
-    return dt / calls, (e1 - e0) / calls, statistics.mean(late) if late else 0
+    return (t1 - t0) / calls, js[0] * 1e3 / calls, statistics.mean(late) if late else 0
 
 def measure(name, fn, flop, base=None, secs=2.0):
     t = burst(fn)
