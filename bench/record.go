@@ -254,6 +254,9 @@ func readFile(path string) ([]Record, error) {
 				}
 				return nil, fmt.Errorf("bench: %s:%d: not a record: %v", path, line, jerr)
 			}
+			if rec.Schema == 0 || rec.Key == "" {
+				return nil, fmt.Errorf("bench: %s:%d: not a dllmbench record (no schema_version or key)", path, line)
+			}
 			if rec.Schema > SchemaVersion {
 				return nil, fmt.Errorf("bench: %s:%d: schema version %d is newer than this dllmbench (%d)", path, line, rec.Schema, SchemaVersion)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -111,7 +112,10 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		}
 	}
 	done := map[string]bool{}
-	if old, err := ReadRecords(o.OutputDir); err == nil {
+	// The folder's records/ only, which NewWriter writes: ReadRecords
+	// would take a fresh folder's own *.jsonl (a prompt or task file) for
+	// records.
+	if old, err := ReadRecords(filepath.Join(o.OutputDir, "records")); err == nil {
 		for _, r := range old {
 			done[r.Key] = true
 		}

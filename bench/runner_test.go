@@ -137,6 +137,23 @@ func TestRunRecordsAndResumes(t *testing.T) {
 	}
 }
 
+// A fresh output folder may hold other JSONL files (a prompt or task
+// file): they are not records, and the run neither reads them nor fails.
+func TestRunIntoFolderWithOtherJSONL(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	task := []byte(`{"question": "1+1?", "answer": "#### 2"}` + "\n")
+	if err := os.WriteFile(filepath.Join(dir, "task.jsonl"), task, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := demoGrid()
+	g.Models = g.Models[:1] // the two AR cells
+	sum, err := Run(context.Background(), g, runOpts(dir))
+	if err != nil || sum.Measured != 2 {
+		t.Fatalf("%+v, %v; want both cells measured", sum, err)
+	}
+}
+
 // A run killed mid-write leaves a torn last line: the next run ignores it
 // and measures that cell again; a cell that cannot run is recorded as
 // failed and the sweep goes on.
