@@ -165,18 +165,63 @@ type Writer struct {
 	path string
 }
 
-// NewWriter creates dir/records/<name>.jsonl for appending.
+// NewWriter creates dir/records/<name>.jsonl for appending, or opens it
+// where it exists. A torn last line, as a killed writer leaves it, is cut
+// off first: appended to, it would glue the next record onto itself and
+// make the file unreadable (ReadRecords skips it, so a rerun measures its
+// cell again).
 func NewWriter(dir, name string) (*Writer, error) {
 	rd := filepath.Join(dir, "records")
 	if err := os.MkdirAll(rd, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	p := filepath.Join(rd, name+".jsonl")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	if err := endLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
 	return &Writer{f: f, path: p}, nil
+}
+
+// endLine makes f end with a newline, as ReadRecords reads it: a last line
+// without one is cut off where it is not JSON (a torn record) and given its
+// newline where it is (a record whole but for the newline, which
+// ReadRecords reads and a resumed run counts as measured).
+func endLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	var buf [4096]byte
+	start := int64(0) // of the last line
+	for end := size; end > 0; {
+		n := min(end, int64(len(buf)))
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			start = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if start == size {
+		return nil // empty, or ends with a newline
+	}
+	last := make([]byte, size-start)
+	if _, err := f.ReadAt(last, start); err != nil {
+		return err
+	}
+	if json.Valid(last) {
+		_, err = f.Write([]byte{'\n'})
+		return err
+	}
+	return f.Truncate(start)
 }
 
 // Path is the file written to.

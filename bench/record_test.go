@@ -75,3 +75,66 @@ func TestReadRecordsRefusesOtherJSON(t *testing.T) {
 		})
 	}
 }
+
+// NewWriter on a file whose last line lacks its newline: a torn record (a
+// writer killed mid-line) is dropped, as ReadRecords drops it, and a whole
+// one kept; either way the next record starts a line of its own and the
+// folder reads back. Records longer than NewWriter's 4 KiB read-back buffer
+// check that the last newline is found across its reads.
+func TestWriterAfterTornLine(t *testing.T) {
+	long := strings.Repeat("x", 10000)
+	big := func(key string) string {
+		b, err := json.Marshal(&Record{Schema: SchemaVersion, Key: key, Status: "failed", Error: long})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	for _, tc := range []struct {
+		name string
+		data string
+		keys []string // read back after writing "new"
+	}{
+		{"no file", "", []string{"new"}},
+		{"whole lines", recordLine(t, "k1"), []string{"k1", "new"}},
+		{"torn record", recordLine(t, "k1") + recordLine(t, "k2")[:30], []string{"k1", "new"}},
+		{"torn first line", recordLine(t, "k1")[:30], []string{"new"}},
+		{"torn long record", big("k1") + big("k2")[:9000], []string{"k1", "new"}},
+		{"torn after a long record", big("k1") + recordLine(t, "k2")[:30], []string{"k1", "new"}},
+		{"whole record but its newline", recordLine(t, "k1") + strings.TrimSuffix(big("k2"), "\n"), []string{"k1", "k2", "new"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.data != "" {
+				if err := os.MkdirAll(filepath.Join(dir, "records"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "records", "r.jsonl"), []byte(tc.data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w, err := NewWriter(dir, "r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = w.Write(&Record{Schema: SchemaVersion, Key: "new", Status: "ok"})
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := ReadRecords(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, r := range recs {
+				keys = append(keys, r.Key)
+			}
+			if d := cmp.Diff(tc.keys, keys); d != "" {
+				t.Errorf("keys (-want +got):\n%s", d)
+			}
+		})
+	}
+}
