@@ -103,6 +103,10 @@ func TestUserErrors(t *testing.T) {
 		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 1, `unknown backend "tpu"`},
 		{"LLaDA flag for a causal score", []string{"score", "--model", "../../testdata/stories260K", "--ids", "5", "--mc-samples", "4"}, 2,
 			"--mc-samples applies to LLaDA"},
+		// --dry-run: before the check, an empty name ran the grid into ./records.
+		{"run into an empty folder name", []string{"run", "--output_dir", "", "--dry-run"}, 2, "dllmbench run: --output_dir: empty"},
+		{"run into a file", []string{"run", "--output_dir", "main.go"}, 1, "dllmbench run: output folder main.go is a file\n"},
+		{"report into an empty folder name", []string{"report", "--output_dir", "", "nothere.jsonl"}, 2, "dllmbench report: --output_dir: empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := dllmbench(t, "", tc.args...)

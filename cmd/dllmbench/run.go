@@ -107,6 +107,12 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
 		}
+		if f.outputDir == "" {
+			return usagef("--output_dir: empty")
+		}
+		if st, err := os.Stat(f.outputDir); err == nil && !st.IsDir() {
+			return fmt.Errorf("output folder %s is a file", f.outputDir)
+		}
 		return runRun(ctx, &f, setFlags(fs))
 	}
 }
@@ -308,6 +314,9 @@ func dryRun(g *bench.Grid) error {
 // readRecords reads the records of dir (or of the given files and
 // folders), one per cell: merged runs and jobs never count a cell twice.
 func readRecords(dir string, files []string) ([]bench.Record, error) {
+	if dir == "" {
+		return nil, usagef("--output_dir: empty") // dir is every caller's --output_dir
+	}
 	src := files
 	if len(src) == 0 {
 		src = []string{dir}
