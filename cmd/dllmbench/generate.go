@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"time"
@@ -167,8 +168,9 @@ func runGenerate(f *generateFlags, set map[string]bool) error {
 	if dopt.BlockLength == 0 {
 		dopt.BlockLength = f.genLength
 	}
-	if f.temperature < 0 || f.topK < 0 || f.topP <= 0 || f.topP > 1 {
-		return usagef("--temperature must be ≥ 0, --top-k ≥ 0 and --top-p in (0, 1]")
+	// Written so that NaN fails every test: it compares false with anything.
+	if !(f.temperature >= 0) || math.IsInf(f.temperature, 0) || f.topK < 0 || !(f.topP > 0 && f.topP <= 1) {
+		return usagef("--temperature must be finite and ≥ 0, --top-k ≥ 0 and --top-p in (0, 1] (got %g, %d and %g)", f.temperature, f.topK, f.topP)
 	}
 	b, info, err := f.be.open()
 	if err != nil {
