@@ -152,6 +152,11 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 		return nil, usageError{err.Error()}
 	}
 	if set["backend"] {
+		// As the grid file's backend: the runner would fail on each cell,
+		// and an empty one would be recorded.
+		if !slices.Contains([]string{"auto", "cpu", "cuda"}, f.be.backend) {
+			return nil, usagef("--backend %q: want auto, cpu or cuda", f.be.backend)
+		}
 		g.Backend = f.be.backend
 	}
 	if set["precision"] {

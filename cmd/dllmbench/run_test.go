@@ -236,3 +236,33 @@ warmup: 0
 		t.Errorf("negative layer: code %d, %q", r.code, r.stderr)
 	}
 }
+
+// Mistakes in run's command line are usage errors, found before anything
+// is loaded or written: one line, exit 2, no records.
+func TestRunUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	must(t, os.WriteFile(grid, []byte(killGrid), 0o644))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown backend, dry run", []string{"--backend", "bogus", "--dry-run"}, `--backend "bogus": want auto, cpu or cuda`},
+		{"unknown backend", []string{"--backend", "bogus"}, `--backend "bogus": want auto, cpu or cuda`},
+		{"empty backend", []string{"--backend", ""}, `--backend "": want auto, cpu or cuda`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			cmd := exec.Command(binary, append([]string{"run", "--config", grid, "--output_dir", out, "--no-quality"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+			r := execute(t, cmd)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("code %d, %q; want code 2 and one line with %q", r.code, r.stderr, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("it wrote %s", out)
+			}
+		})
+	}
+}
