@@ -177,6 +177,11 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if f.dryRun {
 		return dryRun(g)
 	}
+	// A grid without a valid cell would load the prompts, open the device
+	// and write an empty records file before it failed.
+	if _, _, _, err := gridCells(g); err != nil {
+		return err
+	}
 	devs, err := f.be.devices.resolve(g.Backend)
 	if err != nil {
 		return err
@@ -275,20 +280,10 @@ func noteEnergy(recs []bench.Record) {
 
 // dryRun lists the cells with their estimates without loading weights.
 func dryRun(g *bench.Grid) error {
-	var cfgs []*model.Config
-	var families []string
-	for _, m := range g.Models {
-		dir, err := bench.Locate(m)
-		if err != nil {
-			return err
-		}
-		c, err := model.LoadConfig(dir)
-		if err != nil {
-			return err
-		}
-		cfgs, families = append(cfgs, c), append(families, c.Family.String())
+	cells, skipped, cfgs, err := gridCells(g)
+	if err != nil {
+		return err
 	}
-	cells, skipped := bench.Expand(g, families)
 	prompts := g.Prompts.MaxPrompts
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cell\tcalls/batch\tGFLOP\tGB read\tmemory GiB\testimate s\t")
@@ -314,6 +309,34 @@ func dryRun(g *bench.Grid) error {
 	fmt.Printf("%d cells, %d invalid combinations; estimated %.0f s in all (rough: model shapes and nominal rates of the %s backend)\n",
 		len(cells), len(skipped), total, g.Backend)
 	return nil
+}
+
+// gridCells reads the config.json of each model of g (weights stay where
+// they are) and lists the invalid combinations of the grid's cells. A grid
+// without a valid cell is an error that gives the first reason: the others
+// are often the same.
+func gridCells(g *bench.Grid) (cells []bench.Cell, skipped []bench.Skipped, cfgs []*model.Config, err error) {
+	var families []string
+	for _, m := range g.Models {
+		dir, err := bench.Locate(m)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		c, err := model.LoadConfig(dir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfgs, families = append(cfgs, c), append(families, c.Family.String())
+	}
+	cells, skipped = bench.Expand(g, families)
+	if len(cells) == 0 {
+		msg := fmt.Sprintf("grid %s has no valid cell", g.Name)
+		if len(skipped) > 0 {
+			msg += fmt.Sprintf(": %s: %s (the first of %d invalid combinations)", skipped[0].Cell.Name(), skipped[0].Reason, len(skipped))
+		}
+		return nil, nil, nil, errors.New(msg)
+	}
+	return cells, skipped, cfgs, nil
 }
 
 // readRecords reads the records of dir (or of the given files and

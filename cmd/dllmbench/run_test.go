@@ -266,3 +266,41 @@ func TestRunUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// A grid whose every cell is invalid fails at once, measured or dry, with
+// the first reason, and writes nothing.
+func TestRunNoValidCell(t *testing.T) {
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	// LLaDA only: 3 steps cannot be spread over 2 blocks of 16.
+	must(t, os.WriteFile(grid, []byte(`name: allbad
+models:
+  - id: builtin:demo-llada
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 2
+batch_size: [1]
+prompt_length: [16]
+gen_length: [32]
+diffusion:
+  steps: [3]
+  block_length: [16]
+repetitions: 1
+warmup: 0
+`), 0o644))
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	const want = "grid allbad has no valid cell: demo-llada b1 p16 g32 s3 blk16 none: steps 3 is not a positive multiple of the 2 blocks"
+	for _, extra := range [][]string{{"--dry-run"}, nil} {
+		out := filepath.Join(t.TempDir(), "out")
+		cmd := exec.Command(binary, append([]string{"run", "--config", grid, "--output_dir", out, "--no-quality"}, extra...)...)
+		cmd.Env = env
+		r := execute(t, cmd)
+		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: code %d, %q; want code 1 and one line with %q", extra, r.code, r.stderr, want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: it wrote %s", extra, out)
+		}
+	}
+}
