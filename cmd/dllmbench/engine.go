@@ -88,11 +88,24 @@ func (l *deviceList) Set(s string) error {
 
 // resolve lists the devices to run on. all is every GPU the CUDA driver
 // shows (after CUDA_VISIBLE_DEVICES), or the one device of the CPU
-// backend, or of auto on a machine without a usable GPU.
+// backend, or of auto on a machine without a usable GPU. A list of several
+// devices on the CPU is an error: the workers would share its cores and
+// distort each other's timings (DLLMBENCH_TEST_CPU_WORKERS=1 allows it, for
+// the tests of the workers on machines without a GPU).
 func (l deviceList) resolve(backend string) ([]int, error) {
 	if !l.all {
 		if len(l.ids) == 0 {
 			return []int{0}, nil
+		}
+		if len(l.ids) > 1 && os.Getenv("DLLMBENCH_TEST_CPU_WORKERS") != "1" {
+			if strings.EqualFold(backend, "cpu") {
+				return nil, usagef("--devices %s: the CPU backend runs one worker (several would compete for its cores): give one device", &l)
+			}
+			if !strings.EqualFold(backend, "cuda") && !strings.EqualFold(backend, "gpu") {
+				if n, err := cuda.DeviceCount(); err != nil || n == 0 {
+					return nil, usagef("--devices %s: no CUDA device, and several workers on the CPU would compete for its cores: give one device", &l)
+				}
+			}
 		}
 		return l.ids, nil
 	}
