@@ -20,6 +20,10 @@ func init() {
 			var dir string
 			alias(fs, "output_dir", "output-dir")(func(n string) { fs.StringVar(&dir, n, "results", "results folder to write") })
 			return func(_ context.Context, args []string) error {
+				set := setFlags(fs)
+				if err := checkOutputDir(dir, set["output_dir"] || set["output-dir"], args); err != nil {
+					return err
+				}
 				return buildReports(dir, args)
 			}
 		},

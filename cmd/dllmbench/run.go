@@ -262,6 +262,34 @@ func buildReports(dir string, files []string) error {
 	return nil
 }
 
+// checkOutputDir refuses to write the outputs of record files given as
+// arguments into the default folder dir when it holds records of its own
+// that are not among them: its reports and figures would no longer be
+// those of its records. named is whether --output_dir was given.
+func checkOutputDir(dir string, named bool, inputs []string) error {
+	if len(inputs) == 0 || named {
+		return nil
+	}
+	own, _ := filepath.Glob(filepath.Join(dir, "records", "*.jsonl"))
+	for _, o := range own {
+		if !slices.ContainsFunc(inputs, func(in string) bool {
+			return sameFile(in, o) || sameFile(in, dir) || sameFile(in, filepath.Join(dir, "records"))
+		}) {
+			return usagef("%s holds records that are not among the inputs (%s): give --output_dir for the outputs of these records", dir, o)
+		}
+	}
+	return nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
+}
+
 // noteEnergy says, under the table, why cells that ran where energy is
 // counted have none (the first reason; each record keeps its own).
 func noteEnergy(recs []bench.Record) {

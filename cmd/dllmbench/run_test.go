@@ -304,3 +304,34 @@ warmup: 0
 		}
 	}
 }
+
+// report and plot given record files write into ./results only when told
+// to (--output_dir) or when ./results has no records besides them: its
+// outputs would no longer be those of its records.
+func TestReportInputsKeepResults(t *testing.T) {
+	e := newEnv(t, failGrid)
+	for _, out := range []string{"results", "other"} {
+		if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", out, "--no-quality", "--records-name", out); r.code != 1 {
+			t.Fatalf("run into %s: code %d, want 1 (one cell fails)\n%s", out, r.code, r.stderr)
+		}
+	}
+	csv := filepath.Join(e.dir, "results", "raw_data", "raw_metrics.csv")
+	before, err := os.ReadFile(csv)
+	must(t, err)
+	for _, c := range []string{"report", "plot"} {
+		r := e.run(t, nil, c, "other/records/other.jsonl")
+		if r.code != 2 || !strings.Contains(r.stderr, "results holds records that are not among the inputs") ||
+			!strings.Contains(r.stderr, "give --output_dir") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s of other records: code %d, %q; want code 2 and one line", c, r.code, r.stderr)
+		}
+		if after, err := os.ReadFile(csv); err != nil || !bytes.Equal(before, after) {
+			t.Errorf("%s of other records changed results/raw_data/raw_metrics.csv (%v)", c, err)
+		}
+		// Its own records, or --output_dir, are what the user asked for.
+		for _, args := range [][]string{{"results/records/results.jsonl"}, {"results"}, {"--output_dir", "merged", "other", "results"}} {
+			if r := e.run(t, nil, append([]string{c}, args...)...); r.code != 0 {
+				t.Errorf("%s %v: code %d, %s", c, args, r.code, r.stderr)
+			}
+		}
+	}
+}
