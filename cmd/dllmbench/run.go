@@ -113,6 +113,10 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		if st, err := os.Stat(f.outputDir); err == nil && !st.IsDir() {
 			return fmt.Errorf("output folder %s is a file", f.outputDir)
 		}
+		// The name is a file's in DIR/records: a path would write elsewhere.
+		if strings.ContainsAny(f.recordsName, `/\`) || strings.Contains(f.recordsName, "..") {
+			return usagef("--records-name %q: want a file name, without /, \\ or ..", f.recordsName)
+		}
 		return runRun(ctx, &f, setFlags(fs))
 	}
 }

@@ -251,6 +251,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{"unknown backend, dry run", []string{"--backend", "bogus", "--dry-run"}, `--backend "bogus": want auto, cpu or cuda`},
 		{"unknown backend", []string{"--backend", "bogus"}, `--backend "bogus": want auto, cpu or cuda`},
 		{"empty backend", []string{"--backend", ""}, `--backend "": want auto, cpu or cuda`},
+		{"records name out of the folder", []string{"--records-name", "../../escape"}, `--records-name "../../escape": want a file name`},
+		{"records name in a subfolder", []string{"--records-name", "a/b"}, `--records-name "a/b": want a file name`},
+		{"records name with a backslash", []string{"--records-name", `a\b`}, `--records-name "a\\b": want a file name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
