@@ -65,7 +65,14 @@ func setupSlurm(fs *flag.FlagSet) func(context.Context, []string) error {
 			}
 			return usageError{err.Error()}
 		}
-		return run(ctx, sub.Args())
+		// The flags stop at the first argument that is not one: sbatch's
+		// options come after an explicit --, and anything else before it is
+		// a mistake (flags after it would go to sbatch unseen).
+		rest := sub.Args()
+		if n := len(args) - 1 - len(rest); args[0] == "submit" && len(rest) > 0 && (n == 0 || args[n] != "--") {
+			return usagef("unexpected argument %q: sbatch options go after --", rest[0])
+		}
+		return run(ctx, rest)
 	}
 }
 

@@ -456,6 +456,9 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 		{[]string{"slurm", "status", "--output_dir", "nowhere"}, 1, "no submission in"},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "--partition", "gpu"}, 2, "flag provided but not defined: -partition"},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "--shards", "-1"}, 2, "--shards -1"},
+		// A stray argument ended the flags: --config went to sbatch unseen.
+		{[]string{"slurm", "submit", "--dry-run", "extra", "--config", "grid.yaml"}, 2, `unexpected argument "extra": sbatch options go after --`},
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "-p", "gpu"}, 2, "flag provided but not defined: -p"},
 	} {
 		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%q: code %d, %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
