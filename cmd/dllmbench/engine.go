@@ -28,7 +28,7 @@ type backendFlags struct {
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&f.device, "devices", 0, "GPU index (relative to CUDA_VISIBLE_DEVICES)")
+	fs.Var(nonNegative{&f.device}, "devices", "GPU index (relative to CUDA_VISIBLE_DEVICES)")
 	f.registerOthers(fs)
 }
 
@@ -41,8 +41,28 @@ func (f *backendFlags) registerList(fs *flag.FlagSet) {
 
 func (f *backendFlags) registerOthers(fs *flag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "auto", "compute backend: auto, cpu or cuda")
-	fs.IntVar(&f.threads, "threads", 0, "CPU worker threads (0: one per CPU)")
+	fs.Var(nonNegative{&f.threads}, "threads", "CPU worker threads (0: one per CPU)")
 	fs.StringVar(&f.precision, "precision", "", "weight precision: bf16, fp16 or fp32 (default: as stored)")
+}
+
+// nonNegative is an int flag that is 0 or more: a negative device index or
+// thread count is refused where it is parsed, not taken for the default.
+type nonNegative struct{ v *int }
+
+func (n nonNegative) String() string {
+	if n.v == nil {
+		return "0"
+	}
+	return strconv.Itoa(*n.v)
+}
+
+func (n nonNegative) Set(s string) error {
+	v, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want an integer ≥ 0")
+	}
+	*n.v = int(v)
+	return nil
 }
 
 // deviceList is a list of device indices, or all of them.
