@@ -126,6 +126,9 @@ func (f *fetchFlags) wants() ([]want, error) {
 	}
 	for _, m := range f.models {
 		id, rev, _ := strings.Cut(m, "@")
+		if strings.TrimSpace(id) == "" {
+			return nil, usagef("--model %q: give a Hugging Face id (org/name[@revision])", m)
+		}
 		if isDir(id) || demo.IsBuiltin(id) {
 			return nil, usagef("--model %s: give a Hugging Face id (org/name); a local directory or built-in model needs no fetch", m)
 		}

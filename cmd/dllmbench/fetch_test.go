@@ -208,6 +208,8 @@ func TestFetchUsage(t *testing.T) {
 	}{
 		{[]string{"fetch"}, 2, "nothing to fetch"},
 		{[]string{"fetch", "--model", "builtin:demo-llama"}, 2, "needs no fetch"},
+		{[]string{"fetch", "--model", ""}, 2, `--model "": give a Hugging Face id`},
+		{[]string{"fetch", "--model", "@main"}, 2, `--model "@main": give a Hugging Face id`},
 		{[]string{"fetch", "--model", "not a/valid/id"}, 1, "is not a Hugging Face model ID"},
 		{[]string{"fetch", "--config", "nonexistent.yaml"}, 1, "nonexistent.yaml"},
 	} {
