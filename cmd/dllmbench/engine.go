@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,24 +109,26 @@ func (l *deviceList) Set(s string) error {
 
 // resolve lists the devices to run on. all is every GPU the CUDA driver
 // shows (after CUDA_VISIBLE_DEVICES), or the one device of the CPU
-// backend, or of auto on a machine without a usable GPU. A list of several
-// devices on the CPU is an error: the workers would share its cores and
-// distort each other's timings (DLLMBENCH_TEST_CPU_WORKERS=1 allows it, for
-// the tests of the workers on machines without a GPU).
-func (l deviceList) resolve(backend string) ([]int, error) {
+// backend, or of auto on a machine without a usable GPU. Several devices
+// on the CPU need threads (--threads) such that the workers' threads
+// together fit its CPUs: otherwise they would share cores and distort each
+// other's timings.
+func (l deviceList) resolve(backend string, threads int) ([]int, error) {
 	if !l.all {
 		if len(l.ids) == 0 {
 			return []int{0}, nil
 		}
-		if len(l.ids) > 1 && os.Getenv("DLLMBENCH_TEST_CPU_WORKERS") != "1" {
-			if strings.EqualFold(backend, "cpu") {
-				return nil, usagef("--devices %s: the CPU backend runs one worker (several would compete for its cores): give one device", &l)
-			}
-			if !strings.EqualFold(backend, "cuda") && !strings.EqualFold(backend, "gpu") {
-				if n, err := cuda.DeviceCount(); err != nil || n == 0 {
-					return nil, usagef("--devices %s: no CUDA device, and several workers on the CPU would compete for its cores: give one device", &l)
+		fit := threads > 0 && threads*len(l.ids) <= runtime.NumCPU()
+		if len(l.ids) > 1 && !fit && !strings.EqualFold(backend, "cuda") && !strings.EqualFold(backend, "gpu") {
+			why := "several workers on the CPU"
+			if !strings.EqualFold(backend, "cpu") {
+				if n, err := cuda.DeviceCount(); err == nil && n > 0 {
+					return l.ids, nil
 				}
+				why = "no CUDA device, and several workers on the CPU"
 			}
+			return nil, usagef("--devices %s: %s would share its cores: give one device, or --threads N with N × %d ≤ its %d CPUs",
+				&l, why, len(l.ids), runtime.NumCPU())
 		}
 		return l.ids, nil
 	}

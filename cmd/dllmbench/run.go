@@ -186,7 +186,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if _, _, _, err := gridCells(g); err != nil {
 		return err
 	}
-	devs, err := f.be.devices.resolve(g.Backend)
+	devs, err := f.be.devices.resolve(g.Backend, f.be.threads)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,26 +200,31 @@ func TestRunShard(t *testing.T) {
 
 // --devices 0,1 on the CPU backend runs two worker processes, each with a
 // records file of its own, that together measure the cells one worker does,
-// and the reports merge them. Outside tests several workers on the CPU are
-// refused: they would share its cores.
+// and the reports merge them. Each worker has a thread of its own
+// (--threads 1); without --threads, or with more threads than the CPUs
+// hold, several workers on the CPU are refused: they would share its cores.
 func TestRunDevices(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("two workers of one thread need two CPUs")
+	}
 	e := newEnv(t, shardGrid)
 	if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "one", "--backend", "cpu", "--no-report", "--no-quality"); r.code != 0 {
 		t.Fatalf("one worker: %s", r.stderr)
 	}
 	one, _ := recordKeys(t, filepath.Join(e.dir, "one"))
-	for _, backend := range []string{"cpu", "auto"} {
-		r := e.run(t, []string{"CUDA_VISIBLE_DEVICES=-1"}, "run", "--config", "grid.yaml", "--output_dir", "refused", "--backend", backend, "--devices", "0,1")
-		if r.code != 2 || !strings.Contains(r.stderr, "--devices 0,1: ") || !strings.Contains(r.stderr, "give one device") ||
+	for _, args := range [][]string{{"--backend", "cpu"}, {"--backend", "auto"},
+		{"--backend", "cpu", "--threads", strconv.Itoa(runtime.NumCPU())}} {
+		r := e.run(t, []string{"CUDA_VISIBLE_DEVICES=-1"}, append([]string{"run", "--config", "grid.yaml", "--output_dir", "refused",
+			"--devices", "0,1"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--devices 0,1: ") || !strings.Contains(r.stderr, "give one device, or --threads N") ||
 			strings.Count(r.stderr, "\n") != 1 {
-			t.Errorf("--backend %s --devices 0,1: code %d, %q; want code 2 and one line", backend, r.code, r.stderr)
+			t.Errorf("%v --devices 0,1: code %d, %q; want code 2 and one line", args, r.code, r.stderr)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "refused")); err == nil {
 		t.Error("a refused run wrote its output folder")
 	}
-	cpuWorkers := []string{"DLLMBENCH_TEST_CPU_WORKERS=1"}
-	r := e.run(t, cpuWorkers, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1",
+	r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1", "--threads", "1",
 		"--records-name", "job", "--no-quality")
 	if r.code != 0 {
 		t.Fatalf("two workers: code %d\n%s", r.code, r.stderr)
@@ -238,7 +245,8 @@ func TestRunDevices(t *testing.T) {
 		t.Errorf("no merged report: %v", err)
 	}
 	// A rerun measures nothing: the workers see each other's records.
-	r = e.run(t, cpuWorkers, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1", "--no-report", "--no-quality")
+	r = e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1", "--threads", "1",
+		"--no-report", "--no-quality")
 	if r.code != 0 || !strings.Contains(r.stderr, "measured=0 recorded_before=6") {
 		t.Errorf("rerun: code %d\n%s", r.code, r.stderr)
 	}
