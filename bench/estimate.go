@@ -40,6 +40,10 @@ type Estimation struct {
 	ActivationBytes float64 // the float32 buffers of the run state and the logits
 	Calls           int     // forward calls per batch
 	Note            string  // the assumptions made, when there are any
+
+	// HostStateBytes is the part of the run state in the host's memory:
+	// all of it on the CPU, the logits read back on a device.
+	HostStateBytes float64
 }
 
 // Estimate predicts a cell's time and memory from the model's shapes, for
@@ -153,6 +157,10 @@ func Estimate(c Cell, m *model.Config, backend string, promptCount, runs int) Es
 		floats += outRows * V // the logits read back to the host share the memory
 	}
 	e.ActivationBytes = 4 * floats
+	e.HostStateBytes = 4 * outRows * V // on a device, the logits read back
+	if backend == "cpu" {
+		e.HostStateBytes = e.CacheBytes + e.ActivationBytes // all of it
+	}
 	e.MemoryBytes = e.WeightBytes + e.CacheBytes + e.ActivationBytes
 
 	batches := float64((promptCount + c.Batch - 1) / c.Batch)
@@ -161,4 +169,33 @@ func Estimate(c Cell, m *model.Config, backend string, promptCount, runs int) Es
 	e.Bytes *= batches * float64(runs)
 	e.Note = strings.Join(notes, "; ")
 	return e
+}
+
+// Unfit explains why a cell of this estimate surely cannot run on a
+// machine of memory bytes: the part of its run state in host memory
+// (HostStateBytes, weights aside) needs more than the whole machine, as
+// model.NewState refuses it. It returns "" when the state may fit or
+// memory is 0 (unknown). A device's own memory is not checked: the dry run
+// opens none.
+func (e Estimation) Unfit(memory int64) string {
+	if memory <= 0 || e.HostStateBytes <= float64(memory) {
+		return ""
+	}
+	return fmt.Sprintf("needs %s for its state, the machine has %s", gib(e.HostStateBytes), gib(float64(memory)))
+}
+
+// MachineMemory is this machine's total memory in bytes (MemTotal of
+// /proc/meminfo), or 0 where it is unknown.
+func MachineMemory() int64 { return meminfo("MemTotal") }
+
+// gib formats bytes in GiB for messages.
+func gib(bytes float64) string {
+	switch g := bytes / (1 << 30); {
+	case g < 10:
+		return fmt.Sprintf("%.2f GiB", g)
+	case g < 100:
+		return fmt.Sprintf("%.1f GiB", g)
+	default:
+		return fmt.Sprintf("%.0f GiB", g)
+	}
 }

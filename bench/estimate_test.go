@@ -3,8 +3,10 @@ package bench
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
+	"dllmbench/compute/cpu"
 	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 )
@@ -133,5 +135,69 @@ func TestEstimate(t *testing.T) {
 				t.Errorf("note %q, want %q", e.Note, tc.note)
 			}
 		})
+	}
+}
+
+// Unfit names a cell whose run state in host memory exceeds the machine:
+// all of the state on the CPU, the logits read back on a device. 0 is an
+// unknown machine, and a state of exactly the machine's memory fits.
+func TestEstimateUnfit(t *testing.T) {
+	llada := shapes(t, testmodel.LLaDA8B())
+	diff := Cell{Family: "llada", Batch: 2, PromptLen: 128, GenLen: 128, Steps: 16, BlockLen: 32,
+		Remasking: "low_confidence", Cache: "none", Precision: "bf16"}
+	onCPU, onCUDA := Estimate(diff, llada, "cpu", 2, 1), Estimate(diff, llada, "cuda", 2, 1)
+	if onCPU.HostStateBytes != onCPU.CacheBytes+onCPU.ActivationBytes {
+		t.Errorf("cpu: host state %g, want cache + activations %g", onCPU.HostStateBytes, onCPU.CacheBytes+onCPU.ActivationBytes)
+	}
+	// 2 rows × 32 block positions of 126,464 float32 logits.
+	if onCUDA.HostStateBytes != 4*64*126464 {
+		t.Errorf("cuda: host state %g, want the logits' 32,374,784 B", onCUDA.HostStateBytes)
+	}
+	for _, e := range []Estimation{onCPU, onCUDA} {
+		if why := e.Unfit(int64(e.HostStateBytes)); why != "" {
+			t.Errorf("a state of exactly the machine's memory: %q", why)
+		}
+		if why := e.Unfit(0); why != "" {
+			t.Errorf("an unknown machine: %q", why)
+		}
+	}
+	// The dry run of the audit: batch 10⁸ on a machine of 23.5 GiB.
+	huge := diff
+	huge.Batch = 100_000_000
+	e := Estimate(huge, llada, "cpu", 8, 1)
+	if why, want := e.Unfit(47<<29), "GiB for its state, the machine has 23.5 GiB"; !strings.Contains(why, want) {
+		t.Errorf("Unfit %q, want %q", why, want)
+	}
+	if why := onCPU.Unfit(int64(onCPU.HostStateBytes) - 1); !strings.HasPrefix(why, "needs 0.") {
+		t.Errorf("a byte short: %q", why)
+	}
+}
+
+// The dry run warns only about cells the run refuses: the host state the
+// estimate counts is at most what model.NewState checks for the cell's
+// state (the demo's shapes, both families, float32 weights and cache).
+func TestEstimateUnfitAgreesWithNewState(t *testing.T) {
+	b := cpu.New(1)
+	t.Cleanup(b.Close)
+	ar := Cell{Family: "llama", Batch: 3, PromptLen: 16, GenLen: 8, Precision: "fp32"}
+	diff := Cell{Family: "llada", Batch: 3, PromptLen: 16, GenLen: 16, Steps: 8, BlockLen: 8,
+		Remasking: "low_confidence", Cache: "dual", Precision: "fp32"}
+	for _, c := range []Cell{ar, diff} {
+		f := model.Llama
+		if c.Diffusion() {
+			f = model.LLaDA
+		}
+		m := loadTiny(t, f, b)
+		e := Estimate(c, &m.Config, "cpu", 3, 1)
+		var backend, host float64
+		if c.Diffusion() {
+			L := c.PromptLen + c.GenLen
+			backend, host = m.StateBytes(c.Batch, L, L, c.Batch*c.BlockLen)
+		} else {
+			backend, host = m.StateBytes(c.Batch, c.PromptLen, c.PromptLen+c.GenLen, c.Batch)
+		}
+		if e.HostStateBytes > backend+host || e.HostStateBytes < 0.9*(backend+host) {
+			t.Errorf("%s: estimated host state %g, NewState checks %g", c.Family, e.HostStateBytes, backend+host)
+		}
 	}
 }

@@ -171,7 +171,13 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 		return len(ids)
 	}
 	if !c.Diffusion() {
-		s := decode.ARState(m, c.Batch, promptLen, c.GenLen, 0)
+		if err := decode.CheckAR(m, [][]int{make([]int, promptLen)}, c.GenLen); err != nil {
+			return nil, nil, err
+		}
+		s, err := decode.ARState(m, c.Batch, promptLen, c.GenLen, 0)
+		if err != nil {
+			return nil, nil, err
+		}
 		return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
 			var res *decode.ARResult
 			lat, dev, err := timeBatch(dt, func() (err error) {
@@ -200,7 +206,10 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 	if err := decode.CheckDiffusion(m, [][]int{make([]int, promptLen)}, o); err != nil {
 		return nil, nil, err
 	}
-	s := decode.DiffusionState(m, c.Batch, promptLen, o)
+	s, err := decode.DiffusionState(m, c.Batch, promptLen, o)
+	if err != nil {
+		return nil, nil, err
+	}
 	return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
 		o := o
 		o.Seed = cr.seed ^ seed

@@ -211,6 +211,49 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 	}
 }
 
+// A batch whose run state cannot fit the machine fails its cell with one
+// line saying so, allocating nothing, and the sweep goes on: the run that
+// found it (batch_size 100000000) died of Go's out-of-memory fatal error,
+// which no recover catches.
+func TestRunHugeBatchFailsItsCell(t *testing.T) {
+	if meminfo("MemTotal") == 0 {
+		t.Skip("the machine's memory is unknown here (no /proc/meminfo)")
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	g := demoGrid()
+	g.BatchSizes = []int{100_000_000, 1}
+	g.PromptLengths, g.GenLengths = []int{8}, []int{8}
+	g.Diffusion = DiffusionAxes{Steps: []int{8}, BlockLength: []int{8}, Cache: []string{"none"}}
+	g.Repetitions, g.Warmup = 1, 0
+	var progress bytes.Buffer
+	o := runOpts(dir)
+	o.Progress = &progress
+	sum, err := Run(context.Background(), g, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Measured != 4 || sum.Failed != 2 {
+		t.Fatalf("summary %+v, want 4 cells measured of which the 2 of batch 10⁸ failed", sum)
+	}
+	recs, err := ReadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		switch {
+		case r.Cell.Batch == 1 && r.Status != "ok":
+			t.Errorf("%s: %s %s", r.Cell.Name(), r.Status, r.Error)
+		case r.Cell.Batch > 1 && (r.Status != "failed" || !strings.Contains(r.Error, "GiB, the machine has") ||
+			strings.Contains(r.Error, "panic")):
+			t.Errorf("%s: %s %q, want failed: needs X GiB, the machine has Y GiB", r.Cell.Name(), r.Status, r.Error)
+		}
+	}
+	if !strings.Contains(progress.String(), "FAILED: model: a run state of 100000000 rows") {
+		t.Errorf("progress: %q", progress.String())
+	}
+}
+
 // Cancelling abandons the cell in flight: nothing half-measured is written.
 // With a delay the run pauses before every cell it measures but the first,
 // never before one it reuses, and a pause cut short by cancelling ends the

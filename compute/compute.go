@@ -167,6 +167,16 @@ type MemoryStats interface {
 	Memory() (allocated, peak, workspace int64)
 }
 
+// HostResident is implemented by backends whose tensors are the host's own
+// memory, as the CPU backend's Go slices are: what Alloc takes comes out of
+// the machine's memory, where a request beyond it ends the process (Go's
+// runtime cannot return it as an error), so a caller checks the size of a
+// large request first. A device backend's Alloc failure is an error that
+// Sync returns.
+type HostResident interface {
+	HostResident()
+}
+
 // DeviceTimer is implemented by backends that can time queued work with
 // the device's own clock (CUDA events), the time GPU benchmarks report next
 // to the host's.

@@ -38,8 +38,9 @@ type ARResult struct {
 var ErrEmptyPrompt = errors.New("decode: empty prompt: a causal model needs at least one token (BOS) to start from")
 
 // ARState returns a run state big enough to generate maxNew tokens after
-// prompts of up to promptLen tokens for batch rows.
-func ARState(m *model.Model, rows, promptLen, maxNew, chunk int) *model.State {
+// prompts of up to promptLen tokens for batch rows, or NewState's error
+// for one that cannot fit.
+func ARState(m *model.Model, rows, promptLen, maxNew, chunk int) (*model.State, error) {
 	n := promptLen
 	if chunk > 0 && chunk < n {
 		n = chunk

@@ -23,6 +23,18 @@ func load(t *testing.T, spec testmodel.Spec) *model.Model {
 	return testmodel.Load(t, spec, b)
 }
 
+// mustState fails the test on NewState's error and returns the state:
+// mustState(t)(m.NewState(…)).
+func mustState(tb testing.TB) func(*model.State, error) *model.State {
+	return func(s *model.State, err error) *model.State {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	}
+}
+
 // get_num_transfer_tokens: 32 masks over 5 steps is [7 7 6 6 6]
 // (/work/shared/notes/llada.md §1).
 func TestNumTransfer(t *testing.T) {
@@ -57,7 +69,7 @@ func TestARBatchEqualsAlone(t *testing.T) {
 	const gen = 12
 	alone := make([][]int, len(prompts))
 	for i, p := range prompts {
-		s := decode.ARState(m, 1, len(p), gen, 0)
+		s := mustState(t)(decode.ARState(m, 1, len(p), gen, 0))
 		res, err := decode.Generate(m, s, [][]int{p}, decode.AROptions{MaxNew: gen, IgnoreEOS: true})
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +77,7 @@ func TestARBatchEqualsAlone(t *testing.T) {
 		alone[i] = res.IDs[0]
 	}
 	for _, chunk := range []int{0, 2} {
-		s := decode.ARState(m, len(prompts), 6, gen, chunk)
+		s := mustState(t)(decode.ARState(m, len(prompts), 6, gen, chunk))
 		res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: gen, IgnoreEOS: true})
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +92,7 @@ func TestARBatchEqualsAlone(t *testing.T) {
 func TestARStopsPerRow(t *testing.T) {
 	m := load(t, testmodel.Tiny(model.Llama))
 	prompts := [][]int{{1, 5, 9}, {3, 4}}
-	s := decode.ARState(m, 2, 3, 20, 0)
+	s := mustState(t)(decode.ARState(m, 2, 3, 20, 0))
 	free, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: 20, IgnoreEOS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -132,14 +144,14 @@ func TestDiffusionBatchEqualsAlone(t *testing.T) {
 			o.GenLength, o.BlockLength, o.Remasking = 8, 4, decode.LowConfidence
 			var alone []*decode.DiffusionResult
 			for _, p := range prompts {
-				s := decode.DiffusionState(m, 1, len(p), o)
+				s := mustState(t)(decode.DiffusionState(m, 1, len(p), o))
 				res, err := decode.Diffuse(m, s, [][]int{p}, o)
 				if err != nil {
 					t.Fatal(err)
 				}
 				alone = append(alone, res)
 			}
-			s := decode.DiffusionState(m, len(prompts), 6, o)
+			s := mustState(t)(decode.DiffusionState(m, len(prompts), 6, o))
 			res, err := decode.Diffuse(m, s, prompts, o)
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +186,7 @@ func TestDiffusionSchedule(t *testing.T) {
 	m := load(t, testmodel.Tiny(model.LLaDA))
 	p := [][]int{{1, 2, 3}}
 	o := decode.DiffusionOptions{GenLength: 10, BlockLength: 5, Steps: 6, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
-	res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, 3, o), p, o)
+	res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, 1, 3, o)), p, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +200,7 @@ func TestDiffusionSchedule(t *testing.T) {
 	for _, dc := range decoders[4:] {
 		o := dc.o
 		o.GenLength, o.BlockLength, o.Remasking = 10, 5, decode.LowConfidence
-		res, err := decode.Diffuse(m, decode.DiffusionState(m, 1, 3, o), p, o)
+		res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, 1, 3, o)), p, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +341,7 @@ func TestRandomRemaskingUniform(t *testing.T) {
 	o := decode.DiffusionOptions{GenLength: 4, BlockLength: 4, Steps: 4, Remasking: decode.RandomRemask, Cache: decode.CacheNone}
 	counts := make([]int, 4)
 	const runs = 800
-	s := decode.DiffusionState(m, 1, 2, o)
+	s := mustState(t)(decode.DiffusionState(m, 1, 2, o))
 	for seed := range runs {
 		o.Seed = uint64(seed)
 		first := -1
@@ -393,7 +405,7 @@ func TestDiffusionDeviceCommitMatchesHost(t *testing.T) {
 					call++
 				}
 				before := b.calls
-				res, err := decode.Diffuse(m, decode.DiffusionState(m, len(prompts), 6, o), prompts, o)
+				res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, len(prompts), 6, o)), prompts, o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -448,7 +460,7 @@ func TestDiffusionDeviceCommitFailure(t *testing.T) {
 	m := testmodel.Load(t, testmodel.Tiny(model.LLaDA), b)
 	p := [][]int{{1, 2, 3}}
 	o := decode.DiffusionOptions{GenLength: 8, BlockLength: 4, Steps: 8, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
-	s := decode.DiffusionState(m, 1, 3, o)
+	s := mustState(t)(decode.DiffusionState(m, 1, 3, o))
 	if _, err := decode.Diffuse(m, s, p, o); err == nil || !strings.Contains(err.Error(), "marker refused") {
 		t.Fatalf("Diffuse with a refused marker: error %v", err)
 	}
@@ -458,5 +470,37 @@ func TestDiffusionDeviceCommitFailure(t *testing.T) {
 	}
 	if len(res.StepEnd) != res.Calls || res.Calls != 8 {
 		t.Errorf("after a failure: %d step times for %d calls, want 8", len(res.StepEnd), res.Calls)
+	}
+}
+
+// A state too large for the machine or for int32 indices is an error, for
+// sizes whose products overflow int too (guidance doubling the rows, the
+// rows times the block or the sequence): not a panic, never an attempt.
+func TestStateTooLarge(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.LLaDA))
+	o := decode.DiffusionOptions{GenLength: 8, Steps: 8, BlockLength: 8, Remasking: decode.LowConfidence,
+		Cache: decode.CacheNone}
+	guided := o
+	guided.CFGScale = 1
+	for _, c := range []struct {
+		name string
+		new  func() (*model.State, error)
+	}{
+		{"autoregressive", func() (*model.State, error) { return decode.ARState(m, 1<<40, 4, 4, 0) }},
+		{"diffusion", func() (*model.State, error) { return decode.DiffusionState(m, math.MaxInt/4, 4, o) }},
+		{"diffusion, guided", func() (*model.State, error) { return decode.DiffusionState(m, math.MaxInt/2+1, 4, guided) }},
+		{"score", func() (*model.State, error) { return decode.ScoreState(m, math.MaxInt/4, 8, 0) }},
+		{"score, guided", func() (*model.State, error) { return decode.ScoreState(m, math.MaxInt/2+1, 8, 1) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := c.new()
+			if err == nil {
+				s.Close()
+				t.Fatal("no error")
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "model: a run state of ") {
+				t.Errorf("error %q", msg)
+			}
+		})
 	}
 }

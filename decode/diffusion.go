@@ -144,13 +144,23 @@ func CheckDiffusion(m *model.Model, prompts [][]int, o DiffusionOptions) error {
 	return nil
 }
 
-// DiffusionState returns a run state for the batch and options.
-func DiffusionState(m *model.Model, rows, promptLen int, o DiffusionOptions) *model.State {
+// DiffusionState returns a run state for the batch and options, or
+// NewState's error for one that cannot fit.
+func DiffusionState(m *model.Model, rows, promptLen int, o DiffusionOptions) (*model.State, error) {
 	if o.CFGScale > 0 {
-		rows *= 2
+		rows = mulSat(rows, 2)
 	}
 	L := promptLen + o.GenLength
-	return m.NewState(rows, L, L, rows*o.BlockLength)
+	return m.NewState(rows, L, L, mulSat(rows, o.BlockLength))
+}
+
+// mulSat is a·b for positive a and b, or the largest int where that
+// overflows: a size beyond any machine, which NewState refuses as such.
+func mulSat(a, b int) int {
+	if a > 0 && b > 0 && a > math.MaxInt/b {
+		return math.MaxInt
+	}
+	return a * b
 }
 
 // NumTransfer splits n masked tokens over steps as LLaDA's

@@ -9,12 +9,13 @@ import (
 )
 
 // ScoreState returns a run state for scoring sequences of up to n tokens,
-// rows at a time (doubled under classifier-free guidance).
-func ScoreState(m *model.Model, rows, n int, cfg float64) *model.State {
+// rows at a time (doubled under classifier-free guidance), or NewState's
+// error for one that cannot fit.
+func ScoreState(m *model.Model, rows, n int, cfg float64) (*model.State, error) {
 	if cfg > 0 {
-		rows *= 2
+		rows = mulSat(rows, 2)
 	}
-	return m.NewState(rows, n, n, rows*n)
+	return m.NewState(rows, n, n, mulSat(rows, n))
 }
 
 // CausalScore returns the log-probability of each token of text given the

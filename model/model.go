@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 
 	"dllmbench/compute"
@@ -143,10 +144,21 @@ type State struct {
 
 // NewState allocates a run state for batches of B rows, at most N tokens
 // per row per call, T cache slots per row and M logit rows per call.
-func (m *Model) NewState(B, N, T, M int) *State {
+//
+// It returns an error, having allocated nothing, for a state that cannot
+// fit: more tokens or cache rows than its int32 indices address, or more
+// memory than the machine has (its host slices, with its tensors on a
+// backend that keeps them in host memory). The machine's total memory is
+// the bound, not its free memory: only a state that surely cannot fit is
+// refused, where allocating it would end the process. A device backend's
+// failed allocation is returned too, the state freed.
+func (m *Model) NewState(B, N, T, M int) (*State, error) {
 	c, b := &m.Config, m.b
 	if B <= 0 || N <= 0 || T <= 0 || M <= 0 || N > T {
 		panic(fmt.Sprintf("model: NewState(B=%d, N=%d, T=%d, M=%d)", B, N, T, M))
+	}
+	if err := m.checkState(B, N, T, M); err != nil {
+		return nil, err
 	}
 	s := &State{B: B, N: N, T: T, M: M, b: b,
 		Tokens: make([]int32, B*N), Pos: make([]int32, B*N), Slots: make([]int32, B*N),
@@ -166,7 +178,64 @@ func (m *Model) NewState(B, N, T, M int) *State {
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
 	s.pick, s.inHost, s.picks = b.Alloc(compute.I32, M, 1), make([]int32, len(s.staged)), make([]int32, M)
 	s.box.selIDs, s.box.selProbs, s.box.host, s.box.in, s.box.picks = s.selIDs, s.selProbs, s.host, s.inHost, s.picks
-	return s
+	// A device's failed allocation waits in the backend for the next Sync:
+	// taken now, it fails the state, not the first step run on it.
+	if err := b.Sync(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("model: allocating a run state of %d rows × %d tokens: %w", B, T, err)
+	}
+	return s, nil
+}
+
+// StateBytes is the memory NewState(B, N, T, M) takes: the tensors on the
+// backend (activations, key/value caches, logits, inputs) and the host's
+// slices (inputs and their staging, the logits read back), in float64 so
+// that no size overflows. The backend's part matches State.Memory's sum.
+func (m *Model) StateBytes(B, N, T, M int) (backend, host float64) {
+	c := &m.Config
+	b, n, t, o := float64(B), float64(N), float64(T), float64(M)
+	bn := b * n
+	in := 4*bn + 2*b + 2*o // the staged inputs, int32
+	backend = 4*in +
+		4*bn*2*float64(c.Dim+c.QDim()+c.KVDim()+c.HiddenDim) + // x, xb, q, att, k, v, h, h2
+		float64(c.NLayers)*2*b*t*float64(c.KVDim()*m.cacheDT.Size()) + // kc, vc
+		4*o*float64(c.Dim+c.VocabSize) + // xo, logits
+		4*3*o // selIDt, selPt, pick
+	host = 4*(4*bn+2*b+5*o) + // Tokens, Pos, Slots, cacheRow; Span; Out, outSlot, selIDs, selProbs, picks
+		4*2*in + // staged, inHost
+		4*o*float64(c.VocabSize) // host logits
+	return backend, host
+}
+
+// checkState refuses a state NewState cannot allocate: see NewState.
+func (m *Model) checkState(B, N, T, M int) error {
+	backend, host := m.StateBytes(B, N, T, M)
+	need := host
+	if _, ok := m.b.(compute.HostResident); ok {
+		need += backend
+	}
+	if have := machineMemory(); have > 0 && need > float64(have) {
+		return fmt.Errorf("model: a run state of %d rows × %d tokens needs %s, the machine has %s",
+			B, T, gib(need), gib(float64(have)))
+	}
+	// Cache rows (B·T, at least the B·N token rows) and the staged inputs
+	// are indexed by int32.
+	if b, t := float64(B), float64(T); b*t > math.MaxInt32 || 4*b*float64(N)+2*b+2*float64(M) > math.MaxInt32 {
+		return fmt.Errorf("model: a run state of %d rows × %d tokens: more than 2³¹−1 cache rows or inputs", B, T)
+	}
+	return nil
+}
+
+// gib formats bytes in GiB for errors.
+func gib(bytes float64) string {
+	switch g := bytes / (1 << 30); {
+	case g < 10:
+		return fmt.Sprintf("%.2f GiB", g)
+	case g < 100:
+		return fmt.Sprintf("%.1f GiB", g)
+	default:
+		return fmt.Sprintf("%.0f GiB", g)
+	}
 }
 
 // Forward runs the network on n tokens per batch row, taken from the

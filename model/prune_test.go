@@ -26,7 +26,7 @@ func TestPrunedLastLayer(t *testing.T) {
 	m := loadStories(t)
 	const B, n = 2, 7
 	rows, V := B*n, m.Config.VocabSize
-	s := m.NewState(B, n, 16, rows)
+	s := mustState(t)(m.NewState(B, n, 16, rows))
 	defer s.Close()
 	for r := range B {
 		for i := range n {

@@ -52,7 +52,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 	}
 	T := min(256, m.Config.MaxSeqLen)
 	for _, rows := range []int{1, 8} {
-		s := m.NewState(rows, 1, T, rows)
+		s := mustState(b)(m.NewState(rows, 1, T, rows))
 		for r := range rows {
 			s.Tokens[r], s.Slots[r], s.Pos[r] = int32(1+r), int32(T-1), int32(T-1)
 			s.Span[2*r], s.Span[2*r+1] = 0, int32(T)
@@ -129,7 +129,7 @@ func BenchmarkDiffusionStep(b *testing.B) {
 	be, m := stepModel(b)
 	const block = 32
 	n := min(256, m.Config.MaxSeqLen)
-	s := m.NewState(1, n, n, block)
+	s := mustState(b)(m.NewState(1, n, n, block))
 	defer s.Close()
 	for i := range n {
 		s.Tokens[i], s.Pos[i], s.Slots[i] = int32(1+i%100), int32(i), int32(i)

@@ -17,7 +17,7 @@ func TestUnmaskMatchesHost(t *testing.T) {
 	}
 	const B, n, start, bl, k = 2, 7, 2, 4, 2
 	m.Config.MaskID = 7 // a token of this vocabulary stands for the mask
-	s := m.NewState(B, n, 16, B*bl)
+	s := mustState(t)(m.NewState(B, n, 16, B*bl))
 	defer s.Close()
 	computetest.MustPanic(t, "Rerun before Forward", "model: Rerun before any Forward", func() { m.Rerun(s) })
 	canvas := []int32{1, 5, 7, 7, 7, 7, 9, 3, 4, 7, 40, 7, 7, 2} // row 1 has one block position committed

@@ -167,7 +167,9 @@ func (j *Judge) Score(prompt, continuation string) (s SeqNLL, truncated bool, er
 			j.s.Close()
 		}
 		j.n = min(max(n, 2*j.n), limit)
-		j.s = decode.ScoreState(j.m, 1, j.n, 0)
+		if j.s, err = decode.ScoreState(j.m, 1, j.n, 0); err != nil {
+			return SeqNLL{}, truncated, err
+		}
 	}
 	lp, err := decode.CausalScore(j.m, j.s, ctx, text)
 	if err != nil {

@@ -95,7 +95,11 @@ func TestJudgeScore(t *testing.T) {
 	if bos, ok := j.tok.BOS(); !ok || ctx[0] != bos {
 		t.Fatalf("context %v does not start with BOS", ctx)
 	}
-	lp, err := decode.CausalScore(j.m, decode.ScoreState(j.m, 1, len(ctx)+len(text), 0), ctx, text)
+	s, err := decode.ScoreState(j.m, 1, len(ctx)+len(text), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := decode.CausalScore(j.m, s, ctx, text)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,7 +193,10 @@ func runGenerate(f *generateFlags, set map[string]bool) error {
 		if err := decode.CheckDiffusion(m, prompts, dopt); err != nil {
 			return err
 		}
-		s := decode.DiffusionState(m, len(prompts), promptLen, dopt)
+		s, err := decode.DiffusionState(m, len(prompts), promptLen, dopt)
+		if err != nil {
+			return err
+		}
 		defer s.Close()
 		t1 := time.Now()
 		res, err := decode.Diffuse(m, s, prompts, dopt)
@@ -210,7 +213,10 @@ func runGenerate(f *generateFlags, set map[string]bool) error {
 		if err := decode.CheckAR(m, prompts, f.genLength); err != nil {
 			return err
 		}
-		s := decode.ARState(m, len(prompts), promptLen, f.genLength, 0)
+		s, err := decode.ARState(m, len(prompts), promptLen, f.genLength, 0)
+		if err != nil {
+			return err
+		}
 		defer s.Close()
 		t1 := time.Now()
 		res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: f.genLength, IgnoreEOS: f.ignoreEOS,

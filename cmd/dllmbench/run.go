@@ -320,6 +320,7 @@ func dryRun(g *bench.Grid) error {
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cell\tcalls/batch\tGFLOP\tGB read\tmemory GiB\testimate s\t")
 	var total float64
+	var unfit []string
 	for _, c := range cells {
 		var cfg *model.Config
 		for i, m := range g.Models {
@@ -329,9 +330,15 @@ func dryRun(g *bench.Grid) error {
 		}
 		e := bench.Estimate(c, cfg, g.Backend, prompts, g.Repetitions+g.Warmup)
 		total += e.Seconds
+		if why := e.Unfit(bench.MachineMemory()); why != "" {
+			unfit = append(unfit, fmt.Sprintf("too large: %s: %s", c.Name(), why))
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.1f\t\n", c.Name(), e.Calls, e.FLOPs/1e9, e.Bytes/1e9, e.MemoryBytes/(1<<30), e.Seconds)
 	}
 	tw.Flush()
+	for _, u := range unfit {
+		fmt.Println(u)
+	}
 	for _, s := range skipped {
 		fmt.Printf("invalid: %s: %s\n", s.Cell.Name(), s.Reason)
 	}

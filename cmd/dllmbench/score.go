@@ -142,7 +142,10 @@ func runScore(f *scoreFlags, set map[string]bool) error {
 	r := scoreResult{ContextIDs: ctxIDs, IDs: ids}
 	n := len(ctxIDs) + len(ids)
 	if cfg.Family == model.Llama {
-		s := decode.ScoreState(m, 1, n, 0)
+		s, err := decode.ScoreState(m, 1, n, 0)
+		if err != nil {
+			return err
+		}
 		defer s.Close()
 		lp, err := decode.CausalScore(m, s, ctxIDs, ids)
 		if err != nil {
@@ -156,7 +159,10 @@ func runScore(f *scoreFlags, set map[string]bool) error {
 		if f.batchSize < 1 || f.mcSamples < f.batchSize || f.mcSamples%f.batchSize != 0 {
 			return usagef("--mc-samples %d must be a positive multiple of --batch-size %d", f.mcSamples, f.batchSize)
 		}
-		s := decode.ScoreState(m, f.batchSize, n, f.cfgScale)
+		s, err := decode.ScoreState(m, f.batchSize, n, f.cfgScale)
+		if err != nil {
+			return err
+		}
 		defer s.Close()
 		ll, losses, err := decode.LogLikelihood(m, s, ctxIDs, ids, f.mcSamples, f.batchSize, f.cfgScale, f.seed)
 		if err != nil {

@@ -32,7 +32,10 @@ type Backend struct {
 	marks []time.Time // since the last Marks
 }
 
-var _ compute.Backend = (*Backend)(nil)
+var (
+	_ compute.Backend      = (*Backend)(nil)
+	_ compute.HostResident = (*Backend)(nil)
+)
 
 // New returns a backend using threads worker goroutines; threads ≤ 0 means
 // one per available CPU (GOMAXPROCS).
@@ -47,6 +50,9 @@ func New(threads int) *Backend {
 func (b *Backend) Threads() int { return b.pool.workers }
 
 func (b *Backend) Name() string { return "cpu" }
+
+// HostResident marks the tensors as host memory (compute.HostResident).
+func (b *Backend) HostResident() {}
 
 // Close stops the worker goroutines; the backend must not be used after.
 func (b *Backend) Close() { b.pool.close() }

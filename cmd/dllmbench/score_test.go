@@ -1,0 +1,34 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// scoreLLaDA is a LLaDA model with a tokenizer for score's tests.
+const scoreLLaDA = "../../testdata/golden/engine/llada-tiny"
+
+// oneErrorLine fails the test unless stderr ends in one "dllmbench …"
+// error line with no Go panic or runtime trace.
+func oneErrorLine(t *testing.T, r result) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "dllmbench") || strings.Contains(r.stderr, "goroutine") {
+		t.Errorf("stderr is not one clean error line: %q", r.stderr)
+	}
+}
+
+// A batch of Monte-Carlo samples whose run state cannot fit the machine is
+// one error line and exit 1, not Go's out-of-memory fatal error.
+func TestScoreStateTooLarge(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err != nil {
+		t.Skip("the machine's memory is unknown here (no /proc/meminfo)")
+	}
+	r := dllmbench(t, "", "score", "--model", scoreLLaDA, "--ids", "5", "--mc-samples", "100000000",
+		"--batch-size", "100000000", "--backend", "cpu")
+	if r.code != 1 || !strings.Contains(r.stderr, "GiB, the machine has") {
+		t.Errorf("code %d, stderr %q; want code 1 and what the state needs", r.code, r.stderr)
+	}
+	oneErrorLine(t, r)
+}
