@@ -272,6 +272,11 @@ func invalidDiffusion(c Cell) string {
 		if c.Steps <= 0 || c.Steps%blocks != 0 {
 			return fmt.Sprintf("steps %d is not a positive multiple of the %d blocks", c.Steps, blocks)
 		}
+		// A step commits at least one token: the decoder would run
+		// gen_length steps under the label of more.
+		if c.Steps > c.GenLen {
+			return fmt.Sprintf("steps %d exceed gen_length %d: at most one step per generated token", c.Steps, c.GenLen)
+		}
 	}
 	return ""
 }

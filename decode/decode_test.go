@@ -230,6 +230,8 @@ func TestDiffusionBadInput(t *testing.T) {
 	}{
 		{"gen length not a multiple of the block", llada, with(func(o *decode.DiffusionOptions) { o.BlockLength = 3 }), "not a multiple of block-length 3"},
 		{"steps not a multiple of the blocks", llada, with(func(o *decode.DiffusionOptions) { o.Steps = 3 }), "steps 3 is not a positive multiple of the 2 blocks"},
+		// A step commits at least one token: 16 steps would run 8.
+		{"more steps than tokens", llada, with(func(o *decode.DiffusionOptions) { o.Steps = 16 }), "steps 16 exceed gen-length 8: at most one step per generated token"},
 		{"threshold above one", llada, with(func(o *decode.DiffusionOptions) { o.Threshold = 1.5 }), "threshold 1.5 outside (0, 1]"},
 		{"threshold and factor", llada, with(func(o *decode.DiffusionOptions) { o.Threshold, o.Factor = 0.9, 1 }), "exclude each other"},
 		{"threshold with random remasking", llada, with(func(o *decode.DiffusionOptions) { o.Threshold, o.Remasking = 0.9, decode.RandomRemask }), "need --remasking low_confidence"},
@@ -374,7 +376,7 @@ func (u *unmaskCounter) Unmask(canvas, picked, ids, probs compute.Tensor, start,
 // Greedy fixed schedules commit on the device (compute.Unmasker), queuing
 // a block's steps: tokens, counts, callbacks and the number of step times
 // are those of the commits on the host, with each cache, with padding, with
-// uneven and zero counts (more steps than a block's tokens).
+// uneven counts and with one token a step (the most steps a block takes).
 func TestDiffusionDeviceCommitMatchesHost(t *testing.T) {
 	b := &unmaskCounter{Backend: cpu.New(2)}
 	t.Cleanup(b.Close)
@@ -385,7 +387,7 @@ func TestDiffusionDeviceCommitMatchesHost(t *testing.T) {
 		positions []int
 	}
 	for _, cache := range []decode.Cache{decode.CacheNone, decode.CachePrefix, decode.CacheDual} {
-		for _, steps := range []int{3, 6, 9, 24} { // per block of 4: [2 1 1], [2 2], [1 1 1 ...], [1 1 1 1 0 0 0 0]
+		for _, steps := range []int{3, 6, 9, 12} { // per block of 4: [2 1 1], [2 2], [1 1 1 ...], [1 1 1 1]
 			o := decode.DiffusionOptions{GenLength: 12, BlockLength: 4, Steps: steps, Remasking: decode.LowConfidence, Cache: cache}
 			if steps == 9 {
 				o.GenLength, o.BlockLength = 9, 9

@@ -89,12 +89,39 @@ type DiffusionResult struct {
 	Processed int
 }
 
-// CheckDiffusion validates a request before any compute.
+// CheckDiffusion validates a request before any compute: the model, the
+// options (Check) and the prompts.
 func CheckDiffusion(m *model.Model, prompts [][]int, o DiffusionOptions) error {
 	c := &m.Config
 	if c.Family != model.LLaDA {
 		return fmt.Errorf("decode: diffusion decoding needs a masked-diffusion model; %s is %s", c.Arch, c.Family)
 	}
+	if err := o.Check(); err != nil {
+		return err
+	}
+	longest := 0
+	for i, p := range prompts {
+		for _, id := range p {
+			if id < 0 || id >= c.VocabSize {
+				return fmt.Errorf("decode: prompt %d: token id %d outside the vocabulary of %d", i, id, c.VocabSize)
+			}
+			if id == c.MaskID {
+				return fmt.Errorf("decode: prompt %d contains the mask token %d", i, id)
+			}
+		}
+		longest = max(longest, len(p))
+	}
+	if longest+o.GenLength > c.MaxSeqLen {
+		return fmt.Errorf("decode: prompt of %d tokens plus %d generated exceeds the model's context of %d", longest, o.GenLength, c.MaxSeqLen)
+	}
+	return nil
+}
+
+// Check validates the options alone, before a model is loaded, with
+// errors a user can act on. A fixed schedule takes at most one step per
+// generated token: a step commits at least one, so more steps than
+// gen-length would be labelled with a count the decoder never runs.
+func (o DiffusionOptions) Check() error {
 	switch {
 	case o.GenLength < 1:
 		return fmt.Errorf("decode: gen-length %d: want at least 1", o.GenLength)
@@ -125,21 +152,9 @@ func CheckDiffusion(m *model.Model, prompts [][]int, o DiffusionOptions) error {
 			return fmt.Errorf("decode: steps %d is not a positive multiple of the %d blocks (gen-length %d / block-length %d)",
 				o.Steps, blocks, o.GenLength, o.BlockLength)
 		}
-	}
-	longest := 0
-	for i, p := range prompts {
-		for _, id := range p {
-			if id < 0 || id >= c.VocabSize {
-				return fmt.Errorf("decode: prompt %d: token id %d outside the vocabulary of %d", i, id, c.VocabSize)
-			}
-			if id == c.MaskID {
-				return fmt.Errorf("decode: prompt %d contains the mask token %d", i, id)
-			}
+		if o.Steps > o.GenLength {
+			return fmt.Errorf("decode: steps %d exceed gen-length %d: at most one step per generated token", o.Steps, o.GenLength)
 		}
-		longest = max(longest, len(p))
-	}
-	if longest+o.GenLength > c.MaxSeqLen {
-		return fmt.Errorf("decode: prompt of %d tokens plus %d generated exceeds the model's context of %d", longest, o.GenLength, c.MaxSeqLen)
 	}
 	return nil
 }

@@ -172,6 +172,9 @@ func runGenerate(f *generateFlags, set map[string]bool) error {
 	if !(f.temperature >= 0) || math.IsInf(f.temperature, 0) || f.topK < 0 || !(f.topP > 0 && f.topP <= 1) {
 		return usagef("--temperature must be finite and ≥ 0, --top-k ≥ 0 and --top-p in (0, 1] (got %g, %d and %g)", f.temperature, f.topK, f.topP)
 	}
+	if err := dopt.Check(); err != nil && cfg.Family == model.LLaDA {
+		return usagef("%v", err)
+	}
 	b, info, err := f.be.open()
 	if err != nil {
 		return err

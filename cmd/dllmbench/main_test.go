@@ -101,6 +101,8 @@ func TestUserErrors(t *testing.T) {
 		{"generation beyond the context", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--gen-length", "600", "--backend", "cpu"}, 1,
 			"exceeds the model's context of 512"},
 		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 1, `unknown backend "tpu"`},
+		{"more diffusion steps than tokens", []string{"generate", "--model", "../../testdata/golden/engine/llada-tiny", "--prompt-ids", "5", "--gen-length", "8", "--steps", "16"}, 2,
+			"steps 16 exceed gen-length 8: at most one step per generated token"},
 		{"LLaDA flag for a causal score", []string{"score", "--model", "../../testdata/stories260K", "--ids", "5", "--mc-samples", "4"}, 2,
 			"--mc-samples applies to LLaDA"},
 		// --dry-run: before the check, an empty name ran the grid into ./records.
