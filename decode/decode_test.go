@@ -238,6 +238,9 @@ func TestDiffusionBadInput(t *testing.T) {
 		{"beyond the context", llada, with(func(o *decode.DiffusionOptions) { o.GenLength, o.BlockLength, o.Steps = 256, 256, 256 }), "exceeds the model's context of 256"},
 		{"a causal model", llama, ok, "needs a masked-diffusion model"},
 		{"unknown cache", llada, with(func(o *decode.DiffusionOptions) { o.Cache = "full" }), `cache "full"`},
+		{"negative guidance", llada, with(func(o *decode.DiffusionOptions) { o.CFGScale = -1 }), "cfg-scale -1: want a finite number ≥ 0"},
+		{"NaN guidance", llada, with(func(o *decode.DiffusionOptions) { o.CFGScale = math.NaN() }), "cfg-scale NaN: want a finite number ≥ 0"},
+		{"infinite guidance", llada, with(func(o *decode.DiffusionOptions) { o.CFGScale = math.Inf(1) }), "cfg-scale +Inf: want a finite number ≥ 0"},
 	} {
 		err := decode.CheckDiffusion(tc.m, [][]int{{1, 2}}, tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -504,5 +507,19 @@ func TestStateTooLarge(t *testing.T) {
 				t.Errorf("error %q", msg)
 			}
 		})
+	}
+}
+
+// The likelihood's guidance scale is a finite number ≥ 0: a negative or NaN
+// scale was scored as no guidance, +Inf would make every logit NaN.
+func TestLogLikelihoodBadGuidance(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.LLaDA))
+	for _, cfg := range []float64{-1, math.NaN(), math.Inf(1)} {
+		s := mustState(t)(decode.ScoreState(m, 2, 3, cfg))
+		_, _, err := decode.LogLikelihood(m, s, []int{1}, []int{5, 6}, 4, 2, cfg, 0)
+		s.Close()
+		if err == nil || !strings.Contains(err.Error(), "want a finite number ≥ 0") {
+			t.Errorf("cfg-scale %g: error %v", cfg, err)
+		}
 	}
 }

@@ -139,8 +139,8 @@ func (o DiffusionOptions) Check() error {
 		return fmt.Errorf("decode: --threshold and --factor need --remasking low_confidence")
 	case o.Cache != CacheNone && o.Cache != CachePrefix && o.Cache != CacheDual:
 		return fmt.Errorf("decode: cache %q: want none, prefix or dual", o.Cache)
-	case o.CFGScale < 0 || math.IsNaN(o.CFGScale):
-		return fmt.Errorf("decode: cfg-scale %g: want ≥ 0", o.CFGScale)
+	case !(o.CFGScale >= 0) || math.IsInf(o.CFGScale, 1): // NaN fails ≥ too
+		return fmt.Errorf("decode: cfg-scale %g: want a finite number ≥ 0", o.CFGScale)
 	case o.CFGScale > 0 && o.Cache != CacheNone:
 		return fmt.Errorf("decode: cfg-scale needs --cache none")
 	case o.Temperature < 0 || math.IsNaN(o.Temperature):

@@ -199,6 +199,9 @@ func LogLikelihood(m *model.Model, s *model.State, prompt, answer []int, mcNum, 
 	if batchSize < 1 || mcNum < batchSize || mcNum%batchSize != 0 {
 		return 0, nil, fmt.Errorf("decode: mc-samples %d must be a positive multiple of the batch size %d", mcNum, batchSize)
 	}
+	if !(cfg >= 0) || math.IsInf(cfg, 1) { // NaN fails ≥ too
+		return 0, nil, fmt.Errorf("decode: cfg-scale %g: want a finite number ≥ 0", cfg)
+	}
 	seq := append(append([]int(nil), prompt...), answer...)
 	if err := checkIDs(m, seq); err != nil {
 		return 0, nil, err

@@ -85,6 +85,9 @@ func runScore(f *scoreFlags, set map[string]bool) error {
 	if f.context != "" && len(f.contextIDs) > 0 || len(f.contextIDs) > 1 {
 		return usagef("give the context once, as --context or --context-ids")
 	}
+	if !(f.cfgScale >= 0) || math.IsInf(f.cfgScale, 1) { // NaN fails ≥ too
+		return usagef("--cfg-scale %g: want a finite number ≥ 0 (0: no guidance)", f.cfgScale)
+	}
 	dir, err := resolveModel(f.model)
 	if err != nil {
 		return err

@@ -32,3 +32,21 @@ func TestScoreStateTooLarge(t *testing.T) {
 	}
 	oneErrorLine(t, r)
 }
+
+// --cfg-scale takes a finite number ≥ 0: NaN, a negative scale or +Inf is
+// a usage error (exit 2), once silently scored as 0; a valid scale scores.
+func TestScoreCFGScale(t *testing.T) {
+	for _, scale := range []string{"NaN", "-1", "-0.5", "+Inf"} {
+		r := dllmbench(t, "", "score", "--model", scoreLLaDA, "--ids", "5,6", "--mc-samples", "4", "--batch-size", "2",
+			"--cfg-scale", scale, "--backend", "cpu")
+		if r.code != 2 || !strings.Contains(r.stderr, "want a finite number ≥ 0") {
+			t.Errorf("--cfg-scale %s: code %d, stderr %q; want code 2", scale, r.code, r.stderr)
+		}
+		oneErrorLine(t, r)
+	}
+	r := dllmbench(t, "", "score", "--model", scoreLLaDA, "--ids", "5,6", "--mc-samples", "4", "--batch-size", "2",
+		"--cfg-scale", "1.5", "--backend", "cpu", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"method":"monte-carlo bound"`) {
+		t.Errorf("--cfg-scale 1.5: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
