@@ -51,10 +51,12 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(stdout, c, newFlagSet(c, stdout))
-				return 0
+			c, ok := commands[args[1]]
+			if !ok {
+				return unknownCommand(stderr, args[1])
 			}
+			printCommandHelp(stdout, c, newFlagSet(c, stdout))
+			return 0
 		}
 		printMainHelp(stdout)
 		if len(args) == 0 {
@@ -67,8 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "dllmbench: unknown command %q; run 'dllmbench --help' for the list\n", args[0])
-		return 2
+		return unknownCommand(stderr, args[0])
 	}
 	fs := newFlagSet(c, stderr)
 	runFn := c.setup(fs)
@@ -97,6 +98,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "dllmbench %s: %v\n", c.name, oneLine(err.Error()))
 	return 1
+}
+
+func unknownCommand(stderr io.Writer, name string) int {
+	fmt.Fprintf(stderr, "dllmbench: unknown command %q; run 'dllmbench --help' for the list\n", name)
+	return 2
 }
 
 // oneLine keeps an error message on one line, as users' logs expect.

@@ -89,6 +89,9 @@ func TestUserErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		// Help for a command that does not exist is the same mistake, not the main help.
+		{"help for an unknown command", []string{"help", "frobnicate"}, 2, `unknown command "frobnicate"; run 'dllmbench --help'`},
+		{"--help for an unknown command", []string{"--help", "frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"unknown flag", []string{"generate", "--modle", "x"}, 2, "flag provided but not defined: -modle"},
 		{"no prompt", []string{"generate", "--model", "../../testdata/stories260K"}, 2, "no prompt"},
 		{"diffusion flag on a causal model", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--steps", "8"}, 2,
