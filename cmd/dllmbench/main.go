@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			printCommandHelp(stdout, c, fs)
 			return 0
 		}
-		fmt.Fprintf(stderr, "dllmbench %s: %v (see 'dllmbench %s --help')\n", c.name, err, c.name)
+		fmt.Fprintf(stderr, "dllmbench %s: %s (see 'dllmbench %s --help')\n", c.name, oneLine(err.Error()), c.name)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -93,7 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "dllmbench %s: %v (see 'dllmbench %s --help')\n", c.name, err, c.name)
+		// Several mistakes (bench's overrides list one a line) still make one line.
+		fmt.Fprintf(stderr, "dllmbench %s: %s (see 'dllmbench %s --help')\n", c.name, oneLine(err.Error()), c.name)
 		return 2
 	}
 	fmt.Fprintf(stderr, "dllmbench %s: %v\n", c.name, oneLine(err.Error()))
