@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -286,6 +287,11 @@ const pairChunk = 64
 
 // Score returns the BERTScore of each hypothesis against its reference.
 func (s *BERTScorer) Score(hyps, refs []string) ([]PRF, error) {
+	return s.score(context.Background(), hyps, refs)
+}
+
+// score is Score, stopped between encoder calls once ctx is cancelled.
+func (s *BERTScorer) score(ctx context.Context, hyps, refs []string) ([]PRF, error) {
 	if len(hyps) != len(refs) {
 		return nil, fmt.Errorf("quality: BERTScore of %d hypotheses against %d references", len(hyps), len(refs))
 	}
@@ -307,7 +313,7 @@ func (s *BERTScorer) Score(hyps, refs []string) ([]PRF, error) {
 			sents[t] = sentence{}
 			texts = append(texts, t)
 		}
-		embs, err := s.embed(texts)
+		embs, err := s.embed(ctx, texts)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +352,7 @@ func (s *BERTScorer) keep(text string, sent sentence) {
 }
 
 // embed encodes texts in batches of similar lengths.
-func (s *BERTScorer) embed(texts []string) ([]sentence, error) {
+func (s *BERTScorer) embed(ctx context.Context, texts []string) ([]sentence, error) {
 	ids := make([][]int, len(texts))
 	order := make([]int, len(texts))
 	for i, t := range texts {
@@ -366,6 +372,9 @@ func (s *BERTScorer) embed(texts []string) ([]sentence, error) {
 		hi := lo + 1
 		for hi < len(order) && (hi-lo+1)*L <= budget {
 			hi++
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		batch := make([][]int, hi-lo)
 		for k := range batch {
@@ -463,7 +472,7 @@ type CellBERTScore struct {
 // BERTScoreCell scores a cell's generations against their references and
 // summarises them with b.
 func BERTScoreCell(s *BERTScorer, hyps, refs []string, b Bootstrap) (CellBERTScore, error) {
-	prf, err := s.Score(hyps, refs)
+	prf, err := s.score(b.context(), hyps, refs)
 	if err != nil {
 		return CellBERTScore{}, err
 	}

@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -22,6 +23,20 @@ type Bootstrap struct {
 	Resamples int     // resamples; 0 means 1000
 	Level     float64 // confidence level in (0, 1); 0 means 0.95
 	Seed      uint64  // seed of the PCG generator; equal seeds draw equal resamples
+
+	// ctx, set by Compute, cuts the resamples short once it is cancelled:
+	// the interval then has NaN bounds, and Compute returns ctx's error
+	// instead of the metrics.
+	ctx context.Context
+}
+
+// context is the context that cuts b's work short: Background unless
+// Compute set one.
+func (b Bootstrap) context() context.Context {
+	if b.ctx == nil {
+		return context.Background()
+	}
+	return b.ctx
 }
 
 // Validate reports a configuration that Interval would reject: negative
@@ -60,7 +75,15 @@ func (b Bootstrap) Interval(n int, stat func(idx []int) float64) Interval {
 	}
 	rng := rand.New(rand.NewPCG(b.Seed, 0))
 	vals := make([]float64, 0, resamples)
-	for range resamples {
+	done := b.context().Done()
+	for r := range resamples {
+		if r%64 == 0 && done != nil {
+			select {
+			case <-done:
+				return out // abandoned: the caller discards it
+			default:
+			}
+		}
 		for i := range idx {
 			idx[i] = rng.IntN(n)
 		}

@@ -191,6 +191,9 @@ func (j *Judge) Perplexity(prompts, continuations []string, b Bootstrap) (Perple
 	seqs := make([]SeqNLL, len(prompts))
 	truncated := 0
 	for i := range prompts {
+		if err := b.context().Err(); err != nil {
+			return Perplexity{}, err
+		}
 		s, cut, err := j.Score(prompts[i], continuations[i])
 		if err != nil {
 			return Perplexity{}, fmt.Errorf("quality: judge %s, generation %d: %w", j.Info.ID, i, err)

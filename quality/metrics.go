@@ -2,6 +2,7 @@ package quality
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,10 +125,14 @@ type Options struct {
 // generative perplexity when a judge is named or the records have a causal
 // model. The judge is loaded once for all cells. Cells come out in the
 // order their models first appear in recs, then by their parameters.
-func Compute(recs []bench.Record, o Options) (*Metrics, error) {
+//
+// Once ctx is cancelled, Compute stops soon (between bootstrap resamples,
+// judged generations and encoder calls) and returns ctx's error.
+func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, error) {
 	if err := o.Bootstrap.Validate(); err != nil {
 		return nil, fmt.Errorf("quality: %w", err)
 	}
+	o.Bootstrap.ctx = ctx // every metric's bootstrap, the judge and BERTScore watch it
 	notice := o.Notice
 	if notice == nil {
 		notice = func(string) {}
@@ -189,6 +194,10 @@ func Compute(recs []bench.Record, o Options) (*Metrics, error) {
 	}
 	eos := eosTable{}
 	for _, r := range ok {
+		// A cancelled bootstrap leaves NaN bounds behind: they never come out.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		cm, err := scoreCell(r, judge, problems, eos, o)
 		if err != nil {
 			return nil, err
@@ -205,6 +214,9 @@ func Compute(recs []bench.Record, o Options) (*Metrics, error) {
 			cm.Metrics[MBERTScoreP], cm.Metrics[MBERTScoreR], cm.Metrics[MBERTScoreF1] = bs.Precision, bs.Recall, bs.F1
 		}
 		out.Cells = append(out.Cells, cm)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -2,11 +2,14 @@ package quality
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -130,7 +133,7 @@ func TestComputeModelFree(t *testing.T) {
 	}
 	task := filepath.Join(t.TempDir(), "task.jsonl")
 	os.WriteFile(task, []byte(`{"question": "qa?", "answer": "x\n#### 7"}`+"\n"+`{"question": "qb?", "answer": "y\n#### 4"}`+"\n"), 0o644)
-	m, err := Compute(recs, Options{Task: task})
+	m, err := Compute(context.Background(), recs, Options{Task: task})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +199,55 @@ func TestMatchProblems(t *testing.T) {
 	got, missing := matchProblems(ps, probs)
 	if missing != 1 || got[0] != probs[0] || got[1] != probs[1] || got[2] != probs[1] {
 		t.Errorf("matched %v, %d missing", got, missing)
+	}
+}
+
+// A cancelled Compute returns the context's error and no metrics: cancelled
+// before it starts, and cancelled in the middle of bootstraps that would
+// otherwise run for minutes (as `dllmbench quality --resamples 20000000`
+// did, deaf to Ctrl-C).
+func TestComputeCancelled(t *testing.T) {
+	t.Setenv("HF_HOME", t.TempDir()) // no model config: no EOS lookup
+	c := bench.Cell{Model: "m-llada", ModelID: "nowhere/m-llada", Family: "llada", Batch: 2, GenLen: 4, BlockLen: 4, Cache: "none", Steps: 2}
+	// 200 prompts make each resample cost microseconds.
+	var outs [][]int
+	var texts, refs []string
+	for i := range 200 {
+		outs = append(outs, []int{i, i + 1, i + 2, i})
+		texts, refs = append(texts, "the cat sat on the mat"), append(refs, "a cat sat on a mat")
+	}
+	recs := []bench.Record{record("a", "g", c, outs, texts, refs), record("b", "g", c, outs, texts, refs)}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if m, err := Compute(ctx, recs, Options{Judge: NoJudge}); !errors.Is(err, context.Canceled) || m != nil {
+		t.Errorf("cancelled before the start: %v, %v; want no metrics and context.Canceled", m, err)
+	}
+
+	// A million resamples of 200 items per interval, about ten intervals a
+	// cell: tens of seconds; the cancel comes 50 ms in.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(50*time.Millisecond, cancel)
+	type result struct {
+		m   *Metrics
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		m, err := Compute(ctx, recs, Options{Judge: NoJudge, Bootstrap: Bootstrap{Resamples: 1_000_000}})
+		done <- result{m, err}
+	}()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, context.Canceled) || r.m != nil {
+			t.Errorf("cancelled in the middle: %v, %v; want no metrics and context.Canceled", r.m, r.err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("returned %v after the start, %v after the cancel", d, d-50*time.Millisecond)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Compute still running 10 s after its context was cancelled")
 	}
 }

@@ -42,7 +42,7 @@ func TestStepsTradeOffOnDemoPair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := quality.Compute(bench.Latest(recs), quality.Options{Judge: "builtin:demo-llama", Device: dev})
+	m, err := quality.Compute(context.Background(), bench.Latest(recs), quality.Options{Judge: "builtin:demo-llama", Device: dev})
 	if err != nil {
 		t.Fatal(err)
 	}

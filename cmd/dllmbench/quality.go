@@ -94,13 +94,13 @@ func setupQuality(fs *flag.FlagSet) func(context.Context, []string) error {
 		if f.bertScore || f.encoder != "" || f.layer > 0 {
 			o.BERTScore = &quality.BERTScoreOptions{Encoder: f.encoder, Layer: f.layer, Device: o.Device}
 		}
-		return computeQuality(f.outputDir, o)
+		return computeQuality(ctx, f.outputDir, o)
 	}
 }
 
 // computeQuality scores dir's records, writes dir/raw_data/quality_metrics.json
-// and prints the table.
-func computeQuality(dir string, o quality.Options) error {
+// and prints the table. Once ctx is cancelled it stops and writes nothing.
+func computeQuality(ctx context.Context, dir string, o quality.Options) error {
 	recs, err := readRecords(dir, nil)
 	if err != nil {
 		return err
@@ -108,7 +108,7 @@ func computeQuality(dir string, o quality.Options) error {
 	if o.Notice == nil {
 		o.Notice = func(s string) { slog.Info(s) }
 	}
-	m, err := quality.Compute(recs, o)
+	m, err := quality.Compute(ctx, recs, o)
 	if err != nil {
 		return err
 	}

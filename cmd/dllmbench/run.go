@@ -233,7 +233,10 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Layer: g.Quality.Layer, Device: o.Device}
 			o.Notice = func(s string) { slog.Warn(s) }
 		}
-		if err := computeQuality(f.outputDir, o); err != nil {
+		if err := computeQuality(ctx, f.outputDir, o); err != nil {
+			if ctx.Err() != nil {
+				return job.interrupted(err)
+			}
 			slog.Warn("quality metrics failed; the measurements stand (retry with 'dllmbench quality')", "err", oneLine(err.Error()))
 		}
 	}
