@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -81,6 +82,12 @@ func CheckAR(m *model.Model, prompts [][]int, maxNew int) error {
 // row gets exactly what it would get alone. A row stops at the model's EOS
 // unless IgnoreEOS; the batch stops when every row has.
 func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*ARResult, error) {
+	return GenerateContext(context.Background(), m, s, prompts, opt)
+}
+
+// GenerateContext is Generate, stopped before its next forward call once
+// ctx is cancelled; it then returns ctx's error.
+func GenerateContext(ctx context.Context, m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*ARResult, error) {
 	if err := CheckAR(m, prompts, opt.MaxNew); err != nil {
 		return nil, err
 	}
@@ -110,6 +117,9 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 
 	// Prefill in chunks of at most s.N tokens per row.
 	for c0 := 0; c0 < P; c0 += s.N {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		n := min(s.N, P-c0)
 		for b := range B {
 			for i := range n {
@@ -138,6 +148,9 @@ func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*
 	last := make([]int, B)
 	for step := 0; step < opt.MaxNew; step++ {
 		if step > 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			slot := P + step - 1
 			for b := range B {
 				s.Tokens[b], s.Slots[b], s.Pos[b] = int32(last[b]), int32(slot), int32(slot-pad[b])

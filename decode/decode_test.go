@@ -1,6 +1,7 @@
 package decode_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -521,5 +522,78 @@ func TestLogLikelihoodBadGuidance(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "want a finite number ≥ 0") {
 			t.Errorf("cfg-scale %g: error %v", cfg, err)
 		}
+	}
+}
+
+// cancelAfter is a context cancelled from its n+1-th Err on: a cancel that
+// comes exactly n checks into a computation, whatever the machine's speed.
+type cancelAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.n == 0 {
+		return context.Canceled
+	}
+	c.n--
+	return nil
+}
+
+// Cancelled three checks in, generation, diffusion (steps committed on the
+// host, and queued on the device as one block) and the likelihood bound
+// return ctx's error by their fourth of 16 forward calls (as `dllmbench
+// generate --gen-length 480 --steps 480` did not on Ctrl-C).
+func TestCancelStopsDecoding(t *testing.T) {
+	b := &unmaskCounter{Backend: cpu.New(2)}
+	t.Cleanup(b.Close)
+	llada := testmodel.Load(t, testmodel.Tiny(model.LLaDA), b)
+	llama := load(t, testmodel.Tiny(model.Llama))
+	const after, calls = 3, 16
+	diffuse := func(t *testing.T, ctx context.Context, host bool) (int, error) {
+		o := decode.DiffusionOptions{GenLength: calls, BlockLength: calls, Steps: calls, Remasking: decode.LowConfidence,
+			Cache: decode.CacheNone, HostCommit: host}
+		steps := 0
+		o.OnStep = func(int) { steps++ }
+		before := b.calls
+		s := mustState(t)(decode.DiffusionState(llada, 1, 2, o))
+		defer s.Close()
+		_, err := decode.DiffuseContext(ctx, llada, s, [][]int{{1, 2}}, o)
+		if !host {
+			steps = b.calls - before // the device's steps call back at the end of the block
+		}
+		return steps, err
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, ctx context.Context) (int, error) // the forward calls made, -1 if unknown
+	}{
+		{"autoregressive", func(t *testing.T, ctx context.Context) (int, error) {
+			steps := 0
+			s := mustState(t)(decode.ARState(llama, 1, 2, calls, 0))
+			defer s.Close()
+			_, err := decode.GenerateContext(ctx, llama, s, [][]int{{1, 2}}, decode.AROptions{MaxNew: calls, IgnoreEOS: true,
+				OnStep: func(int) { steps++ }})
+			return steps, err
+		}},
+		{"diffusion, commits on the host", func(t *testing.T, ctx context.Context) (int, error) { return diffuse(t, ctx, true) }},
+		{"diffusion, a block queued on the device", func(t *testing.T, ctx context.Context) (int, error) { return diffuse(t, ctx, false) }},
+		{"likelihood bound", func(t *testing.T, ctx context.Context) (int, error) {
+			s := mustState(t)(decode.ScoreState(llada, 1, 5, 0))
+			defer s.Close()
+			_, _, err := decode.LogLikelihoodContext(ctx, llada, s, []int{1, 2}, []int{3, 4, 5}, calls, 1, 0, 0)
+			return -1, err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := tc.run(t, context.Background())
+			if err != nil || n != -1 && n != calls {
+				t.Fatalf("not cancelled: %d calls, %v; want %d and no error", n, err, calls)
+			}
+			n, err = tc.run(t, &cancelAfter{context.Background(), after})
+			if !errors.Is(err, context.Canceled) || n > after+1 {
+				t.Errorf("cancelled after %d checks: %d calls, %v; want at most %d and context.Canceled", after, n, err, after+1)
+			}
+		})
 	}
 }

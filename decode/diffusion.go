@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -195,11 +196,18 @@ func NumTransfer(n, steps int) []int {
 // left-padded to the longest prompt; padding is never attended to and
 // positions count from each row's first real token.
 func Diffuse(m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) (*DiffusionResult, error) {
+	return DiffuseContext(context.Background(), m, s, prompts, o)
+}
+
+// DiffuseContext is Diffuse, stopped before its next forward call once ctx
+// is cancelled (on a device that queues a run of calls, before it queues
+// the next; those queued finish). It then returns ctx's error.
+func DiffuseContext(ctx context.Context, m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) (*DiffusionResult, error) {
 	if err := CheckDiffusion(m, prompts, o); err != nil {
 		return nil, err
 	}
 	d := newDiffuser(m, s, prompts, o)
-	return d.run()
+	return d.run(ctx)
 }
 
 type diffuser struct {
@@ -252,7 +260,7 @@ func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOpt
 	return d
 }
 
-func (d *diffuser) run() (*DiffusionResult, error) {
+func (d *diffuser) run(ctx context.Context) (*DiffusionResult, error) {
 	o := d.o
 	nBlocks := o.GenLength / o.BlockLength
 	perBlock := 0
@@ -271,12 +279,15 @@ func (d *diffuser) run() (*DiffusionResult, error) {
 			}
 		}
 		if sched != nil && d.onDevice(start, end) {
-			if err := d.deviceBlock(start, end, sched[0]); err != nil {
+			if err := d.deviceBlock(ctx, start, end, sched[0]); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		for i := 0; d.anyMasked(start, end); i++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			from, to := d.span(i, start, end)
 			if err := d.forward(from, to, start, end); err != nil {
 				return nil, err
@@ -331,8 +342,9 @@ func (d *diffuser) onDevice(start, end int) bool {
 // without a cache; the block's first call, then the rest, with one) is
 // queued on the device without a wait: the first call's inputs come from
 // the host, the later ones rerun them as the device's commits left them.
-// At the end of each run the host reads the commits and the markers.
-func (d *diffuser) deviceBlock(start, end int, k []int) (err error) {
+// At the end of each run the host reads the commits and the markers. Once
+// ctx is cancelled no further call is queued.
+func (d *diffuser) deviceBlock(ctx context.Context, start, end int, k []int) (err error) {
 	mk := d.m.Backend().(compute.Marker)
 	defer func() {
 		if err != nil {
@@ -350,6 +362,9 @@ func (d *diffuser) deviceBlock(start, end int, k []int) (err error) {
 	first := 0 // of the run of calls queued
 	var t0 time.Duration
 	for i := range calls {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		from, to := d.span(i, start, end)
 		if i == first {
 			t0 = time.Since(d.start)

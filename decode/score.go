@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -190,6 +191,12 @@ func StratifiedMasks(seq []int, promptLen, rows, maskID int, rng *rand.Rand) Mas
 // get_log_likelihood's Monte-Carlo bound: mcNum samples in batches of
 // batchSize, returning minus the mean batch loss and the batch losses.
 func LogLikelihood(m *model.Model, s *model.State, prompt, answer []int, mcNum, batchSize int, cfg float64, seed uint64) (float64, []float64, error) {
+	return LogLikelihoodContext(context.Background(), m, s, prompt, answer, mcNum, batchSize, cfg, seed)
+}
+
+// LogLikelihoodContext is LogLikelihood, stopped before its next batch once
+// ctx is cancelled; it then returns ctx's error.
+func LogLikelihoodContext(ctx context.Context, m *model.Model, s *model.State, prompt, answer []int, mcNum, batchSize int, cfg float64, seed uint64) (float64, []float64, error) {
 	if m.Config.Family != model.LLaDA {
 		return 0, nil, fmt.Errorf("decode: the masked likelihood needs a masked-diffusion model; %s is %s", m.Config.Arch, m.Config.Family)
 	}
@@ -213,6 +220,9 @@ func LogLikelihood(m *model.Model, s *model.State, prompt, answer []int, mcNum, 
 	var losses []float64
 	var sum float64
 	for range mcNum / batchSize {
+		if err := ctx.Err(); err != nil {
+			return 0, nil, err
+		}
 		b := StratifiedMasks(seq, len(prompt), batchSize, m.Config.MaskID, rng)
 		l, err := MaskedLoss(m, s, seq, len(prompt), b, cfg)
 		if err != nil {
