@@ -83,7 +83,7 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
 		}
-		return runGenerate(&f, setFlags(fs))
+		return runGenerate(ctx, &f, setFlags(fs))
 	}
 }
 
@@ -111,7 +111,7 @@ type genTiming struct {
 	TokensPerS float64 `json:"tokens_per_s"`
 }
 
-func runGenerate(f *generateFlags, set map[string]bool) error {
+func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) error {
 	if f.format != "text" && f.format != "json" {
 		return usagef("--format %q: want text or json", f.format)
 	}
@@ -202,7 +202,7 @@ func runGenerate(f *generateFlags, set map[string]bool) error {
 		}
 		defer s.Close()
 		t1 := time.Now()
-		res, err := decode.Diffuse(m, s, prompts, dopt)
+		res, err := decode.DiffuseContext(ctx, m, s, prompts, dopt)
 		if err != nil {
 			return err
 		}
@@ -222,7 +222,7 @@ func runGenerate(f *generateFlags, set map[string]bool) error {
 		}
 		defer s.Close()
 		t1 := time.Now()
-		res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: f.genLength, IgnoreEOS: f.ignoreEOS,
+		res, err := decode.GenerateContext(ctx, m, s, prompts, decode.AROptions{MaxNew: f.genLength, IgnoreEOS: f.ignoreEOS,
 			Sampler: decode.NewSampler(f.temperature, f.topK, f.topP, f.seed)})
 		if err != nil {
 			return err

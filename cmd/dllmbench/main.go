@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand: its flags are set up by setup, which returns the
@@ -81,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dllmbench %s: %s (see 'dllmbench %s --help')\n", c.name, oneLine(err.Error()), c.name)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	err := runFn(ctx, fs.Args())
 	if err == nil {
@@ -91,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	var sig interrupted
+	if errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig) {
+		fmt.Fprintf(stderr, "dllmbench %s: %v\n", c.name, sig)
+		return 128 + int(sig.sig) // as a shell reports a command the signal killed: 130 for SIGINT
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		// Several mistakes (bench's overrides list one a line) still make one line.
@@ -99,6 +105,60 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "dllmbench %s: %v\n", c.name, oneLine(err.Error()))
 	return 1
+}
+
+// interrupted is the cause of a command's context cancelled by a signal.
+type interrupted struct{ sig syscall.Signal }
+
+func (e interrupted) Error() string {
+	name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[e.sig]
+	if name == "" {
+		name = e.sig.String()
+	}
+	return "interrupted by " + name
+}
+
+// repeatWindow is how long after the first signal more are the same
+// event: timeout(1) signals its command and then its process group, and
+// run's workers get a terminal's SIGINT and their parent's SIGTERM.
+const repeatWindow = time.Second
+
+// signalContext returns a context that the first SIGINT or SIGTERM cancels,
+// with an interrupted cause, and the function that releases it. Commands
+// stop at their next check of the context. A signal that comes
+// repeatWindow or more after the first takes the default action and ends
+// the process at once: the way out of a command that checks too rarely.
+// (A SIGTERM that slurm.go watches for itself stays caught.)
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			sig, _ := s.(syscall.Signal)
+			cancel(interrupted{sig})
+		case <-done:
+			return
+		}
+		repeats := time.After(repeatWindow)
+		for {
+			select {
+			case <-ch: // the same event
+			case <-repeats:
+				signal.Stop(ch) // the next signal finds the default action
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
 }
 
 func unknownCommand(stderr io.Writer, name string) int {

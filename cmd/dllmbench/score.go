@@ -58,7 +58,7 @@ func setupScore(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
 		}
-		return runScore(&f, setFlags(fs))
+		return runScore(ctx, &f, setFlags(fs))
 	}
 }
 
@@ -75,7 +75,7 @@ type scoreResult struct {
 	BatchLosses []float64 `json:"batch_losses,omitempty"`
 }
 
-func runScore(f *scoreFlags, set map[string]bool) error {
+func runScore(ctx context.Context, f *scoreFlags, set map[string]bool) error {
 	if f.format != "text" && f.format != "json" {
 		return usagef("--format %q: want text or json", f.format)
 	}
@@ -167,7 +167,7 @@ func runScore(f *scoreFlags, set map[string]bool) error {
 			return err
 		}
 		defer s.Close()
-		ll, losses, err := decode.LogLikelihood(m, s, ctxIDs, ids, f.mcSamples, f.batchSize, f.cfgScale, f.seed)
+		ll, losses, err := decode.LogLikelihoodContext(ctx, m, s, ctxIDs, ids, f.mcSamples, f.batchSize, f.cfgScale, f.seed)
 		if err != nil {
 			return err
 		}
