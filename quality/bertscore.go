@@ -22,8 +22,8 @@ import (
 const DefaultEncoder = "roberta-large"
 
 // ErrNoEncoder is wrapped by the errors of FindEncoder and OpenBERTScorer
-// when the encoder's files are not on this machine: the caller skips
-// BERTScore and says so.
+// when the encoder's files are not on this machine: a caller for which
+// BERTScore is optional skips it and says so.
 var ErrNoEncoder = errors.New("BERTScore encoder not found")
 
 // bertScoreLayers are bert_score's default layers (model2layers in
@@ -86,8 +86,8 @@ type PRF struct {
 // resolved in the Hugging Face cache; the legacy names bert_score uses,
 // such as roberta-large, are also looked up under their current
 // repository). It needs config.json, tokenizer.json and safetensors
-// weights; when they are missing the error wraps ErrNoEncoder. It never
-// touches the network.
+// weights; when they are missing the error wraps ErrNoEncoder, and for a
+// hub id says how to fetch them. It never touches the network.
 func FindEncoder(id string) (string, error) {
 	if id == "" {
 		id = DefaultEncoder
@@ -101,6 +101,7 @@ func FindEncoder(id string) (string, error) {
 		return "", fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
 	}
 	var why, uncached []string
+	fetch := false // a hub id, which 'dllmbench fetch' can complete; not a directory
 	for _, c := range cands {
 		dir, err := hc.ResolveModel(c)
 		if errors.Is(err, hub.ErrNotCached) {
@@ -113,12 +114,17 @@ func FindEncoder(id string) (string, error) {
 		}
 		if missing := missingEncoderFiles(dir); len(missing) > 0 {
 			why = append(why, fmt.Sprintf("%s lacks %s", dir, strings.Join(missing, ", ")))
+			fetch = fetch || dir != c // a snapshot in the cache
 			continue
 		}
 		return dir, nil
 	}
 	if len(uncached) > 0 {
 		why = append(why, fmt.Sprintf("%s not in the Hugging Face cache %s", strings.Join(uncached, " nor "), hc.Cache))
+		fetch = true
+	}
+	if !fetch {
+		return "", fmt.Errorf("quality: %w: %s", ErrNoEncoder, strings.Join(why, "; "))
 	}
 	return "", fmt.Errorf("quality: %w: %s; fetch %s (config.json, tokenizer.json, model.safetensors), e.g. with 'dllmbench fetch --model %s'",
 		ErrNoEncoder, strings.Join(why, "; "), cands[0], cands[0])
@@ -199,14 +205,24 @@ type BERTScoreOptions struct {
 	// CPU with one worker per CPU).
 	Device    device.Options
 	Bootstrap Bootstrap
+	// Optional, for Compute: without the encoder's files (ErrNoEncoder),
+	// BERTScore is skipped with a note (Metrics.BERTScoreNote) instead of
+	// failing the whole computation.
+	Optional bool
 }
 
 // OpenBERTScorer finds and loads an encoder and its tokenizer onto a
-// backend of its own (o.Device). Close releases both.
+// backend of its own (o.Device). Close releases both. Without the
+// encoder's files the error wraps ErrNoEncoder.
 func OpenBERTScorer(o BERTScoreOptions) (*BERTScorer, error) {
 	id := o.Encoder
 	if id == "" {
 		id = DefaultEncoder
+	}
+	// The encoder first: a path that is not there is that, whatever its layer.
+	dir, err := FindEncoder(id)
+	if err != nil {
+		return nil, err
 	}
 	layer := o.Layer
 	if layer == 0 {
@@ -214,10 +230,6 @@ func OpenBERTScorer(o BERTScoreOptions) (*BERTScorer, error) {
 		if layer, ok = DefaultLayer(id); !ok {
 			return nil, fmt.Errorf("quality: BERTScore encoder %s: bert_score has no default layer for it; name one (--bertscore_layer, or quality.bertscore_layer in the grid)", id)
 		}
-	}
-	dir, err := FindEncoder(id)
-	if err != nil {
-		return nil, err
 	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {

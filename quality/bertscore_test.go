@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -471,5 +472,48 @@ func TestComputeBERTScores(t *testing.T) {
 	// A local encoder has no default layer.
 	if _, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir}); err == nil || !strings.Contains(err.Error(), "no default layer") {
 		t.Errorf("no layer: %v", err)
+	}
+}
+
+// BERTScore asked of Compute without its encoder fails, unless optional
+// (run's quality step, whose measurements stand without it), when it is
+// skipped with a note. The error says what is missing: fetch advice for a
+// hub id only, and a missing directory before any want of a layer.
+func TestComputeBERTScoreWithoutEncoder(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	recs := []bench.Record{{Key: "a", Grid: "g", Status: "ok", Texts: []string{"the cat"}, Outputs: [][]int{{1}},
+		Prompts: []bench.PromptRecord{{Text: "p", Reference: "the cat"}}, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}}
+	for _, tc := range []struct {
+		name   string
+		o      BERTScoreOptions
+		want   string // in the error
+		advice bool   // 'dllmbench fetch' advised
+	}{
+		{"a directory that is not there, with its layer", BERTScoreOptions{Encoder: missing, Layer: 3}, missing + ": no such directory", false},
+		{"a directory that is not there, without a layer", BERTScoreOptions{Encoder: missing}, missing + ": no such directory", false},
+		{"a hub id not in the cache", BERTScoreOptions{}, "FacebookAI/roberta-large nor roberta-large not in the Hugging Face cache", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Compute(context.Background(), recs, Options{Judge: NoJudge, BERTScore: &tc.o})
+			if !errors.Is(err, ErrNoEncoder) || m != nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, %v; want no metrics and ErrNoEncoder saying %q", m, err, tc.want)
+			}
+			if advice := strings.Contains(err.Error(), "dllmbench fetch"); advice != tc.advice {
+				t.Errorf("fetch advised: %v, want %v: %v", advice, tc.advice, err)
+			}
+			opt := tc.o
+			opt.Optional = true
+			var notices []string
+			m, err = Compute(context.Background(), recs, Options{Judge: NoJudge, BERTScore: &opt, Notice: func(s string) { notices = append(notices, s) }})
+			if err != nil || m == nil || len(m.Cells) != 1 || !strings.Contains(m.BERTScoreNote, tc.want) ||
+				!strings.Contains(strings.Join(notices, "\n"), "BERTScore skipped") {
+				t.Fatalf("optional: %v, %v; want the metrics with a BERTScore note saying %q", m, err, tc.want)
+			}
+			if _, has := m.Cells[0].Metrics[MBERTScoreF1]; has {
+				t.Errorf("optional: a BERTScore without an encoder")
+			}
+		})
 	}
 }

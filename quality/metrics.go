@@ -114,8 +114,9 @@ type Options struct {
 	Task      string
 	Bootstrap Bootstrap
 	// BERTScore, when set, also scores every cell's generations against
-	// its references with BERTScore (Metrics bertscore_p, _r, _f1); without
-	// the encoder's weights it is skipped with a note.
+	// its references with BERTScore (Metrics bertscore_p, _r, _f1). Without
+	// the encoder's files Compute fails with an error wrapping
+	// ErrNoEncoder, or, when BERTScore.Optional, skips it with a note.
 	BERTScore *BERTScoreOptions
 	// Notice receives one-line notices; nil drops them.
 	Notice func(string)
@@ -182,7 +183,7 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 		bo := *o.BERTScore
 		bo.Bootstrap = o.Bootstrap
 		switch scorer, err = OpenBERTScorer(bo); {
-		case errors.Is(err, ErrNoEncoder):
+		case errors.Is(err, ErrNoEncoder) && bo.Optional:
 			out.BERTScoreNote = "BERTScore skipped: " + err.Error()
 			notice(out.BERTScoreNote)
 			scorer = nil

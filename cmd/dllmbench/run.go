@@ -230,7 +230,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 			// The encoder runs on the run's backend, after the
 			// measurements; without its weights BERTScore is skipped with a
 			// notice.
-			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Layer: g.Quality.Layer, Device: o.Device}
+			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Layer: g.Quality.Layer, Device: o.Device, Optional: true}
 			o.Notice = func(s string) { slog.Warn(s) }
 		}
 		if err := computeQuality(ctx, f.outputDir, o); err != nil {
