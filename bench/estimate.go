@@ -181,21 +181,5 @@ func (e Estimation) Unfit(memory int64) string {
 	if memory <= 0 || e.HostStateBytes <= float64(memory) {
 		return ""
 	}
-	return fmt.Sprintf("needs %s for its state, the machine has %s", gib(e.HostStateBytes), gib(float64(memory)))
-}
-
-// MachineMemory is this machine's total memory in bytes (MemTotal of
-// /proc/meminfo), or 0 where it is unknown.
-func MachineMemory() int64 { return meminfo("MemTotal") }
-
-// gib formats bytes in GiB for messages.
-func gib(bytes float64) string {
-	switch g := bytes / (1 << 30); {
-	case g < 10:
-		return fmt.Sprintf("%.2f GiB", g)
-	case g < 100:
-		return fmt.Sprintf("%.1f GiB", g)
-	default:
-		return fmt.Sprintf("%.0f GiB", g)
-	}
+	return fmt.Sprintf("needs %s for its state, the machine has %s", model.GiB(e.HostStateBytes), model.GiB(float64(memory)))
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// MachineMemory is the machine's total memory in bytes, as NewState
+// bounds a run state by (0 where it is unknown).
+func MachineMemory() int64 { return machineMemory() }
+
 // machineMemory is the machine's total memory in bytes (MemTotal of
 // /proc/meminfo), or 0 where it cannot be read (not Linux): then no state
 // is refused for its size. A variable, so that tests can set a machine.

@@ -216,7 +216,7 @@ func (m *Model) checkState(B, N, T, M int) error {
 	}
 	if have := machineMemory(); have > 0 && need > float64(have) {
 		return fmt.Errorf("model: a run state of %d rows × %d tokens needs %s, the machine has %s",
-			B, T, gib(need), gib(float64(have)))
+			B, T, GiB(need), GiB(float64(have)))
 	}
 	// Cache rows (B·T, at least the B·N token rows) and the staged inputs
 	// are indexed by int32.
@@ -226,8 +226,9 @@ func (m *Model) checkState(B, N, T, M int) error {
 	return nil
 }
 
-// gib formats bytes in GiB for errors.
-func gib(bytes float64) string {
+// GiB formats bytes in GiB for messages: two decimals under 10, one under
+// 100, none above.
+func GiB(bytes float64) string {
 	switch g := bytes / (1 << 30); {
 	case g < 10:
 		return fmt.Sprintf("%.2f GiB", g)

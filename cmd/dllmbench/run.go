@@ -333,7 +333,7 @@ func dryRun(g *bench.Grid) error {
 		}
 		e := bench.Estimate(c, cfg, g.Backend, prompts, g.Repetitions+g.Warmup)
 		total += e.Seconds
-		if why := e.Unfit(bench.MachineMemory()); why != "" {
+		if why := e.Unfit(model.MachineMemory()); why != "" {
 			unfit = append(unfit, fmt.Sprintf("too large: %s: %s", c.Name(), why))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.1f\t\n", c.Name(), e.Calls, e.FLOPs/1e9, e.Bytes/1e9, e.MemoryBytes/(1<<30), e.Seconds)
