@@ -101,19 +101,9 @@ func LoadJudge(id string, b compute.Backend, opt model.LoadOptions) (*Judge, err
 // loadJudge loads a judge at a hub revision (a records' snapshot commit).
 func loadJudge(spec bench.ModelSpec, b compute.Backend, opt model.LoadOptions) (*Judge, error) {
 	id := spec.ID
-	dir, err := bench.Locate(spec)
+	dir, cfg, err := locateJudge(spec)
 	if err != nil {
-		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
-	}
-	cfg, err := model.LoadConfig(dir)
-	if err != nil {
-		return nil, fmt.Errorf("quality: judge %s: %w", id, err)
-	}
-	if !cfg.Family.Causal() {
-		return nil, fmt.Errorf("quality: judge %s is %s (%s): generative perplexity needs a causal model", id, cfg.Arch, cfg.Family)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		return nil, fmt.Errorf("quality: judge %s has no tokenizer.json to re-tokenize generations with", id)
+		return nil, err
 	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
@@ -126,6 +116,49 @@ func loadJudge(spec bench.ModelSpec, b compute.Backend, opt model.LoadOptions) (
 	info := JudgeInfo{ID: id, Revision: spec.Revision, Dir: dir, Arch: cfg.Arch, WeightDT: m.Weights.Layers[0].WQ.DType().String(),
 		ConfigSHA: bench.FileSHA(filepath.Join(dir, "config.json")), TokSHA: bench.FileSHA(filepath.Join(dir, "tokenizer.json"))}
 	return &Judge{Info: info, m: m, tok: tok}, nil
+}
+
+// locateJudge finds a judge's directory and reads its config, checking
+// what can be checked without its weights: a causal model with a
+// tokenizer.
+func locateJudge(spec bench.ModelSpec) (string, *model.Config, error) {
+	id := spec.ID
+	dir, err := bench.Locate(spec)
+	if err != nil {
+		return "", nil, fmt.Errorf("quality: judge %s: %w", id, err)
+	}
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("quality: judge %s: %w", id, err)
+	}
+	if !cfg.Family.Causal() {
+		return "", nil, fmt.Errorf("quality: judge %s is %s (%s): generative perplexity needs a causal model", id, cfg.Arch, cfg.Family)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return "", nil, fmt.Errorf("quality: judge %s has no tokenizer.json to re-tokenize generations with", id)
+	}
+	return dir, cfg, nil
+}
+
+// Check finds the judge and the task file that o names, as [Compute]
+// would, without loading weights or opening a device: the judge is located
+// (built-in, directory or the hub cache, never the network) and its config
+// read; the task file is read and parsed. A run checks its grid's quality
+// section so before it measures, since Compute runs only after every
+// measurement. An empty judge (the records' first causal model) or
+// NoJudge passes.
+func Check(o Options) error {
+	if o.Task != "" {
+		if _, err := LoadProblems(o.Task); err != nil {
+			return fmt.Errorf("quality: task: %w", err)
+		}
+	}
+	if o.Judge != "" && o.Judge != NoJudge {
+		if _, _, err := locateJudge(bench.ModelSpec{ID: o.Judge}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close frees the judge's weights and state.

@@ -166,3 +166,46 @@ func TestLoadJudgeRefuses(t *testing.T) {
 		t.Errorf("judge without a tokenizer: %v", err)
 	}
 }
+
+// Check finds a misnamed judge or task file before anything is measured,
+// offline and without weights; what Compute would take passes.
+func TestCheck(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HF_HUB_CACHE", t.TempDir()) // an empty cache: no hub model is there
+	dir := t.TempDir()
+	task := filepath.Join(dir, "task.jsonl")
+	if err := os.WriteFile(task, []byte(`{"question": "1+1?", "answer": "#### 2"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken.jsonl")
+	if err := os.WriteFile(broken, []byte("not json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string // in the error; "" for none
+	}{
+		// Nothing named: the records' first causal model, no task.
+		{"defaults", Options{}, ""},
+		{"no judge", Options{Judge: NoJudge}, ""},
+		{"builtin judge and a task file", Options{Judge: "builtin:demo-llama", Task: task}, ""},
+		// A typo in the built-in name.
+		{"unknown builtin", Options{Judge: "builtin:demo-llamma"}, `quality: judge builtin:demo-llamma: demo: no built-in model "demo-llamma"`},
+		// A hub id not in the cache: the hub is not asked.
+		{"hub id not cached", Options{Judge: "meta-llama/Meta-Llama-3-8B"}, "dllmbench fetch --model meta-llama/Meta-Llama-3-8B"},
+		{"diffusion judge", Options{Judge: "builtin:demo-llada"}, "needs a causal model"},
+		{"missing task", Options{Task: filepath.Join(dir, "gsm8k_tset.jsonl")}, "quality: task: open " + filepath.Join(dir, "gsm8k_tset.jsonl")},
+		{"task not JSONL", Options{Task: broken}, "quality: task: " + broken},
+	} {
+		err := Check(tc.o)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "\n"):
+			t.Errorf("%s: a multi-line error %q", tc.name, err)
+		}
+	}
+}
