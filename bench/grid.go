@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"dllmbench/prompts"
 )
 
 // Grid is an experiment definition, as config/*.yaml writes it.
@@ -76,6 +78,12 @@ type PromptSpec struct {
 	MaxPrompts int    `yaml:"max_prompts" json:"max_prompts"`
 	// Seed picks which prompts of the source are used.
 	Seed uint64 `yaml:"seed" json:"seed"`
+}
+
+// Load reads the documents the prompts are cut from, as a run does: the
+// dry run calls it to find a missing prompt file before a run would.
+func (s PromptSpec) Load() ([]prompts.Doc, prompts.Origin, error) {
+	return prompts.Load(prompts.Options{Source: s.Source, Path: s.Path, Seed: s.Seed})
 }
 
 // DiffusionAxes are the LLaDA decoder settings to sweep; they multiply

@@ -16,7 +16,6 @@ import (
 	"dllmbench/compute/device"
 	"dllmbench/hub"
 	"dllmbench/model"
-	"dllmbench/prompts"
 	"dllmbench/tokenizer"
 )
 
@@ -97,7 +96,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	if tok0 == nil {
 		return nil, fmt.Errorf("bench: %s has no tokenizer.json: prompts are cut under the first model's tokenizer", models[0].spec.ID)
 	}
-	docs, origin, err := prompts.Load(prompts.Options{Source: g.Prompts.Source, Path: g.Prompts.Path, Seed: g.Prompts.Seed})
+	docs, origin, err := g.Prompts.Load()
 	if err != nil {
 		return nil, err
 	}

@@ -178,6 +178,13 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if err != nil {
 		return err
 	}
+	// Quality runs after every measurement: a misnamed judge or task file
+	// fails now rather than hours later.
+	if !f.noQuality {
+		if err := quality.Check(quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task}); err != nil {
+			return err
+		}
+	}
 	if f.dryRun {
 		return dryRun(g)
 	}
@@ -315,6 +322,10 @@ func noteEnergy(recs []bench.Record) {
 
 // dryRun lists the cells with their estimates without loading weights.
 func dryRun(g *bench.Grid) error {
+	// A run reads them before it loads a model: a missing file is its error.
+	if _, _, err := g.Prompts.Load(); err != nil {
+		return err
+	}
 	cells, skipped, cfgs, err := gridCells(g)
 	if err != nil {
 		return err

@@ -308,6 +308,50 @@ warmup: 0
 	}
 }
 
+// Mistakes that a run would find only late fail a dry run, and a run
+// before it measures, with one line naming them: a missing prompt file,
+// and a quality section whose judge or task file does not exist (quality
+// runs after every measurement). --no-quality leaves the quality section
+// unchecked.
+func TestRunChecksInputs(t *testing.T) {
+	dir := t.TempDir()
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	for _, tc := range []struct {
+		name, from, to string // killGrid with from replaced by to
+		want           string
+	}{
+		{"missing prompt file", "  source: builtin\n", "  source: file\n  path: missing.txt\n",
+			"prompts: open missing.txt: no such file or directory"},
+		{"misspelt built-in judge", "warmup: 0\n", "warmup: 0\nquality:\n  judge: builtin:demo-llamma\n",
+			`quality: judge builtin:demo-llamma: demo: no built-in model "demo-llamma"`},
+		{"missing task file", "warmup: 0\n", "warmup: 0\nquality:\n  task: gsm8k_tset.jsonl\n",
+			"quality: task: open gsm8k_tset.jsonl: no such file or directory"},
+	} {
+		grid := filepath.Join(dir, "grid.yaml")
+		must(t, os.WriteFile(grid, []byte(strings.Replace(killGrid, tc.from, tc.to, 1)), 0o644))
+		for _, extra := range [][]string{{"--dry-run"}, nil} {
+			out := filepath.Join(t.TempDir(), "out")
+			cmd := exec.Command(binary, append([]string{"run", "--config", grid, "--output_dir", out}, extra...)...)
+			cmd.Env, cmd.Dir = env, dir
+			r := execute(t, cmd)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("%s %v: code %d, %q; want code 1 and one line with %q", tc.name, extra, r.code, r.stderr, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s %v: it wrote %s", tc.name, extra, out)
+			}
+		}
+	}
+	// Without the quality step its section is not checked.
+	grid := filepath.Join(dir, "grid.yaml")
+	must(t, os.WriteFile(grid, []byte(killGrid+"quality:\n  judge: builtin:demo-llamma\n"), 0o644))
+	cmd := exec.Command(binary, "run", "--config", grid, "--dry-run", "--no-quality")
+	cmd.Env, cmd.Dir = env, dir
+	if r := execute(t, cmd); r.code != 0 {
+		t.Errorf("--no-quality: code %d, %q", r.code, r.stderr)
+	}
+}
+
 // report and plot given record files write into ./results only when told
 // to (--output_dir) or when ./results has no records besides them: its
 // outputs would no longer be those of its records.
