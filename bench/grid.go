@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 
+	"dllmbench/model"
 	"dllmbench/prompts"
 )
 
@@ -255,6 +256,33 @@ func Expand(g *Grid, families []string) (cells []Cell, skipped []Skipped) {
 				}
 			}
 		}
+	}
+	return cells, skipped
+}
+
+// ExpandModels is Expand for models whose configs are given (in the order
+// of g.Models): cells whose prompt and generation do not fit the model's
+// context (max_position_embeddings, LLaDA's max_sequence_length) are
+// invalid too, which the decoders would refuse only once the model is
+// loaded. The run, its dry run and SLURM's shards all list cells with it,
+// so that they agree on the order.
+func ExpandModels(g *Grid, cfgs []*model.Config) (cells []Cell, skipped []Skipped) {
+	families := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		families[i] = c.Family.String()
+	}
+	all, skipped := Expand(g, families)
+	context := map[string]int{}
+	for i, m := range g.Models {
+		context[m.Label()] = cfgs[i].MaxSeqLen
+	}
+	for _, c := range all {
+		if n := context[c.Model]; c.PromptLen+c.GenLen > n {
+			skipped = append(skipped, Skipped{c, fmt.Sprintf("prompt_length %d + gen_length %d exceed the model's context of %d tokens",
+				c.PromptLen, c.GenLen, n)})
+			continue
+		}
+		cells = append(cells, c)
 	}
 	return cells, skipped
 }

@@ -76,11 +76,11 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	families := make([]string, len(models))
+	cfgs := make([]*model.Config, len(models))
 	for i, m := range models {
-		families[i] = m.cfg.Family.String()
+		cfgs[i] = m.cfg
 	}
-	cells, skipped := Expand(g, families)
+	cells, skipped := ExpandModels(g, cfgs)
 	for _, s := range skipped {
 		notice(fmt.Sprintf("skipping %s: %s", s.Cell.Name(), s.Reason))
 	}

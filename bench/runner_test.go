@@ -163,8 +163,11 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 	g := demoGrid()
 	g.Models = g.Models[1:]       // LLaDA only
 	g.Diffusion = DiffusionAxes{} // steps and blocks default to the generation length
-	g.BatchSizes = []int{1}
-	g.GenLengths = []int{8, 600} // 600 exceeds the demo model's context of 512
+	// A run state of 2³¹ rows is more than model.NewState takes on any
+	// machine. (A generation beyond the context is an invalid
+	// combination, never measured.)
+	g.BatchSizes = []int{1, 1 << 31}
+	g.GenLengths = []int{8}
 	sum, err := Run(context.Background(), g, runOpts(dir))
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +182,7 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 			failed = &recs[i]
 		}
 	}
-	if failed == nil || !strings.Contains(failed.Error, "exceeds the model's context of 512") {
+	if failed == nil || !strings.Contains(failed.Error, "a run state of 2147483648 rows") {
 		t.Fatalf("failed record: %+v", failed)
 	}
 	// Tear the last line as a kill -9 during the write would.

@@ -179,19 +179,17 @@ func parseSacct(out string) []Task {
 // shards split; it reads each model's config.json but no weights, so the
 // models must be where the tasks will find them (the hub cache).
 func Cells(g *bench.Grid) ([]bench.Cell, error) {
-	families := make([]string, len(g.Models))
+	cfgs := make([]*model.Config, len(g.Models))
 	for i, m := range g.Models {
 		dir, err := bench.Locate(m)
 		if err != nil {
 			return nil, err
 		}
-		c, err := model.LoadConfig(dir)
-		if err != nil {
+		if cfgs[i], err = model.LoadConfig(dir); err != nil {
 			return nil, err
 		}
-		families[i] = c.Family.String()
 	}
-	cells, _ := bench.Expand(g, families)
+	cells, _ := bench.ExpandModels(g, cfgs)
 	return cells, nil
 }
 

@@ -369,7 +369,6 @@ func dryRun(g *bench.Grid) error {
 // without a valid cell is an error that gives the first reason: the others
 // are often the same.
 func gridCells(g *bench.Grid) (cells []bench.Cell, skipped []bench.Skipped, cfgs []*model.Config, err error) {
-	var families []string
 	for _, m := range g.Models {
 		dir, err := bench.Locate(m)
 		if err != nil {
@@ -379,9 +378,9 @@ func gridCells(g *bench.Grid) (cells []bench.Cell, skipped []bench.Skipped, cfgs
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		cfgs, families = append(cfgs, c), append(families, c.Family.String())
+		cfgs = append(cfgs, c)
 	}
-	cells, skipped = bench.Expand(g, families)
+	cells, skipped = bench.ExpandModels(g, cfgs)
 	if len(cells) == 0 {
 		msg := fmt.Sprintf("grid %s has no valid cell", g.Name)
 		if len(skipped) > 0 {

@@ -128,6 +128,17 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 		t.Error("a dry run wrote records")
 	}
 
+	// A prompt and generation beyond the demo models' context of 512 is an
+	// invalid combination, listed with its reason.
+	os.WriteFile(grid, []byte(strings.Replace(killGrid, "prompt_length: [16]", "prompt_length: [16, 600]", 1)), 0o644)
+	cmd = exec.Command(binary, "run", "--config", grid, "--dry-run")
+	cmd.Env = env
+	outb, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(outb), "invalid: demo-llama b1 p600 g8: prompt_length 600 + gen_length 8 exceed the model's context of 512 tokens") ||
+		!strings.Contains(string(outb), "8 cells, 8 invalid combinations") {
+		t.Errorf("dry run beyond the context: %v\n%s", err, outb)
+	}
+
 	bad := strings.Replace(killGrid, "  steps: [2, 4, 8]", "  stepz: [2, 4, 8]", 1)
 	os.WriteFile(grid, []byte(bad), 0o644)
 	r := dllmbench(t, "", "run", "--config", grid, "--output_dir", filepath.Join(dir, "out"))
