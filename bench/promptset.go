@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -16,6 +17,21 @@ import (
 type promptSet struct {
 	Texts, Refs []string
 	Hash        string // identifies the set in cell keys
+	// Tokens is the mean length of a prompt under the tokenizer, special
+	// tokens included: less than P where documents with references are
+	// shorter than P.
+	Tokens float64
+}
+
+// shortNote says, when the prompts' mean length differs from P by more
+// than 10% (as the report's prompt column marks it), that cells of prompt
+// length P measure prompts of another length; else "".
+func (ps *promptSet) shortNote(P, G int) string {
+	if math.Abs(ps.Tokens-float64(P)) <= 0.1*float64(P) {
+		return ""
+	}
+	return fmt.Sprintf("prompt_length %d (gen_length %d): the prompts average %.0f tokens, since prompts with references are kept whole "+
+		"when shorter; tables show %d (%.0f)", P, G, ps.Tokens, P, ps.Tokens)
 }
 
 // cutPrompts makes the prompts of length P tokens (and references of G
@@ -52,6 +68,7 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 			continue
 		}
 		ps.Texts, ps.Refs = append(ps.Texts, text), append(ps.Refs, ref)
+		ps.Tokens += float64(len(tok.Encode(text, true)))
 	}
 	if len(ps.Texts) == 0 {
 		with := ""
@@ -61,6 +78,7 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 		return nil, fmt.Errorf("bench: no document of the prompt source has %d+%d tokens (the longest has %d%s); "+
 			"for longer prompts give prompts: {source: file, path: ...} with one long document per line", body, G, longest, with)
 	}
+	ps.Tokens /= float64(len(ps.Texts))
 	h := sha256.New()
 	for i := range ps.Texts {
 		fmt.Fprintf(h, "%d:%s\x00%d:%s\x00", len(ps.Texts[i]), ps.Texts[i], len(ps.Refs[i]), ps.Refs[i])

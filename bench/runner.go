@@ -108,6 +108,9 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			if sets[k], err = cutPrompts(docs, tok0, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); err != nil {
 				return nil, err
 			}
+			if note := sets[k].shortNote(c.PromptLen, c.GenLen); note != "" {
+				notice(note)
+			}
 		}
 	}
 	done := map[string]bool{}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +311,35 @@ func TestRunCancelled(t *testing.T) {
 	recs, _ := ReadRecords(dir)
 	if len(recs) != 0 {
 		t.Errorf("%d records after cancelling before the first cell", len(recs))
+	}
+}
+
+// Prompts with references (the builtin ones, about 33 tokens) are kept
+// whole when shorter than the cell's length: the run says so once for
+// that length, through Notice, and not for a length they reach.
+func TestRunNoticesShortPrompts(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	g := demoGrid()
+	g.Models = g.Models[:1]
+	g.BatchSizes, g.PromptLengths, g.Repetitions, g.Warmup = []int{1, 2}, []int{16, 200}, 1, 0
+	o := runOpts(t.TempDir())
+	var notes []string
+	o.Notice = func(s string) { notes = append(notes, s) }
+	if _, err := Run(context.Background(), g, o); err != nil {
+		t.Fatal(err)
+	}
+	var short []string
+	for _, n := range notes {
+		if strings.Contains(n, "average") {
+			short = append(short, n)
+		}
+	}
+	want := regexp.MustCompile(`^prompt_length 200 \(gen_length 8\): the prompts average (\d+) tokens, since prompts with references are kept whole when shorter; tables show 200 \((\d+)\)$`)
+	if len(short) != 1 || !want.MatchString(short[0]) {
+		t.Fatalf("notices %q, want one for prompt_length 200", notes)
+	}
+	m := want.FindStringSubmatch(short[0])
+	if n, _ := strconv.Atoi(m[1]); m[1] != m[2] || n < 2 || n >= 180 {
+		t.Errorf("mean length %s, table %s: want the same, short of 200", m[1], m[2])
 	}
 }
