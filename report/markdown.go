@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -23,7 +24,7 @@ var mdColumns = []mdColumn{
 	{"family", false, func(r bench.Record) string { return r.Cell.Family }},
 	{"backend", false, func(r bench.Record) string { return backend(r) }},
 	{"batch", true, func(r bench.Record) string { return strconv.Itoa(r.Cell.Batch) }},
-	{"prompt", true, func(r bench.Record) string { return strconv.Itoa(r.Cell.PromptLen) }},
+	{"prompt", true, promptLength},
 	{"gen", true, func(r bench.Record) string { return strconv.Itoa(r.Cell.GenLen) }},
 	{"decoder", false, func(r bench.Record) string { return decoder(r.Cell) }},
 	{"tok/s", true, func(r bench.Record) string { return meanStd(r.Stats, bench.MTokensPerS) }},
@@ -50,7 +51,9 @@ const maxErrorLen = 60
 // (bench.Latest), sorted by model, batch, prompt length, generation length
 // and decoder. Columns are padded so that the table also reads well in a
 // terminal, numbers are right-aligned and rounded to four significant
-// digits (tok/s as mean ± sample standard deviation over repetitions; NFE
+// digits (the prompt length as the cell asked, with its prompts' mean
+// token count in brackets where that differs by more than 10%; tok/s as
+// mean ± sample standard deviation over repetitions; NFE
 // whole where it is, tokens per step with two decimals; power the mean
 // draw by the energy counter; SM MHz the GPU's mean clock, with the share of
 // its samples held down by the power limit), "-"
@@ -113,6 +116,27 @@ func Markdown(w io.Writer, recs []bench.Record) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// promptLength is the cell's prompt length, followed by the mean token
+// count of its prompts in brackets where that differs from it by more than
+// 10%: prompts that come with their own references are kept whole when
+// shorter than asked, so a cell of prompt_length 600 may have run on
+// prompts of 33 tokens, "600 (33)".
+func promptLength(r bench.Record) string {
+	s := strconv.Itoa(r.Cell.PromptLen)
+	if len(r.Prompts) == 0 {
+		return s
+	}
+	n := 0
+	for _, p := range r.Prompts {
+		n += len(p.IDs)
+	}
+	m := float64(n) / float64(len(r.Prompts))
+	if math.Abs(m-float64(r.Cell.PromptLen)) > 0.1*float64(r.Cell.PromptLen) {
+		s += fmt.Sprintf(" (%.0f)", m)
+	}
+	return s
 }
 
 // backend is the backend a cell ran on, or the one it asked for where the

@@ -318,6 +318,51 @@ func TestDecoder(t *testing.T) {
 	}
 }
 
+// The prompt column shows the length the cell asked for and, where its
+// prompts' mean token count differs from it by more than 10%, that mean:
+// prompts with their own references are kept whole when shorter, and the
+// table must not say 600 for prompts of 33 tokens.
+func TestPromptColumn(t *testing.T) {
+	prompts := func(lengths ...int) []bench.PromptRecord {
+		var ps []bench.PromptRecord
+		for _, n := range lengths {
+			ps = append(ps, bench.PromptRecord{IDs: tokenIDs(n)})
+		}
+		return ps
+	}
+	tests := []struct {
+		name    string
+		length  int
+		prompts []bench.PromptRecord
+		want    string
+	}{
+		{"as asked", 128, prompts(128, 128), "128"},
+		// A WikiText cut may fall a few tokens short (a split character).
+		{"within 10%", 128, prompts(120, 128), "128"},
+		{"prompt file shorter than asked", 600, prompts(30, 36), "600 (33)"},
+		{"longer than asked", 100, prompts(111), "100 (111)"},
+		// A cell that failed before its prompts were encoded has none.
+		{"no prompts", 600, nil, "600"},
+	}
+	for _, tt := range tests {
+		r := bench.Record{Cell: bench.Cell{PromptLen: tt.length}, Prompts: tt.prompts}
+		if got := promptLength(r); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// In the table, the column of a cell measured on short prompts.
+	r := arRecord()
+	r.Cell.PromptLen = 600
+	r.Prompts = prompts(33)
+	var buf bytes.Buffer
+	if err := Markdown(&buf, []bench.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "| 600 (33) |") {
+		t.Errorf("table without the prompts' length:\n%s", buf.String())
+	}
+}
+
 func TestNumbers(t *testing.T) {
 	stats := map[string]bench.Stat{
 		"big":   {Mean: 2368.8, Std: 93.24, N: 5},
