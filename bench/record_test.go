@@ -65,11 +65,7 @@ func TestReadRecordsRefusesOtherJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var keys []string
-			for _, r := range recs {
-				keys = append(keys, r.Key)
-			}
-			if d := cmp.Diff(tc.keys, keys); d != "" {
+			if d := cmp.Diff(tc.keys, keysOf(recs)); d != "" {
 				t.Errorf("keys (-want +got):\n%s", d)
 			}
 		})
@@ -128,13 +124,18 @@ func TestWriterAfterTornLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var keys []string
-			for _, r := range recs {
-				keys = append(keys, r.Key)
-			}
-			if d := cmp.Diff(tc.keys, keys); d != "" {
+			if d := cmp.Diff(tc.keys, keysOf(recs)); d != "" {
 				t.Errorf("keys (-want +got):\n%s", d)
 			}
 		})
 	}
+}
+
+// keysOf lists the records' keys in order.
+func keysOf(recs []Record) []string {
+	var keys []string
+	for _, r := range recs {
+		keys = append(keys, r.Key)
+	}
+	return keys
 }
