@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -285,6 +286,38 @@ func ExpandModels(g *Grid, cfgs []*model.Config) (cells []Cell, skipped []Skippe
 		cells = append(cells, c)
 	}
 	return cells, skipped
+}
+
+// ErrNoValidCell is the error of GridCells for a grid all of whose cells
+// are invalid combinations.
+var ErrNoValidCell = errors.New("no valid cell")
+
+// GridCells reads the config.json of each model of g (where Locate finds
+// it; weights stay where they are) and expands the grid with
+// ExpandModels. A grid without a valid cell is an error wrapping
+// ErrNoValidCell that gives the first reason (the others are often the
+// same).
+func GridCells(g *Grid) (cells []Cell, skipped []Skipped, cfgs []*model.Config, err error) {
+	for _, m := range g.Models {
+		dir, err := Locate(m)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		c, err := model.LoadConfig(dir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfgs = append(cfgs, c)
+	}
+	cells, skipped = ExpandModels(g, cfgs)
+	if len(cells) == 0 {
+		why := ""
+		if len(skipped) > 0 {
+			why = fmt.Sprintf(": %s: %s (the first of %d invalid combinations)", skipped[0].Cell.Name(), skipped[0].Reason, len(skipped))
+		}
+		return nil, nil, nil, fmt.Errorf("grid %s has %w%s", g.Name, ErrNoValidCell, why)
+	}
+	return cells, skipped, cfgs, nil
 }
 
 func orDefault(v []string, def string) []string {

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 
 	"dllmbench/bench"
-	"dllmbench/model"
 )
 
 // Task is what the scheduler says about one task of an array, or about a
@@ -176,21 +175,12 @@ func parseSacct(out string) []Task {
 }
 
 // Cells lists the cells of a grid in bench.Expand's order, the order
-// shards split; it reads each model's config.json but no weights, so the
-// models must be where the tasks will find them (the hub cache).
+// shards split (bench.GridCells: it reads each model's config.json but no
+// weights, so the models must be where the tasks will find them, the hub
+// cache).
 func Cells(g *bench.Grid) ([]bench.Cell, error) {
-	cfgs := make([]*model.Config, len(g.Models))
-	for i, m := range g.Models {
-		dir, err := bench.Locate(m)
-		if err != nil {
-			return nil, err
-		}
-		if cfgs[i], err = model.LoadConfig(dir); err != nil {
-			return nil, err
-		}
-	}
-	cells, _ := bench.ExpandModels(g, cfgs)
-	return cells, nil
+	cells, _, _, err := bench.GridCells(g)
+	return cells, err
 }
 
 // CellState is where one cell of a submitted grid stands.

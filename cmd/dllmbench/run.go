@@ -190,7 +190,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	}
 	// A grid without a valid cell would load the prompts, open the device
 	// and write an empty records file before it failed.
-	if _, _, _, err := gridCells(g); err != nil {
+	if _, _, _, err := bench.GridCells(g); err != nil {
 		return err
 	}
 	devs, err := f.be.devices.resolve(g.Backend, f.be.threads)
@@ -326,7 +326,7 @@ func dryRun(g *bench.Grid) error {
 	if _, _, err := g.Prompts.Load(); err != nil {
 		return err
 	}
-	cells, skipped, cfgs, err := gridCells(g)
+	cells, skipped, cfgs, err := bench.GridCells(g)
 	if err != nil {
 		return err
 	}
@@ -362,33 +362,6 @@ func dryRun(g *bench.Grid) error {
 	fmt.Printf("%d cells, %d invalid combinations; estimated %.0f s in all (rough: model shapes and nominal rates of the %s backend)\n",
 		len(cells), len(skipped), total, g.Backend)
 	return nil
-}
-
-// gridCells reads the config.json of each model of g (weights stay where
-// they are) and lists the invalid combinations of the grid's cells. A grid
-// without a valid cell is an error that gives the first reason: the others
-// are often the same.
-func gridCells(g *bench.Grid) (cells []bench.Cell, skipped []bench.Skipped, cfgs []*model.Config, err error) {
-	for _, m := range g.Models {
-		dir, err := bench.Locate(m)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		c, err := model.LoadConfig(dir)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		cfgs = append(cfgs, c)
-	}
-	cells, skipped = bench.ExpandModels(g, cfgs)
-	if len(cells) == 0 {
-		msg := fmt.Sprintf("grid %s has no valid cell", g.Name)
-		if len(skipped) > 0 {
-			msg += fmt.Sprintf(": %s: %s (the first of %d invalid combinations)", skipped[0].Cell.Name(), skipped[0].Reason, len(skipped))
-		}
-		return nil, nil, nil, errors.New(msg)
-	}
-	return cells, skipped, cfgs, nil
 }
 
 // readRecords reads the records of dir (or of the given files and

@@ -281,8 +281,8 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 }
 
-// A grid whose every cell is invalid fails at once, measured or dry, with
-// the first reason, and writes nothing.
+// A grid whose every cell is invalid fails at once, measured or dry, and
+// so does its SLURM submission, with the first reason, and writes nothing.
 func TestRunNoValidCell(t *testing.T) {
 	dir := t.TempDir()
 	grid := filepath.Join(dir, "grid.yaml")
@@ -305,9 +305,9 @@ warmup: 0
 `), 0o644))
 	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	const want = "grid allbad has no valid cell: demo-llada b1 p16 g32 s3 blk16 none: steps 3 is not a positive multiple of the 2 blocks"
-	for _, extra := range [][]string{{"--dry-run"}, nil} {
+	for _, extra := range [][]string{{"run", "--no-quality", "--dry-run"}, {"run", "--no-quality"}, {"slurm", "submit", "--dry-run"}} {
 		out := filepath.Join(t.TempDir(), "out")
-		cmd := exec.Command(binary, append([]string{"run", "--config", grid, "--output_dir", out, "--no-quality"}, extra...)...)
+		cmd := exec.Command(binary, append(extra, "--config", grid, "--output_dir", out)...)
 		cmd.Env = env
 		r := execute(t, cmd)
 		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {

@@ -113,11 +113,10 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 		return err
 	}
 	cells, err := slurm.Cells(g)
-	if err != nil {
+	if errors.Is(err, bench.ErrNoValidCell) {
+		return err
+	} else if err != nil {
 		return fmt.Errorf("%w (the tasks read the models from the same cache: fetch them first)", err)
-	}
-	if len(cells) == 0 {
-		return fmt.Errorf("grid %s has no valid cell", g.Name)
 	}
 	shards := f.shards
 	switch {
