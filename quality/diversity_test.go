@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -99,6 +100,13 @@ func TestScoreTokens(t *testing.T) {
 		if got, want := d.Distinct[n-1].Value, Distinct(seqs, n); got != want {
 			t.Errorf("distinct-%d = %v, want %v", n, got, want)
 		}
+		// No interval: resampling with replacement repeats sequences.
+		if iv := d.Distinct[n-1]; !math.IsNaN(iv.Lo) || !math.IsNaN(iv.Hi) {
+			t.Errorf("distinct-%d has bounds [%v, %v]", n, iv.Lo, iv.Hi)
+		}
+	}
+	if iv := d.Repetition; !(iv.Lo <= iv.Value && iv.Value <= iv.Hi) {
+		t.Errorf("repetition %v outside its interval [%v, %v]", iv.Value, iv.Lo, iv.Hi)
 	}
 	wantRep := (Repetition(seqs[0], 4) + Repetition(seqs[1], 4) + Repetition(seqs[2], 4)) / 3
 	if math.Abs(d.Repetition.Value-wantRep) > 1e-15 {
@@ -108,14 +116,7 @@ func TestScoreTokens(t *testing.T) {
 	if math.Abs(d.Entropy.Value-wantEnt) > 1e-15 {
 		t.Errorf("entropy = %v, want %v", d.Entropy.Value, wantEnt)
 	}
-	// The fast resampled distinct-n agrees with the direct one on a resample.
-	g := newGrams(seqs, 2)
-	idx := []int{0, 0, 3, 1}
-	sub := [][]int32{seqs[0], seqs[0], seqs[3], seqs[1]}
-	if got, want := g.distinctStat()(idx), Distinct(sub, 2); got != want {
-		t.Errorf("resampled distinct-2 = %v, want %v", got, want)
-	}
-	if again := ScoreTokens(seqs, b); again != d {
+	if again := ScoreTokens(seqs, b); fmt.Sprint(again) != fmt.Sprint(d) { // NaN bounds: compare as text
 		t.Errorf("same seed, different result:\n%+v\n%+v", again, d)
 	}
 }

@@ -82,7 +82,7 @@ const (
 	MBERTScoreR   = "bertscore_r"   // BERTScore recall
 	MBERTScoreF1  = "bertscore_f1"  // BERTScore F1
 	MEntropy      = "entropy"       // mean unigram entropy of the generated ids, bits
-	MDistinct     = "distinct_"     // + n, n = 1..MaxN: distinct-n pooled over the cell
+	MDistinct     = "distinct_"     // + n, n = 1..MaxN: distinct-n pooled over the cell, without bounds (Diversity says why)
 	MRepetition   = "repetition"    // mean seq-rep-4
 	MBLEU         = "bleu"          // corpus BLEU against the references, 0..100
 	MROUGEL       = "rouge_l"       // mean ROUGE-L F against the references, 0..1
