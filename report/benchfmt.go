@@ -34,7 +34,8 @@ var benchUnits = []struct{ unit, better string }{
 //
 //	BenchmarkCell/model=llada/b=1/p=128/g=128/steps=64/blk=32/cache=dual-16 1 2.5e+09 ns/op 51.2 tok/s …
 //
-// ns/op is the repetition's time per batch. The name's key=value parts let
+// ns/op is the repetition's mean batch latency (the records' latency_s),
+// the gaps between its batches left out. The name's key=value parts let
 // benchstat group by any axis (benchstat -col /cache). Configuration lines
 // (goos, goarch, pkg, cpu, and backend and device, so that merged runs on
 // different machines never pool) precede the results they apply to and are
@@ -142,9 +143,10 @@ type benchValue struct {
 // the caller drops those.
 func repValues(diffusion bool, rp bench.Rep) []benchValue {
 	nb := float64(len(rp.Batches))
-	var dev, ttft, tpot, stepT, nfe float64
+	var lat, dev, ttft, tpot, stepT, nfe float64
 	var calls, gen, timed int
 	for _, b := range rp.Batches {
+		lat += b.LatencyS
 		nfe += float64(b.NFE)
 		gen += b.Generated
 		if b.DeviceLatencyS > 0 {
@@ -164,7 +166,7 @@ func repValues(diffusion bool, rp bench.Rep) []benchValue {
 		}
 	}
 	vals := []benchValue{
-		{rp.TotalS / nb * 1e9, "ns/op"},
+		{lat / nb * 1e9, "ns/op"}, // the batches' own time, not the repetition's gaps between them
 		{rp.TokensPerS, "tok/s"},
 		{rp.UsefulTokensPerS, "useful-tok/s"},
 	}
