@@ -12,7 +12,7 @@ import (
 // metrics; memoryColumns and the rate and energy columns follow them.
 var cellColumns = []string{
 	"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
-	"batch_size", "prompt_length", "gen_length", "steps", "block_length", "remasking", "cache",
+	"batch_size", "prompt_length", "prompt_tokens_mean", "gen_length", "steps", "block_length", "remasking", "cache",
 	"threshold", "factor", "temperature", "precision", "repetitions",
 }
 
@@ -30,7 +30,7 @@ func csvHeader(names []string) []string {
 		h = append(h, m+"_mean", m+"_std")
 	}
 	h = append(h, memoryColumns...)
-	return append(h, "gb_per_s", "tflop_per_s", "energy_j", "energy_source")
+	return append(h, "gb_per_s", "tflop_per_s", "energy_j", "energy_source", "energy_note")
 }
 
 // csvBytes renders raw_metrics.csv: a header row, then one row per record
@@ -60,7 +60,7 @@ func csvRow(r bench.Record, names []string) []string {
 	c := r.Cell
 	row := []string{
 		r.Key, r.Status, r.Error, r.Grid, c.Model, c.ModelID, c.Family, r.Env.Backend, r.Env.Device,
-		strconv.Itoa(c.Batch), strconv.Itoa(c.PromptLen), strconv.Itoa(c.GenLen),
+		strconv.Itoa(c.Batch), strconv.Itoa(c.PromptLen), promptTokens(r), strconv.Itoa(c.GenLen),
 		nonZeroInt(c.Steps), nonZeroInt(c.BlockLen), c.Remasking, c.Cache,
 		nonZeroFloat(c.Threshold), nonZeroFloat(c.Factor), csvFloat(c.Temperature), c.Precision,
 		strconv.Itoa(len(r.Reps)),
@@ -80,7 +80,18 @@ func csvRow(r bench.Record, names []string) []string {
 	}
 	row = append(row, nonZeroFloat(r.Roofline.GBPerS), nonZeroFloat(r.Roofline.TFLOPS))
 	energy, source := repEnergy(r.Reps)
-	return append(row, energy, source)
+	return append(row, energy, source, r.EnergyNote)
+}
+
+// promptTokens is the mean token count of a record's prompts (the
+// prompt_length a cell asks for is a bound: prompts that come with their
+// own references may be shorter), "" without prompts.
+func promptTokens(r bench.Record) string {
+	m, ok := promptMean(r)
+	if !ok {
+		return ""
+	}
+	return csvFloat(m)
 }
 
 // repEnergy is the mean energy of the repetitions that measured it, in

@@ -125,18 +125,23 @@ func Markdown(w io.Writer, recs []bench.Record) error {
 // prompts of 33 tokens, "600 (33)".
 func promptLength(r bench.Record) string {
 	s := strconv.Itoa(r.Cell.PromptLen)
+	if m, ok := promptMean(r); ok && math.Abs(m-float64(r.Cell.PromptLen)) > 0.1*float64(r.Cell.PromptLen) {
+		s += fmt.Sprintf(" (%.0f)", m)
+	}
+	return s
+}
+
+// promptMean is the mean token count of a record's prompts; false without
+// prompts.
+func promptMean(r bench.Record) (float64, bool) {
 	if len(r.Prompts) == 0 {
-		return s
+		return 0, false
 	}
 	n := 0
 	for _, p := range r.Prompts {
 		n += len(p.IDs)
 	}
-	m := float64(n) / float64(len(r.Prompts))
-	if math.Abs(m-float64(r.Cell.PromptLen)) > 0.1*float64(r.Cell.PromptLen) {
-		s += fmt.Sprintf(" (%.0f)", m)
-	}
-	return s
+	return float64(n) / float64(len(r.Prompts)), true
 }
 
 // backend is the backend a cell ran on, or the one it asked for where the

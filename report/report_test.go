@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,13 +44,13 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 21 cell columns, 16 known metrics and one more ×2, 9 memory columns,
-	// 2 rates and 2 energy columns.
-	if len(head) != 21+17*2+9+4 {
+	// 22 cell columns, 16 known metrics and one more ×2, 9 memory columns,
+	// 2 rates and 3 energy columns.
+	if len(head) != 22+17*2+9+5 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
-		"batch_size", "prompt_length", "gen_length", "steps", "block_length", "remasking", "cache",
+		"batch_size", "prompt_length", "prompt_tokens_mean", "gen_length", "steps", "block_length", "remasking", "cache",
 		"threshold", "factor", "temperature", "precision", "repetitions", "latency_s_mean", "latency_s_std",
 		"device_latency_s_mean", "device_latency_s_std"}
 	if diff := cmp.Diff(wantStart, head[:len(wantStart)]); diff != "" {
@@ -87,6 +88,8 @@ func TestWrite(t *testing.T) {
 		{"weights in bytes", "ar1", "mem_weights_bytes", "16060522496"},
 		{"energy: mean joules per repetition", "ar1", "energy_j", "2.5"},
 		{"energy source", "ar1", "energy_source", "nvml"},
+		{"no energy note where there is energy", "ar1", "energy_note", ""},
+		{"the prompts' mean length", "ar1", "prompt_tokens_mean", "128"},
 		{"diffusion cells have no TTFT", "diff1", "ttft_s_mean", ""},
 		{"steps", "diff1", "steps", "64"},
 		{"threshold off", "diff1", "threshold", ""},
@@ -422,5 +425,28 @@ func TestPeakMemory(t *testing.T) {
 		if got := peakMemory(tt.m); got != tt.want {
 			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+// raw_metrics.csv carries a record's energy note, and its prompts' mean
+// length where they fall short of the cell's.
+func TestCSVNoteAndPromptTokens(t *testing.T) {
+	r := arRecord()
+	r.EnergyNote = "the repetitions took 0.05 s together"
+	r.Prompts = []bench.PromptRecord{{IDs: make([]int, 30)}, {IDs: make([]int, 36)}}
+	b, err := csvBytes([]bench.Record{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for i, h := range rows[0] {
+		got[h] = rows[1][i]
+	}
+	if got["energy_note"] != r.EnergyNote || got["prompt_tokens_mean"] != "33" || got["prompt_length"] != strconv.Itoa(r.Cell.PromptLen) {
+		t.Errorf("energy_note %q, prompt_tokens_mean %q, prompt_length %q", got["energy_note"], got["prompt_tokens_mean"], got["prompt_length"])
 	}
 }
