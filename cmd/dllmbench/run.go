@@ -203,11 +203,33 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		job = watchSLURM()
 		defer job.close()
 	}
+	// The folder stays reserved through quality and the reports, which
+	// write it too. A worker's parent holds it for the worker.
+	var unlock func()
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	lock := func() (err error) {
+		part := ""
+		if f.shard.Count > 0 {
+			part = fmt.Sprintf("shard-%d-of-%d", f.shard.Index, f.shard.Count)
+		}
+		unlock, err = bench.Lock(f.outputDir, part)
+		return err
+	}
 	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
 		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) }, Select: f.selectCells(),
 		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
+	if f.worker.Count == 0 {
+		opts.Lock = lock
+	}
 	var sum *bench.Summary
 	if len(devs) > 1 {
+		if err := lock(); err != nil {
+			return err
+		}
 		sum, err = runWorkers(ctx, f, devs)
 	} else {
 		sum, err = bench.Run(ctx, g, opts)

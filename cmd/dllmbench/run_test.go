@@ -108,6 +108,61 @@ func TestRunKilledAndResumed(t *testing.T) {
 	}
 }
 
+// A second run started on a folder that a run is measuring is refused with
+// one line and exit 1, writing no records; the first run records every cell
+// once. Before, both ran to the end, measured every cell on the same cores
+// and the folder held two records of each.
+func TestRunRefusesBusyFolder(t *testing.T) {
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	must(t, os.WriteFile(grid, []byte(killGrid), 0o644))
+	out := filepath.Join(dir, "results")
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+
+	// The pauses keep the first run busy for seconds after its first cell
+	// (the delay is part of a cell's key: every run here has it).
+	run := func(name string) *exec.Cmd {
+		c := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report", "--no-quality",
+			"--delay", "0.5", "--records-name", name)
+		c.Env = env
+		return c
+	}
+	first := run("first")
+	stderr, err := first.StderrPipe()
+	must(t, err)
+	must(t, first.Start())
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
+	}
+	r := execute(t, run("second"))
+	for sc.Scan() {
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") {
+		t.Errorf("second run: exit %d, want 1 and a line saying the folder is in use:\n%s", r.code, r.stderr)
+	}
+	oneErrorLine(t, r)
+	if _, err := os.Stat(filepath.Join(out, "records", "second.jsonl")); err == nil {
+		t.Errorf("the refused run wrote a records file")
+	}
+	// The folder is free once the first run has ended, and holds every
+	// cell once.
+	if r := execute(t, run("third")); r.code != 0 || !strings.Contains(r.stderr, "measured=0 recorded_before=8") {
+		t.Errorf("a run after the first: exit %d, want 0 and every cell recorded before:\n%s", r.code, r.stderr)
+	}
+	recs, err := bench.ReadRecords(out)
+	must(t, err)
+	seen := map[string]int{}
+	for _, rec := range recs {
+		seen[rec.Key]++
+	}
+	if len(seen) != 8 || len(recs) != 8 {
+		t.Errorf("%d records of %d cells, want 8 records of 8 cells", len(recs), len(seen))
+	}
+}
+
 // --dry-run lists the cells with estimates and measures nothing; a bad grid
 // is one error naming the file and line.
 func TestRunDryRunAndGridErrors(t *testing.T) {

@@ -1,0 +1,34 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package bench
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// flock takes an exclusive (or shared) flock on path without waiting:
+// ErrBusy when another process holds it. A file system without flock
+// leaves it unlocked.
+func flock(path string, shared bool) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return nil, ErrBusy
+	}
+	return func() { f.Close() }, nil // closing releases the lock
+}
