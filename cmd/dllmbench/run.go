@@ -238,7 +238,10 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		if ctx.Err() == nil {
 			return err
 		}
-		if sum != nil {
+		if sum != nil && f.worker.Count > 0 {
+			// The parent counts what its workers measured and says so.
+			json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
+		} else if sum != nil {
 			slog.Warn("interrupted: the cell in flight was abandoned; run again to measure the missing cells",
 				"measured", sum.Measured, "records", sum.Records)
 		}
@@ -479,6 +482,9 @@ func runWorkers(ctx context.Context, f *runFlags, devs []int) (*bench.Summary, e
 				return
 			}
 			sum.Cells, sum.Measured, sum.Reused, sum.Failed = sum.Cells+ws.Cells, sum.Measured+ws.Measured, sum.Reused+ws.Reused, sum.Failed+ws.Failed
+			if err != nil && ctx.Err() == nil { // interrupted on its own: its cells are missing
+				errs = append(errs, fmt.Errorf("device %d: %v (its log lines start with dev%d:)", d, err, d))
+			}
 		})
 	}
 	wg.Wait()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,6 +257,63 @@ func TestRunDevices(t *testing.T) {
 			t.Errorf("--devices %q: code %d, %s", bad, r.code, r.stderr)
 		}
 	}
+}
+
+// Ctrl-C in the middle of a --devices run stops every worker, exits 130 and
+// counts the cells the workers measured; a rerun measures only the rest.
+// Before, the parent said measured=0 whatever its workers had recorded.
+func TestRunDevicesInterrupted(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("two workers of one thread need two CPUs")
+	}
+	e := newEnv(t, shardGrid)
+	// The pauses keep the workers busy for seconds after their first cell
+	// (the delay is part of a cell's key: the rerun has it too).
+	args := []string{"run", "--config", "grid.yaml", "--output_dir", "out", "--backend", "cpu", "--devices", "0,1", "--threads", "1",
+		"--delay", "1", "--no-report", "--no-quality"}
+	cmd := exec.Command(binary, args...)
+	cmd.Dir, cmd.Env = e.dir, e.vars
+	stderr, err := cmd.StderrPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "dev") && strings.Contains(sc.Text(), ": [") {
+			must(t, cmd.Process.Signal(syscall.SIGINT))
+			break
+		}
+	}
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("interrupted run: %v, want exit 130\n%s", err, log.String())
+	}
+	keys, _ := recordKeys(t, filepath.Join(e.dir, "out"))
+	if len(keys) == 0 || len(keys) == 6 {
+		t.Fatalf("%d cells recorded before the interrupt, want 1 to 5\n%s", len(keys), log.String())
+	}
+	want := fmt.Sprintf("measured=%d ", len(keys))
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.HasPrefix(line, "dev") || !strings.Contains(line, "WARN interrupted") {
+			continue
+		}
+		if !strings.Contains(line, want) {
+			t.Errorf("the parent's line does not say %s:\n%s", want, line)
+		}
+		want = ""
+	}
+	if want != "" {
+		t.Errorf("no line of the parent says it was interrupted:\n%s", log.String())
+	}
+	r := e.run(t, nil, args...)
+	if r.code != 0 || !strings.Contains(r.stderr, fmt.Sprintf("measured=%d recorded_before=%d", 6-len(keys), len(keys))) {
+		t.Errorf("rerun: code %d\n%s", r.code, r.stderr)
+	}
+	recordKeys(t, filepath.Join(e.dir, "out"))
 }
 
 // Under SLURM, SIGTERM in the middle of a run abandons the cell in flight,
