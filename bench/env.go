@@ -9,6 +9,7 @@ import (
 
 	"dllmbench/compute/device"
 	"dllmbench/internal/buildinfo"
+	"dllmbench/model"
 )
 
 // Env is the environment of a run, recorded once per run and copied into
@@ -39,7 +40,7 @@ func CaptureEnv(info device.Info, notes string) Env {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		e.Kernel = strings.TrimSpace(string(b))
 	}
-	e.MemoryBytes = meminfo("MemTotal")
+	e.MemoryBytes = model.MachineMemory()
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
@@ -52,11 +53,6 @@ func CaptureEnv(info device.Info, notes string) Env {
 		}
 	}
 	return e
-}
-
-// meminfo reads a /proc/meminfo field in bytes (0 when unreadable).
-func meminfo(field string) int64 {
-	return procField("/proc/meminfo", field)
 }
 
 // procField reads a "Name:   1234 kB" line of a /proc file, in bytes.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dllmbench/compute/device"
+	"dllmbench/model"
 )
 
 // demoGrid is a small grid on the built-in demo pair.
@@ -221,7 +222,7 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 // found it (batch_size 100000000) died of Go's out-of-memory fatal error,
 // which no recover catches.
 func TestRunHugeBatchFailsItsCell(t *testing.T) {
-	if meminfo("MemTotal") == 0 {
+	if model.MachineMemory() == 0 {
 		t.Skip("the machine's memory is unknown here (no /proc/meminfo)")
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
