@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"sync"
 	"time"
 
 	"dllmbench/compute/device"
@@ -27,9 +28,37 @@ const clockEvery = 20 * time.Millisecond
 // clockSampler reads a GPU's clocks in its own goroutine while a
 // repetition runs.
 type clockSampler struct {
-	m          device.ClockMonitor
-	stop, done chan struct{}
-	acc        clockAcc
+	m    device.ClockMonitor
+	halt func() // ends the ticking
+	acc  clockAcc
+}
+
+// ticking calls f every interval in a goroutine of its own until the
+// returned stop is called; stop waits for a call in progress to return,
+// and may be called again. The clock sampler and the energy timeline
+// both read NVML this way.
+func ticking(every time.Duration, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
+	}
 }
 
 // clockAcc sums clock samples.
@@ -69,21 +98,9 @@ func startClocks(m device.Monitor, every time.Duration) *clockSampler {
 	if !ok {
 		return nil
 	}
-	s := &clockSampler{m: cm, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &clockSampler{m: cm}
 	s.sample()
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				s.sample()
-			}
-		}
-	}()
+	s.halt = ticking(every, s.sample)
 	return s
 }
 
@@ -99,8 +116,7 @@ func (s *clockSampler) Stop() *Clocks {
 	if s == nil {
 		return nil
 	}
-	close(s.stop)
-	<-s.done
+	s.halt()
 	s.sample()
 	return s.acc.clocks()
 }

@@ -20,15 +20,14 @@ import (
 // 0 or a whole step, and a long one is off by at most the few
 // milliseconds a reading takes at either end, not by up to a period.
 type energyTimeline struct {
-	m          device.Monitor
-	period     time.Duration
-	mu         sync.Mutex
-	steps      []energyStep // each change of the counter, in time order
-	last       float64
-	broken     bool          // a reading failed or went backwards: no energy from here
-	seen       chan struct{} // signalled (never blocking) at each step
-	stop, done chan struct{}
-	once       sync.Once
+	m      device.Monitor
+	period time.Duration
+	mu     sync.Mutex
+	steps  []energyStep // each change of the counter, in time order
+	last   float64
+	broken bool          // a reading failed or went backwards: no energy from here
+	seen   chan struct{} // signalled (never blocking) at each step
+	halt   func()        // ends the readings
 }
 
 // energyStep is a value of the counter and when it was read.
@@ -62,51 +61,37 @@ func startEnergyTimeline(m device.Monitor) *energyTimeline {
 	if !ok {
 		return nil
 	}
-	tl := &energyTimeline{m: m, period: sm.EnergyPeriod(), last: j, seen: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go tl.run()
+	tl := &energyTimeline{m: m, period: sm.EnergyPeriod(), last: j, seen: make(chan struct{}, 1)}
+	tl.halt = ticking(energyPoll, tl.read)
 	return tl
 }
 
-func (tl *energyTimeline) run() {
-	defer close(tl.done)
-	t := time.NewTicker(energyPoll)
-	defer t.Stop()
-	for {
+// read takes one reading and keeps it where the counter moved.
+func (tl *energyTimeline) read() {
+	t0 := time.Now()
+	j, ok := tl.m.Energy()
+	at := t0.Add(time.Since(t0) / 2)
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	switch {
+	case !ok || j < tl.last:
+		tl.broken = true
+	case j > tl.last:
+		tl.steps = append(tl.steps, energyStep{at, j})
+		tl.last = j
 		select {
-		case <-tl.stop:
-			return
-		case <-t.C:
+		case tl.seen <- struct{}{}:
+		default:
 		}
-		t0 := time.Now()
-		j, ok := tl.m.Energy()
-		at := t0.Add(time.Since(t0) / 2)
-		tl.mu.Lock()
-		switch {
-		case !ok || j < tl.last:
-			tl.broken = true
-		case j > tl.last:
-			tl.steps = append(tl.steps, energyStep{at, j})
-			tl.last = j
-			select {
-			case tl.seen <- struct{}{}:
-			default:
-			}
-		}
-		tl.mu.Unlock()
 	}
 }
 
 // Stop ends the readings; a nil timeline, or one stopped already, has
 // nothing to stop.
 func (tl *energyTimeline) Stop() {
-	if tl == nil {
-		return
+	if tl != nil {
+		tl.halt()
 	}
-	tl.once.Do(func() {
-		close(tl.stop)
-		<-tl.done
-	})
 }
 
 // awaitLimit is how long awaitStep waits: three periods, and no less than
