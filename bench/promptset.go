@@ -23,11 +23,18 @@ type promptSet struct {
 	Tokens float64
 }
 
-// shortNote says, when the prompts' mean length differs from P by more
-// than 10% (as the report's prompt column marks it), that cells of prompt
-// length P measure prompts of another length; else "".
+// PromptLengthOff says that prompts of mean length mean tokens are not
+// what a cell of prompt length P asked for: more than 10% off. A run says
+// so once, and the report's prompt column shows the mean beside P.
+func PromptLengthOff(mean float64, P int) bool {
+	return math.Abs(mean-float64(P)) > 0.1*float64(P)
+}
+
+// shortNote says, when the prompts' mean length is off P
+// (PromptLengthOff), that cells of prompt length P measure prompts of
+// another length; else "".
 func (ps *promptSet) shortNote(P, G int) string {
-	if math.Abs(ps.Tokens-float64(P)) <= 0.1*float64(P) {
+	if !PromptLengthOff(ps.Tokens, P) {
 		return ""
 	}
 	return fmt.Sprintf("prompt_length %d (gen_length %d): the prompts average %.0f tokens, since prompts with references are kept whole "+

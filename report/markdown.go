@@ -125,7 +125,7 @@ func Markdown(w io.Writer, recs []bench.Record) error {
 // prompts of 33 tokens, "600 (33)".
 func promptLength(r bench.Record) string {
 	s := strconv.Itoa(r.Cell.PromptLen)
-	if m, ok := promptMean(r); ok && math.Abs(m-float64(r.Cell.PromptLen)) > 0.1*float64(r.Cell.PromptLen) {
+	if m, ok := promptMean(r); ok && bench.PromptLengthOff(m, r.Cell.PromptLen) {
 		s += fmt.Sprintf(" (%.0f)", m)
 	}
 	return s
