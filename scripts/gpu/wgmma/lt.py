@@ -14,9 +14,19 @@ measured as run.py measures: a burst of CUDA events, then 1 s back to
 back with NVML's energy counter and SM clock. The base runs again last,
 so the card's drift over the shape shows.
 
-Usage (the GPU machine): python3 scripts/gpu/wgmma/lt.py [--secs S] [--algos N] [SHAPE...]
+With --sweep the candidates are not the heuristic's but every
+configuration cuBLASLt will run: each algorithm id it has for the types,
+with each tile, stage count, cluster shape, swizzle and (for the products
+added into x) split of k its capabilities allow, as cublasLtMatmulAlgoCheck
+accepts them. Each is checked against the base and timed in a short burst;
+the fastest --keep by burst time, and the fastest of each cluster shape,
+are then measured sustained. (TensorRT-LLM hand-picks clusters of 1×2 for
+products of at most 256 rows: two blocks of one weight tile's columns
+share its loads; the heuristic's eight did not include one.)
+
+Usage (the GPU machine): python3 scripts/gpu/wgmma/lt.py [--secs S] [--algos N] [--sweep [--keep K]] [SHAPE...]
 """
-import argparse, ctypes, os, sys
+import argparse, ctypes, os, random, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (burst, sustained, measure, cdll, init_gpu)
@@ -30,8 +40,16 @@ DESC_TRANSA, DESC_TRANSB = 3, 4  # cublasLtMatmulDescAttributes_t
 LAYOUT_BATCH_COUNT, LAYOUT_BATCH_STRIDE = 5, 6  # cublasLtMatrixLayoutAttribute_t
 PREF_MAX_WORKSPACE = 1  # cublasLtMatmulPreferenceAttributes_t
 # cublasLtMatmulAlgoConfigAttributes_t, each a uint32 but for the id's int32
-CONFIG = [("id", 0), ("tile", 1), ("splitk", 2), ("reduction", 3), ("swizzle", 4), ("custom", 5), ("stages", 6),
-          ("inner", 7), ("cluster", 8)]
+# (name, attribute, bytes): the inner and cluster shape ids are uint16.
+CONFIG = [("id", 0, 4), ("tile", 1, 4), ("splitk", 2, 4), ("reduction", 3, 4), ("swizzle", 4, 4), ("custom", 5, 4),
+          ("stages", 6, 4), ("inner", 7, 2), ("cluster", 8, 2)]
+# cublasLtMatmulAlgoCapAttributes_t
+CAP_SPLITK, CAP_REDUCTION_MASK, CAP_SWIZZLE, CAP_TILE_IDS, CAP_STAGES_IDS = 0, 1, 2, 6, 13
+# cublasLtClusterShape_t: AUTO, 1x1x1, 2x1x1, 4x1x1, 1x2x1, 2x2x1, 1x4x1 (cluster.x runs along d's columns of
+# output features, .y along its 256 rows' tiles)
+CLUSTERS = {0: "auto", 2: "1x1", 3: "2x1", 4: "4x1", 5: "1x2", 6: "2x2", 8: "1x4"}
+REDUCTION_INPLACE = 1
+CAP_NUMERICAL_IMPL_FLAGS, IMPL_HMMA = 15, 2  # uint64 flags; cublasLtNumericalImplFlags_t
 WORKSPACE = 32 << 20
 
 M = 256
@@ -70,6 +88,11 @@ def open_libs():
     lt.cublasLtMatrixLayoutCreate.argtypes = [c_void_p, c_int, c_uint64, c_uint64, c_int64]
     lt.cublasLtMatmulAlgoGetHeuristic.argtypes = [c_void_p] * 7 + [c_int, c_void_p, c_void_p]
     lt.cublasLtMatmulAlgoConfigGetAttribute.argtypes = [c_void_p, c_int, c_void_p, ctypes.c_size_t, c_void_p]
+    lt.cublasLtMatmulAlgoConfigSetAttribute.argtypes = [c_void_p, c_int, c_void_p, ctypes.c_size_t]
+    lt.cublasLtMatmulAlgoCapGetAttribute.argtypes = [c_void_p, c_int, c_void_p, ctypes.c_size_t, c_void_p]
+    lt.cublasLtMatmulAlgoGetIds.argtypes = [c_void_p] + [c_int] * 7 + [c_void_p, c_void_p]
+    lt.cublasLtMatmulAlgoInit.argtypes = [c_void_p] + [c_int] * 7 + [c_void_p]
+    lt.cublasLtMatmulAlgoCheck.argtypes = [c_void_p] * 8
 
 
 def _has(name):
@@ -140,14 +163,77 @@ def lt_candidates(h, batch, n, k, otype, count):
 
 def config(r):
     out = []
-    for name, attr in CONFIG:
-        v, n = ctypes.c_uint32(), ctypes.c_size_t()
-        if lt.cublasLtMatmulAlgoConfigGetAttribute(ctypes.byref(r.algo), attr, ctypes.byref(v), 4, ctypes.byref(n)) == 0:
-            out.append(f"{name} {v.value}")
+    for name, attr, size in CONFIG:
+        v, n = (ctypes.c_uint32() if size == 4 else ctypes.c_uint16()), ctypes.c_size_t()
+        if lt.cublasLtMatmulAlgoConfigGetAttribute(ctypes.byref(r.algo), attr, ctypes.byref(v), size, ctypes.byref(n)) == 0:
+            out.append(f"{name} {CLUSTERS.get(v.value, v.value) if name == 'cluster' else v.value}")
     return ", ".join(out) + f", waves {r.waves:.2f}, ws {r.workspace >> 10} KiB"
 
 
-def shape(name, count, secs):
+def cap_list(algo, attr):
+    n = ctypes.c_size_t()
+    lt.cublasLtMatmulAlgoCapGetAttribute(ctypes.byref(algo), attr, None, 0, ctypes.byref(n))
+    if n.value == 0:
+        return [0]
+    buf = (ctypes.c_uint32 * (n.value // 4))()
+    ok(lt.cublasLtMatmulAlgoCapGetAttribute(ctypes.byref(algo), attr, buf, n.value, ctypes.byref(n)), "cap")
+    return list(buf) or [0]
+
+
+def cap_int(algo, attr):
+    v, n = ctypes.c_uint32(), ctypes.c_size_t()
+    ok(lt.cublasLtMatmulAlgoCapGetAttribute(ctypes.byref(algo), attr, ctypes.byref(v), 4, ctypes.byref(n)), "cap")
+    return v.value
+
+
+def set_config(algo, attr, value, size=4):
+    v = ctypes.c_uint32(value) if size == 4 else ctypes.c_uint16(value)
+    return lt.cublasLtMatmulAlgoConfigSetAttribute(ctypes.byref(algo), attr, ctypes.byref(v), size) == 0
+
+
+def sweep_candidates(h, descs, otype, beta, limit):
+    """Every configuration cublasLtMatmulAlgoCheck accepts, as HeuristicResults."""
+    desc, la, lb, lc = descs
+    ids = (c_int * 256)()
+    got = c_int()
+    ok(lt.cublasLtMatmulAlgoGetIds(h, COMPUTE_32F, R_32F, R_16BF, R_16BF, otype, otype, 256, ids, ctypes.byref(got)),
+       "cublasLtMatmulAlgoGetIds")
+    out = []
+    for algo_id in ids[:got.value]:
+        base = HeuristicResult()
+        if lt.cublasLtMatmulAlgoInit(h, COMPUTE_32F, R_32F, R_16BF, R_16BF, otype, otype, algo_id,
+                                     ctypes.byref(base.algo)) != 0:
+            continue
+        flags, n = ctypes.c_uint64(), ctypes.c_size_t()
+        lt.cublasLtMatmulAlgoCapGetAttribute(ctypes.byref(base.algo), CAP_NUMERICAL_IMPL_FLAGS, ctypes.byref(flags), 8,
+                                             ctypes.byref(n))
+        if not flags.value & IMPL_HMMA:  # not on the tensor cores
+            continue
+        tiles, stages = cap_list(base.algo, CAP_TILE_IDS), cap_list(base.algo, CAP_STAGES_IDS)
+        swizzles = (0, 1) if cap_int(base.algo, CAP_SWIZZLE) else (0,)
+        splits = (1, 2, 3, 4) if beta and cap_int(base.algo, CAP_SPLITK) else (1,)
+        for tile in tiles:
+            for st in stages:
+                for cl in CLUSTERS:
+                    for sw in swizzles:
+                        for sk in splits:
+                            r = HeuristicResult()
+                            ctypes.memmove(ctypes.byref(r.algo), ctypes.byref(base.algo), ctypes.sizeof(r.algo))
+                            if not (set_config(r.algo, 1, tile) and set_config(r.algo, 6, st)
+                                    and set_config(r.algo, 4, sw) and set_config(r.algo, 8, cl, 2)):
+                                continue
+                            if sk > 1 and not (set_config(r.algo, 2, sk) and set_config(r.algo, 3, REDUCTION_INPLACE)):
+                                continue
+                            if lt.cublasLtMatmulAlgoCheck(h, desc, la, lb, lc, lc, ctypes.byref(r.algo),
+                                                          ctypes.byref(r)) != 0 or r.workspace > WORKSPACE:
+                                continue
+                            out.append(r)
+                            if len(out) >= limit:
+                                return out
+    return out
+
+
+def shape(name, count, secs, sweep=False, n_keep=6, sweep_secs=45.0):
     batch, n, k, otype, beta = SHAPES[name]
     flop = 2 * batch * M * n * k
     print(f"{name}: {batch} × {M}×{n}×{k}, {'bfloat16' if otype == R_16BF else 'float32'} out"
@@ -163,17 +249,67 @@ def shape(name, count, secs):
     (desc, la, lb, lc), cands = lt_candidates(h, batch, n, k, otype, count)
     wsbuf = torch.empty(WORKSPACE, dtype=torch.uint8, device="cuda")
     sc = (ctypes.c_float * 2)(1.0, beta)
-    best = None
-    for i, r in enumerate(cands):
+    s = c_void_p(torch.cuda.current_stream().cuda_stream)
+
+    def caller(r):
         algo = ctypes.byref(r.algo)
-        s = c_void_p(torch.cuda.current_stream().cuda_stream)
         def call():
             lt.cublasLtMatmul(h, desc, ctypes.addressof(sc), w.data_ptr(), la, x.data_ptr(), lb,
                               ctypes.addressof(sc) + 4, d.data_ptr(), lc, d.data_ptr(), lc, algo,
                               wsbuf.data_ptr(), WORKSPACE, s)
+        return call
+
+    def correct(call):
         d.copy_(d0)
         call(); torch.cuda.synchronize()
-        err = ((d.float() - want).norm() / want.norm()).item()
+        return ((d.float() - want).norm() / want.norm()).item()
+
+    def quick(call):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        for _ in range(3):
+            call()
+        b.record(); b.synchronize()
+        return a.elapsed_time(b) / 3e3
+
+    if sweep:
+        every = sweep_candidates(h, (desc, la, lb, lc), otype, beta, 20000)
+        print(f"  sweep: {len(every)} configurations accepted", flush=True)
+        random.Random(0).shuffle(every)  # the time limit then samples all of them alike
+        timed, wrong, slow, t_end = [], 0, 0, time.perf_counter() + sweep_secs
+        for r in every:
+            if time.perf_counter() > t_end:
+                print(f"  sweep: out of time after {len(timed)} timed", flush=True)
+                break
+            call = caller(r)
+            try:
+                if not correct(call) < 1e-2:
+                    wrong += 1
+                    continue
+                if quick(call) > 1.5 * base[0]:  # not worth a burst
+                    slow += 1
+                    continue
+                timed.append((run.burst(call, 20), r))
+            except RuntimeError:
+                continue
+        timed.sort(key=lambda tr: tr[0])
+        if not timed:
+            print(f"  nothing timed ({wrong} wrong, {slow} slow)", flush=True)
+            return
+        pick, seen = list(timed[:n_keep]), set()
+        for tr in timed:
+            cl = config(tr[1]).split("cluster ")[1].split(",")[0] if "cluster " in config(tr[1]) else "?"
+            if cl not in seen:
+                seen.add(cl)
+                if tr not in pick:
+                    pick.append(tr)
+        print(f"  {len(timed)} timed ({wrong} wrong, {slow} over 1.5× the base's time); fastest {timed[0][0] * 1e6:.1f} µs against the base's {base[0] * 1e6:.1f}",
+              flush=True)
+        cands = [r for _, r in pick]
+    best = None
+    for i, r in enumerate(cands):
+        call = caller(r)
+        err = correct(call)
         print(f"  [{i}] {config(r)}; rel err against the base {err:.1e}", flush=True)
         if not err < 1e-2:
             print("      wrong: not measured", flush=True)
@@ -192,6 +328,9 @@ def main():
     ap.add_argument("shapes", nargs="*", metavar="SHAPE", help="of " + ", ".join(SHAPES) + " (default: all)")
     ap.add_argument("--secs", type=float, default=1.0, help="seconds of each sustained run")
     ap.add_argument("--algos", type=int, default=16, help="candidates asked of the heuristic")
+    ap.add_argument("--sweep", action="store_true", help="every configuration, not the heuristic's")
+    ap.add_argument("--keep", type=int, default=6, help="with --sweep: the fastest measured sustained")
+    ap.add_argument("--sweep-secs", type=float, default=45.0, help="with --sweep: seconds of burst timing a shape")
     a = ap.parse_args()
     for s in a.shapes:
         if s not in SHAPES:
@@ -199,7 +338,7 @@ def main():
     run.init_gpu()
     open_libs()
     for s in a.shapes or list(SHAPES):
-        shape(s, a.algos, a.secs)
+        shape(s, a.algos, a.secs, a.sweep, a.keep, a.sweep_secs)
 
 
 if __name__ == "__main__":
