@@ -207,7 +207,8 @@ type BERTScoreOptions struct {
 	Bootstrap Bootstrap
 	// Optional, for Compute: without the encoder's files (ErrNoEncoder),
 	// BERTScore is skipped with a note (Metrics.BERTScoreNote) instead of
-	// failing the whole computation.
+	// failing the whole computation, and cells keep the BERTScore of
+	// Options.Earlier that still holds.
 	Optional bool
 }
 

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -515,5 +517,116 @@ func TestComputeBERTScoreWithoutEncoder(t *testing.T) {
 				t.Errorf("optional: a BERTScore without an encoder")
 			}
 		})
+	}
+}
+
+// Where an optional BERTScore is skipped, a cell keeps the BERTScore of
+// the metrics it replaces, exactly, if that was computed from the same
+// generations and references with the same bootstrap, and loses it
+// otherwise; the note says how many were kept and dropped. An encoder that
+// is here recomputes BERTScore whatever the earlier file says.
+func TestComputeKeepsEarlierBERTScore(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	rec := func(key string, texts []string, refs ...string) bench.Record {
+		r := bench.Record{Key: key, Grid: "g", Status: "ok", Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
+		for i, ref := range refs {
+			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
+			r.Outputs = append(r.Outputs, []int{i})
+		}
+		return r
+	}
+	recs := []bench.Record{
+		rec("a", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
+		rec("b", []string{"sat"}, "the cat sat"),
+	}
+	boot := Bootstrap{Resamples: 50}
+	encoder := BERTScoreOptions{Encoder: writeTinyBERTScoreModel(t, 5), Layer: 2, Device: device.Options{Backend: "cpu", Threads: 1}}
+	earlier, err := Compute(context.Background(), recs, Options{Judge: NoJudge, Bootstrap: boot, BERTScore: &encoder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Through the file, as the quality step reads it.
+	dir := t.TempDir()
+	if _, err := WriteMetrics(dir, earlier); err != nil {
+		t.Fatal(err)
+	}
+	if earlier, err = ReadMetrics(dir); err != nil {
+		t.Fatal(err)
+	}
+	legacy := *earlier // a file written before cells had texts_sha256
+	legacy.Cells = slices.Clone(earlier.Cells)
+	for i := range legacy.Cells {
+		legacy.Cells[i].TextsSHA = ""
+	}
+	changed := func(i int, f func(*bench.Record)) []bench.Record {
+		rs := slices.Clone(recs)
+		rs[i].Prompts = slices.Clone(rs[i].Prompts)
+		rs[i].Texts = slices.Clone(rs[i].Texts)
+		f(&rs[i])
+		return rs
+	}
+	missing := BERTScoreOptions{Encoder: filepath.Join(t.TempDir(), "nonexistent"), Layer: 2, Optional: true}
+	for _, tc := range []struct {
+		name    string
+		recs    []bench.Record
+		earlier *Metrics
+		boot    Bootstrap
+		kept    []bool // per cell of recs
+		note    string // in the note, besides "BERTScore skipped"
+	}{
+		{"no earlier metrics", recs, nil, boot, []bool{false, false}, ""},
+		{"the same generations", recs, earlier, boot, []bool{true, true}, "kept the earlier BERTScore of 2 of 2 cells"},
+		{"cell b generated again, differently", changed(1, func(r *bench.Record) { r.Texts[0] = "the cat" }), earlier, boot,
+			[]bool{true, false}, "dropped the earlier BERTScore of 1 of 2 cells"},
+		{"cell a's second reference changed", changed(0, func(r *bench.Record) { r.Prompts[1].Reference = "a hat" }), earlier, boot,
+			[]bool{false, true}, "kept the earlier BERTScore of 1 of 2 cells"},
+		// The file's one bootstrap describes every interval in it.
+		{"another bootstrap seed", recs, earlier, Bootstrap{Resamples: 50, Seed: 1}, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+		// Nothing tells whether its generations are those of now.
+		{"an earlier file without fingerprints", recs, &legacy, boot, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var notices []string
+			m, err := Compute(context.Background(), tc.recs, Options{Judge: NoJudge, Bootstrap: tc.boot, BERTScore: &missing,
+				Earlier: tc.earlier, Notice: func(s string) { notices = append(notices, s) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range m.Cells {
+				for _, name := range []string{MBERTScoreP, MBERTScoreR, MBERTScoreF1} {
+					got, has := c.Metrics[name]
+					if has != tc.kept[i] {
+						t.Errorf("cell %s: %s present %v, want %v", c.Key, name, has, tc.kept[i])
+					}
+					if want := earlier.Cells[i].Metrics[name]; has && got != want {
+						t.Errorf("cell %s: %s %+v, want the earlier %+v", c.Key, name, got, want)
+					}
+				}
+			}
+			var bertNotices []string
+			for _, s := range notices {
+				if strings.Contains(s, "BERTScore") {
+					bertNotices = append(bertNotices, s)
+				}
+			}
+			if len(bertNotices) != 1 || bertNotices[0] != m.BERTScoreNote || !strings.HasPrefix(m.BERTScoreNote, "BERTScore skipped: ") ||
+				!strings.Contains(m.BERTScoreNote, tc.note) || tc.note == "" && strings.Contains(m.BERTScoreNote, "earlier") {
+				t.Errorf("notices %q, note %q; want the note once, saying %q", notices, m.BERTScoreNote, tc.note)
+			}
+		})
+	}
+
+	// With its encoder, BERTScore is computed anew, not taken from the file.
+	bogus := *earlier
+	bogus.Cells = slices.Clone(earlier.Cells)
+	bogus.Cells[0].Metrics = maps.Clone(earlier.Cells[0].Metrics)
+	bogus.Cells[0].Metrics[MBERTScoreF1] = Interval{42, 42, 42}
+	m, err := Compute(context.Background(), recs, Options{Judge: NoJudge, Bootstrap: boot, BERTScore: &encoder, Earlier: &bogus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Cells[0].Metrics[MBERTScoreF1], earlier.Cells[0].Metrics[MBERTScoreF1]; got != want || m.BERTScoreNote != "" {
+		t.Errorf("with the encoder: F1 %+v, note %q; want the recomputed %+v and no note", got, m.BERTScoreNote, want)
 	}
 }

@@ -3,6 +3,8 @@ package quality
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +40,8 @@ type Metrics struct {
 	// was none, and JudgeNote says why.
 	Judge     *JudgeInfo `json:"judge"`
 	JudgeNote string     `json:"judge_note,omitempty"`
-	// BERTScoreNote says why BERTScore was asked for and skipped.
+	// BERTScoreNote says why BERTScore was asked for and skipped, and
+	// which cells kept an earlier one (Options.Earlier).
 	BERTScoreNote string        `json:"bertscore_note,omitempty"`
 	Bootstrap     BootstrapInfo `json:"bootstrap"`
 	Task          string        `json:"task,omitempty"` // the task file of the accuracies
@@ -71,8 +74,13 @@ type CellMetrics struct {
 	// EOSCut: the token metrics saw the generated ids up to each sequence's
 	// first EOS; false when the EOS ids were unknown and whole outputs were
 	// used.
-	EOSCut bool     `json:"eos_cut"`
-	Notes  []string `json:"notes,omitempty"`
+	EOSCut bool `json:"eos_cut"`
+	// TextsSHA is the SHA-256 of the generated texts and the references the
+	// text metrics were computed from (see textsSHA); absent without texts.
+	// A later computation that cannot redo a metric keeps it only where
+	// this is unchanged.
+	TextsSHA string   `json:"texts_sha256,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // The names of CellMetrics.Metrics, as the report reads them.
@@ -118,6 +126,12 @@ type Options struct {
 	// the encoder's files Compute fails with an error wrapping
 	// ErrNoEncoder, or, when BERTScore.Optional, skips it with a note.
 	BERTScore *BERTScoreOptions
+	// Earlier is the metrics this computation replaces (the results
+	// folder's quality_metrics.json), or nil. When an optional BERTScore is
+	// skipped, a cell keeps its BERTScore from Earlier if that was computed
+	// from the same texts and references with the same bootstrap: a user's
+	// BERTScore is not lost because the encoder is missing this time.
+	Earlier *Metrics
 	// Notice receives one-line notices; nil drops them.
 	Notice func(string)
 }
@@ -179,12 +193,21 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 		notice(note)
 	}
 	var scorer *BERTScorer
+	var kept map[string]CellMetrics // by key: the earlier cells whose BERTScore still holds, when skipped
 	if o.BERTScore != nil {
 		bo := *o.BERTScore
 		bo.Bootstrap = o.Bootstrap
 		switch scorer, err = OpenBERTScorer(bo); {
 		case errors.Is(err, ErrNoEncoder) && bo.Optional:
+			var stale int
+			kept, stale = earlierBERTScore(ok, o.Earlier, out.Bootstrap)
 			out.BERTScoreNote = "BERTScore skipped: " + err.Error()
+			if len(kept) > 0 {
+				out.BERTScoreNote += fmt.Sprintf("; kept the earlier BERTScore of %d of %d cells, whose generations it scored", len(kept), len(ok))
+			}
+			if stale > 0 {
+				out.BERTScoreNote += fmt.Sprintf("; dropped the earlier BERTScore of %d of %d cells, whose generations or bootstrap changed since", stale, len(ok))
+			}
 			notice(out.BERTScoreNote)
 			scorer = nil
 		case err != nil:
@@ -214,12 +237,65 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 			}
 			cm.Metrics[MBERTScoreP], cm.Metrics[MBERTScoreR], cm.Metrics[MBERTScoreF1] = bs.Precision, bs.Recall, bs.F1
 		}
+		if e, ok := kept[r.Key]; ok {
+			for _, name := range []string{MBERTScoreP, MBERTScoreR, MBERTScoreF1} {
+				cm.Metrics[name] = e.Metrics[name]
+			}
+		}
 		out.Cells = append(out.Cells, cm)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// earlierBERTScore returns, by key, the cells of earlier whose BERTScore
+// still describes the record of the same key in recs: computed from the
+// same texts and references (CellMetrics.TextsSHA) with the same bootstrap.
+// It also counts the cells of recs whose earlier BERTScore does not: their
+// generations changed, or earlier has no fingerprint of them.
+func earlierBERTScore(recs []bench.Record, earlier *Metrics, b BootstrapInfo) (map[string]CellMetrics, int) {
+	if earlier == nil {
+		return nil, 0
+	}
+	byKey := map[string]CellMetrics{}
+	for _, c := range earlier.Cells {
+		if _, ok := c.Metrics[MBERTScoreF1]; ok {
+			byKey[c.Key] = c
+		}
+	}
+	kept, stale := map[string]CellMetrics{}, 0
+	for _, r := range recs {
+		e, ok := byKey[r.Key]
+		if !ok {
+			continue
+		}
+		refs := make([]string, len(r.Prompts))
+		for i, p := range r.Prompts {
+			refs[i] = p.Reference
+		}
+		if len(r.Texts) == len(r.Prompts) && e.TextsSHA == textsSHA(r.Texts, refs) && earlier.Bootstrap == b {
+			kept[r.Key] = e
+		} else {
+			stale++
+		}
+	}
+	return kept, stale
+}
+
+// textsSHA fingerprints what a cell's text metrics are computed from: its
+// generated texts and its prompts' references, in prompt order.
+func textsSHA(texts, refs []string) string {
+	b, err := json.Marshal(struct {
+		Texts      []string `json:"texts"`
+		References []string `json:"references"`
+	}{texts, refs})
+	if err != nil {
+		panic("quality: " + err.Error()) // strings always encode
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // sortCells orders records by the first appearance of their model, then by
@@ -365,6 +441,9 @@ func scoreCell(r bench.Record, judge *loadedJudge, problems []Problem, eos eosTa
 	for i, p := range r.Prompts {
 		prompts[i], refs[i] = p.Text, p.Reference
 		haveRefs = haveRefs && p.Reference != ""
+	}
+	if haveTexts {
+		cm.TextsSHA = textsSHA(texts, refs)
 	}
 	if haveTexts && judge != nil {
 		p, err := judge.j.Perplexity(prompts, texts, o.Bootstrap)

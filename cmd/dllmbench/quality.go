@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 
@@ -107,6 +110,18 @@ func computeQuality(ctx context.Context, dir string, o quality.Options) error {
 	}
 	if o.Notice == nil {
 		o.Notice = func(s string) { slog.Info(s) }
+	}
+	if o.BERTScore != nil && o.BERTScore.Optional {
+		// Skipped for want of its encoder, BERTScore is kept from the file
+		// this one replaces where it still holds. An unreadable file fails
+		// rather than being overwritten with what it held.
+		earlier, err := quality.ReadMetrics(filepath.Join(dir, quality.MetricsFile))
+		switch {
+		case err == nil:
+			o.Earlier = earlier
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("keeping the earlier BERTScore: %w", err)
+		}
 	}
 	m, err := quality.Compute(ctx, recs, o)
 	if err != nil {

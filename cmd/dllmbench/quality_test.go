@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,5 +46,134 @@ func TestQualityBERTScoreWithoutEncoder(t *testing.T) {
 				t.Errorf("quality rewrote %s:\n%.200s", metrics, b)
 			}
 		})
+	}
+}
+
+// A run whose grid asks for BERTScore, without its encoder here, skips it
+// (quality.bertscore is optional in a run) but keeps the BERTScore that an
+// earlier 'dllmbench quality --compute_bertscore' computed, in the cells
+// whose generations are still those it scored, and says so once. A cell
+// whose generations changed since loses its stale one. Before, the run's
+// quality step rewrote quality_metrics.json without any BERTScore.
+func TestRunKeepsEarlierBERTScore(t *testing.T) {
+	dir := t.TempDir()
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
+		"HF_HOME="+t.TempDir(), "HF_HUB_CACHE=", "HUGGINGFACE_HUB_CACHE=", "HF_HUB_OFFLINE=1")
+	promptFile := filepath.Join(dir, "prompts.jsonl")
+	must(t, os.WriteFile(promptFile, []byte(
+		`{"prompt": "Once upon a time there was a little girl who lived in a house by the sea with her mother", "reference": "and her father, who was a fisherman."}`+"\n"+
+			`{"prompt": "The cat sat on the mat and looked out of the window at the birds in the garden", "reference": "It wanted to catch one of them."}`+"\n"), 0o644))
+	grid := `name: keep-bertscore
+models:
+  - id: builtin:demo-llama
+backend: cpu
+prompts:
+  source: file
+  path: ` + promptFile + `
+batch_size: [1, 2]
+prompt_length: [8]
+gen_length: [4]
+repetitions: 1
+warmup: 0
+`
+	gridFile := filepath.Join(dir, "grid.yaml")
+	must(t, os.WriteFile(gridFile, []byte(grid), 0o644))
+	out := filepath.Join(dir, "results")
+	run := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		cmd.Env = env
+		return execute(t, cmd)
+	}
+	if r := run("run", "--config", gridFile, "--output_dir", out, "--no-report", "--no-quality"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	encoder, err := filepath.Abs("../../testdata/golden/bertscore/model")
+	must(t, err)
+	if r := run("quality", "--output_dir", out, "--judge", "none", "--backend", "cpu",
+		"--bertscore_model", encoder, "--bertscore_layer", "2"); r.code != 0 {
+		t.Fatalf("quality: %s", r.stderr)
+	}
+	type intervals = map[string]struct{ Value, Lo, Hi float64 }
+	metricsFile := filepath.Join(out, "raw_data", "quality_metrics.json")
+	read := func() map[int]intervals { // by batch size, the grid's one axis
+		t.Helper()
+		b, err := os.ReadFile(metricsFile)
+		must(t, err)
+		var m struct {
+			Cells []struct {
+				Cell struct {
+					Batch int `json:"batch_size"`
+				}
+				Metrics intervals
+			}
+		}
+		must(t, json.Unmarshal(b, &m))
+		byBatch := map[int]intervals{}
+		for _, c := range m.Cells {
+			byBatch[c.Cell.Batch] = c.Metrics
+		}
+		return byBatch
+	}
+	earlier := read()
+	for _, batch := range []int{1, 2} {
+		if _, ok := earlier[batch]["bertscore_f1"]; !ok {
+			t.Fatalf("batch %d: no BERTScore computed: %v", batch, earlier[batch])
+		}
+	}
+
+	// The batch-2 cell's generations change, as when its record is
+	// measured again: its earlier BERTScore no longer describes them.
+	recFiles, err := filepath.Glob(filepath.Join(out, "records", "*.jsonl"))
+	must(t, err)
+	if len(recFiles) != 1 {
+		t.Fatalf("record files %v, want one", recFiles)
+	}
+	b, err := os.ReadFile(recFiles[0])
+	must(t, err)
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec map[string]any
+		must(t, json.Unmarshal([]byte(line), &rec))
+		if rec["cell"].(map[string]any)["batch_size"].(float64) == 2 {
+			rec["texts"] = []string{"a different story", "another one"}
+		}
+		nb, err := json.Marshal(rec)
+		must(t, err)
+		lines = append(lines, string(nb))
+	}
+	must(t, os.WriteFile(recFiles[0], []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+
+	must(t, os.WriteFile(gridFile, []byte(grid+`quality:
+  judge: none
+  bertscore: true
+  bertscore_model: `+filepath.Join(dir, "nonexistent")+`
+  bertscore_layer: 2
+`), 0o644))
+	r := run("run", "--config", gridFile, "--output_dir", out, "--no-report")
+	if r.code != 0 {
+		t.Fatalf("run with BERTScore unavailable: code %d\n%s", r.code, r.stderr)
+	}
+	now := read()
+	for _, k := range []string{"bertscore_p", "bertscore_r", "bertscore_f1"} {
+		if got, ok := now[1][k]; !ok || got != earlier[1][k] {
+			t.Errorf("batch 1 %s: %+v (present %v), want the earlier %+v", k, got, ok, earlier[1][k])
+		}
+		if got, ok := now[2][k]; ok {
+			t.Errorf("batch 2 %s: %+v kept, though its generations changed", k, got)
+		}
+	}
+	if _, ok := now[2]["bleu"]; !ok {
+		t.Errorf("batch 2: no BLEU: %v", now[2])
+	}
+	var notes []string
+	// The temporary folders are named after the test, BERTScore included.
+	for _, line := range strings.Split(strings.ReplaceAll(r.stderr, filepath.Dir(dir), "TMP"), "\n") {
+		if strings.Contains(line, "BERTScore") {
+			notes = append(notes, line)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "skipped") || !strings.Contains(notes[0], "kept") {
+		t.Errorf("BERTScore lines in the log, want one saying it was skipped and what was kept:\n%s", strings.Join(notes, "\n"))
 	}
 }

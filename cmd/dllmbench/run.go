@@ -261,7 +261,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		if g.Quality.BERTScore {
 			// The encoder runs on the run's backend, after the
 			// measurements; without its weights BERTScore is skipped with a
-			// notice.
+			// notice, and cells keep an earlier BERTScore that still holds.
 			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Layer: g.Quality.Layer, Device: o.Device, Optional: true}
 			o.Notice = func(s string) { slog.Warn(s) }
 		}
