@@ -12,18 +12,23 @@ import (
 	"dllmbench/bench"
 )
 
-// Units of bench.txt besides ns/op, with the direction benchstat should
-// call an improvement. Unit names avoid "ns" and "MB", which benchstat
-// rescales ("ns/op" becomes "sec/op"), and hold no spaces.
-var benchUnits = []struct{ unit, better string }{
-	{"tok/s", "higher"},
-	{"useful-tok/s", "higher"},
-	{"device-latency-s", "lower"},
-	{"ttft-s", "lower"},
-	{"tpot-s", "lower"},
-	{"step-s", "lower"},
-	{"nfe", "lower"},
-	{"J/tok", "lower"},
+// Units of bench.txt besides ns/op, with their Unit line's metadata: for a
+// measurement, the direction benchstat should call an improvement. The
+// prompts' mean length (tok/prompt) is neither better nor worse, and
+// exact: a cell's repetitions share its prompts, so benchstat shows the one
+// value and marks any difference between two runs, whose cells then ran on
+// other prompts. Unit names avoid "ns" and "MB", which benchstat rescales
+// ("ns/op" becomes "sec/op"), and hold no spaces.
+var benchUnits = []struct{ unit, meta string }{
+	{"tok/s", "better=higher"},
+	{"useful-tok/s", "better=higher"},
+	{"device-latency-s", "better=lower"},
+	{"ttft-s", "better=lower"},
+	{"tpot-s", "better=lower"},
+	{"step-s", "better=lower"},
+	{"nfe", "better=lower"},
+	{"J/tok", "better=lower"},
+	{"tok/prompt", "assume=exact"},
 }
 
 // benchBytes renders bench.txt in the Go benchmark format
@@ -36,11 +41,16 @@ var benchUnits = []struct{ unit, better string }{
 //
 // ns/op is the repetition's mean batch latency (the records' latency_s),
 // the gaps between its batches left out. The name's key=value parts let
-// benchstat group by any axis (benchstat -col /cache). Configuration lines
-// (goos, goarch, pkg, cpu, and backend and device, so that merged runs on
-// different machines never pool) precede the results they apply to and are
-// repeated whenever they change; Unit lines tell benchstat which direction
-// is better for our own units.
+// benchstat group by any axis (benchstat -col /cache); p is the prompt
+// length the cell asked for. Where its prompts' mean length is off that
+// (bench.PromptLengthOff; prompts with their own references are kept whole
+// when shorter), the line ends with the mean, "33 tok/prompt", where the
+// table writes "600 (33)": a value, not a part of the name, which is the
+// key benchstat matches between runs. Configuration lines (goos, goarch,
+// pkg, cpu, and backend and device, so that merged runs on different
+// machines never pool) precede the results they apply to and are repeated
+// whenever they change; Unit lines tell benchstat how to read our own
+// units.
 func benchBytes(recs []bench.Record) ([]byte, error) {
 	var buf bytes.Buffer
 	type config struct{ goos, goarch, cpu, backend, device string }
@@ -77,7 +87,7 @@ func benchBytes(recs []bench.Record) ([]byte, error) {
 		}
 		if !units {
 			for _, u := range benchUnits {
-				fmt.Fprintf(&buf, "Unit %s better=%s\n", u.unit, u.better)
+				fmt.Fprintf(&buf, "Unit %s %s\n", u.unit, u.meta)
 			}
 			units = true
 		}
@@ -109,6 +119,10 @@ func benchLines(r bench.Record) []string {
 	if r.Env.CPUs > 0 {
 		name += "-" + strconv.Itoa(r.Env.CPUs)
 	}
+	prompt := "" // the prompts' mean length where it is off the cell's
+	if m, ok := promptMean(r); ok && bench.PromptLengthOff(m, r.Cell.PromptLen) {
+		prompt = " " + benchFloat(m) + " tok/prompt"
+	}
 	var out []string
 	for _, rp := range r.Reps {
 		var vals []string
@@ -123,7 +137,7 @@ func benchLines(r bench.Record) []string {
 		if len(vals) == 0 {
 			continue
 		}
-		out = append(out, name+" 1 "+strings.Join(vals, " "))
+		out = append(out, name+" 1 "+strings.Join(vals, " ")+prompt)
 	}
 	return out
 }

@@ -35,13 +35,13 @@ type benchResult struct {
 //   - "key: value": the key starts with a lower-case letter and holds no
 //     space or upper-case letter; one or more spaces or tabs follow the
 //     colon, or nothing (which deletes the key).
-//   - "Unit <unit> key=value…" is unit metadata.
+//   - "Unit <unit> key=value…" is unit metadata, returned per unit.
 //
 // A name is split as benchfmt's Name.Parts does: a trailing "-digits" is
 // GOMAXPROCS, and '/' starts each sub-benchmark part.
-func parseBenchfmt(text string) (results []benchResult, units map[string]string, err error) {
+func parseBenchfmt(text string) (results []benchResult, units map[string]map[string]string, err error) {
 	config := map[string]string{}
-	units = map[string]string{}
+	units = map[string]map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for line := 1; sc.Scan(); line++ {
 		l := sc.Text()
@@ -98,14 +98,15 @@ func parseBenchfmt(text string) (results []benchResult, units map[string]string,
 			if len(f) < 3 {
 				return nil, nil, fail("unit line without metadata")
 			}
+			if units[f[1]] == nil {
+				units[f[1]] = map[string]string{}
+			}
 			for _, kv := range f[2:] {
 				k, v, found := strings.Cut(kv, "=")
 				if !found || k == "" {
 					return nil, nil, fail("want key=value")
 				}
-				if k == "better" {
-					units[f[1]] = v
-				}
+				units[f[1]][k] = v
 			}
 		default:
 			key, val, found := strings.Cut(l, ":")
@@ -139,7 +140,7 @@ func TestBenchTxt(t *testing.T) {
 	// Every unit we write says which way is better: benchstat knows only
 	// its own (ns/op, B/op, …).
 	for _, u := range []string{"tok/s", "useful-tok/s", "device-latency-s", "ttft-s", "tpot-s", "step-s", "nfe", "J/tok"} {
-		if units[u] == "" {
+		if units[u]["better"] == "" {
 			t.Errorf("no Unit line for %s", u)
 		}
 	}
@@ -223,6 +224,74 @@ func TestBenchTxt(t *testing.T) {
 		}
 		if want := map[string]int{"Cell/model=llama/b=1/p=128/g=4": 16}[tt.cell]; want != 0 && r.procs != want {
 			t.Errorf("%s: GOMAXPROCS suffix %d, want %d", tt.name, r.procs, want)
+		}
+	}
+}
+
+// TestBenchTxtPromptMean: a cell whose prompts' mean length is off its
+// prompt length by the table's rule (bench.PromptLengthOff) keeps its name,
+// which benchstat matches between runs, and carries the mean as a
+// "tok/prompt" value on each of its lines; benchstat is told the count is
+// exact.
+func TestBenchTxtPromptMean(t *testing.T) {
+	tests := []struct {
+		name    string
+		length  int
+		prompts []int // each prompt's tokens
+		want    float64
+		has     bool
+	}{
+		{"as asked", 128, []int{128}, 0, false},
+		// A WikiText cut may fall a few tokens short (a split character).
+		{"within 10%", 128, []int{120, 128}, 0, false},
+		// A prompt file's prompts, kept whole.
+		{"prompt file shorter than asked", 600, []int{30, 36}, 33, true},
+		{"longer than asked", 100, []int{111, 112}, 111.5, true},
+	}
+	var recs []bench.Record
+	for i, tt := range tests {
+		r := arRecord()
+		r.Key = fmt.Sprint("ar", i)
+		r.Cell.PromptLen = tt.length
+		r.Cell.GenLen = 4 + i // one name per row
+		r.Prompts = nil
+		for _, n := range tt.prompts {
+			r.Prompts = append(r.Prompts, bench.PromptRecord{IDs: tokenIDs(n)})
+		}
+		recs = append(recs, r)
+	}
+	b, err := benchBytes(sortRecords(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, units, err := parseBenchfmt(string(b))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if diff := cmp.Diff(map[string]string{"assume": "exact"}, units["tok/prompt"]); diff != "" {
+		t.Errorf("Unit tok/prompt (-want +got):\n%s", diff)
+	}
+	for i, tt := range tests {
+		n := 0
+		for _, r := range results {
+			if r.parts["g"] != strconv.Itoa(4+i) {
+				continue
+			}
+			n++
+			if want := strconv.Itoa(tt.length); r.parts["p"] != want {
+				t.Errorf("%s: name has p=%s, want p=%s", tt.name, r.parts["p"], want)
+			}
+			got, has := r.values["tok/prompt"]
+			if has != tt.has || got != tt.want {
+				t.Errorf("%s: tok/prompt %v (present %v), want %v (present %v)", tt.name, got, has, tt.want, tt.has)
+			}
+			// The other values are the cell's as before.
+			if r.values["tok/s"] == 0 || r.values["ns/op"] != 5e7 {
+				t.Errorf("%s: values %v", tt.name, r.values)
+			}
+		}
+		if n != 2 { // a line per repetition
+			t.Errorf("%s: %d lines, want 2:\n%s", tt.name, n, b)
 		}
 	}
 }

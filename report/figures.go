@@ -221,8 +221,9 @@ func hardware(r bench.Record) string {
 }
 
 // varying says which settings differ among the records of a figure; a
-// series label names only those.
-type varying struct{ batch, seq, hw bool }
+// series label names only those. asked names prompt lengths as the cells
+// asked for them, without the measured mean beside them.
+type varying struct{ batch, seq, hw, asked bool }
 
 func varies(rs []bench.Record) varying {
 	var v varying
@@ -235,13 +236,20 @@ func varies(rs []bench.Record) varying {
 }
 
 // label joins the parts of a series label with the settings that vary,
-// except those on the x axis.
+// except those on the x axis. A prompt length is named as the table names
+// it (promptLength), "p600 (33) g128" for a cell whose prompts averaged 33
+// tokens, so that a line is not read as the cost of prompts it never ran;
+// unless v.asked.
 func (v varying) label(r bench.Record, noBatch, noSeq bool, parts ...string) string {
 	if v.batch && !noBatch {
 		parts = append(parts, "b"+strconv.Itoa(r.Cell.Batch))
 	}
 	if v.seq && !noSeq {
-		parts = append(parts, fmt.Sprintf("p%d g%d", r.Cell.PromptLen, r.Cell.GenLen))
+		p := promptLength(r)
+		if v.asked {
+			p = strconv.Itoa(r.Cell.PromptLen)
+		}
+		parts = append(parts, fmt.Sprintf("p%s g%d", p, r.Cell.GenLen))
 	}
 	if v.hw {
 		parts = append(parts, hardware(r))

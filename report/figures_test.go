@@ -42,14 +42,16 @@ func TestFiguresStudy(t *testing.T) {
 		t.Fatalf("drawn (-want +got):\n%s\nskipped: %v", diff, figs.Skipped)
 	}
 	// Labels the legend of each figure must have: the study has two
-	// generation lengths (so they are named) and one batch-size axis.
+	// generation lengths (so they are named) and one batch-size axis. Its
+	// records keep one prompt of 3 tokens, so a length reads "p128 (3)"
+	// as in the table.
 	legends := map[string][]string{
-		FigThroughput:   {"llama3-8b · AR greedy · p128 g128", "llada-8b · thr 0.9 / blk 32 / dual · p128 g256"},
+		FigThroughput:   {"llama3-8b · AR greedy · p128 (3) g128", "llada-8b · thr 0.9 / blk 32 / dual · p128 (3) g256"},
 		FigMemory:       {"llada-8b · diffusion, cache dual · b16", "llama3-8b · autoregressive, KV cache · b1"},
-		FigStepTime:     {"llada-8b · blk 32 / none · b4 · p128 g256"},
-		FigQualityPPL:   {"llada-8b · blk 32 / none · p128 g128", "llada-8b · threshold · blk 32 / dual · p128 g256", "llama3-8b · AR greedy · p128 g128 (reference)"},
-		FigParetoSpeed:  {"llada-8b · p128 g128 · all settings", "llama3-8b · p128 g256 · Pareto frontier"},
-		FigParetoEnergy: {"llada-8b · p128 g256 · Pareto frontier"},
+		FigStepTime:     {"llada-8b · blk 32 / none · b4 · p128 (3) g256"},
+		FigQualityPPL:   {"llada-8b · blk 32 / none · p128 (3) g128", "llada-8b · threshold · blk 32 / dual · p128 (3) g256", "llama3-8b · AR greedy · p128 (3) g128 (reference)"},
+		FigParetoSpeed:  {"llada-8b · p128 (3) g128 · all settings", "llama3-8b · p128 (3) g256 · Pareto frontier"},
+		FigParetoEnergy: {"llada-8b · p128 (3) g256 · Pareto frontier"},
 	}
 	for _, f := range figs.Drawn {
 		texts := svgTexts(t, f.SVG)
@@ -83,6 +85,29 @@ func TestFiguresStudy(t *testing.T) {
 	w, h := f.spec.size()
 	if want := int(float64(w)*pngDPI/72 + 0.5); cfg.Width != want {
 		t.Errorf("PNG %dx%d, want width %d (height %.0f)", cfg.Width, cfg.Height, want, float64(h)*pngDPI/72)
+	}
+}
+
+// TestFigureLabelsPromptMean: a legend that names a prompt length names it
+// as the table does, the prompts' mean length in brackets where it is off
+// the cell's by more than 10% (bench.PromptLengthOff).
+func TestFigureLabelsPromptMean(t *testing.T) {
+	asked := arRecord() // prompt_length 128, a prompt of 128 tokens
+	short := arRecord()
+	short.Key = "ar600"
+	short.Cell.PromptLen = 600
+	short.Prompts = []bench.PromptRecord{{IDs: tokenIDs(30)}, {IDs: tokenIDs(36)}} // a prompt file's, kept whole
+	figs := MakeFigures([]bench.Record{asked, short}, nil)
+	var texts []string
+	for _, f := range figs.Drawn {
+		if f.Name == FigThroughput {
+			texts = svgTexts(t, f.SVG)
+		}
+	}
+	for _, want := range []string{"llama · AR greedy · p128 g4", "llama · AR greedy · p600 (33) g4"} {
+		if !slices.Contains(texts, want) {
+			t.Errorf("no legend entry %q in\n%s", want, strings.Join(texts, "\n"))
+		}
 	}
 }
 

@@ -414,6 +414,9 @@ func equalQuality(recs []bench.Record, qx qualityIndex) []paretoPick {
 	}
 	v := varies(used)
 	v.batch = false
+	// A group holds both families, whose tokenizers count the same prompts
+	// differently: the measured means would part them.
+	v.asked = true
 	byGroup := map[[2]string][]cand{}
 	var order [][2]string
 	for _, r := range used {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -229,6 +230,27 @@ func TestFamilyComparison(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestFamilyComparisonShortPrompts: the two families' cells of one prompt
+// length are compared even where their tokenizers count the prompts at
+// different mean lengths; the group is named by the length asked.
+func TestFamilyComparisonShortPrompts(t *testing.T) {
+	ar, dif, other := arRecord(), diffRecord(), arRecord()
+	for i, r := range []*bench.Record{&ar, &dif} {
+		r.Cell.PromptLen, r.Cell.GenLen = 600, 4
+		r.Prompts = []bench.PromptRecord{{IDs: tokenIDs(33 + 2*i)}} // 33 and 35 tokens: a prompt file's, kept whole
+	}
+	other.Key = "ar128" // another length, so that groups are named
+	qm := &QualityMetrics{}
+	for _, r := range []bench.Record{ar, dif, other} {
+		qm.Cells = append(qm.Cells, Quality{Key: r.Key, Metrics: map[string]Interval{QJudgePPL: {10, 9, 11}}})
+	}
+	got := paretoSentences([]bench.Record{ar, dif, other}, indexQuality(qm))
+	want := "Between the families (p600 g4): llada's fastest equal-quality setting reaches"
+	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, want) }) {
+		t.Errorf("no sentence %q… in %q", want, got)
 	}
 }
 
