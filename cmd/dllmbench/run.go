@@ -212,11 +212,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		}
 	}()
 	lock := func() (err error) {
-		part := ""
-		if f.shard.Count > 0 {
-			part = fmt.Sprintf("shard-%d-of-%d", f.shard.Index, f.shard.Count)
-		}
-		unlock, err = bench.Lock(f.outputDir, part)
+		unlock, err = bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
 		return err
 	}
 	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
