@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// flock takes an exclusive (or shared) flock on path without waiting:
-// ErrBusy when another process holds it. A file system without flock
-// leaves it unlocked.
-func flock(path string, shared bool) (unlock func(), err error) {
+// flock takes an exclusive (or shared) flock on path: without waiting,
+// ErrBusy when another process holds it, unless wait. A file system
+// without flock leaves it unlocked.
+func flock(path string, shared, wait bool) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -20,8 +20,11 @@ func flock(path string, shared bool) (unlock func(), err error) {
 	if shared {
 		how = syscall.LOCK_SH
 	}
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
 	for {
-		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		err = syscall.Flock(int(f.Fd()), how)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -100,7 +101,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	})
 	fs.Func("shard", "measure only shard INDEX/COUNT of the cells: cell k of the grid's order when k mod COUNT = INDEX (SLURM arrays)",
 		func(s string) (err error) { f.shard, err = slurm.ParseShard(s); return err })
-	fs.Func("worker", "internal to --devices: this process is worker INDEX/COUNT and takes every COUNT-th cell of the shard",
+	fs.Func("worker", "internal to --devices: this process is worker INDEX/COUNT, takes every COUNT-th cell of the shard and stops at the end of its standard input",
 		func(s string) (err error) { f.worker, err = slurm.ParseShard(s); return err })
 	f.be.registerList(fs)
 	return func(ctx context.Context, args []string) error {
@@ -202,6 +203,8 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if f.worker.Count == 0 {
 		job = watchSLURM()
 		defer job.close()
+	} else {
+		ctx = watchParent(ctx, os.Stdin)
 	}
 	// The folder stays reserved through quality and the reports, which
 	// write it too. A worker's parent holds it for the worker.
@@ -212,11 +215,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		}
 	}()
 	lock := func() (err error) {
-		part := ""
-		if f.shard.Count > 0 {
-			part = fmt.Sprintf("shard-%d-of-%d", f.shard.Index, f.shard.Count)
-		}
-		unlock, err = bench.Lock(f.outputDir, part)
+		unlock, err = bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
 		return err
 	}
 	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
@@ -237,6 +236,9 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if err != nil {
 		if ctx.Err() == nil {
 			return err
+		}
+		if cause := context.Cause(ctx); errors.Is(cause, errParentGone) {
+			return cause // the cell in flight is abandoned, as on SIGTERM; no one is left to read a summary
 		}
 		if sum != nil && f.worker.Count > 0 {
 			// The parent counts what its workers measured and says so.
@@ -468,7 +470,14 @@ func runWorkers(ctx context.Context, f *runFlags, devs []int) (*bench.Summary, e
 		log := stderr.prefixed(fmt.Sprintf("dev%d: ", d))
 		cmd.Stdout, cmd.Stderr = &out, log
 		wg.Go(func() {
-			err := cmd.Run()
+			// The worker's standard input is a pipe whose write end only
+			// this process holds (close-on-exec: no other worker inherits
+			// it), never writing, until Wait closes it once the worker has
+			// exited: see watchParent.
+			_, err := cmd.StdinPipe()
+			if err == nil {
+				err = cmd.Run()
+			}
 			log.Write([]byte("\n")) // the last line, if it had no end
 			var ws workerSummary
 			jerr := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &ws)
@@ -492,6 +501,30 @@ func runWorkers(ctx context.Context, f *runFlags, devs []int) (*bench.Summary, e
 		return sum, ctx.Err()
 	}
 	return sum, errors.Join(errs...)
+}
+
+// errParentGone is the cause of a worker's context when the run that
+// started it has ended.
+var errParentGone = errors.New("the run that started this worker has ended")
+
+// watchParent returns ctx, cancelled with errParentGone as its cause when
+// r, a worker's standard input, ends. Its parent holds the pipe's only
+// write end, which the kernel closes when the parent ends, however it
+// ends: a parent killed with SIGKILL cannot stop its workers with SIGTERM,
+// and they would measure on as orphans, outside any lock, beside a new run
+// on the folder. (Linux's Pdeathsig would be Linux only, and it fires when
+// the thread that started the worker ends, which Go's runtime may do.)
+func watchParent(ctx context.Context, r io.Reader) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		io.Copy(io.Discard, r)
+		// Its stdout and stderr were pipes to the parent too: a write to
+		// them now fails, rather than ending the worker with SIGPIPE
+		// before it has left its cell and closed its records.
+		signal.Ignore(syscall.SIGPIPE)
+		cancel(errParentGone)
+	}()
+	return ctx
 }
 
 // lineWriter writes whole lines from several writers to w, each with its

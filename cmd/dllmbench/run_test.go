@@ -163,6 +163,51 @@ func TestRunRefusesBusyFolder(t *testing.T) {
 	}
 }
 
+// A --shard run started on a folder that an array of another shard count
+// is measuring is refused with one line naming that count, and exit 1;
+// another task of the running array shares the folder. Before, both
+// arrays ran: cell 1 is in shard 1 of 2 and in shard 1 of 4, and was
+// measured twice under contention.
+func TestRunRefusesOtherShardCount(t *testing.T) {
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	must(t, os.WriteFile(grid, []byte(killGrid), 0o644))
+	out := filepath.Join(dir, "results")
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	// The pauses keep the first task busy for seconds after its first cell.
+	run := func(shard string) *exec.Cmd {
+		c := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report", "--no-quality",
+			"--delay", "0.5", "--shard", shard)
+		c.Env = env
+		return c
+	}
+	first := run("0/2")
+	stderr, err := first.StderrPipe()
+	must(t, err)
+	must(t, first.Start())
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
+	}
+	r := execute(t, run("1/4"))
+	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run, shard 0 of 2") {
+		t.Errorf("--shard 1/4 beside --shard 0/2: exit %d, want 1 and a line naming shard 0 of 2:\n%s", r.code, r.stderr)
+	}
+	oneErrorLine(t, r)
+	if r := execute(t, run("1/2")); r.code != 0 {
+		t.Errorf("--shard 1/2 beside --shard 0/2: exit %d, want 0:\n%s", r.code, r.stderr)
+	}
+	for sc.Scan() {
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("--shard 0/2: %v", err)
+	}
+	// Once the array of 2 has ended, one of 4 runs and finds its cells
+	// recorded.
+	if r := execute(t, run("1/4")); r.code != 0 || !strings.Contains(r.stderr, "measured=0 recorded_before=2") {
+		t.Errorf("--shard 1/4 after the array of 2: exit %d, want 0 and its 2 cells recorded before:\n%s", r.code, r.stderr)
+	}
+}
+
 // --dry-run lists the cells with estimates and measures nothing; a bad grid
 // is one error naming the file and line.
 func TestRunDryRunAndGridErrors(t *testing.T) {

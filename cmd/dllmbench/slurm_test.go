@@ -316,6 +316,92 @@ func TestRunDevicesInterrupted(t *testing.T) {
 	recordKeys(t, filepath.Join(e.dir, "out"))
 }
 
+// A --devices run killed with SIGKILL, which it cannot catch to stop its
+// workers, takes them with it: each finds its standard input closed and
+// stops within seconds, as on SIGTERM. Before, they measured on as
+// orphans, outside the folder's lock, beside any run started anew on it.
+func TestRunDevicesParentKilled(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("two workers of one thread need two CPUs")
+	}
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("the workers are found in /proc")
+	}
+	e := newEnv(t, shardGrid)
+	// After its first cell a worker pauses 30 s, writing nothing: an orphan
+	// would sit it out (its next write, to its parent's closed pipe, would
+	// end it with SIGPIPE).
+	cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--backend", "cpu", "--devices", "0,1",
+		"--threads", "1", "--delay", "30", "--no-report", "--no-quality")
+	cmd.Dir, cmd.Env = e.dir, e.vars
+	stderr, err := cmd.StderrPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "dev") && strings.Contains(sc.Text(), ": [") {
+			break
+		}
+	}
+	workers := children(t, cmd.Process.Pid)
+	t.Cleanup(func() {
+		for _, w := range workers {
+			syscall.Kill(w, syscall.SIGKILL) // what the failed test left running
+		}
+	})
+	if len(workers) != 2 {
+		cmd.Process.Kill()
+		t.Fatalf("%d workers of the run, want 2\n%s", len(workers), log.String())
+	}
+	must(t, cmd.Process.Kill())
+	for sc.Scan() {
+	}
+	cmd.Wait()
+	killed := time.Now()
+	for time.Since(killed) < 5*time.Second && slices.ContainsFunc(workers, running) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, w := range workers {
+		if running(w) {
+			t.Errorf("worker %d still running %v after its parent was killed\n%s", w, time.Since(killed).Round(time.Millisecond), log.String())
+		}
+	}
+}
+
+// children lists the processes whose parent is pid, from /proc.
+func children(t *testing.T, pid int) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	must(t, err)
+	var kids []int
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // ended since
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			kids = append(kids, n)
+		}
+	}
+	return kids
+}
+
+// running reports whether process pid runs: it exists and is not a zombie
+// (an orphan's new parent may be slow to reap it, or never do).
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
 // Under SLURM, SIGTERM in the middle of a run abandons the cell in flight,
 // requeues the job with scontrol and exits 0; the rerun measures only what
 // is missing. When the requeue fails, the exit is non-zero.
