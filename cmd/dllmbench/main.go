@@ -232,7 +232,9 @@ func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 			}
 			line := "  " + strings.Join(ns, ", ")
 			fmt.Fprintf(w, "%s\n      %s", line, e.usage)
-			if e.def != "" && e.def != "false" && e.def != "[]" {
+			// A usage that names its default itself ("default: gen-length")
+			// gets no second one: the flag's zero value is a placeholder.
+			if e.def != "" && e.def != "false" && e.def != "[]" && !strings.Contains(e.usage, "default") {
 				fmt.Fprintf(w, " (default %s)", e.def)
 			}
 			fmt.Fprintln(w)

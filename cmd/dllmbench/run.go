@@ -85,12 +85,12 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "output_dir", "output-dir")(func(n string) { fs.StringVar(&f.outputDir, n, "results", "results folder") })
 	fs.Var(&f.steps, "steps", "replace the grid's diffusion steps, e.g. 32,64,128")
 	alias(fs, "batch_size", "batch-size")(func(n string) { fs.Var(&f.batchSizes, n, "replace the grid's batch sizes, e.g. 1,4") })
-	alias(fs, "max_prompts", "max-prompts")(func(n string) { fs.IntVar(&f.maxPrompts, n, 0, "prompts per cell") })
+	alias(fs, "max_prompts", "max-prompts")(func(n string) { fs.IntVar(&f.maxPrompts, n, 0, "prompts per cell (default: the grid's max_prompts)") })
 	alias(fs, "prompt_file", "prompt-file")(func(n string) {
 		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one per line, or JSONL {\"prompt\", \"reference\"}")
 	})
 	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) { fs.BoolVar(&f.bertScore, n, false, "compute BERTScore") })
-	fs.Float64Var(&f.delay, "delay", 0, "pause SECONDS before each cell after the first, so that the device starts every cell rested (replaces the grid's delay)")
+	fs.Float64Var(&f.delay, "delay", 0, "pause SECONDS before each cell after the first, so that the device starts every cell rested (default: the grid's delay)")
 	alias(fs, "dry-run", "dry_run")(func(n string) {
 		fs.BoolVar(&f.dryRun, n, false, "validate the grid and list the cells with estimates; measure nothing")
 	})
