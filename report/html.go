@@ -329,8 +329,12 @@ func qualityTable(recs []bench.Record, qm *QualityMetrics, qx qualityIndex) html
 	slices.SortStableFunc(rest, func(a, b row) int { return compareCells(a.c, b.c) })
 	for _, x := range append(rows, rest...) {
 		c := x.c
+		prompt := strconv.Itoa(c.PromptLen) // quality without its record: the prompts are not known
+		if x.r != nil {
+			prompt = promptLength(*x.r)
+		}
 		hr := htmlRow{Cells: []htmlCell{
-			{Text: c.Model}, {Text: strconv.Itoa(c.Batch), Number: true}, {Text: strconv.Itoa(c.PromptLen), Number: true},
+			{Text: c.Model}, {Text: strconv.Itoa(c.Batch), Number: true}, {Text: prompt, Number: true},
 			{Text: strconv.Itoa(c.GenLen), Number: true}, {Text: decoder(c)},
 		}}
 		for _, m := range cols {

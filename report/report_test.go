@@ -364,6 +364,17 @@ func TestPromptColumn(t *testing.T) {
 	if !strings.Contains(buf.String(), "| 600 (33) |") {
 		t.Errorf("table without the prompts' length:\n%s", buf.String())
 	}
+	// And in the HTML report's quality table, whose cell has its record.
+	qm := &QualityMetrics{Cells: []Quality{{Key: r.Key, Cell: r.Cell, Metrics: map[string]Interval{"bleu": {Value: 0.5}}}}}
+	buf.Reset()
+	if err := HTML(&buf, []bench.Record{r}, qm, Figures{}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	q := strings.Index(page, ">BLEU</th>")
+	if q < 0 || !strings.Contains(page[q:], ">600 (33)<") {
+		t.Error("the HTML quality table without the prompts' length")
+	}
 }
 
 func TestNumbers(t *testing.T) {
