@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -271,6 +272,51 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 	}
 	if d := estimate("--delay", "10") - estimate(); d < 69 || d > 71 {
 		t.Errorf("--delay 10 adds %g s to the estimate of 8 cells, want 70", d)
+	}
+}
+
+// A dry run of backend auto (the demo grid's) estimates for the backend the
+// run would take: on a machine without a usable GPU, the CPU, said in its
+// first line, with the estimates of backend cpu and the cells whose state
+// exceeds the machine's memory named. Before, it priced every cell at an
+// H100's rates (0 s in all) and named no cell too large.
+func TestRunDryRunResolvesAuto(t *testing.T) {
+	dir := t.TempDir()
+	// No GPU on any machine: CUDA shows no device when
+	// CUDA_VISIBLE_DEVICES is empty, and nothing allocates one.
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "CUDA_VISIBLE_DEVICES=",
+		"SLURM_STEP_GPUS=", "SLURM_JOB_GPUS=", "GPU_DEVICE_ORDINAL=")
+	dry := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"run", "--dry-run"}, args...)...)
+		cmd.Env = env
+		r := execute(t, cmd)
+		if r.code != 0 {
+			t.Fatalf("dry run %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r.stdout
+	}
+	total := func(out string) string {
+		m := regexp.MustCompile(`estimated (\d+) s in all \(rough: model shapes and nominal rates of the (\w+) backend\)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no estimate in:\n%s", out)
+		}
+		return m[1] + " s on " + m[2]
+	}
+	auto, cpu := dry(), dry("--backend", "cpu")
+	if first, _, _ := strings.Cut(auto, "\n"); !strings.HasPrefix(first, "estimates for the CPU (backend auto, no usable GPU: ") {
+		t.Errorf("first line %q, want it to name the CPU and why", first)
+	}
+	if a, c := total(auto), total(cpu); a != c || strings.HasPrefix(a, "0 s") {
+		t.Errorf("backend auto estimated %s, backend cpu %s: want the same, not 0", a, c)
+	}
+	// 40 million rows of the demo LLaDA's state are some 44 TB: too large
+	// for any machine, which holds the whole state on the CPU (a GPU run
+	// holds only the logits there).
+	tooLarge := func(out string) []string { return regexp.MustCompile(`(?m)^too large: .*$`).FindAllString(out, -1) }
+	a, c := tooLarge(dry("--batch_size", "40000000")), tooLarge(dry("--batch_size", "40000000", "--backend", "cpu"))
+	if len(a) == 0 || !slices.Equal(a, c) {
+		t.Errorf("cells too large for the machine, backend auto:\n%s\nbackend cpu:\n%s", strings.Join(a, "\n"), strings.Join(c, "\n"))
 	}
 }
 
