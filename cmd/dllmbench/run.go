@@ -198,11 +198,30 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	if _, _, _, err := bench.GridCells(g); err != nil {
 		return err
 	}
+	// Read here, before the folder is reserved and made, as the dry run
+	// reads them, so that a missing prompt file leaves no folder behind;
+	// bench.Run reads them again, which costs little next to the models.
+	if _, _, err := g.Prompts.Load(); err != nil {
+		return err
+	}
 	devs, err := f.be.devices.resolve(g.Backend, f.be.threads)
 	if err != nil {
 		return err
 	}
 	f.be.device = devs[0]
+	// The folder is reserved before the models are loaded or anything is
+	// logged, so that a run refused for a busy folder prints only that,
+	// and before the folder's cells are read: a run that read them while
+	// another measured them would measure them again. It stays reserved
+	// through quality and the reports, which write it too. A worker's
+	// parent (--devices) holds it for the worker.
+	if f.worker.Count == 0 {
+		unlock, err := bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	var job *slurmJob // see slurm.go for how run ends under SLURM
 	if f.worker.Count == 0 {
 		job = watchSLURM()
@@ -210,29 +229,11 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	} else {
 		ctx = watchParent(ctx, os.Stdin)
 	}
-	// The folder stays reserved through quality and the reports, which
-	// write it too. A worker's parent holds it for the worker.
-	var unlock func()
-	defer func() {
-		if unlock != nil {
-			unlock()
-		}
-	}()
-	lock := func() (err error) {
-		unlock, err = bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
-		return err
-	}
 	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
 		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) }, Select: f.selectCells(),
 		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
-	if f.worker.Count == 0 {
-		opts.Lock = lock
-	}
 	var sum *bench.Summary
 	if len(devs) > 1 {
-		if err := lock(); err != nil {
-			return err
-		}
 		sum, err = runWorkers(ctx, f, devs)
 	} else {
 		sum, err = bench.Run(ctx, g, opts)

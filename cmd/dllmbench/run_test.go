@@ -109,6 +109,16 @@ func TestRunKilledAndResumed(t *testing.T) {
 	}
 }
 
+// onlyRefusal fails unless the refusal is all that a run printed: it
+// takes the lock before it loads or logs anything. Before, a refused run
+// logged "prompts: …" first.
+func onlyRefusal(t *testing.T, r result) {
+	t.Helper()
+	if r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "dllmbench run: ") {
+		t.Errorf("the refused run printed more than its refusal:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
 // A second run started on a folder that a run is measuring is refused with
 // one line and exit 1, writing no records; the first run records every cell
 // once. Before, both ran to the end, measured every cell on the same cores
@@ -136,15 +146,21 @@ func TestRunRefusesBusyFolder(t *testing.T) {
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
 	}
 	r := execute(t, run("second"))
+	// A parent of workers (--devices) reserves the folder as a run does.
+	c := run("parent")
+	c.Args = append(c.Args, "--devices", "0,1", "--threads", "1")
+	parent := execute(t, c)
 	for sc.Scan() {
 	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first run: %v", err)
 	}
-	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") {
-		t.Errorf("second run: exit %d, want 1 and a line saying the folder is in use:\n%s", r.code, r.stderr)
+	for _, r := range []result{r, parent} {
+		if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") {
+			t.Errorf("second run: exit %d, want 1 and a line saying the folder is in use:\n%s", r.code, r.stderr)
+		}
+		onlyRefusal(t, r)
 	}
-	oneErrorLine(t, r)
 	if _, err := os.Stat(filepath.Join(out, "records", "second.jsonl")); err == nil {
 		t.Errorf("the refused run wrote a records file")
 	}
@@ -193,7 +209,7 @@ func TestRunRefusesOtherShardCount(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run, shard 0 of 2") {
 		t.Errorf("--shard 1/4 beside --shard 0/2: exit %d, want 1 and a line naming shard 0 of 2:\n%s", r.code, r.stderr)
 	}
-	oneErrorLine(t, r)
+	onlyRefusal(t, r)
 	if r := execute(t, run("1/2")); r.code != 0 {
 		t.Errorf("--shard 1/2 beside --shard 0/2: exit %d, want 0:\n%s", r.code, r.stderr)
 	}
