@@ -3,6 +3,7 @@ package bench
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,8 +79,13 @@ func locate(spec ModelSpec, hc *hub.Client) (dir, revision string, err error) {
 		rev = "main"
 	}
 	dir, err = hc.Snapshot(hub.Model, spec.ID, rev)
-	if err != nil {
+	if errors.Is(err, hub.ErrNotCached) {
 		return "", "", fmt.Errorf("bench: model %s: %w (pre-fetch it with: dllmbench fetch --model %s)", spec.ID, err, spec.ID)
+	}
+	if err != nil {
+		// A path to nothing or a malformed ID: fetching would not help, and
+		// the hub's error names the model.
+		return "", "", err
 	}
 	return dir, filepath.Base(dir), nil
 }

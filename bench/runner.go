@@ -35,9 +35,6 @@ type Options struct {
 	Select func([]Cell) []Cell
 	Device device.Options
 	Hub    *hub.Client
-	// Lock, where set, reserves the output folder (see Lock) before Run
-	// reads which cells it holds; the caller releases it.
-	Lock func() error
 	// Sleep pauses for the grid's delay before a cell, returning early with
 	// ctx's error when it is cancelled; nil: a timer (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -69,7 +66,9 @@ type Summary struct {
 // Run measures every cell of g that the output directory has no record
 // for, appending one record per cell. A cell that fails is recorded as
 // failed and the sweep goes on. When ctx is cancelled, the cell in flight
-// is abandoned (it stays missing) and Run returns ctx.Err().
+// is abandoned (it stays missing) and Run returns ctx.Err(). The caller
+// reserves the output folder (see Lock) before Run reads which cells it
+// holds.
 func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	notice := o.Notice
 	if notice == nil {
@@ -114,13 +113,6 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			if note := sets[k].shortNote(c.PromptLen, c.GenLen); note != "" {
 				notice(note)
 			}
-		}
-	}
-	// Reserved first: a run that read the folder's cells while another
-	// measured them would measure them again.
-	if o.Lock != nil {
-		if err := o.Lock(); err != nil {
-			return nil, err
 		}
 	}
 	done := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // ErrNotCached is wrapped by the errors of Snapshot, ResolveModel and an
@@ -35,12 +36,25 @@ func (r repository) folder() string {
 	return r.kind.plural() + "--" + strings.ReplaceAll(r.id, "/", "--")
 }
 
+// CheckID returns the error that Snapshot, Fetch, Verify and ResolveModel
+// give for an ID they cannot look up: a local path (see newRepository), or
+// an ID that breaks the hub's rules. A command checks its IDs so before it
+// starts on any of them.
+func CheckID(k Kind, id string) error {
+	_, err := newRepository(k, id)
+	return err
+}
+
 // newRepository checks id with huggingface_hub's rules (validate_repo_id):
 // "name" or "owner/name" of at most 96 characters from [A-Za-z0-9_.-], not
 // starting or ending with '-' or '.', without "--" or "..", not ending in
-// ".git". These rules also keep the cache folder name unambiguous.
+// ".git". These rules also keep the cache folder name unambiguous. An id
+// that is clearly a local path is refused first, as checkLocal says.
 func newRepository(k Kind, id string) (repository, error) {
 	k.plural() // panics on a kind that is not Model or Dataset
+	if err := checkLocal(k, id); err != nil {
+		return repository{}, err
+	}
 	bad := func(why string) (repository, error) {
 		return repository{}, fmt.Errorf("hub: %q is not a Hugging Face %s ID (org/name): %s", id, k, why)
 	}
@@ -68,6 +82,41 @@ func newRepository(k Kind, id string) (repository, error) {
 		}
 	}
 	return repository{k, id}, nil
+}
+
+// checkLocal refuses an id that names a local path rather than a
+// repository: one that starts with /, ./, ../ or ~ (a path by its form,
+// though nothing may be there), or that names an existing file. Every
+// caller has taken an existing directory as the model before it asks the
+// hub, so such an id reaching the hub is a path to nothing (or to a file),
+// and saying so beats saying that it breaks the ID rules, or that it should
+// be fetched. An existing directory whose name is a valid ID (org/name) is
+// left to the hub: that is a fetch of the ID.
+func checkLocal(k Kind, id string) error {
+	fi, err := os.Stat(id)
+	path := filepath.IsAbs(id) || id == "." || id == ".." || strings.HasPrefix(id, "./") ||
+		strings.HasPrefix(id, "../") || strings.HasPrefix(id, "~")
+	switch {
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("hub: %s %s is a file; give its directory or a Hugging Face ID", k, id)
+	case !path:
+		return nil
+	case err == nil:
+		return fmt.Errorf("hub: %s %s is a local directory, not a Hugging Face ID (org/name)", k, id)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		// Only the shell expands ~: a grid file or a quoted flag keeps it.
+		if home, herr := os.UserHomeDir(); herr == nil && strings.HasPrefix(id, "~/") {
+			if fi, err := os.Stat(filepath.Join(home, id[2:])); err == nil && fi.IsDir() {
+				return fmt.Errorf("hub: %s %s: no such directory (~ is not expanded here: write %s)", k, id, filepath.Join(home, id[2:]))
+			}
+		}
+		return fmt.Errorf("hub: %s %s: no such directory", k, id)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is in the message already
+	}
+	return fmt.Errorf("hub: %s %s: %w", k, id, err)
 }
 
 // isCommit reports whether rev is a full commit hash, which names a snapshot
@@ -162,14 +211,11 @@ func (c *Client) snapshot(r repository, rev string) (string, error) {
 // Hugging Face ID such as GSAI-ML/LLaDA-8B-Instruct. It never touches the
 // network.
 func (c *Client) ResolveModel(nameOrPath string) (string, error) {
-	fi, err := os.Stat(nameOrPath)
-	switch {
-	case err == nil && fi.IsDir():
+	if fi, err := os.Stat(nameOrPath); err == nil && fi.IsDir() {
 		return nameOrPath, nil
-	case err == nil:
-		return "", fmt.Errorf("hub: model %s is a file; give its directory or a Hugging Face ID", nameOrPath)
-	case !errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("hub: model %v", err)
+	}
+	if err := checkLocal(Model, nameOrPath); err != nil {
+		return "", err
 	}
 	r, err := newRepository(Model, nameOrPath)
 	if err != nil {

@@ -131,7 +131,10 @@ func TestResolveModel(t *testing.T) {
 				" download it with 'dllmbench fetch --model meta-llama/Meta-Llama-3-8B'",
 		}, {
 			name: "path to nothing", arg: "../weights/llada",
-			want: "hub: model ../weights/llada: no such directory, and not a Hugging Face ID (org/name)",
+			want: "hub: model ../weights/llada: no such directory",
+		}, {
+			name: "neither a directory nor an ID", arg: "not a/valid/id",
+			want: "hub: model not a/valid/id: no such directory, and not a Hugging Face ID (org/name)",
 		}, {
 			name: "a file", arg: file,
 			want: "hub: model " + file + " is a file; give its directory or a Hugging Face ID",
@@ -148,6 +151,60 @@ func TestResolveModel(t *testing.T) {
 				t.Errorf("ResolveModel(%q):\n got %s\nwant %s", tc.arg, got, tc.want)
 			}
 		})
+	}
+}
+
+// A model or dataset named by a local path that is not there is "no such
+// directory" from every entry of the hub, not a malformed ID to fetch
+// (before: `"./nojudge" is not a Hugging Face model ID`, which the run
+// followed with "pre-fetch it with: dllmbench fetch --model ./nojudge").
+func TestLocalPathIsNoID(t *testing.T) {
+	cache := pythonCache(t)
+	local := t.TempDir()
+	writeCache(t, local, "weights.bin: x")
+	t.Chdir(local)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	os.Mkdir(filepath.Join(home, "llada"), 0o777)
+	abs := filepath.Join(local, "nothing")
+
+	for _, tc := range []struct {
+		id   string
+		want string
+	}{
+		{"./nojudge", "hub: model ./nojudge: no such directory"},
+		{"../weights/llada", "hub: model ../weights/llada: no such directory"},
+		{abs, "hub: model " + abs + ": no such directory"},
+		{"~/nothing", "hub: model ~/nothing: no such directory"},
+		// A grid file or a quoted flag keeps the ~ that only a shell expands.
+		{"~/llada", "hub: model ~/llada: no such directory (~ is not expanded here: write " + filepath.Join(home, "llada") + ")"},
+		{"./weights.bin/x", "hub: model ./weights.bin/x: no such directory"},
+		// An existing file, path-like or not, is no ID either.
+		{"weights.bin", "hub: model weights.bin is a file; give its directory or a Hugging Face ID"},
+		{"./weights.bin", "hub: model ./weights.bin is a file; give its directory or a Hugging Face ID"},
+		// A directory named as a path is not one to fetch.
+		{".", "hub: model . is a local directory, not a Hugging Face ID (org/name)"},
+	} {
+		c := &Client{Cache: cache, Offline: true}
+		_, resolve := c.ResolveModel(tc.id)
+		_, snap := c.Snapshot(Model, tc.id, "")
+		_, fetch := c.Fetch(t.Context(), Model, tc.id, "", nil)
+		_, verify := c.Verify(Model, tc.id, "", nil)
+		for _, got := range []struct {
+			call string
+			err  error
+		}{{"CheckID", CheckID(Model, tc.id)}, {"Snapshot", snap}, {"Fetch", fetch}, {"Verify", verify}, {"ResolveModel", resolve}} {
+			if got.call == "ResolveModel" && tc.id == "." {
+				continue // a directory, which ResolveModel takes
+			}
+			if fmt.Sprint(got.err) != tc.want {
+				t.Errorf("%s(%q): %v\nwant %s", got.call, tc.id, got.err, tc.want)
+			}
+		}
+	}
+	// A dataset says so.
+	if err := CheckID(Dataset, "./prompts"); fmt.Sprint(err) != "hub: dataset ./prompts: no such directory" {
+		t.Errorf("CheckID(Dataset, ./prompts): %v", err)
 	}
 }
 

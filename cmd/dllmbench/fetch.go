@@ -137,6 +137,13 @@ func (f *fetchFlags) wants() ([]want, error) {
 	if f.config == "" && len(f.models) == 0 {
 		return nil, usagef("nothing to fetch: give --config, --model or --extra-model-id")
 	}
+	// A path to nothing or a malformed ID fails before any download, as
+	// the run would refuse it, not after the others have been fetched.
+	for _, w := range out {
+		if err := hub.CheckID(w.kind, w.id); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

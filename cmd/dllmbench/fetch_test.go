@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -216,6 +218,47 @@ func TestFetchUsage(t *testing.T) {
 		r := e.run(t, nil, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%q: code %d, %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// A model or judge named by a path to nothing is one line, "no such
+// directory", naming the path, from every command that takes one. Before,
+// the hub called it a malformed ID, and run and quality advised
+// 'dllmbench fetch --model ./nojudge', which fails the same way.
+func TestPathToNothing(t *testing.T) {
+	dir := t.TempDir()
+	results := interruptible(t)
+	grid := func(name, old, new string) string {
+		p := filepath.Join(dir, name)
+		must(t, os.WriteFile(p, []byte(strings.Replace(killGrid, old, new, 1)), 0o644))
+		return p
+	}
+	judgeGrid := grid("judge.yaml", "repetitions: 1\n", "repetitions: 1\nquality:\n  judge: ./nojudge\n")
+	modelGrid := grid("model.yaml", "builtin:demo-llada", "./nomodel")
+	for _, tc := range []struct {
+		args []string
+		path string
+	}{
+		{[]string{"generate", "--model", "./nomodel", "--prompt", "hi"}, "./nomodel"},
+		{[]string{"score", "--model", "../nomodel", "--text", "hi"}, "../nomodel"},
+		{[]string{"generate", "--model", "~/nomodel", "--prompt", "hi"}, "~/nomodel"},
+		{[]string{"fetch", "--model", "./nomodel"}, "./nomodel"},
+		{[]string{"fetch", "--config", modelGrid}, "./nomodel"},
+		{[]string{"run", "--config", modelGrid, "--dry-run"}, "./nomodel"},
+		{[]string{"run", "--config", judgeGrid, "--dry-run"}, "./nojudge"},
+		{[]string{"run", "--config", judgeGrid, "--output_dir", filepath.Join(dir, "out")}, "./nojudge"},
+		{[]string{"quality", "--judge", "./nojudge", "--output_dir", results}, "./nojudge"},
+	} {
+		cmd := exec.Command(binary, tc.args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "HF_HOME="+filepath.Join(dir, "hf"), "HF_HUB_CACHE=", "HUGGINGFACE_HUB_CACHE=",
+			"HF_HUB_OFFLINE=1", "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "HOME="+dir)
+		r := execute(t, cmd)
+		want := fmt.Sprintf("dllmbench %s: ", tc.args[0])
+		if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 ||
+			!strings.HasSuffix(r.stderr, tc.path+": no such directory\n") {
+			t.Errorf("%v: exit %d, want 1 and one line %q…%q:\n%s%s", tc.args, r.code, want, tc.path+": no such directory", r.stdout, r.stderr)
 		}
 	}
 }

@@ -187,11 +187,21 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		}
 	}
 	if f.dryRun {
-		return dryRun(g)
+		dev := 0
+		if len(f.be.devices.ids) > 0 {
+			dev = f.be.devices.ids[0]
+		}
+		return dryRun(g, dev)
 	}
 	// A grid without a valid cell would load the prompts, open the device
 	// and write an empty records file before it failed.
 	if _, _, _, err := bench.GridCells(g); err != nil {
+		return err
+	}
+	// Read here, before the folder is reserved and made, as the dry run
+	// reads them, so that a missing prompt file leaves no folder behind;
+	// bench.Run reads them again, which costs little next to the models.
+	if _, _, err := g.Prompts.Load(); err != nil {
 		return err
 	}
 	devs, err := f.be.devices.resolve(g.Backend, f.be.threads)
@@ -199,6 +209,19 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		return err
 	}
 	f.be.device = devs[0]
+	// The folder is reserved before the models are loaded or anything is
+	// logged, so that a run refused for a busy folder prints only that,
+	// and before the folder's cells are read: a run that read them while
+	// another measured them would measure them again. It stays reserved
+	// through quality and the reports, which write it too. A worker's
+	// parent (--devices) holds it for the worker.
+	if f.worker.Count == 0 {
+		unlock, err := bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	var job *slurmJob // see slurm.go for how run ends under SLURM
 	if f.worker.Count == 0 {
 		job = watchSLURM()
@@ -206,29 +229,11 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	} else {
 		ctx = watchParent(ctx, os.Stdin)
 	}
-	// The folder stays reserved through quality and the reports, which
-	// write it too. A worker's parent holds it for the worker.
-	var unlock func()
-	defer func() {
-		if unlock != nil {
-			unlock()
-		}
-	}()
-	lock := func() (err error) {
-		unlock, err = bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
-		return err
-	}
 	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
 		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) }, Select: f.selectCells(),
 		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
-	if f.worker.Count == 0 {
-		opts.Lock = lock
-	}
 	var sum *bench.Summary
 	if len(devs) > 1 {
-		if err := lock(); err != nil {
-			return err
-		}
 		sum, err = runWorkers(ctx, f, devs)
 	} else {
 		sum, err = bench.Run(ctx, g, opts)
@@ -347,8 +352,9 @@ func noteEnergy(recs []bench.Record) {
 	}
 }
 
-// dryRun lists the cells with their estimates without loading weights.
-func dryRun(g *bench.Grid) error {
+// dryRun lists the cells with their estimates without loading weights,
+// for the backend a run on device dev would take.
+func dryRun(g *bench.Grid, dev int) error {
 	// A run reads them before it loads a model: a missing file is its error.
 	if _, _, err := g.Prompts.Load(); err != nil {
 		return err
@@ -357,6 +363,11 @@ func dryRun(g *bench.Grid) error {
 	if err != nil {
 		return err
 	}
+	backend, why, err := estimateBackend(g.Backend, dev)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("estimates for %s\n", why)
 	prompts := g.Prompts.MaxPrompts
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cell\tcalls/batch\tGFLOP\tGB read\tmemory GiB\testimate s\t")
@@ -369,7 +380,7 @@ func dryRun(g *bench.Grid) error {
 				cfg = cfgs[i]
 			}
 		}
-		e := bench.Estimate(c, cfg, g.Backend, prompts, g.Repetitions+g.Warmup)
+		e := bench.Estimate(c, cfg, backend, prompts, g.Repetitions+g.Warmup)
 		total += e.Seconds
 		if why := e.Unfit(model.MachineMemory()); why != "" {
 			unfit = append(unfit, fmt.Sprintf("too large: %s: %s", c.Name(), why))
@@ -387,8 +398,34 @@ func dryRun(g *bench.Grid) error {
 		total += g.Delay * float64(len(cells)-1) // the pauses between cells
 	}
 	fmt.Printf("%d cells, %d invalid combinations; estimated %.0f s in all (rough: model shapes and nominal rates of the %s backend)\n",
-		len(cells), len(skipped), total, g.Backend)
+		len(cells), len(skipped), total, backend)
 	return nil
+}
+
+// estimateBackend is the backend the dry run estimates for (cpu or cuda)
+// and a phrase that names it and says why. auto is what a run here would
+// take, by device.Choose, the rule device.Open applies: an estimate at
+// CUDA's rates on a machine whose run falls back to the CPU is off by
+// orders of magnitude, and misses the cells too large for its memory. A
+// named backend is estimated as named, unprobed, so that a GPU run can be
+// planned from a machine without a GPU.
+func estimateBackend(backend string, dev int) (string, string, error) {
+	if !strings.EqualFold(backend, "auto") && backend != "" {
+		if strings.EqualFold(backend, "cpu") {
+			return "cpu", "the CPU (backend cpu)", nil
+		}
+		return "cuda", "a CUDA GPU (backend cuda; the rates of an H100)", nil
+	}
+	c, err := device.Choose(device.Options{Backend: backend, Device: dev})
+	switch {
+	case err != nil:
+		return "", "", err
+	case c.Backend == "cuda":
+		return "cuda", fmt.Sprintf("CUDA device %d, %s (backend auto; the rates of an H100)", dev, c.GPU), nil
+	case c.NoGPU != nil:
+		return "cpu", fmt.Sprintf("the CPU (backend auto, no usable GPU: %s)", device.FirstLine(c.NoGPU)), nil
+	}
+	return "cpu", "the CPU (backend auto; this binary has no CUDA backend)", nil
 }
 
 // readRecords reads the records of dir (or of the given files and

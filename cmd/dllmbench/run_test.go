@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -108,6 +109,16 @@ func TestRunKilledAndResumed(t *testing.T) {
 	}
 }
 
+// onlyRefusal fails unless the refusal is all that a run printed: it
+// takes the lock before it loads or logs anything. Before, a refused run
+// logged "prompts: …" first.
+func onlyRefusal(t *testing.T, r result) {
+	t.Helper()
+	if r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "dllmbench run: ") {
+		t.Errorf("the refused run printed more than its refusal:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
 // A second run started on a folder that a run is measuring is refused with
 // one line and exit 1, writing no records; the first run records every cell
 // once. Before, both ran to the end, measured every cell on the same cores
@@ -135,15 +146,21 @@ func TestRunRefusesBusyFolder(t *testing.T) {
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
 	}
 	r := execute(t, run("second"))
+	// A parent of workers (--devices) reserves the folder as a run does.
+	c := run("parent")
+	c.Args = append(c.Args, "--devices", "0,1", "--threads", "1")
+	parent := execute(t, c)
 	for sc.Scan() {
 	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first run: %v", err)
 	}
-	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") {
-		t.Errorf("second run: exit %d, want 1 and a line saying the folder is in use:\n%s", r.code, r.stderr)
+	for _, r := range []result{r, parent} {
+		if r.code != 1 || !strings.Contains(r.stderr, "in use by another run") {
+			t.Errorf("second run: exit %d, want 1 and a line saying the folder is in use:\n%s", r.code, r.stderr)
+		}
+		onlyRefusal(t, r)
 	}
-	oneErrorLine(t, r)
 	if _, err := os.Stat(filepath.Join(out, "records", "second.jsonl")); err == nil {
 		t.Errorf("the refused run wrote a records file")
 	}
@@ -192,7 +209,7 @@ func TestRunRefusesOtherShardCount(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run, shard 0 of 2") {
 		t.Errorf("--shard 1/4 beside --shard 0/2: exit %d, want 1 and a line naming shard 0 of 2:\n%s", r.code, r.stderr)
 	}
-	oneErrorLine(t, r)
+	onlyRefusal(t, r)
 	if r := execute(t, run("1/2")); r.code != 0 {
 		t.Errorf("--shard 1/2 beside --shard 0/2: exit %d, want 0:\n%s", r.code, r.stderr)
 	}
@@ -271,6 +288,51 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 	}
 	if d := estimate("--delay", "10") - estimate(); d < 69 || d > 71 {
 		t.Errorf("--delay 10 adds %g s to the estimate of 8 cells, want 70", d)
+	}
+}
+
+// A dry run of backend auto (the demo grid's) estimates for the backend the
+// run would take: on a machine without a usable GPU, the CPU, said in its
+// first line, with the estimates of backend cpu and the cells whose state
+// exceeds the machine's memory named. Before, it priced every cell at an
+// H100's rates (0 s in all) and named no cell too large.
+func TestRunDryRunResolvesAuto(t *testing.T) {
+	dir := t.TempDir()
+	// No GPU on any machine: CUDA shows no device when
+	// CUDA_VISIBLE_DEVICES is empty, and nothing allocates one.
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "CUDA_VISIBLE_DEVICES=",
+		"SLURM_STEP_GPUS=", "SLURM_JOB_GPUS=", "GPU_DEVICE_ORDINAL=")
+	dry := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"run", "--dry-run"}, args...)...)
+		cmd.Env = env
+		r := execute(t, cmd)
+		if r.code != 0 {
+			t.Fatalf("dry run %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r.stdout
+	}
+	total := func(out string) string {
+		m := regexp.MustCompile(`estimated (\d+) s in all \(rough: model shapes and nominal rates of the (\w+) backend\)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no estimate in:\n%s", out)
+		}
+		return m[1] + " s on " + m[2]
+	}
+	auto, cpu := dry(), dry("--backend", "cpu")
+	if first, _, _ := strings.Cut(auto, "\n"); !strings.HasPrefix(first, "estimates for the CPU (backend auto, no usable GPU: ") {
+		t.Errorf("first line %q, want it to name the CPU and why", first)
+	}
+	if a, c := total(auto), total(cpu); a != c || strings.HasPrefix(a, "0 s") {
+		t.Errorf("backend auto estimated %s, backend cpu %s: want the same, not 0", a, c)
+	}
+	// 40 million rows of the demo LLaDA's state are some 44 TB: too large
+	// for any machine, which holds the whole state on the CPU (a GPU run
+	// holds only the logits there).
+	tooLarge := func(out string) []string { return regexp.MustCompile(`(?m)^too large: .*$`).FindAllString(out, -1) }
+	a, c := tooLarge(dry("--batch_size", "40000000")), tooLarge(dry("--batch_size", "40000000", "--backend", "cpu"))
+	if len(a) == 0 || !slices.Equal(a, c) {
+		t.Errorf("cells too large for the machine, backend auto:\n%s\nbackend cpu:\n%s", strings.Join(a, "\n"), strings.Join(c, "\n"))
 	}
 }
 

@@ -128,20 +128,33 @@ type Unavailable struct{ Report cuda.Report }
 func (e *Unavailable) Error() string { return "cuda: no usable GPU:\n" + e.Report.String() }
 func (e *Unavailable) Unwrap() error { return e.Report.Err }
 
+// Check is New's first step: it loads the libraries and returns device's
+// description, or why New would fail before it touches the device. It
+// creates no context and compiles nothing, so a caller that only needs to
+// know whether CUDA is there (the dry run) pays for the library loads and
+// the driver's initialisation, not for the kernels.
+func Check(device int) (cuda.DeviceInfo, error) {
+	r := cuda.Probe()
+	if r.Err != nil {
+		return cuda.DeviceInfo{}, &Unavailable{r}
+	}
+	if device < 0 || device >= len(r.Devices) {
+		return cuda.DeviceInfo{}, fmt.Errorf("cuda: device %d requested, %d visible", device, len(r.Devices))
+	}
+	return r.Devices[device], nil
+}
+
 // New opens device (an ordinal among the visible devices, after
 // CUDA_VISIBLE_DEVICES), compiles the kernels if this process has not yet,
 // and sets up a stream, a cuBLAS handle and the workspace.
 func New(device int) (*Backend, error) {
-	r := cuda.Probe()
-	if r.Err != nil {
-		return nil, &Unavailable{r}
-	}
-	if device < 0 || device >= len(r.Devices) {
-		return nil, fmt.Errorf("cuda: device %d requested, %d visible", device, len(r.Devices))
+	info, err := Check(device)
+	if err != nil {
+		return nil, err
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	b := &Backend{info: r.Devices[device], params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
+	b := &Backend{info: info, params: new(params), scal: &[2]float32{1, 0}, skArgs: new(skinnyArgs),
 		live: map[*buffer]struct{}{}, debug: os.Getenv("DLLMBENCH_CUDA_DEBUG") == "1",
 		attnTiledMin: attnTiledMinQueries, attnMMABlocks: attnMMABlocks, attnOneChunk: attnMMAOneChunk, attnDecodeMax: attnDecodeMaxQueries,
 		attnDecode4Max: attnDecode4Max, attnDecodeChunk: attnDecodeChunk, skinnyMax: gemvMaxRows, gemvMax: gemvMaxRows,

@@ -10,7 +10,13 @@ import (
 	icuda "dllmbench/internal/cuda"
 )
 
-func init() { openCUDA = openCUDABackend }
+func init() {
+	openCUDA = openCUDABackend
+	checkCUDA = func(dev int) (string, error) {
+		d, err := cuda.Check(dev)
+		return d.Name, err
+	}
+}
 
 // openCUDABackend opens the CUDA backend on a device and describes the card
 // through NVML where it loads (the backend runs without it).

@@ -29,50 +29,113 @@ type Info struct {
 	Notice  string  `json:"-"` // why auto chose what it chose, for a log line
 }
 
-// openCUDA opens the CUDA backend on a device; cuda.go sets it.
-var openCUDA func(device int) (compute.Backend, Info, error)
+// openCUDA opens the CUDA backend on a device, and checkCUDA says whether
+// it would without opening it (the libraries load, the device is visible);
+// cuda.go sets both.
+var (
+	openCUDA  func(device int) (compute.Backend, Info, error)
+	checkCUDA func(device int) (name string, err error)
+)
+
+// Choice is the backend Open takes for a set of Options.
+type Choice struct {
+	Backend string // "cpu" or "cuda"
+	GPU     string // the CUDA device's name, when known
+	// NoGPU is why auto did not take CUDA; nil when it did or when the
+	// backend was named.
+	NoGPU error
+}
+
+// Notice says why auto chose what it chose, for a log line; "" for a
+// backend that was named.
+func (c Choice) notice(auto bool) string {
+	switch {
+	case !auto:
+		return ""
+	case c.Backend == "cuda":
+		return "using CUDA device " + c.GPU
+	case c.NoGPU != nil:
+		return fmt.Sprintf("no usable GPU (%v); running on the CPU", FirstLine(c.NoGPU))
+	}
+	return "running on the CPU"
+}
 
 // Open returns the backend of o. With "auto" it takes CUDA when it loads
 // and the CPU otherwise, except that GPUs allocated to this process (by
 // CUDA_VISIBLE_DEVICES or SLURM) that will not load are an error: a job
 // that was given a GPU must not silently benchmark the CPU.
 func Open(o Options) (compute.Backend, Info, error) {
-	switch strings.ToLower(o.Backend) {
-	case "", "auto":
-		if openCUDA != nil {
-			b, info, err := openCUDA(o.Device)
-			if err == nil {
-				info.Notice = "using CUDA device " + info.Name
-				return b, info, nil
-			}
+	var b compute.Backend
+	var info Info
+	var tryCUDA func() (string, error)
+	if openCUDA != nil {
+		tryCUDA = func() (string, error) {
+			var err error
+			b, info, err = openCUDA(o.Device)
+			return info.Name, err
+		}
+	}
+	c, err := choose(o, tryCUDA)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if c.Backend == "cpu" {
+		b, info = openCPU(o.Threads)
+	}
+	info.Notice = c.notice(isAuto(o.Backend))
+	return b, info, nil
+}
+
+// Choose says which backend Open would take for o, by Open's own rule,
+// without opening one: where Open opens CUDA to see whether it loads,
+// Choose only loads its libraries and lists the devices (cuda.Check),
+// which costs the driver's initialisation (a fraction of a second on a
+// machine with GPUs) but no context, kernel compilation or cuBLAS handle.
+// A device that passes that check but then fails to open (out of memory,
+// kernels that do not compile) is chosen here and refused by Open.
+func Choose(o Options) (Choice, error) {
+	var tryCUDA func() (string, error)
+	if checkCUDA != nil {
+		tryCUDA = func() (string, error) { return checkCUDA(o.Device) }
+	}
+	return choose(o, tryCUDA)
+}
+
+// choose is the rule of Open and Choose; tryCUDA opens or checks CUDA on
+// o's device and returns its name, and is nil in a binary without CUDA.
+func choose(o Options, tryCUDA func() (string, error)) (Choice, error) {
+	switch {
+	case isAuto(o.Backend):
+		if tryCUDA == nil {
 			if why := allocatedGPUs(); why != "" {
-				return nil, Info{}, fmt.Errorf("device: %s but CUDA does not load: %w", why, err)
+				return Choice{}, fmt.Errorf("device: %s but this binary has no CUDA backend", why)
 			}
-			b2, info := openCPU(o.Threads)
-			info.Notice = fmt.Sprintf("no usable GPU (%v); running on the CPU", firstLine(err))
-			return b2, info, nil
+			return Choice{Backend: "cpu"}, nil
+		}
+		name, err := tryCUDA()
+		if err == nil {
+			return Choice{Backend: "cuda", GPU: name}, nil
 		}
 		if why := allocatedGPUs(); why != "" {
-			return nil, Info{}, fmt.Errorf("device: %s but this binary has no CUDA backend", why)
+			return Choice{}, fmt.Errorf("device: %s but CUDA does not load: %w", why, err)
 		}
-		b, info := openCPU(o.Threads)
-		info.Notice = "running on the CPU"
-		return b, info, nil
-	case "cpu":
-		b, info := openCPU(o.Threads)
-		return b, info, nil
-	case "cuda", "gpu":
-		if openCUDA == nil {
-			return nil, Info{}, fmt.Errorf("device: this binary has no CUDA backend")
+		return Choice{Backend: "cpu", NoGPU: err}, nil
+	case strings.EqualFold(o.Backend, "cpu"):
+		return Choice{Backend: "cpu"}, nil
+	case strings.EqualFold(o.Backend, "cuda"), strings.EqualFold(o.Backend, "gpu"):
+		if tryCUDA == nil {
+			return Choice{}, fmt.Errorf("device: this binary has no CUDA backend")
 		}
-		b, info, err := openCUDA(o.Device)
+		name, err := tryCUDA()
 		if err != nil {
-			return nil, Info{}, fmt.Errorf("device: --backend cuda: %w", err)
+			return Choice{}, fmt.Errorf("device: --backend cuda: %w", err)
 		}
-		return b, info, nil
+		return Choice{Backend: "cuda", GPU: name}, nil
 	}
-	return nil, Info{}, fmt.Errorf("device: unknown backend %q (want auto, cpu or cuda)", o.Backend)
+	return Choice{}, fmt.Errorf("device: unknown backend %q (want auto, cpu or cuda)", o.Backend)
 }
+
+func isAuto(backend string) bool { return backend == "" || strings.EqualFold(backend, "auto") }
 
 func openCPU(threads int) (compute.Backend, Info) {
 	b := cpu.New(threads)
@@ -102,9 +165,9 @@ func CPUModel() string {
 	return runtime.GOARCH
 }
 
-// firstLine is the short reason of an error: the cause a wrapper names
+// FirstLine is the short reason of an error: the cause a wrapper names
 // first, on one line.
-func firstLine(err error) string {
+func FirstLine(err error) string {
 	if u := errors.Unwrap(err); u != nil {
 		err = u
 	}

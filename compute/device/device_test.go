@@ -2,18 +2,83 @@ package device
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"dllmbench/compute"
+	"dllmbench/compute/cpu"
 )
 
-// fakeCUDA makes openCUDA fail as a machine without a GPU does.
+// fakeCUDA makes openCUDA and checkCUDA fail as on a machine without a
+// GPU, or, with a nil err, succeed as on one with a card named fakeGPU (a
+// CPU backend stands for it).
 func fakeCUDA(t *testing.T, err error) {
 	t.Helper()
-	old := openCUDA
-	openCUDA = func(int) (compute.Backend, Info, error) { return nil, Info{}, err }
-	t.Cleanup(func() { openCUDA = old })
+	oldOpen, oldCheck := openCUDA, checkCUDA
+	openCUDA = func(int) (compute.Backend, Info, error) {
+		if err != nil {
+			return nil, Info{}, err
+		}
+		return cpu.New(1), Info{Backend: "cuda", Name: fakeGPU}, nil
+	}
+	checkCUDA = func(int) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		return fakeGPU, nil
+	}
+	t.Cleanup(func() { openCUDA, checkCUDA = oldOpen, oldCheck })
+}
+
+const fakeGPU = "NVIDIA H100 80GB HBM3"
+
+// Choose, which the dry run asks, takes the backend that Open opens, with
+// the same error and the same reason for falling back to the CPU.
+func TestChooseAsOpen(t *testing.T) {
+	noGPU := errors.New("cuda: no usable library among libcuda.so.1")
+	for _, tc := range []struct {
+		name    string
+		backend string
+		cudaErr error // nil: CUDA loads
+		env     map[string]string
+	}{
+		{"auto without a GPU", "auto", noGPU, nil},
+		{"the default without a GPU", "", noGPU, nil},
+		{"auto with a GPU", "auto", nil, nil},
+		{"cpu with a GPU", "cpu", nil, nil},
+		{"cuda without a GPU", "cuda", noGPU, nil},
+		{"cuda with a GPU", "CUDA", nil, nil},
+		{"auto with allocated GPUs that do not load", "auto", noGPU, map[string]string{"SLURM_JOB_GPUS": "3"}},
+		{"auto with allocated GPUs that load", "auto", nil, map[string]string{"CUDA_VISIBLE_DEVICES": "0"}},
+		{"an unknown backend", "tpu", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearGPUEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			fakeCUDA(t, tc.cudaErr)
+			o := Options{Backend: tc.backend, Threads: 1}
+			b, info, openErr := Open(o)
+			if b != nil {
+				defer Close(b)
+			}
+			c, err := Choose(o)
+			if fmt.Sprint(err) != fmt.Sprint(openErr) {
+				t.Fatalf("Choose: error %v, Open: %v", err, openErr)
+			}
+			if err != nil {
+				return
+			}
+			if c.Backend != info.Backend || c.notice(isAuto(tc.backend)) != info.Notice {
+				t.Errorf("Choose: %q with notice %q, Open: %q with %q", c.Backend, c.notice(isAuto(tc.backend)), info.Backend, info.Notice)
+			}
+			if tc.backend == "auto" && c.Backend == "cpu" && !errors.Is(c.NoGPU, noGPU) {
+				t.Errorf("auto fell back to the CPU with reason %v, want %v", c.NoGPU, noGPU)
+			}
+		})
+	}
 }
 
 func clearGPUEnv(t *testing.T) {
