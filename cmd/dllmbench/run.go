@@ -209,7 +209,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		return finishOnly(ctx, f, g)
 	}
 	// A grid without a valid cell would load the prompts, open the device
-	// and write an empty records file before it failed.
+	// and make the records folder before it failed.
 	if _, _, _, err := bench.GridCells(g); err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 			json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 		} else if sum != nil {
 			slog.Warn("interrupted: the cell in flight was abandoned; run again to measure the missing cells",
-				"measured", sum.Measured, "records", sum.Records)
+				"measured", sum.Measured, "records", firstNonEmpty(sum.Records, "none"))
 		}
 		return job.interrupted(err)
 	}
@@ -272,7 +272,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		return json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 	}
 	slog.Info("run finished", "cells", sum.Cells, "measured", sum.Measured, "recorded_before", sum.Reused,
-		"failed", sum.Failed, "records", sum.Records)
+		"failed", sum.Failed, "records", firstNonEmpty(sum.Records, "none"))
 	qerr, err := f.finish(ctx, g)
 	if qerr != nil && ctx.Err() != nil {
 		return job.interrupted(qerr)

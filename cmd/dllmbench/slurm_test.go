@@ -246,11 +246,26 @@ func TestRunDevices(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "two", "raw_data", "raw_metrics.csv")); err != nil {
 		t.Errorf("no merged report: %v", err)
 	}
-	// A rerun measures nothing: the workers see each other's records.
+	// A rerun measures nothing: the workers see each other's records. It
+	// leaves the records folder as it was: each worker left an empty
+	// records file of its own.
+	listing := func() []string {
+		entries, err := os.ReadDir(filepath.Join(e.dir, "two", "records"))
+		must(t, err)
+		var names []string
+		for _, d := range entries {
+			names = append(names, d.Name())
+		}
+		return names
+	}
+	before := listing()
 	r = e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1", "--threads", "1",
 		"--no-report", "--no-quality")
 	if r.code != 0 || !strings.Contains(r.stderr, "measured=0 recorded_before=6") {
 		t.Errorf("rerun: code %d\n%s", r.code, r.stderr)
+	}
+	if d := cmp.Diff(before, listing()); d != "" {
+		t.Errorf("a rerun that measured nothing changed the records folder (-before +after):\n%s", d)
 	}
 	for _, bad := range []string{"0,0", "-1", "x", ""} {
 		if r := e.run(t, nil, "run", "--config", "grid.yaml", "--devices", bad); r.code != 2 {
