@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -161,30 +163,45 @@ type Roofline struct {
 // before the next cell starts: a killed run loses at most the cell in
 // flight.
 type Writer struct {
-	f    *os.File
+	f    *os.File // nil until the file is opened
 	path string
 }
 
-// NewWriter creates dir/records/<name>.jsonl for appending, or opens it
-// where it exists. A torn last line, as a killed writer leaves it, is cut
-// off first: appended to, it would glue the next record onto itself and
-// make the file unreadable (ReadRecords skips it, so a rerun measures its
-// cell again).
+// NewWriter makes the writer of dir/records/<name>.jsonl. A file there
+// already (a name given again) is opened for appending now, and a torn
+// last line, as a killed writer leaves it, is cut off: appended to, it
+// would glue the next record onto itself and make the file unreadable
+// (ReadRecords skips it, so a rerun measures its cell again). A new file
+// is created only with the first record, so that a run with nothing left
+// to measure leaves no empty file behind (every rerun added one).
 func NewWriter(dir, name string) (*Writer, error) {
 	rd := filepath.Join(dir, "records")
 	if err := os.MkdirAll(rd, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	p := filepath.Join(rd, name+".jsonl")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
-	if err != nil {
+	w := &Writer{path: filepath.Join(rd, name+".jsonl")}
+	if _, err := os.Lstat(w.path); err == nil {
+		if err := w.open(); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return w, nil
+}
+
+// open opens or creates the file for appending, its last line repaired.
+func (w *Writer) open() error {
+	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	if err := endLine(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: %s: %w", w.path, err)
 	}
-	return &Writer{f: f, path: p}, nil
+	w.f = f
+	return nil
 }
 
 // endLine makes f end with a newline, as ReadRecords reads it: a last line
@@ -224,7 +241,8 @@ func endLine(f *os.File) error {
 	return f.Truncate(start)
 }
 
-// Path is the file written to.
+// Path is the file written to; it exists once a record is written, or
+// when it existed before.
 func (w *Writer) Path() string { return w.path }
 
 // Write appends r and syncs.
@@ -234,6 +252,11 @@ func (w *Writer) Write(r *Record) error {
 		return fmt.Errorf("bench: encoding record %s: %w", r.Key, err)
 	}
 	b = append(b, '\n')
+	if w.f == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
 	if _, err := w.f.Write(b); err != nil {
 		return fmt.Errorf("bench: writing %s: %w", w.path, err)
 	}
@@ -243,8 +266,13 @@ func (w *Writer) Write(r *Record) error {
 	return nil
 }
 
-// Close closes the file.
-func (w *Writer) Close() error { return w.f.Close() }
+// Close closes the file, if it was opened.
+func (w *Writer) Close() error {
+	if w.f == nil {
+		return nil
+	}
+	return w.f.Close()
+}
 
 // ReadRecords reads JSONL record files (or directories of them: their
 // records/*.jsonl, or *.jsonl). A torn last line, as a killed writer leaves

@@ -131,6 +131,37 @@ func TestWriterAfterTornLine(t *testing.T) {
 	}
 }
 
+// A writer that writes no record leaves no file, and leaves a file that
+// was there as it was, torn last line cut: a run with nothing to measure
+// left an empty records file at every rerun.
+func TestWriterWithoutRecords(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(dir, "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "records", "*")); len(m) != 0 {
+		t.Errorf("a writer without records left %q", m)
+	}
+	old := filepath.Join(dir, "records", "old.jsonl")
+	whole := recordLine(t, "k1")
+	if err := os.WriteFile(old, []byte(whole+recordLine(t, "k2")[:30]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = NewWriter(dir, "old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != whole {
+		t.Errorf("the file a writer found: %q, %v; want its whole line only", b, err)
+	}
+}
+
 // keysOf lists the records' keys in order.
 func keysOf(recs []Record) []string {
 	var keys []string

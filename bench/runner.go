@@ -59,7 +59,7 @@ type Summary struct {
 	Reused   int       // already recorded under the same key
 	Failed   int       // measured now and failed
 	Skipped  []Skipped // invalid combinations
-	Records  string    // this process's records file
+	Records  string    // this process's records file; empty when it wrote none
 	Env      Env
 }
 
@@ -145,7 +145,6 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer w.Close()
-	sum.Records = w.Path()
 
 	// Group cells by model so that each model is loaded once.
 	order := make([]int, len(cells))
@@ -228,6 +227,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		if err := w.Write(rec); err != nil {
 			return sum, err
 		}
+		sum.Records = w.Path()
 		sum.Measured++
 		if rec.Status != "ok" {
 			sum.Failed++

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"dllmbench/compute/device"
 	"dllmbench/model"
 )
@@ -121,12 +123,28 @@ func TestRunRecordsAndResumes(t *testing.T) {
 		t.Errorf("progress lines: %q", progress.String())
 	}
 
+	files := func() []string {
+		entries, err := os.ReadDir(filepath.Join(dir, "records"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	before := files()
 	again, err := Run(context.Background(), g, runOpts(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again.Measured != 0 || again.Reused != 14 {
 		t.Errorf("second run: %+v", again)
+	}
+	// It recorded nothing, and leaves no file: every rerun left an empty one.
+	if d := cmp.Diff(before, files()); d != "" || again.Records != "" {
+		t.Errorf("a run that measured nothing changed the records folder (-before +after), records %q:\n%s", again.Records, d)
 	}
 	// A different definition (more repetitions) is not reused.
 	g.Repetitions = 1
@@ -312,6 +330,9 @@ func TestRunCancelled(t *testing.T) {
 	recs, _ := ReadRecords(dir)
 	if len(recs) != 0 {
 		t.Errorf("%d records after cancelling before the first cell", len(recs))
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "records", "*.jsonl")); len(m) != 0 {
+		t.Errorf("a run that recorded nothing left %q", m)
 	}
 }
 

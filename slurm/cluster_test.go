@@ -72,7 +72,9 @@ func TestCluster(t *testing.T) {
 	c := startCluster(t)
 
 	// An array of two shards and its merge job: every cell recorded once,
-	// the reports built, the status complete.
+	// the quality metrics computed and then the reports built, with their
+	// quality and Pareto figures, as a run on one machine ends; the status
+	// complete.
 	t.Run("submit", func(t *testing.T) {
 		work := c.workDir(t, "submit", smallGrid)
 		out := c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2",
@@ -85,10 +87,14 @@ func TestCluster(t *testing.T) {
 			t.Errorf("%d cells recorded, want 6: %v", len(keys), keys)
 		}
 		for _, f := range []string{"raw_data/raw_metrics.csv", "raw_data/quality_metrics.json", "bench.txt",
+			"figures/quality_judge_ppl.svg", "figures/pareto_throughput.svg",
 			"records/" + sub.ArrayJob + "_0.jsonl", "records/" + sub.ArrayJob + "_1.jsonl"} {
 			if _, err := os.Stat(filepath.Join(work, "out", f)); err != nil {
 				t.Errorf("after the merge job: %v (submit said %q)", err, out)
 			}
+		}
+		if html := readFile(t, filepath.Join(work, "out", "report.html")); strings.Contains(html, "No quality metrics") {
+			t.Error("the merge job's report.html has no quality section")
 		}
 		st := c.run(t, work, c.bin, "slurm", "status", "--output_dir", "out", "--fail-missing")
 		if !strings.Contains(st, "cells: 6 in 2 shards: 6 done, 0 failed, 0 missing") {

@@ -84,19 +84,22 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT;
 }
 
 // MergeScript is the batch script of the merge job, submitted with
-// --dependency=afterany:<array job>: it builds the reports from every
-// record of OutputDir and lists the cells that failed or are missing; it
-// exits non-zero when a cell is missing or a step failed.
+// --dependency=afterany:<array job>: it ends the submission as a run on
+// one machine ends, with run --no-measure on the same grid (the quality
+// metrics under the grid's settings, then the reports, which draw them),
+// and lists the cells that failed or are missing; it exits non-zero when a
+// cell is missing or a step failed.
 func (p *Plan) MergeScript() string {
 	p.check()
 	var b strings.Builder
 	fmt.Fprintf(&b, `#!/bin/bash
 # Written by 'dllmbench slurm submit'. Runs once every task of the array has
-# ended (afterany), whatever their outcome: builds the reports%[2]s
-# from all the records of %[1]s, then lists the cells that failed or
-# are missing. Exits non-zero when a step failed or a cell is missing;
-# submitting the grid again measures only what is missing.
-`, p.OutputDir, map[bool]string{true: " and the quality metrics", false: ""}[p.Quality])
+# ended (afterany), whatever their outcome: as 'dllmbench run' does after
+# its cells, it builds %[2]s from all the records of
+# %[1]s, then lists the cells that failed or are missing. Exits
+# non-zero when a step failed or a cell is missing; submitting the grid
+# again measures only what is missing.
+`, p.OutputDir, map[bool]string{true: "the quality metrics, then the reports,", false: "the reports"}[p.Quality])
 	for _, d := range p.directives(false) {
 		b.WriteString("#SBATCH " + d + "\n")
 	}
@@ -104,10 +107,14 @@ func (p *Plan) MergeScript() string {
 	p.writeEnv(&b)
 	out := quote(p.OutputDir)
 	b.WriteString("rc=0\n")
-	fmt.Fprintf(&b, "\"$DLLMBENCH\" report --output_dir %s || rc=$?\n", out)
-	if p.Quality {
-		fmt.Fprintf(&b, "\"$DLLMBENCH\" quality --output_dir %s || { s=$?; [ \"$rc\" -ne 0 ] || rc=$s; }\n", out)
+	// One command for both steps, in a run's order, so that the merge job
+	// cannot drift from a local run's end: the reports drawn before the
+	// quality metrics had no quality or Pareto figures.
+	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", out, "--no-measure"}
+	if !p.Quality {
+		args = append(args, "--no-quality")
 	}
+	b.WriteString(strings.Join(args, " ") + " || rc=$?\n")
 	fmt.Fprintf(&b, "\"$DLLMBENCH\" slurm status --output_dir %s --fail-missing || { s=$?; [ \"$rc\" -ne 0 ] || rc=$s; }\n", out)
 	b.WriteString("exit \"$rc\"\n")
 	return b.String()

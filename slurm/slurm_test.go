@@ -98,14 +98,14 @@ func TestScripts(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"#SBATCH --job-name=dllmbench-merge\n", "#SBATCH --gres=gpu:1\n",
-		`"$DLLMBENCH" report --output_dir /data/out || rc=$?`, `"$DLLMBENCH" quality --output_dir /data/out`,
+		`"$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --no-measure || rc=$?` + "\n",
 		`"$DLLMBENCH" slurm status --output_dir /data/out --fail-missing`} {
 		if !strings.Contains(merge, want) {
 			t.Errorf("merge script lacks %q:\n%s", want, merge)
 		}
 	}
 	p.Quality, p.GPUs = false, 2
-	if m := p.MergeScript(); strings.Contains(m, "gres") || strings.Contains(m, " quality ") {
+	if m := p.MergeScript(); strings.Contains(m, "gres") || !strings.Contains(m, " --no-measure --no-quality ") {
 		t.Errorf("merge script without quality asks for GPUs or computes quality:\n%s", m)
 	}
 	if a := p.ArrayScript(); !strings.Contains(a, "--gres=gpu:2") || !strings.Contains(a, "--devices all") {
@@ -154,6 +154,55 @@ func TestArrayScriptRuns(t *testing.T) {
 	}
 	if _, err := os.Stat(p.LogDir); err != nil {
 		t.Errorf("the script did not create the log folder: %v", err)
+	}
+}
+
+// The merge script, run by bash, ends the submission with one command,
+// run --no-measure on the grid, which computes the quality metrics before
+// it builds the reports as a run on one machine does, then lists the
+// cells; its exit status is the first failure's. Before, it built the
+// reports first and then computed the quality metrics, with the quality
+// command's defaults rather than the grid's, and the reports lacked the
+// quality and Pareto figures.
+func TestMergeScriptRuns(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake")
+	// Logs its arguments, and exits with $FAIL_RUN or $FAIL_STATUS.
+	if err := os.WriteFile(fake, []byte(`#!/bin/sh
+echo "$@"
+case "$1" in run) exit "${FAIL_RUN:-0}" ;; slurm) exit "${FAIL_STATUS:-0}" ;; esac
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		quality bool
+		env     []string
+		want    string
+		rc      int
+	}{
+		{true, nil, "run --config /g.yaml --output_dir /out --no-measure\nslurm status --output_dir /out --fail-missing\n", 0},
+		// --quality=false: the reports only, as run --no-quality ends
+		{false, nil, "run --config /g.yaml --output_dir /out --no-measure --no-quality\nslurm status --output_dir /out --fail-missing\n", 0},
+		// a failed step does not stop the listing; the first failure is the exit status
+		{true, []string{"FAIL_RUN=3", "FAIL_STATUS=1"}, "run --config /g.yaml --output_dir /out --no-measure\nslurm status --output_dir /out --fail-missing\n", 3},
+		{true, []string{"FAIL_STATUS=1"}, "run --config /g.yaml --output_dir /out --no-measure\nslurm status --output_dir /out --fail-missing\n", 1},
+	} {
+		p := &Plan{Binary: fake, Grid: "/g.yaml", OutputDir: "/out", LogDir: filepath.Join(dir, "logs"), Shards: 2, Quality: tc.quality}
+		cmd := exec.Command("bash", "-c", p.MergeScript())
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
+		out, err := cmd.Output()
+		rc := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			rc = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != tc.want || rc != tc.rc {
+			t.Errorf("quality %v, %v: exit %d\n%s\nwant exit %d\n%s", tc.quality, tc.env, rc, out, tc.rc, tc.want)
+		}
 	}
 }
 

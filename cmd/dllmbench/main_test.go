@@ -80,6 +80,54 @@ func TestVersionJSON(t *testing.T) {
 	}
 }
 
+// env --json gives every reason the text form gives, as strings: each
+// error marshalled as {} before. With no device visible the CUDA backend
+// cannot run on any machine, so its reason is never empty.
+func TestEnvJSON(t *testing.T) {
+	cmd := exec.Command(binary, "env", "--json")
+	cmd.Env = append(os.Environ(), "CUDA_VISIBLE_DEVICES=-1")
+	r := execute(t, cmd)
+	var v struct {
+		CUDA struct {
+			Libraries []struct {
+				Name, Path string
+				Err        json.RawMessage
+			}
+			Err json.RawMessage
+		}
+		CUDAError string `json:"cuda_error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 || len(v.CUDA.Libraries) != 4 {
+		t.Fatalf("env --json: code %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	cmd = exec.Command(binary, "env")
+	cmd.Env = append(os.Environ(), "CUDA_VISIBLE_DEVICES=-1")
+	text := execute(t, cmd).stdout
+	// reason decodes an Err field, which must be a string.
+	reason := func(what string, raw json.RawMessage) string {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Errorf("%s: Err is %s, not a string", what, raw)
+		}
+		return s
+	}
+	for _, l := range v.CUDA.Libraries {
+		msg := reason(l.Name, l.Err)
+		switch {
+		case l.Path == "" && msg == "":
+			t.Errorf("%s did not load, and JSON gives no reason", l.Name)
+		case l.Path != "" && msg != "":
+			t.Errorf("%s loaded from %s, and JSON gives a reason: %q", l.Name, l.Path, msg)
+		case msg != "" && !strings.Contains(text, "not usable: "+msg):
+			t.Errorf("%s: JSON's reason %q is not the text's:\n%s", l.Name, msg, text)
+		}
+	}
+	if msg := reason("cuda", v.CUDA.Err); msg == "" || msg != v.CUDAError ||
+		!strings.Contains(text, "CUDA backend unavailable: "+strings.Split(msg, "\n")[0]) {
+		t.Errorf("the backend's reason: %q in cuda, %q in cuda_error; text:\n%s", msg, v.CUDAError, text)
+	}
+}
+
 // Mistakes a user can make: one line on stderr, a non-zero exit, no panic.
 func TestUserErrors(t *testing.T) {
 	for _, tc := range []struct {

@@ -35,7 +35,7 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "measure every cell of an experiment grid and write the results",
-		usage:   "[--config FILE] [--output_dir DIR] [overrides] [--dry-run]",
+		usage:   "[--config FILE] [--output_dir DIR] [overrides] [--dry-run | --no-measure]",
 		examples: `  # the built-in demo grid (a tiny LLaMA vs a tiny LLaDA) on this machine
   dllmbench run
 
@@ -47,6 +47,10 @@ func init() {
 
   # list the cells with time and memory estimates, measure nothing
   dllmbench run --config config/experiments.yaml --dry-run
+
+  # end as a run does, from the records already there (the SLURM merge job):
+  # the grid's quality metrics, then the reports
+  dllmbench run --config config/experiments.yaml --output_dir results/study --no-measure
 `,
 		setup: setupRun,
 	})
@@ -65,6 +69,7 @@ type runFlags struct {
 	recordsName string
 	noReport    bool
 	noQuality   bool
+	noMeasure   bool
 	be          backendFlags
 	shard       slurm.Shard // --shard: this task's part of the cells
 	worker      slurm.Shard // --worker: this process's part of the shard, for --devices
@@ -99,6 +104,9 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "no-quality", "no_quality")(func(n string) {
 		fs.BoolVar(&f.noQuality, n, false, "do not compute the quality metrics at the end (see 'dllmbench quality')")
 	})
+	alias(fs, "no-measure", "no_measure")(func(n string) {
+		fs.BoolVar(&f.noMeasure, n, false, "measure nothing: end as a run ends, with the grid's quality metrics and then the reports, from the folder's records (the SLURM merge job)")
+	})
 	fs.Func("shard", "measure only shard INDEX/COUNT of the cells: cell k of the grid's order when k mod COUNT = INDEX (SLURM arrays)",
 		func(s string) (err error) { f.shard, err = slurm.ParseShard(s); return err })
 	fs.Func("worker", "internal to --devices: this process is worker INDEX/COUNT, takes every COUNT-th cell of the shard and stops at the end of its standard input",
@@ -117,6 +125,14 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		// The name is a file's in DIR/records: a path would write elsewhere.
 		if strings.ContainsAny(f.recordsName, `/\`) || strings.Contains(f.recordsName, "..") {
 			return usagef("--records-name %q: want a file name, without /, \\ or ..", f.recordsName)
+		}
+		if f.noMeasure {
+			set := setFlags(fs)
+			for _, n := range []string{"dry-run", "dry_run", "shard", "worker", "records-name"} {
+				if set[n] {
+					return usagef("--no-measure measures nothing: --%s does not apply", n)
+				}
+			}
 		}
 		return runRun(ctx, &f, setFlags(fs))
 	}
@@ -193,8 +209,11 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		}
 		return dryRun(g, dev)
 	}
+	if f.noMeasure {
+		return finishOnly(ctx, f, g)
+	}
 	// A grid without a valid cell would load the prompts, open the device
-	// and write an empty records file before it failed.
+	// and make the records folder before it failed.
 	if _, _, _, err := bench.GridCells(g); err != nil {
 		return err
 	}
@@ -250,7 +269,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 			json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 		} else if sum != nil {
 			slog.Warn("interrupted: the cell in flight was abandoned; run again to measure the missing cells",
-				"measured", sum.Measured, "records", sum.Records)
+				"measured", sum.Measured, "records", firstNonEmpty(sum.Records, "none"))
 		}
 		return job.interrupted(err)
 	}
@@ -258,10 +277,37 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		return json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 	}
 	slog.Info("run finished", "cells", sum.Cells, "measured", sum.Measured, "recorded_before", sum.Reused,
-		"failed", sum.Failed, "records", sum.Records)
-	// Quality first, so that the reports built next draw its figures and
-	// tables. Quality is a step after the measurements: its failure is
-	// reported and 'dllmbench quality' can redo it, but the run stands.
+		"failed", sum.Failed, "records", firstNonEmpty(sum.Records, "none"))
+	qerr, err := f.finish(ctx, g)
+	if qerr != nil && ctx.Err() != nil {
+		return job.interrupted(qerr)
+	}
+	if err != nil {
+		return err
+	}
+	if qerr != nil {
+		// Quality is a step after the measurements: its failure is
+		// reported and the same command with --no-measure redoes it, but the
+		// run stands.
+		slog.Warn("quality metrics failed; the measurements stand (retry: the same command with --no-measure)", "err", oneLine(qerr.Error()))
+	}
+	if sum.Failed > 0 {
+		fmt.Fprintf(os.Stderr, "dllmbench run: %d of %d cells failed (see their errors in the table and records)\n", sum.Failed, sum.Cells)
+		return job.failedCells(f.shard.Count > 0)
+	}
+	return nil
+}
+
+// finish is how a run ends once its cells are recorded, and all that
+// --no-measure does (the merge job of 'slurm submit' runs it, so that a
+// cluster's outputs are a local run's): the quality metrics, with the
+// grid's judge, task and BERTScore, then the reports, which draw the
+// quality figures, the Pareto figures and report.html's quality section
+// from what quality wrote. The quality step's failure is qerr, returned
+// after the reports are built from the records (and any earlier quality
+// metrics); a quality step interrupted (ctx cancelled) ends finish at
+// once, and err is the reports'.
+func (f *runFlags) finish(ctx context.Context, g *bench.Grid) (qerr, err error) {
 	if !f.noQuality {
 		o := quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task,
 			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
@@ -272,21 +318,43 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 			o.BERTScore = &quality.BERTScoreOptions{Encoder: g.Quality.Encoder, Layer: g.Quality.Layer, Device: o.Device, Optional: true}
 			o.Notice = func(s string) { slog.Warn(s) }
 		}
-		if err := computeQuality(ctx, f.outputDir, o); err != nil {
-			if ctx.Err() != nil {
-				return job.interrupted(err)
-			}
-			slog.Warn("quality metrics failed; the measurements stand (retry with 'dllmbench quality')", "err", oneLine(err.Error()))
+		if qerr = computeQuality(ctx, f.outputDir, o); qerr != nil && ctx.Err() != nil {
+			return qerr, nil
 		}
 	}
 	if !f.noReport {
-		if err := buildReports(f.outputDir, nil); err != nil {
-			return err
-		}
+		err = buildReports(f.outputDir, nil)
 	}
-	if sum.Failed > 0 {
-		fmt.Fprintf(os.Stderr, "dllmbench run: %d of %d cells failed (see their errors in the table and records)\n", sum.Failed, sum.Cells)
-		return job.failedCells(f.shard.Count > 0)
+	return qerr, err
+}
+
+// finishOnly is run --no-measure: finish, on the folder reserved as a run
+// of every cell reserves it, since quality and the reports write it. Here
+// the quality metrics are what was asked for, so their failure is the
+// command's, after the reports are built.
+func finishOnly(ctx context.Context, f *runFlags, g *bench.Grid) error {
+	// Lock would create the folder of a mistyped --output_dir.
+	if _, err := os.Stat(filepath.Join(f.outputDir, "records")); err != nil {
+		return fmt.Errorf("no records to report: %w", err)
+	}
+	unlock, err := bench.Lock(f.outputDir, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Quality runs on the first device a run would measure on.
+	if len(f.be.devices.ids) > 0 {
+		f.be.device = f.be.devices.ids[0]
+	}
+	qerr, err := f.finish(ctx, g)
+	if qerr != nil && ctx.Err() != nil {
+		return qerr
+	}
+	if err != nil {
+		return err
+	}
+	if qerr != nil {
+		return fmt.Errorf("quality metrics: %w (the reports were rebuilt without new ones)", qerr)
 	}
 	return nil
 }

@@ -427,6 +427,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{"records name out of the folder", []string{"--records-name", "../../escape"}, `--records-name "../../escape": want a file name`},
 		{"records name in a subfolder", []string{"--records-name", "a/b"}, `--records-name "a/b": want a file name`},
 		{"records name with a backslash", []string{"--records-name", `a\b`}, `--records-name "a\\b": want a file name`},
+		// --no-measure only ends a run: the flags that pick what to measure are mistakes
+		{"no-measure with a shard", []string{"--no-measure", "--shard", "0/2"}, "--no-measure measures nothing: --shard does not apply"},
+		{"no-measure dry run", []string{"--no-measure", "--dry-run"}, "--no-measure measures nothing: --dry-run does not apply"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")

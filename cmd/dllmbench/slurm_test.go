@@ -246,11 +246,26 @@ func TestRunDevices(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "two", "raw_data", "raw_metrics.csv")); err != nil {
 		t.Errorf("no merged report: %v", err)
 	}
-	// A rerun measures nothing: the workers see each other's records.
+	// A rerun measures nothing: the workers see each other's records. It
+	// leaves the records folder as it was: each worker left an empty
+	// records file of its own.
+	listing := func() []string {
+		entries, err := os.ReadDir(filepath.Join(e.dir, "two", "records"))
+		must(t, err)
+		var names []string
+		for _, d := range entries {
+			names = append(names, d.Name())
+		}
+		return names
+	}
+	before := listing()
 	r = e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "two", "--backend", "cpu", "--devices", "0,1", "--threads", "1",
 		"--no-report", "--no-quality")
 	if r.code != 0 || !strings.Contains(r.stderr, "measured=0 recorded_before=6") {
 		t.Errorf("rerun: code %d\n%s", r.code, r.stderr)
+	}
+	if d := cmp.Diff(before, listing()); d != "" {
+		t.Errorf("a rerun that measured nothing changed the records folder (-before +after):\n%s", d)
 	}
 	for _, bad := range []string{"0,0", "-1", "x", ""} {
 		if r := e.run(t, nil, "run", "--config", "grid.yaml", "--devices", bad); r.code != 2 {
@@ -616,6 +631,78 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%q: code %d, %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
 		}
+	}
+}
+
+// The scripts of a submission, run by bash as SLURM runs them (both tasks
+// of the array, then the merge job), leave the outputs a run of the grid
+// on one machine leaves: the quality metrics, the quality and Pareto
+// figures, report.html's quality section. Before, the merge job built the
+// reports before it computed the quality metrics, and they had none of it.
+func TestMergeJobEndsAsRun(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash to run the scripts")
+	}
+	e := newEnv(t, shardGrid)
+	if r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "cluster", "--shards", "2"); r.code != 0 {
+		t.Fatalf("submit: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	script := func(name string, vars ...string) {
+		t.Helper()
+		cmd := exec.Command("bash", filepath.Join(e.dir, "cluster", "slurm", name))
+		cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), vars...)
+		if r := execute(t, cmd); r.code != 0 {
+			t.Fatalf("%s %v: exit %d\n%s%s", name, vars, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, task := range []string{"0", "1"} {
+		script("array.sbatch", "SLURM_ARRAY_JOB_ID=100", "SLURM_ARRAY_TASK_ID="+task, "SLURM_ARRAY_TASK_COUNT=2")
+	}
+	script("merge.sbatch", "SLURM_JOB_ID=101")
+	if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "local"); r.code != 0 {
+		t.Fatalf("local run: code %d\n%s", r.code, r.stderr)
+	}
+	// What each folder holds besides its records and the scripts.
+	outputs := func(dir string) []string {
+		var files []string
+		root := filepath.Join(e.dir, dir)
+		must(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			if d.IsDir() && (rel == "records" || rel == "slurm") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() {
+				files = append(files, rel)
+			}
+			return nil
+		}))
+		return files
+	}
+	local, cluster := outputs("local"), outputs("cluster")
+	if d := cmp.Diff(local, cluster); d != "" {
+		t.Errorf("outputs of the merge job and of a local run differ (-local +cluster):\n%s", d)
+	}
+	for _, want := range []string{filepath.Join("raw_data", "quality_metrics.json"), filepath.Join("figures", "quality_judge_ppl.svg"),
+		filepath.Join("figures", "pareto_throughput.svg")} {
+		if !slices.Contains(cluster, want) {
+			t.Errorf("the merge job wrote no %s: %q", want, cluster)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(e.dir, "cluster", "report.html"))
+	must(t, err)
+	if strings.Contains(string(html), "No quality metrics") {
+		t.Error("the merge job's report.html has no quality section")
+	}
+	// A folder without records has nothing to end, and is not created.
+	r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "none", "--no-measure")
+	if r.code != 1 || !strings.Contains(r.stderr, "no records to report") {
+		t.Errorf("--no-measure without records: code %d, %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "none")); err == nil {
+		t.Error("--no-measure created the output folder")
 	}
 }
 

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -119,6 +120,31 @@ CUDA backend unavailable: cublas: no usable library among libcublas.so.13, libcu
 `
 	if d := cmp.Diff(want, r.String()); d != "" {
 		t.Errorf("report (-want +got):\n%s", d)
+	}
+}
+
+// JSON carries every error as its message: an error value marshals as {}
+// and 'dllmbench env --json' printed "Err":{} for each reason.
+func TestReportJSON(t *testing.T) {
+	cublasErr := errors.New("cublas: no usable library among libcublas.so.13")
+	r := Report{
+		Libraries: []Library{
+			{Name: "cuda", Path: "libcuda.so.1", Attempts: []Attempt{{Path: "libcuda.so.1"}}},
+			{Name: "cublas", Err: cublasErr, Attempts: []Attempt{{Path: "libcublas.so.13", Err: "not found"}}},
+		},
+		Err: cublasErr,
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"Libraries":[` +
+		`{"Name":"cuda","Path":"libcuda.so.1","Version":"","Attempts":[{"Path":"libcuda.so.1","Err":""}],"Searched":null,"Err":""},` +
+		`{"Name":"cublas","Path":"","Version":"","Attempts":[{"Path":"libcublas.so.13","Err":"not found"}],"Searched":null,` +
+		`"Err":"cublas: no usable library among libcublas.so.13"}],` +
+		`"Devices":null,"Err":"cublas: no usable library among libcublas.so.13"}`
+	if d := cmp.Diff(want, string(b)); d != "" {
+		t.Errorf("JSON (-want +got):\n%s", d)
 	}
 }
 

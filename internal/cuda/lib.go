@@ -19,6 +19,7 @@
 package cuda
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,6 +69,25 @@ type Library struct {
 	Attempts []Attempt // every file tried, in order
 	Searched []string  // folders searched that held no candidate
 	Err      error     // why the library is unusable; nil when loaded
+}
+
+// MarshalJSON writes Err as its message, empty when the library loaded
+// (as Attempt.Err): an error value marshals as {}, which lost every reason
+// in 'dllmbench env --json'.
+func (l Library) MarshalJSON() ([]byte, error) {
+	type fields Library // Library's fields without this method
+	return json.Marshal(struct {
+		fields
+		Err string // shadows the error
+	}{fields(l), errText(l.Err)})
+}
+
+// errText is err's message, or "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // fn is one C function to bind: fptr points at a Go func variable.

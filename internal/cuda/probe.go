@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,6 +22,16 @@ type Report struct {
 	Libraries []Library // cuda, cublas, nvrtc, nvml, in that order
 	Devices   []DeviceInfo
 	Err       error // why the CUDA backend cannot run; nil when it can
+}
+
+// MarshalJSON writes Err as its message, empty when the backend can run,
+// and each library's as Library.MarshalJSON does.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type fields Report // Report's fields without this method
+	return json.Marshal(struct {
+		fields
+		Err string // shadows the error
+	}{fields(r), errText(r.Err)})
 }
 
 // Probe loads every library (once per process) and lists the devices. It
