@@ -3,7 +3,6 @@ package bench
 import (
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -86,14 +85,4 @@ func procField(path, field string) int64 {
 // processRSS returns this process's resident memory and its peak.
 func processRSS() (rss, peak int64) {
 	return procField("/proc/self/status", "VmRSS"), procField("/proc/self/status", "VmHWM")
-}
-
-// sortedKeys is for deterministic output of maps.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -163,7 +163,7 @@ func GenerateContext(ctx context.Context, m *model.Model, s *model.State, prompt
 			res.NFE++
 			res.Processed += B
 		}
-		pick := func(b int) int { return 0 }
+		var pick func(b int) int
 		if sampler.Greedy() {
 			ids, err := m.ArgmaxTokens(s, B, -1)
 			if err != nil {

@@ -260,7 +260,7 @@ func TestSubmit(t *testing.T) {
 	}
 	// A merge job that cannot be submitted: the array is still recorded.
 	f = &fakeSbatch{fail: 2}
-	s, err = Submit(context.Background(), f.run, p, nil, "a.sbatch", "m.sbatch")
+	_, err = Submit(context.Background(), f.run, p, nil, "a.sbatch", "m.sbatch")
 	if err == nil || !strings.Contains(err.Error(), "array job 100 was submitted") || !strings.Contains(err.Error(), "Invalid partition") {
 		t.Errorf("failed merge: %v", err)
 	}

@@ -42,15 +42,6 @@ func unmapBytes(dst []byte, tok string) ([]byte, bool) {
 	return dst, true
 }
 
-// mapBytes is the byte-level form of raw text.
-func mapBytes(raw string) string {
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		b.WriteRune(byteChar[raw[i]])
-	}
-	return b.String()
-}
-
 // lossy converts b to a string as Rust's String::from_utf8_lossy does:
 // each maximal ill-formed subsequence becomes one U+FFFD (the Unicode
 // "substitution of maximal subparts" practice), which differs from Go's

@@ -95,10 +95,6 @@ func (a addedJSON) token() *addedToken {
 	return t
 }
 
-type typed struct {
-	Type string `json:"type"`
-}
-
 type modelJSON struct {
 	Type                    string          `json:"type"`
 	Dropout                 *float64        `json:"dropout"`

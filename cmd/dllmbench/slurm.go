@@ -77,9 +77,9 @@ func setupSlurm(fs *flag.FlagSet) func(context.Context, []string) error {
 }
 
 type submitFlags struct {
-	config, outputDir, logDir, name string
-	shards, gpus                    int
-	quality, dryRun                 bool
+	config, outputDir, logDir string
+	shards, gpus              int
+	quality, dryRun           bool
 }
 
 func setupSubmit(fs *flag.FlagSet) func(context.Context, []string) error {
