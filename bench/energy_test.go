@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,8 +74,13 @@ func TestEnergyAt(t *testing.T) {
 }
 
 // Repetitions of 5 ms on a counter that moves every 20 ms by 10 J (500 W):
-// the difference of two readings around each is 0 or 10 J; the timeline
-// gives each its share, 2.5 J, to within the polls' few milliseconds.
+// the difference of two readings around each is 0 or 10 J (three in four
+// read 0); the timeline gives each its share, 2.5 J, to within the polls'
+// few milliseconds. The polls run on the machine's clock, and on a loaded
+// machine (CI's two cores running every package's tests) a poll can come
+// late and place a step a few milliseconds off, so a few repetitions may
+// be far from their share: the test holds the median to it and allows an
+// eighth of them out of bounds; two readings fail it in every way.
 func TestEnergyTimelineShortRepetitions(t *testing.T) {
 	const watts, rep = 500.0, 5 * time.Millisecond
 	f := &fakeStepped{period: 20 * time.Millisecond, watts: watts, step: 20 * time.Millisecond, t0: time.Now()}
@@ -99,17 +106,28 @@ func TestEnergyTimelineShortRepetitions(t *testing.T) {
 		t.Fatalf("measureStepped: %q, %v", note, err)
 	}
 	var sum, want float64
+	var powers []float64
+	var off []string
 	for i, r := range reps {
 		if r.EnergyJ == nil || r.EnergySource != "fake" {
 			t.Fatalf("repetition %d: energy %v from %q", i, r.EnergyJ, r.EnergySource)
 		}
 		d := spans[i].end.Sub(spans[i].start).Seconds()
-		if p := *r.EnergyJ / d; p < 0.4*watts || p > 1.6*watts {
-			t.Errorf("repetition %d: %.3f J in %.1f ms is %.0f W, want about %.0f (two readings around it: %.0f J)",
-				i, *r.EnergyJ, d*1e3, p, watts, naive[i])
+		p := *r.EnergyJ / d
+		if p < 0.4*watts || p > 1.6*watts {
+			off = append(off, fmt.Sprintf("repetition %d: %.3f J in %.1f ms is %.0f W (two readings around it: %.0f J)",
+				i, *r.EnergyJ, d*1e3, p, naive[i]))
 		}
+		powers = append(powers, p)
 		sum += *r.EnergyJ
 		want += watts * d
+	}
+	slices.Sort(powers)
+	if med := powers[len(powers)/2]; med < 0.7*watts || med > 1.3*watts {
+		t.Errorf("median power %.0f W, want about %.0f", med, watts)
+	}
+	if len(off) > len(reps)/8 {
+		t.Errorf("%d of %d repetitions far from %.0f W:\n%s", len(off), len(reps), watts, strings.Join(off, "\n"))
 	}
 	if math.Abs(sum-want) > 0.25*want {
 		t.Errorf("48 repetitions: %.2f J, want about %.2f", sum, want)
