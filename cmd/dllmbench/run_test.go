@@ -119,6 +119,20 @@ func onlyRefusal(t *testing.T, r result) {
 	}
 }
 
+// startFirstCell starts run and returns the scanner of its standard error
+// once it has printed its first cell's progress line ("[1/…"): from then
+// on the run holds its folder.
+func startFirstCell(t *testing.T, run *exec.Cmd) *bufio.Scanner {
+	t.Helper()
+	stderr, err := run.StderrPipe()
+	must(t, err)
+	must(t, run.Start())
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
+	}
+	return sc
+}
+
 // A second run started on a folder that a run is measuring is refused with
 // one line and exit 1, writing no records; the first run records every cell
 // once. Before, both ran to the end, measured every cell on the same cores
@@ -139,12 +153,7 @@ func TestRunRefusesBusyFolder(t *testing.T) {
 		return c
 	}
 	first := run("first")
-	stderr, err := first.StderrPipe()
-	must(t, err)
-	must(t, first.Start())
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
-	}
+	sc := startFirstCell(t, first)
 	r := execute(t, run("second"))
 	// A parent of workers (--devices) reserves the folder as a run does.
 	c := run("parent")
@@ -199,12 +208,7 @@ func TestRunRefusesOtherShardCount(t *testing.T) {
 		return c
 	}
 	first := run("0/2")
-	stderr, err := first.StderrPipe()
-	must(t, err)
-	must(t, first.Start())
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.HasPrefix(sc.Text(), "[") {
-	}
+	sc := startFirstCell(t, first)
 	r := execute(t, run("1/4"))
 	if r.code != 1 || !strings.Contains(r.stderr, "in use by another run, shard 0 of 2") {
 		t.Errorf("--shard 1/4 beside --shard 0/2: exit %d, want 1 and a line naming shard 0 of 2:\n%s", r.code, r.stderr)

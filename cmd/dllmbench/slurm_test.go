@@ -286,24 +286,12 @@ func TestRunDevicesInterrupted(t *testing.T) {
 	// (the delay is part of a cell's key: the rerun has it too).
 	args := []string{"run", "--config", "grid.yaml", "--output_dir", "out", "--backend", "cpu", "--devices", "0,1", "--threads", "1",
 		"--delay", "1", "--no-report", "--no-quality"}
-	cmd := exec.Command(binary, args...)
-	cmd.Dir, cmd.Env = e.dir, e.vars
-	stderr, err := cmd.StderrPipe()
-	must(t, err)
-	must(t, cmd.Start())
-	var log strings.Builder
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "dev") && strings.Contains(sc.Text(), ": [") {
-			must(t, cmd.Process.Signal(syscall.SIGINT))
-			break
-		}
-	}
+	cmd, sc, log := startWorkersCell(t, e, args...)
+	must(t, cmd.Process.Signal(syscall.SIGINT))
 	for sc.Scan() {
 		log.WriteString(sc.Text() + "\n")
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Fatalf("interrupted run: %v, want exit 130\n%s", err, log.String())
 	}
@@ -346,20 +334,8 @@ func TestRunDevicesParentKilled(t *testing.T) {
 	// After its first cell a worker pauses 30 s, writing nothing: an orphan
 	// would sit it out (its next write, to its parent's closed pipe, would
 	// end it with SIGPIPE).
-	cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--backend", "cpu", "--devices", "0,1",
-		"--threads", "1", "--delay", "30", "--no-report", "--no-quality")
-	cmd.Dir, cmd.Env = e.dir, e.vars
-	stderr, err := cmd.StderrPipe()
-	must(t, err)
-	must(t, cmd.Start())
-	var log strings.Builder
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "dev") && strings.Contains(sc.Text(), ": [") {
-			break
-		}
-	}
+	cmd, sc, log := startWorkersCell(t, e, "run", "--config", "grid.yaml", "--output_dir", "out", "--backend", "cpu",
+		"--devices", "0,1", "--threads", "1", "--delay", "30", "--no-report", "--no-quality")
 	workers := children(t, cmd.Process.Pid)
 	t.Cleanup(func() {
 		for _, w := range workers {
@@ -383,6 +359,27 @@ func TestRunDevicesParentKilled(t *testing.T) {
 			t.Errorf("worker %d still running %v after its parent was killed\n%s", w, time.Since(killed).Round(time.Millisecond), log.String())
 		}
 	}
+}
+
+// startWorkersCell starts dllmbench with args (a --devices run) in e and
+// returns it, the scanner of its standard error and what it printed, once
+// a worker has printed its first cell's progress line ("devN: [1/…").
+func startWorkersCell(t *testing.T, e *env, args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir, cmd.Env = e.dir, e.vars
+	stderr, err := cmd.StderrPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	log := new(strings.Builder)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "dev") && strings.Contains(sc.Text(), ": [") {
+			break
+		}
+	}
+	return cmd, sc, log
 }
 
 // children lists the processes whose parent is pid, from /proc.
