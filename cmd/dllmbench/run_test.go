@@ -119,6 +119,26 @@ func onlyRefusal(t *testing.T, r result) {
 	}
 }
 
+// delayedRuns writes killGrid to a temporary folder and returns its
+// results folder and a maker of runs of it there, with extra arguments,
+// that pause half a second before each cell after the first: a run stays
+// busy for seconds after its first cell (the delay is part of a cell's
+// key: every run of the maker has it).
+func delayedRuns(t *testing.T) (out string, run func(extra ...string) *exec.Cmd) {
+	t.Helper()
+	dir := t.TempDir()
+	grid := filepath.Join(dir, "grid.yaml")
+	must(t, os.WriteFile(grid, []byte(killGrid), 0o644))
+	out = filepath.Join(dir, "results")
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	return out, func(extra ...string) *exec.Cmd {
+		c := exec.Command(binary, append([]string{"run", "--config", grid, "--output_dir", out, "--no-report",
+			"--no-quality", "--delay", "0.5"}, extra...)...)
+		c.Env = env
+		return c
+	}
+}
+
 // startFirstCell starts run and returns the scanner of its standard error
 // once it has printed its first cell's progress line ("[1/…"): from then
 // on the run holds its folder.
@@ -138,20 +158,8 @@ func startFirstCell(t *testing.T, run *exec.Cmd) *bufio.Scanner {
 // once. Before, both ran to the end, measured every cell on the same cores
 // and the folder held two records of each.
 func TestRunRefusesBusyFolder(t *testing.T) {
-	dir := t.TempDir()
-	grid := filepath.Join(dir, "grid.yaml")
-	must(t, os.WriteFile(grid, []byte(killGrid), 0o644))
-	out := filepath.Join(dir, "results")
-	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
-
-	// The pauses keep the first run busy for seconds after its first cell
-	// (the delay is part of a cell's key: every run here has it).
-	run := func(name string) *exec.Cmd {
-		c := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report", "--no-quality",
-			"--delay", "0.5", "--records-name", name)
-		c.Env = env
-		return c
-	}
+	out, runs := delayedRuns(t)
+	run := func(name string) *exec.Cmd { return runs("--records-name", name) }
 	first := run("first")
 	sc := startFirstCell(t, first)
 	r := execute(t, run("second"))
@@ -195,18 +203,8 @@ func TestRunRefusesBusyFolder(t *testing.T) {
 // arrays ran: cell 1 is in shard 1 of 2 and in shard 1 of 4, and was
 // measured twice under contention.
 func TestRunRefusesOtherShardCount(t *testing.T) {
-	dir := t.TempDir()
-	grid := filepath.Join(dir, "grid.yaml")
-	must(t, os.WriteFile(grid, []byte(killGrid), 0o644))
-	out := filepath.Join(dir, "results")
-	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
-	// The pauses keep the first task busy for seconds after its first cell.
-	run := func(shard string) *exec.Cmd {
-		c := exec.Command(binary, "run", "--config", grid, "--output_dir", out, "--no-report", "--no-quality",
-			"--delay", "0.5", "--shard", shard)
-		c.Env = env
-		return c
-	}
+	_, runs := delayedRuns(t)
+	run := func(shard string) *exec.Cmd { return runs("--shard", shard) }
 	first := run("0/2")
 	sc := startFirstCell(t, first)
 	r := execute(t, run("1/4"))
