@@ -28,13 +28,17 @@ type fakeStepped struct {
 	t0        time.Time
 	reads     int
 	failAfter int
-	frozen    bool // the counter never moves
+	frozen    bool          // the counter never moves
+	lag       time.Duration // every reading but the first takes this long, as a starved poll comes late
 }
 
 func (f *fakeStepped) Energy() (float64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
+	if f.reads > 1 {
+		time.Sleep(f.lag) // under the lock: only the timeline's poll reads it
+	}
 	switch {
 	case f.failAfter > 0 && f.reads > f.failAfter:
 		return 0, false
@@ -131,6 +135,28 @@ func TestEnergyTimelineShortRepetitions(t *testing.T) {
 	}
 	if math.Abs(sum-want) > 0.25*want {
 		t.Errorf("48 repetitions: %.2f J, want about %.2f", sum, want)
+	}
+}
+
+// A poll that comes late, as on a loaded machine, is waited for: only a
+// reading begun past the limit finds the counter stuck. Before, the limit
+// ran on the clock, and a counter whose one poll came late looked frozen.
+func TestEnergyTimelineLatePoll(t *testing.T) {
+	for _, frozen := range []bool{false, true} {
+		// A period under a poll: the limit is the 50 polls' floor, and each
+		// poll takes twice that.
+		f := &fakeStepped{period: time.Microsecond, frozen: frozen, lag: 100 * energyPoll}
+		tl := startEnergyTimeline(f)
+		after := time.Now()
+		ok, err := tl.awaitStep(context.Background(), after)
+		tl.Stop()
+		if ok == frozen || err != nil {
+			t.Errorf("frozen %v: awaitStep %v, %v after %v; want %v", frozen, ok, err, time.Since(after).Round(time.Millisecond), !frozen)
+		}
+		// Late polls still find a frozen counter stuck, in the end.
+		if frozen && !strings.Contains(tl.stuck("here"), "did not move within 50ms here") {
+			t.Errorf("frozen: %q", tl.stuck("here"))
+		}
 	}
 }
 
