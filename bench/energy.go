@@ -26,7 +26,8 @@ type energyTimeline struct {
 	steps  []energyStep // each change of the counter, in time order
 	last   float64
 	broken bool          // a reading failed or went backwards: no energy from here
-	seen   chan struct{} // signalled (never blocking) at each step
+	read0  time.Time     // when the latest reading began
+	seen   chan struct{} // signalled (never blocking) at each reading
 	halt   func()        // ends the readings
 }
 
@@ -73,16 +74,17 @@ func (tl *energyTimeline) read() {
 	at := t0.Add(time.Since(t0) / 2)
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
+	tl.read0 = t0
 	switch {
 	case !ok || j < tl.last:
 		tl.broken = true
 	case j > tl.last:
 		tl.steps = append(tl.steps, energyStep{at, j})
 		tl.last = j
-		select {
-		case tl.seen <- struct{}{}:
-		default:
-		}
+	}
+	select {
+	case tl.seen <- struct{}{}:
+	default:
 	}
 }
 
@@ -98,28 +100,29 @@ func (tl *energyTimeline) Stop() {
 // a few polls.
 func (tl *energyTimeline) awaitLimit() time.Duration { return max(3*tl.period, 50*energyPoll) }
 
-// awaitStep waits for a step of the counter later than after, up to
-// awaitLimit; false if none came (or the counter broke: stuck says which),
-// the context's error if it ended first.
+// awaitStep waits for a step of the counter later than after; false if a
+// reading begun awaitLimit or more after it found none (or the counter
+// broke: stuck says which), the context's error if it ended first. It is
+// a reading, not the clock, that ends the wait: on a loaded machine a poll
+// can come tens of milliseconds late, as long as a counter of short period
+// is given, and a counter nobody read in time has not been seen to stand
+// still. (A reading that never returns hangs Stop as well.)
 func (tl *energyTimeline) awaitStep(ctx context.Context, after time.Time) (bool, error) {
-	limit := time.NewTimer(tl.awaitLimit())
-	defer limit.Stop()
+	deadline := after.Add(tl.awaitLimit())
 	for {
 		tl.mu.Lock()
 		ok := len(tl.steps) > 0 && tl.steps[len(tl.steps)-1].t.After(after)
-		broken := tl.broken
+		broken, late := tl.broken, !tl.read0.Before(deadline)
 		tl.mu.Unlock()
 		switch {
 		case ok:
 			return true, nil
-		case broken:
+		case broken, late:
 			return false, nil
 		}
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-limit.C:
-			return false, nil
 		case <-tl.seen:
 		}
 	}
