@@ -18,11 +18,11 @@ var ErrBusy = errors.New("in use by another run")
 // of different shards of one count share the folder, as the tasks of a job
 // array do; shards of different counts overlap (cell 5 is in shard 1 of 4
 // and in shard 5 of 8), so a run of one count excludes those of another.
-// unlock releases it, and so does the end of the process however it ends:
-// a killed run leaves no stale lock. The locks are flocks on files in
+// Release releases it, and so does the end of the process however it
+// ends: a killed run leaves no stale lock. The locks are flocks on files in
 // dir/records; where the file system has none (some NFS and Lustre mounts),
 // and on platforms without flock, runs go on unlocked.
-func Lock(dir string, shard, shards int) (unlock func(), err error) {
+func Lock(dir string, shard, shards int) (*Reservation, error) {
 	rd := filepath.Join(dir, "records")
 	if err := os.MkdirAll(rd, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -33,14 +33,41 @@ func Lock(dir string, shard, shards int) (unlock func(), err error) {
 		return nil, fmt.Errorf("bench: %s is %w (%s is held): wait for it to end, or give another output folder", dir, err, whole)
 	}
 	if shards == 0 {
-		return all, nil
+		return &Reservation{[]*os.File{all}}, nil
 	}
 	one, err := lockShard(dir, shard, shards)
 	if err != nil {
-		all()
+		all.Close()
 		return nil, err
 	}
-	return func() { one(); all() }, nil
+	return &Reservation{[]*os.File{one, all}}, nil
+}
+
+// A Reservation is a results folder held by Lock.
+type Reservation struct {
+	files []*os.File // the lock files, each holding its flock
+}
+
+// Files are the open lock files. A flock belongs to the open file, not to
+// the process: a child that inherits them (exec.Cmd.ExtraFiles) holds the
+// folder with this process, and after it, until the last of them has
+// ended. The workers of --devices inherit them, so that a parent killed
+// with SIGKILL leaves the folder held until its workers, which stop when
+// it ends, have stopped.
+// A nil Reservation (none taken) has none.
+func (r *Reservation) Files() []*os.File {
+	if r == nil {
+		return nil
+	}
+	return r.files
+}
+
+// Release closes this process's lock files; the folder is free once no
+// process holds them.
+func (r *Reservation) Release() {
+	for _, f := range r.files {
+		f.Close()
+	}
 }
 
 // lockShard takes .run-shard-I-of-N.lock, the lock of shard I of N,
@@ -52,13 +79,13 @@ func Lock(dir string, shard, shards int) (unlock func(), err error) {
 // moment only: a task taking its own lock never finds it held by another's
 // probe, and of two arrays of different counts that start together the
 // second sees the first.
-func lockShard(dir string, shard, shards int) (unlock func(), err error) {
+func lockShard(dir string, shard, shards int) (*os.File, error) {
 	rd := filepath.Join(dir, "records")
 	gate, err := flock(filepath.Join(rd, ".run-start.lock"), false, true)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	defer gate()
+	defer gate.Close()
 	others, err := filepath.Glob(filepath.Join(rd, ".run-shard-*-of-*.lock"))
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -77,7 +104,7 @@ func lockShard(dir string, shard, shards int) (unlock func(), err error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-		probe()
+		probe.Close()
 	}
 	p := filepath.Join(rd, fmt.Sprintf(".run-shard-%d-of-%d.lock", shard, shards))
 	one, err := flock(p, false, false)

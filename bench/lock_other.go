@@ -6,10 +6,6 @@ import "os"
 
 // flock creates the lock file, for the same layout everywhere, but does not
 // lock it: this platform has no syscall.Flock.
-func flock(path string, _, _ bool) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+func flock(path string, _, _ bool) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 }

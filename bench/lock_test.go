@@ -41,23 +41,23 @@ func TestLock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			unlock, err := Lock(dir, tc.first.index, tc.first.count)
+			r1, err := Lock(dir, tc.first.index, tc.first.count)
 			if err != nil {
 				t.Fatal(err)
 			}
-			u2, err := Lock(dir, tc.second.index, tc.second.count)
+			r2, err := Lock(dir, tc.second.index, tc.second.count)
 			if tc.busy == "" && err != nil || tc.busy != "" && (!errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), tc.busy)) {
 				t.Fatalf("second Lock(%v) after Lock(%v): %v, want %q", tc.second, tc.first, err, tc.busy)
 			}
 			if err == nil {
-				u2()
+				r2.Release()
 			}
-			unlock()
-			u3, err := Lock(dir, tc.second.index, tc.second.count)
+			r1.Release()
+			r3, err := Lock(dir, tc.second.index, tc.second.count)
 			if err != nil {
-				t.Fatalf("Lock(%v) after unlock: %v", tc.second, err)
+				t.Fatalf("Lock(%v) after Release: %v", tc.second, err)
 			}
-			u3()
+			r3.Release()
 		})
 	}
 }
@@ -93,18 +93,54 @@ func TestLockKilledShard(t *testing.T) {
 	if _, err := Lock(dir, 1, 8); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "shard 0 of 4") {
 		t.Errorf("shard 1 of 8 beside a live shard 0 of 4: %v, want busy naming shard 0 of 4", err)
 	}
-	unlock, err := Lock(dir, 1, 4)
+	r, err := Lock(dir, 1, 4)
 	if err != nil {
 		t.Fatalf("shard 1 of 4 beside shard 0 of 4: %v", err)
 	}
-	unlock()
+	r.Release()
 	if err := task.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	task.Wait()
-	unlock, err = Lock(dir, 1, 8)
+	r, err = Lock(dir, 1, 8)
 	if err != nil {
 		t.Fatalf("shard 1 of 8 after shard 0 of 4 was killed: %v", err)
 	}
-	unlock()
+	r.Release()
+}
+
+// A child that inherits a reservation's files holds the folder after this
+// process has released its own, until the child ends: the way a --devices
+// worker keeps the folder from a new run after its parent is killed.
+func TestLockInherited(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh to hold the files")
+	}
+	dir := t.TempDir()
+	r, err := Lock(dir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child holds the files until its standard input ends.
+	child := exec.Command("/bin/sh", "-c", "read x")
+	child.ExtraFiles = r.Files()
+	in, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	r.Release()
+	if _, err := Lock(dir, 0, 0); !errors.Is(err, ErrBusy) {
+		t.Errorf("Lock while a child holds the inherited files: %v, want busy", err)
+	}
+	in.Close()
+	child.Wait()
+	r, err = Lock(dir, 0, 0)
+	if err != nil {
+		t.Fatalf("Lock once the child has ended: %v", err)
+	}
+	r.Release()
 }

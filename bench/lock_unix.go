@@ -8,10 +8,11 @@ import (
 	"syscall"
 )
 
-// flock takes an exclusive (or shared) flock on path: without waiting,
-// ErrBusy when another process holds it, unless wait. A file system
-// without flock leaves it unlocked.
-func flock(path string, shared, wait bool) (unlock func(), err error) {
+// flock takes an exclusive (or shared) flock on path and returns the file
+// that holds it (closing it releases the lock): without waiting, ErrBusy
+// when another process holds it, unless wait. A file system without flock
+// leaves it unlocked.
+func flock(path string, shared, wait bool) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -33,5 +34,5 @@ func flock(path string, shared, wait bool) (unlock func(), err error) {
 		f.Close()
 		return nil, ErrBusy
 	}
-	return func() { f.Close() }, nil // closing releases the lock
+	return f, nil
 }

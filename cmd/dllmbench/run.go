@@ -233,13 +233,15 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	// and before the folder's cells are read: a run that read them while
 	// another measured them would measure them again. It stays reserved
 	// through quality and the reports, which write it too. A worker's
-	// parent (--devices) holds it for the worker.
+	// parent (--devices) holds it for the worker, and hands the worker its
+	// lock files: a parent killed with SIGKILL leaves the folder held until
+	// its workers have stopped.
+	var held *bench.Reservation
 	if f.worker.Count == 0 {
-		unlock, err := bench.Lock(f.outputDir, f.shard.Index, f.shard.Count)
-		if err != nil {
+		if held, err = bench.Lock(f.outputDir, f.shard.Index, f.shard.Count); err != nil {
 			return err
 		}
-		defer unlock()
+		defer held.Release()
 	}
 	var job *slurmJob // see slurm.go for how run ends under SLURM
 	if f.worker.Count == 0 {
@@ -253,7 +255,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
 	var sum *bench.Summary
 	if len(devs) > 1 {
-		sum, err = runWorkers(ctx, f, devs)
+		sum, err = runWorkers(ctx, f, devs, held.Files())
 	} else {
 		sum, err = bench.Run(ctx, g, opts)
 	}
@@ -337,11 +339,11 @@ func finishOnly(ctx context.Context, f *runFlags, g *bench.Grid) error {
 	if _, err := os.Stat(filepath.Join(f.outputDir, "records")); err != nil {
 		return fmt.Errorf("no records to report: %w", err)
 	}
-	unlock, err := bench.Lock(f.outputDir, 0, 0)
+	held, err := bench.Lock(f.outputDir, 0, 0)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer held.Release()
 	// Quality runs on the first device a run would measure on.
 	if len(f.be.devices.ids) > 0 {
 		f.be.device = f.be.devices.ids[0]
@@ -544,7 +546,7 @@ type workerSummary struct {
 // CUDA context and memory of its own, and a crash on one device leaves
 // the others running. Worker j writes records/NAME-dev<d>.jsonl; the
 // reports read them all, merged by key.
-func runWorkers(ctx context.Context, f *runFlags, devs []int) (*bench.Summary, error) {
+func runWorkers(ctx context.Context, f *runFlags, devs []int, lockFiles []*os.File) (*bench.Summary, error) {
 	if f.worker.Count > 0 {
 		return nil, usagef("--worker is for the processes --devices starts; give it one device")
 	}
@@ -574,6 +576,7 @@ func runWorkers(ctx context.Context, f *runFlags, devs []int) (*bench.Summary, e
 		var out bytes.Buffer
 		log := stderr.prefixed(fmt.Sprintf("dev%d: ", d))
 		cmd.Stdout, cmd.Stderr = &out, log
+		cmd.ExtraFiles = lockFiles // the folder's flocks, held until the worker ends (bench.Reservation.Files)
 		wg.Go(func() {
 			// The worker's standard input is a pipe whose write end only
 			// this process holds (close-on-exec: no other worker inherits

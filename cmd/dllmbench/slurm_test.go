@@ -346,6 +346,15 @@ func TestRunDevicesParentKilled(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("%d workers of the run, want 2\n%s", len(workers), log.String())
 	}
+	// Each worker holds the folder's lock file, inherited from its parent:
+	// a new run is kept off the folder until the last worker has stopped,
+	// whatever became of the parent.
+	lock := filepath.Join(e.dir, "out", "records", ".run.lock")
+	for _, w := range workers {
+		if !holdsFile(w, lock) {
+			t.Errorf("worker %d does not hold %s", w, lock)
+		}
+	}
 	must(t, cmd.Process.Kill())
 	for sc.Scan() {
 	}
@@ -380,6 +389,17 @@ func startWorkersCell(t *testing.T, e *env, args ...string) (*exec.Cmd, *bufio.S
 		}
 	}
 	return cmd, sc, log
+}
+
+// holdsFile reports whether process pid has path open, from /proc.
+func holdsFile(pid int, path string) bool {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == path {
+			return true
+		}
+	}
+	return false
 }
 
 // children lists the processes whose parent is pid, from /proc.
