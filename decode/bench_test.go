@@ -44,7 +44,7 @@ func BenchmarkDecodeToken(b *testing.B) {
 				prompt[i] = 1 + i%100
 			}
 			const steps = 32
-			s := mustState(b)(decode.ARState(m, 1, len(prompt), steps, 0))
+			s := testmodel.MustState(b)(decode.ARState(m, 1, len(prompt), steps, 0))
 			for b.Loop() {
 				res, err := decode.Generate(m, s, [][]int{prompt}, decode.AROptions{MaxNew: steps, IgnoreEOS: true})
 				if err != nil {

@@ -24,18 +24,6 @@ func load(t *testing.T, spec testmodel.Spec) *model.Model {
 	return testmodel.Load(t, spec, b)
 }
 
-// mustState fails the test on NewState's error and returns the state:
-// mustState(t)(m.NewState(…)).
-func mustState(tb testing.TB) func(*model.State, error) *model.State {
-	return func(s *model.State, err error) *model.State {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return s
-	}
-}
-
 // get_num_transfer_tokens: 32 masks over 5 steps is [7 7 6 6 6]
 // (/work/shared/notes/llada.md §1).
 func TestNumTransfer(t *testing.T) {
@@ -70,7 +58,7 @@ func TestARBatchEqualsAlone(t *testing.T) {
 	const gen = 12
 	alone := make([][]int, len(prompts))
 	for i, p := range prompts {
-		s := mustState(t)(decode.ARState(m, 1, len(p), gen, 0))
+		s := testmodel.MustState(t)(decode.ARState(m, 1, len(p), gen, 0))
 		res, err := decode.Generate(m, s, [][]int{p}, decode.AROptions{MaxNew: gen, IgnoreEOS: true})
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +66,7 @@ func TestARBatchEqualsAlone(t *testing.T) {
 		alone[i] = res.IDs[0]
 	}
 	for _, chunk := range []int{0, 2} {
-		s := mustState(t)(decode.ARState(m, len(prompts), 6, gen, chunk))
+		s := testmodel.MustState(t)(decode.ARState(m, len(prompts), 6, gen, chunk))
 		res, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: gen, IgnoreEOS: true})
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +81,7 @@ func TestARBatchEqualsAlone(t *testing.T) {
 func TestARStopsPerRow(t *testing.T) {
 	m := load(t, testmodel.Tiny(model.Llama))
 	prompts := [][]int{{1, 5, 9}, {3, 4}}
-	s := mustState(t)(decode.ARState(m, 2, 3, 20, 0))
+	s := testmodel.MustState(t)(decode.ARState(m, 2, 3, 20, 0))
 	free, err := decode.Generate(m, s, prompts, decode.AROptions{MaxNew: 20, IgnoreEOS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -145,14 +133,14 @@ func TestDiffusionBatchEqualsAlone(t *testing.T) {
 			o.GenLength, o.BlockLength, o.Remasking = 8, 4, decode.LowConfidence
 			var alone []*decode.DiffusionResult
 			for _, p := range prompts {
-				s := mustState(t)(decode.DiffusionState(m, 1, len(p), o))
+				s := testmodel.MustState(t)(decode.DiffusionState(m, 1, len(p), o))
 				res, err := decode.Diffuse(m, s, [][]int{p}, o)
 				if err != nil {
 					t.Fatal(err)
 				}
 				alone = append(alone, res)
 			}
-			s := mustState(t)(decode.DiffusionState(m, len(prompts), 6, o))
+			s := testmodel.MustState(t)(decode.DiffusionState(m, len(prompts), 6, o))
 			res, err := decode.Diffuse(m, s, prompts, o)
 			if err != nil {
 				t.Fatal(err)
@@ -187,7 +175,7 @@ func TestDiffusionSchedule(t *testing.T) {
 	m := load(t, testmodel.Tiny(model.LLaDA))
 	p := [][]int{{1, 2, 3}}
 	o := decode.DiffusionOptions{GenLength: 10, BlockLength: 5, Steps: 6, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
-	res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, 1, 3, o)), p, o)
+	res, err := decode.Diffuse(m, testmodel.MustState(t)(decode.DiffusionState(m, 1, 3, o)), p, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +189,7 @@ func TestDiffusionSchedule(t *testing.T) {
 	for _, dc := range decoders[4:] {
 		o := dc.o
 		o.GenLength, o.BlockLength, o.Remasking = 10, 5, decode.LowConfidence
-		res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, 1, 3, o)), p, o)
+		res, err := decode.Diffuse(m, testmodel.MustState(t)(decode.DiffusionState(m, 1, 3, o)), p, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +335,7 @@ func TestRandomRemaskingUniform(t *testing.T) {
 	o := decode.DiffusionOptions{GenLength: 4, BlockLength: 4, Steps: 4, Remasking: decode.RandomRemask, Cache: decode.CacheNone}
 	counts := make([]int, 4)
 	const runs = 800
-	s := mustState(t)(decode.DiffusionState(m, 1, 2, o))
+	s := testmodel.MustState(t)(decode.DiffusionState(m, 1, 2, o))
 	for seed := range runs {
 		o.Seed = uint64(seed)
 		first := -1
@@ -411,7 +399,7 @@ func TestDiffusionDeviceCommitMatchesHost(t *testing.T) {
 					call++
 				}
 				before := b.calls
-				res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, len(prompts), 6, o)), prompts, o)
+				res, err := decode.Diffuse(m, testmodel.MustState(t)(decode.DiffusionState(m, len(prompts), 6, o)), prompts, o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -466,7 +454,7 @@ func TestDiffusionDeviceCommitFailure(t *testing.T) {
 	m := testmodel.Load(t, testmodel.Tiny(model.LLaDA), b)
 	p := [][]int{{1, 2, 3}}
 	o := decode.DiffusionOptions{GenLength: 8, BlockLength: 4, Steps: 8, Remasking: decode.LowConfidence, Cache: decode.CacheNone}
-	s := mustState(t)(decode.DiffusionState(m, 1, 3, o))
+	s := testmodel.MustState(t)(decode.DiffusionState(m, 1, 3, o))
 	if _, err := decode.Diffuse(m, s, p, o); err == nil || !strings.Contains(err.Error(), "marker refused") {
 		t.Fatalf("Diffuse with a refused marker: error %v", err)
 	}
@@ -516,7 +504,7 @@ func TestStateTooLarge(t *testing.T) {
 func TestLogLikelihoodBadGuidance(t *testing.T) {
 	m := load(t, testmodel.Tiny(model.LLaDA))
 	for _, cfg := range []float64{-1, math.NaN(), math.Inf(1)} {
-		s := mustState(t)(decode.ScoreState(m, 2, 3, cfg))
+		s := testmodel.MustState(t)(decode.ScoreState(m, 2, 3, cfg))
 		_, _, err := decode.LogLikelihood(m, s, []int{1}, []int{5, 6}, 4, 2, cfg, 0)
 		s.Close()
 		if err == nil || !strings.Contains(err.Error(), "want a finite number ≥ 0") {
@@ -556,7 +544,7 @@ func TestCancelStopsDecoding(t *testing.T) {
 		steps := 0
 		o.OnStep = func(int) { steps++ }
 		before := b.calls
-		s := mustState(t)(decode.DiffusionState(llada, 1, 2, o))
+		s := testmodel.MustState(t)(decode.DiffusionState(llada, 1, 2, o))
 		defer s.Close()
 		_, err := decode.DiffuseContext(ctx, llada, s, [][]int{{1, 2}}, o)
 		if !host {
@@ -570,7 +558,7 @@ func TestCancelStopsDecoding(t *testing.T) {
 	}{
 		{"autoregressive", func(t *testing.T, ctx context.Context) (int, error) {
 			steps := 0
-			s := mustState(t)(decode.ARState(llama, 1, 2, calls, 0))
+			s := testmodel.MustState(t)(decode.ARState(llama, 1, 2, calls, 0))
 			defer s.Close()
 			_, err := decode.GenerateContext(ctx, llama, s, [][]int{{1, 2}}, decode.AROptions{MaxNew: calls, IgnoreEOS: true,
 				OnStep: func(int) { steps++ }})
@@ -579,7 +567,7 @@ func TestCancelStopsDecoding(t *testing.T) {
 		{"diffusion, commits on the host", func(t *testing.T, ctx context.Context) (int, error) { return diffuse(t, ctx, true) }},
 		{"diffusion, a block queued on the device", func(t *testing.T, ctx context.Context) (int, error) { return diffuse(t, ctx, false) }},
 		{"likelihood bound", func(t *testing.T, ctx context.Context) (int, error) {
-			s := mustState(t)(decode.ScoreState(llada, 1, 5, 0))
+			s := testmodel.MustState(t)(decode.ScoreState(llada, 1, 5, 0))
 			defer s.Close()
 			_, _, err := decode.LogLikelihoodContext(ctx, llada, s, []int{1, 2}, []int{3, 4, 5}, calls, 1, 0, 0)
 			return -1, err

@@ -35,7 +35,7 @@ func BenchmarkDiffuse(b *testing.B) {
 	}
 	for _, cache := range []decode.Cache{decode.CacheNone, decode.CacheDual} {
 		o := decode.DiffusionOptions{GenLength: G, Steps: G, BlockLength: block, Remasking: decode.LowConfidence, Cache: cache}
-		s := mustState(b)(decode.DiffusionState(m, 1, P, o))
+		s := testmodel.MustState(b)(decode.DiffusionState(m, 1, P, o))
 		for _, commit := range []string{"device", "host"} {
 			o.HostCommit = commit == "host"
 			for _, name := range []string{"varied", "repeated"} {

@@ -81,7 +81,7 @@ func TestReferenceGenerateGolden(t *testing.T) {
 		for i, c := range g.ReferenceGenerate {
 			o := decode.DiffusionOptions{GenLength: c.GenLength, Steps: c.Steps, BlockLength: c.BlockLength,
 				Remasking: decode.LowConfidence, CFGScale: c.CFGScale, Cache: decode.CacheNone, HostCommit: host}
-			res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, 1, len(c.Prompt), o)), [][]int{c.Prompt}, o)
+			res, err := decode.Diffuse(m, testmodel.MustState(t)(decode.DiffusionState(m, 1, len(c.Prompt), o)), [][]int{c.Prompt}, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +118,7 @@ func TestFastDLLMGolden(t *testing.T) {
 				if c.Threshold != 0 || c.Factor != 0 {
 					o.Steps = 0
 				}
-				res, err := decode.Diffuse(m, mustState(t)(decode.DiffusionState(m, 1, len(c.Prompt), o)), [][]int{c.Prompt}, o)
+				res, err := decode.Diffuse(m, testmodel.MustState(t)(decode.DiffusionState(m, 1, len(c.Prompt), o)), [][]int{c.Prompt}, o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -144,7 +144,7 @@ func TestLogLikelihoodGolden(t *testing.T) {
 	}
 	for i, c := range g.LogLikelihood {
 		seq := append(append([]int(nil), c.Prompt...), c.Answer...)
-		s := mustState(t)(decode.ScoreState(m, len(c.Batches[0].Noisy), len(seq), 0))
+		s := testmodel.MustState(t)(decode.ScoreState(m, len(c.Batches[0].Noisy), len(seq), 0))
 		var sum float64
 		for j, b := range c.Batches {
 			got, err := decode.MaskedLoss(m, s, seq, len(c.Prompt), decode.MaskedBatch{Noisy: b.Noisy, PMask: b.PMask}, 0)

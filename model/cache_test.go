@@ -60,7 +60,7 @@ func TestCacheDType(t *testing.T) {
 				t.Errorf("CacheDType %v, want %v", got, c.want)
 			}
 			const B, T = 2, 5
-			s := mustState(t)(m.NewState(B, 3, T, 1))
+			s := testmodel.MustState(t)(m.NewState(B, 3, T, 1))
 			defer s.Close()
 			cache, _ := s.Memory()
 			cfg := &m.Config

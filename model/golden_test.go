@@ -55,7 +55,7 @@ func readLogits(t *testing.T, path string) map[string][]float64 {
 func logitsOf(t *testing.T, m *model.Model, ids []int) []float32 {
 	t.Helper()
 	n := len(ids)
-	s := mustState(t)(m.NewState(1, n, n, n))
+	s := testmodel.MustState(t)(m.NewState(1, n, n, n))
 	for i, id := range ids {
 		s.Tokens[i], s.Pos[i], s.Slots[i], s.Out[i] = int32(id), int32(i), int32(i), int32(i)
 	}
@@ -108,7 +108,7 @@ func TestLlamaGoldens(t *testing.T) {
 					t.Logf("greedy %d: reference top-2 gap %.1e is below 1e-3; not compared", i, gr.MinGap)
 					continue
 				}
-				s := mustState(t)(decode.ARState(m, 1, len(gr.Prompt), len(gr.Generated), 0))
+				s := testmodel.MustState(t)(decode.ARState(m, 1, len(gr.Prompt), len(gr.Generated), 0))
 				res, err := decode.Generate(m, s, [][]int{gr.Prompt}, decode.AROptions{MaxNew: len(gr.Generated), IgnoreEOS: true})
 				if err != nil {
 					t.Fatal(err)

@@ -63,7 +63,7 @@ func TestLlama3_8BShapesFitWithoutCopies(t *testing.T) {
 	if got, want := m.WeightBytes(), int64(8030261248*2+65*4096*2); got != want {
 		t.Errorf("weights take %d bytes, want %d", got, want)
 	}
-	s := mustState(t)(m.NewState(1, 1, 1, 1))
+	s := testmodel.MustState(t)(m.NewState(1, 1, 1, 1))
 	s.Tokens[0], s.Pos[0], s.Slots[0], s.Span[0], s.Span[1], s.Out[0] = 128000, 0, 0, 0, 1, 0
 	if err := m.Forward(s, 1, 1); err != nil {
 		t.Fatal(err)

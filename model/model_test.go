@@ -15,18 +15,6 @@ import (
 	"dllmbench/safetensors"
 )
 
-// mustState fails the test on NewState's error and returns the state:
-// mustState(t)(m.NewState(…)).
-func mustState(tb testing.TB) func(*model.State, error) *model.State {
-	return func(s *model.State, err error) *model.State {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return s
-	}
-}
-
 // stories260K (testdata/stories260K, MIT) is a real pretrained tiny LLaMA
 // with tied embeddings and grouped heads. Its published llama2.c greedy
 // sample from BOS, which HF transformers also reproduces 199/199, is the
@@ -44,7 +32,7 @@ func TestStories260KGreedy(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := testmodel.LoadDir(t, "../testdata/stories260K", testbackend.Open(t), model.LoadOptions{})
-	s := mustState(t)(decode.ARState(m, 1, 1, len(ref.IDs), 0))
+	s := testmodel.MustState(t)(decode.ARState(m, 1, 1, len(ref.IDs), 0))
 	res, err := decode.Generate(m, s, [][]int{{ref.BOS}}, decode.AROptions{MaxNew: len(ref.IDs), IgnoreEOS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +114,7 @@ func TestForwardAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	s := mustState(t)(m.NewState(1, 1, 16, 1))
+	s := testmodel.MustState(t)(m.NewState(1, 1, 16, 1))
 	s.Span[0], s.Span[1] = 0, 1
 	step := func() {
 		s.Tokens[0], s.Pos[0], s.Slots[0] = 1, 0, 0

@@ -212,3 +212,15 @@ func LoadDir(t testing.TB, dir string, b compute.Backend, opt model.LoadOptions)
 	t.Cleanup(func() { m.Close() })
 	return m
 }
+
+// MustState fails tb on NewState's error and returns the state:
+// testmodel.MustState(t)(m.NewState(…)).
+func MustState(tb testing.TB) func(*model.State, error) *model.State {
+	return func(s *model.State, err error) *model.State {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	}
+}
