@@ -29,6 +29,16 @@ left() {
 	local s=$((deadline - SECONDS - ${1:-0}))
 	echo $((s < 1 ? 1 : s))
 }
+# atleast N RESERVE: left RESERVE, but no less than N seconds while the
+# budget has them: for a step whose output every later step needs (the
+# checkpoints), so that a short BUDGET cuts the later steps rather than
+# starving it and leaving them nothing to run on (v18 and v19 lost a call
+# each to BUDGET=400 and 330 this way).
+atleast() {
+	local s=$(left "$2") all=$(left 0)
+	[ "$s" -lt "$1" ] && s=$((all < $1 ? all : $1))
+	echo "$s"
+}
 for z in .gpu/bin/*.gz; do gunzip -c "$z" >".gpu/run/$(basename "$z" .gz)" && chmod +x ".gpu/run/$(basename "$z" .gz)"; done
 export DLLMBENCH_KERNEL_CACHE=/tmp/dllmbench-kernels PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,uuid,driver_version,clocks.sm,clocks.mem,power.limit --format=csv,noheader | tee "$work/gpu.txt"
@@ -145,7 +155,7 @@ rm -rf /tmp/ref && cp -r .gpu/ref /tmp/ref
 # full-shape parity test on them; otherwise 8 tokens, for the checkpoints.
 plen=8
 [ "${PARITY:-0}" = 1 ] && plen=64
-timeout "$(left 300)" python3 scripts/gpu/parity8b.py --out /tmp/p8b --ref /tmp/ref \
+timeout "$(atleast 240 300)" python3 scripts/gpu/parity8b.py --out /tmp/p8b --ref /tmp/ref \
 	--tokenizer internal/demo/files/demo-llama/tokenizer.json --prompt-len $plen >"$work/p8b.log" 2>&1
 echo "== checkpoints rc=$? in $((SECONDS - t0)) s"
 if [ "${PARITY:-0}" = 1 ]; then
