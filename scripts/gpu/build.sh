@@ -30,5 +30,6 @@ if [ ! -f .gpu/data/wiki.valid.raw ]; then
 	fi
 fi
 # The PyTorch peers' third-party code (peers.py's --ref: gpt-fast,
-# Fast-dLLM, LLaDA), never committed, sits in .gpu/ref.
-[ -d .gpu/ref ] || echo "build.sh: no .gpu/ref: peers.py's gpt-fast, Fast-dLLM and LLaDA peers will fail (see its docstring)" >&2
+# Fast-dLLM, LLaDA), never committed, sits in .gpu/ref (scripts/gpu/ref.sh
+# assembles it from clones of the three).
+[ -d .gpu/ref ] || echo "build.sh: no .gpu/ref: the gpt-fast, Fast-dLLM and LLaDA peers will fail (scripts/gpu/ref.sh makes it)" >&2

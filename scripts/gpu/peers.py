@@ -32,7 +32,8 @@ why).
 
 --ref is the folder holding fastdllm/, llada_ref/ and gptfast/ (gpt-fast's
 model.py and generate.py copied verbatim, its LICENSE, and COMMIT, the
-commit they came from; a git-ignored local copy, never committed).
+commit they came from; a git-ignored local copy, never committed), as
+scripts/gpu/ref.sh assembles it into .gpu/ref from clones of the three.
 
 Usage: peers.py --models DIR --ref DIR --out FILE [--reps N]
                 [--only hf|gptfast|llada] [--no-compile-sdpa]
