@@ -28,6 +28,7 @@ fg_commit=${FASTDLLM_GENERATE_COMMIT:-f6b35ec}
 ll_commit=${LLADA_COMMIT:-b7e6c35}
 cd "$(dirname "$0")/../.."
 ref=.gpu/ref
+mkdir -p .gpu
 tmp=$(mktemp -d .gpu/ref.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
