@@ -14,6 +14,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"dllmbench/internal/demo"
 )
 
 // Grid defaults, filled by ParseGrid for keys the file leaves out.
@@ -617,6 +619,10 @@ func (p *gridParser) models(v *yaml.Node) []ModelSpec {
 		}
 		if m.ID == "" {
 			p.errorf(it, "models: a model without an id (a Hugging Face id, a directory or builtin:demo-llama)")
+			continue
+		}
+		if name, ok := strings.CutPrefix(m.ID, demo.Prefix); ok && !slices.Contains(demo.Names(), name) {
+			p.errorf(it, "models: no built-in model %q (have %s)", name, strings.Join(demo.Names(), ", "))
 			continue
 		}
 		if line, dup := labels[m.Label()]; dup {

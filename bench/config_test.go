@@ -192,6 +192,10 @@ autoregressive: {temperature: -1, top_k: -1, top_p: 0}
 			"g.yaml:2: models: a model without an id (a Hugging Face id, a directory or builtin:demo-llama)",
 			`g.yaml:4: models: label "LLaDA" is taken by the model on line 3; give one a name`,
 		}},
+		// A built-in model that does not exist is the grid's mistake, named at its line.
+		{"unknown built-in model", "models:\n  - id: builtin:demo-llama\n  - id: builtin:demo-gpt\n", []string{
+			`g.yaml:3: models: no built-in model "demo-gpt" (have demo-llama, demo-llada)`,
+		}},
 		// A prompt file source needs its path.
 		{"file without path", "models: [a]\nprompts:\n  source: file\n", []string{
 			"g.yaml:3: prompts.path: missing: source file needs the path of the prompt file",

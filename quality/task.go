@@ -44,7 +44,8 @@ func ReadProblems(r io.Reader) ([]Problem, error) {
 	}
 }
 
-// LoadProblems reads the JSONL task file at path (see [ReadProblems]).
+// LoadProblems reads the JSONL task file at path (see [ReadProblems]); a
+// file without problems is an error.
 func LoadProblems(path string) ([]Problem, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -54,6 +55,9 @@ func LoadProblems(path string) ([]Problem, error) {
 	ps, err := ReadProblems(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%s: no problems (the file is empty or blank)", path)
 	}
 	return ps, nil
 }

@@ -1,6 +1,8 @@
 package quality
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -39,6 +41,22 @@ func TestReadProblems(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("ReadProblems(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+// A task file with no problems is a mistake (a wrong or truncated file),
+// not a task on which no cell can score: LoadProblems refuses it, as the
+// prompt files are refused.
+func TestLoadProblemsEmpty(t *testing.T) {
+	for _, in := range []string{"", " \n\r\n\t\n"} {
+		path := filepath.Join(t.TempDir(), "task.jsonl")
+		if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := LoadProblems(path)
+		if want := path + ": no problems (the file is empty or blank)"; err == nil || err.Error() != want {
+			t.Errorf("LoadProblems of %q: %v, %v; want the error %q", in, ps, err, want)
 		}
 	}
 }

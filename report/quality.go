@@ -140,7 +140,7 @@ func ReadQuality(dir string) (*QualityMetrics, error) {
 	}
 	qm, err := ParseQuality(b)
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: %w", path, err)
+		return nil, fmt.Errorf("report: %s: %w (rewrite it with 'dllmbench quality')", path, err)
 	}
 	return qm, nil
 }

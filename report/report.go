@@ -78,6 +78,12 @@ func metricNames(recs []bench.Record) []string {
 // rebuilt in place.
 func Write(dir string, recs []bench.Record) error {
 	recs = sortRecords(recs)
+	// Read before anything is written: a file that cannot be read leaves
+	// the folder's files those of its last report.
+	qm, err := ReadQuality(dir)
+	if err != nil {
+		return err
+	}
 	files := []struct {
 		path  string
 		write func([]bench.Record) ([]byte, error)
@@ -94,10 +100,6 @@ func Write(dir string, recs []bench.Record) error {
 		if err := writeFile(filepath.Join(dir, f.path), b); err != nil {
 			return err
 		}
-	}
-	qm, err := ReadQuality(dir)
-	if err != nil {
-		return err
 	}
 	figs := MakeFigures(recs, qm)
 	if err := writeFigures(dir, figs); err != nil {

@@ -181,6 +181,33 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// TestWriteBadQuality: a quality_metrics.json that cannot be read fails the
+// report before it writes anything, so that the folder's files stay those
+// of one report, and the error says how to mend it.
+func TestWriteBadQuality(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "raw_data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, QualityFile), []byte("{broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Write(dir, fixture())
+	if err == nil || !strings.Contains(err.Error(), QualityFile) || !strings.Contains(err.Error(), "dllmbench quality") {
+		t.Errorf("Write with a broken %s: %v; want an error naming it and 'dllmbench quality'", QualityFile, err)
+	}
+	var written []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, QualityFile) {
+			written = append(written, p)
+		}
+		return err
+	})
+	if len(written) > 0 {
+		t.Errorf("a failed Write wrote %v", written)
+	}
+}
+
 // TestWriteNothing: no records still make valid, empty files.
 func TestWriteNothing(t *testing.T) {
 	dir := t.TempDir()

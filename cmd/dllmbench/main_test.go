@@ -163,6 +163,16 @@ func TestUserErrors(t *testing.T) {
 		{"run into an empty folder name", []string{"run", "--output_dir", "", "--dry-run"}, 2, "dllmbench run: --output_dir: empty"},
 		{"run into a file", []string{"run", "--output_dir", "main.go"}, 1, "dllmbench run: output folder main.go is a file\n"},
 		{"report into an empty folder name", []string{"report", "--output_dir", "", "nothere.jsonl"}, 2, "dllmbench report: --output_dir: empty"},
+		// A flag of the other direction was silently ignored.
+		{"tokenize --skip-special without --decode", []string{"tokenize", "--tokenizer", "../../internal/demo/files/demo-llama", "--skip-special"}, 2,
+			"dllmbench tokenize: --skip-special applies to --decode only"},
+		{"tokenize --add-special with --decode", []string{"tokenize", "--tokenizer", "../../internal/demo/files/demo-llama", "--decode", "--add-special"}, 2,
+			"dllmbench tokenize: --add-special applies to encoding only, not to --decode"},
+		// The flag package stops at the first argument: the flag was read as a record file.
+		{"report flag after the records", []string{"report", "nothere.jsonl", "--output_dir", "merged"}, 2,
+			`dllmbench report: flag --output_dir after the argument "nothere.jsonl": put flags before the record files and folders`},
+		{"plot flag after the records", []string{"plot", "nothere", "--output-dir=merged"}, 2,
+			`dllmbench plot: flag --output-dir=merged after the argument "nothere": put flags before the record files and folders`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := dllmbench(t, "", tc.args...)

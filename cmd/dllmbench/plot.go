@@ -28,6 +28,9 @@ func init() {
 				fs.StringVar(&dir, n, "results", "results folder: figures go to DIR/figures, quality metrics come from DIR/raw_data/quality_metrics.json")
 			})
 			return func(_ context.Context, args []string) error {
+				if err := flagAfterArgs(fs, args); err != nil {
+					return err
+				}
 				set := setFlags(fs)
 				if err := checkOutputDir(dir, set["output_dir"] || set["output-dir"], args); err != nil {
 					return err

@@ -20,6 +20,9 @@ func init() {
 			var dir string
 			alias(fs, "output_dir", "output-dir")(func(n string) { fs.StringVar(&dir, n, "results", "results folder to write") })
 			return func(_ context.Context, args []string) error {
+				if err := flagAfterArgs(fs, args); err != nil {
+					return err
+				}
 				set := setFlags(fs)
 				if err := checkOutputDir(dir, set["output_dir"] || set["output-dir"], args); err != nil {
 					return err

@@ -378,6 +378,19 @@ func buildReports(dir string, files []string) error {
 	return nil
 }
 
+// flagAfterArgs refuses a flag of fs given after the first argument: the
+// flag package stops there, and report and plot would read the flag and
+// its value as record files.
+func flagAfterArgs(fs *flag.FlagSet, args []string) error {
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (fs.Lookup(name) != nil || name == "h" || name == "help") {
+			return usagef("flag %s after the argument %q: put flags before the record files and folders", a, args[0])
+		}
+	}
+	return nil
+}
+
 // checkOutputDir refuses to write the outputs of record files given as
 // arguments into the default folder dir when it holds records of its own
 // that are not among them: its reports and figures would no longer be

@@ -128,6 +128,10 @@ func runScore(ctx context.Context, f *scoreFlags, set map[string]bool) error {
 	if len(ids) == 0 {
 		return usagef("the text to score has no tokens")
 	}
+	if cfg.Family == model.Llama && len(ctxIDs) == 0 && len(ids) == 1 {
+		// decode.CausalScore scores the first token from the context only.
+		return usagef("no context: a causal model scores each token from the ones before it, and the text has only one; give --context (or --context-ids with the BOS id)")
+	}
 	lopt, err := f.be.loadOptions()
 	if err != nil {
 		return err

@@ -50,3 +50,21 @@ func TestScoreCFGScale(t *testing.T) {
 		t.Errorf("--cfg-scale 1.5: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A causal model scores the text's first token from the context: with no
+// context and a one-token text nothing is scored, which was printed as a
+// perplexity of 0. It is a usage error; a context or a second token scores.
+func TestScoreCausalNothingToScore(t *testing.T) {
+	const model = "../../testdata/stories260K"
+	r := dllmbench(t, "", "score", "--model", model, "--ids", "5", "--backend", "cpu")
+	if r.code != 2 || !strings.Contains(r.stderr, "no context") || !strings.Contains(r.stderr, "--context") {
+		t.Errorf("one token, no context: code %d, stdout %q, stderr %q; want code 2 and a hint to give a context", r.code, r.stdout, r.stderr)
+	}
+	oneErrorLine(t, r)
+	for _, args := range [][]string{{"--ids", "5,6"}, {"--context-ids", "1", "--ids", "5"}} {
+		r := dllmbench(t, "", append([]string{"score", "--model", model, "--backend", "cpu", "--format", "json"}, args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, `"scored_tokens":1,`) {
+			t.Errorf("%v: code %d, stdout %q, stderr %q; want one token scored", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}

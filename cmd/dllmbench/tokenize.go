@@ -32,6 +32,12 @@ func init() {
 				if *path == "" {
 					return usagef("--tokenizer is required")
 				}
+				if *skip && !*decodeIDs {
+					return usagef("--skip-special applies to --decode only")
+				}
+				if *addSpecial && *decodeIDs {
+					return usagef("--add-special applies to encoding only, not to --decode")
+				}
 				tok, err := tokenizer.Load(*path)
 				if err != nil {
 					return err
