@@ -439,7 +439,8 @@ func noteEnergy(recs []bench.Record) {
 // for the backend a run on device dev would take.
 func dryRun(g *bench.Grid, dev int) error {
 	// A run reads them before it loads a model: a missing file is its error.
-	if _, _, err := g.Prompts.Load(); err != nil {
+	docs, _, err := g.Prompts.Load()
+	if err != nil {
 		return err
 	}
 	cells, skipped, cfgs, err := bench.GridCells(g)
@@ -451,7 +452,9 @@ func dryRun(g *bench.Grid, dev int) error {
 		return err
 	}
 	fmt.Printf("estimates for %s\n", why)
-	prompts := g.Prompts.MaxPrompts
+	// A cell takes at most max_prompts of the documents, fewer where some
+	// are too short for its lengths (known only once tokenized).
+	prompts := min(g.Prompts.MaxPrompts, len(docs))
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cell\tcalls/batch\tGFLOP\tGB read\tmemory GiB\testimate s\t")
 	var total float64

@@ -291,6 +291,11 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 	if d := estimate("--delay", "10") - estimate(); d < 69 || d > 71 {
 		t.Errorf("--delay 10 adds %g s to the estimate of 8 cells, want 70", d)
 	}
+	// A cell cannot take more prompts than the source's 21 documents: a
+	// million asked for are estimated as 21 (before: as a million).
+	if many, all := estimate("--max_prompts", "1000000", "--delay", "0"), estimate("--max_prompts", "21", "--delay", "0"); many != all || all <= estimate("--delay", "0") {
+		t.Errorf("estimates: %g s for a million prompts, %g for the 21 there are, want equal and more than for 2", many, all)
+	}
 }
 
 // A dry run of backend auto (the demo grid's) estimates for the backend the
