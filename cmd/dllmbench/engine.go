@@ -216,12 +216,18 @@ func parseInts(s string) ([]int, error) {
 		return []int{}, nil
 	}
 	var out []int
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		v, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an integer", f)
+	for _, item := range strings.Split(s, ",") {
+		fields := strings.Fields(item)
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("%q has an empty entry between commas", s)
 		}
-		out = append(out, v)
+		for _, f := range fields {
+			v, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an integer", f)
+			}
+			out = append(out, v)
+		}
 	}
 	return out, nil
 }

@@ -124,6 +124,9 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 	if f.genLength < 1 {
 		return usagef("--gen-length %d: want at least 1", f.genLength)
 	}
+	if f.steps < 0 || f.blockLength < 0 {
+		return usagef("--steps %d and --block-length %d: want at least 1, or leave them out for gen-length", f.steps, f.blockLength)
+	}
 	dir, err := resolveModel(f.model)
 	if err != nil {
 		return err

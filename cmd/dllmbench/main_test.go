@@ -149,6 +149,12 @@ func TestUserErrors(t *testing.T) {
 			"token id 99999 outside the vocabulary of 512"},
 		{"a model that is not there", []string{"generate", "--model", "/nonexistent/model", "--prompt-ids", "1"}, 1, "/nonexistent/model"},
 		{"bad id list", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1,x"}, 2, `"x" is not an integer`},
+		// Both were read as "1,2" and "block length -8" (a message about a
+		// multiple of -8).
+		{"empty entry in an id list", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1,,2"}, 2, `"1,,2" has an empty entry between commas`},
+		{"empty entry in a steps list", []string{"run", "--dry-run", "--steps", "8,"}, 2, `"8," has an empty entry between commas`},
+		{"negative block length", []string{"generate", "--model", "../../testdata/golden/engine/llada-tiny", "--prompt-ids", "5", "--gen-length", "8", "--block-length", "-8"}, 2,
+			"--steps 0 and --block-length -8: want at least 1, or leave them out for gen-length"},
 		{"generation beyond the context", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--gen-length", "600", "--backend", "cpu"}, 1,
 			"exceeds the model's context of 512"},
 		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 1, `unknown backend "tpu"`},
