@@ -15,6 +15,7 @@ import (
 	"dllmbench/compute/device"
 	"dllmbench/hub"
 	"dllmbench/internal/cuda"
+	"dllmbench/internal/demo"
 	"dllmbench/model"
 	"dllmbench/tokenizer"
 )
@@ -171,10 +172,14 @@ func (f *backendFlags) loadOptions() (model.LoadOptions, error) {
 	return model.LoadOptions{DType: dt}, nil
 }
 
-// resolveModel turns a directory or a Hugging Face id into a directory.
+// resolveModel turns a directory, a Hugging Face id or a built-in model
+// (builtin:NAME) into a directory.
 func resolveModel(ref string) (string, error) {
 	if ref == "" {
-		return "", usagef("--model is required (a model directory or a Hugging Face id)")
+		return "", usagef("--model is required (a model directory, a Hugging Face id or builtin:demo-llama)")
+	}
+	if demo.IsBuiltin(ref) {
+		return demo.Dir(ref)
 	}
 	if st, err := os.Stat(ref); err == nil && st.IsDir() {
 		return ref, nil

@@ -33,6 +33,9 @@ func init() {
 
   # a batch of two prompts given as token ids, sampled
   dllmbench generate --model ./tiny --prompt-ids 1,5,9 --prompt-ids 1,7 --temperature 0.8 --top-p 0.9 --seed 3
+
+  # the built-in demo LLaDA, nothing to download
+  dllmbench generate --model builtin:demo-llada --prompt "The game was" --gen-length 16 --steps 8
 `,
 		setup: setupGenerate,
 	})
@@ -61,7 +64,7 @@ type generateFlags struct {
 
 func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 	var f generateFlags
-	fs.StringVar(&f.model, "model", "", "model directory or Hugging Face id")
+	fs.StringVar(&f.model, "model", "", "model directory, Hugging Face id, or builtin:demo-llama / builtin:demo-llada")
 	fs.Var(&f.prompts, "prompt", "prompt text, encoded like HF tokenizer(text) (repeat for a batch)")
 	fs.Var(&f.promptIDs, "prompt-ids", "prompt as comma-separated token ids, used verbatim (repeat for a batch)")
 	fs.IntVar(&f.genLength, "gen-length", 128, "tokens to generate")

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -27,5 +30,34 @@ func TestGenerateSamplingFlags(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, "--temperature must be finite") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%s %s: code %d, %q; want code 2 and one line", tc.flag, tc.value, r.code, r.stderr)
 		}
+	}
+}
+
+// generate and score take the built-in models as grids do (before: "not a
+// Hugging Face ID"), and name the ones there are for an unknown name.
+func TestGenerateBuiltin(t *testing.T) {
+	env := append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	run := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		cmd.Env = env
+		return execute(t, cmd)
+	}
+	r := run("generate", "--model", "builtin:demo-llada", "--prompt-ids", "1,2,3", "--gen-length", "4", "--steps", "4",
+		"--backend", "cpu", "--format", "json")
+	var g struct {
+		OutputIDs []int `json:"output_ids"`
+		NFE       int   `json:"nfe"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &g) != nil || len(g.OutputIDs) != 4 || g.NFE != 4 {
+		t.Errorf("generate on builtin:demo-llada: code %d, %+v\n%s%s", r.code, g, r.stdout, r.stderr)
+	}
+	if r := run("score", "--model", "builtin:demo-llama", "--text", "The cat sat on the mat.", "--backend", "cpu"); r.code != 0 ||
+		!strings.Contains(r.stdout, "perplexity") {
+		t.Errorf("score on builtin:demo-llama: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("generate", "--model", "builtin:nope", "--prompt-ids", "1"); r.code != 1 ||
+		!strings.Contains(r.stderr, `no built-in model "nope" (have demo-llama, demo-llada)`) {
+		t.Errorf("unknown built-in model: code %d, %q", r.code, r.stderr)
 	}
 }
