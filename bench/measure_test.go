@@ -210,3 +210,41 @@ func TestRooflineBytes(t *testing.T) {
 		t.Errorf("roofline bytes %g over %d calls, want %d per call", rec.Roofline.Bytes, calls, want)
 	}
 }
+
+// peakBackend is a backend that accounts for its allocations as a device
+// backend does (compute.MemoryStats), with a peak that ResetPeak restarts.
+type peakBackend struct {
+	compute.Backend
+	allocated, peak int64
+}
+
+func (b *peakBackend) Alloc(dt compute.DType, rows, cols int) compute.Tensor {
+	b.allocated += int64(rows) * int64(cols) * int64(dt.Size())
+	b.peak = max(b.peak, b.allocated)
+	return b.Backend.Alloc(dt, rows, cols)
+}
+
+func (b *peakBackend) Memory() (allocated, peak, workspace int64) { return b.allocated, b.peak, 0 }
+
+func (b *peakBackend) ResetPeak() { b.peak = b.allocated }
+
+// A record's device peak is its cell's: a larger cell measured before it
+// on the same backend (the process's earlier cells) does not show in it.
+func TestMeasureDevicePeakIsTheCell(t *testing.T) {
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	pb := &peakBackend{Backend: cb}
+	m := loadTiny(t, model.Llama, pb)
+	const earlier = 1 << 40 // the peak of a huge cell measured before, since freed
+	pb.peak = earlier
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 3}
+	cr := &cellRun{cell: cell, m: m, ids: [][]int{{1, 2, 3, 4}}, reps: 1, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if p := rec.Memory.DevicePeak; p >= earlier || p < rec.Memory.Cache {
+		t.Errorf("device peak %d bytes; want the cell's: under the earlier cell's %d, at least its cache's %d",
+			p, int64(earlier), rec.Memory.Cache)
+	}
+}
