@@ -45,11 +45,12 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 	for _, p := range cr.ids {
 		longest = max(longest, len(p))
 	}
-	// The record's device peak is the cell's: the backend's counts from
-	// here, not from the largest cell measured before on it.
+	// The record's peaks are the cell's: the backend's and the process's
+	// count from here, not from the largest cell measured before.
 	if pr, ok := cr.m.Backend().(compute.PeakResetter); ok {
 		pr.ResetPeak()
 	}
+	resetProcessPeak()
 	run, s, err := cr.runner(longest)
 	if err != nil {
 		return err

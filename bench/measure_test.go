@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -246,5 +248,36 @@ func TestMeasureDevicePeakIsTheCell(t *testing.T) {
 	if p := rec.Memory.DevicePeak; p >= earlier || p < rec.Memory.Cache {
 		t.Errorf("device peak %d bytes; want the cell's: under the earlier cell's %d, at least its cache's %d",
 			p, int64(earlier), rec.Memory.Cache)
+	}
+}
+
+// A record's process peak is its cell's: memory the process held and gave
+// back before the cell (an earlier, larger cell) does not show in it.
+func TestMeasureProcessPeakIsTheCell(t *testing.T) {
+	if f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0); err != nil {
+		t.Skipf("no peak to restart here: %v", err)
+	} else {
+		f.Close()
+	}
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	m := loadTiny(t, model.Llama, cb)
+	// An earlier cell's 256 MiB, touched, then dropped.
+	const earlier = 256 << 20
+	big := make([]byte, earlier)
+	for i := range big {
+		big[i] = 1
+	}
+	runtime.KeepAlive(big)
+	_, before := processRSS()
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 3}
+	cr := &cellRun{cell: cell, m: m, ids: [][]int{{1, 2, 3, 4}}, reps: 1, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if p := rec.Memory.ProcessPeak; p <= 0 || p > before-earlier/2 {
+		t.Errorf("process peak %d bytes; want the cell's, under the %d the process held before it less the %d it gave back",
+			p, before, earlier)
 	}
 }
