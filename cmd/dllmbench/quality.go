@@ -143,7 +143,8 @@ func judgeName(m *quality.Metrics) string {
 	return m.Judge.ID
 }
 
-// printQuality prints one row per cell: quality next to throughput.
+// printQuality prints one row per cell: quality next to throughput, each
+// cell named by its model, batch, prompt and generation lengths and decoder.
 func printQuality(w io.Writer, m *quality.Metrics) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	bertScore := false // a column only where some cell has one
@@ -151,7 +152,7 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 		_, ok := c.Metrics[quality.MBERTScoreF1]
 		bertScore = bertScore || ok
 	}
-	head := "model\tbatch\tdecoder\tjudge PPL [95%]\tentropy\tBLEU\tROUGE-L\t"
+	head := "model\tbatch\tprompt\tgen\tdecoder\tjudge PPL [95%]\tentropy\tBLEU\tROUGE-L\t"
 	if bertScore {
 		head += "BERTScore F1\t"
 	}
@@ -170,7 +171,7 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 			}
 			return "-"
 		}
-		row := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, decoderLabel(c.Cell), ppl,
+		row := fmt.Sprintf("%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, c.Cell.PromptLen, c.Cell.GenLen, decoderLabel(c.Cell), ppl,
 			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL))
 		if bertScore {
 			row += metric(quality.MBERTScoreF1) + "\t"
