@@ -184,23 +184,36 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 	}
 }
 
-// decoderLabel describes how a cell decodes, without the model and shapes.
+// decoderLabel describes how a cell decodes, without the model and shapes:
+// every setting that tells two cells of a folder apart (sampling, CFG, a
+// weight precision other than bf16), as the report's decoder column does.
 func decoderLabel(c bench.Cell) string {
+	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	prec := ""
+	if c.Precision != "" && c.Precision != "bf16" {
+		prec = " " + c.Precision
+	}
 	if !c.Diffusion() {
 		s := "autoregressive"
 		if c.Temperature > 0 {
-			s += " T=" + strconv.FormatFloat(c.Temperature, 'g', -1, 64)
+			s += " T=" + g(c.Temperature)
 		} else {
 			s += " greedy"
 		}
-		return s
+		if c.TopK != 0 {
+			s += " top-k " + strconv.Itoa(c.TopK)
+		}
+		if c.TopP != 0 {
+			s += " top-p " + g(c.TopP)
+		}
+		return s + prec
 	}
 	var s string
 	switch {
 	case c.Threshold > 0:
-		s = "threshold " + strconv.FormatFloat(c.Threshold, 'g', -1, 64)
+		s = "threshold " + g(c.Threshold)
 	case c.Factor > 0:
-		s = "factor " + strconv.FormatFloat(c.Factor, 'g', -1, 64)
+		s = "factor " + g(c.Factor)
 	default:
 		s = fmt.Sprintf("steps %d", c.Steps)
 	}
@@ -208,7 +221,13 @@ func decoderLabel(c bench.Cell) string {
 	if c.Remasking != "" && c.Remasking != "low_confidence" {
 		s += " " + c.Remasking
 	}
-	return s
+	if c.CFGScale != 0 {
+		s += " cfg " + g(c.CFGScale)
+	}
+	if c.Temperature != 0 {
+		s += " T=" + g(c.Temperature)
+	}
+	return s + prec
 }
 
 // num prints v with sig significant digits, "-" when it has no value.

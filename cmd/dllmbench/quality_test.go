@@ -207,3 +207,28 @@ func TestPrintQualityNamesLengths(t *testing.T) {
 		}
 	}
 }
+
+// The printed quality table's decoder names a weight precision other than
+// bf16 and the sampling settings, as the report's tables do: runs of one
+// grid at two precisions in one folder are rows that read apart.
+func TestDecoderLabelPrecision(t *testing.T) {
+	tests := []struct {
+		cell bench.Cell
+		want string
+	}{
+		{bench.Cell{Family: "llama", Precision: "bf16"}, "autoregressive greedy"},
+		{bench.Cell{Family: "llama", Precision: "fp32"}, "autoregressive greedy fp32"},
+		{bench.Cell{Family: "llada", Steps: 16, BlockLen: 32, Cache: "none", Remasking: "low_confidence", Precision: "fp16"},
+			"steps 16 blk 32 cache none fp16"},
+		// Sampling settings as well.
+		{bench.Cell{Family: "llama", Temperature: 0.7, TopK: 40, TopP: 0.9, Precision: "bf16"},
+			"autoregressive T=0.7 top-k 40 top-p 0.9"},
+		{bench.Cell{Family: "llada", Steps: 16, BlockLen: 32, Cache: "dual", Remasking: "random", CFGScale: 1, Temperature: 0.5},
+			"steps 16 blk 32 cache dual random cfg 1 T=0.5"},
+	}
+	for _, tt := range tests {
+		if got := decoderLabel(tt.cell); got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.cell, got, tt.want)
+		}
+	}
+}
