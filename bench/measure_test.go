@@ -281,3 +281,25 @@ func TestMeasureProcessPeakIsTheCell(t *testing.T) {
 			p, before, earlier)
 	}
 }
+
+// An autoregressive cell of one generated token has no time per output
+// token: its record leaves tpot_s out (as it does the inter-token
+// latencies) rather than report 0 s.
+func TestMeasureOneTokenNoTPOT(t *testing.T) {
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 1}
+	cr := &cellRun{cell: cell, m: loadTiny(t, model.Llama, cb), ids: [][]int{{1, 2, 3, 4}}, reps: 2, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{MTPOT, MITL50} {
+		if st, has := rec.Stats[m]; has {
+			t.Errorf("%s = %+v for one generated token, want none", m, st)
+		}
+	}
+	if _, has := rec.Stats[MTTFT]; !has {
+		t.Errorf("no %s", MTTFT)
+	}
+}
