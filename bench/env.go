@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -82,7 +83,23 @@ func procField(path, field string) int64 {
 	return 0
 }
 
-// processRSS returns this process's resident memory and its peak.
+// processRSS returns this process's resident memory and its peak (since
+// resetProcessPeak).
 func processRSS() (rss, peak int64) {
 	return procField("/proc/self/status", "VmRSS"), procField("/proc/self/status", "VmHWM")
+}
+
+// resetProcessPeak restarts the peak processRSS reports from the resident
+// memory now: the heap that earlier cells freed goes back to the system,
+// and Linux's count of the peak (VmHWM) is reset through
+// /proc/self/clear_refs. Where that cannot be written, the peak stays the
+// process's.
+func resetProcessPeak() {
+	debug.FreeOSMemory()
+	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	f.Write([]byte("5")) // 5: reset the peak resident set size
 }

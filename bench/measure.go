@@ -45,6 +45,12 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 	for _, p := range cr.ids {
 		longest = max(longest, len(p))
 	}
+	// The record's peaks are the cell's: the backend's and the process's
+	// count from here, not from the largest cell measured before.
+	if pr, ok := cr.m.Backend().(compute.PeakResetter); ok {
+		pr.ResetPeak()
+	}
+	resetProcessPeak()
 	run, s, err := cr.runner(longest)
 	if err != nil {
 		return err
@@ -275,7 +281,7 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 	for _, r := range reps {
 		var lat, dev, ttft, tpot, stepT, nfe, tps float64
 		var itl []float64
-		var gen, timed int
+		var gen, timed, tpotN int
 		calls, committed := 0, 0
 		for _, b := range r.Batches {
 			lat += b.LatencyS
@@ -300,6 +306,7 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 			ttft += b.TTFTS
 			if n := len(b.TokenTimesS); n > 1 {
 				tpot += (b.LatencyS - b.TTFTS) / float64(n-1)
+				tpotN++
 			}
 			for i := 1; i < len(b.TokenTimesS); i++ {
 				itl = append(itl, b.TokenTimesS[i]-b.TokenTimesS[i-1])
@@ -323,7 +330,9 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 			add(MTokensPerStep, tps)
 		} else {
 			add(MTTFT, ttft/nb)
-			add(MTPOT, tpot/nb)
+			if tpotN > 0 { // one token has no time per output token
+				add(MTPOT, tpot/float64(tpotN))
+			}
 			if len(itl) > 0 {
 				add(MITL50, Percentile(itl, 50))
 				add(MITL90, Percentile(itl, 90))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -208,5 +210,96 @@ func TestRooflineBytes(t *testing.T) {
 	}
 	if calls == 0 || rec.Roofline.Bytes != float64(calls)*float64(want) {
 		t.Errorf("roofline bytes %g over %d calls, want %d per call", rec.Roofline.Bytes, calls, want)
+	}
+}
+
+// peakBackend is a backend that accounts for its allocations as a device
+// backend does (compute.MemoryStats), with a peak that ResetPeak restarts.
+type peakBackend struct {
+	compute.Backend
+	allocated, peak int64
+}
+
+func (b *peakBackend) Alloc(dt compute.DType, rows, cols int) compute.Tensor {
+	b.allocated += int64(rows) * int64(cols) * int64(dt.Size())
+	b.peak = max(b.peak, b.allocated)
+	return b.Backend.Alloc(dt, rows, cols)
+}
+
+func (b *peakBackend) Memory() (allocated, peak, workspace int64) { return b.allocated, b.peak, 0 }
+
+func (b *peakBackend) ResetPeak() { b.peak = b.allocated }
+
+// A record's device peak is its cell's: a larger cell measured before it
+// on the same backend (the process's earlier cells) does not show in it.
+func TestMeasureDevicePeakIsTheCell(t *testing.T) {
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	pb := &peakBackend{Backend: cb}
+	m := loadTiny(t, model.Llama, pb)
+	const earlier = 1 << 40 // the peak of a huge cell measured before, since freed
+	pb.peak = earlier
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 3}
+	cr := &cellRun{cell: cell, m: m, ids: [][]int{{1, 2, 3, 4}}, reps: 1, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if p := rec.Memory.DevicePeak; p >= earlier || p < rec.Memory.Cache {
+		t.Errorf("device peak %d bytes; want the cell's: under the earlier cell's %d, at least its cache's %d",
+			p, int64(earlier), rec.Memory.Cache)
+	}
+}
+
+// A record's process peak is its cell's: memory the process held and gave
+// back before the cell (an earlier, larger cell) does not show in it.
+func TestMeasureProcessPeakIsTheCell(t *testing.T) {
+	if f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0); err != nil {
+		t.Skipf("no peak to restart here: %v", err)
+	} else {
+		f.Close()
+	}
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	m := loadTiny(t, model.Llama, cb)
+	// An earlier cell's 256 MiB, touched, then dropped.
+	const earlier = 256 << 20
+	big := make([]byte, earlier)
+	for i := range big {
+		big[i] = 1
+	}
+	runtime.KeepAlive(big)
+	_, before := processRSS()
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 3}
+	cr := &cellRun{cell: cell, m: m, ids: [][]int{{1, 2, 3, 4}}, reps: 1, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if p := rec.Memory.ProcessPeak; p <= 0 || p > before-earlier/2 {
+		t.Errorf("process peak %d bytes; want the cell's, under the %d the process held before it less the %d it gave back",
+			p, before, earlier)
+	}
+}
+
+// An autoregressive cell of one generated token has no time per output
+// token: its record leaves tpot_s out (as it does the inter-token
+// latencies) rather than report 0 s.
+func TestMeasureOneTokenNoTPOT(t *testing.T) {
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 1}
+	cr := &cellRun{cell: cell, m: loadTiny(t, model.Llama, cb), ids: [][]int{{1, 2, 3, 4}}, reps: 2, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{MTPOT, MITL50} {
+		if st, has := rec.Stats[m]; has {
+			t.Errorf("%s = %+v for one generated token, want none", m, st)
+		}
+	}
+	if _, has := rec.Stats[MTTFT]; !has {
+		t.Errorf("no %s", MTTFT)
 	}
 }

@@ -140,9 +140,9 @@ type Memory struct {
 	Cache       int64 `json:"cache"`
 	Activations int64 `json:"activations"`
 	Workspace   int64 `json:"workspace"`
-	DevicePeak  int64 `json:"device_peak,omitempty"` // backend allocator peak (GPU)
+	DevicePeak  int64 `json:"device_peak,omitempty"` // backend allocator peak during the cell (GPU)
 	ProcessRSS  int64 `json:"process_rss"`
-	ProcessPeak int64 `json:"process_peak_rss"`
+	ProcessPeak int64 `json:"process_peak_rss"` // during the cell, where the system can restart its count (Linux)
 	NVMLProcess int64 `json:"nvml_process,omitempty"`
 	NVMLDevice  int64 `json:"nvml_device,omitempty"`
 }

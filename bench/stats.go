@@ -11,7 +11,7 @@ const (
 	MLatency       = "latency_s"           // per batch, end to end
 	MDeviceLatency = "device_latency_s"    // per batch, by the device's clock (compute.DeviceTimer), where the backend has one
 	MTTFT          = "ttft_s"              // autoregressive: time to first token
-	MTPOT          = "tpot_s"              // autoregressive: (latency − TTFT)/(tokens − 1)
+	MTPOT          = "tpot_s"              // autoregressive: (latency − TTFT)/(tokens − 1); none for one token
 	MITL50         = "itl_p50_s"           // autoregressive: inter-token latency percentiles
 	MITL90         = "itl_p90_s"           //
 	MITL99         = "itl_p99_s"           //

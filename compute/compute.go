@@ -162,9 +162,18 @@ type Recorder interface {
 // MemoryStats is implemented by backends that account for device memory.
 type MemoryStats interface {
 	// Memory reports bytes currently allocated through Alloc and Load, their
-	// peak since the backend started, and the backend's own workspace
+	// peak since the backend started (or since ResetPeak, see PeakResetter), and the backend's own workspace
 	// (library handles, scratch), all in bytes.
 	Memory() (allocated, peak, workspace int64)
+}
+
+// PeakResetter is implemented by MemoryStats backends whose peak can be
+// restarted: after ResetPeak, the peak Memory reports is the bytes
+// allocated then, and grows from there. A benchmark resets it before each
+// measurement, so that the peak is that measurement's and not the largest
+// of everything the backend ran before it.
+type PeakResetter interface {
+	ResetPeak()
 }
 
 // HostResident is implemented by backends whose tensors are the host's own

@@ -158,7 +158,7 @@ type benchValue struct {
 func repValues(diffusion bool, rp bench.Rep) []benchValue {
 	nb := float64(len(rp.Batches))
 	var lat, dev, ttft, tpot, stepT, nfe float64
-	var calls, gen, timed int
+	var calls, gen, timed, tpotN int
 	for _, b := range rp.Batches {
 		lat += b.LatencyS
 		nfe += float64(b.NFE)
@@ -177,6 +177,7 @@ func repValues(diffusion bool, rp bench.Rep) []benchValue {
 		ttft += b.TTFTS
 		if n := len(b.TokenTimesS); n > 1 {
 			tpot += (b.LatencyS - b.TTFTS) / float64(n-1)
+			tpotN++
 		}
 	}
 	vals := []benchValue{
@@ -190,7 +191,10 @@ func repValues(diffusion bool, rp bench.Rep) []benchValue {
 	if diffusion {
 		vals = append(vals, benchValue{stepT / float64(calls), "step-s"}, benchValue{nfe / nb, "nfe"})
 	} else {
-		vals = append(vals, benchValue{ttft / nb, "ttft-s"}, benchValue{tpot / nb, "tpot-s"})
+		vals = append(vals, benchValue{ttft / nb, "ttft-s"})
+		if tpotN > 0 { // one token has no time per output token
+			vals = append(vals, benchValue{tpot / float64(tpotN), "tpot-s"})
+		}
 	}
 	if rp.EnergyJ != nil && gen > 0 {
 		vals = append(vals, benchValue{*rp.EnergyJ / float64(gen), "J/tok"})

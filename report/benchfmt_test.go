@@ -416,3 +416,17 @@ func FuzzBenchName(f *testing.F) {
 		}
 	})
 }
+
+// A repetition of one generated token has no tpot-s, as its record has no
+// tpot_s: 0 s would read as a measurement to benchstat.
+func TestRepValuesOneToken(t *testing.T) {
+	rp := bench.Rep{TotalS: 0.02, TokensPerS: 100, UsefulTokensPerS: 100, Batches: []bench.BatchMeasure{
+		{Rows: 1, LatencyS: 0.01, TTFTS: 0.01, TokenTimesS: []float64{0.01}, NFE: 1, Generated: 1, Useful: 1},
+		{Rows: 1, LatencyS: 0.01, TTFTS: 0.01, TokenTimesS: []float64{0.01}, NFE: 1, Generated: 1, Useful: 1},
+	}}
+	for _, v := range repValues(false, rp) {
+		if v.unit == "tpot-s" {
+			t.Errorf("tpot-s %g for one token per sequence, want none", v.value)
+		}
+	}
+}

@@ -395,6 +395,9 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		if r.Cell.Diffusion() {
 			kind = "diffusion, cache " + cmpOr(r.Cell.Cache, "none")
 		}
+		if p := precision(r.Cell); p != "" {
+			kind += ", " + p
+		}
 		l := v.label(r, false, true, r.Cell.Model, kind)
 		y := float64(peak) / (1 << 30)
 		x := float64(r.Cell.PromptLen + r.Cell.GenLen)

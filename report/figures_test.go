@@ -111,6 +111,35 @@ func TestFigureLabelsPromptMean(t *testing.T) {
 	}
 }
 
+// Cells of two precisions (runs of one grid with --precision fp32 and
+// bf16 in one folder) are two series, in the throughput and the memory
+// figure alike: one line would keep one of them and drop the other's point.
+func TestFigureLabelsPrecision(t *testing.T) {
+	bf16 := arRecord()
+	bf16.Cell.Precision = "bf16"
+	fp32 := arRecord()
+	fp32.Key = "fp32"
+	fp32.Cell.Precision = "fp32"
+	fp32.Memory.ProcessPeak = 2 * bf16.Memory.ProcessPeak
+	figs := MakeFigures([]bench.Record{bf16, fp32}, nil)
+	want := map[string][]string{
+		FigThroughput: {"llama · AR greedy", "llama · AR greedy / fp32"},
+		FigMemory:     {"llama · autoregressive, KV cache", "llama · autoregressive, KV cache, fp32"},
+	}
+	for _, f := range figs.Drawn {
+		texts := svgTexts(t, f.SVG)
+		for _, w := range want[f.Name] {
+			if !slices.Contains(texts, w) {
+				t.Errorf("%s: no legend entry %q in\n%s", f.Name, w, strings.Join(texts, "\n"))
+			}
+		}
+		delete(want, f.Name)
+	}
+	for name := range want {
+		t.Errorf("%s not drawn", name)
+	}
+}
+
 // svgTexts parses an SVG and returns its <text> contents, unescaped.
 func svgTexts(t *testing.T, svg []byte) []string {
 	t.Helper()

@@ -156,7 +156,8 @@ func backend(r bench.Record) string {
 // decoder describes how a cell decodes: "AR greedy" or "AR T=0.7 / top-k 40
 // / top-p 0.9" for autoregressive cells; for diffusion the step rule
 // ("steps 64", "thr 0.9" or "fac 1"), the block length and the cache, then
-// settings away from their defaults (remasking, CFG, temperature).
+// settings away from their defaults (remasking, CFG, temperature); for
+// both, a weight precision other than bf16.
 func decoder(c bench.Cell) string {
 	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	var parts []string
@@ -171,6 +172,9 @@ func decoder(c bench.Cell) string {
 		}
 		if c.TopP != 0 {
 			parts = append(parts, "top-p "+g(c.TopP))
+		}
+		if p := precision(c); p != "" {
+			parts = append(parts, p)
 		}
 		return strings.Join(parts, " / ")
 	}
@@ -192,7 +196,19 @@ func decoder(c bench.Cell) string {
 	if c.Temperature != 0 {
 		parts = append(parts, "T="+g(c.Temperature))
 	}
+	if p := precision(c); p != "" {
+		parts = append(parts, p)
+	}
 	return strings.Join(parts, " / ")
+}
+
+// precision is the cell's weight precision where it is not bf16 (the
+// grids' default, which bench.txt's names leave out as well), else "".
+func precision(c bench.Cell) string {
+	if c.Precision == "bf16" {
+		return ""
+	}
+	return c.Precision
 }
 
 func cmpOr(s, def string) string {

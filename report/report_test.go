@@ -340,6 +340,12 @@ func TestDecoder(t *testing.T) {
 		// Settings away from LLaDA's defaults are shown; no cache is "none".
 		{"random remasking, CFG, temperature", bench.Cell{Family: "llada", Steps: 128, BlockLen: 128, Remasking: "random",
 			CFGScale: 1, Temperature: 0.5}, "steps 128 / blk 128 / none / random / cfg 1 / T=0.5"},
+		// A precision other than bf16 is shown, as bench.txt names it: a
+		// folder with runs at two precisions has rows that read apart.
+		{"fp32 AR", bench.Cell{Family: "llama", Precision: "fp32"}, "AR greedy / fp32"},
+		{"bf16 AR", bench.Cell{Family: "llama", Precision: "bf16"}, "AR greedy"},
+		{"fp16 diffusion", bench.Cell{Family: "llada", Steps: 64, BlockLen: 32, Cache: "dual", Remasking: "low_confidence",
+			Precision: "fp16"}, "steps 64 / blk 32 / dual / fp16"},
 	}
 	for _, tt := range tests {
 		if got := decoder(tt.cell); got != tt.want {

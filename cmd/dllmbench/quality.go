@@ -143,7 +143,8 @@ func judgeName(m *quality.Metrics) string {
 	return m.Judge.ID
 }
 
-// printQuality prints one row per cell: quality next to throughput.
+// printQuality prints one row per cell: quality next to throughput, each
+// cell named by its model, batch, prompt and generation lengths and decoder.
 func printQuality(w io.Writer, m *quality.Metrics) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	bertScore := false // a column only where some cell has one
@@ -151,7 +152,7 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 		_, ok := c.Metrics[quality.MBERTScoreF1]
 		bertScore = bertScore || ok
 	}
-	head := "model\tbatch\tdecoder\tjudge PPL [95%]\tentropy\tBLEU\tROUGE-L\t"
+	head := "model\tbatch\tprompt\tgen\tdecoder\tjudge PPL [95%]\tentropy\tBLEU\tROUGE-L\t"
 	if bertScore {
 		head += "BERTScore F1\t"
 	}
@@ -170,7 +171,7 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 			}
 			return "-"
 		}
-		row := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, decoderLabel(c.Cell), ppl,
+		row := fmt.Sprintf("%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, c.Cell.PromptLen, c.Cell.GenLen, decoderLabel(c.Cell), ppl,
 			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL))
 		if bertScore {
 			row += metric(quality.MBERTScoreF1) + "\t"
@@ -183,23 +184,36 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 	}
 }
 
-// decoderLabel describes how a cell decodes, without the model and shapes.
+// decoderLabel describes how a cell decodes, without the model and shapes:
+// every setting that tells two cells of a folder apart (sampling, CFG, a
+// weight precision other than bf16), as the report's decoder column does.
 func decoderLabel(c bench.Cell) string {
+	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	prec := ""
+	if c.Precision != "" && c.Precision != "bf16" {
+		prec = " " + c.Precision
+	}
 	if !c.Diffusion() {
 		s := "autoregressive"
 		if c.Temperature > 0 {
-			s += " T=" + strconv.FormatFloat(c.Temperature, 'g', -1, 64)
+			s += " T=" + g(c.Temperature)
 		} else {
 			s += " greedy"
 		}
-		return s
+		if c.TopK != 0 {
+			s += " top-k " + strconv.Itoa(c.TopK)
+		}
+		if c.TopP != 0 {
+			s += " top-p " + g(c.TopP)
+		}
+		return s + prec
 	}
 	var s string
 	switch {
 	case c.Threshold > 0:
-		s = "threshold " + strconv.FormatFloat(c.Threshold, 'g', -1, 64)
+		s = "threshold " + g(c.Threshold)
 	case c.Factor > 0:
-		s = "factor " + strconv.FormatFloat(c.Factor, 'g', -1, 64)
+		s = "factor " + g(c.Factor)
 	default:
 		s = fmt.Sprintf("steps %d", c.Steps)
 	}
@@ -207,7 +221,13 @@ func decoderLabel(c bench.Cell) string {
 	if c.Remasking != "" && c.Remasking != "low_confidence" {
 		s += " " + c.Remasking
 	}
-	return s
+	if c.CFGScale != 0 {
+		s += " cfg " + g(c.CFGScale)
+	}
+	if c.Temperature != 0 {
+		s += " T=" + g(c.Temperature)
+	}
+	return s + prec
 }
 
 // num prints v with sig significant digits, "-" when it has no value.

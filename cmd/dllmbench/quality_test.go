@@ -5,8 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"dllmbench/bench"
+	"dllmbench/quality"
 )
 
 // BERTScore asked for without its encoder is an error, as a missing judge
@@ -175,5 +179,56 @@ warmup: 0
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "skipped") || !strings.Contains(notes[0], "kept") {
 		t.Errorf("BERTScore lines in the log, want one saying it was skipped and what was kept:\n%s", strings.Join(notes, "\n"))
+	}
+}
+
+// The printed quality table names each cell's prompt and generation
+// lengths: cells of one decoder at several lengths (the study grid's
+// prompt_length and gen_length) are rows that read apart.
+func TestPrintQualityNamesLengths(t *testing.T) {
+	cell := func(p, g int, ppl float64) quality.CellMetrics {
+		c := bench.Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: p, GenLen: g}
+		return quality.CellMetrics{Cell: c, Cost: quality.Cost{TokensPerS: 100},
+			Perplexity: &quality.Perplexity{PPL: quality.Interval{Value: ppl, Lo: ppl - 1, Hi: ppl + 1}}}
+	}
+	m := &quality.Metrics{Cells: []quality.CellMetrics{cell(128, 128, 10), cell(512, 128, 20), cell(128, 256, 30)}}
+	var b strings.Builder
+	printQuality(&b, m)
+	lines := strings.Split(b.String(), "\n")
+	head := strings.Fields(lines[0])
+	pi, gi := slices.Index(head, "prompt"), slices.Index(head, "gen")
+	if pi < 0 || gi < 0 {
+		t.Fatalf("no prompt or gen column in the header %q", lines[0])
+	}
+	for i, want := range [][2]string{{"128", "128"}, {"512", "128"}, {"128", "256"}} {
+		f := strings.Fields(lines[i+1])
+		if len(f) <= max(pi, gi) || f[pi] != want[0] || f[gi] != want[1] {
+			t.Errorf("row %d %q: want prompt %s and gen %s", i, lines[i+1], want[0], want[1])
+		}
+	}
+}
+
+// The printed quality table's decoder names a weight precision other than
+// bf16 and the sampling settings, as the report's tables do: runs of one
+// grid at two precisions in one folder are rows that read apart.
+func TestDecoderLabelPrecision(t *testing.T) {
+	tests := []struct {
+		cell bench.Cell
+		want string
+	}{
+		{bench.Cell{Family: "llama", Precision: "bf16"}, "autoregressive greedy"},
+		{bench.Cell{Family: "llama", Precision: "fp32"}, "autoregressive greedy fp32"},
+		{bench.Cell{Family: "llada", Steps: 16, BlockLen: 32, Cache: "none", Remasking: "low_confidence", Precision: "fp16"},
+			"steps 16 blk 32 cache none fp16"},
+		// Sampling settings as well.
+		{bench.Cell{Family: "llama", Temperature: 0.7, TopK: 40, TopP: 0.9, Precision: "bf16"},
+			"autoregressive T=0.7 top-k 40 top-p 0.9"},
+		{bench.Cell{Family: "llada", Steps: 16, BlockLen: 32, Cache: "dual", Remasking: "random", CFGScale: 1, Temperature: 0.5},
+			"steps 16 blk 32 cache dual random cfg 1 T=0.5"},
+	}
+	for _, tt := range tests {
+		if got := decoderLabel(tt.cell); got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.cell, got, tt.want)
+		}
 	}
 }

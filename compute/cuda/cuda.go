@@ -108,9 +108,10 @@ type Backend struct {
 }
 
 var (
-	_ compute.Backend     = (*Backend)(nil)
-	_ compute.Recorder    = (*Backend)(nil)
-	_ compute.MemoryStats = (*Backend)(nil)
+	_ compute.Backend      = (*Backend)(nil)
+	_ compute.Recorder     = (*Backend)(nil)
+	_ compute.MemoryStats  = (*Backend)(nil)
+	_ compute.PeakResetter = (*Backend)(nil)
 )
 
 // buffer is the storage of a tensor: a device allocation.
@@ -416,6 +417,10 @@ func (b *Backend) Device() cuda.DeviceInfo { return b.info }
 func (b *Backend) Memory() (allocated, peak, workspace int64) {
 	return b.allocated, b.peak, b.blasWS.bytes + b.scratch.bytes + b.skCount.bytes + b.gemmPtrs.bytes + b.ptrs.buf.bytes
 }
+
+// ResetPeak restarts the peak that Memory reports from the bytes allocated
+// now (compute.PeakResetter).
+func (b *Backend) ResetPeak() { b.peak = b.allocated }
 
 // enter holds the OS thread and makes the context current on it; exit lets
 // the thread go. Every call that reaches the driver is between the two.

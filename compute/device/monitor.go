@@ -73,11 +73,19 @@ type raplMonitor struct {
 
 // NewCPUMonitor returns a monitor of the CPU's RAPL counters; Energy reports
 // unavailable where none is readable.
-func NewCPUMonitor() Monitor {
+func NewCPUMonitor() Monitor { return newRAPLMonitor("/sys/class/powercap") }
+
+// newRAPLMonitor reads the package domains of the powercap tree at root.
+func newRAPLMonitor(root string) *raplMonitor {
 	m := &raplMonitor{}
-	dirs, _ := filepath.Glob("/sys/class/powercap/intel-rapl:*")
+	dirs, _ := filepath.Glob(filepath.Join(root, "intel-rapl:*"))
 	for _, d := range dirs {
 		if strings.Count(filepath.Base(d), ":") != 1 { // packages only, not their sub-domains
+			continue
+		}
+		// A top-level zone may be the platform's (psys, on laptops), which
+		// holds the packages' energy already.
+		if name, err := os.ReadFile(filepath.Join(d, "name")); err != nil || !strings.HasPrefix(string(name), "package") {
 			continue
 		}
 		f := filepath.Join(d, "energy_uj")
