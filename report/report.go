@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -137,6 +138,37 @@ func writeFile(path string, b []byte) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+// Overwritten lists the machines of cells measured on more than one: a
+// cell's key names its settings, not the hardware, so bench.Latest keeps
+// one record of such a cell (its newest success) and every output shows
+// only that machine's. It returns how many cells that is and the machines
+// (hardware: the GPU, else the CPU, with the backend) their records came
+// from, sorted. A cell measured again on the same kind of hardware (a
+// failed cell retried, a node of the same GPU) is not counted.
+func Overwritten(recs []bench.Record) (cells int, machines []string) {
+	seen := map[string]map[string]bool{}
+	for _, r := range recs {
+		if r.Status != "ok" {
+			continue
+		}
+		if seen[r.Key] == nil {
+			seen[r.Key] = map[string]bool{}
+		}
+		seen[r.Key][hardware(r)] = true
+	}
+	all := map[string]bool{}
+	for _, hw := range seen {
+		if len(hw) < 2 {
+			continue
+		}
+		cells++
+		for h := range hw {
+			all[h] = true
+		}
+	}
+	return cells, slices.Sorted(maps.Keys(all))
 }
 
 // sortRecords keeps one record per cell key (bench.Latest) and orders them

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -492,5 +493,27 @@ func TestCSVNoteAndPromptTokens(t *testing.T) {
 	}
 	if got["energy_note"] != r.EnergyNote || got["prompt_tokens_mean"] != "33" || got["prompt_length"] != strconv.Itoa(r.Cell.PromptLen) {
 		t.Errorf("energy_note %q, prompt_tokens_mean %q, prompt_length %q", got["energy_note"], got["prompt_tokens_mean"], got["prompt_length"])
+	}
+}
+
+// A cell measured on two kinds of GPU is one key with two records, of which
+// every output keeps one: Overwritten names it and both machines. The same
+// cell measured again on the same kind (a failed attempt, a later success)
+// and a failure elsewhere are not counted.
+func TestOverwritten(t *testing.T) {
+	h200 := arRecord()
+	h200.Started = t0.Add(time.Hour)
+	h200.Env.GPU = &device.GPU{Name: "NVIDIA H200"}
+	again := diffRecord()
+	again.Started = t0.Add(time.Hour)
+	elsewhere := thrRecord()
+	elsewhere.Status, elsewhere.Env.GPU = "failed", &device.GPU{Name: "NVIDIA H200"}
+	cells, machines := Overwritten(append(fixture(), h200, again, elsewhere))
+	want := []string{"NVIDIA H100 80GB HBM3 (cuda)", "NVIDIA H200 (cuda)"}
+	if cells != 1 || !slices.Equal(machines, want) {
+		t.Errorf("Overwritten: %d cells on %q, want 1 on %q", cells, machines, want)
+	}
+	if cells, machines := Overwritten(fixture()); cells != 0 || machines != nil {
+		t.Errorf("Overwritten of one machine's records: %d cells on %q, want none", cells, machines)
 	}
 }

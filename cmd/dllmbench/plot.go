@@ -52,6 +52,7 @@ func plotFigures(dir string, files []string) error {
 	if err != nil {
 		return err
 	}
+	noteOverwritten(recs)
 	for _, f := range figs.Drawn {
 		p := filepath.Join(dir, "figures", f.Name)
 		fmt.Fprintf(os.Stdout, "%s.svg  %s.png  %s\n", p, p, f.Title)

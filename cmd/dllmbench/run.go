@@ -375,7 +375,22 @@ func buildReports(dir string, files []string) error {
 		return err
 	}
 	noteEnergy(recs)
+	noteOverwritten(recs)
 	return nil
+}
+
+// noteOverwritten says, under the table, which cells' records came from
+// more than one machine, of which the outputs show only the newest
+// (report.Overwritten).
+func noteOverwritten(recs []bench.Record) {
+	if n, machines := report.Overwritten(recs); n > 0 {
+		were := "cells were"
+		if n == 1 {
+			were = "cell was"
+		}
+		fmt.Fprintf(os.Stderr, "dllmbench: %d %s measured on more than one machine (%s); the outputs show each one's newest only: give each machine's records a report of its own (--output_dir)\n",
+			n, were, strings.Join(machines, ", "))
+	}
 }
 
 // flagAfterArgs refuses a flag of fs given after the first argument: the
@@ -515,7 +530,9 @@ func estimateBackend(backend string, dev int) (string, string, error) {
 }
 
 // readRecords reads the records of dir (or of the given files and
-// folders), one per cell: merged runs and jobs never count a cell twice.
+// folders), every one: callers keep one per cell (bench.Latest; report's
+// outputs do so themselves), so that merged runs and jobs never count a
+// cell twice.
 func readRecords(dir string, files []string) ([]bench.Record, error) {
 	if dir == "" {
 		return nil, usagef("--output_dir: empty") // dir is every caller's --output_dir
@@ -531,7 +548,7 @@ func readRecords(dir string, files []string) ([]bench.Record, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("no records in %s", strings.Join(src, ", "))
 	}
-	return bench.Latest(recs), nil
+	return recs, nil
 }
 
 // isTerminal reports whether f is a character device (a terminal).

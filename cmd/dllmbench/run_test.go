@@ -565,3 +565,45 @@ func TestReportInputsKeepResults(t *testing.T) {
 		}
 	}
 }
+
+// Records of one cell from two machines merge into one row (a cell's key is
+// its settings), so report and plot say which machines were merged over;
+// one machine's records, however many files, say nothing.
+func TestReportNamesOverwrittenMachines(t *testing.T) {
+	e := newEnv(t, `name: two-machines
+models:
+  - id: builtin:demo-llama
+backend: cpu
+prompts:
+  source: builtin
+  max_prompts: 1
+batch_size: [1]
+prompt_length: [16]
+gen_length: [4]
+repetitions: 1
+warmup: 0
+`)
+	if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "a", "--no-quality", "--records-name", "a"); r.code != 0 {
+		t.Fatalf("run: code %d\n%s", r.code, r.stderr)
+	}
+	// The same records as another CPU measured them.
+	b, err := os.ReadFile(filepath.Join(e.dir, "a", "records", "a.jsonl"))
+	must(t, err)
+	var rec map[string]any
+	must(t, json.Unmarshal(bytes.TrimSpace(b), &rec))
+	rec["env"].(map[string]any)["cpu"] = "Other CPU"
+	other, err := json.Marshal(rec)
+	must(t, err)
+	must(t, os.MkdirAll(filepath.Join(e.dir, "b"), 0o755))
+	must(t, os.WriteFile(filepath.Join(e.dir, "b", "b.jsonl"), append(other, '\n'), 0o644))
+	for _, c := range []string{"report", "plot"} {
+		r := e.run(t, nil, c, "--output_dir", "m", "a/records/a.jsonl", "b/b.jsonl")
+		if r.code != 0 || !strings.Contains(r.stderr, "1 cell was measured on more than one machine (") ||
+			!strings.Contains(r.stderr, ", Other CPU (cpu)); the outputs show each one's newest only") {
+			t.Errorf("%s of two machines' records: code %d, %q", c, r.code, r.stderr)
+		}
+		if r := e.run(t, nil, c, "--output_dir", "m", "a/records/a.jsonl", "a"); r.code != 0 || strings.Contains(r.stderr, "machine") {
+			t.Errorf("%s of one machine's records: code %d, %q", c, r.code, r.stderr)
+		}
+	}
+}
