@@ -251,6 +251,9 @@ func (ix qualityIndex) of(r bench.Record) *Quality {
 	if q, has := ix.byKey[r.Key]; has {
 		return q
 	}
+	if r.Status != "ok" {
+		return nil // it generated nothing: no other run's quality is its
+	}
 	return ix.byCell[r.Cell]
 }
 

@@ -115,4 +115,11 @@ func TestQualityIndex(t *testing.T) {
 	if q := qx.of(thrRecord()); q != nil {
 		t.Errorf("no quality: %+v", q)
 	}
+	// A failed record generated nothing: another run's quality of its cell
+	// is not its own (it is listed without a record instead).
+	failed := r
+	failed.Key, failed.Status, failed.Outputs = "failed-now", "failed", nil
+	if q := qx.of(failed); q != nil {
+		t.Errorf("a failed record took another run's quality: %+v", q)
+	}
 }
