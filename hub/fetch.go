@@ -266,7 +266,11 @@ func goodETag(etag string) bool {
 func (c *Client) fetchBlob(ctx context.Context, r repository, file string, m meta, blob string) error {
 	fail := func(err error) error { return fmt.Errorf("hub: %s: %s: %w", r, file, err) }
 	locks := filepath.Join(c.Cache, ".locks", r.folder())
-	for _, d := range []string{filepath.Dir(blob), locks} {
+	// snapshots/ too, before the first byte: huggingface_hub's cache scanner
+	// (hf cache ls, hf cache rm) takes a repository folder without it for a
+	// corrupted one, and would not show or remove a broken download's bytes.
+	snapshots := filepath.Join(c.Cache, r.folder(), "snapshots")
+	for _, d := range []string{filepath.Dir(blob), snapshots, locks} {
 		if err := os.MkdirAll(d, 0o777); err != nil {
 			return fail(err)
 		}

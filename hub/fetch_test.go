@@ -519,3 +519,26 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestFetchFailedLayout has a download fail mid-way: the repository folder
+// it leaves must still be one that huggingface_hub's scan_cache_dir (behind
+// `hf cache ls`, `hf cache rm`) accepts, which needs its snapshots/ folder;
+// without it the repository is reported as corrupted and its .incomplete
+// bytes cannot be cleaned with those commands.
+func TestFetchFailedLayout(t *testing.T) {
+	f := hubtest.New(t, wikitext())
+	f.Expired = true
+	c := client(t, f, "")
+	if _, err := c.Fetch(context.Background(), Dataset, "Salesforce/wikitext", "", []string{"wikitext-103-raw-v1/validation-*"}); err == nil {
+		t.Fatal("Fetch succeeded from a CDN that refuses every link")
+	}
+	repo := filepath.Join(c.Cache, "datasets--Salesforce--wikitext")
+	if fi, err := os.Stat(filepath.Join(repo, "snapshots")); err != nil || !fi.IsDir() {
+		t.Errorf("after a failed download, %s has no snapshots folder: %v", repo, err)
+	}
+	// Nor does a snapshot of the commit appear, which a revision given as the
+	// commit would take as cached.
+	if _, err := c.Snapshot(Dataset, "Salesforce/wikitext", commitB); !errors.Is(err, ErrNotCached) {
+		t.Errorf("Snapshot after a failed download: %v, want ErrNotCached", err)
+	}
+}
