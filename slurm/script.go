@@ -162,11 +162,14 @@ func (p *Plan) ArrayArgs(opts []string, script string) []string {
 // MergeArgs are sbatch's arguments for the merge job. It takes only the
 // options that place a job (partition, account, QOS, reservation, cluster,
 // mail, time) unless it computes quality, when it needs the tasks'
-// resources and takes them all.
+// resources and takes them all but the array's own: --array (which would
+// make it an array of merge jobs) and --dependency (which, later on the
+// command line, would replace its dependency on the array; waiting for the
+// array, it waits for what the array waits for).
 func (p *Plan) MergeArgs(arrayJob string, opts []string, script string) []string {
 	args := []string{"--parsable", "--dependency=afterany:" + arrayJob}
 	if p.Quality {
-		args = append(args, opts...)
+		args = append(args, notArrayOnly(opts)...)
 	} else {
 		args = append(args, placement(opts)...)
 	}
@@ -192,6 +195,27 @@ func placement(opts []string) []string {
 			}
 		case len(o) > 2 && slices.Contains(short, o[:2]):
 			out = append(out, o) // -pgpu
+		}
+	}
+	return out
+}
+
+// notArrayOnly drops the options that concern only the array (--array,
+// --dependency) from opts, with their values.
+func notArrayOnly(opts []string) []string {
+	long := []string{"--array", "--dependency"}
+	short := []string{"-a", "-d"}
+	var out []string
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		name, _, hasValue := strings.Cut(o, "=")
+		switch {
+		case slices.Contains(long, name) && hasValue:
+		case slices.Contains(long, o) || slices.Contains(short, o):
+			i++ // and its value
+		case len(o) > 2 && slices.Contains(short, o[:2]): // -a0-3
+		default:
+			out = append(out, o)
 		}
 	}
 	return out

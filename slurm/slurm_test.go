@@ -219,6 +219,16 @@ func TestMergeArgs(t *testing.T) {
 	if got := p.MergeArgs("12", opts, "m.sbatch"); len(got) != len(opts)+3 {
 		t.Errorf("merge job with quality takes all the options: %q", got)
 	}
+	// but not those of the array alone: an --array (a throttle, such as
+	// 0-3%2) made the merge job an array of merge jobs, and a --dependency,
+	// the later one on sbatch's command line, replaced the merge job's
+	// afterany on the array, so that it could start before the tasks ended.
+	opts = []string{"--array=0-3%2", "-a", "0-3", "-a0-3", "--array", "0-3", "--dependency=afterok:7", "-d", "afterok:7",
+		"-dafterok:7", "--dependency", "singleton", "--mem=64G"}
+	want = []string{"--parsable", "--dependency=afterany:12", "--mem=64G", "m.sbatch"}
+	if d := cmp.Diff(want, p.MergeArgs("12", opts, "m.sbatch")); d != "" {
+		t.Errorf("merge job with quality, array-only options (-want +got):\n%s", d)
+	}
 }
 
 // fakeSbatch answers sbatch with ids 100, 101, … and logs the calls.
