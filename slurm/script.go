@@ -52,7 +52,10 @@ func (p *Plan) name() string {
 // Shards and appends to OutputDir/records/<array job>_<task>.jsonl, or
 // <array job>_<task>-r<n>.jsonl after its n-th requeue (a new file, so that
 // a line torn by a hard kill stays the last line of its file, where readers
-// skip it). The binary is exec'd so that SLURM's signals reach it.
+// skip it). The binary is exec'd so that SLURM's signals reach it. The
+// shard count is the plan's, not $SLURM_ARRAY_TASK_COUNT, which is 1 when
+// one task is submitted again by hand (sbatch --array=3 array.sbatch) and
+// less than Shards under a step (--array=0-7:2).
 func (p *Plan) ArrayScript() string {
 	p.check()
 	var b strings.Builder
@@ -75,7 +78,7 @@ func (p *Plan) ArrayScript() string {
 if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT; fi
 `)
 	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", quote(p.OutputDir),
-		"--shard", `"$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"`, "--records-name", `"$name"`, "--no-report", "--no-quality"}
+		"--shard", fmt.Sprintf(`"$SLURM_ARRAY_TASK_ID/%d"`, p.Shards), "--records-name", `"$name"`, "--no-report", "--no-quality"}
 	if p.GPUs > 1 {
 		args = append(args, "--devices", "all")
 	}

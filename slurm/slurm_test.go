@@ -91,7 +91,7 @@ func TestScripts(t *testing.T) {
 		"#SBATCH --output=/data/logs/slurm/%x-%A_%a.out\n", "#SBATCH --open-mode=append\n",
 		`if [ -z "${HF_HOME:-}" ]; then export HF_HOME='/scratch/o'\''neil/hf'; fi`,
 		`DLLMBENCH=${DLLMBENCH:-'/opt/dll mbench/bin/dllmbench'}`,
-		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" --records-name "$name" --no-report --no-quality` + "\n",
+		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/4" --records-name "$name" --no-report --no-quality` + "\n",
 	} {
 		if !strings.Contains(array, want) {
 			t.Errorf("array script lacks %q:\n%s", want, array)
@@ -141,6 +141,11 @@ func TestArrayScriptRuns(t *testing.T) {
 	}{
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2"},
 			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality\nHF_HOME=/hf\n"},
+		// one task submitted again by hand (sbatch --array=1 array.sbatch),
+		// as users rerun a task that failed: SLURM_ARRAY_TASK_COUNT is then 1,
+		// and the shard is still 1 of the plan's 2, not "1/1", which run refused
+		{[]string{"SLURM_ARRAY_JOB_ID=9", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=1", "SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_MAX=1"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 9_1 --no-report --no-quality\nHF_HOME=/hf\n"},
 		// requeued twice, with a cache of its own
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_RESTART_COUNT=2", "HF_HOME=/mine"},
 			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality\nHF_HOME=/mine\n"},
