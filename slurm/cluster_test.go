@@ -107,35 +107,37 @@ func TestCluster(t *testing.T) {
 	})
 
 	// A task told to stop mid-run (SIGTERM to its batch step, as before a
-	// time limit) requeues itself; its second run measures only the cells
-	// still missing, and the merge job waits for it.
+	// time limit) requeues itself, and only itself: it is the array's last
+	// task, whose SLURM_JOB_ID is the array's id, which requeued the whole
+	// array. Its second run measures only the cells still missing, and the
+	// merge job waits for it.
 	t.Run("requeue", func(t *testing.T) {
 		work := c.workDir(t, "requeue", killGrid)
 		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
 		sub := latest(t, filepath.Join(work, "out"))
-		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_0.jsonl")
+		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_1.jsonl")
 		deadline := time.Now().Add(60 * time.Second)
 		for n := 0; n == 0; n = len(recordKeys(t, first)) {
 			if time.Now().After(deadline) {
-				t.Fatalf("task 0 recorded nothing in 60 s")
+				t.Fatalf("task 1 recorded nothing in 60 s")
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		c.run(t, work, "scancel", "--signal=TERM", "--batch", sub.ArrayJob+"_0")
+		c.run(t, work, "scancel", "--signal=TERM", "--batch", sub.ArrayJob+"_1")
 		c.waitMerge(t, sub, 120*time.Second)
-		c.wantJobs(t, sub, map[int]int{0: 1, 1: 0})
+		c.wantJobs(t, sub, map[int]int{0: 0, 1: 1})
 		if n := len(recordKeys(t, first)); n >= 7 {
-			t.Errorf("task 0 recorded all its %d cells before the signal: the test proves nothing", n)
+			t.Errorf("task 1 recorded all its %d cells before the signal: the test proves nothing", n)
 		}
-		if _, err := os.Stat(filepath.Join(work, "out", "records", sub.ArrayJob+"_0-r1.jsonl")); err != nil {
+		if _, err := os.Stat(filepath.Join(work, "out", "records", sub.ArrayJob+"_1-r1.jsonl")); err != nil {
 			t.Errorf("the requeued task wrote no records of its own: %v", err)
 		}
 		if keys := recordKeys(t, filepath.Join(work, "out", "records")); len(keys) != 14 {
 			t.Errorf("%d cells recorded, want 14", len(keys))
 		}
-		log := readFile(t, filepath.Join(work, "logs", "slurm", "dllmbench-"+sub.ArrayJob+"_0.out"))
+		log := readFile(t, filepath.Join(work, "logs", "slurm", "dllmbench-"+sub.ArrayJob+"_1.out"))
 		if !strings.Contains(log, "job requeued") {
-			t.Errorf("task 0's log does not say it requeued:\n%s", log)
+			t.Errorf("task 1's log does not say it requeued:\n%s", log)
 		}
 	})
 

@@ -260,10 +260,12 @@ func firstNonEmpty(s ...string) string {
 // place that decides it (run.go calls it):
 //   - On SIGTERM (preemption, or --signal=B:TERM@120 before the time
 //     limit) the cell in flight is abandoned (bench.Run returns ctx.Err()),
-//     the records are already synced, and `scontrol requeue $SLURM_JOB_ID`
-//     puts the job back in the queue; run then exits 0. For an array task
-//     SLURM_JOB_ID is the task's own id, so only that task goes back. When
-//     the requeue fails, run exits non-zero.
+//     the records are already synced, and `scontrol requeue` puts the job
+//     back in the queue; run then exits 0. An array task is named
+//     $SLURM_ARRAY_JOB_ID_$SLURM_ARRAY_TASK_ID, so that only that task goes
+//     back: its SLURM_JOB_ID is its own id but for the array's last task,
+//     which keeps the array's id, and requeueing that requeues every task.
+//     When the requeue fails, run exits non-zero.
 //   - A --shard run whose only problem is failed cells exits 0: its share
 //     is recorded, failures included, and the merge job lists them.
 //   - Anything else ends as it does outside SLURM.
@@ -279,12 +281,15 @@ type slurmJob struct {
 	stop    func()
 }
 
-// watchSLURM returns the job of $SLURM_JOB_ID, watching for SIGTERM; nil
-// outside SLURM.
+// watchSLURM returns the job of $SLURM_JOB_ID, or the array task, watching
+// for SIGTERM; nil outside SLURM.
 func watchSLURM() *slurmJob {
 	id := os.Getenv("SLURM_JOB_ID")
 	if id == "" {
 		return nil
+	}
+	if arr, task := os.Getenv("SLURM_ARRAY_JOB_ID"), os.Getenv("SLURM_ARRAY_TASK_ID"); arr != "" && task != "" {
+		id = arr + "_" + task
 	}
 	j := &slurmJob{id: id, requeue: scontrolRequeue, term: make(chan struct{})}
 	ch := make(chan os.Signal, 1)

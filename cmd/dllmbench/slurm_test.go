@@ -443,16 +443,23 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 		requeueRC string
 		kill      string // FAKE_REQUEUE_KILL
 		code      int
+		env       []string // SLURM_JOB_ID=4242 and these
+		requeued  string   // the job scontrol requeues
 	}{
-		{"requeued", "0", "", 0},
-		{"requeue refused", "1", "", 1},
-		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0},
+		{"requeued", "0", "", 0, nil, "4242"},
+		{"requeue refused", "1", "", 1, nil, "4242"},
+		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0, nil, "4242"},
+		// The last task of an array keeps the array's job id as its own
+		// SLURM_JOB_ID (task 1 of array 4242 here), and scontrol requeue
+		// 4242 requeued every task of the array, killing those still
+		// running: the task is named by array and index.
+		{"the last task of an array", "0", "", 0, []string{"SLURM_ARRAY_JOB_ID=4242", "SLURM_ARRAY_TASK_ID=1"}, "4242_1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, slowGrid)
 			cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--shard", "0/1", "--no-report", "--no-quality")
-			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), "SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC="+tc.requeueRC,
-				"FAKE_REQUEUE_KILL="+tc.kill)
+			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), append([]string{"SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC=" + tc.requeueRC,
+				"FAKE_REQUEUE_KILL=" + tc.kill}, tc.env...)...)
 			stderr, err := cmd.StderrPipe()
 			must(t, err)
 			must(t, cmd.Start())
@@ -476,7 +483,7 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\n%s", code, tc.code, log.String())
 			}
-			if d := cmp.Diff([]string{"scontrol requeue 4242"}, e.calls()); d != "" {
+			if d := cmp.Diff([]string{"scontrol requeue " + tc.requeued}, e.calls()); d != "" {
 				t.Errorf("scontrol calls (-want +got):\n%s", d)
 			}
 			keys, _ := recordKeys(t, filepath.Join(e.dir, "out"))
