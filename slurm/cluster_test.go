@@ -141,6 +141,45 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	// A task cancelled mid-run (plain scancel) stays cancelled: it used to
+	// take scancel's SIGTERM for a warning signal and requeue itself. The
+	// merge job still runs (afterany), builds the reports from the cells
+	// recorded and lists the cancelled shard's other cells as missing,
+	// exiting 1, and status says so.
+	t.Run("scancel", func(t *testing.T) {
+		work := c.workDir(t, "scancel", killGrid)
+		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
+		sub := latest(t, filepath.Join(work, "out"))
+		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_0.jsonl")
+		deadline := time.Now().Add(60 * time.Second)
+		for n := 0; n == 0; n = len(recordKeys(t, first)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("task 0 recorded nothing in 60 s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.run(t, work, "scancel", sub.ArrayJob+"_0")
+		c.waitMerge(t, sub, 120*time.Second)
+		c.waitJobs(t, sub.ArrayJob, 60*time.Second)
+		tasks, err := c.query(sub.ArrayJob, sub.MergeJob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{sub.ArrayJob + "_0": "CANCELLED 0", sub.ArrayJob + "_1": "COMPLETED 0", sub.MergeJob: "FAILED 0"}
+		for _, tk := range tasks {
+			if got := fmt.Sprintf("%s %d", tk.State, tk.Restarts); got != want[tk.JobID] {
+				t.Errorf("%s: %s, want %s (state, restarts)", tk.JobID, got, want[tk.JobID])
+			}
+		}
+		if _, err := os.Stat(filepath.Join(work, "out", "raw_data", "raw_metrics.csv")); err != nil {
+			t.Errorf("the merge job built no reports: %v", err)
+		}
+		st := c.run(t, work, c.bin, "slurm", "status", "--output_dir", "out")
+		if !strings.Contains(st, "14 in 2 shards: ") || strings.Contains(st, " 0 missing") || !strings.Contains(st, "missing: ") {
+			t.Errorf("status:\n%s", st)
+		}
+	})
+
 	// jobs/benchmark_gpu.sbatch, submitted by hand as users do, with the
 	// GPU and partition lines overridden for this cluster.
 	t.Run("jobscript", func(t *testing.T) {

@@ -265,7 +265,10 @@ func firstNonEmpty(s ...string) string {
 //     $SLURM_ARRAY_JOB_ID_$SLURM_ARRAY_TASK_ID, so that only that task goes
 //     back: its SLURM_JOB_ID is its own id but for the array's last task,
 //     which keeps the array's id, and requeueing that requeues every task.
-//     When the requeue fails, run exits non-zero.
+//     When the requeue fails, run exits non-zero. A job that scancel is
+//     ending (SLURM has it COMPLETING with no reason, where a time limit
+//     says TimeLimit and its warning signal finds it RUNNING) is not
+//     requeued: run ends as SIGTERM ends it outside SLURM.
 //   - A --shard run whose only problem is failed cells exits 0: its share
 //     is recorded, failures included, and the merge job lists them.
 //   - Anything else ends as it does outside SLURM.
@@ -277,7 +280,8 @@ func firstNonEmpty(s ...string) string {
 type slurmJob struct {
 	id      string
 	requeue func(ctx context.Context, jobID string) error
-	term    chan struct{} // closed when SIGTERM arrives
+	state   func(ctx context.Context, jobID string) (slurm.Task, error) // nil: not asked
+	term    chan struct{}                                               // closed when SIGTERM arrives
 	stop    func()
 }
 
@@ -291,7 +295,8 @@ func watchSLURM() *slurmJob {
 	if arr, task := os.Getenv("SLURM_ARRAY_JOB_ID"), os.Getenv("SLURM_ARRAY_TASK_ID"); arr != "" && task != "" {
 		id = arr + "_" + task
 	}
-	j := &slurmJob{id: id, requeue: scontrolRequeue, term: make(chan struct{})}
+	j := &slurmJob{id: id, requeue: scontrolRequeue, term: make(chan struct{}),
+		state: func(ctx context.Context, id string) (slurm.Task, error) { return slurm.State(ctx, slurm.Exec, id) }}
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -328,6 +333,13 @@ func (j *slurmJob) interrupted(err error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if j.state != nil {
+		// Not asked, or not answered: requeued, as a preempted job must be.
+		if t, serr := j.state(ctx, j.id); serr == nil && t.Cancelled() {
+			slog.Warn("SIGTERM: the job is being cancelled (scancel), so it is not requeued", "job", j.id, "state", t.State)
+			return err
+		}
+	}
 	if rerr := j.requeue(ctx, j.id); rerr != nil {
 		return fmt.Errorf("SIGTERM: %v, and requeueing SLURM job %s failed: %w", err, j.id, rerr)
 	}

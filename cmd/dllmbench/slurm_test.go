@@ -444,22 +444,36 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 		kill      string // FAKE_REQUEUE_KILL
 		code      int
 		env       []string // SLURM_JOB_ID=4242 and these
-		requeued  string   // the job scontrol requeues
+		requeued  string   // the job scontrol requeues, "" for none
+		show      string   // what scontrol show job says of it, "" for "Invalid job id"
 	}{
-		{"requeued", "0", "", 0, nil, "4242"},
-		{"requeue refused", "1", "", 1, nil, "4242"},
-		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0, nil, "4242"},
+		{"requeued", "0", "", 0, nil, "4242", "JobId=4242 JobName=x JobState=RUNNING Reason=None ExitCode=0:0"},
+		{"requeue refused", "1", "", 1, nil, "4242", ""},
+		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0, nil, "4242", ""},
 		// The last task of an array keeps the array's job id as its own
 		// SLURM_JOB_ID (task 1 of array 4242 here), and scontrol requeue
 		// 4242 requeued every task of the array, killing those still
 		// running: the task is named by array and index.
-		{"the last task of an array", "0", "", 0, []string{"SLURM_ARRAY_JOB_ID=4242", "SLURM_ARRAY_TASK_ID=1"}, "4242_1"},
+		{"the last task of an array", "0", "", 0, []string{"SLURM_ARRAY_JOB_ID=4242", "SLURM_ARRAY_TASK_ID=1"}, "4242_1", ""},
+		// scancel: SLURM has the job ending (COMPLETING, no reason) when
+		// the SIGTERM comes, and the task requeued itself, undoing the
+		// cancel. It ends as a SIGTERM ends a run outside SLURM.
+		{"cancelled", "0", "", 143, nil, "", "JobId=4242 JobName=x JobState=COMPLETING Reason=None ExitCode=0:0"},
+		// A time limit reached without the warning signal still requeues.
+		{"time limit", "0", "", 0, nil, "4242", "JobId=4242 JobName=x JobState=COMPLETING Reason=TimeLimit ExitCode=0:0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, slowGrid)
 			cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--shard", "0/1", "--no-report", "--no-quality")
 			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), append([]string{"SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC=" + tc.requeueRC,
 				"FAKE_REQUEUE_KILL=" + tc.kill}, tc.env...)...)
+			id := "4242"
+			if tc.env != nil {
+				id = "4242_1"
+			}
+			if tc.show != "" {
+				must(t, os.WriteFile(filepath.Join(e.dir, "show-"+id), []byte(tc.show+"\n"), 0o644))
+			}
 			stderr, err := cmd.StderrPipe()
 			must(t, err)
 			must(t, cmd.Start())
@@ -483,7 +497,11 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\n%s", code, tc.code, log.String())
 			}
-			if d := cmp.Diff([]string{"scontrol requeue " + tc.requeued}, e.calls()); d != "" {
+			want := []string{"scontrol show job -o " + id}
+			if tc.requeued != "" {
+				want = append(want, "scontrol requeue "+tc.requeued)
+			}
+			if d := cmp.Diff(want, e.calls()); d != "" {
 				t.Errorf("scontrol calls (-want +got):\n%s", d)
 			}
 			keys, _ := recordKeys(t, filepath.Join(e.dir, "out"))
@@ -493,7 +511,10 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 			if tc.code == 0 && !strings.Contains(log.String(), "job requeued") {
 				t.Errorf("no word of the requeue:\n%s", log.String())
 			}
-			if tc.code != 0 && !strings.Contains(log.String(), "Job is no longer pending execution") {
+			if tc.requeued == "" && !strings.Contains(log.String(), "cancelled") {
+				t.Errorf("no word of the cancel:\n%s", log.String())
+			}
+			if tc.code == 1 && !strings.Contains(log.String(), "Job is no longer pending execution") {
 				t.Errorf("the requeue's error is not shown:\n%s", log.String())
 			}
 			// The requeued task, run again, measures the rest.
