@@ -73,11 +73,11 @@ func (p *Plan) ArrayScript() string {
 	}
 	b.WriteString("set -eu\n")
 	p.writeEnv(&b)
-	fmt.Fprintf(&b, "mkdir -p %s\n", quote(p.LogDir))
+	fmt.Fprintf(&b, "mkdir -p %s\n", Quote(p.LogDir))
 	b.WriteString(`name=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}
 if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT; fi
 `)
-	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", quote(p.OutputDir),
+	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", Quote(p.OutputDir),
 		"--shard", fmt.Sprintf(`"$SLURM_ARRAY_TASK_ID/%d"`, p.Shards), "--records-name", `"$name"`, "--no-report", "--no-quality"}
 	if p.GPUs > 1 {
 		args = append(args, "--devices", "all")
@@ -108,12 +108,12 @@ func (p *Plan) MergeScript() string {
 	}
 	b.WriteString("set -u\n")
 	p.writeEnv(&b)
-	out := quote(p.OutputDir)
+	out := Quote(p.OutputDir)
 	b.WriteString("rc=0\n")
 	// One command for both steps, in a run's order, so that the merge job
 	// cannot drift from a local run's end: the reports drawn before the
 	// quality metrics had no quality or Pareto figures.
-	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", out, "--no-measure"}
+	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", out, "--no-measure"}
 	if !p.Quality {
 		args = append(args, "--no-quality")
 	}
@@ -151,9 +151,9 @@ func (p *Plan) writeEnv(b *strings.Builder) {
 		if !ok || !isName(k) {
 			panic(fmt.Sprintf("slurm: environment entry %q is not NAME=VALUE", kv))
 		}
-		fmt.Fprintf(b, "if [ -z \"${%[1]s:-}\" ]; then export %[1]s=%[2]s; fi\n", k, quote(v))
+		fmt.Fprintf(b, "if [ -z \"${%[1]s:-}\" ]; then export %[1]s=%[2]s; fi\n", k, Quote(v))
 	}
-	fmt.Fprintf(b, "DLLMBENCH=${DLLMBENCH:-%s}\n", quote(p.Binary))
+	fmt.Fprintf(b, "DLLMBENCH=${DLLMBENCH:-%s}\n", Quote(p.Binary))
 }
 
 // ArrayArgs are sbatch's arguments for the array: opts (the user's, which
@@ -236,8 +236,8 @@ func isName(s string) bool {
 	return true
 }
 
-// quote makes s one word for bash, single-quoted unless it is plain.
-func quote(s string) string {
+// Quote makes s one word for bash, single-quoted unless it is plain.
+func Quote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+=,") == "" {
 		return s
 	}

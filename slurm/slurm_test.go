@@ -280,7 +280,7 @@ func TestSubmit(t *testing.T) {
 	// would have: run --no-measure computes the quality metrics before the
 	// reports ('dllmbench report', which it named, has no quality).
 	if err == nil || !strings.Contains(err.Error(), "array job 100 was submitted") || !strings.Contains(err.Error(), "Invalid partition") ||
-		!strings.Contains(err.Error(), "dllmbench run --config /data/out/slurm/grid-abc.yaml --output_dir "+quote(out)+" --no-measure") {
+		!strings.Contains(err.Error(), "dllmbench run --config /data/out/slurm/grid-abc.yaml --output_dir "+Quote(out)+" --no-measure") {
 		t.Errorf("failed merge: %v", err)
 	}
 	subs, err := Submissions(out)

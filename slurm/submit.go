@@ -70,7 +70,7 @@ func Submit(ctx context.Context, run Runner, p *Plan, opts []string, arrayScript
 		s.MergeJob, err = parsableID(out)
 	}
 	if err != nil {
-		end := "dllmbench run --config " + quote(p.Grid) + " --output_dir " + quote(p.OutputDir) + " --no-measure"
+		end := "dllmbench run --config " + Quote(p.Grid) + " --output_dir " + Quote(p.OutputDir) + " --no-measure"
 		if !p.Quality {
 			end += " --no-quality"
 		}

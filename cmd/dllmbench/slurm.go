@@ -164,8 +164,15 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	if f.dryRun {
 		fmt.Fprintf(stdout, "# %d cells of grid %s in %d shards; the tasks would read a copy of it: %s\n", len(cells), g.Name, shards, p.Grid)
 		fmt.Fprintf(stdout, "# %s\n%s\n# %s\n%s\n", arrayPath, array, mergePath, merge)
-		fmt.Fprintf(stdout, "# would run:\n#   mkdir -p %s\n#   sbatch %s\n#   sbatch %s\n", logs,
-			strings.Join(p.ArrayArgs(opts, arrayPath), " "), strings.Join(p.MergeArgs("<array job id>", opts, mergePath), " "))
+		words := func(args []string) string {
+			q := make([]string, len(args))
+			for i, a := range args {
+				q[i] = slurm.Quote(a)
+			}
+			return strings.Join(q, " ")
+		}
+		fmt.Fprintf(stdout, "# would run:\n#   mkdir -p %s\n#   sbatch %s\n#   sbatch %s\n", slurm.Quote(logs),
+			words(p.ArrayArgs(opts, arrayPath)), words(p.MergeArgs("<array job id>", opts, mergePath)))
 		return nil
 	}
 	for _, d := range []string{logs, dir} {

@@ -595,8 +595,15 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 	e := newEnv(t, shardGrid)
 	// --dry-run prints and writes nothing.
 	r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--dry-run", "--", "-p", "gpu")
-	if r.code != 0 || !strings.Contains(r.stdout, "#SBATCH --array=0-1") || !strings.Contains(r.stdout, "--dependency=afterany:<array job id> -p gpu") {
+	if r.code != 0 || !strings.Contains(r.stdout, "#SBATCH --array=0-1") || !strings.Contains(r.stdout, "--dependency=afterany:<array job id>' -p gpu") {
 		t.Fatalf("dry run: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The command lines it prints are the shell's: a folder with a blank
+	// or a quote is one word, so that they can be run as printed.
+	r = e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "my 'out'", "--shards", "2", "--dry-run", "--", "-J", "a b")
+	arrayScript := filepath.Join(e.dir, "my 'out'", "slurm", "array.sbatch")
+	if r.code != 0 || !strings.Contains(r.stdout, `#   sbatch --parsable -J 'a b' '`+strings.ReplaceAll(arrayScript, "'", `'\''`)+"'\n") {
+		t.Fatalf("dry run, a folder with a blank: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "out")); err == nil || len(e.calls()) > 1 || e.calls()[0] != "" {
 		t.Errorf("dry run wrote or submitted: %v %q", err, e.calls())
