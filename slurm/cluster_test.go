@@ -107,10 +107,47 @@ func TestCluster(t *testing.T) {
 	})
 
 	// A task told to stop mid-run (SIGTERM to its batch step, as before a
-	// time limit) requeues itself; its second run measures only the cells
-	// still missing, and the merge job waits for it.
+	// time limit) requeues itself, and only itself: it is the array's last
+	// task, whose SLURM_JOB_ID is the array's id, which requeued the whole
+	// array. Its second run measures only the cells still missing, and the
+	// merge job waits for it.
 	t.Run("requeue", func(t *testing.T) {
 		work := c.workDir(t, "requeue", killGrid)
+		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
+		sub := latest(t, filepath.Join(work, "out"))
+		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_1.jsonl")
+		deadline := time.Now().Add(60 * time.Second)
+		for n := 0; n == 0; n = len(recordKeys(t, first)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("task 1 recorded nothing in 60 s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.run(t, work, "scancel", "--signal=TERM", "--batch", sub.ArrayJob+"_1")
+		c.waitMerge(t, sub, 120*time.Second)
+		c.wantJobs(t, sub, map[int]int{0: 0, 1: 1})
+		if n := len(recordKeys(t, first)); n >= 7 {
+			t.Errorf("task 1 recorded all its %d cells before the signal: the test proves nothing", n)
+		}
+		if _, err := os.Stat(filepath.Join(work, "out", "records", sub.ArrayJob+"_1-r1.jsonl")); err != nil {
+			t.Errorf("the requeued task wrote no records of its own: %v", err)
+		}
+		if keys := recordKeys(t, filepath.Join(work, "out", "records")); len(keys) != 14 {
+			t.Errorf("%d cells recorded, want 14", len(keys))
+		}
+		log := readFile(t, filepath.Join(work, "logs", "slurm", "dllmbench-"+sub.ArrayJob+"_1.out"))
+		if !strings.Contains(log, "job requeued") {
+			t.Errorf("task 1's log does not say it requeued:\n%s", log)
+		}
+	})
+
+	// A task cancelled mid-run (plain scancel) stays cancelled: it used to
+	// take scancel's SIGTERM for a warning signal and requeue itself. The
+	// merge job still runs (afterany), builds the reports from the cells
+	// recorded and lists the cancelled shard's other cells as missing,
+	// exiting 1, and status says so.
+	t.Run("scancel", func(t *testing.T) {
+		work := c.workDir(t, "scancel", killGrid)
 		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
 		sub := latest(t, filepath.Join(work, "out"))
 		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_0.jsonl")
@@ -121,21 +158,25 @@ func TestCluster(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		c.run(t, work, "scancel", "--signal=TERM", "--batch", sub.ArrayJob+"_0")
+		c.run(t, work, "scancel", sub.ArrayJob+"_0")
 		c.waitMerge(t, sub, 120*time.Second)
-		c.wantJobs(t, sub, map[int]int{0: 1, 1: 0})
-		if n := len(recordKeys(t, first)); n >= 7 {
-			t.Errorf("task 0 recorded all its %d cells before the signal: the test proves nothing", n)
+		c.waitJobs(t, sub.ArrayJob, 60*time.Second)
+		tasks, err := c.query(sub.ArrayJob, sub.MergeJob)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(work, "out", "records", sub.ArrayJob+"_0-r1.jsonl")); err != nil {
-			t.Errorf("the requeued task wrote no records of its own: %v", err)
+		want := map[string]string{sub.ArrayJob + "_0": "CANCELLED 0", sub.ArrayJob + "_1": "COMPLETED 0", sub.MergeJob: "FAILED 0"}
+		for _, tk := range tasks {
+			if got := fmt.Sprintf("%s %d", tk.State, tk.Restarts); got != want[tk.JobID] {
+				t.Errorf("%s: %s, want %s (state, restarts)", tk.JobID, got, want[tk.JobID])
+			}
 		}
-		if keys := recordKeys(t, filepath.Join(work, "out", "records")); len(keys) != 14 {
-			t.Errorf("%d cells recorded, want 14", len(keys))
+		if _, err := os.Stat(filepath.Join(work, "out", "raw_data", "raw_metrics.csv")); err != nil {
+			t.Errorf("the merge job built no reports: %v", err)
 		}
-		log := readFile(t, filepath.Join(work, "logs", "slurm", "dllmbench-"+sub.ArrayJob+"_0.out"))
-		if !strings.Contains(log, "job requeued") {
-			t.Errorf("task 0's log does not say it requeued:\n%s", log)
+		st := c.run(t, work, c.bin, "slurm", "status", "--output_dir", "out")
+		if !strings.Contains(st, "14 in 2 shards: ") || strings.Contains(st, " 0 missing") || !strings.Contains(st, "missing: ") {
+			t.Errorf("status:\n%s", st)
 		}
 	})
 

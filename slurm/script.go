@@ -52,7 +52,10 @@ func (p *Plan) name() string {
 // Shards and appends to OutputDir/records/<array job>_<task>.jsonl, or
 // <array job>_<task>-r<n>.jsonl after its n-th requeue (a new file, so that
 // a line torn by a hard kill stays the last line of its file, where readers
-// skip it). The binary is exec'd so that SLURM's signals reach it.
+// skip it). The binary is exec'd so that SLURM's signals reach it. The
+// shard count is the plan's, not $SLURM_ARRAY_TASK_COUNT, which is 1 when
+// one task is submitted again by hand (sbatch --array=3 array.sbatch) and
+// less than Shards under a step (--array=0-7:2).
 func (p *Plan) ArrayScript() string {
 	p.check()
 	var b strings.Builder
@@ -70,12 +73,12 @@ func (p *Plan) ArrayScript() string {
 	}
 	b.WriteString("set -eu\n")
 	p.writeEnv(&b)
-	fmt.Fprintf(&b, "mkdir -p %s\n", quote(p.LogDir))
+	fmt.Fprintf(&b, "mkdir -p %s\n", Quote(p.LogDir))
 	b.WriteString(`name=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}
 if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT; fi
 `)
-	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", quote(p.OutputDir),
-		"--shard", `"$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"`, "--records-name", `"$name"`, "--no-report", "--no-quality"}
+	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", Quote(p.OutputDir),
+		"--shard", fmt.Sprintf(`"$SLURM_ARRAY_TASK_ID/%d"`, p.Shards), "--records-name", `"$name"`, "--no-report", "--no-quality"}
 	if p.GPUs > 1 {
 		args = append(args, "--devices", "all")
 	}
@@ -105,12 +108,12 @@ func (p *Plan) MergeScript() string {
 	}
 	b.WriteString("set -u\n")
 	p.writeEnv(&b)
-	out := quote(p.OutputDir)
+	out := Quote(p.OutputDir)
 	b.WriteString("rc=0\n")
 	// One command for both steps, in a run's order, so that the merge job
 	// cannot drift from a local run's end: the reports drawn before the
 	// quality metrics had no quality or Pareto figures.
-	args := []string{`"$DLLMBENCH"`, "run", "--config", quote(p.Grid), "--output_dir", out, "--no-measure"}
+	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", out, "--no-measure"}
 	if !p.Quality {
 		args = append(args, "--no-quality")
 	}
@@ -148,9 +151,9 @@ func (p *Plan) writeEnv(b *strings.Builder) {
 		if !ok || !isName(k) {
 			panic(fmt.Sprintf("slurm: environment entry %q is not NAME=VALUE", kv))
 		}
-		fmt.Fprintf(b, "if [ -z \"${%[1]s:-}\" ]; then export %[1]s=%[2]s; fi\n", k, quote(v))
+		fmt.Fprintf(b, "if [ -z \"${%[1]s:-}\" ]; then export %[1]s=%[2]s; fi\n", k, Quote(v))
 	}
-	fmt.Fprintf(b, "DLLMBENCH=${DLLMBENCH:-%s}\n", quote(p.Binary))
+	fmt.Fprintf(b, "DLLMBENCH=${DLLMBENCH:-%s}\n", Quote(p.Binary))
 }
 
 // ArrayArgs are sbatch's arguments for the array: opts (the user's, which
@@ -162,11 +165,14 @@ func (p *Plan) ArrayArgs(opts []string, script string) []string {
 // MergeArgs are sbatch's arguments for the merge job. It takes only the
 // options that place a job (partition, account, QOS, reservation, cluster,
 // mail, time) unless it computes quality, when it needs the tasks'
-// resources and takes them all.
+// resources and takes them all but the array's own: --array (which would
+// make it an array of merge jobs) and --dependency (which, later on the
+// command line, would replace its dependency on the array; waiting for the
+// array, it waits for what the array waits for).
 func (p *Plan) MergeArgs(arrayJob string, opts []string, script string) []string {
 	args := []string{"--parsable", "--dependency=afterany:" + arrayJob}
 	if p.Quality {
-		args = append(args, opts...)
+		args = append(args, notArrayOnly(opts)...)
 	} else {
 		args = append(args, placement(opts)...)
 	}
@@ -197,6 +203,27 @@ func placement(opts []string) []string {
 	return out
 }
 
+// notArrayOnly drops the options that concern only the array (--array,
+// --dependency) from opts, with their values.
+func notArrayOnly(opts []string) []string {
+	long := []string{"--array", "--dependency"}
+	short := []string{"-a", "-d"}
+	var out []string
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		name, _, hasValue := strings.Cut(o, "=")
+		switch {
+		case slices.Contains(long, name) && hasValue:
+		case slices.Contains(long, o) || slices.Contains(short, o):
+			i++ // and its value
+		case len(o) > 2 && slices.Contains(short, o[:2]): // -a0-3
+		default:
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 func isName(s string) bool {
 	if s == "" || s[0] >= '0' && s[0] <= '9' {
 		return false
@@ -209,8 +236,8 @@ func isName(s string) bool {
 	return true
 }
 
-// quote makes s one word for bash, single-quoted unless it is plain.
-func quote(s string) string {
+// Quote makes s one word for bash, single-quoted unless it is plain.
+func Quote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+=,") == "" {
 		return s
 	}

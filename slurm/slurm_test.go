@@ -91,7 +91,7 @@ func TestScripts(t *testing.T) {
 		"#SBATCH --output=/data/logs/slurm/%x-%A_%a.out\n", "#SBATCH --open-mode=append\n",
 		`if [ -z "${HF_HOME:-}" ]; then export HF_HOME='/scratch/o'\''neil/hf'; fi`,
 		`DLLMBENCH=${DLLMBENCH:-'/opt/dll mbench/bin/dllmbench'}`,
-		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" --records-name "$name" --no-report --no-quality` + "\n",
+		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/4" --records-name "$name" --no-report --no-quality` + "\n",
 	} {
 		if !strings.Contains(array, want) {
 			t.Errorf("array script lacks %q:\n%s", want, array)
@@ -141,6 +141,11 @@ func TestArrayScriptRuns(t *testing.T) {
 	}{
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2"},
 			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality\nHF_HOME=/hf\n"},
+		// one task submitted again by hand (sbatch --array=1 array.sbatch),
+		// as users rerun a task that failed: SLURM_ARRAY_TASK_COUNT is then 1,
+		// and the shard is still 1 of the plan's 2, not "1/1", which run refused
+		{[]string{"SLURM_ARRAY_JOB_ID=9", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=1", "SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_MAX=1"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 9_1 --no-report --no-quality\nHF_HOME=/hf\n"},
 		// requeued twice, with a cache of its own
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_RESTART_COUNT=2", "HF_HOME=/mine"},
 			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality\nHF_HOME=/mine\n"},
@@ -219,6 +224,16 @@ func TestMergeArgs(t *testing.T) {
 	if got := p.MergeArgs("12", opts, "m.sbatch"); len(got) != len(opts)+3 {
 		t.Errorf("merge job with quality takes all the options: %q", got)
 	}
+	// but not those of the array alone: an --array (a throttle, such as
+	// 0-3%2) made the merge job an array of merge jobs, and a --dependency,
+	// the later one on sbatch's command line, replaced the merge job's
+	// afterany on the array, so that it could start before the tasks ended.
+	opts = []string{"--array=0-3%2", "-a", "0-3", "-a0-3", "--array", "0-3", "--dependency=afterok:7", "-d", "afterok:7",
+		"-dafterok:7", "--dependency", "singleton", "--mem=64G"}
+	want = []string{"--parsable", "--dependency=afterany:12", "--mem=64G", "m.sbatch"}
+	if d := cmp.Diff(want, p.MergeArgs("12", opts, "m.sbatch")); d != "" {
+		t.Errorf("merge job with quality, array-only options (-want +got):\n%s", d)
+	}
 }
 
 // fakeSbatch answers sbatch with ids 100, 101, … and logs the calls.
@@ -261,7 +276,11 @@ func TestSubmit(t *testing.T) {
 	// A merge job that cannot be submitted: the array is still recorded.
 	f = &fakeSbatch{fail: 2}
 	_, err = Submit(context.Background(), f.run, p, nil, "a.sbatch", "m.sbatch")
-	if err == nil || !strings.Contains(err.Error(), "array job 100 was submitted") || !strings.Contains(err.Error(), "Invalid partition") {
+	// The error says how to end the submission by hand, as the merge job
+	// would have: run --no-measure computes the quality metrics before the
+	// reports ('dllmbench report', which it named, has no quality).
+	if err == nil || !strings.Contains(err.Error(), "array job 100 was submitted") || !strings.Contains(err.Error(), "Invalid partition") ||
+		!strings.Contains(err.Error(), "dllmbench run --config /data/out/slurm/grid-abc.yaml --output_dir "+Quote(out)+" --no-measure") {
 		t.Errorf("failed merge: %v", err)
 	}
 	subs, err := Submissions(out)

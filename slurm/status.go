@@ -73,6 +73,28 @@ func Jobs(ctx context.Context, run Runner, ids ...string) ([]Task, []string, err
 	return append(tasks, found...), notes, nil
 }
 
+// State asks scontrol where one job or array task (12_3) stands.
+func State(ctx context.Context, run Runner, id string) (Task, error) {
+	out, err := run(ctx, "scontrol", "show", "job", "-o", id)
+	if err != nil {
+		return Task{}, fmt.Errorf("slurm: asking scontrol about job %s: %w", id, err)
+	}
+	tasks := parseScontrol(string(out))
+	if len(tasks) != 1 {
+		return Task{}, fmt.Errorf("slurm: scontrol show job %s: %d jobs, want 1", id, len(tasks))
+	}
+	return tasks[0], nil
+}
+
+// Cancelled reports whether a job that has just been sent SIGTERM is being
+// cancelled (scancel): SLURM has it ending (COMPLETING, or CANCELLED) with
+// no reason of its own, where a time limit gives TimeLimit and the warning
+// signal of --signal, a preemption's grace time or scancel --signal find
+// it RUNNING.
+func (t Task) Cancelled() bool {
+	return t.State == "CANCELLED" || t.State == "COMPLETING" && (t.Reason == "" || t.Reason == "None")
+}
+
 // parseScontrol reads scontrol show job -o: one job or task per line, as
 // Key=Value words; a pending array's remaining tasks share one line whose
 // ArrayTaskId is a range such as 2-5,7%2.

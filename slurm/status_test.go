@@ -157,3 +157,21 @@ func TestTallyAndReport(t *testing.T) {
 		}
 	}
 }
+
+// Cancelled tells scancel's SIGTERM from the ones a task requeues itself
+// on; the states are what scontrol showed inside a job on the local cluster.
+func TestCancelled(t *testing.T) {
+	for _, tc := range []struct {
+		state, reason string
+		want          bool
+	}{
+		{"COMPLETING", "None", true},       // scancel, seen from the job's trap
+		{"CANCELLED", "None", true},        // the same, once it has ended
+		{"RUNNING", "None", false},         // --signal's warning, scancel --signal=TERM, a preemption's grace time
+		{"COMPLETING", "TimeLimit", false}, // a time limit reached without the warning
+	} {
+		if got := (Task{State: tc.state, Reason: tc.reason}).Cancelled(); got != tc.want {
+			t.Errorf("%s (%s): cancelled %v, want %v", tc.state, tc.reason, got, tc.want)
+		}
+	}
+}

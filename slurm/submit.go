@@ -70,7 +70,11 @@ func Submit(ctx context.Context, run Runner, p *Plan, opts []string, arrayScript
 		s.MergeJob, err = parsableID(out)
 	}
 	if err != nil {
-		err = fmt.Errorf("slurm: array job %s was submitted, but not the merge job (run 'dllmbench report' when it ends): %w", s.ArrayJob, err)
+		end := "dllmbench run --config " + Quote(p.Grid) + " --output_dir " + Quote(p.OutputDir) + " --no-measure"
+		if !p.Quality {
+			end += " --no-quality"
+		}
+		err = fmt.Errorf("slurm: array job %s was submitted, but not the merge job (run '%s' when it ends): %w", s.ArrayJob, end, err)
 	}
 	if rerr := appendSubmission(p.OutputDir, s); rerr != nil && err == nil {
 		err = rerr

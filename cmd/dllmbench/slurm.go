@@ -164,8 +164,15 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	if f.dryRun {
 		fmt.Fprintf(stdout, "# %d cells of grid %s in %d shards; the tasks would read a copy of it: %s\n", len(cells), g.Name, shards, p.Grid)
 		fmt.Fprintf(stdout, "# %s\n%s\n# %s\n%s\n", arrayPath, array, mergePath, merge)
-		fmt.Fprintf(stdout, "# would run:\n#   mkdir -p %s\n#   sbatch %s\n#   sbatch %s\n", logs,
-			strings.Join(p.ArrayArgs(opts, arrayPath), " "), strings.Join(p.MergeArgs("<array job id>", opts, mergePath), " "))
+		words := func(args []string) string {
+			q := make([]string, len(args))
+			for i, a := range args {
+				q[i] = slurm.Quote(a)
+			}
+			return strings.Join(q, " ")
+		}
+		fmt.Fprintf(stdout, "# would run:\n#   mkdir -p %s\n#   sbatch %s\n#   sbatch %s\n", slurm.Quote(logs),
+			words(p.ArrayArgs(opts, arrayPath)), words(p.MergeArgs("<array job id>", opts, mergePath)))
 		return nil
 	}
 	for _, d := range []string{logs, dir} {
@@ -260,10 +267,15 @@ func firstNonEmpty(s ...string) string {
 // place that decides it (run.go calls it):
 //   - On SIGTERM (preemption, or --signal=B:TERM@120 before the time
 //     limit) the cell in flight is abandoned (bench.Run returns ctx.Err()),
-//     the records are already synced, and `scontrol requeue $SLURM_JOB_ID`
-//     puts the job back in the queue; run then exits 0. For an array task
-//     SLURM_JOB_ID is the task's own id, so only that task goes back. When
-//     the requeue fails, run exits non-zero.
+//     the records are already synced, and `scontrol requeue` puts the job
+//     back in the queue; run then exits 0. An array task is named
+//     $SLURM_ARRAY_JOB_ID_$SLURM_ARRAY_TASK_ID, so that only that task goes
+//     back: its SLURM_JOB_ID is its own id but for the array's last task,
+//     which keeps the array's id, and requeueing that requeues every task.
+//     When the requeue fails, run exits non-zero. A job that scancel is
+//     ending (SLURM has it COMPLETING with no reason, where a time limit
+//     says TimeLimit and its warning signal finds it RUNNING) is not
+//     requeued: run ends as SIGTERM ends it outside SLURM.
 //   - A --shard run whose only problem is failed cells exits 0: its share
 //     is recorded, failures included, and the merge job lists them.
 //   - Anything else ends as it does outside SLURM.
@@ -275,18 +287,23 @@ func firstNonEmpty(s ...string) string {
 type slurmJob struct {
 	id      string
 	requeue func(ctx context.Context, jobID string) error
-	term    chan struct{} // closed when SIGTERM arrives
+	state   func(ctx context.Context, jobID string) (slurm.Task, error) // nil: not asked
+	term    chan struct{}                                               // closed when SIGTERM arrives
 	stop    func()
 }
 
-// watchSLURM returns the job of $SLURM_JOB_ID, watching for SIGTERM; nil
-// outside SLURM.
+// watchSLURM returns the job of $SLURM_JOB_ID, or the array task, watching
+// for SIGTERM; nil outside SLURM.
 func watchSLURM() *slurmJob {
 	id := os.Getenv("SLURM_JOB_ID")
 	if id == "" {
 		return nil
 	}
-	j := &slurmJob{id: id, requeue: scontrolRequeue, term: make(chan struct{})}
+	if arr, task := os.Getenv("SLURM_ARRAY_JOB_ID"), os.Getenv("SLURM_ARRAY_TASK_ID"); arr != "" && task != "" {
+		id = arr + "_" + task
+	}
+	j := &slurmJob{id: id, requeue: scontrolRequeue, term: make(chan struct{}),
+		state: func(ctx context.Context, id string) (slurm.Task, error) { return slurm.State(ctx, slurm.Exec, id) }}
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -323,6 +340,13 @@ func (j *slurmJob) interrupted(err error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if j.state != nil {
+		// Not asked, or not answered: requeued, as a preempted job must be.
+		if t, serr := j.state(ctx, j.id); serr == nil && t.Cancelled() {
+			slog.Warn("SIGTERM: the job is being cancelled (scancel), so it is not requeued", "job", j.id, "state", t.State)
+			return err
+		}
+	}
 	if rerr := j.requeue(ctx, j.id); rerr != nil {
 		return fmt.Errorf("SIGTERM: %v, and requeueing SLURM job %s failed: %w", err, j.id, rerr)
 	}

@@ -443,16 +443,37 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 		requeueRC string
 		kill      string // FAKE_REQUEUE_KILL
 		code      int
+		env       []string // SLURM_JOB_ID=4242 and these
+		requeued  string   // the job scontrol requeues, "" for none
+		show      string   // what scontrol show job says of it, "" for "Invalid job id"
 	}{
-		{"requeued", "0", "", 0},
-		{"requeue refused", "1", "", 1},
-		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0},
+		{"requeued", "0", "", 0, nil, "4242", "JobId=4242 JobName=x JobState=RUNNING Reason=None ExitCode=0:0"},
+		{"requeue refused", "1", "", 1, nil, "4242", ""},
+		{"requeued, the job's processes sent SIGTERM by the requeue", "0", "1", 0, nil, "4242", ""},
+		// The last task of an array keeps the array's job id as its own
+		// SLURM_JOB_ID (task 1 of array 4242 here), and scontrol requeue
+		// 4242 requeued every task of the array, killing those still
+		// running: the task is named by array and index.
+		{"the last task of an array", "0", "", 0, []string{"SLURM_ARRAY_JOB_ID=4242", "SLURM_ARRAY_TASK_ID=1"}, "4242_1", ""},
+		// scancel: SLURM has the job ending (COMPLETING, no reason) when
+		// the SIGTERM comes, and the task requeued itself, undoing the
+		// cancel. It ends as a SIGTERM ends a run outside SLURM.
+		{"cancelled", "0", "", 143, nil, "", "JobId=4242 JobName=x JobState=COMPLETING Reason=None ExitCode=0:0"},
+		// A time limit reached without the warning signal still requeues.
+		{"time limit", "0", "", 0, nil, "4242", "JobId=4242 JobName=x JobState=COMPLETING Reason=TimeLimit ExitCode=0:0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, slowGrid)
 			cmd := exec.Command(binary, "run", "--config", "grid.yaml", "--output_dir", "out", "--shard", "0/1", "--no-report", "--no-quality")
-			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), "SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC="+tc.requeueRC,
-				"FAKE_REQUEUE_KILL="+tc.kill)
+			cmd.Dir, cmd.Env = e.dir, append(slices.Clone(e.vars), append([]string{"SLURM_JOB_ID=4242", "FAKE_REQUEUE_RC=" + tc.requeueRC,
+				"FAKE_REQUEUE_KILL=" + tc.kill}, tc.env...)...)
+			id := "4242"
+			if tc.env != nil {
+				id = "4242_1"
+			}
+			if tc.show != "" {
+				must(t, os.WriteFile(filepath.Join(e.dir, "show-"+id), []byte(tc.show+"\n"), 0o644))
+			}
 			stderr, err := cmd.StderrPipe()
 			must(t, err)
 			must(t, cmd.Start())
@@ -476,7 +497,11 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\n%s", code, tc.code, log.String())
 			}
-			if d := cmp.Diff([]string{"scontrol requeue 4242"}, e.calls()); d != "" {
+			want := []string{"scontrol show job -o " + id}
+			if tc.requeued != "" {
+				want = append(want, "scontrol requeue "+tc.requeued)
+			}
+			if d := cmp.Diff(want, e.calls()); d != "" {
 				t.Errorf("scontrol calls (-want +got):\n%s", d)
 			}
 			keys, _ := recordKeys(t, filepath.Join(e.dir, "out"))
@@ -486,7 +511,10 @@ func TestRunSIGTERMUnderSLURM(t *testing.T) {
 			if tc.code == 0 && !strings.Contains(log.String(), "job requeued") {
 				t.Errorf("no word of the requeue:\n%s", log.String())
 			}
-			if tc.code != 0 && !strings.Contains(log.String(), "Job is no longer pending execution") {
+			if tc.requeued == "" && !strings.Contains(log.String(), "cancelled") {
+				t.Errorf("no word of the cancel:\n%s", log.String())
+			}
+			if tc.code == 1 && !strings.Contains(log.String(), "Job is no longer pending execution") {
 				t.Errorf("the requeue's error is not shown:\n%s", log.String())
 			}
 			// The requeued task, run again, measures the rest.
@@ -567,8 +595,15 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 	e := newEnv(t, shardGrid)
 	// --dry-run prints and writes nothing.
 	r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--dry-run", "--", "-p", "gpu")
-	if r.code != 0 || !strings.Contains(r.stdout, "#SBATCH --array=0-1") || !strings.Contains(r.stdout, "--dependency=afterany:<array job id> -p gpu") {
+	if r.code != 0 || !strings.Contains(r.stdout, "#SBATCH --array=0-1") || !strings.Contains(r.stdout, "--dependency=afterany:<array job id>' -p gpu") {
 		t.Fatalf("dry run: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The command lines it prints are the shell's: a folder with a blank
+	// or a quote is one word, so that they can be run as printed.
+	r = e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "my 'out'", "--shards", "2", "--dry-run", "--", "-J", "a b")
+	arrayScript := filepath.Join(e.dir, "my 'out'", "slurm", "array.sbatch")
+	if r.code != 0 || !strings.Contains(r.stdout, `#   sbatch --parsable -J 'a b' '`+strings.ReplaceAll(arrayScript, "'", `'\''`)+"'\n") {
+		t.Fatalf("dry run, a folder with a blank: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "out")); err == nil || len(e.calls()) > 1 || e.calls()[0] != "" {
 		t.Errorf("dry run wrote or submitted: %v %q", err, e.calls())
