@@ -139,6 +139,13 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	if err != nil {
 		return fmt.Errorf("finding this binary for the jobs: %w", err)
 	}
+	if goRunBinary(bin) {
+		d := os.Getenv("DLLMBENCH")
+		if d == "" {
+			return usagef("this dllmbench is go run's temporary binary (%s), deleted when it exits, so the jobs could not run it: build one (make build, then bin/dllmbench slurm submit …) or set DLLMBENCH to a dllmbench the compute nodes can run", bin)
+		}
+		bin = d // the scripts' default, for jobs that do not inherit it
+	}
 	out, err := filepath.Abs(f.outputDir)
 	if err != nil {
 		return err
@@ -377,4 +384,11 @@ func scontrolRequeue(ctx context.Context, id string) error {
 		return fmt.Errorf("scontrol requeue %s: %v: %s", id, err, oneLine(string(out)))
 	}
 	return nil
+}
+
+// goRunBinary reports whether path is a binary go run built and will
+// delete when it exits: $GOTMPDIR/go-build…/b001/exe/NAME.
+func goRunBinary(path string) bool {
+	dir := filepath.Dir(path)
+	return filepath.Base(dir) == "exe" && strings.HasPrefix(filepath.Base(filepath.Dir(filepath.Dir(dir))), "go-build")
 }

@@ -766,3 +766,20 @@ func squash(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// go run's binary is deleted when it exits: submit refuses to write it into
+// the jobs' scripts (unless DLLMBENCH names another), where every task
+// would fail on a missing file.
+func TestGoRunBinary(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/tmp/go-build3542894061/b001/exe/dllmbench": true,
+		"/scratch/tmp/go-build1/b017/exe/dllmbench":  true,
+		"/home/me/dllmbench/bin/dllmbench":           false,
+		"/opt/exe/dllmbench":                         false,
+		"/tmp/go-build1/dllmbench":                   false,
+	} {
+		if got := goRunBinary(path); got != want {
+			t.Errorf("goRunBinary(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
