@@ -182,46 +182,39 @@ func (p *Plan) MergeArgs(arrayJob string, opts []string, script string) []string
 // placement keeps the options that say where and under whose account a
 // job runs, with their values.
 func placement(opts []string) []string {
-	long := []string{"--partition", "--account", "--qos", "--reservation", "--clusters", "--mail-type", "--mail-user", "--time", "--wckey", "--comment"}
-	short := []string{"-p", "-A", "-q", "-M", "-t"}
-	var out []string
-	for i := 0; i < len(opts); i++ {
-		o := opts[i]
-		name, _, hasValue := strings.Cut(o, "=")
-		switch {
-		case slices.Contains(long, name) && hasValue:
-			out = append(out, o)
-		case slices.Contains(long, o) || slices.Contains(short, o):
-			if i+1 < len(opts) {
-				out = append(out, o, opts[i+1])
-				i++
-			}
-		case len(o) > 2 && slices.Contains(short, o[:2]):
-			out = append(out, o) // -pgpu
-		}
-	}
-	return out
+	named, _ := splitOptions(opts,
+		[]string{"--partition", "--account", "--qos", "--reservation", "--clusters", "--mail-type", "--mail-user", "--time", "--wckey", "--comment"},
+		[]string{"-p", "-A", "-q", "-M", "-t"})
+	return named
 }
 
 // notArrayOnly drops the options that concern only the array (--array,
 // --dependency) from opts, with their values.
 func notArrayOnly(opts []string) []string {
-	long := []string{"--array", "--dependency"}
-	short := []string{"-a", "-d"}
-	var out []string
+	_, rest := splitOptions(opts, []string{"--array", "--dependency"}, []string{"-a", "-d"})
+	return rest
+}
+
+// splitOptions parts sbatch options into those that long (--name=v,
+// --name v) or short (-n v, -nv) names, with their values, and the rest. A
+// named option without its value, last, is in neither.
+func splitOptions(opts, long, short []string) (named, rest []string) {
 	for i := 0; i < len(opts); i++ {
 		o := opts[i]
 		name, _, hasValue := strings.Cut(o, "=")
 		switch {
-		case slices.Contains(long, name) && hasValue:
+		case slices.Contains(long, name) && hasValue, len(o) > 2 && slices.Contains(short, o[:2]):
+			named = append(named, o)
 		case slices.Contains(long, o) || slices.Contains(short, o):
-			i++ // and its value
-		case len(o) > 2 && slices.Contains(short, o[:2]): // -a0-3
+			if i+1 < len(opts) {
+				named = append(named, o, opts[i+1])
+			}
+			i++
 		default:
-			out = append(out, o)
+			rest = append(rest, o)
 		}
 	}
-	return out
+	return named, rest
 }
 
 func isName(s string) bool {
