@@ -25,15 +25,9 @@ func pyLock(t *testing.T, path string) *os.File {
 	return f
 }
 
-// TestLockAfterRemoval has Python's filelock release the lock as it does
-// since 3.2x: it removes the lock file, then unlocks. A waiter that then
-// gets the lock of the removed file holds nothing: a third process, which
-// creates the file anew, locks it too. filelock checks st_nlink after flock
-// and starts over; so must lock.
-func TestLockAfterRemoval(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "etag.lock")
-	first := pyLock(t, path)
-
+// lockAsync calls lock on path in a goroutine; its unlock comes on the
+// channel (a no-op after an error, which fails t).
+func lockAsync(t *testing.T, path string) <-chan func() {
 	got := make(chan func(), 1)
 	go func() {
 		unlock, err := lock(context.Background(), path)
@@ -43,6 +37,42 @@ func TestLockAfterRemoval(t *testing.T) {
 		}
 		got <- unlock
 	}()
+	return got
+}
+
+// notLocked fails t if lock returns within d, while another holds the lock.
+func notLocked(t *testing.T, got <-chan func(), d time.Duration, while string) {
+	t.Helper()
+	select {
+	case unlock := <-got:
+		unlock()
+		t.Fatal("lock returned while " + while)
+	case <-time.After(d):
+	}
+}
+
+// locked waits for lock to return, after the lock was released.
+func locked(t *testing.T, got <-chan func(), after string) func() {
+	t.Helper()
+	select {
+	case unlock := <-got:
+		return unlock
+	case <-time.After(5 * time.Second):
+		t.Fatal("lock did not return after " + after)
+		return nil
+	}
+}
+
+// TestLockAfterRemoval has Python's filelock release the lock as it does
+// since 3.2x: it removes the lock file, then unlocks. A waiter that then
+// gets the lock of the removed file holds nothing: a third process, which
+// creates the file anew, locks it too. filelock checks st_nlink after flock
+// and starts over; so must lock.
+func TestLockAfterRemoval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "etag.lock")
+	first := pyLock(t, path)
+
+	got := lockAsync(t, path)
 	time.Sleep(300 * time.Millisecond) // lock has opened the file and waits on it
 
 	// The first holder releases: it removes the file and, before it unlocks,
@@ -54,22 +84,12 @@ func TestLockAfterRemoval(t *testing.T) {
 	}
 	first.Close()
 
-	select {
-	case unlock := <-got:
-		unlock()
-		t.Fatal("lock returned while another process held the lock file")
-	case <-time.After(500 * time.Millisecond):
-	}
+	notLocked(t, got, 500*time.Millisecond, "another process held the lock file")
 
 	// When the second releases in turn, lock gets it.
 	os.Remove(path)
 	second.Close()
-	select {
-	case unlock := <-got:
-		unlock()
-	case <-time.After(5 * time.Second):
-		t.Fatal("lock did not return after the lock file was released")
-	}
+	locked(t, got, "the lock file was released")()
 }
 
 // TestSoftLock is lock on a file system without flock (Lustre without its
@@ -87,30 +107,12 @@ func TestSoftLock(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o660); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan func(), 1)
-	go func() {
-		unlock, err := lock(context.Background(), path)
-		if err != nil {
-			t.Error(err)
-			unlock = func() {}
-		}
-		got <- unlock
-	}()
-	select {
-	case unlock := <-got:
-		unlock()
-		t.Fatal("lock returned while Python's lock file was there")
-	case <-time.After(300 * time.Millisecond):
-	}
+	got := lockAsync(t, path)
+	notLocked(t, got, 300*time.Millisecond, "Python's lock file was there")
 
 	// Python releases it.
 	os.Remove(path)
-	var unlock func()
-	select {
-	case unlock = <-got:
-	case <-time.After(5 * time.Second):
-		t.Fatal("lock did not return after Python's lock file was removed")
-	}
+	unlock := locked(t, got, "Python's lock file was removed")
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("while lock holds it, the lock file is not there: %v", err)
 	}

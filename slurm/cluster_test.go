@@ -112,17 +112,7 @@ func TestCluster(t *testing.T) {
 	// array. Its second run measures only the cells still missing, and the
 	// merge job waits for it.
 	t.Run("requeue", func(t *testing.T) {
-		work := c.workDir(t, "requeue", killGrid)
-		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
-		sub := latest(t, filepath.Join(work, "out"))
-		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_1.jsonl")
-		deadline := time.Now().Add(60 * time.Second)
-		for n := 0; n == 0; n = len(recordKeys(t, first)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("task 1 recorded nothing in 60 s")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		work, sub, first := c.submitUntilRecorded(t, "requeue", 1)
 		c.run(t, work, "scancel", "--signal=TERM", "--batch", sub.ArrayJob+"_1")
 		c.waitMerge(t, sub, 120*time.Second)
 		c.wantJobs(t, sub, map[int]int{0: 0, 1: 1})
@@ -147,17 +137,7 @@ func TestCluster(t *testing.T) {
 	// recorded and lists the cancelled shard's other cells as missing,
 	// exiting 1, and status says so.
 	t.Run("scancel", func(t *testing.T) {
-		work := c.workDir(t, "scancel", killGrid)
-		c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
-		sub := latest(t, filepath.Join(work, "out"))
-		first := filepath.Join(work, "out", "records", sub.ArrayJob+"_0.jsonl")
-		deadline := time.Now().Add(60 * time.Second)
-		for n := 0; n == 0; n = len(recordKeys(t, first)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("task 0 recorded nothing in 60 s")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		work, sub, _ := c.submitUntilRecorded(t, "scancel", 0)
 		c.run(t, work, "scancel", sub.ArrayJob+"_0")
 		c.waitMerge(t, sub, 120*time.Second)
 		c.waitJobs(t, sub.ArrayJob, 60*time.Second)
@@ -299,6 +279,25 @@ func (c *cluster) workDir(t *testing.T, name, grid string) string {
 
 // run runs a command in dir with the cluster's environment and returns
 // its stdout; a failure ends the test.
+// submitUntilRecorded submits killGrid in two shards from a fresh work
+// folder, without quality, and waits until array task task has recorded a
+// cell: it returns the folder, the submission and that task's records file.
+func (c *cluster) submitUntilRecorded(t *testing.T, name string, task int) (work string, sub *Submission, records string) {
+	t.Helper()
+	work = c.workDir(t, name, killGrid)
+	c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
+	sub = latest(t, filepath.Join(work, "out"))
+	records = filepath.Join(work, "out", "records", fmt.Sprintf("%s_%d.jsonl", sub.ArrayJob, task))
+	deadline := time.Now().Add(60 * time.Second)
+	for n := 0; n == 0; n = len(recordKeys(t, records)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("task %d recorded nothing in 60 s", task)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return work, sub, records
+}
+
 func (c *cluster) run(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
