@@ -287,6 +287,38 @@ func TestSamplerDistribution(t *testing.T) {
 	}
 }
 
+// Top-k keeps every token tied with the k-th largest logit, as Hugging
+// Face's TopKLogitsWarper (it removes scores < the k-th of torch.topk) and
+// gpt-fast's logits_to_probs (logits < pivot) do; the ties share the draws.
+func TestSamplerTopKKeepsTies(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		logits []float32
+		k      int
+		keep   int // the most likely tokens kept (the logits are sorted)
+	}{
+		{"top-k 1, two tokens tied for the top", []float32{1, 1, 0, -1}, 1, 2},
+		{"top-k 2, the second tied with the third", []float32{2, 1, 1, 0.5, -1}, 2, 3},
+		{"top-k 2, no tie at the second", []float32{2, 1.5, 1, 0.5, -1}, 2, 2},
+	} {
+		s := decode.NewSampler(1, tc.k, 0, 7)
+		const n = 40000
+		counts := make([]int, len(tc.logits))
+		for range n {
+			counts[s.Sample(tc.logits)]++
+		}
+		want := softmax(tc.logits, 1, tc.keep)
+		for i := tc.keep; i < len(counts); i++ {
+			if counts[i] != 0 {
+				t.Errorf("%s: token %d drawn %d times, want never", tc.name, i, counts[i])
+			}
+		}
+		if x := chiSquare(counts[:tc.keep], want[:tc.keep], n); x > chi2q999[tc.keep-1] {
+			t.Errorf("%s: chi-square %.1f; counts %v, want p %v", tc.name, x, counts, want)
+		}
+	}
+}
+
 // Quantiles of the chi-square distribution at 0.999 by degrees of freedom.
 var chi2q999 = map[int]float64{1: 10.83, 2: 13.82, 3: 16.27, 4: 18.47, 5: 20.52}
 

@@ -71,8 +71,9 @@ func GumbelArgmax(logits []float32, temperature float64, exclude int, rng *rand.
 
 // Sampler picks the next token of autoregressive generation: greedy at
 // temperature 0, otherwise from softmax(logits/temperature) restricted to
-// the TopK most likely tokens and then to the smallest set whose probability
-// reaches TopP, in that order, as Hugging Face generate applies them.
+// the TopK most likely tokens (and those tied with the TopK-th) and then to
+// the smallest set whose probability reaches TopP, in that order, as Hugging
+// Face generate applies them.
 type Sampler struct {
 	Temperature float64
 	TopK        int     // 0: no limit
@@ -116,6 +117,11 @@ func (s *Sampler) Sample(logits []float32) int {
 	k := n
 	if s.TopK > 0 && s.TopK < n {
 		k = s.TopK
+		// Tokens tied with the k-th stay in, as Hugging Face's top-k (which
+		// removes only scores below the k-th) and gpt-fast's keep them.
+		for k < n && logits[idx[k]] == logits[idx[k-1]] {
+			k++
+		}
 	}
 	m := float64(logits[idx[0]]) / s.Temperature
 	var sum float64
