@@ -14,10 +14,13 @@
 //   - GSM8K accuracy as lm-evaluation-harness's gsm8k task extracts and
 //     matches answers (strict "#### n" and flexible last-number filters).
 //
-// Token metrics describe diversity and degeneration on the generating
-// model's token ids (up to the first EOS where the model's config is found):
-// distinct-n pooled over the cell, sequence repetition and unigram entropy,
-// in bits.
+// Token metrics describe diversity and degeneration: distinct-n pooled over
+// the cell, sequence repetition and unigram entropy, in bits. They count the
+// words of the decoded texts as sacreBLEU's 13a tokenizer splits them, so
+// that cells of models with different tokenizers (LLaDA's, LLaMA-3's)
+// compare; a model without tokenizer.json has no texts, and its cells count
+// its token ids instead (up to the first EOS where its config is found),
+// which CellMetrics.TokenUnit says.
 //
 // Every cell statistic but distinct-n goes through [Bootstrap], which
 // resamples prompts with a seeded generator, so intervals are reproducible

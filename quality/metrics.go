@@ -71,9 +71,12 @@ type CellMetrics struct {
 	// Perplexity is the judge's score with its counts (its PPL is also
 	// Metrics[MJudgePPL]); nil without a judge or without texts.
 	Perplexity *Perplexity `json:"judge_perplexity"`
-	// EOSCut: the token metrics saw the generated ids up to each sequence's
-	// first EOS; false when the EOS ids were unknown and whole outputs were
-	// used.
+	// TokenUnit is what the token metrics (entropy, distinct-n, repetition)
+	// counted: TokenWords, or TokenIDs for cells without decoded texts.
+	TokenUnit string `json:"token_unit"`
+	// EOSCut: the token metrics saw each generation up to its first EOS (as
+	// the decoded texts always end); false when the EOS ids were unknown and
+	// whole outputs were used.
 	EOSCut bool `json:"eos_cut"`
 	// TextsSHA is the SHA-256 of the generated texts and the references the
 	// text metrics were computed from (see textsSHA); absent without texts.
@@ -83,13 +86,25 @@ type CellMetrics struct {
 	Notes    []string `json:"notes,omitempty"`
 }
 
+// The units of the token metrics (CellMetrics.TokenUnit).
+const (
+	// TokenWords: the decoded texts' words as sacreBLEU's 13a tokenizer
+	// splits them, the same for every model whatever its tokenizer, so
+	// that LLaDA's cells and LLaMA's compare.
+	TokenWords = "words"
+	// TokenIDs: the generating model's token ids, where there are no texts
+	// (a model without tokenizer.json); they compare only between models
+	// of one tokenizer.
+	TokenIDs = "ids"
+)
+
 // The names of CellMetrics.Metrics, as the report reads them.
 const (
 	MJudgePPL     = "judge_ppl"     // generative perplexity under the judge
 	MBERTScoreP   = "bertscore_p"   // BERTScore precision against the reference
 	MBERTScoreR   = "bertscore_r"   // BERTScore recall
 	MBERTScoreF1  = "bertscore_f1"  // BERTScore F1
-	MEntropy      = "entropy"       // mean unigram entropy of the generated ids, bits
+	MEntropy      = "entropy"       // mean unigram entropy of the generated words (CellMetrics.TokenUnit), bits
 	MDistinct     = "distinct_"     // + n, n = 1..MaxN: distinct-n pooled over the cell, without bounds (Diversity says why)
 	MRepetition   = "repetition"    // mean seq-rep-4
 	MBLEU         = "bleu"          // corpus BLEU against the references, 0..100
@@ -409,32 +424,43 @@ func scoreCell(r bench.Record, judge *loadedJudge, problems []Problem, eos eosTa
 	if len(r.Outputs) != len(r.Prompts) {
 		return cm, fmt.Errorf("quality: record %s (%s): %d outputs for %d prompts", r.Key, cm.Name, len(r.Outputs), len(r.Prompts))
 	}
-	// Token metrics on the generating model's ids, up to the first EOS
-	// (LLaDA pads its canvas with EOS; the autoregressive cells ignore EOS).
-	seqs := r.Outputs
-	if ids, ok := eos.of(r); ok {
-		cm.EOSCut = true
-		seqs = make([][]int, len(r.Outputs))
-		for i, s := range r.Outputs {
-			if k := slices.IndexFunc(s, func(id int) bool { return slices.Contains(ids, id) }); k >= 0 {
-				s = s[:k]
-			}
-			seqs[i] = s
+	texts := r.Texts
+	haveTexts := len(texts) == len(r.Prompts)
+	var d Diversity
+	if haveTexts {
+		// Token metrics on the texts' words, which end at the first EOS (the
+		// runner decodes up to it): every model's cells count the same units.
+		words := make([][]string, len(texts))
+		for i, s := range texts {
+			words[i] = Tokenize13a(s)
 		}
+		cm.TokenUnit, cm.EOSCut = TokenWords, true
+		d = ScoreTokens(words, o.Bootstrap)
 	} else {
-		cm.Notes = append(cm.Notes, "model config not found here: token metrics over whole outputs, EOS included")
+		// On the generating model's ids, up to the first EOS (LLaDA pads its
+		// canvas with EOS; the autoregressive cells ignore EOS).
+		cm.Notes = append(cm.Notes, "no decoded texts (the model has no tokenizer.json): no text metrics, perplexity or accuracy; token metrics over the model's token ids")
+		seqs := r.Outputs
+		if ids, ok := eos.of(r); ok {
+			cm.EOSCut = true
+			seqs = make([][]int, len(r.Outputs))
+			for i, s := range r.Outputs {
+				if k := slices.IndexFunc(s, func(id int) bool { return slices.Contains(ids, id) }); k >= 0 {
+					s = s[:k]
+				}
+				seqs[i] = s
+			}
+		} else {
+			cm.Notes = append(cm.Notes, "model config not found here: token metrics over whole outputs, EOS included")
+		}
+		cm.TokenUnit = TokenIDs
+		d = ScoreTokens(seqs, o.Bootstrap)
 	}
-	d := ScoreTokens(seqs, o.Bootstrap)
 	cm.Metrics[MEntropy], cm.Metrics[MRepetition] = d.Entropy, d.Repetition
 	for n, iv := range d.Distinct {
 		cm.Metrics[MDistinct+strconv.Itoa(n+1)] = iv
 	}
 
-	texts := r.Texts
-	haveTexts := len(texts) == len(r.Prompts)
-	if !haveTexts {
-		cm.Notes = append(cm.Notes, "no decoded texts (the model has no tokenizer.json): no text metrics, perplexity or accuracy")
-	}
 	prompts := make([]string, len(r.Prompts))
 	refs := make([]string, len(r.Prompts))
 	haveRefs := true

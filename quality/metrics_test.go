@@ -153,12 +153,16 @@ func TestComputeModelFree(t *testing.T) {
 			t.Errorf("a has %s without references", name)
 		}
 	}
-	if _, has := b.Metrics[MJudgePPL]; has || b.Perplexity != nil || b.EOSCut {
-		t.Errorf("perplexity %v, EOS cut %v: want neither", b.Perplexity, b.EOSCut)
+	if _, has := b.Metrics[MJudgePPL]; has || b.Perplexity != nil {
+		t.Errorf("perplexity %v: want none", b.Perplexity)
 	}
-	// Unigram entropy: log2 4 = 2 bits and 0 bits, mean 1; distinct-1 5/8.
-	if e, d := b.Metrics[MEntropy].Value, b.Metrics[MDistinct+"1"].Value; e != 1 || d != 5.0/8 {
-		t.Errorf("entropy %v, distinct-1 %v; want 1, 5/8", e, d)
+	// Token metrics count the texts' 13a words, not the ids (which would
+	// give 1 bit and 5/8): "the cat sat down" and "# # # # 4". Unigram
+	// entropy: 2 bits and H(4/5, 1/5); distinct-1: 6 words of 9.
+	h := -(0.8*math.Log2(0.8) + 0.2*math.Log2(0.2))
+	if e, d := b.Metrics[MEntropy].Value, b.Metrics[MDistinct+"1"].Value; math.Abs(e-(2+h)/2) > 1e-15 || d != 6.0/9 ||
+		b.TokenUnit != TokenWords || !b.EOSCut {
+		t.Errorf("entropy %v, distinct-1 %v over %q (EOS cut %v); want %v, 6/9 over words, cut", e, d, b.TokenUnit, b.EOSCut, (2+h)/2)
 	}
 	// Mean ROUGE-L F: 1 for the identical pair, ROUGEL's own for the other.
 	if got, want := b.Metrics[MROUGEL].Value, (1+ROUGEL(texts[1], refs[1]).F)/2; math.Abs(got-want) > 1e-15 {
@@ -184,6 +188,21 @@ func TestComputeModelFree(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(a.Notes, ";"), "reference") {
 		t.Errorf("notes of a: %q", a.Notes)
+	}
+
+	// Without decoded texts the token metrics count the model's ids, whole
+	// outputs where its config (the EOS ids) is nowhere: log2 4 = 2 bits and
+	// 0 bits; distinct-1 5/8; and say so.
+	m, err = Compute(context.Background(), []bench.Record{record("c", "g1", s8, outs, nil, refs)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Cells[0]
+	if e, d := c.Metrics[MEntropy].Value, c.Metrics[MDistinct+"1"].Value; e != 1 || d != 5.0/8 || c.TokenUnit != TokenIDs || c.EOSCut {
+		t.Errorf("without texts: entropy %v, distinct-1 %v over %q (EOS cut %v); want 1, 5/8 over ids, not cut", e, d, c.TokenUnit, c.EOSCut)
+	}
+	if notes := strings.Join(c.Notes, ";"); !strings.Contains(notes, "token metrics over the model's token ids") || !strings.Contains(notes, "EOS included") {
+		t.Errorf("notes without texts: %q", notes)
 	}
 }
 
