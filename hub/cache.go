@@ -223,10 +223,22 @@ func (c *Client) ResolveModel(nameOrPath string) (string, error) {
 	}
 	dir, err := c.snapshot(r, "main")
 	if errors.Is(err, ErrNotCached) {
-		return "", fmt.Errorf("hub: model %s is no local directory and %w %s; download it with 'dllmbench fetch --model %s'",
-			nameOrPath, ErrNotCached, c.Cache, nameOrPath)
+		return "", fmt.Errorf("hub: model %s is no local directory and %w %s; download it with 'dllmbench fetch --model %s'%s",
+			nameOrPath, ErrNotCached, c.Cache, nameOrPath, transformersCacheHint(c.Cache))
 	}
 	return dir, err
+}
+
+// transformersCacheHint points a user whose models are where
+// TRANSFORMERS_CACHE says, which transformers 4 reads before HF_HUB_CACHE
+// and huggingface_hub (and so dllmbench) does not, at that cache; "" when it
+// is unset or is cache.
+func transformersCacheHint(cache string) string {
+	tc := os.Getenv("TRANSFORMERS_CACHE")
+	if tc == "" || filepath.Clean(tc) == filepath.Clean(cache) {
+		return ""
+	}
+	return fmt.Sprintf(", or, if transformers downloaded it into TRANSFORMERS_CACHE (%s), which only transformers reads, set HF_HUB_CACHE=%s", tc, tc)
 }
 
 // link makes the snapshot entry pointer a symlink to blob, relative as

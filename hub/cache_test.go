@@ -141,6 +141,7 @@ func TestResolveModel(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TRANSFORMERS_CACHE", "")
 			c := &Client{Cache: cache}
 			dir, err := c.ResolveModel(tc.arg)
 			got := dir
@@ -151,6 +152,25 @@ func TestResolveModel(t *testing.T) {
 				t.Errorf("ResolveModel(%q):\n got %s\nwant %s", tc.arg, got, tc.want)
 			}
 		})
+	}
+}
+
+// A model missing from the hub cache while TRANSFORMERS_CACHE names another
+// (transformers 4 reads it; huggingface_hub and dllmbench do not) is
+// pointed at that cache; one that names the hub cache itself adds nothing.
+func TestResolveModelTransformersCache(t *testing.T) {
+	cache := pythonCache(t)
+	c := &Client{Cache: cache}
+	t.Setenv("TRANSFORMERS_CACHE", "/data/tf-cache")
+	_, err := c.ResolveModel("meta-llama/Meta-Llama-3-8B")
+	want := "; download it with 'dllmbench fetch --model meta-llama/Meta-Llama-3-8B', or, if transformers downloaded it into" +
+		" TRANSFORMERS_CACHE (/data/tf-cache), which only transformers reads, set HF_HUB_CACHE=/data/tf-cache"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("ResolveModel with TRANSFORMERS_CACHE elsewhere: %v\nwant it to end %q", err, want)
+	}
+	t.Setenv("TRANSFORMERS_CACHE", cache+"/")
+	if _, err := c.ResolveModel("meta-llama/Meta-Llama-3-8B"); err == nil || strings.Contains(err.Error(), "TRANSFORMERS_CACHE") {
+		t.Errorf("ResolveModel with TRANSFORMERS_CACHE the hub cache: %v", err)
 	}
 }
 
