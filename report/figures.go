@@ -259,7 +259,7 @@ func (v varying) label(r bench.Record, noBatch, noSeq bool, parts ...string) str
 
 // decoderRest is a diffusion decoder without its step rule: "blk 32 / dual".
 func decoderRest(c bench.Cell) string {
-	_, rest, _ := strings.Cut(decoder(c), " / ")
+	_, rest, _ := strings.Cut(Decoder(c), " / ")
 	return rest
 }
 
@@ -348,7 +348,7 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	var tput, lat grouper
 	var used []bench.Record
 	for _, r := range rs {
-		l := v.label(r, true, false, r.Cell.Model, decoder(r.Cell))
+		l := v.label(r, true, false, r.Cell.Model, Decoder(r.Cell))
 		x := float64(r.Cell.Batch)
 		got := false
 		if m, s, has := stat(r, bench.MTokensPerS); has && m > 0 {
@@ -507,7 +507,7 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 		}
 	}
 	for _, c := range ar {
-		refs.add(v.label(c.r, true, false, c.r.Cell.Model, decoder(c.r.Cell))+" (reference)", point(c, 0)).ref = true
+		refs.add(v.label(c.r, true, false, c.r.Cell.Model, Decoder(c.r.Cell))+" (reference)", point(c, 0)).ref = true
 	}
 	stepSeries, nfeSeries, refSeries := bySteps.list(), byNFE.list(), refs.list()
 	legend := styleByLabel(stepSeries, nfeSeries, refSeries)

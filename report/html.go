@@ -335,7 +335,7 @@ func qualityTable(recs []bench.Record, qm *QualityMetrics, qx qualityIndex) html
 		}
 		hr := htmlRow{Cells: []htmlCell{
 			{Text: c.Model}, {Text: strconv.Itoa(c.Batch), Number: true}, {Text: prompt, Number: true},
-			{Text: strconv.Itoa(c.GenLen), Number: true}, {Text: decoder(c)},
+			{Text: strconv.Itoa(c.GenLen), Number: true}, {Text: Decoder(c)},
 		}}
 		for _, m := range cols {
 			hr.Cells = append(hr.Cells, htmlCell{Text: intervalText(x.q.Metrics[m], x.q.Metrics != nil && hasKey(x.q.Metrics, m)), Number: true})
@@ -523,7 +523,7 @@ func paretoSentences(recs []bench.Record, qx qualityIndex) []string {
 
 // setting names a cell's decoder and batch size.
 func setting(c bench.Cell) string {
-	return decoder(c) + " (batch " + strconv.Itoa(c.Batch) + ")"
+	return Decoder(c) + " (batch " + strconv.Itoa(c.Batch) + ")"
 }
 
 var (

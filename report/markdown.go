@@ -26,7 +26,7 @@ var mdColumns = []mdColumn{
 	{"batch", true, func(r bench.Record) string { return strconv.Itoa(r.Cell.Batch) }},
 	{"prompt", true, promptLength},
 	{"gen", true, func(r bench.Record) string { return strconv.Itoa(r.Cell.GenLen) }},
-	{"decoder", false, func(r bench.Record) string { return decoder(r.Cell) }},
+	{"decoder", false, func(r bench.Record) string { return Decoder(r.Cell) }},
 	{"tok/s", true, func(r bench.Record) string { return meanStd(r.Stats, bench.MTokensPerS) }},
 	{"useful tok/s", true, func(r bench.Record) string { return mean(r.Stats, bench.MUsefulPerS, 1) }},
 	{"latency s", true, func(r bench.Record) string { return mean(r.Stats, bench.MLatency, 1) }},
@@ -153,12 +153,12 @@ func backend(r bench.Record) string {
 	return r.Cell.Backend
 }
 
-// decoder describes how a cell decodes: "AR greedy" or "AR T=0.7 / top-k 40
-// / top-p 0.9" for autoregressive cells; for diffusion the step rule
-// ("steps 64", "thr 0.9" or "fac 1"), the block length and the cache, then
-// settings away from their defaults (remasking, CFG, temperature); for
-// both, a weight precision other than bf16.
-func decoder(c bench.Cell) string {
+// Decoder describes how a cell decodes, as every output names it: "AR
+// greedy" or "AR T=0.7 / top-k 40 / top-p 0.9" for autoregressive cells;
+// for diffusion the step rule ("steps 64", "thr 0.9" or "fac 1"), the block
+// length and the cache, then settings away from their defaults (remasking,
+// CFG, temperature); for both, a weight precision other than bf16.
+func Decoder(c bench.Cell) string {
 	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	var parts []string
 	if !c.Diffusion() {

@@ -349,7 +349,7 @@ func TestDecoder(t *testing.T) {
 			Precision: "fp16"}, "steps 64 / blk 32 / dual / fp16"},
 	}
 	for _, tt := range tests {
-		if got := decoder(tt.cell); got != tt.want {
+		if got := Decoder(tt.cell); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"dllmbench/bench"
 	"dllmbench/compute/device"
 	"dllmbench/quality"
+	"dllmbench/report"
 )
 
 func init() {
@@ -172,7 +173,7 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 			}
 			return "-"
 		}
-		row := fmt.Sprintf("%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, c.Cell.PromptLen, c.Cell.GenLen, decoderLabel(c.Cell), ppl,
+		row := fmt.Sprintf("%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t", c.Cell.Model, c.Cell.Batch, c.Cell.PromptLen, c.Cell.GenLen, report.Decoder(c.Cell), ppl,
 			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL))
 		if bertScore {
 			row += metric(quality.MBERTScoreF1) + "\t"
@@ -183,52 +184,6 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 	if m.Judge != nil {
 		fmt.Fprintf(w, "judge: %s (config sha256 %.12s); entropy in bits over generated ids up to EOS\n", m.Judge.ID, m.Judge.ConfigSHA)
 	}
-}
-
-// decoderLabel describes how a cell decodes, without the model and shapes:
-// every setting that tells two cells of a folder apart (sampling, CFG, a
-// weight precision other than bf16), as the report's decoder column does.
-func decoderLabel(c bench.Cell) string {
-	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-	prec := ""
-	if c.Precision != "" && c.Precision != "bf16" {
-		prec = " " + c.Precision
-	}
-	if !c.Diffusion() {
-		s := "autoregressive"
-		if c.Temperature > 0 {
-			s += " T=" + g(c.Temperature)
-		} else {
-			s += " greedy"
-		}
-		if c.TopK != 0 {
-			s += " top-k " + strconv.Itoa(c.TopK)
-		}
-		if c.TopP != 0 {
-			s += " top-p " + g(c.TopP)
-		}
-		return s + prec
-	}
-	var s string
-	switch {
-	case c.Threshold > 0:
-		s = "threshold " + g(c.Threshold)
-	case c.Factor > 0:
-		s = "factor " + g(c.Factor)
-	default:
-		s = fmt.Sprintf("steps %d", c.Steps)
-	}
-	s += fmt.Sprintf(" blk %d cache %s", c.BlockLen, c.Cache)
-	if c.Remasking != "" && c.Remasking != "low_confidence" {
-		s += " " + c.Remasking
-	}
-	if c.CFGScale != 0 {
-		s += " cfg " + g(c.CFGScale)
-	}
-	if c.Temperature != 0 {
-		s += " T=" + g(c.Temperature)
-	}
-	return s + prec
 }
 
 // num prints v with sig significant digits, "-" when it has no value.

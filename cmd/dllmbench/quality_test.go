@@ -11,6 +11,7 @@ import (
 
 	"dllmbench/bench"
 	"dllmbench/quality"
+	"dllmbench/report"
 )
 
 // BERTScore asked for without its encoder is an error, as a missing judge
@@ -208,27 +209,28 @@ func TestPrintQualityNamesLengths(t *testing.T) {
 	}
 }
 
-// The printed quality table's decoder names a weight precision other than
-// bf16 and the sampling settings, as the report's tables do: runs of one
-// grid at two precisions in one folder are rows that read apart.
-func TestDecoderLabelPrecision(t *testing.T) {
-	tests := []struct {
-		cell bench.Cell
-		want string
-	}{
-		{bench.Cell{Family: "llama", Precision: "bf16"}, "autoregressive greedy"},
-		{bench.Cell{Family: "llama", Precision: "fp32"}, "autoregressive greedy fp32"},
-		{bench.Cell{Family: "llada", Steps: 16, BlockLen: 32, Cache: "none", Remasking: "low_confidence", Precision: "fp16"},
-			"steps 16 blk 32 cache none fp16"},
-		// Sampling settings as well.
-		{bench.Cell{Family: "llama", Temperature: 0.7, TopK: 40, TopP: 0.9, Precision: "bf16"},
-			"autoregressive T=0.7 top-k 40 top-p 0.9"},
-		{bench.Cell{Family: "llada", Steps: 16, BlockLen: 32, Cache: "dual", Remasking: "random", CFGScale: 1, Temperature: 0.5},
-			"steps 16 blk 32 cache dual random cfg 1 T=0.5"},
+// The printed quality table names each cell's decoder as the reports do
+// (report.Decoder): a weight precision other than bf16 and the sampling
+// settings too, so that runs of one grid at two precisions in one folder
+// are rows that read apart.
+func TestPrintQualityDecoders(t *testing.T) {
+	cells := []bench.Cell{
+		{Model: "llama", Family: "llama", Batch: 1, Precision: "bf16"},
+		{Model: "llama", Family: "llama", Batch: 1, Precision: "fp32"},
+		{Model: "llada", Family: "llada", Batch: 1, Steps: 16, BlockLen: 32, Cache: "dual", Remasking: "random", CFGScale: 1,
+			Temperature: 0.5, Precision: "fp16"},
 	}
-	for _, tt := range tests {
-		if got := decoderLabel(tt.cell); got != tt.want {
-			t.Errorf("%+v: got %q, want %q", tt.cell, got, tt.want)
+	m := &quality.Metrics{}
+	for _, c := range cells {
+		m.Cells = append(m.Cells, quality.CellMetrics{Cell: c, Cost: quality.Cost{TokensPerS: 100}})
+	}
+	var b strings.Builder
+	printQuality(&b, m)
+	lines := strings.Split(b.String(), "\n")
+	for i, c := range cells {
+		want := report.Decoder(c)
+		if i+1 >= len(lines) || !strings.Contains(lines[i+1], "  "+want+"  ") {
+			t.Errorf("row %d, want decoder %q:\n%s", i, want, b.String())
 		}
 	}
 }
