@@ -410,6 +410,11 @@ func (l *loader) decoder(raw json.RawMessage) error {
 		}
 		l.t.decoder = decodeByteLevel
 	case "Sequence":
+		// A decoder, even one that does nothing, makes tokenizers join
+		// the tokens with "" rather than " " (Tokenizer::decode).
+		if l.t.decoder == decodeJoin {
+			l.t.decoder = decodeConcat
+		}
 		for _, sub := range d.Decoders {
 			if err := l.decoder(sub); err != nil {
 				return err
