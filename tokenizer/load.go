@@ -183,9 +183,16 @@ func (l *loader) model(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return l.errorf("model: %v", jsonError(err))
 	}
+	// Files written before tokenizers had the field (gpt2's, roberta-base's
+	// and roberta-large's on the hub) have no type: tokenizers then tries
+	// the models in turn, BPE first, and BPE takes any model with vocab and
+	// merges (ModelUntagged in tokenizers' models/mod.rs).
+	if m.Type == "" && m.Vocab != nil && !isNull(m.Merges) {
+		m.Type = "BPE"
+	}
 	switch {
 	case m.Type == "":
-		return l.errorf("model: type missing (want BPE)")
+		return l.errorf("model: type missing and no merges, so not BPE (only BPE is supported)")
 	case m.Type != "BPE":
 		return l.errorf("model %s: unsupported (only BPE is)", m.Type)
 	case m.Dropout != nil && *m.Dropout != 0:
@@ -403,6 +410,11 @@ func (l *loader) decoder(raw json.RawMessage) error {
 		}
 		l.t.decoder = decodeByteLevel
 	case "Sequence":
+		// A decoder, even one that does nothing, makes tokenizers join
+		// the tokens with "" rather than " " (Tokenizer::decode).
+		if l.t.decoder == decodeJoin {
+			l.t.decoder = decodeConcat
+		}
 		for _, sub := range d.Decoders {
 			if err := l.decoder(sub); err != nil {
 				return err

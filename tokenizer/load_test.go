@@ -25,8 +25,10 @@ func TestLoadErrors(t *testing.T) {
 			`tokenizer: tokenizer.json: model missing`},
 		{"other model", `{"model": {"type": "WordPiece", "vocab": {}}}`,
 			`tokenizer: tokenizer.json: model WordPiece: unsupported (only BPE is)`},
-		{"untyped model", `{"model": {"vocab": {}, "merges": []}}`,
-			`tokenizer: tokenizer.json: model: type missing (want BPE)`},
+		// Without a type, vocab and merges make a BPE model (TestUntypedModel);
+		// vocab alone is WordPiece or WordLevel to tokenizers.
+		{"untyped model without merges", `{"model": {"vocab": {}}}`,
+			`tokenizer: tokenizer.json: model: type missing and no merges, so not BPE (only BPE is supported)`},
 		{"byte fallback", `{"model": {"type": "BPE", "byte_fallback": true, "vocab": {}, "merges": []}}`,
 			`tokenizer: tokenizer.json: model BPE: byte_fallback unsupported`},
 		{"dropout", `{"model": {"type": "BPE", "dropout": 0.1, "vocab": {}, "merges": []}}`,

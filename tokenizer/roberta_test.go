@@ -94,3 +94,29 @@ func TestRobertaProcessingErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestUntypedModel loads a model written without "type", as the
+// tokenizer.json files of roberta-base, roberta-large and gpt2 on the hub
+// are (they predate the field; transformers PR 47837 names the RoBERTa
+// ones). tokenizers' ModelWrapper then tries the models in turn, BPE first
+// (models/mod.rs, ModelUntagged), and BPE takes any model with vocab and
+// merges, so the file encodes as if it said "BPE".
+func TestUntypedModel(t *testing.T) {
+	untyped := strings.Replace(robertaFile, `"type": "BPE", `, "", 1)
+	if untyped == robertaFile {
+		t.Fatal(`robertaFile has no "type": "BPE" to remove`)
+	}
+	typed, err := FromJSON([]byte(robertaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := FromJSON([]byte(untyped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"hello world", "hello</s> hello <mask>"} {
+		if d := cmp.Diff(typed.Encode(text, true), tk.Encode(text, true)); d != "" {
+			t.Errorf("Encode(%q, true) (-typed +untyped):\n%s", text, d)
+		}
+	}
+}

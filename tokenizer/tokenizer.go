@@ -45,6 +45,7 @@ type decoderKind uint8
 
 const (
 	decodeJoin      decoderKind = iota // no decoder: tokens joined with spaces
+	decodeConcat                       // a decoder that changes nothing (an empty Sequence): tokens joined
 	decodeByteLevel                    // byte-level characters back to bytes
 )
 
@@ -226,8 +227,11 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
 			words = append(words, tok)
 		}
 	}
-	if t.decoder == decodeJoin {
+	switch t.decoder {
+	case decodeJoin:
 		return strings.Join(words, " ")
+	case decodeConcat:
+		return strings.Join(words, "")
 	}
 	return lossy(buf)
 }

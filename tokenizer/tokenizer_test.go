@@ -213,6 +213,13 @@ func TestDecode(t *testing.T) {
 	if got := plain.Decode([]int{0, 1}, false); got != "ab c" {
 		t.Errorf("no decoder: got %q, want %q", got, "ab c")
 	}
+	// A decoder that changes nothing, an empty Sequence, leaves the tokens
+	// to Decoder::decode, which joins them with "" (decoders/sequence.rs,
+	// tokenizer/mod.rs).
+	empty := spec{vocab: []string{"ab", "c"}, decoder: map[string]any{"type": "Sequence", "decoders": []any{}}}.load(t)
+	if got := empty.Decode([]int{0, 1}, false); got != "abc" {
+		t.Errorf("empty Sequence decoder: got %q, want %q", got, "abc")
+	}
 }
 
 // TestLossy checks the U+FFFD substitution of maximal subparts (Unicode
