@@ -847,8 +847,37 @@ func (f *figSpec) draw(dc draw.Canvas) {
 		pc := area
 		pc.Min.X = area.Min.X + vg.Length(i)*pw
 		pc.Max.X = pc.Min.X + pw
-		p.plot().Draw(pc)
+		p.draw(pc)
 	}
+}
+
+// axisLabelStyle is the style of the axis titles, which draw writes itself.
+func axisLabelStyle() text.Style { return textStyle(10) }
+
+// labelPad is the space between an axis title and its tick labels.
+const labelPad = 3
+
+// draw draws the panel into c with its axis titles. gonum places an axis
+// title's glyph box at the data value halfway between the axis ends, which
+// on a log axis is near the top (or right) end: the box of a long title
+// then sticks out of the canvas, and gonum shrinks the data area to fit it,
+// leaving an empty band above the plot. So the plot is drawn without axis
+// titles, and each title is centred on the data area beside it.
+func (p *panel) draw(c draw.Canvas) {
+	pl, pc := p.plotIn(c)
+	pl.Draw(pc)
+	da := pl.DataCanvas(pc)
+	ls := axisLabelStyle()
+	descent := ls.FontExtents().Descent
+
+	ys := ls
+	ys.Rotation = math.Pi / 2
+	ys.XAlign, ys.YAlign = draw.XCenter, draw.YBottom
+	c.FillText(ys, vg.Point{X: c.Min.X + ls.Height(p.y) - descent, Y: da.Center().Y}, p.y)
+
+	xs := ls
+	xs.XAlign, xs.YAlign = draw.XCenter, draw.YBottom
+	c.FillText(xs, vg.Point{X: da.Center().X, Y: c.Min.Y}, p.x)
 }
 
 // thumbnails draws a series' legend entry: its line and glyph, a dashed
@@ -879,7 +908,16 @@ func glyphStyle(s *series) draw.GlyphStyle {
 	return draw.GlyphStyle{Color: colorOf(s.style), Radius: vg.Points(2.6), Shape: glyphOf(s.style)}
 }
 
-// plot builds the gonum plot of a panel.
+// plotIn returns the panel's plot and the part of c it is drawn in: c less
+// the axis titles' room on the left and at the bottom.
+func (p *panel) plotIn(c draw.Canvas) (*plot.Plot, draw.Canvas) {
+	ls := axisLabelStyle()
+	yw := ls.Height(p.y) + ls.FontExtents().Descent + labelPad
+	xh := ls.Height(p.x) + labelPad
+	return p.plot(), draw.Crop(c, yw, 0, xh, 0)
+}
+
+// plot builds the gonum plot of a panel, without axis titles (see draw).
 func (p *panel) plot() *plot.Plot {
 	pl := plot.New()
 	pl.Title.Text = p.title
@@ -887,12 +925,10 @@ func (p *panel) plot() *plot.Plot {
 	pl.Title.TextStyle.XAlign, pl.Title.TextStyle.YAlign = draw.XCenter, draw.YTop
 	pl.Title.Padding = 4
 	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
-		a.Label.TextStyle.Font = font.From(sansFont, 10)
 		a.Tick.Label.Font = font.From(sansFont, 8.5)
 		a.Tick.Length = vg.Points(5)
 		a.Padding = 2
 	}
-	pl.X.Label.Text, pl.Y.Label.Text = p.x, p.y
 	pl.Add(plotter.NewGrid())
 
 	var xs, ys []float64

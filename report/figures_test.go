@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"dllmbench/bench"
 )
@@ -348,5 +350,38 @@ func TestLogTicks(t *testing.T) {
 	}
 	if !useLog([]float64{1, 20}) || useLog([]float64{1, 19}) || useLog([]float64{0, 100}) || useLog(nil) || useLog([]float64{math.Inf(1)}) {
 		t.Error("useLog: log axes for positive data spanning 20× or more")
+	}
+}
+
+// TestPanelDataAreaLogY checks that a panel's data area reaches up to its
+// top on a log y axis as on a linear one: gonum once shrank it to make room
+// for the y title's glyph box, placed at the arithmetic middle of the axis,
+// near its top end on a log scale, and left an empty band over the plot of
+// the quality and Pareto figures.
+func TestPanelDataAreaLogY(t *testing.T) {
+	tests := []struct {
+		name string
+		ys   []float64
+	}{
+		{"linear", []float64{2, 10}},
+		// Judge perplexities of the demo grid's LLaDA cells: 2 to 1e5.
+		{"log", []float64{2, 500, 1e5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pts []pt
+			for i, y := range tt.ys {
+				pts = append(pts, pt{x: float64(i + 1), y: y, lo: math.NaN(), hi: math.NaN()})
+			}
+			p := &panel{x: "diffusion steps", y: "judge perplexity (lower is better)",
+				series: []*series{{label: "s", pts: pts, line: true}}, discreteX: true}
+			c := draw.New(vgimg.New(singleW, panelH))
+			pl, pc := p.plotIn(c)
+			da := pl.DataCanvas(pc)
+			// Half a tick label sticks out above the top tick: 10 pt at most.
+			if gap := c.Max.Y - da.Max.Y; gap > 10 {
+				t.Errorf("%v pt between the panel's top and its data area, want at most 10", gap)
+			}
+		})
 	}
 }
