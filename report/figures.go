@@ -877,7 +877,7 @@ func (p *panel) draw(c draw.Canvas) {
 
 	xs := ls
 	xs.XAlign, xs.YAlign = draw.XCenter, draw.YBottom
-	c.FillText(xs, vg.Point{X: da.Center().X, Y: c.Min.Y}, p.x)
+	c.FillText(xs, vg.Point{X: da.Center().X, Y: c.Min.Y + labelPad/2}, p.x)
 }
 
 // thumbnails draws a series' legend entry: its line and glyph, a dashed
@@ -913,7 +913,7 @@ func glyphStyle(s *series) draw.GlyphStyle {
 func (p *panel) plotIn(c draw.Canvas) (*plot.Plot, draw.Canvas) {
 	ls := axisLabelStyle()
 	yw := ls.Height(p.y) + ls.FontExtents().Descent + labelPad
-	xh := ls.Height(p.x) + labelPad
+	xh := ls.Height(p.x) + labelPad/2
 	return p.plot(), draw.Crop(c, yw, 0, xh, 0)
 }
 
@@ -929,6 +929,7 @@ func (p *panel) plot() *plot.Plot {
 		a.Tick.Length = vg.Points(5)
 		a.Padding = 2
 	}
+	pl.X.Tick.Marker, pl.Y.Tick.Marker = linearTicks{}, linearTicks{}
 	pl.Add(plotter.NewGrid())
 
 	var xs, ys []float64
@@ -1029,17 +1030,23 @@ func valueTicks(xs []float64) plot.ConstantTicks {
 	v = slices.Compact(v)
 	ticks := make(plot.ConstantTicks, len(v))
 	for i, x := range v {
-		ticks[i] = plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)}
+		ticks[i] = plot.Tick{Value: x, Label: tickLabel(x)}
 	}
 	return ticks
 }
 
 // logTicks labels 1, 2 and 5 times the powers of ten in range, with minor
 // ticks at the other multiples: gonum's LogTicks labels only powers of ten,
-// which may leave a short axis with one label.
+// which may leave a short axis with one label. An axis over more than
+// logDense decades labels the powers of ten alone: three labels a decade
+// would overlap there.
 type logTicks struct{}
 
+// logDense is the most decades an axis labels at 1, 2 and 5.
+const logDense = 2.5
+
 func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	dense := math.Log10(hi/lo) <= logDense
 	var ticks []plot.Tick
 	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
 		base := math.Pow(10, e)
@@ -1049,13 +1056,73 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 				continue
 			}
 			t := plot.Tick{Value: x}
-			if m == 1 || m == 2 || m == 5 {
-				t.Label = strconv.FormatFloat(x, 'g', 4, 64)
+			if m == 1 || dense && (m == 2 || m == 5) {
+				t.Label = tickLabel(x)
 			}
 			ticks = append(ticks, t)
 		}
 	}
 	return ticks
+}
+
+// linearTicks labels multiples of 1, 2 or 5 times a power of ten, the step
+// that gives the number of labels nearest five, with a minor tick halfway:
+// gonum's DefaultTicks may step by 3 or 4 (0, 9, 18 ms).
+type linearTicks struct{}
+
+func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || !finite(lo) || !finite(hi) {
+		return []plot.Tick{{Value: lo, Label: tickLabel(lo)}}
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(hi-lo)))
+	step := mag
+	for _, m := range []float64{0.1, 0.2, 0.5, 1, 2, 5} {
+		if s := m * mag; math.Abs((hi-lo)/s-5) < math.Abs((hi-lo)/step-5) {
+			step = s
+		}
+	}
+	var ticks []plot.Tick
+	half := step / 2
+	for k := math.Ceil(lo / half); k*half <= hi; k++ {
+		x := k * half
+		t := plot.Tick{Value: x}
+		if math.Mod(k, 2) == 0 {
+			t.Label = tickLabel(x)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// superscript writes exponents of ten.
+var superscript = strings.NewReplacer("-", "⁻", "0", "⁰", "1", "¹", "2", "²", "3", "³", "4", "⁴", "5", "⁵",
+	"6", "⁶", "7", "⁷", "8", "⁸", "9", "⁹")
+
+// tickLabel writes a tick value in at most four significant digits, as a
+// plain number (20000, 0.005) from 0.001 to below a million, else as a
+// power of ten (10⁶, 2×10⁻⁴), never as Go's 1e+05; a minus sign, not a
+// hyphen, below zero.
+func tickLabel(x float64) string {
+	if x == 0 {
+		return "0"
+	}
+	x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64) // no 0.30000000000000004
+	if a := math.Abs(x); a >= 1e-3 && a < 1e6 {
+		return strings.Replace(strconv.FormatFloat(x, 'f', -1, 64), "-", "−", 1)
+	}
+	m, e, _ := strings.Cut(strconv.FormatFloat(x, 'e', -1, 64), "e")
+	e = strings.TrimLeft(strings.TrimPrefix(e, "+"), "0")
+	if strings.HasPrefix(e, "-") {
+		e = "-" + strings.TrimLeft(e[1:], "0")
+	}
+	p := "10" + superscript.Replace(e)
+	switch m {
+	case "1":
+		return p
+	case "-1":
+		return "−" + p
+	}
+	return m + "×" + p
 }
 
 // errPoints are points with their error bars, for plotter.NewYErrorBars.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
@@ -348,6 +349,11 @@ func TestLogTicks(t *testing.T) {
 	if diff := cmp.Diff([]string{"50", "100", "200", "500"}, labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
+	// Over five decades (the demo grid's judge perplexities), three labels a
+	// decade overlapped: only the powers of ten are labelled.
+	if diff := cmp.Diff([]string{"10", "100", "1000", "10000", "100000"}, tickLabels(logTicks{}, 2, 1.2e5)); diff != "" {
+		t.Errorf("labels over five decades (-want +got):\n%s", diff)
+	}
 	if !useLog([]float64{1, 20}) || useLog([]float64{1, 19}) || useLog([]float64{0, 100}) || useLog(nil) || useLog([]float64{math.Inf(1)}) {
 		t.Error("useLog: log axes for positive data spanning 20× or more")
 	}
@@ -383,5 +389,66 @@ func TestPanelDataAreaLogY(t *testing.T) {
 				t.Errorf("%v pt between the panel's top and its data area, want at most 10", gap)
 			}
 		})
+	}
+}
+
+// tickLabels returns the labels of the major ticks of m over [lo, hi].
+func tickLabels(m plot.Ticker, lo, hi float64) []string {
+	var out []string
+	for _, tk := range m.Ticks(lo, hi) {
+		if tk.Label != "" {
+			out = append(out, tk.Label)
+		}
+	}
+	return out
+}
+
+func TestLinearTicks(t *testing.T) {
+	tests := []struct {
+		lo, hi float64
+		want   []string
+	}{
+		// Time per step, 0 to 19 ms: gonum's DefaultTicks gave 0, 9, 18.
+		{0, 19, []string{"0", "5", "10", "15"}},
+		// Judge perplexity 9.5 to 19.2: gonum gave 10, 14, 18.
+		{9.5, 19.2, []string{"10", "12", "14", "16", "18"}},
+		// BLEU 0.3 to 3.9: gonum gave 0.5, 2.0, 3.5.
+		{0.3, 3.9, []string{"1", "2", "3"}},
+		// ROUGE-L: steps of 0.02 without float noise (0.060000000000000005).
+		{0.05, 0.13, []string{"0.06", "0.08", "0.1", "0.12"}},
+		// Below zero.
+		{-1, 1, []string{"−1", "−0.5", "0", "0.5", "1"}},
+		// An empty range (one value) gets its value.
+		{3, 3, []string{"3"}},
+	}
+	for _, tt := range tests {
+		got := tickLabels(linearTicks{}, tt.lo, tt.hi)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("[%v, %v] (-want +got):\n%s", tt.lo, tt.hi, diff)
+		}
+	}
+}
+
+func TestTickLabel(t *testing.T) {
+	tests := []struct {
+		x    float64
+		want string
+	}{
+		{0, "0"},
+		{100000, "100000"}, // not 1e+05
+		{2500, "2500"},
+		{0.005, "0.005"}, // not 5e-03
+		{0.30000000000000004, "0.3"},
+		{123456, "123500"}, // four significant digits
+		{1e6, "10⁶"},
+		{2e6, "2×10⁶"},
+		{5e-4, "5×10⁻⁴"},
+		{-1e7, "−10⁷"},
+		{-0.5, "−0.5"},
+	}
+	for _, tt := range tests {
+		if got := tickLabel(tt.x); got != tt.want {
+			t.Errorf("tickLabel(%v) = %q, want %q", tt.x, got, tt.want)
+		}
 	}
 }
