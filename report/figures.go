@@ -869,15 +869,16 @@ func (p *panel) draw(c draw.Canvas) {
 	da := pl.DataCanvas(pc)
 	ls := axisLabelStyle()
 	descent := ls.FontExtents().Descent
+	xt, yt := p.titles()
 
 	ys := ls
 	ys.Rotation = math.Pi / 2
 	ys.XAlign, ys.YAlign = draw.XCenter, draw.YBottom
-	c.FillText(ys, vg.Point{X: c.Min.X + ls.Height(p.y) - descent, Y: da.Center().Y}, p.y)
+	c.FillText(ys, vg.Point{X: c.Min.X + ls.Height(yt) - descent, Y: da.Center().Y}, yt)
 
 	xs := ls
 	xs.XAlign, xs.YAlign = draw.XCenter, draw.YBottom
-	c.FillText(xs, vg.Point{X: da.Center().X, Y: c.Min.Y + labelPad/2}, p.x)
+	c.FillText(xs, vg.Point{X: da.Center().X, Y: c.Min.Y + labelPad/2}, xt)
 }
 
 // thumbnails draws a series' legend entry: its line and glyph, a dashed
@@ -912,9 +913,46 @@ func glyphStyle(s *series) draw.GlyphStyle {
 // the axis titles' room on the left and at the bottom.
 func (p *panel) plotIn(c draw.Canvas) (*plot.Plot, draw.Canvas) {
 	ls := axisLabelStyle()
-	yw := ls.Height(p.y) + ls.FontExtents().Descent + labelPad
-	xh := ls.Height(p.x) + labelPad/2
+	xt, yt := p.titles()
+	yw := ls.Height(yt) + ls.FontExtents().Descent + labelPad
+	xh := ls.Height(xt) + labelPad/2
 	return p.plot(), draw.Crop(c, yw, 0, xh, 0)
+}
+
+// values returns the x values and the y values (bounds included) that the
+// panel's axes span.
+func (p *panel) values() (xs, ys []float64) {
+	for _, s := range p.series {
+		for _, q := range s.pts {
+			if !s.ref {
+				xs = append(xs, q.x)
+			}
+			ys = append(ys, q.y)
+			if finite(q.lo) && finite(q.hi) {
+				ys = append(ys, q.lo, q.hi)
+			}
+		}
+	}
+	return xs, ys
+}
+
+// titles returns the axis titles, each saying "log scale" where its axis
+// has one.
+func (p *panel) titles() (x, y string) {
+	xs, ys := p.values()
+	return logTitle(p.x, useLog(xs)), logTitle(p.y, useLog(ys))
+}
+
+// logTitle adds "log scale" to an axis title: inside its last parentheses,
+// "tokens/s (higher is better, log scale)", else in its own.
+func logTitle(title string, log bool) string {
+	switch {
+	case !log:
+		return title
+	case strings.HasSuffix(title, ")"):
+		return strings.TrimSuffix(title, ")") + ", log scale)"
+	}
+	return title + " (log scale)"
 }
 
 // plot builds the gonum plot of a panel, without axis titles (see draw).
@@ -932,20 +970,8 @@ func (p *panel) plot() *plot.Plot {
 	pl.X.Tick.Marker, pl.Y.Tick.Marker = linearTicks{}, linearTicks{}
 	pl.Add(plotter.NewGrid())
 
-	var xs, ys []float64
-	for _, s := range p.series {
-		for _, q := range s.pts {
-			if !s.ref {
-				xs = append(xs, q.x)
-			}
-			ys = append(ys, q.y)
-			if finite(q.lo) && finite(q.hi) {
-				ys = append(ys, q.lo, q.hi)
-			}
-		}
-	}
-	logX := useLog(xs)
-	logY := useLog(ys)
+	xs, ys := p.values()
+	logX, logY := useLog(xs), useLog(ys)
 	for _, s := range p.series {
 		if s.ref {
 			pl.Add(refLine{s: s})

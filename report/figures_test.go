@@ -56,10 +56,18 @@ func TestFiguresStudy(t *testing.T) {
 		FigParetoSpeed:  {"llada-8b · p128 (3) g128 · all settings", "llama3-8b · p128 (3) g256 · Pareto frontier"},
 		FigParetoEnergy: {"llada-8b · p128 (3) g256 · Pareto frontier"},
 	}
+	// Axis titles say where an axis is logarithmic: the study's tokens/s
+	// and latencies span more than 20×, its time per step does not.
+	axes := map[string][]string{
+		FigThroughput:   {"generated tokens/s (log scale)", "latency per batch (s, log scale)"},
+		FigStepTime:     {"time per step (ms)\n"},
+		FigParetoEnergy: {"energy per generated token (J, lower is better, log scale)"},
+	}
 	for _, f := range figs.Drawn {
 		texts := svgTexts(t, f.SVG)
-		all := strings.Join(texts, "\n")
+		all := strings.Join(texts, "\n") + "\n"
 		want := append([]string{f.Title, "grid study-h100 on NVIDIA H100 80GB HBM3 (cuda);"}, legends[f.Name]...)
+		want = append(want, axes[f.Name]...)
 		for _, w := range want {
 			if !strings.Contains(all, w) {
 				t.Errorf("%s: no text %q in\n%s", f.Name, w, all)
@@ -449,6 +457,24 @@ func TestTickLabel(t *testing.T) {
 	for _, tt := range tests {
 		if got := tickLabel(tt.x); got != tt.want {
 			t.Errorf("tickLabel(%v) = %q, want %q", tt.x, got, tt.want)
+		}
+	}
+}
+
+func TestLogTitle(t *testing.T) {
+	tests := []struct {
+		title string
+		log   bool
+		want  string
+	}{
+		{"generated tokens/s", true, "generated tokens/s (log scale)"},
+		// Into the title's own parentheses, not a second pair.
+		{"judge perplexity (lower is better)", true, "judge perplexity (lower is better, log scale)"},
+		{"latency per batch (s)", false, "latency per batch (s)"},
+	}
+	for _, tt := range tests {
+		if got := logTitle(tt.title, tt.log); got != tt.want {
+			t.Errorf("logTitle(%q, %v) = %q, want %q", tt.title, tt.log, got, tt.want)
 		}
 	}
 }
