@@ -498,12 +498,14 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 		}
 		return pt{x: x, y: c.iv.Value, lo: lo, hi: hi}
 	}
+	// A setting has one label, and so one colour and marker, in both panels.
 	for _, c := range diff {
+		l := v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell))
 		if fixedSteps(c.r.Cell) {
-			bySteps.add(v.label(c.r, true, false, c.r.Cell.Model, decoderRest(c.r.Cell)), point(c, float64(c.r.Cell.Steps)))
+			bySteps.add(l, point(c, float64(c.r.Cell.Steps)))
 		}
 		if nfe, has := cost(c.r, qx.of(c.r), bench.MNFE); has && nfe > 0 {
-			byNFE.add(v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell)), point(c, nfe))
+			byNFE.add(l, point(c, nfe))
 		}
 	}
 	for _, c := range ar {

@@ -52,7 +52,7 @@ func TestFiguresStudy(t *testing.T) {
 		FigThroughput:   {"llama3-8b · AR greedy · p128 (3) g128", "llada-8b · thr 0.9 / blk 32 / dual · p128 (3) g256"},
 		FigMemory:       {"llada-8b · diffusion, cache dual · b16", "llama3-8b · autoregressive, KV cache · b1"},
 		FigStepTime:     {"llada-8b · blk 32 / none · b4 · p128 (3) g256"},
-		FigQualityPPL:   {"llada-8b · blk 32 / none · p128 (3) g128", "llada-8b · threshold · blk 32 / dual · p128 (3) g256", "llama3-8b · AR greedy · p128 (3) g128 (reference)"},
+		FigQualityPPL:   {"llada-8b · fixed steps · blk 32 / none · p128 (3) g128", "llada-8b · threshold · blk 32 / dual · p128 (3) g256", "llama3-8b · AR greedy · p128 (3) g128 (reference)"},
 		FigParetoSpeed:  {"llada-8b · p128 (3) g128 · all settings", "llama3-8b · p128 (3) g256 · Pareto frontier"},
 		FigParetoEnergy: {"llada-8b · p128 (3) g256 · Pareto frontier"},
 	}
@@ -458,6 +458,35 @@ func TestTickLabel(t *testing.T) {
 		if got := tickLabel(tt.x); got != tt.want {
 			t.Errorf("tickLabel(%v) = %q, want %q", tt.x, got, tt.want)
 		}
+	}
+}
+
+// TestQualityFigureStyles checks that a quality figure draws a setting in
+// one colour and marker in both panels: the steps panel once labelled its
+// series without the step rule, and the same fixed-step cells took a second
+// legend entry and another colour in the NFE panel.
+func TestQualityFigureStyles(t *testing.T) {
+	recs, qm := readStudy(t)
+	spec := qualityFigure(sortRecords(recs), indexQuality(qm), QJudgePPL)
+	if len(spec.panels) != 2 {
+		t.Fatalf("%d panels, want steps and NFE", len(spec.panels))
+	}
+	styles := map[string]int{}
+	for _, s := range spec.panels[1].series {
+		styles[s.label] = s.style
+	}
+	for _, s := range spec.panels[0].series {
+		if st, has := styles[s.label]; !has || st != s.style {
+			t.Errorf("%q: style %d in the steps panel, in the NFE panel %d (present: %v)", s.label, s.style, st, has)
+		}
+	}
+	// The study: two lengths × (fixed steps, threshold) and two references.
+	if len(spec.legend) != 6 {
+		var ls []string
+		for _, s := range spec.legend {
+			ls = append(ls, s.label)
+		}
+		t.Errorf("%d legend entries, want 6:\n%s", len(ls), strings.Join(ls, "\n"))
 	}
 }
 
