@@ -416,12 +416,41 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		return nil
 	}
 	ss := g.list()
+	// The demo models peak at tens of MiB: 0.05 GiB reads worse than 50 MiB.
+	unit, top := "GiB", 0.0
+	for _, s := range ss {
+		for _, p := range s.pts {
+			top = max(top, p.y)
+		}
+	}
+	if top < 1 {
+		unit = "MiB"
+		for _, s := range ss {
+			for i := range s.pts {
+				s.pts[i].y *= 1024
+			}
+		}
+	}
+	note := "Peak: the backend allocator's (GPU), else the process's; the largest over decoder settings."
+	if n := distinctLengths(used); n == 1 {
+		note += fmt.Sprintf(" The records have one sequence length (%d tokens), so each line is a single point.",
+			used[0].Cell.PromptLen+used[0].Cell.GenLen)
+	}
 	return &figSpec{
 		title:   "Peak memory versus sequence length",
-		caption: caption(used, "Peak: the backend allocator's (GPU), else the process's; the largest over decoder settings."),
-		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (GiB)", series: ss, discreteX: true, zeroY: true}},
+		caption: caption(used, note),
+		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (" + unit + ")", series: ss, discreteX: true, zeroY: true}},
 		legend:  styleByLabel(ss),
 	}
+}
+
+// distinctLengths counts the prompt + generated lengths of the records.
+func distinctLengths(rs []bench.Record) int {
+	seen := map[int]bool{}
+	for _, r := range rs {
+		seen[r.Cell.PromptLen+r.Cell.GenLen] = true
+	}
+	return len(seen)
 }
 
 func stepTimeFigure(rs []bench.Record) *figSpec {

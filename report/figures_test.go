@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"image/png"
 	"io"
 	"math"
@@ -505,5 +506,35 @@ func TestLogTitle(t *testing.T) {
 		if got := logTitle(tt.title, tt.log); got != tt.want {
 			t.Errorf("logTitle(%q, %v) = %q, want %q", tt.title, tt.log, got, tt.want)
 		}
+	}
+}
+
+// TestMemoryFigureUnits checks that the memory figure writes peaks under a
+// GiB in MiB (the demo models peak near 50 MiB, which read as 0.05 GiB),
+// and says so when the records have a single sequence length, where every
+// line is one point.
+func TestMemoryFigureUnits(t *testing.T) {
+	small := arRecord()
+	small.Memory = bench.Memory{ProcessPeak: 56 << 20}
+	spec := memoryFigure([]bench.Record{small})
+	p := spec.panels[0]
+	if p.y != "peak memory (MiB)" || p.series[0].pts[0].y != 56 {
+		t.Errorf("y %q, point %v; want peak memory (MiB), 56", p.y, p.series[0].pts[0].y)
+	}
+	n := small.Cell.PromptLen + small.Cell.GenLen
+	if want := fmt.Sprintf("one sequence length (%d tokens)", n); !strings.Contains(spec.caption, want) {
+		t.Errorf("caption %q does not say %q", spec.caption, want)
+	}
+
+	large := arRecord() // a device peak of 17 GiB
+	longer := arRecord()
+	longer.Key = "longer"
+	longer.Cell.GenLen *= 2
+	spec = memoryFigure([]bench.Record{large, longer})
+	if p := spec.panels[0]; p.y != "peak memory (GiB)" || p.series[0].pts[0].y != 17 {
+		t.Errorf("y %q, point %v; want peak memory (GiB), 17", p.y, p.series[0].pts[0].y)
+	}
+	if strings.Contains(spec.caption, "one sequence length") {
+		t.Errorf("caption %q: the records have two lengths", spec.caption)
 	}
 }
