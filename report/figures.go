@@ -1062,6 +1062,12 @@ func (p *panel) plot() *plot.Plot {
 		}
 	case logX:
 		pl.X.Tick.Marker = logTicks{}
+	case len(xs) > 0:
+		// A margin, so that the points at the ends (NFE 32, the fewest
+		// forward calls) do not sit on the y axis.
+		lo, hi := slices.Min(xs), slices.Max(xs)
+		m := math.Max(hi-lo, math.Abs(hi)) * 0.03
+		pl.X.Min, pl.X.Max = lo-m, hi+m
 	}
 	if p.zeroY && !logY {
 		pl.Y.Min = 0

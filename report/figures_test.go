@@ -538,3 +538,14 @@ func TestMemoryFigureUnits(t *testing.T) {
 		t.Errorf("caption %q: the records have two lengths", spec.caption)
 	}
 }
+
+// TestPanelXMargin checks that a linear x axis of measured values (NFE)
+// reaches past its first and last points, which sat on the y axis.
+func TestPanelXMargin(t *testing.T) {
+	p := &panel{x: "NFE", y: "BLEU", series: []*series{{label: "s", line: true,
+		pts: []pt{{x: 32, y: 1, lo: math.NaN(), hi: math.NaN()}, {x: 256, y: 2, lo: math.NaN(), hi: math.NaN()}}}}}
+	pl := p.plot()
+	if !(pl.X.Min < 32 && pl.X.Max > 256) {
+		t.Errorf("x axis [%v, %v], want a margin around [32, 256]", pl.X.Min, pl.X.Max)
+	}
+}
