@@ -416,12 +416,41 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		return nil
 	}
 	ss := g.list()
+	// The demo models peak at tens of MiB: 0.05 GiB reads worse than 50 MiB.
+	unit, top := "GiB", 0.0
+	for _, s := range ss {
+		for _, p := range s.pts {
+			top = max(top, p.y)
+		}
+	}
+	if top < 1 {
+		unit = "MiB"
+		for _, s := range ss {
+			for i := range s.pts {
+				s.pts[i].y *= 1024
+			}
+		}
+	}
+	note := "Peak: the backend allocator's (GPU), else the process's; the largest over decoder settings."
+	if n := distinctLengths(used); n == 1 {
+		note += fmt.Sprintf(" The records have one sequence length (%d tokens), so each line is a single point.",
+			used[0].Cell.PromptLen+used[0].Cell.GenLen)
+	}
 	return &figSpec{
 		title:   "Peak memory versus sequence length",
-		caption: caption(used, "Peak: the backend allocator's (GPU), else the process's; the largest over decoder settings."),
-		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (GiB)", series: ss, discreteX: true, zeroY: true}},
+		caption: caption(used, note),
+		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (" + unit + ")", series: ss, discreteX: true, zeroY: true}},
 		legend:  styleByLabel(ss),
 	}
+}
+
+// distinctLengths counts the prompt + generated lengths of the records.
+func distinctLengths(rs []bench.Record) int {
+	seen := map[int]bool{}
+	for _, r := range rs {
+		seen[r.Cell.PromptLen+r.Cell.GenLen] = true
+	}
+	return len(seen)
 }
 
 func stepTimeFigure(rs []bench.Record) *figSpec {
@@ -498,12 +527,14 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 		}
 		return pt{x: x, y: c.iv.Value, lo: lo, hi: hi}
 	}
+	// A setting has one label, and so one colour and marker, in both panels.
 	for _, c := range diff {
+		l := v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell))
 		if fixedSteps(c.r.Cell) {
-			bySteps.add(v.label(c.r, true, false, c.r.Cell.Model, decoderRest(c.r.Cell)), point(c, float64(c.r.Cell.Steps)))
+			bySteps.add(l, point(c, float64(c.r.Cell.Steps)))
 		}
 		if nfe, has := cost(c.r, qx.of(c.r), bench.MNFE); has && nfe > 0 {
-			byNFE.add(v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell)), point(c, nfe))
+			byNFE.add(l, point(c, nfe))
 		}
 	}
 	for _, c := range ar {
@@ -847,8 +878,38 @@ func (f *figSpec) draw(dc draw.Canvas) {
 		pc := area
 		pc.Min.X = area.Min.X + vg.Length(i)*pw
 		pc.Max.X = pc.Min.X + pw
-		p.plot().Draw(pc)
+		p.draw(pc)
 	}
+}
+
+// axisLabelStyle is the style of the axis titles, which draw writes itself.
+func axisLabelStyle() text.Style { return textStyle(10) }
+
+// labelPad is the space between an axis title and its tick labels.
+const labelPad = 3
+
+// draw draws the panel into c with its axis titles. gonum places an axis
+// title's glyph box at the data value halfway between the axis ends, which
+// on a log axis is near the top (or right) end: the box of a long title
+// then sticks out of the canvas, and gonum shrinks the data area to fit it,
+// leaving an empty band above the plot. So the plot is drawn without axis
+// titles, and each title is centred on the data area beside it.
+func (p *panel) draw(c draw.Canvas) {
+	pl, pc := p.plotIn(c)
+	pl.Draw(pc)
+	da := pl.DataCanvas(pc)
+	ls := axisLabelStyle()
+	descent := ls.FontExtents().Descent
+	xt, yt := p.titles()
+
+	ys := ls
+	ys.Rotation = math.Pi / 2
+	ys.XAlign, ys.YAlign = draw.XCenter, draw.YBottom
+	c.FillText(ys, vg.Point{X: c.Min.X + ls.Height(yt) - descent, Y: da.Center().Y}, yt)
+
+	xs := ls
+	xs.XAlign, xs.YAlign = draw.XCenter, draw.YBottom
+	c.FillText(xs, vg.Point{X: da.Center().X, Y: c.Min.Y + labelPad/2}, xt)
 }
 
 // thumbnails draws a series' legend entry: its line and glyph, a dashed
@@ -879,23 +940,19 @@ func glyphStyle(s *series) draw.GlyphStyle {
 	return draw.GlyphStyle{Color: colorOf(s.style), Radius: vg.Points(2.6), Shape: glyphOf(s.style)}
 }
 
-// plot builds the gonum plot of a panel.
-func (p *panel) plot() *plot.Plot {
-	pl := plot.New()
-	pl.Title.Text = p.title
-	pl.Title.TextStyle = textStyle(11)
-	pl.Title.TextStyle.XAlign, pl.Title.TextStyle.YAlign = draw.XCenter, draw.YTop
-	pl.Title.Padding = 4
-	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
-		a.Label.TextStyle.Font = font.From(sansFont, 10)
-		a.Tick.Label.Font = font.From(sansFont, 8.5)
-		a.Tick.Length = vg.Points(5)
-		a.Padding = 2
-	}
-	pl.X.Label.Text, pl.Y.Label.Text = p.x, p.y
-	pl.Add(plotter.NewGrid())
+// plotIn returns the panel's plot and the part of c it is drawn in: c less
+// the axis titles' room on the left and at the bottom.
+func (p *panel) plotIn(c draw.Canvas) (*plot.Plot, draw.Canvas) {
+	ls := axisLabelStyle()
+	xt, yt := p.titles()
+	yw := ls.Height(yt) + ls.FontExtents().Descent + labelPad
+	xh := ls.Height(xt) + labelPad/2
+	return p.plot(), draw.Crop(c, yw, 0, xh, 0)
+}
 
-	var xs, ys []float64
+// values returns the x values and the y values (bounds included) that the
+// panel's axes span.
+func (p *panel) values() (xs, ys []float64) {
 	for _, s := range p.series {
 		for _, q := range s.pts {
 			if !s.ref {
@@ -907,8 +964,45 @@ func (p *panel) plot() *plot.Plot {
 			}
 		}
 	}
-	logX := useLog(xs)
-	logY := useLog(ys)
+	return xs, ys
+}
+
+// titles returns the axis titles, each saying "log scale" where its axis
+// has one.
+func (p *panel) titles() (x, y string) {
+	xs, ys := p.values()
+	return logTitle(p.x, useLog(xs)), logTitle(p.y, useLog(ys))
+}
+
+// logTitle adds "log scale" to an axis title: inside its last parentheses,
+// "tokens/s (higher is better, log scale)", else in its own.
+func logTitle(title string, log bool) string {
+	switch {
+	case !log:
+		return title
+	case strings.HasSuffix(title, ")"):
+		return strings.TrimSuffix(title, ")") + ", log scale)"
+	}
+	return title + " (log scale)"
+}
+
+// plot builds the gonum plot of a panel, without axis titles (see draw).
+func (p *panel) plot() *plot.Plot {
+	pl := plot.New()
+	pl.Title.Text = p.title
+	pl.Title.TextStyle = textStyle(11)
+	pl.Title.TextStyle.XAlign, pl.Title.TextStyle.YAlign = draw.XCenter, draw.YTop
+	pl.Title.Padding = 4
+	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
+		a.Tick.Label.Font = font.From(sansFont, 8.5)
+		a.Tick.Length = vg.Points(5)
+		a.Padding = 2
+	}
+	pl.X.Tick.Marker, pl.Y.Tick.Marker = linearTicks{}, linearTicks{}
+	pl.Add(plotter.NewGrid())
+
+	xs, ys := p.values()
+	logX, logY := useLog(xs), useLog(ys)
 	for _, s := range p.series {
 		if s.ref {
 			pl.Add(refLine{s: s})
@@ -968,6 +1062,12 @@ func (p *panel) plot() *plot.Plot {
 		}
 	case logX:
 		pl.X.Tick.Marker = logTicks{}
+	case len(xs) > 0:
+		// A margin, so that the points at the ends (NFE 32, the fewest
+		// forward calls) do not sit on the y axis.
+		lo, hi := slices.Min(xs), slices.Max(xs)
+		m := math.Max(hi-lo, math.Abs(hi)) * 0.03
+		pl.X.Min, pl.X.Max = lo-m, hi+m
 	}
 	if p.zeroY && !logY {
 		pl.Y.Min = 0
@@ -993,17 +1093,23 @@ func valueTicks(xs []float64) plot.ConstantTicks {
 	v = slices.Compact(v)
 	ticks := make(plot.ConstantTicks, len(v))
 	for i, x := range v {
-		ticks[i] = plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)}
+		ticks[i] = plot.Tick{Value: x, Label: tickLabel(x)}
 	}
 	return ticks
 }
 
 // logTicks labels 1, 2 and 5 times the powers of ten in range, with minor
 // ticks at the other multiples: gonum's LogTicks labels only powers of ten,
-// which may leave a short axis with one label.
+// which may leave a short axis with one label. An axis over more than
+// logDense decades labels the powers of ten alone: three labels a decade
+// would overlap there.
 type logTicks struct{}
 
+// logDense is the most decades an axis labels at 1, 2 and 5.
+const logDense = 2.5
+
 func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	dense := math.Log10(hi/lo) <= logDense
 	var ticks []plot.Tick
 	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
 		base := math.Pow(10, e)
@@ -1013,13 +1119,73 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 				continue
 			}
 			t := plot.Tick{Value: x}
-			if m == 1 || m == 2 || m == 5 {
-				t.Label = strconv.FormatFloat(x, 'g', 4, 64)
+			if m == 1 || dense && (m == 2 || m == 5) {
+				t.Label = tickLabel(x)
 			}
 			ticks = append(ticks, t)
 		}
 	}
 	return ticks
+}
+
+// linearTicks labels multiples of 1, 2 or 5 times a power of ten, the step
+// that gives the number of labels nearest five, with a minor tick halfway:
+// gonum's DefaultTicks may step by 3 or 4 (0, 9, 18 ms).
+type linearTicks struct{}
+
+func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || !finite(lo) || !finite(hi) {
+		return []plot.Tick{{Value: lo, Label: tickLabel(lo)}}
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(hi-lo)))
+	step := mag
+	for _, m := range []float64{0.1, 0.2, 0.5, 1, 2, 5} {
+		if s := m * mag; math.Abs((hi-lo)/s-5) < math.Abs((hi-lo)/step-5) {
+			step = s
+		}
+	}
+	var ticks []plot.Tick
+	half := step / 2
+	for k := math.Ceil(lo / half); k*half <= hi; k++ {
+		x := k * half
+		t := plot.Tick{Value: x}
+		if math.Mod(k, 2) == 0 {
+			t.Label = tickLabel(x)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// superscript writes exponents of ten.
+var superscript = strings.NewReplacer("-", "⁻", "0", "⁰", "1", "¹", "2", "²", "3", "³", "4", "⁴", "5", "⁵",
+	"6", "⁶", "7", "⁷", "8", "⁸", "9", "⁹")
+
+// tickLabel writes a tick value in at most four significant digits, as a
+// plain number (20000, 0.005) from 0.001 to below a million, else as a
+// power of ten (10⁶, 2×10⁻⁴), never as Go's 1e+05; a minus sign, not a
+// hyphen, below zero.
+func tickLabel(x float64) string {
+	if x == 0 {
+		return "0"
+	}
+	x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64) // no 0.30000000000000004
+	if a := math.Abs(x); a >= 1e-3 && a < 1e6 {
+		return strings.Replace(strconv.FormatFloat(x, 'f', -1, 64), "-", "−", 1)
+	}
+	m, e, _ := strings.Cut(strconv.FormatFloat(x, 'e', -1, 64), "e")
+	e = strings.TrimLeft(strings.TrimPrefix(e, "+"), "0")
+	if strings.HasPrefix(e, "-") {
+		e = "-" + strings.TrimLeft(e[1:], "0")
+	}
+	p := "10" + superscript.Replace(e)
+	switch m {
+	case "1":
+		return p
+	case "-1":
+		return "−" + p
+	}
+	return m + "×" + p
 }
 
 // errPoints are points with their error bars, for plotter.NewYErrorBars.

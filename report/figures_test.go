@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"image/png"
 	"io"
 	"math"
@@ -13,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"dllmbench/bench"
 )
@@ -49,14 +53,22 @@ func TestFiguresStudy(t *testing.T) {
 		FigThroughput:   {"llama3-8b · AR greedy · p128 (3) g128", "llada-8b · thr 0.9 / blk 32 / dual · p128 (3) g256"},
 		FigMemory:       {"llada-8b · diffusion, cache dual · b16", "llama3-8b · autoregressive, KV cache · b1"},
 		FigStepTime:     {"llada-8b · blk 32 / none · b4 · p128 (3) g256"},
-		FigQualityPPL:   {"llada-8b · blk 32 / none · p128 (3) g128", "llada-8b · threshold · blk 32 / dual · p128 (3) g256", "llama3-8b · AR greedy · p128 (3) g128 (reference)"},
+		FigQualityPPL:   {"llada-8b · fixed steps · blk 32 / none · p128 (3) g128", "llada-8b · threshold · blk 32 / dual · p128 (3) g256", "llama3-8b · AR greedy · p128 (3) g128 (reference)"},
 		FigParetoSpeed:  {"llada-8b · p128 (3) g128 · all settings", "llama3-8b · p128 (3) g256 · Pareto frontier"},
 		FigParetoEnergy: {"llada-8b · p128 (3) g256 · Pareto frontier"},
 	}
+	// Axis titles say where an axis is logarithmic: the study's tokens/s
+	// and latencies span more than 20×, its time per step does not.
+	axes := map[string][]string{
+		FigThroughput:   {"generated tokens/s (log scale)", "latency per batch (s, log scale)"},
+		FigStepTime:     {"time per step (ms)\n"},
+		FigParetoEnergy: {"energy per generated token (J, lower is better, log scale)"},
+	}
 	for _, f := range figs.Drawn {
 		texts := svgTexts(t, f.SVG)
-		all := strings.Join(texts, "\n")
+		all := strings.Join(texts, "\n") + "\n"
 		want := append([]string{f.Title, "grid study-h100 on NVIDIA H100 80GB HBM3 (cuda);"}, legends[f.Name]...)
+		want = append(want, axes[f.Name]...)
 		for _, w := range want {
 			if !strings.Contains(all, w) {
 				t.Errorf("%s: no text %q in\n%s", f.Name, w, all)
@@ -346,7 +358,194 @@ func TestLogTicks(t *testing.T) {
 	if diff := cmp.Diff([]string{"50", "100", "200", "500"}, labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
+	// Over five decades (the demo grid's judge perplexities), three labels a
+	// decade overlapped: only the powers of ten are labelled.
+	if diff := cmp.Diff([]string{"10", "100", "1000", "10000", "100000"}, tickLabels(logTicks{}, 2, 1.2e5)); diff != "" {
+		t.Errorf("labels over five decades (-want +got):\n%s", diff)
+	}
 	if !useLog([]float64{1, 20}) || useLog([]float64{1, 19}) || useLog([]float64{0, 100}) || useLog(nil) || useLog([]float64{math.Inf(1)}) {
 		t.Error("useLog: log axes for positive data spanning 20× or more")
+	}
+}
+
+// TestPanelDataAreaLogY checks that a panel's data area reaches up to its
+// top on a log y axis as on a linear one: gonum once shrank it to make room
+// for the y title's glyph box, placed at the arithmetic middle of the axis,
+// near its top end on a log scale, and left an empty band over the plot of
+// the quality and Pareto figures.
+func TestPanelDataAreaLogY(t *testing.T) {
+	tests := []struct {
+		name string
+		ys   []float64
+	}{
+		{"linear", []float64{2, 10}},
+		// Judge perplexities of the demo grid's LLaDA cells: 2 to 1e5.
+		{"log", []float64{2, 500, 1e5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pts []pt
+			for i, y := range tt.ys {
+				pts = append(pts, pt{x: float64(i + 1), y: y, lo: math.NaN(), hi: math.NaN()})
+			}
+			p := &panel{x: "diffusion steps", y: "judge perplexity (lower is better)",
+				series: []*series{{label: "s", pts: pts, line: true}}, discreteX: true}
+			c := draw.New(vgimg.New(singleW, panelH))
+			pl, pc := p.plotIn(c)
+			da := pl.DataCanvas(pc)
+			// Half a tick label sticks out above the top tick: 10 pt at most.
+			if gap := c.Max.Y - da.Max.Y; gap > 10 {
+				t.Errorf("%v pt between the panel's top and its data area, want at most 10", gap)
+			}
+		})
+	}
+}
+
+// tickLabels returns the labels of the major ticks of m over [lo, hi].
+func tickLabels(m plot.Ticker, lo, hi float64) []string {
+	var out []string
+	for _, tk := range m.Ticks(lo, hi) {
+		if tk.Label != "" {
+			out = append(out, tk.Label)
+		}
+	}
+	return out
+}
+
+func TestLinearTicks(t *testing.T) {
+	tests := []struct {
+		lo, hi float64
+		want   []string
+	}{
+		// Time per step, 0 to 19 ms: gonum's DefaultTicks gave 0, 9, 18.
+		{0, 19, []string{"0", "5", "10", "15"}},
+		// Judge perplexity 9.5 to 19.2: gonum gave 10, 14, 18.
+		{9.5, 19.2, []string{"10", "12", "14", "16", "18"}},
+		// BLEU 0.3 to 3.9: gonum gave 0.5, 2.0, 3.5.
+		{0.3, 3.9, []string{"1", "2", "3"}},
+		// ROUGE-L: steps of 0.02 without float noise (0.060000000000000005).
+		{0.05, 0.13, []string{"0.06", "0.08", "0.1", "0.12"}},
+		// Below zero.
+		{-1, 1, []string{"−1", "−0.5", "0", "0.5", "1"}},
+		// An empty range (one value) gets its value.
+		{3, 3, []string{"3"}},
+	}
+	for _, tt := range tests {
+		got := tickLabels(linearTicks{}, tt.lo, tt.hi)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("[%v, %v] (-want +got):\n%s", tt.lo, tt.hi, diff)
+		}
+	}
+}
+
+func TestTickLabel(t *testing.T) {
+	tests := []struct {
+		x    float64
+		want string
+	}{
+		{0, "0"},
+		{100000, "100000"}, // not 1e+05
+		{2500, "2500"},
+		{0.005, "0.005"}, // not 5e-03
+		{0.30000000000000004, "0.3"},
+		{123456, "123500"}, // four significant digits
+		{1e6, "10⁶"},
+		{2e6, "2×10⁶"},
+		{5e-4, "5×10⁻⁴"},
+		{-1e7, "−10⁷"},
+		{-0.5, "−0.5"},
+	}
+	for _, tt := range tests {
+		if got := tickLabel(tt.x); got != tt.want {
+			t.Errorf("tickLabel(%v) = %q, want %q", tt.x, got, tt.want)
+		}
+	}
+}
+
+// TestQualityFigureStyles checks that a quality figure draws a setting in
+// one colour and marker in both panels: the steps panel once labelled its
+// series without the step rule, and the same fixed-step cells took a second
+// legend entry and another colour in the NFE panel.
+func TestQualityFigureStyles(t *testing.T) {
+	recs, qm := readStudy(t)
+	spec := qualityFigure(sortRecords(recs), indexQuality(qm), QJudgePPL)
+	if len(spec.panels) != 2 {
+		t.Fatalf("%d panels, want steps and NFE", len(spec.panels))
+	}
+	styles := map[string]int{}
+	for _, s := range spec.panels[1].series {
+		styles[s.label] = s.style
+	}
+	for _, s := range spec.panels[0].series {
+		if st, has := styles[s.label]; !has || st != s.style {
+			t.Errorf("%q: style %d in the steps panel, in the NFE panel %d (present: %v)", s.label, s.style, st, has)
+		}
+	}
+	// The study: two lengths × (fixed steps, threshold) and two references.
+	if len(spec.legend) != 6 {
+		var ls []string
+		for _, s := range spec.legend {
+			ls = append(ls, s.label)
+		}
+		t.Errorf("%d legend entries, want 6:\n%s", len(ls), strings.Join(ls, "\n"))
+	}
+}
+
+func TestLogTitle(t *testing.T) {
+	tests := []struct {
+		title string
+		log   bool
+		want  string
+	}{
+		{"generated tokens/s", true, "generated tokens/s (log scale)"},
+		// Into the title's own parentheses, not a second pair.
+		{"judge perplexity (lower is better)", true, "judge perplexity (lower is better, log scale)"},
+		{"latency per batch (s)", false, "latency per batch (s)"},
+	}
+	for _, tt := range tests {
+		if got := logTitle(tt.title, tt.log); got != tt.want {
+			t.Errorf("logTitle(%q, %v) = %q, want %q", tt.title, tt.log, got, tt.want)
+		}
+	}
+}
+
+// TestMemoryFigureUnits checks that the memory figure writes peaks under a
+// GiB in MiB (the demo models peak near 50 MiB, which read as 0.05 GiB),
+// and says so when the records have a single sequence length, where every
+// line is one point.
+func TestMemoryFigureUnits(t *testing.T) {
+	small := arRecord()
+	small.Memory = bench.Memory{ProcessPeak: 56 << 20}
+	spec := memoryFigure([]bench.Record{small})
+	p := spec.panels[0]
+	if p.y != "peak memory (MiB)" || p.series[0].pts[0].y != 56 {
+		t.Errorf("y %q, point %v; want peak memory (MiB), 56", p.y, p.series[0].pts[0].y)
+	}
+	n := small.Cell.PromptLen + small.Cell.GenLen
+	if want := fmt.Sprintf("one sequence length (%d tokens)", n); !strings.Contains(spec.caption, want) {
+		t.Errorf("caption %q does not say %q", spec.caption, want)
+	}
+
+	large := arRecord() // a device peak of 17 GiB
+	longer := arRecord()
+	longer.Key = "longer"
+	longer.Cell.GenLen *= 2
+	spec = memoryFigure([]bench.Record{large, longer})
+	if p := spec.panels[0]; p.y != "peak memory (GiB)" || p.series[0].pts[0].y != 17 {
+		t.Errorf("y %q, point %v; want peak memory (GiB), 17", p.y, p.series[0].pts[0].y)
+	}
+	if strings.Contains(spec.caption, "one sequence length") {
+		t.Errorf("caption %q: the records have two lengths", spec.caption)
+	}
+}
+
+// TestPanelXMargin checks that a linear x axis of measured values (NFE)
+// reaches past its first and last points, which sat on the y axis.
+func TestPanelXMargin(t *testing.T) {
+	p := &panel{x: "NFE", y: "BLEU", series: []*series{{label: "s", line: true,
+		pts: []pt{{x: 32, y: 1, lo: math.NaN(), hi: math.NaN()}, {x: 256, y: 2, lo: math.NaN(), hi: math.NaN()}}}}}
+	pl := p.plot()
+	if !(pl.X.Min < 32 && pl.X.Max > 256) {
+		t.Errorf("x axis [%v, %v], want a margin around [32, 256]", pl.X.Min, pl.X.Max)
 	}
 }
