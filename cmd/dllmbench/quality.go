@@ -182,7 +182,21 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 	}
 	tw.Flush()
 	if m.Judge != nil {
-		fmt.Fprintf(w, "judge: %s (config sha256 %.12s); entropy in bits over generated ids up to EOS\n", m.Judge.ID, m.Judge.ConfigSHA)
+		fmt.Fprintf(w, "judge: %s (config sha256 %.12s)\n", m.Judge.ID, m.Judge.ConfigSHA)
+	}
+	ids := 0
+	for _, c := range m.Cells {
+		if c.TokenUnit == quality.TokenIDs {
+			ids++
+		}
+	}
+	switch {
+	case ids == 0:
+		fmt.Fprintln(w, "entropy: bits per word of the generations (sacreBLEU's 13a words, up to EOS)")
+	case ids == len(m.Cells):
+		fmt.Fprintln(w, "entropy: bits per token id of the generating model (no decoded texts)")
+	default:
+		fmt.Fprintf(w, "entropy: bits per word of the generations; per token id for %d of the %d cells (no decoded texts)\n", ids, len(m.Cells))
 	}
 }
 

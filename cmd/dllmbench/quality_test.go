@@ -222,8 +222,9 @@ func TestPrintQualityDecoders(t *testing.T) {
 	}
 	m := &quality.Metrics{}
 	for _, c := range cells {
-		m.Cells = append(m.Cells, quality.CellMetrics{Cell: c, Cost: quality.Cost{TokensPerS: 100}})
+		m.Cells = append(m.Cells, quality.CellMetrics{Cell: c, Cost: quality.Cost{TokensPerS: 100}, TokenUnit: quality.TokenWords})
 	}
+	m.Cells[0].TokenUnit = quality.TokenIDs // a model without tokenizer.json
 	var b strings.Builder
 	printQuality(&b, m)
 	lines := strings.Split(b.String(), "\n")
@@ -232,5 +233,9 @@ func TestPrintQualityDecoders(t *testing.T) {
 		if i+1 >= len(lines) || !strings.Contains(lines[i+1], "  "+want+"  ") {
 			t.Errorf("row %d, want decoder %q:\n%s", i, want, b.String())
 		}
+	}
+	// Under the table, what the entropy column counted.
+	if want := "entropy: bits per word of the generations; per token id for 1 of the 3 cells (no decoded texts)\n"; !strings.HasSuffix(b.String(), want) {
+		t.Errorf("table ends:\n%s\nwant %q", b.String(), want)
 	}
 }
