@@ -171,6 +171,25 @@ func Overwritten(recs []bench.Record) (cells int, machines []string) {
 	return cells, slices.Sorted(maps.Keys(all))
 }
 
+// Repeated counts the cells that the outputs show in more than one row:
+// records of the same settings (bench.Cell) under different keys, which a
+// grid changed between runs into one folder gives (other repetitions,
+// warm-up, delay, prompt set or model revision, which the key holds and
+// the rows do not show).
+func Repeated(recs []bench.Record) int {
+	rows := map[bench.Cell]int{}
+	for _, r := range bench.Latest(recs) {
+		rows[r.Cell]++
+	}
+	n := 0
+	for _, k := range rows {
+		if k > 1 {
+			n++
+		}
+	}
+	return n
+}
+
 // sortRecords keeps one record per cell key (bench.Latest) and orders them
 // by model, batch, prompt length, generation length and decoder, so that
 // every output lists cells in the same order whatever order the records

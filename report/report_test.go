@@ -517,3 +517,17 @@ func TestOverwritten(t *testing.T) {
 		t.Errorf("Overwritten of one machine's records: %d cells on %q, want none", cells, machines)
 	}
 }
+
+// Records of one cell under two keys (a grid's repetitions changed between
+// two runs into one folder) are two rows that read the same: Repeated
+// counts the cell once; one key's records, however many, are one row.
+func TestRepeated(t *testing.T) {
+	if n := Repeated(fixture()); n != 0 {
+		t.Errorf("Repeated of one run's records: %d, want 0", n)
+	}
+	other := arRecord()
+	other.Key = "ar1-five-repetitions"
+	if n := Repeated(append(fixture(), other, arRecord())); n != 1 {
+		t.Errorf("Repeated with the AR cell under a second key: %d, want 1", n)
+	}
+}

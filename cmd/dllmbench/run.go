@@ -381,8 +381,16 @@ func buildReports(dir string, files []string) error {
 
 // noteOverwritten says, under the table, which cells' records came from
 // more than one machine, of which the outputs show only the newest
-// (report.Overwritten).
+// (report.Overwritten), and how many cells are rows that read the same
+// (report.Repeated).
 func noteOverwritten(recs []bench.Record) {
+	if n := report.Repeated(recs); n > 0 {
+		is := "cells are"
+		if n == 1 {
+			is = "cell is"
+		}
+		fmt.Fprintf(os.Stderr, "dllmbench: %d %s in more than one row that reads the same, measured with other repetitions, warm-up, delay, prompts or model revision (the records' keys differ): give each grid its own --output_dir to compare them\n", n, is)
+	}
 	if n, machines := report.Overwritten(recs); n > 0 {
 		were := "cells were"
 		if n == 1 {

@@ -577,8 +577,9 @@ func TestReportNamesOverwrittenMachines(t *testing.T) {
 	// The same records as another CPU measured them.
 	b, err := os.ReadFile(filepath.Join(e.dir, "a", "records", "a.jsonl"))
 	must(t, err)
-	var rec map[string]any
+	var rec, first map[string]any
 	must(t, json.Unmarshal(bytes.TrimSpace(b), &rec))
+	must(t, json.Unmarshal(bytes.TrimSpace(b), &first))
 	rec["env"].(map[string]any)["cpu"] = "Other CPU"
 	other, err := json.Marshal(rec)
 	must(t, err)
@@ -590,8 +591,19 @@ func TestReportNamesOverwrittenMachines(t *testing.T) {
 			!strings.Contains(r.stderr, ", Other CPU (cpu)); the outputs show each one's newest only") {
 			t.Errorf("%s of two machines' records: code %d, %q", c, r.code, r.stderr)
 		}
-		if r := e.run(t, nil, c, "--output_dir", "m", "a/records/a.jsonl", "a"); r.code != 0 || strings.Contains(r.stderr, "machine") {
+		if r := e.run(t, nil, c, "--output_dir", "m", "a/records/a.jsonl", "a"); r.code != 0 || strings.Contains(r.stderr, "machine") ||
+			strings.Contains(r.stderr, "more than one row") {
 			t.Errorf("%s of one machine's records: code %d, %q", c, r.code, r.stderr)
 		}
+	}
+	// The same cell under another key (as a grid of other repetitions
+	// gives) is a second row that reads the same: report says so.
+	rec["key"], rec["env"].(map[string]any)["cpu"] = "another-key", first["env"].(map[string]any)["cpu"]
+	again, err := json.Marshal(rec)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(e.dir, "b", "b.jsonl"), append(again, '\n'), 0o644))
+	if r := e.run(t, nil, "report", "--output_dir", "m", "a/records/a.jsonl", "b/b.jsonl"); r.code != 0 ||
+		!strings.Contains(r.stderr, "1 cell is in more than one row that reads the same") || strings.Contains(r.stderr, "machine") {
+		t.Errorf("report of one cell under two keys: code %d, %q", r.code, r.stderr)
 	}
 }
