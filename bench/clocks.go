@@ -8,7 +8,9 @@ import (
 )
 
 // Clocks is a GPU's SM clock over one repetition, sampled through NVML
-// every clockEvery (and at the start and end): whether the repetition ran
+// every clockEvery while it runs and once at its end (not at its start,
+// before its work: the first repetition follows an idle wait for the
+// energy counter, whose clock is not the work's): whether the repetition ran
 // at the card's highest clock (the record's env.gpu.sm_clock_max_mhz) and,
 // where it did not, why. A card at its
 // power limit runs long, heavy work at lower clocks than a short burst of
@@ -91,15 +93,15 @@ func (a *clockAcc) clocks() *Clocks {
 		PowerCapped: float64(a.capped) / n, Thermal: float64(a.thermal) / n}
 }
 
-// startClocks samples m's clocks now and then every interval until stop.
-// It returns nil, which samples nothing, where m reads no clocks.
+// startClocks samples m's clocks every interval from now until stop, and
+// once more at the stop. It returns nil, which samples nothing, where m
+// reads no clocks.
 func startClocks(m device.Monitor, every time.Duration) *clockSampler {
 	cm, ok := m.(device.ClockMonitor)
 	if !ok {
 		return nil
 	}
 	s := &clockSampler{m: cm}
-	s.sample()
 	s.halt = ticking(every, s.sample)
 	return s
 }

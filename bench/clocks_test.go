@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"dllmbench/compute"
 	"dllmbench/compute/cpu"
 	"dllmbench/compute/device"
 	"dllmbench/model"
@@ -54,12 +55,18 @@ func (f *fakeClocks) count() int {
 	return f.reads
 }
 
-// With an interval longer than the work, a repetition has its first and
-// last samples only; the summary is their mean, their minimum and the
-// shares of each reason.
+// The summary of a repetition's samples is their mean, their minimum and
+// the shares of each reason. With an interval longer than the work, a
+// repetition has its last sample only: none is taken at its start, before
+// its work.
 func TestClockSamplerSummary(t *testing.T) {
 	f := &fakeClocks{script: []device.ClockSample{{SMMHz: 1500, PowerCapped: true}, {SMMHz: 1900, Thermal: true}}}
-	got := startClocks(f, time.Hour).Stop()
+	s := startClocks(f, time.Hour)
+	if n := f.count(); n != 0 {
+		t.Errorf("%d samples at the start, want none", n)
+	}
+	s.sample() // a tick
+	got := s.Stop()
 	want := &Clocks{Samples: 2, SMMHz: 1700, SMMinMHz: 1500, PowerCapped: 0.5, Thermal: 0.5}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("summary (-want +got):\n%s", d)
@@ -71,10 +78,10 @@ func TestClockSamplerSummary(t *testing.T) {
 	// running every package's tests and busy loops left 3 samples in the
 	// 30 ms in which this test once wanted 5), and half of them can, but a
 	// quarter still come on time. A sampler at clockEvery instead (20 ms)
-	// fails it, and one that samples only at its ends never gets the
+	// fails it, and one that samples only at its end never gets the
 	// samples.
 	f = &fakeClocks{script: []device.ClockSample{{SMMHz: 1600, PowerCapped: true}}}
-	s := startClocks(f, time.Millisecond)
+	s = startClocks(f, time.Millisecond)
 	for deadline := time.Now().Add(10 * time.Second); f.count() < 21 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
@@ -121,10 +128,11 @@ func TestMeasureClocks(t *testing.T) {
 		}
 		b.Close()
 		// The capped samples are those at 1650 MHz, so the mean clock
-		// follows from their share.
+		// follows from their share. (A repetition of the tiny model,
+		// shorter than clockEvery, may have its last sample only.)
 		for i, r := range rec.Reps {
-			if c := r.Clocks; clocks != (c != nil) || c != nil && (c.Samples < 2 ||
-				c.SMMinMHz != 1650 || math.Abs(c.SMMHz-(1950-300*c.PowerCapped)) > 1e-9 || c.Thermal != 0) {
+			if c := r.Clocks; clocks != (c != nil) || c != nil && (c.Samples < 1 ||
+				(c.PowerCapped > 0) != (c.SMMinMHz == 1650) || math.Abs(c.SMMHz-(1950-300*c.PowerCapped)) > 1e-9 || c.Thermal != 0) {
 				t.Errorf("clocks %v: repetition %d's clocks %+v", clocks, i, c)
 			}
 		}
@@ -170,5 +178,60 @@ func TestMeasureStopsClocksOnError(t *testing.T) {
 	defer f.mu.Unlock()
 	if reads == 0 || f.reads != reads {
 		t.Errorf("%d readings before measure returned, %d after; want some, then none", reads, f.reads-reads)
+	}
+}
+
+// busyBackend notes when the first forward call's inputs are written: the
+// device is busy from then on.
+type busyBackend struct {
+	compute.Backend
+	mu   sync.Mutex
+	busy bool
+}
+
+func (b *busyBackend) Write(dst compute.Tensor, src any) {
+	b.mu.Lock()
+	b.busy = true
+	b.mu.Unlock()
+	b.Backend.Write(dst, src)
+}
+
+// idleUntilBusy is a GPU whose clock is at its idle reading, unthrottled,
+// until the backend runs, and held down by the power limit after.
+type idleUntilBusy struct{ b *busyBackend }
+
+func (f idleUntilBusy) Energy() (float64, bool)             { return 0, false }
+func (f idleUntilBusy) EnergySource() string                { return "fake" }
+func (f idleUntilBusy) ProcessMemory() (int64, int64, bool) { return 0, 0, false }
+func (f idleUntilBusy) Clocks() (device.ClockSample, bool) {
+	f.b.mu.Lock()
+	defer f.b.mu.Unlock()
+	if !f.b.busy {
+		return device.ClockSample{SMMHz: 345}, true
+	}
+	return device.ClockSample{SMMHz: 1600, PowerCapped: true}, true
+}
+
+// A repetition's clocks are sampled while it runs, never before its work
+// starts: a first repetition after an idle device (no warm-up here, a
+// wait for the energy counter's step on a GPU) would otherwise count the
+// idle clock and an unthrottled sample in its mean and its power-cap
+// share.
+func TestMeasureClocksInsideRepetition(t *testing.T) {
+	cb := cpu.New(1)
+	t.Cleanup(cb.Close)
+	bb := &busyBackend{Backend: cb}
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 4}
+	cr := &cellRun{cell: cell, m: loadTiny(t, model.Llama, bb), ids: [][]int{{1, 2, 3}}, reps: 2, warmup: 0, seed: 1,
+		monitor: idleUntilBusy{bb}}
+	bb.busy = false // loading wrote the weights
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rec.Reps {
+		if c := r.Clocks; c == nil || c.SMMinMHz != 1600 || c.PowerCapped != 1 {
+			t.Errorf("repetition %d's clocks %+v; want only samples of its work: 1600 MHz, all power-capped", i, c)
+		}
 	}
 }

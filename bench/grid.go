@@ -36,7 +36,10 @@ type Grid struct {
 	Autoregressive ARSettings    `yaml:"autoregressive" json:"autoregressive"`
 
 	Repetitions int `yaml:"repetitions" json:"repetitions"`
-	Warmup      int `yaml:"warmup" json:"warmup"`
+	// Warmup is the discarded runs before a cell's repetitions; each runs
+	// one batch of every padded prompt length the cell's batches have
+	// (each length is its own set of call shapes: graphs to record on CUDA).
+	Warmup int `yaml:"warmup" json:"warmup"`
 	// Delay is the pause in seconds before each cell measured after the
 	// first (llama-bench's --delay): the device cools and its clocks
 	// recover, so a cell's result does not depend on what ran before it.

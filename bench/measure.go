@@ -56,9 +56,22 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 		return err
 	}
 	defer s.Close()
+	// Warm-up runs one batch of each shape the repetitions run, so that no
+	// repetition times a first use (the CUDA backend records a graph for
+	// each call shape): a batch's calls are shaped by its longest prompt,
+	// as its rows are left-padded to it.
+	warm := shapeBatches(nb, func(i int) int {
+		p := 0
+		for _, row := range batch(i) {
+			p = max(p, len(row))
+		}
+		return p
+	})
 	for range cr.warmup {
-		if _, _, err := run(batch(0), 0); err != nil {
-			return err
+		for _, i := range warm {
+			if _, _, err := run(batch(i), 0); err != nil {
+				return err
+			}
 		}
 	}
 	// A stepped energy counter (NVML's) is followed across the
@@ -154,6 +167,20 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 	}
 	rec.Roofline = cr.roofline(rec.Reps)
 	return nil
+}
+
+// shapeBatches returns the first of the nb batches of each longest-prompt
+// length (padded(i) is batch i's), in order.
+func shapeBatches(nb int, padded func(i int) int) []int {
+	var first []int
+	seen := map[int]bool{}
+	for i := range nb {
+		if p := padded(i); !seen[p] {
+			seen[p] = true
+			first = append(first, i)
+		}
+	}
+	return first
 }
 
 func (cr *cellRun) energy() (float64, bool) {

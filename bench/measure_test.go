@@ -7,12 +7,14 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"dllmbench/compute"
 	"dllmbench/compute/cpu"
+	"dllmbench/compute/device"
 	"dllmbench/internal/testmodel"
 	"dllmbench/model"
 )
@@ -116,8 +118,10 @@ func TestMeasureDeviceLatency(t *testing.T) {
 				if diff := cmp.Diff(Stat{Mean: fakeDeviceS, Median: fakeDeviceS, Min: fakeDeviceS, Max: fakeDeviceS, N: reps}, st); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", MDeviceLatency, diff)
 				}
-				if n := warmup + reps*batches; tb.pairs != n || tb.running {
-					t.Errorf("%d timer pairs (running %v), want %d: one per batch, warm-up included", tb.pairs, tb.running, n)
+				// The two batches' longest prompts differ (5 and 8
+				// tokens), so warm-up runs both.
+				if n := warmup*batches + reps*batches; tb.pairs != n || tb.running {
+					t.Errorf("%d timer pairs (running %v), want %d: one per batch, warm-up's included", tb.pairs, tb.running, n)
 				}
 			} else if has {
 				t.Errorf("no device timer, but %s = %+v", MDeviceLatency, st)
@@ -301,5 +305,87 @@ func TestMeasureOneTokenNoTPOT(t *testing.T) {
 	}
 	if _, has := rec.Stats[MTTFT]; !has {
 		t.Errorf("no %s", MTTFT)
+	}
+}
+
+// graphBackend records graphs as the CUDA backend does (compute.Recorder):
+// a graph holds its ops and runs them at each Launch. It counts the
+// recordings, each one a capture the CUDA backend pays for on first use of
+// a call's shape.
+type graphBackend struct {
+	compute.Backend
+	mu       sync.Mutex
+	recorded int
+}
+
+type fakeGraph struct{ ops func() }
+
+func (g fakeGraph) Launch() error { g.ops(); return nil }
+func (g fakeGraph) Close()        {}
+
+func (b *graphBackend) Record(ops func()) (compute.Graph, error) {
+	b.mu.Lock()
+	b.recorded++
+	b.mu.Unlock()
+	return fakeGraph{ops}, nil
+}
+
+func (b *graphBackend) records() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.recorded
+}
+
+// firstRep is a GPU monitor that notes how many graphs the backend had
+// recorded when the first repetition began (its first clock reading).
+type firstRep struct {
+	b      *graphBackend
+	mu     sync.Mutex
+	before int // -1 until the first reading
+}
+
+func (f *firstRep) Energy() (float64, bool)             { return 0, false }
+func (f *firstRep) EnergySource() string                { return "fake" }
+func (f *firstRep) ProcessMemory() (int64, int64, bool) { return 0, 0, false }
+func (f *firstRep) Clocks() (device.ClockSample, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.before < 0 {
+		f.before = f.b.records()
+	}
+	return device.ClockSample{SMMHz: 1500}, true
+}
+
+// Warm-up runs every shape the repetitions run: a batch whose longest
+// prompt differs from the first batch's has calls of other shapes (the
+// prefill's tokens, a diffusion canvas), whose graphs would otherwise be
+// recorded inside the first repetition and time the capture with it.
+func TestMeasureWarmupRecordsEveryShape(t *testing.T) {
+	ar := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 8, GenLen: 3}
+	diff := Cell{Model: "llada", Family: "llada", Batch: 1, PromptLen: 8, GenLen: 8, Steps: 4, BlockLen: 4,
+		Remasking: "low_confidence", Cache: "dual"}
+	// Prompts of three lengths, as builtin prompts shorter than the cell's
+	// length are kept whole; in batches of one, three prefill shapes.
+	ids := [][]int{{1, 2, 3}, {4, 5, 6, 7, 8}, {9, 10, 11}, {12, 13, 14, 15, 16, 17, 18}}
+	for _, c := range []Cell{ar, diff} {
+		t.Run(c.Family, func(t *testing.T) {
+			cb := cpu.New(2)
+			t.Cleanup(cb.Close)
+			gb := &graphBackend{Backend: cb}
+			f := model.Llama
+			if c.Diffusion() {
+				f = model.LLaDA
+			}
+			mon := &firstRep{b: gb, before: -1}
+			cr := &cellRun{cell: c, m: loadTiny(t, f, gb), ids: ids, reps: 2, warmup: 1, seed: 1, monitor: mon}
+			var rec Record
+			if err := cr.measure(context.Background(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if all := gb.records(); mon.before != all {
+				t.Errorf("%d graphs recorded in warm-up, %d in the repetitions; want none in the repetitions",
+					mon.before, all-mon.before)
+			}
+		})
 	}
 }

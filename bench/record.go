@@ -143,6 +143,9 @@ type Memory struct {
 	DevicePeak  int64 `json:"device_peak,omitempty"` // backend allocator peak during the cell (GPU)
 	ProcessRSS  int64 `json:"process_rss"`
 	ProcessPeak int64 `json:"process_peak_rss"` // during the cell, where the system can restart its count (Linux)
+	// NVML's device memory of this process and of the whole card at the
+	// end of the cell's repetitions (the run state still held): readings,
+	// not peaks.
 	NVMLProcess int64 `json:"nvml_process,omitempty"`
 	NVMLDevice  int64 `json:"nvml_device,omitempty"`
 }
