@@ -257,6 +257,12 @@ func (v varying) label(r bench.Record, noBatch, noSeq bool, parts ...string) str
 	return strings.Join(parts, " · ")
 }
 
+// variant is the part of a label that label adds to its parts: the
+// settings that vary.
+func (v varying) variant(r bench.Record, noBatch, noSeq bool) string {
+	return v.label(r, noBatch, noSeq)
+}
+
 // decoderRest is a diffusion decoder without its step rule: "blk 32 / dual".
 func decoderRest(c bench.Cell) string {
 	_, rest, _ := strings.Cut(Decoder(c), " / ")
@@ -288,10 +294,13 @@ type pt struct {
 type series struct {
 	label string
 	pts   []pt
-	style int  // palette index
+	style style
 	ref   bool // a horizontal reference line at pts[0]
 	line  bool // connect the points (else glyphs only)
 	front bool // a Pareto frontier drawn over its model's points
+
+	cells   []bench.Cell // the cells of the points, which its style encodes
+	variant string       // the settings its label names besides model and decoder
 }
 
 // grouper collects points into series in the order labels first appear.
@@ -300,17 +309,18 @@ type grouper struct {
 	by    map[string]*series
 }
 
-func (g *grouper) add(label string, p pt) *series {
+func (g *grouper) add(label, variant string, c bench.Cell, p pt) *series {
 	if g.by == nil {
 		g.by = map[string]*series{}
 	}
 	s, has := g.by[label]
 	if !has {
-		s = &series{label: label, line: true}
+		s = &series{label: label, line: true, variant: variant}
 		g.by[label] = s
 		g.order = append(g.order, label)
 	}
 	s.pts = append(s.pts, p)
+	s.cells = append(s.cells, c)
 	return s
 }
 
@@ -325,9 +335,6 @@ func (g *grouper) list() []*series {
 			s.pts = slices.CompactFunc(s.pts, func(a, b pt) bool { return a.x == b.x })
 		}
 		out = append(out, s)
-	}
-	for i, s := range out {
-		s.style = i
 	}
 	return out
 }
@@ -348,17 +355,17 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	var tput, lat grouper
 	var used []bench.Record
 	for _, r := range rs {
-		l := v.label(r, true, false, r.Cell.Model, Decoder(r.Cell))
+		l, va := v.label(r, true, false, r.Cell.Model, Decoder(r.Cell)), v.variant(r, true, false)
 		x := float64(r.Cell.Batch)
 		got := false
 		if m, s, has := stat(r, bench.MTokensPerS); has && m > 0 {
 			lo, hi := stdBounds(m, s)
-			tput.add(l, pt{x: x, y: m, lo: lo, hi: hi})
+			tput.add(l, va, r.Cell, pt{x: x, y: m, lo: lo, hi: hi})
 			got = true
 		}
 		if m, s, has := stat(r, bench.MLatency); has && m > 0 {
 			lo, hi := stdBounds(m, s)
-			lat.add(l, pt{x: x, y: m, lo: lo, hi: hi})
+			lat.add(l, va, r.Cell, pt{x: x, y: m, lo: lo, hi: hi})
 			got = true
 		}
 		if got {
@@ -370,7 +377,7 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	}
 	// One legend for both panels: series keep their label's style.
 	t, l := tput.list(), lat.list()
-	styles := styleByLabel(t, l)
+	styles := newStyler().assign(t, l)
 	return &figSpec{
 		title:   "Throughput and latency versus batch size",
 		caption: caption(used, "Error bars: ± one standard deviation over repetitions."),
@@ -401,7 +408,7 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		l := v.label(r, false, true, r.Cell.Model, kind)
 		y := float64(peak) / (1 << 30)
 		x := float64(r.Cell.PromptLen + r.Cell.GenLen)
-		s := g.add(l, pt{x: x, y: y, lo: math.NaN(), hi: math.NaN()})
+		s := g.add(l, v.variant(r, false, true), r.Cell, pt{x: x, y: y, lo: math.NaN(), hi: math.NaN()})
 		// The largest peak over the settings that share a point.
 		for i := range s.pts[:len(s.pts)-1] {
 			if s.pts[i].x == x {
@@ -440,7 +447,7 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		title:   "Peak memory versus sequence length",
 		caption: caption(used, note),
 		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (" + unit + ")", series: ss, discreteX: true, zeroY: true}},
-		legend:  styleByLabel(ss),
+		legend:  newStyler().assign(ss),
 	}
 }
 
@@ -468,14 +475,14 @@ func stepTimeFigure(rs []bench.Record) *figSpec {
 	for _, r := range sel {
 		m, s, _ := stat(r, bench.MStepTime)
 		lo, hi := stdBounds(m*1e3, s*1e3)
-		g.add(v.label(r, false, false, r.Cell.Model, decoderRest(r.Cell)), pt{x: float64(r.Cell.Steps), y: m * 1e3, lo: lo, hi: hi})
+		g.add(v.label(r, false, false, r.Cell.Model, decoderRest(r.Cell)), v.variant(r, false, false), r.Cell, pt{x: float64(r.Cell.Steps), y: m * 1e3, lo: lo, hi: hi})
 	}
 	ss := g.list()
 	return &figSpec{
 		title:   "LLaDA time per step versus steps",
 		caption: caption(sel, "Mean time per forward call; error bars: ± one standard deviation over repetitions."),
 		panels:  []*panel{{x: "diffusion steps", y: "time per step (ms)", series: ss, discreteX: true, zeroY: true}},
-		legend:  styleByLabel(ss),
+		legend:  newStyler().assign(ss),
 	}
 }
 
@@ -529,19 +536,20 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 	}
 	// A setting has one label, and so one colour and marker, in both panels.
 	for _, c := range diff {
-		l := v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell))
+		l, va := v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell)), v.variant(c.r, true, false)
 		if fixedSteps(c.r.Cell) {
-			bySteps.add(l, point(c, float64(c.r.Cell.Steps)))
+			bySteps.add(l, va, c.r.Cell, point(c, float64(c.r.Cell.Steps)))
 		}
 		if nfe, has := cost(c.r, qx.of(c.r), bench.MNFE); has && nfe > 0 {
-			byNFE.add(l, point(c, nfe))
+			byNFE.add(l, va, c.r.Cell, point(c, nfe))
 		}
 	}
 	for _, c := range ar {
-		refs.add(v.label(c.r, true, false, c.r.Cell.Model, Decoder(c.r.Cell))+" (reference)", point(c, 0)).ref = true
+		refs.add(v.label(c.r, true, false, c.r.Cell.Model, Decoder(c.r.Cell))+" (reference)", v.variant(c.r, true, false),
+			c.r.Cell, point(c, 0)).ref = true
 	}
 	stepSeries, nfeSeries, refSeries := bySteps.list(), byNFE.list(), refs.list()
-	legend := styleByLabel(stepSeries, nfeSeries, refSeries)
+	legend := newStyler().assign(stepSeries, nfeSeries, refSeries)
 	var panels []*panel
 	if len(stepSeries) > 0 {
 		panels = append(panels, &panel{title: "versus steps", x: "diffusion steps", y: qualityLabels[metric],
@@ -597,15 +605,17 @@ func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool) *figSpec {
 		if !slices.Contains(groups, group) {
 			groups = append(groups, group)
 		}
-		g.add(group, pt{x: x, y: iv.Value, lo: lo, hi: hi}).line = false
+		g.add(group, v.variant(r, true, false), r.Cell, pt{x: x, y: iv.Value, lo: lo, hi: hi}).line = false
 	}
 	var ss []*series
-	for i, group := range groups {
+	for _, group := range groups {
 		s := g.by[group]
-		f := &series{label: group + sep + "Pareto frontier", pts: frontier(s.pts, !energy), style: i, line: true, front: true}
-		s.label, s.style = group+sep+"all settings", i
+		f := &series{label: group + sep + "Pareto frontier", pts: frontier(s.pts, !energy), line: true, front: true,
+			cells: s.cells, variant: s.variant}
+		s.label = group + sep + "all settings"
 		ss = append(ss, s, f)
 	}
+	newStyler().assign(ss)
 	title := "Quality versus throughput (Pareto frontier)"
 	if energy {
 		title = "Quality versus energy (Pareto frontier)"
@@ -649,25 +659,6 @@ func frontier(pts []pt, higherX bool) []pt {
 	return out
 }
 
-// styleByLabel gives every distinct label one style, in order of first
-// appearance, and returns one series per label for the legend.
-func styleByLabel(groups ...[]*series) []*series {
-	idx := map[string]int{}
-	var legend []*series
-	for _, g := range groups {
-		for _, s := range g {
-			i, has := idx[s.label]
-			if !has {
-				i = len(legend)
-				idx[s.label] = i
-				legend = append(legend, s)
-			}
-			s.style = i
-		}
-	}
-	return legend
-}
-
 // caption names the grid, the hardware and the cell count of the records a
 // figure shows, then a note.
 func caption(rs []bench.Record, note string) string {
@@ -695,26 +686,6 @@ func caption(rs []bench.Record, note string) string {
 
 // --- drawing ---
 
-// Okabe and Ito's palette (Color Universal Design, 2008), which stays
-// distinct for colour-blind readers; yellow is left out, too pale on white.
-var palette = []color.Color{
-	color.RGBA{0x00, 0x72, 0xB2, 0xFF}, // blue
-	color.RGBA{0xD5, 0x5E, 0x00, 0xFF}, // vermillion
-	color.RGBA{0x00, 0x9E, 0x73, 0xFF}, // bluish green
-	color.RGBA{0xCC, 0x79, 0xA7, 0xFF}, // reddish purple
-	color.RGBA{0xE6, 0x9F, 0x00, 0xFF}, // orange
-	color.RGBA{0x56, 0xB4, 0xE9, 0xFF}, // sky blue
-	color.RGBA{0x00, 0x00, 0x00, 0xFF}, // black
-}
-
-// glyphs has six shapes: with seven colours, 42 series look different.
-var glyphs = []draw.GlyphDrawer{
-	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{},
-	draw.CrossGlyph{}, draw.PyramidGlyph{}, draw.RingGlyph{},
-}
-
-func colorOf(i int) color.Color      { return palette[i%len(palette)] }
-func glyphOf(i int) draw.GlyphDrawer { return glyphs[i%len(glyphs)] }
 func withAlpha(c color.Color) color.Color {
 	r, g, b, _ := c.RGBA()
 	return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0x30}
@@ -929,7 +900,7 @@ func thumbnails(s *series) []plot.Thumbnailer {
 }
 
 func lineStyle(s *series) draw.LineStyle {
-	ls := draw.LineStyle{Color: colorOf(s.style), Width: vg.Points(1.4)}
+	ls := draw.LineStyle{Color: s.style.colour(), Width: vg.Points(1.4), Dashes: s.style.dashes()}
 	if s.front {
 		ls.Width = vg.Points(2)
 	}
@@ -937,7 +908,7 @@ func lineStyle(s *series) draw.LineStyle {
 }
 
 func glyphStyle(s *series) draw.GlyphStyle {
-	return draw.GlyphStyle{Color: colorOf(s.style), Radius: vg.Points(2.6), Shape: glyphOf(s.style)}
+	return draw.GlyphStyle{Color: s.style.colour(), Radius: vg.Points(2.6), Shape: s.style.glyph()}
 }
 
 // plotIn returns the panel's plot and the part of c it is drawn in: c less
@@ -1024,7 +995,7 @@ func (p *panel) plot() *plot.Plot {
 		if len(bars.XYs) > 0 && !s.front {
 			eb, err := plotter.NewYErrorBars(bars)
 			if err == nil {
-				eb.LineStyle = draw.LineStyle{Color: colorOf(s.style), Width: vg.Points(0.8)}
+				eb.LineStyle = draw.LineStyle{Color: s.style.colour(), Width: vg.Points(0.8)}
 				eb.CapWidth = vg.Points(4)
 				pl.Add(eb)
 			}
@@ -1199,7 +1170,7 @@ type errPoints struct {
 type refLine struct{ s *series }
 
 func (l refLine) style() draw.LineStyle {
-	return draw.LineStyle{Color: colorOf(l.s.style), Width: vg.Points(1.4), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+	return draw.LineStyle{Color: l.s.style.colour(), Width: vg.Points(1.4), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
 }
 
 // Plot implements plot.Plotter.
@@ -1209,7 +1180,7 @@ func (l refLine) Plot(c draw.Canvas, p *plot.Plot) {
 	if finite(q.lo) && finite(q.hi) && q.hi > q.lo {
 		lo, hi := max(q.lo, p.Y.Min), min(q.hi, p.Y.Max)
 		if hi > lo {
-			c.FillPolygon(withAlpha(colorOf(l.s.style)), []vg.Point{
+			c.FillPolygon(withAlpha(l.s.style.colour()), []vg.Point{
 				{X: c.Min.X, Y: trY(lo)}, {X: c.Max.X, Y: trY(lo)}, {X: c.Max.X, Y: trY(hi)}, {X: c.Min.X, Y: trY(hi)},
 			})
 		}

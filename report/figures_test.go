@@ -472,13 +472,13 @@ func TestQualityFigureStyles(t *testing.T) {
 	if len(spec.panels) != 2 {
 		t.Fatalf("%d panels, want steps and NFE", len(spec.panels))
 	}
-	styles := map[string]int{}
+	styles := map[string]style{}
 	for _, s := range spec.panels[1].series {
 		styles[s.label] = s.style
 	}
 	for _, s := range spec.panels[0].series {
 		if st, has := styles[s.label]; !has || st != s.style {
-			t.Errorf("%q: style %d in the steps panel, in the NFE panel %d (present: %v)", s.label, s.style, st, has)
+			t.Errorf("%q: style %+v in the steps panel, in the NFE panel %+v (present: %v)", s.label, s.style, st, has)
 		}
 	}
 	// The study: two lengths × (fixed steps, threshold) and two references.

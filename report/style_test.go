@@ -1,0 +1,95 @@
+package report
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"dllmbench/bench"
+)
+
+// demoGrid is the shape of the default grid: LLaDA at 4, 8, 16 and 32 steps
+// and at threshold 0.9, each without a cache and with the dual cache, and
+// LLaMA greedy; batch 1 and 4.
+func demoGrid() []bench.Record {
+	var recs []bench.Record
+	add := func(c bench.Cell, tps float64) {
+		for _, b := range []int{1, 4} {
+			c.Batch = b
+			recs = append(recs, bench.Record{Key: c.Name(), Grid: "default", Status: "ok", Cell: c, Env: bench.Env{CPU: "AMD EPYC", Backend: "cpu"},
+				Stats: map[string]bench.Stat{
+					bench.MTokensPerS: {Mean: tps * float64(b), N: 2},
+					bench.MLatency:    {Mean: 32 / tps, N: 2},
+				}})
+		}
+	}
+	add(bench.Cell{Model: "demo-llama", Family: "llama", PromptLen: 32, GenLen: 32}, 2800)
+	for i, steps := range []int{4, 8, 16, 32, 0} {
+		for _, cache := range []string{"none", "dual"} {
+			c := bench.Cell{Model: "demo-llada", Family: "llada", PromptLen: 32, GenLen: 32, Steps: steps, BlockLen: 32, Cache: cache}
+			if steps == 0 {
+				c.Steps, c.Threshold = 32, 0.9
+			}
+			add(c, 1000/float64(i+1))
+		}
+	}
+	return recs
+}
+
+// TestThroughputStylesDistinct: the 11 series of the default grid once had
+// 7 colours, so that "steps 4 / dual" and "thr 0.9 / none" differed by
+// marker alone. Now a decoder setting has a colour and the cache its dash
+// and marker fill: no two series share colour and dash, and 6 colours do.
+func TestThroughputStylesDistinct(t *testing.T) {
+	spec := throughputFigure(sortRecords(demoGrid()))
+	if len(spec.legend) != 11 {
+		t.Fatalf("%d legend entries, want 11", len(spec.legend))
+	}
+	type look struct{ color, dash int }
+	seen := map[look]string{}
+	colors := map[int]bool{}
+	for _, s := range spec.legend {
+		k := look{s.style.color % len(palette), s.style.dash}
+		if other, has := seen[k]; has {
+			t.Errorf("%q and %q share colour and dash %+v", s.label, other, k)
+		}
+		seen[k] = s.label
+		colors[s.style.color] = true
+		dual := s.cells[0].Cache == "dual"
+		if s.style.hollow != dual || (s.style.dash != 0) != dual {
+			t.Errorf("%q: hollow %v, dash %d; want hollow and dashed for the dual cache alone", s.label, s.style.hollow, s.style.dash)
+		}
+	}
+	if len(colors) != 6 {
+		t.Errorf("%d colours, want 6 (4 step counts, a threshold, LLaMA)", len(colors))
+	}
+}
+
+func TestKeysOf(t *testing.T) {
+	llada := func(steps int, thr float64, cache string) bench.Cell {
+		return bench.Cell{Model: "llada", Family: "llada", Steps: steps, Threshold: thr, BlockLen: 32, Cache: cache}
+	}
+	llama := bench.Cell{Model: "llama", Family: "llama"}
+	tests := []struct {
+		name  string
+		cells []bench.Cell
+		want  styleKeys
+	}{
+		// A line over batch sizes: one decoder setting.
+		{"one setting", []bench.Cell{llada(64, 0, "dual"), llada(64, 0, "dual")},
+			styleKeys{color: "llada steps 64 blk 32", cache: "dual", variant: "g128"}},
+		// A line over step counts: the rule without its value.
+		{"steps vary", []bench.Cell{llada(32, 0, "none"), llada(64, 0, "none")},
+			styleKeys{color: "llada fixed steps blk 32", cache: "none", variant: "g128"}},
+		// Every setting of a model (Pareto, memory): the model alone.
+		{"rules vary", []bench.Cell{llada(32, 0, "none"), llada(32, 0.9, "dual")},
+			styleKeys{color: "llada blk 32", variant: "g128"}},
+		// An autoregressive decoder has no cache to choose.
+		{"autoregressive", []bench.Cell{llama}, styleKeys{color: "llama AR greedy", variant: "g128"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, keysOf(tt.cells, "g128"), cmp.AllowUnexported(styleKeys{})); diff != "" {
+			t.Errorf("%s: keysOf (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
