@@ -97,6 +97,10 @@ type Figures struct {
 //
 // Non-finite measurements are left out. A figure without data is skipped
 // with the reason. The same records and metrics give the same bytes.
+//
+// A series is drawn alike in every figure (see style): the same model and
+// decoder setting has the same colour in the throughput, quality and
+// Pareto figures.
 func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 	recs = sortRecords(recs)
 	var good []bench.Record
@@ -106,6 +110,7 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 		}
 	}
 	qx := indexQuality(qm)
+	st := newStyler() // one for all figures: a series keeps its style
 	var out Figures
 	add := func(name string, spec *figSpec, reason string) {
 		if spec == nil {
@@ -115,9 +120,9 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 		out.Drawn = append(out.Drawn, Figure{Name: name, Title: spec.title, Caption: spec.caption,
 			SVG: spec.svg(), spec: spec})
 	}
-	add(FigThroughput, throughputFigure(good), "no successful cell with a finite tokens/s or latency")
-	add(FigMemory, memoryFigure(good), "no successful cell with a memory measurement")
-	add(FigStepTime, stepTimeFigure(good), "no LLaDA cell with a fixed step count and a step time")
+	add(FigThroughput, throughputFigure(good, st), "no successful cell with a finite tokens/s or latency")
+	add(FigMemory, memoryFigure(good, st), "no successful cell with a memory measurement")
+	add(FigStepTime, stepTimeFigure(good, st), "no LLaDA cell with a fixed step count and a step time")
 	noQuality := "no quality metrics (" + filepath.ToSlash(QualityFile) + " is absent or empty)"
 	for _, m := range []struct{ fig, metric, what string }{
 		{FigQualityPPL, QJudgePPL, "judge perplexity"},
@@ -128,14 +133,14 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 			add(m.fig, nil, noQuality)
 			continue
 		}
-		add(m.fig, qualityFigure(good, qx, m.metric), "no LLaDA cell with "+m.what)
+		add(m.fig, qualityFigure(good, qx, m.metric, st), "no LLaDA cell with "+m.what)
 	}
 	if qx.empty() {
 		add(FigParetoSpeed, nil, noQuality)
 		add(FigParetoEnergy, nil, noQuality)
 	} else {
-		add(FigParetoSpeed, paretoFigure(good, qx, false), "no cell with both judge perplexity and tokens/s")
-		add(FigParetoEnergy, paretoFigure(good, qx, true), "no cell with both judge perplexity and a measured energy per token")
+		add(FigParetoSpeed, paretoFigure(good, qx, false, st), "no cell with both judge perplexity and tokens/s")
+		add(FigParetoEnergy, paretoFigure(good, qx, true, st), "no cell with both judge perplexity and a measured energy per token")
 	}
 	return out
 }
@@ -350,7 +355,7 @@ func stdBounds(y, std float64) (lo, hi float64) {
 
 const sep = " · "
 
-func throughputFigure(rs []bench.Record) *figSpec {
+func throughputFigure(rs []bench.Record, st *styler) *figSpec {
 	v := varies(rs)
 	var tput, lat grouper
 	var used []bench.Record
@@ -377,7 +382,7 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	}
 	// One legend for both panels: series keep their label's style.
 	t, l := tput.list(), lat.list()
-	styles := newStyler().assign(t, l)
+	styles := st.assign(t, l)
 	return &figSpec{
 		title:   "Throughput and latency versus batch size",
 		caption: caption(used, "Error bars: ± one standard deviation over repetitions."),
@@ -389,7 +394,7 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	}
 }
 
-func memoryFigure(rs []bench.Record) *figSpec {
+func memoryFigure(rs []bench.Record, st *styler) *figSpec {
 	v := varies(rs)
 	var g grouper
 	var used []bench.Record
@@ -447,7 +452,7 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		title:   "Peak memory versus sequence length",
 		caption: caption(used, note),
 		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (" + unit + ")", series: ss, discreteX: true, zeroY: true}},
-		legend:  newStyler().assign(ss),
+		legend:  st.assign(ss),
 	}
 }
 
@@ -460,7 +465,7 @@ func distinctLengths(rs []bench.Record) int {
 	return len(seen)
 }
 
-func stepTimeFigure(rs []bench.Record) *figSpec {
+func stepTimeFigure(rs []bench.Record, st *styler) *figSpec {
 	var sel []bench.Record
 	for _, r := range rs {
 		if _, _, has := stat(r, bench.MStepTime); has && fixedSteps(r.Cell) {
@@ -482,7 +487,7 @@ func stepTimeFigure(rs []bench.Record) *figSpec {
 		title:   "LLaDA time per step versus steps",
 		caption: caption(sel, "Mean time per forward call; error bars: ± one standard deviation over repetitions."),
 		panels:  []*panel{{x: "diffusion steps", y: "time per step (ms)", series: ss, discreteX: true, zeroY: true}},
-		legend:  newStyler().assign(ss),
+		legend:  st.assign(ss),
 	}
 }
 
@@ -499,7 +504,7 @@ var qualityTitles = map[string]string{
 	QROUGEL:   "ROUGE-L",
 }
 
-func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
+func qualityFigure(rs []bench.Record, qx qualityIndex, metric string, st *styler) *figSpec {
 	type cellQ struct {
 		r  bench.Record
 		iv Interval
@@ -549,7 +554,7 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 			c.r.Cell, point(c, 0)).ref = true
 	}
 	stepSeries, nfeSeries, refSeries := bySteps.list(), byNFE.list(), refs.list()
-	legend := newStyler().assign(stepSeries, nfeSeries, refSeries)
+	legend := st.assign(stepSeries, nfeSeries, refSeries)
 	var panels []*panel
 	if len(stepSeries) > 0 {
 		panels = append(panels, &panel{title: "versus steps", x: "diffusion steps", y: qualityLabels[metric],
@@ -572,7 +577,7 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 
 // paretoFigure plots judge perplexity against tokens/s or, with energy,
 // against joules per token.
-func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool) *figSpec {
+func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool, st *styler) *figSpec {
 	metric, xTitle := bench.MTokensPerS, "generated tokens/s (higher is better)"
 	if energy {
 		metric, xTitle = bench.MEnergyPerTok, "energy per generated token (J, lower is better)"
@@ -615,7 +620,7 @@ func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool) *figSpec {
 		s.label = group + sep + "all settings"
 		ss = append(ss, s, f)
 	}
-	newStyler().assign(ss)
+	st.assign(ss)
 	title := "Quality versus throughput (Pareto frontier)"
 	if energy {
 		title = "Quality versus energy (Pareto frontier)"

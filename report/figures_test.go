@@ -468,7 +468,7 @@ func TestTickLabel(t *testing.T) {
 // legend entry and another colour in the NFE panel.
 func TestQualityFigureStyles(t *testing.T) {
 	recs, qm := readStudy(t)
-	spec := qualityFigure(sortRecords(recs), indexQuality(qm), QJudgePPL)
+	spec := qualityFigure(sortRecords(recs), indexQuality(qm), QJudgePPL, newStyler())
 	if len(spec.panels) != 2 {
 		t.Fatalf("%d panels, want steps and NFE", len(spec.panels))
 	}
@@ -516,7 +516,7 @@ func TestLogTitle(t *testing.T) {
 func TestMemoryFigureUnits(t *testing.T) {
 	small := arRecord()
 	small.Memory = bench.Memory{ProcessPeak: 56 << 20}
-	spec := memoryFigure([]bench.Record{small})
+	spec := memoryFigure([]bench.Record{small}, newStyler())
 	p := spec.panels[0]
 	if p.y != "peak memory (MiB)" || p.series[0].pts[0].y != 56 {
 		t.Errorf("y %q, point %v; want peak memory (MiB), 56", p.y, p.series[0].pts[0].y)
@@ -530,7 +530,7 @@ func TestMemoryFigureUnits(t *testing.T) {
 	longer := arRecord()
 	longer.Key = "longer"
 	longer.Cell.GenLen *= 2
-	spec = memoryFigure([]bench.Record{large, longer})
+	spec = memoryFigure([]bench.Record{large, longer}, newStyler())
 	if p := spec.panels[0]; p.y != "peak memory (GiB)" || p.series[0].pts[0].y != 17 {
 		t.Errorf("y %q, point %v; want peak memory (GiB), 17", p.y, p.series[0].pts[0].y)
 	}

@@ -174,7 +174,9 @@ func restSetting(c bench.Cell) string {
 	return strings.Join(parts, " / ")
 }
 
-// styler gives style keys their indices in order of first use.
+// styler gives style keys their indices in order of first use. MakeFigures
+// shares one among its figures, so that a series keeps its colour and
+// marker in every figure it appears in.
 type styler struct {
 	colors, caches, variants map[string]int
 }
@@ -206,15 +208,33 @@ func (st *styler) style(k styleKeys) style {
 }
 
 // assign gives every series its style, one per label: the first series of
-// a label decides it. It returns one series per label, for the legend.
+// a label decides it. A key keeps the colour it has in the other figures,
+// unless another key of this figure has that colour (past the palette's
+// seven): it then takes the first colour this figure leaves free. assign
+// returns one series per label, for the legend.
 func (st *styler) assign(groups ...[]*series) []*series {
 	byLabel := map[string]style{}
+	colorOf := map[string]int{} // colour key → colour in this figure
+	keyOf := map[int]string{}   // palette colour → the key that has it here
 	var legend []*series
 	for _, g := range groups {
 		for _, s := range g {
 			sty, has := byLabel[s.label]
 			if !has {
-				sty = st.style(keysOf(s.cells, s.variant))
+				k := keysOf(s.cells, s.variant)
+				sty = st.style(k)
+				if c, has := colorOf[k.color]; has {
+					sty.color = c
+				} else if other, taken := keyOf[sty.color%len(palette)]; taken && other != k.color {
+					for c := range palette {
+						if _, taken := keyOf[c]; !taken {
+							sty.color = c
+							break
+						}
+					}
+				}
+				colorOf[k.color] = sty.color
+				keyOf[sty.color%len(palette)] = k.color
 				byLabel[s.label] = sty
 				legend = append(legend, s)
 			}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,7 +42,7 @@ func demoGrid() []bench.Record {
 // marker alone. Now a decoder setting has a colour and the cache its dash
 // and marker fill: no two series share colour and dash, and 6 colours do.
 func TestThroughputStylesDistinct(t *testing.T) {
-	spec := throughputFigure(sortRecords(demoGrid()))
+	spec := throughputFigure(sortRecords(demoGrid()), newStyler())
 	if len(spec.legend) != 11 {
 		t.Fatalf("%d legend entries, want 11", len(spec.legend))
 	}
@@ -91,5 +92,61 @@ func TestKeysOf(t *testing.T) {
 		if diff := cmp.Diff(tt.want, keysOf(tt.cells, "g128"), cmp.AllowUnexported(styleKeys{})); diff != "" {
 			t.Errorf("%s: keysOf (-want +got):\n%s", tt.name, diff)
 		}
+	}
+}
+
+// TestStylesAcrossFigures: a series keeps its colour from figure to figure.
+// Styles were once given per figure in legend order, so that demo-llama was
+// pink in the throughput figure, black as the quality reference and orange
+// in the Pareto figure.
+func TestStylesAcrossFigures(t *testing.T) {
+	recs, qm := readStudy(t)
+	figs := MakeFigures(recs, qm)
+	colors := map[string]map[int]string{} // series → colour → a figure that has it
+	for _, f := range figs.Drawn {
+		for _, s := range f.spec.legend {
+			for _, id := range []string{
+				"llama3-8b · AR greedy · p128 (3) g128",    // throughput, references
+				"llama3-8b · p128 (3) g128 · all settings", // Pareto: one setting
+				"llada-8b · thr 0.9 / blk 32 / dual · p128 (3) g256",
+				"llada-8b · threshold · blk 32 / dual · p128 (3) g256", // one threshold
+			} {
+				if s.label == id || s.label == id+" (reference)" {
+					id = keysOf(s.cells, s.variant).color
+					if colors[id] == nil {
+						colors[id] = map[int]string{}
+					}
+					colors[id][s.style.color] = f.Name + ": " + s.label
+				}
+			}
+		}
+	}
+	if len(colors) != 2 {
+		t.Errorf("%d colour keys, want 2: %v", len(colors), colors)
+	}
+	for id, cs := range colors {
+		if len(cs) != 1 {
+			t.Errorf("%s has %d colours: %v", id, len(cs), cs)
+		}
+	}
+}
+
+// TestAssignDistinctInFigure: a figure's keys take distinct colours while
+// the palette has them, even where the keys' colours elsewhere coincide.
+func TestAssignDistinctInFigure(t *testing.T) {
+	st := newStyler()
+	var first []*series
+	for i := range len(palette) {
+		first = append(first, &series{label: strconv.Itoa(i), cells: []bench.Cell{{Model: "m" + strconv.Itoa(i)}}})
+	}
+	st.assign(first)
+	// Key m7 wraps to m0's colour globally; here it meets m0.
+	second := []*series{
+		{label: "a", cells: []bench.Cell{{Model: "m0"}}},
+		{label: "b", cells: []bench.Cell{{Model: "m7"}}},
+	}
+	st.assign(second)
+	if a, b := second[0].style.color%len(palette), second[1].style.color%len(palette); a == b || a != 0 {
+		t.Errorf("colours %d and %d, want m0's 0 and another", a, b)
 	}
 }
