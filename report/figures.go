@@ -117,6 +117,7 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 			out.Skipped = append(out.Skipped, Skipped{name, reason})
 			return
 		}
+		noteCoincident(spec)
 		out.Drawn = append(out.Drawn, Figure{Name: name, Title: spec.title, Caption: spec.caption,
 			SVG: spec.svg(), spec: spec})
 	}
@@ -306,6 +307,7 @@ type series struct {
 
 	cells   []bench.Cell // the cells of the points, which its style encodes
 	variant string       // the settings its label names besides model and decoder
+	note    string       // after the label in the legend, which does not shorten it
 }
 
 // grouper collects points into series in the order labels first appear.
@@ -751,6 +753,9 @@ func (f *figSpec) layout() layout {
 		if r := []rune(t); len(r) > maxLabel {
 			t = string(r[:maxLabel-1]) + "…"
 		}
+		if s.note != "" {
+			t += " " + s.note
+		}
 		l.legendText = append(l.legendText, t)
 		widest = max(widest, ls.Width(t))
 	}
@@ -1175,7 +1180,16 @@ type errPoints struct {
 type refLine struct{ s *series }
 
 func (l refLine) style() draw.LineStyle {
-	return draw.LineStyle{Color: l.s.style.colour(), Width: vg.Points(1.4), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+	return draw.LineStyle{Color: l.s.style.colour(), Width: vg.Points(1.4), Dashes: refDashes[l.s.style.dash%len(refDashes)]}
+}
+
+// refDashes are the patterns of a figure's references in turn: each later
+// one sparser, so that where two coincide the one drawn first shows
+// between the dashes of the other.
+var refDashes = [][]vg.Length{
+	{vg.Points(6), vg.Points(3)},
+	{vg.Points(2), vg.Points(4)},
+	{vg.Points(10), vg.Points(2), vg.Points(2), vg.Points(2)},
 }
 
 // Plot implements plot.Plotter.

@@ -117,7 +117,7 @@ func TestFigureLabelsPromptMean(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"llama · AR greedy · p128 g4", "llama · AR greedy · p600 (33) g4"} {
-		if !slices.Contains(texts, want) {
+		if !hasEntry(texts, want) {
 			t.Errorf("no legend entry %q in\n%s", want, strings.Join(texts, "\n"))
 		}
 	}
@@ -141,7 +141,7 @@ func TestFigureLabelsPrecision(t *testing.T) {
 	for _, f := range figs.Drawn {
 		texts := svgTexts(t, f.SVG)
 		for _, w := range want[f.Name] {
-			if !slices.Contains(texts, w) {
+			if !hasEntry(texts, w) {
 				t.Errorf("%s: no legend entry %q in\n%s", f.Name, w, strings.Join(texts, "\n"))
 			}
 		}
@@ -149,6 +149,43 @@ func TestFigureLabelsPrecision(t *testing.T) {
 	}
 	for name := range want {
 		t.Errorf("%s not drawn", name)
+	}
+}
+
+// hasEntry reports whether texts have the legend entry label, alone or
+// with a note that another series hides it (noteCoincident).
+func hasEntry(texts []string, label string) bool {
+	return slices.ContainsFunc(texts, func(t string) bool {
+		return t == label || strings.HasPrefix(t, label+" (coincides with ")
+	})
+}
+
+// TestNoteCoincident: series with the same points in every panel, drawn
+// one over the other, say so in the legend. The two precisions of
+// TestFigureLabelsPrecision measured the same throughput and latency, and
+// the bf16 line lay hidden under the fp32 one; their peak memory differs.
+func TestNoteCoincident(t *testing.T) {
+	bf16 := arRecord()
+	fp32 := arRecord()
+	fp32.Key = "fp32"
+	fp32.Cell.Precision = "fp32"
+	fp32.Memory.DevicePeak = 2*bf16.Memory.DevicePeak + 1<<30
+	figs := MakeFigures([]bench.Record{bf16, fp32}, nil)
+	want := map[string][]string{
+		FigThroughput: {"llama · AR greedy (coincides with AR greedy / fp32)", "llama · AR greedy / fp32"},
+		FigMemory:     {"llama · autoregressive, KV cache", "llama · autoregressive, KV cache, fp32"},
+	}
+	for _, f := range figs.Drawn {
+		if want[f.Name] == nil {
+			continue
+		}
+		var got []string
+		for _, s := range f.spec.legend {
+			got = append(got, strings.TrimSpace(s.label+" "+s.note))
+		}
+		if diff := cmp.Diff(want[f.Name], got); diff != "" {
+			t.Errorf("%s: legend (-want +got):\n%s", f.Name, diff)
+		}
 	}
 }
 

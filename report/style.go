@@ -1,7 +1,9 @@
 package report
 
 import (
+	"fmt"
 	"image/color"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot/vg"
@@ -216,6 +218,7 @@ func (st *styler) assign(groups ...[]*series) []*series {
 	byLabel := map[string]style{}
 	colorOf := map[string]int{} // colour key → colour in this figure
 	keyOf := map[int]string{}   // palette colour → the key that has it here
+	refs := 0
 	var legend []*series
 	for _, g := range groups {
 		for _, s := range g {
@@ -233,6 +236,9 @@ func (st *styler) assign(groups ...[]*series) []*series {
 						}
 					}
 				}
+				if s.ref { // references take refDashes in turn
+					sty.dash, refs = refs, refs+1
+				}
 				colorOf[k.color] = sty.color
 				keyOf[sty.color%len(palette)] = k.color
 				byLabel[s.label] = sty
@@ -242,4 +248,57 @@ func (st *styler) assign(groups ...[]*series) []*series {
 		}
 	}
 	return legend
+}
+
+// noteCoincident notes in the legend the series that another hides: the
+// same points in every panel, which one line or mark draws over the other.
+// The note names the parts of the other's label that differ, "(coincides
+// with g256)".
+func noteCoincident(f *figSpec) {
+	trace := func(label string) string {
+		var b strings.Builder
+		for i, p := range f.panels {
+			for _, s := range p.series {
+				if s.label != label {
+					continue
+				}
+				fmt.Fprintf(&b, "%d:", i)
+				for _, q := range s.pts {
+					if s.ref {
+						q.x = 0
+					}
+					fmt.Fprintf(&b, "%v,%v;", q.x, q.y)
+				}
+			}
+		}
+		return b.String()
+	}
+	traces := make([]string, len(f.legend))
+	for i, s := range f.legend {
+		traces[i] = trace(s.label)
+	}
+	for i, s := range f.legend {
+		for j := i + 1; j < len(f.legend); j++ {
+			if traces[i] == traces[j] && f.legend[j].ref == s.ref {
+				s.note = "(coincides with " + labelDiff(s.label, f.legend[j].label) + ")"
+				break
+			}
+		}
+	}
+}
+
+// labelDiff returns the parts of label b that label a does not have.
+func labelDiff(a, b string) string {
+	trim := func(l string) []string { return strings.Split(strings.TrimSuffix(l, " (reference)"), sep) }
+	pa := trim(a)
+	var out []string
+	for _, p := range trim(b) {
+		if !slices.Contains(pa, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return b
+	}
+	return strings.Join(out, sep)
 }
