@@ -629,7 +629,7 @@ func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool, st *styler) *
 	}
 	return &figSpec{
 		title:   title,
-		caption: caption(used, "Every setting of every model; the line joins each model's Pareto-optimal settings. Error bars: judge perplexity intervals."),
+		caption: caption(used, "Every setting of every model; circled and joined by a line: each model's Pareto-optimal settings. Error bars: judge perplexity intervals."),
 		panels:  []*panel{{x: xTitle, y: qualityLabels[QJudgePPL], series: ss}},
 		legend:  ss,
 	}
@@ -903,9 +903,7 @@ func thumbnails(s *series) []plot.Thumbnailer {
 	if s.line {
 		th = append(th, &plotter.Line{LineStyle: lineStyle(s)})
 	}
-	if !s.front || !s.line {
-		th = append(th, &plotter.Scatter{GlyphStyle: glyphStyle(s)})
-	}
+	th = append(th, &plotter.Scatter{GlyphStyle: glyphStyle(s)})
 	return th
 }
 
@@ -917,7 +915,12 @@ func lineStyle(s *series) draw.LineStyle {
 	return ls
 }
 
+// glyphStyle is a series' marker; a Pareto frontier circles its points, so
+// that a frontier of one point is told from the model's other settings.
 func glyphStyle(s *series) draw.GlyphStyle {
+	if s.front {
+		return draw.GlyphStyle{Color: s.style.colour(), Radius: vg.Points(5.5), Shape: haloGlyph{}}
+	}
 	return draw.GlyphStyle{Color: s.style.colour(), Radius: vg.Points(2.6), Shape: s.style.glyph()}
 }
 
@@ -1017,12 +1020,9 @@ func (p *panel) plot() *plot.Plot {
 				pl.Add(ln)
 			}
 		}
-		if !s.front || len(xys) == 1 {
-			sc, err := plotter.NewScatter(xys)
-			if err == nil {
-				sc.GlyphStyle = glyphStyle(s)
-				pl.Add(sc)
-			}
+		if sc, err := plotter.NewScatter(xys); err == nil {
+			sc.GlyphStyle = glyphStyle(s)
+			pl.Add(sc)
 		}
 	}
 	if logX {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gonum.org/v1/plot/plotter"
 
 	"dllmbench/bench"
 )
@@ -148,5 +149,38 @@ func TestAssignDistinctInFigure(t *testing.T) {
 	st.assign(second)
 	if a, b := second[0].style.color%len(palette), second[1].style.color%len(palette); a == b || a != 0 {
 		t.Errorf("colours %d and %d, want m0's 0 and another", a, b)
+	}
+}
+
+// TestFrontierGlyph: a Pareto frontier circles its points, in the plot and
+// in its legend entry, so that a frontier of a single point (LLaMA's, where
+// its batch sizes share a perplexity) is told from the model's other
+// settings: it was once drawn with their glyph, its legend showing a line.
+func TestFrontierGlyph(t *testing.T) {
+	recs, qm := readStudy(t)
+	spec := paretoFigure(sortRecords(recs), indexQuality(qm), false, newStyler())
+	var fronts int
+	for _, s := range spec.legend {
+		if !s.front {
+			if _, halo := glyphStyle(s).Shape.(haloGlyph); halo {
+				t.Errorf("%q: circled, but not a frontier", s.label)
+			}
+			continue
+		}
+		fronts++
+		var glyphs int
+		for _, th := range thumbnails(s) {
+			if sc, is := th.(*plotter.Scatter); is {
+				if _, halo := sc.GlyphStyle.Shape.(haloGlyph); halo {
+					glyphs++
+				}
+			}
+		}
+		if glyphs != 1 {
+			t.Errorf("%q: %d circles in the legend entry, want 1", s.label, glyphs)
+		}
+	}
+	if fronts != 4 {
+		t.Errorf("%d frontiers, want 4", fronts)
 	}
 }
