@@ -71,7 +71,8 @@ var shapes = []struct{ filled, hollow draw.GlyphDrawer }{
 func (s style) colour() color.Color { return palette[s.color%len(palette)] }
 
 func (s style) glyph() draw.GlyphDrawer {
-	// Past the palette colours repeat: the shape moves on with them.
+	// Past the palette, in a figure of more than seven colour keys,
+	// colours repeat: the shape moves on with them.
 	sh := shapes[(s.shape+s.color/len(palette))%len(shapes)]
 	if s.hollow {
 		return sh.hollow
@@ -201,6 +202,11 @@ func newStyler() *styler {
 	return &styler{colors: map[string]int{}, caches: map[string]int{}, variants: map[string]int{}}
 }
 
+// spare is the order in which a figure hands out the colours it leaves
+// free: the most unlike first, blue and sky blue, which a reader may take
+// for each other, last.
+var spare = []int{1, 2, 6, 3, 4, 0, 5}
+
 // cacheDash is the dashes index of the known cache modes.
 var cacheDash = map[string]int{"": 0, "none": 0, "dual": 1, "prefix": 2}
 
@@ -225,9 +231,11 @@ func (st *styler) style(k styleKeys) style {
 
 // assign gives every series its style, one per label: the first series of
 // a label decides it. A key keeps the colour it has in the other figures,
-// unless another key of this figure has that colour (past the palette's
-// seven): it then takes the first colour this figure leaves free. assign
-// returns one series per label, for the legend.
+// unless that is past the palette's seven or another key of this figure
+// has it: it then takes the first colour this figure leaves free. Only a
+// figure of more than seven colour keys repeats a colour, and moves the
+// marker shape on with it; else the shape keeps its meaning. assign returns
+// one series per label, for the legend.
 func (st *styler) assign(groups ...[]*series) []*series {
 	byLabel := map[string]style{}
 	colorOf := map[string]int{} // colour key → colour in this figure
@@ -242,8 +250,9 @@ func (st *styler) assign(groups ...[]*series) []*series {
 				sty = st.style(k)
 				if c, has := colorOf[k.color]; has {
 					sty.color = c
-				} else if other, taken := keyOf[sty.color%len(palette)]; taken && other != k.color {
-					for c := range palette {
+				} else if _, taken := keyOf[sty.color]; taken || sty.color >= len(palette) {
+					sty.color = len(colorOf) // past the palette: all seven are taken here
+					for _, c := range spare {
 						if _, taken := keyOf[c]; !taken {
 							sty.color = c
 							break
@@ -254,7 +263,7 @@ func (st *styler) assign(groups ...[]*series) []*series {
 					sty.dash, refs = refs, refs+1
 				}
 				colorOf[k.color] = sty.color
-				keyOf[sty.color%len(palette)] = k.color
+				keyOf[sty.color] = k.color
 				byLabel[s.label] = sty
 				legend = append(legend, s)
 			}

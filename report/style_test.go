@@ -184,3 +184,24 @@ func TestFrontierGlyph(t *testing.T) {
 		t.Errorf("%d frontiers, want 4", fronts)
 	}
 }
+
+// TestShapeMeansVariant: in every figure of the study, a marker shape
+// stands for one generation length. A colour key past the palette's seven
+// once moved its series' shape on, so that LLaDA's g128 points were squares
+// beside LLaMA's g128 circles in the Pareto figure.
+func TestShapeMeansVariant(t *testing.T) {
+	recs, qm := readStudy(t)
+	for _, f := range MakeFigures(recs, qm).Drawn {
+		shapeOf := map[string]int{}
+		for _, s := range f.spec.legend {
+			if s.ref || s.front {
+				continue
+			}
+			sh := (s.style.shape + s.style.color/len(palette)) % len(shapes)
+			if was, has := shapeOf[s.variant]; has && was != sh {
+				t.Errorf("%s: %q has shape %d, another series of %q shape %d", f.Name, s.label, sh, s.variant, was)
+			}
+			shapeOf[s.variant] = sh
+		}
+	}
+}
