@@ -97,6 +97,10 @@ type Figures struct {
 //
 // Non-finite measurements are left out. A figure without data is skipped
 // with the reason. The same records and metrics give the same bytes.
+//
+// A series is drawn alike in every figure (see style): the same model and
+// decoder setting has the same colour in the throughput, quality and
+// Pareto figures.
 func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 	recs = sortRecords(recs)
 	var good []bench.Record
@@ -106,18 +110,20 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 		}
 	}
 	qx := indexQuality(qm)
+	st := newStyler() // one for all figures: a series keeps its style
 	var out Figures
 	add := func(name string, spec *figSpec, reason string) {
 		if spec == nil {
 			out.Skipped = append(out.Skipped, Skipped{name, reason})
 			return
 		}
+		noteCoincident(spec)
 		out.Drawn = append(out.Drawn, Figure{Name: name, Title: spec.title, Caption: spec.caption,
 			SVG: spec.svg(), spec: spec})
 	}
-	add(FigThroughput, throughputFigure(good), "no successful cell with a finite tokens/s or latency")
-	add(FigMemory, memoryFigure(good), "no successful cell with a memory measurement")
-	add(FigStepTime, stepTimeFigure(good), "no LLaDA cell with a fixed step count and a step time")
+	add(FigThroughput, throughputFigure(good, st), "no successful cell with a finite tokens/s or latency")
+	add(FigMemory, memoryFigure(good, st), "no successful cell with a memory measurement")
+	add(FigStepTime, stepTimeFigure(good, st), "no LLaDA cell with a fixed step count and a step time")
 	noQuality := "no quality metrics (" + filepath.ToSlash(QualityFile) + " is absent or empty)"
 	for _, m := range []struct{ fig, metric, what string }{
 		{FigQualityPPL, QJudgePPL, "judge perplexity"},
@@ -128,14 +134,14 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 			add(m.fig, nil, noQuality)
 			continue
 		}
-		add(m.fig, qualityFigure(good, qx, m.metric), "no LLaDA cell with "+m.what)
+		add(m.fig, qualityFigure(good, qx, m.metric, st), "no LLaDA cell with "+m.what)
 	}
 	if qx.empty() {
 		add(FigParetoSpeed, nil, noQuality)
 		add(FigParetoEnergy, nil, noQuality)
 	} else {
-		add(FigParetoSpeed, paretoFigure(good, qx, false), "no cell with both judge perplexity and tokens/s")
-		add(FigParetoEnergy, paretoFigure(good, qx, true), "no cell with both judge perplexity and a measured energy per token")
+		add(FigParetoSpeed, paretoFigure(good, qx, false, st), "no cell with both judge perplexity and tokens/s")
+		add(FigParetoEnergy, paretoFigure(good, qx, true, st), "no cell with both judge perplexity and a measured energy per token")
 	}
 	return out
 }
@@ -257,6 +263,12 @@ func (v varying) label(r bench.Record, noBatch, noSeq bool, parts ...string) str
 	return strings.Join(parts, " · ")
 }
 
+// variant is the part of a label that label adds to its parts: the
+// settings that vary.
+func (v varying) variant(r bench.Record, noBatch, noSeq bool) string {
+	return v.label(r, noBatch, noSeq)
+}
+
 // decoderRest is a diffusion decoder without its step rule: "blk 32 / dual".
 func decoderRest(c bench.Cell) string {
 	_, rest, _ := strings.Cut(Decoder(c), " / ")
@@ -288,10 +300,14 @@ type pt struct {
 type series struct {
 	label string
 	pts   []pt
-	style int  // palette index
+	style style
 	ref   bool // a horizontal reference line at pts[0]
 	line  bool // connect the points (else glyphs only)
 	front bool // a Pareto frontier drawn over its model's points
+
+	cells   []bench.Cell // the cells of the points, which its style encodes
+	variant string       // the settings its label names besides model and decoder
+	note    string       // after the label in the legend, which does not shorten it
 }
 
 // grouper collects points into series in the order labels first appear.
@@ -300,17 +316,18 @@ type grouper struct {
 	by    map[string]*series
 }
 
-func (g *grouper) add(label string, p pt) *series {
+func (g *grouper) add(label, variant string, c bench.Cell, p pt) *series {
 	if g.by == nil {
 		g.by = map[string]*series{}
 	}
 	s, has := g.by[label]
 	if !has {
-		s = &series{label: label, line: true}
+		s = &series{label: label, line: true, variant: variant}
 		g.by[label] = s
 		g.order = append(g.order, label)
 	}
 	s.pts = append(s.pts, p)
+	s.cells = append(s.cells, c)
 	return s
 }
 
@@ -326,9 +343,6 @@ func (g *grouper) list() []*series {
 		}
 		out = append(out, s)
 	}
-	for i, s := range out {
-		s.style = i
-	}
 	return out
 }
 
@@ -343,22 +357,22 @@ func stdBounds(y, std float64) (lo, hi float64) {
 
 const sep = " · "
 
-func throughputFigure(rs []bench.Record) *figSpec {
+func throughputFigure(rs []bench.Record, st *styler) *figSpec {
 	v := varies(rs)
 	var tput, lat grouper
 	var used []bench.Record
 	for _, r := range rs {
-		l := v.label(r, true, false, r.Cell.Model, Decoder(r.Cell))
+		l, va := v.label(r, true, false, r.Cell.Model, Decoder(r.Cell)), v.variant(r, true, false)
 		x := float64(r.Cell.Batch)
 		got := false
 		if m, s, has := stat(r, bench.MTokensPerS); has && m > 0 {
 			lo, hi := stdBounds(m, s)
-			tput.add(l, pt{x: x, y: m, lo: lo, hi: hi})
+			tput.add(l, va, r.Cell, pt{x: x, y: m, lo: lo, hi: hi})
 			got = true
 		}
 		if m, s, has := stat(r, bench.MLatency); has && m > 0 {
 			lo, hi := stdBounds(m, s)
-			lat.add(l, pt{x: x, y: m, lo: lo, hi: hi})
+			lat.add(l, va, r.Cell, pt{x: x, y: m, lo: lo, hi: hi})
 			got = true
 		}
 		if got {
@@ -370,7 +384,7 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	}
 	// One legend for both panels: series keep their label's style.
 	t, l := tput.list(), lat.list()
-	styles := styleByLabel(t, l)
+	styles := st.assign(t, l)
 	return &figSpec{
 		title:   "Throughput and latency versus batch size",
 		caption: caption(used, "Error bars: ± one standard deviation over repetitions."),
@@ -382,7 +396,7 @@ func throughputFigure(rs []bench.Record) *figSpec {
 	}
 }
 
-func memoryFigure(rs []bench.Record) *figSpec {
+func memoryFigure(rs []bench.Record, st *styler) *figSpec {
 	v := varies(rs)
 	var g grouper
 	var used []bench.Record
@@ -401,7 +415,7 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		l := v.label(r, false, true, r.Cell.Model, kind)
 		y := float64(peak) / (1 << 30)
 		x := float64(r.Cell.PromptLen + r.Cell.GenLen)
-		s := g.add(l, pt{x: x, y: y, lo: math.NaN(), hi: math.NaN()})
+		s := g.add(l, v.variant(r, false, true), r.Cell, pt{x: x, y: y, lo: math.NaN(), hi: math.NaN()})
 		// The largest peak over the settings that share a point.
 		for i := range s.pts[:len(s.pts)-1] {
 			if s.pts[i].x == x {
@@ -440,7 +454,7 @@ func memoryFigure(rs []bench.Record) *figSpec {
 		title:   "Peak memory versus sequence length",
 		caption: caption(used, note),
 		panels:  []*panel{{title: "", x: "prompt + generated tokens", y: "peak memory (" + unit + ")", series: ss, discreteX: true, zeroY: true}},
-		legend:  styleByLabel(ss),
+		legend:  st.assign(ss),
 	}
 }
 
@@ -453,7 +467,7 @@ func distinctLengths(rs []bench.Record) int {
 	return len(seen)
 }
 
-func stepTimeFigure(rs []bench.Record) *figSpec {
+func stepTimeFigure(rs []bench.Record, st *styler) *figSpec {
 	var sel []bench.Record
 	for _, r := range rs {
 		if _, _, has := stat(r, bench.MStepTime); has && fixedSteps(r.Cell) {
@@ -468,14 +482,14 @@ func stepTimeFigure(rs []bench.Record) *figSpec {
 	for _, r := range sel {
 		m, s, _ := stat(r, bench.MStepTime)
 		lo, hi := stdBounds(m*1e3, s*1e3)
-		g.add(v.label(r, false, false, r.Cell.Model, decoderRest(r.Cell)), pt{x: float64(r.Cell.Steps), y: m * 1e3, lo: lo, hi: hi})
+		g.add(v.label(r, false, false, r.Cell.Model, decoderRest(r.Cell)), v.variant(r, false, false), r.Cell, pt{x: float64(r.Cell.Steps), y: m * 1e3, lo: lo, hi: hi})
 	}
 	ss := g.list()
 	return &figSpec{
 		title:   "LLaDA time per step versus steps",
 		caption: caption(sel, "Mean time per forward call; error bars: ± one standard deviation over repetitions."),
 		panels:  []*panel{{x: "diffusion steps", y: "time per step (ms)", series: ss, discreteX: true, zeroY: true}},
-		legend:  styleByLabel(ss),
+		legend:  st.assign(ss),
 	}
 }
 
@@ -492,7 +506,7 @@ var qualityTitles = map[string]string{
 	QROUGEL:   "ROUGE-L",
 }
 
-func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
+func qualityFigure(rs []bench.Record, qx qualityIndex, metric string, st *styler) *figSpec {
 	type cellQ struct {
 		r  bench.Record
 		iv Interval
@@ -529,19 +543,20 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 	}
 	// A setting has one label, and so one colour and marker, in both panels.
 	for _, c := range diff {
-		l := v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell))
+		l, va := v.label(c.r, true, false, c.r.Cell.Model, stepRule(c.r.Cell), decoderRest(c.r.Cell)), v.variant(c.r, true, false)
 		if fixedSteps(c.r.Cell) {
-			bySteps.add(l, point(c, float64(c.r.Cell.Steps)))
+			bySteps.add(l, va, c.r.Cell, point(c, float64(c.r.Cell.Steps)))
 		}
 		if nfe, has := cost(c.r, qx.of(c.r), bench.MNFE); has && nfe > 0 {
-			byNFE.add(l, point(c, nfe))
+			byNFE.add(l, va, c.r.Cell, point(c, nfe))
 		}
 	}
 	for _, c := range ar {
-		refs.add(v.label(c.r, true, false, c.r.Cell.Model, Decoder(c.r.Cell))+" (reference)", point(c, 0)).ref = true
+		refs.add(v.label(c.r, true, false, c.r.Cell.Model, Decoder(c.r.Cell))+" (reference)", v.variant(c.r, true, false),
+			c.r.Cell, point(c, 0)).ref = true
 	}
 	stepSeries, nfeSeries, refSeries := bySteps.list(), byNFE.list(), refs.list()
-	legend := styleByLabel(stepSeries, nfeSeries, refSeries)
+	legend := st.assign(stepSeries, nfeSeries, refSeries)
 	var panels []*panel
 	if len(stepSeries) > 0 {
 		panels = append(panels, &panel{title: "versus steps", x: "diffusion steps", y: qualityLabels[metric],
@@ -564,7 +579,7 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string) *figSpec {
 
 // paretoFigure plots judge perplexity against tokens/s or, with energy,
 // against joules per token.
-func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool) *figSpec {
+func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool, st *styler) *figSpec {
 	metric, xTitle := bench.MTokensPerS, "generated tokens/s (higher is better)"
 	if energy {
 		metric, xTitle = bench.MEnergyPerTok, "energy per generated token (J, lower is better)"
@@ -597,22 +612,24 @@ func paretoFigure(rs []bench.Record, qx qualityIndex, energy bool) *figSpec {
 		if !slices.Contains(groups, group) {
 			groups = append(groups, group)
 		}
-		g.add(group, pt{x: x, y: iv.Value, lo: lo, hi: hi}).line = false
+		g.add(group, v.variant(r, true, false), r.Cell, pt{x: x, y: iv.Value, lo: lo, hi: hi}).line = false
 	}
 	var ss []*series
-	for i, group := range groups {
+	for _, group := range groups {
 		s := g.by[group]
-		f := &series{label: group + sep + "Pareto frontier", pts: frontier(s.pts, !energy), style: i, line: true, front: true}
-		s.label, s.style = group+sep+"all settings", i
+		f := &series{label: group + sep + "Pareto frontier", pts: frontier(s.pts, !energy), line: true, front: true,
+			cells: s.cells, variant: s.variant}
+		s.label = group + sep + "all settings"
 		ss = append(ss, s, f)
 	}
+	st.assign(ss)
 	title := "Quality versus throughput (Pareto frontier)"
 	if energy {
 		title = "Quality versus energy (Pareto frontier)"
 	}
 	return &figSpec{
 		title:   title,
-		caption: caption(used, "Every setting of every model; the line joins each model's Pareto-optimal settings. Error bars: judge perplexity intervals."),
+		caption: caption(used, "Every setting of every model; circled and joined by a line: each model's Pareto-optimal settings. Error bars: judge perplexity intervals."),
 		panels:  []*panel{{x: xTitle, y: qualityLabels[QJudgePPL], series: ss}},
 		legend:  ss,
 	}
@@ -649,25 +666,6 @@ func frontier(pts []pt, higherX bool) []pt {
 	return out
 }
 
-// styleByLabel gives every distinct label one style, in order of first
-// appearance, and returns one series per label for the legend.
-func styleByLabel(groups ...[]*series) []*series {
-	idx := map[string]int{}
-	var legend []*series
-	for _, g := range groups {
-		for _, s := range g {
-			i, has := idx[s.label]
-			if !has {
-				i = len(legend)
-				idx[s.label] = i
-				legend = append(legend, s)
-			}
-			s.style = i
-		}
-	}
-	return legend
-}
-
 // caption names the grid, the hardware and the cell count of the records a
 // figure shows, then a note.
 func caption(rs []bench.Record, note string) string {
@@ -695,26 +693,6 @@ func caption(rs []bench.Record, note string) string {
 
 // --- drawing ---
 
-// Okabe and Ito's palette (Color Universal Design, 2008), which stays
-// distinct for colour-blind readers; yellow is left out, too pale on white.
-var palette = []color.Color{
-	color.RGBA{0x00, 0x72, 0xB2, 0xFF}, // blue
-	color.RGBA{0xD5, 0x5E, 0x00, 0xFF}, // vermillion
-	color.RGBA{0x00, 0x9E, 0x73, 0xFF}, // bluish green
-	color.RGBA{0xCC, 0x79, 0xA7, 0xFF}, // reddish purple
-	color.RGBA{0xE6, 0x9F, 0x00, 0xFF}, // orange
-	color.RGBA{0x56, 0xB4, 0xE9, 0xFF}, // sky blue
-	color.RGBA{0x00, 0x00, 0x00, 0xFF}, // black
-}
-
-// glyphs has six shapes: with seven colours, 42 series look different.
-var glyphs = []draw.GlyphDrawer{
-	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{},
-	draw.CrossGlyph{}, draw.PyramidGlyph{}, draw.RingGlyph{},
-}
-
-func colorOf(i int) color.Color      { return palette[i%len(palette)] }
-func glyphOf(i int) draw.GlyphDrawer { return glyphs[i%len(glyphs)] }
 func withAlpha(c color.Color) color.Color {
 	r, g, b, _ := c.RGBA()
 	return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 0x30}
@@ -774,6 +752,9 @@ func (f *figSpec) layout() layout {
 		t := s.label
 		if r := []rune(t); len(r) > maxLabel {
 			t = string(r[:maxLabel-1]) + "…"
+		}
+		if s.note != "" {
+			t += " " + s.note
 		}
 		l.legendText = append(l.legendText, t)
 		widest = max(widest, ls.Width(t))
@@ -922,22 +903,25 @@ func thumbnails(s *series) []plot.Thumbnailer {
 	if s.line {
 		th = append(th, &plotter.Line{LineStyle: lineStyle(s)})
 	}
-	if !s.front || !s.line {
-		th = append(th, &plotter.Scatter{GlyphStyle: glyphStyle(s)})
-	}
+	th = append(th, &plotter.Scatter{GlyphStyle: glyphStyle(s)})
 	return th
 }
 
 func lineStyle(s *series) draw.LineStyle {
-	ls := draw.LineStyle{Color: colorOf(s.style), Width: vg.Points(1.4)}
+	ls := draw.LineStyle{Color: s.style.colour(), Width: vg.Points(1.4), Dashes: s.style.dashes()}
 	if s.front {
 		ls.Width = vg.Points(2)
 	}
 	return ls
 }
 
+// glyphStyle is a series' marker; a Pareto frontier circles its points, so
+// that a frontier of one point is told from the model's other settings.
 func glyphStyle(s *series) draw.GlyphStyle {
-	return draw.GlyphStyle{Color: colorOf(s.style), Radius: vg.Points(2.6), Shape: glyphOf(s.style)}
+	if s.front {
+		return draw.GlyphStyle{Color: s.style.colour(), Radius: vg.Points(5.5), Shape: haloGlyph{}}
+	}
+	return draw.GlyphStyle{Color: s.style.colour(), Radius: vg.Points(2.6), Shape: s.style.glyph()}
 }
 
 // plotIn returns the panel's plot and the part of c it is drawn in: c less
@@ -1024,7 +1008,7 @@ func (p *panel) plot() *plot.Plot {
 		if len(bars.XYs) > 0 && !s.front {
 			eb, err := plotter.NewYErrorBars(bars)
 			if err == nil {
-				eb.LineStyle = draw.LineStyle{Color: colorOf(s.style), Width: vg.Points(0.8)}
+				eb.LineStyle = draw.LineStyle{Color: s.style.colour(), Width: vg.Points(0.8)}
 				eb.CapWidth = vg.Points(4)
 				pl.Add(eb)
 			}
@@ -1036,12 +1020,9 @@ func (p *panel) plot() *plot.Plot {
 				pl.Add(ln)
 			}
 		}
-		if !s.front || len(xys) == 1 {
-			sc, err := plotter.NewScatter(xys)
-			if err == nil {
-				sc.GlyphStyle = glyphStyle(s)
-				pl.Add(sc)
-			}
+		if sc, err := plotter.NewScatter(xys); err == nil {
+			sc.GlyphStyle = glyphStyle(s)
+			pl.Add(sc)
 		}
 	}
 	if logX {
@@ -1199,7 +1180,16 @@ type errPoints struct {
 type refLine struct{ s *series }
 
 func (l refLine) style() draw.LineStyle {
-	return draw.LineStyle{Color: colorOf(l.s.style), Width: vg.Points(1.4), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+	return draw.LineStyle{Color: l.s.style.colour(), Width: vg.Points(1.4), Dashes: refDashes[l.s.style.dash%len(refDashes)]}
+}
+
+// refDashes are the patterns of a figure's references in turn: each later
+// one sparser, so that where two coincide the one drawn first shows
+// between the dashes of the other.
+var refDashes = [][]vg.Length{
+	{vg.Points(6), vg.Points(3)},
+	{vg.Points(2), vg.Points(4)},
+	{vg.Points(10), vg.Points(2), vg.Points(2), vg.Points(2)},
 }
 
 // Plot implements plot.Plotter.
@@ -1209,7 +1199,7 @@ func (l refLine) Plot(c draw.Canvas, p *plot.Plot) {
 	if finite(q.lo) && finite(q.hi) && q.hi > q.lo {
 		lo, hi := max(q.lo, p.Y.Min), min(q.hi, p.Y.Max)
 		if hi > lo {
-			c.FillPolygon(withAlpha(colorOf(l.s.style)), []vg.Point{
+			c.FillPolygon(withAlpha(l.s.style.colour()), []vg.Point{
 				{X: c.Min.X, Y: trY(lo)}, {X: c.Max.X, Y: trY(lo)}, {X: c.Max.X, Y: trY(hi)}, {X: c.Min.X, Y: trY(hi)},
 			})
 		}

@@ -117,7 +117,7 @@ func TestFigureLabelsPromptMean(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"llama · AR greedy · p128 g4", "llama · AR greedy · p600 (33) g4"} {
-		if !slices.Contains(texts, want) {
+		if !hasEntry(texts, want) {
 			t.Errorf("no legend entry %q in\n%s", want, strings.Join(texts, "\n"))
 		}
 	}
@@ -141,7 +141,7 @@ func TestFigureLabelsPrecision(t *testing.T) {
 	for _, f := range figs.Drawn {
 		texts := svgTexts(t, f.SVG)
 		for _, w := range want[f.Name] {
-			if !slices.Contains(texts, w) {
+			if !hasEntry(texts, w) {
 				t.Errorf("%s: no legend entry %q in\n%s", f.Name, w, strings.Join(texts, "\n"))
 			}
 		}
@@ -149,6 +149,43 @@ func TestFigureLabelsPrecision(t *testing.T) {
 	}
 	for name := range want {
 		t.Errorf("%s not drawn", name)
+	}
+}
+
+// hasEntry reports whether texts have the legend entry label, alone or
+// with a note that another series hides it (noteCoincident).
+func hasEntry(texts []string, label string) bool {
+	return slices.ContainsFunc(texts, func(t string) bool {
+		return t == label || strings.HasPrefix(t, label+" (coincides with ")
+	})
+}
+
+// TestNoteCoincident: series with the same points in every panel, drawn
+// one over the other, say so in the legend. The two precisions of
+// TestFigureLabelsPrecision measured the same throughput and latency, and
+// the bf16 line lay hidden under the fp32 one; their peak memory differs.
+func TestNoteCoincident(t *testing.T) {
+	bf16 := arRecord()
+	fp32 := arRecord()
+	fp32.Key = "fp32"
+	fp32.Cell.Precision = "fp32"
+	fp32.Memory.DevicePeak = 2*bf16.Memory.DevicePeak + 1<<30
+	figs := MakeFigures([]bench.Record{bf16, fp32}, nil)
+	want := map[string][]string{
+		FigThroughput: {"llama · AR greedy (coincides with AR greedy / fp32)", "llama · AR greedy / fp32"},
+		FigMemory:     {"llama · autoregressive, KV cache", "llama · autoregressive, KV cache, fp32"},
+	}
+	for _, f := range figs.Drawn {
+		if want[f.Name] == nil {
+			continue
+		}
+		var got []string
+		for _, s := range f.spec.legend {
+			got = append(got, strings.TrimSpace(s.label+" "+s.note))
+		}
+		if diff := cmp.Diff(want[f.Name], got); diff != "" {
+			t.Errorf("%s: legend (-want +got):\n%s", f.Name, diff)
+		}
 	}
 }
 
@@ -468,17 +505,17 @@ func TestTickLabel(t *testing.T) {
 // legend entry and another colour in the NFE panel.
 func TestQualityFigureStyles(t *testing.T) {
 	recs, qm := readStudy(t)
-	spec := qualityFigure(sortRecords(recs), indexQuality(qm), QJudgePPL)
+	spec := qualityFigure(sortRecords(recs), indexQuality(qm), QJudgePPL, newStyler())
 	if len(spec.panels) != 2 {
 		t.Fatalf("%d panels, want steps and NFE", len(spec.panels))
 	}
-	styles := map[string]int{}
+	styles := map[string]style{}
 	for _, s := range spec.panels[1].series {
 		styles[s.label] = s.style
 	}
 	for _, s := range spec.panels[0].series {
 		if st, has := styles[s.label]; !has || st != s.style {
-			t.Errorf("%q: style %d in the steps panel, in the NFE panel %d (present: %v)", s.label, s.style, st, has)
+			t.Errorf("%q: style %+v in the steps panel, in the NFE panel %+v (present: %v)", s.label, s.style, st, has)
 		}
 	}
 	// The study: two lengths × (fixed steps, threshold) and two references.
@@ -516,7 +553,7 @@ func TestLogTitle(t *testing.T) {
 func TestMemoryFigureUnits(t *testing.T) {
 	small := arRecord()
 	small.Memory = bench.Memory{ProcessPeak: 56 << 20}
-	spec := memoryFigure([]bench.Record{small})
+	spec := memoryFigure([]bench.Record{small}, newStyler())
 	p := spec.panels[0]
 	if p.y != "peak memory (MiB)" || p.series[0].pts[0].y != 56 {
 		t.Errorf("y %q, point %v; want peak memory (MiB), 56", p.y, p.series[0].pts[0].y)
@@ -530,7 +567,7 @@ func TestMemoryFigureUnits(t *testing.T) {
 	longer := arRecord()
 	longer.Key = "longer"
 	longer.Cell.GenLen *= 2
-	spec = memoryFigure([]bench.Record{large, longer})
+	spec = memoryFigure([]bench.Record{large, longer}, newStyler())
 	if p := spec.panels[0]; p.y != "peak memory (GiB)" || p.series[0].pts[0].y != 17 {
 		t.Errorf("y %q, point %v; want peak memory (GiB), 17", p.y, p.series[0].pts[0].y)
 	}

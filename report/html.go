@@ -53,8 +53,10 @@ func HTML(w io.Writer, recs []bench.Record, qm *QualityMetrics, figs Figures) er
 	}
 	page.Pareto = paretoSentences(recs, qx)
 	for _, f := range figs.Drawn {
-		page.Figures = append(page.Figures, htmlFigure{Name: f.Name, Title: f.Title, Caption: f.Caption,
-			SVG: inlineSVG(f.SVG, f.Title)})
+		// The SVG draws its title and caption, as the files must: the
+		// page repeats them only for screen readers, which read an
+		// image's label and not its text.
+		page.Figures = append(page.Figures, htmlFigure{Name: f.Name, SVG: inlineSVG(f.SVG, f.Title+". "+f.Caption)})
 	}
 	var buf bytes.Buffer
 	if err := htmlTemplate.Execute(&buf, page); err != nil {
@@ -109,8 +111,8 @@ type htmlEnv struct {
 }
 
 type htmlFigure struct {
-	Name, Title, Caption string
-	SVG                  template.HTML
+	Name string
+	SVG  template.HTML
 }
 
 // mainRow is a record's row of the main table: Markdown's cells, and for a
@@ -534,8 +536,9 @@ var (
 // inlineSVG turns a figure's SVG file into an element for HTML: no XML
 // declaration or comment, no namespace attributes (the HTML parser puts
 // <svg> in its namespace), the file's size as the viewBox only, so that CSS
-// scales the figure to the page and keeps it inside narrow screens.
-func inlineSVG(svg []byte, title string) template.HTML {
+// scales the figure to the page and keeps it inside narrow screens; label
+// (title and caption) names it for screen readers.
+func inlineSVG(svg []byte, label string) template.HTML {
 	head := svgHeader.Find(svg)
 	m := svgNum.FindSubmatch(head)
 	if head == nil || m == nil {
@@ -544,7 +547,7 @@ func inlineSVG(svg []byte, title string) template.HTML {
 	w, _ := strconv.ParseFloat(string(m[1]), 64)
 	// Natural size: 1 pt = 4/3 CSS px.
 	open := fmt.Sprintf(`<svg class="figure" viewBox="0 0 %s %s" style="max-width:%.0fpx" role="img" aria-label="%s">`,
-		m[1], m[2], w*4/3, template.HTMLEscapeString(title))
+		m[1], m[2], w*4/3, template.HTMLEscapeString(label))
 	return template.HTML(open + string(svg[len(head):]))
 }
 
@@ -629,7 +632,7 @@ ul.pareto li { margin: .3rem 0; }
 <h2>Figures</h2>
 {{range .Figures}}<figure id="fig-{{.Name}}">
 {{.SVG}}
-<figcaption><strong>{{.Title}}.</strong> {{.Caption}} (figures/{{.Name}}.svg, .png)</figcaption>
+<figcaption>figures/{{.Name}}.svg, .png</figcaption>
 </figure>
 {{end}}{{if .Skipped}}<p class="note">Not drawn:</p>
 <ul class="note" id="skipped">

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"html/template"
 	"math"
 	"os"
 	"path/filepath"
@@ -270,5 +271,39 @@ func TestHTMLEnergyNote(t *testing.T) {
 	}
 	if !strings.Contains(page, ` title="no energy: the nvml energy counter, which moves every 100ms, needs 1s">`) {
 		t.Error("the note is not on the power column")
+	}
+}
+
+// TestHTMLCaptionOnce: a figure's title and caption show once on the page,
+// drawn in its SVG, which the files need on their own; the <figcaption>
+// repeated them under it. Screen readers, which read an image's label and
+// not its text, have them in the label.
+func TestHTMLCaptionOnce(t *testing.T) {
+	recs, qm := readStudy(t)
+	figs := MakeFigures(recs, qm)
+	var buf bytes.Buffer
+	if err := HTML(&buf, recs, qm, figs); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, f := range figs.Drawn {
+		i := strings.Index(page, `<figure id="fig-`+f.Name+`">`)
+		if i < 0 {
+			t.Errorf("%s: no figure", f.Name)
+			continue
+		}
+		fig := page[i : i+strings.Index(page[i:], "</figure>")]
+		_, capt, _ := strings.Cut(fig, "<figcaption>")
+		capt, _, _ = strings.Cut(capt, "</figcaption>")
+		if want := "figures/" + f.Name + ".svg, .png"; capt != want {
+			t.Errorf("%s: figcaption %q, want %q", f.Name, capt, want)
+		}
+		label := template.HTMLEscapeString(f.Title + ". " + f.Caption)
+		if !strings.Contains(fig, `aria-label="`+label+`"`) {
+			t.Errorf("%s: the SVG's label is not %q", f.Name, label)
+		}
+		if n := strings.Count(fig, ">"+template.HTMLEscapeString(f.Title)+"<"); n != 1 {
+			t.Errorf("%s: the title shows %d times, want once", f.Name, n)
+		}
 	}
 }
