@@ -753,7 +753,10 @@ func (f *figSpec) layout() layout {
 		if r := []rune(t); len(r) > maxLabel {
 			t = string(r[:maxLabel-1]) + "…"
 		}
-		if s.note != "" {
+		switch base, ref := strings.CutSuffix(t, " (reference)"); {
+		case s.note != "" && ref: // one bracket: "… (reference, coincides with …)"
+			t = base + " (reference, " + strings.TrimPrefix(s.note, "(")
+		case s.note != "":
 			t += " " + s.note
 		}
 		l.legendText = append(l.legendText, t)

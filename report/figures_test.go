@@ -156,7 +156,8 @@ func TestFigureLabelsPrecision(t *testing.T) {
 // with a note that another series hides it (noteCoincident).
 func hasEntry(texts []string, label string) bool {
 	return slices.ContainsFunc(texts, func(t string) bool {
-		return t == label || strings.HasPrefix(t, label+" (coincides with ")
+		return t == label || strings.HasPrefix(t, label+" (coincides with ") ||
+			strings.HasPrefix(t, strings.TrimSuffix(label, ")")+", coincides with ")
 	})
 }
 
@@ -584,5 +585,20 @@ func TestPanelXMargin(t *testing.T) {
 	pl := p.plot()
 	if !(pl.X.Min < 32 && pl.X.Max > 256) {
 		t.Errorf("x axis [%v, %v], want a margin around [32, 256]", pl.X.Min, pl.X.Max)
+	}
+}
+
+// A reference line that another hides says both in one bracket: "…
+// (reference, coincides with …)", not "(reference) (coincides with …)".
+func TestLegendTextReferenceNote(t *testing.T) {
+	f := &figSpec{title: "t", panels: []*panel{{}}, legend: []*series{
+		{label: "llama · AR greedy · g128 (reference)", note: "(coincides with g256)", ref: true},
+		{label: "llada · fixed steps · g128", note: "(coincides with g256)"},
+		{label: "llama · AR greedy · g256 (reference)", ref: true},
+	}}
+	want := []string{"llama · AR greedy · g128 (reference, coincides with g256)", "llada · fixed steps · g128 (coincides with g256)",
+		"llama · AR greedy · g256 (reference)"}
+	if diff := cmp.Diff(want, f.layout().legendText); diff != "" {
+		t.Errorf("legend (-want +got):\n%s", diff)
 	}
 }
