@@ -387,7 +387,7 @@ func throughputFigure(rs []bench.Record, st *styler) *figSpec {
 	styles := st.assign(t, l)
 	return &figSpec{
 		title:   "Throughput and latency versus batch size",
-		caption: caption(used, "Error bars: ± one standard deviation over repetitions."),
+		caption: caption(used, "Error bars: ± one standard deviation over repetitions."+cacheNote(used)),
 		panels: []*panel{
 			{title: "Throughput", x: "batch size (sequences)", y: "generated tokens/s", series: t, discreteX: true, zeroY: true},
 			{title: "Latency", x: "batch size (sequences)", y: "latency per batch (s)", series: l, discreteX: true, zeroY: true},
@@ -487,7 +487,7 @@ func stepTimeFigure(rs []bench.Record, st *styler) *figSpec {
 	ss := g.list()
 	return &figSpec{
 		title:   "LLaDA time per step versus steps",
-		caption: caption(sel, "Mean time per forward call; error bars: ± one standard deviation over repetitions."),
+		caption: caption(sel, "Mean time per forward call; error bars: ± one standard deviation over repetitions."+cacheNote(sel)),
 		panels:  []*panel{{x: "diffusion steps", y: "time per step (ms)", series: ss, discreteX: true, zeroY: true}},
 		legend:  st.assign(ss),
 	}
@@ -571,7 +571,7 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string, st *styler
 	}
 	return &figSpec{
 		title:   qualityTitles[metric] + " of LLaDA versus compute",
-		caption: caption(used, "Error bars and shaded bands: the quality step's confidence intervals; dashed: autoregressive references."),
+		caption: caption(used, "Error bars and shaded bands: the quality step's confidence intervals; horizontal lines with shaded bands: autoregressive references."+cacheNote(used)),
 		panels:  panels,
 		legend:  legend,
 	}
@@ -664,6 +664,30 @@ func frontier(pts []pt, higherX bool) []pt {
 	}
 	slices.SortStableFunc(out, func(a, b pt) int { return cmp.Compare(a.x, b.x) })
 	return out
+}
+
+// cacheNote says how a figure draws Fast-dLLM's cache modes (see style)
+// where its diffusion cells use more than one, else "".
+func cacheNote(rs []bench.Record) string {
+	var modes []string
+	for _, r := range rs {
+		if m := cmpOr(r.Cell.Cache, "none"); r.Cell.Diffusion() && !slices.Contains(modes, m) {
+			modes = append(modes, m)
+		}
+	}
+	if len(modes) < 2 {
+		return ""
+	}
+	slices.SortFunc(modes, func(a, b string) int { return cmp.Compare(cacheRank[a], cacheRank[b]) })
+	how := map[string]string{"none": "solid and filled: no cache", "dual": "dashed and hollow: the dual cache",
+		"prefix": "dotted and hollow: the prefix cache"}
+	var parts []string
+	for _, m := range modes {
+		if h, ok := how[m]; ok {
+			parts = append(parts, h)
+		}
+	}
+	return " Lines and markers " + strings.Join(parts, "; ") + "."
 }
 
 // caption names the grid, the hardware and the cell count of the records a

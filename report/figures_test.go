@@ -602,3 +602,21 @@ func TestLegendTextReferenceNote(t *testing.T) {
 		t.Errorf("legend (-want +got):\n%s", diff)
 	}
 }
+
+// A figure whose diffusion cells use more than one cache mode says in its
+// caption how each is drawn, in the order none, prefix, dual; one mode (or
+// autoregressive cells only) says nothing.
+func TestCacheNote(t *testing.T) {
+	want := " Lines and markers solid and filled: no cache; dashed and hollow: the dual cache."
+	if got := cacheNote([]bench.Record{diffRecord(), arRecord(), thrRecord()}); got != want {
+		t.Errorf("none and dual: %q, want %q", got, want)
+	}
+	if got := cacheNote([]bench.Record{diffRecord(), arRecord()}); got != "" {
+		t.Errorf("dual only: %q, want none", got)
+	}
+	figs := MakeFigures([]bench.Record{diffRecord(), arRecord(), thrRecord()}, nil)
+	i := slices.IndexFunc(figs.Drawn, func(f Figure) bool { return f.Name == FigThroughput })
+	if i < 0 || !strings.HasSuffix(figs.Drawn[i].spec.caption, want) {
+		t.Errorf("throughput figure %d of %d drawn; its caption does not end %q", i, len(figs.Drawn), want)
+	}
+}
