@@ -42,11 +42,11 @@ const (
 	// 4 ms each on an H200).
 	energyPoll = time.Millisecond
 	// minEnergyPeriods is the fewest of the counter's periods a cell's
-	// repetitions must span for their energy to be recorded: the step in
-	// which the last repetition ends also holds the idle time after it,
-	// so the last repetition's energy is off by up to a quarter of a
-	// period at the difference of the two powers (15 J at 600 W against
-	// 0: 2.5% of 10 periods).
+	// repetitions must span for their energy to be recorded: each
+	// repetition's energy is read off lines through steps up to a period
+	// apart, so the shorter they are together, the more one step's timing
+	// weighs. (The step after the last repetition falls in work too: the
+	// measurement runs discarded batches until it comes, see stepPast.)
 	minEnergyPeriods = 10
 )
 
@@ -126,6 +126,16 @@ func (tl *energyTimeline) awaitStep(ctx context.Context, after time.Time) (bool,
 		case <-tl.seen:
 		}
 	}
+}
+
+// stepPast reports, without waiting, whether a step later than t has
+// been read, or whether there will be none to wait for: the counter broke
+// or a reading begun awaitLimit after t found none.
+func (tl *energyTimeline) stepPast(t time.Time) bool {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	stepped := len(tl.steps) > 0 && tl.steps[len(tl.steps)-1].t.After(t)
+	return stepped || tl.broken || !tl.read0.Before(t.Add(tl.awaitLimit()))
 }
 
 // stuck says why awaitStep found no step.

@@ -7,10 +7,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"dllmbench/compute"
 	"dllmbench/compute/cpu"
+	"dllmbench/compute/device"
 	"dllmbench/model"
 )
 
@@ -247,5 +250,53 @@ func TestEnergyTimelineCancel(t *testing.T) {
 	none.Stop()
 	if startEnergyTimeline(&fakeClocks{}) != nil {
 		t.Error("a continuous counter got a timeline")
+	}
+}
+
+// writeCounter counts the backend's writes of inputs (each forward call of
+// a batch makes the same number).
+type writeCounter struct {
+	compute.Backend
+	n atomic.Int64
+}
+
+func (b *writeCounter) Write(dst compute.Tensor, src any) {
+	b.n.Add(1)
+	b.Backend.Write(dst, src)
+}
+
+// After its repetitions, a cell on a stepped counter runs discarded
+// batches until the counter's next step, so that the step which closes the
+// last repetition holds work, not the idle draw after it (2.5% of the
+// energy of ten periods, before). Its counter steps every 200 ms here,
+// long after the repetitions end: the cell makes more writes than the same
+// cell without a counter, and records the same outputs.
+func TestMeasureWorksUntilStep(t *testing.T) {
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 4}
+	measure := func(m device.Monitor) (int64, Record) {
+		cb := cpu.New(1)
+		defer cb.Close()
+		b := &writeCounter{Backend: cb}
+		md := loadTiny(t, model.Llama, b)
+		loaded := b.n.Load()
+		cr := &cellRun{cell: cell, m: md, ids: [][]int{{1, 2, 3}, {4, 5}}, reps: 2, seed: 1, monitor: m}
+		var rec Record
+		if err := cr.measure(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		return b.n.Load() - loaded, rec
+	}
+	plain, want := measure(nil)
+	f := &fakeStepped{period: 200 * time.Millisecond, watts: 100, step: 200 * time.Millisecond, t0: time.Now()}
+	start := time.Now()
+	got, rec := measure(f)
+	if got <= plain {
+		t.Errorf("%d writes with a stepped counter, %d without: want more (discarded batches until the step)", got, plain)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("the cell took %v: the batches after the repetitions should stop at the step (200 ms)", el)
+	}
+	if !slices.EqualFunc(rec.Outputs, want.Outputs, slices.Equal) {
+		t.Errorf("outputs %v, want %v", rec.Outputs, want.Outputs)
 	}
 }
