@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -67,8 +68,11 @@ type ClockMonitor interface {
 // raplMonitor reads the CPU package energy counters of Linux's powercap
 // interface where they are readable (often root only).
 type raplMonitor struct {
-	files []string // energy_uj of each package domain
-	max   []float64
+	files []string  // energy_uj of each package domain
+	max   []float64 // its max_energy_range_uj, where it wraps to 0
+	mu    sync.Mutex
+	last  []float64 // each file's previous reading
+	wraps []float64 // each file's wraps so far, in µJ
 }
 
 // NewCPUMonitor returns a monitor of the CPU's RAPL counters; Energy reports
@@ -95,6 +99,7 @@ func newRAPLMonitor(root string) *raplMonitor {
 		mx, _ := readFloat(filepath.Join(d, "max_energy_range_uj"))
 		m.files, m.max = append(m.files, f), append(m.max, mx)
 	}
+	m.last, m.wraps = make([]float64, len(m.files)), make([]float64, len(m.files))
 	return m
 }
 
@@ -107,17 +112,26 @@ func readFloat(path string) (float64, bool) {
 	return v, err == nil
 }
 
+// Energy sums the packages' counters, each counted on past its wraps to 0
+// at max_energy_range_uj (every few minutes to hours, by the package's
+// power), so that it only grows while it is read at least once a wrap.
 func (m *raplMonitor) Energy() (float64, bool) {
 	if len(m.files) == 0 {
 		return 0, false
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var sum float64
-	for _, f := range m.files {
+	for i, f := range m.files {
 		v, ok := readFloat(f)
 		if !ok {
 			return 0, false
 		}
-		sum += v
+		if v < m.last[i] && m.max[i] > 0 {
+			m.wraps[i] += m.max[i]
+		}
+		m.last[i] = v
+		sum += v + m.wraps[i]
 	}
 	return sum / 1e6, true
 }
