@@ -12,7 +12,7 @@ const (
 	MDeviceLatency = "device_latency_s"    // per batch, by the device's clock (compute.DeviceTimer), where the backend has one
 	MTTFT          = "ttft_s"              // autoregressive: time to first token
 	MTPOT          = "tpot_s"              // autoregressive: (latency − TTFT)/(tokens − 1); none for one token
-	MITL50         = "itl_p50_s"           // autoregressive: inter-token latency percentiles
+	MITL50         = "itl_p50_s"           // autoregressive: inter-token latency percentiles over the gaps between a repetition's decode steps (a batch's rows share them; linear interpolation), then their mean ± std over repetitions (vLLM's benchmark pools every gap of a run instead)
 	MITL90         = "itl_p90_s"           //
 	MITL99         = "itl_p99_s"           //
 	MStepTime      = "step_time_s"         // diffusion: mean time per forward call
