@@ -108,16 +108,11 @@ func (tl *energyTimeline) awaitLimit() time.Duration { return max(3*tl.period, 5
 // is given, and a counter nobody read in time has not been seen to stand
 // still. (A reading that never returns hangs Stop as well.)
 func (tl *energyTimeline) awaitStep(ctx context.Context, after time.Time) (bool, error) {
-	deadline := after.Add(tl.awaitLimit())
 	for {
-		tl.mu.Lock()
-		ok := len(tl.steps) > 0 && tl.steps[len(tl.steps)-1].t.After(after)
-		broken, late := tl.broken, !tl.read0.Before(deadline)
-		tl.mu.Unlock()
-		switch {
-		case ok:
+		switch stepped, over := tl.since(after); {
+		case stepped:
 			return true, nil
-		case broken, late:
+		case over:
 			return false, nil
 		}
 		select {
@@ -132,10 +127,18 @@ func (tl *energyTimeline) awaitStep(ctx context.Context, after time.Time) (bool,
 // been read, or whether there will be none to wait for: the counter broke
 // or a reading begun awaitLimit after t found none.
 func (tl *energyTimeline) stepPast(t time.Time) bool {
+	stepped, over := tl.since(t)
+	return stepped || over
+}
+
+// since says whether a step later than t has been read and, if not,
+// whether the wait for one is over: the counter broke, or a reading begun
+// awaitLimit or more after t found none (awaitStep and stepPast).
+func (tl *energyTimeline) since(t time.Time) (stepped, over bool) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	stepped := len(tl.steps) > 0 && tl.steps[len(tl.steps)-1].t.After(t)
-	return stepped || tl.broken || !tl.read0.Before(t.Add(tl.awaitLimit()))
+	stepped = len(tl.steps) > 0 && tl.steps[len(tl.steps)-1].t.After(t)
+	return stepped, tl.broken || !tl.read0.Before(t.Add(tl.awaitLimit()))
 }
 
 // stuck says why awaitStep found no step.
