@@ -345,8 +345,8 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 				continue
 			}
 			ttft += b.TTFTS
-			if n := len(b.TokenTimesS); n > 1 {
-				tpot += (b.LatencyS - b.TTFTS) / float64(n-1)
+			if t, ok := b.TPOT(); ok {
+				tpot += t
 				tpotN++
 			}
 			for i := 1; i < len(b.TokenTimesS); i++ {

@@ -124,6 +124,17 @@ type BatchMeasure struct {
 	Useful        int       `json:"useful"`    // tokens before each row's first EOS
 }
 
+// TPOT is an autoregressive batch's time per output token after the first,
+// (latency − TTFT) / (tokens − 1); false for a batch of one token, which
+// has none.
+func (b BatchMeasure) TPOT() (float64, bool) {
+	n := len(b.TokenTimesS)
+	if n < 2 {
+		return 0, false
+	}
+	return (b.LatencyS - b.TTFTS) / float64(n-1), true
+}
+
 // Stat summarises a metric over repetitions.
 type Stat struct {
 	Mean   float64 `json:"mean"`

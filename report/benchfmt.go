@@ -175,8 +175,8 @@ func repValues(diffusion bool, rp bench.Rep) []benchValue {
 			continue
 		}
 		ttft += b.TTFTS
-		if n := len(b.TokenTimesS); n > 1 {
-			tpot += (b.LatencyS - b.TTFTS) / float64(n-1)
+		if t, ok := b.TPOT(); ok {
+			tpot += t
 			tpotN++
 		}
 	}
