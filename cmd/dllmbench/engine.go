@@ -73,6 +73,15 @@ type deviceList struct {
 	all bool
 }
 
+// first is the device a run takes first: the first listed, else 0 (as
+// when --devices is left out). Quality and the dry run use it.
+func (l *deviceList) first() int {
+	if len(l.ids) > 0 {
+		return l.ids[0]
+	}
+	return 0
+}
+
 func (l *deviceList) String() string {
 	if l.all {
 		return "all"

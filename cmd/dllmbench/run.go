@@ -203,11 +203,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		}
 	}
 	if f.dryRun {
-		dev := 0
-		if len(f.be.devices.ids) > 0 {
-			dev = f.be.devices.ids[0]
-		}
-		return dryRun(g, dev)
+		return dryRun(g, f.be.devices.first())
 	}
 	if f.noMeasure {
 		return finishOnly(ctx, f, g)
@@ -345,9 +341,7 @@ func finishOnly(ctx context.Context, f *runFlags, g *bench.Grid) error {
 	}
 	defer held.Release()
 	// Quality runs on the first device a run would measure on.
-	if len(f.be.devices.ids) > 0 {
-		f.be.device = f.be.devices.ids[0]
-	}
+	f.be.device = f.be.devices.first()
 	qerr, err := f.finish(ctx, g)
 	if qerr != nil && ctx.Err() != nil {
 		return qerr
