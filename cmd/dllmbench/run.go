@@ -513,7 +513,7 @@ func dryRun(g *bench.Grid, dev int) error {
 // named backend is estimated as named, unprobed, so that a GPU run can be
 // planned from a machine without a GPU.
 func estimateBackend(backend string, dev int) (string, string, error) {
-	if !strings.EqualFold(backend, "auto") && backend != "" {
+	if !device.IsAuto(backend) {
 		if strings.EqualFold(backend, "cpu") {
 			return "cpu", "the CPU (backend cpu)", nil
 		}

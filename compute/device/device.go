@@ -82,7 +82,7 @@ func Open(o Options) (compute.Backend, Info, error) {
 	if c.Backend == "cpu" {
 		b, info = openCPU(o.Threads)
 	}
-	info.Notice = c.notice(isAuto(o.Backend))
+	info.Notice = c.notice(IsAuto(o.Backend))
 	return b, info, nil
 }
 
@@ -105,7 +105,7 @@ func Choose(o Options) (Choice, error) {
 // o's device and returns its name, and is nil in a binary without CUDA.
 func choose(o Options, tryCUDA func() (string, error)) (Choice, error) {
 	switch {
-	case isAuto(o.Backend):
+	case IsAuto(o.Backend):
 		if tryCUDA == nil {
 			if why := allocatedGPUs(); why != "" {
 				return Choice{}, fmt.Errorf("device: %s but this binary has no CUDA backend", why)
@@ -135,7 +135,9 @@ func choose(o Options, tryCUDA func() (string, error)) (Choice, error) {
 	return Choice{}, fmt.Errorf("device: unknown backend %q (want auto, cpu or cuda)", o.Backend)
 }
 
-func isAuto(backend string) bool { return backend == "" || strings.EqualFold(backend, "auto") }
+// IsAuto reports whether backend names auto (or is left empty, which
+// means auto).
+func IsAuto(backend string) bool { return backend == "" || strings.EqualFold(backend, "auto") }
 
 func openCPU(threads int) (compute.Backend, Info) {
 	b := cpu.New(threads)

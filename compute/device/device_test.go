@@ -71,8 +71,8 @@ func TestChooseAsOpen(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if c.Backend != info.Backend || c.notice(isAuto(tc.backend)) != info.Notice {
-				t.Errorf("Choose: %q with notice %q, Open: %q with %q", c.Backend, c.notice(isAuto(tc.backend)), info.Backend, info.Notice)
+			if c.Backend != info.Backend || c.notice(IsAuto(tc.backend)) != info.Notice {
+				t.Errorf("Choose: %q with notice %q, Open: %q with %q", c.Backend, c.notice(IsAuto(tc.backend)), info.Backend, info.Notice)
 			}
 			if tc.backend == "auto" && c.Backend == "cpu" && !errors.Is(c.NoGPU, noGPU) {
 				t.Errorf("auto fell back to the CPU with reason %v, want %v", c.NoGPU, noGPU)
