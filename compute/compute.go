@@ -237,7 +237,10 @@ type Selector interface {
 	// ArgmaxProb writes, for each row r of logits (n × V), the column of
 	// its largest value into ids[r] (the first on ties; never the column
 	// exclude, −1 for none), and into probs[r] the softmax probability of
-	// that column over the whole row. ids is n × 1 I32, probs n × 1 F32.
+	// that column over the whole row, computed in float64 and rounded
+	// toward zero, so that probs[r] ≥ t for a float32 t exactly when the
+	// float64 probability is (a threshold of 1 passes only a probability
+	// of exactly 1, as in Fast-dLLM). ids is n × 1 I32, probs n × 1 F32.
 	ArgmaxProb(ids, probs, logits Tensor, exclude int)
 }
 

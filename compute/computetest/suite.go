@@ -352,6 +352,35 @@ func (s *suite) argmaxProb(t *testing.T) {
 			}
 		}
 	}
+
+	// Rounding toward zero: a probability of 1 − 1.2e-8, which rounds to
+	// 1 to nearest, stays below 1, and only an exact 1 (every other term
+	// below double's resolution) gives 1, so that a threshold of 1 passes
+	// only that (Fast-dLLM compares in float64).
+	const cols = 8
+	vals := make([]float32, 2*cols)
+	for i := range vals {
+		vals[i] = -20 // row 0: p = 1/(1 + 7·e^-20) ≈ 1 − 1.44e-8
+	}
+	vals[3] = 0
+	for i := cols; i < 2*cols; i++ {
+		vals[i] = -1000 // row 1: e^-1000 is 0 in double
+	}
+	vals[cols+5] = 0
+	lg := Upload(s.b, compute.F32, 2, cols, vals)
+	ids, probs := s.b.Alloc(compute.I32, 2, 1), s.b.Alloc(compute.F32, 2, 1)
+	Poison(s.b, probs)
+	sel.ArgmaxProb(ids, probs, lg, -1)
+	gotIDs, gotP := make([]int32, 2), Download(t, s.b, probs)
+	if err := s.b.Read(gotIDs, ids); err != nil {
+		t.Fatal(err)
+	}
+	if gotIDs[0] != 3 || gotP[0] != math.Nextafter32(1, 0) {
+		t.Errorf("near-certain row: got id %d p %.9g, want id 3 p %.9g (1 − 1.44e-8 toward zero)", gotIDs[0], gotP[0], math.Nextafter32(1, 0))
+	}
+	if gotIDs[1] != 5 || gotP[1] != 1 {
+		t.Errorf("certain row: got id %d p %.9g, want id 5 p 1", gotIDs[1], gotP[1])
+	}
 }
 
 // unmask checks the Unmasker against its definition (RefUnmask): rows

@@ -9,7 +9,7 @@ import (
 var _ compute.Selector = (*Backend)(nil)
 
 // ArgmaxProb picks each row's most likely token and its probability, the
-// softmax computed in float64 as Fast-dLLM does.
+// softmax computed in float64 as Fast-dLLM does, rounded toward zero.
 func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	id, p, l := i32("ArgmaxProb", ids), f32("ArgmaxProb", probs), f32("ArgmaxProb", logits)
 	if len(id) != logits.Rows() || len(p) != logits.Rows() || logits.Cols() == 0 {
@@ -51,8 +51,17 @@ func (t *selectTask) run(lo, hi int) {
 			s += math.Exp(float64(v) - float64(m))
 		}
 		t.ids[r] = int32(best)
-		t.probs[r] = float32(math.Exp(float64(row[best])-float64(m)) / s)
+		t.probs[r] = toward0(math.Exp(float64(row[best])-float64(m)) / s)
 	}
+}
+
+// toward0 rounds a non-negative p to float32 toward zero.
+func toward0(p float64) float32 {
+	f := float32(p)
+	if float64(f) > p {
+		f = math.Nextafter32(f, 0)
+	}
+	return f
 }
 
 var _ compute.Unmasker = (*Backend)(nil)

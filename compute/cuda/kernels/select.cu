@@ -10,7 +10,8 @@
 // and its best candidate (value, index) among the columns other than
 // exclude. A fixed tree then merges the threads: the largest m, the sums
 // rescaled to it, and the candidate of larger value or, on a tie, smaller
-// index. The probability is e^(v_best − m) / s in double, rounded once.
+// index. The probability is e^(v_best − m) / s in double, rounded once,
+// toward zero (compute.Selector: a float32 threshold compares as in double).
 //
 // Accuracy against the float64 definition: each term e^(v−m) is expf of a
 // float difference, within about 2 ulp plus |v−m|·2^-24 relative; since
@@ -107,7 +108,7 @@ argmax_prob_f32(int *__restrict__ ids, float *__restrict__ probs, const float *_
     for (int o = 16; o > 0; o >>= 1) sel_merge(st, sel_shfl_xor(st, o));
     if (t == 0) {
         ids[blockIdx.x] = st.bi;
-        probs[blockIdx.x] = st.bi < 0 ? 0.0f : (float)(exp((double)st.bv - (double)st.m) / st.s);
+        probs[blockIdx.x] = st.bi < 0 ? 0.0f : __double2float_rz(exp((double)st.bv - (double)st.m) / st.s);
     }
 }
 
@@ -171,7 +172,7 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
     for (int o = 16; o > 0; o >>= 1) sel_merge(m, sel_shfl_xor(m, o));
     if (t == 0) {
         ids[row] = m.bi;
-        probs[row] = m.bi < 0 ? 0.0f : (float)(exp((double)m.bv - (double)m.m) / m.s);
+        probs[row] = m.bi < 0 ? 0.0f : __double2float_rz(exp((double)m.bv - (double)m.m) / m.s);
     }
 }
 
