@@ -593,6 +593,17 @@ func (p *gridParser) grid(root *yaml.Node, g *Grid) {
 	}
 }
 
+// problem says what is wrong with a model's id, or "".
+func (m ModelSpec) problem() string {
+	if m.ID == "" {
+		return "a model without an id (a Hugging Face id, a directory or builtin:demo-llama)"
+	}
+	if name, ok := strings.CutPrefix(m.ID, demo.Prefix); ok && !slices.Contains(demo.Names(), name) {
+		return fmt.Sprintf("no built-in model %q (have %s)", name, strings.Join(demo.Names(), ", "))
+	}
+	return ""
+}
+
 // models reads the model list: mappings with an id, or bare ids.
 func (p *gridParser) models(v *yaml.Node) []ModelSpec {
 	var out []ModelSpec
@@ -617,12 +628,8 @@ func (p *gridParser) models(v *yaml.Node) []ModelSpec {
 				continue
 			}
 		}
-		if m.ID == "" {
-			p.errorf(it, "models: a model without an id (a Hugging Face id, a directory or builtin:demo-llama)")
-			continue
-		}
-		if name, ok := strings.CutPrefix(m.ID, demo.Prefix); ok && !slices.Contains(demo.Names(), name) {
-			p.errorf(it, "models: no built-in model %q (have %s)", name, strings.Join(demo.Names(), ", "))
+		if msg := m.problem(); msg != "" {
+			p.errorf(it, "models: %s", msg)
 			continue
 		}
 		if line, dup := labels[m.Label()]; dup {

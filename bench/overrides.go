@@ -17,6 +17,14 @@ const (
 	FlagPromptFile = "prompt_file"
 	FlagBERTScore  = "compute_bertscore"
 	FlagDelay      = "delay"
+	// Flags of the grid's other axes, for a llama-bench-like run without a
+	// grid file of its own.
+	FlagModel        = "model"
+	FlagPromptLength = "prompt_length"
+	FlagGenLength    = "gen_length"
+	FlagBlockLength  = "block_length"
+	FlagRepetitions  = "repetitions"
+	FlagWarmup       = "warmup"
 )
 
 // Overrides are command-line changes to a grid.
@@ -27,6 +35,13 @@ type Overrides struct {
 	PromptFile string  // --prompt_file: prompts from this file (source file)
 	BERTScore  bool    // --compute_bertscore: sets quality.bertscore
 	Delay      float64 // --delay: replaces delay (seconds)
+
+	Models        []string // --model (repeated): replaces models, by id
+	PromptLengths []int    // --prompt_length: replaces prompt_length
+	GenLengths    []int    // --gen_length: replaces gen_length
+	BlockLengths  []int    // --block_length: replaces diffusion.block_length
+	Repetitions   int      // --repetitions: replaces repetitions
+	Warmup        int      // --warmup: replaces warmup (0 is a value: needs Set)
 	// Set names the flags given on the command line (as flag.Visit lists
 	// them, without dashes). When it is nil, the fields that are not zero
 	// apply; when it is not, exactly the flags it names apply, so that a
@@ -70,6 +85,51 @@ func (g *Grid) Apply(o Overrides) error {
 	promptFile := o.given(FlagPromptFile, o.PromptFile != "")
 	bertScore := o.given(FlagBERTScore, o.BERTScore)
 	delay := o.given(FlagDelay, o.Delay != 0)
+	models := o.given(FlagModel, len(o.Models) > 0)
+	promptLengths := o.given(FlagPromptLength, len(o.PromptLengths) > 0)
+	genLengths := o.given(FlagGenLength, len(o.GenLengths) > 0)
+	blockLengths := o.given(FlagBlockLength, len(o.BlockLengths) > 0)
+	repetitions := o.given(FlagRepetitions, o.Repetitions != 0)
+	warmup := o.Set[FlagWarmup]
+	var specs []ModelSpec
+	if models {
+		labels := map[string]string{}
+		for _, id := range o.Models {
+			m := ModelSpec{ID: strings.TrimSpace(id)}
+			if msg := m.problem(); msg != "" {
+				bad(FlagModel, "%s", msg)
+				continue
+			}
+			if other, dup := labels[m.Label()]; dup {
+				bad(FlagModel, "%s and %s are both labelled %q: name them in a grid file", other, m.ID, m.Label())
+				continue
+			}
+			labels[m.Label()] = m.ID
+			specs = append(specs, m)
+		}
+		if len(o.Models) == 0 {
+			bad(FlagModel, "no model: give a Hugging Face id, a directory or builtin:demo-llama")
+		}
+	}
+	for _, l := range []struct {
+		flag  string
+		given bool
+		vs    []int
+	}{{FlagPromptLength, promptLengths, o.PromptLengths}, {FlagGenLength, genLengths, o.GenLengths}, {FlagBlockLength, blockLengths, o.BlockLengths}} {
+		if l.given {
+			ints(l.flag, l.vs)
+		}
+	}
+	if repetitions {
+		if msg := atLeast(1)(o.Repetitions); msg != "" {
+			bad(FlagRepetitions, "%s", msg)
+		}
+	}
+	if warmup {
+		if msg := atLeast(0)(o.Warmup); msg != "" {
+			bad(FlagWarmup, "%s", msg)
+		}
+	}
 	if steps {
 		ints(FlagSteps, o.Steps)
 	}
@@ -111,6 +171,24 @@ func (g *Grid) Apply(o Overrides) error {
 	}
 	if delay {
 		g.Delay = o.Delay
+	}
+	if models {
+		g.Models = specs
+	}
+	if promptLengths {
+		g.PromptLengths = slices.Clone(o.PromptLengths)
+	}
+	if genLengths {
+		g.GenLengths = slices.Clone(o.GenLengths)
+	}
+	if blockLengths {
+		g.Diffusion.BlockLength = slices.Clone(o.BlockLengths)
+	}
+	if repetitions {
+		g.Repetitions = o.Repetitions
+	}
+	if warmup {
+		g.Warmup = o.Warmup
 	}
 	return nil
 }

@@ -46,6 +46,23 @@ func TestApply(t *testing.T) {
 		// Out-of-range and repeated values.
 		{"bad values", false, Overrides{Steps: []int{16, 0, 16}, BatchSizes: []int{-1}, MaxPrompts: -2}, nil,
 			"--steps: 0 is out of range (want ≥ 1)\n--steps: 16 is listed twice\n--batch_size: -1 is out of range (want ≥ 1)\n--max_prompts: -2 is out of range (want ≥ 1)"},
+		// The other axes, for a run without a grid file of its own.
+		{"axes", false, Overrides{Models: []string{"meta-llama/Meta-Llama-3-8B", " builtin:demo-llada"}, PromptLengths: []int{128, 512},
+			GenLengths: []int{64}, BlockLengths: []int{16, 32}, Repetitions: 3}, func(g *Grid) {
+			g.Models = []ModelSpec{{ID: "meta-llama/Meta-Llama-3-8B"}, {ID: "builtin:demo-llada"}}
+			g.PromptLengths, g.GenLengths, g.Diffusion.BlockLength, g.Repetitions = []int{128, 512}, []int{64}, []int{16, 32}, 3
+		}, ""},
+		// --warmup 0 is a value: it applies only when given (Set).
+		{"warmup zero given", false, Overrides{Set: map[string]bool{"warmup": true}}, func(g *Grid) { g.Warmup = 0 }, ""},
+		{"warmup zero by value", false, Overrides{Warmup: 0}, func(g *Grid) {}, ""},
+		{"bad axes", false, Overrides{Models: []string{"builtin:nope", "a/llama", "", "b/llama"}, PromptLengths: []int{0},
+			GenLengths: []int{8, 8}, Repetitions: -1, Warmup: -2, Set: map[string]bool{"model": true, "prompt_length": true,
+				"gen_length": true, "block_length": true, "repetitions": true, "warmup": true}}, nil,
+			`--model: no built-in model "nope" (have demo-llama, demo-llada)` + "\n" +
+				"--model: a model without an id (a Hugging Face id, a directory or builtin:demo-llama)\n" +
+				`--model: a/llama and b/llama are both labelled "llama": name them in a grid file` + "\n" +
+				"--prompt_length: 0 is out of range (want ≥ 1)\n--gen_length: 8 is listed twice\n--block_length: no values: give at least one\n" +
+				"--repetitions: -1 is out of range (want ≥ 1)\n--warmup: -2 is out of range (want ≥ 0)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := defaults()

@@ -45,6 +45,10 @@ func init() {
   # the smoke run with the seed's overrides
   dllmbench run --config config/experiments_mini.yaml --output_dir results/smoke --max_prompts 4 --batch_size 1 --steps 16
 
+  # one model without a grid file of its own, as llama-bench -p 512 -n 128
+  # (prompts from WikiText-103; the embedded grid's other settings)
+  dllmbench run --model meta-llama/Meta-Llama-3-8B --prompt-length 512 --gen-length 128 --batch-size 1 --output_dir results/llama
+
   # list the cells with time and memory estimates, measure nothing
   dllmbench run --config config/experiments.yaml --dry-run
 
@@ -62,6 +66,12 @@ type runFlags struct {
 	steps       intList
 	batchSizes  intList
 	maxPrompts  int
+	models      stringList
+	promptLens  intList
+	genLens     intList
+	blockLens   intList
+	repetitions int
+	warmup      int
 	promptFile  string
 	bertScore   bool
 	delay       float64
@@ -91,6 +101,12 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	fs.Var(&f.steps, "steps", "replace the grid's diffusion steps, e.g. 32,64,128")
 	alias(fs, "batch_size", "batch-size")(func(n string) { fs.Var(&f.batchSizes, n, "replace the grid's batch sizes, e.g. 1,4") })
 	alias(fs, "max_prompts", "max-prompts")(func(n string) { fs.IntVar(&f.maxPrompts, n, 0, "prompts per cell (default: the grid's max_prompts)") })
+	fs.Var(&f.models, "model", "replace the grid's models; repeat for several: a Hugging Face id, a directory or builtin:demo-llama (without --config: prompts from WikiText-103)")
+	alias(fs, "prompt_length", "prompt-length")(func(n string) { fs.Var(&f.promptLens, n, "replace the grid's prompt lengths in tokens, e.g. 128,512") })
+	alias(fs, "gen_length", "gen-length")(func(n string) { fs.Var(&f.genLens, n, "replace the grid's generation lengths in tokens, e.g. 128") })
+	alias(fs, "block_length", "block-length")(func(n string) { fs.Var(&f.blockLens, n, "replace the grid's diffusion block lengths, e.g. 32") })
+	fs.IntVar(&f.repetitions, "repetitions", 0, "measured runs per cell (default: the grid's repetitions)")
+	fs.IntVar(&f.warmup, "warmup", 0, "discarded runs before a cell's repetitions (default: the grid's warmup)")
 	alias(fs, "prompt_file", "prompt-file")(func(n string) {
 		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one per line, or JSONL {\"prompt\", \"reference\"}")
 	})
@@ -169,8 +185,15 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 		canon[strings.ReplaceAll(n, "-", "_")] = true
 	}
 	if err := g.Apply(bench.Overrides{Steps: f.steps, BatchSizes: f.batchSizes, MaxPrompts: f.maxPrompts,
-		PromptFile: f.promptFile, BERTScore: f.bertScore, Delay: f.delay, Set: canon}); err != nil {
+		PromptFile: f.promptFile, BERTScore: f.bertScore, Delay: f.delay, Models: f.models,
+		PromptLengths: f.promptLens, GenLengths: f.genLens, BlockLengths: f.blockLens,
+		Repetitions: f.repetitions, Warmup: f.warmup, Set: canon}); err != nil {
 		return nil, usageError{err.Error()}
+	}
+	// The embedded grid's prompts are the demo pair's, a few dozen tokens
+	// each: models named on the command line take WikiText-103's.
+	if f.config == "" && canon[bench.FlagModel] && !canon[bench.FlagPromptFile] {
+		g.Prompts.Source, g.Prompts.Path = "wikitext", ""
 	}
 	if set["backend"] {
 		// As the grid file's backend: the runner would fail on each cell,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -605,5 +606,35 @@ func TestReportNamesOverwrittenMachines(t *testing.T) {
 	if r := e.run(t, nil, "report", "--output_dir", "m", "a/records/a.jsonl", "b/b.jsonl"); r.code != 0 ||
 		!strings.Contains(r.stderr, "1 cell is in more than one row that reads the same") || strings.Contains(r.stderr, "machine") {
 		t.Errorf("report of one cell under two keys: code %d, %q", r.code, r.stderr)
+	}
+}
+
+// A run without a grid file of its own: --model and the axes' flags
+// replace the embedded grid's, and the records say so.
+func TestRunModelAndAxesFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "results")
+	r := dllmbench(t, "", "run", "--model", "builtin:demo-llama", "--prompt-length", "12,20", "--gen-length", "6",
+		"--batch-size", "1", "--repetitions", "1", "--warmup", "0", "--max-prompts", "1", "--backend", "cpu",
+		"--output_dir", out, "--no-quality", "--no-report")
+	if r.code != 0 {
+		t.Fatalf("code %d: %s", r.code, r.stderr)
+	}
+	recs, err := bench.ReadRecords(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rec := range recs {
+		got = append(got, fmt.Sprintf("%s p%d g%d b%d reps %d", rec.Cell.ModelID, rec.Cell.PromptLen, rec.Cell.GenLen, rec.Cell.Batch, len(rec.Reps)))
+	}
+	slices.Sort(got)
+	if want := []string{"builtin:demo-llama p12 g6 b1 reps 1", "builtin:demo-llama p20 g6 b1 reps 1"}; !slices.Equal(got, want) {
+		t.Errorf("cells %q, want %q", got, want)
+	}
+	// Without --config the prompts are WikiText-103's, not the demo pair's.
+	for _, rec := range recs {
+		if rec.PromptSource == nil || rec.PromptSource.Source != "wikitext" {
+			t.Errorf("%s: prompts from %+v, want wikitext", rec.Cell.Name(), rec.PromptSource)
+		}
 	}
 }
