@@ -36,6 +36,16 @@ import (
 // whose config says false, BOS thus depends on its tokenizer.json alone.
 // Flags passed to from_pretrained as arguments, which rebuild the template,
 // have no counterpart here.
+//
+// The config's clean_up_tokenization_spaces (false when absent) asks
+// transformers to apply clean_up_tokenization to decoded text, which drops
+// the space before some punctuation and contractions. Since transformers
+// 5.7 (PR #44915) TokenizersBackend._decode skips it for a BPE model, as
+// every tokenizer Load reads is, unless the config also sets
+// clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output;
+// Decode does the same. So LLaMA-3-8B, whose config says true, decodes with
+// its spaces kept, as LLaDA-8B-Base, whose config says false, does. A file
+// read alone has no config and is never cleaned up, as in tokenizers.
 func Load(path string) (*Tokenizer, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -604,6 +614,9 @@ type config struct {
 	named   map[string]*addedToken // bos_token, eos_token, ... -> token
 	decoder []*addedToken          // added_tokens_decoder, by id
 	extra   []*addedToken          // additional/extra special tokens
+
+	cleanUp    bool // clean_up_tokenization_spaces
+	cleanUpBPE bool // clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output
 }
 
 var namedTokens = []string{"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}
@@ -648,6 +661,8 @@ func readConfig(dir string) (*config, error) {
 	}
 	// add_bos_token and add_eos_token are not read: transformers drops
 	// them when tokenizer.json exists, which Load requires (see Load).
+	cfg.cleanUp = truthy(m["clean_up_tokenization_spaces"])
+	cfg.cleanUpBPE = truthy(m["clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output"])
 	if raw, ok := m["added_tokens_decoder"]; ok {
 		var dec map[string]addedJSON
 		if err := json.Unmarshal(raw, &dec); err != nil {
@@ -682,6 +697,29 @@ func readConfig(dir string) (*config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// truthy is the truth value Python gives a config value, as transformers
+// tests the clean-up flags with a bare if: null, false, 0, "" and empty
+// lists and objects are false, an absent key too.
+func truthy(raw json.RawMessage) bool {
+	var v any
+	if isNull(raw) || json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return v
+	case float64:
+		return v != 0
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case map[string]any:
+		return len(v) > 0
+	}
+	return false
 }
 
 // tokenValue reads a token given as a string or as an AddedToken object.
@@ -746,4 +784,8 @@ func (l *loader) applyConfig(cfg *config) {
 		return -1
 	}
 	t.bos, t.eos, t.pad = id("bos_token"), id("eos_token"), id("pad_token")
+
+	// The model is BPE, for which transformers cleans up only with both
+	// flags (see Load).
+	t.cleanUp = cfg.cleanUp && cfg.cleanUpBPE
 }

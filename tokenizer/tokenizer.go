@@ -8,7 +8,9 @@
 // patterns, ByteLevel, Digits), each pre-token through BPE, and the
 // post-processor (TemplateProcessing, or RoBERTa's RobertaProcessing:
 // <s> A </s>) adds its special tokens when asked. Decode maps byte-level
-// characters back to bytes and repairs invalid UTF-8 as Rust does.
+// characters back to bytes and repairs invalid UTF-8 as Rust does, then
+// cleans up spaces before punctuation where transformers would (see
+// Decode).
 //
 // Truncation and padding settings in tokenizer.json are ignored: Encode
 // never truncates or pads.
@@ -35,6 +37,7 @@ type Tokenizer struct {
 	steps     []step              // pre-tokenizer
 	templates []template          // post-processor; empty: none
 	decoder   decoderKind
+	cleanUp   bool // Decode applies transformers' clean_up_tokenization
 
 	bos, eos, pad int // -1 when unknown
 
@@ -205,11 +208,27 @@ func (t *Tokenizer) PreTokenize(text string) []string {
 	return out
 }
 
-// Decode turns ids back into text as tokenizers' decode does: unknown ids
-// are dropped, special tokens too when skipSpecial is set, and bytes that
-// do not form valid UTF-8 become U+FFFD. transformers' optional clean-up of
-// spaces before punctuation (clean_up_tokenization_spaces) is not applied.
+// Decode turns ids back into text as transformers 5.17's
+// tokenizer.decode(ids, skip_special_tokens=skipSpecial) does for a
+// tokenizer Load read from a directory, and as tokenizers' decode does for
+// one read from a file alone: unknown ids are dropped, special tokens too
+// when skipSpecial is set, and bytes that do not form valid UTF-8 become
+// U+FFFD (DecodeRaw). Then, where the directory's tokenizer_config.json
+// asks for it in the way transformers still honours for a BPE model (see
+// Load), come transformers' clean-up replacements (" ." to ".", " n't" to
+// "n't", ...). Generations and the quality metrics get this text.
 func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
+	s := t.DecodeRaw(ids, skipSpecial)
+	if t.cleanUp {
+		s = cleanUpTokenization(s)
+	}
+	return s
+}
+
+// DecodeRaw is Decode without transformers' clean-up, whatever the config
+// says: tokenizers' decode, the text the tokens spell. Text cut from a
+// document at a token boundary stays the document's own text.
+func (t *Tokenizer) DecodeRaw(ids []int, skipSpecial bool) string {
 	var buf []byte
 	var words []string
 	for _, id := range ids {
@@ -234,6 +253,30 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
 		return strings.Join(words, "")
 	}
 	return lossy(buf)
+}
+
+// cleanUps are the replacements of transformers'
+// PreTrainedTokenizerBase.clean_up_tokenization, made one after another in
+// this order: each runs over the text the one before left, so a later one
+// can match what an earlier one made (" ' " then " 's": "a  ' s" ends as
+// "a's").
+var cleanUps = [...]struct{ old, new string }{
+	{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+	{" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+}
+
+// cleanUpTokenization is transformers' clean_up_tokenization: the English
+// tokenization artifacts of WordPiece tokenizers (a space before
+// punctuation and before a contraction) removed. Python's str.replace, like
+// strings.ReplaceAll, replaces non-overlapping matches from the left.
+func cleanUpTokenization(s string) string {
+	if !strings.Contains(s, " ") {
+		return s
+	}
+	for _, r := range cleanUps {
+		s = strings.ReplaceAll(s, r.old, r.new)
+	}
+	return s
 }
 
 // VocabSize is the number of distinct tokens, added tokens included, as
