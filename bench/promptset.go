@@ -97,12 +97,15 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 // decodeWhole decodes ids, dropping up to three trailing tokens that end
 // inside a UTF-8 character (byte-level tokens can split one), so that the
 // text never ends in a replacement character another tokenizer would see.
+// It decodes raw, without transformers' clean-up of spaces that a
+// tokenizer_config.json may ask for: a prompt and its reference are the
+// document's own text, cut at a token boundary, not a model's output.
 func decodeWhole(tok *tokenizer.Tokenizer, ids []int) string {
 	for drop := 0; drop <= 3 && drop < len(ids); drop++ {
-		s := tok.Decode(ids[:len(ids)-drop], false)
+		s := tok.DecodeRaw(ids[:len(ids)-drop], false)
 		if r, _ := utf8.DecodeLastRuneInString(s); r != utf8.RuneError {
 			return s
 		}
 	}
-	return tok.Decode(ids, false)
+	return tok.DecodeRaw(ids, false)
 }

@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"dllmbench/internal/demo"
+	"dllmbench/model"
 	"dllmbench/prompts"
 	"dllmbench/tokenizer"
 )
@@ -73,5 +75,44 @@ func TestCutPromptsTooLong(t *testing.T) {
 	}
 	if ps, err := cutPrompts(docs, tok, longest, 1, 0); err != nil || len(ps.Texts) != 1 {
 		t.Errorf("prompt of %d + 1 tokens: %v, %v", longest, ps, err)
+	}
+}
+
+// A tokenizer_config.json that asks transformers to clean up spaces (with
+// the override it needs for a BPE model) changes the generations' text, as
+// transformers' decode does, but not the prompts and references, which are
+// the documents' own text cut at a token boundary.
+func TestCleanUpSpacesGenerationsOnly(t *testing.T) {
+	demoDir, err := demo.Dir("builtin:demo-llama")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(demoDir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"clean_up_tokenization_spaces": true, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output": true}`
+	for name, b := range map[string][]byte{"tokenizer.json": data, "tokenizer_config.json": []byte(cfg)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WikiText's raw text has these spaces before punctuation.
+	doc := strings.Repeat("The game 's story , as told , does n't end . ", 8)
+	ps, err := cutPrompts([]prompts.Doc{{Text: doc}}, tok, 24, 16, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps.Texts) != 1 || !strings.HasPrefix(doc, ps.Texts[0]+ps.Refs[0]) || !strings.Contains(ps.Texts[0], " ,") {
+		t.Errorf("prompt %q and reference %q: want the document's own text, its \" ,\" kept", ps.Texts, ps.Refs)
+	}
+	ids := tok.Encode("It 's over , is n't it ?", false)
+	if got, want := textOf(tok, &model.Config{}, ids), "It's over, isn't it?"; got != want {
+		t.Errorf("generated text %q, want %q as transformers' decode cleans it up", got, want)
 	}
 }

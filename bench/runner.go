@@ -296,7 +296,9 @@ func promptRecords(ps *promptSet, tok, tok0 *tokenizer.Tokenizer) ([]PromptRecor
 	return recs, ids, nil
 }
 
-// textOf decodes generated ids up to the first EOS, special tokens left out.
+// textOf decodes generated ids up to the first EOS, special tokens left
+// out, as transformers' decode(ids, skip_special_tokens=True) does with the
+// model's tokenizer_config.json (its clean-up of spaces included).
 func textOf(tok *tokenizer.Tokenizer, c *model.Config, ids []int) string {
 	if tok == nil {
 		return ""
