@@ -271,7 +271,7 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 
 // decodeText is the text a user reads: the generated ids up to the first
 // end-of-sequence token (LLaDA pads its canvas with EOS), special tokens
-// left out.
+// left out, as transformers' decode gives it (tokenizer.Decode).
 func decodeText(tok *tokenizer.Tokenizer, c *model.Config, ids []int) string {
 	if i := slices.IndexFunc(ids, c.IsEOS); i >= 0 {
 		ids = ids[:i]

@@ -243,6 +243,40 @@ func TestTokenizeRoundTrip(t *testing.T) {
 	}
 }
 
+// tokenize --decode gives what transformers' decode gives: a directory whose
+// tokenizer_config.json asks for the clean-up of spaces (with the override
+// a BPE model needs since transformers 5.7) has it, the tokenizer.json
+// alone, as tokenizers' decode, has not.
+func TestTokenizeDecodeCleanUp(t *testing.T) {
+	const text = "It 's over , is n't it ?"
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../testdata/golden/engine/llada-tiny/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "tokenizer.json")
+	cfg := `{"clean_up_tokenization_spaces": true, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output": true}`
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ids := dllmbench(t, text, "tokenize", "--tokenizer", file)
+	if ids.code != 0 {
+		t.Fatalf("encode: %s", ids.stderr)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dir, "It's over, isn't it?"},
+		{file, text},
+	} {
+		r := dllmbench(t, ids.stdout, "tokenize", "--tokenizer", tc.path, "--decode")
+		if r.code != 0 || r.stdout != tc.want {
+			t.Errorf("decode with %s: %q (code %d, %s), want %q", tc.path, r.stdout, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
 // A LLaDA model through the command line: the whole canvas comes back, with
 // NFE and tokens per step; Fast-dLLM flags combine with caches.
 func TestGenerateDiffusion(t *testing.T) {

@@ -23,7 +23,7 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			path := fs.String("tokenizer", "", "tokenizer.json, or a model directory holding it")
 			addSpecial := fs.Bool("add-special", false, "add the post-processor's special tokens (BOS) as HF tokenizer(text) does")
-			decodeIDs := fs.Bool("decode", false, "read a JSON array of ids and print the text")
+			decodeIDs := fs.Bool("decode", false, "read a JSON array of ids and print the text (as transformers' decode for a directory, tokenizers' for a file)")
 			skip := fs.Bool("skip-special", false, "with --decode: leave special tokens out of the text")
 			return func(_ context.Context, args []string) error {
 				if len(args) > 0 {
