@@ -166,7 +166,7 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 			return err
 		}
 	}
-	rec.Stats = summarize(rec.Reps, c.Diffusion())
+	rec.Stats, rec.Pooled = summarize(rec.Reps, c.Diffusion())
 	cache, act := s.Memory()
 	rec.Memory.Weights, rec.Memory.Cache, rec.Memory.Activations = cr.m.WeightBytes(), cache, act
 	if ms, ok := cr.m.Backend().(compute.MemoryStats); ok {
@@ -311,8 +311,9 @@ func timeBatch(dt compute.DeviceTimer, f func() error) (host, dev float64, err e
 	return host, 0, err
 }
 
-// summarize computes each metric per repetition, then its statistics.
-func summarize(reps []Rep, diffusion bool) map[string]Stat {
+// summarize computes each metric per repetition, then its statistics over
+// the repetitions (Record.Stats), and the pooled ones (Record.Pooled).
+func summarize(reps []Rep, diffusion bool) (map[string]Stat, map[string]Dist) {
 	per := map[string][]float64{}
 	add := func(k string, v float64) {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -321,7 +322,6 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 	}
 	for _, r := range reps {
 		var lat, dev, ttft, tpot, stepT, nfe, tps float64
-		var itl []float64
 		var gen, timed, tpotN int
 		calls, committed := 0, 0
 		for _, b := range r.Batches {
@@ -349,9 +349,6 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 				tpot += t
 				tpotN++
 			}
-			for i := 1; i < len(b.TokenTimesS); i++ {
-				itl = append(itl, b.TokenTimesS[i]-b.TokenTimesS[i-1])
-			}
 		}
 		nb := float64(len(r.Batches))
 		add(MLatency, lat/nb)
@@ -374,11 +371,6 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 			if tpotN > 0 { // one token has no time per output token
 				add(MTPOT, tpot/float64(tpotN))
 			}
-			if len(itl) > 0 {
-				add(MITL50, Percentile(itl, 50))
-				add(MITL90, Percentile(itl, 90))
-				add(MITL99, Percentile(itl, 99))
-			}
 		}
 		if r.EnergyJ != nil && gen > 0 {
 			add(MEnergyPerTok, *r.EnergyJ/float64(gen))
@@ -395,7 +387,15 @@ func summarize(reps []Rep, diffusion bool) map[string]Stat {
 	for k, v := range per {
 		out[k] = Summarize(v)
 	}
-	return out
+	if diffusion {
+		return out, nil
+	}
+	st, pool, ok := itl(reps)
+	if !ok { // one generated token has no gap
+		return out, nil
+	}
+	out[MITL] = st
+	return out, map[string]Dist{MITL: pool}
 }
 
 // roofline estimates the bytes and FLOPs of one repetition from the model

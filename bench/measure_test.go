@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -288,7 +289,7 @@ func TestMeasureProcessPeakIsTheCell(t *testing.T) {
 
 // An autoregressive cell of one generated token has no time per output
 // token: its record leaves tpot_s out (as it does the inter-token
-// latencies) rather than report 0 s.
+// latency, from Stats and Pooled) rather than report 0 s.
 func TestMeasureOneTokenNoTPOT(t *testing.T) {
 	cb := cpu.New(2)
 	t.Cleanup(cb.Close)
@@ -298,13 +299,50 @@ func TestMeasureOneTokenNoTPOT(t *testing.T) {
 	if err := cr.measure(context.Background(), &rec); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{MTPOT, MITL50} {
+	for _, m := range []string{MTPOT, MITL} {
 		if st, has := rec.Stats[m]; has {
 			t.Errorf("%s = %+v for one generated token, want none", m, st)
 		}
 	}
+	if rec.Pooled != nil {
+		t.Errorf("pooled %v for one generated token, want none", rec.Pooled)
+	}
 	if _, has := rec.Stats[MTTFT]; !has {
 		t.Errorf("no %s", MTTFT)
+	}
+}
+
+// A measured autoregressive cell pools the gaps between its tokens over
+// every batch of every repetition: 3 repetitions of 2 batches of 4
+// tokens, 3 gaps each, make 18, and the pool's mean is the repetitions'
+// mean of their mean gaps, as each has as many.
+func TestMeasurePoolsITL(t *testing.T) {
+	cb := cpu.New(2)
+	t.Cleanup(cb.Close)
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 4}
+	cr := &cellRun{cell: cell, m: loadTiny(t, model.Llama, cb), ids: [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}}, reps: 3, seed: 1}
+	var rec Record
+	if err := cr.measure(context.Background(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	pool, has := rec.Pooled[MITL]
+	if !has || pool.N != 18 {
+		t.Fatalf("pooled %s = %+v, want 18 gaps", MITL, pool)
+	}
+	var gaps []float64
+	for _, r := range rec.Reps {
+		for _, b := range r.Batches {
+			for i := 1; i < len(b.TokenTimesS); i++ {
+				gaps = append(gaps, b.TokenTimesS[i]-b.TokenTimesS[i-1])
+			}
+		}
+	}
+	if p99 := Percentile(gaps, 99); pool.P99 != p99 || pool.Median != Percentile(gaps, 50) {
+		t.Errorf("pooled p99 %v, median %v; want %v and %v, the record's gaps'", pool.P99, pool.Median, p99, Percentile(gaps, 50))
+	}
+	st := rec.Stats[MITL]
+	if st.N != 3 || math.Abs(st.Mean-pool.Mean) > 1e-12 {
+		t.Errorf("stats %s = %+v, want 3 repetitions of mean %v", MITL, st, pool.Mean)
 	}
 }
 

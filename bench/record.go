@@ -17,8 +17,11 @@ import (
 	"dllmbench/prompts"
 )
 
-// SchemaVersion is the version of Record; readers refuse newer ones.
-const SchemaVersion = 1
+// SchemaVersion is the version of Record; readers refuse newer ones and
+// give older ones this version's meaning (Record.upgrade). Version 2 pools
+// the inter-token latency over a cell's repetitions (Pooled[MITL]) where
+// version 1 averaged each repetition's percentiles.
+const SchemaVersion = 2
 
 // Record is one measured cell: one line of a records/*.jsonl file.
 type Record struct {
@@ -47,6 +50,10 @@ type Record struct {
 
 	Reps  []Rep           `json:"repetitions"`
 	Stats map[string]Stat `json:"stats"`
+	// Pooled summarises the metrics named there (MITL) over every sample
+	// of every repetition as one set; absent where there are none (a
+	// diffusion cell, one generated token).
+	Pooled map[string]Dist `json:"pooled,omitempty"`
 	// EnergyNote says why the repetitions have no energy where the device
 	// has a counter: NVML's moves every 100 ms, so repetitions that span
 	// less than a second together are not measured.
@@ -143,6 +150,17 @@ type Stat struct {
 	Min    float64 `json:"min"`
 	Max    float64 `json:"max"`
 	N      int     `json:"n"`
+}
+
+// Dist summarises a metric's samples pooled over a cell's repetitions
+// (Pool).
+type Dist struct {
+	N      int     `json:"n"`
+	Mean   float64 `json:"mean"`
+	Std    float64 `json:"std"` // the population's: n in the denominator, as numpy's std
+	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
 }
 
 // Memory is what the cell held, in bytes.
@@ -347,6 +365,7 @@ func readFile(path string) ([]Record, error) {
 			if rec.Schema > SchemaVersion {
 				return nil, fmt.Errorf("bench: %s:%d: schema version %d is newer than this dllmbench (%d)", path, line, rec.Schema, SchemaVersion)
 			}
+			rec.upgrade()
 			out = append(out, rec)
 		}
 		if !complete {
@@ -354,6 +373,30 @@ func readFile(path string) ([]Record, error) {
 		}
 	}
 	return out, nil
+}
+
+// upgrade gives a record of an older schema this one's meaning, from the
+// measurements it holds. Schema 1 summarised the inter-token latency by
+// each repetition's percentiles (Stats' itl_p50_s, itl_p90_s and
+// itl_p99_s), then their mean ± std over repetitions; schema 2 pools every
+// gap of the cell (Pooled[MITL]) and keeps each repetition's mean gap in
+// Stats[MITL]. The old entries go, rather than stand beside the new with
+// another meaning, and the new are computed from the token times of the
+// record's repetitions, which schema 1 records hold.
+func (r *Record) upgrade() {
+	if r.Schema < 2 {
+		for _, k := range []string{"itl_p50_s", "itl_p90_s", "itl_p99_s"} {
+			delete(r.Stats, k)
+		}
+		if st, pool, ok := itl(r.Reps); ok && !r.Cell.Diffusion() {
+			if r.Stats == nil {
+				r.Stats = map[string]Stat{}
+			}
+			r.Stats[MITL] = st
+			r.Pooled = map[string]Dist{MITL: pool}
+		}
+		r.Schema = 2
+	}
 }
 
 // Latest keeps one record per key, preferring a successful one, then the

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,4 +170,73 @@ func keysOf(recs []Record) []string {
 		keys = append(keys, r.Key)
 	}
 	return keys
+}
+
+// A record of schema 1 is read with schema 2's meaning: its inter-token
+// latency percentiles, each repetition's averaged over repetitions, are
+// gone, and the pooled ones are computed from its repetitions' token times;
+// nothing else changes. A diffusion record has none to compute, and a
+// record of schema 2 keeps what it holds. One newer than this dllmbench
+// is refused, naming its line.
+func TestReadRecordsUpgradesSchema1(t *testing.T) {
+	// As dllmbench wrote them before schema 2 (abridged): itlReps'
+	// repetitions, with its per-repetition percentiles averaged.
+	const ar1 = `{"schema_version":1,"key":"ar","cell":{"model":"llama","family":"llama","batch_size":1,"gen_length":4},"status":"ok",` +
+		`"repetitions":[{"batches":[{"rows":1,"latency_s":0.05,"ttft_s":0.02,"token_times_s":[0.02,0.03,0.04,0.05],"nfe":4,"processed":7,"generated":4,"useful":4}],"total_s":0.05},` +
+		`{"batches":[{"rows":1,"latency_s":0.09,"ttft_s":0.02,"token_times_s":[0.02,0.03,0.05,0.09],"nfe":4,"processed":7,"generated":4,"useful":4}],"total_s":0.09}],` +
+		`"stats":{"latency_s":{"mean":0.07,"std":0.0282842712474619,"median":0.07,"min":0.05,"max":0.09,"n":2},` +
+		`"itl_p50_s":{"mean":0.015,"std":0.00707,"median":0.015,"min":0.01,"max":0.02,"n":2},` +
+		`"itl_p90_s":{"mean":0.023,"std":0.0184,"median":0.023,"min":0.01,"max":0.036,"n":2},` +
+		`"itl_p99_s":{"mean":0.0248,"std":0.0209,"median":0.0248,"min":0.01,"max":0.0396,"n":2}}}`
+	const diff1 = `{"schema_version":1,"key":"diff","cell":{"model":"llada","family":"llada","batch_size":1,"gen_length":4,"steps":2},"status":"ok",` +
+		`"repetitions":[{"batches":[{"rows":1,"latency_s":2,"step_times_s":[1,2],"tokens_per_step":[2,2],"nfe":2,"processed":8,"generated":4,"useful":4}],"total_s":2}],` +
+		`"stats":{"latency_s":{"mean":2,"std":0,"median":2,"min":2,"max":2,"n":1}}}`
+	kept := Record{Schema: SchemaVersion, Key: "ar2", Status: "ok", Reps: itlReps(),
+		Stats: map[string]Stat{MITL: {N: 2, Mean: 1}}, Pooled: map[string]Dist{MITL: {N: 99, Mean: 1}}}
+	b, err := json.Marshal(&kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(p, []byte(ar1+"\n"+diff1+"\n"+string(b)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ReadRecords(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"ar", "diff", "ar2"}, keysOf(recs)); d != "" {
+		t.Fatalf("keys (-want +got):\n%s", d)
+	}
+	for _, r := range recs {
+		if r.Schema != SchemaVersion {
+			t.Errorf("%s: schema %d, want %d", r.Key, r.Schema, SchemaVersion)
+		}
+	}
+	ar := recs[0]
+	wantStats := map[string]Stat{
+		MLatency: {Mean: 0.07, Std: 0.0282842712474619, Median: 0.07, Min: 0.05, Max: 0.09, N: 2},
+		MITL:     itlPerRep,
+	}
+	if d := cmp.Diff(wantStats, ar.Stats, approx); d != "" {
+		t.Errorf("schema 1 stats, read (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]Dist{MITL: itlPooled}, ar.Pooled, approx); d != "" {
+		t.Errorf("schema 1 pooled, read (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]Stat{MLatency: {Mean: 2, Median: 2, Min: 2, Max: 2, N: 1}}, recs[1].Stats); d != "" || recs[1].Pooled != nil {
+		t.Errorf("schema 1 diffusion record, read: pooled %v, stats (-want +got):\n%s", recs[1].Pooled, d)
+	}
+	if d := cmp.Diff(kept.Pooled, recs[2].Pooled); d != "" {
+		t.Errorf("schema %d record's pooled, read (-want +got):\n%s", SchemaVersion, d)
+	}
+
+	newer := strings.Replace(ar1, `"schema_version":1`, fmt.Sprintf(`"schema_version":%d`, SchemaVersion+1), 1)
+	if err := os.WriteFile(p, []byte(diff1+"\n"+newer+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("bench: %s:2: schema version %d is newer than this dllmbench (%d)", p, SchemaVersion+1, SchemaVersion)
+	if _, err := ReadRecords(p); err == nil || err.Error() != want {
+		t.Errorf("a newer record: %v, want %q", err, want)
+	}
 }

@@ -5,16 +5,24 @@ import (
 	"slices"
 )
 
-// The metrics a record's Stats holds, each summarised over repetitions.
-// Times are in seconds.
+// The metrics a record holds. Its Stats summarises each over repetitions:
+// one value per repetition, then their mean, standard deviation and so on.
+// Its Pooled summarises those named there over every sample of every
+// repetition taken as one set, as vLLM's benchmark_serving summarises the
+// requests of a run. Times are in seconds.
 const (
-	MLatency       = "latency_s"           // per batch, end to end
-	MDeviceLatency = "device_latency_s"    // per batch, by the device's clock (compute.DeviceTimer), where the backend has one
-	MTTFT          = "ttft_s"              // autoregressive: time to first token
-	MTPOT          = "tpot_s"              // autoregressive: (latency − TTFT)/(tokens − 1); none for one token
-	MITL50         = "itl_p50_s"           // autoregressive: inter-token latency percentiles over the gaps between a repetition's decode steps (a batch's rows share them; linear interpolation), then their mean ± std over repetitions (vLLM's benchmark pools every gap of a run instead)
-	MITL90         = "itl_p90_s"           //
-	MITL99         = "itl_p99_s"           //
+	MLatency       = "latency_s"        // per batch, end to end
+	MDeviceLatency = "device_latency_s" // per batch, by the device's clock (compute.DeviceTimer), where the backend has one
+	MTTFT          = "ttft_s"           // autoregressive: time to first token, per batch
+	MTPOT          = "tpot_s"           // autoregressive: (latency − TTFT)/(tokens − 1) per batch; none for one token
+	// MITL is the autoregressive inter-token latency: the gaps between a
+	// batch's consecutive tokens from the first on (its rows share them, so
+	// a gap counts once a step, not once a row). Stats: each repetition's
+	// mean gap; Pooled: every gap of every repetition, with its median and
+	// 90th and 99th percentiles, as vLLM's benchmark_serving pools every
+	// request's. Records of schema 1 held per-repetition percentiles
+	// instead (Record.upgrade).
+	MITL           = "itl_s"
 	MStepTime      = "step_time_s"         // diffusion: mean time per forward call
 	MNFE           = "nfe"                 // forward calls per batch
 	MTokensPerStep = "tokens_per_step"     // diffusion: tokens committed per forward call and row
@@ -57,8 +65,73 @@ func Percentile(xs []float64, p float64) float64 {
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
+	return sortedPercentile(s, p)
+}
+
+// sortedPercentile is Percentile of s, sorted and not empty.
+func sortedPercentile(s []float64, p float64) float64 {
 	r := p / 100 * float64(len(s)-1)
 	lo := int(math.Floor(r))
 	hi := min(lo+1, len(s)-1)
 	return s[lo] + (s[hi]-s[lo])*(r-float64(lo))
+}
+
+// Pool summarises xs, the samples of every repetition of a cell taken as
+// one set, as vLLM's benchmark_serving summarises a run (numpy's mean, std
+// and percentile): the standard deviation is the population's, n in the
+// denominator (Summarize's, over a few repetitions, is the sample's), and
+// the percentiles interpolate as Percentile does. It sorts xs in place and
+// allocates nothing; no samples give the zero Dist.
+func Pool(xs []float64) Dist {
+	if len(xs) == 0 {
+		return Dist{}
+	}
+	slices.Sort(xs)
+	d := Dist{N: len(xs)}
+	for _, x := range xs {
+		d.Mean += x
+	}
+	d.Mean /= float64(len(xs))
+	for _, x := range xs {
+		d.Std += (x - d.Mean) * (x - d.Mean)
+	}
+	d.Std = math.Sqrt(d.Std / float64(len(xs)))
+	d.Median = sortedPercentile(xs, 50)
+	d.P90 = sortedPercentile(xs, 90)
+	d.P99 = sortedPercentile(xs, 99)
+	return d
+}
+
+// itl returns the inter-token gaps of reps (MITL): each repetition's mean
+// gap summarised over the repetitions, and every gap pooled; false when no
+// batch has two tokens. It runs after the repetitions, not in their loop,
+// and allocates the pool once, at its size.
+func itl(reps []Rep) (Stat, Dist, bool) {
+	n := 0
+	for _, r := range reps {
+		for _, b := range r.Batches {
+			n += max(len(b.TokenTimesS)-1, 0)
+		}
+	}
+	if n == 0 {
+		return Stat{}, Dist{}, false
+	}
+	gaps := make([]float64, 0, n)
+	means := make([]float64, 0, len(reps))
+	for _, r := range reps {
+		from := len(gaps)
+		for _, b := range r.Batches {
+			for i := 1; i < len(b.TokenTimesS); i++ {
+				gaps = append(gaps, b.TokenTimesS[i]-b.TokenTimesS[i-1])
+			}
+		}
+		if k := len(gaps) - from; k > 0 {
+			sum := 0.0
+			for _, g := range gaps[from:] {
+				sum += g
+			}
+			means = append(means, sum/float64(k))
+		}
+	}
+	return Summarize(means), Pool(gaps), true
 }

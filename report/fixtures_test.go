@@ -31,8 +31,9 @@ var gpuEnv = bench.Env{OS: "linux", Arch: "amd64", CPU: "Intel(R) Xeon(R) Platin
 	GPU: &device.GPU{Name: "NVIDIA H100 80GB HBM3", Driver: "560.35", PowerLimitW: 700}}
 
 // arRecord is LLaMA, batch 1, prompt 128, 4 generated tokens: TTFT 20 ms
-// and a token every 10 ms after it, so TPOT is 10 ms and latency 50 ms;
-// 50.2 ms by the GPU's clock.
+// and a token every 10 ms after it, so TPOT and every inter-token gap (3 a
+// repetition, 6 pooled) are 10 ms and latency 50 ms; 50.2 ms by the GPU's
+// clock.
 func arRecord() bench.Record {
 	rep := func(total, tps float64, energy float64, mhz int) bench.Rep {
 		return bench.Rep{TotalS: total, TokensPerS: tps, UsefulTokensPerS: tps / 2, EnergyJ: ptr(energy), EnergySource: "nvml",
@@ -40,7 +41,7 @@ func arRecord() bench.Record {
 			Batches: []bench.BatchMeasure{{Rows: 1, LatencyS: 0.05, DeviceLatencyS: 0.0502, TTFTS: 0.02,
 				TokenTimesS: []float64{0.02, 0.03, 0.04, 0.05}, NFE: 4, Generated: 4, Useful: 2}}}
 	}
-	return bench.Record{Schema: 1, Key: "ar1", Grid: "demo", Status: "ok", Started: t0, Duration: 1.5,
+	return bench.Record{Schema: bench.SchemaVersion, Key: "ar1", Grid: "demo", Status: "ok", Started: t0, Duration: 1.5,
 		Cell: bench.Cell{Model: "llama", ModelID: "meta-llama/Meta-Llama-3-8B", Family: "llama", Batch: 1,
 			PromptLen: 128, GenLen: 4, Precision: "bf16", Backend: "auto"},
 		Env:     gpuEnv,
@@ -53,6 +54,7 @@ func arRecord() bench.Record {
 			bench.MDeviceLatency: {Mean: 0.0502, Std: 0, N: 2},
 			bench.MTTFT:          {Mean: 0.02, Std: 0, N: 2},
 			bench.MTPOT:          {Mean: 0.01, Std: 0, N: 2},
+			bench.MITL:           {Mean: 0.01, Std: 0, N: 2},
 			bench.MNFE:           {Mean: 4, N: 2},
 			bench.MTokensPerS:    {Mean: 72, Std: 11.313708498984761, N: 2},
 			bench.MUsefulPerS:    {Mean: 36, Std: 5.656854249492381, N: 2},
@@ -60,6 +62,7 @@ func arRecord() bench.Record {
 			bench.MSMClock:       {Mean: 1725, Std: 106.06601717798213, N: 2},
 			bench.MPowerCapped:   {Mean: 0.5, N: 2},
 		},
+		Pooled:   map[string]bench.Dist{bench.MITL: {N: 6, Mean: 0.01, Median: 0.01, P90: 0.01, P99: 0.01}},
 		Memory:   bench.Memory{Weights: 16060522496, Cache: 1 << 27, DevicePeak: 17 << 30, ProcessPeak: 2 << 30},
 		Roofline: bench.Roofline{GBPerS: 1204.5, TFLOPS: 2.5},
 	}
@@ -73,7 +76,7 @@ func diffRecord() bench.Record {
 			Batches: []bench.BatchMeasure{{Rows: 1, LatencyS: 0.1, StepTimesS: []float64{0.025, 0.05, 0.075, 0.1},
 				TokensPerStep: []int{2, 2, 2, 2}, NFE: 4, Generated: 8, Useful: 8}}}
 	}
-	return bench.Record{Schema: 1, Key: "diff1", Grid: "demo", Status: "ok", Started: t0, Duration: 2,
+	return bench.Record{Schema: bench.SchemaVersion, Key: "diff1", Grid: "demo", Status: "ok", Started: t0, Duration: 2,
 		Cell: bench.Cell{Model: "llada", ModelID: "GSAI-ML/LLaDA-8B-Base", Family: "llada", Batch: 1, PromptLen: 128,
 			GenLen: 8, Steps: 64, BlockLen: 32, Remasking: "low_confidence", Cache: "dual", Precision: "bf16", Backend: "auto"},
 		Env:  gpuEnv,
@@ -96,7 +99,7 @@ func diffRecord() bench.Record {
 // measurements a broken timer or counter leaves: NaN and ±Inf.
 func thrRecord() bench.Record {
 	nan, inf := math.NaN(), math.Inf(1)
-	return bench.Record{Schema: 1, Key: "thr1", Grid: "demo", Status: "ok", Started: t0,
+	return bench.Record{Schema: bench.SchemaVersion, Key: "thr1", Grid: "demo", Status: "ok", Started: t0,
 		Cell: bench.Cell{Model: "llada", ModelID: "GSAI-ML/LLaDA-8B-Base", Family: "llada", Batch: 1, PromptLen: 128,
 			GenLen: 8, Threshold: 0.9, BlockLen: 8, Remasking: "low_confidence", Cache: "none", Precision: "bf16"},
 		Env: bench.Env{OS: "linux", Arch: "arm64", CPU: "Neoverse-V2", CPUs: 72, Backend: "cpu", Device: "cpu"},
@@ -119,7 +122,7 @@ func thrRecord() bench.Record {
 // failedRecord is a LLaDA cell that ran out of memory, with a two-line
 // error; an older attempt under the same key failed too.
 func failedRecord() bench.Record {
-	return bench.Record{Schema: 1, Key: "fail1", Grid: "demo", Status: "failed", Started: t0.Add(time.Hour),
+	return bench.Record{Schema: bench.SchemaVersion, Key: "fail1", Grid: "demo", Status: "failed", Started: t0.Add(time.Hour),
 		Error: "cuda: out of memory | allocating 2.0 GiB\nat decode.Diffuse",
 		Cell: bench.Cell{Model: "llada", ModelID: "GSAI-ML/LLaDA-8B-Base", Family: "llada", Batch: 64, PromptLen: 128,
 			GenLen: 8, Steps: 8, BlockLen: 8, Remasking: "low_confidence", Cache: "prefix", Precision: "bf16", Backend: "cuda"},

@@ -45,9 +45,9 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 22 cell columns, 16 known metrics and one more ×2, 9 memory columns,
+	// 22 cell columns, 14 known metrics and one more ×2, 9 memory columns,
 	// 2 rates and 3 energy columns.
-	if len(head) != 22+17*2+9+5 {
+	if len(head) != 22+15*2+9+5 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
@@ -83,6 +83,8 @@ func TestWrite(t *testing.T) {
 		{"AR cells have no step time", "ar1", "step_time_s_mean", ""},
 		{"mean tok/s", "ar1", "tokens_per_s_mean", "72"},
 		{"TTFT in seconds", "ar1", "ttft_s_mean", "0.02"},
+		{"mean ITL over repetitions", "ar1", "itl_s_mean", "0.01"},
+		{"diffusion cells have no ITL", "diff1", "itl_s_mean", ""},
 		{"latency by the GPU's clock", "ar1", "device_latency_s_mean", "0.0502"},
 		{"a backend without a device timer leaves it empty", "diff1", "device_latency_s_mean", ""},
 		{"repetitions", "ar1", "repetitions", "2"},
