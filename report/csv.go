@@ -9,7 +9,8 @@ import (
 )
 
 // cellColumns are the leading columns of raw_metrics.csv, before the
-// metrics; memoryColumns and the rate and energy columns follow them.
+// metrics and the pooled metrics; memoryColumns and the rate and energy
+// columns follow them.
 var cellColumns = []string{
 	"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
 	"batch_size", "prompt_length", "prompt_tokens_mean", "gen_length", "steps", "block_length", "remasking", "cache",
@@ -23,11 +24,22 @@ var memoryColumns = []string{
 	"mem_nvml_process_bytes", "mem_nvml_device_bytes",
 }
 
-// csvHeader is the header row of raw_metrics.csv for the given metrics.
-func csvHeader(names []string) []string {
+// pooledColumns name bench.Dist's fields: a pooled metric m has the
+// columns m_pooled_n, m_pooled_mean and so on, apart from m_mean and m_std,
+// which are over repetitions.
+var pooledColumns = []string{"n", "mean", "std", "median", "p90", "p99"}
+
+// csvHeader is the header row of raw_metrics.csv for the given metrics
+// and pooled metrics.
+func csvHeader(names, pooled []string) []string {
 	h := append([]string(nil), cellColumns...)
 	for _, m := range names {
 		h = append(h, m+"_mean", m+"_std")
+	}
+	for _, m := range pooled {
+		for _, c := range pooledColumns {
+			h = append(h, m+"_pooled_"+c)
+		}
 	}
 	h = append(h, memoryColumns...)
 	return append(h, "gb_per_s", "tflop_per_s", "energy_j", "energy_source", "energy_note")
@@ -41,14 +53,14 @@ func csvHeader(names []string) []string {
 // are written as strconv writes them (NaN, +Inf, -Inf), which Go, Python
 // and pandas read back.
 func csvBytes(recs []bench.Record) ([]byte, error) {
-	names := metricNames(recs)
+	names, pooled := metricNames(recs), pooledNames(recs)
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	if err := w.Write(csvHeader(names)); err != nil {
+	if err := w.Write(csvHeader(names, pooled)); err != nil {
 		return nil, err
 	}
 	for _, r := range recs {
-		if err := w.Write(csvRow(r, names)); err != nil {
+		if err := w.Write(csvRow(r, names, pooled)); err != nil {
 			return nil, err
 		}
 	}
@@ -56,7 +68,7 @@ func csvBytes(recs []bench.Record) ([]byte, error) {
 	return buf.Bytes(), w.Error()
 }
 
-func csvRow(r bench.Record, names []string) []string {
+func csvRow(r bench.Record, names, pooled []string) []string {
 	c := r.Cell
 	row := []string{
 		r.Key, r.Status, r.Error, r.Grid, c.Model, c.ModelID, c.Family, r.Env.Backend, r.Env.Device,
@@ -72,6 +84,15 @@ func csvRow(r bench.Record, names []string) []string {
 			continue
 		}
 		row = append(row, csvFloat(s.Mean), csvFloat(s.Std))
+	}
+	for _, m := range pooled {
+		d, has := r.Pooled[m]
+		if !has || !ok(r) {
+			row = append(row, make([]string, len(pooledColumns))...)
+			continue
+		}
+		row = append(row, strconv.Itoa(d.N), csvFloat(d.Mean), csvFloat(d.Std), csvFloat(d.Median),
+			csvFloat(d.P90), csvFloat(d.P99))
 	}
 	mem := r.Memory
 	for _, b := range []int64{mem.Weights, mem.Cache, mem.Activations, mem.Workspace, mem.DevicePeak,

@@ -64,9 +64,29 @@ func metricNames(recs []bench.Record) []string {
 	return append(slices.Clone(metrics), extra...)
 }
 
+// pooledMetrics is the order of the pooled metrics (bench.Record.Pooled)
+// in CSV columns, as metrics is of the others.
+var pooledMetrics = []string{bench.MITL}
+
+// pooledNames lists pooledMetrics, then any other pooled metric of recs in
+// name order, as metricNames does.
+func pooledNames(recs []bench.Record) []string {
+	var extra []string
+	for _, r := range recs {
+		for m := range r.Pooled {
+			if !slices.Contains(pooledMetrics, m) && !slices.Contains(extra, m) {
+				extra = append(extra, m)
+			}
+		}
+	}
+	sort.Strings(extra)
+	return append(slices.Clone(pooledMetrics), extra...)
+}
+
 // Write writes the files of a report into dir:
 //
-//	raw_data/raw_metrics.csv       one row per cell, every metric's mean and std
+//	raw_data/raw_metrics.csv       one row per cell, every metric's mean and std over
+//	                               repetitions, and the pooled metrics' summaries
 //	raw_data/records_summary.json  one object per cell, no prompts or outputs
 //	bench.txt                      Go benchmark format, one line per repetition
 //	figures/NAME.svg, NAME.png     the figures of MakeFigures

@@ -45,9 +45,9 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 22 cell columns, 14 known metrics and one more ×2, 9 memory columns,
-	// 2 rates and 3 energy columns.
-	if len(head) != 22+15*2+9+5 {
+	// 22 cell columns, 14 known metrics and one more ×2, 6 columns of the
+	// pooled ITL, 9 memory columns, 2 rates and 3 energy columns.
+	if len(head) != 22+15*2+6+9+5 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
@@ -84,7 +84,11 @@ func TestWrite(t *testing.T) {
 		{"mean tok/s", "ar1", "tokens_per_s_mean", "72"},
 		{"TTFT in seconds", "ar1", "ttft_s_mean", "0.02"},
 		{"mean ITL over repetitions", "ar1", "itl_s_mean", "0.01"},
+		{"ITL gaps of every repetition, pooled", "ar1", "itl_s_pooled_n", "6"},
+		{"pooled ITL p99", "ar1", "itl_s_pooled_p99", "0.01"},
 		{"diffusion cells have no ITL", "diff1", "itl_s_mean", ""},
+		{"nor a pooled one", "diff1", "itl_s_pooled_n", ""},
+		{"failed cells have no ITL", "fail1", "itl_s_pooled_p99", ""},
 		{"latency by the GPU's clock", "ar1", "device_latency_s_mean", "0.0502"},
 		{"a backend without a device timer leaves it empty", "diff1", "device_latency_s_mean", ""},
 		{"repetitions", "ar1", "repetitions", "2"},
@@ -154,6 +158,12 @@ func TestWrite(t *testing.T) {
 	}
 	if dev, has := sum[3]["stats"].(map[string]any)[bench.MDeviceLatency].(map[string]any); sum[3]["key"] != "ar1" || !has || dev["mean"] != 0.0502 {
 		t.Errorf("summary %v: %s = %v, want a mean of 0.0502", sum[3]["key"], bench.MDeviceLatency, dev)
+	}
+	if itl, has := sum[3]["pooled"].(map[string]any)[bench.MITL].(map[string]any); !has || itl["n"] != 6.0 || itl["p99"] != 0.01 {
+		t.Errorf("summary %v: pooled %s = %v, want 6 gaps and a p99 of 0.01", sum[3]["key"], bench.MITL, itl)
+	}
+	if p, has := sum[0]["pooled"]; has {
+		t.Errorf("summary %v has pooled %v", sum[0]["key"], p)
 	}
 	if _, has := thr["stats"].(map[string]any)[bench.MDeviceLatency]; has {
 		t.Errorf("thr1, on the CPU, has %s", bench.MDeviceLatency)
@@ -495,6 +505,53 @@ func TestCSVNoteAndPromptTokens(t *testing.T) {
 	}
 	if got["energy_note"] != r.EnergyNote || got["prompt_tokens_mean"] != "33" || got["prompt_length"] != strconv.Itoa(r.Cell.PromptLen) {
 		t.Errorf("energy_note %q, prompt_tokens_mean %q, prompt_length %q", got["energy_note"], got["prompt_tokens_mean"], got["prompt_length"])
+	}
+}
+
+// raw_metrics.csv gives each pooled metric (bench.Record.Pooled) a column
+// per field of its summary, ITL's first and any other after it, apart from
+// its mean and std over repetitions; a record without one leaves them
+// empty.
+func TestCSVPooled(t *testing.T) {
+	r := arRecord()
+	r.Pooled = map[string]bench.Dist{
+		"a_s":      {N: 7},
+		bench.MITL: {N: 6, Mean: 1, Std: 2, Median: 3, P90: 4, P99: 5},
+	}
+	b, err := csvBytes([]bench.Record{r, diffRecord()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pooled []string
+	ar, diff := map[string]string{}, map[string]string{}
+	for i, h := range rows[0] {
+		if strings.Contains(h, "_pooled_") {
+			pooled = append(pooled, h)
+		}
+		ar[h], diff[h] = rows[1][i], rows[2][i]
+	}
+	want := []string{"itl_s_pooled_n", "itl_s_pooled_mean", "itl_s_pooled_std", "itl_s_pooled_median",
+		"itl_s_pooled_p90", "itl_s_pooled_p99", "a_s_pooled_n", "a_s_pooled_mean", "a_s_pooled_std",
+		"a_s_pooled_median", "a_s_pooled_p90", "a_s_pooled_p99"}
+	if d := cmp.Diff(want, pooled); d != "" {
+		t.Fatalf("pooled columns (-want +got):\n%s", d)
+	}
+	for i, v := range []string{"6", "1", "2", "3", "4", "5", "7"} {
+		if ar[want[i]] != v {
+			t.Errorf("%s = %q, want %q", want[i], ar[want[i]], v)
+		}
+	}
+	for _, h := range want {
+		if diff[h] != "" {
+			t.Errorf("diffusion record: %s = %q, want empty", h, diff[h])
+		}
+	}
+	if ar["itl_s_mean"] != "0.01" {
+		t.Errorf("itl_s_mean = %q, want the mean over repetitions, 0.01", ar["itl_s_mean"])
 	}
 }
 

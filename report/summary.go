@@ -25,6 +25,7 @@ type summary struct {
 	Duration    float64               `json:"duration_s"`
 	Repetitions int                   `json:"repetitions"`
 	Stats       map[string]bench.Stat `json:"stats"`
+	Pooled      map[string]bench.Dist `json:"pooled,omitempty"`
 	Memory      bench.Memory          `json:"memory"`
 	Roofline    bench.Roofline        `json:"roofline"`
 	Env         bench.Env             `json:"env"`
@@ -38,7 +39,7 @@ func summaryBytes(recs []bench.Record) ([]byte, error) {
 	for _, r := range recs {
 		out = append(out, summary{
 			Key: r.Key, Grid: r.Grid, Status: r.Status, Error: r.Error, Cell: r.Cell, Model: r.Model,
-			Started: r.Started, Duration: r.Duration, Repetitions: len(r.Reps), Stats: r.Stats,
+			Started: r.Started, Duration: r.Duration, Repetitions: len(r.Reps), Stats: r.Stats, Pooled: r.Pooled,
 			Memory: r.Memory, Roofline: r.Roofline, Env: r.Env,
 		})
 	}
