@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,71 @@ func TestDecodeCleanUp(t *testing.T) {
 		if got := tk.Decode(ids, false); got != bos+want {
 			t.Errorf("%s: Decode(ids, false) = %q, want %q", tc.name, got, bos+want)
 		}
+	}
+}
+
+// TestDecodeCleanUpGolden decodes, with the llama3 golden tokenizer and
+// each combination of the clean-up flags, the ids transformers 5.17's
+// AutoTokenizer gave a few texts, and compares with its decode
+// (scripts/golden/cleanup_goldens.py, run on the GPU machine).
+func TestDecodeCleanUpGolden(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(goldenDir, "cleanup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Transformers string `json:"transformers"`
+		Cases        []struct {
+			Config string          `json:"config"`
+			Flags  json.RawMessage `json:"flags"`
+			IDs    []int           `json:"ids"`
+			Decode string          `json:"decode"`
+			Skip   string          `json:"decode_skip_special"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(goldenDir, "llama3")
+	base, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleaned := 0
+	for _, c := range g.Cases {
+		// The golden's config is llama3's with the case's flags added.
+		var cfg map[string]json.RawMessage
+		if err := json.Unmarshal(base, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		var flags map[string]json.RawMessage
+		if err := json.Unmarshal(c.Flags, &flags); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range flags {
+			cfg[k] = v
+		}
+		dir := t.TempDir()
+		copyFile(t, filepath.Join(src, "tokenizer.json"), filepath.Join(dir, "tokenizer.json"))
+		b, _ := json.Marshal(cfg)
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok.Decode(c.IDs, false); got != c.Decode {
+			t.Errorf("%s: Decode(%v) = %q, transformers %s gave %q", c.Config, c.IDs, got, g.Transformers, c.Decode)
+		}
+		if got := tok.Decode(c.IDs, true); got != c.Skip {
+			t.Errorf("%s: Decode(%v, skip special) = %q, transformers %s gave %q", c.Config, c.IDs, got, g.Transformers, c.Skip)
+		}
+		if c.Skip != tok.DecodeRaw(c.IDs, true) {
+			cleaned++
+		}
+	}
+	if len(g.Cases) < 15 || cleaned != 3 {
+		t.Errorf("%d cases, %d of them cleaned up: want 15, 3 (only with both flags)", len(g.Cases), cleaned)
 	}
 }
