@@ -387,15 +387,11 @@ func summarize(reps []Rep, diffusion bool) (map[string]Stat, map[string]Dist) {
 	for k, v := range per {
 		out[k] = Summarize(v)
 	}
-	if diffusion {
-		return out, nil
+	pool := pooled(reps, diffusion)
+	if st, ok := itlMeans(reps); ok && !diffusion {
+		out[MITL] = st
 	}
-	st, pool, ok := itl(reps)
-	if !ok { // one generated token has no gap
-		return out, nil
-	}
-	out[MITL] = st
-	return out, map[string]Dist{MITL: pool}
+	return out, pool
 }
 
 // roofline estimates the bytes and FLOPs of one repetition from the model

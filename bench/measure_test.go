@@ -304,8 +304,15 @@ func TestMeasureOneTokenNoTPOT(t *testing.T) {
 			t.Errorf("%s = %+v for one generated token, want none", m, st)
 		}
 	}
-	if rec.Pooled != nil {
-		t.Errorf("pooled %v for one generated token, want none", rec.Pooled)
+	for _, m := range []string{MTPOT, MITL} {
+		if d, has := rec.Pooled[m]; has {
+			t.Errorf("pooled %s = %+v for one generated token, want none", m, d)
+		}
+	}
+	for _, m := range []string{MTTFT, MLatency} {
+		if d := rec.Pooled[m]; d.N != 2 {
+			t.Errorf("pooled %s = %+v, want the 2 repetitions' batches", m, d)
+		}
 	}
 	if _, has := rec.Stats[MTTFT]; !has {
 		t.Errorf("no %s", MTTFT)

@@ -50,9 +50,10 @@ type Record struct {
 
 	Reps  []Rep           `json:"repetitions"`
 	Stats map[string]Stat `json:"stats"`
-	// Pooled summarises the metrics named there (MITL) over every sample
-	// of every repetition as one set; absent where there are none (a
-	// diffusion cell, one generated token).
+	// Pooled summarises the per-batch metrics named there (MLatency, and
+	// for an autoregressive cell MTTFT, MTPOT and MITL) over every sample
+	// of every repetition as one set (pooled); a metric without samples
+	// (TPOT and ITL of one generated token) is absent.
 	Pooled map[string]Dist `json:"pooled,omitempty"`
 	// EnergyNote says why the repetitions have no energy where the device
 	// has a counter: NVML's moves every 100 ms, so repetitions that span
@@ -379,22 +380,23 @@ func readFile(path string) ([]Record, error) {
 // measurements it holds. Schema 1 summarised the inter-token latency by
 // each repetition's percentiles (Stats' itl_p50_s, itl_p90_s and
 // itl_p99_s), then their mean ± std over repetitions; schema 2 pools every
-// gap of the cell (Pooled[MITL]) and keeps each repetition's mean gap in
-// Stats[MITL]. The old entries go, rather than stand beside the new with
-// another meaning, and the new are computed from the token times of the
-// record's repetitions, which schema 1 records hold.
+// gap of the cell (Pooled[MITL]), and the batches' latencies, TTFTs and
+// TPOTs, and keeps each repetition's mean gap in Stats[MITL]. The old
+// entries go, rather than stand beside the new with another meaning, and
+// the new are computed from the batch times of the record's repetitions,
+// which schema 1 records hold.
 func (r *Record) upgrade() {
 	if r.Schema < 2 {
 		for _, k := range []string{"itl_p50_s", "itl_p90_s", "itl_p99_s"} {
 			delete(r.Stats, k)
 		}
-		if st, pool, ok := itl(r.Reps); ok && !r.Cell.Diffusion() {
+		if st, ok := itlMeans(r.Reps); ok && !r.Cell.Diffusion() {
 			if r.Stats == nil {
 				r.Stats = map[string]Stat{}
 			}
 			r.Stats[MITL] = st
-			r.Pooled = map[string]Dist{MITL: pool}
 		}
+		r.Pooled = pooled(r.Reps, r.Cell.Diffusion())
 		r.Schema = 2
 	}
 }

@@ -221,11 +221,14 @@ func TestReadRecordsUpgradesSchema1(t *testing.T) {
 	if d := cmp.Diff(wantStats, ar.Stats, approx); d != "" {
 		t.Errorf("schema 1 stats, read (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff(map[string]Dist{MITL: itlPooled}, ar.Pooled, approx); d != "" {
+	if d := cmp.Diff(itlRepsPooled(), ar.Pooled, approx); d != "" {
 		t.Errorf("schema 1 pooled, read (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff(map[string]Stat{MLatency: {Mean: 2, Median: 2, Min: 2, Max: 2, N: 1}}, recs[1].Stats); d != "" || recs[1].Pooled != nil {
-		t.Errorf("schema 1 diffusion record, read: pooled %v, stats (-want +got):\n%s", recs[1].Pooled, d)
+	if d := cmp.Diff(map[string]Stat{MLatency: {Mean: 2, Median: 2, Min: 2, Max: 2, N: 1}}, recs[1].Stats); d != "" {
+		t.Errorf("schema 1 diffusion record's stats, read (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]Dist{MLatency: {N: 1, Mean: 2, Median: 2, P90: 2, P99: 2}}, recs[1].Pooled); d != "" {
+		t.Errorf("schema 1 diffusion record's pool, read (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff(kept.Pooled, recs[2].Pooled); d != "" {
 		t.Errorf("schema %d record's pooled, read (-want +got):\n%s", SchemaVersion, d)

@@ -11,10 +11,10 @@ import (
 // repetition taken as one set, as vLLM's benchmark_serving summarises the
 // requests of a run. Times are in seconds.
 const (
-	MLatency       = "latency_s"        // per batch, end to end
+	MLatency       = "latency_s"        // per batch, end to end (pooled too)
 	MDeviceLatency = "device_latency_s" // per batch, by the device's clock (compute.DeviceTimer), where the backend has one
-	MTTFT          = "ttft_s"           // autoregressive: time to first token, per batch
-	MTPOT          = "tpot_s"           // autoregressive: (latency − TTFT)/(tokens − 1) per batch; none for one token
+	MTTFT          = "ttft_s"           // autoregressive: time to first token, per batch (pooled too)
+	MTPOT          = "tpot_s"           // autoregressive: (latency − TTFT)/(tokens − 1) per batch (pooled too); none for one token
 	// MITL is the autoregressive inter-token latency: the gaps between a
 	// batch's consecutive tokens from the first on (its rows share them, so
 	// a gap counts once a step, not once a row). Stats: each repetition's
@@ -102,36 +102,75 @@ func Pool(xs []float64) Dist {
 	return d
 }
 
-// itl returns the inter-token gaps of reps (MITL): each repetition's mean
-// gap summarised over the repetitions, and every gap pooled; false when no
-// batch has two tokens. It runs after the repetitions, not in their loop,
-// and allocates the pool once, at its size.
-func itl(reps []Rep) (Stat, Dist, bool) {
-	n := 0
+// pooled summarises, over every batch of every repetition taken as one
+// set, as vLLM's benchmark_serving summarises the requests of a run: each
+// batch's end-to-end latency, and for an autoregressive cell its TTFT, its
+// TPOT (batches of two tokens or more) and every gap between its
+// consecutive tokens (MITL: a batch's rows share them, so a gap counts once
+// a step, not once a row). Metrics without a sample are left out; nil for
+// none. It runs after the repetitions, not in their loop, and allocates
+// each pool once, at its size.
+func pooled(reps []Rep, diffusion bool) map[string]Dist {
+	batches, gaps := 0, 0
 	for _, r := range reps {
+		batches += len(r.Batches)
 		for _, b := range r.Batches {
-			n += max(len(b.TokenTimesS)-1, 0)
+			gaps += max(len(b.TokenTimesS)-1, 0)
 		}
 	}
-	if n == 0 {
-		return Stat{}, Dist{}, false
+	if batches == 0 {
+		return nil
 	}
-	gaps := make([]float64, 0, n)
+	lat := make([]float64, 0, batches)
+	var ttft, tpot, itl []float64
+	if !diffusion {
+		ttft, tpot, itl = make([]float64, 0, batches), make([]float64, 0, batches), make([]float64, 0, gaps)
+	}
+	for _, r := range reps {
+		for _, b := range r.Batches {
+			lat = append(lat, b.LatencyS)
+			if diffusion {
+				continue
+			}
+			ttft = append(ttft, b.TTFTS)
+			if t, ok := b.TPOT(); ok {
+				tpot = append(tpot, t)
+			}
+			for i := 1; i < len(b.TokenTimesS); i++ {
+				itl = append(itl, b.TokenTimesS[i]-b.TokenTimesS[i-1])
+			}
+		}
+	}
+	out := map[string]Dist{}
+	for _, m := range []struct {
+		name string
+		xs   []float64
+	}{{MLatency, lat}, {MTTFT, ttft}, {MTPOT, tpot}, {MITL, itl}} {
+		if len(m.xs) > 0 {
+			out[m.name] = Pool(m.xs)
+		}
+	}
+	return out
+}
+
+// itlMeans summarises each repetition's mean inter-token gap over the
+// repetitions (Stats[MITL]); false when no batch has two tokens.
+func itlMeans(reps []Rep) (Stat, bool) {
 	means := make([]float64, 0, len(reps))
 	for _, r := range reps {
-		from := len(gaps)
+		sum, n := 0.0, 0
 		for _, b := range r.Batches {
 			for i := 1; i < len(b.TokenTimesS); i++ {
-				gaps = append(gaps, b.TokenTimesS[i]-b.TokenTimesS[i-1])
+				sum += b.TokenTimesS[i] - b.TokenTimesS[i-1]
+				n++
 			}
 		}
-		if k := len(gaps) - from; k > 0 {
-			sum := 0.0
-			for _, g := range gaps[from:] {
-				sum += g
-			}
-			means = append(means, sum/float64(k))
+		if n > 0 {
+			means = append(means, sum/float64(n))
 		}
 	}
-	return Summarize(means), Pool(gaps), true
+	if len(means) == 0 {
+		return Stat{}, false
+	}
+	return Summarize(means), true
 }

@@ -62,7 +62,12 @@ func arRecord() bench.Record {
 			bench.MSMClock:       {Mean: 1725, Std: 106.06601717798213, N: 2},
 			bench.MPowerCapped:   {Mean: 0.5, N: 2},
 		},
-		Pooled:   map[string]bench.Dist{bench.MITL: {N: 6, Mean: 0.01, Median: 0.01, P90: 0.01, P99: 0.01}},
+		Pooled: map[string]bench.Dist{
+			bench.MTTFT:    {N: 2, Mean: 0.02, Median: 0.02, P90: 0.02, P99: 0.02},
+			bench.MTPOT:    {N: 2, Mean: 0.01, Median: 0.01, P90: 0.01, P99: 0.01},
+			bench.MITL:     {N: 6, Mean: 0.01, Median: 0.01, P90: 0.01, P99: 0.01},
+			bench.MLatency: {N: 2, Mean: 0.05, Median: 0.05, P90: 0.05, P99: 0.05},
+		},
 		Memory:   bench.Memory{Weights: 16060522496, Cache: 1 << 27, DevicePeak: 17 << 30, ProcessPeak: 2 << 30},
 		Roofline: bench.Roofline{GBPerS: 1204.5, TFLOPS: 2.5},
 	}
@@ -91,6 +96,7 @@ func diffRecord() bench.Record {
 			bench.MSMClock:       {Mean: 1980, N: 2},
 			bench.MPowerCapped:   {Mean: 0, N: 2},
 		},
+		Pooled: map[string]bench.Dist{bench.MLatency: {N: 2, Mean: 0.1, Median: 0.1, P90: 0.1, P99: 0.1}},
 		Memory: bench.Memory{Weights: 16 << 30, DevicePeak: 18 << 30},
 	}
 }

@@ -66,7 +66,7 @@ func metricNames(recs []bench.Record) []string {
 
 // pooledMetrics is the order of the pooled metrics (bench.Record.Pooled)
 // in CSV columns, as metrics is of the others.
-var pooledMetrics = []string{bench.MITL}
+var pooledMetrics = []string{bench.MTTFT, bench.MTPOT, bench.MITL, bench.MLatency}
 
 // pooledNames lists pooledMetrics, then any other pooled metric of recs in
 // name order, as metricNames does.

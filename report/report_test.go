@@ -45,9 +45,10 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 22 cell columns, 14 known metrics and one more ×2, 6 columns of the
-	// pooled ITL, 9 memory columns, 2 rates and 3 energy columns.
-	if len(head) != 22+15*2+6+9+5 {
+	// 22 cell columns, 14 known metrics and one more ×2, 6 columns of each
+	// of the 4 pooled metrics, 9 memory columns, 2 rates and 3 energy
+	// columns.
+	if len(head) != 22+15*2+4*6+9+5 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
@@ -162,8 +163,8 @@ func TestWrite(t *testing.T) {
 	if itl, has := sum[3]["pooled"].(map[string]any)[bench.MITL].(map[string]any); !has || itl["n"] != 6.0 || itl["p99"] != 0.01 {
 		t.Errorf("summary %v: pooled %s = %v, want 6 gaps and a p99 of 0.01", sum[3]["key"], bench.MITL, itl)
 	}
-	if p, has := sum[0]["pooled"]; has {
-		t.Errorf("summary %v has pooled %v", sum[0]["key"], p)
+	if p, _ := sum[0]["pooled"].(map[string]any); len(p) != 1 || p[bench.MLatency] == nil {
+		t.Errorf("summary %v has pooled %v, want its latencies alone", sum[0]["key"], p)
 	}
 	if _, has := thr["stats"].(map[string]any)[bench.MDeviceLatency]; has {
 		t.Errorf("thr1, on the CPU, has %s", bench.MDeviceLatency)
@@ -509,9 +510,9 @@ func TestCSVNoteAndPromptTokens(t *testing.T) {
 }
 
 // raw_metrics.csv gives each pooled metric (bench.Record.Pooled) a column
-// per field of its summary, ITL's first and any other after it, apart from
-// its mean and std over repetitions; a record without one leaves them
-// empty.
+// per field of its summary, TTFT, TPOT, ITL and latency first and any other
+// after them, apart from its mean and std over repetitions; a record
+// without one leaves them empty.
 func TestCSVPooled(t *testing.T) {
 	r := arRecord()
 	r.Pooled = map[string]bench.Dist{
@@ -534,21 +535,30 @@ func TestCSVPooled(t *testing.T) {
 		}
 		ar[h], diff[h] = rows[1][i], rows[2][i]
 	}
-	want := []string{"itl_s_pooled_n", "itl_s_pooled_mean", "itl_s_pooled_std", "itl_s_pooled_median",
-		"itl_s_pooled_p90", "itl_s_pooled_p99", "a_s_pooled_n", "a_s_pooled_mean", "a_s_pooled_std",
-		"a_s_pooled_median", "a_s_pooled_p90", "a_s_pooled_p99"}
+	var want []string
+	for _, m := range []string{"ttft_s", "tpot_s", "itl_s", "latency_s", "a_s"} {
+		for _, c := range []string{"n", "mean", "std", "median", "p90", "p99"} {
+			want = append(want, m+"_pooled_"+c)
+		}
+	}
 	if d := cmp.Diff(want, pooled); d != "" {
 		t.Fatalf("pooled columns (-want +got):\n%s", d)
 	}
-	for i, v := range []string{"6", "1", "2", "3", "4", "5", "7"} {
-		if ar[want[i]] != v {
-			t.Errorf("%s = %q, want %q", want[i], ar[want[i]], v)
+	for i, v := range []string{"6", "1", "2", "3", "4", "5"} {
+		if h := want[12+i]; ar[h] != v {
+			t.Errorf("%s = %q, want %q", h, ar[h], v)
 		}
 	}
-	for _, h := range want {
-		if diff[h] != "" {
-			t.Errorf("diffusion record: %s = %q, want empty", h, diff[h])
+	if ar["a_s_pooled_n"] != "7" {
+		t.Errorf("a_s_pooled_n = %q, want 7", ar["a_s_pooled_n"])
+	}
+	for _, h := range want[:12] {
+		if ar[h] != "" || diff[h] != "" {
+			t.Errorf("%s = %q, %q, want empty where the record has no such pool", h, ar[h], diff[h])
 		}
+	}
+	if diff["latency_s_pooled_n"] != "2" || diff["itl_s_pooled_n"] != "" {
+		t.Errorf("diffusion record: latency_s_pooled_n %q, itl_s_pooled_n %q, want 2 and empty", diff["latency_s_pooled_n"], diff["itl_s_pooled_n"])
 	}
 	if ar["itl_s_mean"] != "0.01" {
 		t.Errorf("itl_s_mean = %q, want the mean over repetitions, 0.01", ar["itl_s_mean"])
