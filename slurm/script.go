@@ -16,16 +16,17 @@ type Plan struct {
 	LogDir    string // where SLURM writes the jobs' output; it must exist before sbatch
 	Shards    int    // tasks in the array
 	Name      string // job name; the merge job is Name-merge
-	// GPUs is the number of GPUs a task asks for (--gres=gpu:N); 0 for a
-	// grid on the CPU. With more than one, each task runs one worker per
-	// GPU (run --devices all).
-	GPUs int
+	// GPUs is how a task asks for its GPUs: --gres=gpu:N, or the user's
+	// own GPU option, which replaces it (TaskGPUs). Count 0 (a grid on the
+	// CPU) asks for none.
+	GPUs GPURequest
 	// Env holds variables the jobs set unless they already have them
 	// ("HF_HOME=/scratch/hf"): the model cache is the only environment the
 	// tasks need besides the binary.
 	Env []string
 	// Quality makes the merge job compute the quality metrics too; it then
-	// asks for the tasks' GPUs, since a judge model runs there.
+	// asks for one GPU of the tasks' kind, where the judge model runs (on
+	// the first device, as a run's quality step does).
 	Quality bool
 }
 
@@ -36,7 +37,7 @@ const (
 )
 
 func (p *Plan) check() {
-	if p.Shards < 1 || p.Binary == "" || p.Grid == "" || p.OutputDir == "" || p.LogDir == "" {
+	if p.Shards < 1 || p.Binary == "" || p.Grid == "" || p.OutputDir == "" || p.LogDir == "" || p.GPUs.Count < 0 {
 		panic(fmt.Sprintf("slurm: incomplete plan %+v", *p))
 	}
 }
@@ -79,7 +80,7 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT;
 `)
 	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", Quote(p.OutputDir),
 		"--shard", fmt.Sprintf(`"$SLURM_ARRAY_TASK_ID/%d"`, p.Shards), "--records-name", `"$name"`, "--no-report", "--no-quality"}
-	if p.GPUs > 1 {
+	if p.GPUs.Count > 1 {
 		args = append(args, "--devices", "all")
 	}
 	b.WriteString("exec " + strings.Join(args, " ") + "\n")
@@ -124,9 +125,8 @@ func (p *Plan) MergeScript() string {
 }
 
 // directives are the #SBATCH lines; options on sbatch's command line
-// override them.
+// override them, but for the GPU request, which only the directives make.
 func (p *Plan) directives(array bool) []string {
-	gres := p.GPUs > 0 && (array || p.Quality)
 	var d []string
 	if array {
 		d = append(d, "--job-name="+p.name(), fmt.Sprintf("--array=0-%d", p.Shards-1),
@@ -139,8 +139,11 @@ func (p *Plan) directives(array bool) []string {
 	if array {
 		d = append(d, "--signal=B:TERM@120", "--requeue")
 	}
-	if gres {
-		d = append(d, fmt.Sprintf("--gres=gpu:%d", p.GPUs))
+	switch {
+	case array:
+		d = append(d, p.GPUs.Options(p.GPUs.Count)...)
+	case p.Quality:
+		d = append(d, p.GPUs.Options(min(p.GPUs.Count, 1))...)
 	}
 	return d
 }
@@ -157,9 +160,10 @@ func (p *Plan) writeEnv(b *strings.Builder) {
 }
 
 // ArrayArgs are sbatch's arguments for the array: opts (the user's, which
-// override the script's directives), then the script.
+// override the script's directives) but for those that ask for GPUs,
+// which the script's directives hold (GPURequest), then the script.
 func (p *Plan) ArrayArgs(opts []string, script string) []string {
-	return append(append([]string{"--parsable"}, opts...), script)
+	return append(append([]string{"--parsable"}, withoutGPUs(opts)...), script)
 }
 
 // MergeArgs are sbatch's arguments for the merge job. It takes only the
@@ -168,11 +172,12 @@ func (p *Plan) ArrayArgs(opts []string, script string) []string {
 // resources and takes them all but the array's own: --array (which would
 // make it an array of merge jobs) and --dependency (which, later on the
 // command line, would replace its dependency on the array; waiting for the
-// array, it waits for what the array waits for).
+// array, it waits for what the array waits for), and the GPU request,
+// which its script's directives make for one GPU.
 func (p *Plan) MergeArgs(arrayJob string, opts []string, script string) []string {
 	args := []string{"--parsable", "--dependency=afterany:" + arrayJob}
 	if p.Quality {
-		args = append(args, notArrayOnly(opts)...)
+		args = append(args, notArrayOnly(withoutGPUs(opts))...)
 	} else {
 		args = append(args, placement(opts)...)
 	}
@@ -185,7 +190,7 @@ func placement(opts []string) []string {
 	named, _ := splitOptions(opts,
 		[]string{"--partition", "--account", "--qos", "--reservation", "--clusters", "--mail-type", "--mail-user", "--time", "--wckey", "--comment"},
 		[]string{"-p", "-A", "-q", "-M", "-t"})
-	return named
+	return words(named)
 }
 
 // notArrayOnly drops the options that concern only the array (--array,
@@ -195,19 +200,32 @@ func notArrayOnly(opts []string) []string {
 	return rest
 }
 
+// option is one named sbatch option of a command line.
+type option struct {
+	words   []string // as given: [--gres=gpu:2], [--gres gpu:2], [-G2] or [-G 2]
+	name    string   // --gres, -G
+	value   string
+	missing bool // the name came last, without its value
+}
+
 // splitOptions parts sbatch options into those that long (--name=v,
 // --name v) or short (-n v, -nv) names, with their values, and the rest. A
-// named option without its value, last, is in neither.
-func splitOptions(opts, long, short []string) (named, rest []string) {
+// named option without its value, last, is named (missing) but has no
+// words: sbatch's own command lines leave it out.
+func splitOptions(opts, long, short []string) (named []option, rest []string) {
 	for i := 0; i < len(opts); i++ {
 		o := opts[i]
-		name, _, hasValue := strings.Cut(o, "=")
+		name, value, hasValue := strings.Cut(o, "=")
 		switch {
-		case slices.Contains(long, name) && hasValue, len(o) > 2 && slices.Contains(short, o[:2]):
-			named = append(named, o)
+		case slices.Contains(long, name) && hasValue:
+			named = append(named, option{words: []string{o}, name: name, value: value})
+		case len(o) > 2 && slices.Contains(short, o[:2]):
+			named = append(named, option{words: []string{o}, name: o[:2], value: o[2:]})
 		case slices.Contains(long, o) || slices.Contains(short, o):
 			if i+1 < len(opts) {
-				named = append(named, o, opts[i+1])
+				named = append(named, option{words: []string{o, opts[i+1]}, name: o, value: opts[i+1]})
+			} else {
+				named = append(named, option{name: o, missing: true})
 			}
 			i++
 		default:
@@ -215,6 +233,15 @@ func splitOptions(opts, long, short []string) (named, rest []string) {
 		}
 	}
 	return named, rest
+}
+
+// words are the options' words, in their order.
+func words(opts []option) []string {
+	var w []string
+	for _, o := range opts {
+		w = append(w, o.words...)
+	}
+	return w
 }
 
 func isName(s string) bool {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,7 +80,7 @@ func TestShardSelect(t *testing.T) {
 
 func testPlan() *Plan {
 	return &Plan{Binary: "/opt/dll mbench/bin/dllmbench", Grid: "/data/out/slurm/grid-abc.yaml", OutputDir: "/data/out",
-		LogDir: "/data/logs/slurm", Shards: 4, GPUs: 1, Env: []string{"HF_HOME=/scratch/o'neil/hf"}, Quality: true}
+		LogDir: "/data/logs/slurm", Shards: 4, GPUs: GPURequest{Count: 1}, Env: []string{"HF_HOME=/scratch/o'neil/hf"}, Quality: true}
 }
 
 // The scripts pass bash's syntax check and say what the tasks need.
@@ -104,12 +105,30 @@ func TestScripts(t *testing.T) {
 			t.Errorf("merge script lacks %q:\n%s", want, merge)
 		}
 	}
-	p.Quality, p.GPUs = false, 2
+	p.Quality, p.GPUs = false, GPURequest{Count: 2}
 	if m := p.MergeScript(); strings.Contains(m, "gres") || !strings.Contains(m, " --no-measure --no-quality ") {
 		t.Errorf("merge script without quality asks for GPUs or computes quality:\n%s", m)
 	}
 	if a := p.ArrayScript(); !strings.Contains(a, "--gres=gpu:2") || !strings.Contains(a, "--devices all") {
 		t.Errorf("two GPUs a task: no --gres=gpu:2 or no --devices all:\n%s", a)
+	}
+	// The user's request (--gpus=a100:4 --gres=tmpdisk:100) is the
+	// scripts' own: the array's, and one GPU of its kind for the merge job
+	// with quality, where the judge runs on one device. Before, the scripts
+	// wrote --gres=gpu:1 whatever the user asked for, and sbatch took
+	// --gres=gpu:1 with --gpus=4 for four nodes of one GPU each; the merge
+	// job took all the tasks' GPUs for its one device.
+	p.GPUs, p.Quality = GPURequest{Option: "--gpus", Type: "a100", Count: 4, Other: []string{"tmpdisk:100"}}, true
+	a, m := p.ArrayScript(), p.MergeScript()
+	if !strings.Contains(a, "#SBATCH --gres=tmpdisk:100\n#SBATCH --gpus=a100:4\nset") || strings.Contains(a, "gpu:") {
+		t.Errorf("the user's --gpus=a100:4 --gres=tmpdisk:100: array script\n%s", a)
+	}
+	if !strings.Contains(m, "#SBATCH --gres=tmpdisk:100\n#SBATCH --gpus=a100:1\nset") {
+		t.Errorf("the user's --gpus=a100:4 --gres=tmpdisk:100: merge script\n%s", m)
+	}
+	p.GPUs = GPURequest{Option: "--gres", Count: 0}
+	if a := p.ArrayScript(); strings.Contains(a, "gres") || strings.Contains(a, "gpus") {
+		t.Errorf("no GPUs: the array asks for some\n%s", a)
 	}
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash to check the syntax")
@@ -221,8 +240,9 @@ func TestMergeArgs(t *testing.T) {
 		t.Errorf("merge job without quality (-want +got):\n%s", d)
 	}
 	p.Quality = true
-	if got := p.MergeArgs("12", opts, "m.sbatch"); len(got) != len(opts)+3 {
-		t.Errorf("merge job with quality takes all the options: %q", got)
+	// all the options but the GPUs, which its script asks for (one)
+	if got := p.MergeArgs("12", opts, "m.sbatch"); len(got) != len(opts)+2 || slices.Contains(got, "--gres=gpu:4") {
+		t.Errorf("merge job with quality takes all the options but the GPUs: %q", got)
 	}
 	// but not those of the array alone: an --array (a throttle, such as
 	// 0-3%2) made the merge job an array of merge jobs, and a --dependency,
@@ -233,6 +253,121 @@ func TestMergeArgs(t *testing.T) {
 	want = []string{"--parsable", "--dependency=afterany:12", "--mem=64G", "m.sbatch"}
 	if d := cmp.Diff(want, p.MergeArgs("12", opts, "m.sbatch")); d != "" {
 		t.Errorf("merge job with quality, array-only options (-want +got):\n%s", d)
+	}
+}
+
+// The GPU options are the scripts' (their directives hold the request),
+// not the command lines': sbatch adds a --gpus to a directive's --gres, and
+// the merge job asks for one GPU, not the tasks'.
+func TestArgsWithoutGPUs(t *testing.T) {
+	p := testPlan()
+	opts := []string{"-p", "gpu", "--gres=gpu:4", "-G", "4", "-G4", "--gpus", "a100:2", "--gpus-per-node=2", "--gpus-per-task", "1",
+		"--gres", "gpu:2", "--gpus-per-socket=1", "--mem=64G", "--gres-flags=enforce-binding"}
+	rest := []string{"-p", "gpu", "--mem=64G", "--gres-flags=enforce-binding"}
+	if d := cmp.Diff(append(append([]string{"--parsable"}, rest...), "a.sbatch"), p.ArrayArgs(opts, "a.sbatch")); d != "" {
+		t.Errorf("array (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(append(append([]string{"--parsable", "--dependency=afterany:12"}, rest...), "m.sbatch"), p.MergeArgs("12", opts, "m.sbatch")); d != "" {
+		t.Errorf("merge job with quality (-want +got):\n%s", d)
+	}
+}
+
+func TestParseGPUs(t *testing.T) {
+	for _, tc := range []struct {
+		opts []string
+		want GPURequest
+		ok   bool
+		err  string
+	}{
+		{nil, GPURequest{}, false, ""},
+		{[]string{"-p", "gpu", "-c", "8"}, GPURequest{}, false, ""},
+		{[]string{"--gres=gpu:4"}, GPURequest{"--gres", "", 4, nil}, true, ""},
+		{[]string{"--gres", "gpu:a100:4"}, GPURequest{"--gres", "a100", 4, nil}, true, ""},
+		{[]string{"--gres=gpu"}, GPURequest{"--gres", "", 1, nil}, true, ""},          // SLURM's count defaults to 1
+		{[]string{"--gres=gpu:h100"}, GPURequest{"--gres", "h100", 1, nil}, true, ""}, // a type, not a count
+		{[]string{"--gres=none"}, GPURequest{"--gres", "", 0, nil}, true, ""},
+		{[]string{"--gres=tmpdisk:100,gpu:2"}, GPURequest{"--gres", "", 2, []string{"tmpdisk:100"}}, true, ""},
+		// other resources only: the GPUs are still the scripts' to ask for
+		{[]string{"--gres=tmpdisk:100"}, GPURequest{Other: []string{"tmpdisk:100"}}, false, ""},
+		{[]string{"-G", "4"}, GPURequest{"--gpus", "", 4, nil}, true, ""},
+		{[]string{"-Gvolta:2"}, GPURequest{"--gpus", "volta", 2, nil}, true, ""},
+		{[]string{"--gpus=0"}, GPURequest{"--gpus", "", 0, nil}, true, ""},
+		{[]string{"--gpus-per-node=a100:8"}, GPURequest{"--gpus-per-node", "a100", 8, nil}, true, ""},
+		{[]string{"--gpus-per-task", "2", "-n", "1"}, GPURequest{"--gpus-per-task", "", 2, nil}, true, ""},
+		{[]string{"--gpus-per-node=2", "--gres=tmpdisk:1"}, GPURequest{"--gpus-per-node", "", 2, []string{"tmpdisk:1"}}, true, ""},
+		// sbatch takes --gres=gpu:1 with --gpus=4 for four nodes of one GPU
+		{[]string{"--gres=gpu:1", "--gpus=4"}, GPURequest{}, false, "sbatch's --gres and --gpus both ask for GPUs: give one"},
+		{[]string{"--gpus=4", "-G", "4"}, GPURequest{}, false, "--gpus is given twice"},
+		{[]string{"--gres=gpu:2", "--gres=tmpdisk:1"}, GPURequest{}, false, "--gres is given twice"},
+		{[]string{"--gpus-per-socket=2"}, GPURequest{}, false, "--gpus-per-socket=2: a task's GPUs are asked for with --gres=gpu:N"},
+		{[]string{"--gpus=volta:3,kepler:1"}, GPURequest{}, false, "want [TYPE:]N, one GPU type"},
+		{[]string{"--gpus=four"}, GPURequest{}, false, "want [TYPE:]N"},
+		{[]string{"--gpus=:4"}, GPURequest{}, false, "want [TYPE:]N"},
+		{[]string{"--gres=gpu:a:b:1"}, GPURequest{}, false, "want gpu[:TYPE][:N]"},
+		{[]string{"--gres=gpu:1,gpu:a100:1"}, GPURequest{}, false, "one gpu entry"},
+		{[]string{"--gres=shard:2"}, GPURequest{}, false, "shard is a share of a GPU"},
+		{[]string{"-p", "gpu", "--gres"}, GPURequest{}, false, "sbatch's --gres wants a value"},
+	} {
+		got, ok, err := ParseGPUs(tc.opts)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseGPUs(%q): %v, want an error with %q", tc.opts, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || ok != tc.ok {
+			t.Errorf("ParseGPUs(%q): ok %v, %v; want ok %v", tc.opts, ok, err, tc.ok)
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("ParseGPUs(%q) (-want +got):\n%s", tc.opts, d)
+		}
+	}
+}
+
+// A task's GPUs: the user's sbatch request, else submit's --gpus, else
+// 1, or 0 on the CPU backend; the Options are those the scripts write.
+func TestTaskGPUs(t *testing.T) {
+	for _, tc := range []struct {
+		backend string
+		gpus    int
+		opts    []string
+		env     []string
+		want    []string // the array's GPU directives
+		err     string
+	}{
+		{"auto", -1, nil, nil, []string{"--gres=gpu:1"}, ""},
+		{"cpu", -1, nil, nil, nil, ""},
+		{"cuda", 2, nil, nil, []string{"--gres=gpu:2"}, ""},
+		// the user's request replaces the scripts' own --gres=gpu:1
+		{"auto", -1, []string{"--gpus=4"}, nil, []string{"--gpus=4"}, ""},
+		{"auto", -1, []string{"--gres=gpu:a100:4"}, nil, []string{"--gres=gpu:a100:4"}, ""},
+		{"auto", 4, []string{"--gres=gpu:a100:4"}, nil, []string{"--gres=gpu:a100:4"}, ""}, // the same count twice
+		{"auto", -1, []string{"--gres=tmpdisk:9"}, nil, []string{"--gres=gpu:1,tmpdisk:9"}, ""},
+		{"cpu", -1, []string{"--gres=tmpdisk:9"}, nil, []string{"--gres=tmpdisk:9"}, ""},
+		{"auto", -1, []string{"--gres=none"}, nil, nil, ""},
+		{"cpu", 0, []string{"--gpus=0"}, nil, nil, ""},
+		{"auto", 2, []string{"--gpus-per-node=4"}, nil, nil, "--gpus 2 and sbatch's --gpus-per-node=4 ask for different GPU counts: give one of them"},
+		{"cpu", -1, []string{"--gres=gpu:2"}, nil, nil, "the grid runs on the CPU backend: its tasks would not use the GPUs sbatch's --gres=gpu:2 asks for"},
+		{"cpu", 1, nil, nil, nil, "would not use the GPUs --gpus 1 asks for"},
+		{"cuda", 0, nil, nil, nil, "the grid runs on the cuda backend: its tasks need GPUs, and --gpus 0 asks for none"},
+		{"gpu", -1, []string{"--gres=none"}, nil, nil, "its tasks need GPUs, and sbatch's --gres=none asks for none"},
+		{"auto", -1, nil, []string{"HOME=/root", "SBATCH_GPUS=2"}, nil, "SBATCH_GPUS=2 in the environment would change the scripts' GPU request"},
+		{"auto", -1, []string{"--gpus=1,2"}, nil, nil, "want [TYPE:]N"},
+	} {
+		r, err := TaskGPUs(tc.backend, tc.gpus, tc.opts, tc.env)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s, --gpus %d, %q, %q: %v, want an error with %q", tc.backend, tc.gpus, tc.opts, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s, --gpus %d, %q: %v", tc.backend, tc.gpus, tc.opts, err)
+			continue
+		}
+		if d := cmp.Diff(tc.want, r.Options(r.Count)); d != "" {
+			t.Errorf("%s, --gpus %d, %q (-want +got):\n%s", tc.backend, tc.gpus, tc.opts, d)
+		}
 	}
 }
 

@@ -32,6 +32,10 @@ func init() {
   dllmbench slurm submit --config config/experiments.yaml --output_dir results/study --shards 8 \
       -- --partition=gpu --time=12:00:00 --account=myproject
 
+  # 4 tasks of four A100s each, one worker per GPU; the merge job asks for one
+  dllmbench slurm submit --config config/experiments.yaml --output_dir results/study --shards 4 \
+      -- --partition=gpu --gres=gpu:a100:4
+
   # print the scripts and sbatch command lines, submit nothing
   dllmbench slurm submit --config config/experiments.yaml --dry-run
 
@@ -90,8 +94,8 @@ func setupSubmit(fs *flag.FlagSet) func(context.Context, []string) error {
 	})
 	fs.StringVar(&f.logDir, "log-dir", filepath.Join("logs", "slurm"), "folder of the jobs' output files")
 	fs.IntVar(&f.shards, "shards", 0, "tasks in the array; cell k goes to task k mod N (default: the cells, at most 8)")
-	fs.IntVar(&f.gpus, "gpus", -1, "GPUs per task (--gres=gpu:N; more than 1 runs one worker per GPU); default 1, or 0 for a grid on the CPU backend")
-	fs.BoolVar(&f.quality, "quality", true, "the merge job also computes the quality metrics (it then gets the tasks' GPUs)")
+	fs.IntVar(&f.gpus, "gpus", -1, "GPUs per task, asked for as --gres=gpu:N (sbatch's own --gres, --gpus or --gpus-per-node after -- replaces it); more than 1 runs one worker per GPU; default 1, or 0 for a grid on the CPU backend")
+	fs.BoolVar(&f.quality, "quality", true, "the merge job also computes the quality metrics (it then asks for one of the tasks' GPUs, for the judge)")
 	alias(fs, "dry-run", "dry_run")(func(n string) {
 		fs.BoolVar(&f.dryRun, n, false, "print the scripts and sbatch command lines; write and submit nothing")
 	})
@@ -128,12 +132,9 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 		slog.Info("fewer cells than shards: one task per cell", "cells", len(cells), "shards", shards)
 		shards = len(cells)
 	}
-	gpus := f.gpus
-	if gpus < 0 {
-		gpus = 1
-		if strings.EqualFold(g.Backend, "cpu") {
-			gpus = 0
-		}
+	gpus, err := slurm.TaskGPUs(g.Backend, f.gpus, opts, os.Environ())
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	bin, err := os.Executable()
 	if err != nil {

@@ -110,7 +110,7 @@ exit "${FAKE_REQUEUE_RC:-0}"`,
 	}
 	e.vars = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "FAKE_DIR="+e.dir,
 		"XDG_CACHE_HOME="+filepath.Join(e.dir, "cache"))
-	e.vars = slices.DeleteFunc(e.vars, func(kv string) bool { return strings.HasPrefix(kv, "SLURM_") })
+	e.vars = slices.DeleteFunc(e.vars, func(kv string) bool { return strings.HasPrefix(kv, "SLURM_") || strings.HasPrefix(kv, "SBATCH_") })
 	return e
 }
 
@@ -682,6 +682,81 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 	} {
 		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%q: code %d, %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// A GPU request given to sbatch after -- replaces the scripts' own: the
+// array's directives hold it (so that sbatch is not also asked for the
+// scripts' --gres=gpu:1, which with --gpus=4 it took for four nodes of one
+// GPU each, and under --gpus-per-node=2 gave one GPU), the merge job asks
+// for one of its kind when it computes quality, and the command lines
+// carry the rest. Conflicting requests are refused with one line.
+func TestSlurmSubmitGPUs(t *testing.T) {
+	e := newEnv(t, strings.Replace(shardGrid, "backend: cpu", "backend: auto", 1))
+	script := func(out, name string) string {
+		b, err := os.ReadFile(filepath.Join(e.dir, out, "slurm", name))
+		must(t, err)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		args         []string
+		array, merge []string // #SBATCH lines that ask for GPUs
+		opts         string   // what both command lines carry
+	}{
+		{[]string{"--", "-p", "gpu", "--gres=gpu:4"}, []string{"--gres=gpu:4"}, []string{"--gres=gpu:1"}, "-p gpu"},
+		{[]string{"--gpus", "2", "--", "--gpus", "h100:2", "-t", "1:00:00"}, []string{"--gpus=h100:2"}, []string{"--gpus=h100:1"}, "-t 1:00:00"},
+		{[]string{"--quality=false", "--", "--gpus-per-node=2", "-p", "gpu"}, []string{"--gpus-per-node=2"}, nil, "-p gpu"},
+		{[]string{"--", "--gres=tmpdisk:10", "-p", "gpu"}, []string{"--gres=gpu:1,tmpdisk:10"}, []string{"--gres=gpu:1,tmpdisk:10"}, "-p gpu"},
+	} {
+		for _, f := range []string{"calls.log", "next", "out"} { // the fake sbatch's ids start at 100 again
+			must(t, os.RemoveAll(filepath.Join(e.dir, f)))
+		}
+		r := e.run(t, nil, append([]string{"slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2"}, tc.args...)...)
+		if r.code != 0 {
+			t.Errorf("%q: code %d\n%s", tc.args, r.code, r.stderr)
+			continue
+		}
+		for name, want := range map[string][]string{"array.sbatch": tc.array, "merge.sbatch": tc.merge} {
+			var got []string
+			for _, line := range strings.Split(script("out", name), "\n") {
+				if d, ok := strings.CutPrefix(line, "#SBATCH "); ok && (strings.HasPrefix(d, "--gres") || strings.HasPrefix(d, "--gpus")) {
+					got = append(got, d)
+				}
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%q: %s's GPU directives (-want +got):\n%s", tc.args, name, d)
+			}
+		}
+		dir := filepath.Join(e.dir, "out", "slurm")
+		want := []string{"sbatch --parsable " + tc.opts + " " + filepath.Join(dir, "array.sbatch"),
+			"sbatch --parsable --dependency=afterany:100 " + tc.opts + " " + filepath.Join(dir, "merge.sbatch")}
+		if d := cmp.Diff(want, e.calls()); d != "" {
+			t.Errorf("%q: sbatch calls (-want +got):\n%s", tc.args, d)
+		}
+	}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--gpus", "2", "--", "--gres=gpu:4"}, "--gpus 2 and sbatch's --gres=gpu:4 ask for different GPU counts: give one of them"},
+		{nil, []string{"--", "--gres=gpu:1", "--gpus=4"}, "sbatch's --gres and --gpus both ask for GPUs: give one"},
+		{nil, []string{"--", "--gpus-per-socket=1"}, "sbatch's --gpus-per-socket=1: a task's GPUs are asked for with --gres=gpu:N"},
+		{[]string{"SBATCH_GRES=gpu:1"}, nil, "SBATCH_GRES=gpu:1 in the environment would change the scripts' GPU request"},
+		{nil, []string{"--backend-grid-cpu", "--", "--gres=gpu:2"}, "the grid runs on the CPU backend: its tasks would not use the GPUs sbatch's --gres=gpu:2 asks for"},
+	} {
+		config := "grid.yaml"
+		if len(tc.args) > 0 && tc.args[0] == "--backend-grid-cpu" {
+			must(t, os.WriteFile(filepath.Join(e.dir, "cpu.yaml"), []byte(shardGrid), 0o644))
+			config, tc.args = "cpu.yaml", tc.args[1:]
+		}
+		r := e.run(t, tc.env, append([]string{"slurm", "submit", "--config", config, "--output_dir", "refused"}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v %q: code %d, %q; want code 2 and one line with %q", tc.env, tc.args, r.code, r.stderr, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, "refused")); err == nil {
+			t.Errorf("%v %q: a refused submission wrote its folder", tc.env, tc.args)
 		}
 	}
 }
