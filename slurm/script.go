@@ -18,7 +18,8 @@ type Plan struct {
 	Name      string // job name; the merge job is Name-merge
 	// GPUs is how a task asks for its GPUs: --gres=gpu:N, or the user's
 	// own GPU option, which replaces it (TaskGPUs). Count 0 (a grid on the
-	// CPU) asks for none.
+	// CPU) asks for none. A task runs one worker per GPU SLURM gives it
+	// (run --devices).
 	GPUs GPURequest
 	// Env holds variables the jobs set unless they already have them
 	// ("HF_HOME=/scratch/hf"): the model cache is the only environment the
@@ -80,8 +81,21 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT;
 `)
 	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", Quote(p.OutputDir),
 		"--shard", fmt.Sprintf(`"$SLURM_ARRAY_TASK_ID/%d"`, p.Shards), "--records-name", `"$name"`, "--no-report", "--no-quality"}
-	if p.GPUs.Count > 1 {
-		args = append(args, "--devices", "all")
+	if n := p.GPUs.Count; n > 0 {
+		// SLURM lists the task's GPUs in CUDA_VISIBLE_DEVICES, those a
+		// command-line --gres of a task submitted again by hand or an
+		// --exclusive gave it included; where it lists none (GPUs
+		// configured without device files) the task takes as many as it
+		// asked for, not every GPU the node has.
+		first := make([]string, n)
+		for i := range first {
+			first[i] = fmt.Sprint(i)
+		}
+		fmt.Fprintf(&b, `# One worker per GPU SLURM gave this task, as CUDA_VISIBLE_DEVICES lists them;
+# where it lists none, one per GPU the task asked for: devices %[1]s.
+if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then devices=all; else devices=%[1]s; fi
+`, strings.Join(first, ","))
+		args = append(args, "--devices", `"$devices"`)
 	}
 	b.WriteString("exec " + strings.Join(args, " ") + "\n")
 	return b.String()

@@ -92,7 +92,8 @@ func TestScripts(t *testing.T) {
 		"#SBATCH --output=/data/logs/slurm/%x-%A_%a.out\n", "#SBATCH --open-mode=append\n",
 		`if [ -z "${HF_HOME:-}" ]; then export HF_HOME='/scratch/o'\''neil/hf'; fi`,
 		`DLLMBENCH=${DLLMBENCH:-'/opt/dll mbench/bin/dllmbench'}`,
-		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/4" --records-name "$name" --no-report --no-quality` + "\n",
+		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/4" --records-name "$name" --no-report --no-quality --devices "$devices"` + "\n",
+		`if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then devices=all; else devices=0; fi` + "\n",
 	} {
 		if !strings.Contains(array, want) {
 			t.Errorf("array script lacks %q:\n%s", want, array)
@@ -109,8 +110,8 @@ func TestScripts(t *testing.T) {
 	if m := p.MergeScript(); strings.Contains(m, "gres") || !strings.Contains(m, " --no-measure --no-quality ") {
 		t.Errorf("merge script without quality asks for GPUs or computes quality:\n%s", m)
 	}
-	if a := p.ArrayScript(); !strings.Contains(a, "--gres=gpu:2") || !strings.Contains(a, "--devices all") {
-		t.Errorf("two GPUs a task: no --gres=gpu:2 or no --devices all:\n%s", a)
+	if a := p.ArrayScript(); !strings.Contains(a, "--gres=gpu:2") || !strings.Contains(a, ` --devices "$devices"`+"\n") {
+		t.Errorf("two GPUs a task: no --gres=gpu:2 or no --devices:\n%s", a)
 	}
 	// The user's request (--gpus=a100:4 --gres=tmpdisk:100) is the
 	// scripts' own: the array's, and one GPU of its kind for the merge job
@@ -178,6 +179,69 @@ func TestArrayScriptRuns(t *testing.T) {
 	}
 	if _, err := os.Stat(p.LogDir); err != nil {
 		t.Errorf("the script did not create the log folder: %v", err)
+	}
+	// A task runs one worker per GPU SLURM gave it, those that
+	// CUDA_VISIBLE_DEVICES lists, or the first of the node as many as it
+	// asked for where SLURM lists none. Before, a task ran one worker
+	// unless the plan had more than one GPU, whatever SLURM gave it (a
+	// --gres=gpu:4 on the command line of a task submitted again, an
+	// --exclusive), and every GPU of the node where SLURM listed none.
+	task := []string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0"}
+	run := "run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0 --no-report --no-quality"
+	for _, tc := range []struct {
+		gpus int
+		env  []string
+		want string
+	}{
+		{1, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7"}, run + " --devices all"},
+		{4, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7"}, run + " --devices all"},
+		{4, nil, run + " --devices 0,1,2,3"},
+		{1, nil, run + " --devices 0"},
+	} {
+		p.GPUs = GPURequest{Count: tc.gpus}
+		cmd := exec.Command("bash", "-c", p.ArrayScript())
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, append(tc.env, task...)...)
+		out, err := cmd.CombinedOutput()
+		if got, _, _ := strings.Cut(string(out), "\n"); err != nil || got != tc.want {
+			t.Errorf("%d GPUs, %v: %v\n%s\nwant\n%s", tc.gpus, tc.env, err, out, tc.want)
+		}
+	}
+}
+
+// jobs/benchmark_gpu.sbatch runs one worker per GPU SLURM gave the job, as
+// CUDA_VISIBLE_DEVICES lists them: sbatch --gres=gpu:4 on its command line
+// ran one, on the first GPU.
+func TestJobScriptDevices(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "jobs", "benchmark_gpu.sbatch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := "run --config c.yaml --output_dir out --shard 1/2 --records-name 7_1"
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{[]string{"CUDA_VISIBLE_DEVICES=0,1,2,3"}, nil, run + " --devices all --no-report --no-quality\n"},
+		{[]string{"CUDA_VISIBLE_DEVICES=0,1,2,3"}, []string{"--devices", "0"}, run + " --devices all --no-report --no-quality --devices 0\n"},
+		{nil, nil, run + " --no-report --no-quality\n"}, // no GPU: --gres=none, a CPU grid
+	} {
+		cmd := exec.Command("bash", append([]string{script}, tc.args...)...)
+		cmd.Dir = dir
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DLLMBENCH=" + fake, "CONFIG=c.yaml", "OUTPUT_DIR=out",
+			"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2"}, tc.env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != tc.want {
+			t.Errorf("%v %q: %v\n%s\nwant\n%s", tc.env, tc.args, err, out, tc.want)
+		}
 	}
 }
 
