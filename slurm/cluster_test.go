@@ -74,17 +74,27 @@ func TestCluster(t *testing.T) {
 	// An array of two shards and its merge job: every cell recorded once,
 	// the quality metrics computed and then the reports built, with their
 	// quality and Pareto figures, as a run on one machine ends; the status
-	// complete.
+	// complete. Each task, given one CPU, measures with one thread, not
+	// one a CPU of the machine.
 	t.Run("submit", func(t *testing.T) {
 		work := c.workDir(t, "submit", smallGrid)
 		out := c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2",
-			"--", "--partition=debug")
+			"--", "--partition=debug", "--cpus-per-task=1")
 		sub := latest(t, filepath.Join(work, "out"))
 		c.waitMerge(t, sub, 90*time.Second)
 		c.wantJobs(t, sub, map[int]int{0: 0, 1: 0})
 		keys := recordKeys(t, filepath.Join(work, "out", "records"))
 		if len(keys) != 6 {
 			t.Errorf("%d cells recorded, want 6: %v", len(keys), keys)
+		}
+		files, _ := filepath.Glob(filepath.Join(work, "out", "records", "*.jsonl"))
+		for _, f := range files {
+			for _, line := range strings.Split(strings.TrimSpace(readFile(t, f)), "\n") {
+				var r struct{ Env struct{ Device string } }
+				if err := json.Unmarshal([]byte(line), &r); err != nil || !strings.HasSuffix(r.Env.Device, ", 1 threads") {
+					t.Errorf("%s: a task of one CPU measured on %q (%v)", f, r.Env.Device, err)
+				}
+			}
 		}
 		for _, f := range []string{"raw_data/raw_metrics.csv", "raw_data/quality_metrics.json", "bench.txt",
 			"figures/quality_judge_ppl.svg", "figures/pareto_throughput.svg",
@@ -285,7 +295,8 @@ func (c *cluster) workDir(t *testing.T, name, grid string) string {
 func (c *cluster) submitUntilRecorded(t *testing.T, name string, task int) (work string, sub *Submission, records string) {
 	t.Helper()
 	work = c.workDir(t, name, killGrid)
-	c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false")
+	c.run(t, work, c.bin, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--quality=false",
+		"--", "--cpus-per-task=2")
 	sub = latest(t, filepath.Join(work, "out"))
 	records = filepath.Join(work, "out", "records", fmt.Sprintf("%s_%d.jsonl", sub.ArrayJob, task))
 	deadline := time.Now().Add(60 * time.Second)

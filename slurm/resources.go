@@ -214,3 +214,23 @@ func TaskGPUs(backend string, gpus int, opts, environ []string) (GPURequest, err
 	}
 	return r, nil
 }
+
+// TaskCPUs checks that the user's sbatch options (or sbatch's input
+// environment, in environ) ask for CPUs for tasks that run on the CPU:
+// --cpus-per-task (-c), --mincpus, --ntasks (-n; the batch step holds
+// every CPU of the job), --ntasks-per-node, or a plain --exclusive (a
+// whole node, every CPU of it). Without one, a task gets SLURM's default,
+// often one core, and its measurements say nothing of the machine. The
+// tasks then take as many threads as SLURM gave them CPUs (ArrayScript).
+func TaskCPUs(opts, environ []string) error {
+	named, rest := splitOptions(opts, []string{"--cpus-per-task", "--mincpus", "--ntasks", "--ntasks-per-node"}, []string{"-c", "-n"})
+	if len(named) > 0 || slices.Contains(rest, "--exclusive") {
+		return nil
+	}
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); k == "SBATCH_EXCLUSIVE" && v != "user" && v != "mcs" {
+			return nil
+		}
+	}
+	return fmt.Errorf("the tasks run on the CPU, and the sbatch options ask for no CPUs: each would get SLURM's default, often one core, which measures nothing useful; give them cores after -- (-- --cpus-per-task=16, or -- --exclusive for whole nodes)")
+}

@@ -96,6 +96,11 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT;
 if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then devices=all; else devices=%[1]s; fi
 `, strings.Join(first, ","))
 		args = append(args, "--devices", `"$devices"`)
+	} else {
+		// As many threads as CPUs SLURM gave the task (TaskCPUs): where
+		// it does not bind a task to its CPUs, a run would take one a CPU
+		// of the node, and share them with the other jobs there.
+		args = append(args, "--threads", `"${SLURM_CPUS_ON_NODE:-0}"`)
 	}
 	b.WriteString("exec " + strings.Join(args, " ") + "\n")
 	return b.String()

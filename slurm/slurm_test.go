@@ -159,16 +159,17 @@ func TestArrayScriptRuns(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2"},
-			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality\nHF_HOME=/hf\n"},
+		// a task on the CPU takes one thread a CPU SLURM gave it
+		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_CPUS_ON_NODE=16"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality --threads 16\nHF_HOME=/hf\n"},
 		// one task submitted again by hand (sbatch --array=1 array.sbatch),
 		// as users rerun a task that failed: SLURM_ARRAY_TASK_COUNT is then 1,
 		// and the shard is still 1 of the plan's 2, not "1/1", which run refused
 		{[]string{"SLURM_ARRAY_JOB_ID=9", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=1", "SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_MAX=1"},
-			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 9_1 --no-report --no-quality\nHF_HOME=/hf\n"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 9_1 --no-report --no-quality --threads 0\nHF_HOME=/hf\n"},
 		// requeued twice, with a cache of its own
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_RESTART_COUNT=2", "HF_HOME=/mine"},
-			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality\nHF_HOME=/mine\n"},
+			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality --threads 0\nHF_HOME=/mine\n"},
 	} {
 		cmd := exec.Command("bash", "-c", p.ArrayScript())
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
@@ -431,6 +432,35 @@ func TestTaskGPUs(t *testing.T) {
 		}
 		if d := cmp.Diff(tc.want, r.Options(r.Count)); d != "" {
 			t.Errorf("%s, --gpus %d, %q (-want +got):\n%s", tc.backend, tc.gpus, tc.opts, d)
+		}
+	}
+}
+
+// Tasks on the CPU need a CPU request: SLURM's default is often one core.
+func TestTaskCPUs(t *testing.T) {
+	for _, tc := range []struct {
+		opts, env []string
+		ok        bool
+	}{
+		{nil, nil, false},
+		{[]string{"-p", "cpu", "--mem=64G", "--time=1:00:00"}, nil, false},
+		{[]string{"--cpus-per-task=16"}, nil, true},
+		{[]string{"-c", "16"}, nil, true},
+		{[]string{"-c16"}, nil, true},
+		{[]string{"--mincpus", "8"}, nil, true},
+		{[]string{"-n", "8"}, nil, true}, // the batch step holds the job's CPUs
+		{[]string{"--ntasks-per-node=8"}, nil, true},
+		{[]string{"--exclusive"}, nil, true},
+		{[]string{"--exclusive=user"}, nil, false}, // the node is the user's, not its CPUs
+		{nil, []string{"SBATCH_EXCLUSIVE="}, true},
+		{nil, []string{"SBATCH_EXCLUSIVE=user"}, false},
+	} {
+		err := TaskCPUs(tc.opts, tc.env)
+		if (err == nil) != tc.ok {
+			t.Errorf("TaskCPUs(%q, %q): %v, want ok %v", tc.opts, tc.env, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "-- --cpus-per-task=16") {
+			t.Errorf("TaskCPUs(%q): %v does not say what to give", tc.opts, err)
 		}
 	}
 }

@@ -133,6 +133,9 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 		shards = len(cells)
 	}
 	gpus, err := slurm.TaskGPUs(g.Backend, f.gpus, opts, os.Environ())
+	if err == nil && gpus.Count == 0 {
+		err = slurm.TaskCPUs(opts, os.Environ())
+	}
 	if err != nil {
 		return usageError{err.Error()}
 	}

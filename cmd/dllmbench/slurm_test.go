@@ -594,22 +594,22 @@ func TestSlurmJobOutcome(t *testing.T) {
 func TestSlurmSubmitAndStatus(t *testing.T) {
 	e := newEnv(t, shardGrid)
 	// --dry-run prints and writes nothing.
-	r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--dry-run", "--", "-p", "gpu")
+	r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--dry-run", "--", "-p", "gpu", "-c", "4")
 	if r.code != 0 || !strings.Contains(r.stdout, "#SBATCH --array=0-1") || !strings.Contains(r.stdout, "--dependency=afterany:<array job id>' -p gpu") {
 		t.Fatalf("dry run: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// The command lines it prints are the shell's: a folder with a blank
 	// or a quote is one word, so that they can be run as printed.
-	r = e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "my 'out'", "--shards", "2", "--dry-run", "--", "-J", "a b")
+	r = e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "my 'out'", "--shards", "2", "--dry-run", "--", "-J", "a b", "-c", "4")
 	arrayScript := filepath.Join(e.dir, "my 'out'", "slurm", "array.sbatch")
-	if r.code != 0 || !strings.Contains(r.stdout, `#   sbatch --parsable -J 'a b' '`+strings.ReplaceAll(arrayScript, "'", `'\''`)+"'\n") {
+	if r.code != 0 || !strings.Contains(r.stdout, `#   sbatch --parsable -J 'a b' -c 4 '`+strings.ReplaceAll(arrayScript, "'", `'\''`)+"'\n") {
 		t.Fatalf("dry run, a folder with a blank: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "out")); err == nil || len(e.calls()) > 1 || e.calls()[0] != "" {
 		t.Errorf("dry run wrote or submitted: %v %q", err, e.calls())
 	}
 
-	r = e.run(t, []string{"HF_HOME=/scratch/hf"}, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--", "-p", "gpu")
+	r = e.run(t, []string{"HF_HOME=/scratch/hf"}, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--", "-p", "gpu", "-c", "4")
 	if r.code != 0 || !strings.Contains(r.stdout, "submitted array job 100 (2 tasks for 6 cells) and merge job 101") {
 		t.Fatalf("submit: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -621,8 +621,8 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 		t.Errorf("grid copies %v; array script:\n%s", grids, array)
 	}
 	want := []string{
-		"sbatch --parsable -p gpu " + filepath.Join(dir, "array.sbatch"),
-		"sbatch --parsable --dependency=afterany:100 -p gpu " + filepath.Join(dir, "merge.sbatch"),
+		"sbatch --parsable -p gpu -c 4 " + filepath.Join(dir, "array.sbatch"),
+		"sbatch --parsable --dependency=afterany:100 -p gpu -c 4 " + filepath.Join(dir, "merge.sbatch"),
 	}
 	if d := cmp.Diff(want, e.calls()); d != "" {
 		t.Errorf("sbatch calls (-want +got):\n%s", d)
@@ -679,9 +679,14 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 		// A stray argument ended the flags: --config went to sbatch unseen.
 		{[]string{"slurm", "submit", "--dry-run", "extra", "--config", "grid.yaml"}, 2, `unexpected argument "extra": sbatch options go after --`},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "-p", "gpu"}, 2, "flag provided but not defined: -p"},
+		// A grid on the CPU whose tasks would get SLURM's default CPUs,
+		// often one core: before, it was submitted as it was.
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--", "-p", "cpu", "--exclusive=user"}, 2,
+			"the tasks run on the CPU, and the sbatch options ask for no CPUs: each would get SLURM's default, often one core, which measures nothing useful; give them cores after -- (-- --cpus-per-task=16, or -- --exclusive for whole nodes)"},
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--dry-run"}, 2, "the sbatch options ask for no CPUs"},
 	} {
-		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("%q: code %d, %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%q: code %d, %q; want %d and one line with %q", tc.args, r.code, r.stderr, tc.code, tc.want)
 		}
 	}
 }
@@ -771,7 +776,7 @@ func TestMergeJobEndsAsRun(t *testing.T) {
 		t.Skip("no bash to run the scripts")
 	}
 	e := newEnv(t, shardGrid)
-	if r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "cluster", "--shards", "2"); r.code != 0 {
+	if r := e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "cluster", "--shards", "2", "--", "-c", "2"); r.code != 0 {
 		t.Fatalf("submit: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	script := func(name string, vars ...string) {
