@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,72 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	// What SLURM gives the jobs of a GPU grid, and what their tasks make
+	// of it, with a dllmbench that logs how each job ran it: a task asks
+	// for the GPUs the user gave sbatch, its own --gres=gpu:N left out,
+	// and runs one worker per GPU it got; the merge job gets one GPU when
+	// it computes quality, none otherwise. Before, the user's --gpus=2
+	// came on top of the script's --gres=gpu:1, two nodes of one GPU each
+	// (pending for ever on this one node), --gpus-per-node=2 gave the task
+	// one GPU, and --gres=gpu:3 three GPUs, of which the task used one;
+	// the merge job took all the tasks' GPUs.
+	t.Run("gpus", func(t *testing.T) {
+		work := c.workDir(t, "gpus", strings.Replace(smallGrid, "backend: cpu", "backend: auto", 1))
+		fake := filepath.Join(work, "fake-dllmbench")
+		if err := os.WriteFile(fake, []byte(`#!/bin/sh
+echo "$SLURM_JOB_ID ${SLURM_ARRAY_TASK_ID:--} ${SLURM_GPUS_ON_NODE:-0} ${CUDA_VISIBLE_DEVICES:--} $*" >>`+filepath.Join(work, "jobs.log")+`
+`), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"DLLMBENCH=" + fake}
+		for _, tc := range []struct {
+			name         string
+			args         []string
+			tasks, merge int // GPUs each job gets
+		}{
+			{"flag", []string{"--gpus", "2"}, 2, 1},
+			{"gres", []string{"--", "--gres=gpu:3"}, 3, 1},
+			{"gpus", []string{"--", "--gpus=2"}, 2, 1},
+			{"per-node", []string{"--quality=false", "--", "--gpus-per-node=2"}, 2, 0},
+		} {
+			c.runWith(t, work, env, c.bin, append([]string{"slurm", "submit", "--config", "grid.yaml", "--output_dir", tc.name,
+				"--shards", "2", "--log-dir", filepath.Join("logs", tc.name)}, tc.args...)...)
+			sub := latest(t, filepath.Join(work, tc.name))
+			c.waitMerge(t, sub, 60*time.Second)
+			c.wantJobs(t, sub, map[int]int{0: 0, 1: 0})
+			ran := map[string]int{}
+			for _, line := range strings.Split(readFile(t, filepath.Join(work, "jobs.log")), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 5 || !strings.Contains(line, " --output_dir "+filepath.Join(work, tc.name)+" ") {
+					continue
+				}
+				job, task, gpus, cuda, args := f[0], f[1], f[2], f[3], strings.Join(f[4:], " ")
+				want := tc.tasks
+				if task == "-" {
+					job, want = "merge", tc.merge
+				} else if !strings.HasSuffix(args, " --devices all") {
+					t.Errorf("%s: task %s ran %q, not one worker per GPU", tc.name, task, args)
+				}
+				if n := len(strings.Split(cuda, ",")); gpus != fmt.Sprint(want) || want > 0 && n != want {
+					t.Errorf("%s: job %s (task %s) got %s GPUs, CUDA_VISIBLE_DEVICES=%s; want %d", tc.name, job, task, gpus, cuda, want)
+				}
+				ran[task]++
+			}
+			if ran["0"] != 1 || ran["1"] != 1 || ran["-"] != 2 { // the merge job runs run --no-measure, then slurm status
+				t.Errorf("%s: the jobs ran dllmbench %v times, by task (-: the merge job)", tc.name, ran)
+			}
+		}
+		// jobs/benchmark_gpu.sbatch, given more GPUs by sbatch's --gres,
+		// runs one worker per GPU too.
+		id := strings.TrimSpace(c.runWith(t, work, env, "sbatch", "--parsable", "--partition=debug", "--gres=gpu:2", "--output=jobscript.out",
+			"--export=ALL,CONFIG=grid.yaml,OUTPUT_DIR=jobscript", filepath.Join(c.repo, "jobs", "benchmark_gpu.sbatch")))
+		c.waitJobs(t, id, 60*time.Second)
+		if log := readFile(t, filepath.Join(work, "jobs.log")); !strings.Contains(log, id+" - 2 ") ||
+			!strings.Contains(log, " --output_dir jobscript --shard 0/1 --records-name "+id+"_0 --devices all\n") {
+			t.Errorf("jobs/benchmark_gpu.sbatch with --gres=gpu:2 (job %s):\n%s", id, log)
+		}
+	})
+
 	// jobs/benchmark_gpu.sbatch, submitted by hand as users do, with the
 	// GPU and partition lines overridden for this cluster.
 	t.Run("jobscript", func(t *testing.T) {
@@ -239,7 +306,10 @@ func startCluster(t *testing.T) *cluster {
 	}
 	start := exec.CommandContext(ctx, script, "start", filepath.Join(dir, "c"))
 	// Ports of their own, so that a cluster on the default ports is left alone.
-	start.Env = append(os.Environ(), "SLURM_LOCAL_CTLD_PORT=16817", "SLURM_LOCAL_SLURMD_PORT=16818", "SLURM_LOCAL_CPUS=4")
+	// Four GPUs that SLURM allocates as real ones, whose device files
+	// nothing opens: the gpus test checks what jobs are given, not CUDA.
+	start.Env = append(os.Environ(), "SLURM_LOCAL_CTLD_PORT=16817", "SLURM_LOCAL_SLURMD_PORT=16818", "SLURM_LOCAL_CPUS=4",
+		"SLURM_LOCAL_GPUS=4")
 	var stderr bytes.Buffer
 	start.Stderr = &stderr
 	out, err := start.Output()
@@ -311,10 +381,16 @@ func (c *cluster) submitUntilRecorded(t *testing.T, name string, task int) (work
 
 func (c *cluster) run(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
+	return c.runWith(t, dir, nil, name, args...)
+}
+
+// runWith is run with extra environment variables.
+func (c *cluster) runWith(t *testing.T, dir string, env []string, name string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir, cmd.Env = dir, c.env
+	cmd.Dir, cmd.Env = dir, append(slices.Clone(c.env), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -16,7 +16,11 @@
 #   SLURM_LOCAL_CPUS (as `slurmd -C` finds; more is allowed and oversubscribes),
 #   SLURM_LOCAL_WAIT (60: seconds to wait for the node, and for jobs on stop),
 #   SLURM_LOCAL_CRED_EXPIRE (10, at least 5: a requeued job may start again
-#   this many seconds + 1 after its requeue; SLURM's default is 120).
+#   this many seconds + 1 after its requeue; SLURM's default is 120),
+#   SLURM_LOCAL_GPUS (0, at most 5: GPUs the node offers as GRES gpu; their
+#   device files are /dev/null, /dev/zero, … which nothing opens, there
+#   being no cgroups, so that SLURM allocates them, sets CUDA_VISIBLE_DEVICES
+#   and SLURM_GPUS_ON_NODE and refuses requests as for real GPUs).
 # The main scheduler runs every 2 s (sched_interval), not 60: otherwise a
 # requeued job that has become eligible waits for the next submission.
 # start and stop are idempotent; a start that fails stops what it started.
@@ -62,7 +66,8 @@ settings() {
 	SLURMD_PORT=${SLURM_LOCAL_SLURMD_PORT:-6818}
 	CPUS=${SLURM_LOCAL_CPUS:-}
 	CRED_EXPIRE=${SLURM_LOCAL_CRED_EXPIRE:-10}
-	printf 'CTLD_PORT=%s\nSLURMD_PORT=%s\nCPUS=%s\nCRED_EXPIRE=%s\n' "$CTLD_PORT" "$SLURMD_PORT" "$CPUS" "$CRED_EXPIRE" >"$D/settings.env"
+	GPUS=${SLURM_LOCAL_GPUS:-0}
+	printf 'CTLD_PORT=%s\nSLURMD_PORT=%s\nCPUS=%s\nCRED_EXPIRE=%s\nGPUS=%s\n' "$CTLD_PORT" "$SLURMD_PORT" "$CPUS" "$CRED_EXPIRE" "$GPUS" >"$D/settings.env"
 }
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -70,7 +75,16 @@ port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 node_state() { SLURM_CONF=$D/slurm.conf timeout 5 sinfo -h -n localhost -o %t 2>/dev/null || true; }
 
 write_conf() {
-	local hw cpus over=""
+	local hw cpus over="" gres="" gpus=${GPUS:-0} devs
+	case "$gpus" in
+	0) ;;
+	[1-5])
+		devs=(/dev/null /dev/zero /dev/full /dev/random /dev/urandom)
+		printf 'Name=gpu File=%s\n' "${devs[@]:0:$gpus}" >"$D/gres.conf"
+		gres="Gres=gpu:$gpus"
+		;;
+	*) die "SLURM_LOCAL_GPUS=$gpus: want 0 to 5" ;;
+	esac
 	hw=$(slurmd -C | head -n 1) || die "slurmd -C failed"
 	# NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=24105
 	hw=${hw#NodeName=* }
@@ -118,7 +132,8 @@ ReturnToService=2
 KillWait=5
 InactiveLimit=0
 $over
-NodeName=localhost NodeAddr=127.0.0.1 $hw State=UNKNOWN
+${gres:+GresTypes=gpu}
+NodeName=localhost NodeAddr=127.0.0.1 $hw $gres State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 }
