@@ -146,7 +146,7 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	if goRunBinary(bin) {
 		d := os.Getenv("DLLMBENCH")
 		if d == "" {
-			return usagef("this dllmbench is go run's temporary binary (%s), deleted when it exits, so the jobs could not run it: build one (make build, then bin/dllmbench slurm submit …) or set DLLMBENCH to a dllmbench the compute nodes can run", bin)
+			return usagef("this dllmbench is go run's binary (%s), which Go deletes when it exits or keeps in its build cache only until the cache is trimmed, so the jobs could not rely on it: build one (make build, then bin/dllmbench slurm submit …) or set DLLMBENCH to a dllmbench the compute nodes can run", bin)
 		}
 		bin = d // the scripts' default, for jobs that do not inherit it
 	}
@@ -390,9 +390,21 @@ func scontrolRequeue(ctx context.Context, id string) error {
 	return nil
 }
 
-// goRunBinary reports whether path is a binary go run built and will
-// delete when it exits: $GOTMPDIR/go-build…/b001/exe/NAME.
+// goRunBinary reports whether path is a binary go run built: before Go
+// 1.24 a temporary one it deletes when it exits, $GOTMPDIR/go-build…/b001/exe/NAME;
+// since, one it keeps in the build cache, which go clean -cache and the
+// cache's trimming of entries unused for days remove:
+// $GOCACHE/XX/HASH-d/NAME, XX the first byte of the 64-digit HASH
+// (cmd/go/internal/cache's OutputFile).
 func goRunBinary(path string) bool {
 	dir := filepath.Dir(path)
-	return filepath.Base(dir) == "exe" && strings.HasPrefix(filepath.Base(filepath.Dir(filepath.Dir(dir))), "go-build")
+	if filepath.Base(dir) == "exe" && strings.HasPrefix(filepath.Base(filepath.Dir(filepath.Dir(dir))), "go-build") {
+		return true
+	}
+	hash, ok := strings.CutSuffix(filepath.Base(dir), "-d")
+	if !ok || len(hash) != 64 || filepath.Base(filepath.Dir(dir)) != hash[:2] {
+		return false
+	}
+	_, err := hex.DecodeString(hash)
+	return err == nil && hash == strings.ToLower(hash)
 }

@@ -847,16 +847,23 @@ func squash(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// go run's binary is deleted when it exits: submit refuses to write it into
-// the jobs' scripts (unless DLLMBENCH names another), where every task
-// would fail on a missing file.
+// go run's binary is deleted when it exits, or since Go 1.24 kept in the
+// build cache until the cache is trimmed: submit refuses to write it into
+// the jobs' scripts (unless DLLMBENCH names another), where a task would
+// fail on a missing file.
 func TestGoRunBinary(t *testing.T) {
+	const hash = "b116fe5789f89ae32185fa6a463c9c204c013e94fabf90a525bce587225ff845"
 	for path, want := range map[string]bool{
 		"/tmp/go-build3542894061/b001/exe/dllmbench": true,
 		"/scratch/tmp/go-build1/b017/exe/dllmbench":  true,
-		"/home/me/dllmbench/bin/dllmbench":           false,
-		"/opt/exe/dllmbench":                         false,
-		"/tmp/go-build1/dllmbench":                   false,
+		// Go 1.26's go run, GOCACHE=/root/.cache/go-build
+		"/root/.cache/go-build/b1/" + hash + "-d/dllmbench": true,
+		"/home/me/dllmbench/bin/dllmbench":                  false,
+		"/opt/exe/dllmbench":                                false,
+		"/tmp/go-build1/dllmbench":                          false,
+		// a folder named like a cache entry but not under its first byte
+		"/opt/x/" + hash + "-d/dllmbench": false,
+		"/opt/b1/b116-d/dllmbench":        false, // not a 64-digit hash
 	} {
 		if got := goRunBinary(path); got != want {
 			t.Errorf("goRunBinary(%q) = %v, want %v", path, got, want)
