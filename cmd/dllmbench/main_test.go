@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dllmbench/internal/demo"
 )
 
 // binary builds dllmbench once for the tests that run it as users do.
@@ -240,6 +242,25 @@ func TestTokenizeRoundTrip(t *testing.T) {
 	bad := dllmbench(t, "[1, 99999]", "tokenize", "--tokenizer", tok, "--decode")
 	if bad.code == 0 || !strings.Contains(bad.stderr, "token id 99999") {
 		t.Errorf("unknown id: code %d, %q", bad.code, bad.stderr)
+	}
+}
+
+// tokenize takes a model as generate names it: builtin:demo-llama is the
+// demo model's tokenizer; a name that is neither a file nor a model says
+// the file is missing.
+func TestTokenizeModelNames(t *testing.T) {
+	dir, err := demo.Dir("builtin:demo-llama")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dllmbench(t, "Hello world", "tokenize", "--tokenizer", dir)
+	got := dllmbench(t, "Hello world", "tokenize", "--tokenizer", "builtin:demo-llama")
+	if want.code != 0 || got.code != 0 || got.stdout != want.stdout {
+		t.Errorf("builtin:demo-llama: %q (code %d, %s), want the demo directory's %q", got.stdout, got.code, got.stderr, want.stdout)
+	}
+	r := dllmbench(t, "Hello", "tokenize", "--tokenizer", filepath.Join(t.TempDir(), "none.json"))
+	if r.code == 0 || !strings.Contains(r.stderr, "none.json: no such file or directory") {
+		t.Errorf("a missing file: code %d, %q", r.code, r.stderr)
 	}
 }
 

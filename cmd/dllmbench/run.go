@@ -115,8 +115,10 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "dry-run", "dry_run")(func(n string) {
 		fs.BoolVar(&f.dryRun, n, false, "validate the grid and list the cells with estimates; measure nothing")
 	})
-	fs.StringVar(&f.recordsName, "records-name", "", "name of this process's records file (default: host-pid-time)")
-	fs.BoolVar(&f.noReport, "no-report", false, "do not rebuild the reports at the end")
+	alias(fs, "records-name", "records_name")(func(n string) {
+		fs.StringVar(&f.recordsName, n, "", "name of this process's records file (default: host-pid-time)")
+	})
+	alias(fs, "no-report", "no_report")(func(n string) { fs.BoolVar(&f.noReport, n, false, "do not rebuild the reports at the end") })
 	alias(fs, "no-quality", "no_quality")(func(n string) {
 		fs.BoolVar(&f.noQuality, n, false, "do not compute the quality metrics at the end (see 'dllmbench quality')")
 	})
@@ -144,7 +146,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if f.noMeasure {
 			set := setFlags(fs)
-			for _, n := range []string{"dry-run", "dry_run", "shard", "worker", "records-name"} {
+			for _, n := range []string{"dry-run", "dry_run", "shard", "worker", "records-name", "records_name"} {
 				if set[n] {
 					return usagef("--no-measure measures nothing: --%s does not apply", n)
 				}

@@ -15,13 +15,13 @@ func init() {
 	register(&command{
 		name:    "tokenize",
 		summary: "encode stdin to token ids, or decode ids to text",
-		usage:   "--tokenizer FILE_OR_DIR [--add-special] [--decode] < input",
+		usage:   "--tokenizer FILE_DIR_OR_MODEL [--add-special] [--decode] < input",
 		examples: `  printf 'Hello world' | dllmbench tokenize --tokenizer ~/models/Meta-Llama-3-8B
   printf 'Hello world' | dllmbench tokenize --tokenizer tokenizer.json --add-special
   echo '[9906, 1917]' | dllmbench tokenize --tokenizer ~/models/Meta-Llama-3-8B --decode
 `,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			path := fs.String("tokenizer", "", "tokenizer.json, or a model directory holding it")
+			path := fs.String("tokenizer", "", "tokenizer.json, a model directory holding it, a Hugging Face id in the cache or builtin:demo-llama")
 			addSpecial := fs.Bool("add-special", false, "add the post-processor's special tokens (BOS) as HF tokenizer(text) does")
 			decodeIDs := fs.Bool("decode", false, "read a JSON array of ids and print the text (as transformers' decode for a directory, tokenizers' for a file)")
 			skip := fs.Bool("skip-special", false, "with --decode: leave special tokens out of the text")
@@ -38,7 +38,15 @@ func init() {
 				if *addSpecial && *decodeIDs {
 					return usagef("--add-special applies to encoding only, not to --decode")
 				}
-				tok, err := tokenizer.Load(*path)
+				// A model named as generate names it (a Hugging Face id in
+				// the cache, builtin:demo-llama) where no such file is.
+				p := *path
+				if _, err := os.Stat(p); err != nil {
+					if dir, rerr := resolveModel(p); rerr == nil {
+						p = dir
+					}
+				}
+				tok, err := tokenizer.Load(p)
 				if err != nil {
 					return err
 				}
