@@ -509,8 +509,9 @@ func costOf(st map[string]bench.Stat) Cost {
 
 // matchProblems finds the problem each prompt asks: the prompt is the
 // question itself, a few-shot prompt ending in it ([FewShot]), or its
-// reference is the problem's answer. It returns the problems in prompt
-// order and how many prompts matched none.
+// reference is the problem's answer, or the start of one problem's answer
+// only (a run cuts a reference to gen_length tokens). It returns the
+// problems in prompt order and how many prompts matched none.
 func matchProblems(prompts []bench.PromptRecord, problems []Problem) ([]Problem, int) {
 	out := make([]Problem, len(prompts))
 	missing := 0
@@ -521,6 +522,17 @@ func matchProblems(prompts []bench.PromptRecord, problems []Problem) ([]Problem,
 				p.Reference != "" && p.Reference == q.Answer {
 				out[i], found = q, true
 				break
+			}
+		}
+		if !found && p.Reference != "" {
+			n := 0
+			for _, q := range problems {
+				if strings.HasPrefix(q.Answer, p.Reference) {
+					out[i], n = q, n+1
+				}
+			}
+			if found = n == 1; !found {
+				out[i] = Problem{}
 			}
 		}
 		if !found {

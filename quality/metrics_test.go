@@ -221,6 +221,22 @@ func TestMatchProblems(t *testing.T) {
 	}
 }
 
+// A run cuts a reference longer than gen_length to its first tokens, so a
+// prompt whose reference is the start of one problem's answer asks that
+// problem; the start of two answers asks neither.
+func TestMatchProblemsCutReference(t *testing.T) {
+	probs := []Problem{{"q1", "She has 3 apples.\n#### 3"}, {"q2", "She has 30 pears.\n#### 30"}, {"q3", "He runs.\n#### 1"}}
+	ps := []bench.PromptRecord{
+		{Text: "Q: q2\nA:", Reference: "She has 30"}, // the start of q2's answer alone
+		{Text: "Q: q3\nA:", Reference: "He runs."},   // of q3's
+		{Text: "Q: q1\nA:", Reference: "She has 3"},  // of q1's and q2's: neither
+	}
+	got, missing := matchProblems(ps, probs)
+	if want := []Problem{probs[1], probs[2], {}}; missing != 1 || !cmp.Equal(got, want) {
+		t.Errorf("matched %v, %d missing; want %v, 1 missing", got, missing, want)
+	}
+}
+
 // A cancelled Compute returns the context's error and no metrics: cancelled
 // before it starts, and cancelled in the middle of bootstraps that would
 // otherwise run for minutes (as `dllmbench quality --resamples 20000000`
