@@ -21,6 +21,9 @@ type promptSet struct {
 	// tokens included: less than P where documents with references are
 	// shorter than P.
 	Tokens float64
+	// Skipped counts the documents read and left out: too short for a
+	// prompt of Body tokens of text and its reference, or blank once cut.
+	Skipped, Body int
 }
 
 // PromptLengthOff says that prompts of mean length mean tokens are not
@@ -41,17 +44,44 @@ func (ps *promptSet) shortNote(P, G int) string {
 		"when shorter; tables show %d (%.0f)", P, G, ps.Tokens, P, ps.Tokens)
 }
 
+// fewNote says, when the set has fewer than most prompts (any number when
+// most ≤ 0) because documents were left out, how many prompts cells of
+// prompt length P and generation length G get and why; else "". Where a
+// set is short of most, every document was read.
+func (ps *promptSet) fewNote(P, G, most int) string {
+	if ps.Skipped == 0 || most > 0 && len(ps.Texts) >= most {
+		return ""
+	}
+	of := ""
+	if most > 0 {
+		of = fmt.Sprintf(", not the %d of max_prompts", most)
+	}
+	prompts, docs := "prompts", "documents of the source are"
+	if len(ps.Texts) == 1 {
+		prompts = "prompt"
+	}
+	if ps.Skipped == 1 {
+		docs = "document of the source is"
+	}
+	return fmt.Sprintf("prompt_length %d (gen_length %d): %d %s%s: %d %s shorter than %d+%d tokens (or blank) and left out",
+		P, G, len(ps.Texts), prompts, of, ps.Skipped, docs, ps.Body, G)
+}
+
 // cutPrompts makes the prompts of length P tokens (and references of G
 // tokens) under tok from the source documents, taking documents in order
 // until most prompts are made. P counts the special tokens tok adds to a
 // prompt (LLaMA-3's and LLaDA's BOS), as a model sees them: the text is
-// cut to P less those, and to one token at least. A document with its own
-// reference (a prompt file) keeps it, and its prompt is cut only when
-// longer.
+// cut to P less those, and to one token at least, and the reference is
+// the document's next G tokens, so that it continues the prompt. A
+// document with its own reference (a prompt file) keeps it, cut to its
+// first G tokens when longer, and its prompt is cut only when longer, to
+// its last tokens, as lm-evaluation-harness truncates a context from the
+// left: the reference follows the text the model saw. Documents too short
+// for a prompt and its reference are skipped and counted (Skipped).
 func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*promptSet, error) {
-	ps := &promptSet{}
 	special := len(tok.Encode("a", true)) - len(tok.Encode("a", false))
 	body := max(P-special, 1) // the text's tokens
+	ps := &promptSet{Body: body}
 	longest := 0
 	for _, d := range docs {
 		if most > 0 && len(ps.Texts) == most {
@@ -64,14 +94,21 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 		case d.Reference != "":
 			text, ref = d.Text, d.Reference
 			if len(ids) > body {
-				text = decodeWhole(tok, ids[:body])
+				text = tok.DecodeRaw(ids[wholeStart(tok, ids, len(ids)-body):], false)
+			}
+			if rids := tok.Encode(ref, false); len(rids) > G {
+				ref = tok.DecodeRaw(rids[:wholeEnd(tok, rids, G)], false)
 			}
 		case len(ids) >= body+G:
-			text, ref = decodeWhole(tok, ids[:body]), decodeWhole(tok, ids[body:body+G])
+			// The reference starts where the prompt's whole characters end.
+			cut := wholeEnd(tok, ids, body)
+			text, ref = tok.DecodeRaw(ids[:cut], false), tok.DecodeRaw(ids[cut:wholeEnd(tok, ids, cut+G)], false)
 		default:
-			continue // too short to give a prompt and its continuation
+			ps.Skipped++ // too short to give a prompt and its continuation
+			continue
 		}
 		if strings.TrimSpace(text) == "" {
+			ps.Skipped++
 			continue
 		}
 		ps.Texts, ps.Refs = append(ps.Texts, text), append(ps.Refs, ref)
@@ -94,18 +131,32 @@ func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*
 	return ps, nil
 }
 
-// decodeWhole decodes ids, dropping up to three trailing tokens that end
-// inside a UTF-8 character (byte-level tokens can split one), so that the
-// text never ends in a replacement character another tokenizer would see.
-// It decodes raw, without transformers' clean-up of spaces that a
+// wholeEnd returns where to end ids[:n] so that it decodes to whole
+// characters: n, or up to three tokens less where the last ones end inside
+// a UTF-8 character (byte-level tokens can split one), so that a text
+// never ends in a replacement character another tokenizer would see. A
+// cut decodes raw, without transformers' clean-up of spaces that a
 // tokenizer_config.json may ask for: a prompt and its reference are the
 // document's own text, cut at a token boundary, not a model's output.
-func decodeWhole(tok *tokenizer.Tokenizer, ids []int) string {
-	for drop := 0; drop <= 3 && drop < len(ids); drop++ {
-		s := tok.DecodeRaw(ids[:len(ids)-drop], false)
+func wholeEnd(tok *tokenizer.Tokenizer, ids []int, n int) int {
+	for drop := 0; drop <= 3 && drop < n; drop++ {
+		s := tok.DecodeRaw(ids[:n-drop], false)
 		if r, _ := utf8.DecodeLastRuneInString(s); r != utf8.RuneError {
-			return s
+			return n - drop
 		}
 	}
-	return tok.DecodeRaw(ids, false)
+	return n
+}
+
+// wholeStart returns where to start ids[i:] so that it decodes to whole
+// characters: i, or up to three tokens later where the first ones start
+// inside a UTF-8 character.
+func wholeStart(tok *tokenizer.Tokenizer, ids []int, i int) int {
+	for skip := 0; skip <= 3 && i+skip < len(ids)-1; skip++ {
+		s := tok.DecodeRaw(ids[i+skip:], false)
+		if r, _ := utf8.DecodeRuneInString(s); r != utf8.RuneError {
+			return i + skip
+		}
+	}
+	return i
 }

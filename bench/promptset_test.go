@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"dllmbench/internal/demo"
 	"dllmbench/model"
@@ -114,5 +115,123 @@ func TestCleanUpSpacesGenerationsOnly(t *testing.T) {
 	ids := tok.Encode("It 's over , is n't it ?", false)
 	if got, want := textOf(tok, &model.Config{}, ids), "It's over, isn't it?"; got != want {
 		t.Errorf("generated text %q, want %q as transformers' decode cleans it up", got, want)
+	}
+}
+
+// A document with its own reference (a JSONL prompt file, the builtin
+// prompts) that is longer than the prompt keeps its last tokens, as
+// lm-evaluation-harness truncates a context from the left, so that the
+// reference still continues the text the model saw; a reference longer
+// than gen_length is cut to its first G tokens, as the reference of a
+// document without one is its next G tokens. Before, the prompt kept its
+// first tokens (the builtin prompts, 32 tokens and a BOS, lost their last
+// token in the default grid's 32) and the reference stayed whole (64
+// tokens against 32 generated, a third of BLEU lost to its brevity penalty).
+func TestCutPromptsWithReference(t *testing.T) {
+	tok := demoTokenizer(t)
+	docs, _, err := prompts.Load(prompts.Options{Source: "builtin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const P, G = 16, 8
+	ps, err := cutPrompts(docs, tok, P, G, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps.Texts) != len(docs) {
+		t.Fatalf("%d prompts from %d documents", len(ps.Texts), len(docs))
+	}
+	for i, d := range docs {
+		text, ref := ps.Texts[i], ps.Refs[i]
+		if !strings.HasSuffix(d.Text, text) || len(tok.Encode(text, true)) != P {
+			t.Errorf("prompt %d: %q (%d tokens with its BOS); want the last %d tokens of %q",
+				i, text, len(tok.Encode(text, true)), P-1, d.Text)
+		}
+		if !strings.HasPrefix(d.Reference, ref) || len(tok.Encode(ref, false)) != G {
+			t.Errorf("reference %d: %q (%d tokens); want the first %d tokens of %q", i, ref, len(tok.Encode(ref, false)), G, d.Reference)
+		}
+	}
+	// Shorter than the cell's lengths: both kept whole.
+	ps, err = cutPrompts(docs[:1], tok, 200, 200, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Texts[0] != docs[0].Text || ps.Refs[0] != docs[0].Reference {
+		t.Errorf("prompt %q and reference %q; want the document's own, whole", ps.Texts[0], ps.Refs[0])
+	}
+}
+
+// A cut that falls inside a character (the demo tokenizer spells 日 and 語
+// in three byte-level tokens) moves to the character's edge, and the
+// reference starts where the prompt ends: the prompt and its reference are
+// the document's own text, with no replacement character and no gap. Two
+// paragraphs of the embedded WikiText subset were cut so for 32+32 tokens.
+func TestCutPromptsWholeCharacters(t *testing.T) {
+	tok := demoTokenizer(t)
+	doc := strings.TrimSpace(strings.Repeat("日本語 ", 40))
+	for P := 4; P <= 24; P++ { // from three tokens of text, one character's
+		for _, d := range []prompts.Doc{{Text: doc}, {Text: doc, Reference: doc}} {
+			ps, err := cutPrompts([]prompts.Doc{d}, tok, P, 7, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, ref := ps.Texts[0], ps.Refs[0]
+			whole := d.Reference == "" && strings.HasPrefix(doc, text+ref) ||
+				d.Reference != "" && strings.HasSuffix(doc, text) && strings.HasPrefix(doc, ref)
+			if !whole || strings.ContainsRune(text+ref, utf8.RuneError) {
+				t.Errorf("P = %d, reference given %v: prompt %q, reference %q", P, d.Reference != "", text, ref)
+			}
+		}
+	}
+	wiki, _, err := prompts.Load(prompts.Options{Source: "wikitext", HubCache: t.TempDir()}) // the embedded subset
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := cutPrompts(wiki, tok, 32, 32, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := 0
+	for i := range ps.Texts {
+		for !strings.HasPrefix(wiki[j].Text, ps.Texts[i]) {
+			j++
+		}
+		if !strings.HasPrefix(wiki[j].Text, ps.Texts[i]+ps.Refs[i]) || strings.ContainsRune(ps.Refs[i], utf8.RuneError) {
+			t.Errorf("prompt %q, reference %q: not the start of %.80q...", ps.Texts[i], ps.Refs[i], wiki[j].Text)
+		}
+		j++
+	}
+}
+
+// Documents too short for a prompt and its reference are left out, and
+// counted, so that a run can say how many prompts a cell got and why it is
+// fewer than max_prompts.
+func TestCutPromptsCountsSkipped(t *testing.T) {
+	tok := demoTokenizer(t)
+	long := strings.Repeat("a longer document, ", 20)
+	docs := []prompts.Doc{{Text: "short"}, {Text: long}, {Text: "tiny"}, {Text: long + "again"}}
+	tests := []struct {
+		docs []prompts.Doc
+		most int
+		made int
+		note string
+	}{
+		// Two long documents for four prompts: all four read, two left out.
+		{docs, 4, 2, "prompt_length 16 (gen_length 8): 2 prompts, not the 4 of max_prompts: 2 documents of the source are shorter than 15+8 tokens (or blank) and left out"},
+		// All the source's prompts, two of four documents left out.
+		{docs, 0, 2, "prompt_length 16 (gen_length 8): 2 prompts: 2 documents of the source are shorter than 15+8 tokens (or blank) and left out"},
+		// One prompt asked for and made: nothing to say.
+		{docs, 1, 1, ""},
+		// One prompt, one document left out: no plurals.
+		{docs[1:3], 0, 1, "prompt_length 16 (gen_length 8): 1 prompt: 1 document of the source is shorter than 15+8 tokens (or blank) and left out"},
+	}
+	for _, tt := range tests {
+		ps, err := cutPrompts(tt.docs, tok, 16, 8, tt.most)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if note := ps.fewNote(16, 8, tt.most); len(ps.Texts) != tt.made || note != tt.note {
+			t.Errorf("%d documents, most %d: %d prompts, note %q; want %d, %q", len(tt.docs), tt.most, len(ps.Texts), note, tt.made, tt.note)
+		}
 	}
 }

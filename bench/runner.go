@@ -113,6 +113,9 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			if note := sets[k].shortNote(c.PromptLen, c.GenLen); note != "" {
 				notice(note)
 			}
+			if note := sets[k].fewNote(c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); note != "" {
+				notice(note)
+			}
 		}
 	}
 	done := map[string]bool{}

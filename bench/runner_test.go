@@ -365,3 +365,36 @@ func TestRunNoticesShortPrompts(t *testing.T) {
 		t.Errorf("mean length %s, table %s: want the same, short of 200", m[1], m[2])
 	}
 }
+
+// A source that gives fewer prompts than max_prompts, as a prompt file
+// whose lines are too short for prompt_length + gen_length tokens, is not
+// cut short in silence: the run says how many prompts the cells of that
+// length get and how many documents it left out.
+func TestRunNoticesFewPrompts(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	file := filepath.Join(t.TempDir(), "prompts.txt")
+	long := strings.Repeat("a longer document, ", 20)
+	if err := os.WriteFile(file, []byte("short\n"+long+"\ntiny\n"+long+"again\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := demoGrid()
+	g.Models, g.Prompts = g.Models[:1], PromptSpec{Source: "file", Path: file, MaxPrompts: 4}
+	g.BatchSizes, g.Repetitions, g.Warmup = []int{1}, 1, 0
+	o := runOpts(t.TempDir())
+	var notes []string
+	o.Notice = func(s string) { notes = append(notes, s) }
+	if _, err := Run(context.Background(), g, o); err != nil {
+		t.Fatal(err)
+	}
+	want := "prompt_length 16 (gen_length 8): 2 prompts, not the 4 of max_prompts: 2 documents of the source are shorter than 15+8 tokens (or blank) and left out"
+	if !slices.Contains(notes, want) {
+		t.Errorf("notices %q, want %q", notes, want)
+	}
+	recs, err := ReadRecords(o.OutputDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || len(recs[0].Prompts) != 2 {
+		t.Errorf("%d records, the first with %d prompts; want one with 2", len(recs), len(recs[0].Prompts))
+	}
+}
