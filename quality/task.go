@@ -18,23 +18,32 @@ type Problem struct {
 }
 
 // ReadProblems reads a JSONL task: one {"question": …, "answer": …} object a
-// line, blank lines skipped, other fields ignored. Every answer must contain
-// "#### ", the GSM8K marker of the final answer.
+// line, blank lines skipped, other fields ignored, a UTF-8 byte-order mark
+// before the first line too. Every answer must contain "#### ", the GSM8K
+// marker of the final answer. Errors name the line, "task:N: …".
 func ReadProblems(r io.Reader) ([]Problem, error) {
+	return readProblems("task", r)
+}
+
+// readProblems is ReadProblems with errors that name name:line.
+func readProblems(name string, r io.Reader) ([]Problem, error) {
 	var ps []Problem
 	br := bufio.NewReader(r)
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("task line %d: %w", line, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte("\uFEFF")) // a byte-order mark some editors write
 		}
 		if t := bytes.TrimSpace(b); len(t) > 0 {
 			var p Problem
 			if jerr := json.Unmarshal(t, &p); jerr != nil {
-				return nil, fmt.Errorf("task line %d: %w", line, jerr)
+				return nil, fmt.Errorf("%s:%d: %s", name, line, strings.TrimPrefix(jerr.Error(), "json: "))
 			}
 			if p.Question == "" || !strings.Contains(p.Answer, "#### ") {
-				return nil, fmt.Errorf("task line %d: need a question and an answer with \"#### \"", line)
+				return nil, fmt.Errorf("%s:%d: need a question and an answer with \"#### \"", name, line)
 			}
 			ps = append(ps, p)
 		}
@@ -45,16 +54,16 @@ func ReadProblems(r io.Reader) ([]Problem, error) {
 }
 
 // LoadProblems reads the JSONL task file at path (see [ReadProblems]); a
-// file without problems is an error.
+// file without problems is an error. Errors name path:line.
 func LoadProblems(path string) ([]Problem, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	ps, err := ReadProblems(f)
+	ps, err := readProblems(path, f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("%s: no problems (the file is empty or blank)", path)

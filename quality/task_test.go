@@ -21,18 +21,22 @@ func TestReadProblems(t *testing.T) {
 			[]Problem{{"q1", "a\n#### 1"}, {"q2", "#### 2"}}, ""},
 		// Empty input: no problems, no error.
 		{"", nil, ""},
+		// A byte-order mark before the first line, as some editors write.
+		{"\uFEFF{\"question\":\"q1\",\"answer\":\"#### 1\"}\n", []Problem{{"q1", "#### 1"}}, ""},
 		// Broken JSON names its line.
-		{"{\"question\":\"q\",\"answer\":\"#### 1\"}\n{\"question\":", nil, "task line 2"},
+		{"{\"question\":\"q\",\"answer\":\"#### 1\"}\n{\"question\":", nil, "task:2: unexpected end of JSON input"},
+		// A field of the wrong type.
+		{`{"question":7,"answer":"#### 7"}`, nil, "task:1: cannot unmarshal number into Go struct field Problem.question of type string"},
 		// An answer without the GSM8K marker cannot be scored.
-		{`{"question":"q","answer":"42"}`, nil, "task line 1"},
+		{`{"question":"q","answer":"42"}`, nil, `task:1: need a question and an answer with "#### "`},
 		// Nor can an item without a question.
-		{`{"answer":"#### 42"}`, nil, "task line 1"},
+		{`{"answer":"#### 42"}`, nil, `task:1: need a question and an answer with "#### "`},
 	}
 	for _, tt := range tests {
 		got, err := ReadProblems(strings.NewReader(tt.in))
 		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ReadProblems(%q) error %v, want one with %q", tt.in, err, tt.wantErr)
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("ReadProblems(%q) error %v, want %q", tt.in, err, tt.wantErr)
 			}
 			continue
 		}
@@ -58,6 +62,19 @@ func TestLoadProblemsEmpty(t *testing.T) {
 		if want := path + ": no problems (the file is empty or blank)"; err == nil || err.Error() != want {
 			t.Errorf("LoadProblems of %q: %v, %v; want the error %q", in, ps, err, want)
 		}
+	}
+}
+
+// A task file's error names it and the line, path:N, as the prompt
+// files' do, on one line.
+func TestLoadProblemsNamesLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "task.jsonl")
+	if err := os.WriteFile(path, []byte("{\"question\":\"q\",\"answer\":\"#### 1\"}\r\n\r\n{\"question\": \"q2\", \"answer\": 2}\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadProblems(path)
+	if want := path + ":3: cannot unmarshal number into Go struct field Problem.answer of type string"; err == nil || err.Error() != want {
+		t.Errorf("LoadProblems: %v; want the error %q", err, want)
 	}
 }
 
