@@ -714,10 +714,11 @@ func (p *gridParser) quality(v *yaml.Node, q *QualitySpec) {
 			p.checked(v, "quality.bertscore_layer", ok, atLeast(0)(q.Layer))
 		}},
 		{"task", func(v *yaml.Node) { q.Task, _ = p.str(v, "quality.task") }},
+		// shots was read and never used: a grid asking for 5-shot prompts
+		// measured the prompts: source's text in silence.
 		{"shots", func(v *yaml.Node) {
-			var ok bool
-			q.Shots, ok = p.integer(v, "quality.shots")
-			p.checked(v, "quality.shots", ok, atLeast(0)(q.Shots))
+			p.errorf(v, "quality.shots: dllmbench does not build few-shot prompts: give them in a JSONL prompt file "+
+				"(README, \"Task accuracy\") and leave shots out")
 		}},
 	})
 }

@@ -84,7 +84,7 @@ warmup: 2
 seed: 18446744073709551615
 hardware_notes: |
   H100
-quality: {judge: j, bertscore: true, bertscore_model: roberta-large, bertscore_layer: 12, task: gsm8k.jsonl, shots: 4}
+quality: {judge: j, bertscore: true, bertscore_model: roberta-large, bertscore_layer: 12, task: gsm8k.jsonl}
 `, func(g *Grid) {
 			*g = Grid{Name: "full", Models: []ModelSpec{{ID: "org/m"}}, Precision: "fp16", Backend: "cpu",
 				Prompts:    PromptSpec{Source: "file", Path: "p.txt", MaxPrompts: 2, Seed: 7},
@@ -93,7 +93,7 @@ quality: {judge: j, bertscore: true, bertscore_model: roberta-large, bertscore_l
 					Cache: []string{"none", "prefix"}, Threshold: []float64{1}, Factor: []float64{0.5}, Temperature: 0.5, CFGScale: 1.5},
 				Autoregressive: ARSettings{Temperature: 0.7, TopK: 50, TopP: 0.95},
 				Repetitions:    5, Warmup: 2, Seed: 1<<64 - 1, HardwareNotes: "H100\n",
-				Quality: QualitySpec{Judge: "j", BERTScore: true, Encoder: "roberta-large", Layer: 12, Task: "gsm8k.jsonl", Shots: 4}}
+				Quality: QualitySpec{Judge: "j", BERTScore: true, Encoder: "roberta-large", Layer: 12, Task: "gsm8k.jsonl"}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +120,10 @@ func TestParseGridErrors(t *testing.T) {
 		{"unknown keys", "models: [a]\nbatchsize: [1]\ndiffusion:\n  stepz: [4]\n", []string{
 			"g.yaml:2: unknown key batchsize (did you mean batch_size?)",
 			"g.yaml:4: unknown key diffusion.stepz (did you mean steps?)",
+		}},
+		// quality.shots built no prompts: refused, with where they come from.
+		{"shots", "models: [a]\nquality:\n  task: gsm8k.jsonl\n  shots: 5\n", []string{
+			`g.yaml:4: quality.shots: dllmbench does not build few-shot prompts: give them in a JSONL prompt file (README, "Task accuracy") and leave shots out`,
 		}},
 		// A key far from every known one lists them.
 		{"unknown key list", "models: [a]\nprompts: {colour: red}\n", []string{

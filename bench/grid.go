@@ -120,7 +120,6 @@ type QualitySpec struct {
 	Encoder   string `yaml:"bertscore_model" json:"bertscore_model,omitempty"`
 	Layer     int    `yaml:"bertscore_layer" json:"bertscore_layer,omitempty"` // the encoder layer compared; 0: bert_score's for the encoder
 	Task      string `yaml:"task" json:"task,omitempty"`                       // a JSONL task file for accuracy
-	Shots     int    `yaml:"shots" json:"shots,omitempty"`
 }
 
 // Cell is one measured configuration: a model and one value of every axis

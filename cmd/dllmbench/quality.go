@@ -65,7 +65,7 @@ func setupQuality(fs *flag.FlagSet) func(context.Context, []string) error {
 		fs.StringVar(&f.outputDir, n, "results", "results folder: its records are read, raw_data/quality_metrics.json written")
 	})
 	fs.StringVar(&f.judge, "judge", "", "causal model of generative perplexity: a model directory, hub id or builtin:NAME; none for no judge (default: the records' first causal model)")
-	fs.StringVar(&f.task, "task", "", "JSONL task file ({\"question\", \"answer\"}): accuracy of cells whose prompts are its questions")
+	fs.StringVar(&f.task, "task", "", "JSONL task file ({\"question\", \"answer\"}, GSM8K's): accuracy of cells whose prompts ask its problems (README: Task accuracy)")
 	fs.IntVar(&f.resamples, "resamples", 1000, "bootstrap resamples of the 95% intervals")
 	fs.Uint64Var(&f.seed, "seed", 0, "bootstrap seed")
 	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) {

@@ -108,7 +108,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	fs.IntVar(&f.repetitions, "repetitions", 0, "measured runs per cell (default: the grid's repetitions)")
 	fs.IntVar(&f.warmup, "warmup", 0, "discarded runs before a cell's repetitions (default: the grid's warmup)")
 	alias(fs, "prompt_file", "prompt-file")(func(n string) {
-		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one per line, or JSONL {\"prompt\", \"reference\"}")
+		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one document per line, cut into prompt_length tokens and the next gen_length as its reference (shorter lines left out), or JSONL {\"prompt\", \"reference\"} (README: prompt files)")
 	})
 	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) { fs.BoolVar(&f.bertScore, n, false, "compute BERTScore") })
 	fs.Float64Var(&f.delay, "delay", 0, "pause SECONDS before each cell after the first, so that the device starts every cell rested (default: the grid's delay)")
