@@ -31,15 +31,19 @@ func readFile(path string) ([]Doc, error) {
 // {"prompt": ..., "reference": ...} object per line (reference optional,
 // both kept verbatim), when its first non-empty line starts with '{'; else
 // plain text, one prompt per non-empty line, with surrounding blanks
-// dropped. Errors name name:line.
+// dropped. Lines end in "\n", "\r\n" or a lone "\r", as Python's universal
+// newlines read them. Errors name name:line.
 func parseFile(name, text string) ([]Doc, error) {
 	text = strings.TrimPrefix(text, "\uFEFF") // a byte-order mark some editors write
+	// Classic Mac OS ended lines in "\r" alone: without this, such a file
+	// would be one prompt of all its lines.
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	jsonl := strings.HasPrefix(strings.TrimSpace(text), "{")
 	var docs []Doc
 	n := 0
 	for line := range strings.Lines(text) {
 		n++
-		line = strings.TrimRight(line, "\r\n")
+		line = strings.TrimSuffix(line, "\n")
 		if strings.TrimSpace(line) == "" {
 			continue
 		}

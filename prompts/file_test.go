@@ -20,6 +20,11 @@ func TestParseFile(t *testing.T) {
 	}{
 		// Plain text: one prompt per non-empty line, blanks around dropped.
 		{"plain", "first prompt\n\n  second prompt \r\nthird", []Doc{{Text: "first prompt"}, {Text: "second prompt"}, {Text: "third"}}, ""},
+		// Lines ended by a lone carriage return, as classic Mac OS wrote
+		// them, are lines, not one prompt.
+		{"CR", "first prompt\rsecond prompt\r\rthird\r", []Doc{{Text: "first prompt"}, {Text: "second prompt"}, {Text: "third"}}, ""},
+		// And in JSONL, where an error names the line as an editor counts it.
+		{"CR jsonl", "{\"prompt\": \"a\"}\r{\"prompt\": \"b\"}\r{\"prompt\": 3}\r", nil, `prompts: p.txt:3: "prompt" is a JSON number, not a string`},
 		// A line starting with '{' later on does not make a file JSONL.
 		{"plain with brace", "a\n{b}\n", []Doc{{Text: "a"}, {Text: "{b}"}}, ""},
 		// JSONL, decided by the first non-empty line; text kept verbatim,
