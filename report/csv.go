@@ -13,7 +13,7 @@ import (
 // columns follow them.
 var cellColumns = []string{
 	"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
-	"batch_size", "prompt_length", "prompt_tokens_mean", "gen_length", "steps", "block_length", "remasking", "cache",
+	"batch_size", "prompt_length", "prompt_tokens_mean", "prompt_count", "gen_length", "steps", "block_length", "remasking", "cache",
 	"threshold", "factor", "temperature", "precision", "repetitions",
 }
 
@@ -72,7 +72,7 @@ func csvRow(r bench.Record, names, pooled []string) []string {
 	c := r.Cell
 	row := []string{
 		r.Key, r.Status, r.Error, r.Grid, c.Model, c.ModelID, c.Family, r.Env.Backend, r.Env.Device,
-		strconv.Itoa(c.Batch), strconv.Itoa(c.PromptLen), promptTokens(r), strconv.Itoa(c.GenLen),
+		strconv.Itoa(c.Batch), strconv.Itoa(c.PromptLen), promptTokens(r), nonZeroInt(len(r.Prompts)), strconv.Itoa(c.GenLen),
 		nonZeroInt(c.Steps), nonZeroInt(c.BlockLen), c.Remasking, c.Cache,
 		nonZeroFloat(c.Threshold), nonZeroFloat(c.Factor), csvFloat(c.Temperature), c.Precision,
 		strconv.Itoa(len(r.Reps)),

@@ -6,6 +6,7 @@ import (
 
 	"dllmbench/bench"
 	"dllmbench/compute/device"
+	"dllmbench/prompts"
 )
 
 // The records of these tests are made by hand; their numbers are chosen to
@@ -47,6 +48,8 @@ func arRecord() bench.Record {
 		Env:     gpuEnv,
 		Model:   bench.ModelInfo{ID: "meta-llama/Meta-Llama-3-8B", Arch: "LlamaForCausalLM", Params: 8030261248},
 		Prompts: []bench.PromptRecord{{Text: "secret prompt", IDs: tokenIDs(128)}}, // as long as the cell asked
+		PromptSource: &prompts.Origin{Source: "wikitext", From: "embedded", Path: "prompts/data/wikitext-103-valid-subset.raw",
+			Total: 431, Docs: 431, SHA256: "f0f5050082473ab672b5769d87225782d9571bfe748d17623b1276f6e5d11633"},
 		Outputs: [][]int{{4, 5, 6, 7}},
 		Reps:    []bench.Rep{rep(0.05, 80, 2, 1650), rep(0.0625, 64, 3, 1800)},
 		Stats: map[string]bench.Stat{

@@ -45,14 +45,14 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 22 cell columns, 14 known metrics and one more ×2, 6 columns of each
+	// 23 cell columns, 14 known metrics and one more ×2, 6 columns of each
 	// of the 4 pooled metrics, 9 memory columns, 2 rates and 3 energy
 	// columns.
-	if len(head) != 22+15*2+4*6+9+5 {
+	if len(head) != 23+15*2+4*6+9+5 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
-		"batch_size", "prompt_length", "prompt_tokens_mean", "gen_length", "steps", "block_length", "remasking", "cache",
+		"batch_size", "prompt_length", "prompt_tokens_mean", "prompt_count", "gen_length", "steps", "block_length", "remasking", "cache",
 		"threshold", "factor", "temperature", "precision", "repetitions", "latency_s_mean", "latency_s_std",
 		"device_latency_s_mean", "device_latency_s_std"}
 	if diff := cmp.Diff(wantStart, head[:len(wantStart)]); diff != "" {
@@ -98,6 +98,7 @@ func TestWrite(t *testing.T) {
 		{"energy source", "ar1", "energy_source", "nvml"},
 		{"no energy note where there is energy", "ar1", "energy_note", ""},
 		{"the prompts' mean length", "ar1", "prompt_tokens_mean", "128"},
+		{"the prompts the cell ran", "ar1", "prompt_count", "1"},
 		{"diffusion cells have no TTFT", "diff1", "ttft_s_mean", ""},
 		{"steps", "diff1", "steps", "64"},
 		{"threshold off", "diff1", "threshold", ""},
@@ -174,6 +175,10 @@ func TestWrite(t *testing.T) {
 	}
 	if sum[2]["error"] != failedRecord().Error {
 		t.Errorf("failed summary error = %v", sum[2]["error"])
+	}
+	// How many prompts a cell ran and where they came from stay.
+	if src, _ := sum[3]["prompt_source"].(map[string]any); sum[3]["prompt_count"] != 1.0 || src["sha256"] != arRecord().PromptSource.SHA256 {
+		t.Errorf("summary %v: prompt_count %v, prompt_source %v; want 1 and the record's", sum[3]["key"], sum[3]["prompt_count"], src)
 	}
 	if strings.Contains(string(b), "secret prompt") {
 		t.Error("records_summary.json holds a prompt")

@@ -10,25 +10,29 @@ import (
 	"time"
 
 	"dllmbench/bench"
+	"dllmbench/prompts"
 )
 
 // summary is one cell of records_summary.json: a record without its
-// prompts, outputs and per-batch timings.
+// prompts, outputs and per-batch timings; how many prompts it ran and
+// where they came from stay.
 type summary struct {
-	Key         string                `json:"key"`
-	Grid        string                `json:"grid"`
-	Status      string                `json:"status"`
-	Error       string                `json:"error,omitempty"`
-	Cell        bench.Cell            `json:"cell"`
-	Model       bench.ModelInfo       `json:"model"`
-	Started     time.Time             `json:"started"`
-	Duration    float64               `json:"duration_s"`
-	Repetitions int                   `json:"repetitions"`
-	Stats       map[string]bench.Stat `json:"stats"`
-	Pooled      map[string]bench.Dist `json:"pooled,omitempty"`
-	Memory      bench.Memory          `json:"memory"`
-	Roofline    bench.Roofline        `json:"roofline"`
-	Env         bench.Env             `json:"env"`
+	Key          string                `json:"key"`
+	Grid         string                `json:"grid"`
+	Status       string                `json:"status"`
+	Error        string                `json:"error,omitempty"`
+	Cell         bench.Cell            `json:"cell"`
+	Model        bench.ModelInfo       `json:"model"`
+	Started      time.Time             `json:"started"`
+	Duration     float64               `json:"duration_s"`
+	Repetitions  int                   `json:"repetitions"`
+	PromptCount  int                   `json:"prompt_count"`
+	PromptSource *prompts.Origin       `json:"prompt_source,omitempty"`
+	Stats        map[string]bench.Stat `json:"stats"`
+	Pooled       map[string]bench.Dist `json:"pooled,omitempty"`
+	Memory       bench.Memory          `json:"memory"`
+	Roofline     bench.Roofline        `json:"roofline"`
+	Env          bench.Env             `json:"env"`
 }
 
 // summaryBytes renders records_summary.json: a JSON array with one object
@@ -39,7 +43,8 @@ func summaryBytes(recs []bench.Record) ([]byte, error) {
 	for _, r := range recs {
 		out = append(out, summary{
 			Key: r.Key, Grid: r.Grid, Status: r.Status, Error: r.Error, Cell: r.Cell, Model: r.Model,
-			Started: r.Started, Duration: r.Duration, Repetitions: len(r.Reps), Stats: r.Stats, Pooled: r.Pooled,
+			Started: r.Started, Duration: r.Duration, Repetitions: len(r.Reps), PromptCount: len(r.Prompts),
+			PromptSource: r.PromptSource, Stats: r.Stats, Pooled: r.Pooled,
 			Memory: r.Memory, Roofline: r.Roofline, Env: r.Env,
 		})
 	}
