@@ -76,7 +76,7 @@ func (m ModelSpec) Label() string {
 type PromptSpec struct {
 	// Source: "wikitext" (WikiText-103 validation: a local file in Path, the
 	// HF hub cache, or the subset shipped in the binary), "file" (Path: plain
-	// text, one prompt per line, or JSONL with prompt and reference) or
+	// text, one document per line, or JSONL with prompt and reference) or
 	// "builtin" (the held-out WikiText prompts of the demo pair).
 	Source     string `yaml:"source" json:"source"`
 	Path       string `yaml:"path" json:"path,omitempty"`
