@@ -171,35 +171,57 @@ func (j *Judge) Close() error {
 }
 
 // Score returns the NLL of continuation given prompt under the judge: the
-// prompt encoded with the tokenizer's special tokens (BOS), the
-// continuation without, and every continuation token scored. An empty
-// continuation scores {0, 0}. When the two do not fit the judge's context,
-// the prompt is cut from the left (its BOS kept) and then the continuation
-// from the right; truncated says so.
+// prompt encoded as transformers' tokenizer(prompt) (with its BOS), the
+// continuation on its own without special tokens, and every continuation
+// token scored. An empty prompt is lm-evaluation-harness's empty context:
+// the continuation is predicted from the judge's BOS (else EOS) token, even
+// where its tokenizer adds none (GPT-2's). An empty continuation scores
+// {0, 0}.
+//
+// Unlike lm-evaluation-harness's loglikelihood, the two are not encoded
+// together and split: prompts are cut from a document at the generating
+// model's token boundaries, often inside a word ("Vandeg" + "rift"), where
+// the split would attribute the word's first token to the prompt and drop it
+// from the continuation; the continuation is scored as the judge tokenizes
+// it alone.
+//
+// Prompt and continuation may hold one token more than the judge's context
+// (the last token is predicted, not run on). Beyond it the prompt is cut
+// from the left (its BOS kept, which lm-evaluation-harness cuts too) and
+// then the continuation from the right; truncated says so.
 func (j *Judge) Score(prompt, continuation string) (s SeqNLL, truncated bool, err error) {
 	text := j.tok.Encode(continuation, false)
 	if len(text) == 0 {
 		return SeqNLL{}, false, nil
 	}
-	ctx := j.tok.Encode(prompt, true)
-	limit := j.m.Config.MaxSeqLen
+	var ctx []int
+	if prompt != "" {
+		ctx = decode.EncodeDefault(j.tok, prompt)
+	}
+	if len(ctx) == 0 {
+		ctx, text = decode.PrefixContext(text, decode.PrefixToken(j.tok, &j.m.Config))
+		if len(text) == 0 { // the continuation is the prefix token alone
+			return SeqNLL{}, false, nil
+		}
+	}
+	limit := j.m.Config.MaxSeqLen + 1
 	if len(ctx)+len(text) > limit {
 		truncated = true
-		keep := max(limit-len(text), min(len(ctx), 1))
+		keep := max(limit-len(text), 1)
 		if keep < len(ctx) {
-			cut := append([]int(nil), ctx[:min(keep, 1)]...) // BOS or the first token
-			ctx = append(cut, ctx[len(ctx)-(keep-len(cut)):]...)
+			cut := append([]int(nil), ctx[:1]...) // BOS or the first token
+			ctx = append(cut, ctx[len(ctx)-(keep-1):]...)
 		}
 		if len(ctx)+len(text) > limit {
 			text = text[:limit-len(ctx)]
 		}
 	}
-	n := len(ctx) + len(text)
+	n := len(ctx) + len(text) - 1 // the tokens the judge runs on
 	if j.s == nil || j.n < n {
 		if j.s != nil {
 			j.s.Close()
 		}
-		j.n = min(max(n, 2*j.n), limit)
+		j.n = min(max(n, 2*j.n), limit-1)
 		if j.s, err = decode.ScoreState(j.m, 1, j.n, 0); err != nil {
 			return SeqNLL{}, truncated, err
 		}

@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -207,5 +208,100 @@ func TestCheck(t *testing.T) {
 		case err != nil && strings.Contains(err.Error(), "\n"):
 			t.Errorf("%s: a multi-line error %q", tc.name, err)
 		}
+	}
+}
+
+// A judge whose tokenizer adds no BOS (GPT-2's kind) scores a continuation
+// without prompt from its BOS token, every token of it, as
+// lm-evaluation-harness's loglikelihood does for an empty context
+// (prefix_token_id); its first token was left unscored.
+func TestJudgeScoreNoPromptPrefix(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	src, err := bench.Locate(bench.ModelSpec{ID: "builtin:demo-llama"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"config.json", "model.safetensors", "tokenizer_config.json", "tokenizer.json"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "tokenizer.json" {
+			var tj map[string]any
+			if err := json.Unmarshal(b, &tj); err != nil {
+				t.Fatal(err)
+			}
+			tj["post_processor"] = nil // no template: Encode adds no BOS
+			if b, err = json.Marshal(tj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := LoadJudge(dir, cpu.New(2), model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const cont = "The film was directed by Thomas"
+	if ids := j.tok.Encode("", true); len(ids) != 0 {
+		t.Fatalf("the tokenizer still adds %v", ids)
+	}
+	bos, ok := j.tok.BOS()
+	if !ok {
+		t.Fatal("no BOS in tokenizer_config.json")
+	}
+	text := j.tok.Encode(cont, false)
+	s := testmodelState(t, j, len(text)+1)
+	lp, err := decode.CausalScore(j.m, s, []int{bos}, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for _, v := range lp {
+		want -= v
+	}
+	got, _, err := j.Score("", cont)
+	if err != nil || got.Tokens != len(text) || math.Abs(got.NLL-want) > 1e-9*want {
+		t.Errorf("Score = %+v, %v; want {%v %d}", got, err, want, len(text))
+	}
+}
+
+func testmodelState(t *testing.T, j *Judge, n int) *model.State {
+	t.Helper()
+	s, err := decode.ScoreState(j.m, 1, n, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Prompt and continuation may hold one token more than the judge's context:
+// the last token is predicted, never run on, so nothing is cut (it was).
+func TestJudgeScoreContextPlusOne(t *testing.T) {
+	j := demoJudge(t)
+	L := j.m.Config.MaxSeqLen
+	const cont = " the second season of the series"
+	text := j.tok.Encode(cont, false)
+	prompt := ""
+	for k := 0; k < 2*L && prompt == ""; k++ {
+		p := "The song" + strings.Repeat(" .", k)
+		if len(j.tok.Encode(p, true))+len(text) == L+1 {
+			prompt = p
+		}
+	}
+	if prompt == "" {
+		t.Fatalf("no prompt of %d tokens", L+1-len(text))
+	}
+	s, cut, err := j.Score(prompt, cont)
+	if err != nil || cut || s.Tokens != len(text) {
+		t.Errorf("L+1 tokens: %+v, truncated %v, %v; want %d tokens, nothing cut", s, cut, err, len(text))
+	}
+	if _, cut, err := j.Score(prompt+" .", cont); err != nil || !cut {
+		t.Errorf("L+2 tokens: truncated %v, %v; want cut", cut, err)
 	}
 }
