@@ -25,6 +25,7 @@ type command struct {
 	name     string
 	summary  string
 	usage    string // the synopsis after "dllmbench NAME"
+	details  string // what the command computes, printed after the synopsis
 	examples string
 	setup    func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
 }
@@ -204,6 +205,9 @@ Run 'dllmbench COMMAND --help' for a command's flags and examples.
 
 func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "dllmbench %s: %s\n\nUsage:\n  dllmbench %s %s\n", c.name, c.summary, c.name, c.usage)
+	if c.details != "" {
+		fmt.Fprintf(w, "\n%s", c.details)
+	}
 	// Flags, with aliases folded onto one line.
 	type entry struct {
 		names []string
