@@ -349,22 +349,13 @@ func SuffixGreedy(ctx context.Context, m *model.Model, s *model.State, prompt, a
 
 // StratifiedMasks draws one batch the way LLaDA's forward_process does: a
 // random k in 1..T, mask counts spread evenly from k over the batch
-// (round(linspace(k, k+(b−1)T/b, b)), wrapped into 1..T), and each row
-// masks that many uniformly chosen answer positions. The prompt is never
-// masked.
+// (round(linspace(k, k+(b−1)T/b, b)), wrapped into 1..T: [maskCounts]), and
+// each row masks that many uniformly chosen answer positions. The prompt is
+// never masked.
 func StratifiedMasks(seq []int, promptLen, rows, maskID int, rng *rand.Rand) MaskedBatch {
 	T := len(seq) - promptLen
-	k := 1 + rng.IntN(T)
 	b := MaskedBatch{Noisy: make([][]int, rows), PMask: make([]float64, rows)}
-	for r := range rows {
-		var v float64
-		if rows == 1 {
-			v = float64(k)
-		} else {
-			end := float64(k) + float64(rows-1)*(float64(T)/float64(rows))
-			v = float64(k) + (end-float64(k))*float64(r)/float64(rows-1)
-		}
-		cnt := (int(math.RoundToEven(v))-1)%T + 1
+	for r, cnt := range maskCounts(1+rng.IntN(T), T, rows) {
 		x := append([]int(nil), seq...)
 		for _, p := range rng.Perm(T)[:cnt] {
 			x[promptLen+p] = maskID
@@ -372,6 +363,37 @@ func StratifiedMasks(seq []int, promptLen, rows, maskID int, rng *rand.Rand) Mas
 		b.Noisy[r], b.PMask[r] = x, float64(cnt)/float64(T)
 	}
 	return b
+}
+
+// maskCounts returns forward_process's mask counts for k in 1..T over a
+// batch of b rows: ((round(linspace(k, k+(b−1)·(T/b), b)) − 1) mod T) + 1,
+// with linspace in float32 as PyTorch computes it (the end a float32 tensor,
+// step = (end−start)/(b−1), start + step·i for the first b/2 values and
+// end − step·(b−1−i) for the rest: linspace_kernel of
+// aten/src/ATen/native/cpu/RangeFactoriesKernel.cpp, the CUDA kernel's
+// fused multiply-adds rounding these values alike) and round half to even.
+// Where the exact value is a half-integer that neither float holds (b = 6,
+// T = 5, k = 4: 6.5, float32 6.4999995, float64 6.500000000000001), float64
+// arithmetic rounds the other way: a count one off in a few rows of a batch
+// whose size is not a power of two.
+// The explicit conversions keep Go from fusing the products into the sums.
+func maskCounts(k, T, b int) []int {
+	start := float32(k)
+	end := float32(start + float32(float64(b-1)*(float64(T)/float64(b))))
+	step := float32((end - start) / float32(max(b-1, 1)))
+	counts := make([]int, b)
+	for r := range counts {
+		v := start
+		switch {
+		case b == 1:
+		case r < b/2:
+			v = float32(start + float32(step*float32(r)))
+		default:
+			v = float32(end - float32(step*float32(b-1-r)))
+		}
+		counts[r] = (int(math.RoundToEven(float64(v)))-1)%T + 1
+	}
+	return counts
 }
 
 // LogLikelihood estimates log p(answer | prompt) under a LLaDA model with
