@@ -1,7 +1,9 @@
 // Package prompts loads the documents that benchmark prompts are cut from:
 // paragraphs of WikiText-103's validation split, the lines of a user's file,
 // or the held-out prompts of the built-in demo pair. It says what it read
-// (Origin) so that records can name their prompt set.
+// (Origin) so that records can name their prompt set. It reads GSM8K-style
+// task files too (Problem), whose questions the quality step scores
+// answers against.
 //
 // Tokenizing, and cutting a document into prompt and reference
 // continuation, is the benchmark's job: a tokenizer decides where a prompt of

@@ -10,6 +10,7 @@ import (
 	"dllmbench/compute"
 	"dllmbench/decode"
 	"dllmbench/model"
+	"dllmbench/prompts"
 	"dllmbench/tokenizer"
 )
 
@@ -149,7 +150,7 @@ func locateJudge(spec bench.ModelSpec) (string, *model.Config, error) {
 // NoJudge passes.
 func Check(o Options) error {
 	if o.Task != "" {
-		if _, err := LoadProblems(o.Task); err != nil {
+		if _, err := prompts.LoadProblems(o.Task); err != nil {
 			return fmt.Errorf("quality: task: %w", err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"dllmbench/bench"
 	"dllmbench/compute/device"
 	"dllmbench/model"
+	"dllmbench/prompts"
 )
 
 // MetricsSchema is the version of quality_metrics.json.
@@ -132,7 +133,7 @@ type Options struct {
 	Judge     string
 	JudgeLoad model.LoadOptions
 	Device    device.Options
-	// Task is a JSONL task file (see [ReadProblems]); cells whose prompts
+	// Task is a JSONL task file (see [prompts.ReadProblems]); cells whose prompts
 	// are its questions get accuracies. "" skips accuracy.
 	Task      string
 	Bootstrap Bootstrap
@@ -189,10 +190,10 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 	sort.Strings(out.Grids)
 	sortCells(ok)
 
-	var problems []Problem
+	var problems []prompts.Problem
 	if o.Task != "" {
 		var err error
-		if problems, err = LoadProblems(o.Task); err != nil {
+		if problems, err = prompts.LoadProblems(o.Task); err != nil {
 			return nil, fmt.Errorf("quality: %w", err)
 		}
 	}
@@ -418,7 +419,7 @@ func (t eosTable) of(r bench.Record) ([]int, bool) {
 	return cfg.EOS, true
 }
 
-func scoreCell(r bench.Record, judge *loadedJudge, problems []Problem, eos eosTable, o Options) (CellMetrics, error) {
+func scoreCell(r bench.Record, judge *loadedJudge, problems []prompts.Problem, eos eosTable, o Options) (CellMetrics, error) {
 	cm := CellMetrics{Key: r.Key, Grid: r.Grid, Name: r.Cell.Name(), Cell: r.Cell, ModelConfigSHA: r.Model.ConfigSHA,
 		Prompts: len(r.Prompts), Cost: costOf(r.Stats), Metrics: map[string]Interval{}}
 	if len(r.Outputs) != len(r.Prompts) {
@@ -508,14 +509,14 @@ func costOf(st map[string]bench.Stat) Cost {
 }
 
 // matchProblems finds the problem each prompt asks: the prompt is the
-// question itself, a few-shot prompt ending in it ([FewShot]), or its
+// question itself, a few-shot prompt ending in it ([prompts.FewShot]), or its
 // reference is the problem's answer, or the start of one problem's answer
 // only (a run cuts a reference to gen_length tokens). It returns the
 // problems in prompt order and how many prompts matched none.
-func matchProblems(prompts []bench.PromptRecord, problems []Problem) ([]Problem, int) {
-	out := make([]Problem, len(prompts))
+func matchProblems(recs []bench.PromptRecord, problems []prompts.Problem) ([]prompts.Problem, int) {
+	out := make([]prompts.Problem, len(recs))
 	missing := 0
-	for i, p := range prompts {
+	for i, p := range recs {
 		found := false
 		for _, q := range problems {
 			if p.Text == q.Question || strings.HasSuffix(p.Text, "Question: "+q.Question+"\nAnswer:") ||
@@ -532,7 +533,7 @@ func matchProblems(prompts []bench.PromptRecord, problems []Problem) ([]Problem,
 				}
 			}
 			if found = n == 1; !found {
-				out[i] = Problem{}
+				out[i] = prompts.Problem{}
 			}
 		}
 		if !found {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"dllmbench/bench"
+	"dllmbench/prompts"
 )
 
 func sampleMetrics() *Metrics {
@@ -207,8 +208,8 @@ func TestComputeModelFree(t *testing.T) {
 }
 
 func TestMatchProblems(t *testing.T) {
-	probs := []Problem{{"What is 2+2?", "x\n#### 4"}, {"And 3+3?", "y\n#### 6"}}
-	few, _ := FewShot(probs, 1, "And 3+3?")
+	probs := []prompts.Problem{{Question: "What is 2+2?", Answer: "x\n#### 4"}, {Question: "And 3+3?", Answer: "y\n#### 6"}}
+	few, _ := prompts.FewShot(probs, 1, "And 3+3?")
 	ps := []bench.PromptRecord{
 		{Text: "What is 2+2?"}, // the question itself
 		{Text: few},            // a few-shot prompt ending in it
@@ -225,14 +226,14 @@ func TestMatchProblems(t *testing.T) {
 // prompt whose reference is the start of one problem's answer asks that
 // problem; the start of two answers asks neither.
 func TestMatchProblemsCutReference(t *testing.T) {
-	probs := []Problem{{"q1", "She has 3 apples.\n#### 3"}, {"q2", "She has 30 pears.\n#### 30"}, {"q3", "He runs.\n#### 1"}}
+	probs := []prompts.Problem{{Question: "q1", Answer: "She has 3 apples.\n#### 3"}, {Question: "q2", Answer: "She has 30 pears.\n#### 30"}, {Question: "q3", Answer: "He runs.\n#### 1"}}
 	ps := []bench.PromptRecord{
 		{Text: "Q: q2\nA:", Reference: "She has 30"}, // the start of q2's answer alone
 		{Text: "Q: q3\nA:", Reference: "He runs."},   // of q3's
 		{Text: "Q: q1\nA:", Reference: "She has 3"},  // of q1's and q2's: neither
 	}
 	got, missing := matchProblems(ps, probs)
-	if want := []Problem{probs[1], probs[2], {}}; missing != 1 || !cmp.Equal(got, want) {
+	if want := []prompts.Problem{probs[1], probs[2], {}}; missing != 1 || !cmp.Equal(got, want) {
 		t.Errorf("matched %v, %d missing; want %v, 1 missing", got, missing, want)
 	}
 }

@@ -1,109 +1,12 @@
 package quality
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"strings"
+
+	"dllmbench/prompts"
 )
-
-// Problem is one item of a GSM8K-style task.
-type Problem struct {
-	Question string `json:"question"`
-	Answer   string `json:"answer"` // worked solution whose last line is "#### <number>"
-}
-
-// ReadProblems reads a JSONL task: one {"question": …, "answer": …} object a
-// line, blank lines skipped, other fields ignored, a UTF-8 byte-order mark
-// before the first line too. Every answer must contain "#### ", the GSM8K
-// marker of the final answer. Errors name the line, "task:N: …".
-func ReadProblems(r io.Reader) ([]Problem, error) {
-	return readProblems("task", r)
-}
-
-// readProblems is ReadProblems with errors that name name:line.
-func readProblems(name string, r io.Reader) ([]Problem, error) {
-	var ps []Problem
-	br := bufio.NewReader(r)
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		if line == 1 {
-			b = bytes.TrimPrefix(b, []byte("\uFEFF")) // a byte-order mark some editors write
-		}
-		if t := bytes.TrimSpace(b); len(t) > 0 {
-			var p Problem
-			if jerr := json.Unmarshal(t, &p); jerr != nil {
-				return nil, fmt.Errorf("%s:%d: %s", name, line, strings.TrimPrefix(jerr.Error(), "json: "))
-			}
-			if p.Question == "" || !strings.Contains(p.Answer, "#### ") {
-				return nil, fmt.Errorf("%s:%d: need a question and an answer with \"#### \"", name, line)
-			}
-			ps = append(ps, p)
-		}
-		if err == io.EOF {
-			return ps, nil
-		}
-	}
-}
-
-// LoadProblems reads the JSONL task file at path (see [ReadProblems]); a
-// file without problems is an error. Errors name path:line.
-func LoadProblems(path string) ([]Problem, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ps, err := readProblems(path, f)
-	if err != nil {
-		return nil, err
-	}
-	if len(ps) == 0 {
-		return nil, fmt.Errorf("%s: no problems (the file is empty or blank)", path)
-	}
-	return ps, nil
-}
-
-// FewShot builds lm-evaluation-harness's gsm8k prompt for question with k
-// solved examples:
-//
-//	Question: {shot question}\nAnswer: {shot answer}\n\n   (k times)
-//	Question: {question}\nAnswer:
-//
-// The shots are the first k of shots whose question differs from question,
-// so a test item never sees itself; take shots from the training split.
-// (The harness draws its shots at random from the training split with seed
-// 1234; first-k keeps prompts stable across runs and cells.) It fails if
-// fewer than k shots qualify or k < 0.
-func FewShot(shots []Problem, k int, question string) (string, error) {
-	if k < 0 {
-		return "", fmt.Errorf("few-shot prompt with %d shots", k)
-	}
-	var b strings.Builder
-	n := 0
-	for _, s := range shots {
-		if n == k {
-			break
-		}
-		if s.Question == question {
-			continue
-		}
-		fmt.Fprintf(&b, "Question: %s\nAnswer: %s\n\n", s.Question, s.Answer)
-		n++
-	}
-	if n < k {
-		return "", fmt.Errorf("few-shot prompt needs %d shots, have %d other than the question", k, n)
-	}
-	fmt.Fprintf(&b, "Question: %s\nAnswer:", question)
-	return b.String(), nil
-}
 
 // Stop lists the harness's gsm8k stop sequences ("until").
 var Stop = []string{"Question:", "</s>", "<|im_end|>"}
@@ -188,7 +91,7 @@ type TaskScores struct {
 // ScoreTask scores a cell's generations gens against problems, resampling
 // prompts with b. Each generation is [Cut] first. It panics if the lengths
 // differ.
-func ScoreTask(gens []string, problems []Problem, b Bootstrap) TaskScores {
+func ScoreTask(gens []string, problems []prompts.Problem, b Bootstrap) TaskScores {
 	if len(gens) != len(problems) {
 		panic(fmt.Sprintf("quality: %d generations for %d problems", len(gens), len(problems)))
 	}
