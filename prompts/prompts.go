@@ -11,6 +11,7 @@
 package prompts
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -26,11 +27,18 @@ type Doc struct {
 
 // Options say which documents to load.
 type Options struct {
-	// Source is "wikitext" (the default when empty), "file" or "builtin".
+	// Source is "wikitext" (the default when empty), "file", "builtin" or
+	// "task".
 	Source string
 	// Path: for wikitext, a raw text or parquet file to read instead of
-	// the hub cache; for file, the file (required); builtin takes none.
+	// the hub cache; for file, the file (required); for task, the task
+	// file whose problems are asked (required); builtin takes none.
 	Path string
+	// Shots, for task, is how many solved problems precede each question
+	// (0: zero-shot); ShotsPath is the task file they are the first of,
+	// by default Path (see [FewShot]). Other sources take neither.
+	Shots     int
+	ShotsPath string
 	// Max is how many documents to keep after the shuffle; ≤ 0 keeps all.
 	Max int
 	// Seed drives the shuffle; the same options give the same documents in
@@ -46,14 +54,19 @@ type Options struct {
 
 // Origin says what Load read, for records.
 type Origin struct {
-	Source   string `json:"source"`             // wikitext, file or builtin
+	Source   string `json:"source"`             // wikitext, file, builtin or task
 	From     string `json:"from"`               // "file", "hub" or "embedded"
 	Path     string `json:"path"`               // the file read; for "embedded", its name in the source tree
 	Revision string `json:"revision,omitempty"` // the hub snapshot's commit, for "hub"
 	Licence  string `json:"licence,omitempty"`  // the text's licence, where known
-	Total    int    `json:"total"`              // documents in the source, before selection
-	Docs     int    `json:"docs"`               // documents selected
-	SHA256   string `json:"sha256"`             // Hash of the selected documents, in order
+	// Shots, for task only, is the solved problems each prompt holds
+	// before its question (0 for zero-shot), the first of ShotsPath's, or
+	// of Path's when ShotsPath is empty.
+	Shots     *int   `json:"shots,omitempty"`
+	ShotsPath string `json:"shots_path,omitempty"`
+	Total     int    `json:"total"`  // documents in the source, before selection
+	Docs      int    `json:"docs"`   // documents selected
+	SHA256    string `json:"sha256"` // Hash of the selected documents, in order
 }
 
 // String describes the origin on one line.
@@ -61,6 +74,12 @@ func (o Origin) String() string {
 	where := o.From + " " + o.Path
 	if o.Revision != "" {
 		where += " @ " + o.Revision
+	}
+	if o.Shots != nil {
+		where += fmt.Sprintf(", %d shots", *o.Shots)
+		if *o.Shots > 0 {
+			where += " from " + cmp.Or(o.ShotsPath, "its own problems")
+		}
 	}
 	return fmt.Sprintf("%s: %s: %d of %d documents, sha256 %s", o.Source, where, o.Docs, o.Total, o.SHA256)
 }
@@ -77,6 +96,9 @@ func Load(o Options) ([]Doc, Origin, error) {
 		org  Origin
 		err  error
 	)
+	if o.Source != "task" && (o.Shots != 0 || o.ShotsPath != "") {
+		return nil, Origin{}, fmt.Errorf("prompts: shots are for source task, not %s", cmp.Or(o.Source, "wikitext"))
+	}
 	switch o.Source {
 	case "wikitext", "":
 		docs, org, err = loadWikiText(o)
@@ -86,6 +108,8 @@ func Load(o Options) ([]Doc, Origin, error) {
 		}
 		docs, err = readFile(o.Path)
 		org = Origin{Source: "file", From: "file", Path: o.Path}
+	case "task":
+		docs, org, err = readTask(o)
 	case "builtin":
 		if o.Path != "" {
 			return nil, Origin{}, fmt.Errorf("prompts: source builtin reads no path, got %s", o.Path)
@@ -93,7 +117,7 @@ func Load(o Options) ([]Doc, Origin, error) {
 		docs, err = parseFile(demoPromptsName, demoPrompts)
 		org = Origin{Source: "builtin", From: "embedded", Path: demoPromptsName, Licence: wikiLicence}
 	default:
-		return nil, Origin{}, fmt.Errorf("prompts: unknown source %q (want wikitext, file or builtin)", o.Source)
+		return nil, Origin{}, fmt.Errorf("prompts: unknown source %q (want wikitext, file, builtin or task)", o.Source)
 	}
 	if err != nil {
 		return nil, Origin{}, err

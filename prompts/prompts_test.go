@@ -112,6 +112,10 @@ func TestSelectionPinned(t *testing.T) {
 		{"wikitext", Options{Seed: 1, Max: 5}, "It is also the ' Papa ' of Vagaland", "f0f5050082473ab672b5769d87225782d9571bfe748d17623b1276f6e5d11633"},
 		// Three of the demo pair's held-out prompts.
 		{"builtin", Options{Source: "builtin", Seed: 1, Max: 3}, "The series depicts the everyday lives of", "17c3451e96f105842ba8aea84dca1bc27bc83674c966cb1d49c31213238f6674"},
+		// Three 5-shot prompts of the GSM8K test problems of
+		// testdata/tasks (recorded when the task source was added).
+		{"task", Options{Source: "task", Path: "../testdata/tasks/gsm8k-mini.jsonl", Shots: 5, ShotsPath: "../testdata/tasks/gsm8k-mini-train.jsonl", Seed: 1, Max: 3},
+			"Question: Natalia sold clips", "715eb18801fe711f8580c1ec1cb37cfb5a6dfa984b4688b8cb023af19bb3a496"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,7 +163,7 @@ func TestLoadErrors(t *testing.T) {
 		want string
 	}{
 		// A source Load does not know.
-		{"unknown source", Options{Source: "c4"}, `prompts: unknown source "c4" (want wikitext, file or builtin)`},
+		{"unknown source", Options{Source: "c4"}, `prompts: unknown source "c4" (want wikitext, file, builtin or task)`},
 		// The file source without a file.
 		{"file without path", Options{Source: "file"}, "prompts: source file needs a path"},
 		// builtin reads only what is embedded.

@@ -103,3 +103,46 @@ func FewShot(shots []Problem, k int, question string) (string, error) {
 	fmt.Fprintf(&b, "Question: %s\nAnswer:", question)
 	return b.String(), nil
 }
+
+// readTask makes the documents of the task source: one per problem of
+// o.Path, in the file's order, whose text is its question as
+// lm-evaluation-harness's gsm8k task asks it with o.Shots solved problems
+// before it ([FewShot]), and whose reference is its answer. The shots are
+// the first of o.ShotsPath's problems (a training split), or without one
+// the first of o.Path's other than the question. Asking for more shots
+// than the file holds is an error, not fewer shots.
+func readTask(o Options) ([]Doc, Origin, error) {
+	if o.Path == "" {
+		return nil, Origin{}, fmt.Errorf("prompts: source task needs a path")
+	}
+	if o.Shots < 0 {
+		return nil, Origin{}, fmt.Errorf("prompts: %d shots (want ≥ 0)", o.Shots)
+	}
+	ps, err := LoadProblems(o.Path)
+	if err != nil {
+		return nil, Origin{}, fmt.Errorf("prompts: %w", err)
+	}
+	shots := ps
+	if o.ShotsPath != "" {
+		if shots, err = LoadProblems(o.ShotsPath); err != nil {
+			return nil, Origin{}, fmt.Errorf("prompts: shots: %w", err)
+		}
+		if o.Shots > len(shots) {
+			return nil, Origin{}, fmt.Errorf("prompts: %d shots, but %s has %d problems", o.Shots, o.ShotsPath, len(shots))
+		}
+	} else if o.Shots >= len(ps) {
+		return nil, Origin{}, fmt.Errorf("prompts: %d shots, but %s has %d problems and a question is never its own shot: "+
+			"at most %d from it, or give a file of shots (shots_path)", o.Shots, o.Path, len(ps), len(ps)-1)
+	}
+	docs := make([]Doc, len(ps))
+	for i, p := range ps {
+		text, err := FewShot(shots, o.Shots, p.Question)
+		if err != nil {
+			// Its question is among the shots' file more than once.
+			return nil, Origin{}, fmt.Errorf("prompts: %s: problem %d: %v", o.Path, i+1, err)
+		}
+		docs[i] = Doc{Text: text, Reference: p.Answer}
+	}
+	k := o.Shots
+	return docs, Origin{Source: "task", From: "file", Path: o.Path, Shots: &k, ShotsPath: o.ShotsPath}, nil
+}

@@ -123,3 +123,136 @@ func FuzzReadProblems(f *testing.F) {
 		}
 	})
 }
+
+// The task source makes one document per problem of its file: the
+// question in lm-eval's gsm8k layout after the shots, the answer as its
+// reference. The shots are the first of the shots' file, or of the same
+// file less the question itself.
+func TestLoadTask(t *testing.T) {
+	const (
+		test  = "../testdata/tasks/gsm8k-mini.jsonl"
+		train = "../testdata/tasks/gsm8k-mini-train.jsonl"
+	)
+	tests, err := LoadProblems(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trains, err := LoadProblems(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		o      Options
+		shots  func(q string) []Problem // the shots wanted before q, in order
+		origin string                   // Origin.String up to its counts
+	}{
+		// Two shots from the training file, the harness's layout.
+		{"train", Options{Shots: 2, ShotsPath: train}, func(string) []Problem { return trains[:2] },
+			"task: file " + test + ", 2 shots from " + train},
+		// Without a file of shots, the first of the same file other than
+		// the question: the first question's shots are the second and third.
+		{"same file", Options{Shots: 2}, func(q string) []Problem {
+			if q == tests[0].Question {
+				return tests[1:3]
+			}
+			if q == tests[1].Question {
+				return []Problem{tests[0], tests[2]}
+			}
+			return tests[:2]
+		}, "task: file " + test + ", 2 shots from its own problems"},
+		// Zero-shot: the question alone, in the layout.
+		{"zero-shot", Options{}, func(string) []Problem { return nil }, "task: file " + test + ", 0 shots"},
+		// As many shots as the training file has.
+		{"all shots", Options{Shots: 8, ShotsPath: train}, func(string) []Problem { return trains }, "task: file " + test + ", 8 shots from " + train},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.o.Source, tt.o.Path, tt.o.Seed = "task", test, 3
+			docs, org, err := Load(tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(docs) != len(tests) || org.Total != len(tests) || org.Docs != len(tests) || org.SHA256 != Hash(docs) {
+				t.Fatalf("%d documents, origin %+v; want %d", len(docs), org, len(tests))
+			}
+			if want := tt.origin + ": 50 of 50 documents, sha256 " + org.SHA256; org.String() != want {
+				t.Errorf("origin %q, want %q", org.String(), want)
+			}
+			if org.Shots == nil || *org.Shots != tt.o.Shots || org.ShotsPath != tt.o.ShotsPath || org.From != "file" || org.Path != test {
+				t.Errorf("origin %+v", org)
+			}
+			byAnswer := map[string]Problem{}
+			for _, p := range tests {
+				byAnswer[p.Answer] = p
+			}
+			seen := map[string]bool{}
+			for _, d := range docs {
+				p, ok := byAnswer[d.Reference]
+				if !ok || seen[p.Question] {
+					t.Fatalf("reference %q is no problem's answer, or a second one's", d.Reference)
+				}
+				seen[p.Question] = true
+				var want strings.Builder
+				for _, s := range tt.shots(p.Question) {
+					want.WriteString("Question: " + s.Question + "\nAnswer: " + s.Answer + "\n\n")
+				}
+				want.WriteString("Question: " + p.Question + "\nAnswer:")
+				if d.Text != want.String() {
+					t.Fatalf("prompt of %.30q:\n%q\nwant\n%q", p.Question, d.Text, want.String())
+				}
+			}
+			// The documents are shuffled with the seed, as every source's.
+			if docs[0].Reference == tests[0].Answer && docs[1].Reference == tests[1].Answer {
+				t.Errorf("documents in the file's order: not shuffled")
+			}
+		})
+	}
+}
+
+func TestLoadTaskErrors(t *testing.T) {
+	const (
+		test  = "../testdata/tasks/gsm8k-mini.jsonl"
+		train = "../testdata/tasks/gsm8k-mini-train.jsonl"
+	)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	broken := write("broken.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "r", "answer": "2"}`+"\n")
+	twice := write("twice.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "r", "answer": "#### 2"}`+"\n")
+	missing := filepath.Join(dir, "missing.jsonl")
+	for _, tt := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		// More shots than the training file holds.
+		{"too many shots", Options{Source: "task", Path: test, Shots: 9, ShotsPath: train}, "prompts: 9 shots, but " + train + " has 8 problems"},
+		// From the same file, a question is never its own shot.
+		{"too many from itself", Options{Source: "task", Path: test, Shots: 50},
+			"prompts: 50 shots, but " + test + " has 50 problems and a question is never its own shot: at most 49 from it, or give a file of shots (shots_path)"},
+		// A question the file holds twice has one shot fewer than the others.
+		{"question twice", Options{Source: "task", Path: twice, Shots: 2},
+			"prompts: " + twice + ": problem 1: few-shot prompt needs 2 shots, have 1 other than the question"},
+		{"negative shots", Options{Source: "task", Path: test, Shots: -1}, "prompts: -1 shots (want ≥ 0)"},
+		{"no path", Options{Source: "task"}, "prompts: source task needs a path"},
+		// The task file's errors name its line, as quality's do.
+		{"broken task", Options{Source: "task", Path: broken}, "prompts: " + broken + `:2: need a question and an answer with "#### "`},
+		{"broken shots", Options{Source: "task", Path: test, Shots: 1, ShotsPath: broken}, "prompts: shots: " + broken + `:2: need a question and an answer with "#### "`},
+		{"missing task", Options{Source: "task", Path: missing}, "prompts: open " + missing + ": no such file or directory"},
+		// Shots belong to the task source only.
+		{"shots for a file", Options{Source: "file", Path: test, Shots: 2}, "prompts: shots are for source task, not file"},
+		{"shots file for wikitext", Options{ShotsPath: train}, "prompts: shots are for source task, not wikitext"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Load(tt.o)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
