@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +43,7 @@ var (
 	backendNames   = []string{"auto", "cpu", "cuda"}
 	remaskingNames = []string{"low_confidence", "random"}
 	cacheNames     = []string{"none", "prefix", "dual"}
-	sourceNames    = []string{"wikitext", "file", "builtin"}
+	sourceNames    = []string{"wikitext", "file", "builtin", "task"}
 )
 
 // LoadGrid reads and parses a grid file; errors name path:line.
@@ -559,6 +560,9 @@ func (p *gridParser) grid(root *yaml.Node, g *Grid) {
 	if g.Prompts.Source == "file" && g.Prompts.Path == "" {
 		p.errorf(sourceNode, "prompts.path: missing: source file needs the path of the prompt file")
 	}
+	if g.Prompts.Source == "task" && g.Prompts.Path == "" {
+		p.errorf(sourceNode, "prompts.path: missing: source task needs the path of the task file (GSM8K's JSONL)")
+	}
 	if len(p.errs) > 0 {
 		return
 	}
@@ -646,9 +650,10 @@ func (p *gridParser) models(v *yaml.Node) []ModelSpec {
 // missing path.
 func (p *gridParser) prompts(v *yaml.Node, ps *PromptSpec) *yaml.Node {
 	blame := resolve(v)
-	p.mapping(v, "prompts", []field{
+	sourceOK := true
+	keys := p.mapping(v, "prompts", []field{
 		{"source", func(v *yaml.Node) {
-			ps.Source, _ = p.enum(v, "prompts.source", sourceNames)
+			ps.Source, sourceOK = p.enum(v, "prompts.source", sourceNames)
 			blame = resolve(v)
 		}},
 		{"path", func(v *yaml.Node) { ps.Path, _ = p.str(v, "prompts.path") }},
@@ -658,7 +663,28 @@ func (p *gridParser) prompts(v *yaml.Node, ps *PromptSpec) *yaml.Node {
 			p.checked(v, "prompts.max_prompts", ok, atLeast(1)(ps.MaxPrompts))
 		}},
 		{"seed", func(v *yaml.Node) { ps.Seed, _ = p.uinteger(v, "prompts.seed") }},
+		{"shots", func(v *yaml.Node) {
+			var ok bool
+			ps.Shots, ok = p.integer(v, "prompts.shots")
+			p.checked(v, "prompts.shots", ok, atLeast(0)(ps.Shots))
+		}},
+		{"shots_path", func(v *yaml.Node) { ps.ShotsPath, _ = p.str(v, "prompts.shots_path") }},
 	})
+	switch shotsPath := keys["shots_path"]; {
+	case !sourceOK: // the source's own error says enough
+	case ps.Source != "task":
+		for _, k := range []string{"shots", "shots_path"} {
+			if n := keys[k]; n != nil {
+				p.errorf(n, "prompts.%s: only for source task (few-shot prompts of a task file), not %s", k, cmp.Or(ps.Source, DefaultPromptSource))
+			}
+		}
+	case shotsPath != nil && ps.ShotsPath == "":
+		p.errorf(shotsPath, "prompts.shots_path: empty: give the task file the shots are the first problems of, or leave the key out")
+	case shotsPath != nil && keys["shots"] == nil:
+		// Its problems would be read for no shot: a grid that meant some
+		// would measure zero-shot prompts without a word.
+		p.errorf(shotsPath, "prompts.shots_path: names the shots' file, but prompts.shots is not given: say how many (0 for zero-shot)")
+	}
 	return blame
 }
 
@@ -715,10 +741,11 @@ func (p *gridParser) quality(v *yaml.Node, q *QualitySpec) {
 		}},
 		{"task", func(v *yaml.Node) { q.Task, _ = p.str(v, "quality.task") }},
 		// shots was read and never used: a grid asking for 5-shot prompts
-		// measured the prompts: source's text in silence.
+		// measured the prompts: source's text in silence. The shots are
+		// the prompts' now.
 		{"shots", func(v *yaml.Node) {
-			p.errorf(v, "quality.shots: dllmbench does not build few-shot prompts: give them in a JSONL prompt file "+
-				"(README, \"Task accuracy\") and leave shots out")
+			p.errorf(v, "quality.shots: the shots are the prompts': give prompts: {source: task, path: FILE, shots: N} "+
+				"(quality.task defaults to its file) and leave quality.shots out")
 		}},
 	})
 }

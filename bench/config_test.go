@@ -55,6 +55,14 @@ func TestParseGrid(t *testing.T) {
 		// A delay in seconds, whole or not.
 		{"delay", "models: [a]\ndelay: 2.5\n", func(g *Grid) { g.Delay = 2.5 }},
 		{"delay whole", "models: [a]\ndelay: 30\n", func(g *Grid) { g.Delay = 30 }},
+		// Few-shot prompts of a task file, their shots from another.
+		{"task", "models: [a]\nprompts: {source: task, path: test.jsonl, shots: 5, shots_path: train.jsonl}\n", func(g *Grid) {
+			g.Prompts = PromptSpec{Source: "task", Path: "test.jsonl", MaxPrompts: 16, Shots: 5, ShotsPath: "train.jsonl"}
+		}},
+		// Zero-shot, written out; the shots' file may then be named.
+		{"task zero-shot", "models: [a]\nprompts: {source: task, path: test.jsonl, shots: 0, shots_path: train.jsonl}\n", func(g *Grid) {
+			g.Prompts = PromptSpec{Source: "task", Path: "test.jsonl", MaxPrompts: 16, ShotsPath: "train.jsonl"}
+		}},
 		// Anchors and aliases resolve.
 		{"aliases", "models: [a]\nbatch_size: &b [2, 4]\ndiffusion: {block_length: *b}\n", func(g *Grid) {
 			g.BatchSizes, g.Diffusion.BlockLength = []int{2, 4}, []int{2, 4}
@@ -121,13 +129,37 @@ func TestParseGridErrors(t *testing.T) {
 			"g.yaml:2: unknown key batchsize (did you mean batch_size?)",
 			"g.yaml:4: unknown key diffusion.stepz (did you mean steps?)",
 		}},
-		// quality.shots built no prompts: refused, with where they come from.
+		// quality.shots built no prompts: refused, with where the shots go.
 		{"shots", "models: [a]\nquality:\n  task: gsm8k.jsonl\n  shots: 5\n", []string{
-			`g.yaml:4: quality.shots: dllmbench does not build few-shot prompts: give them in a JSONL prompt file (README, "Task accuracy") and leave shots out`,
+			"g.yaml:4: quality.shots: the shots are the prompts': give prompts: {source: task, path: FILE, shots: N} (quality.task defaults to its file) and leave quality.shots out",
+		}},
+		// Shots are a task source's, a count ≥ 0; the shots' file is named
+		// with a count, and not empty; a task source needs its file.
+		{"shots of other sources", "models: [a]\nprompts:\n  source: file\n  path: p.jsonl\n  shots: 2\n  shots_path: t.jsonl\n", []string{
+			"g.yaml:5: prompts.shots: only for source task (few-shot prompts of a task file), not file",
+			"g.yaml:6: prompts.shots_path: only for source task (few-shot prompts of a task file), not file",
+		}},
+		{"shots of the default source", "models: [a]\nprompts: {shots: 5}\n", []string{
+			"g.yaml:2: prompts.shots: only for source task (few-shot prompts of a task file), not wikitext",
+		}},
+		{"task shots", "models: [a]\nprompts:\n  source: task\n  path: t.jsonl\n  shots: -1\n", []string{
+			"g.yaml:5: prompts.shots: -1 is out of range (want ≥ 0)",
+		}},
+		{"shots type", "models: [a]\nprompts: {source: task, path: t.jsonl, shots: five}\n", []string{
+			`g.yaml:2: prompts.shots: want an integer, have the string "five"`,
+		}},
+		{"shots file without shots", "models: [a]\nprompts:\n  source: task\n  path: t.jsonl\n  shots_path: train.jsonl\n", []string{
+			"g.yaml:5: prompts.shots_path: names the shots' file, but prompts.shots is not given: say how many (0 for zero-shot)",
+		}},
+		{"empty shots file", "models: [a]\nprompts:\n  source: task\n  path: t.jsonl\n  shots: 5\n  shots_path:\n", []string{
+			"g.yaml:6: prompts.shots_path: empty: give the task file the shots are the first problems of, or leave the key out",
+		}},
+		{"task without path", "models: [a]\nprompts:\n  source: task\n  shots: 5\n", []string{
+			"g.yaml:3: prompts.path: missing: source task needs the path of the task file (GSM8K's JSONL)",
 		}},
 		// A key far from every known one lists them.
 		{"unknown key list", "models: [a]\nprompts: {colour: red}\n", []string{
-			"g.yaml:2: unknown key prompts.colour (known keys: source, path, max_prompts, seed)",
+			"g.yaml:2: unknown key prompts.colour (known keys: source, path, max_prompts, seed, shots, shots_path)",
 		}},
 		// Wrong types: a string in an int list, a mapping for a list, a
 		// list for a scalar, a string for a boolean.
@@ -159,7 +191,7 @@ func TestParseGridErrors(t *testing.T) {
 		{"enums", "models: [a]\nprecision: bf8\nbackend: rocm\nprompts: {source: web}\ndiffusion: {remasking: lowconf, cache: [none, full]}\n", []string{
 			`g.yaml:2: precision: "bf8" is not one of bf16, fp16, fp32 (or bfloat16, float16, float32)`,
 			`g.yaml:3: backend: "rocm" is not one of auto, cpu, cuda`,
-			`g.yaml:4: prompts.source: "web" is not one of wikitext, file, builtin`,
+			`g.yaml:4: prompts.source: "web" is not one of wikitext, file, builtin, task`,
 			`g.yaml:5: diffusion.remasking: "lowconf" is not one of low_confidence, random`,
 			`g.yaml:5: diffusion.cache: "full" is not one of none, prefix, dual`,
 		}},
@@ -279,6 +311,7 @@ func FuzzParseGrid(f *testing.F) {
 		"models: [a]\n",
 		"models:\n  - id: builtin:demo-llama\n  - id: builtin:demo-llada\nbatch_size: [1, 4]\ndiffusion: {steps: [4, 8], cache: [none, dual], threshold: 0.9}\n",
 		"models: a\nprompts: {source: file, path: x}\nautoregressive: {top_p: 0.5}\n",
+		"models: a\nprompts: {source: task, path: t.jsonl, shots: 2, shots_path: s.jsonl}\n",
 		"models: [a]\nbatch_size: &b [1]\nprompt_length: *b\n",
 		"models: &m [*m]\n",
 		"<<: {}\n",

@@ -76,19 +76,38 @@ func (m ModelSpec) Label() string {
 type PromptSpec struct {
 	// Source: "wikitext" (WikiText-103 validation: a local file in Path, the
 	// HF hub cache, or the subset shipped in the binary), "file" (Path: plain
-	// text, one document per line, or JSONL with prompt and reference) or
-	// "builtin" (the held-out WikiText prompts of the demo pair).
+	// text, one document per line, or JSONL with prompt and reference),
+	// "builtin" (the held-out WikiText prompts of the demo pair) or "task"
+	// (Path: a GSM8K-style task file, each problem asked as
+	// lm-evaluation-harness's gsm8k task asks it, after Shots solved
+	// problems, with its answer as the reference).
 	Source     string `yaml:"source" json:"source"`
 	Path       string `yaml:"path" json:"path,omitempty"`
 	MaxPrompts int    `yaml:"max_prompts" json:"max_prompts"`
 	// Seed picks which prompts of the source are used.
 	Seed uint64 `yaml:"seed" json:"seed"`
+	// Shots (task only) is the solved problems before each question, the
+	// first of ShotsPath's (a training split), by default of Path's other
+	// than the question; 0 is zero-shot.
+	Shots     int    `yaml:"shots" json:"shots,omitempty"`
+	ShotsPath string `yaml:"shots_path" json:"shots_path,omitempty"`
 }
 
 // Load reads the documents the prompts are cut from, as a run does: the
 // dry run calls it to find a missing prompt file before a run would.
 func (s PromptSpec) Load() ([]prompts.Doc, prompts.Origin, error) {
-	return prompts.Load(prompts.Options{Source: s.Source, Path: s.Path, Seed: s.Seed})
+	return prompts.Load(prompts.Options{Source: s.Source, Path: s.Path, Seed: s.Seed, Shots: s.Shots, ShotsPath: s.ShotsPath})
+}
+
+// QualityTask is the task file accuracy is scored against: quality.task,
+// or where the grid names none and its prompts are of source task, their
+// file, so that a grid of few-shot task prompts is scored without another
+// key.
+func (g *Grid) QualityTask() string {
+	if g.Quality.Task == "" && g.Prompts.Source == "task" {
+		return g.Prompts.Path
+	}
+	return g.Quality.Task
 }
 
 // DiffusionAxes are the LLaDA decoder settings to sweep; they multiply
@@ -119,7 +138,7 @@ type QualitySpec struct {
 	BERTScore bool   `yaml:"bertscore" json:"bertscore"`
 	Encoder   string `yaml:"bertscore_model" json:"bertscore_model,omitempty"`
 	Layer     int    `yaml:"bertscore_layer" json:"bertscore_layer,omitempty"` // the encoder layer compared; 0: bert_score's for the encoder
-	Task      string `yaml:"task" json:"task,omitempty"`                       // a JSONL task file for accuracy
+	Task      string `yaml:"task" json:"task,omitempty"`                       // a JSONL task file for accuracy; see Grid.QualityTask
 }
 
 // Cell is one measured configuration: a model and one value of every axis

@@ -25,6 +25,10 @@ const (
 	FlagBlockLength  = "block_length"
 	FlagRepetitions  = "repetitions"
 	FlagWarmup       = "warmup"
+	// Flags of few-shot task prompts, as lm-eval's --tasks and
+	// --num_fewshot.
+	FlagTask  = "task"
+	FlagShots = "shots"
 )
 
 // Overrides are command-line changes to a grid.
@@ -42,6 +46,12 @@ type Overrides struct {
 	BlockLengths  []int    // --block_length: replaces diffusion.block_length
 	Repetitions   int      // --repetitions: replaces repetitions
 	Warmup        int      // --warmup: replaces warmup (0 is a value: needs Set)
+	// Task (--task) gives the prompts from this task file (source task),
+	// which quality.task then defaults to (Grid.QualityTask).
+	Task string
+	// Shots (--shots) replaces prompts.shots (0 is a value: needs Set);
+	// the source must be a task, --task's or the grid's.
+	Shots int
 	// Set names the flags given on the command line (as flag.Visit lists
 	// them, without dashes). When it is nil, the fields that are not zero
 	// apply; when it is not, exactly the flags it names apply, so that a
@@ -91,6 +101,8 @@ func (g *Grid) Apply(o Overrides) error {
 	blockLengths := o.given(FlagBlockLength, len(o.BlockLengths) > 0)
 	repetitions := o.given(FlagRepetitions, o.Repetitions != 0)
 	warmup := o.Set[FlagWarmup]
+	task := o.given(FlagTask, o.Task != "")
+	shots := o.given(FlagShots, o.Shots != 0)
 	var specs []ModelSpec
 	if models {
 		labels := map[string]string{}
@@ -144,6 +156,18 @@ func (g *Grid) Apply(o Overrides) error {
 	if promptFile && strings.TrimSpace(o.PromptFile) == "" {
 		bad(FlagPromptFile, "empty path")
 	}
+	if task && strings.TrimSpace(o.Task) == "" {
+		bad(FlagTask, "empty path")
+	} else if task && promptFile {
+		bad(FlagTask, "and --%s both give the prompts: give one", FlagPromptFile)
+	}
+	if shots {
+		if msg := atLeast(0)(o.Shots); msg != "" {
+			bad(FlagShots, "%s", msg)
+		} else if !task && (promptFile || g.Prompts.Source != "task") {
+			bad(FlagShots, "shots are asked before the questions of a task: give --%s FILE (or a grid of prompts: {source: task})", FlagTask)
+		}
+	}
 	if delay {
 		if math.IsNaN(o.Delay) || math.IsInf(o.Delay, 0) {
 			bad(FlagDelay, "want a finite number of seconds, have %g", o.Delay)
@@ -164,7 +188,15 @@ func (g *Grid) Apply(o Overrides) error {
 		g.Prompts.MaxPrompts = o.MaxPrompts
 	}
 	if promptFile {
-		g.Prompts.Source, g.Prompts.Path = "file", o.PromptFile
+		// A grid's shots were the task source's.
+		g.Prompts.Source, g.Prompts.Path, g.Prompts.Shots, g.Prompts.ShotsPath = "file", o.PromptFile, 0, ""
+	}
+	if task {
+		// A task grid's shots and their file stay, as its other settings do.
+		g.Prompts.Source, g.Prompts.Path = "task", o.Task
+	}
+	if shots {
+		g.Prompts.Shots = o.Shots
 	}
 	if bertScore {
 		g.Quality.BERTScore = o.BERTScore

@@ -26,6 +26,19 @@ func TestApply(t *testing.T) {
 		{"prompt file", false, Overrides{PromptFile: "my.jsonl"}, func(g *Grid) {
 			g.Prompts.Source, g.Prompts.Path = "file", "my.jsonl"
 		}, ""},
+		// --task gives few-shot prompts of a task file, --shots their shots.
+		{"task", false, Overrides{Task: "t.jsonl"}, func(g *Grid) { g.Prompts.Source, g.Prompts.Path = "task", "t.jsonl" }, ""},
+		{"task and shots", false, Overrides{Task: "t.jsonl", Shots: 5}, func(g *Grid) {
+			g.Prompts.Source, g.Prompts.Path, g.Prompts.Shots = "task", "t.jsonl", 5
+		}, ""},
+		// Shots without a task are asked before no question.
+		{"shots without a task", false, Overrides{Shots: 2}, nil,
+			"--shots: shots are asked before the questions of a task: give --task FILE (or a grid of prompts: {source: task})"},
+		{"shots of a prompt file", false, Overrides{PromptFile: "p.jsonl", Shots: 2}, nil,
+			"--shots: shots are asked before the questions of a task: give --task FILE (or a grid of prompts: {source: task})"},
+		{"task and prompt file", false, Overrides{PromptFile: "p.jsonl", Task: "t.jsonl"}, nil, "--task: and --prompt_file both give the prompts: give one"},
+		{"bad task flags", false, Overrides{Shots: -1, Set: map[string]bool{"task": true, "shots": true}}, nil,
+			"--task: empty path\n--shots: -1 is out of range (want ≥ 0)"},
 		// With Set, a flag not named does not apply even when its field is set.
 		{"set filters", false, Overrides{Steps: []int{8}, MaxPrompts: 4, Set: map[string]bool{"max_prompts": true, "output_dir": true}}, func(g *Grid) {
 			g.Prompts.MaxPrompts = 4
@@ -96,5 +109,55 @@ func TestApplyCopies(t *testing.T) {
 	o.Steps[0], o.BatchSizes[0] = 1, 1
 	if g.Diffusion.Steps[0] != 8 || g.BatchSizes[0] != 2 {
 		t.Errorf("the grid follows the caller's slices: steps %v, batch %v", g.Diffusion.Steps, g.BatchSizes)
+	}
+}
+
+// On a grid of task prompts, --shots (0 too) replaces its shots, --task its
+// file and not its shots, --prompt_file the source and its shots; accuracy
+// is scored against the prompts' task file unless quality.task names one.
+func TestApplyTaskGrid(t *testing.T) {
+	const grid = "models: [a]\nprompts: {source: task, path: test.jsonl, shots: 5, shots_path: train.jsonl}\n"
+	for _, tc := range []struct {
+		name    string
+		quality string // the grid's quality section, if any
+		o       Overrides
+		want    PromptSpec
+		task    string // QualityTask
+	}{
+		// The grid alone: quality.task defaults to the prompts' file.
+		{"grid", "", Overrides{}, PromptSpec{Source: "task", Path: "test.jsonl", MaxPrompts: 16, Shots: 5, ShotsPath: "train.jsonl"}, "test.jsonl"},
+		// --shots 0 is zero-shot, not the flag left out.
+		{"zero shots", "", Overrides{Set: map[string]bool{"shots": true}},
+			PromptSpec{Source: "task", Path: "test.jsonl", MaxPrompts: 16, ShotsPath: "train.jsonl"}, "test.jsonl"},
+		// --task replaces the file, and quality.task follows it.
+		{"task", "", Overrides{Task: "other.jsonl", Shots: 3},
+			PromptSpec{Source: "task", Path: "other.jsonl", MaxPrompts: 16, Shots: 3, ShotsPath: "train.jsonl"}, "other.jsonl"},
+		// unless the grid names its own.
+		{"grid's quality task", "quality: {task: mine.jsonl}\n", Overrides{Task: "other.jsonl"},
+			PromptSpec{Source: "task", Path: "other.jsonl", MaxPrompts: 16, Shots: 5, ShotsPath: "train.jsonl"}, "mine.jsonl"},
+		// A prompt file has no shots, and no task to score.
+		{"prompt file", "", Overrides{PromptFile: "p.jsonl"}, PromptSpec{Source: "file", Path: "p.jsonl", MaxPrompts: 16}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := ParseGrid([]byte(grid+tc.quality), "g.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Apply(tc.o); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, g.Prompts); d != "" {
+				t.Errorf("prompts (-want +got):\n%s", d)
+			}
+			if got := g.QualityTask(); got != tc.task {
+				t.Errorf("quality task %q, want %q", got, tc.task)
+			}
+		})
+	}
+	// --task on a grid of other prompts makes them the task's and scores
+	// them against it.
+	g := defaults()
+	if err := g.Apply(Overrides{Task: "t.jsonl", Shots: 2}); err != nil || g.QualityTask() != "t.jsonl" {
+		t.Errorf("--task t.jsonl --shots 2: %v, quality task %q", err, g.QualityTask())
 	}
 }

@@ -24,6 +24,8 @@ type promptSet struct {
 	// Skipped counts the documents read and left out: too short for a
 	// prompt of Body tokens of text and its reference, or blank once cut.
 	Skipped, Body int
+	// Docs is the documents of the source, those read or not.
+	Docs int
 }
 
 // PromptLengthOff says that prompts of mean length mean tokens are not
@@ -45,21 +47,31 @@ func (ps *promptSet) shortNote(P, G int) string {
 }
 
 // fewNote says, when the set has fewer than most prompts (any number when
-// most ≤ 0) because documents were left out, how many prompts cells of
-// prompt length P and generation length G get and why; else "". Where a
-// set is short of most, every document was read.
+// most ≤ 0) because documents were left out, or fewer than most because
+// the source has fewer documents (a short prompt or task file), how many
+// prompts cells of prompt length P and generation length G get and why;
+// else "". Where a set is short of most, every document was read.
 func (ps *promptSet) fewNote(P, G, most int) string {
-	if ps.Skipped == 0 || most > 0 && len(ps.Texts) >= most {
+	short := most > 0 && len(ps.Texts) < most
+	if !short && (ps.Skipped == 0 || most > 0) {
 		return ""
 	}
 	of := ""
 	if most > 0 {
 		of = fmt.Sprintf(", not the %d of max_prompts", most)
 	}
-	prompts, docs := "prompts", "documents of the source are"
+	prompts := "prompts"
 	if len(ps.Texts) == 1 {
 		prompts = "prompt"
 	}
+	if ps.Skipped == 0 {
+		docs := "documents"
+		if ps.Docs == 1 {
+			docs = "document"
+		}
+		return fmt.Sprintf("prompt_length %d (gen_length %d): %d %s%s: the prompt source has %d %s", P, G, len(ps.Texts), prompts, of, ps.Docs, docs)
+	}
+	docs := "documents of the source are"
 	if ps.Skipped == 1 {
 		docs = "document of the source is"
 	}
@@ -81,7 +93,7 @@ func (ps *promptSet) fewNote(P, G, most int) string {
 func cutPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (*promptSet, error) {
 	special := len(tok.Encode("a", true)) - len(tok.Encode("a", false))
 	body := max(P-special, 1) // the text's tokens
-	ps := &promptSet{Body: body}
+	ps := &promptSet{Body: body, Docs: len(docs)}
 	longest := 0
 	for _, d := range docs {
 		if most > 0 && len(ps.Texts) == most {

@@ -224,6 +224,12 @@ func TestCutPromptsCountsSkipped(t *testing.T) {
 		{docs, 1, 1, ""},
 		// One prompt, one document left out: no plurals.
 		{docs[1:3], 0, 1, "prompt_length 16 (gen_length 8): 1 prompt: 1 document of the source is shorter than 15+8 tokens (or blank) and left out"},
+		// None left out, but the source (a short task or prompt file) has
+		// fewer documents than max_prompts: said too. Before, nothing was.
+		{[]prompts.Doc{docs[1], docs[3]}, 4, 2, "prompt_length 16 (gen_length 8): 2 prompts, not the 4 of max_prompts: the prompt source has 2 documents"},
+		{[]prompts.Doc{{Text: "q", Reference: "a"}}, 3, 1, "prompt_length 16 (gen_length 8): 1 prompt, not the 3 of max_prompts: the prompt source has 1 document"},
+		// All of a source's prompts asked for and made.
+		{[]prompts.Doc{docs[1], docs[3]}, 0, 2, ""},
 	}
 	for _, tt := range tests {
 		ps, err := cutPrompts(tt.docs, tok, 16, 8, tt.most)
@@ -233,5 +239,40 @@ func TestCutPromptsCountsSkipped(t *testing.T) {
 		if note := ps.fewNote(16, 8, tt.most); len(ps.Texts) != tt.made || note != tt.note {
 			t.Errorf("%d documents, most %d: %d prompts, note %q; want %d, %q", len(tt.docs), tt.most, len(ps.Texts), note, tt.made, tt.note)
 		}
+	}
+}
+
+// Few-shot task prompts longer than prompt_length keep their last tokens,
+// so that a prompt loses its first shots, never its question, and the
+// reference, the start of the answer, still follows it.
+func TestCutPromptsTask(t *testing.T) {
+	tok := demoTokenizer(t)
+	docs, _, err := prompts.Load(prompts.Options{Source: "task", Path: "../testdata/tasks/gsm8k-mini.jsonl", Shots: 2,
+		ShotsPath: "../testdata/tasks/gsm8k-mini-train.jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const P, G = 256, 16 // the longest question is 207 tokens, the shortest 2-shot prompt 346
+	ps, err := cutPrompts(docs, tok, P, G, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := 0
+	for i, d := range docs {
+		text, ref := ps.Texts[i], ps.Refs[i]
+		q := d.Text[strings.LastIndex(d.Text, "Question: "):]
+		if !strings.HasSuffix(d.Text, text) || !strings.HasSuffix(text, q) || len(tok.Encode(text, true)) > P {
+			t.Errorf("prompt %d: %q (%d tokens with its BOS); want at most the last %d tokens of %q, its question whole",
+				i, text, len(tok.Encode(text, true)), P-1, d.Text)
+		}
+		if !strings.HasPrefix(d.Reference, ref) || len(tok.Encode(ref, false)) != G {
+			t.Errorf("reference %d: %q; want the first %d tokens of %q", i, ref, G, d.Reference)
+		}
+		if text != d.Text {
+			cut++
+		}
+	}
+	if cut == 0 {
+		t.Errorf("no 2-shot prompt is longer than %d tokens: the test cuts none", P)
 	}
 }
