@@ -49,6 +49,11 @@ func init() {
   # (prompts from WikiText-103; the embedded grid's other settings)
   dllmbench run --model meta-llama/Meta-Llama-3-8B --prompt-length 512 --gen-length 128 --batch-size 1 --output_dir results/llama
 
+  # GSM8K accuracy as lm-eval's --tasks gsm8k --num_fewshot 5 asks it: each
+  # test problem after 5 solved ones, the first of the grid's
+  # prompts.shots_path, else of the test file (the question skipped)
+  dllmbench run --config config/experiments.yaml --task gsm8k-test.jsonl --shots 5 --prompt-length 1024 --max-prompts 100
+
   # list the cells with time and memory estimates, measure nothing
   dllmbench run --config config/experiments.yaml --dry-run
 
@@ -73,6 +78,8 @@ type runFlags struct {
 	repetitions int
 	warmup      int
 	promptFile  string
+	task        string
+	shots       int
 	bertScore   bool
 	delay       float64
 	dryRun      bool
@@ -110,6 +117,8 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "prompt_file", "prompt-file")(func(n string) {
 		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one document per line, cut into prompt_length tokens and the next gen_length as its reference (shorter lines left out), or JSONL {\"prompt\", \"reference\"} (README: prompt files)")
 	})
+	fs.StringVar(&f.task, "task", "", "prompts from this GSM8K-style task file ({\"question\", \"answer\"} JSONL), each problem asked as lm-eval's gsm8k task asks it after --shots solved problems, its answer the reference; accuracy is scored against it unless the grid's quality.task names another (README: Task accuracy)")
+	fs.IntVar(&f.shots, "shots", 0, "solved problems before each question of --task (lm-eval's --num_fewshot): the first of the grid's prompts.shots_path, or of the task file other than the question (default: the grid's prompts.shots, else 0)")
 	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) { fs.BoolVar(&f.bertScore, n, false, "compute BERTScore") })
 	fs.Float64Var(&f.delay, "delay", 0, "pause SECONDS before each cell after the first, so that the device starts every cell rested (default: the grid's delay)")
 	alias(fs, "dry-run", "dry_run")(func(n string) {
@@ -187,14 +196,15 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 		canon[strings.ReplaceAll(n, "-", "_")] = true
 	}
 	if err := g.Apply(bench.Overrides{Steps: f.steps, BatchSizes: f.batchSizes, MaxPrompts: f.maxPrompts,
-		PromptFile: f.promptFile, BERTScore: f.bertScore, Delay: f.delay, Models: f.models,
+		PromptFile: f.promptFile, Task: f.task, Shots: f.shots, BERTScore: f.bertScore, Delay: f.delay, Models: f.models,
 		PromptLengths: f.promptLens, GenLengths: f.genLens, BlockLengths: f.blockLens,
 		Repetitions: f.repetitions, Warmup: f.warmup, Set: canon}); err != nil {
 		return nil, usageError{err.Error()}
 	}
 	// The embedded grid's prompts are the demo pair's, a few dozen tokens
-	// each: models named on the command line take WikiText-103's.
-	if f.config == "" && canon[bench.FlagModel] && !canon[bench.FlagPromptFile] {
+	// each: models named on the command line take WikiText-103's, unless
+	// the prompts are named too.
+	if f.config == "" && canon[bench.FlagModel] && !canon[bench.FlagPromptFile] && !canon[bench.FlagTask] {
 		g.Prompts.Source, g.Prompts.Path = "wikitext", ""
 	}
 	if set["backend"] {
@@ -223,7 +233,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 	// Quality runs after every measurement: a misnamed judge or task file
 	// fails now rather than hours later.
 	if !f.noQuality {
-		if err := quality.Check(quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task}); err != nil {
+		if err := quality.Check(quality.Options{Judge: g.Quality.Judge, Task: g.QualityTask()}); err != nil {
 			return err
 		}
 	}
@@ -332,7 +342,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 // once, and err is the reports'.
 func (f *runFlags) finish(ctx context.Context, g *bench.Grid) (qerr, err error) {
 	if !f.noQuality {
-		o := quality.Options{Judge: g.Quality.Judge, Task: g.Quality.Task,
+		o := quality.Options{Judge: g.Quality.Judge, Task: g.QualityTask(),
 			Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
 		if g.Quality.BERTScore {
 			// The encoder runs on the run's backend, after the

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"dllmbench/bench"
+	"dllmbench/prompts"
 )
 
 // killGrid is small enough to finish in seconds and big enough to be killed
@@ -438,6 +439,10 @@ func TestRunUsageErrors(t *testing.T) {
 		// --no-measure only ends a run: the flags that pick what to measure are mistakes
 		{"no-measure with a shard", []string{"--no-measure", "--shard", "0/2"}, "--no-measure measures nothing: --shard does not apply"},
 		{"no-measure dry run", []string{"--no-measure", "--dry-run"}, "--no-measure measures nothing: --dry-run does not apply"},
+		// Shots are asked before a task's questions: the grid's prompts are not a task's.
+		{"shots without a task", []string{"--shots", "2"}, "--shots: shots are asked before the questions of a task: give --task FILE"},
+		{"task and prompt file", []string{"--task", "t.jsonl", "--prompt-file", "p.jsonl"}, "--task: and --prompt_file both give the prompts: give one"},
+		{"negative shots", []string{"--task", "t.jsonl", "--shots", "-1"}, "--shots: -1 is out of range (want ≥ 0)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
@@ -500,6 +505,8 @@ warmup: 0
 func TestRunChecksInputs(t *testing.T) {
 	dir := t.TempDir()
 	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	task, err := filepath.Abs("../../testdata/tasks/gsm8k-mini.jsonl")
+	must(t, err)
 	for _, tc := range []struct {
 		name, from, to string // killGrid with from replaced by to
 		want           string
@@ -510,6 +517,9 @@ func TestRunChecksInputs(t *testing.T) {
 			`quality: judge builtin:demo-llamma: demo: no built-in model "demo-llamma"`},
 		{"missing task file", "warmup: 0\n", "warmup: 0\nquality:\n  task: gsm8k_tset.jsonl\n",
 			"quality: task: open gsm8k_tset.jsonl: no such file or directory"},
+		// More shots than a task file of 50 problems gives each question.
+		{"too many shots", "  source: builtin\n", "  source: task\n  path: " + task + "\n  shots: 50\n",
+			"prompts: 50 shots, but " + task + " has 50 problems and a question is never its own shot: at most 49 from it"},
 	} {
 		grid := filepath.Join(dir, "grid.yaml")
 		must(t, os.WriteFile(grid, []byte(strings.Replace(killGrid, tc.from, tc.to, 1)), 0o644))
@@ -637,4 +647,108 @@ func TestRunModelAndAxesFlags(t *testing.T) {
 			t.Errorf("%s: prompts from %+v, want wikitext", rec.Cell.Name(), rec.PromptSource)
 		}
 	}
+}
+
+// Few-shot task prompts from the command line, as lm-eval's --tasks gsm8k
+// --num_fewshot 2: each prompt is a problem of the task file after two
+// others, cut to its last tokens where longer than the prompt length,
+// with the answer's start as its reference; the records name the source,
+// and the quality step scores accuracy against the task file with no
+// further flag.
+func TestRunTaskFewShot(t *testing.T) {
+	dir := t.TempDir()
+	task, err := filepath.Abs("../../testdata/tasks/gsm8k-mini.jsonl")
+	must(t, err)
+	problems, err := prompts.LoadProblems(task)
+	must(t, err)
+	out := filepath.Join(dir, "results")
+	// The longest question is 207 tokens of the demo tokenizer, the
+	// shortest 2-shot prompt 346 (bench's TestCutPromptsTask).
+	args := []string{"run", "--model", "builtin:demo-llama", "--task", task, "--shots", "2", "--prompt-length", "256", "--gen-length", "8",
+		"--max-prompts", "2", "--repetitions", "1", "--warmup", "0", "--backend", "cpu", "--output_dir", out, "--no-report"}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	r := execute(t, cmd)
+	if r.code != 0 {
+		t.Fatalf("code %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "task: file "+task+", 2 shots from its own problems: 50 of 50 documents") {
+		t.Errorf("the run does not name its prompts:\n%s", r.stderr)
+	}
+	recs, err := bench.ReadRecords(out)
+	must(t, err)
+	if len(recs) == 0 {
+		t.Fatal("no records")
+	}
+	for _, rec := range recs {
+		ps := rec.PromptSource
+		if ps == nil || ps.Source != "task" || ps.Path != task || ps.Shots == nil || *ps.Shots != 2 || ps.ShotsPath != "" || len(ps.SHA256) != 64 {
+			t.Errorf("%s: prompt source %+v, want the task file with 2 shots", rec.Cell.Name(), ps)
+		}
+		if len(rec.Prompts) != 2 {
+			t.Fatalf("%s: %d prompts, want 2", rec.Cell.Name(), len(rec.Prompts))
+		}
+		for _, p := range rec.Prompts {
+			i := slices.IndexFunc(problems, func(q prompts.Problem) bool { return strings.HasPrefix(q.Answer, p.Reference) })
+			if i < 0 || p.Reference == "" {
+				t.Fatalf("%s: reference %q is the start of no answer", rec.Cell.Name(), p.Reference)
+			}
+			full, err := prompts.FewShot(problems, 2, problems[i].Question)
+			must(t, err)
+			if !strings.HasSuffix(full, p.Text) || p.Text == full || !strings.HasSuffix(p.Text, "Question: "+problems[i].Question+"\nAnswer:") {
+				t.Errorf("%s: prompt %q; want the last tokens of the 2-shot prompt\n%q", rec.Cell.Name(), p.Text, full)
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, "raw_data", "quality_metrics.json"))
+	must(t, err)
+	var m struct {
+		Task  string `json:"task"`
+		Cells []struct {
+			Name    string                                     `json:"name"`
+			Metrics map[string]struct{ Value, Lo, Hi float64 } `json:"metrics"`
+		} `json:"cells"`
+	}
+	must(t, json.Unmarshal(b, &m))
+	if m.Task != task || len(m.Cells) != len(recs) {
+		t.Errorf("quality_metrics.json: task %q and %d cells, want %q and %d", m.Task, len(m.Cells), task, len(recs))
+	}
+	for _, c := range m.Cells {
+		for _, k := range []string{"task_strict", "task_flexible"} {
+			if v, ok := c.Metrics[k]; !ok || v.Value < 0 || v.Value > 1 {
+				t.Errorf("%s: %s %+v (present %v)", c.Name, k, v, ok)
+			}
+		}
+	}
+
+	// A task file of fewer problems than max_prompts: the run says how
+	// many prompts the cells get. The dry run reads it too.
+	small := filepath.Join(dir, "small.jsonl")
+	must(t, os.WriteFile(small, []byte(strings.Join(strings.SplitAfter(mustRead(t, task), "\n")[:3], "")), 0o644))
+	for _, dry := range []bool{true, false} {
+		args := []string{"run", "--model", "builtin:demo-llama", "--task", small, "--shots", "1", "--prompt-length", "64", "--gen-length", "4",
+			"--max-prompts", "5", "--batch-size", "1", "--repetitions", "1", "--warmup", "0", "--backend", "cpu",
+			"--output_dir", filepath.Join(dir, "small"), "--no-report", "--no-quality"}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+		r := execute(t, cmd)
+		switch {
+		case r.code != 0:
+			t.Errorf("dry run %v: code %d: %s", dry, r.code, r.stderr)
+		case dry && !strings.Contains(r.stdout, "demo-llama b1 p64 g4"):
+			t.Errorf("dry run: %s", r.stdout)
+		case !dry && !strings.Contains(r.stderr, "prompt_length 64 (gen_length 4): 3 prompts, not the 5 of max_prompts: the prompt source has 3 documents"):
+			t.Errorf("no notice of the 3 prompts:\n%s", r.stderr)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	return string(b)
 }
