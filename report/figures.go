@@ -34,6 +34,7 @@ const (
 	FigQualityPPL   = "quality_judge_ppl"  // judge perplexity versus steps and NFE
 	FigQualityBLEU  = "quality_bleu"       // BLEU versus steps and NFE
 	FigQualityROUGE = "quality_rouge_l"    // ROUGE-L versus steps and NFE
+	FigQualityTask  = "quality_accuracy"   // task accuracy (flexible-extract) versus steps and NFE, where scored
 	FigParetoSpeed  = "pareto_throughput"  // judge perplexity versus tokens/s
 	FigParetoEnergy = "pareto_energy"      // judge perplexity versus J/token
 )
@@ -135,6 +136,10 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 			continue
 		}
 		add(m.fig, qualityFigure(good, qx, m.metric, st), "no LLaDA cell with "+m.what)
+	}
+	// Task accuracy only where a task was scored: most grids have none.
+	if qm.has(QTaskFlexible) {
+		add(FigQualityTask, qualityFigure(good, qx, QTaskFlexible, st), "no LLaDA cell with task accuracy")
 	}
 	if qx.empty() {
 		add(FigParetoSpeed, nil, noQuality)
@@ -495,15 +500,17 @@ func stepTimeFigure(rs []bench.Record, st *styler) *figSpec {
 
 // qualityLabels are the y-axis titles of quality metrics.
 var qualityLabels = map[string]string{
-	QJudgePPL: "judge perplexity (lower is better)",
-	QBLEU:     "BLEU (higher is better)",
-	QROUGEL:   "ROUGE-L (higher is better)",
+	QJudgePPL:     "judge perplexity (lower is better)",
+	QBLEU:         "BLEU (higher is better)",
+	QROUGEL:       "ROUGE-L (higher is better)",
+	QTaskFlexible: "accuracy, flexible-extract (higher is better)",
 }
 
 var qualityTitles = map[string]string{
-	QJudgePPL: "Judge perplexity",
-	QBLEU:     "BLEU",
-	QROUGEL:   "ROUGE-L",
+	QJudgePPL:     "Judge perplexity",
+	QBLEU:         "BLEU",
+	QROUGEL:       "ROUGE-L",
+	QTaskFlexible: "Task accuracy",
 }
 
 func qualityFigure(rs []bench.Record, qx qualityIndex, metric string, st *styler) *figSpec {

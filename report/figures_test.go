@@ -620,3 +620,36 @@ func TestCacheNote(t *testing.T) {
 		t.Errorf("throughput figure %d of %d drawn; its caption does not end %q", i, len(figs.Drawn), want)
 	}
 }
+
+// Task accuracy is drawn where the quality file scored a task, after the
+// other quality figures, and neither drawn nor listed as skipped where it
+// did not (most grids have no task).
+func TestFiguresTaskAccuracy(t *testing.T) {
+	recs, qm := readStudy(t)
+	if drawn, skipped := names(MakeFigures(recs, qm)); slices.Contains(drawn, FigQualityTask) || slices.Contains(skipped, FigQualityTask) {
+		t.Fatalf("no task scored, yet %s is drawn or skipped: %v, %v", FigQualityTask, drawn, skipped)
+	}
+	for i := range qm.Cells {
+		if qm.Cells[i].Metrics == nil {
+			qm.Cells[i].Metrics = map[string]Interval{}
+		}
+		qm.Cells[i].Metrics[QTaskFlexible] = Interval{Value: 0.25 + 0.01*float64(i), Lo: 0.1, Hi: 0.5}
+	}
+	figs := MakeFigures(recs, qm)
+	drawn, _ := names(figs)
+	want := slices.Insert(slices.Clone(allFigures), slices.Index(allFigures, FigQualityROUGE)+1, FigQualityTask)
+	if d := cmp.Diff(want, drawn); d != "" {
+		t.Fatalf("drawn (-want +got):\n%s", d)
+	}
+	for _, f := range figs.Drawn {
+		if f.Name != FigQualityTask {
+			continue
+		}
+		all := strings.Join(svgTexts(t, f.SVG), "\n")
+		for _, w := range []string{"Task accuracy of LLaDA versus compute", "accuracy, flexible-extract (higher is better)"} {
+			if !strings.Contains(all, w) {
+				t.Errorf("no text %q in\n%s", w, all)
+			}
+		}
+	}
+}

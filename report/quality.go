@@ -28,6 +28,10 @@ const (
 	QBLEU       = "bleu"
 	QROUGEL     = "rouge_l"
 	QRepetition = "repetition"
+	// QTaskFlexible is task accuracy with lm-evaluation-harness's
+	// flexible-extract filter (task_strict, its strict-match, is in the
+	// quality table).
+	QTaskFlexible = "task_flexible"
 )
 
 // qualityOrder is the column order of the quality table.
@@ -227,6 +231,19 @@ func ParseQuality(b []byte) (*QualityMetrics, error) {
 type qualityIndex struct {
 	byKey  map[string]*Quality
 	byCell map[bench.Cell]*Quality
+}
+
+// has reports whether some cell of qm has the metric.
+func (qm *QualityMetrics) has(metric string) bool {
+	if qm == nil {
+		return false
+	}
+	for _, c := range qm.Cells {
+		if _, ok := c.Metrics[metric]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func indexQuality(qm *QualityMetrics) qualityIndex {

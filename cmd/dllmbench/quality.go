@@ -11,7 +11,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"dllmbench/bench"
@@ -113,6 +115,9 @@ func computeQuality(ctx context.Context, dir string, o quality.Options) error {
 	if o.Notice == nil {
 		o.Notice = func(s string) { slog.Info(s) }
 	}
+	if o.Task == "" {
+		o.Task = recordsTask(recs, o.Notice)
+	}
 	if o.BERTScore != nil && o.BERTScore.Optional {
 		// Skipped for want of its encoder, BERTScore is kept from the file
 		// this one replaces where it still holds. An unreadable file fails
@@ -145,18 +150,47 @@ func judgeName(m *quality.Metrics) string {
 	return m.Judge.ID
 }
 
+// recordsTask is the task file the records' prompts were made from (source
+// task), so that accuracy is scored without --task; "" where they name
+// none, several, or one that is not on this machine (said through notice).
+func recordsTask(recs []bench.Record, notice func(string)) string {
+	var paths []string
+	for _, r := range recs {
+		if ps := r.PromptSource; ps != nil && ps.Source == "task" && !slices.Contains(paths, ps.Path) {
+			paths = append(paths, ps.Path)
+		}
+	}
+	switch {
+	case len(paths) == 0:
+		return ""
+	case len(paths) > 1:
+		notice(fmt.Sprintf("the records' prompts come from %d task files (%s): accuracy needs one, named with --task", len(paths), strings.Join(paths, ", ")))
+		return ""
+	}
+	if _, err := os.Stat(paths[0]); err != nil {
+		notice(fmt.Sprintf("the records' task file %s is not here: accuracy not computed (--task FILE names it)", paths[0]))
+		return ""
+	}
+	return paths[0]
+}
+
 // printQuality prints one row per cell: quality next to throughput, each
 // cell named by its model, batch, prompt and generation lengths and decoder.
 func printQuality(w io.Writer, m *quality.Metrics) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	bertScore := false // a column only where some cell has one
+	bertScore, task := false, false // columns only where some cell has them
 	for _, c := range m.Cells {
 		_, ok := c.Metrics[quality.MBERTScoreF1]
 		bertScore = bertScore || ok
+		_, ok = c.Metrics[quality.MTaskStrict]
+		task = task || ok
 	}
 	head := "model\tbatch\tprompt\tgen\tdecoder\tjudge PPL [95%]\tentropy\tBLEU\tROUGE-L\t"
 	if bertScore {
 		head += "BERTScore F1\t"
+	}
+	if task {
+		head += "accuracy strict [95%]\tflexible [95%]\t"
 	}
 	fmt.Fprintf(tw, "%stok/s\t\n", head)
 	for _, c := range m.Cells {
@@ -177,6 +211,16 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 			metric(quality.MEntropy), metric(quality.MBLEU), metric(quality.MROUGEL))
 		if bertScore {
 			row += metric(quality.MBERTScoreF1) + "\t"
+		}
+		if task {
+			for _, name := range []string{quality.MTaskStrict, quality.MTaskFlexible} {
+				iv, ok := c.Metrics[name]
+				if !ok {
+					row += "-\t"
+					continue
+				}
+				row += fmt.Sprintf("%s [%s, %s]\t", num(iv.Value, 3), num(iv.Lo, 3), num(iv.Hi, 3))
+			}
 		}
 		fmt.Fprintf(tw, "%s%s\t\n", row, num(float64(c.Cost.TokensPerS), 4))
 	}

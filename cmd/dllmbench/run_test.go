@@ -720,6 +720,21 @@ func TestRunTaskFewShot(t *testing.T) {
 			}
 		}
 	}
+	if !strings.Contains(r.stdout, "accuracy strict [95%]") {
+		t.Errorf("the printed quality table has no accuracy:\n%s", r.stdout)
+	}
+	// quality alone scores the records' task file again, without --task.
+	cmd = exec.Command(binary, "quality", "--output_dir", out, "--backend", "cpu")
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	if r := execute(t, cmd); r.code != 0 || !strings.Contains(r.stdout, "accuracy strict [95%]") {
+		t.Errorf("quality without --task: code %d, %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	b, err = os.ReadFile(filepath.Join(out, "raw_data", "quality_metrics.json"))
+	must(t, err)
+	must(t, json.Unmarshal(b, &m))
+	if m.Task != task {
+		t.Errorf("quality without --task scored task %q, want the records' %q", m.Task, task)
+	}
 
 	// A task file of fewer problems than max_prompts: the run says how
 	// many prompts the cells get. The dry run reads it too.
