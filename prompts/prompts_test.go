@@ -133,13 +133,7 @@ func TestSelectionPinned(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := writer(t, dir)
 	headings := write("headings.raw", " \n = Alpha = \n \n "+words("a", 39)+" \n")
 	garbage := write("garbage.parquet", "PAR1 not really parquet")
 	type intRow struct {
@@ -189,5 +183,17 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error %v, want one line starting %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// writer returns a function that writes text to the file name in dir and
+// returns its path.
+func writer(t *testing.T, dir string) func(name, text string) string {
+	return func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -215,13 +215,7 @@ func TestLoadTaskErrors(t *testing.T) {
 		train = "../testdata/tasks/gsm8k-mini-train.jsonl"
 	)
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := writer(t, dir)
 	broken := write("broken.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "r", "answer": "2"}`+"\n")
 	twice := write("twice.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "r", "answer": "#### 2"}`+"\n")
 	missing := filepath.Join(dir, "missing.jsonl")
