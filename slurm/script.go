@@ -134,8 +134,13 @@ func (p *Plan) MergeScript() string {
 	// cannot drift from a local run's end: the reports drawn before the
 	// quality metrics had no quality or Pareto figures.
 	args := []string{`"$DLLMBENCH"`, "run", "--config", Quote(p.Grid), "--output_dir", out, "--no-measure"}
-	if !p.Quality {
+	switch {
+	case !p.Quality:
 		args = append(args, "--no-quality")
+	case p.GPUs.Count == 0:
+		// The judge runs on the CPUs SLURM gave the job, as a task's cells
+		// do (ArrayScript).
+		args = append(args, "--threads", `"${SLURM_CPUS_ON_NODE:-0}"`)
 	}
 	b.WriteString(strings.Join(args, " ") + " || rc=$?\n")
 	fmt.Fprintf(&b, "\"$DLLMBENCH\" slurm status --output_dir %s --fail-missing || { s=$?; [ \"$rc\" -ne 0 ] || rc=$s; }\n", out)

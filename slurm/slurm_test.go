@@ -106,6 +106,11 @@ func TestScripts(t *testing.T) {
 			t.Errorf("merge script lacks %q:\n%s", want, merge)
 		}
 	}
+	// On the CPU the merge job's judge takes the CPUs SLURM gave it.
+	p.GPUs = GPURequest{}
+	if m := p.MergeScript(); strings.Contains(m, "gres") || !strings.Contains(m, ` --no-measure --threads "${SLURM_CPUS_ON_NODE:-0}" || rc=$?`) {
+		t.Errorf("merge script on the CPU: a GPU, or no --threads:\n%s", m)
+	}
 	p.Quality, p.GPUs = false, GPURequest{Count: 2}
 	if m := p.MergeScript(); strings.Contains(m, "gres") || !strings.Contains(m, " --no-measure --no-quality ") {
 		t.Errorf("merge script without quality asks for GPUs or computes quality:\n%s", m)
@@ -266,18 +271,20 @@ case "$1" in run) exit "${FAIL_RUN:-0}" ;; slurm) exit "${FAIL_STATUS:-0}" ;; es
 `), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The plan's grid is on the CPU: the judge takes SLURM's CPUs (none
+	// set here: 0, one thread per CPU).
 	for _, tc := range []struct {
 		quality bool
 		env     []string
 		want    string
 		rc      int
 	}{
-		{true, nil, "run --config /g.yaml --output_dir /out --no-measure\nslurm status --output_dir /out --fail-missing\n", 0},
+		{true, nil, "run --config /g.yaml --output_dir /out --no-measure --threads 0\nslurm status --output_dir /out --fail-missing\n", 0},
 		// --quality=false: the reports only, as run --no-quality ends
 		{false, nil, "run --config /g.yaml --output_dir /out --no-measure --no-quality\nslurm status --output_dir /out --fail-missing\n", 0},
 		// a failed step does not stop the listing; the first failure is the exit status
-		{true, []string{"FAIL_RUN=3", "FAIL_STATUS=1"}, "run --config /g.yaml --output_dir /out --no-measure\nslurm status --output_dir /out --fail-missing\n", 3},
-		{true, []string{"FAIL_STATUS=1"}, "run --config /g.yaml --output_dir /out --no-measure\nslurm status --output_dir /out --fail-missing\n", 1},
+		{true, []string{"FAIL_RUN=3", "FAIL_STATUS=1"}, "run --config /g.yaml --output_dir /out --no-measure --threads 0\nslurm status --output_dir /out --fail-missing\n", 3},
+		{true, []string{"FAIL_STATUS=1"}, "run --config /g.yaml --output_dir /out --no-measure --threads 0\nslurm status --output_dir /out --fail-missing\n", 1},
 	} {
 		p := &Plan{Binary: fake, Grid: "/g.yaml", OutputDir: "/out", LogDir: filepath.Join(dir, "logs"), Shards: 2, Quality: tc.quality}
 		cmd := exec.Command("bash", "-c", p.MergeScript())
