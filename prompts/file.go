@@ -56,7 +56,13 @@ func parseFile(name, text string) ([]Doc, error) {
 		}
 		d, err := parseJSONLine(line)
 		if err != nil {
-			return nil, fmt.Errorf("prompts: %s:%d: %v", name, n, err)
+			// A plain-text file whose first line happens to start with '{'
+			// is read as JSONL: say why, where that line is not JSON.
+			why := ""
+			if len(docs) == 0 && !json.Valid([]byte(line)) {
+				why = " (read as JSONL: its first line starts with '{')"
+			}
+			return nil, fmt.Errorf("prompts: %s:%d: %v%s", name, n, err, why)
 		}
 		docs = append(docs, d)
 	}

@@ -41,9 +41,12 @@ func TestParseFile(t *testing.T) {
 		// A line that is not JSON.
 		{"malformed", "{\"prompt\": \"a\"}\n\nplain text\n", nil, "prompts: p.txt:3: malformed JSON: invalid character 'p' looking for beginning of value"},
 		// A line cut short.
-		{"truncated", "{\"prompt\": \"a", nil, "prompts: p.txt:1: malformed JSON: unexpected EOF"},
+		{"truncated", "{\"prompt\": \"a", nil, "prompts: p.txt:1: malformed JSON: unexpected EOF (read as JSONL: its first line starts with '{')"},
+		// Plain text whose first line starts with a brace: the error says why
+		// the file was read as JSONL.
+		{"brace text", "{braces} open this line\nplain text\n", nil, "prompts: p.txt:1: malformed JSON: invalid character 'b' looking for beginning of object key string (read as JSONL: its first line starts with '{')"},
 		// Two objects on one line.
-		{"two values", "{\"prompt\": \"a\"} {\"prompt\": \"b\"}", nil, "prompts: p.txt:1: more than one JSON value on the line"},
+		{"two values", "{\"prompt\": \"a\"} {\"prompt\": \"b\"}", nil, "prompts: p.txt:1: more than one JSON value on the line (read as JSONL: its first line starts with '{')"},
 		// A reference that is not a string.
 		{"number", "{\"prompt\": \"a\", \"reference\": 3}", nil, `prompts: p.txt:1: "reference" is a JSON number, not a string`},
 		// An array where an object belongs.
