@@ -29,6 +29,8 @@ const (
 	// --num_fewshot.
 	FlagTask  = "task"
 	FlagShots = "shots"
+	// FlagShotsPath is the file the shots come from (prompts.shots_path).
+	FlagShotsPath = "shots_path"
 )
 
 // Overrides are command-line changes to a grid.
@@ -52,6 +54,9 @@ type Overrides struct {
 	// Shots (--shots) replaces prompts.shots (0 is a value: needs Set);
 	// the source must be a task, --task's or the grid's.
 	Shots int
+	// ShotsPath (--shots_path) replaces prompts.shots_path: the file whose
+	// first problems are the shots (a training split).
+	ShotsPath string
 	// Set names the flags given on the command line (as flag.Visit lists
 	// them, without dashes). When it is nil, the fields that are not zero
 	// apply; when it is not, exactly the flags it names apply, so that a
@@ -103,6 +108,7 @@ func (g *Grid) Apply(o Overrides) error {
 	warmup := o.Set[FlagWarmup]
 	task := o.given(FlagTask, o.Task != "")
 	shots := o.given(FlagShots, o.Shots != 0)
+	shotsPath := o.given(FlagShotsPath, o.ShotsPath != "")
 	var specs []ModelSpec
 	if models {
 		labels := map[string]string{}
@@ -168,6 +174,16 @@ func (g *Grid) Apply(o Overrides) error {
 			bad(FlagShots, "shots are asked before the questions of a task: give --%s FILE (or a grid of prompts: {source: task})", FlagTask)
 		}
 	}
+	if shotsPath {
+		switch {
+		case strings.TrimSpace(o.ShotsPath) == "":
+			bad(FlagShotsPath, "empty path")
+		case !task && (promptFile || g.Prompts.Source != "task"):
+			bad(FlagShotsPath, "shots are asked before the questions of a task: give --%s FILE (or a grid of prompts: {source: task})", FlagTask)
+		case !(shots && o.Shots > 0) && !(!shots && g.Prompts.Shots > 0):
+			bad(FlagShotsPath, "no shots to take from it: give --%s N", FlagShots)
+		}
+	}
 	if delay {
 		if math.IsNaN(o.Delay) || math.IsInf(o.Delay, 0) {
 			bad(FlagDelay, "want a finite number of seconds, have %g", o.Delay)
@@ -197,6 +213,9 @@ func (g *Grid) Apply(o Overrides) error {
 	}
 	if shots {
 		g.Prompts.Shots = o.Shots
+	}
+	if shotsPath {
+		g.Prompts.ShotsPath = o.ShotsPath
 	}
 	if bertScore {
 		g.Quality.BERTScore = o.BERTScore

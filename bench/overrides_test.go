@@ -31,6 +31,17 @@ func TestApply(t *testing.T) {
 		{"task and shots", false, Overrides{Task: "t.jsonl", Shots: 5}, func(g *Grid) {
 			g.Prompts.Source, g.Prompts.Path, g.Prompts.Shots = "task", "t.jsonl", 5
 		}, ""},
+		// --shots_path names the file of the shots.
+		{"task, shots and their file", false, Overrides{Task: "t.jsonl", Shots: 5, ShotsPath: "train.jsonl"}, func(g *Grid) {
+			g.Prompts.Source, g.Prompts.Path, g.Prompts.Shots, g.Prompts.ShotsPath = "task", "t.jsonl", 5, "train.jsonl"
+		}, ""},
+		{"shots file without shots", false, Overrides{Task: "t.jsonl", ShotsPath: "train.jsonl"}, nil,
+			"--shots_path: no shots to take from it: give --shots N"},
+		{"shots file without a task", false, Overrides{Shots: 2, ShotsPath: "train.jsonl"}, nil,
+			"--shots: shots are asked before the questions of a task: give --task FILE (or a grid of prompts: {source: task})\n" +
+				"--shots_path: shots are asked before the questions of a task: give --task FILE (or a grid of prompts: {source: task})"},
+		{"empty shots file", false, Overrides{Task: "t.jsonl", Shots: 1, Set: map[string]bool{"task": true, "shots": true, "shots_path": true}}, nil,
+			"--shots_path: empty path"},
 		// Shots without a task are asked before no question.
 		{"shots without a task", false, Overrides{Shots: 2}, nil,
 			"--shots: shots are asked before the questions of a task: give --task FILE (or a grid of prompts: {source: task})"},

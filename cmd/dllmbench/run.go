@@ -80,6 +80,7 @@ type runFlags struct {
 	promptFile  string
 	task        string
 	shots       int
+	shotsPath   string
 	bertScore   bool
 	delay       float64
 	dryRun      bool
@@ -118,7 +119,10 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		fs.StringVar(&f.promptFile, n, "", "prompts from this file: one document per line, cut into prompt_length tokens and the next gen_length as its reference (shorter lines left out), or JSONL {\"prompt\", \"reference\"} (README: prompt files)")
 	})
 	fs.StringVar(&f.task, "task", "", "prompts from this GSM8K-style task file ({\"question\", \"answer\"} JSONL), each problem asked as lm-eval's gsm8k task asks it after --shots solved problems, its answer the reference; accuracy is scored against it unless the grid's quality.task names another (README: Task accuracy)")
-	fs.IntVar(&f.shots, "shots", 0, "solved problems before each question of --task (lm-eval's --num_fewshot): the first of the grid's prompts.shots_path, or of the task file other than the question (default: the grid's prompts.shots, else 0)")
+	fs.IntVar(&f.shots, "shots", 0, "solved problems before each question of --task (lm-eval's --num_fewshot): the first of --shots-path's (or the grid's prompts.shots_path), or of the task file other than the question (default: the grid's prompts.shots, else 0)")
+	alias(fs, "shots_path", "shots-path")(func(n string) {
+		fs.StringVar(&f.shotsPath, n, "", "the task file whose first problems are --shots' solved problems (a training split; default: the grid's prompts.shots_path, else the --task file itself)")
+	})
 	alias(fs, "compute_bertscore", "compute-bertscore")(func(n string) { fs.BoolVar(&f.bertScore, n, false, "compute BERTScore") })
 	fs.Float64Var(&f.delay, "delay", 0, "pause SECONDS before each cell after the first, so that the device starts every cell rested (default: the grid's delay)")
 	alias(fs, "dry-run", "dry_run")(func(n string) {
@@ -196,7 +200,7 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 		canon[strings.ReplaceAll(n, "-", "_")] = true
 	}
 	if err := g.Apply(bench.Overrides{Steps: f.steps, BatchSizes: f.batchSizes, MaxPrompts: f.maxPrompts,
-		PromptFile: f.promptFile, Task: f.task, Shots: f.shots, BERTScore: f.bertScore, Delay: f.delay, Models: f.models,
+		PromptFile: f.promptFile, Task: f.task, Shots: f.shots, ShotsPath: f.shotsPath, BERTScore: f.bertScore, Delay: f.delay, Models: f.models,
 		PromptLengths: f.promptLens, GenLengths: f.genLens, BlockLengths: f.blockLens,
 		Repetitions: f.repetitions, Warmup: f.warmup, Set: canon}); err != nil {
 		return nil, usageError{err.Error()}
