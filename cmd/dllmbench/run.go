@@ -26,9 +26,11 @@ import (
 	"dllmbench/compute/device"
 	"dllmbench/config"
 	"dllmbench/model"
+	"dllmbench/prompts"
 	"dllmbench/quality"
 	"dllmbench/report"
 	"dllmbench/slurm"
+	"dllmbench/tokenizer"
 )
 
 func init() {
@@ -508,9 +510,13 @@ func dryRun(g *bench.Grid, dev int) error {
 		return err
 	}
 	fmt.Printf("estimates for %s\n", why)
-	// A cell takes at most max_prompts of the documents, fewer where some
-	// are too short for its lengths (known only once tokenized).
-	prompts := min(g.Prompts.MaxPrompts, len(docs))
+	counts, notes, err := dryRunPrompts(g, cells, docs)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Println(n)
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cell\tcalls/batch\tGFLOP\tGB read\tmemory GiB\testimate s\t")
 	var total float64
@@ -522,7 +528,11 @@ func dryRun(g *bench.Grid, dev int) error {
 				cfg = cfgs[i]
 			}
 		}
-		e := bench.Estimate(c, cfg, backend, prompts, g.Repetitions+g.Warmup)
+		count, ok := counts[[2]int{c.PromptLen, c.GenLen}]
+		if !ok {
+			count = min(g.Prompts.MaxPrompts, len(docs))
+		}
+		e := bench.Estimate(c, cfg, backend, count, g.Repetitions+g.Warmup)
 		total += e.Seconds
 		if why := e.Unfit(model.MachineMemory()); why != "" {
 			unfit = append(unfit, fmt.Sprintf("too large: %s: %s", c.Name(), why))
@@ -542,6 +552,44 @@ func dryRun(g *bench.Grid, dev int) error {
 	fmt.Printf("%d cells, %d invalid combinations; estimated %.0f s in all (rough: model shapes and nominal rates of the %s backend)\n",
 		len(cells), len(skipped), total, backend)
 	return nil
+}
+
+// dryRunPrompts counts the prompts a run gives each (prompt_length,
+// gen_length) of cells, cut from docs as the run cuts them
+// (bench.CountPrompts), under the tokenizer of the grid's first model,
+// which cuts every model's prompts; notes are the run's notices of lengths
+// that get fewer than max_prompts. Only the tokenizer is loaded, from the
+// directory the run resolves, never downloaded. Where it cannot be loaded,
+// counts is empty, cells take min(max_prompts, documents), and one note
+// says so. The error is the run's when a length gets no prompt.
+func dryRunPrompts(g *bench.Grid, cells []bench.Cell, docs []prompts.Doc) (map[[2]int]int, []string, error) {
+	dir, err := bench.Locate(g.Models[0])
+	var tok *tokenizer.Tokenizer
+	if err == nil {
+		tok, err = tokenizer.Load(dir)
+	}
+	if err != nil {
+		return nil, []string{fmt.Sprintf("prompts: no tokenizer of %s to cut them under as a run does (%v): every cell is estimated for "+
+			"min(max_prompts, documents) = %d prompts, which documents too short for its lengths would make fewer",
+			g.Models[0].ID, oneLine(err.Error()), min(g.Prompts.MaxPrompts, len(docs)))}, nil
+	}
+	counts := map[[2]int]int{}
+	var notes []string
+	for _, c := range cells {
+		k := [2]int{c.PromptLen, c.GenLen}
+		if _, ok := counts[k]; ok {
+			continue
+		}
+		n, _, note, err := bench.CountPrompts(docs, tok, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts)
+		if err != nil {
+			return nil, nil, err
+		}
+		counts[k] = n
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return counts, notes, nil
 }
 
 // estimateBackend is the backend the dry run estimates for (cpu or cuda)

@@ -300,6 +300,87 @@ func TestRunDryRunAndGridErrors(t *testing.T) {
 	}
 }
 
+// A dry run counts the prompts each prompt length gets as a run cuts them:
+// where documents are too short for the long prompt_length, its cells are
+// estimated for the prompts there are, with the run's notice. Before, every
+// cell was estimated for min(max_prompts, documents). Without the first
+// model's tokenizer, the cells keep that count, and the dry run says so.
+func TestRunDryRunCountsPrompts(t *testing.T) {
+	dir := t.TempDir()
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	// Three documents of some 25 tokens under the demo tokenizer and one of
+	// some 100: two prompts of 16+8 tokens, one of 64+8.
+	med := "a medium document of some thirty tokens or so, said twice here: a medium document of some thirty tokens."
+	file := filepath.Join(dir, "prompts.txt")
+	must(t, os.WriteFile(file, []byte(med+"\n"+med+" two\n"+med+" three\n"+strings.Repeat("a longer document, ", 20)+"\n"), 0o644))
+	grid := filepath.Join(dir, "grid.yaml")
+	writeGrid := func(first string) {
+		g := strings.NewReplacer("builtin:demo-llama", first, "prompt_length: [16]", "prompt_length: [16, 64]",
+			"batch_size: [1, 2]", "batch_size: [1]", "steps: [2, 4, 8]", "steps: [8]",
+			"source: builtin", "source: file\n  path: "+file).Replace(killGrid)
+		must(t, os.WriteFile(grid, []byte(g), 0o644))
+	}
+	writeGrid("builtin:demo-llama")
+	run := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"run", "--config", grid, "--output_dir", filepath.Join(dir, "out"), "--no-report", "--no-quality"}, args...)...)
+		cmd.Env = env
+		r := execute(t, cmd)
+		if r.code != 0 {
+			t.Fatalf("run %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
+	row := func(out, cell string) string {
+		t.Helper()
+		for l := range strings.Lines(out) {
+			if strings.HasPrefix(strings.TrimSpace(l), cell+" ") {
+				return strings.TrimSpace(l)
+			}
+		}
+		t.Fatalf("no row of %s in:\n%s", cell, out)
+		return ""
+	}
+	const (
+		llada16 = "demo-llada b1 p16 g8 s8 blk8 none"
+		llada64 = "demo-llada b1 p64 g8 s8 blk8 none"
+		notice  = "prompt_length 64 (gen_length 8): 1 prompt, not the 2 of max_prompts: 3 documents of the source are shorter than 63+8 tokens (or blank) and left out"
+	)
+	two, one := run("--dry-run").stdout, run("--dry-run", "--max_prompts", "1").stdout
+	if strings.Count(two, notice) != 1 || strings.Contains(two, "prompt_length 16") {
+		t.Errorf("dry run: want the notice of prompt_length 64 once and none of 16:\n%s", two)
+	}
+	// p64 gets one prompt of the two asked for: estimated as one; p16 two.
+	if a, b := row(two, llada64), row(one, llada64); a != b {
+		t.Errorf("p64 with max_prompts 2 is estimated as\n%s\nwant as with 1, for its 1 prompt:\n%s", a, b)
+	}
+	if a, b := row(two, llada16), row(one, llada16); a == b {
+		t.Errorf("p16 is estimated the same for 2 prompts as for 1:\n%s", a)
+	}
+	// The run says the same.
+	if r := run(); !strings.Contains(r.stderr, notice) {
+		t.Errorf("run: no notice %q:\n%s", notice, r.stderr)
+	}
+
+	// A first model without tokenizer.json (its config only): the cells are
+	// estimated for min(max_prompts, documents), and the dry run says why.
+	llama, _ := filepath.Glob(filepath.Join(dir, "cache", "dllmbench", "demo-llama-*", "config.json"))
+	if len(llama) != 1 {
+		t.Fatalf("demo-llama's config: %q", llama)
+	}
+	bare := filepath.Join(dir, "bare")
+	must(t, os.Mkdir(bare, 0o755))
+	must(t, os.WriteFile(filepath.Join(bare, "config.json"), []byte(mustRead(t, llama[0])), 0o644))
+	writeGrid(bare)
+	out := run("--dry-run").stdout
+	if strings.Count(out, "every cell is estimated for min(max_prompts, documents) = 2 prompts") != 1 || strings.Contains(out, notice) {
+		t.Errorf("dry run without a tokenizer: want one line on the prompts' count and no notice:\n%s", out)
+	}
+	if a, b := row(out, llada64), row(two, llada64); a == b {
+		t.Errorf("without a tokenizer, p64 is estimated for its 1 prompt, want 2:\n%s", a)
+	}
+}
+
 // A dry run of backend auto (the demo grid's) estimates for the backend the
 // run would take: on a machine without a usable GPU, the CPU, said in its
 // first line, with the estimates of backend cpu and the cells whose state
