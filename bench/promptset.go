@@ -81,17 +81,16 @@ func (ps *promptSet) fewNote(P, G, most int) string {
 
 // CountPrompts says what the cells of prompt length P and generation
 // length G get in a run whose prompts are cut from docs under tok (the
-// grid's first model's tokenizer) with most of max_prompts: n prompts, the
-// documents left out (skipped), and the notice the run prints when n is
-// short of most (fewNote), else "". It cuts them as the run does, so that
-// a dry run counts what a run will measure; the error is the run's when no
-// document gives a prompt.
-func CountPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (n, skipped int, note string, err error) {
+// grid's first model's tokenizer) with most of max_prompts: n prompts, and
+// the notice the run prints when n is short of most (fewNote), else "". It
+// cuts them as the run does, so that a dry run counts what a run will
+// measure; the error is the run's when no document gives a prompt.
+func CountPrompts(docs []prompts.Doc, tok *tokenizer.Tokenizer, P, G, most int) (n int, note string, err error) {
 	ps, err := cutPrompts(docs, tok, P, G, most)
 	if err != nil {
-		return 0, 0, "", err
+		return 0, "", err
 	}
-	return len(ps.Texts), ps.Skipped, ps.fewNote(P, G, most), nil
+	return len(ps.Texts), ps.fewNote(P, G, most), nil
 }
 
 // cutPrompts makes the prompts of length P tokens (and references of G

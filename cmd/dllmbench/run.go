@@ -580,7 +580,7 @@ func dryRunPrompts(g *bench.Grid, cells []bench.Cell, docs []prompts.Doc) (map[[
 		if _, ok := counts[k]; ok {
 			continue
 		}
-		n, _, note, err := bench.CountPrompts(docs, tok, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts)
+		n, note, err := bench.CountPrompts(docs, tok, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts)
 		if err != nil {
 			return nil, nil, err
 		}
