@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"dllmbench/compute/device"
 )
 
 // GPURequest is how a task asks SLURM for its GPUs: one sbatch option, the
@@ -209,7 +211,7 @@ func TaskGPUs(backend string, gpus int, opts, environ []string) (GPURequest, err
 	switch {
 	case cpu && r.Count > 0:
 		return GPURequest{}, fmt.Errorf("the grid runs on the CPU backend: its tasks would not use the GPUs %s asks for; leave them out", said)
-	case r.Count == 0 && (strings.EqualFold(backend, "cuda") || strings.EqualFold(backend, "gpu")):
+	case r.Count == 0 && device.IsCUDA(backend):
 		return GPURequest{}, fmt.Errorf("the grid runs on the %s backend: its tasks need GPUs, and %s asks for none", backend, said)
 	}
 	return r, nil

@@ -129,7 +129,7 @@ func (l deviceList) resolve(backend string, threads int) ([]int, error) {
 			return []int{0}, nil
 		}
 		fit := threads > 0 && threads*len(l.ids) <= runtime.NumCPU()
-		if len(l.ids) > 1 && !fit && !strings.EqualFold(backend, "cuda") && !strings.EqualFold(backend, "gpu") {
+		if len(l.ids) > 1 && !fit && !device.IsCUDA(backend) {
 			why := "several workers on the CPU"
 			if !strings.EqualFold(backend, "cpu") {
 				if n, err := cuda.DeviceCount(); err == nil && n > 0 {
@@ -147,7 +147,7 @@ func (l deviceList) resolve(backend string, threads int) ([]int, error) {
 	}
 	n, err := cuda.DeviceCount()
 	if err != nil || n == 0 {
-		if strings.EqualFold(backend, "cuda") || strings.EqualFold(backend, "gpu") {
+		if device.IsCUDA(backend) {
 			return nil, fmt.Errorf("--devices all: no CUDA device (%v)", err)
 		}
 		return []int{0}, nil // auto: one worker, on whatever device.Open finds

@@ -122,7 +122,7 @@ func choose(o Options, tryCUDA func() (string, error)) (Choice, error) {
 		return Choice{Backend: "cpu", NoGPU: err}, nil
 	case strings.EqualFold(o.Backend, "cpu"):
 		return Choice{Backend: "cpu"}, nil
-	case strings.EqualFold(o.Backend, "cuda"), strings.EqualFold(o.Backend, "gpu"):
+	case IsCUDA(o.Backend):
 		if tryCUDA == nil {
 			return Choice{}, fmt.Errorf("device: this binary has no CUDA backend")
 		}
@@ -138,6 +138,12 @@ func choose(o Options, tryCUDA func() (string, error)) (Choice, error) {
 // IsAuto reports whether backend names auto (or is left empty, which
 // means auto).
 func IsAuto(backend string) bool { return backend == "" || strings.EqualFold(backend, "auto") }
+
+// IsCUDA reports whether backend names the CUDA backend: cuda, or its
+// alias gpu.
+func IsCUDA(backend string) bool {
+	return strings.EqualFold(backend, "cuda") || strings.EqualFold(backend, "gpu")
+}
 
 func openCPU(threads int) (compute.Backend, Info) {
 	b := cpu.New(threads)
