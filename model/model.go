@@ -137,7 +137,8 @@ type State struct {
 	graphs   map[callShape]compute.Graph
 	last     callShape // the shape of the last Forward, if ran, for Rerun
 	ran      bool
-	box      struct{ selIDs, selProbs, host, in, picks any }
+	box      struct{ selIDs, selProbs, host, picks any }
+	tokens   map[int]any       // inHost's first B·n, boxed once for each n (ReadUnmasked)
 	staging  map[callShape]any // staged's front for each call shape, boxed once
 	b        compute.Backend   // nil once closed
 }
@@ -176,8 +177,14 @@ func (m *Model) NewState(B, N, T, M int) (*State, error) {
 	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
 	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
-	s.pick, s.inHost, s.picks = b.Alloc(compute.I32, M, 1), make([]int32, len(s.staged)), make([]int32, M)
-	s.box.selIDs, s.box.selProbs, s.box.host, s.box.in, s.box.picks = s.selIDs, s.selProbs, s.host, s.inHost, s.picks
+	s.pick, s.inHost, s.picks = b.Alloc(compute.I32, M, 1), make([]int32, B*N), make([]int32, M)
+	s.box.selIDs, s.box.selProbs, s.box.host, s.box.picks, s.tokens = s.selIDs, s.selProbs, s.host, s.picks, map[int]any{}
+	// The log of picks starts at −1 (no commit), so that reading it whole
+	// never reads memory nothing wrote.
+	for i := range s.picks {
+		s.picks[i] = -1
+	}
+	b.Write(s.pick, s.picks)
 	// A device's failed allocation waits in the backend for the next Sync:
 	// taken now, it fails the state, not the first step run on it.
 	if err := b.Sync(); err != nil {
@@ -201,8 +208,8 @@ func (m *Model) StateBytes(B, N, T, M int) (backend, host float64) {
 		float64(c.NLayers)*2*b*t*float64(c.KVDim()*m.cacheDT.Size()) + // kc, vc
 		4*o*float64(c.Dim+c.VocabSize) + // xo, logits
 		4*3*o // selIDt, selPt, pick
-	host = 4*(4*bn+2*b+5*o) + // Tokens, Pos, Slots, cacheRow; Span; Out, outSlot, selIDs, selProbs, picks
-		4*2*in + // staged, inHost
+	host = 4*(5*bn+2*b+5*o) + // Tokens, Pos, Slots, cacheRow, inHost; Span; Out, outSlot, selIDs, selProbs, picks
+		4*in + // staged
 		4*o*float64(c.VocabSize) // host logits
 	return backend, host
 }

@@ -102,17 +102,24 @@ func (m *Model) Unmask(s *State, nOut, start, k, at int) {
 
 // ReadUnmasked waits for the queued steps and returns the token ids of the
 // last call as Unmask left them (B rows of its n tokens) and the log of
-// picks (M entries; those Unmask wrote since the last read are current).
-// The slices are the State's, overwritten by the next call.
+// picks (M entries; those Unmask wrote since the last read are current, −1
+// where none has written). The slices are the State's, overwritten by the
+// next call.
 func (m *Model) ReadUnmasked(s *State) (tokens, picks []int32, err error) {
 	if !s.ran {
 		panic("model: ReadUnmasked before any Forward on this state")
 	}
-	if err := m.b.Read(s.box.in, s.in); err != nil {
+	rows := s.B * s.last.n
+	dst, ok := s.tokens[rows]
+	if !ok { // boxed once for each call's length: no allocation per block
+		dst = s.inHost[:rows]
+		s.tokens[rows] = dst
+	}
+	if err := m.b.Read(dst, s.in.Slice(0, rows)); err != nil {
 		return nil, nil, fmt.Errorf("model: reading committed tokens: %w", err)
 	}
 	if err := m.b.Read(s.box.picks, s.pick); err != nil {
 		return nil, nil, fmt.Errorf("model: reading the log of picks: %w", err)
 	}
-	return s.inHost[:s.B*s.last.n], s.picks, nil
+	return s.inHost[:rows], s.picks, nil
 }

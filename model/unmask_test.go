@@ -17,7 +17,8 @@ func TestUnmaskMatchesHost(t *testing.T) {
 	}
 	const B, n, start, bl, k = 2, 7, 2, 4, 2
 	m.Config.MaskID = 7 // a token of this vocabulary stands for the mask
-	s := mustState(t)(m.NewState(B, n, 16, B*bl))
+	// Three entries of the log past the two steps' commits are never written.
+	s := mustState(t)(m.NewState(B, n, 16, B*bl+3))
 	defer s.Close()
 	computetest.MustPanic(t, "Rerun before Forward", "model: Rerun before any Forward", func() { m.Rerun(s) })
 	canvas := []int32{1, 5, 7, 7, 7, 7, 9, 3, 4, 7, 40, 7, 7, 2} // row 1 has one block position committed
@@ -67,8 +68,11 @@ func TestUnmaskMatchesHost(t *testing.T) {
 	if slices.Equal(host, canvas) {
 		t.Error("nothing was committed")
 	}
+	if !slices.Equal(log[2*B*k:], []int32{-1, -1, -1}) {
+		t.Errorf("the log past the commits is %v, want −1 (no commit)", log[2*B*k:])
+	}
 	computetest.MustPanic(t, "outputs not a block", "model: Unmask: output 0 is token 2 of the call, not 3", func() {
 		m.Unmask(s, B*bl, start+1, k, 0)
 	})
-	computetest.MustPanic(t, "a log past M", "model: Unmask of 8 outputs, 3 a row from entry 4", func() { m.Unmask(s, B*bl, start, 3, 4) })
+	computetest.MustPanic(t, "a log past M", "model: Unmask of 8 outputs, 3 a row from entry 6", func() { m.Unmask(s, B*bl, start, 3, 6) })
 }
