@@ -2,7 +2,8 @@
 # Runs, on the GPU machine, the binaries scripts/gpu/build.sh made: every
 # test with a GPU required (DLLMBENCH_REQUIRE_GPU=1, so that a missing GPU
 # or library fails instead of skipping), then the benchmarks, then the
-# conformance tests under compute-sanitizer's memcheck when it is there.
+# conformance tests under compute-sanitizer's memcheck, racecheck and
+# synccheck, and the goldens under its initcheck, when it is there.
 # Logs go to $OUT when set (else .gpu/logs); summary.txt lists each step's
 # exit status. Exits non-zero if any test step failed.
 #
@@ -56,13 +57,38 @@ for t in internal-cuda compute-cuda; do
 	step "$t benchmarks" "$t.bench.log" "$bin/$t.test" -test.run='^$' -test.bench=. -test.benchtime=1s -test.timeout=6m || status=1
 done
 
+# compute-sanitizer, when it is there. memcheck (out-of-bounds and
+# misaligned accesses) and synccheck (barriers some threads of a block never
+# reach) over the conformance, fusion and graph tests; racecheck (shared
+# memory hazards) over them too, failing only on a hazard in a kernel of
+# ours: it reports some in cuBLAS's own sm_90 kernels (nvjet_*), as it does
+# for PyTorch's bf16 product on the same machine, and excluding those
+# kernels (--kernel-name-exclude) makes the sanitizer itself fail; initcheck
+# (device memory read before anything wrote it) over the goldens' whole
+# models, since it does not see what cuBLAS's sm_90 kernels write (every
+# read of a product's output is reported, in PyTorch too). docs/perf.md v21.
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
-if [ -n "$sanitizer" ]; then
-	step "memcheck" "memcheck.log" timeout 300 "$sanitizer" --tool memcheck --error-exitcode 9 \
-		"$bin/compute-cuda.test" -test.v -test.count=1 \
-		-test.run='^(TestConformance|TestAttentionShapes|TestGatherScatterConversions|TestGraph|TestWriteReadViews|TestFusionsMatchComposed|TestArgmaxProbShapes|TestAttentionTiledRowIndependence)$' || status=1
+sanitized='^(TestConformance|TestAttentionShapes|TestGatherScatterConversions|TestGraph|TestWriteReadViews|TestFusionsMatchComposed|TestArgmaxProbShapes|TestAttentionTiledRowIndependence)$'
+ours_only() { # ours_only LOG CMD...: runs CMD; fails when it fails or LOG names an access outside nvjet_* in a race
+	local log=$1
+	shift
+	"$@" || return 1
+	! grep -E 'access at ' "$log" | grep -q -v -E 'access at nvjet_'
+}
+if [ -z "$sanitizer" ]; then
+	echo "== compute-sanitizer not found: memcheck, synccheck, racecheck and initcheck skipped" | tee -a "$summary"
 else
-	echo "== memcheck: compute-sanitizer not found, skipped" | tee -a "$summary"
+	for tool in memcheck synccheck; do
+		step "$tool" "$tool.log" timeout 400 "$sanitizer" --tool "$tool" --error-exitcode 9 \
+			"$bin/compute-cuda.test" -test.v -test.count=1 -test.run="$sanitized" || status=1
+	done
+	step "racecheck (hazards outside cuBLAS fail)" "racecheck.log" ours_only "$out/racecheck.log" \
+		timeout 400 "$sanitizer" --tool racecheck --print-limit 10000 \
+		"$bin/compute-cuda.test" -test.v -test.count=1 -test.run="$sanitized" || status=1
+	for p in model decode; do
+		step "initcheck, $p goldens on cuda" "$p-initcheck.log" env DLLMBENCH_TEST_BACKEND=cuda bash -c \
+			"cd $p && timeout 300 '$sanitizer' --tool initcheck --error-exitcode 9 ../$bin/$p.test -test.v -test.count=1 -test.run 'Golden|Stories260K' -test.timeout=280s" || status=1
+	done
 fi
 
 # Whole models on the GPU against the PyTorch goldens (testdata/golden),
