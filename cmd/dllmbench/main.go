@@ -167,9 +167,25 @@ func unknownCommand(stderr io.Writer, name string) int {
 	return 2
 }
 
-// oneLine keeps an error message on one line, as users' logs expect.
+// oneLine keeps an error message on one line, as users' logs expect: its
+// lines joined by "; " (by a space after a line that ends in a colon, which
+// introduces the next), blank lines and runs of spaces dropped.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func newFlagSet(c *command, out io.Writer) *flag.FlagSet {

@@ -334,3 +334,22 @@ func TestGenerateDiffusion(t *testing.T) {
 		}
 	}
 }
+
+// A multi-line report (the CUDA probe's, in an error) reads as one line:
+// a line ending in a colon runs into the next, the others are separated
+// by "; ", and blank lines and trailing newlines leave no empty parts.
+func TestOneLine(t *testing.T) {
+	report := "cuda: no usable GPU:\n" +
+		"cuda    not usable: no usable library among libcuda.so.1\n" +
+		"          tried libcuda.so.1: cannot open shared object file\n" +
+		"\n" +
+		"CUDA backend unavailable: no usable library\n"
+	want := "cuda: no usable GPU: cuda not usable: no usable library among libcuda.so.1; " +
+		"tried libcuda.so.1: cannot open shared object file; CUDA backend unavailable: no usable library"
+	if got := oneLine(report); got != want {
+		t.Errorf("oneLine:\n got %q\nwant %q", got, want)
+	}
+	if got := oneLine("plain  message"); got != "plain message" {
+		t.Errorf("oneLine of one line: %q", got)
+	}
+}
