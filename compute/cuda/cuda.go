@@ -72,7 +72,7 @@ type Backend struct {
 	attnTiledMin    int     // attnTiledMinQueries; benchmarks change it to time both kernels
 	attnMMABlocks   int     // the tensor-core attention splits only calls of fewer blocks (attnMMASplits): attnMMABlocks; benchmarks change it
 	attnOneChunk    int     // and only rows of more slots: attnMMAOneChunk; tests and benchmarks change it
-	attnMMAGroups   int     // the tensor-core attention's groups of warps, 1 or 2; 0 chooses (attnMMAGroups); tests and benchmarks set it
+	attnMMAGroups   int     // the tensor-core attention's groups of warps, 1, 2 or 4; 0 chooses (attnMMAGroups); tests and benchmarks set it
 	skinnyMax       int     // most rows the skinny kernel takes: gemvMaxRows (none) unless enabled; benchmarks change it
 	skinnyOK        bool    // the device runs the skinny kernel (sm_80 on)
 	gmMin           int     // fewest rows of x that take the tensor-core GEMV (gemv_mma.go); above gemvMaxRows: none
@@ -284,7 +284,7 @@ func (b *Backend) open(device int) error {
 		if !b.skinnyOK || need > optin {
 			continue // the tiled float32 kernel takes them, or the generic one
 		}
-		for _, k := range []*kernel{&b.k.attnMMA[i], &b.k.attnMMA2[i]} {
+		for _, k := range []*kernel{&b.k.attnMMA[i], &b.k.attnMMA2[i], &b.k.attnMMA4[i]} {
 			if err := k.fn.SetAttribute(cuda.FuncMaxDynamicSharedSizeBytes, need); err != nil {
 				return err
 			}

@@ -531,6 +531,8 @@ func TestAttentionMatMulAddMatchesComposed(t *testing.T) {
 	}{
 		{"two rows of 96 causal queries, one chunk, one group", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 1, true},
 		{"the same, two groups", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 2, true},
+		{"the same, four groups of two warps", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 4, true},
+		{"a dual-cache block: 32 queries, bidirectional, four groups by the rule", 1, 32, 256, 8, 8, 128, 200, compute.BF16, compute.BF16, false, 1, 0, true},
 		{"bidirectional, heads of 64, a slot range past the queries", 1, 130, 300, 6, 6, 64, 200, compute.BF16, compute.BF16, false, 1, 0, true},
 		{"split in chunks: the two ops", 2, 96, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, attnMMABlocks, 0, false},
 		{"float32 caches: the two ops", 1, 96, 200, 4, 2, 128, 300, compute.F32, compute.BF16, true, 1, 0, false},
@@ -538,8 +540,13 @@ func TestAttentionMatMulAddMatchesComposed(t *testing.T) {
 		{"rows for the skinny kernel: the two ops", 1, 40, 200, 4, 2, 128, 300, compute.BF16, compute.BF16, true, 1, 0, false},
 	} {
 		t.Run(s.name, func(t *testing.T) {
-			defer func(bl, g, oc int) { b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk = bl, g, oc }(b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk)
+			defer func(bl, g, oc, sk int) {
+				b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk, b.skinnyMax = bl, g, oc, sk
+			}(b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk, b.skinnyMax)
 			b.attnMMABlocks, b.attnMMAGroups, b.attnOneChunk = s.blocks, s.groups, 0
+			if s.n <= 32 { // a dual-cache block's product on cuBLAS, as by default, not on the skinny kernel
+				b.skinnyMax = gemvMaxRows
+			}
 			rows, cols, kvc := s.nb*s.n, s.heads*s.hd, s.kv*s.hd
 			qv := computetest.Random(rng, rows*cols, 1)
 			kv, vv := computetest.Random(rng, s.nb*s.T*kvc, 1), computetest.Random(rng, s.nb*s.T*kvc, 1)

@@ -212,7 +212,7 @@ func BenchmarkLayer(b *testing.B) {
 		// layer's numbers are then not a layer's). The feed-forward paths
 		// and 32 layers are the decoding cases' only.
 		for _, cfg := range []string{"default", "experimental", "ffn-cublas", "ffn-gemv", "without-norms", "without-rope",
-			"without-attention", "constant-weights", "32-layers", "random-cache", "constant-x", "attention-chunks", "attention-groups-1"} {
+			"without-attention", "constant-weights", "32-layers", "random-cache", "constant-x", "attention-chunks", "attention-groups-1", "attention-groups-2"} {
 			without := strings.TrimPrefix(cfg, "without-")
 			if (strings.HasPrefix(cfg, "ffn-") || cfg == "32-layers") && !c.causal {
 				continue
@@ -231,6 +231,8 @@ func BenchmarkLayer(b *testing.B) {
 					be.attnOneChunk = 0
 				case "attention-groups-1": // the tensor-core attention's blocks in one group of warps
 					be.attnMMAGroups = 1
+				case "attention-groups-2": // in two groups of four warps (a dual-cache block's before v21)
+					be.attnMMAGroups = 2
 				}
 				const dim, heads, hd, maxPos = 4096, 32, 128, 8192
 				hidden := c.hidden

@@ -273,7 +273,7 @@ func TestAttentionShapes(t *testing.T) {
 			got := run(b)
 			compare(t, name, got, want, tol)
 			if mma { // both forms of the tensor-core kernel, whichever the shape takes
-				for _, groups := range []int{1, 2} {
+				for _, groups := range []int{1, 2, 4} {
 					b.attnMMAGroups = groups
 					compare(t, fmt.Sprintf("%s, %d groups of warps", name, groups), run(b), want, tol)
 				}
@@ -845,6 +845,7 @@ func BenchmarkAttention(b *testing.B) {
 		{"block/MHA/n=32/T=256/bf16", 1, 32, 256, 32, 32, 128, false},
 		{"block/MHA/n=32/T=256/bf16/blocks=128", 1, 32, 256, 32, 32, 128, false}, // in four chunks, as up to v15
 		{"block/MHA/n=32/T=256/bf16/groups=1", 1, 32, 256, 32, 32, 128, false},   // one chunk, one group of warps
+		{"block/MHA/n=32/T=256/bf16/groups=2", 1, 32, 256, 32, 32, 128, false},   // two groups of four (before v21)
 		{"block/MHA/n=32/T=1024/bf16", 1, 32, 1024, 32, 32, 128, false},
 		{"decode/T=256/bf16", 1, 1, 256, 32, 8, 128, true},
 		{"decode/T=4096/bf16", 1, 1, 4096, 32, 8, 128, true},

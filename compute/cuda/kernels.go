@@ -107,7 +107,7 @@ type kernels struct {
 	layerNorm, gelu, addRow                  kernel       // the encoder ops (encoder.go)
 	attention                                [2]kernel    // [cache type: F32, BF16 (cacheSlot)]
 	attnTiled                                [2]kernel    // F32 caches; heads of 64 and 128 (attnTiledHeads)
-	attnMMA, attnMMA2                        [2]kernel    // BF16 caches; the same heads (attnMMA2: two groups of warps)
+	attnMMA, attnMMA2, attnMMA4              [2]kernel    // BF16 caches; the same heads (one, two or four groups of warps: attnMMAForm)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
 	unmask                                   kernel
@@ -170,7 +170,8 @@ func (k *kernels) table() []*kernel {
 		k.attnTiled[i].name = fmt.Sprintf("attention_tiled_f32_hd%d", hd)
 		k.attnMMA[i].name = fmt.Sprintf("attention_mma_bf16_hd%d", hd)
 		k.attnMMA2[i].name = fmt.Sprintf("attention_mma2_bf16_hd%d", hd)
-		all = append(all, &k.attnTiled[i], &k.attnMMA[i], &k.attnMMA2[i])
+		k.attnMMA4[i].name = fmt.Sprintf("attention_mma4_bf16_hd%d", hd)
+		all = append(all, &k.attnTiled[i], &k.attnMMA[i], &k.attnMMA2[i], &k.attnMMA4[i])
 	}
 	for i, s := range slotNames {
 		for n := range gemvMaxRows {

@@ -564,11 +564,8 @@ func (b *Backend) attend(a attnCall) {
 			panic("cuda: attend: bfloat16 rows asked of a call in several chunks")
 		}
 		a.mma = true
-		if attnMMAGroups(n, nHeads, splits, b.attnMMAGroups) == 2 {
-			b.attnLaunch(&b.k.attnMMA2[t], 2*attnTiledThreads, attnMMASharedBytes(a.hd), attnTiledQueries, splits, a)
-		} else {
-			b.attnLaunch(&b.k.attnMMA[t], attnTiledThreads, attnMMASharedBytes(a.hd), attnTiledQueries, splits, a)
-		}
+		k, threads, queries := b.attnMMAForm(t, attnMMAGroups(n, nHeads, splits, b.attnMMAGroups))
+		b.attnLaunch(k, threads, attnMMASharedBytes(a.hd), queries, splits, a)
 	case attnDecode: // no dynamic shared memory; the kernel merges its splits
 		splits := attnDecodeSplits(T, b.attnDecodeChunk)
 		k, perBlock := &b.k.attnDecode[cs][t], 1
@@ -776,8 +773,8 @@ func attnTiledIndex(hd int) int {
 }
 
 // attnTiledQueries and attnTiledThreads are the queries and threads of a
-// block of both tiled kernels: ATT2_Q and ATT2_THREADS, AM_Q and
-// AM_THREADS (a group of warps of the tensor-core kernel).
+// block of both tiled kernels: ATT2_Q and ATT2_THREADS, and AM_Q and the
+// threads of a group of four warps of the tensor-core kernel.
 const (
 	attnTiledQueries = 64
 	attnTiledThreads = 128
@@ -810,12 +807,31 @@ const (
 // in the tiled and tensor-core kernels, one chunk each.
 func attnRowBlocks(n, nHeads int) int { return (n + attnTiledQueries - 1) / attnTiledQueries * nHeads }
 
+// attnMMAForm is the tensor-core attention kernel of heads t (attnTiledIndex)
+// with groups groups of warps, its threads and its queries a block
+// (kernels/attention_mma.cu's ATTENTION_MMA lines: NG groups of WQ warps
+// take 16·WQ queries): one or two groups of four warps, 64 queries; four
+// of two, 32.
+func (b *Backend) attnMMAForm(t, groups int) (k *kernel, threads, queries int) {
+	switch groups {
+	case 1:
+		return &b.k.attnMMA[t], attnTiledThreads, attnTiledQueries
+	case 2:
+		return &b.k.attnMMA2[t], 2 * attnTiledThreads, attnTiledQueries
+	case 4:
+		return &b.k.attnMMA4[t], 4 * 64, 32
+	}
+	panic(fmt.Sprintf("cuda: a tensor-core attention of %d groups of warps", groups))
+}
+
 // attnMMAGroups is the groups of warps of a tensor-core attention block:
-// two (attention_mma2_*, each group over half of every tile) for a batch
-// row in one chunk of fewer than attnTiledBlocks blocks, whose SMs would
-// hold four warps each at batch 1, one otherwise; force (1 or 2; 0 for
-// none) overrides it. Like the splits it depends on the shape of a batch
-// row only, so that a row gets the same bits in any batch.
+// for a batch row in one chunk of fewer than attnTiledBlocks blocks, whose
+// SMs would hold four warps each at batch 1, four groups of two warps
+// (attention_mma4_*, each over a quarter of every tile) for rows of at most
+// 32 queries, two of four (attention_mma2_*, each over half) for longer
+// ones; one group otherwise. force (1, 2 or 4; 0 for none) overrides it.
+// Like the splits it depends on the shape of a batch row only, so that a
+// row gets the same bits in any batch.
 // On GPU-bd0d0263 (docs/perf.md, v11) two groups took LLaDA's 256 queries
 // from 20.3 to 18.7 µs and a 128-token prefill from 12.2 to 11.6, and a
 // 2048-token prefill from 419 to 483 µs, a 32-query block over 1024 slots
@@ -829,6 +845,9 @@ func attnMMAGroups(n, nHeads, splits, force int) int {
 		return force
 	}
 	if splits == 1 && attnRowBlocks(n, nHeads) < attnTiledBlocks {
+		if n <= 32 {
+			return 4
+		}
 		return 2
 	}
 	return 1

@@ -294,7 +294,9 @@ func TestGEMVTables(t *testing.T) {
 		"#define SK_KT 128",
 		"#define AM_Q 64", // attention_mma.cu: the tiled kernel's grid and chunks
 		"#define AM_K 64",
-		"#define AM_THREADS 128",
+		"ATTENTION_MMA(attention_mma_bf16_hd128, 128, 1, 4)", // NG groups of WQ warps (attnMMAForm)
+		"ATTENTION_MMA(attention_mma2_bf16_hd128, 128, 2, 4)",
+		"ATTENTION_MMA(attention_mma4_bf16_hd128, 128, 4, 2)",
 		"#define SEL2_THREADS 256",
 		"#define GM_WARPS 8", // gemv_mma.cu: 256 threads, the modes
 		"#define GM_PLAIN 0",
@@ -302,7 +304,7 @@ func TestGEMVTables(t *testing.T) {
 		"#define GM_SWIGLU 2",
 	} {
 		if !strings.Contains(src, want) {
-			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attnTiledQueries, attnTiledThreads)", want)
+			t.Errorf("the kernels no longer say %q: update the Go side (gemvCols, gemvSwiGLUCols, selThreads, attnTiledQueries, attnTiledThreads, attnMMAForm)", want)
 		}
 	}
 	for n, want := range []int{1, 2, 4, 4, 4, 4, 4, 4} {
@@ -352,7 +354,11 @@ func TestGEMVTables(t *testing.T) {
 		{2048, 32, 1, 0, 1}, // a long prefill
 		{512, 32, 1, 0, 1},  // 256 blocks
 		{32, 32, 4, 0, 1},   // split in chunks
-		{256, 32, 1, 1, 1},  // forced
+		{32, 32, 1, 0, 4},   // a dual-cache block of 32 over 256 slots: 32 blocks
+		{16, 32, 1, 0, 4},
+		{33, 32, 1, 0, 2},
+		{256, 32, 1, 1, 1}, // forced
+		{256, 32, 1, 4, 4},
 		{2048, 32, 1, 2, 2},
 	} {
 		if got := attnMMAGroups(c.n, c.heads, c.splits, c.force); got != c.want {

@@ -8,19 +8,23 @@
 // rescaling) stays in float32, in base 2 (exp2_approx) where the other
 // kernels use expf.
 //
-// A block of NG groups of AM_THREADS = 128 threads takes AM_Q = 64
-// consecutive queries of one batch row and one head, and walks its chunk of
-// slots in tiles of AM_K = 64 from the chunk's start, as the tiled kernel
-// does (the same chunks and the same combine kernel for splits). Warp w of
-// group x owns queries 16w … 16w+15 and slots x·64/NG … of every tile: its
-// Q fragments stay in registers; for each tile it computes a 16 × 64/NG
+// A block of NG groups of WQ warps takes 16·WQ consecutive queries of one
+// batch row and one head (AM_Q = 64 with four warps a group), and walks its
+// chunk of slots in tiles of AM_K = 64 from the chunk's start, as the tiled
+// kernel does (the same chunks and the same combine kernel for splits). Warp
+// w of group x owns queries 16w … 16w+15 and slots x·64/NG … of every tile:
+// its Q fragments stay in registers; for each tile it computes a 16 × 64/NG
 // block of scores (8/NG × HD/16 mma), folds it into its running softmax,
 // and adds P·V (4/NG × HD/8 mma) into a 16 × HD float32 accumulator. With
-// two groups (attention_mma2_*), group 1 hands its states to group 0
-// through shared memory at the end, which merges them as the combine kernel
-// merges chunks: twice the warps for calls of few blocks (one group left
-// an SM 4 warps at LLaDA's 256 queries, 0.9 instructions a cycle;
-// docs/perf.md v11). Lane (g, t) = (lane / 4, lane % 4) holds rows g and
+// more groups, groups 1 … NG−1 hand their states to group 0 through shared
+// memory at the end, which merges them in group order as the combine kernel
+// merges chunks: more warps, each with less of a tile, for calls of few
+// blocks, whose time is one warp's chain of dependent instructions (one
+// group left an SM 4 warps at LLaDA's 256 queries, 0.9 instructions a
+// cycle, docs/perf.md v11: attention_mma2_*, two groups of four warps; a
+// dual-cache block's 32 queries a head ran on half of those eight warps at
+// 0.26 instructions a cycle a scheduler, v21: attention_mma4_*, four groups
+// of two). Lane (g, t) = (lane / 4, lane % 4) holds rows g and
 // g + 8 of every fragment: the scores' accumulators are, as they stand,
 // the A fragments of P.
 //
@@ -40,9 +44,8 @@
 // leaves it unchanged (factor 1, terms 0), so which other queries share
 // its block or warp does not matter.
 
-#define AM_Q 64 // queries per block
+#define AM_Q 64 // queries per block of four warps a group
 #define AM_K 64 // slots per tile
-#define AM_THREADS 128
 
 typedef Mma<bf16_t> MB; // skinny.cu: bfloat16 packing and mma.sync
 
@@ -182,32 +185,34 @@ __device__ __forceinline__ void attention_mma_tile(const u16 *Ks, const u16 *Vs,
 
 // The parameters are attention_f32's with bfloat16 caches; q, kc, vc and
 // out are 16-byte aligned (the Go side checks).
-template <int HD, int NG>
+template <int HD, int NG, int WQ>
 __device__ __forceinline__ void attention_mma(float *__restrict__ out, const float *__restrict__ q,
                                               const bf16_t *__restrict__ kc, const bf16_t *__restrict__ vc,
                                               const int *__restrict__ qpos, const int *__restrict__ span, int n, int T,
                                               int nh, int group, int causal, float scale, float *__restrict__ part,
                                               int splits, bf16_t *__restrict__ out16) {
     constexpr int KS = HD + 8, HU = HD / 8;             // the tiles' row stride in elements; 16-byte units of a row
-    constexpr int NT = NG * AM_THREADS, GK = AM_K / NG; // threads; slots of a tile each group takes
+    constexpr int QB = 16 * WQ, GT = 32 * WQ;           // queries of a block; threads of a group
+    constexpr int NT = NG * GT, GK = AM_K / NG;         // threads; slots of a tile each group takes
     constexpr int STAGE = 2 * AM_K * KS;                // elements of a stage: K's tile, then V's
     constexpr int MS = 4 * HU + 4;                      // floats of a lane's state handed between groups
-    static_assert(4 * 32 * MS * 4 <= 2 * STAGE * 2, "the states fit the tiles' shared memory");
+    static_assert((NG - 1) * GT * MS * 4 <= 2 * STAGE * 2, "the states fit the tiles' shared memory");
+    static_assert(AM_K * HU % NT == 0 && GK % 16 == 0, "the threads share a tile's copies; a group's slots make whole k-steps");
     extern __shared__ __attribute__((aligned(16))) u16 sm[]; // two stages
-    __shared__ int Es[AM_Q];
+    __shared__ int Es[QB];
 
     const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, t = lane & 3;
-    const int grp = NG == 1 ? 0 : tid >> 7, warp = (tid >> 5) & 3; // the group, and the warp's queries in the block
+    const int grp = tid / GT, warp = (tid >> 5) % WQ; // the group, and the warp's queries in the block
     const int b = blockIdx.z, h = blockIdx.y, kh = h / group;
-    const int split = blockIdx.x % splits, q0 = (blockIdx.x / splits) * AM_Q;
+    const int split = blockIdx.x % splits, q0 = (blockIdx.x / splits) * QB;
     const int qc = nh * HD, kvc = (nh / group) * HD;
     // This block's chunk of the row, its slots [s, e), and each query's end.
     int s, e;
     att_chunk(span, b, T, split, splits, AM_K, s, e);
-    att_ends(Es, AM_Q, qpos, b, n, q0, s, e, causal);
+    att_ends(Es, QB, qpos, b, n, q0, s, e, causal);
     __syncthreads();
     int emax = s, ew = s; // the last slot any query of the block, of the warp, sees
-    for (int i = 0; i < AM_Q; i++) emax = max(emax, Es[i]);
+    for (int i = 0; i < QB; i++) emax = max(emax, Es[i]);
     for (int i = 0; i < 16; i++) ew = max(ew, Es[16 * warp + i]);
     const int elo = Es[16 * warp + g], ehi = Es[16 * warp + g + 8];
 
@@ -266,30 +271,35 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
         }
         __syncthreads(); // every warp is done with this stage before it is loaded again
     }
-    // Group 1's states to group 0, lane by lane (the same rows and columns
-    // of the same fragments), merged as attention_combine_f32 merges chunks:
-    // each side's factor is 0 where it saw nothing (m = −inf).
-    if constexpr (NG == 2) {
+    // Groups 1 … NG−1 hand their states to group 0, lane by lane (the same
+    // rows and columns of the same fragments), which merges them in group
+    // order as attention_combine_f32 merges chunks: each side's factor is 0
+    // where it saw nothing (m = −inf).
+    if constexpr (NG > 1) {
         __syncthreads(); // every warp is done with the last tile
-        float *ms = reinterpret_cast<float *>(sm) + (warp * 32 + lane) * MS;
-        if (grp == 1) {
+        if (grp > 0) {
+            float *ms = reinterpret_cast<float *>(sm) + ((grp - 1) * GT + warp * 32 + lane) * MS;
             ms[0] = mlo, ms[1] = mhi, ms[2] = llo, ms[3] = lhi;
 #pragma unroll
             for (int d = 0; d < HU; d++) ms[4 + 4 * d] = o[d][0], ms[5 + 4 * d] = o[d][1], ms[6 + 4 * d] = o[d][2], ms[7 + 4 * d] = o[d][3];
         }
         __syncthreads();
-        if (grp == 1) return;
-        const float m1lo = ms[0], m1hi = ms[1];
-        const float nlo = fmaxf(mlo, m1lo), nhi = fmaxf(mhi, m1hi);
-        const float alo = mlo == NEG_INF ? 0.0f : exp2_approx(mlo - nlo), ahi = mhi == NEG_INF ? 0.0f : exp2_approx(mhi - nhi);
-        const float blo = m1lo == NEG_INF ? 0.0f : exp2_approx(m1lo - nlo), bhi = m1hi == NEG_INF ? 0.0f : exp2_approx(m1hi - nhi);
-        llo = llo * alo + ms[2] * blo;
-        lhi = lhi * ahi + ms[3] * bhi;
-        mlo = nlo, mhi = nhi;
+        if (grp > 0) return;
 #pragma unroll
-        for (int d = 0; d < HU; d++) {
-            o[d][0] = o[d][0] * alo + ms[4 + 4 * d] * blo, o[d][1] = o[d][1] * alo + ms[5 + 4 * d] * blo;
-            o[d][2] = o[d][2] * ahi + ms[6 + 4 * d] * bhi, o[d][3] = o[d][3] * ahi + ms[7 + 4 * d] * bhi;
+        for (int x = 1; x < NG; x++) {
+            const float *ms = reinterpret_cast<const float *>(sm) + ((x - 1) * GT + warp * 32 + lane) * MS;
+            const float m1lo = ms[0], m1hi = ms[1];
+            const float nlo = fmaxf(mlo, m1lo), nhi = fmaxf(mhi, m1hi);
+            const float alo = mlo == NEG_INF ? 0.0f : exp2_approx(mlo - nlo), ahi = mhi == NEG_INF ? 0.0f : exp2_approx(mhi - nhi);
+            const float blo = m1lo == NEG_INF ? 0.0f : exp2_approx(m1lo - nlo), bhi = m1hi == NEG_INF ? 0.0f : exp2_approx(m1hi - nhi);
+            llo = llo * alo + ms[2] * blo;
+            lhi = lhi * ahi + ms[3] * bhi;
+            mlo = nlo, mhi = nhi;
+#pragma unroll
+            for (int d = 0; d < HU; d++) {
+                o[d][0] = o[d][0] * alo + ms[4 + 4 * d] * blo, o[d][1] = o[d][1] * alo + ms[5 + 4 * d] * blo;
+                o[d][2] = o[d][2] * ahi + ms[6 + 4 * d] * bhi, o[d][3] = o[d][3] * ahi + ms[7 + 4 * d] * bhi;
+            }
         }
     }
     llo += __shfl_xor_sync(FULL_MASK, llo, 1);
@@ -330,22 +340,24 @@ __device__ __forceinline__ void attention_mma(float *__restrict__ out, const flo
     }
 }
 
-// Named attention_mma[2]_bf16_hd<head dim>, with one group of warps or
-// two; the parameters are attention_bf16's (hd must be HD), then out16: when
-// not null (one chunk only), the rows are written there in bfloat16, as
-// cast_f32_bf16 rounds them, and out is not written (compute.
-// AttentionMatMulAdder: the output projection's input). Grid: (⌈n / 64⌉ ·
-// splits, heads, batch rows); NG · AM_THREADS threads.
-#define ATTENTION_MMA(NAME, HD, NG)                                                                         \
-    extern "C" __global__ void __launch_bounds__(NG * AM_THREADS)                                           \
+// Named attention_mma[2|4]_bf16_hd<head dim>: one group of four warps, two
+// of four, or four of two; the parameters are attention_bf16's (hd must be
+// HD), then out16: when not null (one chunk only), the rows are written
+// there in bfloat16, as cast_f32_bf16 rounds them, and out is not written
+// (compute.AttentionMatMulAdder: the output projection's input). Grid:
+// (⌈n / 16·WQ⌉ · splits, heads, batch rows); NG · 32·WQ threads.
+#define ATTENTION_MMA(NAME, HD, NG, WQ)                                                                     \
+    extern "C" __global__ void __launch_bounds__(NG * 32 * WQ)                                              \
     NAME(float *__restrict__ out, const float *__restrict__ q, const bf16_t *__restrict__ kc,               \
          const bf16_t *__restrict__ vc, const int *__restrict__ qpos, const int *__restrict__ span, int n,  \
          int T, int nh, int group, int hd, int causal, float scale, float *__restrict__ part, int splits,    \
          bf16_t *__restrict__ out16) {                                                                      \
         griddep_wait();                                                                                     \
-        attention_mma<HD, NG>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits, out16); \
+        attention_mma<HD, NG, WQ>(out, q, kc, vc, qpos, span, n, T, nh, group, causal, scale, part, splits, out16); \
     }
-ATTENTION_MMA(attention_mma_bf16_hd64, 64, 1)
-ATTENTION_MMA(attention_mma_bf16_hd128, 128, 1)
-ATTENTION_MMA(attention_mma2_bf16_hd64, 64, 2)
-ATTENTION_MMA(attention_mma2_bf16_hd128, 128, 2)
+ATTENTION_MMA(attention_mma_bf16_hd64, 64, 1, 4)
+ATTENTION_MMA(attention_mma_bf16_hd128, 128, 1, 4)
+ATTENTION_MMA(attention_mma2_bf16_hd64, 64, 2, 4)
+ATTENTION_MMA(attention_mma2_bf16_hd128, 128, 2, 4)
+ATTENTION_MMA(attention_mma4_bf16_hd64, 64, 4, 2)
+ATTENTION_MMA(attention_mma4_bf16_hd128, 128, 4, 2)
