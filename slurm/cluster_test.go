@@ -255,6 +255,46 @@ echo "$SLURM_JOB_ID ${SLURM_ARRAY_TASK_ID:--} ${SLURM_GPUS_ON_NODE:-0} ${CUDA_VI
 			}
 		}
 	})
+
+	// sbatchOptions is sbatch 22.05.8's table: the installed sbatch, of
+	// that version, takes every prefix of its names for an abbreviation
+	// where ParseOptions does, is ambiguous where it is, and wants a value
+	// of the options where it does. --usage, after the option, ends sbatch
+	// before it submits anything.
+	t.Run("options", func(t *testing.T) {
+		sbatch := func(args ...string) string {
+			cmd := exec.Command("sbatch", args...)
+			cmd.Env = c.env
+			out, _ := cmd.CombinedOutput()
+			return string(out)
+		}
+		if v := sbatch("--version"); !strings.Contains(v, " 22.05.8") {
+			t.Skipf("the table is sbatch 22.05.8's, and this is %q", strings.TrimSpace(v))
+		}
+		seen := map[string]bool{}
+		for name, arg := range sbatchOptions {
+			for i := 1; i <= len(name); i++ {
+				if p := name[:i]; !seen[p] {
+					seen[p] = true
+					out := sbatch("--"+p+"=x", "--usage")
+					_, err := longOption(p)
+					if strings.Contains(out, "unrecognized option") || strings.Contains(out, "is ambiguous") != (err != nil) {
+						t.Errorf("--%s: ParseOptions says %v; sbatch %q", p, err, out)
+					}
+				}
+			}
+			needs := strings.Contains(sbatch("--"+name), "requires an argument")
+			none := strings.Contains(sbatch("--"+name+"=x", "--usage"), "doesn't allow an argument")
+			if needs != (arg == needsValue) || none != (arg == noValue) {
+				t.Errorf("--%s: sbatch wants a value %v, takes none %v; the table says %d", name, needs, none, arg)
+			}
+		}
+		for c, name := range shortOptions {
+			if needs := strings.Contains(sbatch("-"+string(c)), "requires an argument"); needs != (sbatchOptions[name] == needsValue) {
+				t.Errorf("-%c: sbatch wants a value %v; the table says --%s's is %d", c, needs, name, sbatchOptions[name])
+			}
+		}
+	})
 }
 
 // startCluster starts a cluster in a fresh directory and stops it, with

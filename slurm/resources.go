@@ -20,8 +20,8 @@ type GPURequest struct {
 	Other  []string // the entries of the user's --gres that are not GPUs ("tmpdisk:100"), asked for as given
 }
 
-// gpuOptions are sbatch's options that ask for GPUs, long and short.
-var gpuOptions = [2][]string{{"--gres", "--gpus", "--gpus-per-node", "--gpus-per-task", "--gpus-per-socket"}, {"-G"}}
+// gpuOptions are sbatch's options that ask for GPUs (-G is --gpus).
+var gpuOptions = []string{"gres", "gpus", "gpus-per-node", "gpus-per-task", "gpus-per-socket"}
 
 // Options are the sbatch options that ask for n GPUs of r's kind, with
 // r's other generic resources: none for n = 0 without other resources.
@@ -64,17 +64,11 @@ func typed(typ string, n int) string {
 // two: --gres=gpu:1 with --gpus=4 is four nodes of one GPU each),
 // --gpus-per-socket (whose count per task depends on the node), several GPU
 // types, GPU shares (MPS, shard), a value that is not [TYPE:]N.
-func ParseGPUs(opts []string) (r GPURequest, ok bool, err error) {
-	named, _ := splitOptions(opts, gpuOptions[0], gpuOptions[1])
+func ParseGPUs(opts Options) (r GPURequest, ok bool, err error) {
+	named, _ := opts.split(gpuOptions...)
 	var seen []string
 	for _, o := range named {
-		name := o.name
-		if name == "-G" {
-			name = "--gpus"
-		}
-		if o.missing {
-			return GPURequest{}, false, fmt.Errorf("sbatch's %s wants a value", o.name)
-		}
+		name := "--" + o.name
 		said := strings.Join(o.words, " ")
 		if slices.Contains(seen, name) {
 			return GPURequest{}, false, fmt.Errorf("sbatch's %s is given twice: give it once", name)
@@ -169,8 +163,8 @@ func parseCount(v string) (typ string, n int, err error) {
 
 // withoutGPUs drops the options that ask for GPUs, with their values: the
 // scripts' directives hold the request.
-func withoutGPUs(opts []string) []string {
-	_, rest := splitOptions(opts, gpuOptions[0], gpuOptions[1])
+func withoutGPUs(opts Options) Options {
+	_, rest := opts.split(gpuOptions...)
 	return rest
 }
 
@@ -186,7 +180,7 @@ var GPUEnv = []string{"SBATCH_GRES", "SBATCH_GPUS", "SBATCH_GPUS_PER_NODE", "SBA
 // request replaces the scripts' own, and a --gpus that says another count
 // is an error, as are GPUs for a grid on the CPU backend, none for one on
 // CUDA, and environ (NAME=VALUE) holding one of GPUEnv.
-func TaskGPUs(backend string, gpus int, opts, environ []string) (GPURequest, error) {
+func TaskGPUs(backend string, gpus int, opts Options, environ []string) (GPURequest, error) {
 	for _, kv := range environ {
 		if k, v, _ := strings.Cut(kv, "="); slices.Contains(GPUEnv, k) {
 			return GPURequest{}, fmt.Errorf("%s=%s in the environment would change the scripts' GPU request behind their back: unset it, and give the GPUs with --gpus N or after -- (-- --gres=gpu:N)", k, v)
@@ -224,10 +218,12 @@ func TaskGPUs(backend string, gpus int, opts, environ []string) (GPURequest, err
 // whole node, every CPU of it). Without one, a task gets SLURM's default,
 // often one core, and its measurements say nothing of the machine. The
 // tasks then take as many threads as SLURM gave them CPUs (ArrayScript).
-func TaskCPUs(opts, environ []string) error {
-	named, rest := splitOptions(opts, []string{"--cpus-per-task", "--mincpus", "--ntasks", "--ntasks-per-node"}, []string{"-c", "-n"})
-	if len(named) > 0 || slices.Contains(rest, "--exclusive") {
-		return nil
+func TaskCPUs(opts Options, environ []string) error {
+	named, _ := opts.split("cpus-per-task", "mincpus", "ntasks", "ntasks-per-node", "exclusive")
+	for _, o := range named {
+		if o.name != "exclusive" || o.value == "" {
+			return nil
+		}
 	}
 	for _, kv := range environ {
 		if k, v, _ := strings.Cut(kv, "="); k == "SBATCH_EXCLUSIVE" && v != "user" && v != "mcs" {

@@ -3,7 +3,6 @@ package slurm
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -186,8 +185,8 @@ func (p *Plan) writeEnv(b *strings.Builder) {
 // ArrayArgs are sbatch's arguments for the array: opts (the user's, which
 // override the script's directives) but for those that ask for GPUs,
 // which the script's directives hold (GPURequest), then the script.
-func (p *Plan) ArrayArgs(opts []string, script string) []string {
-	return append(append([]string{"--parsable"}, withoutGPUs(opts)...), script)
+func (p *Plan) ArrayArgs(opts Options, script string) []string {
+	return append(append([]string{"--parsable"}, withoutGPUs(opts).Words()...), script)
 }
 
 // MergeArgs are sbatch's arguments for the merge job. It takes only the
@@ -198,74 +197,28 @@ func (p *Plan) ArrayArgs(opts []string, script string) []string {
 // command line, would replace its dependency on the array; waiting for the
 // array, it waits for what the array waits for), and the GPU request,
 // which its script's directives make for one GPU.
-func (p *Plan) MergeArgs(arrayJob string, opts []string, script string) []string {
+func (p *Plan) MergeArgs(arrayJob string, opts Options, script string) []string {
 	args := []string{"--parsable", "--dependency=afterany:" + arrayJob}
 	if p.Quality {
-		args = append(args, notArrayOnly(withoutGPUs(opts))...)
+		args = append(args, notArrayOnly(withoutGPUs(opts)).Words()...)
 	} else {
-		args = append(args, placement(opts)...)
+		args = append(args, placement(opts).Words()...)
 	}
 	return append(args, script)
 }
 
 // placement keeps the options that say where and under whose account a
 // job runs, with their values.
-func placement(opts []string) []string {
-	named, _ := splitOptions(opts,
-		[]string{"--partition", "--account", "--qos", "--reservation", "--clusters", "--mail-type", "--mail-user", "--time", "--wckey", "--comment"},
-		[]string{"-p", "-A", "-q", "-M", "-t"})
-	return words(named)
+func placement(opts Options) Options {
+	named, _ := opts.split("partition", "account", "qos", "reservation", "clusters", "mail-type", "mail-user", "time", "wckey", "comment")
+	return named
 }
 
 // notArrayOnly drops the options that concern only the array (--array,
 // --dependency) from opts, with their values.
-func notArrayOnly(opts []string) []string {
-	_, rest := splitOptions(opts, []string{"--array", "--dependency"}, []string{"-a", "-d"})
+func notArrayOnly(opts Options) Options {
+	_, rest := opts.split("array", "dependency")
 	return rest
-}
-
-// option is one named sbatch option of a command line.
-type option struct {
-	words   []string // as given: [--gres=gpu:2], [--gres gpu:2], [-G2] or [-G 2]
-	name    string   // --gres, -G
-	value   string
-	missing bool // the name came last, without its value
-}
-
-// splitOptions parts sbatch options into those that long (--name=v,
-// --name v) or short (-n v, -nv) names, with their values, and the rest. A
-// named option without its value, last, is named (missing) but has no
-// words: sbatch's own command lines leave it out.
-func splitOptions(opts, long, short []string) (named []option, rest []string) {
-	for i := 0; i < len(opts); i++ {
-		o := opts[i]
-		name, value, hasValue := strings.Cut(o, "=")
-		switch {
-		case slices.Contains(long, name) && hasValue:
-			named = append(named, option{words: []string{o}, name: name, value: value})
-		case len(o) > 2 && slices.Contains(short, o[:2]):
-			named = append(named, option{words: []string{o}, name: o[:2], value: o[2:]})
-		case slices.Contains(long, o) || slices.Contains(short, o):
-			if i+1 < len(opts) {
-				named = append(named, option{words: []string{o, opts[i+1]}, name: o, value: opts[i+1]})
-			} else {
-				named = append(named, option{name: o, missing: true})
-			}
-			i++
-		default:
-			rest = append(rest, o)
-		}
-	}
-	return named, rest
-}
-
-// words are the options' words, in their order.
-func words(opts []option) []string {
-	var w []string
-	for _, o := range opts {
-		w = append(w, o.words...)
-	}
-	return w
 }
 
 func isName(s string) bool {

@@ -302,18 +302,34 @@ case "$1" in run) exit "${FAIL_RUN:-0}" ;; slurm) exit "${FAIL_STATUS:-0}" ;; es
 	}
 }
 
+// parse is ParseOptions of words that parse.
+func parse(t *testing.T, words ...string) Options {
+	t.Helper()
+	o, err := ParseOptions(words)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 func TestMergeArgs(t *testing.T) {
 	p := testPlan()
 	p.Quality = false
 	opts := []string{"--partition=gpu", "-A", "proj", "--gres=gpu:4", "--time", "2:00:00", "-qhigh", "--exclusive", "--mem=64G"}
-	got := p.MergeArgs("12", opts, "m.sbatch")
+	got := p.MergeArgs("12", parse(t, opts...), "m.sbatch")
 	want := []string{"--parsable", "--dependency=afterany:12", "--partition=gpu", "-A", "proj", "--time", "2:00:00", "-qhigh", "m.sbatch"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("merge job without quality (-want +got):\n%s", d)
+	}
+	// abbreviated, named in full; before, the merge job lost them
+	got = p.MergeArgs("12", parse(t, "--part=gpu", "--acco", "proj", "--qo=high", "--mem=64G"), "m.sbatch")
+	want = []string{"--parsable", "--dependency=afterany:12", "--partition=gpu", "--account", "proj", "--qos=high", "m.sbatch"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("merge job without quality (-want +got):\n%s", d)
 	}
 	p.Quality = true
 	// all the options but the GPUs, which its script asks for (one)
-	if got := p.MergeArgs("12", opts, "m.sbatch"); len(got) != len(opts)+2 || slices.Contains(got, "--gres=gpu:4") {
+	if got := p.MergeArgs("12", parse(t, opts...), "m.sbatch"); len(got) != len(opts)+2 || slices.Contains(got, "--gres=gpu:4") {
 		t.Errorf("merge job with quality takes all the options but the GPUs: %q", got)
 	}
 	// but not those of the array alone: an --array (a throttle, such as
@@ -321,9 +337,9 @@ func TestMergeArgs(t *testing.T) {
 	// the later one on sbatch's command line, replaced the merge job's
 	// afterany on the array, so that it could start before the tasks ended.
 	opts = []string{"--array=0-3%2", "-a", "0-3", "-a0-3", "--array", "0-3", "--dependency=afterok:7", "-d", "afterok:7",
-		"-dafterok:7", "--dependency", "singleton", "--mem=64G"}
+		"-dafterok:7", "--dependency", "singleton", "--arr=0-1", "--dep", "singleton", "--mem=64G"}
 	want = []string{"--parsable", "--dependency=afterany:12", "--mem=64G", "m.sbatch"}
-	if d := cmp.Diff(want, p.MergeArgs("12", opts, "m.sbatch")); d != "" {
+	if d := cmp.Diff(want, p.MergeArgs("12", parse(t, opts...), "m.sbatch")); d != "" {
 		t.Errorf("merge job with quality, array-only options (-want +got):\n%s", d)
 	}
 }
@@ -336,10 +352,10 @@ func TestArgsWithoutGPUs(t *testing.T) {
 	opts := []string{"-p", "gpu", "--gres=gpu:4", "-G", "4", "-G4", "--gpus", "a100:2", "--gpus-per-node=2", "--gpus-per-task", "1",
 		"--gres", "gpu:2", "--gpus-per-socket=1", "--mem=64G", "--gres-flags=enforce-binding"}
 	rest := []string{"-p", "gpu", "--mem=64G", "--gres-flags=enforce-binding"}
-	if d := cmp.Diff(append(append([]string{"--parsable"}, rest...), "a.sbatch"), p.ArrayArgs(opts, "a.sbatch")); d != "" {
+	if d := cmp.Diff(append(append([]string{"--parsable"}, rest...), "a.sbatch"), p.ArrayArgs(parse(t, opts...), "a.sbatch")); d != "" {
 		t.Errorf("array (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff(append(append([]string{"--parsable", "--dependency=afterany:12"}, rest...), "m.sbatch"), p.MergeArgs("12", opts, "m.sbatch")); d != "" {
+	if d := cmp.Diff(append(append([]string{"--parsable", "--dependency=afterany:12"}, rest...), "m.sbatch"), p.MergeArgs("12", parse(t, opts...), "m.sbatch")); d != "" {
 		t.Errorf("merge job with quality (-want +got):\n%s", d)
 	}
 }
@@ -380,7 +396,12 @@ func TestParseGPUs(t *testing.T) {
 		{[]string{"--gres=shard:2"}, GPURequest{}, false, "shard is a share of a GPU"},
 		{[]string{"-p", "gpu", "--gres"}, GPURequest{}, false, "sbatch's --gres wants a value"},
 	} {
-		got, ok, err := ParseGPUs(tc.opts)
+		var got GPURequest
+		var ok bool
+		o, err := ParseOptions(tc.opts)
+		if err == nil {
+			got, ok, err = ParseGPUs(o)
+		}
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("ParseGPUs(%q): %v, want an error with %q", tc.opts, err, tc.err)
@@ -426,7 +447,11 @@ func TestTaskGPUs(t *testing.T) {
 		{"auto", -1, nil, []string{"HOME=/root", "SBATCH_GPUS=2"}, nil, "SBATCH_GPUS=2 in the environment would change the scripts' GPU request"},
 		{"auto", -1, []string{"--gpus=1,2"}, nil, nil, "want [TYPE:]N"},
 	} {
-		r, err := TaskGPUs(tc.backend, tc.gpus, tc.opts, tc.env)
+		var r GPURequest
+		o, err := ParseOptions(tc.opts)
+		if err == nil {
+			r, err = TaskGPUs(tc.backend, tc.gpus, o, tc.env)
+		}
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s, --gpus %d, %q, %q: %v, want an error with %q", tc.backend, tc.gpus, tc.opts, tc.env, err, tc.err)
@@ -462,7 +487,7 @@ func TestTaskCPUs(t *testing.T) {
 		{nil, []string{"SBATCH_EXCLUSIVE="}, true},
 		{nil, []string{"SBATCH_EXCLUSIVE=user"}, false},
 	} {
-		err := TaskCPUs(tc.opts, tc.env)
+		err := TaskCPUs(parse(t, tc.opts...), tc.env)
 		if (err == nil) != tc.ok {
 			t.Errorf("TaskCPUs(%q, %q): %v, want ok %v", tc.opts, tc.env, err, tc.ok)
 		}
@@ -495,7 +520,7 @@ func TestSubmit(t *testing.T) {
 	p := testPlan()
 	p.OutputDir = out
 	f := &fakeSbatch{out: ";cluster1"}
-	s, err := Submit(context.Background(), f.run, p, []string{"-p", "gpu"}, "a.sbatch", "m.sbatch")
+	s, err := Submit(context.Background(), f.run, p, parse(t, "-p", "gpu"), "a.sbatch", "m.sbatch")
 	if err != nil {
 		t.Fatal(err)
 	}

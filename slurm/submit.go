@@ -56,8 +56,8 @@ func Dir(outputDir string) string { return filepath.Join(outputDir, "slurm") }
 // on the array, and records the submission in the output folder. When the
 // merge job cannot be submitted, the array still runs: the returned
 // Submission names it, with the error.
-func Submit(ctx context.Context, run Runner, p *Plan, opts []string, arrayScript, mergeScript string) (*Submission, error) {
-	s := &Submission{Shards: p.Shards, Grid: p.Grid, OutputDir: p.OutputDir, Submitted: time.Now().UTC(), Options: opts}
+func Submit(ctx context.Context, run Runner, p *Plan, opts Options, arrayScript, mergeScript string) (*Submission, error) {
+	s := &Submission{Shards: p.Shards, Grid: p.Grid, OutputDir: p.OutputDir, Submitted: time.Now().UTC(), Options: opts.Words()}
 	out, err := run(ctx, "sbatch", p.ArrayArgs(opts, arrayScript)...)
 	if err != nil {
 		return nil, fmt.Errorf("slurm: submitting the array: %w", err)

@@ -132,9 +132,13 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 		slog.Info("fewer cells than shards: one task per cell", "cells", len(cells), "shards", shards)
 		shards = len(cells)
 	}
-	gpus, err := slurm.TaskGPUs(g.Backend, f.gpus, opts, os.Environ())
+	o, err := slurm.ParseOptions(opts)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	gpus, err := slurm.TaskGPUs(g.Backend, f.gpus, o, os.Environ())
 	if err == nil && gpus.Count == 0 {
-		err = slurm.TaskCPUs(opts, os.Environ())
+		err = slurm.TaskCPUs(o, os.Environ())
 	}
 	if err != nil {
 		return usageError{err.Error()}
@@ -183,7 +187,7 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 			return strings.Join(q, " ")
 		}
 		fmt.Fprintf(stdout, "# would run:\n#   mkdir -p %s\n#   sbatch %s\n#   sbatch %s\n", slurm.Quote(logs),
-			words(p.ArrayArgs(opts, arrayPath)), words(p.MergeArgs("<array job id>", opts, mergePath)))
+			words(p.ArrayArgs(o, arrayPath)), words(p.MergeArgs("<array job id>", o, mergePath)))
 		return nil
 	}
 	for _, d := range []string{logs, dir} {
@@ -200,7 +204,7 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 			return err
 		}
 	}
-	s, err := slurm.Submit(ctx, run, p, opts, arrayPath, mergePath)
+	s, err := slurm.Submit(ctx, run, p, o, arrayPath, mergePath)
 	if s != nil {
 		fmt.Fprintf(stdout, "submitted array job %s (%d tasks for %d cells) and merge job %s; logs in %s\n",
 			s.ArrayJob, shards, len(cells), firstNonEmpty(s.MergeJob, "none"), logs)

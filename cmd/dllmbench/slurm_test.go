@@ -605,6 +605,12 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `#   sbatch --parsable -J 'a b' -c 4 '`+strings.ReplaceAll(arrayScript, "'", `'\''`)+"'\n") {
 		t.Fatalf("dry run, a folder with a blank: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// An abbreviated CPU request is one (before, --cpus-per-t=4 was
+	// refused as no CPU request), named in full on the command lines.
+	r = e.run(t, nil, "slurm", "submit", "--config", "grid.yaml", "--output_dir", "out", "--shards", "2", "--dry-run", "--", "-p", "cpu", "--cpus-per-t=4")
+	if r.code != 0 || !strings.Contains(r.stdout, "#   sbatch --parsable -p cpu --cpus-per-task=4 ") {
+		t.Fatalf("dry run, --cpus-per-t=4: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	if _, err := os.Stat(filepath.Join(e.dir, "out")); err == nil || len(e.calls()) > 1 || e.calls()[0] != "" {
 		t.Errorf("dry run wrote or submitted: %v %q", err, e.calls())
 	}
@@ -684,6 +690,8 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "--", "-p", "cpu", "--exclusive=user"}, 2,
 			"the tasks run on the CPU, and the sbatch options ask for no CPUs: each would get SLURM's default, often one core, which measures nothing useful; give them cores after -- (-- --cpus-per-task=16, or -- --exclusive for whole nodes)"},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "--dry-run"}, 2, "the sbatch options ask for no CPUs"},
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--dry-run", "--", "--cpu=4"}, 2,
+			"sbatch's --cpu is ambiguous (--cpu-freq, --cpus-per-gpu, --cpus-per-task): spell the option out"},
 	} {
 		if r := e.run(t, nil, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%q: code %d, %q; want %d and one line with %q", tc.args, r.code, r.stderr, tc.code, tc.want)
@@ -713,6 +721,12 @@ func TestSlurmSubmitGPUs(t *testing.T) {
 		{[]string{"--gpus", "2", "--", "--gpus", "h100:2", "-t", "1:00:00"}, []string{"--gpus=h100:2"}, []string{"--gpus=h100:1"}, "-t 1:00:00"},
 		{[]string{"--quality=false", "--", "--gpus-per-node=2", "-p", "gpu"}, []string{"--gpus-per-node=2"}, nil, "-p gpu"},
 		{[]string{"--", "--gres=tmpdisk:10", "-p", "gpu"}, []string{"--gres=gpu:1,tmpdisk:10"}, []string{"--gres=gpu:1,tmpdisk:10"}, "-p gpu"},
+		// sbatch takes an abbreviation for the one option it begins, and
+		// several short options in one word: before, --gpus-per-n=2 and
+		// -vG2 were not GPU requests, and sbatch added them to the
+		// scripts' --gres=gpu:1. The command lines name the options in full.
+		{[]string{"--", "--gpus-per-n=2", "--part=gpu"}, []string{"--gpus-per-node=2"}, []string{"--gpus-per-node=1"}, "--partition=gpu"},
+		{[]string{"--", "-vG2", "-p", "gpu"}, []string{"--gpus=2"}, []string{"--gpus=1"}, "-v -p gpu"},
 	} {
 		for _, f := range []string{"calls.log", "next", "out"} { // the fake sbatch's ids start at 100 again
 			must(t, os.RemoveAll(filepath.Join(e.dir, f)))
@@ -748,6 +762,9 @@ func TestSlurmSubmitGPUs(t *testing.T) {
 		{nil, []string{"--gpus", "2", "--", "--gres=gpu:4"}, "--gpus 2 and sbatch's --gres=gpu:4 ask for different GPU counts: give one of them"},
 		{nil, []string{"--", "--gres=gpu:1", "--gpus=4"}, "sbatch's --gres and --gpus both ask for GPUs: give one"},
 		{nil, []string{"--", "--gpus-per-socket=1"}, "sbatch's --gpus-per-socket=1: a task's GPUs are asked for with --gres=gpu:N"},
+		// an abbreviation of several options, which sbatch refuses too
+		{nil, []string{"--", "--gre=gpu:2"}, "sbatch's --gre is ambiguous (--gres, --gres-flags): spell the option out"},
+		{nil, []string{"--", "-p"}, "sbatch's -p wants a value"},
 		{[]string{"SBATCH_GRES=gpu:1"}, nil, "SBATCH_GRES=gpu:1 in the environment would change the scripts' GPU request"},
 		{nil, []string{"--backend-grid-cpu", "--", "--gres=gpu:2"}, "the grid runs on the CPU backend: its tasks would not use the GPUs sbatch's --gres=gpu:2 asks for"},
 	} {
