@@ -63,7 +63,8 @@ func typed(typ string, n int) string {
 // or two GPU options (sbatch takes the last of one option, and combines
 // two: --gres=gpu:1 with --gpus=4 is four nodes of one GPU each),
 // --gpus-per-socket (whose count per task depends on the node), several GPU
-// types, GPU shares (MPS, shard), a value that is not [TYPE:]N.
+// types, GPU shares (MPS, shard), a value that is not [TYPE:]N,
+// --gpus-per-task with more than one task (-n 2).
 func ParseGPUs(opts Options) (r GPURequest, ok bool, err error) {
 	named, _ := opts.split(gpuOptions...)
 	var seen []string
@@ -99,6 +100,16 @@ func ParseGPUs(opts Options) (r GPURequest, ok bool, err error) {
 				return GPURequest{}, false, fmt.Errorf("sbatch's %s and %s both ask for GPUs: give one", r.Option, name)
 			}
 			r.Option, r.Type, r.Count, ok = name, typ, n, true
+		}
+	}
+	if r.Option == "--gpus-per-task" {
+		// The job's one process would count the GPUs of one of its tasks.
+		tasks, _ := opts.split("ntasks", "ntasks-per-node")
+		for _, t := range tasks {
+			if t.value != "1" {
+				return GPURequest{}, false, fmt.Errorf("sbatch's %s with %s asks for GPUs for each of several SLURM tasks, and a job of dllmbench's is one process: ask for all its GPUs with --gres=gpu:N or --gpus=N",
+					r, strings.Join(t.words, " "))
+			}
 		}
 	}
 	return r, ok, nil
@@ -211,10 +222,24 @@ func TaskGPUs(backend string, gpus int, opts Options, environ []string) (GPURequ
 	return r, nil
 }
 
+// TaskNodes checks that the user's sbatch options ask for no more than the
+// one node the scripts ask for (--nodes=1): a task runs its workers on the
+// node its batch script runs on, and would leave any other node idle.
+func TaskNodes(opts Options) error {
+	nodes, _ := opts.split("nodes")
+	for _, o := range nodes {
+		if o.value != "1" && o.value != "1-1" {
+			return fmt.Errorf("sbatch's %s: a job of dllmbench's runs on one node (its workers on the GPUs or CPUs of the node its script starts on), and the others would sit idle: leave it out, or give -N 1",
+				strings.Join(o.words, " "))
+		}
+	}
+	return nil
+}
+
 // TaskCPUs checks that the user's sbatch options (or sbatch's input
 // environment, in environ) ask for CPUs for tasks that run on the CPU:
 // --cpus-per-task (-c), --mincpus, --ntasks (-n; the batch step holds
-// every CPU of the job), --ntasks-per-node, or a plain --exclusive (a
+// every CPU of the job's one node), --ntasks-per-node, or a plain --exclusive (a
 // whole node, every CPU of it). Without one, a task gets SLURM's default,
 // often one core, and its measurements say nothing of the machine. The
 // tasks then take as many threads as SLURM gave them CPUs (ArrayScript).

@@ -157,6 +157,10 @@ func (p *Plan) directives(array bool) []string {
 	} else {
 		d = append(d, "--job-name="+p.name()+"-merge", "--output="+filepath.Join(p.LogDir, "%x-%j.out"))
 	}
+	// One node (TaskNodes): a task's workers run where its script runs,
+	// and SLURM may otherwise spread the tasks (-n 8) or GPUs (--gpus=4)
+	// of one job over several nodes.
+	d = append(d, "--nodes=1")
 	// append: a requeued task continues its log instead of truncating it.
 	d = append(d, "--open-mode=append")
 	if array {

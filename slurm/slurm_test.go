@@ -88,7 +88,7 @@ func TestScripts(t *testing.T) {
 	p := testPlan()
 	array, merge := p.ArrayScript(), p.MergeScript()
 	for _, want := range []string{
-		"#SBATCH --array=0-3\n", "#SBATCH --signal=B:TERM@120\n", "#SBATCH --requeue\n", "#SBATCH --gres=gpu:1\n",
+		"#SBATCH --array=0-3\n", "#SBATCH --nodes=1\n", "#SBATCH --signal=B:TERM@120\n", "#SBATCH --requeue\n", "#SBATCH --gres=gpu:1\n",
 		"#SBATCH --output=/data/logs/slurm/%x-%A_%a.out\n", "#SBATCH --open-mode=append\n",
 		`if [ -z "${HF_HOME:-}" ]; then export HF_HOME='/scratch/o'\''neil/hf'; fi`,
 		`DLLMBENCH=${DLLMBENCH:-'/opt/dll mbench/bin/dllmbench'}`,
@@ -99,7 +99,7 @@ func TestScripts(t *testing.T) {
 			t.Errorf("array script lacks %q:\n%s", want, array)
 		}
 	}
-	for _, want := range []string{"#SBATCH --job-name=dllmbench-merge\n", "#SBATCH --gres=gpu:1\n",
+	for _, want := range []string{"#SBATCH --job-name=dllmbench-merge\n", "#SBATCH --nodes=1\n", "#SBATCH --gres=gpu:1\n",
 		`"$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --no-measure || rc=$?` + "\n",
 		`"$DLLMBENCH" slurm status --output_dir /data/out --fail-missing`} {
 		if !strings.Contains(merge, want) {
@@ -382,6 +382,13 @@ func TestParseGPUs(t *testing.T) {
 		{[]string{"--gpus=0"}, GPURequest{"--gpus", "", 0, nil}, true, ""},
 		{[]string{"--gpus-per-node=a100:8"}, GPURequest{"--gpus-per-node", "a100", 8, nil}, true, ""},
 		{[]string{"--gpus-per-task", "2", "-n", "1"}, GPURequest{"--gpus-per-task", "", 2, nil}, true, ""},
+		// several SLURM tasks of 2 GPUs each, whose one process the
+		// request would give 2: before, the task ran on all 4, and the
+		// merge job asked for 1 GPU a task, 2
+		{[]string{"--gpus-per-task=2", "-n", "2"}, GPURequest{}, false,
+			"sbatch's --gpus-per-task=2 with -n 2 asks for GPUs for each of several SLURM tasks, and a job of dllmbench's is one process: ask for all its GPUs with --gres=gpu:N or --gpus=N"},
+		{[]string{"--ntasks-per-node=4", "--gpus-per-task=1"}, GPURequest{}, false, "with --ntasks-per-node=4 asks for GPUs for each of several"},
+		{[]string{"--gpus=4", "-n", "2"}, GPURequest{"--gpus", "", 4, nil}, true, ""}, // the job's GPUs, on its one node
 		{[]string{"--gpus-per-node=2", "--gres=tmpdisk:1"}, GPURequest{"--gpus-per-node", "", 2, []string{"tmpdisk:1"}}, true, ""},
 		// sbatch takes --gres=gpu:1 with --gpus=4 for four nodes of one GPU
 		{[]string{"--gres=gpu:1", "--gpus=4"}, GPURequest{}, false, "sbatch's --gres and --gpus both ask for GPUs: give one"},
@@ -464,6 +471,29 @@ func TestTaskGPUs(t *testing.T) {
 		}
 		if d := cmp.Diff(tc.want, r.Options(r.Count)); d != "" {
 			t.Errorf("%s, --gpus %d, %q (-want +got):\n%s", tc.backend, tc.gpus, tc.opts, d)
+		}
+	}
+}
+
+// A job runs on one node: the one its script starts on, where the task
+// starts its workers. Before, -N 2 gave a task two nodes, of which it used
+// one.
+func TestTaskNodes(t *testing.T) {
+	for _, tc := range []struct {
+		opts []string
+		err  string
+	}{
+		{nil, ""},
+		{[]string{"-N", "1", "-n", "8"}, ""}, // eight SLURM tasks' CPUs, on the one node
+		{[]string{"--nodes=1-1"}, ""},
+		{[]string{"-N", "2"}, "sbatch's -N 2: a job of dllmbench's runs on one node"},
+		{[]string{"-N2"}, "sbatch's -N2: "},
+		{[]string{"--nodes=1-4"}, "sbatch's --nodes=1-4: "},
+		{[]string{"--nodes", "2"}, "sbatch's --nodes 2: "},
+	} {
+		err := TaskNodes(parse(t, tc.opts...))
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("TaskNodes(%q): %v, want an error with %q", tc.opts, err, tc.err)
 		}
 	}
 }

@@ -136,7 +136,11 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	gpus, err := slurm.TaskGPUs(g.Backend, f.gpus, o, os.Environ())
+	err = slurm.TaskNodes(o)
+	var gpus slurm.GPURequest
+	if err == nil {
+		gpus, err = slurm.TaskGPUs(g.Backend, f.gpus, o, os.Environ())
+	}
 	if err == nil && gpus.Count == 0 {
 		err = slurm.TaskCPUs(o, os.Environ())
 	}

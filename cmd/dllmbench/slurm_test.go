@@ -762,6 +762,9 @@ func TestSlurmSubmitGPUs(t *testing.T) {
 		{nil, []string{"--gpus", "2", "--", "--gres=gpu:4"}, "--gpus 2 and sbatch's --gres=gpu:4 ask for different GPU counts: give one of them"},
 		{nil, []string{"--", "--gres=gpu:1", "--gpus=4"}, "sbatch's --gres and --gpus both ask for GPUs: give one"},
 		{nil, []string{"--", "--gpus-per-socket=1"}, "sbatch's --gpus-per-socket=1: a task's GPUs are asked for with --gres=gpu:N"},
+		// more nodes or tasks than the job's one process uses
+		{nil, []string{"--", "-N", "2"}, "sbatch's -N 2: a job of dllmbench's runs on one node"},
+		{nil, []string{"--", "--gpus-per-task=2", "-n", "2"}, "sbatch's --gpus-per-task=2 with -n 2 asks for GPUs for each of several SLURM tasks"},
 		// an abbreviation of several options, which sbatch refuses too
 		{nil, []string{"--", "--gre=gpu:2"}, "sbatch's --gre is ambiguous (--gres, --gres-flags): spell the option out"},
 		{nil, []string{"--", "-p"}, "sbatch's -p wants a value"},
