@@ -179,12 +179,15 @@ func TestCluster(t *testing.T) {
 	// came on top of the script's --gres=gpu:1, two nodes of one GPU each
 	// (pending for ever on this one node), --gpus-per-node=2 gave the task
 	// one GPU, and --gres=gpu:3 three GPUs, of which the task used one;
-	// the merge job took all the tasks' GPUs.
+	// the merge job took all the tasks' GPUs. A job with GPUs gets two
+	// CPUs a GPU unless the user asks for its CPUs, and each worker's Go
+	// runtime takes its share; before, a task got SLURM's default, one
+	// CPU, and its workers one thread a CPU of the node each.
 	t.Run("gpus", func(t *testing.T) {
 		work := c.workDir(t, "gpus", strings.Replace(smallGrid, "backend: cpu", "backend: auto", 1))
 		fake := filepath.Join(work, "fake-dllmbench")
 		if err := os.WriteFile(fake, []byte(`#!/bin/sh
-echo "$SLURM_JOB_ID ${SLURM_ARRAY_TASK_ID:--} ${SLURM_GPUS_ON_NODE:-0} ${CUDA_VISIBLE_DEVICES:--} $*" >>`+filepath.Join(work, "jobs.log")+`
+echo "$SLURM_JOB_ID ${SLURM_ARRAY_TASK_ID:--} ${SLURM_GPUS_ON_NODE:-0} ${CUDA_VISIBLE_DEVICES:--} $SLURM_CPUS_ON_NODE ${GOMAXPROCS:--} $*" >>`+filepath.Join(work, "jobs.log")+`
 `), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -193,11 +196,17 @@ echo "$SLURM_JOB_ID ${SLURM_ARRAY_TASK_ID:--} ${SLURM_GPUS_ON_NODE:-0} ${CUDA_VI
 			name         string
 			args         []string
 			tasks, merge int // GPUs each job gets
+			taskCPUs     int // CPUs a task gets, each worker's share its GOMAXPROCS
+			mergeCPUs    int
 		}{
-			{"flag", []string{"--gpus", "2"}, 2, 1},
-			{"gres", []string{"--", "--gres=gpu:3"}, 3, 1},
-			{"gpus", []string{"--", "--gpus=2"}, 2, 1},
-			{"per-node", []string{"--quality=false", "--", "--gpus-per-node=2"}, 2, 0},
+			{"flag", []string{"--gpus", "2"}, 2, 1, 4, 2},
+			{"gres", []string{"--", "--gres=gpu:3"}, 3, 1, 6, 2},
+			{"gpus", []string{"--", "-N", "1", "--gpus=2"}, 2, 1, 4, 2},
+			{"per-node", []string{"--quality=false", "--", "--gpus-per-node=2"}, 2, 0, 4, 1},
+			// the user's CPUs, which the merge job takes too, replace the
+			// scripts' two a GPU; abbreviated, as sbatch takes them
+			{"cpus", []string{"--", "--gpus=2", "--cpus-per-t=3"}, 2, 1, 3, 3},
+			{"abbreviated", []string{"--", "--gpus-per-n=2", "--cpus-per-g=1"}, 2, 1, 2, 1},
 		} {
 			c.runWith(t, work, env, c.bin, append([]string{"slurm", "submit", "--config", "grid.yaml", "--output_dir", tc.name,
 				"--shards", "2", "--log-dir", filepath.Join("logs", tc.name)}, tc.args...)...)
@@ -207,18 +216,21 @@ echo "$SLURM_JOB_ID ${SLURM_ARRAY_TASK_ID:--} ${SLURM_GPUS_ON_NODE:-0} ${CUDA_VI
 			ran := map[string]int{}
 			for _, line := range strings.Split(readFile(t, filepath.Join(work, "jobs.log")), "\n") {
 				f := strings.Fields(line)
-				if len(f) < 5 || !strings.Contains(line, " --output_dir "+filepath.Join(work, tc.name)+" ") {
+				if len(f) < 7 || !strings.Contains(line, " --output_dir "+filepath.Join(work, tc.name)+" ") {
 					continue
 				}
-				job, task, gpus, cuda, args := f[0], f[1], f[2], f[3], strings.Join(f[4:], " ")
-				want := tc.tasks
+				job, task, gpus, cuda, cpus, gomaxprocs, args := f[0], f[1], f[2], f[3], f[4], f[5], strings.Join(f[6:], " ")
+				want, wantCPUs, wantProcs := tc.tasks, tc.taskCPUs, fmt.Sprint(max(tc.taskCPUs/max(tc.tasks, 1), 1))
 				if task == "-" {
-					job, want = "merge", tc.merge
+					job, want, wantCPUs, wantProcs = "merge", tc.merge, tc.mergeCPUs, "-"
 				} else if !strings.HasSuffix(args, " --devices all") {
 					t.Errorf("%s: task %s ran %q, not one worker per GPU", tc.name, task, args)
 				}
 				if n := len(strings.Split(cuda, ",")); gpus != fmt.Sprint(want) || want > 0 && n != want {
 					t.Errorf("%s: job %s (task %s) got %s GPUs, CUDA_VISIBLE_DEVICES=%s; want %d", tc.name, job, task, gpus, cuda, want)
+				}
+				if cpus != fmt.Sprint(wantCPUs) || gomaxprocs != wantProcs {
+					t.Errorf("%s: job %s (task %s) got %s CPUs, GOMAXPROCS=%s; want %d and %s", tc.name, job, task, cpus, gomaxprocs, wantCPUs, wantProcs)
 				}
 				ran[task]++
 			}
@@ -348,7 +360,8 @@ func startCluster(t *testing.T) *cluster {
 	// Ports of their own, so that a cluster on the default ports is left alone.
 	// Four GPUs that SLURM allocates as real ones, whose device files
 	// nothing opens: the gpus test checks what jobs are given, not CUDA.
-	start.Env = append(os.Environ(), "SLURM_LOCAL_CTLD_PORT=16817", "SLURM_LOCAL_SLURMD_PORT=16818", "SLURM_LOCAL_CPUS=4",
+	// Eight CPUs, on fewer cores, for the GPUs' two CPUs each.
+	start.Env = append(os.Environ(), "SLURM_LOCAL_CTLD_PORT=16817", "SLURM_LOCAL_SLURMD_PORT=16818", "SLURM_LOCAL_CPUS=8",
 		"SLURM_LOCAL_GPUS=4")
 	var stderr bytes.Buffer
 	start.Stderr = &stderr

@@ -236,24 +236,49 @@ func TaskNodes(opts Options) error {
 	return nil
 }
 
-// TaskCPUs checks that the user's sbatch options (or sbatch's input
-// environment, in environ) ask for CPUs for tasks that run on the CPU:
-// --cpus-per-task (-c), --mincpus, --ntasks (-n; the batch step holds
-// every CPU of the job's one node), --ntasks-per-node, or a plain --exclusive (a
-// whole node, every CPU of it). Without one, a task gets SLURM's default,
-// often one core, and its measurements say nothing of the machine. The
-// tasks then take as many threads as SLURM gave them CPUs (ArrayScript).
-func TaskCPUs(opts Options, environ []string) error {
-	named, _ := opts.split("cpus-per-task", "mincpus", "ntasks", "ntasks-per-node", "exclusive")
-	for _, o := range named {
-		if o.name != "exclusive" || o.value == "" {
-			return nil
-		}
-	}
+// CPUsPerGPU is what a GPU task asks for a GPU (--cpus-per-gpu) where the
+// user's options do not say: the worker's host thread, which launches its
+// kernels, and one for Go's runtime (its garbage collector, the power and
+// clock samplers), so that neither waits for the other.
+const CPUsPerGPU = 2
+
+// TaskCPUs decides the CPUs a task of gpus GPUs asks for beyond the user's
+// sbatch options (opts, and sbatch's input environment in environ): the
+// --cpus-per-gpu of the scripts' directives, 0 for none.
+//
+// A GPU task asks for CPUsPerGPU a GPU unless the user asks for its CPUs
+// (as a request of theirs replaces the scripts' GPUs): with --cpus-per-gpu,
+// --cpus-per-task (-c; sbatch refuses it with --cpus-per-gpu), or a plain
+// --exclusive (every CPU of the node, whose GPUs, all the job's, would
+// need CPUsPerGPU each). --ntasks, --mincpus and the like add to it:
+// SLURM gives the job the larger count.
+//
+// A task on the CPU needs one of --cpus-per-task (-c), --mincpus, --ntasks
+// (-n; the batch step holds every CPU of the job's one node),
+// --ntasks-per-node or a plain --exclusive: without one, it would get
+// SLURM's default, often one core, and its measurements would say nothing
+// of the machine; the error says so.
+//
+// The tasks take as many threads as SLURM gave them CPUs (ArrayScript).
+func TaskCPUs(gpus int, opts Options, environ []string) (perGPU int, err error) {
+	exclusive := false
 	for _, kv := range environ {
 		if k, v, _ := strings.Cut(kv, "="); k == "SBATCH_EXCLUSIVE" && v != "user" && v != "mcs" {
-			return nil
+			exclusive = true
 		}
 	}
-	return fmt.Errorf("the tasks run on the CPU, and the sbatch options ask for no CPUs: each would get SLURM's default, often one core, which measures nothing useful; give them cores after -- (-- --cpus-per-task=16, or -- --exclusive for whole nodes)")
+	named, _ := opts.split("exclusive")
+	for _, o := range named {
+		exclusive = exclusive || o.value == ""
+	}
+	if gpus > 0 {
+		if own, _ := opts.split("cpus-per-gpu", "cpus-per-task"); len(own) > 0 || exclusive {
+			return 0, nil
+		}
+		return CPUsPerGPU, nil
+	}
+	if own, _ := opts.split("cpus-per-task", "mincpus", "ntasks", "ntasks-per-node"); len(own) > 0 || exclusive {
+		return 0, nil
+	}
+	return 0, fmt.Errorf("the tasks run on the CPU, and the sbatch options ask for no CPUs: each would get SLURM's default, often one core, which measures nothing useful; give them cores after -- (-- --cpus-per-task=16, or -- --exclusive for whole nodes)")
 }

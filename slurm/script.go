@@ -20,6 +20,9 @@ type Plan struct {
 	// CPU) asks for none. A task runs one worker per GPU SLURM gives it
 	// (run --devices).
 	GPUs GPURequest
+	// CPUsPerGPU is the --cpus-per-gpu of the jobs that ask for GPUs; 0
+	// where the user's options ask for their CPUs (TaskCPUs).
+	CPUsPerGPU int
 	// Env holds variables the jobs set unless they already have them
 	// ("HF_HOME=/scratch/hf"): the model cache is the only environment the
 	// tasks need besides the binary.
@@ -37,7 +40,7 @@ const (
 )
 
 func (p *Plan) check() {
-	if p.Shards < 1 || p.Binary == "" || p.Grid == "" || p.OutputDir == "" || p.LogDir == "" || p.GPUs.Count < 0 {
+	if p.Shards < 1 || p.Binary == "" || p.Grid == "" || p.OutputDir == "" || p.LogDir == "" || p.GPUs.Count < 0 || p.CPUsPerGPU < 0 {
 		panic(fmt.Sprintf("slurm: incomplete plan %+v", *p))
 	}
 }
@@ -86,6 +89,11 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT;
 		// --exclusive gave it included; where it lists none (GPUs
 		// configured without device files) the task takes as many as it
 		// asked for, not every GPU the node has.
+		//
+		// Each worker's Go runtime takes its share of the CPUs SLURM gave
+		// the task, as a task on the CPU takes them with --threads (which
+		// sizes the CPU backend's pool; a GPU worker has none), and not
+		// the node's CPUs where SLURM does not bind the task to its own.
 		first := make([]string, n)
 		for i := range first {
 			first[i] = fmt.Sprint(i)
@@ -93,6 +101,11 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then name=$name-r$SLURM_RESTART_COUNT;
 		fmt.Fprintf(&b, `# One worker per GPU SLURM gave this task, as CUDA_VISIBLE_DEVICES lists them;
 # where it lists none, one per GPU the task asked for: devices %[1]s.
 if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then devices=all; else devices=%[1]s; fi
+# Each worker's Go runtime takes its share of the CPUs SLURM gave the task.
+IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-%[1]s}"
+if [ -z "${GOMAXPROCS:-}" ] && [ -n "${SLURM_CPUS_ON_NODE:-}" ]; then
+	export GOMAXPROCS=$((SLURM_CPUS_ON_NODE > ${#gpus[@]} ? SLURM_CPUS_ON_NODE / ${#gpus[@]} : 1))
+fi
 `, strings.Join(first, ","))
 		args = append(args, "--devices", `"$devices"`)
 	} else {
@@ -166,11 +179,18 @@ func (p *Plan) directives(array bool) []string {
 	if array {
 		d = append(d, "--signal=B:TERM@120", "--requeue")
 	}
+	var gpus int // the task's, or one for the merge job's judge
 	switch {
 	case array:
-		d = append(d, p.GPUs.Options(p.GPUs.Count)...)
+		gpus = p.GPUs.Count
 	case p.Quality:
-		d = append(d, p.GPUs.Options(min(p.GPUs.Count, 1))...)
+		gpus = min(p.GPUs.Count, 1)
+	default:
+		return d // the reports need no GPU, nor the GPUs' other resources
+	}
+	d = append(d, p.GPUs.Options(gpus)...)
+	if gpus > 0 && p.CPUsPerGPU > 0 {
+		d = append(d, fmt.Sprintf("--cpus-per-gpu=%d", p.CPUsPerGPU))
 	}
 	return d
 }

@@ -80,7 +80,7 @@ func TestShardSelect(t *testing.T) {
 
 func testPlan() *Plan {
 	return &Plan{Binary: "/opt/dll mbench/bin/dllmbench", Grid: "/data/out/slurm/grid-abc.yaml", OutputDir: "/data/out",
-		LogDir: "/data/logs/slurm", Shards: 4, GPUs: GPURequest{Count: 1}, Env: []string{"HF_HOME=/scratch/o'neil/hf"}, Quality: true}
+		LogDir: "/data/logs/slurm", Shards: 4, GPUs: GPURequest{Count: 1}, CPUsPerGPU: 2, Env: []string{"HF_HOME=/scratch/o'neil/hf"}, Quality: true}
 }
 
 // The scripts pass bash's syntax check and say what the tasks need.
@@ -88,18 +88,20 @@ func TestScripts(t *testing.T) {
 	p := testPlan()
 	array, merge := p.ArrayScript(), p.MergeScript()
 	for _, want := range []string{
-		"#SBATCH --array=0-3\n", "#SBATCH --nodes=1\n", "#SBATCH --signal=B:TERM@120\n", "#SBATCH --requeue\n", "#SBATCH --gres=gpu:1\n",
+		"#SBATCH --array=0-3\n", "#SBATCH --nodes=1\n", "#SBATCH --signal=B:TERM@120\n", "#SBATCH --requeue\n",
+		"#SBATCH --gres=gpu:1\n#SBATCH --cpus-per-gpu=2\n",
 		"#SBATCH --output=/data/logs/slurm/%x-%A_%a.out\n", "#SBATCH --open-mode=append\n",
 		`if [ -z "${HF_HOME:-}" ]; then export HF_HOME='/scratch/o'\''neil/hf'; fi`,
 		`DLLMBENCH=${DLLMBENCH:-'/opt/dll mbench/bin/dllmbench'}`,
 		`exec "$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --shard "$SLURM_ARRAY_TASK_ID/4" --records-name "$name" --no-report --no-quality --devices "$devices"` + "\n",
 		`if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then devices=all; else devices=0; fi` + "\n",
+		`IFS=, read -ra gpus <<<"${CUDA_VISIBLE_DEVICES:-0}"` + "\n",
 	} {
 		if !strings.Contains(array, want) {
 			t.Errorf("array script lacks %q:\n%s", want, array)
 		}
 	}
-	for _, want := range []string{"#SBATCH --job-name=dllmbench-merge\n", "#SBATCH --nodes=1\n", "#SBATCH --gres=gpu:1\n",
+	for _, want := range []string{"#SBATCH --job-name=dllmbench-merge\n", "#SBATCH --nodes=1\n", "#SBATCH --gres=gpu:1\n#SBATCH --cpus-per-gpu=2\n",
 		`"$DLLMBENCH" run --config /data/out/slurm/grid-abc.yaml --output_dir /data/out --no-measure || rc=$?` + "\n",
 		`"$DLLMBENCH" slurm status --output_dir /data/out --fail-missing`} {
 		if !strings.Contains(merge, want) {
@@ -112,7 +114,7 @@ func TestScripts(t *testing.T) {
 		t.Errorf("merge script on the CPU: a GPU, or no --threads:\n%s", m)
 	}
 	p.Quality, p.GPUs = false, GPURequest{Count: 2}
-	if m := p.MergeScript(); strings.Contains(m, "gres") || !strings.Contains(m, " --no-measure --no-quality ") {
+	if m := p.MergeScript(); strings.Contains(m, "gres") || strings.Contains(m, "cpus-per-gpu") || !strings.Contains(m, " --no-measure --no-quality ") {
 		t.Errorf("merge script without quality asks for GPUs or computes quality:\n%s", m)
 	}
 	if a := p.ArrayScript(); !strings.Contains(a, "--gres=gpu:2") || !strings.Contains(a, ` --devices "$devices"`+"\n") {
@@ -126,15 +128,20 @@ func TestScripts(t *testing.T) {
 	// job took all the tasks' GPUs for its one device.
 	p.GPUs, p.Quality = GPURequest{Option: "--gpus", Type: "a100", Count: 4, Other: []string{"tmpdisk:100"}}, true
 	a, m := p.ArrayScript(), p.MergeScript()
-	if !strings.Contains(a, "#SBATCH --gres=tmpdisk:100\n#SBATCH --gpus=a100:4\nset") || strings.Contains(a, "gpu:") {
+	if !strings.Contains(a, "#SBATCH --gres=tmpdisk:100\n#SBATCH --gpus=a100:4\n#SBATCH --cpus-per-gpu=2\nset") || strings.Contains(a, "gpu:") {
 		t.Errorf("the user's --gpus=a100:4 --gres=tmpdisk:100: array script\n%s", a)
 	}
-	if !strings.Contains(m, "#SBATCH --gres=tmpdisk:100\n#SBATCH --gpus=a100:1\nset") {
+	if !strings.Contains(m, "#SBATCH --gres=tmpdisk:100\n#SBATCH --gpus=a100:1\n#SBATCH --cpus-per-gpu=2\nset") {
 		t.Errorf("the user's --gpus=a100:4 --gres=tmpdisk:100: merge script\n%s", m)
 	}
 	p.GPUs = GPURequest{Option: "--gres", Count: 0}
-	if a := p.ArrayScript(); strings.Contains(a, "gres") || strings.Contains(a, "gpus") {
+	if a := p.ArrayScript(); strings.Contains(a, "gres") || strings.Contains(a, "gpus") || strings.Contains(a, "cpus-per-gpu") {
 		t.Errorf("no GPUs: the array asks for some\n%s", a)
+	}
+	// The user's CPU request, on the command lines, replaces the scripts'.
+	p.GPUs, p.CPUsPerGPU = GPURequest{Count: 4}, 0
+	if a := p.ArrayScript(); !strings.Contains(a, "#SBATCH --gres=gpu:4\nset") {
+		t.Errorf("no CPUs of the scripts' own: the array asks for some\n%s", a)
 	}
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash to check the syntax")
@@ -156,7 +163,7 @@ func TestArrayScriptRuns(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "fake")
-	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\"\necho HF_HOME=$HF_HOME\n"), 0o755); err != nil {
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\"\necho HF_HOME=$HF_HOME GOMAXPROCS=$GOMAXPROCS\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	p := &Plan{Binary: fake, Grid: "/g.yaml", OutputDir: "/out", LogDir: filepath.Join(dir, "logs"), Shards: 2, Env: []string{"HF_HOME=/hf"}}
@@ -166,15 +173,15 @@ func TestArrayScriptRuns(t *testing.T) {
 	}{
 		// a task on the CPU takes one thread a CPU SLURM gave it
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_CPUS_ON_NODE=16"},
-			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality --threads 16\nHF_HOME=/hf\n"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 7_1 --no-report --no-quality --threads 16\nHF_HOME=/hf GOMAXPROCS=\n"},
 		// one task submitted again by hand (sbatch --array=1 array.sbatch),
 		// as users rerun a task that failed: SLURM_ARRAY_TASK_COUNT is then 1,
 		// and the shard is still 1 of the plan's 2, not "1/1", which run refused
 		{[]string{"SLURM_ARRAY_JOB_ID=9", "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=1", "SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_MAX=1"},
-			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 9_1 --no-report --no-quality --threads 0\nHF_HOME=/hf\n"},
+			"run --config /g.yaml --output_dir /out --shard 1/2 --records-name 9_1 --no-report --no-quality --threads 0\nHF_HOME=/hf GOMAXPROCS=\n"},
 		// requeued twice, with a cache of its own
 		{[]string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0", "SLURM_ARRAY_TASK_COUNT=2", "SLURM_RESTART_COUNT=2", "HF_HOME=/mine"},
-			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality --threads 0\nHF_HOME=/mine\n"},
+			"run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0-r2 --no-report --no-quality --threads 0\nHF_HOME=/mine GOMAXPROCS=\n"},
 	} {
 		cmd := exec.Command("bash", "-c", p.ArrayScript())
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
@@ -192,24 +199,31 @@ func TestArrayScriptRuns(t *testing.T) {
 	// unless the plan had more than one GPU, whatever SLURM gave it (a
 	// --gres=gpu:4 on the command line of a task submitted again, an
 	// --exclusive), and every GPU of the node where SLURM listed none.
+	// Each worker's Go runtime takes its share of the CPUs SLURM gave the
+	// task (GOMAXPROCS, a user's own kept); before, every worker took one
+	// thread a CPU of the node.
 	task := []string{"SLURM_ARRAY_JOB_ID=7", "SLURM_ARRAY_TASK_ID=0"}
 	run := "run --config /g.yaml --output_dir /out --shard 0/2 --records-name 7_0 --no-report --no-quality"
 	for _, tc := range []struct {
-		gpus int
-		env  []string
-		want string
+		gpus       int
+		env        []string
+		want       string
+		gomaxprocs string
 	}{
-		{1, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7"}, run + " --devices all"},
-		{4, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7"}, run + " --devices all"},
-		{4, nil, run + " --devices 0,1,2,3"},
-		{1, nil, run + " --devices 0"},
+		{1, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7", "SLURM_CPUS_ON_NODE=8"}, run + " --devices all", "2"},
+		{4, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7", "SLURM_CPUS_ON_NODE=10"}, run + " --devices all", "2"},
+		{4, []string{"CUDA_VISIBLE_DEVICES=2,3,5,7", "SLURM_CPUS_ON_NODE=3"}, run + " --devices all", "1"},
+		{4, []string{"SLURM_CPUS_ON_NODE=16"}, run + " --devices 0,1,2,3", "4"},
+		{2, []string{"SLURM_CPUS_ON_NODE=16", "GOMAXPROCS=3"}, run + " --devices 0,1", "3"},
+		{1, nil, run + " --devices 0", ""}, // not under SLURM
 	} {
 		p.GPUs = GPURequest{Count: tc.gpus}
 		cmd := exec.Command("bash", "-c", p.ArrayScript())
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, append(tc.env, task...)...)
 		out, err := cmd.CombinedOutput()
-		if got, _, _ := strings.Cut(string(out), "\n"); err != nil || got != tc.want {
-			t.Errorf("%d GPUs, %v: %v\n%s\nwant\n%s", tc.gpus, tc.env, err, out, tc.want)
+		want := tc.want + "\nHF_HOME=/hf GOMAXPROCS=" + tc.gomaxprocs + "\n"
+		if err != nil || string(out) != want {
+			t.Errorf("%d GPUs, %v: %v\n%s\nwant\n%s", tc.gpus, tc.env, err, out, want)
 		}
 	}
 }
@@ -499,27 +513,48 @@ func TestTaskNodes(t *testing.T) {
 }
 
 // Tasks on the CPU need a CPU request: SLURM's default is often one core.
+// Tasks on GPUs ask for CPUsPerGPU a GPU unless the user asks for their
+// CPUs: before, they asked for none, and got SLURM's default, one core for
+// all their workers where the cluster sets no DefCpuPerGPU.
 func TestTaskCPUs(t *testing.T) {
 	for _, tc := range []struct {
+		gpus      int
 		opts, env []string
+		perGPU    int // the scripts' --cpus-per-gpu
 		ok        bool
 	}{
-		{nil, nil, false},
-		{[]string{"-p", "cpu", "--mem=64G", "--time=1:00:00"}, nil, false},
-		{[]string{"--cpus-per-task=16"}, nil, true},
-		{[]string{"-c", "16"}, nil, true},
-		{[]string{"-c16"}, nil, true},
-		{[]string{"--mincpus", "8"}, nil, true},
-		{[]string{"-n", "8"}, nil, true}, // the batch step holds the job's CPUs
-		{[]string{"--ntasks-per-node=8"}, nil, true},
-		{[]string{"--exclusive"}, nil, true},
-		{[]string{"--exclusive=user"}, nil, false}, // the node is the user's, not its CPUs
-		{nil, []string{"SBATCH_EXCLUSIVE="}, true},
-		{nil, []string{"SBATCH_EXCLUSIVE=user"}, false},
+		{0, nil, nil, 0, false},
+		{0, []string{"-p", "cpu", "--mem=64G", "--time=1:00:00"}, nil, 0, false},
+		{0, []string{"--cpus-per-task=16"}, nil, 0, true},
+		{0, []string{"-c", "16"}, nil, 0, true},
+		{0, []string{"-c16"}, nil, 0, true},
+		{0, []string{"--cpus-per-t=16"}, nil, 0, true},
+		{0, []string{"--mincpus", "8"}, nil, 0, true},
+		{0, []string{"-n", "8"}, nil, 0, true}, // the batch step holds the CPUs of the job's one node
+		{0, []string{"--ntasks-per-node=8"}, nil, 0, true},
+		{0, []string{"--exclusive"}, nil, 0, true},
+		{0, []string{"--exclusive=user"}, nil, 0, false}, // the node is the user's, not its CPUs
+		{0, []string{"--cpus-per-gpu=4"}, nil, 0, false}, // no GPU, no CPU
+		{0, nil, []string{"SBATCH_EXCLUSIVE="}, 0, true},
+		{0, nil, []string{"SBATCH_EXCLUSIVE=user"}, 0, false},
+		{2, nil, nil, CPUsPerGPU, true},
+		{2, []string{"-p", "gpu", "--mem-per-cpu=4G"}, nil, CPUsPerGPU, true},
+		// the user's own request replaces the scripts' (sbatch refuses
+		// --cpus-per-gpu with --cpus-per-task)
+		{2, []string{"--cpus-per-gpu=8"}, nil, 0, true},
+		{2, []string{"-c", "6"}, nil, 0, true},
+		{2, []string{"--cpus-per-t=6"}, nil, 0, true},
+		// the node's every CPU, and GPU: CPUsPerGPU of each could be more
+		// than the node has
+		{2, []string{"--exclusive"}, nil, 0, true},
+		{2, nil, []string{"SBATCH_EXCLUSIVE=1"}, 0, true},
+		// SLURM gives the larger of these and the scripts' count
+		{2, []string{"-n", "8"}, nil, CPUsPerGPU, true},
+		{2, []string{"--mincpus=8", "--exclusive=user"}, nil, CPUsPerGPU, true},
 	} {
-		err := TaskCPUs(parse(t, tc.opts...), tc.env)
-		if (err == nil) != tc.ok {
-			t.Errorf("TaskCPUs(%q, %q): %v, want ok %v", tc.opts, tc.env, err, tc.ok)
+		perGPU, err := TaskCPUs(tc.gpus, parse(t, tc.opts...), tc.env)
+		if (err == nil) != tc.ok || perGPU != tc.perGPU {
+			t.Errorf("TaskCPUs(%d, %q, %q): %d, %v; want %d, ok %v", tc.gpus, tc.opts, tc.env, perGPU, err, tc.perGPU, tc.ok)
 		}
 		if err != nil && !strings.Contains(err.Error(), "-- --cpus-per-task=16") {
 			t.Errorf("TaskCPUs(%q): %v does not say what to give", tc.opts, err)

@@ -141,8 +141,9 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	if err == nil {
 		gpus, err = slurm.TaskGPUs(g.Backend, f.gpus, o, os.Environ())
 	}
-	if err == nil && gpus.Count == 0 {
-		err = slurm.TaskCPUs(o, os.Environ())
+	var cpusPerGPU int
+	if err == nil {
+		cpusPerGPU, err = slurm.TaskCPUs(gpus.Count, o, os.Environ())
 	}
 	if err != nil {
 		return usageError{err.Error()}
@@ -172,7 +173,7 @@ func submit(ctx context.Context, f *submitFlags, opts []string, run slurm.Runner
 	sum := sha256.Sum256(data)
 	dir := slurm.Dir(out)
 	p := &slurm.Plan{Binary: bin, Grid: filepath.Join(dir, "grid-"+hex.EncodeToString(sum[:6])+".yaml"), OutputDir: out,
-		LogDir: logs, Shards: shards, Name: "dllmbench", GPUs: gpus, Quality: f.quality}
+		LogDir: logs, Shards: shards, Name: "dllmbench", GPUs: gpus, CPUsPerGPU: cpusPerGPU, Quality: f.quality}
 	for _, k := range []string{"HF_HOME", "HF_HUB_CACHE"} {
 		if v := os.Getenv(k); v != "" {
 			p.Env = append(p.Env, k+"="+v)

@@ -712,21 +712,27 @@ func TestSlurmSubmitGPUs(t *testing.T) {
 		must(t, err)
 		return string(b)
 	}
+	const cpus = "--cpus-per-gpu=2" // the scripts' own CPUs, without the user's
 	for _, tc := range []struct {
 		args         []string
-		array, merge []string // #SBATCH lines that ask for GPUs
+		array, merge []string // #SBATCH lines that ask for GPUs, and CPUs
 		opts         string   // what both command lines carry
 	}{
-		{[]string{"--", "-p", "gpu", "--gres=gpu:4"}, []string{"--gres=gpu:4"}, []string{"--gres=gpu:1"}, "-p gpu"},
-		{[]string{"--gpus", "2", "--", "--gpus", "h100:2", "-t", "1:00:00"}, []string{"--gpus=h100:2"}, []string{"--gpus=h100:1"}, "-t 1:00:00"},
-		{[]string{"--quality=false", "--", "--gpus-per-node=2", "-p", "gpu"}, []string{"--gpus-per-node=2"}, nil, "-p gpu"},
-		{[]string{"--", "--gres=tmpdisk:10", "-p", "gpu"}, []string{"--gres=gpu:1,tmpdisk:10"}, []string{"--gres=gpu:1,tmpdisk:10"}, "-p gpu"},
+		{[]string{"--", "-p", "gpu", "--gres=gpu:4"}, []string{"--gres=gpu:4", cpus}, []string{"--gres=gpu:1", cpus}, "-p gpu"},
+		{[]string{"--gpus", "2", "--", "--gpus", "h100:2", "-t", "1:00:00"}, []string{"--gpus=h100:2", cpus}, []string{"--gpus=h100:1", cpus}, "-t 1:00:00"},
+		{[]string{"--quality=false", "--", "--gpus-per-node=2", "-p", "gpu"}, []string{"--gpus-per-node=2", cpus}, nil, "-p gpu"},
+		{[]string{"--", "--gres=tmpdisk:10", "-p", "gpu"}, []string{"--gres=gpu:1,tmpdisk:10", cpus}, []string{"--gres=gpu:1,tmpdisk:10", cpus}, "-p gpu"},
+		// the user's CPUs replace the scripts' (sbatch refuses
+		// --cpus-per-gpu with --cpus-per-task); before, the tasks asked
+		// for none at all: SLURM's default, often one core for every worker
+		{[]string{"--", "--gres=gpu:2", "-c", "8"}, []string{"--gres=gpu:2"}, []string{"--gres=gpu:1"}, "-c 8"},
+		{[]string{"--", "--cpus-per-gpu=4"}, []string{"--gres=gpu:1"}, []string{"--gres=gpu:1"}, "--cpus-per-gpu=4"},
 		// sbatch takes an abbreviation for the one option it begins, and
 		// several short options in one word: before, --gpus-per-n=2 and
 		// -vG2 were not GPU requests, and sbatch added them to the
 		// scripts' --gres=gpu:1. The command lines name the options in full.
-		{[]string{"--", "--gpus-per-n=2", "--part=gpu"}, []string{"--gpus-per-node=2"}, []string{"--gpus-per-node=1"}, "--partition=gpu"},
-		{[]string{"--", "-vG2", "-p", "gpu"}, []string{"--gpus=2"}, []string{"--gpus=1"}, "-v -p gpu"},
+		{[]string{"--", "--gpus-per-n=2", "--part=gpu"}, []string{"--gpus-per-node=2", cpus}, []string{"--gpus-per-node=1", cpus}, "--partition=gpu"},
+		{[]string{"--", "-vG2", "-p", "gpu"}, []string{"--gpus=2", cpus}, []string{"--gpus=1", cpus}, "-v -p gpu"},
 	} {
 		for _, f := range []string{"calls.log", "next", "out"} { // the fake sbatch's ids start at 100 again
 			must(t, os.RemoveAll(filepath.Join(e.dir, f)))
@@ -739,12 +745,12 @@ func TestSlurmSubmitGPUs(t *testing.T) {
 		for name, want := range map[string][]string{"array.sbatch": tc.array, "merge.sbatch": tc.merge} {
 			var got []string
 			for _, line := range strings.Split(script("out", name), "\n") {
-				if d, ok := strings.CutPrefix(line, "#SBATCH "); ok && (strings.HasPrefix(d, "--gres") || strings.HasPrefix(d, "--gpus")) {
+				if d, ok := strings.CutPrefix(line, "#SBATCH "); ok && (strings.HasPrefix(d, "--gres") || strings.HasPrefix(d, "--gpus") || strings.HasPrefix(d, "--cpus")) {
 					got = append(got, d)
 				}
 			}
 			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("%q: %s's GPU directives (-want +got):\n%s", tc.args, name, d)
+				t.Errorf("%q: %s's GPU and CPU directives (-want +got):\n%s", tc.args, name, d)
 			}
 		}
 		dir := filepath.Join(e.dir, "out", "slurm")
