@@ -50,7 +50,10 @@ var benchUnits = []struct{ unit, meta string }{
 // pkg, cpu, and backend and device, so that merged runs on different
 // machines never pool) precede the results they apply to and are repeated
 // whenever they change; Unit lines tell benchstat how to read our own
-// units.
+// units. Failed cells end the file as `go test` reports a failed
+// benchmark, a "--- FAIL: BenchmarkCell/…" line with the error indented
+// under it, which benchfmt skips: a reader sees which cells have no
+// results, and benchstat's tables are those of the others.
 func benchBytes(recs []bench.Record) ([]byte, error) {
 	var buf bytes.Buffer
 	type config struct{ goos, goarch, cpu, backend, device string }
@@ -96,6 +99,21 @@ func benchBytes(recs []bench.Record) ([]byte, error) {
 			buf.WriteByte('\n')
 		}
 	}
+	blank := buf.Len() > 0 // a blank line between the results and the failures
+	for _, r := range recs {
+		if ok(r) {
+			continue
+		}
+		if blank {
+			buf.WriteByte('\n')
+			blank = false
+		}
+		fmt.Fprintf(&buf, "--- FAIL: %s\n", benchFullName(r))
+		msg := strings.ToValidUTF8(strings.TrimSpace(cmpOr(r.Error, r.Status)), "\uFFFD")
+		for l := range strings.Lines(msg) {
+			fmt.Fprintf(&buf, "    %s\n", strings.TrimRight(l, "\r\n"))
+		}
+	}
 	return buf.Bytes(), nil
 }
 
@@ -115,10 +133,7 @@ func configLine(buf *bytes.Buffer, key, val string) {
 // benchLines is one result line per repetition of r; a repetition with no
 // finite measurement has none.
 func benchLines(r bench.Record) []string {
-	name := "Benchmark" + benchName(r.Cell)
-	if r.Env.CPUs > 0 {
-		name += "-" + strconv.Itoa(r.Env.CPUs)
-	}
+	name := benchFullName(r)
 	prompt := "" // the prompts' mean length where it is off the cell's
 	if m, ok := promptMean(r); ok && bench.PromptLengthOff(m, r.Cell.PromptLen) {
 		prompt = " " + benchFloat(m) + " tok/prompt"
@@ -140,6 +155,16 @@ func benchLines(r bench.Record) []string {
 		out = append(out, name+" 1 "+strings.Join(vals, " ")+prompt)
 	}
 	return out
+}
+
+// benchFullName is r's benchmark name as a result line writes it, with
+// the machine's CPU count as the GOMAXPROCS suffix where it is known.
+func benchFullName(r bench.Record) string {
+	name := "Benchmark" + benchName(r.Cell)
+	if r.Env.CPUs > 0 {
+		name += "-" + strconv.Itoa(r.Env.CPUs)
+	}
+	return name
 }
 
 type benchValue struct {

@@ -36,6 +36,9 @@ type benchResult struct {
 //     space or upper-case letter; one or more spaces or tabs follow the
 //     colon, or nothing (which deletes the key).
 //   - "Unit <unit> key=value…" is unit metadata, returned per unit.
+//   - "--- FAIL: Benchmark…", and the lines indented by four spaces under
+//     it, are `go test`'s report of a failed benchmark, which benchfmt
+//     skips.
 //
 // A name is split as benchfmt's Name.Parts does: a trailing "-digits" is
 // GOMAXPROCS, and '/' starts each sub-benchmark part.
@@ -43,11 +46,17 @@ func parseBenchfmt(text string) (results []benchResult, units map[string]map[str
 	config := map[string]string{}
 	units = map[string]map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(text))
+	failure := false // in a failed benchmark's report
 	for line := 1; sc.Scan(); line++ {
 		l := sc.Text()
 		fail := func(format string, args ...any) error {
 			return fmt.Errorf("line %d %q: %s", line, l, fmt.Sprintf(format, args...))
 		}
+		if strings.HasPrefix(l, "--- FAIL: Benchmark") || failure && strings.HasPrefix(l, "    ") {
+			failure = true
+			continue
+		}
+		failure = false
 		switch {
 		case strings.TrimSpace(l) == "":
 		case strings.HasPrefix(l, "Benchmark"):
@@ -225,6 +234,33 @@ func TestBenchTxt(t *testing.T) {
 		if want := map[string]int{"Cell/model=llama/b=1/p=128/g=4": 16}[tt.cell]; want != 0 && r.procs != want {
 			t.Errorf("%s: GOMAXPROCS suffix %d, want %d", tt.name, r.procs, want)
 		}
+	}
+}
+
+// TestBenchTxtFailed: a failed cell has no result line, but is not
+// dropped in silence: it ends the file as `go test` reports a failed
+// benchmark, its error under it, which benchfmt (and so benchstat) skips.
+func TestBenchTxtFailed(t *testing.T) {
+	b, err := benchBytes(sortRecords(fixture()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\n\n--- FAIL: BenchmarkCell/model=llada/b=64/p=128/g=8/steps=8/blk=8/cache=prefix-16\n" +
+		"    cuda: out of memory | allocating 2.0 GiB\n    at decode.Diffuse\n"
+	if !strings.HasSuffix(string(b), want) {
+		t.Errorf("bench.txt does not end with the failed cell %q:\n%s", want, b)
+	}
+	if strings.Count(string(b), "--- FAIL") != 1 {
+		t.Errorf("want one failure (the older attempt is gone):\n%s", b)
+	}
+	// Only failures: no configuration or Unit lines, and nothing benchfmt
+	// reads as a result.
+	b, err = benchBytes([]bench.Record{failedRecord()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results, _, err := parseBenchfmt(string(b)); err != nil || len(results) != 0 || !strings.HasPrefix(string(b), "--- FAIL: ") {
+		t.Errorf("results %v, error %v:\n%s", results, err, b)
 	}
 }
 

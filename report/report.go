@@ -88,7 +88,8 @@ func pooledNames(recs []bench.Record) []string {
 //	raw_data/raw_metrics.csv       one row per cell, every metric's mean and std over
 //	                               repetitions, and the pooled metrics' summaries
 //	raw_data/records_summary.json  one object per cell, no prompts or outputs
-//	bench.txt                      Go benchmark format, one line per repetition
+//	bench.txt                      Go benchmark format, one line per repetition, then
+//	                               each failed cell as a "--- FAIL:" line
 //	figures/NAME.svg, NAME.png     the figures of MakeFigures
 //	report.html                    everything in one self-contained page (HTML)
 //
