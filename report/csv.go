@@ -94,6 +94,12 @@ func csvRow(r bench.Record, names, pooled []string) []string {
 		row = append(row, strconv.Itoa(d.N), csvFloat(d.Mean), csvFloat(d.Std), csvFloat(d.Median),
 			csvFloat(d.P90), csvFloat(d.P99))
 	}
+	if !ok(r) {
+		// Its memory, rates and energy: a cell that fails in its second
+		// repetition keeps the first, whose energy is not the cell's.
+		row = append(row, make([]string, len(memoryColumns)+4)...)
+		return append(row, r.EnergyNote)
+	}
 	mem := r.Memory
 	for _, b := range []int64{mem.Weights, mem.Cache, mem.Activations, mem.Workspace, mem.DevicePeak,
 		mem.ProcessRSS, mem.ProcessPeak, mem.NVMLProcess, mem.NVMLDevice} {

@@ -514,6 +514,32 @@ func TestCSVNoteAndPromptTokens(t *testing.T) {
 	}
 }
 
+// TestCSVFailedPartial: a cell that failed in its second repetition keeps
+// the first in its record (bench's runner appends each repetition as it
+// ends), with the energy it measured; its row has no measurement, as a
+// failed row has none, and the partial energy is not shown as the cell's.
+func TestCSVFailedPartial(t *testing.T) {
+	r := failedRecord()
+	r.Reps = arRecord().Reps[:1] // 2 J, by NVML
+	r.Prompts = arRecord().Prompts
+	b, err := csvBytes([]bench.Record{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || len(rows[1]) != len(rows[0]) {
+		t.Fatalf("want a header and one row of its length: %q", rows)
+	}
+	for i, h := range rows[0] {
+		if got := rows[1][i]; got != "" && !slices.Contains(cellColumns, h) {
+			t.Errorf("failed cell: %s = %q, want it empty", h, got)
+		}
+	}
+}
+
 // raw_metrics.csv gives each pooled metric (bench.Record.Pooled) a column
 // per field of its summary, TTFT, TPOT, ITL and latency first and any other
 // after them, apart from its mean and std over repetitions; a record
