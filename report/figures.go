@@ -96,35 +96,54 @@ type Figures struct {
 //     frontier (no other setting of the model is both faster, or cheaper,
 //     and lower in perplexity) as a line.
 //
-// Non-finite measurements are left out. A figure without data is skipped
-// with the reason. The same records and metrics give the same bytes.
+// Non-finite measurements are left out. A failed cell is not drawn; the
+// caption of a figure it would have been drawn in says how many are not
+// (a quality figure, only those of a setting that no other batch size
+// measured, since it draws a setting once). A figure without data is
+// skipped with the reason. The same records and metrics give the same
+// bytes.
 //
 // A series is drawn alike in every figure (see style): the same model and
 // decoder setting has the same colour in the throughput, quality and
 // Pareto figures.
 func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 	recs = sortRecords(recs)
-	var good []bench.Record
+	var good, failed []bench.Record
+	drawn := map[bench.Cell]bool{} // successful settings, the batch size aside
 	for _, r := range recs {
 		if ok(r) {
 			good = append(good, r)
+			drawn[unbatched(r.Cell)] = true
+		} else {
+			failed = append(failed, r)
 		}
 	}
 	qx := indexQuality(qm)
 	st := newStyler() // one for all figures: a series keeps its style
 	var out Figures
-	add := func(name string, spec *figSpec, reason string) {
+	// add adds a figure, its caption saying how many of the failed cells
+	// that would have been drawn in it (missing says which) are not.
+	add := func(name string, spec *figSpec, reason string, missing func(bench.Cell) bool) {
 		if spec == nil {
 			out.Skipped = append(out.Skipped, Skipped{name, reason})
 			return
 		}
+		n := 0
+		for _, r := range failed {
+			if missing(r.Cell) {
+				n++
+			}
+		}
+		spec.caption += failedNote(n)
 		noteCoincident(spec)
 		out.Drawn = append(out.Drawn, Figure{Name: name, Title: spec.title, Caption: spec.caption,
 			SVG: spec.svg(), spec: spec})
 	}
-	add(FigThroughput, throughputFigure(good, st), "no successful cell with a finite tokens/s or latency")
-	add(FigMemory, memoryFigure(good, st), "no successful cell with a memory measurement")
-	add(FigStepTime, stepTimeFigure(good, st), "no LLaDA cell with a fixed step count and a step time")
+	every := func(bench.Cell) bool { return true }
+	undrawn := func(c bench.Cell) bool { return !drawn[unbatched(c)] } // a quality figure draws a setting once
+	add(FigThroughput, throughputFigure(good, st), "no successful cell with a finite tokens/s or latency", every)
+	add(FigMemory, memoryFigure(good, st), "no successful cell with a memory measurement", every)
+	add(FigStepTime, stepTimeFigure(good, st), "no LLaDA cell with a fixed step count and a step time", fixedSteps)
 	noQuality := "no quality metrics (" + filepath.ToSlash(QualityFile) + " is absent or empty)"
 	for _, m := range []struct{ fig, metric, what string }{
 		{FigQualityPPL, QJudgePPL, "judge perplexity"},
@@ -132,23 +151,42 @@ func MakeFigures(recs []bench.Record, qm *QualityMetrics) Figures {
 		{FigQualityROUGE, QROUGEL, "ROUGE-L"},
 	} {
 		if qx.empty() {
-			add(m.fig, nil, noQuality)
+			add(m.fig, nil, noQuality, nil)
 			continue
 		}
-		add(m.fig, qualityFigure(good, qx, m.metric, st), "no LLaDA cell with "+m.what)
+		add(m.fig, qualityFigure(good, qx, m.metric, st), "no LLaDA cell with "+m.what, undrawn)
 	}
 	// Task accuracy only where a task was scored: most grids have none.
 	if qm.has(QTaskFlexible) {
-		add(FigQualityTask, qualityFigure(good, qx, QTaskFlexible, st), "no LLaDA cell with task accuracy")
+		add(FigQualityTask, qualityFigure(good, qx, QTaskFlexible, st), "no LLaDA cell with task accuracy", undrawn)
 	}
 	if qx.empty() {
-		add(FigParetoSpeed, nil, noQuality)
-		add(FigParetoEnergy, nil, noQuality)
+		add(FigParetoSpeed, nil, noQuality, nil)
+		add(FigParetoEnergy, nil, noQuality, nil)
 	} else {
-		add(FigParetoSpeed, paretoFigure(good, qx, false, st), "no cell with both judge perplexity and tokens/s")
-		add(FigParetoEnergy, paretoFigure(good, qx, true, st), "no cell with both judge perplexity and a measured energy per token")
+		add(FigParetoSpeed, paretoFigure(good, qx, false, st), "no cell with both judge perplexity and tokens/s", every)
+		add(FigParetoEnergy, paretoFigure(good, qx, true, st), "no cell with both judge perplexity and a measured energy per token", every)
 	}
 	return out
+}
+
+// unbatched is a cell without its batch size: batching does not change
+// what a setting generates, so a quality figure draws each setting once.
+func unbatched(c bench.Cell) bench.Cell {
+	c.Batch = 0
+	return c
+}
+
+// failedNote is the caption's sentence on n failed cells a figure leaves
+// out, "" for none.
+func failedNote(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return " 1 failed cell is not drawn; the results table gives its error."
+	}
+	return fmt.Sprintf(" %d failed cells are not drawn; the results table gives their errors.", n)
 }
 
 // WriteFigures draws the figures of recs, with the quality metrics of dir
@@ -523,12 +561,10 @@ func qualityFigure(rs []bench.Record, qx qualityIndex, metric string, st *styler
 	seen := map[bench.Cell]bool{} // settings without the batch size
 	for _, r := range rs {
 		iv, has := qx.of(r).metric(metric)
-		setting := r.Cell
-		setting.Batch = 0
-		if !has || seen[setting] {
+		if !has || seen[unbatched(r.Cell)] {
 			continue
 		}
-		seen[setting] = true
+		seen[unbatched(r.Cell)] = true
 		if r.Cell.Diffusion() {
 			diff = append(diff, cellQ{r, iv})
 		} else {

@@ -317,6 +317,69 @@ func TestFiguresSkipped(t *testing.T) {
 	}
 }
 
+// TestFiguresFailedNote: a failed cell is not drawn, and a figure that
+// would have drawn it says so in its caption. The study's failed cell is
+// LLaDA at batch 64 with 256 fixed steps, a setting its smaller batches
+// measured, which the quality figures draw; without them, they would
+// have drawn the failed one.
+func TestFiguresFailedNote(t *testing.T) {
+	recs, qm := readStudy(t)
+	var alone []bench.Record // the failed cell's setting at batch 64 only
+	var failed bench.Record
+	for _, r := range recs {
+		if !ok(r) {
+			failed = r
+		}
+	}
+	for _, r := range recs {
+		if ok(r) && unbatched(r.Cell) == unbatched(failed.Cell) {
+			continue
+		}
+		alone = append(alone, r)
+	}
+	const note = "1 failed cell is not drawn; the results table gives its error."
+	tests := []struct {
+		name string // a row's case
+		recs []bench.Record
+		want map[string]bool // figure → whether its caption has the note
+	}{
+		{"its setting measured at other batch sizes", recs, map[string]bool{
+			FigThroughput: true, FigMemory: true, FigStepTime: true,
+			FigQualityPPL: false, FigQualityBLEU: false, FigQualityROUGE: false,
+			FigParetoSpeed: true, FigParetoEnergy: true,
+		}},
+		{"its setting measured by the failed cell alone", alone, map[string]bool{
+			FigThroughput: true, FigMemory: true, FigStepTime: true,
+			FigQualityPPL: true, FigQualityBLEU: true, FigQualityROUGE: true,
+			FigParetoSpeed: true, FigParetoEnergy: true,
+		}},
+	}
+	for _, tt := range tests {
+		figs := MakeFigures(tt.recs, qm)
+		for _, f := range figs.Drawn {
+			if got := strings.Contains(f.Caption, note); got != tt.want[f.Name] {
+				t.Errorf("%s: %s: caption %q: note %v, want %v", tt.name, f.Name, f.Caption, got, tt.want[f.Name])
+			}
+			if all := strings.Join(svgTexts(t, f.SVG), " "); tt.want[f.Name] && !strings.Contains(all, "failed cell is not drawn") {
+				t.Errorf("%s: %s: the SVG does not say it:\n%s", tt.name, f.Name, all)
+			}
+		}
+	}
+	// Two failed cells of a figure are counted in one sentence; an
+	// autoregressive one is not a step-time figure's.
+	arFailed := failedRecord()
+	arFailed.Key, arFailed.Cell = "fail-ar", arRecord().Cell
+	arFailed.Cell.Batch = 64
+	figs := MakeFigures(append(slices.Clone(recs), arFailed), qm)
+	for _, f := range figs.Drawn {
+		want := map[string]string{FigThroughput: "2 failed cells are not drawn; the results table gives their errors.",
+			FigStepTime: note}[f.Name]
+		if want != "" && !strings.Contains(f.Caption, want) {
+			t.Errorf("%s: caption %q, want %q", f.Name, f.Caption, want)
+		}
+	}
+}
+
 // TestWriteFigures writes the files, and removes a figure's files when a
 // rebuild skips it.
 func TestWriteFigures(t *testing.T) {
