@@ -516,8 +516,9 @@ func paretoSentences(recs []bench.Record, qx qualityIndex) []string {
 		default:
 			verdict = "the intervals do not overlap: " + diff.model + " generates better text"
 		}
+		ratio := diff.tps / ar.tps
 		out = append(out, fmt.Sprintf("%s: %s's fastest equal-quality setting reaches %s× the throughput of %s's (%s against %s tok/s), at judge PPL %s against %s; %s.",
-			prefix, diff.model, round(diff.tps/ar.tps, 2), ar.model, round(diff.tps, decimals(diff.tps)),
+			prefix, diff.model, round(ratio, decimals(ratio)), ar.model, round(diff.tps, decimals(diff.tps)),
 			round(ar.tps, decimals(ar.tps)), intervalText(diff.ppl, true), intervalText(ar.ppl, true), verdict))
 	}
 	return out

@@ -201,32 +201,39 @@ func TestEqualQuality(t *testing.T) {
 }
 
 // TestFamilyComparison checks the sentence between the families: the ratio
-// of throughputs and whether the perplexity intervals overlap.
+// of throughputs, with the table's four significant digits, and whether
+// the perplexity intervals overlap.
 func TestFamilyComparison(t *testing.T) {
 	tests := []struct {
 		name    string
 		ar, dif Interval
+		arTPS   float64 // arRecord's is 72, diffRecord's 80
+		ratio   string
 		want    string
 	}{
-		{"overlap", Interval{10, 9, 11}, Interval{10.5, 10, 12}, "the perplexity intervals overlap, so the quality is equal at this confidence."},
-		{"worse", Interval{10, 9, 11}, Interval{13, 12, 14}, "the intervals do not overlap: llada generates worse text."},
-		{"better", Interval{13, 12, 14}, Interval{10, 9, 11}, "the intervals do not overlap: llada generates better text."},
+		{"overlap", Interval{10, 9, 11}, Interval{10.5, 10, 12}, 72, "1.111× the throughput of llama's (80.00 against 72.00 tok/s)",
+			"the perplexity intervals overlap, so the quality is equal at this confidence."},
+		{"worse", Interval{10, 9, 11}, Interval{13, 12, 14}, 72, "1.111×", "the intervals do not overlap: llada generates worse text."},
+		{"better", Interval{13, 12, 14}, Interval{10, 9, 11}, 72, "1.111×", "the intervals do not overlap: llada generates better text."},
+		// Two decimals made it "0.00×", as if LLaDA generated nothing.
+		{"far slower", Interval{10, 9, 11}, Interval{10.5, 10, 12}, 20000, "0.004000× the throughput of llama's (80.00 against 20000 tok/s)",
+			"the perplexity intervals overlap, so the quality is equal at this confidence."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ar, dif := arRecord(), diffRecord()
+			ar.Stats[bench.MTokensPerS] = bench.Stat{Mean: tt.arTPS, N: 2}
 			dif.Cell.GenLen = ar.Cell.GenLen // one group: the same lengths
 			qm := &QualityMetrics{Cells: []Quality{
 				{Key: ar.Key, Metrics: map[string]Interval{QJudgePPL: tt.ar}},
 				{Key: dif.Key, Metrics: map[string]Interval{QJudgePPL: tt.dif}},
 			}}
 			got := paretoSentences([]bench.Record{ar, dif}, indexQuality(qm))
-			// arRecord: 72 tok/s, diffRecord: 80 tok/s, so 1.11×.
-			if len(got) != 3 || !strings.HasPrefix(got[2], "Between the families: llada's fastest equal-quality setting reaches 1.11× the throughput of llama's (80.00 against 72.00 tok/s)") ||
+			if len(got) != 3 || !strings.HasPrefix(got[2], "Between the families: llada's fastest equal-quality setting reaches "+tt.ratio) ||
 				!strings.HasSuffix(got[2], tt.want) {
 				t.Errorf("got %q", got)
 			}
-			want := "At equal quality, the fastest setting of llama is AR greedy (batch 1) at 72.00 tok/s (judge PPL "
+			want := "At equal quality, the fastest setting of llama is AR greedy (batch 1) at " + round(tt.arTPS, decimals(tt.arTPS)) + " tok/s (judge PPL "
 			if diff := cmp.Diff(want, got[1][:len(want)]); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
