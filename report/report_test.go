@@ -514,6 +514,33 @@ func TestCSVNoteAndPromptTokens(t *testing.T) {
 	}
 }
 
+// TestSummaryRecordFields: records_summary.json keeps what a record says
+// besides its prompts, outputs and repetitions (README: "its record
+// without the prompts, generations and per-batch timings"): why a cell has
+// no energy, which raw_metrics.csv and report.html show too, and the pause
+// before it.
+func TestSummaryRecordFields(t *testing.T) {
+	r := diffRecord()
+	r.EnergyNote = "the nvml energy counter, which moves every 100ms, needs 1s"
+	r.PausedS = 30
+	b, err := summaryBytes([]bench.Record{r, arRecord()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum []map[string]any
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum[0]["energy_note"] != r.EnergyNote || sum[0]["paused_s"] != 30.0 {
+		t.Errorf("energy_note %v, paused_s %v; want the record's", sum[0]["energy_note"], sum[0]["paused_s"])
+	}
+	for _, k := range []string{"energy_note", "paused_s"} {
+		if _, has := sum[1][k]; has {
+			t.Errorf("%s without one in the record: %v", k, sum[1][k])
+		}
+	}
+}
+
 // TestCSVFailedPartial: a cell that failed in its second repetition keeps
 // the first in its record (bench's runner appends each repetition as it
 // ends), with the energy it measured; its row has no measurement, as a

@@ -14,8 +14,8 @@ import (
 )
 
 // summary is one cell of records_summary.json: a record without its
-// prompts, outputs and per-batch timings; how many prompts it ran and
-// where they came from stay.
+// prompts, outputs and repetitions; how many prompts and repetitions it
+// ran, where the prompts came from, and why it has no energy stay.
 type summary struct {
 	Key          string                `json:"key"`
 	Grid         string                `json:"grid"`
@@ -25,11 +25,13 @@ type summary struct {
 	Model        bench.ModelInfo       `json:"model"`
 	Started      time.Time             `json:"started"`
 	Duration     float64               `json:"duration_s"`
+	PausedS      float64               `json:"paused_s,omitempty"`
 	Repetitions  int                   `json:"repetitions"`
 	PromptCount  int                   `json:"prompt_count"`
 	PromptSource *prompts.Origin       `json:"prompt_source,omitempty"`
 	Stats        map[string]bench.Stat `json:"stats"`
 	Pooled       map[string]bench.Dist `json:"pooled,omitempty"`
+	EnergyNote   string                `json:"energy_note,omitempty"`
 	Memory       bench.Memory          `json:"memory"`
 	Roofline     bench.Roofline        `json:"roofline"`
 	Env          bench.Env             `json:"env"`
@@ -43,8 +45,8 @@ func summaryBytes(recs []bench.Record) ([]byte, error) {
 	for _, r := range recs {
 		out = append(out, summary{
 			Key: r.Key, Grid: r.Grid, Status: r.Status, Error: r.Error, Cell: r.Cell, Model: r.Model,
-			Started: r.Started, Duration: r.Duration, Repetitions: len(r.Reps), PromptCount: len(r.Prompts),
-			PromptSource: r.PromptSource, Stats: r.Stats, Pooled: r.Pooled,
+			Started: r.Started, Duration: r.Duration, PausedS: r.PausedS, Repetitions: len(r.Reps), PromptCount: len(r.Prompts),
+			PromptSource: r.PromptSource, Stats: r.Stats, Pooled: r.Pooled, EnergyNote: r.EnergyNote,
 			Memory: r.Memory, Roofline: r.Roofline, Env: r.Env,
 		})
 	}
