@@ -135,7 +135,7 @@ func configLine(buf *bytes.Buffer, key, val string) {
 func benchLines(r bench.Record) []string {
 	name := benchFullName(r)
 	prompt := "" // the prompts' mean length where it is off the cell's
-	if m, ok := promptMean(r); ok && bench.PromptLengthOff(m, r.Cell.PromptLen) {
+	if m, off := promptOff(r); off {
 		prompt = " " + benchFloat(m) + " tok/prompt"
 	}
 	var out []string

@@ -493,6 +493,22 @@ func memoryFigure(rs []bench.Record, st *styler) *figSpec {
 		note += fmt.Sprintf(" The records have one sequence length (%d tokens), so each line is a single point.",
 			used[0].Cell.PromptLen+used[0].Cell.GenLen)
 	}
+	// The x axis gives the lengths the cells asked for; where prompts came
+	// shorter (a prompt file's, kept whole), a point is not the memory of
+	// its length, and the legend, which does not name lengths, cannot say.
+	short := 0
+	for _, r := range used {
+		if _, off := promptOff(r); off {
+			short++
+		}
+	}
+	switch short {
+	case 0:
+	case 1:
+		note += " 1 cell ran prompts of another length than it asked for (the table's prompt column gives their mean); it stands at the length asked."
+	default:
+		note += fmt.Sprintf(" %d cells ran prompts of another length than they asked for (the table's prompt column gives their mean); they stand at the lengths asked.", short)
+	}
 	return &figSpec{
 		title:   "Peak memory versus sequence length",
 		caption: caption(used, note),

@@ -640,6 +640,26 @@ func TestMemoryFigureUnits(t *testing.T) {
 	}
 }
 
+// TestMemoryFigurePromptMean: the memory figure's x axis is the prompt
+// and generation lengths the cells asked for, and its legend names no
+// length; a cell whose prompts' mean is off its prompt length (shown
+// "600 (33)" in the table and the other figures' legends) is said to stand
+// at the length asked, not at the tokens it ran.
+func TestMemoryFigurePromptMean(t *testing.T) {
+	asked := arRecord() // prompt_length 128, a prompt of 128 tokens
+	short := arRecord()
+	short.Key = "ar600"
+	short.Cell.PromptLen = 600
+	short.Prompts = []bench.PromptRecord{{IDs: tokenIDs(30)}, {IDs: tokenIDs(36)}} // a prompt file's, kept whole
+	const note = "1 cell ran prompts of another length than it asked for (the table's prompt column gives their mean); it stands at the length asked."
+	if spec := memoryFigure([]bench.Record{asked, short}, newStyler()); !strings.Contains(spec.caption, note) {
+		t.Errorf("caption %q does not say %q", spec.caption, note)
+	}
+	if spec := memoryFigure([]bench.Record{asked}, newStyler()); strings.Contains(spec.caption, "another length") {
+		t.Errorf("caption %q: the prompts are as long as asked", spec.caption)
+	}
+}
+
 // TestPanelXMargin checks that a linear x axis of measured values (NFE)
 // reaches past its first and last points, which sat on the y axis.
 func TestPanelXMargin(t *testing.T) {

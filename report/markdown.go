@@ -125,10 +125,18 @@ func Markdown(w io.Writer, recs []bench.Record) error {
 // prompts of 33 tokens, "600 (33)".
 func promptLength(r bench.Record) string {
 	s := strconv.Itoa(r.Cell.PromptLen)
-	if m, ok := promptMean(r); ok && bench.PromptLengthOff(m, r.Cell.PromptLen) {
+	if m, off := promptOff(r); off {
 		s += fmt.Sprintf(" (%.0f)", m)
 	}
 	return s
+}
+
+// promptOff returns the mean token count of a record's prompts and whether
+// it is off the cell's prompt length (bench.PromptLengthOff), where the
+// table shows it.
+func promptOff(r bench.Record) (mean float64, off bool) {
+	m, ok := promptMean(r)
+	return m, ok && bench.PromptLengthOff(m, r.Cell.PromptLen)
 }
 
 // promptMean is the mean token count of a record's prompts; false without
