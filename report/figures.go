@@ -1213,8 +1213,12 @@ func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	var ticks []plot.Tick
 	half := step / 2
-	for k := math.Ceil(lo / half); k*half <= hi; k++ {
-		x := k * half
+	// A tick at an end of the range is kept where rounding puts it just
+	// outside (0.2·0.1 is 0.020000000000000004, so the eleventh of 0.01
+	// past 0.1), and drawn at that end.
+	const eps = 1e-9 // of a half step
+	for k := math.Ceil(lo/half - eps); k*half <= hi+half*eps; k++ {
+		x := min(max(k*half, lo), hi)
 		t := plot.Tick{Value: x}
 		if math.Mod(k, 2) == 0 {
 			t.Label = tickLabel(x)

@@ -528,6 +528,13 @@ func TestLinearTicks(t *testing.T) {
 		{0.05, 0.13, []string{"0.06", "0.08", "0.1", "0.12"}},
 		// Below zero.
 		{-1, 1, []string{"−1", "−0.5", "0", "0.5", "1"}},
+		// Ends on a tick that a step of float noise (0.2·0.1 =
+		// 0.020000000000000004) put past them: a latency of 0.1 s, an
+		// accuracy of 0.6 at most, a range starting on a tick.
+		{0, 0.1, []string{"0", "0.02", "0.04", "0.06", "0.08", "0.1"}},
+		{0, 0.6, []string{"0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6"}},
+		{0.1, 0.3, []string{"0.1", "0.15", "0.2", "0.25", "0.3"}},
+		{0, 3e-4, []string{"0", "5×10⁻⁵", "10⁻⁴", "1.5×10⁻⁴", "2×10⁻⁴", "2.5×10⁻⁴", "3×10⁻⁴"}},
 		// An empty range (one value) gets its value.
 		{3, 3, []string{"3"}},
 	}
