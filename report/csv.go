@@ -14,7 +14,7 @@ import (
 var cellColumns = []string{
 	"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
 	"batch_size", "prompt_length", "prompt_tokens_mean", "prompt_count", "gen_length", "steps", "block_length", "remasking", "cache",
-	"threshold", "factor", "temperature", "precision", "repetitions",
+	"threshold", "factor", "cfg_scale", "temperature", "top_k", "top_p", "precision", "repetitions",
 }
 
 // memoryColumns name bench.Memory's fields, in bytes.
@@ -74,7 +74,8 @@ func csvRow(r bench.Record, names, pooled []string) []string {
 		r.Key, r.Status, r.Error, r.Grid, c.Model, c.ModelID, c.Family, r.Env.Backend, r.Env.Device,
 		strconv.Itoa(c.Batch), strconv.Itoa(c.PromptLen), promptTokens(r), nonZeroInt(len(r.Prompts)), strconv.Itoa(c.GenLen),
 		nonZeroInt(c.Steps), nonZeroInt(c.BlockLen), c.Remasking, c.Cache,
-		nonZeroFloat(c.Threshold), nonZeroFloat(c.Factor), csvFloat(c.Temperature), c.Precision,
+		nonZeroFloat(c.Threshold), nonZeroFloat(c.Factor), nonZeroFloat(c.CFGScale), csvFloat(c.Temperature),
+		nonZeroInt(c.TopK), nonZeroFloat(c.TopP), c.Precision,
 		strconv.Itoa(len(r.Reps)),
 	}
 	for _, m := range names {

@@ -45,15 +45,15 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("got %d CSV rows, want a header and 4 cells", len(rows))
 	}
 	head := rows[0]
-	// 23 cell columns, 14 known metrics and one more ×2, 6 columns of each
+	// 26 cell columns, 14 known metrics and one more ×2, 6 columns of each
 	// of the 4 pooled metrics, 9 memory columns, 2 rates and 3 energy
 	// columns.
-	if len(head) != 23+15*2+4*6+9+5 {
+	if len(head) != 26+15*2+4*6+9+5 {
 		t.Errorf("got %d columns: %v", len(head), head)
 	}
 	wantStart := []string{"key", "status", "error", "grid", "model", "model_id", "family", "backend", "device",
 		"batch_size", "prompt_length", "prompt_tokens_mean", "prompt_count", "gen_length", "steps", "block_length", "remasking", "cache",
-		"threshold", "factor", "temperature", "precision", "repetitions", "latency_s_mean", "latency_s_std",
+		"threshold", "factor", "cfg_scale", "temperature", "top_k", "top_p", "precision", "repetitions", "latency_s_mean", "latency_s_std",
 		"device_latency_s_mean", "device_latency_s_std"}
 	if diff := cmp.Diff(wantStart, head[:len(wantStart)]); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
@@ -538,6 +538,42 @@ func TestSummaryRecordFields(t *testing.T) {
 		if _, has := sum[1][k]; has {
 			t.Errorf("%s without one in the record: %v", k, sum[1][k])
 		}
+	}
+}
+
+// TestCSVSettings: every decoding setting of a cell has its column, so
+// that the rows of grids that differ only in classifier-free guidance or
+// in sampling, merged in one folder, can be told apart (the table's
+// decoder column names them: "cfg 1.5", "top-k 40 / top-p 0.9"); a setting
+// that is off is empty.
+func TestCSVSettings(t *testing.T) {
+	cfg, sampled := diffRecord(), arRecord()
+	cfg.Cell.CFGScale = 1.5
+	sampled.Cell.Temperature, sampled.Cell.TopK, sampled.Cell.TopP = 0.7, 40, 0.9
+	b, err := csvBytes([]bench.Record{cfg, sampled, arRecord()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]map[string]string, len(rows)-1)
+	for i, row := range rows[1:] {
+		got[i] = map[string]string{}
+		for j, h := range rows[0] {
+			if slices.Contains([]string{"cfg_scale", "temperature", "top_k", "top_p"}, h) {
+				got[i][h] = row[j]
+			}
+		}
+	}
+	want := []map[string]string{
+		{"cfg_scale": "1.5", "temperature": "0", "top_k": "", "top_p": ""},
+		{"cfg_scale": "", "temperature": "0.7", "top_k": "40", "top_p": "0.9"},
+		{"cfg_scale": "", "temperature": "0", "top_k": "", "top_p": ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
 	}
 }
 
