@@ -21,11 +21,14 @@ import (
 // forbids loading anything), so it reads the same offline, attached to a
 // mail or years later. Every string from records or the quality file is
 // escaped by html/template. qm may be nil (no quality step ran); figs are
-// MakeFigures' of the same records.
+// MakeFigures' of the same records. Under its title the page says what
+// merging recs hid (MergeNotes).
 func HTML(w io.Writer, recs []bench.Record, qm *QualityMetrics, figs Figures) error {
+	notes := MergeNotes(recs)
 	recs = sortRecords(recs)
 	qx := indexQuality(qm)
 	page := htmlPage{
+		Notes:     notes,
 		Grid:      gridNames(recs),
 		Cells:     len(recs),
 		Envs:      environments(recs),
@@ -67,6 +70,7 @@ func HTML(w io.Writer, recs []bench.Record, qm *QualityMetrics, figs Figures) er
 }
 
 type htmlPage struct {
+	Notes         []string
 	Grid          string
 	Cells, Failed int
 	Envs          []htmlEnv
@@ -584,7 +588,8 @@ ul.pareto li { margin: .3rem 0; }
 <header>
 <h1>dllmbench report: {{.Grid}}</h1>
 <p>{{.Cells}} cells{{if .Failed}}, {{.Failed}} failed{{end}}. Built from the records by <code>dllmbench report</code>.</p>
-</header>
+{{range .Notes}}<p class="note merge">{{.}}.</p>
+{{end}}</header>
 
 <section id="environment">
 <h2>Environment</h2>

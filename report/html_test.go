@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"dllmbench/bench"
+	"dllmbench/compute/device"
 )
 
 // tableRows counts the body rows of the table with the given id.
@@ -278,6 +280,41 @@ func TestHTMLEnergyNote(t *testing.T) {
 	}
 	if !strings.Contains(page, ` title="no energy: the nvml energy counter, which moves every 100ms, needs 1s">`) {
 		t.Error("the note is not on the power column")
+	}
+}
+
+// TestHTMLMergeNotes: report.html, which shows one record per cell, says
+// what merging the records hid, as report and plot say it on the terminal:
+// a cell measured on two machines, of which it shows the newest, and a
+// cell in two rows that read the same. The records of one run say nothing.
+func TestHTMLMergeNotes(t *testing.T) {
+	h200 := arRecord()
+	h200.Started = t0.Add(time.Hour)
+	h200.Env.GPU = &device.GPU{Name: "NVIDIA H200"}
+	again := diffRecord()
+	again.Key = "diff1-other-repetitions"
+	page := func(recs []bench.Record) string {
+		dir := t.TempDir()
+		if err := Write(dir, recs); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	merged := page(append(fixture(), h200, again))
+	for _, want := range []string{
+		`<p class="note merge">1 cell was measured on more than one machine (NVIDIA H100 80GB HBM3 (cuda), NVIDIA H200 (cuda)); the outputs show each one&#39;s newest only`,
+		`<p class="note merge">1 cell is in more than one row that reads the same`,
+	} {
+		if !strings.Contains(merged, want) {
+			t.Errorf("no note %q", want)
+		}
+	}
+	if strings.Contains(page(fixture()), `class="note merge"`) {
+		t.Error("a note on the records of one run")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"dllmbench/bench"
 )
@@ -97,6 +98,7 @@ func pooledNames(recs []bench.Record) []string {
 // quality step wrote one. Files are replaced whole, so a report can be
 // rebuilt in place.
 func Write(dir string, recs []bench.Record) error {
+	all := recs // for report.html, which says what merging them hid
 	recs = sortRecords(recs)
 	// Read before anything is written: a file that cannot be read leaves
 	// the folder's files those of its last report.
@@ -126,7 +128,7 @@ func Write(dir string, recs []bench.Record) error {
 		return err
 	}
 	var page bytes.Buffer
-	if err := HTML(&page, recs, qm, figs); err != nil {
+	if err := HTML(&page, all, qm, figs); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "report.html"), page.Bytes())
@@ -207,6 +209,30 @@ func Repeated(recs []bench.Record) int {
 		}
 	}
 	return n
+}
+
+// MergeNotes says what merging recs hides, one sentence each: cells
+// measured on more than one machine, of which the outputs show the newest
+// (Overwritten), and cells in more than one row that reads the same
+// (Repeated). None for the records of one run.
+func MergeNotes(recs []bench.Record) []string {
+	var notes []string
+	if n := Repeated(recs); n > 0 {
+		is := "cells are"
+		if n == 1 {
+			is = "cell is"
+		}
+		notes = append(notes, fmt.Sprintf("%d %s in more than one row that reads the same, measured with other repetitions, warm-up, delay, prompts or model revision (the records' keys differ): give each grid its own --output_dir to compare them", n, is))
+	}
+	if n, machines := Overwritten(recs); n > 0 {
+		were := "cells were"
+		if n == 1 {
+			were = "cell was"
+		}
+		notes = append(notes, fmt.Sprintf("%d %s measured on more than one machine (%s); the outputs show each one's newest only: give each machine's records a report of its own (--output_dir)",
+			n, were, strings.Join(machines, ", ")))
+	}
+	return notes
 }
 
 // sortRecords keeps one record per cell key (bench.Latest) and orders them

@@ -414,25 +414,13 @@ func buildReports(dir string, files []string) error {
 	return nil
 }
 
-// noteOverwritten says, under the table, which cells' records came from
-// more than one machine, of which the outputs show only the newest
-// (report.Overwritten), and how many cells are rows that read the same
-// (report.Repeated).
+// noteOverwritten says, under the table, what merging the records hid
+// (report.MergeNotes): cells whose records came from more than one
+// machine, of which the outputs show only the newest, and cells in rows
+// that read the same.
 func noteOverwritten(recs []bench.Record) {
-	if n := report.Repeated(recs); n > 0 {
-		is := "cells are"
-		if n == 1 {
-			is = "cell is"
-		}
-		fmt.Fprintf(os.Stderr, "dllmbench: %d %s in more than one row that reads the same, measured with other repetitions, warm-up, delay, prompts or model revision (the records' keys differ): give each grid its own --output_dir to compare them\n", n, is)
-	}
-	if n, machines := report.Overwritten(recs); n > 0 {
-		were := "cells were"
-		if n == 1 {
-			were = "cell was"
-		}
-		fmt.Fprintf(os.Stderr, "dllmbench: %d %s measured on more than one machine (%s); the outputs show each one's newest only: give each machine's records a report of its own (--output_dir)\n",
-			n, were, strings.Join(machines, ", "))
+	for _, n := range report.MergeNotes(recs) {
+		fmt.Fprintf(os.Stderr, "dllmbench: %s\n", n)
 	}
 }
 
