@@ -622,7 +622,7 @@ ul.pareto li { margin: .3rem 0; }
 {{range .Quality.Rows}}<tr>{{range .Cells}}<td{{if .Number}} class="num"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table></div>
-{{else}}<p class="note">No quality metrics: raw_data/quality_metrics.json is absent. Run <code>dllmbench quality</code> for the quality table, the quality figures and the Pareto summary.</p>
+{{else}}<p class="note">No quality metrics: raw_data/quality_metrics.json is absent or empty. Run <code>dllmbench quality</code> for the quality table, the quality figures and the Pareto summary.</p>
 {{end}}</section>
 
 <section id="pareto">

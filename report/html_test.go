@@ -126,10 +126,19 @@ func TestHTMLEscapes(t *testing.T) {
 }
 
 // TestHTMLWithoutQuality: the hand-made fixture, with no quality step,
-// says what is missing instead of showing empty tables.
+// says what is missing instead of showing empty tables; so does a quality
+// file without cells (a quality step over failed cells alone), which is
+// not absent.
 func TestHTMLWithoutQuality(t *testing.T) {
 	recs := fixture()
 	var buf bytes.Buffer
+	if err := HTML(&buf, recs, &QualityMetrics{}, MakeFigures(recs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "No quality metrics: raw_data/quality_metrics.json is absent or empty.") {
+		t.Error("an empty quality file is said to be absent")
+	}
+	buf.Reset()
 	if err := HTML(&buf, recs, nil, MakeFigures(recs, nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +147,7 @@ func TestHTMLWithoutQuality(t *testing.T) {
 		t.Errorf("main table: %d rows, want 4 (the older attempt of fail1 merged away)", n)
 	}
 	for _, w := range []string{
-		"No quality metrics: raw_data/quality_metrics.json is absent.",
+		"No quality metrics: raw_data/quality_metrics.json is absent or empty.",
 		"No cell has both a judge perplexity and a throughput.",
 		"<li>pareto_energy: no quality metrics (raw_data/quality_metrics.json is absent or empty)</li>",
 		// The CPU run and the GPU run are two environments.
