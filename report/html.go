@@ -556,7 +556,15 @@ func inlineSVG(svg []byte, label string) template.HTML {
 	return template.HTML(open + string(svg[len(head):]))
 }
 
-var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+// cellCount counts cells in words: "1 cell", "2 cells".
+func cellCount(n int) string {
+	if n == 1 {
+		return "1 cell"
+	}
+	return strconv.Itoa(n) + " cells"
+}
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{"cells": cellCount}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -587,14 +595,14 @@ ul.pareto li { margin: .3rem 0; }
 <body>
 <header>
 <h1>dllmbench report: {{.Grid}}</h1>
-<p>{{.Cells}} cells{{if .Failed}}, {{.Failed}} failed{{end}}. Built from the records by <code>dllmbench report</code>.</p>
+<p>{{cells .Cells}}{{if .Failed}}, {{.Failed}} failed{{end}}. Built from the records by <code>dllmbench report</code>.</p>
 {{range .Notes}}<p class="note merge">{{.}}.</p>
 {{end}}</header>
 
 <section id="environment">
 <h2>Environment</h2>
 {{range $i, $e := .Envs}}<div class="scroll"><table class="env" id="env-{{$i}}">
-<caption class="note">{{$e.Cells}} cells measured here</caption>
+<caption class="note">{{cells $e.Cells}} measured here</caption>
 <tbody>
 {{range $e.Rows}}<tr><th scope="row">{{index . 0}}</th><td>{{index . 1}}</td></tr>
 {{end}}</tbody>

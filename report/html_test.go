@@ -150,8 +150,9 @@ func TestHTMLWithoutQuality(t *testing.T) {
 		"No quality metrics: raw_data/quality_metrics.json is absent or empty.",
 		"No cell has both a judge perplexity and a throughput.",
 		"<li>pareto_energy: no quality metrics (raw_data/quality_metrics.json is absent or empty)</li>",
-		// The CPU run and the GPU run are two environments.
-		"<caption class=\"note\">1 cells measured here</caption>",
+		// The CPU run and the GPU run are two environments: one cell, not
+		// "1 cells", on the CPU.
+		"<caption class=\"note\">1 cell measured here</caption>",
 		"<td>Neoverse-V2, 72 logical CPUs</td>",
 	} {
 		if !strings.Contains(page, w) {
