@@ -497,14 +497,7 @@ func TestCSVNoteAndPromptTokens(t *testing.T) {
 	r := arRecord()
 	r.EnergyNote = "the repetitions took 0.05 s together"
 	r.Prompts = []bench.PromptRecord{{IDs: make([]int, 30)}, {IDs: make([]int, 36)}}
-	b, err := csvBytes([]bench.Record{r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := csvRows(t, []bench.Record{r})
 	got := map[string]string{}
 	for i, h := range rows[0] {
 		got[h] = rows[1][i]
@@ -550,14 +543,7 @@ func TestCSVSettings(t *testing.T) {
 	cfg, sampled := diffRecord(), arRecord()
 	cfg.Cell.CFGScale = 1.5
 	sampled.Cell.Temperature, sampled.Cell.TopK, sampled.Cell.TopP = 0.7, 40, 0.9
-	b, err := csvBytes([]bench.Record{cfg, sampled, arRecord()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := csvRows(t, []bench.Record{cfg, sampled, arRecord()})
 	got := make([]map[string]string, len(rows)-1)
 	for i, row := range rows[1:] {
 		got[i] = map[string]string{}
@@ -585,14 +571,7 @@ func TestCSVFailedPartial(t *testing.T) {
 	r := failedRecord()
 	r.Reps = arRecord().Reps[:1] // 2 J, by NVML
 	r.Prompts = arRecord().Prompts
-	b, err := csvBytes([]bench.Record{r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := csvRows(t, []bench.Record{r})
 	if len(rows) != 2 || len(rows[1]) != len(rows[0]) {
 		t.Fatalf("want a header and one row of its length: %q", rows)
 	}
@@ -613,14 +592,7 @@ func TestCSVPooled(t *testing.T) {
 		"a_s":      {N: 7},
 		bench.MITL: {N: 6, Mean: 1, Std: 2, Median: 3, P90: 4, P99: 5},
 	}
-	b, err := csvBytes([]bench.Record{r, diffRecord()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := csvRows(t, []bench.Record{r, diffRecord()})
 	var pooled []string
 	ar, diff := map[string]string{}, map[string]string{}
 	for i, h := range rows[0] {
@@ -693,4 +665,18 @@ func TestRepeated(t *testing.T) {
 	if n := Repeated(append(fixture(), other, arRecord())); n != 1 {
 		t.Errorf("Repeated with the AR cell under a second key: %d, want 1", n)
 	}
+}
+
+// csvRows is raw_metrics.csv of recs, parsed: its header, then a row a cell.
+func csvRows(t *testing.T, recs []bench.Record) [][]string {
+	t.Helper()
+	b, err := csvBytes(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
