@@ -104,11 +104,7 @@ func TestFiguresStudy(t *testing.T) {
 // as the table does, the prompts' mean length in brackets where it is off
 // the cell's by more than 10% (bench.PromptLengthOff).
 func TestFigureLabelsPromptMean(t *testing.T) {
-	asked := arRecord() // prompt_length 128, a prompt of 128 tokens
-	short := arRecord()
-	short.Key = "ar600"
-	short.Cell.PromptLen = 600
-	short.Prompts = []bench.PromptRecord{{IDs: tokenIDs(30)}, {IDs: tokenIDs(36)}} // a prompt file's, kept whole
+	asked, short := promptOffRecords()
 	figs := MakeFigures([]bench.Record{asked, short}, nil)
 	var texts []string
 	for _, f := range figs.Drawn {
@@ -653,11 +649,7 @@ func TestMemoryFigureUnits(t *testing.T) {
 // "600 (33)" in the table and the other figures' legends) is said to stand
 // at the length asked, not at the tokens it ran.
 func TestMemoryFigurePromptMean(t *testing.T) {
-	asked := arRecord() // prompt_length 128, a prompt of 128 tokens
-	short := arRecord()
-	short.Key = "ar600"
-	short.Cell.PromptLen = 600
-	short.Prompts = []bench.PromptRecord{{IDs: tokenIDs(30)}, {IDs: tokenIDs(36)}} // a prompt file's, kept whole
+	asked, short := promptOffRecords()
 	const note = "1 cell ran prompts of another length than it asked for (the table's prompt column gives their mean); it stands at the length asked."
 	if spec := memoryFigure([]bench.Record{asked, short}, newStyler()); !strings.Contains(spec.caption, note) {
 		t.Errorf("caption %q does not say %q", spec.caption, note)
@@ -742,4 +734,15 @@ func TestFiguresTaskAccuracy(t *testing.T) {
 			}
 		}
 	}
+}
+
+// promptOffRecords are two cells of one model: one whose prompt is as long
+// as it asked (128 tokens), one that asked for 600 and ran a prompt file's
+// shorter prompts whole (30 and 36 tokens).
+func promptOffRecords() (asked, short bench.Record) {
+	asked, short = arRecord(), arRecord()
+	short.Key = "ar600"
+	short.Cell.PromptLen = 600
+	short.Prompts = []bench.PromptRecord{{IDs: tokenIDs(30)}, {IDs: tokenIDs(36)}}
+	return asked, short
 }
