@@ -241,6 +241,7 @@ type Selector interface {
 	// toward zero, so that probs[r] ≥ t for a float32 t exactly when the
 	// float64 probability is (a threshold of 1 passes only a probability
 	// of exactly 1, as in Fast-dLLM). ids is n × 1 I32, probs n × 1 F32.
+	// ArgmaxProbRow is this definition for one row.
 	ArgmaxProb(ids, probs, logits Tensor, exclude int)
 }
 

@@ -1,15 +1,12 @@
 package cpu
 
-import (
-	"math"
-
-	"dllmbench/compute"
-)
+import "dllmbench/compute"
 
 var _ compute.Selector = (*Backend)(nil)
 
 // ArgmaxProb picks each row's most likely token and its probability, the
-// softmax computed in float64 as Fast-dLLM does, rounded toward zero.
+// softmax computed in float64 as Fast-dLLM does, rounded toward zero
+// (compute.ArgmaxProbRow), rows in parallel.
 func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	id, p, l := i32("ArgmaxProb", ids), f32("ArgmaxProb", probs), f32("ArgmaxProb", logits)
 	if len(id) != logits.Rows() || len(p) != logits.Rows() || logits.Cols() == 0 {
@@ -31,37 +28,9 @@ type selectTask struct {
 
 func (t *selectTask) run(lo, hi int) {
 	for r := lo; r < hi; r++ {
-		row := t.logits[r*t.cols : (r+1)*t.cols]
-		best := -1
-		m := float32(math.Inf(-1))
-		for i, v := range row {
-			if i == t.exclude {
-				continue
-			}
-			if best < 0 || v > row[best] {
-				best = i
-			}
-			m = max(m, v)
-		}
-		if t.exclude >= 0 && t.exclude < len(row) {
-			m = max(m, row[t.exclude]) // the softmax is over the whole row
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - float64(m))
-		}
-		t.ids[r] = int32(best)
-		t.probs[r] = toward0(math.Exp(float64(row[best])-float64(m)) / s)
+		id, p := compute.ArgmaxProbRow(t.logits[r*t.cols:(r+1)*t.cols], t.exclude)
+		t.ids[r], t.probs[r] = int32(id), p
 	}
-}
-
-// toward0 rounds a non-negative p to float32 toward zero.
-func toward0(p float64) float32 {
-	f := float32(p)
-	if float64(f) > p {
-		f = math.Nextafter32(f, 0)
-	}
-	return f
 }
 
 var _ compute.Unmasker = (*Backend)(nil)

@@ -1,0 +1,52 @@
+package model
+
+import (
+	"math"
+	"testing"
+
+	"dllmbench/compute"
+	"dllmbench/compute/cpu"
+)
+
+// On a backend without the Selector fusion the host picks tokens by the
+// fusion's definition: the first largest logit other than the excluded
+// one, and its probability over the whole row rounded toward zero, so
+// that a threshold of 1 passes only a certain token there too.
+func TestHostSelectorIsTheDefinition(t *testing.T) {
+	b := cpu.New(1)
+	t.Cleanup(b.Close)
+	m := loadOn(t, deviceBackend{b}, 0) // hides the CPU backend's Selector
+	if _, ok := m.Backend().(compute.Selector); ok {
+		t.Fatal("the wrapped backend still selects")
+	}
+	V := m.Config.VocabSize
+	s := mustState(t)(m.NewState(1, 1, 1, 3))
+	defer s.Close()
+	vals := make([]float32, 3*V)
+	for i := range vals {
+		vals[i] = -1000 // e^-1000 is 0 in double
+	}
+	// Row 0: p = 1/(1 + 7·e^-20) ≈ 1 − 1.44e-8, which rounds to 1 to nearest.
+	for i := range 8 {
+		vals[i] = -20
+	}
+	vals[3] = 0
+	vals[V+5] = 0 // row 1: certain, p exactly 1
+	// Row 2: the excluded column is the largest; two others tie after it.
+	vals[2*V+1], vals[2*V+4], vals[2*V+9] = 3, 2, 2
+	m.b.Write(s.logits, vals)
+	ids, probs, err := m.SelectTokens(s, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		id int32
+		p  float32
+	}{{3, math.Nextafter32(1, 0)}, {5, 1}, {4, float32(1 / (math.E + 2))}}
+	for r, w := range want {
+		exact := r < 2 // rows 0 and 1 test the rounding; row 2 the choice
+		if ids[r] != w.id || exact && probs[r] != w.p || math.Abs(float64(probs[r]-w.p)) > 1e-7 {
+			t.Errorf("row %d: id %d p %.9g, want id %d p %.9g", r, ids[r], probs[r], w.id, w.p)
+		}
+	}
+}
