@@ -230,6 +230,11 @@ func TestDiffusionBadInput(t *testing.T) {
 		{"negative guidance", llada, with(func(o *decode.DiffusionOptions) { o.CFGScale = -1 }), "cfg-scale -1: want a finite number ≥ 0"},
 		{"NaN guidance", llada, with(func(o *decode.DiffusionOptions) { o.CFGScale = math.NaN() }), "cfg-scale NaN: want a finite number ≥ 0"},
 		{"infinite guidance", llada, with(func(o *decode.DiffusionOptions) { o.CFGScale = math.Inf(1) }), "cfg-scale +Inf: want a finite number ≥ 0"},
+		// An infinite temperature makes every Gumbel draw infinite (or NaN);
+		// an infinite factor makes every threshold −∞.
+		{"infinite temperature", llada, with(func(o *decode.DiffusionOptions) { o.Temperature = math.Inf(1) }), "temperature +Inf: want a finite number ≥ 0"},
+		{"infinite factor", llada, with(func(o *decode.DiffusionOptions) { o.Factor = math.Inf(1) }), "factor +Inf: want a finite number > 0"},
+		{"negative factor", llada, with(func(o *decode.DiffusionOptions) { o.Factor = -1 }), "factor -1: want a finite number > 0"},
 	} {
 		err := decode.CheckDiffusion(tc.m, [][]int{{1, 2}}, tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

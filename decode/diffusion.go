@@ -132,8 +132,8 @@ func (o DiffusionOptions) Check() error {
 		return fmt.Errorf("decode: --threshold and --factor exclude each other")
 	case o.Threshold != 0 && !(o.Threshold > 0 && o.Threshold <= 1):
 		return fmt.Errorf("decode: threshold %g outside (0, 1]", o.Threshold)
-	case o.Factor < 0 || math.IsNaN(o.Factor):
-		return fmt.Errorf("decode: factor %g: want a positive number", o.Factor)
+	case o.Factor != 0 && !(o.Factor > 0 && !math.IsInf(o.Factor, 1)): // NaN fails > too
+		return fmt.Errorf("decode: factor %g: want a finite number > 0", o.Factor)
 	case o.Remasking != LowConfidence && o.Remasking != RandomRemask:
 		return fmt.Errorf("decode: remasking %q: want low_confidence or random", o.Remasking)
 	case (o.Threshold != 0 || o.Factor != 0) && o.Remasking != LowConfidence:
@@ -144,8 +144,8 @@ func (o DiffusionOptions) Check() error {
 		return fmt.Errorf("decode: cfg-scale %g: want a finite number ≥ 0", o.CFGScale)
 	case o.CFGScale > 0 && o.Cache != CacheNone:
 		return fmt.Errorf("decode: cfg-scale needs --cache none")
-	case o.Temperature < 0 || math.IsNaN(o.Temperature):
-		return fmt.Errorf("decode: temperature %g: want ≥ 0", o.Temperature)
+	case !(o.Temperature >= 0) || math.IsInf(o.Temperature, 1):
+		return fmt.Errorf("decode: temperature %g: want a finite number ≥ 0", o.Temperature)
 	}
 	if o.Threshold == 0 && o.Factor == 0 {
 		blocks := o.GenLength / o.BlockLength
