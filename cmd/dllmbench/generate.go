@@ -68,18 +68,18 @@ func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 	fs.Var(&f.prompts, "prompt", "prompt text, encoded like HF tokenizer(text) (repeat for a batch)")
 	fs.Var(&f.promptIDs, "prompt-ids", "prompt as comma-separated token ids, used verbatim (repeat for a batch)")
 	fs.IntVar(&f.genLength, "gen-length", 128, "tokens to generate")
-	fs.IntVar(&f.steps, "steps", 0, "diffusion: sampling steps over the whole generation (default: gen-length)")
+	fs.IntVar(&f.steps, "steps", 0, "diffusion: sampling steps over the whole generation, a multiple of the blocks (default: gen-length; not with --threshold or --factor)")
 	fs.IntVar(&f.blockLength, "block-length", 0, "diffusion: block length (default: gen-length)")
 	fs.StringVar(&f.remasking, "remasking", "low_confidence", "diffusion: low_confidence or random")
 	fs.Float64Var(&f.cfgScale, "cfg-scale", 0, "diffusion: classifier-free guidance scale")
-	fs.Float64Var(&f.temperature, "temperature", 0, "sampling temperature (0: greedy)")
-	fs.IntVar(&f.topK, "top-k", 0, "autoregressive: sample from the k most likely tokens (0: all)")
-	fs.Float64Var(&f.topP, "top-p", 1, "autoregressive: nucleus sampling mass")
+	fs.Float64Var(&f.temperature, "temperature", 0, "sampling temperature (0: greedy; diffusion: Gumbel-max in float64, as LLaDA's generate)")
+	fs.IntVar(&f.topK, "top-k", 0, "autoregressive: sample from the k most likely tokens and those tied with the k-th (0: all, where transformers' generate defaults to 50)")
+	fs.Float64Var(&f.topP, "top-p", 1, "autoregressive: sample from the smallest set of most likely tokens whose probability reaches this, after top-k, as transformers' generate")
 	fs.Uint64Var(&f.seed, "seed", 0, "random seed")
-	fs.BoolVar(&f.ignoreEOS, "ignore-eos", false, "autoregressive: generate gen-length tokens even after EOS")
+	fs.BoolVar(&f.ignoreEOS, "ignore-eos", false, "autoregressive: generate gen-length tokens, on past any EOS (vLLM's ignore_eos; transformers' min_new_tokens forbids EOS instead)")
 	fs.StringVar(&f.cache, "cache", "none", "diffusion: Fast-dLLM cache: none, prefix or dual")
-	fs.Float64Var(&f.threshold, "threshold", 0, "diffusion: commit every token whose confidence reaches this (Fast-dLLM)")
-	fs.Float64Var(&f.factor, "factor", 0, "diffusion: Fast-dLLM's factor rule for parallel decoding")
+	fs.Float64Var(&f.threshold, "threshold", 0, "diffusion: commit every token whose confidence reaches this, in (0, 1], and at least the most confident one (Fast-dLLM)")
+	fs.Float64Var(&f.factor, "factor", 0, "diffusion: Fast-dLLM's factor rule: commit the n most confident tokens while the n-th reaches 1 − factor/(n+1)")
 	fs.StringVar(&f.format, "format", "text", "output: text or json (one object per prompt per line)")
 	f.be.register(fs)
 	return func(ctx context.Context, args []string) error {
@@ -177,6 +177,12 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 	// Written so that NaN fails every test: it compares false with anything.
 	if !(f.temperature >= 0) || math.IsInf(f.temperature, 0) || f.topK < 0 || !(f.topP > 0 && f.topP <= 1) {
 		return usagef("--temperature must be finite and ≥ 0, --top-k ≥ 0 and --top-p in (0, 1] (got %g, %d and %g)", f.temperature, f.topK, f.topP)
+	}
+	if f.temperature == 0 && (f.topK > 0 || f.topP < 1) {
+		return usagef("--top-k and --top-p restrict sampling: give --temperature > 0 too (0 is greedy)")
+	}
+	if set["steps"] && (f.threshold != 0 || f.factor != 0) {
+		return usagef("--steps does not apply with --threshold or --factor: they commit until each block is done, in as many calls as it takes")
 	}
 	if err := dopt.Check(); err != nil && cfg.Family == model.LLaDA {
 		return usagef("%v", err)

@@ -33,6 +33,33 @@ func TestGenerateSamplingFlags(t *testing.T) {
 	}
 }
 
+// Top-k and top-p restrict sampling: at temperature 0 (greedy) they would
+// be ignored without a word, as transformers' generate ignores them without
+// do_sample (with a warning), so they are refused; with a temperature, or
+// at their no-op values, they run.
+func TestGenerateGreedyRefusesSamplingFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		fail bool
+	}{
+		{[]string{"--top-k", "5"}, true},
+		{[]string{"--top-p", "0.9"}, true},
+		{[]string{"--top-k", "5", "--top-p", "0.9", "--temperature", "0.7"}, false},
+		{[]string{"--top-k", "0", "--top-p", "1"}, false}, // no restriction: greedy stays greedy
+	} {
+		args := append([]string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--gen-length", "2",
+			"--backend", "cpu"}, tc.args...)
+		r := dllmbench(t, "", args...)
+		const want = "--top-k and --top-p restrict sampling: give --temperature > 0 too (0 is greedy)"
+		if tc.fail && (r.code != 2 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1) {
+			t.Errorf("%v: code %d, %q; want code 2 and %q", tc.args, r.code, r.stderr, want)
+		}
+		if !tc.fail && r.code != 0 {
+			t.Errorf("%v: code %d, %q", tc.args, r.code, r.stderr)
+		}
+	}
+}
+
 // generate and score take the built-in models as grids do (before: "not a
 // Hugging Face ID"), and name the ones there are for an unknown name.
 func TestGenerateBuiltin(t *testing.T) {

@@ -326,6 +326,10 @@ func TestGenerateDiffusion(t *testing.T) {
 		{[]string{"--threshold", "0.9", "--factor", "1"}, "exclude each other"},
 		{[]string{"--threshold", "1.5"}, "threshold 1.5 outside (0, 1]"},
 		{[]string{"--top-k", "3"}, "--top-k does not apply"},
+		// Fast-dLLM's threshold and factor rules commit until the block is
+		// done: a step count would label cells with a count never run.
+		{[]string{"--threshold", "0.9", "--steps", "8"}, "--steps does not apply with --threshold or --factor"},
+		{[]string{"--factor", "1", "--steps", "16"}, "--steps does not apply with --threshold or --factor"},
 	} {
 		args := append([]string{"generate", "--model", m, "--prompt-ids", "5,6", "--gen-length", "16", "--backend", "cpu"}, tc.args...)
 		r := dllmbench(t, "", args...)
