@@ -710,7 +710,7 @@ func (p *gridParser) diffusion(v *yaml.Node, d *DiffusionAxes) {
 }
 
 func (p *gridParser) autoregressive(v *yaml.Node, a *ARSettings) {
-	p.mapping(v, "autoregressive", []field{
+	keys := p.mapping(v, "autoregressive", []field{
 		{"temperature", func(v *yaml.Node) {
 			var ok bool
 			a.Temperature, ok = p.number(v, "autoregressive.temperature")
@@ -727,6 +727,19 @@ func (p *gridParser) autoregressive(v *yaml.Node, a *ARSettings) {
 			p.checked(v, "autoregressive.top_p", ok, unitInterval(a.TopP))
 		}},
 	})
+	// Greedy decoding would ignore them, with the cells' columns saying
+	// they applied.
+	if a.Temperature == 0 {
+		for _, r := range []struct {
+			key       string
+			value     float64
+			restricts bool
+		}{{"top_k", float64(a.TopK), a.TopK > 0}, {"top_p", a.TopP, a.TopP > 0 && a.TopP < 1}} {
+			if k := keys[r.key]; k != nil && r.restricts {
+				p.errorf(k, "autoregressive.%s: %g restricts sampling: give autoregressive.temperature > 0 too (0 is greedy)", r.key, r.value)
+			}
+		}
+	}
 }
 
 func (p *gridParser) quality(v *yaml.Node, q *QualitySpec) {

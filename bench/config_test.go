@@ -215,6 +215,13 @@ autoregressive: {temperature: -1, top_k: -1, top_p: 0}
 			"g.yaml:7: autoregressive.top_k: -1 is out of range (want ≥ 0)",
 			"g.yaml:7: autoregressive.top_p: 0 is out of range (want 0 < x ≤ 1)",
 		}},
+		// Top-k and top-p restrict sampling; at temperature 0 (greedy) they
+		// would be ignored, and the cells' top_k and top_p columns would
+		// say they applied. Their no-op values stay allowed.
+		{"sampling limits without sampling", "models: [a]\nautoregressive:\n  top_k: 50\n  top_p: 0.9\n", []string{
+			"g.yaml:3: autoregressive.top_k: 50 restricts sampling: give autoregressive.temperature > 0 too (0 is greedy)",
+			"g.yaml:4: autoregressive.top_p: 0.9 restricts sampling: give autoregressive.temperature > 0 too (0 is greedy)",
+		}},
 		// No models key at all.
 		{"no models", "batch_size: 1\n", []string{
 			"g.yaml:1: models: missing: a grid needs at least one model",
