@@ -11,8 +11,11 @@ import (
 
 // AROptions configure autoregressive generation.
 type AROptions struct {
-	MaxNew    int  // tokens to generate per row
-	IgnoreEOS bool // generate MaxNew tokens whatever is sampled (benchmarks)
+	MaxNew int // tokens to generate per row
+	// IgnoreEOS generates MaxNew tokens whatever is sampled, on past an EOS
+	// as vLLM's ignore_eos does (benchmarks), not forbidding EOS as
+	// transformers' min_new_tokens does.
+	IgnoreEOS bool
 	Sampler   *Sampler
 	// PrefillChunk bounds the prompt tokens per row that one forward call
 	// processes; 0 means the whole prompt in one call.
@@ -80,7 +83,8 @@ func CheckAR(m *model.Model, prompts [][]int, maxNew int) error {
 // lengths. Rows are left-padded to the longest prompt; padding is never
 // attended to and positions count from each row's first real token, so each
 // row gets exactly what it would get alone. A row stops at the model's EOS
-// unless IgnoreEOS; the batch stops when every row has.
+// (config.json's eos_token_id) unless IgnoreEOS; the batch stops when every
+// row has.
 func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*ARResult, error) {
 	return GenerateContext(context.Background(), m, s, prompts, opt)
 }

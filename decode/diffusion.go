@@ -596,7 +596,8 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 }
 
 // sortByConfidence orders block positions by decreasing confidence, the
-// lower position first on ties.
+// lower position first on ties (torch.topk, which the references commit
+// by, leaves their order unspecified), as compute.Unmasker does.
 func sortByConfidence(order []int, conf []float64) {
 	for i := range order {
 		order[i] = i
