@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"dllmbench/compute"
+	"dllmbench/compute/computetest"
 	"dllmbench/compute/cpu"
 	"dllmbench/decode"
 	"dllmbench/internal/testmodel"
@@ -322,6 +323,29 @@ func TestSamplerTopKKeepsTies(t *testing.T) {
 			t.Errorf("%s: chi-square %.1f; counts %v, want p %v", tc.name, x, counts, want)
 		}
 	}
+}
+
+// A sampler of numbers no sampler can use is misuse: a negative
+// temperature would draw the least likely tokens, an infinite one every
+// token alike; the commands refuse them with an error first.
+func TestNewSamplerPanicsOnNonsense(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		T    float64
+		k    int
+		p    float64
+	}{
+		{"negative temperature", -1, 0, 0},
+		{"NaN temperature", math.NaN(), 0, 0},
+		{"infinite temperature", math.Inf(1), 0, 0},
+		{"negative top-k", 1, -1, 0},
+		{"top-p above 1", 1, 0, 1.5},
+		{"NaN top-p", 1, 0, math.NaN()},
+	} {
+		computetest.MustPanic(t, c.name, "decode: NewSampler(", func() { decode.NewSampler(c.T, c.k, c.p, 0) })
+	}
+	decode.NewSampler(0.7, 50, 1, 0) // top-p 1: no limit
+	decode.NewSampler(0, 0, 0, 0)    // greedy
 }
 
 // Quantiles of the chi-square distribution at 0.999 by degrees of freedom.

@@ -4,6 +4,7 @@
 package decode
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -83,8 +84,14 @@ type Sampler struct {
 	p           []float64 // scratch
 }
 
-// NewSampler returns a sampler seeded with seed.
+// NewSampler returns a sampler seeded with seed. It panics on a
+// temperature that is not a finite number ≥ 0, a negative topK or a topP
+// outside [0, 1]: the commands refuse those with an error first.
 func NewSampler(temperature float64, topK int, topP float64, seed uint64) *Sampler {
+	if !(temperature >= 0) || math.IsInf(temperature, 1) || topK < 0 || !(topP >= 0 && topP <= 1) {
+		panic(fmt.Sprintf("decode: NewSampler(temperature %g, top-k %d, top-p %g): want a finite temperature ≥ 0, top-k ≥ 0 and top-p in [0, 1]",
+			temperature, topK, topP))
+	}
 	return &Sampler{Temperature: temperature, TopK: topK, TopP: topP, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
 }
 
