@@ -61,7 +61,7 @@ func setupFetch(fs *flag.FlagSet) func(context.Context, []string) error {
 		fs.StringVar(&f.datasetCache, n, "", "hub cache for the datasets (default: as the models without --model-cache-dir)")
 	})
 	alias(fs, "local-files-only", "local_files_only")(func(n string) {
-		fs.BoolVar(&f.localOnly, n, false, "download nothing: check the cache, list what is missing or corrupt, exit 1 if anything is")
+		fs.BoolVar(&f.localOnly, n, false, "download nothing: check the cache, list what is missing or corrupt, exit 1 if anything is (so does HF_HUB_OFFLINE=1)")
 	})
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -152,8 +152,9 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// fetch downloads (or with --local-files-only checks) every repository
-// the flags name: progress on stderr, one line per repository on stdout.
+// fetch downloads (or with --local-files-only or HF_HUB_OFFLINE checks)
+// every repository the flags name: progress on stderr, one line per
+// repository on stdout.
 func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 	wants, err := f.wants()
 	if err != nil {
@@ -173,6 +174,9 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Offline (HF_HUB_OFFLINE too), the hub would return a snapshot
+	// whatever it holds: check it instead, as --local-files-only does.
+	offline := models.Offline
 	var errs []error
 	incomplete := 0
 	for _, w := range wants {
@@ -182,7 +186,7 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 		}
 		p := &progress{w: stderr, repo: w.String()}
 		c.Progress = p.report
-		if f.localOnly {
+		if offline {
 			ok, err := check(c, w, stdout)
 			switch {
 			case err != nil:
@@ -207,11 +211,11 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 		return errors.Join(errs...)
 	}
 	if incomplete > 0 {
-		fmt.Fprintf(stderr, "dllmbench fetch: %d of %d repositories are missing or incomplete in the cache (run without --local-files-only where there is network)\n",
+		fmt.Fprintf(stderr, "dllmbench fetch: %d of %d repositories are missing or incomplete in the cache (fetch them where there is network, without --local-files-only or HF_HUB_OFFLINE)\n",
 			incomplete, len(wants))
 		return exitError{1}
 	}
-	if !f.localOnly {
+	if !offline {
 		hint(stderr, f)
 	}
 	return nil

@@ -159,6 +159,17 @@ func TestFetch(t *testing.T) {
 	if l := h.TakeLog(); len(l) != 0 {
 		t.Errorf("--local-files-only sent requests: %q", l)
 	}
+
+	// HF_HUB_OFFLINE makes fetch the same check. Before, it printed the
+	// damaged snapshot's folder as fetched and exited 0.
+	offline := e.run(t, []string{"HF_HUB_OFFLINE=1"}, "fetch", "--config", "grid.yaml", "--model", "org/other",
+		"--model-cache-dir", models, "--dataset-cache-dir", datasets)
+	if offline.code != r.code || offline.stdout != r.stdout || !strings.Contains(offline.stderr, "2 of 3 repositories are missing or incomplete") {
+		t.Errorf("HF_HUB_OFFLINE=1: code %d, want %d and what --local-files-only printed:\n%s%s", offline.code, r.code, offline.stdout, offline.stderr)
+	}
+	if l := h.TakeLog(); len(l) != 0 {
+		t.Errorf("HF_HUB_OFFLINE=1 sent requests: %q", l)
+	}
 }
 
 // A gated repository without a token, or with a wrong one, fails with the
