@@ -270,11 +270,13 @@ func hint(stderr io.Writer, f *fetchFlags) {
 	if err != nil {
 		return
 	}
+	// Either may be relative, and Abs cleans a trailing slash away.
+	want, _ := filepath.Abs(def.Cache)
 	for _, dir := range []string{f.modelCache, f.datasetCache} {
 		if dir == "" {
 			continue
 		}
-		if a, _ := filepath.Abs(dir); a != def.Cache {
+		if a, _ := filepath.Abs(dir); a != want {
 			fmt.Fprintf(stderr, "fetch: 'dllmbench run' looks in %s: set HF_HUB_CACHE=%s for it to find what was fetched into %s\n", def.Cache, a, dir)
 		}
 	}

@@ -172,6 +172,28 @@ func TestFetch(t *testing.T) {
 	}
 }
 
+// fetch says where run will look only when that is not where it fetched
+// to: before, a relative HF_HUB_CACHE, or a cache named with a trailing
+// slash, got the advice to set HF_HUB_CACHE to the same folder.
+func TestFetchCacheHint(t *testing.T) {
+	h, _ := fakeHub(t)
+	e := fetchEnv(t, h)
+	for _, tc := range []struct {
+		hfHubCache, cacheDir string
+		hint                 bool
+	}{
+		{"cache", "cache", false},
+		{"cache", "./cache/", false},
+		{filepath.Join(e.dir, "cache"), "cache/", false},
+		{"cache", "other", true},
+	} {
+		r := e.run(t, []string{"HF_HUB_CACHE=" + tc.hfHubCache}, "fetch", "--model", "org/tiny", "--model-cache-dir", tc.cacheDir)
+		if r.code != 0 || strings.Contains(r.stderr, "set HF_HUB_CACHE=") != tc.hint {
+			t.Errorf("HF_HUB_CACHE=%s, --model-cache-dir %s: code %d, want 0 and a hint %v:\n%s", tc.hfHubCache, tc.cacheDir, r.code, tc.hint, r.stderr)
+		}
+	}
+}
+
 // A gated repository without a token, or with a wrong one, fails with the
 // hub's message on one line, and the token never shows.
 func TestFetchGated(t *testing.T) {
