@@ -209,7 +209,7 @@ func TestLocalPathIsNoID(t *testing.T) {
 		_, resolve := c.ResolveModel(tc.id)
 		_, snap := c.Snapshot(Model, tc.id, "")
 		_, fetch := c.Fetch(t.Context(), Model, tc.id, "", nil)
-		_, verify := c.Verify(Model, tc.id, "", nil)
+		_, verify := c.Verify(t.Context(), Model, tc.id, "", nil)
 		for _, got := range []struct {
 			call string
 			err  error

@@ -305,7 +305,7 @@ func (c *Client) fetchBlob(ctx context.Context, r repository, file string, m met
 	if done > m.size {
 		done = 0 // not a prefix of this file
 	} else if h != nil && done > 0 {
-		if _, err := io.Copy(h, io.NewSectionReader(f, 0, done)); err != nil {
+		if err := hashFrom(ctx, h, io.NewSectionReader(f, 0, done), nil); err != nil {
 			return fail(err)
 		}
 	}

@@ -1,11 +1,13 @@
 package hub
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -30,8 +32,9 @@ func (r Report) OK() bool { return len(r.Missing) == 0 && len(r.Corrupt) == 0 }
 // shard named by a *.safetensors.index.json in the snapshot, and re-hashes
 // every file whose blob is named by a sha256 (an LFS file). The error is for
 // a snapshot that is not there (wrapping ErrNotCached) or cannot be read;
-// what is wrong inside it goes to the Report.
-func (c *Client) Verify(k Kind, repoID, revision string, want []string) (Report, error) {
+// what is wrong inside it goes to the Report, or for ctx's end, which stops
+// the hashing (a checkpoint takes a minute), ctx's error.
+func (c *Client) Verify(ctx context.Context, k Kind, repoID, revision string, want []string) (Report, error) {
 	r, err := newRepository(k, repoID)
 	if err != nil {
 		return Report{}, err
@@ -90,7 +93,7 @@ func (c *Client) Verify(k Kind, repoID, revision string, want []string) (Report,
 		if err != nil || !isSHA256(filepath.Base(target)) {
 			continue
 		}
-		ok, err := c.hasSHA256(p, f, filepath.Base(target))
+		ok, err := c.hasSHA256(ctx, p, f, filepath.Base(target))
 		if err != nil {
 			return fail(err)
 		}
@@ -106,7 +109,7 @@ func (c *Client) Verify(k Kind, repoID, revision string, want []string) (Report,
 
 // hasSHA256 reports whether the file at p, the repository's file, has the
 // given sha256.
-func (c *Client) hasSHA256(p, file, sum string) (bool, error) {
+func (c *Client) hasSHA256(ctx context.Context, p, file, sum string) (bool, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return false, err
@@ -117,27 +120,36 @@ func (c *Client) hasSHA256(p, file, sum string) (bool, error) {
 		return false, err
 	}
 	h := sha256.New()
-	pr := &progressReader{r: f, report: func(n int64) { c.report(file, n, fi.Size()) }}
-	if _, err := io.CopyBuffer(h, pr, make([]byte, 1<<20)); err != nil {
+	if err := hashFrom(ctx, h, f, func(n int64) { c.report(file, n, fi.Size()) }); err != nil {
 		return false, err
 	}
 	return hex.EncodeToString(h.Sum(nil)) == sum, nil
 }
 
-// progressReader calls report after every read.
-type progressReader struct {
-	r      io.Reader
-	n      int64
-	report func(n int64)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if n > 0 {
-		p.report(p.n)
+// hashFrom writes what r holds to h, calling report (when set) with the
+// bytes hashed so far after each read. It stops with ctx's error once ctx
+// is done: a shard of gigabytes takes seconds to hash, and Ctrl-C must not
+// wait for every shard.
+func hashFrom(ctx context.Context, h hash.Hash, r io.Reader, report func(n int64)) error {
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k, err := r.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		if k > 0 && report != nil {
+			report(n)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return n, err
 }
 
 // indexShards returns the files a safetensors index maps tensors to, as

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,7 @@ func TestVerify(t *testing.T) {
 			last := map[string]Progress{}
 			c.Progress = func(p Progress) { last[p.File] = p }
 			c.Offline = true
-			rep, err := c.Verify(Model, "meta-llama/Meta-Llama-3-8B", "main", tc.want)
+			rep, err := c.Verify(t.Context(), Model, "meta-llama/Meta-Llama-3-8B", "main", tc.want)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,6 +101,22 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// A done context stops Verify before it hashes a byte more: hashing a
+// checkpoint takes a minute, which Ctrl-C waited for before.
+func TestVerifyCancelled(t *testing.T) {
+	f := hubtest.New(t, llama())
+	c := client(t, f, "hf_good")
+	if _, err := c.Fetch(t.Context(), Model, "meta-llama/Meta-Llama-3-8B", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	c.Progress = func(p Progress) { t.Errorf("hashed %+v after the context was done", p) }
+	if _, err := c.Verify(ctx, Model, "meta-llama/Meta-Llama-3-8B", "", nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify: %v, want context.Canceled", err)
+	}
+}
+
 func TestVerifyErrors(t *testing.T) {
 	cache := pythonCache(t)
 	writeCache(t, cache,
@@ -119,7 +136,7 @@ func TestVerifyErrors(t *testing.T) {
 			wantErr: `hub: GSAI-ML/LLaDA-8B-Instruct: verify: "/etc/passwd" is not a relative path`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.Verify(Model, tc.id, "", tc.want)
+			_, err := c.Verify(t.Context(), Model, tc.id, "", tc.want)
 			if got := errString(err); got != tc.wantErr {
 				t.Errorf("error:\n got %s\nwant %s", got, tc.wantErr)
 			}

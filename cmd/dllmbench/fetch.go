@@ -187,8 +187,10 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 		p := &progress{w: stderr, repo: w.String()}
 		c.Progress = p.report
 		if offline {
-			ok, err := check(c, w, stdout)
+			ok, err := check(ctx, c, w, stdout)
 			switch {
+			case err != nil && ctx.Err() != nil:
+				return err
 			case err != nil:
 				errs = append(errs, err)
 			case !ok:
@@ -223,7 +225,7 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 
 // check verifies one repository in the cache without the network and
 // prints what it found; ok is false when something is missing or corrupt.
-func check(c *hub.Client, w want, stdout io.Writer) (ok bool, err error) {
+func check(ctx context.Context, c *hub.Client, w want, stdout io.Writer) (ok bool, err error) {
 	var files []string
 	switch {
 	case w.kind == hub.Dataset:
@@ -231,7 +233,7 @@ func check(c *hub.Client, w want, stdout io.Writer) (ok bool, err error) {
 	default:
 		files = []string{"config.json", "tokenizer.json"}
 	}
-	rep, err := c.Verify(w.kind, w.id, w.rev, files)
+	rep, err := c.Verify(ctx, w.kind, w.id, w.rev, files)
 	if errors.Is(err, hub.ErrNotCached) {
 		fmt.Fprintf(stdout, "%s: not in the cache %s\n", w, c.Cache)
 		return false, nil

@@ -50,6 +50,7 @@ func TestInterruptStopsCommands(t *testing.T) {
 	metrics := filepath.Join(results, "raw_data", "quality_metrics.json")
 	must(t, os.MkdirAll(filepath.Dir(metrics), 0o755))
 	must(t, os.WriteFile(metrics, []byte("earlier metrics\n"), 0o644))
+	cache := bigModelCache(t)
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -57,6 +58,10 @@ func TestInterruptStopsCommands(t *testing.T) {
 		code  int
 		ready string // a line of stderr that says the work has begun; "" waits a second
 	}{
+		// Hashing 20 GiB, 15 s on one core; before, it ran to the end and
+		// exited 1 for the mismatch, the signal ignored.
+		{"fetch --local-files-only", []string{"fetch", "--model", "org/big", "--model-cache-dir", cache, "--local-files-only"},
+			syscall.SIGINT, 130, "model.safetensors"},
 		{"quality, SIGINT", []string{"quality", "--output_dir", results, "--judge", "none", "--resamples", "1000000"}, syscall.SIGINT, 130, "no judge"},
 		{"quality, SIGTERM", []string{"quality", "--output_dir", results, "--judge", "none", "--resamples", "1000000"}, syscall.SIGTERM, 143, "no judge"},
 		// About a minute of batches of the likelihood bound.
@@ -118,6 +123,28 @@ func TestInterruptStopsCommands(t *testing.T) {
 			t.Errorf("an interrupted quality rewrote %s:\n%.200s", metrics, b)
 		}
 	})
+}
+
+// bigModelCache returns a hub cache that holds org/big, whose weights are
+// a sparse file of 20 GiB: quick to make, slow to hash.
+func bigModelCache(t *testing.T) string {
+	cache := t.TempDir()
+	repo := filepath.Join(cache, "models--org--big")
+	commit, sum := strings.Repeat("ab", 20), strings.Repeat("cd", 32)
+	snap := filepath.Join(repo, "snapshots", commit)
+	must(t, os.MkdirAll(snap, 0o755))
+	must(t, os.MkdirAll(filepath.Join(repo, "refs"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(repo, "blobs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644))
+	must(t, os.WriteFile(filepath.Join(repo, "blobs", "json"), []byte("{}"), 0o644))
+	f, err := os.Create(filepath.Join(repo, "blobs", sum))
+	must(t, err)
+	must(t, f.Truncate(20<<30))
+	must(t, f.Close())
+	for name, blob := range map[string]string{"config.json": "json", "tokenizer.json": "json", "model.safetensors": sum} {
+		must(t, os.Symlink(filepath.Join("..", "..", "blobs", blob), filepath.Join(snap, name)))
+	}
+	return cache
 }
 
 // A second signal, past the repeats of the first, ends a command at once,
