@@ -259,7 +259,15 @@ func check(ctx context.Context, c *hub.Client, w want, stdout io.Writer) (ok boo
 		what = append(what, "missing "+strings.Join(rep.Missing, ", "))
 	}
 	if len(rep.Corrupt) > 0 {
-		what = append(what, "corrupt "+strings.Join(rep.Corrupt, ", "))
+		// fetch skips a file whose link is in place, however bad its blob:
+		// the blob must go for the file to be fetched again.
+		var blobs []string
+		for _, f := range rep.Corrupt {
+			if b, err := filepath.EvalSymlinks(filepath.Join(rep.Dir, filepath.FromSlash(f))); err == nil {
+				blobs = append(blobs, b)
+			}
+		}
+		what = append(what, fmt.Sprintf("corrupt %s (remove %s, then fetch again)", strings.Join(rep.Corrupt, ", "), strings.Join(blobs, ", ")))
 	}
 	fmt.Fprintf(stdout, "%s: %s, in %s\n", w, strings.Join(what, "; "), rep.Dir)
 	return false, nil

@@ -170,6 +170,20 @@ func TestFetch(t *testing.T) {
 	if l := h.TakeLog(); len(l) != 0 {
 		t.Errorf("HF_HUB_OFFLINE=1 sent requests: %q", l)
 	}
+
+	// Doing as the check says repairs the cache. Before, it named no blob,
+	// and a fetch kept the corrupt one, its link being in place.
+	if w := "corrupt model.safetensors (remove " + blob + ", then fetch again)"; !strings.Contains(r.stdout, w) {
+		t.Errorf("damaged cache: stdout lacks %q:\n%s", w, r.stdout)
+	}
+	must(t, os.Remove(blob))
+	if r := e.run(t, nil, "fetch", "--config", "grid.yaml", "--model-cache-dir", models, "--dataset-cache-dir", datasets); r.code != 0 {
+		t.Errorf("fetch after removing the blob: code %d\n%s", r.code, r.stderr)
+	}
+	r = e.run(t, nil, "fetch", "--config", "grid.yaml", "--model-cache-dir", models, "--dataset-cache-dir", datasets, "--local-files-only")
+	if r.code != 0 || !strings.Contains(r.stdout, "model org/tiny: ok") {
+		t.Errorf("check after the repair: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // fetch says where run will look only when that is not where it fetched
