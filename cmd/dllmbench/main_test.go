@@ -246,8 +246,9 @@ func TestTokenizeRoundTrip(t *testing.T) {
 }
 
 // tokenize takes a model as generate names it: builtin:demo-llama is the
-// demo model's tokenizer; a name that is neither a file nor a model says
-// the file is missing.
+// demo model's tokenizer; a .json file that is not there says the file is
+// missing, a model that is not there why, as generate says it. Before, every
+// one said "stat NAME: no such file or directory".
 func TestTokenizeModelNames(t *testing.T) {
 	dir, err := demo.Dir("builtin:demo-llama")
 	if err != nil {
@@ -261,6 +262,19 @@ func TestTokenizeModelNames(t *testing.T) {
 	r := dllmbench(t, "Hello", "tokenize", "--tokenizer", filepath.Join(t.TempDir(), "none.json"))
 	if r.code == 0 || !strings.Contains(r.stderr, "none.json: no such file or directory") {
 		t.Errorf("a missing file: code %d, %q", r.code, r.stderr)
+	}
+	cache := t.TempDir()
+	for name, want := range map[string]string{
+		"org/absent":     "dllmbench tokenize: hub: model org/absent is no local directory and not in the cache " + cache + "; download it with 'dllmbench fetch --model org/absent'\n",
+		"./absent":       "dllmbench tokenize: hub: model ./absent: no such directory\n",
+		"builtin:absent": "dllmbench tokenize: demo: no built-in model \"absent\" (have demo-llama, demo-llada)\n",
+	} {
+		cmd := exec.Command(binary, "tokenize", "--tokenizer", name)
+		cmd.Env = append(os.Environ(), "HF_HUB_CACHE="+cache, "TRANSFORMERS_CACHE=")
+		cmd.Stdin = strings.NewReader("Hello")
+		if r := execute(t, cmd); r.code != 1 || r.stderr != want {
+			t.Errorf("%s: code %d, %q; want 1 and %q", name, r.code, r.stderr, want)
+		}
 	}
 }
 

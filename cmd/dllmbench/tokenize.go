@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"dllmbench/tokenizer"
 )
@@ -39,11 +40,12 @@ func init() {
 					return usagef("--add-special applies to encoding only, not to --decode")
 				}
 				// A model named as generate names it (a Hugging Face id in
-				// the cache, builtin:demo-llama) where no such file is.
+				// the cache, builtin:demo-llama) where no such file is; a
+				// name in .json is a file.
 				p := *path
-				if _, err := os.Stat(p); err != nil {
-					if dir, rerr := resolveModel(p); rerr == nil {
-						p = dir
+				if _, err := os.Stat(p); err != nil && !strings.HasSuffix(p, ".json") {
+					if p, err = resolveModel(p); err != nil {
+						return err
 					}
 				}
 				tok, err := tokenizer.Load(p)
