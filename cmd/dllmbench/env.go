@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"runtime"
 
 	cudabackend "dllmbench/compute/cuda"
@@ -36,14 +35,14 @@ func init() {
 					if rep.Err != nil {
 						errText = rep.Err.Error()
 					}
-					return json.NewEncoder(os.Stdout).Encode(map[string]any{
+					return json.NewEncoder(out).Encode(map[string]any{
 						"dllmbench": bi, "os": runtime.GOOS, "arch": runtime.GOARCH, "cpu": device.CPUModel(),
 						"cpus": runtime.NumCPU(), "cuda": rep, "cuda_error": errText, "kernel_cache": kc})
 				}
 				if kc == "" {
 					kc = "off"
 				}
-				fmt.Printf("dllmbench %s (%s, %s)\n%s/%s, %s, %d CPUs\n\n%s\nkernel cache: %s (DLLMBENCH_KERNEL_CACHE)\n",
+				fmt.Fprintf(out, "dllmbench %s (%s, %s)\n%s/%s, %s, %d CPUs\n\n%s\nkernel cache: %s (DLLMBENCH_KERNEL_CACHE)\n",
 					bi.Version, bi.Commit, bi.GoVersion, runtime.GOOS, runtime.GOARCH, device.CPUModel(), runtime.NumCPU(),
 					rep.String(), kc)
 				return nil

@@ -67,7 +67,7 @@ func setupFetch(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
 		}
-		return fetch(ctx, &f, os.Stdout, os.Stderr)
+		return fetch(ctx, &f, out, os.Stderr)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"time"
 
@@ -249,7 +248,7 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 				Timings: genTiming{TTFTMS: ms(res.Prefill), TotalMS: ms(total), TokensPerS: float64(n) / total.Seconds()}})
 		}
 	}
-	out := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(out)
 	for i := range gens {
 		g := &gens[i]
 		g.Timings.LoadMS, g.Backend = ms(load), info.Backend
@@ -258,18 +257,18 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 			g.Text = &text
 		}
 		if f.format == "json" {
-			if err := out.Encode(g); err != nil {
+			if err := enc.Encode(g); err != nil {
 				return err
 			}
 			continue
 		}
 		if i > 0 {
-			fmt.Println()
+			fmt.Fprintln(out)
 		}
 		if g.Text != nil {
-			fmt.Println(*g.Text)
+			fmt.Fprintln(out, *g.Text)
 		} else {
-			fmt.Println(jsonInts(g.OutputIDs))
+			fmt.Fprintln(out, jsonInts(g.OutputIDs))
 		}
 	}
 	return nil

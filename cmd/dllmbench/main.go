@@ -41,6 +41,27 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// out is where commands print their results. It keeps the first failed
+// write, which run reports: a result lost to a full disk or a file that
+// cannot be written must not exit 0.
+var out = &errWriter{w: os.Stdout}
+
+// errWriter is a writer that remembers its first error and fails every
+// write after it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
 // exitError carries a chosen exit status without a message of its own.
 type exitError struct{ code int }
 
@@ -86,6 +107,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	err := runFn(ctx, fs.Args())
+	if err == nil && out.err != nil {
+		err = fmt.Errorf("writing the output: %w", out.err)
+	}
 	if err == nil {
 		return 0
 	}

@@ -195,6 +195,36 @@ func TestUserErrors(t *testing.T) {
 	}
 }
 
+// A result that cannot be written (standard output on a full disk) fails
+// the command with one line. Before, the text forms exited 0, the output
+// lost.
+func TestOutputLost(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	grid := filepath.Join(t.TempDir(), "grid.yaml")
+	must(t, os.WriteFile(grid, []byte("name: local\nmodels: [{id: builtin:demo-llama}]\nprompts: {source: file, path: prompts.txt}\n"), 0o644))
+	for _, args := range [][]string{
+		{"version"},
+		{"env"},
+		{"generate", "--model", "builtin:demo-llama", "--prompt", "The game", "--gen-length", "4", "--backend", "cpu"},
+		{"score", "--model", "builtin:demo-llama", "--text", "The game", "--backend", "cpu"},
+		{"tokenize", "--tokenizer", "builtin:demo-llama"},
+		{"fetch", "--config", grid}, // nothing to fetch, which it says
+	} {
+		cmd := exec.Command(binary, args...)
+		var stderr bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader("Hello"), full, &stderr
+		err := cmd.Run()
+		want := "dllmbench " + args[0] + ": writing the output: write /dev/stdout: no space left on device\n"
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || stderr.String() != want {
+			t.Errorf("%v: %v, stderr %q; want exit status 1 and %q", args, err, stderr.String(), want)
+		}
+	}
+}
+
 // The published stories260K greedy sample, through the command line.
 func TestGenerateJSON(t *testing.T) {
 	r := dllmbench(t, "", "generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--prompt-ids", "1,403,407",

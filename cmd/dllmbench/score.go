@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 
 	"dllmbench/compute/device"
 	"dllmbench/decode"
@@ -289,19 +288,19 @@ func runScore(ctx context.Context, f *scoreFlags, set map[string]bool) error {
 		r.WordPerplexity, r.BytePerplexity, r.BitsPerByte = &wp, &bp, &bpb
 	}
 	if f.format == "json" {
-		return json.NewEncoder(os.Stdout).Encode(r)
+		return json.NewEncoder(out).Encode(r)
 	}
 	how := r.Method
 	if r.Windows > 1 {
 		how += fmt.Sprintf(", %d rolling windows", r.Windows)
 	}
-	fmt.Printf("tokens     %d scored (%s)\nnll        %.6f\nperplexity %.6f per token\n", r.Scored, how, r.NLL, float64(r.Perplexity))
+	fmt.Fprintf(out, "tokens     %d scored (%s)\nnll        %.6f\nperplexity %.6f per token\n", r.Scored, how, r.NLL, float64(r.Perplexity))
 	if r.WordPerplexity != nil {
-		fmt.Printf("word perplexity %.6f (%d words)\nbyte perplexity %.6f (%d bytes)\nbits per byte   %.6f\n",
+		fmt.Fprintf(out, "word perplexity %.6f (%d words)\nbyte perplexity %.6f (%d bytes)\nbits per byte   %.6f\n",
 			float64(*r.WordPerplexity), r.Words, float64(*r.BytePerplexity), r.Bytes, float64(*r.BitsPerByte))
 	}
 	if r.IsGreedy != nil {
-		fmt.Printf("is greedy  %v\n", *r.IsGreedy)
+		fmt.Fprintf(out, "is greedy  %v\n", *r.IsGreedy)
 	}
 	return nil
 }

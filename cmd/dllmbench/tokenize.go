@@ -66,14 +66,14 @@ func init() {
 							return fmt.Errorf("token id %d is not in the vocabulary of %d", id, tok.VocabSize())
 						}
 					}
-					_, err := io.WriteString(os.Stdout, tok.Decode(ids, *skip))
+					_, err := io.WriteString(out, tok.Decode(ids, *skip))
 					return err
 				}
 				ids := tok.Encode(string(in), *addSpecial)
 				if ids == nil {
 					ids = []int{}
 				}
-				fmt.Println(jsonInts(ids))
+				fmt.Fprintln(out, jsonInts(ids))
 				return nil
 			}
 		},

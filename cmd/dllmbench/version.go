@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 
 	"dllmbench/internal/buildinfo"
 )
@@ -26,7 +25,7 @@ func init() {
 				}
 				in := buildinfo.Get()
 				if *asJSON {
-					enc := json.NewEncoder(os.Stdout)
+					enc := json.NewEncoder(out)
 					enc.SetIndent("", "  ")
 					return enc.Encode(in)
 				}
@@ -34,7 +33,7 @@ func init() {
 				if in.Modified {
 					dirty = " (modified)"
 				}
-				fmt.Printf("dllmbench %s\ncommit  %s%s\nbuilt   %s\ngo      %s\n", in.Version, in.Commit, dirty, in.Date, in.GoVersion)
+				fmt.Fprintf(out, "dllmbench %s\ncommit  %s%s\nbuilt   %s\ngo      %s\n", in.Version, in.Commit, dirty, in.Date, in.GoVersion)
 				return nil
 			}
 		},
