@@ -202,7 +202,9 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 		dir, err := c.Fetch(ctx, w.kind, w.id, w.rev, w.patterns)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted; run again to continue where it stopped: %w", err)
+				// run prints the interrupted line itself, without err.
+				fmt.Fprintf(stderr, "fetch: %s: stopped; the bytes downloaded are kept: run the same command again to continue\n", w)
+				return err
 			}
 			errs = append(errs, err)
 			continue

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,7 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"dllmbench/hub/hubtest"
 )
@@ -205,6 +209,65 @@ func TestFetchCacheHint(t *testing.T) {
 		if r.code != 0 || strings.Contains(r.stderr, "set HF_HUB_CACHE=") != tc.hint {
 			t.Errorf("HF_HUB_CACHE=%s, --model-cache-dir %s: code %d, want 0 and a hint %v:\n%s", tc.hfHubCache, tc.cacheDir, r.code, tc.hint, r.stderr)
 		}
+	}
+}
+
+// Ctrl-C in a download stops fetch with the interrupted line, after one
+// that says that fetching again continues it, and nothing it left passes for
+// complete: the check finds no snapshot of main, and the next fetch
+// resumes at the byte where the download stopped. Before, the line about
+// continuing was built and never printed.
+func TestFetchInterrupted(t *testing.T) {
+	h, repos := fakeHub(t)
+	e := fetchEnv(t, h)
+	h.Cut[hubtest.SHA256(repos[0].Files["model.safetensors"])] = 1000
+	var hold atomic.Bool
+	hold.Store(true)
+	held := make(chan struct{}, 1)
+	// The CDN's second GET, which resumes after the cut, waits for the
+	// client to go.
+	var gets atomic.Int32
+	h.Before = func(server string, r *http.Request) {
+		if server == "cdn" && gets.Add(1) > 1 && hold.Load() {
+			held <- struct{}{}
+			<-r.Context().Done()
+		}
+	}
+	cmd := exec.Command(binary, "fetch", "--model", "org/tiny")
+	cmd.Dir, cmd.Env = e.dir, e.vars
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	select {
+	case <-held:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the download did not resume:\n%s", stderr.String())
+	}
+	must(t, cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
+	hold.Store(false)
+	want := "fetch: model org/tiny: stopped; the bytes downloaded are kept: run the same command again to continue\n" +
+		"dllmbench fetch: interrupted by SIGINT\n"
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || !strings.HasSuffix(stderr.String(), want) {
+		t.Errorf("%v, want exit status 130 and the last lines %q:\n%s", err, want, stderr.String())
+	}
+
+	r := e.run(t, nil, "fetch", "--model", "org/tiny", "--local-files-only")
+	if want := "model org/tiny: not in the cache "; r.code != 1 || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("check after the interruption: code %d, want 1 and %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	h.TakeLog()
+	if r := e.run(t, nil, "fetch", "--model", "org/tiny"); r.code != 0 {
+		t.Fatalf("fetch after the interruption: code %d\n%s", r.code, r.stderr)
+	}
+	if log := h.TakeLog(); !slices.ContainsFunc(log, func(l string) bool {
+		return strings.HasPrefix(l, "cdn GET") && strings.HasSuffix(l, "range=bytes=1000-")
+	}) {
+		t.Errorf("the next fetch did not resume at byte 1000:\n%s", strings.Join(log, "\n"))
+	}
+	if r := e.run(t, nil, "fetch", "--model", "org/tiny", "--local-files-only"); r.code != 0 {
+		t.Errorf("check after the resumed fetch: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
