@@ -209,6 +209,12 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 			errs = append(errs, err)
 			continue
 		}
+		if w.kind == hub.Model {
+			if l := lacking(dir); len(l) > 0 {
+				errs = append(errs, fmt.Errorf("%s: the repository has no %s (dllmbench loads config.json, tokenizer.json and safetensors weights)", w, strings.Join(l, ", ")))
+				continue
+			}
+		}
 		fmt.Fprintf(stdout, "%s: %s\n", w, dir)
 	}
 	if len(errs) > 0 {
@@ -229,11 +235,8 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 // prints what it found; ok is false when something is missing or corrupt.
 func check(ctx context.Context, c *hub.Client, w want, stdout io.Writer) (ok bool, err error) {
 	var files []string
-	switch {
-	case w.kind == hub.Dataset:
+	if w.kind == hub.Dataset {
 		files = w.patterns
-	default:
-		files = []string{"config.json", "tokenizer.json"}
 	}
 	rep, err := c.Verify(ctx, w.kind, w.id, w.rev, files)
 	if errors.Is(err, hub.ErrNotCached) {
@@ -244,13 +247,9 @@ func check(ctx context.Context, c *hub.Client, w want, stdout io.Writer) (ok boo
 		return false, err
 	}
 	if w.kind == hub.Model {
-		// Verify checks the shards an index names; a model without an index
-		// needs some safetensors file.
-		if m, _ := filepath.Glob(filepath.Join(rep.Dir, "*.safetensors")); len(m) == 0 && !slices.Contains(rep.Missing, "model.safetensors") {
-			if _, err := os.Stat(filepath.Join(rep.Dir, "model.safetensors.index.json")); err != nil {
-				rep.Missing = append(rep.Missing, "model.safetensors")
-			}
-		}
+		rep.Missing = append(rep.Missing, lacking(rep.Dir)...)
+		slices.Sort(rep.Missing)
+		rep.Missing = slices.Compact(rep.Missing)
 	}
 	if rep.OK() {
 		fmt.Fprintf(stdout, "%s: ok, %s\n", w, rep.Dir)
@@ -273,6 +272,25 @@ func check(ctx context.Context, c *hub.Client, w want, stdout io.Writer) (ok boo
 	}
 	fmt.Fprintf(stdout, "%s: %s, in %s\n", w, strings.Join(what, "; "), rep.Dir)
 	return false, nil
+}
+
+// lacking lists the files dllmbench loads of a model that its snapshot
+// dir lacks: config.json, tokenizer.json, and safetensors weights, named
+// model.safetensors when there are none (Verify checks the shards an index
+// names).
+func lacking(dir string) []string {
+	var out []string
+	for _, f := range []string{"config.json", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			out = append(out, f)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors")); len(m) == 0 {
+		if _, err := os.Stat(filepath.Join(dir, "model.safetensors.index.json")); err != nil {
+			out = append(out, "model.safetensors")
+		}
+	}
+	return out
 }
 
 // hint tells where run will not look: it finds models and WikiText only

@@ -271,6 +271,28 @@ func TestFetchInterrupted(t *testing.T) {
 	}
 }
 
+// A model repository without what dllmbench loads (safetensors weights,
+// here) fails fetch, as the check would flag it. Before, fetch printed its
+// folder as fetched, and --local-files-only then called it incomplete,
+// which no fetch could cure.
+func TestFetchUnloadable(t *testing.T) {
+	h := hubtest.New(t, &hubtest.Repo{
+		ID: "org/pickled", Commit: strings.Repeat("d4", 20),
+		Files: map[string]string{"config.json": `{}`, "tokenizer.json": `{}`, "pytorch_model.bin": "pickled weights"},
+		LFS:   map[string]bool{"pytorch_model.bin": true},
+	})
+	e := fetchEnv(t, h)
+	r := e.run(t, nil, "fetch", "--model", "org/pickled")
+	want := "dllmbench fetch: model org/pickled: the repository has no model.safetensors (dllmbench loads config.json, tokenizer.json and safetensors weights)\n"
+	if r.code != 1 || r.stdout != "" || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("code %d, want 1 and the last line %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	r = e.run(t, nil, "fetch", "--model", "org/pickled", "--local-files-only")
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "model org/pickled: missing model.safetensors, in ") {
+		t.Errorf("check: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // A gated repository without a token, or with a wrong one, fails with the
 // hub's message on one line, and the token never shows.
 func TestFetchGated(t *testing.T) {
