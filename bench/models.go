@@ -70,7 +70,7 @@ func locate(spec ModelSpec, hc *hub.Client) (dir, revision string, err error) {
 		return spec.ID, "", nil
 	}
 	if hc == nil {
-		if hc, err = hub.New(hub.Options{}); err != nil {
+		if hc, err = hub.New(hub.Options{Offline: true}); err != nil {
 			return "", "", err
 		}
 	}

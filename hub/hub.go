@@ -85,8 +85,11 @@ type Progress struct {
 
 // New returns a client configured as huggingface_hub would be by this
 // process's environment (see constants.py there), with o overriding it.
-// It fails when the token file exists but cannot be read, when the endpoint
-// is not an http(s) URL, or when the cache is in an unknown home directory.
+// It fails when the cache is in an unknown home directory and, unless the
+// client is offline, when the endpoint is not an http(s) URL or the token
+// file exists but cannot be read: an offline client sends no request, and
+// a shared HF_HOME's token file that only its owner may read must not keep
+// the others from the cache.
 func New(o Options) (*Client, error) {
 	env := os.Getenv
 	home, homeErr := os.UserHomeDir()
@@ -111,17 +114,17 @@ func New(o Options) (*Client, error) {
 		}
 	}
 
+	// huggingface_hub reads TRANSFORMERS_OFFLINE only when HF_HUB_OFFLINE is unset.
+	if isTrue(firstSet(env("HF_HUB_OFFLINE"), env("TRANSFORMERS_OFFLINE"))) {
+		c.Offline = true
+	}
+
 	if c.Endpoint == "" {
 		c.Endpoint = firstSet(env("HF_ENDPOINT"), DefaultEndpoint)
 	}
 	c.Endpoint = strings.TrimRight(c.Endpoint, "/")
-	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(c.Endpoint); (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") && !c.Offline {
 		return nil, fmt.Errorf("hub: endpoint %q is not an http(s) URL", c.Endpoint)
-	}
-
-	// huggingface_hub reads TRANSFORMERS_OFFLINE only when HF_HUB_OFFLINE is unset.
-	if isTrue(firstSet(env("HF_HUB_OFFLINE"), env("TRANSFORMERS_OFFLINE"))) {
-		c.Offline = true
 	}
 
 	switch tok := cleanToken(o.Token); {
@@ -144,7 +147,7 @@ func New(o Options) (*Client, error) {
 			break // no home, so no token file there
 		}
 		b, err := os.ReadFile(file)
-		if err != nil && !os.IsNotExist(err) {
+		if err != nil && !os.IsNotExist(err) && !c.Offline {
 			return nil, fmt.Errorf("hub: token file: %v", err)
 		}
 		if tok := cleanToken(string(b)); tok != "" {

@@ -81,6 +81,11 @@ func TestNew(t *testing.T) {
 		env:     map[string]string{"HF_ENDPOINT": "hf-mirror.example"},
 		wantErr: `hub: endpoint "hf-mirror.example" is not an http(s) URL`,
 	}, {
+		// An offline client sends no request: its endpoint does not matter.
+		name: "HF_ENDPOINT without a scheme, offline",
+		env:  map[string]string{"HF_ENDPOINT": "hf-mirror.example", "HF_HUB_OFFLINE": "1"},
+		want: with(func(s *settings) { s.Endpoint, s.Offline = "hf-mirror.example", true }),
+	}, {
 		name: "HF_HUB_OFFLINE=yes",
 		env:  map[string]string{"HF_HUB_OFFLINE": "yes"},
 		want: with(func(s *settings) { s.Offline = true }),
@@ -146,6 +151,13 @@ func TestNew(t *testing.T) {
 		name:    "unreadable token file",
 		files:   map[string]string{".cache/huggingface/token/x": ""},
 		wantErr: "hub: token file: read ~/.cache/huggingface/token: is a directory",
+	}, {
+		// Nor its token: a shared HF_HOME's token file, which only its owner
+		// may read, does not keep the others from the cache.
+		name:  "unreadable token file, offline",
+		files: map[string]string{".cache/huggingface/token/x": ""},
+		opts:  Options{Offline: true},
+		want:  with(func(s *settings) { s.Offline = true }),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			home := t.TempDir()

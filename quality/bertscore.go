@@ -96,7 +96,7 @@ func FindEncoder(id string) (string, error) {
 	if a, ok := encoderAliases[id]; ok {
 		cands = []string{a, id}
 	}
-	hc, err := hub.New(hub.Options{})
+	hc, err := hub.New(hub.Options{Offline: true})
 	if err != nil {
 		return "", fmt.Errorf("quality: BERTScore encoder %s: %w", id, err)
 	}

@@ -193,7 +193,7 @@ func resolveModel(ref string) (string, error) {
 	if st, err := os.Stat(ref); err == nil && st.IsDir() {
 		return ref, nil
 	}
-	c, err := hub.New(hub.Options{})
+	c, err := hub.New(hub.Options{Offline: true})
 	if err != nil {
 		return "", err
 	}

@@ -296,7 +296,7 @@ func lacking(dir string) []string {
 // hint tells where run will not look: it finds models and WikiText only
 // in the cache that the HF variables name.
 func hint(stderr io.Writer, f *fetchFlags) {
-	def, err := hub.New(hub.Options{})
+	def, err := hub.New(hub.Options{Offline: true})
 	if err != nil {
 		return
 	}

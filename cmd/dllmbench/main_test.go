@@ -225,6 +225,36 @@ func TestOutputLost(t *testing.T) {
 	}
 }
 
+// Commands that only read the cache do not read the token nor parse the
+// endpoint: a shared HF_HOME's token file that only its owner may read (a
+// directory here, which no one can read as a file) and a mistyped
+// HF_ENDPOINT fail only what downloads. Before, every command that looked
+// up a model failed with "hub: token file: …".
+func TestCacheWithoutToken(t *testing.T) {
+	cache := t.TempDir()
+	snap := filepath.Join(cache, "models--org--demo", "snapshots", strings.Repeat("e5", 20))
+	must(t, os.MkdirAll(filepath.Join(cache, "models--org--demo", "refs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(cache, "models--org--demo", "refs", "main"), []byte(strings.Repeat("e5", 20)), 0o644))
+	must(t, os.CopyFS(snap, os.DirFS("../../internal/demo/files/demo-llama")))
+	for _, tc := range []struct {
+		env  string
+		args []string
+	}{
+		{"HF_TOKEN_PATH=" + t.TempDir(), []string{"generate", "--model", "org/demo", "--prompt", "The game", "--gen-length", "2", "--backend", "cpu"}},
+		{"HF_TOKEN_PATH=" + t.TempDir(), []string{"score", "--model", "org/demo", "--text", "The game", "--backend", "cpu"}},
+		{"HF_TOKEN_PATH=" + t.TempDir(), []string{"tokenize", "--tokenizer", "org/demo"}},
+		{"HF_TOKEN_PATH=" + t.TempDir(), []string{"fetch", "--model", "org/demo", "--local-files-only"}},
+		{"HF_ENDPOINT=hf-mirror.example", []string{"generate", "--model", "org/demo", "--prompt", "The game", "--gen-length", "2", "--backend", "cpu"}},
+	} {
+		cmd := exec.Command(binary, tc.args...)
+		cmd.Env = append(os.Environ(), "HF_HUB_CACHE="+cache, "HF_TOKEN=", "HUGGING_FACE_HUB_TOKEN=", "HF_HUB_OFFLINE=", "HF_ENDPOINT=", tc.env)
+		cmd.Stdin = strings.NewReader("Hello")
+		if r := execute(t, cmd); r.code != 0 {
+			t.Errorf("%s %v: code %d\n%s", tc.env, tc.args, r.code, r.stderr)
+		}
+	}
+}
+
 // The published stories260K greedy sample, through the command line.
 func TestGenerateJSON(t *testing.T) {
 	r := dllmbench(t, "", "generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--prompt-ids", "1,403,407",
