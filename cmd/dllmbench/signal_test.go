@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,15 +148,41 @@ func bigModelCache(t *testing.T) string {
 	return cache
 }
 
-// A second signal, past the repeats of the first, ends a command at once,
-// even one that does not look at its context (tokenize, blocked on its
-// standard input). A repeat that comes with the first, as timeout(1) sends
-// its signal to its command and then to its process group, does not.
-func TestSecondSignalKills(t *testing.T) {
+// Ctrl-C ends a tokenize that waits for its input, as it ends every other
+// command. Before, the first was ignored until the input ended, and then
+// the ids printed.
+func TestInterruptTokenize(t *testing.T) {
 	cmd := exec.Command(binary, "tokenize", "--tokenizer", "../../testdata/golden/engine/llada-tiny")
-	stdin, err := cmd.StdinPipe() // never closed: tokenize waits for its input
+	stdin, err := cmd.StdinPipe() // never closed: a terminal's input
 	must(t, err)
 	defer stdin.Close()
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	must(t, cmd.Start())
+	_, err = io.WriteString(stdin, "typed so far")
+	must(t, err)
+	time.Sleep(time.Second) // past the start, where the handler is set up
+	must(t, cmd.Process.Signal(syscall.SIGINT))
+	timer := time.AfterFunc(5*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || stdout.String() != "" ||
+		stderr.String() != "dllmbench tokenize: interrupted by SIGINT\n" {
+		t.Errorf("%v, stdout %q, stderr %q; want exit status 130, no ids and the interrupted line", err, stdout.String(), stderr.String())
+	}
+}
+
+// A second signal, past the repeats of the first, ends a command at once,
+// even one that does not look at its context (tokenize, blocked opening a
+// tokenizer file that is a pipe no one writes). A repeat that comes with
+// the first, as timeout(1) sends its signal to its command and then to its
+// process group, does not.
+func TestSecondSignalKills(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(binary, "tokenize", "--tokenizer", fifo)
 	must(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

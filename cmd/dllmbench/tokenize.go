@@ -26,7 +26,7 @@ func init() {
 			addSpecial := fs.Bool("add-special", false, "add the post-processor's special tokens (BOS) as HF tokenizer(text) does")
 			decodeIDs := fs.Bool("decode", false, "read a JSON array of ids and print the text (as transformers' decode for a directory, tokenizers' for a file)")
 			skip := fs.Bool("skip-special", false, "with --decode: leave special tokens out of the text")
-			return func(_ context.Context, args []string) error {
+			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q (the text comes on stdin)", args[0])
 				}
@@ -52,7 +52,10 @@ func init() {
 				if err != nil {
 					return err
 				}
-				in, err := io.ReadAll(os.Stdin)
+				in, err := readAll(ctx, os.Stdin)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
 				if err != nil {
 					return fmt.Errorf("reading stdin: %w", err)
 				}
@@ -78,4 +81,25 @@ func init() {
 			}
 		},
 	})
+}
+
+// readAll reads r to its end, or returns ctx's error once ctx is done: the
+// Ctrl-C of a user typing the text must end tokenize, not wait for the
+// input's end.
+func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(r)
+		ch <- result{b, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.b, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
