@@ -146,6 +146,13 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 			return usagef("--%s does not apply to %s, a %s model", name, cfg.Arch, cfg.Family)
 		}
 	}
+	// Fast-dLLM's rules commit what their confidences allow, step after
+	// step, until the block is done: no step count is kept.
+	for _, rule := range []string{"threshold", "factor"} {
+		if set["steps"] && set[rule] {
+			return usagef("--steps does not apply with --%s, which commits tokens until the block is done", rule)
+		}
+	}
 	tok, err := loadTokenizer(dir)
 	if err != nil {
 		return err

@@ -162,6 +162,9 @@ func TestUserErrors(t *testing.T) {
 		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 1, `unknown backend "tpu"`},
 		{"more diffusion steps than tokens", []string{"generate", "--model", "../../testdata/golden/engine/llada-tiny", "--prompt-ids", "5", "--gen-length", "8", "--steps", "16"}, 2,
 			"steps 16 exceed gen-length 8: at most one step per generated token"},
+		// --steps was ignored.
+		{"--steps with --threshold", []string{"generate", "--model", "../../testdata/golden/engine/llada-tiny", "--prompt-ids", "5", "--gen-length", "8", "--steps", "4", "--threshold", "0.9"}, 2,
+			"--steps does not apply with --threshold, which commits tokens until the block is done"},
 		// bench lists each bad override on a line of its own; the user gets them on one.
 		{"several bad overrides", []string{"run", "--dry-run", "--steps", "0", "--batch_size", "0", "--max_prompts", "0"}, 2,
 			"--steps: 0 is out of range (want ≥ 1); --batch_size: 0 is out of range (want ≥ 1); --max_prompts: 0 is out of range (want ≥ 1) (see 'dllmbench run --help')"},
