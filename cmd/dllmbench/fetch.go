@@ -178,6 +178,7 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 	// whatever it holds: check it instead, as --local-files-only does.
 	offline := models.Offline
 	var errs []error
+	var into []string // the caches that received a repository
 	incomplete := 0
 	for _, w := range wants {
 		c := models
@@ -216,6 +217,9 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 			}
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", w, dir)
+		if !slices.Contains(into, c.Cache) {
+			into = append(into, c.Cache)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -225,9 +229,7 @@ func fetch(ctx context.Context, f *fetchFlags, stdout, stderr io.Writer) error {
 			incomplete, len(wants))
 		return exitError{1}
 	}
-	if !offline {
-		hint(stderr, f)
-	}
+	hint(stderr, into)
 	return nil
 }
 
@@ -294,18 +296,15 @@ func lacking(dir string) []string {
 }
 
 // hint tells where run will not look: it finds models and WikiText only
-// in the cache that the HF variables name.
-func hint(stderr io.Writer, f *fetchFlags) {
+// in the cache that the HF variables name, and caches got what was fetched.
+func hint(stderr io.Writer, caches []string) {
 	def, err := hub.New(hub.Options{Offline: true})
 	if err != nil {
 		return
 	}
 	// Either may be relative, and Abs cleans a trailing slash away.
 	want, _ := filepath.Abs(def.Cache)
-	for _, dir := range []string{f.modelCache, f.datasetCache} {
-		if dir == "" {
-			continue
-		}
+	for _, dir := range caches {
 		if a, _ := filepath.Abs(dir); a != want {
 			fmt.Fprintf(stderr, "fetch: 'dllmbench run' looks in %s: set HF_HUB_CACHE=%s for it to find what was fetched into %s\n", def.Cache, a, dir)
 		}

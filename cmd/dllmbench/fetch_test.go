@@ -192,22 +192,26 @@ func TestFetch(t *testing.T) {
 
 // fetch says where run will look only when that is not where it fetched
 // to: before, a relative HF_HUB_CACHE, or a cache named with a trailing
-// slash, got the advice to set HF_HUB_CACHE to the same folder.
+// slash, got the advice to set HF_HUB_CACHE to the same folder, and a
+// --dataset-cache-dir that received nothing the advice to set HF_HUB_CACHE
+// to it, where run would then miss the model.
 func TestFetchCacheHint(t *testing.T) {
 	h, _ := fakeHub(t)
 	e := fetchEnv(t, h)
 	for _, tc := range []struct {
-		hfHubCache, cacheDir string
-		hint                 bool
+		hfHubCache string
+		args       []string
+		hint       bool
 	}{
-		{"cache", "cache", false},
-		{"cache", "./cache/", false},
-		{filepath.Join(e.dir, "cache"), "cache/", false},
-		{"cache", "other", true},
+		{"cache", []string{"--model-cache-dir", "cache"}, false},
+		{"cache", []string{"--model-cache-dir", "./cache/"}, false},
+		{filepath.Join(e.dir, "cache"), []string{"--model-cache-dir", "cache/"}, false},
+		{"cache", []string{"--model-cache-dir", "other"}, true},
+		{"cache", []string{"--dataset-cache-dir", "other"}, false},
 	} {
-		r := e.run(t, []string{"HF_HUB_CACHE=" + tc.hfHubCache}, "fetch", "--model", "org/tiny", "--model-cache-dir", tc.cacheDir)
+		r := e.run(t, []string{"HF_HUB_CACHE=" + tc.hfHubCache}, append([]string{"fetch", "--model", "org/tiny"}, tc.args...)...)
 		if r.code != 0 || strings.Contains(r.stderr, "set HF_HUB_CACHE=") != tc.hint {
-			t.Errorf("HF_HUB_CACHE=%s, --model-cache-dir %s: code %d, want 0 and a hint %v:\n%s", tc.hfHubCache, tc.cacheDir, r.code, tc.hint, r.stderr)
+			t.Errorf("HF_HUB_CACHE=%s, %q: code %d, want 0 and a hint %v:\n%s", tc.hfHubCache, tc.args, r.code, tc.hint, r.stderr)
 		}
 	}
 }
