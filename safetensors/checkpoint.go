@@ -62,7 +62,8 @@ func OpenDir(path string) (*Checkpoint, error) {
 	}
 	var found []string
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".safetensors") && e.Type().IsRegular() {
+		// isFile follows links: a hub snapshot's files link to its blobs.
+		if strings.HasSuffix(e.Name(), ".safetensors") && isFile(filepath.Join(path, e.Name())) {
 			found = append(found, e.Name())
 		}
 	}

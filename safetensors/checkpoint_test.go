@@ -119,6 +119,17 @@ func TestOpenDirResolution(t *testing.T) {
 			writeText(t, filepath.Join(sub, "config.json"), "{}")
 			return sub
 		}, []string{"consolidated.safetensors"}, []string{"x"}},
+		// A Hugging Face snapshot links its files to blobs. Before, a link
+		// was no *.safetensors file, and the directory no checkpoint.
+		{"lone file linked as in a hub snapshot", func(t *testing.T, dir string) string {
+			snap := filepath.Join(dir, "snapshot")
+			os.Mkdir(snap, 0o755)
+			writeTensors(t, filepath.Join(dir, "blob"), "x")
+			if err := os.Symlink(filepath.Join("..", "blob"), filepath.Join(snap, "consolidated.safetensors")); err != nil {
+				t.Fatal(err)
+			}
+			return snap
+		}, []string{"consolidated.safetensors"}, []string{"x"}},
 		// transformers looks for model.safetensors before the index.
 		{"single file before index", func(t *testing.T, dir string) string {
 			writeTensors(t, filepath.Join(dir, SingleName), "s")
