@@ -65,6 +65,9 @@ func (c *Client) Verify(ctx context.Context, k Kind, repoID, revision string, wa
 			continue
 		}
 		shards, err := indexShards(filepath.Join(dir, filepath.FromSlash(f)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a link to a removed blob, missing below
+		}
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", f, err))
 		}

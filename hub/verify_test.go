@@ -46,6 +46,13 @@ func TestVerify(t *testing.T) {
 		},
 		missing: []string{shard1},
 	}, {
+		// Before, Verify failed, reading the index for its shards.
+		name: "index blob removed",
+		damage: func(t *testing.T, _, blobs string) {
+			must(t, os.Remove(filepath.Join(blobs, hubtest.GitBlobID(ll.Files["model.safetensors.index.json"]))))
+		},
+		missing: []string{"model.safetensors.index.json"},
+	}, {
 		name:    "expected file never fetched",
 		damage:  func(*testing.T, string, string) {},
 		want:    []string{"config.json", "tokenizer_config.json"},
