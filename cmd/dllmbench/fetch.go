@@ -287,10 +287,11 @@ func lacking(dir string) []string {
 			out = append(out, f)
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors")); len(m) == 0 {
-		if _, err := os.Stat(filepath.Join(dir, "model.safetensors.index.json")); err != nil {
-			out = append(out, "model.safetensors")
-		}
+	// Not filepath.Glob: the cache's path may hold pattern characters.
+	ents, _ := os.ReadDir(dir)
+	weights := slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".safetensors") })
+	if _, err := os.Stat(filepath.Join(dir, "model.safetensors.index.json")); !weights && err != nil {
+		out = append(out, "model.safetensors")
 	}
 	return out
 }

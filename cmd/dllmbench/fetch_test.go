@@ -295,6 +295,18 @@ func TestFetchUnloadable(t *testing.T) {
 	if r.code != 1 || !strings.HasPrefix(r.stdout, "model org/pickled: missing model.safetensors, in ") {
 		t.Errorf("check: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+
+	// Safetensors weights are found in a cache whose path holds pattern
+	// characters, which the check took for a pattern before.
+	h, _ = fakeHub(t)
+	e = fetchEnv(t, h)
+	cache := filepath.Join(e.dir, "hf[1]")
+	if r := e.run(t, nil, "fetch", "--model", "org/tiny", "--model-cache-dir", cache); r.code != 0 {
+		t.Errorf("fetch into %s: code %d\n%s", cache, r.code, r.stderr)
+	}
+	if r := e.run(t, nil, "fetch", "--model", "org/tiny", "--model-cache-dir", cache, "--local-files-only"); r.code != 0 {
+		t.Errorf("check of %s: code %d\n%s%s", cache, r.code, r.stdout, r.stderr)
+	}
 }
 
 // A gated repository without a token, or with a wrong one, fails with the
