@@ -29,6 +29,13 @@ func Load(dir string, b compute.Backend, opt LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The RoPE tables hold cos and sin of every position of the context,
+	// in float32 on the host and on b: a max_position_embeddings beyond
+	// reason must fail here, not end the process out of memory.
+	if need, have := 8*float64(c.MaxSeqLen)*float64(c.HeadDim), machineMemory(); have > 0 && need > float64(have) {
+		return nil, fmt.Errorf("model: %s: RoPE tables for a context of %d positions (max_position_embeddings) need %s, the machine has %s",
+			dir, c.MaxSeqLen, GiB(need), GiB(float64(have)))
+	}
 	w, ck, err := loadWeights(dir, c, b, opt)
 	if err != nil {
 		return nil, err

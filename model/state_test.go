@@ -1,6 +1,9 @@
 package model
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,6 +46,39 @@ func setMachine(t *testing.T, bytes int64) {
 	old := machineMemory
 	machineMemory = func() int64 { return bytes }
 	t.Cleanup(func() { machineMemory = old })
+}
+
+// A config whose context is beyond the machine fails Load with one line,
+// before the RoPE tables of every position are allocated. Before, a
+// max_position_embeddings of 10¹² ended the process out of memory.
+func TestLoadContextBeyondMachine(t *testing.T) {
+	setMachine(t, 16<<30)
+	dir := t.TempDir()
+	cfg, err := os.ReadFile("../testdata/stories260K/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), `"max_position_embeddings": 512`, `"max_position_embeddings": 1000000000000`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	weights, err := filepath.Abs("../testdata/stories260K/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(weights, filepath.Join(dir, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New(1)
+	t.Cleanup(b.Close)
+	m, err := Load(dir, b, LoadOptions{})
+	if err == nil {
+		m.Close()
+	}
+	want := "model: " + dir + ": RoPE tables for a context of 1000000000000 positions (max_position_embeddings) need 59605 GiB, the machine has 16.0 GiB"
+	if fmt.Sprint(err) != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
 }
 
 // StateBytes is what NewState allocates: its backend part is the sum
