@@ -148,9 +148,12 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 	}
 	// Fast-dLLM's rules commit what their confidences allow, step after
 	// step, until the block is done: no step count is kept.
-	for _, rule := range []string{"threshold", "factor"} {
-		if set["steps"] && set[rule] {
-			return usagef("--steps does not apply with --%s, which commits tokens until the block is done", rule)
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"threshold", f.threshold}, {"factor", f.factor}} {
+		if set["steps"] && r.v != 0 {
+			return usagef("--steps does not apply with --%s, which commits tokens until the block is done", r.name)
 		}
 	}
 	tok, err := loadTokenizer(dir)
@@ -186,9 +189,6 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 	}
 	if f.temperature == 0 && (f.topK > 0 || f.topP < 1) {
 		return usagef("--top-k and --top-p restrict sampling: give --temperature > 0 too (0 is greedy)")
-	}
-	if set["steps"] && (f.threshold != 0 || f.factor != 0) {
-		return usagef("--steps does not apply with --threshold or --factor: they commit until each block is done, in as many calls as it takes")
 	}
 	if err := dopt.Check(); err != nil && cfg.Family == model.LLaDA {
 		return usagef("%v", err)

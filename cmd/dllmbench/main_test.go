@@ -405,8 +405,8 @@ func TestGenerateDiffusion(t *testing.T) {
 		{[]string{"--top-k", "3"}, "--top-k does not apply"},
 		// Fast-dLLM's threshold and factor rules commit until the block is
 		// done: a step count would label cells with a count never run.
-		{[]string{"--threshold", "0.9", "--steps", "8"}, "--steps does not apply with --threshold or --factor"},
-		{[]string{"--factor", "1", "--steps", "16"}, "--steps does not apply with --threshold or --factor"},
+		{[]string{"--threshold", "0.9", "--steps", "8"}, "--steps does not apply with --threshold, which commits"},
+		{[]string{"--factor", "1", "--steps", "16"}, "--steps does not apply with --factor, which commits"},
 	} {
 		args := append([]string{"generate", "--model", m, "--prompt-ids", "5,6", "--gen-length", "16", "--backend", "cpu"}, tc.args...)
 		r := dllmbench(t, "", args...)
