@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -32,8 +33,9 @@ type Perplexity struct {
 	Tokens    int      `json:"tokens"`    // Σ tokens scored (the judge's tokens)
 	Sequences int      `json:"sequences"` // generations scored
 	Empty     int      `json:"empty"`     // generations with no token (EOS at once): not scored
-	// Truncated counts generations whose prompt (from the left) or
-	// continuation was cut to fit the judge's context window.
+	// Truncated counts generations whose prompt was cut from the left to
+	// fit the judge's context window (or dropped, for a continuation that
+	// fills it alone and is scored in rolling windows).
 	Truncated int `json:"truncated,omitempty"`
 }
 
@@ -188,8 +190,13 @@ func (j *Judge) Close() error {
 //
 // Prompt and continuation may hold one token more than the judge's context
 // (the last token is predicted, not run on). Beyond it the prompt is cut
-// from the left (its BOS kept, which lm-evaluation-harness cuts too) and
-// then the continuation from the right; truncated says so.
+// from the left (its BOS kept, which lm-evaluation-harness cuts too); a
+// continuation that fills the judge's context on its own is scored without
+// its prompt in lm-evaluation-harness's rolling windows after the prompt's
+// first token ([decode.RollingWindows]: each token once, each window after
+// the first with the judge's full context before its last token), as
+// 'dllmbench score' scores a long text. truncated says that the prompt was
+// cut; every continuation token is scored.
 func (j *Judge) Score(prompt, continuation string) (s SeqNLL, truncated bool, err error) {
 	text := j.tok.Encode(continuation, false)
 	if len(text) == 0 {
@@ -206,28 +213,23 @@ func (j *Judge) Score(prompt, continuation string) (s SeqNLL, truncated bool, er
 		}
 	}
 	limit := j.m.Config.MaxSeqLen + 1
-	if len(ctx)+len(text) > limit {
-		truncated = true
-		keep := max(limit-len(text), 1)
-		if keep < len(ctx) {
-			cut := append([]int(nil), ctx[:1]...) // BOS or the first token
-			ctx = append(cut, ctx[len(ctx)-(keep-1):]...)
-		}
-		if len(ctx)+len(text) > limit {
-			text = text[:limit-len(ctx)]
-		}
+	rolling := len(text) >= limit
+	if keep := max(limit-len(text), 1); keep < len(ctx) {
+		// BOS or the first token, then the last that fit; rolling windows
+		// take the first as their prefix.
+		ctx, truncated = append(ctx[:1:1], ctx[len(ctx)-(keep-1):]...), true
 	}
-	n := len(ctx) + len(text) - 1 // the tokens the judge runs on
-	if j.s == nil || j.n < n {
-		if j.s != nil {
-			j.s.Close()
-		}
-		j.n = min(max(n, 2*j.n), limit-1)
-		if j.s, err = decode.ScoreState(j.m, 1, j.n, 0); err != nil {
-			return SeqNLL{}, truncated, err
-		}
+	if err := j.grow(min(len(ctx)+len(text)-1, limit-1)); err != nil {
+		return SeqNLL{}, truncated, err
 	}
-	lp, err := decode.CausalScore(j.m, j.s, ctx, text)
+	var lp []float64
+	if rolling {
+		var sc decode.Score
+		sc, err = decode.LoglikelihoodRolling(context.Background(), j.m, j.s, ctx[0], text)
+		lp = sc.LogProbs
+	} else {
+		lp, err = decode.CausalScore(j.m, j.s, ctx, text)
+	}
 	if err != nil {
 		return SeqNLL{}, truncated, err
 	}
@@ -236,6 +238,22 @@ func (j *Judge) Score(prompt, continuation string) (s SeqNLL, truncated bool, er
 	}
 	s.Tokens = len(lp)
 	return s, truncated, nil
+}
+
+// grow makes the judge's state hold n tokens at least, doubling it so that
+// a cell's generations of growing lengths reallocate it seldom.
+func (j *Judge) grow(n int) error {
+	if j.s != nil && j.n >= n {
+		return nil
+	}
+	if j.s != nil {
+		j.s.Close()
+		j.s = nil
+	}
+	j.n = min(max(n, 2*j.n), j.m.Config.MaxSeqLen)
+	var err error
+	j.s, err = decode.ScoreState(j.m, 1, j.n, 0)
+	return err
 }
 
 // Perplexity scores the continuations of a cell given their prompts and

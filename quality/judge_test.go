@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -303,5 +304,42 @@ func TestJudgeScoreContextPlusOne(t *testing.T) {
 	}
 	if _, cut, err := j.Score(prompt+" .", cont); err != nil || !cut {
 		t.Errorf("L+2 tokens: truncated %v, %v; want cut", cut, err)
+	}
+}
+
+// A continuation that fills the judge's context on its own is scored whole,
+// in lm-evaluation-harness's rolling windows after the prompt's BOS, its
+// prompt dropped (truncated); its tokens past the context were left
+// unscored.
+func TestJudgeScoreRolling(t *testing.T) {
+	j := demoJudge(t)
+	L := j.m.Config.MaxSeqLen
+	cont := strings.Repeat(" The song was released as a single .", 80)
+	text := j.tok.Encode(cont, false)
+	if len(text) <= L+1 {
+		t.Fatalf("continuation of %d tokens fits the window of %d: make it longer", len(text), L)
+	}
+	bos, ok := j.tok.BOS()
+	if !ok {
+		t.Fatal("the demo judge has no BOS")
+	}
+	want, err := decode.LoglikelihoodRolling(context.Background(), j.m, testmodelState(t, j, L), bos, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prompt string
+		cut    bool
+	}{
+		{"The film was directed by", true},
+		{"", false}, // predicted from the prefix token: no prompt to cut
+	} {
+		got, cut, err := j.Score(tc.prompt, cont)
+		if err != nil || got.Tokens != len(text) || math.Abs(got.NLL-want.NLL()) > 1e-9*want.NLL() {
+			t.Errorf("prompt %q: Score = %+v, %v; want {%v %d}", tc.prompt, got, err, want.NLL(), len(text))
+		}
+		if cut != tc.cut {
+			t.Errorf("prompt %q: truncated %v, want %v", tc.prompt, cut, tc.cut)
+		}
 	}
 }
