@@ -477,6 +477,41 @@ func TestComputeBERTScores(t *testing.T) {
 	}
 }
 
+// Compute scores BERTScore, as BLEU and ROUGE-L, only for cells whose
+// prompts all have a reference; a prompt without one was scored against
+// the empty text, P = R = F = 0, into the cell's mean.
+func TestComputeBERTScoreNeedsReferences(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	rec := func(key string, texts []string, refs ...string) bench.Record {
+		r := bench.Record{Key: key, Grid: "g", Status: "ok", Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
+		for i, ref := range refs {
+			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
+			r.Outputs = append(r.Outputs, []int{i})
+		}
+		return r
+	}
+	recs := []bench.Record{
+		rec("a", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
+		rec("b", []string{"the cat sat", "the hat"}, "the cat sat", ""), // its second prompt has no reference
+	}
+	encoder := BERTScoreOptions{Encoder: writeTinyBERTScoreModel(t, 5), Layer: 2, Device: device.Options{Backend: "cpu", Threads: 1}}
+	m, err := Compute(context.Background(), recs, Options{Judge: NoJudge, Bootstrap: Bootstrap{Resamples: 50}, BERTScore: &encoder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		c := m.Cells[i]
+		for _, name := range []string{MBLEU, MROUGEL, MBERTScoreP, MBERTScoreR, MBERTScoreF1} {
+			if _, has := c.Metrics[name]; has != want {
+				t.Errorf("cell %s: %s present %v, want %v", c.Key, name, has, want)
+			}
+		}
+	}
+	if notes := strings.Join(m.Cells[1].Notes, "; "); !strings.Contains(notes, "no BLEU, ROUGE-L or BERTScore") {
+		t.Errorf("cell b: notes %q, want one saying it has no reference metrics", notes)
+	}
+}
+
 // BERTScore asked of Compute without its encoder fails, unless optional
 // (run's quality step, whose measurements stand without it), when it is
 // skipped with a note. The error says what is missing: fetch advice for a

@@ -242,11 +242,7 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 		if err != nil {
 			return nil, err
 		}
-		if scorer != nil && len(r.Texts) == len(r.Prompts) {
-			refs := make([]string, len(r.Prompts))
-			for i, p := range r.Prompts {
-				refs[i] = p.Reference
-			}
+		if refs, ok := references(r); scorer != nil && len(r.Texts) == len(r.Prompts) && ok {
 			bs, err := BERTScoreCell(scorer, r.Texts, refs, o.Bootstrap)
 			if err != nil {
 				return nil, err
@@ -287,17 +283,27 @@ func earlierBERTScore(recs []bench.Record, earlier *Metrics, b BootstrapInfo) (m
 		if !ok {
 			continue
 		}
-		refs := make([]string, len(r.Prompts))
-		for i, p := range r.Prompts {
-			refs[i] = p.Reference
-		}
-		if len(r.Texts) == len(r.Prompts) && e.TextsSHA == textsSHA(r.Texts, refs) && earlier.Bootstrap == b {
+		refs, all := references(r)
+		if all && len(r.Texts) == len(r.Prompts) && e.TextsSHA == textsSHA(r.Texts, refs) && earlier.Bootstrap == b {
 			kept[r.Key] = e
 		} else {
 			stale++
 		}
 	}
 	return kept, stale
+}
+
+// references returns the references of r's prompts, in order, and whether
+// every prompt has one: BLEU, ROUGE-L and BERTScore score a cell only then,
+// so that a cell's reference metrics cover the same prompts.
+func references(r bench.Record) ([]string, bool) {
+	refs := make([]string, len(r.Prompts))
+	all := true
+	for i, p := range r.Prompts {
+		refs[i] = p.Reference
+		all = all && p.Reference != ""
+	}
+	return refs, all
 }
 
 // textsSHA fingerprints what a cell's text metrics are computed from: its
@@ -463,12 +469,10 @@ func scoreCell(r bench.Record, judge *loadedJudge, problems []prompts.Problem, e
 	}
 
 	prompts := make([]string, len(r.Prompts))
-	refs := make([]string, len(r.Prompts))
-	haveRefs := true
 	for i, p := range r.Prompts {
-		prompts[i], refs[i] = p.Text, p.Reference
-		haveRefs = haveRefs && p.Reference != ""
+		prompts[i] = p.Text
 	}
+	refs, haveRefs := references(r)
 	if haveTexts {
 		cm.TextsSHA = textsSHA(texts, refs)
 	}
@@ -484,7 +488,7 @@ func scoreCell(r bench.Record, judge *loadedJudge, problems []prompts.Problem, e
 		ts := ScoreTexts(texts, refs, o.Bootstrap)
 		cm.Metrics[MBLEU], cm.Metrics[MROUGEL] = ts.BLEU, ts.ROUGEL
 	} else if haveTexts {
-		cm.Notes = append(cm.Notes, "prompts without reference continuations: no BLEU or ROUGE-L")
+		cm.Notes = append(cm.Notes, "prompts without reference continuations: no BLEU, ROUGE-L or BERTScore")
 	}
 	if haveTexts && problems != nil {
 		if ps, missing := matchProblems(r.Prompts, problems); missing == 0 {
