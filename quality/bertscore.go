@@ -1,8 +1,8 @@
 package quality
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"dllmbench/bench"
 	"dllmbench/compute/device"
 	"dllmbench/hub"
 	"dllmbench/model"
@@ -195,7 +194,7 @@ func BERTScore(enc *model.Encoder, tok *tokenizer.Tokenizer, hyps, refs []string
 	return s.Score(hyps, refs)
 }
 
-// BERTScoreOptions configure OpenBERTScorer and WriteBERTScores.
+// BERTScoreOptions configure OpenBERTScorer.
 type BERTScoreOptions struct {
 	Encoder  string    // directory or hub id; "" means DefaultEncoder
 	Layer    int       // 0 means bert_score's layer for Encoder (DefaultLayer)
@@ -496,124 +495,42 @@ func BERTScoreCell(s *BERTScorer, hyps, refs []string, b Bootstrap) (CellBERTSco
 	return CellBERTScore{Pairs: len(prf), Precision: b.Mean(p), Recall: b.Mean(r), F1: b.Mean(f)}, nil
 }
 
-// BERTScoreFile is where WriteBERTScores puts its results under a results
-// directory, beside quality_metrics.json.
-const BERTScoreFile = "raw_data/bertscore.json"
-
-// BERTScores is the BERTScore of every successful cell of a set of
-// records: bertscore.json.
-type BERTScores struct {
-	Schema    int                 `json:"schema_version"`
-	Encoder   BERTScoreEncoder    `json:"encoder"`
-	Bootstrap BootstrapInfo       `json:"bootstrap"`
-	Cells     []CellBERTScoreNote `json:"cells"`
-}
-
-// BERTScoreEncoder identifies the encoder and the settings of the scores.
+// BERTScoreEncoder is how the BERTScore of quality_metrics.json was
+// computed: the encoder, the layer of its hidden states, and bert_score's
+// options.
 type BERTScoreEncoder struct {
-	ID       string    `json:"id"`
+	ID       string    `json:"id"` // as named, DefaultEncoder by default
 	Dir      string    `json:"dir"`
 	Arch     string    `json:"arch"`
-	Layer    int       `json:"layer"`
+	Layer    int       `json:"layer"` // hidden_states[Layer]: 0 is the embeddings
 	Backend  string    `json:"backend"`
 	IDF      bool      `json:"idf"`      // always false: bert_score's default
 	Baseline *Baseline `json:"baseline"` // null: not rescaled
 }
 
-// CellBERTScoreNote is one cell's BERTScore, or why it has none.
-type CellBERTScoreNote struct {
-	Key       string         `json:"key"`
-	Grid      string         `json:"grid"`
-	Name      string         `json:"name"`
-	BERTScore *CellBERTScore `json:"bertscore"`
-	Note      string         `json:"note,omitempty"`
+// encoderInfo describes the encoder and settings of s, opened as id.
+func (s *BERTScorer) encoderInfo(id string) *BERTScoreEncoder {
+	return &BERTScoreEncoder{ID: cmp.Or(id, DefaultEncoder), Dir: s.dir, Arch: s.Enc.Config.Arch, Layer: s.Layer,
+		Backend: s.Enc.Backend().Name(), Baseline: s.Baseline}
 }
 
-// ComputeBERTScores scores the generations of every successful record
-// against its prompts' references. Without the encoder's files it returns
-// an error wrapping ErrNoEncoder.
-func ComputeBERTScores(recs []bench.Record, o BERTScoreOptions) (*BERTScores, error) {
-	if err := o.Bootstrap.Validate(); err != nil {
-		return nil, fmt.Errorf("quality: %w", err)
+// asks reports whether e is the encoder and settings o asks for, as far as
+// o tells without the encoder's files: the same model (bert_score's legacy
+// hub name or the current one), the layer o names or else bert_score's
+// default for it, no idf and the same baseline.
+func (o BERTScoreOptions) asks(e *BERTScoreEncoder) bool {
+	if e == nil {
+		return false
 	}
-	s, err := OpenBERTScorer(o)
-	if err != nil {
-		return nil, err
+	canon := func(id string) string {
+		id = cmp.Or(id, DefaultEncoder)
+		return cmp.Or(encoderAliases[id], id)
 	}
-	defer s.Close()
-	id := o.Encoder
-	if id == "" {
-		id = DefaultEncoder
+	id := canon(o.Encoder)
+	layer := o.Layer
+	if layer == 0 {
+		layer, _ = DefaultLayer(id) // 0 where bert_score has none: any
 	}
-	bi := BootstrapInfo{Resamples: o.Bootstrap.Resamples, Level: o.Bootstrap.Level, Seed: o.Bootstrap.Seed}
-	if bi.Resamples == 0 {
-		bi.Resamples = 1000
-	}
-	if bi.Level == 0 {
-		bi.Level = 0.95
-	}
-	out := &BERTScores{Schema: 1, Bootstrap: bi, Cells: []CellBERTScoreNote{},
-		Encoder: BERTScoreEncoder{ID: id, Dir: s.dir, Arch: s.Enc.Config.Arch, Layer: s.Layer,
-			Backend: s.Enc.Backend().Name(), Baseline: o.Baseline}}
-	for _, r := range recs {
-		if r.Status != "ok" {
-			continue
-		}
-		c := CellBERTScoreNote{Key: r.Key, Grid: r.Grid, Name: r.Cell.Name()}
-		refs := make([]string, len(r.Prompts))
-		haveRefs := true
-		for i, p := range r.Prompts {
-			refs[i] = p.Reference
-			haveRefs = haveRefs && p.Reference != ""
-		}
-		switch {
-		case len(r.Texts) != len(r.Prompts):
-			c.Note = "no decoded texts (the model has no tokenizer.json): no BERTScore"
-		case !haveRefs:
-			c.Note = "prompts without reference continuations: no BERTScore"
-		default:
-			cb, err := BERTScoreCell(s, r.Texts, refs, o.Bootstrap)
-			if err != nil {
-				return nil, fmt.Errorf("%w (record %s, %s)", err, r.Key, c.Name)
-			}
-			c.BERTScore = &cb
-		}
-		out.Cells = append(out.Cells, c)
-	}
-	return out, nil
-}
-
-// WriteBERTScores computes the BERTScore of dir's records (their latest
-// per cell) and writes dir/raw_data/bertscore.json through a temporary
-// file and a rename. It returns the path written; without the encoder's
-// files the error wraps ErrNoEncoder and nothing is written.
-func WriteBERTScores(dir string, o BERTScoreOptions) (string, error) {
-	recs, err := bench.ReadRecords(dir)
-	if err != nil {
-		return "", err
-	}
-	if len(recs) == 0 {
-		return "", fmt.Errorf("quality: no records in %s", dir)
-	}
-	m, err := ComputeBERTScores(bench.Latest(recs), o)
-	if err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("quality: encoding BERTScores: %w", err)
-	}
-	path := filepath.Join(dir, BERTScoreFile)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", fmt.Errorf("quality: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return "", fmt.Errorf("quality: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("quality: writing %s: %w", path, err)
-	}
-	return path, nil
+	sameBaseline := o.Baseline == nil && e.Baseline == nil || o.Baseline != nil && e.Baseline != nil && *o.Baseline == *e.Baseline
+	return id == canon(e.ID) && (layer == 0 || layer == e.Layer) && !e.IDF && sameBaseline
 }

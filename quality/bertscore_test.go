@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"dllmbench/bench"
 	"dllmbench/compute/cpu"
 	"dllmbench/compute/device"
@@ -430,13 +432,17 @@ func TestFindEncoder(t *testing.T) {
 	}
 }
 
-func TestComputeBERTScores(t *testing.T) {
+// quality_metrics.json says how its BERTScore was computed: the encoder as
+// named, where it was found, its layer and backend, no idf, no baseline.
+// Cells without texts or references, and failed ones, get none.
+func TestComputeBERTScoreEncoder(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
 	dir := writeTinyBERTScoreModel(t, 5)
 	rec := func(key, status string, texts []string, refs ...string) bench.Record {
-		r := bench.Record{Key: key, Grid: "g", Status: status, Texts: texts, Cell: bench.Cell{Model: "m"}}
-		for _, ref := range refs {
+		r := bench.Record{Key: key, Grid: "g", Status: status, Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
+		for i, ref := range refs {
 			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
+			r.Outputs = append(r.Outputs, []int{i})
 		}
 		return r
 	}
@@ -449,31 +455,26 @@ func TestComputeBERTScores(t *testing.T) {
 	}
 	// The encoder on the tests' backend (DLLMBENCH_TEST_BACKEND=cuda: the GPU).
 	be := testbackend.Name()
-	m, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir, Layer: 2, Device: device.Options{Backend: be, Threads: 1}, Bootstrap: Bootstrap{Resamples: 50}})
+	m, err := Compute(context.Background(), recs, Options{Judge: NoJudge, Bootstrap: Bootstrap{Resamples: 50},
+		BERTScore: &BERTScoreOptions{Encoder: dir, Layer: 2, Device: device.Options{Backend: be, Threads: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Cells) != 4 || m.Encoder.Layer != 2 || m.Encoder.Dir != dir || m.Encoder.Backend != be {
-		t.Fatalf("BERTScores %+v", m)
+	want := &BERTScoreEncoder{ID: dir, Dir: dir, Arch: "RobertaModel", Layer: 2, Backend: be}
+	if diff := cmp.Diff(want, m.BERTScore); diff != "" {
+		t.Errorf("encoder (-want +got):\n%s", diff)
 	}
-	if m.Cells[0].BERTScore == nil || m.Cells[0].BERTScore.Pairs != 2 || m.Cells[3].BERTScore == nil {
-		t.Errorf("scored cells: %+v, %+v", m.Cells[0], m.Cells[3])
+	if len(m.Cells) != 4 {
+		t.Fatalf("%d cells, want the 4 that succeeded", len(m.Cells))
 	}
-	if m.Cells[1].BERTScore != nil || !strings.Contains(m.Cells[1].Note, "no decoded texts") ||
-		m.Cells[2].BERTScore != nil || !strings.Contains(m.Cells[2].Note, "without reference") {
-		t.Errorf("unscored cells: %+v, %+v", m.Cells[1], m.Cells[2])
+	for i, scored := range []bool{true, false, false, true} {
+		if _, has := m.Cells[i].Metrics[MBERTScoreF1]; has != scored {
+			t.Errorf("cell %s: BERTScore %v, want %v", m.Cells[i].Key, has, scored)
+		}
 	}
-	if _, err := json.Marshal(m); err != nil {
-		t.Errorf("encoding: %v", err)
-	}
-
-	// Without the encoder: ErrNoEncoder, so the caller can skip.
-	if _, err := ComputeBERTScores(recs, BERTScoreOptions{}); !errors.Is(err, ErrNoEncoder) {
-		t.Errorf("no encoder: %v, want ErrNoEncoder", err)
-	}
-	// A local encoder has no default layer.
-	if _, err := ComputeBERTScores(recs, BERTScoreOptions{Encoder: dir}); err == nil || !strings.Contains(err.Error(), "no default layer") {
-		t.Errorf("no layer: %v", err)
+	b, err := json.Marshal(m)
+	if err != nil || !strings.Contains(string(b), `"bertscore":{"id":`) || !strings.Contains(string(b), `"idf":false,"baseline":null}`) {
+		t.Errorf("encoding: %v, %s", err, b)
 	}
 }
 
@@ -601,29 +602,44 @@ func TestComputeKeepsEarlierBERTScore(t *testing.T) {
 		f(&rs[i])
 		return rs
 	}
-	missing := BERTScoreOptions{Encoder: filepath.Join(t.TempDir(), "nonexistent"), Layer: 2, Optional: true}
+	// The earlier encoder, no longer here.
+	away := filepath.Join(t.TempDir(), "away")
+	if err := os.Rename(encoder.Encoder, away); err != nil {
+		t.Fatal(err)
+	}
+	missing := BERTScoreOptions{Encoder: encoder.Encoder, Layer: 2, Optional: true}
+	anonymous := *earlier // a file written before it named its encoder
+	anonymous.BERTScore = nil
 	for _, tc := range []struct {
 		name    string
 		recs    []bench.Record
 		earlier *Metrics
 		boot    Bootstrap
+		asked   BERTScoreOptions
 		kept    []bool // per cell of recs
 		note    string // in the note, besides "BERTScore skipped"
 	}{
-		{"no earlier metrics", recs, nil, boot, []bool{false, false}, ""},
-		{"the same generations", recs, earlier, boot, []bool{true, true}, "kept the earlier BERTScore of 2 of 2 cells"},
-		{"cell b generated again, differently", changed(1, func(r *bench.Record) { r.Texts[0] = "the cat" }), earlier, boot,
+		{"no earlier metrics", recs, nil, boot, missing, []bool{false, false}, ""},
+		{"the same generations", recs, earlier, boot, missing, []bool{true, true}, "kept the earlier BERTScore of 2 of 2 cells"},
+		{"cell b generated again, differently", changed(1, func(r *bench.Record) { r.Texts[0] = "the cat" }), earlier, boot, missing,
 			[]bool{true, false}, "dropped the earlier BERTScore of 1 of 2 cells"},
-		{"cell a's second reference changed", changed(0, func(r *bench.Record) { r.Prompts[1].Reference = "a hat" }), earlier, boot,
+		{"cell a's second reference changed", changed(0, func(r *bench.Record) { r.Prompts[1].Reference = "a hat" }), earlier, boot, missing,
 			[]bool{false, true}, "kept the earlier BERTScore of 1 of 2 cells"},
 		// The file's one bootstrap describes every interval in it.
-		{"another bootstrap seed", recs, earlier, Bootstrap{Resamples: 50, Seed: 1}, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+		{"another bootstrap seed", recs, earlier, Bootstrap{Resamples: 50, Seed: 1}, missing, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
 		// Nothing tells whether its generations are those of now.
-		{"an earlier file without fingerprints", recs, &legacy, boot, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+		{"an earlier file without fingerprints", recs, &legacy, boot, missing, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+		// The earlier BERTScore is another encoder's, or another layer's, or
+		// nothing says whose: it is not the one asked for.
+		{"another encoder asked for", recs, earlier, boot, BERTScoreOptions{Encoder: away + "-base", Layer: 2, Optional: true},
+			[]bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+		{"another layer asked for", recs, earlier, boot, BERTScoreOptions{Encoder: encoder.Encoder, Layer: 3, Optional: true},
+			[]bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
+		{"an earlier file without its encoder", recs, &anonymous, boot, missing, []bool{false, false}, "dropped the earlier BERTScore of 2 of 2 cells"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var notices []string
-			m, err := Compute(context.Background(), tc.recs, Options{Judge: NoJudge, Bootstrap: tc.boot, BERTScore: &missing,
+			m, err := Compute(context.Background(), tc.recs, Options{Judge: NoJudge, Bootstrap: tc.boot, BERTScore: &tc.asked,
 				Earlier: tc.earlier, Notice: func(s string) { notices = append(notices, s) }})
 			if err != nil {
 				t.Fatal(err)
@@ -649,10 +665,21 @@ func TestComputeKeepsEarlierBERTScore(t *testing.T) {
 				!strings.Contains(m.BERTScoreNote, tc.note) || tc.note == "" && strings.Contains(m.BERTScoreNote, "earlier") {
 				t.Errorf("notices %q, note %q; want the note once, saying %q", notices, m.BERTScoreNote, tc.note)
 			}
+			// The kept BERTScore keeps its encoder's description.
+			var want *BERTScoreEncoder
+			if slices.Contains(tc.kept, true) {
+				want = earlier.BERTScore
+			}
+			if diff := cmp.Diff(want, m.BERTScore); diff != "" {
+				t.Errorf("encoder (-want +got):\n%s", diff)
+			}
 		})
 	}
 
 	// With its encoder, BERTScore is computed anew, not taken from the file.
+	if err := os.Rename(away, encoder.Encoder); err != nil {
+		t.Fatal(err)
+	}
 	bogus := *earlier
 	bogus.Cells = slices.Clone(earlier.Cells)
 	bogus.Cells[0].Metrics = maps.Clone(earlier.Cells[0].Metrics)

@@ -41,6 +41,9 @@ type Metrics struct {
 	// was none, and JudgeNote says why.
 	Judge     *JudgeInfo `json:"judge"`
 	JudgeNote string     `json:"judge_note,omitempty"`
+	// BERTScore is how the cells' bertscore_* metrics were computed: the
+	// encoder, its layer, idf and baseline; nil when none was.
+	BERTScore *BERTScoreEncoder `json:"bertscore,omitempty"`
 	// BERTScoreNote says why BERTScore was asked for and skipped, and
 	// which cells kept an earlier one (Options.Earlier).
 	BERTScoreNote string        `json:"bertscore_note,omitempty"`
@@ -145,8 +148,9 @@ type Options struct {
 	// Earlier is the metrics this computation replaces (the results
 	// folder's quality_metrics.json), or nil. When an optional BERTScore is
 	// skipped, a cell keeps its BERTScore from Earlier if that was computed
-	// from the same texts and references with the same bootstrap: a user's
-	// BERTScore is not lost because the encoder is missing this time.
+	// from the same texts and references with the same bootstrap, encoder,
+	// layer and baseline: a user's BERTScore is not lost because the
+	// encoder is missing this time.
 	Earlier *Metrics
 	// Notice receives one-line notices; nil drops them.
 	Notice func(string)
@@ -216,13 +220,14 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 		switch scorer, err = OpenBERTScorer(bo); {
 		case errors.Is(err, ErrNoEncoder) && bo.Optional:
 			var stale int
-			kept, stale = earlierBERTScore(ok, o.Earlier, out.Bootstrap)
+			kept, stale = earlierBERTScore(ok, o.Earlier, out.Bootstrap, bo)
 			out.BERTScoreNote = "BERTScore skipped: " + err.Error()
 			if len(kept) > 0 {
+				out.BERTScore = o.Earlier.BERTScore
 				out.BERTScoreNote += fmt.Sprintf("; kept the earlier BERTScore of %d of %d cells, whose generations it scored", len(kept), len(ok))
 			}
 			if stale > 0 {
-				out.BERTScoreNote += fmt.Sprintf("; dropped the earlier BERTScore of %d of %d cells, whose generations or bootstrap changed since", stale, len(ok))
+				out.BERTScoreNote += fmt.Sprintf("; dropped the earlier BERTScore of %d of %d cells, whose generations, bootstrap or encoder changed since", stale, len(ok))
 			}
 			notice(out.BERTScoreNote)
 			scorer = nil
@@ -230,6 +235,7 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 			return nil, err
 		default:
 			defer scorer.Close()
+			out.BERTScore = scorer.encoderInfo(bo.Encoder)
 		}
 	}
 	eos := eosTable{}
@@ -264,10 +270,11 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 
 // earlierBERTScore returns, by key, the cells of earlier whose BERTScore
 // still describes the record of the same key in recs: computed from the
-// same texts and references (CellMetrics.TextsSHA) with the same bootstrap.
-// It also counts the cells of recs whose earlier BERTScore does not: their
-// generations changed, or earlier has no fingerprint of them.
-func earlierBERTScore(recs []bench.Record, earlier *Metrics, b BootstrapInfo) (map[string]CellMetrics, int) {
+// same texts and references (CellMetrics.TextsSHA) with the same bootstrap
+// and the encoder and settings that o asks for. It also counts the cells of
+// recs whose earlier BERTScore does not: their generations changed, or
+// earlier has no fingerprint of them or of its encoder.
+func earlierBERTScore(recs []bench.Record, earlier *Metrics, b BootstrapInfo, o BERTScoreOptions) (map[string]CellMetrics, int) {
 	if earlier == nil {
 		return nil, 0
 	}
@@ -284,7 +291,7 @@ func earlierBERTScore(recs []bench.Record, earlier *Metrics, b BootstrapInfo) (m
 			continue
 		}
 		refs, all := references(r)
-		if all && len(r.Texts) == len(r.Prompts) && e.TextsSHA == textsSHA(r.Texts, refs) && earlier.Bootstrap == b {
+		if all && len(r.Texts) == len(r.Prompts) && e.TextsSHA == textsSHA(r.Texts, refs) && earlier.Bootstrap == b && o.asks(earlier.BERTScore) {
 			kept[r.Key] = e
 		} else {
 			stale++

@@ -93,8 +93,18 @@ warmup: 0
 	if r := run("run", "--config", gridFile, "--output_dir", out, "--no-report", "--no-quality"); r.code != 0 {
 		t.Fatalf("run: %s", r.stderr)
 	}
-	encoder, err := filepath.Abs("../../testdata/golden/bertscore/model")
+	// A copy of the tests' encoder, to take away before the second run.
+	src, err := filepath.Abs("../../testdata/golden/bertscore/model")
 	must(t, err)
+	encoder := filepath.Join(dir, "encoder")
+	must(t, os.MkdirAll(encoder, 0o755))
+	files, err := os.ReadDir(src)
+	must(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(src, f.Name()))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(encoder, f.Name()), b, 0o644))
+	}
 	if r := run("quality", "--output_dir", out, "--judge", "none", "--backend", "cpu",
 		"--bertscore_model", encoder, "--bertscore_layer", "2"); r.code != 0 {
 		t.Fatalf("quality: %s", r.stderr)
@@ -149,10 +159,12 @@ warmup: 0
 	}
 	must(t, os.WriteFile(recFiles[0], []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 
+	// The same encoder, no longer on the machine.
+	must(t, os.Rename(encoder, filepath.Join(dir, "away")))
 	must(t, os.WriteFile(gridFile, []byte(grid+`quality:
   judge: none
   bertscore: true
-  bertscore_model: `+filepath.Join(dir, "nonexistent")+`
+  bertscore_model: `+encoder+`
   bertscore_layer: 2
 `), 0o644))
 	r := run("run", "--config", gridFile, "--output_dir", out, "--no-report")
