@@ -48,9 +48,13 @@ type Metrics struct {
 	// which cells kept an earlier one (Options.Earlier).
 	BERTScoreNote string        `json:"bertscore_note,omitempty"`
 	Bootstrap     BootstrapInfo `json:"bootstrap"`
-	Task          string        `json:"task,omitempty"` // the task file of the accuracies
-	Failed        int           `json:"failed_cells"`   // records not ok, left out
-	Cells         []CellMetrics `json:"cells"`
+	// Definitions says what each metric of the cells is, by name: the
+	// reference tool's call and options it reproduces, and how a cell
+	// aggregates it.
+	Definitions map[string]string `json:"definitions"`
+	Task        string            `json:"task,omitempty"` // the task file of the accuracies
+	Failed      int               `json:"failed_cells"`   // records not ok, left out
+	Cells       []CellMetrics     `json:"cells"`
 }
 
 // BootstrapInfo is the bootstrap every interval of the file used.
@@ -265,6 +269,7 @@ func Compute(ctx context.Context, recs []bench.Record, o Options) (*Metrics, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	out.Definitions = out.definitions()
 	return out, nil
 }
 

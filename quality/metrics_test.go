@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +181,10 @@ func TestComputeModelFree(t *testing.T) {
 	if len(b.Metrics) != 10 {
 		t.Errorf("metrics %v: want judge-free ten", b.Metrics)
 	}
+	// The file defines each metric its cells have, and no other.
+	if got, want := slices.Sorted(maps.Keys(m.Definitions)), slices.Sorted(maps.Keys(b.Metrics)); !cmp.Equal(got, want) {
+		t.Errorf("definitions of %v, want of %v", got, want)
+	}
 	want := Cost{NFE: 16, TokensPerStep: Number(math.NaN()), LatencyS: 0.5, TokensPerS: 250, UsefulPerS: 200,
 		JPerToken: Number(math.NaN())}
 	if d := cmp.Diff(want, b.Cost, nanEqual); d != "" {
@@ -285,5 +291,39 @@ func TestComputeCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Compute still running 10 s after its context was cancelled")
+	}
+}
+
+// Each metric is defined by the reference tool's call and options, and
+// BERTScore's by its encoder's settings.
+func TestDefine(t *testing.T) {
+	bs := &BERTScoreEncoder{ID: "roberta-large", Layer: 17}
+	rescaled := &BERTScoreEncoder{ID: "roberta-large", Layer: 17, Baseline: &RobertaLarge17}
+	for _, tc := range []struct {
+		name string
+		bs   *BERTScoreEncoder
+		want []string // in the definition
+	}{
+		{MJudgePPL, nil, []string{"exp(Σ NLL / Σ tokens)", "after its prompt"}},
+		{MBLEU, nil, []string{"sacreBLEU corpus_bleu", "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp"}},
+		{MROUGEL, nil, []string{"rouge_score RougeScorer(['rougeL']) F-measure", "no stemming", "not rougeLsum", "mean"}},
+		{MBERTScoreP, bs, []string{"bert_score precision", "roberta-large, layer 17, no idf, not rescaled"}},
+		{MBERTScoreR, bs, []string{"bert_score recall"}},
+		{MBERTScoreF1, rescaled, []string{"bert_score F1", "rescaled with baseline P 0.83150584, R 0.8314941, F 0.83122575"}},
+		{MEntropy, nil, []string{"unigram entropy in bits", "13a"}},
+		{MDistinct + "2", nil, []string{"distinct 2-grams / all 2-grams", "no interval"}},
+		{MRepetition, nil, []string{"seq-rep-4", "4-grams"}},
+		{MTaskStrict, nil, []string{"strict-match", "'#### '"}},
+		{MTaskFlexible, nil, []string{"flexible-extract", "last number"}},
+	} {
+		d := define(tc.name, tc.bs)
+		for _, w := range tc.want {
+			if !strings.Contains(d, w) {
+				t.Errorf("%s: %q lacks %q", tc.name, d, w)
+			}
+		}
+	}
+	if d := define("nonsense", nil); d != "" {
+		t.Errorf("an unknown metric defined as %q", d)
 	}
 }

@@ -50,6 +50,11 @@ func HTML(w io.Writer, recs []bench.Record, qm *QualityMetrics, figs Figures) er
 	}
 	if qm != nil {
 		page.Judge, page.JudgeNote = qm.Judge, qm.JudgeNote
+		for _, m := range qualityColumns(qm) {
+			if d, ok := qm.Definitions[m]; ok {
+				page.Definitions = append(page.Definitions, [2]string{qualityTitle(m), d})
+			}
+		}
 		if qm.Level > 0 {
 			page.Level = strconv.FormatFloat(qm.Level*100, 'g', 4, 64) + "%"
 		}
@@ -80,6 +85,7 @@ type htmlPage struct {
 	Judge         string
 	JudgeNote     string
 	Level         string
+	Definitions   [][2]string // a quality column's title and what its metric is
 	Quality       htmlTable
 	Pareto        []string
 	Figures       []htmlFigure
@@ -590,6 +596,10 @@ svg.figure { display: block; width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #444; margin-top: .3rem; }
 .note { color: #555; }
 ul.pareto li { margin: .3rem 0; }
+dl.definitions { font-size: .86rem; }
+dl.definitions dt { float: left; clear: left; font-weight: 600; margin-right: .4rem; }
+dl.definitions dt::after { content: ":"; }
+dl.definitions dd { margin: 0 0 .2rem; }
 </style>
 </head>
 <body>
@@ -630,7 +640,10 @@ ul.pareto li { margin: .3rem 0; }
 {{range .Quality.Rows}}<tr>{{range .Cells}}<td{{if .Number}} class="num"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table></div>
-{{else}}<p class="note">No quality metrics: raw_data/quality_metrics.json is absent or empty. Run <code>dllmbench quality</code> for the quality table, the quality figures and the Pareto summary.</p>
+{{if .Definitions}}<dl class="note definitions">
+{{range .Definitions}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>
+{{end}}</dl>
+{{end}}{{else}}<p class="note">No quality metrics: raw_data/quality_metrics.json is absent or empty. Run <code>dllmbench quality</code> for the quality table, the quality figures and the Pareto summary.</p>
 {{end}}</section>
 
 <section id="pareto">

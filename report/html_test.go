@@ -73,6 +73,8 @@ func TestHTMLStudy(t *testing.T) {
 		// 9.8 + 128/256 = 10.3 with bounds −7% and +7.7%.
 		`<td class="num">10.30 [9.58, 11.09]</td>`,
 		"Judge perplexity under meta-llama/Meta-Llama-3-8B. Intervals in brackets: 95% bootstrap confidence over prompts.",
+		// Under the quality table, what its columns are, in their order.
+		"<dt>judge PPL</dt><dd>generative perplexity under the judge</dd>\n<dt>BLEU</dt><dd>sacreBLEU corpus_bleu(generations, [references])</dd>",
 		// LLaDA's threshold cell at batch 16 is the fastest within the
 		// best one's interval (fixed steps = gen length, 11.7 [10.88,
 		// 12.60]); its own PPL is 11.2 + 0.5 + 0.5.

@@ -129,6 +129,9 @@ type QualityMetrics struct {
 	JudgeNote string  // why there was no judge
 	Level     float64 // confidence level of the intervals; 0 when not said
 	Resamples int     // bootstrap resamples of the intervals; 0 when not said
+	// Definitions says what each metric is, by name: the reference
+	// tool's variant it reproduces; empty when not said.
+	Definitions map[string]string
 }
 
 // ReadQuality reads dir's quality_metrics.json. A missing file is no error:
@@ -166,8 +169,9 @@ func ParseQuality(b []byte) (*QualityMetrics, error) {
 		Judge *struct {
 			ID string `json:"id"`
 		} `json:"judge"`
-		JudgeNote string `json:"judge_note"`
-		Bootstrap struct {
+		JudgeNote   string            `json:"judge_note"`
+		Definitions map[string]string `json:"definitions"`
+		Bootstrap   struct {
 			Resamples int       `json:"resamples"`
 			Level     jsonFloat `json:"level"`
 		} `json:"bootstrap"`
@@ -199,7 +203,7 @@ func ParseQuality(b []byte) (*QualityMetrics, error) {
 			if f.Judge != nil {
 				qm.Judge = f.Judge.ID
 			}
-			qm.JudgeNote, qm.Resamples = f.JudgeNote, f.Bootstrap.Resamples
+			qm.JudgeNote, qm.Resamples, qm.Definitions = f.JudgeNote, f.Bootstrap.Resamples, f.Definitions
 			if l := float64(f.Bootstrap.Level); finite(l) {
 				qm.Level = l
 			}

@@ -156,7 +156,9 @@ func studyRecords() ([]bench.Record, []byte) {
 		"schema_version": 1, "grids": []string{"study-h100"},
 		"judge": map[string]string{"id": "meta-llama/Meta-Llama-3-8B", "arch": "LlamaForCausalLM", "weight_dtype": "bf16",
 			"backend": "cuda"},
-		"bootstrap":    map[string]any{"resamples": 1000, "level": 0.95, "seed": 0},
+		"bootstrap": map[string]any{"resamples": 1000, "level": 0.95, "seed": 0},
+		"definitions": map[string]string{"bleu": "sacreBLEU corpus_bleu(generations, [references])",
+			"judge_ppl": "generative perplexity under the judge"},
 		"failed_cells": studyFailed, "cells": qs,
 	}, "", "  ")
 	if err != nil {

@@ -228,6 +228,13 @@ func printQuality(w io.Writer, m *quality.Metrics) {
 	if m.Judge != nil {
 		fmt.Fprintf(w, "judge: %s (config sha256 %.12s)\n", m.Judge.ID, m.Judge.ConfigSHA)
 	}
+	// What each column is, as the file defines it (entropy: below).
+	for _, col := range [][2]string{{"judge PPL", quality.MJudgePPL}, {"BLEU", quality.MBLEU}, {"ROUGE-L", quality.MROUGEL},
+		{"BERTScore F1", quality.MBERTScoreF1}, {"accuracy strict", quality.MTaskStrict}, {"flexible", quality.MTaskFlexible}} {
+		if d, ok := m.Definitions[col[1]]; ok {
+			fmt.Fprintf(w, "%s: %s\n", col[0], d)
+		}
+	}
 	ids := 0
 	for _, c := range m.Cells {
 		if c.TokenUnit == quality.TokenIDs {

@@ -251,3 +251,19 @@ func TestPrintQualityDecoders(t *testing.T) {
 		t.Errorf("table ends:\n%s\nwant %q", b.String(), want)
 	}
 }
+
+// Under the table, each column's definition from the file: which variant
+// of the reference tool's metric it is.
+func TestPrintQualityDefinitions(t *testing.T) {
+	c := quality.CellMetrics{Cell: bench.Cell{Model: "llama", Family: "llama", Batch: 1}, TokenUnit: quality.TokenWords,
+		Metrics: map[string]quality.Interval{quality.MBLEU: {Value: 20}, quality.MROUGEL: {Value: 0.4}}}
+	m := &quality.Metrics{Cells: []quality.CellMetrics{c},
+		Definitions: map[string]string{quality.MBLEU: "sacreBLEU's", quality.MROUGEL: "rouge_score's"}}
+	var b strings.Builder
+	printQuality(&b, m)
+	for _, want := range []string{"\nBLEU: sacreBLEU's\n", "\nROUGE-L: rouge_score's\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
