@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"dllmbench/internal/files"
 )
 
 // ErrBusy is the error of Lock when another run holds the folder.
@@ -86,11 +88,7 @@ func lockShard(dir string, shard, shards int) (*os.File, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	defer gate.Close()
-	others, err := filepath.Glob(filepath.Join(rd, ".run-shard-*-of-*.lock"))
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	for _, p := range others {
+	for _, p := range files.Glob(rd, ".run-shard-*-of-*.lock") {
 		var i, n int
 		if _, err := fmt.Sscanf(filepath.Base(p), ".run-shard-%d-of-%d.lock", &i, &n); err != nil || n == shards {
 			continue

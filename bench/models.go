@@ -12,6 +12,7 @@ import (
 
 	"dllmbench/hub"
 	"dllmbench/internal/demo"
+	"dllmbench/internal/files"
 	"dllmbench/model"
 	"dllmbench/tokenizer"
 )
@@ -113,8 +114,7 @@ func FileSHA(path string) string {
 // the config and the tokenizer, and the sizes of its weight files.
 func (r *resolved) revisionKey() string {
 	var sizes []string
-	files, _ := filepath.Glob(filepath.Join(r.dir, "*.safetensors"))
-	for _, f := range files {
+	for _, f := range files.Glob(r.dir, "*.safetensors") {
 		if st, err := os.Stat(f); err == nil {
 			sizes = append(sizes, fmt.Sprintf("%s:%d", filepath.Base(f), st.Size()))
 		}

@@ -10,10 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"dllmbench/internal/files"
 	"dllmbench/prompts"
 )
 
@@ -311,25 +311,24 @@ func (w *Writer) Close() error {
 // records/*.jsonl, or *.jsonl). A torn last line, as a killed writer leaves
 // it, is skipped; a malformed line elsewhere is an error naming it.
 func ReadRecords(paths ...string) ([]Record, error) {
-	var files []string
+	var names []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		if !st.IsDir() {
-			files = append(files, p)
+			names = append(names, p)
 			continue
 		}
-		m, _ := filepath.Glob(filepath.Join(p, "records", "*.jsonl"))
+		m := files.Glob(filepath.Join(p, "records"), "*.jsonl")
 		if len(m) == 0 {
-			m, _ = filepath.Glob(filepath.Join(p, "*.jsonl"))
+			m = files.Glob(p, "*.jsonl")
 		}
-		sort.Strings(m)
-		files = append(files, m...)
+		names = append(names, m...)
 	}
 	var out []Record
-	for _, f := range files {
+	for _, f := range names {
 		rs, err := readFile(f)
 		if err != nil {
 			return nil, err

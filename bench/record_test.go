@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,5 +242,30 @@ func TestReadRecordsUpgradesSchema1(t *testing.T) {
 	want := fmt.Sprintf("bench: %s:2: schema version %d is newer than this dllmbench (%d)", p, SchemaVersion+1, SchemaVersion)
 	if _, err := ReadRecords(p); err == nil || err.Error() != want {
 		t.Errorf("a newer record: %v, want %q", err, want)
+	}
+}
+
+// A results folder whose name holds pattern characters ("run[1]") gives
+// its records, in file order, as any other.
+func TestReadRecordsFolderWithPatternCharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run[1]")
+	if err := os.MkdirAll(filepath.Join(dir, "records"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]string{"b.jsonl": "k2", "a.jsonl": "k1"} {
+		if err := os.WriteFile(filepath.Join(dir, "records", name), []byte(recordLine(t, key)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := ReadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, r := range recs {
+		keys = append(keys, r.Key)
+	}
+	if !slices.Equal(keys, []string{"k1", "k2"}) {
+		t.Errorf("read keys %q from %s, want k1, k2", keys, dir)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"dllmbench/compute/device"
 	"dllmbench/hub"
+	"dllmbench/internal/files"
 	"dllmbench/model"
 	"dllmbench/tokenizer"
 )
@@ -136,7 +137,7 @@ func missingEncoderFiles(dir string) []string {
 			missing = append(missing, f)
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "*.safetensors")); len(m) == 0 {
+	if len(files.Glob(dir, "*.safetensors")) == 0 {
 		missing = append(missing, "safetensors weights")
 	}
 	return missing

@@ -15,6 +15,7 @@ import (
 	"dllmbench/bench"
 	"dllmbench/hub"
 	"dllmbench/internal/demo"
+	"dllmbench/internal/files"
 )
 
 func init() {
@@ -287,9 +288,7 @@ func lacking(dir string) []string {
 			out = append(out, f)
 		}
 	}
-	// Not filepath.Glob: the cache's path may hold pattern characters.
-	ents, _ := os.ReadDir(dir)
-	weights := slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".safetensors") })
+	weights := len(files.Glob(dir, "*.safetensors")) > 0
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors.index.json")); !weights && err != nil {
 		out = append(out, "model.safetensors")
 	}

@@ -25,6 +25,7 @@ import (
 	"dllmbench/compute"
 	"dllmbench/compute/device"
 	"dllmbench/config"
+	"dllmbench/internal/files"
 	"dllmbench/model"
 	"dllmbench/prompts"
 	"dllmbench/quality"
@@ -445,8 +446,7 @@ func checkOutputDir(dir string, named bool, inputs []string) error {
 	if len(inputs) == 0 || named {
 		return nil
 	}
-	own, _ := filepath.Glob(filepath.Join(dir, "records", "*.jsonl"))
-	for _, o := range own {
+	for _, o := range files.Glob(filepath.Join(dir, "records"), "*.jsonl") {
 		if !slices.ContainsFunc(inputs, func(in string) bool {
 			return sameFile(in, o) || sameFile(in, dir) || sameFile(in, filepath.Join(dir, "records"))
 		}) {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"dllmbench/internal/files"
 )
 
 // The kernel cache keeps the cubins NVRTC compiled, one file per
@@ -108,9 +110,8 @@ const keepCubins = 8
 // a folder DLLMBENCH_KERNEL_CACHE names are left alone), ties broken by
 // name, ignoring errors: another process may be pruning too.
 func pruneCubins(dir string, keep int) {
-	all, _ := filepath.Glob(filepath.Join(dir, "*.cubin"))
 	var names []string
-	for _, n := range all {
+	for _, n := range files.Glob(dir, "*.cubin") {
 		if isKey(strings.TrimSuffix(filepath.Base(n), ".cubin")) {
 			names = append(names, n)
 		}

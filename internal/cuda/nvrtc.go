@@ -2,10 +2,11 @@ package cuda
 
 import (
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"unsafe"
+
+	"dllmbench/internal/files"
 )
 
 var (
@@ -50,8 +51,7 @@ var (
 // nvrtcDeps preloads the builtins library NVRTC opens by name when it
 // compiles, from the folder of a libnvrtc found by path.
 func nvrtcDeps(dir string) []string {
-	m, _ := filepath.Glob(filepath.Join(dir, "libnvrtc-builtins.so.1[123].*"))
-	return m
+	return files.Glob(dir, "libnvrtc-builtins.so.1[123].*")
 }
 
 // nvrtcNames are NVRTC's sonames, newest first. CUDA 11's (11.2 names every
