@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"dllmbench/bench"
@@ -55,10 +54,10 @@ func plotFigures(dir string, files []string) error {
 	noteOverwritten(recs)
 	for _, f := range figs.Drawn {
 		p := filepath.Join(dir, "figures", f.Name)
-		fmt.Fprintf(os.Stdout, "%s.svg  %s.png  %s\n", p, p, f.Title)
+		fmt.Fprintf(out, "%s.svg  %s.png  %s\n", p, p, f.Title)
 	}
 	for _, s := range figs.Skipped {
-		fmt.Fprintf(os.Stdout, "skipped %s: %s\n", s.Name, s.Reason)
+		fmt.Fprintf(out, "skipped %s: %s\n", s.Name, s.Reason)
 	}
 	return nil
 }

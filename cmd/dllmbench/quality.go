@@ -138,7 +138,7 @@ func computeQuality(ctx context.Context, dir string, o quality.Options) error {
 	if err != nil {
 		return err
 	}
-	printQuality(os.Stdout, m)
+	printQuality(out, m)
 	slog.Info("quality metrics written", "path", path, "cells", len(m.Cells), "judge", judgeName(m))
 	return nil
 }

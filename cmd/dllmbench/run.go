@@ -306,7 +306,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		}
 		if sum != nil && f.worker.Count > 0 {
 			// The parent counts what its workers measured and says so.
-			json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
+			json.NewEncoder(out).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 		} else if sum != nil {
 			slog.Warn("interrupted: the cell in flight was abandoned; run again to measure the missing cells",
 				"measured", sum.Measured, "records", firstNonEmpty(sum.Records, "none"))
@@ -314,7 +314,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		return job.interrupted(err)
 	}
 	if f.worker.Count > 0 {
-		return json.NewEncoder(os.Stdout).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
+		return json.NewEncoder(out).Encode(workerSummary{sum.Cells, sum.Measured, sum.Reused, sum.Failed})
 	}
 	slog.Info("run finished", "cells", sum.Cells, "measured", sum.Measured, "recorded_before", sum.Reused,
 		"failed", sum.Failed, "records", firstNonEmpty(sum.Records, "none"))
@@ -407,7 +407,7 @@ func buildReports(dir string, files []string) error {
 	if err := report.Write(dir, recs); err != nil {
 		return err
 	}
-	if err := report.Markdown(os.Stdout, recs); err != nil {
+	if err := report.Markdown(out, recs); err != nil {
 		return err
 	}
 	noteEnergy(recs)
@@ -505,7 +505,7 @@ func dryRun(g *bench.Grid, dev int) error {
 	for _, n := range notes {
 		fmt.Println(n)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cell\tcalls/batch\tGFLOP\tGB read\tmemory GiB\testimate s\t")
 	var total float64
 	var unfit []string

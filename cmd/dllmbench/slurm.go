@@ -64,7 +64,7 @@ func setupSlurm(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if err := sub.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				printCommandHelp(os.Stdout, commands["slurm"], sub)
+				printCommandHelp(out, commands["slurm"], sub)
 				return nil
 			}
 			return usageError{err.Error()}
@@ -99,7 +99,7 @@ func setupSubmit(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "dry-run", "dry_run")(func(n string) {
 		fs.BoolVar(&f.dryRun, n, false, "print the scripts and sbatch command lines; write and submit nothing")
 	})
-	return func(ctx context.Context, opts []string) error { return submit(ctx, &f, opts, slurm.Exec, os.Stdout) }
+	return func(ctx context.Context, opts []string) error { return submit(ctx, &f, opts, slurm.Exec, out) }
 }
 
 // submit renders the scripts of a grid, writes them with a copy of the
@@ -227,7 +227,7 @@ func setupStatus(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
 		}
-		return status(ctx, dir, failMissing, slurm.Exec, os.Stdout)
+		return status(ctx, dir, failMissing, slurm.Exec, out)
 	}
 }
 
