@@ -621,7 +621,8 @@ func (p *gridParser) models(v *yaml.Node) []ModelSpec {
 		it = resolve(it)
 		var m ModelSpec
 		if it.Kind == yaml.ScalarNode {
-			m.ID, _ = p.str(it, "models")
+			id, _ := p.str(it, "models")
+			m = ModelRef(id)
 		} else {
 			p.mapping(it, "models", []field{
 				{"id", func(v *yaml.Node) { m.ID, _ = p.str(v, "models.id") }},

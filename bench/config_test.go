@@ -41,6 +41,10 @@ func TestParseGrid(t *testing.T) {
 		{"model mapping", "models:\n  - {id: a, name: A, revision: v1}\n", func(g *Grid) {
 			g.Models = []ModelSpec{{ID: "a", Name: "A", Revision: "v1"}}
 		}},
+		// A bare id with a revision, as fetch and run --model take it.
+		{"model at a revision", "models: [org/a@v1]\n", func(g *Grid) {
+			g.Models = []ModelSpec{{ID: "org/a", Revision: "v1"}}
+		}},
 		// A single model mapping stands for a list of one.
 		{"single model", "models: {id: a}\n", func(g *Grid) {}},
 		// Scalars where lists go are one-element lists, as users write them.

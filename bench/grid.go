@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"dllmbench/model"
 	"dllmbench/prompts"
@@ -57,6 +58,17 @@ type ModelSpec struct {
 	ID       string `yaml:"id" json:"id"`
 	Name     string `yaml:"name" json:"name,omitempty"`         // short label for tables; default: last path element
 	Revision string `yaml:"revision" json:"revision,omitempty"` // hub revision; default main
+}
+
+// ModelRef is the model a one-word reference names, as fetch, generate and
+// run --model take them: a directory, builtin:NAME, or a Hugging Face ID
+// with an optional @revision (org/name@v2: ID org/name, Revision v2). A
+// directory whose name holds an @ is taken whole.
+func ModelRef(s string) ModelSpec {
+	if id, rev, ok := strings.Cut(s, "@"); ok && rev != "" && !isDir(s) {
+		return ModelSpec{ID: id, Revision: rev}
+	}
+	return ModelSpec{ID: s}
 }
 
 // Label is the name tables show.

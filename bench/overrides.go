@@ -113,7 +113,7 @@ func (g *Grid) Apply(o Overrides) error {
 	if models {
 		labels := map[string]string{}
 		for _, id := range o.Models {
-			m := ModelSpec{ID: strings.TrimSpace(id)}
+			m := ModelRef(strings.TrimSpace(id))
 			if msg := m.problem(); msg != "" {
 				bad(FlagModel, "%s", msg)
 				continue

@@ -71,9 +71,9 @@ func TestApply(t *testing.T) {
 		{"bad values", false, Overrides{Steps: []int{16, 0, 16}, BatchSizes: []int{-1}, MaxPrompts: -2}, nil,
 			"--steps: 0 is out of range (want ≥ 1)\n--steps: 16 is listed twice\n--batch_size: -1 is out of range (want ≥ 1)\n--max_prompts: -2 is out of range (want ≥ 1)"},
 		// The other axes, for a run without a grid file of its own.
-		{"axes", false, Overrides{Models: []string{"meta-llama/Meta-Llama-3-8B", " builtin:demo-llada"}, PromptLengths: []int{128, 512},
+		{"axes", false, Overrides{Models: []string{"meta-llama/Meta-Llama-3-8B", " builtin:demo-llada", "GSAI-ML/LLaDA-8B-Base@v2"}, PromptLengths: []int{128, 512},
 			GenLengths: []int{64}, BlockLengths: []int{16, 32}, Repetitions: 3}, func(g *Grid) {
-			g.Models = []ModelSpec{{ID: "meta-llama/Meta-Llama-3-8B"}, {ID: "builtin:demo-llada"}}
+			g.Models = []ModelSpec{{ID: "meta-llama/Meta-Llama-3-8B"}, {ID: "builtin:demo-llada"}, {ID: "GSAI-ML/LLaDA-8B-Base", Revision: "v2"}}
 			g.PromptLengths, g.GenLengths, g.Diffusion.BlockLength, g.Repetitions = []int{128, 512}, []int{64}, []int{16, 32}, 3
 		}, ""},
 		// --warmup 0 is a value: it applies only when given (Set).

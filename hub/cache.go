@@ -207,9 +207,10 @@ func (c *Client) snapshot(r repository, rev string) (string, error) {
 }
 
 // ResolveModel returns the directory holding a model: nameOrPath itself when
-// it is an existing directory, else the cached snapshot of main for a
-// Hugging Face ID such as GSAI-ML/LLaDA-8B-Instruct. It never touches the
-// network.
+// it is an existing directory, else the cached snapshot of a Hugging Face
+// ID such as GSAI-ML/LLaDA-8B-Instruct, at main or at the revision (a
+// branch, tag, ref or commit) after an @, as fetch takes them. It never
+// touches the network.
 func (c *Client) ResolveModel(nameOrPath string) (string, error) {
 	if fi, err := os.Stat(nameOrPath); err == nil && fi.IsDir() {
 		return nameOrPath, nil
@@ -217,11 +218,15 @@ func (c *Client) ResolveModel(nameOrPath string) (string, error) {
 	if err := checkLocal(Model, nameOrPath); err != nil {
 		return "", err
 	}
-	r, err := newRepository(Model, nameOrPath)
-	if err != nil {
-		return "", fmt.Errorf("hub: model %s: no such directory, and not a Hugging Face ID (org/name)", nameOrPath)
+	id, rev, pinned := strings.Cut(nameOrPath, "@")
+	if !pinned {
+		rev = "main"
 	}
-	dir, err := c.snapshot(r, "main")
+	r, err := newRepository(Model, id)
+	if err != nil || rev == "" {
+		return "", fmt.Errorf("hub: model %s: no such directory, and not a Hugging Face ID (org/name[@revision])", nameOrPath)
+	}
+	dir, err := c.snapshot(r, rev)
 	if errors.Is(err, ErrNotCached) {
 		return "", fmt.Errorf("hub: model %s is no local directory and %w %s; download it with 'dllmbench fetch --model %s'%s",
 			nameOrPath, ErrNotCached, c.Cache, nameOrPath, transformersCacheHint(c.Cache))

@@ -125,6 +125,19 @@ func TestResolveModel(t *testing.T) {
 		{name: "relative local directory", arg: ".", want: "."},
 		{name: "ID in the cache", arg: "GSAI-ML/LLaDA-8B-Instruct",
 			want: filepath.Join(cache, "models--GSAI-ML--LLaDA-8B-Instruct", "snapshots", commitA)},
+		// A revision as fetch takes it: a ref or a commit.
+		{name: "ID at a ref", arg: "GSAI-ML/LLaDA-8B-Instruct@refs/pr/1",
+			want: filepath.Join(cache, "models--GSAI-ML--LLaDA-8B-Instruct", "snapshots", commitB)},
+		{name: "ID at a commit", arg: "GSAI-ML/LLaDA-8B-Instruct@" + commitB,
+			want: filepath.Join(cache, "models--GSAI-ML--LLaDA-8B-Instruct", "snapshots", commitB)},
+		{
+			name: "ID at a revision not in the cache", arg: "GSAI-ML/LLaDA-8B-Instruct@v2",
+			want: "hub: model GSAI-ML/LLaDA-8B-Instruct@v2 is no local directory and not in the cache ~;" +
+				" download it with 'dllmbench fetch --model GSAI-ML/LLaDA-8B-Instruct@v2'",
+		}, {
+			name: "an empty revision", arg: "GSAI-ML/LLaDA-8B-Instruct@",
+			want: "hub: model GSAI-ML/LLaDA-8B-Instruct@: no such directory, and not a Hugging Face ID (org/name[@revision])",
+		},
 		{
 			name: "ID not in the cache", arg: "meta-llama/Meta-Llama-3-8B",
 			want: "hub: model meta-llama/Meta-Llama-3-8B is no local directory and not in the cache ~;" +
@@ -134,7 +147,7 @@ func TestResolveModel(t *testing.T) {
 			want: "hub: model ../weights/llada: no such directory",
 		}, {
 			name: "neither a directory nor an ID", arg: "not a/valid/id",
-			want: "hub: model not a/valid/id: no such directory, and not a Hugging Face ID (org/name)",
+			want: "hub: model not a/valid/id: no such directory, and not a Hugging Face ID (org/name[@revision])",
 		}, {
 			name: "a file", arg: file,
 			want: "hub: model " + file + " is a file; give its directory or a Hugging Face ID",

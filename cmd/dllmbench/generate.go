@@ -63,7 +63,7 @@ type generateFlags struct {
 
 func setupGenerate(fs *flag.FlagSet) func(context.Context, []string) error {
 	var f generateFlags
-	fs.StringVar(&f.model, "model", "", "model directory, Hugging Face id, or builtin:demo-llama / builtin:demo-llada")
+	fs.StringVar(&f.model, "model", "", "model directory, Hugging Face id (org/name[@revision], from the cache), or builtin:demo-llama / builtin:demo-llada")
 	fs.Var(&f.prompts, "prompt", "prompt text, encoded like HF tokenizer(text) (repeat for a batch)")
 	fs.Var(&f.promptIDs, "prompt-ids", "prompt as comma-separated token ids, used verbatim (repeat for a batch)")
 	fs.IntVar(&f.genLength, "gen-length", 128, "tokens to generate")

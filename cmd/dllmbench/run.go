@@ -112,7 +112,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 	fs.Var(&f.steps, "steps", "replace the grid's diffusion steps, e.g. 32,64,128")
 	alias(fs, "batch_size", "batch-size")(func(n string) { fs.Var(&f.batchSizes, n, "replace the grid's batch sizes, e.g. 1,4") })
 	alias(fs, "max_prompts", "max-prompts")(func(n string) { fs.IntVar(&f.maxPrompts, n, 0, "prompts per cell (default: the grid's max_prompts)") })
-	fs.Var(&f.models, "model", "replace the grid's models; repeat for several: a Hugging Face id, a directory or builtin:demo-llama (without --config: prompts from WikiText-103)")
+	fs.Var(&f.models, "model", "replace the grid's models; repeat for several: a Hugging Face id (org/name[@revision]), a directory or builtin:demo-llama (without --config: prompts from WikiText-103)")
 	alias(fs, "prompt_length", "prompt-length")(func(n string) { fs.Var(&f.promptLens, n, "replace the grid's prompt lengths in tokens, e.g. 128,512") })
 	alias(fs, "gen_length", "gen-length")(func(n string) { fs.Var(&f.genLens, n, "replace the grid's generation lengths in tokens, e.g. 128") })
 	alias(fs, "block_length", "block-length")(func(n string) { fs.Var(&f.blockLens, n, "replace the grid's diffusion block lengths, e.g. 32") })

@@ -81,7 +81,7 @@ type scoreFlags struct {
 
 func setupScore(fs *flag.FlagSet) func(context.Context, []string) error {
 	var f scoreFlags
-	fs.StringVar(&f.model, "model", "", "model directory, Hugging Face id, or builtin:demo-llama / builtin:demo-llada")
+	fs.StringVar(&f.model, "model", "", "model directory, Hugging Face id (org/name[@revision], from the cache), or builtin:demo-llama / builtin:demo-llada")
 	fs.StringVar(&f.context, "context", "", "context text (encoded with --text as lm-evaluation-harness encodes a pair)")
 	fs.Var(&f.contextIDs, "context-ids", "context as comma-separated token ids")
 	fs.StringVar(&f.text, "text", "", "text to score")
