@@ -439,11 +439,8 @@ func TestComputeBERTScoreEncoder(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
 	dir := writeTinyBERTScoreModel(t, 5)
 	rec := func(key, status string, texts []string, refs ...string) bench.Record {
-		r := bench.Record{Key: key, Grid: "g", Status: status, Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
-		for i, ref := range refs {
-			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
-			r.Outputs = append(r.Outputs, []int{i})
-		}
+		r := refRecord(key, texts, refs...)
+		r.Status = status
 		return r
 	}
 	recs := []bench.Record{
@@ -483,17 +480,9 @@ func TestComputeBERTScoreEncoder(t *testing.T) {
 // the empty text, P = R = F = 0, into the cell's mean.
 func TestComputeBERTScoreNeedsReferences(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
-	rec := func(key string, texts []string, refs ...string) bench.Record {
-		r := bench.Record{Key: key, Grid: "g", Status: "ok", Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
-		for i, ref := range refs {
-			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
-			r.Outputs = append(r.Outputs, []int{i})
-		}
-		return r
-	}
 	recs := []bench.Record{
-		rec("a", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
-		rec("b", []string{"the cat sat", "the hat"}, "the cat sat", ""), // its second prompt has no reference
+		refRecord("a", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
+		refRecord("b", []string{"the cat sat", "the hat"}, "the cat sat", ""), // its second prompt has no reference
 	}
 	encoder := BERTScoreOptions{Encoder: writeTinyBERTScoreModel(t, 5), Layer: 2, Device: device.Options{Backend: "cpu", Threads: 1}}
 	m, err := Compute(context.Background(), recs, Options{Judge: NoJudge, Bootstrap: Bootstrap{Resamples: 50}, BERTScore: &encoder})
@@ -564,17 +553,9 @@ func TestComputeBERTScoreWithoutEncoder(t *testing.T) {
 func TestComputeKeepsEarlierBERTScore(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
 	t.Setenv("HF_HUB_OFFLINE", "1")
-	rec := func(key string, texts []string, refs ...string) bench.Record {
-		r := bench.Record{Key: key, Grid: "g", Status: "ok", Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
-		for i, ref := range refs {
-			r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
-			r.Outputs = append(r.Outputs, []int{i})
-		}
-		return r
-	}
 	recs := []bench.Record{
-		rec("a", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
-		rec("b", []string{"sat"}, "the cat sat"),
+		refRecord("a", []string{"the cat sat", "the hat"}, "the cat sat", "the cat"),
+		refRecord("b", []string{"sat"}, "the cat sat"),
 	}
 	boot := Bootstrap{Resamples: 50}
 	encoder := BERTScoreOptions{Encoder: writeTinyBERTScoreModel(t, 5), Layer: 2, Device: device.Options{Backend: "cpu", Threads: 1}}
@@ -691,4 +672,15 @@ func TestComputeKeepsEarlierBERTScore(t *testing.T) {
 	if got, want := m.Cells[0].Metrics[MBERTScoreF1], earlier.Cells[0].Metrics[MBERTScoreF1]; got != want || m.BERTScoreNote != "" {
 		t.Errorf("with the encoder: F1 %+v, note %q; want the recomputed %+v and no note", got, m.BERTScoreNote, want)
 	}
+}
+
+// refRecord is a cell of model m whose prompts have the references refs
+// (an empty one: none) and whose generations are texts.
+func refRecord(key string, texts []string, refs ...string) bench.Record {
+	r := bench.Record{Key: key, Grid: "g", Status: "ok", Texts: texts, Cell: bench.Cell{Model: "m", ModelID: "nowhere/m"}}
+	for i, ref := range refs {
+		r.Prompts = append(r.Prompts, bench.PromptRecord{Text: "p", Reference: ref})
+		r.Outputs = append(r.Outputs, []int{i})
+	}
+	return r
 }

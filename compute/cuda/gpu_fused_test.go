@@ -241,25 +241,6 @@ func TestGEMVBatchInvariance(t *testing.T) {
 	}
 }
 
-// hostSelect is compute.Selector's definition in float64.
-func hostSelect(row []float32, exclude int) (int32, float64) {
-	best, m := -1, math.Inf(-1)
-	for i, v := range row {
-		m = max(m, float64(v))
-		if i != exclude && (best < 0 || v > row[best]) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return -1, 0
-	}
-	var sum float64
-	for _, v := range row {
-		sum += math.Exp(float64(v) - m)
-	}
-	return int32(best), math.Exp(float64(row[best])-m) / sum
-}
-
 func TestArgmaxProbShapes(t *testing.T) {
 	b := newBackend(t)
 	rng := rand.New(rand.NewPCG(25, 26))
@@ -314,9 +295,10 @@ func TestArgmaxProbShapes(t *testing.T) {
 					t.Fatal(err)
 				}
 				for r := range c.rows {
-					id, p := hostSelect(vals[r*c.cols:(r+1)*c.cols], c.exclude)
+					id, p32 := compute.ArgmaxProbRow(vals[r*c.cols:(r+1)*c.cols], c.exclude)
+					p := float64(p32)
 					// A row of −inf only: the definition divides 0 by 0, so only the id counts.
-					if gotIDs[r] != id || !math.IsNaN(p) && !(math.Abs(float64(gotP[r])-p) <= 1e-6*p+1e-12) {
+					if gotIDs[r] != int32(id) || !math.IsNaN(p) && !(math.Abs(float64(gotP[r])-p) <= 1e-6*p+1e-12) {
 						t.Errorf("%s (split %v, run %d), row %d: got id %d p %.9g, want id %d p %.9g", c.name, split, rep+1, r, gotIDs[r], gotP[r], id, p)
 					}
 				}
