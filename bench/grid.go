@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dllmbench/decode"
 	"dllmbench/model"
 	"dllmbench/prompts"
 )
@@ -360,25 +361,23 @@ func orDefault(v []string, def string) []string {
 	return v
 }
 
-// invalidDiffusion explains why a diffusion cell cannot run, or returns "".
+// invalidDiffusion explains why a diffusion cell cannot run, or returns "":
+// the decoder's own check (decode.DiffusionOptions.Check), in the grid's
+// names of its settings.
 func invalidDiffusion(c Cell) string {
-	switch {
-	case c.BlockLen <= 0 || c.GenLen%c.BlockLen != 0:
-		return fmt.Sprintf("gen_length %d is not a multiple of block_length %d", c.GenLen, c.BlockLen)
-	case (c.Threshold > 0 || c.Factor > 0) && c.Remasking != "low_confidence":
-		return "threshold and factor need remasking low_confidence"
-	case c.CFGScale > 0 && c.Cache != "none":
-		return "cfg_scale needs cache none"
-	case c.Threshold == 0 && c.Factor == 0:
-		blocks := c.GenLen / c.BlockLen
-		if c.Steps <= 0 || c.Steps%blocks != 0 {
-			return fmt.Sprintf("steps %d is not a positive multiple of the %d blocks", c.Steps, blocks)
-		}
-		// A step commits at least one token: the decoder would run
-		// gen_length steps under the label of more.
-		if c.Steps > c.GenLen {
-			return fmt.Sprintf("steps %d exceed gen_length %d: at most one step per generated token", c.Steps, c.GenLen)
-		}
+	if err := c.diffusionOptions().Check(); err != nil {
+		return gridNames.Replace(strings.TrimPrefix(err.Error(), "decode: "))
 	}
 	return ""
+}
+
+// gridNames spells the decoder's flag names as a grid writes them.
+var gridNames = strings.NewReplacer("--", "", "gen-length", "gen_length", "block-length", "block_length",
+	"cfg-scale", "cfg_scale")
+
+// diffusionOptions are the decoder's options for a diffusion cell.
+func (c Cell) diffusionOptions() decode.DiffusionOptions {
+	return decode.DiffusionOptions{GenLength: c.GenLen, Steps: c.Steps, BlockLength: c.BlockLen,
+		Remasking: decode.Remasking(c.Remasking), Temperature: c.Temperature, CFGScale: c.CFGScale,
+		Cache: decode.Cache(c.Cache), Threshold: c.Threshold, Factor: c.Factor}
 }

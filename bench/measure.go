@@ -247,9 +247,7 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 			return bm, res.IDs, nil
 		}, s, nil
 	}
-	o := decode.DiffusionOptions{GenLength: c.GenLen, Steps: c.Steps, BlockLength: c.BlockLen,
-		Remasking: decode.Remasking(c.Remasking), Temperature: c.Temperature, CFGScale: c.CFGScale,
-		Cache: decode.Cache(c.Cache), Threshold: c.Threshold, Factor: c.Factor}
+	o := c.diffusionOptions()
 	if err := decode.CheckDiffusion(m, [][]int{make([]int, promptLen)}, o); err != nil {
 		return nil, nil, err
 	}
