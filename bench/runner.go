@@ -119,15 +119,33 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 		}
 	}
 	done := map[string]bool{}
+	recorded := map[Cell]bool{} // under any key
 	// The folder's records/ only, which NewWriter writes: ReadRecords
 	// would take a fresh folder's own *.jsonl (a prompt or task file) for
 	// records.
 	if old, err := ReadRecords(filepath.Join(o.OutputDir, "records")); err == nil {
 		for _, r := range old {
-			done[r.Key] = true
+			done[r.Key], recorded[r.Cell] = true, true
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	keys := make([]string, len(cells))
+	var again []string // cells recorded under another key only
+	for i, c := range cells {
+		rm := models[modelIndex(models, c)]
+		keys[i] = Key(c, rm.revisionKey(), sets[[2]int{c.PromptLen, c.GenLen}].Hash, g.Repetitions, g.Warmup, g.Delay)
+		if !done[keys[i]] && recorded[c] {
+			again = append(again, c.Name())
+		}
+	}
+	if len(again) > 0 {
+		// A resume with a setting changed by mistake (a --repetitions, a
+		// model whose main moved in the cache) would otherwise measure the
+		// whole sweep again without a word.
+		notice(fmt.Sprintf("%d cells (%s first) are recorded in %s under another key: other repetitions, warm-up, delay, prompts or model revision; "+
+			"they are measured again, and the reports show both as rows that read the same (give another --output_dir to keep them apart)",
+			len(again), again[0], o.OutputDir))
 	}
 	b, info, err := device.Open(o.Device)
 	if err != nil {
@@ -154,15 +172,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	for i := range order {
 		order[i] = i
 	}
-	modelIndex := func(c Cell) int {
-		for i, m := range models {
-			if m.spec.Label() == c.Model {
-				return i
-			}
-		}
-		return -1
-	}
-	sort.SliceStable(order, func(a, b int) bool { return modelIndex(cells[order[a]]) < modelIndex(cells[order[b]]) })
+	sort.SliceStable(order, func(a, b int) bool { return modelIndex(models, cells[order[a]]) < modelIndex(models, cells[order[b]]) })
 
 	p := newProgress(o.Progress, o.Terminal, len(cells))
 	var loaded *model.Model
@@ -174,10 +184,10 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	}()
 	for _, ci := range order {
 		c := cells[ci]
-		mi := modelIndex(c)
+		mi := modelIndex(models, c)
 		rm := models[mi]
 		ps := sets[[2]int{c.PromptLen, c.GenLen}]
-		key := Key(c, rm.revisionKey(), ps.Hash, g.Repetitions, g.Warmup, g.Delay)
+		key := keys[ci]
 		if done[key] {
 			sum.Reused++
 			p.cell(c, "recorded before")
@@ -241,6 +251,16 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	}
 	p.finish()
 	return sum, nil
+}
+
+// modelIndex is the index in models of the model of c.
+func modelIndex(models []*resolved, c Cell) int {
+	for i, m := range models {
+		if m.spec.Label() == c.Model {
+			return i
+		}
+	}
+	return -1
 }
 
 // loadModel loads a model at a grid precision; an error is the cell's.

@@ -146,15 +146,25 @@ func TestRunRecordsAndResumes(t *testing.T) {
 	if d := cmp.Diff(before, files()); d != "" || again.Records != "" {
 		t.Errorf("a run that measured nothing changed the records folder (-before +after), records %q:\n%s", again.Records, d)
 	}
-	// A different definition (more repetitions) is not reused.
+	// A different definition (fewer repetitions) is not reused, and the
+	// run says so before it measures the cells again: a resume with a
+	// setting changed by mistake measured the whole sweep again unsaid.
 	g.Repetitions = 1
 	g.Models = g.Models[:1]
-	third, err := Run(context.Background(), g, runOpts(dir))
+	o = runOpts(dir)
+	var notes []string
+	o.Notice = func(s string) { notes = append(notes, s) }
+	third, err := Run(context.Background(), g, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if third.Measured != 2 || third.Reused != 0 {
 		t.Errorf("changed repetitions: %+v", third)
+	}
+	if !slices.ContainsFunc(notes, func(s string) bool {
+		return strings.HasPrefix(s, "2 cells (demo-llama b1 p16 g8 first) are recorded in "+dir+" under another key")
+	}) {
+		t.Errorf("no notice of the cells measured again under another key: %q", notes)
 	}
 }
 
