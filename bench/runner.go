@@ -33,8 +33,11 @@ type Options struct {
 	Notice func(string)
 	// Select keeps a subset of the cells (shards of a job array); nil: all.
 	Select func([]Cell) []Cell
-	Device device.Options
-	Hub    *hub.Client
+	// RetryFailed measures again the cells whose records in the folder all
+	// failed; without it a failed cell is a result, reused as any other.
+	RetryFailed bool
+	Device      device.Options
+	Hub         *hub.Client
 	// Sleep pauses for the grid's delay before a cell, returning early with
 	// ctx's error when it is cancelled; nil: a timer (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -118,14 +121,18 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			}
 		}
 	}
-	done := map[string]bool{}
+	done := map[string]bool{}   // reused
+	seen := map[string]bool{}   // recorded, reused or retried
 	recorded := map[Cell]bool{} // under any key
 	// The folder's records/ only, which NewWriter writes: ReadRecords
 	// would take a fresh folder's own *.jsonl (a prompt or task file) for
 	// records.
 	if old, err := ReadRecords(filepath.Join(o.OutputDir, "records")); err == nil {
 		for _, r := range old {
-			done[r.Key], recorded[r.Cell] = true, true
+			recorded[r.Cell], seen[r.Key] = true, true
+			if r.Status == "ok" || !o.RetryFailed {
+				done[r.Key] = true
+			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -135,7 +142,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	for i, c := range cells {
 		rm := models[modelIndex(models, c)]
 		keys[i] = Key(c, rm.revisionKey(), sets[[2]int{c.PromptLen, c.GenLen}].Hash, g.Repetitions, g.Warmup, g.Delay)
-		if !done[keys[i]] && recorded[c] {
+		if !seen[keys[i]] && recorded[c] {
 			again = append(again, c.Name())
 		}
 	}

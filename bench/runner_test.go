@@ -243,6 +243,23 @@ func TestRunTornLineAndFailedCell(t *testing.T) {
 	if n := len(Latest(all)); n != 2 {
 		t.Errorf("%d distinct cells after merging, want 2", n)
 	}
+	// The failed cell is a result: a rerun reuses it, unless asked to
+	// retry it (it fails again here, and the ok cell is still reused).
+	if again, err = Run(context.Background(), g, runOpts(dir)); err != nil || again.Measured != 0 || again.Reused != 2 {
+		t.Errorf("rerun: %+v, %v; want both cells reused", again, err)
+	}
+	retry := runOpts(dir)
+	retry.RetryFailed = true
+	var notices []string
+	retry.Notice = func(s string) { notices = append(notices, s) }
+	if again, err = Run(context.Background(), g, retry); err != nil || again.Measured != 1 || again.Failed != 1 || again.Reused != 1 {
+		t.Errorf("rerun retrying failed cells: %+v, %v; want the failed one measured again, the other reused", again, err)
+	}
+	for _, n := range notices {
+		if strings.Contains(n, "under another key") {
+			t.Errorf("a retried cell is said to be recorded under another key: %s", n)
+		}
+	}
 }
 
 // A batch whose run state cannot fit the machine fails its cell with one

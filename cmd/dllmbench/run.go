@@ -91,6 +91,7 @@ type runFlags struct {
 	noReport    bool
 	noQuality   bool
 	noMeasure   bool
+	retryFailed bool
 	be          backendFlags
 	shard       slurm.Shard // --shard: this task's part of the cells
 	worker      slurm.Shard // --worker: this process's part of the shard, for --devices
@@ -135,6 +136,9 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		fs.StringVar(&f.recordsName, n, "", "name of this process's records file (default: host-pid-time)")
 	})
 	alias(fs, "no-report", "no_report")(func(n string) { fs.BoolVar(&f.noReport, n, false, "do not rebuild the reports at the end") })
+	alias(fs, "retry-failed", "retry_failed")(func(n string) {
+		fs.BoolVar(&f.retryFailed, n, false, "measure again the cells whose records in the folder all failed (otherwise a failed cell is a result, kept as any other)")
+	})
 	alias(fs, "no-quality", "no_quality")(func(n string) {
 		fs.BoolVar(&f.noQuality, n, false, "do not compute the quality metrics at the end (see 'dllmbench quality')")
 	})
@@ -162,7 +166,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		if f.noMeasure {
 			set := setFlags(fs)
-			for _, n := range []string{"dry-run", "dry_run", "shard", "worker", "records-name", "records_name"} {
+			for _, n := range []string{"dry-run", "dry_run", "shard", "worker", "records-name", "records_name", "retry-failed", "retry_failed"} {
 				if set[n] {
 					return usagef("--no-measure measures nothing: --%s does not apply", n)
 				}
@@ -289,7 +293,7 @@ func runRun(ctx context.Context, f *runFlags, set map[string]bool) error {
 		ctx = watchParent(ctx, os.Stdin)
 	}
 	opts := bench.Options{OutputDir: f.outputDir, RecordsName: f.recordsName, Progress: os.Stderr,
-		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) }, Select: f.selectCells(),
+		Terminal: isTerminal(os.Stderr), Notice: func(s string) { slog.Info(s) }, Select: f.selectCells(), RetryFailed: f.retryFailed,
 		Device: device.Options{Backend: g.Backend, Device: f.be.device, Threads: f.be.threads}}
 	var sum *bench.Summary
 	if len(devs) > 1 {

@@ -520,6 +520,7 @@ func TestRunUsageErrors(t *testing.T) {
 		// --no-measure only ends a run: the flags that pick what to measure are mistakes
 		{"no-measure with a shard", []string{"--no-measure", "--shard", "0/2"}, "--no-measure measures nothing: --shard does not apply"},
 		{"no-measure dry run", []string{"--no-measure", "--dry-run"}, "--no-measure measures nothing: --dry-run does not apply"},
+		{"no-measure retrying", []string{"--no-measure", "--retry-failed"}, "--no-measure measures nothing: --retry-failed does not apply"},
 		// Shots are asked before a task's questions: the grid's prompts are not a task's.
 		{"shots without a task", []string{"--shots", "2"}, "--shots: shots are asked before the questions of a task: give --task FILE"},
 		{"task and prompt file", []string{"--task", "t.jsonl", "--prompt-file", "p.jsonl"}, "--task: and --prompt_file both give the prompts: give one"},
