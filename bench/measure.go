@@ -227,9 +227,10 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 		}
 		return func(rows [][]int, seed uint64) (BatchMeasure, [][]int, error) {
 			var res *decode.ARResult
-			lat, dev, err := timeBatch(dt, func() (err error) {
+			// TTFT and the tokens' times count from the latency's start.
+			lat, dev, err := timeBatch(dt, func(start time.Time) (err error) {
 				res, err = decode.Generate(m, s, rows, decode.AROptions{MaxNew: c.GenLen, IgnoreEOS: true,
-					Sampler: decode.NewSampler(c.Temperature, c.TopK, c.TopP, cr.seed^seed)})
+					Sampler: decode.NewSampler(c.Temperature, c.TopK, c.TopP, cr.seed^seed), Start: start})
 				return err
 			})
 			if err != nil {
@@ -259,7 +260,7 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 		o := o
 		o.Seed = cr.seed ^ seed
 		var res *decode.DiffusionResult
-		lat, dev, err := timeBatch(dt, func() (err error) {
+		lat, dev, err := timeBatch(dt, func(time.Time) (err error) {
 			res, err = decode.Diffuse(m, s, rows, o)
 			return err
 		})
@@ -282,12 +283,13 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 // timeBatch runs f, a batch, and returns its time by the host's monotonic
 // clock and, when the backend has a device timer (dt not nil), by the
 // device's markers around it (0 without one); f's error comes first, then
-// the timer's. The timer is stopped even when f fails or panics, so that
-// the next cell on the same backend can start it again.
-func timeBatch(dt compute.DeviceTimer, f func() error) (host, dev float64, err error) {
+// the timer's. f is given the host clock's start, for times within the
+// batch to count from. The timer is stopped even when f fails or panics,
+// so that the next cell on the same backend can start it again.
+func timeBatch(dt compute.DeviceTimer, f func(start time.Time) error) (host, dev float64, err error) {
 	run := func() error {
 		t0 := time.Now()
-		err := f()
+		err := f(t0)
 		host = time.Since(t0).Seconds()
 		return err
 	}

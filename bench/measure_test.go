@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -171,7 +172,7 @@ func TestTimeBatch(t *testing.T) {
 			var err error
 			panicked := func() (p bool) {
 				defer func() { p = recover() != nil }()
-				_, dev, err = timeBatch(tb, c.work)
+				_, dev, err = timeBatch(tb, func(time.Time) error { return c.work() })
 				return false
 			}()
 			if panicked != c.wantPanic || tb.running || tb.pairs != c.wantPairs {
@@ -184,8 +185,20 @@ func TestTimeBatch(t *testing.T) {
 		})
 	}
 	// Without a timer the work runs alone and has no device time.
-	if _, dev, err := timeBatch(nil, func() error { return errWork }); dev != 0 || err != errWork {
+	if _, dev, err := timeBatch(nil, func(time.Time) error { return errWork }); dev != 0 || err != errWork {
 		t.Errorf("without a timer: %g s, %v", dev, err)
+	}
+	// The work is given the host clock's start, which times within the
+	// batch (an autoregressive batch's TTFT and token times) count from:
+	// what it measured from there is within the batch's latency.
+	var within time.Duration
+	host, _, _ := timeBatch(nil, func(start time.Time) error {
+		time.Sleep(time.Millisecond)
+		within = time.Since(start)
+		return nil
+	})
+	if within < time.Millisecond || within.Seconds() > host {
+		t.Errorf("the work measured %v from the start it was given, in a batch of %g s", within, host)
 	}
 }
 

@@ -117,7 +117,8 @@ type BatchMeasure struct {
 	// device work the host's clock missed.
 	DeviceLatencyS float64 `json:"device_latency_s,omitempty"`
 	// Autoregressive: time to first token and when each later token was
-	// known, from the start.
+	// known, from LatencyS's start (so TTFT, like the latency, includes
+	// the decoder's checks of the batch before its prefill).
 	TTFTS       float64   `json:"ttft_s,omitempty"`
 	TokenTimesS []float64 `json:"token_times_s,omitempty"`
 	// Diffusion: when each forward call ended, from the start (for steps

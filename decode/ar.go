@@ -23,6 +23,12 @@ type AROptions struct {
 	// OnStep, when set, is called after each forward call's tokens are
 	// known, with the call's index (0 is the prefill).
 	OnStep func(step int)
+	// Start, when set, is the instant Prefill and StepEnd count from: a
+	// caller that times the whole call on its own clock (a benchmark's
+	// batch latency) passes its start, so that the time to first token
+	// includes the call's checks and allocations as its latency does.
+	// Zero: the call's own start, after them.
+	Start time.Time
 }
 
 // ARResult is the outcome of generating for a batch.
@@ -30,7 +36,8 @@ type ARResult struct {
 	IDs [][]int // per row, every sampled id (a stopping EOS included)
 	NFE int     // forward calls: a chunked prefill counts each chunk
 	// StepEnd holds, for each generated position, when its tokens were
-	// known, measured from the start of the call on the monotonic clock.
+	// known, measured on the monotonic clock from AROptions.Start, else
+	// from the start of the call.
 	StepEnd []time.Duration
 	Prefill time.Duration // until the first token
 	// Processed counts the token positions run through the network, all
@@ -116,7 +123,10 @@ func GenerateContext(ctx context.Context, m *model.Model, s *model.State, prompt
 		res.IDs[b] = make([]int, 0, opt.MaxNew)
 	}
 	done := make([]bool, B)
-	start := time.Now()
+	start := opt.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	V := m.Config.VocabSize
 
 	// Prefill in chunks of at most s.N tokens per row.

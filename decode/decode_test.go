@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -644,5 +645,29 @@ func TestCancelStopsDecoding(t *testing.T) {
 				t.Errorf("cancelled after %d checks: %d calls, %v; want at most %d and context.Canceled", after, n, err, after+1)
 			}
 		})
+	}
+}
+
+// With a Start, the time to first token and each token's time count from
+// it, as a caller's latency of the whole call does, its checks and
+// allocations included; without one, from the call's own start.
+func TestGenerateStart(t *testing.T) {
+	llama := load(t, testmodel.Tiny(model.Llama))
+	s := testmodel.MustState(t)(decode.ARState(llama, 1, 2, 3, 0))
+	defer s.Close()
+	const early = time.Hour
+	for _, start := range []time.Time{{}, time.Now().Add(-early)} {
+		res, err := decode.Generate(llama, s, [][]int{{1, 2}}, decode.AROptions{MaxNew: 3, IgnoreEOS: true, Start: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if late := res.Prefill >= early; late != !start.IsZero() || res.StepEnd[0] != res.Prefill {
+			t.Errorf("start %v: time to first token %v, first token at %v", start, res.Prefill, res.StepEnd[0])
+		}
+		for i := 1; i < len(res.StepEnd); i++ {
+			if res.StepEnd[i] < res.StepEnd[i-1] {
+				t.Errorf("start %v: token %d at %v, before token %d at %v", start, i, res.StepEnd[i], i-1, res.StepEnd[i-1])
+			}
+		}
 	}
 }
