@@ -67,10 +67,10 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 		}
 		return p
 	})
-	for range cr.warmup {
+	for w := range cr.warmup {
 		for _, i := range warm {
 			if _, _, err := run(batch(i), 0); err != nil {
-				return err
+				return fmt.Errorf("warm-up %d of %d, batch %d of %d: %w", w+1, cr.warmup, i+1, nb, err)
 			}
 		}
 	}
@@ -111,7 +111,8 @@ func (cr *cellRun) measure(ctx context.Context, rec *Record) error {
 				rows := batch(i)
 				bm, outs, err := run(rows, uint64(rep*nb+i))
 				if err != nil {
-					return err
+					// The record keeps the repetitions before this one.
+					return fmt.Errorf("repetition %d of %d, batch %d of %d: %w", rep+1, cr.reps, i+1, nb, err)
 				}
 				r.Batches = append(r.Batches, bm)
 				if rep == cr.reps-1 {

@@ -447,3 +447,44 @@ func TestMeasureWarmupRecordsEveryShape(t *testing.T) {
 		})
 	}
 }
+
+// failingTimer is a device timer whose stop fails the batch it timed
+// from the failAt-th on (1 is the first).
+type failingTimer struct {
+	compute.Backend
+	stops, failAt int
+}
+
+func (b *failingTimer) StartTimer() error { return nil }
+func (b *failingTimer) StopTimer() (float64, error) {
+	if b.stops++; b.stops >= b.failAt {
+		return 0, errors.New("device lost")
+	}
+	return fakeDeviceS, nil
+}
+
+// A batch that fails fails its cell with an error that says which run it
+// was, a warm-up's or a repetition's, and which batch; the record keeps the
+// repetitions measured before it.
+func TestMeasureFailureNamesItsBatch(t *testing.T) {
+	cell := Cell{Model: "llama", Family: "llama", Batch: 1, PromptLen: 4, GenLen: 2}
+	ids := [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}} // one shape: warm-up runs one batch of two
+	for _, c := range []struct {
+		failAt, reps int
+		want         string
+	}{
+		{1, 0, "warm-up 1 of 1, batch 1 of 2: device lost"},
+		{2, 0, "repetition 1 of 3, batch 1 of 2: device lost"},
+		{5, 1, "repetition 2 of 3, batch 2 of 2: device lost"},
+	} {
+		cb := cpu.New(2)
+		t.Cleanup(cb.Close)
+		fb := &failingTimer{Backend: cb, failAt: c.failAt}
+		cr := &cellRun{cell: cell, m: loadTiny(t, model.Llama, fb), ids: ids, reps: 3, warmup: 1, seed: 1}
+		var rec Record
+		err := cr.measure(context.Background(), &rec)
+		if err == nil || err.Error() != c.want || len(rec.Reps) != c.reps {
+			t.Errorf("failing at batch %d: %v, %d repetitions kept; want %q and %d", c.failAt, err, len(rec.Reps), c.want, c.reps)
+		}
+	}
+}
