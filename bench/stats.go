@@ -27,7 +27,7 @@ const (
 	MNFE           = "nfe"                 // forward calls per batch
 	MTokensPerStep = "tokens_per_step"     // diffusion: tokens committed per forward call and row
 	MTokensPerS    = "tokens_per_s"        // generated tokens (never prompt tokens) of every row, a last batch's filling rows included, per second of the repetition
-	MUsefulPerS    = "useful_tokens_per_s" // tokens before the first EOS per second
+	MUsefulPerS    = "useful_tokens_per_s" // tokens before each row's first EOS (filling rows included, as in MTokensPerS) per second of the repetition
 	MEnergyPerTok  = "energy_j_per_token"  // joules per generated token, where measured: the device's whole draw, idle power not subtracted
 	MPower         = "power_w"             // mean power: the energy counter's joules over the repetition's time
 	MSMClock       = "sm_clock_mhz"        // the GPU's mean SM clock (Rep.Clocks)
