@@ -240,8 +240,9 @@ func runGenerate(ctx context.Context, f *generateFlags, set map[string]bool) err
 		}
 		defer s.Close()
 		t1 := time.Now()
+		// TTFT from the clock the total is timed on (decode.AROptions.Start).
 		res, err := decode.GenerateContext(ctx, m, s, prompts, decode.AROptions{MaxNew: f.genLength, IgnoreEOS: f.ignoreEOS,
-			Sampler: decode.NewSampler(f.temperature, f.topK, f.topP, f.seed)})
+			Sampler: decode.NewSampler(f.temperature, f.topK, f.topP, f.seed), Start: t1})
 		if err != nil {
 			return err
 		}
