@@ -160,6 +160,9 @@ func (l deviceList) resolve(backend string, threads int) ([]int, error) {
 }
 
 func (f *backendFlags) open() (compute.Backend, device.Info, error) {
+	if !device.IsAuto(f.backend) && !strings.EqualFold(f.backend, "cpu") && !device.IsCUDA(f.backend) {
+		return nil, device.Info{}, usagef("--backend %q: want auto, cpu or cuda", f.backend)
+	}
 	b, info, err := device.Open(device.Options{Backend: f.backend, Device: f.device, Threads: f.threads})
 	if err != nil {
 		return nil, info, err

@@ -159,7 +159,7 @@ func TestUserErrors(t *testing.T) {
 			"--steps 0 and --block-length -8: want at least 1, or leave them out for gen-length"},
 		{"generation beyond the context", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--gen-length", "600", "--backend", "cpu"}, 1,
 			"exceeds the model's context of 512"},
-		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 1, `unknown backend "tpu"`},
+		{"unknown backend", []string{"generate", "--model", "../../testdata/stories260K", "--prompt-ids", "1", "--backend", "tpu"}, 2, `--backend "tpu": want auto, cpu or cuda`},
 		{"more diffusion steps than tokens", []string{"generate", "--model", "../../testdata/golden/engine/llada-tiny", "--prompt-ids", "5", "--gen-length", "8", "--steps", "16"}, 2,
 			"steps 16 exceed gen-length 8: at most one step per generated token"},
 		// --steps was ignored.
