@@ -69,24 +69,30 @@ func Dir(id string) (string, error) {
 	// Write into a fresh sibling and rename, so a concurrent or killed
 	// writer never leaves a half-written model behind.
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", fmt.Errorf("demo: %w", err)
+		return "", unpackError(id, dir, err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), name+".tmp-")
 	if err != nil {
-		return "", fmt.Errorf("demo: %w", err)
+		return "", unpackError(id, dir, err)
 	}
 	defer os.RemoveAll(tmp)
 	for _, e := range entries {
 		b, _ := files.ReadFile(src + "/" + e.Name())
 		if err := os.WriteFile(filepath.Join(tmp, e.Name()), b, 0o644); err != nil {
-			return "", fmt.Errorf("demo: %w", err)
+			return "", unpackError(id, dir, err)
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, statErr := os.Stat(filepath.Join(dir, "model.safetensors")); statErr == nil {
 			return dir, nil // another process won the race
 		}
-		return "", fmt.Errorf("demo: %w", err)
+		return "", unpackError(id, dir, err)
 	}
 	return dir, nil
+}
+
+// unpackError is why a built-in model could not be written into dir, with
+// the way out: its files go into the user's cache folder.
+func unpackError(id, dir string, err error) error {
+	return fmt.Errorf("demo: unpacking %s into %s: %w (set XDG_CACHE_HOME to a folder you can write)", id, dir, err)
 }

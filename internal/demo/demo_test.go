@@ -39,3 +39,18 @@ func TestDirWritesLoadableModels(t *testing.T) {
 		t.Error("prompts have no references")
 	}
 }
+
+// A cache folder that cannot be written (a file here, which stops even
+// root) fails with the model, the folder and the way out.
+func TestDirUnwritableCache(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", file)
+	_, err := Dir("builtin:demo-llama")
+	if err == nil || !strings.Contains(err.Error(), "demo: unpacking builtin:demo-llama into "+file) ||
+		!strings.Contains(err.Error(), "set XDG_CACHE_HOME") {
+		t.Errorf("Dir with the cache a file: %v", err)
+	}
+}
