@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -667,6 +668,90 @@ func TestGenerateStart(t *testing.T) {
 		for i := 1; i < len(res.StepEnd); i++ {
 			if res.StepEnd[i] < res.StepEnd[i-1] {
 				t.Errorf("start %v: token %d at %v, before token %d at %v", start, i, res.StepEnd[i], i-1, res.StepEnd[i-1])
+			}
+		}
+	}
+}
+
+// On a vocabulary of unsorted logits the sampler keeps exactly the tokens a
+// full sort keeps (top-k with its ties, then the smallest prefix reaching
+// top-p) and draws them in proportion: it sorts only candidates, which
+// must never leave one out.
+func TestSamplerMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	logits := make([]float32, 3000)
+	for i := range logits {
+		logits[i] = float32(math.Round(rng.NormFloat64()*8) / 4) // ties at quarter steps
+	}
+	const T = 0.9
+	for _, c := range []struct {
+		k int
+		p float64
+	}{{0, 0.5}, {0, 0.97}, {20, 0}, {20, 0.6}, {3, 0}} {
+		// The kept set by a full sort: by logit descending, ids ascending.
+		order := make([]int, len(logits))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			switch {
+			case logits[a] > logits[b]:
+				return -1
+			case logits[a] < logits[b]:
+				return 1
+			}
+			return 0
+		})
+		keep := len(order)
+		if c.k > 0 {
+			keep = c.k
+			for keep < len(order) && logits[order[keep]] == logits[order[keep-1]] {
+				keep++
+			}
+		}
+		w := make([]float64, keep)
+		var sum float64
+		for r := range keep {
+			w[r] = math.Exp(float64(logits[order[r]]-logits[order[0]]) / T)
+			sum += w[r]
+		}
+		if c.p > 0 {
+			if c.k == 0 {
+				sum = 0
+				for _, l := range logits {
+					sum += math.Exp(float64(l-logits[order[0]]) / T)
+				}
+			}
+			var acc float64
+			for r := range keep {
+				if acc += w[r] / sum; acc >= c.p {
+					keep = r + 1
+					break
+				}
+			}
+		}
+		want := map[int]float64{}
+		var kept float64
+		for r := range keep {
+			kept += w[r]
+		}
+		for r := range keep {
+			want[order[r]] = w[r] / kept
+		}
+		s := decode.NewSampler(T, c.k, c.p, 9)
+		const n = 10000
+		counts := map[int]int{}
+		for range n {
+			id := s.Sample(logits)
+			if _, ok := want[id]; !ok {
+				t.Fatalf("top-k %d, top-p %g: drew token %d, which a full sort leaves out", c.k, c.p, id)
+			}
+			counts[id]++
+		}
+		// Frequencies within 5 standard errors of the kept probabilities.
+		for id, q := range want {
+			if se := math.Sqrt(q * (1 - q) / n); math.Abs(float64(counts[id])/n-q) > 5*se+1e-9 {
+				t.Errorf("top-k %d, top-p %g: token %d drawn %d of %d, want p %.4f", c.k, c.p, id, counts[id], n, q)
 			}
 		}
 	}
