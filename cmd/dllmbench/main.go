@@ -41,9 +41,9 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// out is where commands print their results. It keeps the first failed
-// write, which run reports: a result lost to a full disk or a file that
-// cannot be written must not exit 0.
+// out is where commands print their results: run's stdout. It keeps the
+// first failed write, which run reports: a result lost to a full disk or a
+// file that cannot be written must not exit 0.
 var out = &errWriter{w: os.Stdout}
 
 // errWriter is a writer that remembers its first error and fails every
@@ -72,6 +72,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	out = &errWriter{w: stdout}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
 			c, ok := commands[args[1]]
