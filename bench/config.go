@@ -34,13 +34,16 @@ const (
 
 // The values the enumerated keys accept. precisionNames maps every
 // spelling of a precision to the short name cells carry.
+// BackendNames are the backends a grid (and run --backend, which stands
+// for its backend) names: the names its cells record.
+var BackendNames = []string{"auto", "cpu", "cuda"}
+
 var (
 	precisionNames = map[string]string{
 		"bf16": "bf16", "bfloat16": "bf16",
 		"fp16": "fp16", "float16": "fp16",
 		"fp32": "fp32", "float32": "fp32",
 	}
-	backendNames   = []string{"auto", "cpu", "cuda"}
 	remaskingNames = []string{"low_confidence", "random"}
 	cacheNames     = []string{"none", "prefix", "dual"}
 	sourceNames    = []string{"wikitext", "file", "builtin", "task"}
@@ -525,7 +528,7 @@ func (p *gridParser) grid(root *yaml.Node, g *Grid) {
 			}
 			p.errorf(resolve(v), "precision: %q is not one of bf16, fp16, fp32 (or bfloat16, float16, float32)", clip(s))
 		}},
-		{"backend", func(v *yaml.Node) { g.Backend, _ = p.enum(v, "backend", backendNames) }},
+		{"backend", func(v *yaml.Node) { g.Backend, _ = p.enum(v, "backend", BackendNames) }},
 		{"prompts", func(v *yaml.Node) { sourceNode = p.prompts(v, &g.Prompts) }},
 		{"batch_size", func(v *yaml.Node) { g.BatchSizes = p.ints(v, "batch_size", atLeast(1)) }},
 		{"prompt_length", func(v *yaml.Node) { g.PromptLengths = p.ints(v, "prompt_length", atLeast(1)) }},

@@ -221,7 +221,7 @@ func (f *runFlags) loadGrid(set map[string]bool) (*bench.Grid, error) {
 	if set["backend"] {
 		// As the grid file's backend: the runner would fail on each cell,
 		// and an empty one would be recorded.
-		if !slices.Contains([]string{"auto", "cpu", "cuda"}, f.be.backend) {
+		if !slices.Contains(bench.BackendNames, f.be.backend) {
 			return nil, usagef("--backend %q: want auto, cpu or cuda", f.be.backend)
 		}
 		g.Backend = f.be.backend
