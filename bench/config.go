@@ -32,12 +32,12 @@ const (
 	DefaultGenLength    = 128
 )
 
-// The values the enumerated keys accept. precisionNames maps every
-// spelling of a precision to the short name cells carry.
 // BackendNames are the backends a grid (and run --backend, which stands
 // for its backend) names: the names its cells record.
 var BackendNames = []string{"auto", "cpu", "cuda"}
 
+// The values the enumerated keys accept. precisionNames maps every
+// spelling of a precision to the short name cells carry.
 var (
 	precisionNames = map[string]string{
 		"bf16": "bf16", "bfloat16": "bf16",
