@@ -31,6 +31,7 @@ func Run(t *testing.T, b compute.Backend, tol Tolerance) {
 	t.Run("GatherScatter", s.gatherScatter)
 	t.Run("Attention", s.attention)
 	t.Run("ArgmaxProb", s.argmaxProb)
+	t.Run("Sample", s.sample)
 	t.Run("Unmask", s.unmask)
 	t.Run("Fusions", s.fusions)
 	t.Run("EncoderOps", s.encoder)
@@ -298,6 +299,80 @@ func (s *suite) attention(t *testing.T) {
 				s.compare(t, fmt.Sprintf("%s, %v cache", c.name, cdt), out, s.tolFor(cdt))
 			})
 		}
+	}
+}
+
+// sample checks the Sampler against its definition on the host
+// (compute.SampleRow): the same column for the same bits, on rows of
+// every width a row of blocks splits at, with ties, nearly flat rows
+// (random weights: top-p keeps most of the vocabulary) and peaked ones,
+// at both ends of the uniform.
+func (s *suite) sample(t *testing.T) {
+	smp, ok := s.b.(compute.Sampler)
+	if !ok {
+		t.Skip("the backend samples on the host")
+	}
+	levels := []float32{-2, -1, float32(math.Copysign(0, -1)), 0, 0.5, 1, 3}
+	var sc compute.SampleScratch
+	for _, c := range []struct {
+		name       string
+		rows, cols int
+		scale      float64 // 0: ties, from a few levels
+	}{
+		{"one column", 2, 1, 1},
+		{"ties", 4, 300, 0},
+		{"one block and one column", 3, 4097, 2},
+		{"LLaDA's vocabulary, nearly flat", 3, 126464, 0.02},
+		{"LLaMA-3's vocabulary, peaked", 5, 128256, 4},
+		{"LLaMA-3's vocabulary, ties", 2, 128256, 0},
+	} {
+		vals := Random(s.rng, c.rows*c.cols, c.scale)
+		if c.scale == 0 {
+			for i := range vals {
+				vals[i] = levels[s.rng.IntN(len(levels))]
+			}
+		}
+		lg := Upload(s.b, compute.F32, c.rows, c.cols, vals)
+		ids, bitsT := s.b.Alloc(compute.I32, c.rows, 1), s.b.Alloc(compute.I32, c.rows, 2)
+		for _, p := range []compute.SampleParams{
+			{Temperature: 1}, {Temperature: 0.7, TopK: 1}, {Temperature: 1, TopK: 50}, {Temperature: 1.3, TopK: c.cols},
+			{Temperature: 1, TopP: 0.9}, {Temperature: 0.6, TopP: 0.3}, {Temperature: 1, TopK: 200, TopP: 0.95}, {Temperature: 2, TopP: 1},
+		} {
+			for trial := range 4 {
+				bits := make([]uint64, c.rows)
+				words := make([]int32, 2*c.rows)
+				for r := range bits {
+					switch {
+					case trial == 0 && r == 0:
+						bits[r] = 0
+					case trial == 0 && r == 1:
+						bits[r] = 1<<64 - 1
+					default:
+						bits[r] = s.rng.Uint64()
+					}
+					words[2*r], words[2*r+1] = int32(uint32(bits[r])), int32(uint32(bits[r]>>32))
+				}
+				s.b.Write(bitsT, words)
+				poison := make([]int32, c.rows)
+				for r := range poison {
+					poison[r] = -7
+				}
+				s.b.Write(ids, poison)
+				smp.Sample(ids, lg, bitsT, p)
+				got := make([]int32, c.rows)
+				if err := s.b.Read(got, ids); err != nil {
+					t.Fatal(err)
+				}
+				for r := range c.rows {
+					if want := compute.SampleRow(vals[r*c.cols:(r+1)*c.cols], bits[r], p, &sc); int(got[r]) != want {
+						t.Errorf("%s, %+v, row %d, bits %#x: drew %d, the definition %d", c.name, p, r, bits[r], got[r], want)
+					}
+				}
+			}
+		}
+		s.b.Free(lg)
+		s.b.Free(ids)
+		s.b.Free(bitsT)
 	}
 }
 
