@@ -123,11 +123,11 @@ func GenerateContext(ctx context.Context, m *model.Model, s *model.State, prompt
 		res.IDs[b] = make([]int, 0, opt.MaxNew)
 	}
 	done := make([]bool, B)
+	bits := make([]uint64, B)
 	start := opt.Start
 	if start.IsZero() {
 		start = time.Now()
 	}
-	V := m.Config.VocabSize
 
 	// Prefill in chunks of at most s.N tokens per row.
 	for c0 := 0; c0 < P; c0 += s.N {
@@ -185,11 +185,18 @@ func GenerateContext(ctx context.Context, m *model.Model, s *model.State, prompt
 			}
 			pick = func(b int) int { return int(ids[b]) }
 		} else {
-			logits, err := m.Logits(s, B)
+			// One draw a live row, in row order, from the sampler's stream.
+			for b := range B {
+				bits[b] = 0
+				if !done[b] {
+					bits[b] = sampler.Bits()
+				}
+			}
+			ids, err := m.SampleTokens(s, B, sampler.Params(), bits)
 			if err != nil {
 				return nil, err
 			}
-			pick = func(b int) int { return sampler.Sample(logits[b*V : (b+1)*V]) }
+			pick = func(b int) int { return int(ids[b]) }
 		}
 		alive := false
 		for b := range B {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"dllmbench/compute"
 	"dllmbench/compute/computetest"
 	"dllmbench/decode"
 	"dllmbench/internal/testbackend"
@@ -148,6 +150,56 @@ func TestLLaDALogitsGolden(t *testing.T) {
 		t.Logf("input %d (%d tokens): relative error %.2e, max abs %.2e", i, len(in), rel, maxAbs)
 		if !(rel <= 1e-5) {
 			t.Errorf("input %d: logits relative error %.3g exceeds 1e-5", i, rel)
+		}
+	}
+}
+
+// A draw from a real model's logits on the test backend (the device's
+// sampler under DLLMBENCH_TEST_BACKEND=cuda) is the host's definition on
+// the same logits read back, for every kind of truncation and 64 draws a
+// row; logits of a model, unlike random ones, are peaked, with a long tail.
+func TestSampleTokensMatchTheDefinition(t *testing.T) {
+	m, _ := goldenModel(t, "llama-gqa")
+	prompts := [][]int{{1, 5, 9, 2}, {1, 7, 3, 3}, {1, 2, 4, 8}}
+	B, n := len(prompts), len(prompts[0])
+	s := testmodel.MustState(t)(m.NewState(B, n, n, B))
+	defer s.Close()
+	for b, p := range prompts {
+		for i, id := range p {
+			r := b*n + i
+			s.Tokens[r], s.Pos[r], s.Slots[r] = int32(id), int32(i), int32(i)
+		}
+		s.Span[2*b], s.Span[2*b+1] = 0, int32(n)
+		s.Out[b] = int32(b*n + n - 1)
+	}
+	if err := m.Forward(s, n, B); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.Logits(s, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := append([]float32(nil), lg...)
+	V := m.Config.VocabSize
+	rng := rand.New(rand.NewPCG(5, 6))
+	var sc compute.SampleScratch
+	bits := make([]uint64, B)
+	for _, p := range []compute.SampleParams{
+		{Temperature: 1}, {Temperature: 0.8, TopK: 5}, {Temperature: 1, TopP: 0.9}, {Temperature: 1.5, TopK: 20, TopP: 0.5},
+	} {
+		for range 64 {
+			for r := range bits {
+				bits[r] = rng.Uint64()
+			}
+			ids, err := m.SampleTokens(s, B, p, bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range B {
+				if want := compute.SampleRow(logits[r*V:(r+1)*V], bits[r], p, &sc); int(ids[r]) != want {
+					t.Errorf("%+v, row %d, bits %#x: drew %d, the definition %d", p, r, bits[r], ids[r], want)
+				}
+			}
 		}
 	}
 }

@@ -131,6 +131,11 @@ type State struct {
 	selPt    compute.Tensor // (M, 1) F32 their probabilities
 	selIDs   []int32        // host copies
 	selProbs []float32
+	// SampleTokens' random bits, two words a row, and the host's draws
+	// where the backend does not sample.
+	bitsT compute.Tensor // (M, 2) I32
+	bits  []int32
+	sc    compute.SampleScratch
 
 	// Unmask's log of committed positions (M entries) and the host copies
 	// ReadUnmasked reads into.
@@ -144,7 +149,7 @@ type State struct {
 	graphs   map[callShape]compute.Graph
 	last     callShape // the shape of the last Forward, if ran, for Rerun
 	ran      bool
-	box      struct{ selIDs, selProbs, host, picks any }
+	box      struct{ selIDs, selProbs, host, picks, bits any }
 	tokens   map[int]any       // inHost's first B·n, boxed once for each n (ReadUnmasked)
 	staging  map[callShape]any // staged's front for each call shape, boxed once
 	b        compute.Backend   // nil once closed
@@ -184,8 +189,10 @@ func (m *Model) NewState(B, N, T, M int) (*State, error) {
 	s.xo, s.logits = b.Alloc(compute.F32, M, c.Dim), b.Alloc(compute.F32, M, c.VocabSize)
 	s.selIDt, s.selPt = b.Alloc(compute.I32, M, 1), b.Alloc(compute.F32, M, 1)
 	s.selIDs, s.selProbs = make([]int32, M), make([]float32, M)
+	s.bitsT, s.bits = b.Alloc(compute.I32, M, 2), make([]int32, 2*M)
 	s.pick, s.inHost, s.picks = b.Alloc(compute.I32, M, 1), make([]int32, B*N), make([]int32, M)
-	s.box.selIDs, s.box.selProbs, s.box.host, s.box.picks, s.tokens = s.selIDs, s.selProbs, s.host, s.picks, map[int]any{}
+	s.box.selIDs, s.box.selProbs, s.box.host, s.box.picks, s.box.bits = s.selIDs, s.selProbs, s.host, s.picks, s.bits
+	s.tokens = map[int]any{}
 	// The log of picks starts at −1 (no commit), so that reading it whole
 	// never reads memory nothing wrote.
 	for i := range s.picks {
@@ -214,8 +221,8 @@ func (m *Model) StateBytes(B, N, T, M int) (backend, host float64) {
 		4*bn*2*float64(c.Dim+c.QDim()+c.KVDim()+c.HiddenDim) + // x, xb, q, att, k, v, h, h2
 		float64(c.NLayers)*2*b*t*float64(c.KVDim()*m.cacheDT.Size()) + // kc, vc
 		4*o*float64(c.Dim+c.VocabSize) + // xo, logits
-		4*3*o // selIDt, selPt, pick
-	host = 4*(5*bn+2*b+5*o) + // Tokens, Pos, Slots, cacheRow, inHost; Span; Out, outSlot, selIDs, selProbs, picks
+		4*5*o // selIDt, selPt, pick, bitsT
+	host = 4*(5*bn+2*b+7*o) + // Tokens, Pos, Slots, cacheRow, inHost; Span; Out, outSlot, selIDs, selProbs, picks, bits
 		4*in + // staged
 		4*o*float64(c.VocabSize) // host logits
 	return backend, host
@@ -497,7 +504,7 @@ func (s *State) Close() {
 }
 
 func (s *State) tensors() []compute.Tensor {
-	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits, s.in, s.selIDt, s.selPt, s.pick}
+	ts := []compute.Tensor{s.x, s.xb, s.q, s.att, s.k, s.v, s.h, s.h2, s.xo, s.logits, s.in, s.selIDt, s.selPt, s.pick, s.bitsT}
 	return append(append(ts, s.kc...), s.vc...)
 }
 

@@ -111,3 +111,51 @@ func (m *Model) ReadUnmasked(s *State) (tokens, picks []int32, err error) {
 	}
 	return s.inHost[:rows], s.picks, nil
 }
+
+// hostSampler is compute.Sampler's definition run on the host
+// (compute.SampleRow), for backends without it: it reads the logits back
+// and writes the draws into the State's tensor.
+type hostSampler struct {
+	m *Model
+	s *State
+}
+
+func (h hostSampler) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
+	n, V := logits.Rows(), logits.Cols()
+	lg := h.s.host[:n*V]
+	if err := h.m.b.Read(lg, logits); err != nil {
+		return // the error stays with the backend; the next Read reports it
+	}
+	for r := range n {
+		u := uint64(uint32(h.s.bits[2*r])) | uint64(uint32(h.s.bits[2*r+1]))<<32
+		h.s.selIDs[r] = int32(compute.SampleRow(lg[r*V:(r+1)*V], u, p, &h.s.sc))
+	}
+	h.m.b.Write(ids, h.s.selIDs[:n])
+}
+
+// SampleTokens draws a token from each of the first nOut logit rows of the
+// last Forward, row r with the random bits bits[r], as compute.SampleRow
+// defines the draw: on a backend that samples (compute.Sampler) only the
+// bits and the ids cross between host and device; elsewhere the logits
+// are read back and drawn from on the host. The ids are the State's,
+// overwritten by the next call. It panics on parameters
+// compute.SampleParams.Check refuses (greedy decoding is ArgmaxTokens).
+func (m *Model) SampleTokens(s *State, nOut int, p compute.SampleParams, bits []uint64) ([]int32, error) {
+	p.Check("SampleTokens")
+	if nOut < 1 || nOut > s.M || len(bits) < nOut {
+		panic(fmt.Sprintf("model: SampleTokens of %d rows with %d draws' bits on a state of M=%d", nOut, len(bits), s.M))
+	}
+	for r, u := range bits[:nOut] {
+		s.bits[2*r], s.bits[2*r+1] = int32(uint32(u)), int32(uint32(u>>32))
+	}
+	m.b.Write(s.bitsT, s.box.bits) // the whole buffer, boxed once
+	smp, ok := m.b.(compute.Sampler)
+	if !ok {
+		smp = hostSampler{m: m, s: s}
+	}
+	smp.Sample(s.selIDt.Slice(0, nOut), s.logits.Slice(0, nOut), s.bitsT.Slice(0, nOut), p)
+	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
+		return nil, fmt.Errorf("model: reading sampled tokens: %w", err)
+	}
+	return s.selIDs[:nOut], nil
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"dllmbench/compute"
+	"dllmbench/compute/computetest"
 	"dllmbench/compute/cpu"
 )
 
@@ -49,4 +50,48 @@ func TestHostSelectorIsTheDefinition(t *testing.T) {
 			t.Errorf("row %d: id %d p %.9g, want id %d p %.9g", r, ids[r], probs[r], w.id, w.p)
 		}
 	}
+}
+
+// SampleTokens on a backend that does not sample draws on the host by
+// compute.SampleRow, each row with its own bits, and writes the draws to
+// the backend as a device sampler would.
+func TestSampleTokensOnTheHost(t *testing.T) {
+	b := cpu.New(1)
+	t.Cleanup(b.Close)
+	m := loadOn(t, b, 0)
+	if _, ok := m.Backend().(compute.Sampler); ok {
+		t.Skip("the CPU backend samples itself: nothing falls back to the host")
+	}
+	V := m.Config.VocabSize
+	s := mustState(t)(m.NewState(1, 1, 1, 3))
+	defer s.Close()
+	vals := make([]float32, 3*V)
+	for i := range vals {
+		vals[i] = float32(math.Sin(float64(i))) * 4
+	}
+	m.b.Write(s.logits, vals)
+	p := compute.SampleParams{Temperature: 0.8, TopK: 40, TopP: 0.9}
+	for _, bits := range [][]uint64{{1 << 62, 3 << 61, 1<<64 - 1}, {0, 12345 << 20, 1 << 63}} {
+		ids, err := m.SampleTokens(s, 3, p, bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc compute.SampleScratch
+		for r := range 3 {
+			if want := compute.SampleRow(vals[r*V:(r+1)*V], bits[r], p, &sc); int(ids[r]) != want {
+				t.Errorf("bits %#x: row %d drew %d, want %d", bits[r], r, ids[r], want)
+			}
+		}
+		// The draws reached the backend's tensor.
+		got := make([]int32, 3)
+		if err := m.b.Read(got, s.selIDt); err != nil || got[0] != ids[0] || got[2] != ids[2] {
+			t.Errorf("the backend holds %v (%v), the call returned %v", got, err, ids)
+		}
+	}
+	computetest.MustPanic(t, "temperature 0", "compute: SampleTokens: temperature 0", func() {
+		m.SampleTokens(s, 1, compute.SampleParams{}, []uint64{0})
+	})
+	computetest.MustPanic(t, "more rows than the state's", "model: SampleTokens of 4 rows", func() {
+		m.SampleTokens(s, 4, p, make([]uint64, 4))
+	})
 }

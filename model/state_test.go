@@ -105,7 +105,7 @@ func TestStateBytes(t *testing.T) {
 				t.Errorf("backend bytes %v, the state holds %d", backend, cache+act)
 			}
 			ints := len(s.Tokens) + len(s.Pos) + len(s.Slots) + len(s.Span) + len(s.Out) + len(s.cacheRow) +
-				len(s.outSlot) + len(s.staged) + len(s.selIDs) + len(s.inHost) + len(s.picks)
+				len(s.outSlot) + len(s.staged) + len(s.selIDs) + len(s.inHost) + len(s.picks) + len(s.bits)
 			floats := len(s.host) + len(s.selProbs)
 			if want := float64(4 * (ints + floats)); host != want {
 				t.Errorf("host bytes %v, the state's slices take %v", host, want)

@@ -25,7 +25,13 @@ import (
 //     BenchmarkLayer times one;
 //   - forward: Forward (its inputs written, then the step) back to back;
 //   - step: Forward, then ArgmaxTokens, which waits for the ids, as
-//     decode.Generate runs a greedy step: what a token costs.
+//     decode.Generate runs a greedy step: what a token costs;
+//   - sample, sample-kp: Forward, then SampleTokens, as decode.Generate
+//     runs a sampled step (temperature 1; temperature 0.8, top-k 200 and
+//     top-p 0.95), drawn on the device where the backend samples;
+//   - sample-host: Forward, the logits read back and drawn from on the
+//     host (compute.SampleRow at temperature 1), as every sampled step
+//     ran before the device sampled.
 //
 // step − graph is the host's share of a token (the writes, the launches,
 // the selection and the reads, while the device waits); docs/perf.md
@@ -65,7 +71,9 @@ func BenchmarkDecodeStep(b *testing.B) {
 		if err := be.Sync(); err != nil {
 			b.Fatal(err)
 		}
-		for _, mode := range []string{"graph", "layers", "layer0", "layer0x32", "forward", "step"} {
+		bits := make([]uint64, rows)
+		var sc compute.SampleScratch
+		for _, mode := range []string{"graph", "layers", "layer0", "layer0x32", "forward", "step", "sample", "sample-kp", "sample-host"} {
 			b.Run(fmt.Sprintf("B=%d/T=%d/%s", rows, T, mode), func(b *testing.B) {
 				nOut, mv := rows, m
 				if mode != "graph" {
@@ -83,16 +91,36 @@ func BenchmarkDecodeStep(b *testing.B) {
 					mc := *m
 					mc.Weights, mv = &w, &mc
 				}
-				ms := 1e3 * replay(b, be, mode == "forward" || mode == "step", func() {
+				hostWaits := mode == "forward" || mode == "step" || mode == "sample" || mode == "sample-kp" || mode == "sample-host"
+				ms := 1e3 * replay(b, be, hostWaits, func() {
 					switch mode {
-					case "forward", "step":
+					case "forward", "step", "sample", "sample-kp", "sample-host":
 						if err := m.Forward(s, 1, rows); err != nil {
 							b.Fatal(err)
 						}
-						if mode == "forward" {
-							return
+						for r := range bits {
+							bits[r] = bits[r]*6364136223846793005 + 1442695040888963407
 						}
-						if _, err := m.ArgmaxTokens(s, rows, -1); err != nil {
+						p := compute.SampleParams{Temperature: 1}
+						var err error
+						switch mode {
+						case "step":
+							_, err = m.ArgmaxTokens(s, rows, -1)
+						case "sample-kp":
+							p = compute.SampleParams{Temperature: 0.8, TopK: 200, TopP: 0.95}
+							fallthrough
+						case "sample":
+							_, err = m.SampleTokens(s, rows, p, bits)
+						case "sample-host":
+							var lg []float32
+							if lg, err = m.Logits(s, rows); err == nil {
+								V := m.Config.VocabSize
+								for r := range rows {
+									compute.SampleRow(lg[r*V:(r+1)*V], bits[r], p, &sc)
+								}
+							}
+						}
+						if err != nil {
 							b.Fatal(err)
 						}
 					default:
