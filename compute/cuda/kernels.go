@@ -17,7 +17,7 @@ var kernelFS embed.FS
 
 // kernelFiles are compiled as one program in this order: common.cu holds
 // what the others use, since nothing may be #included.
-var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu", "skinny.cu", "gemv_mma.cu", "attention_mma.cu"}
+var kernelFiles = []string{"common.cu", "elementwise.cu", "gemv.cu", "attention.cu", "attention_tiled.cu", "select.cu", "sample.cu", "skinny.cu", "gemv_mma.cu", "attention_mma.cu"}
 
 // source is the program NVRTC compiles, with #line marks so that its
 // messages name the embedded files.
@@ -110,7 +110,7 @@ type kernels struct {
 	attnMMA, attnMMA2, attnMMA4              [2]kernel    // BF16 caches; the same heads (one, two or four groups of warps: attnMMAForm)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
-	unmask                                   kernel
+	unmask, sample                           kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
 	gemvDeep                                 [3]kernel                    // n = 1, small grids: [BF16] and [F16] only
@@ -154,8 +154,9 @@ func (k *kernels) table() []*kernel {
 	k.rope.name, k.attnCombine.name = "rope_f32", "attention_combine_f32"
 	k.argmaxProb.name, k.argmaxProbSplit.name, k.setPtrs3.name = "argmax_prob_f32", "argmax_prob_split_f32", "set_ptrs3"
 	k.layerNorm.name, k.gelu.name, k.addRow.name, k.unmask.name = "layernorm_f32", "gelu_f32", "add_row_f32", "unmask_i32"
+	k.sample.name = "sample_f32"
 	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attnCombine, &k.argmaxProb, &k.argmaxProbSplit, &k.setPtrs3,
-		&k.layerNorm, &k.gelu, &k.addRow, &k.unmask}
+		&k.layerNorm, &k.gelu, &k.addRow, &k.unmask, &k.sample}
 	for c, cs := range cacheSlotNames {
 		k.attention[c].name = "attention_" + cs
 		all = append(all, &k.attention[c])
@@ -241,6 +242,7 @@ type params struct {
 func i32(v int) uint64         { return uint64(uint32(int32(v))) }
 func i64(v int64) uint64       { return uint64(v) }
 func f32(v float32) uint64     { return uint64(math.Float32bits(v)) }
+func f64(v float64) uint64     { return math.Float64bits(v) }
 func dev(p cuda.DevPtr) uint64 { return uint64(p) }
 
 // launch queues kernel k on the stream. The caller holds the OS thread
