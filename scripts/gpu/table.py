@@ -108,12 +108,13 @@ def load(paths):
 
 
 def find(records, family, batch, prompt, gen, cache=None):
-    """The last record of a cell, by its model family and shape."""
+    """The last greedy record of a cell, by its model family and shape
+    (perf-sample.yaml's sampled cells are not the targets' cells)."""
     hit = None
     for r in records:
         c = r["cell"]
         if c.get("family") != family or c.get("batch_size") != batch or c.get("prompt_length") != prompt \
-                or c.get("gen_length") != gen:
+                or c.get("gen_length") != gen or (c.get("temperature") or 0) != 0:
             continue
         if family == "llada" and (c.get("cache") or "none") != cache:
             continue

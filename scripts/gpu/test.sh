@@ -98,12 +98,14 @@ fi
 # run from each package's folder for its relative testdata paths.
 for p in model decode; do
 	step "$p goldens on cuda" "$p-cuda.log" env DLLMBENCH_TEST_BACKEND=cuda \
-		bash -c "cd $p && ../$bin/$p.test -test.v -test.count=1 -test.run 'Golden|Stories260K' -test.timeout=5m" || status=1
+		bash -c "cd $p && ../$bin/$p.test -test.v -test.count=1 -test.run 'Golden|Stories260K|SampleTokens' -test.timeout=5m" || status=1
 done
 if [ -x "$bin/dllmbench" ]; then
 	step "dllmbench env" "dllmbench-env.log" "$bin/dllmbench" env || status=1
 	step "generate on cuda" "generate-cuda.log" "$bin/dllmbench" generate --backend cuda --model testdata/stories260K \
 		--prompt-ids 1 --gen-length 40 --format json || status=1
+	step "generate on cuda, sampled on the device" "generate-cuda-sampled.log" "$bin/dllmbench" generate --backend cuda \
+		--model testdata/stories260K --prompt-ids 1 --gen-length 40 --temperature 0.9 --top-p 0.9 --seed 3 --format json || status=1
 	step "default grid on cuda" "run-cuda.log" timeout 240 "$bin/dllmbench" run --backend cuda \
 		--output_dir /tmp/dllmbench-results || status=1
 	cp /tmp/dllmbench-results/records/*.jsonl "$out/default-grid-records.jsonl" 2>/dev/null
