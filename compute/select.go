@@ -34,3 +34,71 @@ func towardZero(p float64) float32 {
 	}
 	return f
 }
+
+// GumbelSelector samples masked diffusion's tokens on the device with the
+// Gumbel-max trick, as LLaDA's generate() does (add_gumbel_noise, float64),
+// so that only ids and probabilities cross to the host.
+type GumbelSelector interface {
+	// GumbelArgmaxProb writes, for each row r of logits (n × V), the
+	// column GumbelArgmaxProbRow picks with the row's key keys[r][0] (low
+	// word) | keys[r][1] << 32 and its softmax probability over the row as
+	// ArgmaxProb's; ids n × 1 I32, probs n × 1 F32, keys n × 2 I32;
+	// temperature finite and > 0.
+	GumbelArgmaxProb(ids, probs, logits, keys Tensor, exclude int, temperature float64)
+}
+
+// GumbelNoise is the standard Gumbel variate −log(−log u) of column i of a
+// row whose key is key: u from SplitMix64's output function of
+// key + (i + 1)·0x9e3779b97f4a7c15 (SplitMix64's own sequence for a state
+// of key), its top 53 bits plus a half, times 2^−53, so that u is in
+// (0, 1) and never 0 or 1. A counter-based stream: any column's noise is
+// computed alone, by the host or a device.
+func GumbelNoise(key uint64, i int) float64 {
+	z := key + uint64(i+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	u := (float64(z>>11) + 0.5) / (1 << 53)
+	return -math.Log(-math.Log(u))
+}
+
+// GumbelArgmaxRow is the column of row maximising l + temperature·g in
+// float64, g = GumbelNoise(key, column), the first on ties, never exclude
+// (−1 for none; −1 is returned when exclude is the only column): a draw
+// from softmax(row/temperature). At temperature 0 it is the argmax.
+func GumbelArgmaxRow(row []float32, exclude int, key uint64, temperature float64) int {
+	best, bestV := -1, math.Inf(-1)
+	for i, l := range row {
+		if i == exclude {
+			continue
+		}
+		v := float64(l)
+		if temperature != 0 {
+			v += temperature * GumbelNoise(key, i)
+		}
+		if best < 0 || v > bestV {
+			best, bestV = i, v
+		}
+	}
+	return best
+}
+
+// GumbelArgmaxProbRow is GumbelSelector's GumbelArgmaxProb for one row on
+// the host: GumbelArgmaxRow's column and its softmax probability over the
+// whole (noiseless) row as ArgmaxProbRow computes it, float64 rounded
+// toward zero.
+func GumbelArgmaxProbRow(row []float32, exclude int, key uint64, temperature float64) (id int, p float32) {
+	best := GumbelArgmaxRow(row, exclude, key, temperature)
+	if best < 0 {
+		return -1, 0
+	}
+	m := float32(math.Inf(-1))
+	for _, v := range row {
+		m = max(m, v)
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - float64(m))
+	}
+	return best, towardZero(math.Exp(float64(row[best])-float64(m)) / s)
+}

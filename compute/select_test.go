@@ -29,3 +29,68 @@ func TestArgmaxProbRow(t *testing.T) {
 		}
 	}
 }
+
+// GumbelNoise is standard Gumbel: mean γ (Euler–Mascheroni), variance
+// π²/6, over a key's first columns and over keys.
+func TestGumbelNoiseMoments(t *testing.T) {
+	const n = 200000
+	var s, s2 float64
+	for i := range n {
+		g := GumbelNoise(uint64(i/1000)*0x1234567, i%1000)
+		if math.IsInf(g, 0) || math.IsNaN(g) {
+			t.Fatalf("noise %g at %d", g, i)
+		}
+		s += g
+		s2 += g * g
+	}
+	mean := s / n
+	variance := s2/n - mean*mean
+	// Standard errors: sqrt(π²/6/n) ≈ 0.0029 for the mean, about 0.012 for the variance.
+	if math.Abs(mean-0.5772156649) > 0.015 || math.Abs(variance-math.Pi*math.Pi/6) > 0.06 {
+		t.Errorf("mean %.4f, variance %.4f; want 0.5772 and %.4f", mean, variance, math.Pi*math.Pi/6)
+	}
+}
+
+// GumbelArgmaxRow at temperature T draws from softmax(l/T), never the
+// excluded column; at temperature 0 it is the argmax; its probability is
+// ArgmaxProbRow's definition for the column it picks.
+func TestGumbelArgmaxRow(t *testing.T) {
+	row := []float32{1.5, 1, 0, -0.5}
+	for _, T := range []float64{1, 0.5} {
+		const n = 40000
+		counts := make([]float64, len(row))
+		for k := range n {
+			counts[GumbelArgmaxRow(row, -1, uint64(k)*0x9e3779b97f4a7c15+7, T)]++
+		}
+		var z float64
+		for _, l := range row {
+			z += math.Exp(float64(l) / T)
+		}
+		var chi float64
+		for i, l := range row {
+			e := math.Exp(float64(l)/T) / z * n
+			chi += (counts[i] - e) * (counts[i] - e) / e
+		}
+		if chi > 16.27 { // chi-square, 3 degrees of freedom, 0.999
+			t.Errorf("T=%g: chi-square %.1f, counts %v", T, chi, counts)
+		}
+	}
+	for k := range 1000 {
+		if GumbelArgmaxRow(row, 0, uint64(k), 3) == 0 {
+			t.Fatal("drew the excluded column")
+		}
+	}
+	if GumbelArgmaxRow(row, -1, 5, 0) != 0 || GumbelArgmaxRow(row, 0, 5, 0) != 1 || GumbelArgmaxRow([]float32{2}, 0, 5, 1) != -1 {
+		t.Error("temperature 0 is not the argmax (other than the excluded column)")
+	}
+	for k := range 50 {
+		id, p := GumbelArgmaxProbRow(row, 2, uint64(k), 1)
+		var z float64
+		for _, l := range row {
+			z += math.Exp(float64(l) - 1.5)
+		}
+		if want := math.Exp(float64(row[id])-1.5) / z; math.Abs(float64(p)-want) > 1e-7*want || float64(p) > want {
+			t.Errorf("key %d: id %d p %.9g, want %.9g rounded toward zero", k, id, p, want)
+		}
+	}
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, b compute.Backend, tol Tolerance) {
 	t.Run("GatherScatter", s.gatherScatter)
 	t.Run("Attention", s.attention)
 	t.Run("ArgmaxProb", s.argmaxProb)
+	t.Run("GumbelArgmaxProb", s.gumbel)
 	t.Run("Sample", s.sample)
 	t.Run("Unmask", s.unmask)
 	t.Run("Fusions", s.fusions)
@@ -298,6 +299,55 @@ func (s *suite) attention(t *testing.T) {
 				s.ref.Attention(out.want, q.want, k.want, v.want, qp.want, sp.want, c.heads, c.kvHeads, c.causal)
 				s.compare(t, fmt.Sprintf("%s, %v cache", c.name, cdt), out, s.tolFor(cdt))
 			})
+		}
+	}
+}
+
+// gumbel checks the GumbelSelector against its definition on the host
+// (compute.GumbelArgmaxProbRow): the same column for the same keys, and
+// the probability within the bound ArgmaxProb is held to.
+func (s *suite) gumbel(t *testing.T) {
+	sel, ok := s.b.(compute.GumbelSelector)
+	if !ok {
+		t.Skip("the backend draws diffusion's tokens on the host")
+	}
+	for _, c := range []struct {
+		rows, cols, exclude int
+		T, scale            float64
+	}{
+		{1, 10, -1, 1, 1},
+		{3, 4099, 7, 0.5, 3},
+		{33, 126464, 126336, 1, 3},   // LLaDA's vocabulary and mask id, a block of rows
+		{4, 126464, 126336, 2, 0.02}, // nearly flat: the noise decides
+	} {
+		vals := Random(s.rng, c.rows*c.cols, c.scale)
+		if c.exclude >= 0 {
+			vals[c.exclude] = 100 // the excluded column would win
+		}
+		keys := make([]uint64, c.rows)
+		words := make([]int32, 2*c.rows)
+		for r := range keys {
+			keys[r] = s.rng.Uint64()
+			words[2*r], words[2*r+1] = int32(uint32(keys[r])), int32(uint32(keys[r]>>32))
+		}
+		lg := Upload(s.b, compute.F32, c.rows, c.cols, vals)
+		kt := s.b.Alloc(compute.I32, c.rows, 2)
+		s.b.Write(kt, words)
+		ids, probs := s.b.Alloc(compute.I32, c.rows, 1), s.b.Alloc(compute.F32, c.rows, 1)
+		Poison(s.b, probs)
+		sel.GumbelArgmaxProb(ids, probs, lg, kt, c.exclude, c.T)
+		gotIDs, gotP := make([]int32, c.rows), Download(t, s.b, probs)
+		if err := s.b.Read(gotIDs, ids); err != nil {
+			t.Fatal(err)
+		}
+		for r := range c.rows {
+			id, p := compute.GumbelArgmaxProbRow(vals[r*c.cols:(r+1)*c.cols], c.exclude, keys[r], c.T)
+			if int(gotIDs[r]) != id || !(math.Abs(float64(gotP[r]-p)) <= 1e-6*float64(p)+1e-12) {
+				t.Errorf("%d×%d T=%g, row %d: got id %d p %.9g, want id %d p %.9g", c.rows, c.cols, c.T, r, gotIDs[r], gotP[r], id, p)
+			}
+		}
+		for _, x := range []compute.Tensor{lg, kt, ids, probs} {
+			s.b.Free(x)
 		}
 	}
 }

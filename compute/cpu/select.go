@@ -1,6 +1,10 @@
 package cpu
 
-import "dllmbench/compute"
+import (
+	"math"
+
+	"dllmbench/compute"
+)
 
 var _ compute.Selector = (*Backend)(nil)
 
@@ -24,13 +28,44 @@ type selectTask struct {
 	logits  []float32
 	cols    int
 	exclude int
+	// Gumbel-max: each row's key (two words), the temperature; nil keys
+	// for the argmax.
+	keys        []int32
+	temperature float64
 }
 
 func (t *selectTask) run(lo, hi int) {
 	for r := lo; r < hi; r++ {
-		id, p := compute.ArgmaxProbRow(t.logits[r*t.cols:(r+1)*t.cols], t.exclude)
+		row := t.logits[r*t.cols : (r+1)*t.cols]
+		var id int
+		var p float32
+		if t.keys == nil {
+			id, p = compute.ArgmaxProbRow(row, t.exclude)
+		} else {
+			key := uint64(uint32(t.keys[2*r])) | uint64(uint32(t.keys[2*r+1]))<<32
+			id, p = compute.GumbelArgmaxProbRow(row, t.exclude, key, t.temperature)
+		}
 		t.ids[r], t.probs[r] = int32(id), p
 	}
+}
+
+var _ compute.GumbelSelector = (*Backend)(nil)
+
+// GumbelArgmaxProb draws each row's token by Gumbel-max with the row's key
+// (compute.GumbelArgmaxProbRow) and gives its probability as ArgmaxProb
+// does, rows in parallel.
+func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, exclude int, temperature float64) {
+	id, p, l, k := i32("GumbelArgmaxProb", ids), f32("GumbelArgmaxProb", probs), f32("GumbelArgmaxProb", logits), i32("GumbelArgmaxProb", keys)
+	n := logits.Rows()
+	if len(id) != n || len(p) != n || keys.Rows() != n || keys.Cols() != 2 || logits.Cols() == 0 {
+		compute.Panicf("GumbelArgmaxProb", "ids %v, probs %v, keys %v for logits %v", ids, probs, keys, logits)
+	}
+	if !(temperature > 0) || math.IsInf(temperature, 1) {
+		compute.Panicf("GumbelArgmaxProb", "temperature %g: want a finite number > 0", temperature)
+	}
+	t := &b.sel
+	*t = selectTask{ids: id, probs: p, logits: l, cols: logits.Cols(), exclude: exclude, keys: k, temperature: temperature}
+	b.pool.For(n, max(1, (1<<12)/logits.Cols()), t)
 }
 
 var _ compute.Unmasker = (*Backend)(nil)
