@@ -1,6 +1,8 @@
 package cuda
 
 import (
+	"math"
+
 	"dllmbench/compute"
 	"dllmbench/internal/cuda"
 )
@@ -163,6 +165,50 @@ func (b *Backend) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 		dev(ip), dev(pp), dev(lp), i32(V), i32(exclude), i32(boolInt(vec)))
 	b.done(op)
 }
+
+var _ compute.GumbelSelector = (*Backend)(nil)
+
+// GumbelArgmaxProb draws each row's token by Gumbel-max with its key and
+// gives its probability as ArgmaxProb does (kernels/select.cu): a row over
+// ⌈V / selChunk⌉ blocks whose last one merges them, rows in groups that
+// the scratch and the merge counters hold.
+func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, exclude int, temperature float64) {
+	n, V := logits.Rows(), logits.Cols()
+	if !isF32(logits, probs) || ids.DType() != compute.I32 || keys.DType() != compute.I32 || ids.Len() != n ||
+		probs.Len() != n || keys.Rows() != n || keys.Cols() != 2 || V == 0 {
+		compute.Panicf("GumbelArgmaxProb", "ids %v, probs %v, keys %v for logits %v", ids, probs, keys, logits)
+	}
+	if !(temperature > 0) || math.IsInf(temperature, 1) {
+		compute.Panicf("GumbelArgmaxProb", "temperature %g: want a finite number > 0", temperature)
+	}
+	if n == 0 || b.err != nil {
+		return
+	}
+	if exclude < 0 || exclude >= V {
+		exclude = -1
+	}
+	op := "GumbelArgmaxProb"
+	splits := (V + selChunk - 1) / selChunk
+	group := int(min(int64(skinnyCounters), b.scratch.bytes/(int64(splits)*gumPartBytes)))
+	b.enter()
+	defer b.exit()
+	for r0 := 0; r0 < n; r0 += group {
+		g := min(group, n-r0)
+		ip, pp := b.ptr(op, ids.Slice(r0, r0+g)), b.ptr(op, probs.Slice(r0, r0+g))
+		lp, kp := b.ptr(op, logits.Slice(r0, r0+g)), b.ptr(op, keys.Slice(r0, r0+g))
+		b.launch(&b.k.gumbel, [3]uint32{uint32(splits), uint32(g), 1}, [3]uint32{gumThreads, 1, 1}, 0,
+			dev(ip), dev(pp), dev(lp), dev(kp), i32(V), i32(exclude), f64(temperature), i32(selChunk),
+			dev(b.scratch.ptr), dev(b.skCount.ptr))
+	}
+	b.done(op)
+}
+
+const (
+	// gumThreads is GUM_THREADS in kernels/select.cu.
+	gumThreads = 256
+	// gumPartBytes is sizeof(GumPart): a block's partial state.
+	gumPartBytes = 40
+)
 
 var _ compute.Unmasker = (*Backend)(nil)
 

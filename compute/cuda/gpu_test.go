@@ -1034,6 +1034,46 @@ func BenchmarkArgmaxProb(b *testing.B) {
 	}
 }
 
+// BenchmarkDraw times the device's draws over random logits (LLaDA's and
+// LLaMA-3's vocabularies): Gumbel-max for a sampled diffusion block
+// (GumbelArgmaxProb, temperature 1) and a sampled autoregressive row
+// (Sample at temperature 1, and with top-k 200 and top-p 0.95), next to
+// the greedy ArgmaxProb of the same rows.
+func BenchmarkDraw(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range []struct {
+		op          string
+		rows, vocab int
+	}{
+		{"argmax", 32, 126464}, {"gumbel", 32, 126464}, {"gumbel", 1, 126464},
+		{"argmax", 8, 128256}, {"sample", 1, 128256}, {"sample", 8, 128256}, {"sample-kp", 1, 128256}, {"sample-kp", 8, 128256},
+	} {
+		b.Run(fmt.Sprintf("%s/rows=%d/V=%d", c.op, c.rows, c.vocab), func(b *testing.B) {
+			be := newBackend(b)
+			lg := computetest.Upload(be, compute.F32, c.rows, c.vocab, computetest.Random(rng, c.rows*c.vocab, 0.5))
+			ids, probs, keys := be.Alloc(compute.I32, c.rows, 1), be.Alloc(compute.F32, c.rows, 1), be.Alloc(compute.I32, c.rows, 2)
+			words := make([]int32, 2*c.rows)
+			for i := range words {
+				words[i] = int32(rng.Uint32())
+			}
+			be.Write(keys, words)
+			sec := gpuTime(b, be, func() {
+				switch c.op {
+				case "argmax":
+					be.ArgmaxProb(ids, probs, lg, 126336)
+				case "gumbel":
+					be.GumbelArgmaxProb(ids, probs, lg, keys, 126336, 1)
+				case "sample":
+					be.Sample(ids, lg, keys, compute.SampleParams{Temperature: 1})
+				case "sample-kp":
+					be.Sample(ids, lg, keys, compute.SampleParams{Temperature: 0.8, TopK: 200, TopP: 0.95})
+				}
+			})
+			b.ReportMetric(sec*1e6, "µs/op(gpu)")
+		})
+	}
+}
+
 // BenchmarkCopy copies 4 GiB device to device: the card's practical
 // bandwidth, counting the bytes read and written.
 func BenchmarkCopy(b *testing.B) {

@@ -176,6 +176,97 @@ argmax_prob_split_f32(int *__restrict__ ids, float *__restrict__ probs, const fl
     }
 }
 
+// Gumbel-max sampling (compute.GumbelSelector, whose definition is
+// compute.GumbelArgmaxProbRow), as LLaDA's generate() samples a masked
+// position: the column maximising l + T·g in double, g = −log(−log u) the
+// standard Gumbel variate of a counter-based stream (gumbel_noise: u from
+// SplitMix64's output of key + (i + 1)·γ), the first on ties, never
+// exclude; and its softmax probability over the noiseless row, as
+// argmax_prob's. Split as argmax_prob_split: block (x, row) takes the
+// columns [x·chunk, (x+1)·chunk) with GUM_THREADS threads, the row's last
+// block merges. The sum and product are rounded separately (no fused
+// multiply-add), as the host's are.
+#define GUM_THREADS 256
+
+struct GumPart {
+    SelState sel; // the row's maximum and its sum of e^(v − m)
+    double gv;    // the best noisy value
+    int gi;       // its column, −1 for none
+};
+
+__device__ __forceinline__ double gumbel_noise(unsigned long long key, int i) {
+    unsigned long long z = key + (unsigned long long)(i + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    const double u = __dmul_rn(__dadd_rn((double)(z >> 11), 0.5), 0x1p-53);
+    return -log(-log(u));
+}
+
+__device__ __forceinline__ void gum_take(double &gv, int &gi, double ov, int oi) {
+    if (oi >= 0 && (gi < 0 || ov > gv || (ov == gv && oi < gi))) gv = ov, gi = oi;
+}
+
+extern "C" __global__ void __launch_bounds__(GUM_THREADS)
+gumbel_argmax_prob_f32(int *__restrict__ ids, float *__restrict__ probs, const float *__restrict__ logits,
+                       const unsigned *__restrict__ keys, int cols, int exclude, double temp, int chunk,
+                       GumPart *__restrict__ part, unsigned *__restrict__ count) {
+    griddep_wait();
+    __shared__ GumPart warps[GUM_THREADS / 32];
+    const int row = blockIdx.y, t = threadIdx.x;
+    const float *r = logits + (long long)row * cols;
+    const unsigned long long key = (unsigned long long)keys[2 * row] | ((unsigned long long)keys[2 * row + 1] << 32);
+    const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
+    SelState st = {NEG_INF, 0.0, NEG_INF, -1};
+    double gv = (double)NEG_INF;
+    int gi = -1;
+    for (int i = c0 + t; i < c1; i += GUM_THREADS) { // increasing: the first of ties stays
+        const float v = r[i];
+        sel_visit(st, v, i, -1);
+        if (i == exclude) continue;
+        const double x = __dadd_rn((double)v, __dmul_rn(temp, gumbel_noise(key, i)));
+        if (gi < 0 || x > gv) gv = x, gi = i;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        sel_merge(st, sel_shfl_xor(st, o));
+        const double ov = __shfl_xor_sync(FULL_MASK, gv, o);
+        const int oi = __shfl_xor_sync(FULL_MASK, gi, o);
+        gum_take(gv, gi, ov, oi);
+    }
+    if ((t & 31) == 0) warps[t >> 5] = GumPart{st, gv, gi};
+    __syncthreads();
+    GumPart *rp = part + (long long)row * gridDim.x;
+    if (t == 0) {
+        GumPart b = warps[0];
+        for (int w = 1; w < GUM_THREADS / 32; w++) {
+            sel_merge(b.sel, warps[w].sel);
+            gum_take(b.gv, b.gi, warps[w].gv, warps[w].gi);
+        }
+        rp[blockIdx.x] = b;
+    }
+    if (!last_block(count + row, gridDim.x) || t >= 32) return;
+    const volatile GumPart *vp = rp;
+    SelState m = {NEG_INF, 0.0, NEG_INF, -1};
+    double bv = (double)NEG_INF;
+    int bi = -1;
+    for (int x = t; x < (int)gridDim.x; x += 32) {
+        SelState o;
+        o.m = vp[x].sel.m, o.s = vp[x].sel.s, o.bv = vp[x].sel.bv, o.bi = vp[x].sel.bi;
+        sel_merge(m, o);
+        gum_take(bv, bi, vp[x].gv, vp[x].gi);
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        sel_merge(m, sel_shfl_xor(m, o));
+        const double ov = __shfl_xor_sync(FULL_MASK, bv, o);
+        const int oi = __shfl_xor_sync(FULL_MASK, bi, o);
+        gum_take(bv, bi, ov, oi);
+    }
+    if (t == 0) {
+        ids[row] = bi;
+        probs[row] = bi < 0 ? 0.0f : __double2float_rz(exp((double)r[bi] - (double)m.m) / m.s);
+    }
+}
+
 // Committing a diffusion step (compute.Unmasker): in each row of the canvas
 // (n ids), of the block's bl positions from column start that hold the mask
 // token, the k of largest probability (the lower position first on ties)
