@@ -367,30 +367,6 @@ func softmax(l []float32, T float64, k int) []float64 {
 	return p
 }
 
-// Gumbel-max at temperature T samples softmax(l/T): the diffusion decoder's
-// sampling rule.
-func TestGumbelArgmaxDistribution(t *testing.T) {
-	logits := []float32{1.5, 1, 0, -0.5}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for _, T := range []float64{1, 0.5} {
-		const n = 40000
-		counts := make([]int, len(logits))
-		for range n {
-			counts[decode.GumbelArgmax(logits, T, -1, rng)]++
-		}
-		p := softmax(logits, T, len(logits))
-		if x := chiSquare(counts, p, n); x > chi2q999[3] {
-			t.Errorf("T=%g: chi-square %.1f; counts %v, want p %v", T, x, counts, p)
-		}
-	}
-	if got := decode.GumbelArgmax(logits, 0, -1, rng); got != 0 {
-		t.Errorf("temperature 0 picked %d, want the argmax 0", got)
-	}
-	if got := decode.GumbelArgmax(logits, 0, 0, rng); got != 1 {
-		t.Errorf("temperature 0 excluding 0 picked %d, want 1", got)
-	}
-}
-
 // Random remasking commits uniformly random positions: the first position
 // committed in a block of 4 is uniform (chi-square, 3 degrees of freedom).
 func TestRandomRemaskingUniform(t *testing.T) {

@@ -227,6 +227,7 @@ type diffuser struct {
 	cfg       []float32 // scratch: guided logits of one position
 	marks     []float64 // scratch: the markers of a run of calls on the device
 	at        []int     // scratch: where each call of a block logs its picks
+	keys      []uint64  // scratch: a sampled step's Gumbel keys, one a block position of each row
 }
 
 func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOptions) *diffuser {
@@ -246,7 +247,7 @@ func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOpt
 	d := &diffuser{m: m, s: s, o: o, B: B, P: P, L: L, pad: make([]int, B), x: make([][]int, B),
 		res:  &DiffusionResult{IDs: make([][]int, B), NFE: make([]int, B), TokensPerStep: make([][]int, B)},
 		conf: make([]float64, o.BlockLength), x0: make([]int, o.BlockLength), order: make([]int, o.BlockLength), committed: make([]int, o.BlockLength),
-		cfg: make([]float32, m.Config.VocabSize), marks: make([]float64, o.BlockLength+1),
+		cfg: make([]float32, m.Config.VocabSize), marks: make([]float64, o.BlockLength+1), keys: make([]uint64, B*o.BlockLength),
 		at: make([]int, o.BlockLength+1)}
 	for b, p := range prompts {
 		d.pad[b] = P - len(p)
@@ -518,15 +519,27 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 	o, c := &d.o, &d.m.Config
 	bl := end - start
 	V := c.VocabSize
-	// Greedy steps without guidance pick tokens on the device; the others
-	// need the logits on the host.
+	// Steps without guidance pick tokens on the device, greedy or by
+	// Gumbel-max with a key from the row's stream for each masked
+	// position; guided ones need the logits on the host.
 	var logits []float32
 	var ids []int32
 	var probs []float32
 	var err error
-	if o.Temperature == 0 && o.CFGScale == 0 {
+	switch {
+	case o.CFGScale == 0 && o.Temperature == 0:
 		ids, probs, err = d.m.SelectTokens(d.s, d.s.B*bl, c.MaskID)
-	} else {
+	case o.CFGScale == 0:
+		for b := range d.B {
+			for j := range bl {
+				d.keys[b*bl+j] = 0
+				if d.x[b][start+j] == c.MaskID {
+					d.keys[b*bl+j] = d.rng[b].Uint64()
+				}
+			}
+		}
+		ids, probs, err = d.m.SelectTokensGumbel(d.s, d.s.B*bl, c.MaskID, o.Temperature, d.keys[:d.s.B*bl])
+	default:
 		logits, err = d.m.Logits(d.s, d.s.B*bl)
 	}
 	if err != nil {
@@ -563,7 +576,7 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 				}
 				lg = d.cfg
 			}
-			d.x0[j] = GumbelArgmax(lg, o.Temperature, c.MaskID, d.rng[b])
+			d.x0[j] = compute.GumbelArgmaxRow(lg, c.MaskID, d.rng[b].Uint64(), o.Temperature)
 			if o.Remasking == LowConfidence {
 				d.conf[j] = Prob(lg, d.x0[j])
 			} else {

@@ -161,3 +161,33 @@ func TestLogLikelihoodGolden(t *testing.T) {
 		}
 	}
 }
+
+// Sampled diffusion (Gumbel-max at temperature 0.8, on the device where
+// the backend draws) depends on the seed alone: the same seed gives the
+// same tokens, another seed other tokens, and no mask is left in the
+// canvas.
+func TestSampledDiffusionIsSeeded(t *testing.T) {
+	m, g := lladaGoldens(t)
+	prompt := g.FastDLLM[0].Prompt
+	run := func(seed uint64) []int {
+		o := decode.DiffusionOptions{GenLength: 16, Steps: 8, BlockLength: 8, Remasking: decode.LowConfidence,
+			Cache: decode.CacheNone, Temperature: 0.8, Seed: seed}
+		res, err := decode.Diffuse(m, testmodel.MustState(t)(decode.DiffusionState(m, 1, len(prompt), o)), [][]int{prompt}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range res.IDs[0] {
+			if id == m.Config.MaskID {
+				t.Fatalf("seed %d: a mask left in %v", seed, res.IDs[0])
+			}
+		}
+		return res.IDs[0]
+	}
+	a, b, c := run(1), run(1), run(2)
+	if d := cmp.Diff(a, b); d != "" {
+		t.Errorf("seed 1 twice (-first +second):\n%s", d)
+	}
+	if cmp.Equal(a, c) {
+		t.Errorf("seeds 1 and 2 gave the same tokens %v", a)
+	}
+}

@@ -47,30 +47,6 @@ func LogProb(logits []float32, i int) float64 {
 	return float64(logits[i]) - logSumExp(logits)
 }
 
-// GumbelArgmax samples from softmax(logits/temperature) with the Gumbel-max
-// trick in float64, as LLaDA's add_gumbel_noise does: its
-// argmax(e^l / (−log u)^T) is argmax(l + T·g) with g = −log(−log u).
-// Temperature 0 is the argmax. The token exclude (−1 for none) is never
-// chosen: the diffusion decoder excludes the mask token, which would leave
-// its position masked.
-func GumbelArgmax(logits []float32, temperature float64, exclude int, rng *rand.Rand) int {
-	best, bestV := -1, math.Inf(-1)
-	for i, l := range logits {
-		v := float64(l)
-		if temperature != 0 {
-			u := rng.Float64()
-			for u == 0 {
-				u = rng.Float64()
-			}
-			v -= temperature * math.Log(-math.Log(u))
-		}
-		if i != exclude && (best < 0 || v > bestV) {
-			best, bestV = i, v
-		}
-	}
-	return best
-}
-
 // Sampler picks the next token of autoregressive generation: greedy at
 // temperature 0, otherwise drawn from softmax(logits/temperature) restricted
 // to the TopK most likely tokens (and those tied with the TopK-th) and then

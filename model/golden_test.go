@@ -203,3 +203,51 @@ func TestSampleTokensMatchTheDefinition(t *testing.T) {
 		}
 	}
 }
+
+// A Gumbel-max draw from a real LLaDA's logits on the test backend (the
+// device's under DLLMBENCH_TEST_BACKEND=cuda) is the host's definition on
+// the same logits read back: the same ids, never the mask, and the
+// probabilities ArgmaxProb's bound allows.
+func TestSelectTokensGumbelMatchTheDefinition(t *testing.T) {
+	m, _ := goldenModel(t, "llada-tiny")
+	mask := m.Config.MaskID
+	n := 12
+	s := testmodel.MustState(t)(m.NewState(1, n, n, n))
+	defer s.Close()
+	for i := range n {
+		id := int32(mask)
+		if i < 4 {
+			id = int32(3 + 5*i)
+		}
+		s.Tokens[i], s.Pos[i], s.Slots[i], s.Out[i] = id, int32(i), int32(i), int32(i)
+	}
+	s.Span[0], s.Span[1] = 0, int32(n)
+	if err := m.Forward(s, n, n); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.Logits(s, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := append([]float32(nil), lg...)
+	V := m.Config.VocabSize
+	rng := rand.New(rand.NewPCG(7, 8))
+	keys := make([]uint64, n)
+	for _, T := range []float64{0.3, 1, 4} {
+		for range 16 {
+			for r := range keys {
+				keys[r] = rng.Uint64()
+			}
+			ids, probs, err := m.SelectTokensGumbel(s, n, mask, T, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range n {
+				id, p := compute.GumbelArgmaxProbRow(logits[r*V:(r+1)*V], mask, keys[r], T)
+				if int(ids[r]) != id || id == mask || !(math.Abs(float64(probs[r]-p)) <= 1e-6*float64(p)+1e-12) {
+					t.Errorf("T=%g, row %d, key %#x: drew %d (p %.9g), the definition %d (p %.9g)", T, r, keys[r], ids[r], probs[r], id, p)
+				}
+			}
+		}
+	}
+}

@@ -29,6 +29,51 @@ func (h hostSelector) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int)
 	h.m.b.Write(probs, h.s.selProbs[:n])
 }
 
+func (h hostSelector) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, exclude int, temperature float64) {
+	n, V := logits.Rows(), logits.Cols()
+	lg := h.s.host[:n*V]
+	if err := h.m.b.Read(lg, logits); err != nil {
+		return // the error stays with the backend; the next Read reports it
+	}
+	for r := range n {
+		key := uint64(uint32(h.s.bits[2*r])) | uint64(uint32(h.s.bits[2*r+1]))<<32
+		id, p := compute.GumbelArgmaxProbRow(lg[r*V:(r+1)*V], exclude, key, temperature)
+		h.s.selIDs[r], h.s.selProbs[r] = int32(id), p
+	}
+	h.m.b.Write(ids, h.s.selIDs[:n])
+	h.m.b.Write(probs, h.s.selProbs[:n])
+}
+
+// SelectTokensGumbel is SelectTokens for sampled diffusion steps: row r's
+// token drawn by Gumbel-max at temperature (> 0, finite) with the key
+// keys[r] (compute.GumbelArgmaxProbRow: LLaDA's add_gumbel_noise, then the
+// argmax, never exclude) and its probability over the noiseless row. On a
+// backend that draws them (compute.GumbelSelector) only the keys, ids and
+// probabilities cross; elsewhere the logits are read back. The slices are
+// the State's, overwritten by the next call.
+func (m *Model) SelectTokensGumbel(s *State, nOut, exclude int, temperature float64, keys []uint64) ([]int32, []float32, error) {
+	if nOut < 1 || nOut > s.M || len(keys) < nOut {
+		panic(fmt.Sprintf("model: SelectTokensGumbel of %d rows with %d keys on a state of M=%d", nOut, len(keys), s.M))
+	}
+	for r, k := range keys[:nOut] {
+		s.bits[2*r], s.bits[2*r+1] = int32(uint32(k)), int32(uint32(k>>32))
+	}
+	m.b.Write(s.bitsT, s.box.bits)
+	sel, ok := m.b.(compute.GumbelSelector)
+	if !ok {
+		sel = hostSelector{m: m, s: s}
+	}
+	sel.GumbelArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), s.bitsT.Slice(0, nOut),
+		exclude, temperature)
+	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
+		return nil, nil, fmt.Errorf("model: reading sampled tokens: %w", err)
+	}
+	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
+		return nil, nil, fmt.Errorf("model: reading sampled tokens: %w", err)
+	}
+	return s.selIDs[:nOut], s.selProbs[:nOut], nil
+}
+
 // selectRows queues the picks of the first nOut logit rows of the last call
 // (compute.Selector's ArgmaxProb) into the State's selected ids and
 // probabilities: on the backend where it selects, else by hostSelector.

@@ -147,8 +147,12 @@ func BenchmarkDecodeStep(b *testing.B) {
 // wait), select-sync (Forward, the device's token selection, a wait),
 // argmax (Forward, then ArgmaxTokens: the ids' read) and step (Forward,
 // then SelectTokens as decode.Diffuse's greedy step calls it: the ids' and
-// the probabilities' reads). Modes run in that order, and a card under its
-// power cap slows within seconds: compare them with -test.count.
+// the probabilities' reads), gumbel (Forward, then SelectTokensGumbel at
+// temperature 1 as a sampled step calls it) and gumbel-host (Forward, the
+// block's logits read back and drawn from on the host by
+// compute.GumbelArgmaxProbRow, as every sampled step ran before the
+// device drew). Modes run in that order, and a card under its power cap
+// slows within seconds: compare them with -test.count.
 func BenchmarkDiffusionStep(b *testing.B) {
 	if os.Getenv("DLLMBENCH_DIFFUSION_MODEL") == "" {
 		b.Skip("DLLMBENCH_DIFFUSION_MODEL is not set")
@@ -171,7 +175,8 @@ func BenchmarkDiffusionStep(b *testing.B) {
 	}
 	layers := len(m.Weights.Layers)
 	recorded := s.graphs[s.shape(n, block, layers)] // Forward's graph; nil without graphs
-	for _, mode := range []string{"graph", "layers", "launch", "sync", "forward", "forward-sync", "select-sync", "argmax", "step"} {
+	keys := make([]uint64, block)
+	for _, mode := range []string{"graph", "layers", "launch", "sync", "forward", "forward-sync", "select-sync", "argmax", "step", "gumbel", "gumbel-host"} {
 		b.Run(fmt.Sprintf("n=%d/block=%d/%s", n, block, mode), func(b *testing.B) {
 			nOut := block
 			if mode == "layers" {
@@ -213,6 +218,19 @@ func BenchmarkDiffusionStep(b *testing.B) {
 					_, err = m.ArgmaxTokens(s, block, m.Config.MaskID)
 				case "step":
 					_, _, err = m.SelectTokens(s, block, m.Config.MaskID)
+				case "gumbel":
+					for j := range keys {
+						keys[j] = keys[j]*6364136223846793005 + 1442695040888963407
+					}
+					_, _, err = m.SelectTokensGumbel(s, block, m.Config.MaskID, 1, keys)
+				case "gumbel-host":
+					var lg []float32
+					if lg, err = m.Logits(s, block); err == nil {
+						V := m.Config.VocabSize
+						for j := range block {
+							compute.GumbelArgmaxProbRow(lg[j*V:(j+1)*V], m.Config.MaskID, keys[j], 1)
+						}
+					}
 				}
 				if err != nil {
 					b.Fatal(err)
