@@ -11,7 +11,9 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -103,7 +105,9 @@ func (c *Config) IsEOS(id int) bool {
 	return false
 }
 
-// LoadConfig reads dir/config.json (or a config.json path).
+// LoadConfig reads dir/config.json (or a config.json path), and the
+// end-of-sequence ids of generation_config.json beside it, where there is
+// one, as transformers' generate stops at either file's.
 func LoadConfig(path string) (*Config, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "config.json")
@@ -115,6 +119,24 @@ func LoadConfig(path string) (*Config, error) {
 	c, err := ParseConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	gen := filepath.Join(filepath.Dir(path), "generation_config.json")
+	if data, err := os.ReadFile(gen); err == nil {
+		var r rawConfig
+		var errs []string
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", gen, err)
+		}
+		for _, id := range r.ids("eos_token_id", &errs) {
+			if !c.IsEOS(id) {
+				c.EOS = append(c.EOS, id)
+			}
+		}
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("config: %s: %s", gen, strings.Join(errs, "; "))
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
 }

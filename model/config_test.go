@@ -2,6 +2,9 @@ package model_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,4 +151,51 @@ func FuzzParseConfig(f *testing.F) {
 			t.Errorf("accepted an invalid config: %+v", c)
 		}
 	})
+}
+
+// generation_config.json's end-of-sequence ids join config.json's, as
+// transformers' generate stops at either (LLaMA-3-8B-Instruct's config
+// names 128009, its generation config 128001 and 128009); a broken one is
+// an error naming it, and a folder without one keeps config.json's.
+func TestGenerationConfigEOS(t *testing.T) {
+	raw, _ := json.Marshal(testmodel.Llama3_8B().Config())
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["eos_token_id"] = 128009
+	raw, _ = json.Marshal(cfg)
+	for _, c := range []struct {
+		name, gen string
+		eos       []int
+		err       string
+	}{
+		{"no generation config", "", []int{128009}, ""},
+		{"a list", `{"bos_token_id": 128000, "eos_token_id": [128001, 128009]}`, []int{128009, 128001}, ""},
+		{"one id", `{"eos_token_id": 128008}`, []int{128009, 128008}, ""},
+		{"no eos_token_id", `{"temperature": 0.6}`, []int{128009}, ""},
+		{"not JSON", `{"eos_token_id": `, nil, "generation_config.json: unexpected end of JSON input"},
+		{"not ids", `{"eos_token_id": "</s>"}`, nil, "generation_config.json: eos_token_id: want a token id or a list of them"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.gen != "" {
+			if err := os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(c.gen), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := model.LoadConfig(dir)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case !slices.Equal(got.EOS, c.eos):
+			t.Errorf("%s: EOS %v, want %v", c.name, got.EOS, c.eos)
+		}
+	}
 }
