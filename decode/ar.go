@@ -90,8 +90,8 @@ func CheckAR(m *model.Model, prompts [][]int, maxNew int) error {
 // lengths. Rows are left-padded to the longest prompt; padding is never
 // attended to and positions count from each row's first real token, so each
 // row gets exactly what it would get alone. A row stops at the model's EOS
-// (config.json's and generation_config.json's eos_token_id) unless IgnoreEOS; the batch stops when every
-// row has.
+// (config.json's and generation_config.json's eos_token_id) unless
+// IgnoreEOS; the batch stops when every row has.
 func Generate(m *model.Model, s *model.State, prompts [][]int, opt AROptions) (*ARResult, error) {
 	return GenerateContext(context.Background(), m, s, prompts, opt)
 }
