@@ -112,6 +112,11 @@ type Backend interface {
 	MatMul(dst, x, w Tensor)
 	// Add computes dst = a + b elementwise; dst may be a or b.
 	Add(dst, a, b Tensor)
+	// Lerp computes dst = a + t·(b − a) elementwise in float32, the
+	// difference, the product and the sum each rounded on its own (no
+	// fused multiply-add); dst may be a or b. It is classifier-free
+	// guidance's unconditional + scale·(conditional − unconditional).
+	Lerp(dst, a, b Tensor, t float32)
 	// SiLUMul computes dst = silu(gate) ⊙ up with silu(z) = z / (1 + e^-z);
 	// dst may be gate or up.
 	SiLUMul(dst, gate, up Tensor)

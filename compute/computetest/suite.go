@@ -213,6 +213,12 @@ func (s *suite) elementwise(t *testing.T) {
 		s.b.SiLUMul(prod.got, a.got, c.got)
 		s.ref.SiLUMul(prod.want, a.want, c.want)
 		s.compare(t, fmt.Sprintf("SiLUMul %d", n), prod, s.tol.F32)
+		// Lerp rounds each operation on its own on every backend: the same
+		// bits, in place over b as guidance runs it.
+		g := s.upload(compute.F32, 1, n, Random(s.rng, n, 2))
+		s.b.Lerp(g.got, a.got, g.got, 2.5)
+		s.ref.Lerp(g.want, a.want, g.want, 2.5)
+		s.compare(t, fmt.Sprintf("Lerp %d", n), g, 0)
 	}
 }
 

@@ -280,6 +280,17 @@ func (b *Backend) Add(dst, a, c compute.Tensor) {
 	b.pool.For(len(d), 1<<15, t)
 }
 
+func (b *Backend) Lerp(dst, a, c compute.Tensor, t float32) {
+	d, x, y := f32("Lerp", dst), f32("Lerp", a), f32("Lerp", c)
+	if len(d) != len(x) || len(d) != len(y) {
+		compute.Panicf("Lerp", "dst %v, a %v, b %v", dst, a, c)
+	}
+	for i := range d {
+		// The conversion rounds the product: Go may not fuse it into the sum.
+		d[i] = x[i] + float32(t*(y[i]-x[i]))
+	}
+}
+
 func (b *Backend) SiLUMul(dst, gate, up compute.Tensor) {
 	d, g, u := f32("SiLUMul", dst), f32("SiLUMul", gate), f32("SiLUMul", up)
 	if len(d) != len(g) || len(d) != len(u) {

@@ -110,7 +110,7 @@ type kernels struct {
 	attnMMA, attnMMA2, attnMMA4              [2]kernel    // BF16 caches; the same heads (one, two or four groups of warps: attnMMAForm)
 	attnDecode, attnDecode4, attnDecodeG4    [2][2]kernel // [cache type][head]
 	argmaxProb, argmaxProbSplit, setPtrs3    kernel
-	unmask, sample, gumbel                   kernel
+	unmask, sample, gumbel, lerp             kernel
 	gemv                                     [3][gemvMaxRows]kernel       // [weight type: F32, BF16, F16][rows of x − 1]
 	gemvSwiGLU                               [3][gemvMaxRows]kernel       // [BF16] and [F16] only
 	gemvDeep                                 [3]kernel                    // n = 1, small grids: [BF16] and [F16] only
@@ -154,9 +154,9 @@ func (k *kernels) table() []*kernel {
 	k.rope.name, k.attnCombine.name = "rope_f32", "attention_combine_f32"
 	k.argmaxProb.name, k.argmaxProbSplit.name, k.setPtrs3.name = "argmax_prob_f32", "argmax_prob_split_f32", "set_ptrs3"
 	k.layerNorm.name, k.gelu.name, k.addRow.name, k.unmask.name = "layernorm_f32", "gelu_f32", "add_row_f32", "unmask_i32"
-	k.sample.name, k.gumbel.name = "sample_f32", "gumbel_argmax_prob_f32"
+	k.sample.name, k.gumbel.name, k.lerp.name = "sample_f32", "gumbel_argmax_prob_f32", "lerp_f32"
 	all := []*kernel{&k.add, &k.siluMul, &k.rmsNorm, &k.rope, &k.attnCombine, &k.argmaxProb, &k.argmaxProbSplit, &k.setPtrs3,
-		&k.layerNorm, &k.gelu, &k.addRow, &k.unmask, &k.sample, &k.gumbel}
+		&k.layerNorm, &k.gelu, &k.addRow, &k.unmask, &k.sample, &k.gumbel, &k.lerp}
 	for c, cs := range cacheSlotNames {
 		k.attention[c].name = "attention_" + cs
 		all = append(all, &k.attention[c])

@@ -395,6 +395,21 @@ func (b *Backend) Add(dst, a, c compute.Tensor) {
 	b.elementwise("Add", &b.k.add, dst, a, c)
 }
 
+func (b *Backend) Lerp(dst, a, c compute.Tensor, t float32) {
+	if !isF32(dst, a, c) || dst.Len() != a.Len() || dst.Len() != c.Len() {
+		compute.Panicf("Lerp", "dst %v, a %v, b %v", dst, a, c)
+	}
+	n := int64(dst.Len())
+	if n == 0 || b.err != nil {
+		return
+	}
+	d, p, q := b.ptr("Lerp", dst), b.ptr("Lerp", a), b.ptr("Lerp", c)
+	b.enter()
+	defer b.exit()
+	b.launch(&b.k.lerp, blocks1D(n), threads256, 0, dev(d), dev(p), dev(q), f32(t), i64(n))
+	b.done("Lerp")
+}
+
 func (b *Backend) SiLUMul(dst, gate, up compute.Tensor) {
 	if !isF32(dst, gate, up) || dst.Len() != gate.Len() || dst.Len() != up.Len() {
 		compute.Panicf("SiLUMul", "dst %v, gate %v, up %v", dst, gate, up)

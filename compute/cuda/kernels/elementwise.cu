@@ -8,6 +8,12 @@ extern "C" __global__ void add_f32(float *dst, const float *a, const float *b, l
     grid_stride(i, n) dst[i] = a[i] + b[i];
 }
 
+// dst = a + t·(b − a) over n elements, each operation rounded on its own
+// (compute.Backend's Lerp: no fused multiply-add, as the host's).
+extern "C" __global__ void lerp_f32(float *dst, const float *a, const float *b, float t, long long n) { griddep_wait();
+    grid_stride(i, n) dst[i] = __fadd_rn(a[i], __fmul_rn(t, __fsub_rn(b[i], a[i])));
+}
+
 // dst = silu(g) ⊙ u with silu(z) = z / (1 + e^-z), over n elements.
 template <typename D> __device__ __forceinline__ D silu_mul1(float z, float u) {
     return From<D>::f32(z / (1.0f + expf(-z)) * u);
