@@ -224,7 +224,6 @@ type diffuser struct {
 	x0        []int     // scratch: predicted token per block position
 	order     []int     // scratch
 	committed []int     // scratch: positions committed by a call
-	cfg       []float32 // scratch: guided logits of one position
 	marks     []float64 // scratch: the markers of a run of calls on the device
 	at        []int     // scratch: where each call of a block logs its picks
 	keys      []uint64  // scratch: a sampled step's Gumbel keys, one a block position of each row
@@ -247,7 +246,7 @@ func newDiffuser(m *model.Model, s *model.State, prompts [][]int, o DiffusionOpt
 	d := &diffuser{m: m, s: s, o: o, B: B, P: P, L: L, pad: make([]int, B), x: make([][]int, B),
 		res:  &DiffusionResult{IDs: make([][]int, B), NFE: make([]int, B), TokensPerStep: make([][]int, B)},
 		conf: make([]float64, o.BlockLength), x0: make([]int, o.BlockLength), order: make([]int, o.BlockLength), committed: make([]int, o.BlockLength),
-		cfg: make([]float32, m.Config.VocabSize), marks: make([]float64, o.BlockLength+1), keys: make([]uint64, B*o.BlockLength),
+		marks: make([]float64, o.BlockLength+1), keys: make([]uint64, B*o.BlockLength),
 		at: make([]int, o.BlockLength+1)}
 	for b, p := range prompts {
 		d.pad[b] = P - len(p)
@@ -518,18 +517,20 @@ func (d *diffuser) called(n int) {
 func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 	o, c := &d.o, &d.m.Config
 	bl := end - start
-	V := c.VocabSize
-	// Steps without guidance pick tokens on the device, greedy or by
-	// Gumbel-max with a key from the row's stream for each masked
-	// position; guided ones need the logits on the host.
-	var logits []float32
+	// Tokens are picked on the device, greedy or by Gumbel-max with a key
+	// from the row's stream for each masked position, from the guided
+	// logits where there is guidance (the conditional rows, then their
+	// unconditional twins).
+	n := d.B * bl
+	if o.CFGScale > 0 {
+		d.m.GuideLogits(d.s, n, float32(o.CFGScale+1))
+	}
 	var ids []int32
 	var probs []float32
 	var err error
-	switch {
-	case o.CFGScale == 0 && o.Temperature == 0:
-		ids, probs, err = d.m.SelectTokens(d.s, d.s.B*bl, c.MaskID)
-	case o.CFGScale == 0:
+	if o.Temperature == 0 {
+		ids, probs, err = d.m.SelectTokens(d.s, n, c.MaskID)
+	} else {
 		for b := range d.B {
 			for j := range bl {
 				d.keys[b*bl+j] = 0
@@ -538,9 +539,7 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 				}
 			}
 		}
-		ids, probs, err = d.m.SelectTokensGumbel(d.s, d.s.B*bl, c.MaskID, o.Temperature, d.keys[:d.s.B*bl])
-	default:
-		logits, err = d.m.Logits(d.s, d.s.B*bl)
+		ids, probs, err = d.m.SelectTokensGumbel(d.s, n, c.MaskID, o.Temperature, d.keys[:n])
 	}
 	if err != nil {
 		return err
@@ -558,27 +557,9 @@ func (d *diffuser) commit(start, end int, sched [][]int, step int) error {
 				continue
 			}
 			cands++
-			if ids != nil {
-				d.x0[j] = int(ids[b*bl+j])
-				if o.Remasking == LowConfidence {
-					d.conf[j] = float64(probs[b*bl+j])
-				} else {
-					d.conf[j] = d.rng[b].Float64()
-				}
-				continue
-			}
-			lg := logits[(b*bl+j)*V : (b*bl+j+1)*V]
-			if o.CFGScale > 0 {
-				un := logits[((b+d.B)*bl+j)*V : ((b+d.B)*bl+j+1)*V]
-				scale := float32(o.CFGScale + 1)
-				for v := range d.cfg {
-					d.cfg[v] = un[v] + scale*(lg[v]-un[v])
-				}
-				lg = d.cfg
-			}
-			d.x0[j] = compute.GumbelArgmaxRow(lg, c.MaskID, d.rng[b].Uint64(), o.Temperature)
+			d.x0[j] = int(ids[b*bl+j])
 			if o.Remasking == LowConfidence {
-				d.conf[j] = Prob(lg, d.x0[j])
+				d.conf[j] = float64(probs[b*bl+j])
 			} else {
 				d.conf[j] = d.rng[b].Float64()
 			}

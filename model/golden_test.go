@@ -251,3 +251,44 @@ func TestSelectTokensGumbelMatchTheDefinition(t *testing.T) {
 		}
 	}
 }
+
+// GuideLogits combines a call's conditional rows with their
+// unconditional twins on the backend, bit for bit as the host does it in
+// float32 (each operation rounded on its own).
+func TestGuideLogits(t *testing.T) {
+	m, _ := goldenModel(t, "llada-tiny")
+	const n = 6
+	s := testmodel.MustState(t)(m.NewState(2, n, n, 2*n))
+	defer s.Close()
+	for r := range 2 * n {
+		id := int32(m.Config.MaskID)
+		if r%n < 2 && r < n { // the conditional row sees a prompt, the unconditional masks
+			id = int32(7 + r)
+		}
+		s.Tokens[r], s.Pos[r], s.Slots[r], s.Out[r] = id, int32(r%n), int32(r%n), int32(r)
+	}
+	s.Span[0], s.Span[1], s.Span[2], s.Span[3] = 0, n, 0, n
+	if err := m.Forward(s, n, 2*n); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.Logits(s, 2*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := m.Config.VocabSize
+	want := make([]float32, n*V)
+	for i := range want {
+		c, u := lg[i], lg[n*V+i]
+		want[i] = u + float32(2.5*(c-u))
+	}
+	m.GuideLogits(s, n, 2.5)
+	got, err := m.Logits(s, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("logit %d: %g, want %g", i, got[i], want[i])
+		}
+	}
+}

@@ -204,3 +204,16 @@ func (m *Model) SampleTokens(s *State, nOut int, p compute.SampleParams, bits []
 	}
 	return s.selIDs[:nOut], nil
 }
+
+// GuideLogits applies classifier-free guidance to the last Forward's
+// logits on the backend: rows [0, n) are conditional and rows [n, 2n)
+// the same positions unconditional, and rows [0, n) become
+// unconditional + scale·(conditional − unconditional) (compute's Lerp),
+// ready for SelectTokens or SelectTokensGumbel over n rows.
+func (m *Model) GuideLogits(s *State, n int, scale float32) {
+	if n < 1 || 2*n > s.M {
+		panic(fmt.Sprintf("model: GuideLogits of %d rows and their unconditional twins on a state of M=%d", n, s.M))
+	}
+	cond, uncond := s.logits.Slice(0, n), s.logits.Slice(n, 2*n)
+	m.b.Lerp(cond, uncond, cond, scale)
+}
