@@ -193,12 +193,16 @@ func (m *Model) NewState(B, N, T, M int) (*State, error) {
 	s.pick, s.inHost, s.picks = b.Alloc(compute.I32, M, 1), make([]int32, B*N), make([]int32, M)
 	s.box.selIDs, s.box.selProbs, s.box.host, s.box.picks, s.box.bits = s.selIDs, s.selProbs, s.host, s.picks, s.bits
 	s.tokens = map[int]any{}
-	// The log of picks starts at −1 (no commit), so that reading it whole
-	// never reads memory nothing wrote.
+	// The log of picks starts at −1 (no commit), and the selected ids and
+	// probabilities at 0, so that reading them whole (boxed once; a call
+	// of fewer rows leaves the rest stale) never reads memory nothing
+	// wrote.
 	for i := range s.picks {
 		s.picks[i] = -1
 	}
 	b.Write(s.pick, s.picks)
+	b.Write(s.selIDt, s.selIDs)
+	b.Write(s.selPt, s.selProbs)
 	// A device's failed allocation waits in the backend for the next Sync:
 	// taken now, it fails the state, not the first step run on it.
 	if err := b.Sync(); err != nil {
