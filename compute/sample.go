@@ -78,15 +78,18 @@ func SampleRow(row []float32, bits uint64, p SampleParams, sc *SampleScratch) in
 	for _, v := range row {
 		m = max(m, v)
 	}
-	mT := float64(m) / p.Temperature
-	w := sc.w[:n]
-	for i, v := range row {
-		w[i] = math.Exp(float64(v)/p.Temperature - mT)
-	}
-	// kept: l ≥ kth, and (l, −id) ≥ the top-p boundary's.
+	// kept: l ≥ kth, and (l, −id) ≥ the top-p boundary's. Only the
+	// columns top-k keeps get a weight: the others are never read.
 	kth := float32(math.Inf(-1))
 	if p.TopK > 0 && p.TopK < n {
 		kth = kthLargest(row, p.TopK, &sc.heap)
+	}
+	mT := float64(m) / p.Temperature
+	w := sc.w[:n]
+	for i, v := range row {
+		if v >= kth {
+			w[i] = math.Exp(float64(v)/p.Temperature - mT)
+		}
 	}
 	bl, bi := float32(math.Inf(-1)), n // the boundary: every column at or above (bl, −bi)
 	if p.TopP > 0 && p.TopP < 1 {
