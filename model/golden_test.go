@@ -52,6 +52,20 @@ func readLogits(t *testing.T, path string) map[string][]float64 {
 	return out
 }
 
+// forwardLogits runs Forward on the state's inputs, n tokens a row, and
+// returns a copy of its nOut rows of logits.
+func forwardLogits(t *testing.T, m *model.Model, s *model.State, n, nOut int) []float32 {
+	t.Helper()
+	if err := m.Forward(s, n, nOut); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.Logits(s, nOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), lg...)
+}
+
 // logitsOf runs the whole sequence through the model and returns every
 // position's logits.
 func logitsOf(t *testing.T, m *model.Model, ids []int) []float32 {
@@ -62,14 +76,7 @@ func logitsOf(t *testing.T, m *model.Model, ids []int) []float32 {
 		s.Tokens[i], s.Pos[i], s.Slots[i], s.Out[i] = int32(id), int32(i), int32(i), int32(i)
 	}
 	s.Span[0], s.Span[1] = 0, int32(n)
-	if err := m.Forward(s, n, n); err != nil {
-		t.Fatal(err)
-	}
-	lg, err := m.Logits(s, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append([]float32(nil), lg...)
+	return forwardLogits(t, m, s, n, n)
 }
 
 type llamaGolden struct {
@@ -172,14 +179,7 @@ func TestSampleTokensMatchTheDefinition(t *testing.T) {
 		s.Span[2*b], s.Span[2*b+1] = 0, int32(n)
 		s.Out[b] = int32(b*n + n - 1)
 	}
-	if err := m.Forward(s, n, B); err != nil {
-		t.Fatal(err)
-	}
-	lg, err := m.Logits(s, B)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logits := append([]float32(nil), lg...)
+	logits := forwardLogits(t, m, s, n, B)
 	V := m.Config.VocabSize
 	rng := rand.New(rand.NewPCG(5, 6))
 	var sc compute.SampleScratch
@@ -222,14 +222,7 @@ func TestSelectTokensGumbelMatchTheDefinition(t *testing.T) {
 		s.Tokens[i], s.Pos[i], s.Slots[i], s.Out[i] = id, int32(i), int32(i), int32(i)
 	}
 	s.Span[0], s.Span[1] = 0, int32(n)
-	if err := m.Forward(s, n, n); err != nil {
-		t.Fatal(err)
-	}
-	lg, err := m.Logits(s, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logits := append([]float32(nil), lg...)
+	logits := forwardLogits(t, m, s, n, n)
 	V := m.Config.VocabSize
 	rng := rand.New(rand.NewPCG(7, 8))
 	keys := make([]uint64, n)
@@ -268,13 +261,7 @@ func TestGuideLogits(t *testing.T) {
 		s.Tokens[r], s.Pos[r], s.Slots[r], s.Out[r] = id, int32(r%n), int32(r%n), int32(r)
 	}
 	s.Span[0], s.Span[1], s.Span[2], s.Span[3] = 0, n, 0, n
-	if err := m.Forward(s, n, 2*n); err != nil {
-		t.Fatal(err)
-	}
-	lg, err := m.Logits(s, 2*n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lg := forwardLogits(t, m, s, n, 2*n)
 	V := m.Config.VocabSize
 	want := make([]float32, n*V)
 	for i := range want {

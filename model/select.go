@@ -6,19 +6,31 @@ import (
 	"dllmbench/compute"
 )
 
-// hostSelector is compute.Selector's definition run on the host
-// (compute.ArgmaxProbRow), for backends without the fusion: it reads the
-// logits back and writes the picks into the State's tensors.
+// hostSelector runs the definitions of compute's Selector, GumbelSelector
+// and Sampler on the host (ArgmaxProbRow, GumbelArgmaxProbRow, SampleRow),
+// for backends without them: it reads the logits back and writes the picks
+// into the State's tensors.
 type hostSelector struct {
 	m *Model
 	s *State
 }
 
+// read copies logits back into the State's host buffer; false on an error,
+// which stays with the backend for the next Read to report.
+func (h hostSelector) read(logits compute.Tensor) ([]float32, bool) {
+	lg := h.s.host[:logits.Rows()*logits.Cols()]
+	return lg, h.m.b.Read(lg, logits) == nil
+}
+
+// key is row r's 64 bits as SampleTokens and SelectTokensGumbel wrote them.
+func (h hostSelector) key(r int) uint64 {
+	return uint64(uint32(h.s.bits[2*r])) | uint64(uint32(h.s.bits[2*r+1]))<<32
+}
+
 func (h hostSelector) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	n, V := logits.Rows(), logits.Cols()
-	lg := h.s.host[:n*V]
-	if err := h.m.b.Read(lg, logits); err != nil {
-		// The error stays with the backend; the next Read reports it.
+	lg, ok := h.read(logits)
+	if !ok {
 		return
 	}
 	for r := range n {
@@ -31,13 +43,12 @@ func (h hostSelector) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int)
 
 func (h hostSelector) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, exclude int, temperature float64) {
 	n, V := logits.Rows(), logits.Cols()
-	lg := h.s.host[:n*V]
-	if err := h.m.b.Read(lg, logits); err != nil {
-		return // the error stays with the backend; the next Read reports it
+	lg, ok := h.read(logits)
+	if !ok {
+		return
 	}
 	for r := range n {
-		key := uint64(uint32(h.s.bits[2*r])) | uint64(uint32(h.s.bits[2*r+1]))<<32
-		id, p := compute.GumbelArgmaxProbRow(lg[r*V:(r+1)*V], exclude, key, temperature)
+		id, p := compute.GumbelArgmaxProbRow(lg[r*V:(r+1)*V], exclude, h.key(r), temperature)
 		h.s.selIDs[r], h.s.selProbs[r] = int32(id), p
 	}
 	h.m.b.Write(ids, h.s.selIDs[:n])
@@ -55,10 +66,7 @@ func (m *Model) SelectTokensGumbel(s *State, nOut, exclude int, temperature floa
 	if nOut < 1 || nOut > s.M || len(keys) < nOut {
 		panic(fmt.Sprintf("model: SelectTokensGumbel of %d rows with %d keys on a state of M=%d", nOut, len(keys), s.M))
 	}
-	for r, k := range keys[:nOut] {
-		s.bits[2*r], s.bits[2*r+1] = int32(uint32(k)), int32(uint32(k>>32))
-	}
-	m.b.Write(s.bitsT, s.box.bits)
+	m.writeBits(s, keys[:nOut])
 	sel, ok := m.b.(compute.GumbelSelector)
 	if !ok {
 		sel = hostSelector{m: m, s: s}
@@ -157,25 +165,26 @@ func (m *Model) ReadUnmasked(s *State) (tokens, picks []int32, err error) {
 	return s.inHost[:rows], s.picks, nil
 }
 
-// hostSampler is compute.Sampler's definition run on the host
-// (compute.SampleRow), for backends without it: it reads the logits back
-// and writes the draws into the State's tensor.
-type hostSampler struct {
-	m *Model
-	s *State
-}
-
-func (h hostSampler) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
+func (h hostSelector) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
 	n, V := logits.Rows(), logits.Cols()
-	lg := h.s.host[:n*V]
-	if err := h.m.b.Read(lg, logits); err != nil {
-		return // the error stays with the backend; the next Read reports it
+	lg, ok := h.read(logits)
+	if !ok {
+		return
 	}
 	for r := range n {
-		u := uint64(uint32(h.s.bits[2*r])) | uint64(uint32(h.s.bits[2*r+1]))<<32
-		h.s.selIDs[r] = int32(compute.SampleRow(lg[r*V:(r+1)*V], u, p, &h.s.sc))
+		h.s.selIDs[r] = int32(compute.SampleRow(lg[r*V:(r+1)*V], h.key(r), p, &h.s.sc))
 	}
 	h.m.b.Write(ids, h.s.selIDs[:n])
+}
+
+// writeBits sends the rows' random bits (SampleTokens) or keys
+// (SelectTokensGumbel) to the State's tensor, two words a row, in one
+// copy of the whole buffer (boxed once).
+func (m *Model) writeBits(s *State, bits []uint64) {
+	for r, u := range bits {
+		s.bits[2*r], s.bits[2*r+1] = int32(uint32(u)), int32(uint32(u>>32))
+	}
+	m.b.Write(s.bitsT, s.box.bits)
 }
 
 // SampleTokens draws a token from each of the first nOut logit rows of the
@@ -190,13 +199,10 @@ func (m *Model) SampleTokens(s *State, nOut int, p compute.SampleParams, bits []
 	if nOut < 1 || nOut > s.M || len(bits) < nOut {
 		panic(fmt.Sprintf("model: SampleTokens of %d rows with %d draws' bits on a state of M=%d", nOut, len(bits), s.M))
 	}
-	for r, u := range bits[:nOut] {
-		s.bits[2*r], s.bits[2*r+1] = int32(uint32(u)), int32(uint32(u>>32))
-	}
-	m.b.Write(s.bitsT, s.box.bits) // the whole buffer, boxed once
+	m.writeBits(s, bits[:nOut])
 	smp, ok := m.b.(compute.Sampler)
 	if !ok {
-		smp = hostSampler{m: m, s: s}
+		smp = hostSelector{m: m, s: s}
 	}
 	smp.Sample(s.selIDt.Slice(0, nOut), s.logits.Slice(0, nOut), s.bitsT.Slice(0, nOut), p)
 	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
