@@ -52,15 +52,15 @@ func TestHostSelectorIsTheDefinition(t *testing.T) {
 	}
 }
 
-// SampleTokens on a backend that does not sample draws on the host by
-// compute.SampleRow, each row with its own bits, and writes the draws to
-// the backend as a device sampler would.
+// SampleTokens and SelectTokensGumbel on a backend that does neither draw
+// on the host by compute.SampleRow and GumbelArgmaxProbRow, each row with
+// its own bits, and write the draws to the backend as a device would.
 func TestSampleTokensOnTheHost(t *testing.T) {
 	b := cpu.New(1)
 	t.Cleanup(b.Close)
-	m := loadOn(t, b, 0)
-	if _, ok := m.Backend().(compute.Sampler); ok {
-		t.Skip("the CPU backend samples itself: nothing falls back to the host")
+	m := loadOn(t, deviceBackend{b}, 0) // hides the CPU backend's GumbelSelector
+	if _, ok := m.Backend().(compute.GumbelSelector); ok {
+		t.Fatal("the wrapped backend still draws")
 	}
 	V := m.Config.VocabSize
 	s := mustState(t)(m.NewState(1, 1, 1, 3))
@@ -86,6 +86,15 @@ func TestSampleTokensOnTheHost(t *testing.T) {
 		got := make([]int32, 3)
 		if err := m.b.Read(got, s.selIDt); err != nil || got[0] != ids[0] || got[2] != ids[2] {
 			t.Errorf("the backend holds %v (%v), the call returned %v", got, err, ids)
+		}
+		gids, gprobs, err := m.SelectTokensGumbel(s, 3, 5, 0.7, bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range 3 {
+			if id, p := compute.GumbelArgmaxProbRow(vals[r*V:(r+1)*V], 5, bits[r], 0.7); int(gids[r]) != id || gprobs[r] != p {
+				t.Errorf("Gumbel-max, key %#x: row %d drew %d (p %g), want %d (p %g)", bits[r], r, gids[r], gprobs[r], id, p)
+			}
 		}
 	}
 	computetest.MustPanic(t, "temperature 0", "compute: SampleTokens: temperature 0", func() {
