@@ -63,9 +63,10 @@ func GumbelNoise(key uint64, i int) float64 {
 }
 
 // GumbelArgmaxRow is the column of row maximising l + temperature·g in
-// float64, g = GumbelNoise(key, column), the first on ties, never exclude
-// (−1 for none; −1 is returned when exclude is the only column): a draw
-// from softmax(row/temperature). At temperature 0 it is the argmax.
+// float64 (the product and the sum each rounded on its own: no fused
+// multiply-add), g = GumbelNoise(key, column), the first on ties, never
+// exclude (−1 for none; −1 is returned when exclude is the only column): a
+// draw from softmax(row/temperature). At temperature 0 it is the argmax.
 func GumbelArgmaxRow(row []float32, exclude int, key uint64, temperature float64) int {
 	best, bestV := -1, math.Inf(-1)
 	for i, l := range row {
@@ -74,7 +75,9 @@ func GumbelArgmaxRow(row []float32, exclude int, key uint64, temperature float64
 		}
 		v := float64(l)
 		if temperature != 0 {
-			v += temperature * GumbelNoise(key, i)
+			// The conversion rounds the product: Go may not fuse it into
+			// the sum (arm64 and GOAMD64=v3 would), nor may the device.
+			v += float64(temperature * GumbelNoise(key, i))
 		}
 		if best < 0 || v > bestV {
 			best, bestV = i, v

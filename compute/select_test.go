@@ -94,3 +94,28 @@ func TestGumbelArgmaxRow(t *testing.T) {
 		}
 	}
 }
+
+// GumbelArgmaxRow rounds the product temperature·g before the sum, as the
+// device's kernel does (__dmul_rn then __dadd_rn): a compiler that fuses
+// them (arm64, or amd64 built with GOAMD64=v3) must not change the draw.
+// Here the two roundings pick different columns.
+func TestGumbelArgmaxRowRoundsProduct(t *testing.T) {
+	row := []float32{2, 1.5}
+	const key = 1
+	T := math.Float64frombits(0x3fe8334917af0a79) // ≈ 0.75626
+	g0, g1 := GumbelNoise(key, 0), GumbelNoise(key, 1)
+	unfused := 0
+	if float64(row[1])+float64(T*g1) > float64(row[0])+float64(T*g0) {
+		unfused = 1
+	}
+	fused := 0
+	if math.FMA(T, g1, float64(row[1])) > math.FMA(T, g0, float64(row[0])) {
+		fused = 1
+	}
+	if unfused == fused {
+		t.Fatalf("the case no longer tells the two roundings apart (noise %v, %v)", g0, g1)
+	}
+	if got := GumbelArgmaxRow(row, -1, key, T); got != unfused {
+		t.Errorf("drew %d, want %d: the product rounded on its own (fused: %d)", got, unfused, fused)
+	}
+}
