@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	"dllmbench/compute"
 )
@@ -61,8 +62,13 @@ func (h hostSelector) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, 
 // argmax, never exclude) and its probability over the noiseless row. On a
 // backend that draws them (compute.GumbelSelector) only the keys, ids and
 // probabilities cross; elsewhere the logits are read back. The slices are
-// the State's, overwritten by the next call.
+// the State's, overwritten by the next call. It panics on a temperature
+// that is not finite and > 0 (greedy steps are SelectTokens), whichever
+// backend draws.
 func (m *Model) SelectTokensGumbel(s *State, nOut, exclude int, temperature float64, keys []uint64) ([]int32, []float32, error) {
+	if !(temperature > 0) || math.IsInf(temperature, 1) {
+		panic(fmt.Sprintf("model: SelectTokensGumbel: temperature %g: want a finite number > 0", temperature))
+	}
 	if nOut < 1 || nOut > s.M || len(keys) < nOut {
 		panic(fmt.Sprintf("model: SelectTokensGumbel of %d rows with %d keys on a state of M=%d", nOut, len(keys), s.M))
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -103,4 +104,11 @@ func TestSampleTokensOnTheHost(t *testing.T) {
 	computetest.MustPanic(t, "more rows than the state's", "model: SampleTokens of 4 rows", func() {
 		m.SampleTokens(s, 4, p, make([]uint64, 4))
 	})
+	// The host's fallback refuses what a device's GumbelSelector refuses,
+	// rather than drawing the argmax or worse.
+	for _, T := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		computetest.MustPanic(t, fmt.Sprintf("Gumbel-max at temperature %g", T), "model: SelectTokensGumbel: temperature", func() {
+			m.SelectTokensGumbel(s, 1, 5, T, []uint64{0})
+		})
+	}
 }
