@@ -50,9 +50,11 @@ type GumbelSelector interface {
 // GumbelNoise is the standard Gumbel variate −log(−log u) of column i of a
 // row whose key is key: u from SplitMix64's output function of
 // key + (i + 1)·0x9e3779b97f4a7c15 (SplitMix64's own sequence for a state
-// of key), its top 53 bits plus a half, times 2^−53, so that u is in
-// (0, 1) and never 0 or 1. A counter-based stream: any column's noise is
-// computed alone, by the host or a device.
+// of key), its top 53 bits plus a half in float64 (rounded to even from
+// 2^52 up), times 2^−53. So u is never 0 (2^−54 at the least), but it is 1
+// where the top 53 bits are all ones, one column in 2^53: that column's
+// noise is +Inf, and it wins its row. A counter-based stream: any
+// column's noise is computed alone, by the host or a device.
 func GumbelNoise(key uint64, i int) float64 {
 	z := key + uint64(i+1)*0x9e3779b97f4a7c15
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9

@@ -119,3 +119,43 @@ func TestGumbelArgmaxRowRoundsProduct(t *testing.T) {
 		t.Errorf("drew %d, want %d: the product rounded on its own (fused: %d)", got, unfused, fused)
 	}
 }
+
+// The noise's ends, from keys whose column 0 draws the extreme top 53 bits
+// (SplitMix64's output function inverted): all zeros give u = 2^−54, all
+// ones u = 1 (the half rounds to even), noise +Inf, and that column wins
+// its row whatever its logit. A device's noise is held to the same.
+func TestGumbelNoiseEnds(t *testing.T) {
+	const lowKey, highKey = 0x73432f078f456359, 0xe2b2decc73c4f72a
+	if g, want := GumbelNoise(lowKey, 0), -math.Log(54*math.Ln2); math.Abs(g-want) > 1e-15*math.Abs(want) {
+		t.Errorf("top bits 0: noise %v, want %v", g, want)
+	}
+	if g := GumbelNoise(highKey, 0); !math.IsInf(g, 1) {
+		t.Errorf("top bits all ones: noise %v, want +Inf", g)
+	}
+	row := []float32{-30, 10, 20}
+	if id, p := GumbelArgmaxProbRow(row, -1, highKey, 0.5); id != 0 || p != towardZero(math.Exp(-50)/(1+math.Exp(-10)+math.Exp(-50))) {
+		t.Errorf("noise +Inf at column 0: drew %d (p %g), want 0", id, p)
+	}
+	if id, _ := GumbelArgmaxProbRow(row, 0, highKey, 0.5); id == 0 || id < 0 {
+		t.Errorf("the excluded column drew (%d) for its noise +Inf", id)
+	}
+}
+
+// GumbelArgmaxProbRow's edges: the excluded column alone gives −1 and 0;
+// the best column excluded gives another with its own probability; one
+// column and exclude outside the row is that column, probability 1.
+func TestGumbelArgmaxProbRowEdges(t *testing.T) {
+	if id, p := GumbelArgmaxProbRow([]float32{3}, 0, 9, 1); id != -1 || p != 0 {
+		t.Errorf("only the excluded column: %d, %g", id, p)
+	}
+	if id, p := GumbelArgmaxProbRow([]float32{3}, 5, 9, 1); id != 0 || p != 1 {
+		t.Errorf("one column: %d, %g", id, p)
+	}
+	row := []float32{0, 50, -1}
+	for k := range uint64(100) {
+		id, p := GumbelArgmaxProbRow(row, 1, k, 1)
+		if id == 1 || id < 0 || p != towardZero(math.Exp(float64(row[id])-50)/(1+math.Exp(-50)+math.Exp(-51))) {
+			t.Fatalf("key %d, column 1 excluded: drew %d (p %g)", k, id, p)
+		}
+	}
+}
