@@ -325,6 +325,7 @@ func (s *suite) gumbel(t *testing.T) {
 		{3, 4099, 7, 0.5, 3},
 		{33, 126464, 126336, 1, 3},   // LLaDA's vocabulary and mask id, a block of rows
 		{4, 126464, 126336, 2, 0.02}, // nearly flat: the noise decides
+		{2, 1<<17 + 5, 3, 1, 2},      // 33 blocks: a lane of the merge takes two
 	} {
 		vals := Random(s.rng, c.rows*c.cols, c.scale)
 		if c.exclude >= 0 {
@@ -334,6 +335,9 @@ func (s *suite) gumbel(t *testing.T) {
 		words := make([]int32, 2*c.rows)
 		for r := range keys {
 			keys[r] = s.rng.Uint64()
+			if r == 0 && c.cols == 10 {
+				keys[r] = 0xe2b2decc73c4f72a // column 0's noise is +Inf (compute's TestGumbelNoiseEnds)
+			}
 			words[2*r], words[2*r+1] = int32(uint32(keys[r])), int32(uint32(keys[r]>>32))
 		}
 		lg := Upload(s.b, compute.F32, c.rows, c.cols, vals)
@@ -381,6 +385,7 @@ func (s *suite) sample(t *testing.T) {
 		{"LLaDA's vocabulary, nearly flat", 3, 126464, 0.02},
 		{"LLaMA-3's vocabulary, peaked", 5, 128256, 4},
 		{"LLaMA-3's vocabulary, ties", 2, 128256, 0},
+		{"past 2^20 columns: the draw walks the blocks 256 at a time", 1, 1<<20 + 4099, 1},
 	} {
 		vals := Random(s.rng, c.rows*c.cols, c.scale)
 		if c.scale == 0 {
@@ -393,6 +398,7 @@ func (s *suite) sample(t *testing.T) {
 		for _, p := range []compute.SampleParams{
 			{Temperature: 1}, {Temperature: 0.7, TopK: 1}, {Temperature: 1, TopK: 50}, {Temperature: 1.3, TopK: c.cols},
 			{Temperature: 1, TopP: 0.9}, {Temperature: 0.6, TopP: 0.3}, {Temperature: 1, TopK: 200, TopP: 0.95}, {Temperature: 2, TopP: 1},
+			{Temperature: 1, TopK: c.cols - 1}, {Temperature: 1, TopP: 1e-9}, // ties at the k-th; top-p keeps one column
 		} {
 			for trial := range 4 {
 				bits := make([]uint64, c.rows)
