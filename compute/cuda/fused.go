@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 
 	"dllmbench/compute"
@@ -174,8 +175,8 @@ var _ compute.GumbelSelector = (*Backend)(nil)
 // the scratch and the merge counters hold.
 func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, exclude int, temperature float64) {
 	n, V := logits.Rows(), logits.Cols()
-	if !isF32(logits, probs) || ids.DType() != compute.I32 || keys.DType() != compute.I32 || ids.Len() != n ||
-		probs.Len() != n || keys.Rows() != n || keys.Cols() != 2 || V == 0 {
+	if !isF32(logits, probs) || ids.DType() != compute.I32 || keys.DType() != compute.I32 || ids.Rows() != n || ids.Cols() != 1 ||
+		probs.Rows() != n || probs.Cols() != 1 || keys.Rows() != n || keys.Cols() != 2 || V == 0 {
 		compute.Panicf("GumbelArgmaxProb", "ids %v, probs %v, keys %v for logits %v", ids, probs, keys, logits)
 	}
 	if !(temperature > 0) || math.IsInf(temperature, 1) {
@@ -190,6 +191,11 @@ func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, excl
 	op := "GumbelArgmaxProb"
 	splits := (V + selChunk - 1) / selChunk
 	group := int(min(int64(skinnyCounters), b.scratch.bytes/(int64(splits)*gumPartBytes)))
+	if group == 0 {
+		b.fail(fmt.Errorf("cuda: %s: a row of %d columns needs %d bytes of scratch, more than the %d-byte scratch",
+			op, V, int64(splits)*gumPartBytes, b.scratch.bytes))
+		return
+	}
 	b.enter()
 	defer b.exit()
 	for r0 := 0; r0 < n; r0 += group {

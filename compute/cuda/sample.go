@@ -1,6 +1,10 @@
 package cuda
 
-import "dllmbench/compute"
+import (
+	"fmt"
+
+	"dllmbench/compute"
+)
 
 var _ compute.Sampler = (*Backend)(nil)
 
@@ -10,7 +14,7 @@ var _ compute.Sampler = (*Backend)(nil)
 // for top-p. Rows share the scratch and the merge counters in groups.
 func (b *Backend) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
 	n, V := logits.Rows(), logits.Cols()
-	if !isF32(logits) || ids.DType() != compute.I32 || bits.DType() != compute.I32 || ids.Len() != n ||
+	if !isF32(logits) || ids.DType() != compute.I32 || bits.DType() != compute.I32 || ids.Rows() != n || ids.Cols() != 1 ||
 		bits.Rows() != n || bits.Cols() != 2 || V == 0 || V > compute.SampleMaxCols {
 		compute.Panicf("Sample", "ids %v, bits %v for logits %v", ids, bits, logits)
 	}
@@ -29,6 +33,10 @@ func (b *Backend) Sample(ids, logits, bits compute.Tensor, p compute.SampleParam
 	blocks := (V + sampleChunk - 1) / sampleChunk
 	rowBytes := sampleRowBytes(blocks)
 	group := int(min(int64(skinnyCounters), b.scratch.bytes/rowBytes))
+	if group == 0 {
+		b.fail(fmt.Errorf("cuda: %s: a row of %d columns needs %d bytes of scratch, more than the %d-byte scratch", op, V, rowBytes, b.scratch.bytes))
+		return
+	}
 	b.enter()
 	defer b.exit()
 	for r0 := 0; r0 < n; r0 += group {

@@ -152,6 +152,29 @@ func TestArgumentChecks(t *testing.T) {
 		}},
 		{"ArgmaxProb ids dtype", "compute: ArgmaxProb:", func() { b.ArgmaxProb(f32t(2, 1), f32t(2, 1), x, -1) }},
 		{"ArgmaxProb probs count", "compute: ArgmaxProb:", func() { b.ArgmaxProb(fakeTensor(b, compute.I32, 2, 1), f32t(3, 1), x, -1) }},
+		{"Sample ids a row", "compute: Sample: ids I32[1×2]", func() {
+			b.Sample(fakeTensor(b, compute.I32, 1, 2), x, fakeTensor(b, compute.I32, 2, 2), compute.SampleParams{Temperature: 1})
+		}},
+		{"Sample bits shape", "compute: Sample:", func() {
+			b.Sample(fakeTensor(b, compute.I32, 2, 1), x, fakeTensor(b, compute.I32, 2, 3), compute.SampleParams{Temperature: 1})
+		}},
+		{"Sample above SampleMaxCols", "compute: Sample:", func() {
+			b.Sample(fakeTensor(b, compute.I32, 1, 1), f32t(1, compute.SampleMaxCols+1), fakeTensor(b, compute.I32, 1, 2),
+				compute.SampleParams{Temperature: 1})
+		}},
+		{"Sample temperature 0", "compute: Sample: temperature 0", func() {
+			b.Sample(fakeTensor(b, compute.I32, 2, 1), x, fakeTensor(b, compute.I32, 2, 2), compute.SampleParams{})
+		}},
+		{"GumbelArgmaxProb probs a row", "compute: GumbelArgmaxProb: ids I32[2×1], probs F32[1×2]", func() {
+			b.GumbelArgmaxProb(fakeTensor(b, compute.I32, 2, 1), f32t(1, 2), x, fakeTensor(b, compute.I32, 2, 2), -1, 1)
+		}},
+		{"GumbelArgmaxProb keys shape", "compute: GumbelArgmaxProb:", func() {
+			b.GumbelArgmaxProb(fakeTensor(b, compute.I32, 2, 1), f32t(2, 1), x, fakeTensor(b, compute.I32, 1, 4), -1, 1)
+		}},
+		{"GumbelArgmaxProb temperature 0", "compute: GumbelArgmaxProb: temperature 0", func() {
+			b.GumbelArgmaxProb(fakeTensor(b, compute.I32, 2, 1), f32t(2, 1), x, fakeTensor(b, compute.I32, 2, 2), -1, 0)
+		}},
+		{"Lerp lengths", "compute: Lerp:", func() { b.Lerp(x, x, w, 0.5) }},
 		{"another backend's tensor", "is not a tensor of this cuda backend", func() { b.Add(x, x, fakeTensor(other, compute.F32, 2, 8)) }},
 		{"a CPU tensor", "is not a tensor of this cuda backend", func() {
 			b.Add(x, x, compute.NewTensor(compute.F32, 2, 8, make([]float32, 16), 0))
@@ -185,6 +208,21 @@ func TestArgumentChecks(t *testing.T) {
 		{"Record", func() { b.Record(func() {}) }},
 	} {
 		computetest.MustPanic(t, c.name+" while recording", "Record", c.f)
+	}
+}
+
+// A draw whose row's partial states do not fit the scratch fails with an
+// error instead of looping over groups of no rows.
+func TestDrawsPastTheScratch(t *testing.T) {
+	b := &Backend{} // no device, a scratch of 0 bytes: fails before reaching one
+	x := fakeTensor(b, compute.F32, 2, 8)
+	b.Sample(fakeTensor(b, compute.I32, 2, 1), x, fakeTensor(b, compute.I32, 2, 2), compute.SampleParams{Temperature: 1})
+	if err := b.takeErr(); err == nil || !strings.Contains(err.Error(), "cuda: Sample: a row of 8 columns needs 3200 bytes of scratch") {
+		t.Errorf("Sample: error %v", err)
+	}
+	b.GumbelArgmaxProb(fakeTensor(b, compute.I32, 2, 1), fakeTensor(b, compute.F32, 2, 1), x, fakeTensor(b, compute.I32, 2, 2), -1, 1)
+	if err := b.takeErr(); err == nil || !strings.Contains(err.Error(), "cuda: GumbelArgmaxProb: a row of 8 columns needs 40 bytes of scratch") {
+		t.Errorf("GumbelArgmaxProb: error %v", err)
 	}
 }
 
