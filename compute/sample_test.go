@@ -135,3 +135,48 @@ func TestSampleParamsCheck(t *testing.T) {
 		}()
 	}
 }
+
+// SampleRow's edges, each pinned by hand: what every device's draw must
+// give too.
+func TestSampleRowEdges(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	const ones uint64 = 1<<64 - 1
+	var sc SampleScratch
+	for _, c := range []struct {
+		name        string
+		row         []float32
+		p           SampleParams
+		first, last int // bits 0 and all ones
+	}{
+		{"one column", []float32{7}, SampleParams{1, 0, 0}, 0, 0},
+		{"one column, top-k and top-p", []float32{7}, SampleParams{0.1, 5, 1e-9}, 0, 0},
+		{"one column, top-k 1", []float32{7}, SampleParams{1, 1, 0.5}, 0, 0},
+		// Equal weights: top-p 0.5 of 5 is reached at the third, by id.
+		{"all equal, top-p", []float32{2, 2, 2, 2, 2}, SampleParams{1, 0, 0.5}, 0, 2},
+		{"all equal, top-k keeps the ties", []float32{2, 2, 2, 2, 2}, SampleParams{1, 1, 0}, 0, 4},
+		// The largest logit twice: top-p that small keeps its lower id.
+		{"tiny top-p", []float32{0, 1, 2, 4, 3, 4}, SampleParams{1, 0, 1e-9}, 3, 3},
+		{"top-k 1, ties at the top", []float32{0, 4, 4, 1}, SampleParams{1, 1, 0}, 1, 2},
+		{"top-k 2, ties at the k-th", []float32{3, 1, 2, 2, 0}, SampleParams{1, 2, 0}, 0, 3},
+		{"top-k V−1", []float32{3, 1, 2, 2, 0}, SampleParams{1, 4, 0}, 0, 3},
+		{"top-k V", []float32{3, 1, 2, 2, 0}, SampleParams{1, 5, 0}, 0, 4},
+		{"top-k above V", []float32{3, 1, 2, 2, 0}, SampleParams{1, 9, 0}, 0, 4},
+		// −0 and 0 are one logit: ties for top-k, the lower id first for top-p.
+		{"−0 and 0, top-k 1", []float32{negZero, 0, -1}, SampleParams{1, 1, 0}, 0, 1},
+		{"−0 and 0, tiny top-p", []float32{negZero, 0, -1}, SampleParams{1, 0, 1e-9}, 0, 0},
+		{"0 and −0, tiny top-p", []float32{0, negZero, -1}, SampleParams{1, 0, 1e-9}, 0, 0},
+		// A weight of 0 (e^−1000) is never drawn, at either end.
+		{"weights of 0 around", []float32{-1000, 0, -1000}, SampleParams{1, 0, 0}, 1, 1},
+	} {
+		if got := SampleRow(c.row, 0, c.p, &sc); got != c.first {
+			t.Errorf("%s: %v %+v, bits 0: drew %d, want %d", c.name, c.row, c.p, got, c.first)
+		}
+		if got := SampleRow(c.row, ones, c.p, &sc); got != c.last {
+			t.Errorf("%s: %v %+v, bits all ones: drew %d, want %d", c.name, c.row, c.p, got, c.last)
+		}
+		// Only the low 53 bits count: the top 11 alone are u = 0.
+		if got := SampleRow(c.row, ones&^(1<<53-1), c.p, &sc); got != c.first {
+			t.Errorf("%s: %v %+v, only the top 11 bits: drew %d, want %d", c.name, c.row, c.p, got, c.first)
+		}
+	}
+}
