@@ -63,7 +63,9 @@ type SampleScratch struct {
 // Any order of a draw's columns samples the same distribution; id order is
 // the one a device can walk without sorting. Sums differing only in the
 // order of their terms (a device's) pick a different column only where
-// the target lies within rounding of a column's edge. It panics on
+// the target lies within rounding of a column's edge. A temperature so
+// small that l/T overflows leaves the weights NaN and the draw meaningless:
+// top-p then keeps all, and the draw is the last kept column. It panics on
 // parameters SampleParams.Check refuses.
 func SampleRow(row []float32, bits uint64, p SampleParams, sc *SampleScratch) int {
 	p.Check("SampleRow")
@@ -111,24 +113,28 @@ func SampleRow(row []float32, bits uint64, p SampleParams, sc *SampleScratch) in
 				idx = append(idx, i)
 			}
 		}
-		slices.SortFunc(idx, func(a, b int) int {
-			switch la, lb := row[a], row[b]; {
-			case la > lb:
-				return -1
-			case la < lb:
-				return 1
+		// Only NaN weights (l/T overflowed: ∞ − ∞) leave no candidate: then
+		// top-p keeps every column top-k keeps, as a device's fallback does.
+		if len(idx) > 0 {
+			slices.SortFunc(idx, func(a, b int) int {
+				switch la, lb := row[a], row[b]; {
+				case la > lb:
+					return -1
+				case la < lb:
+					return 1
+				}
+				return a - b
+			})
+			target, acc := p.TopP*total, 0.0
+			last := idx[len(idx)-1]
+			for _, i := range idx {
+				if acc += w[i]; acc >= target {
+					last = i
+					break
+				}
 			}
-			return a - b
-		})
-		target, acc := p.TopP*total, 0.0
-		last := idx[len(idx)-1]
-		for _, i := range idx {
-			if acc += w[i]; acc >= target {
-				last = i
-				break
-			}
+			bl, bi = row[last], last
 		}
-		bl, bi = row[last], last
 	}
 	keep := func(i int) bool { v := row[i]; return v >= kth && (v > bl || v == bl && i <= bi) }
 	var sum float64

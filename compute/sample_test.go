@@ -180,3 +180,23 @@ func TestSampleRowEdges(t *testing.T) {
 		}
 	}
 }
+
+// A temperature so small that logit/T overflows leaves weights NaN
+// (∞ − ∞): the draw is then meaningless, but it must not crash. SampleRow
+// falls back as a device does when no sum reaches its target: top-p keeps
+// every column top-k keeps, and the draw is the last kept column.
+func TestSampleRowOverflowingTemperature(t *testing.T) {
+	var sc SampleScratch
+	row := []float32{1, 2, -3}
+	for _, p := range []SampleParams{{1e-310, 0, 0}, {1e-310, 0, 0.5}, {1e-310, 2, 0.5}, {1e-310, 2, 0}} {
+		want := 2
+		if p.TopK == 2 {
+			want = 1
+		}
+		for _, bits := range []uint64{0, 1 << 63} {
+			if got := SampleRow(row, bits, p, &sc); got != want {
+				t.Errorf("%+v, bits %#x: drew %d, want %d", p, bits, got, want)
+			}
+		}
+	}
+}
