@@ -62,8 +62,10 @@ type SampleScratch struct {
 //
 // Any order of a draw's columns samples the same distribution; id order is
 // the one a device can walk without sorting. Sums differing only in the
-// order of their terms (a device's) pick a different column only where
-// the target lies within rounding of a column's edge. A temperature so
+// order of their terms (a device's), or weights in their last ulp (a
+// device's exp, or math.Exp on another CPU: Go's amd64 one uses FMA where
+// the CPU has it), pick a different column only where a target (top-p's
+// or the draw's) lies within rounding of a column's edge. A temperature so
 // small that l/T overflows leaves the weights NaN and the draw meaningless:
 // top-p then keeps all, and the draw is the last kept column. It panics on
 // parameters SampleParams.Check refuses.

@@ -54,7 +54,9 @@ type GumbelSelector interface {
 // 2^52 up), times 2^−53. So u is never 0 (2^−54 at the least), but it is 1
 // where the top 53 bits are all ones, one column in 2^53: that column's
 // noise is +Inf, and it wins its row. A counter-based stream: any
-// column's noise is computed alone, by the host or a device.
+// column's noise is computed alone, by the host or a device (whose log,
+// like math.Log on another CPU, may differ in the last ulp: a draw then
+// differs only where two columns' noisy values lie within rounding).
 func GumbelNoise(key uint64, i int) float64 {
 	z := key + uint64(i+1)*0x9e3779b97f4a7c15
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9

@@ -10,8 +10,9 @@ var _ compute.Sampler = (*Backend)(nil)
 
 // Sample draws a column of each row of logits (kernels/sample.cu): a row
 // over ⌈V / sampleChunk⌉ blocks, in passes whose last block decides, two
-// launches at temperature alone, four more for top-k and up to seven more
-// for top-p. Rows share the scratch and the merge counters in groups.
+// launches at temperature alone, four more for top-k and seven more for
+// top-p (those after the pass that isolates the boundary's column return
+// at once). Rows share the scratch and the merge counters in groups.
 func (b *Backend) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
 	n, V := logits.Rows(), logits.Cols()
 	if !isF32(logits) || ids.DType() != compute.I32 || bits.DType() != compute.I32 || ids.Rows() != n || ids.Cols() != 1 ||
