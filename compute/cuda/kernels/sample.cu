@@ -22,7 +22,12 @@
 // key above 24 bits of ~id, so that keys are distinct and descending keys
 // are logits descending, lower ids first. Sums run in another order than
 // the host's: a draw differs only where its target lies within rounding of
-// a column's edge.
+// a column's edge. Top-p's histogram adds its float64 weights with
+// atomics, in an order that changes from run to run, so at such an edge
+// two runs may draw differently. Where rounding leaves the draw's target
+// unreached, the last kept column is drawn, whatever its weight (the
+// host's running sum reaches its own total exactly and never falls back):
+// odds of about 1e-15 a draw.
 //
 // A block takes SMP_CHUNK consecutive columns, each thread SMP_PER
 // consecutive ones: the draw's last block walks one block's columns by
