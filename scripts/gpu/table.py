@@ -107,14 +107,20 @@ def load(paths):
     return cards
 
 
+def drawn(cell):
+    """Whether a cell samples or guides (perf-sample*.yaml, perf-cfg-llada.yaml):
+    not the targets' greedy cells."""
+    return bool(cell.get("temperature") or cell.get("cfg_scale"))
+
+
 def find(records, family, batch, prompt, gen, cache=None):
-    """The last greedy record of a cell, by its model family and shape
-    (perf-sample.yaml's sampled cells are not the targets' cells)."""
+    """The last greedy, unguided record of a cell, by its model family and
+    shape."""
     hit = None
     for r in records:
         c = r["cell"]
         if c.get("family") != family or c.get("batch_size") != batch or c.get("prompt_length") != prompt \
-                or c.get("gen_length") != gen or (c.get("temperature") or 0) != 0:
+                or c.get("gen_length") != gen or drawn(c):
             continue
         if family == "llada" and (c.get("cache") or "none") != cache:
             continue
@@ -330,6 +336,27 @@ def table(uuid, c):
             ok = False  # the test stopped before its agreement line
         row(f"parity, {p['model']} ({p['mode']} weights)", ours, "",
             "≤ 1.5 × PyTorch bf16's error; top-1 where the margin > 0.1", verdict(ok))
+    # Sampled and guided cells (no target): tokens a second against the
+    # greedy cell of the same shape on the same card.
+    seen = {}
+    for r in R:
+        c = r["cell"]
+        if drawn(c) and r.get("status", "ok") == "ok":
+            seen[json.dumps(c, sort_keys=True)] = r
+    for r in seen.values():
+        c = r["cell"]
+        how = [f"T={c['temperature']:g}" if c.get("temperature") else "greedy"]
+        how += [f"top-k {c['top_k']}"] if c.get("top_k") else []
+        how += [f"top-p {c['top_p']:g}"] if c.get("top_p") and c["top_p"] < 1 else []
+        how += [f"cfg {c['cfg_scale']:g}"] if c.get("cfg_scale") else []
+        fam = "LLaMA-3-8B decode" if c.get("family") == "llama" else f"LLaDA-8B, {c.get('cache') or 'none'} cache"
+        tps = stat(r, "tokens_per_s")
+        if not tps:
+            continue
+        g = find(R, c.get("family"), c.get("batch_size"), c.get("prompt_length"), c.get("gen_length"),
+                 cache=c.get("cache") or "none" if c.get("family") == "llada" else None)
+        row(f"{fam}, batch {c.get('batch_size')}, {', '.join(how)}", f"{tps:.1f} tok/s" + jpt(stat(r, "energy_j_per_token")),
+            "", "", f"{tps / stat(g, 'tokens_per_s'):.2f}× greedy" if g else "no greedy cell")
     other = [f"{p['cache']} {p['call_ms']:.1f} ms/call" for p in P if p["peer"] == "fast-dllm" and p.get("cache") != "dual"]
     if other:
         out += ["", "Fast-dLLM's other decoders on this card: " + ", ".join(other) + "."]

@@ -62,6 +62,31 @@ class TableTest(unittest.TestCase):
         self.assertIn("gpt-fast 190.0 tok/s, 3.50 J/token (5.10 ms/token decoding)", row)
         self.assertIn("**met**", row)
 
+    def test_sampled_and_guided_cells(self):
+        sampled = record(A, "llama", 1, 128, 128, tpot_s=0.0046, tokens_per_s=209.0)
+        sampled["cell"].update(temperature=1.0, top_p=0.95)
+        guided = record(A, "llada", 1, 128, 128, cache="none", latency_s=1.6, nfe=128, tokens_per_s=80.0)
+        guided["cell"]["cfg_scale"] = 1.0
+        alone = record(A, "llada", 1, 128, 128, cache="dual", latency_s=0.64, nfe=128, tokens_per_s=190.0)
+        alone["cell"].update(temperature=0.5)
+        d = self.write([
+            {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14},
+            record(A, "llama", 1, 128, 128, tpot_s=0.0045, tokens_per_s=220.0),
+            sampled,
+            record(A, "llada", 1, 128, 128, cache="none", latency_s=0.96, nfe=128, tokens_per_s=133.0),
+            guided, alone,
+        ])
+        t = table.table(A, table.load([d])[A])
+        rows = {l.split("|")[1].strip(): l for l in t.splitlines() if l.startswith("| ")}
+        # The targets take the greedy cells; the others get rows of their own
+        # against the greedy cell of their shape.
+        self.assertIn("4.500 ms/token", rows["1. LLaMA-3-8B decode, batch 1"])
+        self.assertIn("7.50 ms", rows["4. LLaDA-8B reference step, batch 1"])
+        self.assertIn("| 209.0 tok/s |  |  | 0.95× greedy |", rows["LLaMA-3-8B decode, batch 1, T=1, top-p 0.95"])
+        self.assertIn("0.60× greedy", rows["LLaDA-8B, none cache, batch 1, greedy, cfg 1"])
+        self.assertIn("no greedy cell", rows["LLaDA-8B, dual cache, batch 1, T=0.5"])
+        self.assertNotIn("5. LLaDA-8B dual-cache call, batch 1", rows)
+
     def test_targets_not_met(self):
         d = self.write([
             {"ceilings": True, "uuid": A, "device": "NVIDIA H200", "B_bytes_per_s": 4.0e12, "G_flop_per_s": 8.0e14,
