@@ -18,7 +18,9 @@
 # The default BENCH is the layers alone (about 15 s): with v13's longer
 # list (60 s) a fresh machine left the 8B checkpoints too little of the
 # budget (v14). On a machine where the tests have just passed, SKIP_TESTS=1
-# gives the rest 80 s more.
+# gives the rest 80 s more. GRIDS='perf perf-batch perf-prefill perf-sample'
+# adds sampled LLaMA-3-8B decoding (about 55 s; v22), which the table
+# lists against the greedy cells.
 #
 #   make gpu, then on the GPU machine: bash scripts/gpu/final.sh
 set -u
