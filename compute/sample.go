@@ -16,10 +16,26 @@ type SampleParams struct {
 	TopP        float64 // 0 or 1: no limit
 }
 
+// DrawTemperature says whether t is a temperature to draw at: finite and
+// > 0 (0 is greedy decoding, Selector's argmax), for the Sampler and the
+// GumbelSelector alike.
+func DrawTemperature(t float64) bool { return t > 0 && !math.IsInf(t, 1) }
+
+// Word64 is row r's 64 bits in words, the two I32 columns a row (low word
+// first) that Sampler's bits and GumbelSelector's keys are.
+func Word64(words []int32, r int) uint64 {
+	return uint64(uint32(words[2*r])) | uint64(uint32(words[2*r+1]))<<32
+}
+
+// PutWord64 stores u as row r of words, as Word64 reads it.
+func PutWord64(words []int32, r int, u uint64) {
+	words[2*r], words[2*r+1] = int32(uint32(u)), int32(uint32(u>>32))
+}
+
 // Check panics unless p is a draw: a finite temperature > 0, top-k ≥ 0 and
 // top-p in [0, 1]. Greedy decoding (temperature 0) is Selector's argmax.
 func (p SampleParams) Check(op string) {
-	if !(p.Temperature > 0) || math.IsInf(p.Temperature, 1) || p.TopK < 0 || !(p.TopP >= 0 && p.TopP <= 1) {
+	if !DrawTemperature(p.Temperature) || p.TopK < 0 || !(p.TopP >= 0 && p.TopP <= 1) {
 		Panicf(op, "temperature %g, top-k %d, top-p %g: want a finite temperature > 0, top-k ≥ 0 and top-p in [0, 1]",
 			p.Temperature, p.TopK, p.TopP)
 	}
@@ -90,21 +106,17 @@ func SampleRow(row []float32, bits uint64, p SampleParams, sc *SampleScratch) in
 	}
 	mT := float64(m) / p.Temperature
 	w := sc.w[:n]
+	var total float64 // top-k's columns' weight, and their count
+	kept := 0
 	for i, v := range row {
 		if v >= kth {
 			w[i] = math.Exp(float64(v)/p.Temperature - mT)
+			total += w[i]
+			kept++
 		}
 	}
 	bl, bi := float32(math.Inf(-1)), n // the boundary: every column at or above (bl, −bi)
 	if p.TopP > 0 && p.TopP < 1 {
-		var total float64
-		kept := 0
-		for i, v := range row {
-			if v >= kth {
-				total += w[i]
-				kept++
-			}
-		}
 		// A column of weight below (1 − TopP)/kept of the sum comes after
 		// every one above it, whose weight is at least TopP of the sum; the
 		// floor is a hair lower so that rounding never leaves one out.

@@ -200,3 +200,14 @@ func TestSampleRowOverflowingTemperature(t *testing.T) {
 		}
 	}
 }
+
+// Word64 reads what PutWord64 stored: both halves, sign bits included.
+func TestWord64(t *testing.T) {
+	words := make([]int32, 4)
+	for _, u := range []uint64{0, 1, 1<<32 - 1, 1 << 63, 0x8000000180000001, 1<<64 - 1} {
+		PutWord64(words, 1, u)
+		if got := Word64(words, 1); got != u || words[0] != 0 || words[1] != 0 {
+			t.Errorf("%#x: read %#x, words %v", u, got, words)
+		}
+	}
+}

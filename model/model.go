@@ -540,25 +540,32 @@ func (m *Model) WeightBytes() int64 {
 // definition of compute.Selector. The slices are the State's, overwritten
 // by the next call.
 func (m *Model) SelectTokens(s *State, nOut, exclude int) ([]int32, []float32, error) {
-	ids, err := m.ArgmaxTokens(s, nOut, exclude)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The whole buffer, boxed once in NewState; the rows past nOut are stale.
-	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
-		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
-	}
-	return ids, s.selProbs[:nOut], nil
+	m.selectRows(s, nOut, exclude)
+	return m.readPicks(s, nOut, true)
 }
 
 // ArgmaxTokens is SelectTokens without the probabilities, which it leaves
 // on the backend: one read fewer, for greedy decoding.
 func (m *Model) ArgmaxTokens(s *State, nOut, exclude int) ([]int32, error) {
 	m.selectRows(s, nOut, exclude)
+	ids, _, err := m.readPicks(s, nOut, false)
+	return ids, err
+}
+
+// readPicks waits for the queued selection or draw and reads the first nOut
+// picked ids, and with probs their probabilities, from the whole buffers,
+// boxed once in NewState (the rows past nOut are stale).
+func (m *Model) readPicks(s *State, nOut int, probs bool) ([]int32, []float32, error) {
 	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
-		return nil, fmt.Errorf("model: reading selected tokens: %w", err)
+		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
 	}
-	return s.selIDs[:nOut], nil
+	if !probs {
+		return s.selIDs[:nOut], nil, nil
+	}
+	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
+		return nil, nil, fmt.Errorf("model: reading selected tokens: %w", err)
+	}
+	return s.selIDs[:nOut], s.selProbs[:nOut], nil
 }
 
 // Logits waits for the last Forward and returns its nOut × VocabSize logits

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 
 	"dllmbench/compute"
 )
@@ -24,9 +23,7 @@ func (h hostSelector) read(logits compute.Tensor) ([]float32, bool) {
 }
 
 // key is row r's 64 bits as SampleTokens and SelectTokensGumbel wrote them.
-func (h hostSelector) key(r int) uint64 {
-	return uint64(uint32(h.s.bits[2*r])) | uint64(uint32(h.s.bits[2*r+1]))<<32
-}
+func (h hostSelector) key(r int) uint64 { return compute.Word64(h.s.bits, r) }
 
 func (h hostSelector) ArgmaxProb(ids, probs, logits compute.Tensor, exclude int) {
 	n, V := logits.Rows(), logits.Cols()
@@ -56,6 +53,18 @@ func (h hostSelector) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, 
 	h.m.b.Write(probs, h.s.selProbs[:n])
 }
 
+func (h hostSelector) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
+	n, V := logits.Rows(), logits.Cols()
+	lg, ok := h.read(logits)
+	if !ok {
+		return
+	}
+	for r := range n {
+		h.s.selIDs[r] = int32(compute.SampleRow(lg[r*V:(r+1)*V], h.key(r), p, &h.s.sc))
+	}
+	h.m.b.Write(ids, h.s.selIDs[:n])
+}
+
 // SelectTokensGumbel is SelectTokens for sampled diffusion steps: row r's
 // token drawn by Gumbel-max at temperature (> 0, finite) with the key
 // keys[r] (compute.GumbelArgmaxProbRow: LLaDA's add_gumbel_noise, then the
@@ -66,7 +75,7 @@ func (h hostSelector) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, 
 // that is not finite and > 0 (greedy steps are SelectTokens), whichever
 // backend draws.
 func (m *Model) SelectTokensGumbel(s *State, nOut, exclude int, temperature float64, keys []uint64) ([]int32, []float32, error) {
-	if !(temperature > 0) || math.IsInf(temperature, 1) {
+	if !compute.DrawTemperature(temperature) {
 		panic(fmt.Sprintf("model: SelectTokensGumbel: temperature %g: want a finite number > 0", temperature))
 	}
 	if nOut < 1 || nOut > s.M || len(keys) < nOut {
@@ -79,13 +88,7 @@ func (m *Model) SelectTokensGumbel(s *State, nOut, exclude int, temperature floa
 	}
 	sel.GumbelArgmaxProb(s.selIDt.Slice(0, nOut), s.selPt.Slice(0, nOut), s.logits.Slice(0, nOut), s.bitsT.Slice(0, nOut),
 		exclude, temperature)
-	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
-		return nil, nil, fmt.Errorf("model: reading sampled tokens: %w", err)
-	}
-	if err := m.b.Read(s.box.selProbs, s.selPt); err != nil {
-		return nil, nil, fmt.Errorf("model: reading sampled tokens: %w", err)
-	}
-	return s.selIDs[:nOut], s.selProbs[:nOut], nil
+	return m.readPicks(s, nOut, true)
 }
 
 // selectRows queues the picks of the first nOut logit rows of the last call
@@ -171,24 +174,12 @@ func (m *Model) ReadUnmasked(s *State) (tokens, picks []int32, err error) {
 	return s.inHost[:rows], s.picks, nil
 }
 
-func (h hostSelector) Sample(ids, logits, bits compute.Tensor, p compute.SampleParams) {
-	n, V := logits.Rows(), logits.Cols()
-	lg, ok := h.read(logits)
-	if !ok {
-		return
-	}
-	for r := range n {
-		h.s.selIDs[r] = int32(compute.SampleRow(lg[r*V:(r+1)*V], h.key(r), p, &h.s.sc))
-	}
-	h.m.b.Write(ids, h.s.selIDs[:n])
-}
-
 // writeBits sends the rows' random bits (SampleTokens) or keys
 // (SelectTokensGumbel) to the State's tensor, two words a row, in one
 // copy of the whole buffer (boxed once).
 func (m *Model) writeBits(s *State, bits []uint64) {
 	for r, u := range bits {
-		s.bits[2*r], s.bits[2*r+1] = int32(uint32(u)), int32(uint32(u>>32))
+		compute.PutWord64(s.bits, r, u)
 	}
 	m.b.Write(s.bitsT, s.box.bits)
 }
@@ -211,10 +202,8 @@ func (m *Model) SampleTokens(s *State, nOut int, p compute.SampleParams, bits []
 		smp = hostSelector{m: m, s: s}
 	}
 	smp.Sample(s.selIDt.Slice(0, nOut), s.logits.Slice(0, nOut), s.bitsT.Slice(0, nOut), p)
-	if err := m.b.Read(s.box.selIDs, s.selIDt); err != nil {
-		return nil, fmt.Errorf("model: reading sampled tokens: %w", err)
-	}
-	return s.selIDs[:nOut], nil
+	ids, _, err := m.readPicks(s, nOut, false)
+	return ids, err
 }
 
 // GuideLogits applies classifier-free guidance to the last Forward's

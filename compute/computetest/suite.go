@@ -338,7 +338,7 @@ func (s *suite) gumbel(t *testing.T) {
 			if r == 0 && c.cols == 10 {
 				keys[r] = 0xe2b2decc73c4f72a // column 0's noise is +Inf (compute's TestGumbelNoiseEnds)
 			}
-			words[2*r], words[2*r+1] = int32(uint32(keys[r])), int32(uint32(keys[r]>>32))
+			compute.PutWord64(words, r, keys[r])
 		}
 		lg := Upload(s.b, compute.F32, c.rows, c.cols, vals)
 		kt := s.b.Alloc(compute.I32, c.rows, 2)
@@ -412,7 +412,7 @@ func (s *suite) sample(t *testing.T) {
 					default:
 						bits[r] = s.rng.Uint64()
 					}
-					words[2*r], words[2*r+1] = int32(uint32(bits[r])), int32(uint32(bits[r]>>32))
+					compute.PutWord64(words, r, bits[r])
 				}
 				s.b.Write(bitsT, words)
 				poison := make([]int32, c.rows)

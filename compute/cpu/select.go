@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"math"
-
-	"dllmbench/compute"
-)
+import "dllmbench/compute"
 
 var _ compute.Selector = (*Backend)(nil)
 
@@ -42,8 +38,7 @@ func (t *selectTask) run(lo, hi int) {
 		if t.keys == nil {
 			id, p = compute.ArgmaxProbRow(row, t.exclude)
 		} else {
-			key := uint64(uint32(t.keys[2*r])) | uint64(uint32(t.keys[2*r+1]))<<32
-			id, p = compute.GumbelArgmaxProbRow(row, t.exclude, key, t.temperature)
+			id, p = compute.GumbelArgmaxProbRow(row, t.exclude, compute.Word64(t.keys, r), t.temperature)
 		}
 		t.ids[r], t.probs[r] = int32(id), p
 	}
@@ -60,7 +55,7 @@ func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, excl
 	if len(id) != n || len(p) != n || keys.Rows() != n || keys.Cols() != 2 || logits.Cols() == 0 {
 		compute.Panicf("GumbelArgmaxProb", "ids %v, probs %v, keys %v for logits %v", ids, probs, keys, logits)
 	}
-	if !(temperature > 0) || math.IsInf(temperature, 1) {
+	if !compute.DrawTemperature(temperature) {
 		compute.Panicf("GumbelArgmaxProb", "temperature %g: want a finite number > 0", temperature)
 	}
 	t := &b.sel

@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"fmt"
-	"math"
 
 	"dllmbench/compute"
 	"dllmbench/internal/cuda"
@@ -179,7 +178,7 @@ func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, excl
 		probs.Rows() != n || probs.Cols() != 1 || keys.Rows() != n || keys.Cols() != 2 || V == 0 {
 		compute.Panicf("GumbelArgmaxProb", "ids %v, probs %v, keys %v for logits %v", ids, probs, keys, logits)
 	}
-	if !(temperature > 0) || math.IsInf(temperature, 1) {
+	if !compute.DrawTemperature(temperature) {
 		compute.Panicf("GumbelArgmaxProb", "temperature %g: want a finite number > 0", temperature)
 	}
 	if n == 0 || b.err != nil {
