@@ -106,17 +106,24 @@ func SampleRow(row []float32, bits uint64, p SampleParams, sc *SampleScratch) in
 	}
 	mT := float64(m) / p.Temperature
 	w := sc.w[:n]
-	var total float64 // top-k's columns' weight, and their count
-	kept := 0
 	for i, v := range row {
 		if v >= kth {
 			w[i] = math.Exp(float64(v)/p.Temperature - mT)
-			total += w[i]
-			kept++
 		}
 	}
 	bl, bi := float32(math.Inf(-1)), n // the boundary: every column at or above (bl, −bi)
 	if p.TopP > 0 && p.TopP < 1 {
+		// Top-k's columns' weight and count, summed apart from the weights:
+		// in their loop the sum's chain made a draw at temperature alone,
+		// which needs neither, 40% slower (BenchmarkSample).
+		var total float64
+		kept := 0
+		for i, v := range row {
+			if v >= kth {
+				total += w[i]
+				kept++
+			}
+		}
 		// A column of weight below (1 − TopP)/kept of the sum comes after
 		// every one above it, whose weight is at least TopP of the sum; the
 		// floor is a hair lower so that rounding never leaves one out.
