@@ -205,12 +205,11 @@ type MaskedBatch struct {
 // un + (cfg+1)(cond − un) with the prompt masked in the unconditional copy.
 func MaskedLoss(m *model.Model, s *model.State, seq []int, promptLen int, b MaskedBatch, cfg float64) (float64, error) {
 	rows := len(b.Noisy)
-	logits, cond, err := forwardMasked(m, s, b.Noisy, len(seq), promptLen, cfg)
+	logits, err := forwardMasked(m, s, b.Noisy, len(seq), promptLen, cfg)
 	if err != nil {
 		return 0, err
 	}
 	V := m.Config.VocabSize
-	guided := make([]float32, V)
 	var loss float64
 	j := 0
 	for r := range rows {
@@ -218,7 +217,7 @@ func MaskedLoss(m *model.Model, s *model.State, seq []int, promptLen int, b Mask
 			if id != m.Config.MaskID {
 				continue
 			}
-			loss -= LogProb(guide(guided, logits, j, cond, V, cfg), seq[i]) / b.PMask[r]
+			loss -= LogProb(logits[j*V:(j+1)*V], seq[i]) / b.PMask[r]
 			j++
 		}
 	}
@@ -227,9 +226,10 @@ func MaskedLoss(m *model.Model, s *model.State, seq []int, promptLen int, b Mask
 
 // forwardMasked runs rows of n tokens, each with its prompt masked out in an
 // unconditional copy under guidance (cfg > 0), and returns the logits of
-// every row's masked positions in order, then (under guidance) those of the
-// copies: cond of each.
-func forwardMasked(m *model.Model, s *model.State, noisy [][]int, n, promptLen int, cfg float64) ([]float32, int, error) {
+// every row's masked positions in order, under guidance (cfg > 0) the
+// copies' logits combined into them on the backend (model.GuideLogits:
+// un + (cfg+1)(cond − un)).
+func forwardMasked(m *model.Model, s *model.State, noisy [][]int, n, promptLen int, cfg float64) ([]float32, error) {
 	rows := len(noisy)
 	mask := m.Config.MaskID
 	total := rows
@@ -270,24 +270,12 @@ func forwardMasked(m *model.Model, s *model.State, noisy [][]int, n, promptLen i
 		}
 	}
 	if err := m.Forward(s, n, out); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	logits, err := m.Logits(s, out)
-	return logits, cond, err
-}
-
-// guide returns the logits of masked position j of forwardMasked's result:
-// as they are, or under guidance un + (cfg+1)(cond − un) written to dst.
-func guide(dst, logits []float32, j, cond, V int, cfg float64) []float32 {
-	lg := logits[j*V : (j+1)*V]
-	if cfg <= 0 {
-		return lg
+	if cfg > 0 {
+		m.GuideLogits(s, cond, float32(cfg+1))
 	}
-	un := logits[(cond+j)*V : (cond+j+1)*V]
-	for v := range dst {
-		dst[v] = un[v] + float32(cfg+1)*(lg[v]-un[v])
-	}
-	return dst
+	return m.Logits(s, cond)
 }
 
 // SuffixGreedy reports whether LLaDA decodes answer after prompt greedily
@@ -313,12 +301,11 @@ func SuffixGreedy(ctx context.Context, m *model.Model, s *model.State, prompt, a
 	if err := checkIDs(m, append(append([]int(nil), prompt...), answer...)); err != nil {
 		return false, err
 	}
-	guided := make([]float32, V)
 	for range answer {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		logits, cond, err := forwardMasked(m, s, [][]int{seq}, len(seq), len(prompt), cfg)
+		logits, err := forwardMasked(m, s, [][]int{seq}, len(seq), len(prompt), cfg)
 		if err != nil {
 			return false, err
 		}
@@ -328,7 +315,7 @@ func SuffixGreedy(ctx context.Context, m *model.Model, s *model.State, prompt, a
 			if id != mask {
 				continue
 			}
-			lg := guide(guided, logits, j, cond, V, cfg)
+			lg := logits[j*V : (j+1)*V]
 			x := Argmax(lg)
 			if p := Prob(lg, x); p > conf || best < 0 {
 				best, tok, conf = i, x, p

@@ -342,3 +342,58 @@ func TestSuffixGreedy(t *testing.T) {
 		s.Close()
 	}
 }
+
+// MaskedLoss under guidance is get_log_likelihood's: each masked position's
+// log-probability under un + (cfg+1)(cond − un), the unconditional row the
+// sequence with its prompt masked, computed here from the two rows' own
+// logits on the host.
+func TestMaskedLossGuided(t *testing.T) {
+	m := load(t, testmodel.Tiny(model.LLaDA))
+	mask := m.Config.MaskID
+	seq := []int{3, 9, 4, 7, 11, 5}
+	const promptLen, cfg = 2, 1.5
+	noisy := []int{3, 9, mask, 7, mask, mask}
+	b := decode.MaskedBatch{Noisy: [][]int{noisy}, PMask: []float64{0.75}}
+	s := testmodel.MustState(t)(decode.ScoreState(m, 1, len(seq), cfg))
+	got, err := decode.MaskedLoss(m, s, seq, promptLen, b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The definition: both rows through the model, their logits combined.
+	n := len(seq)
+	r := testmodel.MustState(t)(m.NewState(2, n, n, 2*n))
+	for row := range 2 {
+		for i, id := range noisy {
+			if row == 1 && i < promptLen {
+				id = mask
+			}
+			k := row*n + i
+			r.Tokens[k], r.Pos[k], r.Slots[k], r.Out[k] = int32(id), int32(i), int32(i), int32(k)
+		}
+		r.Span[2*row], r.Span[2*row+1] = 0, int32(n)
+	}
+	if err := m.Forward(r, n, 2*n); err != nil {
+		t.Fatal(err)
+	}
+	lg, err := m.Logits(r, 2*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := m.Config.VocabSize
+	guided := make([]float32, V)
+	var want float64
+	for i, id := range noisy {
+		if id != mask {
+			continue
+		}
+		c, u := lg[i*V:(i+1)*V], lg[(n+i)*V:(n+i+1)*V]
+		for v := range guided {
+			guided[v] = u[v] + float32(float32(cfg+1)*(c[v]-u[v]))
+		}
+		want -= decode.LogProb(guided, seq[i]) / b.PMask[0]
+	}
+	if got != want {
+		t.Errorf("guided loss %.17g, the definition %.17g", got, want)
+	}
+}
