@@ -1,8 +1,6 @@
 package cuda
 
 import (
-	"fmt"
-
 	"dllmbench/compute"
 	"dllmbench/internal/cuda"
 )
@@ -189,10 +187,8 @@ func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, excl
 	}
 	op := "GumbelArgmaxProb"
 	splits := (V + selChunk - 1) / selChunk
-	group := int(min(int64(skinnyCounters), b.scratch.bytes/(int64(splits)*gumPartBytes)))
+	group := b.rowGroup(op, V, int64(splits)*gumPartBytes)
 	if group == 0 {
-		b.fail(fmt.Errorf("cuda: %s: a row of %d columns needs %d bytes of scratch, more than the %d-byte scratch",
-			op, V, int64(splits)*gumPartBytes, b.scratch.bytes))
 		return
 	}
 	b.enter()

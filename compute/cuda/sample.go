@@ -33,9 +33,8 @@ func (b *Backend) Sample(ids, logits, bits compute.Tensor, p compute.SampleParam
 	op := "Sample"
 	blocks := (V + sampleChunk - 1) / sampleChunk
 	rowBytes := sampleRowBytes(blocks)
-	group := int(min(int64(skinnyCounters), b.scratch.bytes/rowBytes))
+	group := b.rowGroup(op, V, rowBytes)
 	if group == 0 {
-		b.fail(fmt.Errorf("cuda: %s: a row of %d columns needs %d bytes of scratch, more than the %d-byte scratch", op, V, rowBytes, b.scratch.bytes))
 		return
 	}
 	b.enter()
@@ -70,6 +69,18 @@ const (
 	sampleThreads = 256
 	sampleChunk   = 4096
 )
+
+// rowGroup is how many rows of V columns a draw takes at once: as many as
+// the merge counters count and the scratch holds, rowBytes of it a row. A
+// row the scratch cannot hold fails the backend and gives 0.
+func (b *Backend) rowGroup(op string, V int, rowBytes int64) int {
+	group := int(min(int64(skinnyCounters), b.scratch.bytes/rowBytes))
+	if group == 0 {
+		b.fail(fmt.Errorf("cuda: %s: a row of %d columns needs %d bytes of scratch, more than the %d-byte scratch",
+			op, V, rowBytes, b.scratch.bytes))
+	}
+	return group
+}
 
 // sampleRowBytes is a row's scratch for rows of the given blocks: its
 // state (64 bytes), a histogram of 256 weights and counts, and each
