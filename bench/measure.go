@@ -261,7 +261,9 @@ func (cr *cellRun) runner(promptLen int) (runFunc, *model.State, error) {
 		o := o
 		o.Seed = cr.seed ^ seed
 		var res *decode.DiffusionResult
-		lat, dev, err := timeBatch(dt, func(time.Time) (err error) {
+		// The calls' times count from the latency's start, as the tokens' do.
+		lat, dev, err := timeBatch(dt, func(start time.Time) (err error) {
+			o.Start = start
 			res, err = decode.Diffuse(m, s, rows, o)
 			return err
 		})

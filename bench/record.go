@@ -121,7 +121,7 @@ type BatchMeasure struct {
 	// the decoder's checks of the batch before its prefill).
 	TTFTS       float64   `json:"ttft_s,omitempty"`
 	TokenTimesS []float64 `json:"token_times_s,omitempty"`
-	// Diffusion: when each forward call ended, from the start (for steps
+	// Diffusion: when each forward call ended, from LatencyS's start (for steps
 	// queued on the device, by its markers from the host's time at the
 	// start of their block: decode.DiffusionOptions.HostCommit); tokens
 	// each call committed summed over rows.

@@ -649,6 +649,36 @@ func TestGenerateStart(t *testing.T) {
 	}
 }
 
+// Diffusion's calls count from a Start as the autoregressive tokens do,
+// on the host's commits and on the device's queued steps alike.
+func TestDiffuseStart(t *testing.T) {
+	llada := load(t, testmodel.Tiny(model.LLaDA))
+	const early = time.Hour
+	for _, host := range []bool{false, true} {
+		for _, start := range []time.Time{{}, time.Now().Add(-early)} {
+			o := decode.DiffusionOptions{GenLength: 8, BlockLength: 4, Steps: 4, Remasking: decode.LowConfidence,
+				Cache: decode.CacheNone, HostCommit: host, Start: start}
+			s := testmodel.MustState(t)(decode.DiffusionState(llada, 1, 2, o))
+			res, err := decode.Diffuse(llada, s, [][]int{{1, 2}}, o)
+			s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.StepEnd) != res.Calls || res.Calls != 4 {
+				t.Fatalf("host %v: %d call times for %d calls, want 4", host, len(res.StepEnd), res.Calls)
+			}
+			if late := res.StepEnd[0] >= early; late != !start.IsZero() {
+				t.Errorf("host %v, start %v: first call at %v", host, start, res.StepEnd[0])
+			}
+			for i := 1; i < len(res.StepEnd); i++ {
+				if res.StepEnd[i] < res.StepEnd[i-1] {
+					t.Errorf("host %v, start %v: call %d at %v, before call %d at %v", host, start, i, res.StepEnd[i], i-1, res.StepEnd[i-1])
+				}
+			}
+		}
+	}
+}
+
 // On a vocabulary of unsorted logits the sampler keeps exactly the tokens a
 // full sort keeps (top-k with its ties, then the smallest prefix reaching
 // top-p) and draws them in proportion: it sorts only candidates, which

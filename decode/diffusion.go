@@ -69,6 +69,12 @@ type DiffusionOptions struct {
 	// with the positions (offsets into the generation) it committed, in
 	// decreasing confidence; the slice is reused.
 	OnCommit func(row int, positions []int)
+	// Start, when set, is the instant StepEnd counts from, as
+	// AROptions.Start is for an autoregressive call: a caller that times
+	// the whole call on its own clock passes its start, so that the first
+	// call's time includes the checks and allocations its latency does.
+	// Zero: the start of the decoding, after them.
+	Start time.Time
 }
 
 // DiffusionResult is the outcome of diffusion decoding for a batch.
@@ -82,7 +88,7 @@ type DiffusionResult struct {
 	// calls.
 	TokensPerStep [][]int
 	Calls         int             // forward calls of the whole batch
-	StepEnd       []time.Duration // per forward call, from the start
+	StepEnd       []time.Duration // per forward call, from DiffusionOptions.Start
 	// CallTokens holds the tokens each forward call committed, all rows.
 	CallTokens []int
 	// Processed counts the token positions run through the network, all
@@ -267,7 +273,10 @@ func (d *diffuser) run(ctx context.Context) (*DiffusionResult, error) {
 	if o.Threshold == 0 && o.Factor == 0 {
 		perBlock = o.Steps / nBlocks
 	}
-	d.start = time.Now()
+	d.start = o.Start
+	if d.start.IsZero() {
+		d.start = time.Now()
+	}
 	for blk := range nBlocks {
 		start := d.P + blk*o.BlockLength
 		end := start + o.BlockLength
