@@ -16,6 +16,7 @@ import (
 	"dllmbench/compute/device"
 	"dllmbench/hub"
 	"dllmbench/model"
+	"dllmbench/prompts"
 	"dllmbench/tokenizer"
 )
 
@@ -77,49 +78,15 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	if notice == nil {
 		notice = func(string) {}
 	}
-	models, err := resolveModels(g, o.Hub)
+	pl, err := planGrid(g, o.Hub, o.Select, notice)
 	if err != nil {
 		return nil, err
 	}
-	cfgs := make([]*model.Config, len(models))
-	for i, m := range models {
-		cfgs[i] = m.cfg
-	}
-	cells, skipped := ExpandModels(g, cfgs)
-	for _, s := range skipped {
-		notice(fmt.Sprintf("skipping %s: %s", s.Cell.Name(), s.Reason))
-	}
-	if o.Select != nil {
-		cells = o.Select(cells)
-	}
-	sum := &Summary{Cells: len(cells), Skipped: skipped}
+	models, cells, sets, keys, tok0 := pl.models, pl.cells, pl.sets, pl.keys, pl.models[0].tok
+	sum := &Summary{Cells: len(cells), Skipped: pl.skipped}
 	pause := o.Sleep
 	if pause == nil {
 		pause = sleep
-	}
-	tok0 := models[0].tok
-	if tok0 == nil {
-		return nil, fmt.Errorf("bench: %s has no tokenizer.json: prompts are cut under the first model's tokenizer", models[0].spec.ID)
-	}
-	docs, origin, err := g.Prompts.Load()
-	if err != nil {
-		return nil, err
-	}
-	notice("prompts: " + origin.String())
-	sets := map[[2]int]*promptSet{}
-	for _, c := range cells {
-		k := [2]int{c.PromptLen, c.GenLen}
-		if sets[k] == nil {
-			if sets[k], err = cutPrompts(docs, tok0, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); err != nil {
-				return nil, err
-			}
-			if note := sets[k].shortNote(c.PromptLen, c.GenLen); note != "" {
-				notice(note)
-			}
-			if note := sets[k].fewNote(c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); note != "" {
-				notice(note)
-			}
-		}
 	}
 	done := map[string]bool{}   // reused
 	seen := map[string]bool{}   // recorded, reused or retried
@@ -137,11 +104,8 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	keys := make([]string, len(cells))
 	var again []string // cells recorded under another key only
 	for i, c := range cells {
-		rm := models[modelIndex(models, c)]
-		keys[i] = Key(c, rm.revisionKey(), sets[[2]int{c.PromptLen, c.GenLen}].Hash, g.Repetitions, g.Warmup, g.Delay)
 		if !seen[keys[i]] && recorded[c] {
 			again = append(again, c.Name())
 		}
@@ -219,7 +183,7 @@ func Run(ctx context.Context, g *Grid, o Options) (*Summary, error) {
 			loaded, err = loadModel(rm, b, c.Precision)
 		}
 		rec := &Record{Schema: SchemaVersion, Key: key, Grid: g.Name, Cell: c, Started: time.Now().UTC(),
-			PausedS: paused, Env: sum.Env, Model: rm.info, PromptSource: &origin}
+			PausedS: paused, Env: sum.Env, Model: rm.info, PromptSource: &pl.origin}
 		if loaded == nil {
 			rec.Status, rec.Error = "failed", oneLine(err)
 		} else {
@@ -347,4 +311,83 @@ func oneLine(err error) string {
 		return "unknown error"
 	}
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// gridPlan is what a run of a grid measures: its models, its cells (after
+// a selection), their prompt sets and the keys their records are written
+// under.
+type gridPlan struct {
+	models  []*resolved
+	cells   []Cell
+	skipped []Skipped
+	sets    map[[2]int]*promptSet // by prompt and generation length
+	origin  prompts.Origin
+	keys    []string // per cell
+}
+
+// planGrid resolves a grid's models (configs and tokenizers, no weights),
+// lists its cells, keeps those sel keeps (nil: all), cuts their prompts
+// and computes their keys. notice receives the invalid combinations and
+// what the prompts are.
+func planGrid(g *Grid, hc *hub.Client, sel func([]Cell) []Cell, notice func(string)) (*gridPlan, error) {
+	models, err := resolveModels(g, hc)
+	if err != nil {
+		return nil, err
+	}
+	cfgs := make([]*model.Config, len(models))
+	for i, m := range models {
+		cfgs[i] = m.cfg
+	}
+	pl := &gridPlan{models: models}
+	pl.cells, pl.skipped = ExpandModels(g, cfgs)
+	for _, s := range pl.skipped {
+		notice(fmt.Sprintf("skipping %s: %s", s.Cell.Name(), s.Reason))
+	}
+	if sel != nil {
+		pl.cells = sel(pl.cells)
+	}
+	tok0 := models[0].tok
+	if tok0 == nil {
+		return nil, fmt.Errorf("bench: %s has no tokenizer.json: prompts are cut under the first model's tokenizer", models[0].spec.ID)
+	}
+	docs, origin, err := g.Prompts.Load()
+	if err != nil {
+		return nil, err
+	}
+	pl.origin = origin
+	notice("prompts: " + origin.String())
+	pl.sets = map[[2]int]*promptSet{}
+	for _, c := range pl.cells {
+		k := [2]int{c.PromptLen, c.GenLen}
+		if pl.sets[k] == nil {
+			if pl.sets[k], err = cutPrompts(docs, tok0, c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); err != nil {
+				return nil, err
+			}
+			if note := pl.sets[k].shortNote(c.PromptLen, c.GenLen); note != "" {
+				notice(note)
+			}
+			if note := pl.sets[k].fewNote(c.PromptLen, c.GenLen, g.Prompts.MaxPrompts); note != "" {
+				notice(note)
+			}
+		}
+	}
+	pl.keys = make([]string, len(pl.cells))
+	for i, c := range pl.cells {
+		rm := models[modelIndex(models, c)]
+		pl.keys[i] = Key(c, rm.revisionKey(), pl.sets[[2]int{c.PromptLen, c.GenLen}].Hash, g.Repetitions, g.Warmup, g.Delay)
+	}
+	return pl, nil
+}
+
+// GridKeys lists the cells of a grid in Expand's order, the order shards
+// split, each with the key a run writes its record under: what a run would
+// measure, without a device or weights (it reads each model's config,
+// tokenizer and weight files' sizes, and cuts the prompts). The models must
+// be where a run finds them.
+func GridKeys(g *Grid) (cells []Cell, keys []string, err error) {
+	pl, err := planGrid(g, nil, nil, func(string) {})
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl.cells, pl.keys, nil
 }

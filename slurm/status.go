@@ -211,24 +211,43 @@ type CellState struct {
 	Shard  int
 	Status string // "ok", "failed" or "missing"
 	Error  string // a failed cell's error
+	// Stale marks a missing cell recorded under another key only: other
+	// repetitions, warm-up, delay, prompts or model revision than the
+	// grid's now, so a task measures it again.
+	Stale bool
 }
 
-// Tally matches records to the cells of a grid split in shards. A record
-// counts for a cell when it is of the same grid name and has the same cell
-// parameters; a successful record wins over failed ones, as in
-// bench.Latest. (Records of an older version of the grid with the same
-// name and cell count too: status is a summary, the runner's keys decide
-// what is measured again.)
-func Tally(cells []bench.Cell, grid string, shards int, recs []bench.Record) []CellState {
+// Tally matches records to the cells of a grid split in shards. With keys
+// (bench.GridKeys, one per cell), a record counts for a cell under the
+// cell's key, as a run reuses it; without (nil), under the grid's name and
+// the cell's settings, whatever else changed. A successful record wins
+// over failed ones, as in bench.Latest.
+func Tally(cells []bench.Cell, keys []string, grid string, shards int, recs []bench.Record) []CellState {
+	if keys != nil && len(keys) != len(cells) {
+		panic(fmt.Sprintf("slurm: %d keys for %d cells", len(keys), len(cells)))
+	}
 	out := make([]CellState, len(cells))
-	index := make(map[bench.Cell]int, len(cells))
+	byCell := make(map[bench.Cell]int, len(cells))
+	byKey := make(map[string]int, len(keys))
 	for i, c := range cells {
 		out[i] = CellState{Cell: c, Shard: i % shards, Status: "missing"}
-		index[c] = i
+		byCell[c] = i
+		if keys != nil {
+			byKey[keys[i]] = i
+		}
 	}
 	for _, r := range recs {
-		i, ok := index[r.Cell]
-		if !ok || r.Grid != grid || out[i].Status == "ok" {
+		i, ok := byCell[r.Cell]
+		if keys != nil {
+			var same bool
+			if i, same = byKey[r.Key]; !same && ok && r.Grid == grid {
+				out[byCell[r.Cell]].Stale = true
+			}
+			ok = same
+		} else if r.Grid != grid {
+			continue
+		}
+		if !ok || out[i].Status == "ok" {
 			continue
 		}
 		if r.Status == "ok" {
@@ -323,7 +342,11 @@ func (r *Report) Write(w io.Writer) {
 	}
 	for _, c := range r.Cells {
 		if c.Status == "missing" {
-			fmt.Fprintf(w, "missing: %s (shard %d)\n", c.Cell.Name(), c.Shard)
+			stale := ""
+			if c.Stale {
+				stale = "; recorded under another key only: other repetitions, warm-up, delay, prompts or model revision"
+			}
+			fmt.Fprintf(w, "missing: %s (shard %d%s)\n", c.Cell.Name(), c.Shard, stale)
 		}
 	}
 }

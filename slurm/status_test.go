@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,13 +127,31 @@ func TestTallyAndReport(t *testing.T) {
 		{Grid: "g", Cell: cells[2], Status: "ok"}, // a rerun succeeded
 		{Grid: "other", Cell: cells[3], Status: "ok"},
 	}
-	got := Tally(cells, "g", 2, recs)
+	got := Tally(cells, nil, "g", 2, recs)
 	var states []string
 	for _, c := range got {
 		states = append(states, c.Status+"/"+string(rune('0'+c.Shard)))
 	}
 	if d := cmp.Diff([]string{"ok/0", "failed/1", "ok/0", "missing/1", "missing/0"}, states); d != "" {
 		t.Errorf("tally (-want +got):\n%s", d)
+	}
+	// With keys, as a run reuses records: under the cell's key, whatever
+	// the grid's name; a record of the cell under another key leaves it
+	// missing, marked stale.
+	keys := []string{"k0", "k1", "k2", "k3", "k4"}
+	keyed := []bench.Record{
+		{Key: "k0", Grid: "g", Cell: cells[0], Status: "ok"},
+		{Key: "old1", Grid: "g", Cell: cells[1], Status: "ok"},
+		{Key: "k2", Grid: "renamed", Cell: cells[2], Status: "failed", Error: "oom"},
+		{Key: "old3", Grid: "g", Cell: cells[3], Status: "ok"},
+		{Key: "k3", Grid: "g", Cell: cells[3], Status: "ok"},
+	}
+	states = nil
+	for _, c := range Tally(cells, keys, "g", 2, keyed) {
+		states = append(states, fmt.Sprintf("%s/%v", c.Status, c.Stale))
+	}
+	if d := cmp.Diff([]string{"ok/false", "missing/true", "failed/false", "ok/true", "missing/false"}, states); d != "" {
+		t.Errorf("tally by keys (-want +got):\n%s", d)
 	}
 	r := &Report{
 		Submission: Submission{ArrayJob: "1", MergeJob: "2", Shards: 2, Grid: "/g.yaml", OutputDir: "/out", Submitted: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},

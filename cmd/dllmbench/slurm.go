@@ -255,8 +255,17 @@ func status(ctx context.Context, dir string, failMissing bool, run slurm.Runner,
 	r.Tasks, r.Notes = tasks, append(r.Notes, notes...)
 	g, err := bench.LoadGrid(s.Grid)
 	var cells []bench.Cell
+	var keys []string
 	if err == nil {
-		cells, err = slurm.Cells(g)
+		// The keys a task writes its records under, as its run computes
+		// them; without them (prompts that cannot be read here), records
+		// are matched by their settings.
+		var kerr error
+		if cells, keys, kerr = bench.GridKeys(g); kerr != nil {
+			if cells, err = slurm.Cells(g); err == nil {
+				r.Notes = append(r.Notes, "records matched by their cells' settings, not their keys: "+oneLine(kerr.Error()))
+			}
+		}
 	}
 	if err != nil {
 		r.Notes = append(r.Notes, "cannot list the grid's cells: "+oneLine(err.Error()))
@@ -265,7 +274,7 @@ func status(ctx context.Context, dir string, failMissing bool, run slurm.Runner,
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		r.Cells = slurm.Tally(cells, g.Name, s.Shards, recs)
+		r.Cells = slurm.Tally(cells, keys, g.Name, s.Shards, recs)
 	}
 	r.Write(stdout)
 	if _, _, missing := r.Counts(); failMissing && (missing > 0 || r.Cells == nil) {

@@ -666,6 +666,20 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 	if r := e.run(t, nil, "slurm", "status", "--output_dir", "out", "--fail-missing"); r.code != 1 {
 		t.Errorf("--fail-missing with missing cells: code %d", r.code)
 	}
+	// Task 1's cells recorded with other repetitions are still missing:
+	// a task of the submitted grid would measure them again.
+	if r := e.run(t, nil, "run", "--config", grids[0], "--output_dir", "out", "--shard", "1/2", "--records-name", "100_1", "--no-report", "--no-quality", "--repetitions", "2"); r.code != 0 {
+		t.Fatalf("task 1 with other repetitions: %s", r.stderr)
+	}
+	r = e.run(t, nil, "slurm", "status", "--output_dir", "out")
+	for _, want := range []string{
+		"cells: 6 in 2 shards: 3 done, 0 failed, 3 missing",
+		"missing: demo-llama b2 p16 g8 (shard 1; recorded under another key only",
+	} {
+		if !strings.Contains(squash(r.stdout), want) {
+			t.Errorf("status after other repetitions lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
 	// Forgotten by the scheduler, no accounting: the records still tell.
 	must(t, os.Remove(filepath.Join(e.dir, "show-100")))
 	r = e.run(t, nil, "slurm", "status", "--output_dir", "out")
