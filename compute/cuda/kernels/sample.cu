@@ -25,9 +25,10 @@
 // a column's edge. Top-p's histogram adds its float64 weights with
 // atomics, in an order that changes from run to run, so at such an edge
 // two runs may draw differently. Where rounding leaves the draw's target
-// unreached, the last kept column is drawn, whatever its weight (the
-// host's running sum reaches its own total exactly and never falls back):
-// odds of about 1e-15 a draw.
+// unreached, the last kept column of positive weight is drawn (the host's
+// running sum reaches its own total exactly and never falls back): odds
+// of about 1e-15 a draw; a column of weight 0 (a logit of −Inf, or one
+// whose weight underflows) is never drawn.
 //
 // A block takes SMP_CHUNK consecutive columns, each thread SMP_PER
 // consecutive ones: the draw's last block walks one block's columns by
@@ -294,8 +295,9 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
         const float v = lg[i];
         if (!inKAll && smp_key(v) < kkey) continue;
         if (useP && (smp_pkey(v, i) >> pshift) < ptop) continue;
-        mine += exp((double)v / temp - mT);
-        last = i;
+        const double w = exp((double)v / temp - mT);
+        mine += w;
+        if (w > 0.0) last = i; // a fallback never draws a column of no weight
     }
     const double blockW = smp_block_sum(mine, shs);
     for (int o = 16; o > 0; o >>= 1) last = max(last, __shfl_xor_sync(FULL_MASK, last, o));
@@ -349,8 +351,9 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
         const float v = lg[i];
         if (!inKAll && smp_key(v) < kkey) continue;
         if (useP && (smp_pkey(v, i) >> pshift) < ptop) continue;
-        mine += exp((double)v / temp - mT);
-        last = i;
+        const double w = exp((double)v / temp - mT);
+        mine += w;
+        if (w > 0.0) last = i;
     }
     sub[t] = mine;
     subLast[t] = last;
