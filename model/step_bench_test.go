@@ -5,8 +5,10 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"dllmbench/compute"
+	icuda "dllmbench/internal/cuda"
 	"dllmbench/internal/testbackend"
 )
 
@@ -31,7 +33,10 @@ import (
 //     top-p 0.95), drawn on the device where the backend samples;
 //   - sample-host: Forward, the logits read back and drawn from on the
 //     host (compute.SampleRow at temperature 1), as every sampled step
-//     ran before the device sampled.
+//     ran before the device sampled;
+//   - step-nvml: step while another goroutine reads NVML's energy counter
+//     back to back, 1 ms apart, as the harness follows it during a GPU
+//     cell's repetitions (bench's energyTimeline); skipped without NVML.
 //
 // step − graph is the host's share of a token (the writes, the launches,
 // the selection and the reads, while the device waits); docs/perf.md
@@ -73,7 +78,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 		}
 		bits := make([]uint64, rows)
 		var sc compute.SampleScratch
-		for _, mode := range []string{"graph", "layers", "layer0", "layer0x32", "forward", "step", "sample", "sample-kp", "sample-host"} {
+		for _, mode := range []string{"graph", "layers", "layer0", "layer0x32", "forward", "step", "step-nvml", "sample", "sample-kp", "sample-host"} {
 			b.Run(fmt.Sprintf("B=%d/T=%d/%s", rows, T, mode), func(b *testing.B) {
 				nOut, mv := rows, m
 				if mode != "graph" {
@@ -91,10 +96,13 @@ func BenchmarkDecodeStep(b *testing.B) {
 					mc := *m
 					mc.Weights, mv = &w, &mc
 				}
-				hostWaits := mode == "forward" || mode == "step" || mode == "sample" || mode == "sample-kp" || mode == "sample-host"
+				if mode == "step-nvml" {
+					defer pollEnergy(b)()
+				}
+				hostWaits := mode != "graph" && mode != "layers" && mode != "layer0" && mode != "layer0x32"
 				ms := 1e3 * replay(b, be, hostWaits, func() {
 					switch mode {
-					case "forward", "step", "sample", "sample-kp", "sample-host":
+					case "forward", "step", "step-nvml", "sample", "sample-kp", "sample-host":
 						if err := m.Forward(s, 1, rows); err != nil {
 							b.Fatal(err)
 						}
@@ -104,7 +112,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 						p := compute.SampleParams{Temperature: 1}
 						var err error
 						switch mode {
-						case "step":
+						case "step", "step-nvml":
 							_, err = m.ArgmaxTokens(s, rows, -1)
 						case "sample-kp":
 							p = compute.SampleParams{Temperature: 0.8, TopK: 200, TopP: 0.95}
@@ -132,6 +140,38 @@ func BenchmarkDecodeStep(b *testing.B) {
 			})
 		}
 		s.Close()
+	}
+}
+
+// pollEnergy reads the first GPU's NVML energy counter back to back, 1 ms
+// apart, on a goroutine until the returned function is called; it skips
+// the benchmark where NVML does not load.
+func pollEnergy(b *testing.B) (stop func()) {
+	if err := icuda.NVMLInit(); err != nil {
+		b.Skipf("no NVML: %v", err)
+	}
+	d, err := icuda.NVMLDeviceByIndex(0)
+	if err != nil {
+		b.Skipf("no NVML device 0: %v", err)
+	}
+	done, ended := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				ended <- n
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if _, err := d.TotalEnergy(); err == nil {
+				n++
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		b.Logf("%d readings of the energy counter", <-ended)
 	}
 }
 
