@@ -71,12 +71,22 @@ func TestCacheDType(t *testing.T) {
 	}
 }
 
-// The float32 golden models with a bfloat16 cache: the logits stay within
-// the bf16 tolerance of PyTorch's float32 forward, and differ from those of
-// the float32 cache (so the cache is bf16 indeed).
-func TestGoldensWithBF16Cache(t *testing.T) {
+// The float32 golden models with a bfloat16 cache, and loaded with weights
+// in bfloat16 or float16 (--precision): the logits stay within the half
+// tolerance of PyTorch's float32 forward, and differ from the float32
+// model's (so the cache or the weights are what they are said to be).
+func TestGoldensInHalfPrecision(t *testing.T) {
 	b := testbackend.Open(t)
-	for _, name := range []string{"llama-gqa", "llama-tied", "llada-tiny"} {
+	variants := []struct {
+		name string
+		opt  model.LoadOptions
+	}{
+		{"float32", model.LoadOptions{}},
+		{"a bf16 cache", model.LoadOptions{CacheDType: compute.BF16}},
+		{"bf16 weights", model.LoadOptions{DType: compute.BF16}},
+		{"fp16 weights", model.LoadOptions{DType: compute.F16}},
+	}
+	for _, name := range []string{"llama-gqa", "llama-tied", "llama31-scaled", "llada-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(goldenDir, name)
 			var g struct {
@@ -95,25 +105,30 @@ func TestGoldensWithBF16Cache(t *testing.T) {
 				inputs, key = g.LogitInputs, "input%d"
 			}
 			want := readLogits(t, filepath.Join(dir, "logits.safetensors"))
-			var logits [2][][]float32
-			for i, dt := range []compute.DType{compute.F32, compute.BF16} {
-				m, err := model.Load(dir, b, model.LoadOptions{CacheDType: dt})
+			logits := make([][][]float32, len(variants))
+			for v, vr := range variants {
+				m, err := model.Load(dir, b, vr.opt)
 				if err != nil {
 					t.Fatal(err)
 				}
+				if dt := vr.opt.DType; dt != 0 && m.Weights.Layers[0].WQ.DType() != dt {
+					t.Errorf("%s: weights of %v", vr.name, m.Weights.Layers[0].WQ.DType())
+				}
 				for _, in := range inputs {
-					logits[i] = append(logits[i], logitsOf(t, m, in))
+					logits[v] = append(logits[v], logitsOf(t, m, in))
 				}
 				m.Close()
 			}
-			for i := range inputs {
-				rel, maxAbs := computetest.RelErr(logits[1][i], want[fmt.Sprintf(key, i)])
-				t.Logf("input %d: relative error %.2e (max abs %.2e) with a bf16 cache", i, rel, maxAbs)
-				if !(rel <= computetest.Default.Half) {
-					t.Errorf("input %d: relative error %.3g with a bf16 cache exceeds %g", i, rel, computetest.Default.Half)
-				}
-				if fmt.Sprint(logits[0][i]) == fmt.Sprint(logits[1][i]) {
-					t.Errorf("input %d: a bf16 cache gives the logits of a float32 one", i)
+			for v, vr := range variants[1:] {
+				for i := range inputs {
+					rel, maxAbs := computetest.RelErr(logits[v+1][i], want[fmt.Sprintf(key, i)])
+					t.Logf("input %d: relative error %.2e (max abs %.2e) with %s", i, rel, maxAbs, vr.name)
+					if !(rel <= computetest.Default.Half) {
+						t.Errorf("input %d: relative error %.3g with %s exceeds %g", i, rel, vr.name, computetest.Default.Half)
+					}
+					if fmt.Sprint(logits[0][i]) == fmt.Sprint(logits[v+1][i]) {
+						t.Errorf("input %d: %s gives the float32 model's logits", i, vr.name)
+					}
 				}
 			}
 		})
