@@ -46,8 +46,10 @@ func (p SampleParams) Check(op string) {
 type Sampler interface {
 	// Sample writes into ids[r] a column of row r of logits (n × V, finite
 	// values) drawn as SampleRow defines it, with row r's 64 random bits
-	// bits[r][0] (low word) and bits[r][1] (high word). ids is n × 1 I32,
-	// bits n × 2 I32; p passes SampleParams.Check; V ≤ SampleMaxCols.
+	// bits[r][0] (low word) and bits[r][1] (high word), the same column
+	// from the same logits and bits every time (its sums may run in another
+	// order than SampleRow's, but in a fixed one). ids is n × 1 I32, bits
+	// n × 2 I32; p passes SampleParams.Check; V ≤ SampleMaxCols.
 	Sample(ids, logits, bits Tensor, p SampleParams)
 }
 

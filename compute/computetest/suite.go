@@ -430,6 +430,17 @@ func (s *suite) sample(t *testing.T) {
 						t.Errorf("%s, %+v, row %d, bits %#x: drew %d, the definition %d", c.name, p, r, bits[r], got[r], want)
 					}
 				}
+				// The same draw again: a Sampler's sums run in a fixed
+				// order, so a seed gives the same tokens from run to run.
+				s.b.Write(ids, poison)
+				smp.Sample(ids, lg, bitsT, p)
+				again := make([]int32, c.rows)
+				if err := s.b.Read(again, ids); err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(again) != fmt.Sprint(got) {
+					t.Errorf("%s, %+v: drew %v, then %v from the same logits and bits", c.name, p, got, again)
+				}
 			}
 		}
 		s.b.Free(lg)

@@ -83,8 +83,9 @@ func (b *Backend) rowGroup(op string, V int, rowBytes int64) int {
 }
 
 // sampleRowBytes is a row's scratch for rows of the given blocks: its
-// state (64 bytes), a histogram of 256 weights and counts, and each
-// block's weight, last column and largest logit, in 64-byte units.
+// state (64 bytes), a histogram of 256 weights (each three 64-bit parts)
+// and counts, and each block's weight, last column and largest logit, in
+// 64-byte units.
 func sampleRowBytes(blocks int) int64 {
-	return (64 + 12*256 + 16*int64(blocks) + 63) / 64 * 64
+	return (64 + 28*256 + 16*int64(blocks) + 63) / 64 * 64
 }

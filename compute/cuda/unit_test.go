@@ -217,7 +217,7 @@ func TestDrawsPastTheScratch(t *testing.T) {
 	b := &Backend{} // no device, a scratch of 0 bytes: fails before reaching one
 	x := fakeTensor(b, compute.F32, 2, 8)
 	b.Sample(fakeTensor(b, compute.I32, 2, 1), x, fakeTensor(b, compute.I32, 2, 2), compute.SampleParams{Temperature: 1})
-	if err := b.takeErr(); err == nil || !strings.Contains(err.Error(), "cuda: Sample: a row of 8 columns needs 3200 bytes of scratch") {
+	if err := b.takeErr(); err == nil || !strings.Contains(err.Error(), "cuda: Sample: a row of 8 columns needs 7296 bytes of scratch") {
 		t.Errorf("Sample: error %v", err)
 	}
 	b.GumbelArgmaxProb(fakeTensor(b, compute.I32, 2, 1), fakeTensor(b, compute.F32, 2, 1), x, fakeTensor(b, compute.I32, 2, 2), -1, 1)

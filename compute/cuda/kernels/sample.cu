@@ -22,9 +22,11 @@
 // key above 24 bits of ~id, so that keys are distinct and descending keys
 // are logits descending, lower ids first. Sums run in another order than
 // the host's: a draw differs only where its target lies within rounding of
-// a column's edge. Top-p's histogram adds its float64 weights with
-// atomics, in an order that changes from run to run, so at such an edge
-// two runs may draw differently. Where rounding leaves the draw's target
+// a column's edge. Every sum runs in an order the row's shape fixes, so a
+// draw is the same from run to run: top-p's histogram, which threads and
+// blocks add to with atomics in any order, takes each thread's run of
+// weights as three 64-bit integers (smp_fixed), whose sums are exact and
+// so the same in any order. Where rounding leaves the draw's target
 // unreached, the last kept column of positive weight is drawn (the host's
 // running sum reaches its own total exactly and never falls back): odds
 // of about 1e-15 a draw; a column of weight 0 (a logit of −Inf, or one
@@ -40,9 +42,10 @@
 #define SMP_BINS 256
 
 // SmpRow is a row's state; the scratch of a row is SmpRow (64 bytes), the
-// histogram's weights (double[256]) and counts (unsigned[256]), then each
-// block's kept weight (double[S]), last kept column (int[S]) and largest
-// logit (float[S]), S blocks a row: sample_row_bytes.
+// histogram's weights (unsigned long long[3][256], smp_fixed's three
+// parts) and counts (unsigned[256]), then each block's kept weight
+// (double[S]), last kept column (int[S]) and largest logit (float[S]), S
+// blocks a row: the Go side's sampleRowBytes.
 struct SmpRow {
     double target;          // top-p: the weight still sought under the prefix
     unsigned long long pkey; // top-p: the boundary key's bits from pshift up
@@ -73,10 +76,36 @@ __device__ __forceinline__ double smp_block_sum(double v, double *sh) {
     return s;
 }
 
-// smp_flush adds a thread's run of one digit to the block's histogram.
-__device__ __forceinline__ void smp_flush(double *hw, unsigned *hc, int d, double w, unsigned c) {
+// smp_fixed splits a weight w in [0, 2^24) into whole multiples of 2^-36,
+// 2^-74 and 2^-112 (parts below 2^60, 2^38 and 2^38), exactly where w ≥
+// 2^-59 and to within 2^-112 below: sums of parts are integer sums, the
+// same in any order, and 2^24 of them do not overflow. Each step is exact
+// (a product by a power of two, a number less its floor).
+__device__ __forceinline__ void smp_fixed(double w, unsigned long long q[3]) {
+    double r = w * 0x1p36;
+    double f = floor(r);
+    q[0] = (unsigned long long)f;
+    r = (r - f) * 0x1p38;
+    f = floor(r);
+    q[1] = (unsigned long long)f;
+    q[2] = (unsigned long long)floor((r - f) * 0x1p38);
+}
+
+// smp_unfixed is the weight of summed parts, in double, by one formula.
+__device__ __forceinline__ double smp_unfixed(unsigned long long a, unsigned long long b, unsigned long long c) {
+    return (double)a * 0x1p-36 + ((double)b * 0x1p-74 + (double)c * 0x1p-112);
+}
+
+// smp_flush adds a thread's run of one digit to the block's histogram:
+// its count, and its weight where hq (the parts, [3][SMP_BINS]) is given.
+__device__ __forceinline__ void smp_flush(unsigned long long *hq, unsigned *hc, int d, double w, unsigned c) {
     if (c == 0) return;
-    if (hw) atomicAdd(hw + d, w);
+    if (hq) {
+        unsigned long long q[3];
+        smp_fixed(w, q);
+        for (int j = 0; j < 3; j++)
+            if (q[j]) atomicAdd(hq + j * SMP_BINS + d, q[j]);
+    }
     atomicAdd(hc + d, c);
 }
 
@@ -134,6 +163,7 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
            double temp, int topk, double topp) {
     griddep_wait();
     __shared__ double shw[SMP_BINS];
+    __shared__ unsigned long long shq[3 * SMP_BINS];
     __shared__ unsigned shc[SMP_BINS];
     __shared__ double shs[SMP_THREADS / 32];
     __shared__ double sub[SMP_THREADS];
@@ -144,9 +174,9 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
     const int row = blockIdx.y, t = threadIdx.x, S = gridDim.x;
     char *base = scratch + (long long)row * rowBytes;
     SmpRow *st = reinterpret_cast<SmpRow *>(base);
-    double *hist = reinterpret_cast<double *>(base + 64);
-    unsigned *cnt = reinterpret_cast<unsigned *>(base + 64 + 8 * SMP_BINS);
-    double *part = reinterpret_cast<double *>(base + 64 + 12 * SMP_BINS);
+    unsigned long long *hist = reinterpret_cast<unsigned long long *>(base + 64);
+    unsigned *cnt = reinterpret_cast<unsigned *>(base + 64 + 24 * SMP_BINS);
+    double *part = reinterpret_cast<double *>(base + 64 + 28 * SMP_BINS);
     int *plast = reinterpret_cast<int *>(part + S);
     float *pmax = reinterpret_cast<float *>(plast + S);
     const float *lg = logits + (long long)row * cols;
@@ -181,7 +211,7 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
             st->pdone = 0;
             st->target = 0.0;
         }
-        for (int c = t; c < SMP_BINS; c += SMP_THREADS) hist[c] = 0.0, cnt[c] = 0;
+        for (int c = t; c < SMP_BINS; c += SMP_THREADS) hist[c] = hist[SMP_BINS + c] = hist[2 * SMP_BINS + c] = 0, cnt[c] = 0;
         return;
     }
 
@@ -189,7 +219,7 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
     const double mT = (double)vs->m / temp;
     const unsigned kkey = vs->kkey;
     const bool inKAll = !useK;
-    for (int c = t; c < SMP_BINS; c += SMP_THREADS) shw[c] = 0.0, shc[c] = 0;
+    for (int c = t; c < SMP_BINS; c += SMP_THREADS) shq[c] = shq[SMP_BINS + c] = shq[2 * SMP_BINS + c] = 0, shc[c] = 0;
     __syncthreads();
 
     if (pass <= 4) { // top-k: the k-th largest key, 8 bits a pass from the top
@@ -245,18 +275,23 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
             const unsigned long long k = smp_pkey(v, i);
             if (pass > 5 && (k >> (shift + 8)) != (pkey >> (shift + 8))) continue;
             const int d = (int)((k >> shift) & 0xff);
-            if (d != d0) smp_flush(shw, shc, d0 < 0 ? 0 : d0, runw, run), d0 = d, runw = 0.0, run = 0;
+            if (d != d0) smp_flush(shq, shc, d0 < 0 ? 0 : d0, runw, run), d0 = d, runw = 0.0, run = 0;
             runw += exp((double)v / temp - mT);
             run++;
         }
-        smp_flush(shw, shc, d0 < 0 ? 0 : d0, runw, run);
+        smp_flush(shq, shc, d0 < 0 ? 0 : d0, runw, run);
         __syncthreads();
         for (int c = t; c < SMP_BINS; c += SMP_THREADS)
-            if (shc[c]) atomicAdd(hist + c, shw[c]), atomicAdd(cnt + c, shc[c]);
+            if (shc[c]) {
+                for (int j = 0; j < 3; j++)
+                    if (shq[j * SMP_BINS + c]) atomicAdd(hist + j * SMP_BINS + c, shq[j * SMP_BINS + c]);
+                atomicAdd(cnt + c, shc[c]);
+            }
         if (!last_block(count + row, S)) return;
-        const volatile double *vw = hist;
+        const volatile unsigned long long *vq = hist;
         const volatile unsigned *vc = cnt;
-        for (int c = t; c < SMP_BINS; c += SMP_THREADS) shw[c] = vw[c], shc[c] = vc[c];
+        for (int c = t; c < SMP_BINS; c += SMP_THREADS)
+            shw[c] = smp_unfixed(vq[c], vq[SMP_BINS + c], vq[2 * SMP_BINS + c]), shc[c] = vc[c];
         __syncthreads();
         double target = vs->target;
         if (pass == 5) // top_p of the kept columns' weight
@@ -281,7 +316,7 @@ sample_f32(int *__restrict__ ids, const float *__restrict__ logits, const unsign
             }
         }
         __syncthreads();
-        for (int c = t; c < SMP_BINS; c += SMP_THREADS) hist[c] = 0.0, cnt[c] = 0;
+        for (int c = t; c < SMP_BINS; c += SMP_THREADS) hist[c] = hist[SMP_BINS + c] = hist[2 * SMP_BINS + c] = 0, cnt[c] = 0;
         return;
     }
 
