@@ -1,6 +1,7 @@
 // Package testmodel writes small deterministic models in the Hugging Face
-// layout (config.json and model.safetensors) for tests and the built-in
-// demo: random weights of any shape, for either family.
+// layout (config.json and model.safetensors) for tests: random weights of
+// any shape, for either family. (The built-in demo pair is a trained model
+// of its own, internal/demo.)
 package testmodel
 
 import (
