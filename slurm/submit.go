@@ -138,7 +138,17 @@ func Submissions(outputDir string) ([]Submission, error) {
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 			return nil, fmt.Errorf("slurm: %s:%d: %v", p, n, err)
 		}
+		// Status divides the cells among the shards and asks the scheduler
+		// about the array job: a line without them (edited, or not one of
+		// submit's) is refused here rather than crash or mislead there.
+		if s.ArrayJob == "" || s.Shards < 1 || s.Grid == "" {
+			return nil, fmt.Errorf("slurm: %s:%d: not a submission: want array_job, grid and shards of at least 1 (have %q, %q and %d)",
+				p, n, s.ArrayJob, s.Grid, s.Shards)
+		}
 		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("slurm: %s: %w", p, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("slurm: %w in %s", ErrNoSubmission, p)

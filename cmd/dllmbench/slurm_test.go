@@ -713,6 +713,27 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 	}
 }
 
+// A submissions file whose line lacks what status needs (edited by hand,
+// or not written by submit) is refused with one line naming it: before, a
+// line of 0 shards made status divide by zero and panic.
+func TestSlurmStatusBadSubmission(t *testing.T) {
+	e := newEnv(t, shardGrid)
+	dir := filepath.Join(e.dir, "out", "slurm")
+	must(t, os.MkdirAll(dir, 0o755))
+	grid := filepath.Join(e.dir, "grid.yaml")
+	for _, line := range []string{
+		`{"array_job":"100","shards":0,"grid":"` + grid + `"}`,
+		`{"array_job":"100","shards":-2,"grid":"` + grid + `"}`,
+		`{}`,
+	} {
+		must(t, os.WriteFile(filepath.Join(dir, "submissions.jsonl"), []byte(line+"\n"), 0o644))
+		r := e.run(t, nil, "slurm", "status", "--output_dir", "out")
+		if r.code != 1 || !strings.Contains(r.stderr, "submissions.jsonl:1: not a submission") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%s: code %d, %q; want 1 and one line naming the line", line, r.code, r.stderr)
+		}
+	}
+}
+
 // A GPU request given to sbatch after -- replaces the scripts' own: the
 // array's directives hold it (so that sbatch is not also asked for the
 // scripts' --gres=gpu:1, which with --gpus=4 it took for four nodes of one
