@@ -99,7 +99,17 @@ func setupSubmit(fs *flag.FlagSet) func(context.Context, []string) error {
 	alias(fs, "dry-run", "dry_run")(func(n string) {
 		fs.BoolVar(&f.dryRun, n, false, "print the scripts and sbatch command lines; write and submit nothing")
 	})
-	return func(ctx context.Context, opts []string) error { return submit(ctx, &f, opts, slurm.Exec, out) }
+	return func(ctx context.Context, opts []string) error {
+		// An empty folder would be the current directory's, as run refuses
+		// it; -1 is --gpus' own default (1, or 0 on the CPU), not a count.
+		if f.outputDir == "" {
+			return usagef("--output_dir: empty")
+		}
+		if setFlags(fs)["gpus"] && f.gpus < 0 {
+			return usagef("--gpus %d: want 0 or more", f.gpus)
+		}
+		return submit(ctx, &f, opts, slurm.Exec, out)
+	}
 }
 
 // submit renders the scripts of a grid, writes them with a copy of the
@@ -226,6 +236,9 @@ func setupStatus(fs *flag.FlagSet) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
 			return usagef("unexpected argument %q", args[0])
+		}
+		if dir == "" {
+			return usagef("--output_dir: empty")
 		}
 		return status(ctx, dir, failMissing, slurm.Exec, out)
 	}

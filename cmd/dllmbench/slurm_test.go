@@ -696,6 +696,11 @@ func TestSlurmSubmitAndStatus(t *testing.T) {
 		{[]string{"slurm", "status", "--output_dir", "nowhere"}, 1, "no submission in"},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "--partition", "gpu"}, 2, "flag provided but not defined: -partition"},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "--shards", "-1"}, 2, "--shards -1"},
+		// An empty folder was the current directory, and --gpus -5 was
+		// taken for its default.
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--output_dir", "", "--dry-run", "--", "-c", "4"}, 2, "--output_dir: empty"},
+		{[]string{"slurm", "status", "--output_dir", ""}, 2, "--output_dir: empty"},
+		{[]string{"slurm", "submit", "--config", "grid.yaml", "--gpus", "-5", "--dry-run", "--", "-c", "4"}, 2, "--gpus -5: want 0 or more"},
 		// A stray argument ended the flags: --config went to sbatch unseen.
 		{[]string{"slurm", "submit", "--dry-run", "extra", "--config", "grid.yaml"}, 2, `unexpected argument "extra": sbatch options go after --`},
 		{[]string{"slurm", "submit", "--config", "grid.yaml", "-p", "gpu"}, 2, "flag provided but not defined: -p"},
