@@ -133,7 +133,7 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		fs.BoolVar(&f.dryRun, n, false, "validate the grid and list the cells with estimates; measure nothing")
 	})
 	alias(fs, "records-name", "records_name")(func(n string) {
-		fs.StringVar(&f.recordsName, n, "", "name of this process's records file (default: host-pid-time)")
+		fs.StringVar(&f.recordsName, n, "", "name of this process's records file, DIR/records/NAME.jsonl (default: host-pid-time)")
 	})
 	alias(fs, "no-report", "no_report")(func(n string) { fs.BoolVar(&f.noReport, n, false, "do not rebuild the reports at the end") })
 	alias(fs, "retry-failed", "retry_failed")(func(n string) {
@@ -164,6 +164,8 @@ func setupRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		if strings.ContainsAny(f.recordsName, `/\`) || strings.Contains(f.recordsName, "..") {
 			return usagef("--records-name %q: want a file name, without /, \\ or ..", f.recordsName)
 		}
+		// The runner adds .jsonl: a name given with it would be NAME.jsonl.jsonl.
+		f.recordsName = strings.TrimSuffix(f.recordsName, ".jsonl")
 		if f.noMeasure {
 			set := setFlags(fs)
 			for _, n := range []string{"dry-run", "dry_run", "shard", "worker", "records-name", "records_name", "retry-failed", "retry_failed"} {

@@ -659,6 +659,19 @@ func TestReportInputsKeepResults(t *testing.T) {
 	}
 }
 
+// --records-name names the records file with or without its .jsonl: before,
+// a name given with it made NAME.jsonl.jsonl.
+func TestRunRecordsNameWithExtension(t *testing.T) {
+	e := newEnv(t, strings.Replace(failGrid, "batch_size: [1, 2147483648]", "batch_size: [1]", 1))
+	if r := e.run(t, nil, "run", "--config", "grid.yaml", "--output_dir", "out", "--no-quality", "--no-report", "--records-name", "mine.jsonl"); r.code != 0 {
+		t.Fatalf("run: code %d\n%s", r.code, r.stderr)
+	}
+	got, _ := filepath.Glob(filepath.Join(e.dir, "out", "records", "*.jsonl"))
+	if want := []string{filepath.Join(e.dir, "out", "records", "mine.jsonl")}; !slices.Equal(got, want) {
+		t.Errorf("records files %q, want %q", got, want)
+	}
+}
+
 // Records of one cell from two machines merge into one row (a cell's key is
 // its settings), so report and plot say which machines were merged over;
 // one machine's records, however many files, say nothing.
