@@ -102,6 +102,26 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := model.Load(t.TempDir(), b, model.LoadOptions{}); err == nil || !strings.Contains(err.Error(), "config.json") {
 		t.Errorf("empty directory: error %v, want one naming config.json", err)
 	}
+	// A config of more layers than the checkpoint holds fails before the
+	// layers are allocated: before, a huge count panicked in makeslice or
+	// ran out of memory.
+	for _, n := range []int{3, 1 << 40} {
+		out := rewrite(t, "", "")
+		var cfg map[string]any
+		raw, _ := os.ReadFile(filepath.Join(out, "config.json"))
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg["num_hidden_layers"] = n
+		raw, _ = json.Marshal(cfg)
+		if err := os.WriteFile(filepath.Join(out, "config.json"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := "the checkpoint holds fewer than the config's"
+		if _, err := model.Load(out, b, model.LoadOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d layers: error %v, want one containing %q", n, err, want)
+		}
+	}
 }
 
 // A decode step allocates nothing once the state is set up, and

@@ -107,6 +107,12 @@ func (l *loader) matrix(name string, rows, cols int) (compute.Tensor, error) {
 	return l.load(t, rows, cols, l.opt.DType)
 }
 
+// has reports whether the checkpoint holds the tensor name.
+func (l *loader) has(name string) bool {
+	_, ok := l.ck.Tensor(name)
+	return ok
+}
+
 // vector loads a 1-D weight as a 1 × n float32 row: norms are tiny and the
 // ops read them in float32.
 func (l *loader) vector(name string, n int) (compute.Tensor, error) {
@@ -193,6 +199,12 @@ func loadWeights(dir string, c *Config, b compute.Backend, opt LoadOptions) (*We
 
 func (l *loader) weights(c *Config) (*Weights, error) {
 	n := familyNames[c.Family]
+	// The layer count is the config's: a count past the checkpoint's (a
+	// config edited by hand) is named before the layers are allocated,
+	// which for a huge count would not fit in memory.
+	if last := n.layer(c.NLayers - 1)[1]; !l.has(last) {
+		return nil, fmt.Errorf("model: %s: missing tensor %s: the checkpoint holds fewer than the config's %d layers", l.dir, last, c.NLayers)
+	}
 	w := &Weights{Layers: make([]Layer, c.NLayers)}
 	var err error
 	if w.TokEmb, err = l.matrix(n.tokEmb, c.VocabSize, c.Dim); err != nil {
