@@ -43,7 +43,7 @@ func (f *backendFlags) registerList(fs *flag.FlagSet) {
 
 func (f *backendFlags) registerOthers(fs *flag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "auto", "compute backend: auto, cpu or cuda")
-	fs.Var(nonNegative{&f.threads}, "threads", "CPU worker threads (0: one per CPU)")
+	fs.Var(threadCount{nonNegative{&f.threads}}, "threads", "CPU worker threads (0: one per CPU)")
 	fs.StringVar(&f.precision, "precision", "", "weight precision: bf16, fp16 or fp32 (default: as stored)")
 }
 
@@ -62,6 +62,23 @@ func (n nonNegative) Set(s string) error {
 	v, err := strconv.ParseInt(s, 0, strconv.IntSize)
 	if err != nil || v < 0 {
 		return fmt.Errorf("want an integer ≥ 0")
+	}
+	*n.v = int(v)
+	return nil
+}
+
+// maxThreads bounds --threads: more than any machine has CPUs, and few
+// enough that the CPU backend's workers fit in memory (10^11 of them ran
+// out of it, and a million measured nothing useful).
+const maxThreads = 1 << 12
+
+// threadCount is --threads: 0 (one per CPU) to maxThreads.
+type threadCount struct{ nonNegative }
+
+func (n threadCount) Set(s string) error {
+	v, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil || v < 0 || v > maxThreads {
+		return fmt.Errorf("want an integer from 0 (one per CPU) to %d", maxThreads)
 	}
 	*n.v = int(v)
 	return nil
