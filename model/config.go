@@ -154,8 +154,12 @@ func (r rawConfig) int(k string, def int, errs *[]string) int {
 		return def
 	}
 	var f float64
-	if err := json.Unmarshal(r[k], &f); err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<40 {
+	if err := json.Unmarshal(r[k], &f); err != nil || f != math.Trunc(f) {
 		*errs = append(*errs, fmt.Sprintf("%s: want an integer, have %s", k, r[k]))
+		return def
+	}
+	if math.Abs(f) > 1<<40 {
+		*errs = append(*errs, fmt.Sprintf("%s: %s is beyond any model's (at most 2^40)", k, r[k]))
 		return def
 	}
 	return int(f)

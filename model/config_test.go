@@ -121,6 +121,7 @@ func TestConfigErrors(t *testing.T) {
 		{"heads not a multiple of kv heads", with(tiny, "num_key_value_heads", 3), "not a multiple of 3 key/value heads"},
 		{"missing layer count", with(tiny, "num_hidden_layers", nil), "layer count must be positive"},
 		{"a string where a number goes", with(tiny, "hidden_size", "64"), "hidden_size: want an integer"},
+		{"a count beyond any model", with(tiny, "num_hidden_layers", 1<<62), "num_hidden_layers: 4611686018427387904 is beyond any model's (at most 2^40)"},
 		{"unsupported rope scaling", with(tiny, "rope_scaling", map[string]any{"rope_type": "yarn", "factor": 4}), `rope_scaling type "yarn" is not supported`},
 		{"llama3 scaling without its keys", with(tiny, "rope_scaling", map[string]any{"rope_type": "llama3"}), "rope_scaling llama3: need factor"},
 		{"a bias the engine lacks", with(tiny, "attention_bias", true), "attention_bias true is not supported"},

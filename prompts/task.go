@@ -128,11 +128,11 @@ func readTask(o Options) ([]Doc, Origin, error) {
 			return nil, Origin{}, fmt.Errorf("prompts: shots: %w", err)
 		}
 		if o.Shots > len(shots) {
-			return nil, Origin{}, fmt.Errorf("prompts: %d shots, but %s has %d problems", o.Shots, o.ShotsPath, len(shots))
+			return nil, Origin{}, fmt.Errorf("prompts: %d shots, but %s has %s", o.Shots, o.ShotsPath, problems(len(shots)))
 		}
 	} else if o.Shots >= len(ps) {
-		return nil, Origin{}, fmt.Errorf("prompts: %d shots, but %s has %d problems and a question is never its own shot: "+
-			"at most %d from it, or give a file of shots (shots_path)", o.Shots, o.Path, len(ps), len(ps)-1)
+		return nil, Origin{}, fmt.Errorf("prompts: %d shots, but %s has %s and a question is never its own shot: "+
+			"at most %d from it, or give a file of shots (shots_path)", o.Shots, o.Path, problems(len(ps)), len(ps)-1)
 	}
 	docs := make([]Doc, len(ps))
 	for i, p := range ps {
@@ -145,4 +145,12 @@ func readTask(o Options) ([]Doc, Origin, error) {
 	}
 	k := o.Shots
 	return docs, Origin{Source: "task", From: "file", Path: o.Path, Shots: &k, ShotsPath: o.ShotsPath}, nil
+}
+
+// problems is "1 problem" or "n problems".
+func problems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return fmt.Sprintf("%d problems", n)
 }

@@ -218,6 +218,7 @@ func TestLoadTaskErrors(t *testing.T) {
 	write := writer(t, dir)
 	broken := write("broken.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "r", "answer": "2"}`+"\n")
 	twice := write("twice.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "q", "answer": "#### 1"}`+"\n"+`{"question": "r", "answer": "#### 2"}`+"\n")
+	one := write("one.jsonl", `{"question": "q", "answer": "#### 1"}`+"\n")
 	missing := filepath.Join(dir, "missing.jsonl")
 	for _, tt := range []struct {
 		name string
@@ -226,6 +227,7 @@ func TestLoadTaskErrors(t *testing.T) {
 	}{
 		// More shots than the training file holds.
 		{"too many shots", Options{Source: "task", Path: test, Shots: 9, ShotsPath: train}, "prompts: 9 shots, but " + train + " has 8 problems"},
+		{"one problem of shots", Options{Source: "task", Path: test, Shots: 2, ShotsPath: one}, "prompts: 2 shots, but " + one + " has 1 problem"},
 		// From the same file, a question is never its own shot.
 		{"too many from itself", Options{Source: "task", Path: test, Shots: 50},
 			"prompts: 50 shots, but " + test + " has 50 problems and a question is never its own shot: at most 49 from it, or give a file of shots (shots_path)"},

@@ -120,7 +120,11 @@ func FindEncoder(id string) (string, error) {
 		return dir, nil
 	}
 	if len(uncached) > 0 {
-		why = append(why, fmt.Sprintf("%s not in the Hugging Face cache %s", strings.Join(uncached, " nor "), hc.Cache))
+		what := uncached[0] + " is not"
+		if len(uncached) > 1 {
+			what = "neither " + strings.Join(uncached, " nor ") + " is"
+		}
+		why = append(why, fmt.Sprintf("%s in the Hugging Face cache %s", what, hc.Cache))
 		fetch = true
 	}
 	if !fetch {

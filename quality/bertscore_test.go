@@ -395,7 +395,7 @@ func TestFindEncoder(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", cache)
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	if _, err := FindEncoder(""); !errors.Is(err, ErrNoEncoder) ||
-		!strings.Contains(err.Error(), "FacebookAI/roberta-large nor roberta-large not in the Hugging Face cache "+cache) {
+		!strings.Contains(err.Error(), "neither FacebookAI/roberta-large nor roberta-large is in the Hugging Face cache "+cache) {
 		t.Fatalf("empty cache: %v, want ErrNoEncoder naming FacebookAI/roberta-large and the cache", err)
 	}
 	const commit = "0123456789abcdef0123456789abcdef01234567"
@@ -520,7 +520,7 @@ func TestComputeBERTScoreWithoutEncoder(t *testing.T) {
 	}{
 		{"a directory that is not there, with its layer", BERTScoreOptions{Encoder: missing, Layer: 3}, missing + ": no such directory", false},
 		{"a directory that is not there, without a layer", BERTScoreOptions{Encoder: missing}, missing + ": no such directory", false},
-		{"a hub id not in the cache", BERTScoreOptions{}, "FacebookAI/roberta-large nor roberta-large not in the Hugging Face cache", true},
+		{"a hub id not in the cache", BERTScoreOptions{}, "neither FacebookAI/roberta-large nor roberta-large is in the Hugging Face cache", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := Compute(context.Background(), recs, Options{Judge: NoJudge, BERTScore: &tc.o})

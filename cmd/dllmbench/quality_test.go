@@ -33,7 +33,7 @@ func TestQualityBERTScoreWithoutEncoder(t *testing.T) {
 		{"a directory that is not there", []string{"--bertscore_model", missing, "--bertscore_layer", "3"}, missing + ": no such directory", false},
 		// Not "bert_score has no default layer for it": the directory is not there.
 		{"a directory that is not there, without a layer", []string{"--bertscore_model", missing}, missing + ": no such directory", false},
-		{"the default encoder, not in the cache", []string{"--compute_bertscore"}, "not in the Hugging Face cache", true},
+		{"the default encoder, not in the cache", []string{"--compute_bertscore"}, "in the Hugging Face cache", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(binary, append([]string{"quality", "--output_dir", results, "--judge", "none", "--backend", "cpu"}, tc.args...)...)
