@@ -174,6 +174,9 @@ func TestUserErrors(t *testing.T) {
 		{"run into an empty folder name", []string{"run", "--output_dir", "", "--dry-run"}, 2, "dllmbench run: --output_dir: empty"},
 		{"run into a file", []string{"run", "--output_dir", "main.go"}, 1, "dllmbench run: output folder main.go is a file\n"},
 		{"report into an empty folder name", []string{"report", "--output_dir", "", "nothere.jsonl"}, 2, "dllmbench report: --output_dir: empty"},
+		// Before, the first file inside it named the problem: "open main.go/raw_data/quality_metrics.json: not a directory".
+		{"report into a file", []string{"report", "--output_dir", "main.go", "../../testdata"}, 1, "dllmbench report: output folder main.go is a file\n"},
+		{"plot into a file", []string{"plot", "--output_dir", "main.go", "../../testdata"}, 1, "dllmbench plot: output folder main.go is a file\n"},
 		// A flag of the other direction was silently ignored.
 		{"tokenize --skip-special without --decode", []string{"tokenize", "--tokenizer", "../../internal/demo/files/demo-llama", "--skip-special"}, 2,
 			"dllmbench tokenize: --skip-special applies to --decode only"},

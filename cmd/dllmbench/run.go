@@ -444,11 +444,15 @@ func flagAfterArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// checkOutputDir refuses to write the outputs of record files given as
-// arguments into the default folder dir when it holds records of its own
-// that are not among them: its reports and figures would no longer be
-// those of its records. named is whether --output_dir was given.
+// checkOutputDir refuses an output folder dir that is a file, and to
+// write the outputs of record files given as arguments into the default
+// folder dir when it holds records of its own that are not among them: its
+// reports and figures would no longer be those of its records. named is
+// whether --output_dir was given.
 func checkOutputDir(dir string, named bool, inputs []string) error {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("output folder %s is a file", dir)
+	}
 	if len(inputs) == 0 || named {
 		return nil
 	}
