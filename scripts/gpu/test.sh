@@ -69,7 +69,9 @@ fi
 # kernels (--kernel-name-exclude) makes the sanitizer itself fail; initcheck
 # (device memory read before anything wrote it) over the goldens' whole
 # models, since it does not see what cuBLAS's sm_90 kernels write (every
-# read of a product's output is reported, in PyTorch too). docs/perf.md v21.
+# read of a product's output is reported, in PyTorch too), and so not
+# over the goldens in half precision, whose products are cuBLAS's.
+# docs/perf.md v21, v23.
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
 sanitized='^(TestConformance|TestAttentionShapes|TestGatherScatterConversions|TestGraph|TestWriteReadViews|TestFusionsMatchComposed|TestArgmaxProbShapes|TestAttentionTiledRowIndependence)$'
 ours_only() { # ours_only LOG CMD...: runs CMD; fails when it fails or LOG names an access outside nvjet_* in a race
@@ -90,7 +92,7 @@ else
 		"$bin/compute-cuda.test" -test.v -test.count=1 -test.run="$sanitized" || status=1
 	for p in model decode; do
 		step "initcheck, $p goldens on cuda" "$p-initcheck.log" env DLLMBENCH_TEST_BACKEND=cuda bash -c \
-			"cd $p && timeout 300 '$sanitizer' --tool initcheck --error-exitcode 9 ../$bin/$p.test -test.v -test.count=1 -test.run 'Golden|Stories260K' -test.timeout=280s" || status=1
+			"cd $p && timeout 300 '$sanitizer' --tool initcheck --error-exitcode 9 ../$bin/$p.test -test.v -test.count=1 -test.run 'Golden|Stories260K' -test.skip HalfPrecision -test.timeout=280s" || status=1
 	done
 fi
 
