@@ -17,8 +17,11 @@ import (
 // prompts' mean length (tok/prompt) is neither better nor worse, and
 // exact: a cell's repetitions share its prompts, so benchstat shows the one
 // value and marks any difference between two runs, whose cells then ran on
-// other prompts. Unit names avoid "ns" and "MB", which benchstat rescales
-// ("ns/op" becomes "sec/op"), and hold no spaces.
+// other prompts. The GPU's SM clock (sm-MHz, where the records have it)
+// has no Unit line: a condition of the measurement, neither better nor
+// worse, which benchfmt's defaults leave so. Unit names avoid "ns" and
+// "MB", which benchstat rescales ("ns/op" becomes "sec/op"), and hold no
+// spaces.
 var benchUnits = []struct{ unit, meta string }{
 	{"tok/s", "better=higher"},
 	{"useful-tok/s", "better=higher"},
