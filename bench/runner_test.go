@@ -425,3 +425,78 @@ func TestRunNoticesFewPrompts(t *testing.T) {
 		t.Errorf("%d records, the first with %d prompts; want one with 2", len(recs), len(recs[0].Prompts))
 	}
 }
+
+// A row's useful tokens end at its first end-of-sequence token, though the
+// cell generates past it: each demo model with one of its own generated
+// tokens made its EOS counts, per batch, the tokens before that token's
+// first place in each row, and its useful tok/s falls below its tok/s.
+func TestRunUsefulStopsAtEOS(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	for _, id := range []string{"builtin:demo-llama", "builtin:demo-llada"} {
+		t.Run(id, func(t *testing.T) {
+			src, err := Locate(ModelSpec{ID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(t.TempDir(), "model")
+			if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+				t.Fatal(err)
+			}
+			g := demoGrid()
+			g.Models = []ModelSpec{{ID: dir}}
+			g.BatchSizes, g.Repetitions, g.Warmup = []int{2}, 1, 0
+			g.Prompts.MaxPrompts = 4 // two whole batches: no filling row
+			g.Diffusion = DiffusionAxes{Steps: []int{8}, BlockLength: []int{8}, Cache: []string{"none"}}
+			run := func() Record {
+				t.Helper()
+				out := t.TempDir()
+				if _, err := Run(context.Background(), g, runOpts(out)); err != nil {
+					t.Fatal(err)
+				}
+				recs, err := ReadRecords(filepath.Join(out, "records"))
+				if err != nil || len(recs) != 1 || recs[0].Status != "ok" {
+					t.Fatalf("records %v, %v", recs, err)
+				}
+				return recs[0]
+			}
+			before := run()
+			eos := before.Outputs[0][3] // generated, not first
+			cfg := filepath.Join(dir, "config.json")
+			raw, err := os.ReadFile(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			re := regexp.MustCompile(`"eos_token_id":\s*[0-9]+`)
+			if !re.Match(raw) {
+				t.Fatalf("%s has no eos_token_id", cfg)
+			}
+			if err := os.WriteFile(cfg, re.ReplaceAll(raw, []byte(`"eos_token_id": `+strconv.Itoa(eos))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			after := run()
+			if d := cmp.Diff(before.Outputs, after.Outputs); d != "" {
+				t.Fatalf("the outputs changed with the EOS (-before +after):\n%s", d)
+			}
+			want, gen := 0, 0
+			for _, ids := range after.Outputs {
+				if i := slices.Index(ids, eos); i >= 0 {
+					want += i
+				} else {
+					want += len(ids)
+				}
+				gen += len(ids)
+			}
+			useful, generated := 0, 0
+			for _, b := range after.Reps[0].Batches {
+				useful += b.Useful
+				generated += b.Generated
+			}
+			if useful != want || generated != gen || want >= gen {
+				t.Errorf("useful %d of %d generated; want %d of %d", useful, generated, want, gen)
+			}
+			if u, all := after.Stats[MUsefulPerS].Mean, after.Stats[MTokensPerS].Mean; !(u > 0 && u < all) {
+				t.Errorf("useful tok/s %g, tok/s %g: want 0 < useful < all", u, all)
+			}
+		})
+	}
+}
