@@ -79,8 +79,9 @@ __device__ __forceinline__ double smp_block_sum(double v, double *sh) {
 // smp_fixed splits a weight w in [0, 2^24) into whole multiples of 2^-36,
 // 2^-74 and 2^-112 (parts below 2^60, 2^38 and 2^38), exactly where w ≥
 // 2^-59 and to within 2^-112 below: sums of parts are integer sums, the
-// same in any order, and 2^24 of them do not overflow. Each step is exact
-// (a product by a power of two, a number less its floor).
+// same in any order, and a row's cannot overflow (at most 2^24 runs,
+// whose weights, each column's at most 1, sum below 2^24). Each step is
+// exact (a product by a power of two, a number less its floor).
 __device__ __forceinline__ void smp_fixed(double w, unsigned long long q[3]) {
     double r = w * 0x1p36;
     double f = floor(r);
