@@ -187,21 +187,13 @@ func (b *Backend) GumbelArgmaxProb(ids, probs, logits, keys compute.Tensor, excl
 	}
 	op := "GumbelArgmaxProb"
 	splits := (V + selChunk - 1) / selChunk
-	group := b.rowGroup(op, V, int64(splits)*gumPartBytes)
-	if group == 0 {
-		return
-	}
-	b.enter()
-	defer b.exit()
-	for r0 := 0; r0 < n; r0 += group {
-		g := min(group, n-r0)
+	b.inRowGroups(op, n, V, int64(splits)*gumPartBytes, func(r0, g int) {
 		ip, pp := b.ptr(op, ids.Slice(r0, r0+g)), b.ptr(op, probs.Slice(r0, r0+g))
 		lp, kp := b.ptr(op, logits.Slice(r0, r0+g)), b.ptr(op, keys.Slice(r0, r0+g))
 		b.launch(&b.k.gumbel, [3]uint32{uint32(splits), uint32(g), 1}, [3]uint32{gumThreads, 1, 1}, 0,
 			dev(ip), dev(pp), dev(lp), dev(kp), i32(V), i32(exclude), f64(temperature), i32(selChunk),
 			dev(b.scratch.ptr), dev(b.skCount.ptr))
-	}
-	b.done(op)
+	})
 }
 
 const (

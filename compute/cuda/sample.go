@@ -33,14 +33,7 @@ func (b *Backend) Sample(ids, logits, bits compute.Tensor, p compute.SampleParam
 	op := "Sample"
 	blocks := (V + sampleChunk - 1) / sampleChunk
 	rowBytes := sampleRowBytes(blocks)
-	group := b.rowGroup(op, V, rowBytes)
-	if group == 0 {
-		return
-	}
-	b.enter()
-	defer b.exit()
-	for r0 := 0; r0 < n; r0 += group {
-		g := min(group, n-r0)
+	b.inRowGroups(op, n, V, rowBytes, func(r0, g int) {
 		ip, lp, bp := b.ptr(op, ids.Slice(r0, r0+g)), b.ptr(op, logits.Slice(r0, r0+g)), b.ptr(op, bits.Slice(r0, r0+g))
 		pass := func(k int) {
 			b.launch(&b.k.sample, [3]uint32{uint32(blocks), uint32(g), 1}, [3]uint32{sampleThreads, 1, 1}, 0,
@@ -59,8 +52,7 @@ func (b *Backend) Sample(ids, logits, bits compute.Tensor, p compute.SampleParam
 			}
 		}
 		pass(12)
-	}
-	b.done(op)
+	})
 }
 
 const (
@@ -70,16 +62,23 @@ const (
 	sampleChunk   = 4096
 )
 
-// rowGroup is how many rows of V columns a draw takes at once: as many as
-// the merge counters count and the scratch holds, rowBytes of it a row. A
-// row the scratch cannot hold fails the backend and gives 0.
-func (b *Backend) rowGroup(op string, V int, rowBytes int64) int {
+// inRowGroups runs a draw's launches, f, over n rows of V columns in groups
+// of rows [r0, r0+g): as many rows at once as the merge counters count and
+// the scratch holds, rowBytes of it a row. A row the scratch cannot hold
+// fails the backend, and nothing runs.
+func (b *Backend) inRowGroups(op string, n, V int, rowBytes int64, f func(r0, g int)) {
 	group := int(min(int64(skinnyCounters), b.scratch.bytes/rowBytes))
 	if group == 0 {
 		b.fail(fmt.Errorf("cuda: %s: a row of %d columns needs %d bytes of scratch, more than the %d-byte scratch",
 			op, V, rowBytes, b.scratch.bytes))
+		return
 	}
-	return group
+	b.enter()
+	defer b.exit()
+	for r0 := 0; r0 < n; r0 += group {
+		f(r0, min(group, n-r0))
+	}
+	b.done(op)
 }
 
 // sampleRowBytes is a row's scratch for rows of the given blocks: its
