@@ -237,13 +237,12 @@ func Tally(cells []bench.Cell, keys []string, grid string, shards int, recs []be
 		}
 	}
 	for _, r := range recs {
-		i, ok := byCell[r.Cell]
+		c, isCell := byCell[r.Cell]
+		i, ok := c, isCell
 		if keys != nil {
-			var same bool
-			if i, same = byKey[r.Key]; !same && ok && r.Grid == grid {
-				out[byCell[r.Cell]].Stale = true
+			if i, ok = byKey[r.Key]; !ok && isCell && r.Grid == grid {
+				out[c].Stale = true
 			}
-			ok = same
 		} else if r.Grid != grid {
 			continue
 		}
